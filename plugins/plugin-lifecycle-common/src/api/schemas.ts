@@ -1,0 +1,234 @@
+import { z } from 'zod';
+import { LIFECYCLE_STATES, LifecycleState } from '../lifecycle/states';
+
+// These schemas are the single source of the HTTP API: the router validates
+// with them and the OpenAPI document is generated from them.
+
+/**
+ * A plugin id: a lowercase slug, as used in catalog annotations and URLs.
+ *
+ * @public
+ */
+export const pluginIdSchema = z
+  .string()
+  .regex(
+    /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/,
+    'must be a lowercase slug (a-z, 0-9 and "-", 1-63 characters, starting and ending with a letter or digit)',
+  );
+
+// The regular expression recommended by semver.org.
+const SEMVER =
+  /^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-((?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*)(?:\.(?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*))*))?(?:\+([0-9a-zA-Z-]+(?:\.[0-9a-zA-Z-]+)*))?$/;
+
+/** @public */
+export const versionSchema = z
+  .string({ error: 'is required: a semantic version such as 1.2.3' })
+  .regex(SEMVER, 'must be a semantic version such as 1.2.3');
+
+/** @public */
+export const lifecycleStateSchema = z.enum(
+  LIFECYCLE_STATES as [LifecycleState, ...LifecycleState[]],
+);
+
+/**
+ * Where a plugin version's code comes from and how it is run.
+ *
+ * @public
+ */
+export const artifactSchema = z.discriminatedUnion('type', [
+  z
+    .object({
+      type: z.literal('npm'),
+      /** Package name; the version is the plugin version unless given. */
+      package: z.string().min(1),
+      version: z.string().min(1).optional(),
+      /** Which `bin` entry to run when the package has several. */
+      bin: z.string().min(1).optional(),
+    })
+    .strict(),
+  z
+    .object({
+      type: z.literal('tarball'),
+      /** Path to an npm-style tarball (`package/` prefix). `${version}` is replaced. */
+      path: z.string().min(1),
+      bin: z.string().min(1).optional(),
+    })
+    .strict(),
+  z
+    .object({
+      type: z.literal('command'),
+      command: z.string().min(1),
+      /** `${PORT}` in an argument is replaced with the instance's port. */
+      args: z.array(z.string()).default([]),
+      cwd: z.string().min(1).optional(),
+    })
+    .strict(),
+  z
+    .object({
+      type: z.literal('external'),
+      endpoints: z
+        .array(
+          z
+            .object({
+              host: z.string().min(1),
+              port: z.number().int().min(1).max(65535),
+              protocol: z
+                .enum(['http', 'https', 'grpc', 'tcp'])
+                .default('http'),
+            })
+            .strict(),
+        )
+        .min(1),
+    })
+    .strict(),
+]);
+
+/** @public */
+export type Artifact = z.infer<typeof artifactSchema>;
+
+/** @public */
+export const configurationEntrySchema = z
+  .object({
+    key: z
+      .string()
+      .regex(
+        /^[A-Za-z0-9_][A-Za-z0-9_.-]*$/,
+        'must be letters, digits, "_", "-" and "." (for example database.url)',
+      ),
+    value: z.unknown(),
+    type: z.enum(['string', 'number', 'boolean', 'json', 'secret']),
+    required: z.boolean().optional(),
+    sensitive: z.boolean().optional(),
+    description: z.string().optional(),
+  })
+  .strict();
+
+/** @public */
+export type ConfigurationEntry = z.infer<typeof configurationEntrySchema>;
+
+/** @public */
+export const probeSchema = z
+  .object({
+    name: z.string().min(1),
+    type: z.enum(['startup', 'readiness', 'liveness']),
+    method: z.enum(['http', 'tcp', 'grpc', 'exec', 'custom']),
+    http: z
+      .object({
+        path: z.string().startsWith('/'),
+        port: z.number().int().min(1).max(65535).optional(),
+        headers: z.record(z.string(), z.string()).optional(),
+        expectedStatusCodes: z
+          .array(z.number().int().min(100).max(599))
+          .optional(),
+        timeout: z.number().int().positive().optional(),
+      })
+      .optional(),
+    tcp: z
+      .object({ port: z.number().int().min(1).max(65535).optional() })
+      .optional(),
+    grpc: z
+      .object({
+        service: z.string().optional(),
+        port: z.number().int().min(1).max(65535).optional(),
+      })
+      .optional(),
+    exec: z
+      .object({
+        command: z.string().min(1),
+        args: z.array(z.string()).optional(),
+      })
+      .optional(),
+    custom: z.object({ name: z.string().min(1) }).optional(),
+    initialDelaySeconds: z.number().min(0).optional(),
+    periodSeconds: z.number().positive().optional(),
+    timeoutSeconds: z.number().positive().optional(),
+    successThreshold: z.number().int().positive().optional(),
+    failureThreshold: z.number().int().positive().optional(),
+    circuitBreaker: z
+      .object({
+        enabled: z.boolean(),
+        failureThreshold: z.number().int().positive().optional(),
+        recoveryTimeout: z.number().int().positive().optional(),
+      })
+      .optional(),
+  })
+  .strict()
+  .superRefine((probe, ctx) => {
+    if (probe.method !== 'tcp' && !probe[probe.method]) {
+      ctx.addIssue({
+        code: 'custom',
+        path: [probe.method],
+        message: `a ${probe.method} probe needs its "${probe.method}" settings`,
+      });
+    }
+  });
+
+/** @public */
+export type ProbeDefinition = z.infer<typeof probeSchema>;
+
+/**
+ * The manifest of a plugin version. It travels with the artifact (the
+ * `pluginLifecycle` field of the package's package.json) and can be given or
+ * overridden at install.
+ *
+ * @public
+ */
+export const manifestSchema = z
+  .object({
+    dependencies: z
+      .array(
+        z
+          .object({ pluginId: pluginIdSchema, range: z.string().min(1) })
+          .strict(),
+      )
+      .optional(),
+    configSchema: z.record(z.string(), z.unknown()).optional(),
+    probes: z.array(probeSchema).optional(),
+    resources: z
+      .object({ cpu: z.string().optional(), memory: z.string().optional() })
+      .strict()
+      .optional(),
+    reloadStrategy: z.enum(['signal', 'endpoint', 'restart']).optional(),
+  })
+  .passthrough();
+
+/** @public */
+export type PluginManifest = z.infer<typeof manifestSchema>;
+
+/** @public */
+export const runtimeTypeSchema = z.string().regex(/^[a-z][a-z0-9-]*$/);
+
+/** @public */
+export const installRequestSchema = z
+  .object({
+    version: versionSchema,
+    environment: z.string().min(1).optional(),
+    artifact: artifactSchema.optional(),
+    manifest: manifestSchema.optional(),
+    configuration: z.array(configurationEntrySchema).optional(),
+    healthProbes: z.array(probeSchema).optional(),
+    replicas: z.number().int().min(1).max(64).optional(),
+    runtime: runtimeTypeSchema.optional(),
+    tenant: z.string().min(1).optional(),
+    entityRef: z.string().min(1).optional(),
+    /** Start the plugin once installed. */
+    start: z.boolean().optional(),
+  })
+  .strict();
+
+/** @public */
+export type InstallRequest = z.infer<typeof installRequestSchema>;
+
+/** @public */
+export const actionRequestSchema = z
+  .object({ reason: z.string().max(1000).optional() })
+  .strict();
+
+/** @public */
+export const listPluginsQuerySchema = z
+  .object({
+    state: lifecycleStateSchema.optional(),
+    tenant: z.string().min(1).optional(),
+    entityRef: z.string().min(1).optional(),
+  })
+  .strict();

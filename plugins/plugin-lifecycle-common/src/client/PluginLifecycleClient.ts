@@ -1,0 +1,111 @@
+import { ResponseError } from '@backstage/errors';
+import { LifecycleState } from '../lifecycle/states';
+import { InstallRequest } from '../api/schemas';
+import {
+  Operation,
+  OperationAccepted,
+  PluginDetails,
+  PluginSummary,
+  StateTransition,
+} from '../api/types';
+
+/**
+ * The annotation that links a catalog entity to a managed plugin.
+ *
+ * @public
+ */
+export const PLUGIN_ID_ANNOTATION = 'plugin-lifecycle.backstage.io/plugin-id';
+
+/** @public */
+export type LifecycleCommand = 'start' | 'stop' | 'restart' | 'uninstall';
+
+/**
+ * The typed HTTP client of the plugin-lifecycle backend, usable in the browser
+ * and in Node.
+ *
+ * @public
+ */
+export class PluginLifecycleClient {
+  readonly #discoveryApi: { getBaseUrl(pluginId: string): Promise<string> };
+  readonly #fetchApi: { fetch: typeof fetch };
+
+  constructor(options: {
+    discoveryApi: { getBaseUrl(pluginId: string): Promise<string> };
+    fetchApi?: { fetch: typeof fetch };
+  }) {
+    this.#discoveryApi = options.discoveryApi;
+    this.#fetchApi = options.fetchApi ?? { fetch: (...a) => fetch(...a) };
+  }
+
+  async listPlugins(filter?: {
+    state?: LifecycleState;
+    tenant?: string;
+    entityRef?: string;
+  }): Promise<PluginSummary[]> {
+    const query = new URLSearchParams(
+      Object.entries(filter ?? {}).filter(([, v]) => v !== undefined) as [
+        string,
+        string,
+      ][],
+    ).toString();
+    const body = await this.#request<{ items: PluginSummary[] }>(
+      `/plugins${query ? `?${query}` : ''}`,
+    );
+    return body.items;
+  }
+
+  async getPlugin(pluginId: string): Promise<PluginDetails> {
+    return this.#request(`/plugins/${encodeURIComponent(pluginId)}`);
+  }
+
+  async getHistory(pluginId: string): Promise<StateTransition[]> {
+    const body = await this.#request<{ items: StateTransition[] }>(
+      `/plugins/${encodeURIComponent(pluginId)}/history`,
+    );
+    return body.items;
+  }
+
+  async installPlugin(
+    pluginId: string,
+    request: InstallRequest,
+  ): Promise<OperationAccepted> {
+    return this.#request(`/plugins/${encodeURIComponent(pluginId)}/install`, {
+      method: 'POST',
+      body: request,
+    });
+  }
+
+  async runCommand(
+    pluginId: string,
+    command: LifecycleCommand,
+    options?: { reason?: string },
+  ): Promise<OperationAccepted> {
+    return this.#request(
+      `/plugins/${encodeURIComponent(pluginId)}/${command}`,
+      {
+        method: 'POST',
+        body: options ?? {},
+      },
+    );
+  }
+
+  async getOperation(operationId: string): Promise<Operation> {
+    return this.#request(`/operations/${encodeURIComponent(operationId)}`);
+  }
+
+  async #request<T>(
+    path: string,
+    init?: { method: string; body: unknown },
+  ): Promise<T> {
+    const baseUrl = await this.#discoveryApi.getBaseUrl('plugin-lifecycle');
+    const response = await this.#fetchApi.fetch(`${baseUrl}${path}`, {
+      method: init?.method ?? 'GET',
+      headers: init ? { 'Content-Type': 'application/json' } : undefined,
+      body: init ? JSON.stringify(init.body) : undefined,
+    });
+    if (!response.ok) {
+      throw await ResponseError.fromResponse(response);
+    }
+    return (await response.json()) as T;
+  }
+}

@@ -1,0 +1,13 @@
+/**
+ * Isomorphic parts of the plugin-lifecycle plugins: the lifecycle transition
+ * table, the zod schemas of the HTTP API, domain types, permissions and the
+ * typed HTTP client.
+ *
+ * @packageDocumentation
+ */
+export * from './lifecycle/states';
+export * from './lifecycle/transitions';
+export * from './api/schemas';
+export * from './api/types';
+export * from './permissions';
+export * from './client/PluginLifecycleClient';
