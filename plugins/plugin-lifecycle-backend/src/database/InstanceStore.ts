@@ -1,0 +1,142 @@
+import {
+  InstanceStatus,
+  PluginInstance,
+} from '@internal/plugin-lifecycle-common';
+import { Knex } from 'knex';
+import { now, optional, toIso } from './mappers';
+
+type InstanceRow = {
+  id: string;
+  plugin_id: string;
+  version: string;
+  track: string;
+  runtime: string;
+  host: string;
+  port: number;
+  protocol: string;
+  pid: number | null;
+  status: string;
+  owner: string;
+  started_at: Date | string;
+  stopped_at: Date | string | null;
+  exit_code: number | null;
+  last_error: string | null;
+};
+
+/** Instances that are, or are about to be, serving. */
+export const ACTIVE_INSTANCE_STATUSES: InstanceStatus[] = [
+  'starting',
+  'running',
+  'stopping',
+];
+
+function rowToInstance(row: InstanceRow): PluginInstance {
+  return {
+    id: row.id,
+    pluginId: row.plugin_id,
+    version: row.version,
+    track: row.track,
+    runtime: row.runtime,
+    host: row.host,
+    port: Number(row.port),
+    protocol: row.protocol,
+    pid: optional(row.pid),
+    status: row.status as InstanceStatus,
+    owner: row.owner,
+    startedAt: toIso(row.started_at),
+    stoppedAt: toIso(row.stopped_at),
+    exitCode: row.exit_code,
+    lastError: optional(row.last_error),
+  };
+}
+
+/** Plugin instances as the runtimes report them. */
+export class InstanceStore {
+  readonly #db: Knex;
+
+  private constructor(db: Knex) {
+    this.#db = db;
+  }
+
+  static create(options: { db: Knex }): InstanceStore {
+    return new InstanceStore(options.db);
+  }
+
+  async insert(
+    instance: Omit<
+      PluginInstance,
+      'startedAt' | 'stoppedAt' | 'exitCode' | 'lastError'
+    >,
+  ): Promise<PluginInstance> {
+    const row: InstanceRow = {
+      id: instance.id,
+      plugin_id: instance.pluginId,
+      version: instance.version,
+      track: instance.track,
+      runtime: instance.runtime,
+      host: instance.host,
+      port: instance.port,
+      protocol: instance.protocol,
+      pid: instance.pid ?? null,
+      status: instance.status,
+      owner: instance.owner,
+      started_at: now(),
+      stopped_at: null,
+      exit_code: null,
+      last_error: null,
+    };
+    await this.#db<InstanceRow>('plugin_instances').insert(row);
+    return rowToInstance(row);
+  }
+
+  async setStatus(
+    instanceId: string,
+    status: InstanceStatus,
+    details: { exitCode?: number | null; lastError?: string } = {},
+  ): Promise<void> {
+    const ended = status === 'stopped' || status === 'crashed';
+    await this.#db<InstanceRow>('plugin_instances')
+      .where({ id: instanceId })
+      .update({
+        status,
+        ...(ended ? { stopped_at: now() } : {}),
+        ...('exitCode' in details
+          ? { exit_code: details.exitCode ?? null }
+          : {}),
+        ...('lastError' in details
+          ? { last_error: details.lastError ?? null }
+          : {}),
+      });
+  }
+
+  async get(instanceId: string): Promise<PluginInstance | undefined> {
+    const row = await this.#db<InstanceRow>('plugin_instances')
+      .where({ id: instanceId })
+      .first();
+    return row ? rowToInstance(row) : undefined;
+  }
+
+  /** The plugin's instances: active ones, then the most recent ended ones. */
+  async listForPlugin(
+    pluginId: string,
+    options: { activeOnly?: boolean; limit?: number } = {},
+  ): Promise<PluginInstance[]> {
+    const query = this.#db<InstanceRow>('plugin_instances')
+      .where({ plugin_id: pluginId })
+      .orderBy('started_at', 'desc')
+      .limit(options.limit ?? 50);
+    if (options.activeOnly) query.whereIn('status', ACTIVE_INSTANCE_STATUSES);
+    return (await query).map(rowToInstance);
+  }
+
+  /** Active instances of one runtime, across plugins (for reconciliation). */
+  async listActive(filter: { runtime?: string; owner?: string } = {}) {
+    const query = this.#db<InstanceRow>('plugin_instances').whereIn(
+      'status',
+      ACTIVE_INSTANCE_STATUSES,
+    );
+    if (filter.runtime) query.where('runtime', filter.runtime);
+    if (filter.owner) query.where('owner', filter.owner);
+    return (await query).map(rowToInstance);
+  }
+}

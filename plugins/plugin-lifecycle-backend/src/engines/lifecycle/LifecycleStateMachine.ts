@@ -1,0 +1,78 @@
+import { ConflictError } from '@backstage/errors';
+import {
+  LifecycleState,
+  isTransitionAllowed,
+} from '@internal/plugin-lifecycle-common';
+import {
+  PluginPatch,
+  PluginRecord,
+  PluginStore,
+} from '../../database/PluginStore';
+import { SystemEvents } from '../../system/SystemEvents';
+
+/** Who moves a plugin, and why. */
+export interface TransitionContext {
+  action: string;
+  operationId?: string;
+  actor?: string;
+  reason?: string;
+  patch?: PluginPatch;
+}
+
+/**
+ * Applies lifecycle transitions: checks them against the table, writes them
+ * with optimistic concurrency (same state and revision as read) together with
+ * their history entry, and announces them.
+ */
+export class LifecycleStateMachine {
+  readonly #store: PluginStore;
+  readonly #events: SystemEvents;
+
+  private constructor(store: PluginStore, events: SystemEvents) {
+    this.#store = store;
+    this.#events = events;
+  }
+
+  static create(options: { store: PluginStore; events: SystemEvents }) {
+    return new LifecycleStateMachine(options.store, options.events);
+  }
+
+  async transition(
+    plugin: PluginRecord,
+    to: LifecycleState,
+    context: TransitionContext,
+  ): Promise<PluginRecord> {
+    if (!isTransitionAllowed(plugin.state, to)) {
+      throw new ConflictError(
+        `Plugin '${plugin.id}' is ${plugin.state}; it cannot move to ${to}`,
+      );
+    }
+    const updated = await this.#store.transition({
+      pluginId: plugin.id,
+      from: plugin.state,
+      to,
+      expectedRevision: plugin.revision,
+      ...context,
+    });
+    this.#events.publish('stateMachine', 'stateChanged', {
+      pluginId: plugin.id,
+      from: plugin.state,
+      to,
+      revision: updated.revision,
+      action: context.action,
+      operationId: context.operationId,
+      actor: context.actor,
+      reason: context.reason,
+    });
+    return updated;
+  }
+
+  /** Re-reads the plugin, then transitions it (for compensation paths). */
+  async transitionLatest(
+    pluginId: string,
+    to: LifecycleState,
+    context: TransitionContext,
+  ): Promise<PluginRecord> {
+    return this.transition(await this.#store.getOrThrow(pluginId), to, context);
+  }
+}

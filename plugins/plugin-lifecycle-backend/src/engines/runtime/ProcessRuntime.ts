@@ -1,0 +1,315 @@
+import { ChildProcess, spawn } from 'node:child_process';
+import { EventEmitter } from 'node:events';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { LoggerService } from '@backstage/backend-plugin-api';
+import { InputError } from '@backstage/errors';
+import {
+  PluginRuntime,
+  RuntimeInstallRequest,
+  RuntimeInstallResult,
+  RuntimeInstance,
+  RuntimeInstanceExit,
+  RuntimeStartRequest,
+  RuntimeStopRequest,
+  RuntimeStopResult,
+} from '@internal/plugin-lifecycle-node';
+import {
+  expandVersion,
+  extractTarball,
+  fetchNpmPackage,
+  installDependencies,
+  readPackageJson,
+  resolveEntry,
+} from './artifactInstall';
+import { canConnect, findFreePort } from './freePort';
+
+const OUTPUT_TAIL_BYTES = 4096;
+// Variables an instance may inherit from the backend; everything else (secrets
+// of the backend itself) stays out of its environment.
+const INHERITED_ENV = [
+  'PATH',
+  'HOME',
+  'LANG',
+  'LC_ALL',
+  'TZ',
+  'TMPDIR',
+  'NODE_EXTRA_CA_CERTS',
+];
+
+interface Child {
+  pluginId: string;
+  process: ChildProcess;
+  output: string;
+  stopping: boolean;
+  exited: Promise<{ exitCode: number | null; signal: string | null }>;
+}
+
+/** @internal */
+export interface ProcessRuntimeOptions {
+  logger: LoggerService;
+  /** Where versions are installed: `<dataDir>/<pluginId>/<version>`. */
+  dataDir: string;
+  /** Interface the instances listen on. */
+  host?: string;
+  /** How long an instance may take to accept TCP connections. */
+  startTimeoutMs?: number;
+  /** Relative artifact paths are resolved from here. */
+  baseDir?: string;
+}
+
+/**
+ * Runs plugin instances as local child processes on free ports.
+ *
+ * Each instance runs in its own process group so that a stop reaches whatever
+ * it spawned; stop is SIGTERM, a grace period, then SIGKILL.
+ */
+export class ProcessRuntime implements PluginRuntime {
+  readonly type = 'process';
+  readonly #logger: LoggerService;
+  readonly #dataDir: string;
+  readonly #host: string;
+  readonly #startTimeoutMs: number;
+  readonly #baseDir: string;
+  readonly #children = new Map<string, Child>();
+  readonly #events = new EventEmitter();
+
+  private constructor(options: ProcessRuntimeOptions) {
+    this.#logger = options.logger;
+    this.#dataDir = path.resolve(options.dataDir);
+    this.#host = options.host ?? '127.0.0.1';
+    this.#startTimeoutMs = options.startTimeoutMs ?? 30_000;
+    this.#baseDir = options.baseDir ?? process.cwd();
+  }
+
+  static create(options: ProcessRuntimeOptions): ProcessRuntime {
+    return new ProcessRuntime(options);
+  }
+
+  #versionDir(pluginId: string, version: string) {
+    return path.join(this.#dataDir, pluginId, version);
+  }
+
+  async install(request: RuntimeInstallRequest): Promise<RuntimeInstallResult> {
+    const { artifact, pluginId, version, signal } = request;
+    if (artifact.type === 'external') {
+      throw new InputError(
+        'The process runtime cannot run an external artifact; use the external runtime',
+      );
+    }
+    if (artifact.type === 'command') {
+      return {
+        location: artifact.cwd
+          ? path.resolve(this.#baseDir, artifact.cwd)
+          : undefined,
+      };
+    }
+    const dir = this.#versionDir(pluginId, version);
+    // A leftover from an interrupted install must not mix with this one.
+    await fs.rm(dir, { recursive: true, force: true });
+    try {
+      if (artifact.type === 'tarball') {
+        const file = path.resolve(
+          this.#baseDir,
+          expandVersion(artifact.path, version),
+        );
+        await extractTarball(file, dir);
+      } else {
+        await fetchNpmPackage(
+          artifact.package,
+          artifact.version ?? version,
+          dir,
+          signal,
+        );
+      }
+      const pkg = await readPackageJson(dir);
+      resolveEntry(pkg, artifact.bin); // fail the install, not the start, when nothing is runnable
+      await installDependencies(dir, signal);
+      return { location: dir, manifest: pkg.pluginLifecycle };
+    } catch (error) {
+      await fs.rm(dir, { recursive: true, force: true });
+      throw error;
+    }
+  }
+
+  async uninstall(request: {
+    pluginId: string;
+    version: string;
+  }): Promise<void> {
+    await fs.rm(this.#versionDir(request.pluginId, request.version), {
+      recursive: true,
+      force: true,
+    });
+    // Remove the plugin's directory once its last version is gone.
+    await fs.rmdir(path.join(this.#dataDir, request.pluginId)).catch(() => {});
+  }
+
+  async startInstance(request: RuntimeStartRequest): Promise<RuntimeInstance> {
+    const { artifact, instanceId, pluginId } = request;
+    const port = await findFreePort(this.#host);
+    const placeholders = (s: string) =>
+      s.split('${PORT}').join(String(port)).split('${HOST}').join(this.#host);
+
+    let command: string;
+    let args: string[];
+    let cwd: string;
+    if (artifact.type === 'command') {
+      command = placeholders(artifact.command);
+      args = artifact.args.map(placeholders);
+      cwd = request.location ?? this.#baseDir;
+    } else if (artifact.type === 'npm' || artifact.type === 'tarball') {
+      cwd = request.location ?? this.#versionDir(pluginId, request.version);
+      const entry = resolveEntry(await readPackageJson(cwd), artifact.bin);
+      command = process.execPath;
+      args = [path.resolve(cwd, entry)];
+    } else {
+      throw new InputError(
+        'The process runtime cannot run an external artifact',
+      );
+    }
+
+    const env: Record<string, string> = {};
+    for (const key of INHERITED_ENV) {
+      if (process.env[key] !== undefined) env[key] = process.env[key]!;
+    }
+    Object.assign(env, request.env, { PORT: String(port), HOST: this.#host });
+
+    const child = spawn(command, args, {
+      cwd,
+      env,
+      detached: true, // own process group, see stopInstance
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const logger = this.#logger.child({ pluginId, instanceId });
+    const entry: Child = {
+      pluginId,
+      process: child,
+      output: '',
+      stopping: false,
+      exited: new Promise(resolve => {
+        child.once('exit', (exitCode, signal) => resolve({ exitCode, signal }));
+      }),
+    };
+    const collect = (stream: 'stdout' | 'stderr') => (chunk: Buffer) => {
+      const text = chunk.toString('utf8');
+      entry.output = (entry.output + text).slice(-OUTPUT_TAIL_BYTES);
+      for (const line of text.split('\n').filter(Boolean)) {
+        logger.info(line, { stream });
+      }
+    };
+    child.stdout!.on('data', collect('stdout'));
+    child.stderr!.on('data', collect('stderr'));
+    this.#children.set(instanceId, entry);
+
+    const spawnError = new Promise<Error>(resolve =>
+      child.once('error', resolve),
+    );
+    entry.exited.then(({ exitCode, signal }) => {
+      this.#children.delete(instanceId);
+      const exit: RuntimeInstanceExit = {
+        pluginId,
+        instanceId,
+        exitCode,
+        signal,
+        expected: entry.stopping,
+        output: entry.output.trim(),
+      };
+      if (!entry.stopping) {
+        logger.warn(
+          `instance exited unexpectedly (code ${exitCode}, signal ${signal})`,
+        );
+      }
+      this.#events.emit('exit', exit);
+    });
+
+    // Wait until it accepts connections, exits, or takes too long.
+    const deadline = Date.now() + this.#startTimeoutMs;
+    for (;;) {
+      const state = await Promise.race([
+        entry.exited.then(e => ({ kind: 'exited' as const, ...e })),
+        spawnError.then(error => ({ kind: 'error' as const, error })),
+        canConnect(this.#host, port, 500).then(ok => ({
+          kind: ok ? ('up' as const) : ('down' as const),
+        })),
+      ]);
+      if (state.kind === 'up') break;
+      if (state.kind === 'error') {
+        this.#children.delete(instanceId);
+        throw new Error(`could not start '${command}': ${state.error.message}`);
+      }
+      if (state.kind === 'exited') {
+        const output = entry.output.trim();
+        throw new Error(
+          `instance exited during start with code ${state.exitCode}${
+            state.signal ? ` (signal ${state.signal})` : ''
+          }${output ? `: ${output.slice(-500)}` : ''}`,
+        );
+      }
+      if (Date.now() > deadline || request.signal?.aborted) {
+        await this.stopInstance({ pluginId, instanceId, gracePeriodMs: 2000 });
+        throw new Error(
+          `instance did not accept connections on ${
+            this.#host
+          }:${port} within ${this.#startTimeoutMs} ms`,
+        );
+      }
+      await new Promise(r => setTimeout(r, 100));
+    }
+
+    return {
+      instanceId,
+      host: this.#host,
+      port,
+      protocol: 'http',
+      pid: child.pid,
+    };
+  }
+
+  async stopInstance(request: RuntimeStopRequest): Promise<RuntimeStopResult> {
+    const entry = this.#children.get(request.instanceId);
+    if (!entry) {
+      return { exitCode: null, signal: null, forced: false };
+    }
+    entry.stopping = true;
+    const pid = entry.process.pid!;
+    const signalGroup = (signal: NodeJS.Signals) => {
+      try {
+        process.kill(-pid, signal);
+      } catch {
+        // already gone
+      }
+    };
+    signalGroup('SIGTERM');
+    let forced = false;
+    const timer = setTimeout(() => {
+      forced = true;
+      signalGroup('SIGKILL');
+    }, request.gracePeriodMs);
+    const { exitCode, signal } = await entry.exited;
+    clearTimeout(timer);
+    // Whatever the instance spawned and left behind goes too.
+    signalGroup('SIGKILL');
+    return { exitCode, signal, forced };
+  }
+
+  async isAlive(instanceId: string): Promise<boolean> {
+    return this.#children.has(instanceId);
+  }
+
+  onInstanceExit(listener: (exit: RuntimeInstanceExit) => void): () => void {
+    this.#events.on('exit', listener);
+    return () => this.#events.off('exit', listener);
+  }
+
+  async shutdown(options: { gracePeriodMs: number }): Promise<void> {
+    await Promise.all(
+      [...this.#children.entries()].map(([instanceId, child]) =>
+        this.stopInstance({
+          pluginId: child.pluginId,
+          instanceId,
+          gracePeriodMs: options.gracePeriodMs,
+        }),
+      ),
+    );
+  }
+}

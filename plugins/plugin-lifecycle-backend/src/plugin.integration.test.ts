@@ -1,0 +1,255 @@
+import {
+  mockCredentials,
+  mockServices,
+  startTestBackend,
+} from '@backstage/backend-test-utils';
+import request from 'supertest';
+import { Operation, PluginDetails } from '@internal/plugin-lifecycle-common';
+import {
+  isProcessAlive,
+  makeTempDir,
+  packSampleArtifacts,
+} from './__testUtils__/sampleArtifacts';
+import { pluginLifecyclePlugin } from './plugin';
+
+jest.setTimeout(60_000);
+
+/**
+ * Starts the real backend plugin (SQLite database, process runtime) and
+ * drives the real sample service through its whole lifecycle over HTTP.
+ */
+describe('plugin-lifecycle backend, end to end over HTTP', () => {
+  let server: Awaited<ReturnType<typeof startTestBackend>>['server'];
+  let stopBackend: () => Promise<void>;
+  const auth = mockCredentials.user.header('user:default/alice');
+
+  beforeAll(async () => {
+    const artifacts = await packSampleArtifacts();
+    const backend = await startTestBackend({
+      features: [
+        pluginLifecyclePlugin,
+        mockServices.rootConfig.factory({
+          data: {
+            pluginLifecycle: {
+              dataDir: makeTempDir('plugin-lifecycle-it-'),
+              requestArtifactTypes: ['command', 'tarball', 'external'],
+              orchestrator: { defaultTimeout: 30_000 },
+              runtime: {
+                process: { readyTimeout: 3_000, stopGracePeriod: 5_000 },
+              },
+              plugins: {
+                'sample-http-service': {
+                  artifact: {
+                    type: 'tarball',
+                    path: artifacts.tarballTemplate,
+                  },
+                },
+              },
+            },
+          },
+        }),
+      ],
+    });
+    server = backend.server;
+    stopBackend = () => backend.stop();
+  });
+
+  afterAll(async () => {
+    await stopBackend();
+  });
+
+  const api = (path: string) => `/api/plugin-lifecycle${path}`;
+
+  async function waitFor(operationId: string): Promise<Operation> {
+    for (let i = 0; i < 400; i++) {
+      const res = await request(server)
+        .get(api(`/operations/${operationId}`))
+        .set('Authorization', auth);
+      expect(res.status).toBe(200);
+      if (!['queued', 'running'].includes(res.body.status)) return res.body;
+      await new Promise(r => setTimeout(r, 50));
+    }
+    throw new Error(`operation ${operationId} did not finish`);
+  }
+
+  async function act(pluginId: string, action: string, body: object = {}) {
+    const res = await request(server)
+      .post(api(`/plugins/${pluginId}/${action}`))
+      .set('Authorization', auth)
+      .send(body);
+    expect(res.status).toBe(202);
+    return waitFor(res.body.operationId);
+  }
+
+  async function getPlugin(pluginId: string): Promise<PluginDetails> {
+    const res = await request(server)
+      .get(api(`/plugins/${pluginId}`))
+      .set('Authorization', auth);
+    expect(res.status).toBe(200);
+    return res.body;
+  }
+
+  it('installs, starts, serves, stops and uninstalls the sample plugin with no process left', async () => {
+    const installed = await act('sample-http-service', 'install', {
+      version: '1.0.0',
+      replicas: 2,
+      configuration: [{ key: 'greeting', value: 'hello', type: 'string' }],
+    });
+    expect(installed).toMatchObject({
+      status: 'succeeded',
+      type: 'install',
+      actor: 'user:default/alice',
+    });
+    expect(await getPlugin('sample-http-service')).toMatchObject({
+      state: 'installed',
+      currentVersion: '1.0.0',
+      availableActions: expect.arrayContaining(['start', 'uninstall']),
+    });
+
+    expect(await act('sample-http-service', 'start')).toMatchObject({
+      status: 'succeeded',
+    });
+    const running = await getPlugin('sample-http-service');
+    expect(running.state).toBe('running');
+    const live = running.instances.filter(i => i.status === 'running');
+    expect(live).toHaveLength(2);
+
+    for (const instance of live) {
+      const root = await (
+        await fetch(`http://${instance.host}:${instance.port}/`)
+      ).json();
+      expect(root).toMatchObject({
+        version: '1.0.0',
+        instanceId: instance.id,
+        pid: instance.pid,
+      });
+      const config = await (
+        await fetch(`http://${instance.host}:${instance.port}/config`)
+      ).json();
+      expect(config.PLUGIN_CONFIG_GREETING).toBe('hello');
+    }
+
+    expect(await act('sample-http-service', 'stop')).toMatchObject({
+      status: 'succeeded',
+    });
+    expect((await getPlugin('sample-http-service')).state).toBe('installed');
+    for (const instance of live) {
+      expect(isProcessAlive(instance.pid!)).toBe(false);
+    }
+
+    expect(await act('sample-http-service', 'uninstall')).toMatchObject({
+      status: 'succeeded',
+      result: { removedVersions: ['1.0.0'] },
+    });
+    const after = await getPlugin('sample-http-service');
+    expect(after).toMatchObject({ state: 'inactive', versions: [] });
+    expect(after.currentVersion).toBeUndefined();
+
+    const history = await request(server)
+      .get(api('/plugins/sample-http-service/history'))
+      .set('Authorization', auth);
+    expect(
+      history.body.items.map((h: any) => `${h.fromState}->${h.toState}`),
+    ).toEqual([
+      'inactive->installing',
+      'installing->installed',
+      'installed->starting',
+      'starting->running',
+      'running->stopping',
+      'stopping->installed',
+      'installed->uninstalling',
+      'uninstalling->inactive',
+    ]);
+    expect(
+      history.body.items.every(
+        (h: any) => h.actor === 'user:default/alice' && h.operationId,
+      ),
+    ).toBe(true);
+  });
+
+  it('ends a failed install of an unknown version back in inactive, saying why', async () => {
+    const op = await act('sample-http-service', 'install', {
+      version: '9.9.9',
+    });
+    expect(op.status).toBe('failed');
+    expect(op.error).toMatch(
+      /install of 9\.9\.9 failed: Artifact .*sample-http-service-9\.9\.9\.tgz does not exist/,
+    );
+    const plugin = await getPlugin('sample-http-service');
+    expect(plugin).toMatchObject({ state: 'inactive', versions: [] });
+    expect(plugin.lastError).toMatch(/9\.9\.9/);
+  });
+
+  it('puts the broken 2.0.0 in error when it never becomes ready, and stops what it started', async () => {
+    await act('sample-http-service', 'install', { version: '2.0.0' });
+    const op = await act('sample-http-service', 'start');
+    expect(op.status).toBe('failed');
+    expect(op.error).toMatch(
+      /start failed: instance .* did not pass its readiness probe 'readiness' within 3000 ms: GET \/ready answered 503/,
+    );
+    const plugin = await getPlugin('sample-http-service');
+    expect(plugin.state).toBe('error');
+    expect(plugin.lastError).toMatch(/readiness/);
+    for (const instance of plugin.instances) {
+      expect(instance.status).toBe('stopped');
+      expect(isProcessAlive(instance.pid!)).toBe(false);
+    }
+    expect(await act('sample-http-service', 'uninstall')).toMatchObject({
+      status: 'succeeded',
+    });
+  });
+
+  it('puts a plugin whose process exits at once in error, with its output', async () => {
+    const op = await act('exits-at-once', 'install', {
+      version: '1.0.0',
+      artifact: {
+        type: 'command',
+        command: process.execPath,
+        args: ['-e', 'console.error("missing DATABASE_URL"); process.exit(3)'],
+      },
+      start: true,
+    });
+    expect(op.status).toBe('failed');
+    expect(op.error).toMatch(
+      /start failed: instance exited during start with code 3: missing DATABASE_URL/,
+    );
+    const plugin = await getPlugin('exits-at-once');
+    expect(plugin.state).toBe('error');
+    expect(plugin.lastError).toMatch(/missing DATABASE_URL/);
+    expect(await act('exits-at-once', 'uninstall')).toMatchObject({
+      status: 'succeeded',
+    });
+  });
+
+  it('moves a running plugin to error when its instance crashes', async () => {
+    await act('sample-http-service', 'install', {
+      version: '1.1.0',
+      start: true,
+    });
+    const running = await getPlugin('sample-http-service');
+    expect(running.state).toBe('running');
+    const [instance] = running.instances.filter(i => i.status === 'running');
+    process.kill(instance.pid!, 'SIGKILL');
+    let plugin = running;
+    for (let i = 0; i < 100 && plugin.state !== 'error'; i++) {
+      await new Promise(r => setTimeout(r, 50));
+      plugin = await getPlugin('sample-http-service');
+    }
+    expect(plugin.state).toBe('error');
+    expect(plugin.lastError).toMatch(/exited unexpectedly .*signal SIGKILL/);
+    expect(plugin.instances.find(i => i.id === instance.id)?.status).toBe(
+      'crashed',
+    );
+
+    // error -> start recovers it
+    expect(await act('sample-http-service', 'start')).toMatchObject({
+      status: 'succeeded',
+    });
+    expect(await act('sample-http-service', 'stop')).toMatchObject({
+      status: 'succeeded',
+    });
+    expect(await act('sample-http-service', 'uninstall')).toMatchObject({
+      status: 'succeeded',
+    });
+  });
+});

@@ -1,0 +1,149 @@
+import {
+  actionRequestSchema,
+  installRequestSchema,
+  listPluginsQuerySchema,
+  pluginIdSchema,
+} from '@internal/plugin-lifecycle-common';
+import { z } from 'zod';
+
+const schema = (s: z.ZodType) =>
+  z.toJSONSchema(s, { io: 'input', unrepresentable: 'any' });
+
+const error = {
+  description: 'Error in the Backstage error shape',
+  content: {
+    'application/json': {
+      schema: {
+        type: 'object',
+        properties: {
+          error: {
+            type: 'object',
+            properties: {
+              name: { type: 'string' },
+              message: { type: 'string' },
+            },
+          },
+          response: {
+            type: 'object',
+            properties: { statusCode: { type: 'integer' } },
+          },
+        },
+      },
+    },
+  },
+};
+
+const pluginIdParam = {
+  name: 'pluginId',
+  in: 'path',
+  required: true,
+  schema: schema(pluginIdSchema),
+};
+
+const accepted = {
+  '202': { description: 'Accepted: the operation was queued' },
+  '400': error,
+  '403': error,
+  '404': error,
+  '409': error,
+};
+
+/**
+ * The OpenAPI document of the HTTP API, generated from the zod schemas the
+ * router validates with, so the two cannot drift apart.
+ */
+export function buildOpenApiDocument() {
+  const command = (summary: string) => ({
+    post: {
+      summary,
+      parameters: [pluginIdParam],
+      requestBody: {
+        content: {
+          'application/json': { schema: schema(actionRequestSchema) },
+        },
+      },
+      responses: accepted,
+    },
+  });
+  return {
+    openapi: '3.1.0',
+    info: { title: 'plugin-lifecycle', version: '0.1.0' },
+    servers: [{ url: '/api/plugin-lifecycle' }],
+    paths: {
+      '/plugins': {
+        get: {
+          summary: 'List managed plugins',
+          parameters: Object.entries(
+            (schema(listPluginsQuerySchema) as any).properties ?? {},
+          ).map(([name, s]) => ({
+            name,
+            in: 'query',
+            required: false,
+            schema: s,
+          })),
+          responses: {
+            '200': { description: '{ items: PluginSummary[] }' },
+            '400': error,
+          },
+        },
+      },
+      '/plugins/{pluginId}': {
+        get: {
+          summary:
+            'State, versions, instances and available actions of a plugin',
+          parameters: [pluginIdParam],
+          responses: { '200': { description: 'PluginDetails' }, '404': error },
+        },
+      },
+      '/plugins/{pluginId}/history': {
+        get: {
+          summary: 'State transitions of a plugin',
+          parameters: [pluginIdParam],
+          responses: {
+            '200': { description: '{ items: StateTransition[] }' },
+            '404': error,
+          },
+        },
+      },
+      '/plugins/{pluginId}/install': {
+        post: {
+          summary: 'Install a version of a plugin',
+          parameters: [pluginIdParam],
+          requestBody: {
+            required: true,
+            content: {
+              'application/json': { schema: schema(installRequestSchema) },
+            },
+          },
+          responses: accepted,
+        },
+      },
+      '/plugins/{pluginId}/start': command('Start the installed version'),
+      '/plugins/{pluginId}/stop': command('Stop every instance'),
+      '/plugins/{pluginId}/restart': command('Stop, then start'),
+      '/plugins/{pluginId}/uninstall': command(
+        'Remove every installed version',
+      ),
+      '/operations/{operationId}': {
+        get: {
+          summary: 'Status, attempts, error and result of an operation',
+          parameters: [
+            {
+              name: 'operationId',
+              in: 'path',
+              required: true,
+              schema: { type: 'string' },
+            },
+          ],
+          responses: { '200': { description: 'Operation' }, '404': error },
+        },
+      },
+      '/metrics/system': {
+        get: {
+          summary: 'System metrics',
+          responses: { '200': { description: 'SystemMetrics' } },
+        },
+      },
+    },
+  };
+}

@@ -1,0 +1,225 @@
+import {
+  mockCredentials,
+  mockServices,
+  startTestBackend,
+} from '@backstage/backend-test-utils';
+import { AuthorizeResult } from '@backstage/plugin-permission-common';
+import request from 'supertest';
+import {
+  makeTempDir,
+  packSampleArtifacts,
+} from '../__testUtils__/sampleArtifacts';
+import { pluginLifecyclePlugin } from '../plugin';
+
+jest.setTimeout(30_000);
+
+describe('plugin-lifecycle router: bad input', () => {
+  let server: Awaited<ReturnType<typeof startTestBackend>>['server'];
+  let stop: () => Promise<void>;
+  const auth = mockCredentials.user.header();
+
+  beforeAll(async () => {
+    const artifacts = await packSampleArtifacts();
+    const backend = await startTestBackend({
+      features: [
+        pluginLifecyclePlugin,
+        mockServices.rootConfig.factory({
+          data: {
+            pluginLifecycle: {
+              dataDir: makeTempDir('plugin-lifecycle-router-'),
+              plugins: {
+                sample: {
+                  artifact: {
+                    type: 'tarball',
+                    path: artifacts.tarballTemplate,
+                  },
+                },
+              },
+            },
+          },
+        }),
+      ],
+    });
+    server = backend.server;
+    stop = () => backend.stop();
+  });
+
+  afterAll(() => stop());
+
+  const post = (path: string, body: unknown) =>
+    request(server)
+      .post(`/api/plugin-lifecycle${path}`)
+      .set('Authorization', auth)
+      .send(body as object);
+  const get = (path: string) =>
+    request(server)
+      .get(`/api/plugin-lifecycle${path}`)
+      .set('Authorization', auth);
+
+  it.each([
+    [
+      'an invalid plugin id',
+      '/plugins/Not_A_Slug/install',
+      { version: '1.0.0' },
+    ],
+    ['a missing version', '/plugins/sample/install', {}],
+    [
+      'a version that is not semver',
+      '/plugins/sample/install',
+      { version: 'latest' },
+    ],
+    [
+      'a wrong type',
+      '/plugins/sample/install',
+      { version: '1.0.0', replicas: 'two' },
+    ],
+    [
+      'an unknown field',
+      '/plugins/sample/install',
+      { version: '1.0.0', colour: 'blue' },
+    ],
+    [
+      'an unknown artifact type',
+      '/plugins/sample/install',
+      { version: '1.0.0', artifact: { type: 'ftp' } },
+    ],
+    [
+      'a probe without its settings',
+      '/plugins/sample/install',
+      {
+        version: '1.0.0',
+        healthProbes: [{ name: 'h', type: 'liveness', method: 'http' }],
+      },
+    ],
+    [
+      'a secret before the configuration manager exists',
+      '/plugins/sample/install',
+      {
+        version: '1.0.0',
+        configuration: [{ key: 'api.key', value: 's3cret', type: 'secret' }],
+      },
+    ],
+    [
+      'a plugin with no artifact anywhere',
+      '/plugins/unknown-plugin/install',
+      { version: '1.0.0' },
+    ],
+    ['a body that is not an object', '/plugins/sample/install', [1, 2]],
+    ['an unknown field on a command', '/plugins/sample/start', { force: true }],
+  ])('answers 400 for %s', async (_what, path, body) => {
+    const res = await post(path, body);
+    expect(res.status).toBe(400);
+    expect(res.body.error.name).toBe('InputError');
+    expect(res.body.error.message).toMatchSnapshot();
+  });
+
+  it('answers 403 for an artifact type that requests may not carry', async () => {
+    const res = await post('/plugins/sample/install', {
+      version: '1.0.0',
+      artifact: { type: 'command', command: 'rm', args: ['-rf', '/'] },
+    });
+    expect(res.status).toBe(403);
+    expect(res.body.error.message).toMatchInlineSnapshot(
+      `"Artifacts of type 'command' are not allowed in install requests (allowed: npm, external); configure the plugin under pluginLifecycle.plugins or extend pluginLifecycle.requestArtifactTypes"`,
+    );
+    expect((await get('/plugins/sample')).status).toBe(404);
+  });
+
+  it('answers 400 for an unknown state filter', async () => {
+    const res = await get('/plugins?state=sleeping');
+    expect(res.status).toBe(400);
+    expect(res.body.error.message).toMatchInlineSnapshot(
+      `"Invalid query: state: Invalid option: expected one of "inactive"|"installing"|"installed"|"configuring"|"starting"|"running"|"updating"|"stopping"|"uninstalling"|"error"|"maintenance""`,
+    );
+  });
+
+  it('answers 404 for unknown plugins and operations', async () => {
+    for (const res of [
+      await get('/plugins/nope'),
+      await get('/plugins/nope/history'),
+      await post('/plugins/nope/start', {}),
+      await get('/operations/00000000-0000-0000-0000-000000000000'),
+    ]) {
+      expect(res.status).toBe(404);
+      expect(res.body.error.name).toBe('NotFoundError');
+    }
+  });
+
+  it('answers 409 naming the current state for a forbidden transition, and changes nothing', async () => {
+    const installed = await post('/plugins/sample/install', {
+      version: '1.0.0',
+    });
+    expect(installed.status).toBe(202);
+    for (let i = 0; i < 100; i++) {
+      const op = await get(`/operations/${installed.body.operationId}`);
+      if (op.body.status === 'succeeded') break;
+      await new Promise(r => setTimeout(r, 50));
+    }
+    const before = (await get('/plugins/sample')).body;
+    expect(before.state).toBe('installed');
+
+    const res = await post('/plugins/sample/stop', {});
+    expect(res.status).toBe(409);
+    expect(res.body.error.message).toMatchInlineSnapshot(
+      `"Cannot stop plugin 'sample': it is installed (stop is possible from running, maintenance, error)"`,
+    );
+    const again = await post('/plugins/sample/install', { version: '1.0.0' });
+    expect(again.status).toBe(409);
+    expect(again.body.error.message).toMatch(/it is installed/);
+
+    const after = (await get('/plugins/sample')).body;
+    expect(after.revision).toBe(before.revision);
+    expect((await get('/plugins/sample/history')).body.items).toHaveLength(2);
+
+    expect((await post('/plugins/sample/uninstall', {})).status).toBe(202);
+  });
+
+  it('serves an OpenAPI document generated from the schemas', async () => {
+    const res = await request(server).get('/api/plugin-lifecycle/openapi.json');
+    expect(res.status).toBe(200);
+    const install = res.body.paths['/plugins/{pluginId}/install'].post;
+    const schema = install.requestBody.content['application/json'].schema;
+    expect(schema.required).toEqual(['version']);
+    expect(Object.keys(schema.properties)).toEqual(
+      expect.arrayContaining([
+        'version',
+        'artifact',
+        'configuration',
+        'healthProbes',
+        'replicas',
+      ]),
+    );
+  });
+});
+
+describe('plugin-lifecycle router: permissions', () => {
+  it('answers 403 when the policy denies', async () => {
+    const backend = await startTestBackend({
+      features: [
+        pluginLifecyclePlugin,
+        mockServices.permissions.factory({ result: AuthorizeResult.DENY }),
+        mockServices.rootConfig.factory({
+          data: {
+            pluginLifecycle: { dataDir: makeTempDir('plugin-lifecycle-deny-') },
+          },
+        }),
+      ],
+    });
+    try {
+      const res = await request(backend.server)
+        .get('/api/plugin-lifecycle/plugins')
+        .set('Authorization', mockCredentials.user.header());
+      expect(res.status).toBe(403);
+      expect(res.body.error.message).toBe(
+        'Not allowed: plugin-lifecycle.plugin.read',
+      );
+      const install = await request(backend.server)
+        .post('/api/plugin-lifecycle/plugins/sample/install')
+        .set('Authorization', mockCredentials.user.header())
+        .send({ version: '1.0.0' });
+      expect(install.status).toBe(403);
+    } finally {
+      await backend.stop();
+    }
+  });
+});

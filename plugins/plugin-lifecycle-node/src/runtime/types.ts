@@ -1,0 +1,92 @@
+import { Artifact, PluginManifest } from '@internal/plugin-lifecycle-common';
+
+/** @public */
+export interface RuntimeInstallRequest {
+  pluginId: string;
+  version: string;
+  artifact: Artifact;
+  signal?: AbortSignal;
+}
+
+/** @public */
+export interface RuntimeInstallResult {
+  /** Where the runtime put the version (a directory, an image reference ...). */
+  location?: string;
+  /** The manifest the artifact ships, if any (`pluginLifecycle` in package.json). */
+  manifest?: PluginManifest;
+}
+
+/** @public */
+export interface RuntimeStartRequest {
+  pluginId: string;
+  version: string;
+  instanceId: string;
+  artifact: Artifact;
+  location?: string;
+  /** Environment for the instance, including the plugin's configuration. */
+  env: Record<string, string>;
+  signal?: AbortSignal;
+}
+
+/** Where a started instance can be reached. @public */
+export interface RuntimeInstance {
+  instanceId: string;
+  host: string;
+  port: number;
+  protocol: string;
+  pid?: number;
+}
+
+/** @public */
+export interface RuntimeStopRequest {
+  pluginId: string;
+  instanceId: string;
+  /** Time between the polite stop (SIGTERM) and the forced one (SIGKILL). */
+  gracePeriodMs: number;
+}
+
+/** @public */
+export interface RuntimeStopResult {
+  exitCode: number | null;
+  signal: string | null;
+  /** True when the instance had to be killed after the grace period. */
+  forced: boolean;
+}
+
+/** An instance ended, whether asked to or not. @public */
+export interface RuntimeInstanceExit {
+  pluginId: string;
+  instanceId: string;
+  exitCode: number | null;
+  signal: string | null;
+  /** False when the instance ended without being asked to: a crash. */
+  expected: boolean;
+  /** The last lines the instance wrote, to say why it ended. */
+  output: string;
+}
+
+/**
+ * Runs plugin instances. The `process` runtime (local child processes) and the
+ * `external` runtime (instances someone else runs) are built in; a cluster
+ * engine implements the same interface (install = make the image or package
+ * available, startInstance = create a workload, stopInstance = delete it).
+ *
+ * @public
+ */
+export interface PluginRuntime {
+  readonly type: string;
+  install(request: RuntimeInstallRequest): Promise<RuntimeInstallResult>;
+  uninstall(request: {
+    pluginId: string;
+    version: string;
+    location?: string;
+  }): Promise<void>;
+  startInstance(request: RuntimeStartRequest): Promise<RuntimeInstance>;
+  stopInstance(request: RuntimeStopRequest): Promise<RuntimeStopResult>;
+  /** Whether this runtime still runs the instance. */
+  isAlive(instanceId: string): Promise<boolean>;
+  /** Subscribes to instance exits; returns an unsubscribe function. */
+  onInstanceExit(listener: (exit: RuntimeInstanceExit) => void): () => void;
+  /** Stops everything this runtime started in this process. */
+  shutdown(options: { gracePeriodMs: number }): Promise<void>;
+}

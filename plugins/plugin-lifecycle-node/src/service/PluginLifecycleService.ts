@@ -1,0 +1,122 @@
+import {
+  AuthService,
+  BackstageCredentials,
+  DiscoveryService,
+  coreServices,
+  createServiceFactory,
+  createServiceRef,
+} from '@backstage/backend-plugin-api';
+import {
+  InstallRequest,
+  LifecycleCommand,
+  Operation,
+  OperationAccepted,
+  PluginDetails,
+  PluginLifecycleClient,
+} from '@internal/plugin-lifecycle-common';
+
+/**
+ * The plugin-lifecycle API for other backend plugins.
+ *
+ * @public
+ */
+export interface PluginLifecycleService {
+  installPlugin(
+    pluginId: string,
+    request: InstallRequest,
+    options?: PluginLifecycleRequestOptions,
+  ): Promise<OperationAccepted>;
+  runCommand(
+    pluginId: string,
+    command: LifecycleCommand,
+    options?: PluginLifecycleRequestOptions,
+  ): Promise<OperationAccepted>;
+  getPlugin(
+    pluginId: string,
+    options?: PluginLifecycleRequestOptions,
+  ): Promise<PluginDetails>;
+  getOperation(
+    operationId: string,
+    options?: PluginLifecycleRequestOptions,
+  ): Promise<Operation>;
+}
+
+/**
+ * On whose behalf a call is made; without credentials the calling plugin
+ * acts as itself.
+ *
+ * @public
+ */
+export interface PluginLifecycleRequestOptions {
+  credentials?: BackstageCredentials;
+}
+
+/**
+ * Calls the plugin-lifecycle backend over HTTP with a plugin-to-plugin token,
+ * so it works whether or not that backend runs in the same process.
+ */
+class DefaultPluginLifecycleService implements PluginLifecycleService {
+  readonly #auth: AuthService;
+  readonly #discovery: DiscoveryService;
+
+  constructor(options: { auth: AuthService; discovery: DiscoveryService }) {
+    this.#auth = options.auth;
+    this.#discovery = options.discovery;
+  }
+
+  installPlugin(
+    pluginId: string,
+    request: InstallRequest,
+    options?: PluginLifecycleRequestOptions,
+  ) {
+    return this.#client(options).installPlugin(pluginId, request);
+  }
+  runCommand(
+    pluginId: string,
+    command: LifecycleCommand,
+    options?: PluginLifecycleRequestOptions,
+  ) {
+    return this.#client(options).runCommand(pluginId, command);
+  }
+  getPlugin(pluginId: string, options?: PluginLifecycleRequestOptions) {
+    return this.#client(options).getPlugin(pluginId);
+  }
+  getOperation(operationId: string, options?: PluginLifecycleRequestOptions) {
+    return this.#client(options).getOperation(operationId);
+  }
+
+  #client(options?: PluginLifecycleRequestOptions) {
+    return new PluginLifecycleClient({
+      discoveryApi: this.#discovery,
+      fetchApi: {
+        fetch: async (input, init) => {
+          const { token } = await this.#auth.getPluginRequestToken({
+            onBehalfOf:
+              options?.credentials ??
+              (await this.#auth.getOwnServiceCredentials()),
+            targetPluginId: 'plugin-lifecycle',
+          });
+          const headers = new Headers(init?.headers);
+          headers.set('Authorization', `Bearer ${token}`);
+          return fetch(input, { ...init, headers });
+        },
+      },
+    });
+  }
+}
+
+/**
+ * Service ref for {@link PluginLifecycleService}, with a default factory.
+ *
+ * @public
+ */
+export const pluginLifecycleServiceRef =
+  createServiceRef<PluginLifecycleService>({
+    id: 'plugin-lifecycle.service',
+    defaultFactory: async service =>
+      createServiceFactory({
+        service,
+        deps: { auth: coreServices.auth, discovery: coreServices.discovery },
+        factory: deps => new DefaultPluginLifecycleService(deps),
+      }),
+  });
