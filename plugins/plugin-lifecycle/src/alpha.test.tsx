@@ -1,0 +1,29 @@
+import { Entity } from '@backstage/catalog-model';
+import { PLUGIN_ID_ANNOTATION } from '@internal/plugin-lifecycle-common';
+import plugin, { isPluginLifecycleAvailable } from './alpha';
+
+function entityWith(annotations?: Record<string, string>): Entity {
+  return {
+    apiVersion: 'backstage.io/v1alpha1',
+    kind: 'Component',
+    metadata: { name: 'sample', annotations },
+  };
+}
+
+describe('plugin-lifecycle alpha', () => {
+  it('is the plugin-lifecycle plugin', () => {
+    expect(plugin.pluginId).toBe('plugin-lifecycle');
+  });
+
+  it('shows the tab only for entities linked to a managed plugin', () => {
+    expect(
+      isPluginLifecycleAvailable(
+        entityWith({ [PLUGIN_ID_ANNOTATION]: 'sample-http-service' }),
+      ),
+    ).toBe(true);
+    expect(isPluginLifecycleAvailable(entityWith())).toBe(false);
+    expect(
+      isPluginLifecycleAvailable(entityWith({ [PLUGIN_ID_ANNOTATION]: '' })),
+    ).toBe(false);
+  });
+});

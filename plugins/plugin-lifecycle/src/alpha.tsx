@@ -1,0 +1,68 @@
+import {
+  ApiBlueprint,
+  createFrontendPlugin,
+  discoveryApiRef,
+  fetchApiRef,
+} from '@backstage/frontend-plugin-api';
+import { Entity } from '@backstage/catalog-model';
+import { EntityContentBlueprint } from '@backstage/plugin-catalog-react/alpha';
+import {
+  PLUGIN_ID_ANNOTATION,
+  PluginLifecycleClient,
+} from '@internal/plugin-lifecycle-common';
+import { pluginLifecycleApiRef } from './api';
+
+/**
+ * Whether an entity is linked to a managed plugin.
+ *
+ * @alpha
+ */
+export function isPluginLifecycleAvailable(entity: Entity): boolean {
+  return Boolean(entity.metadata.annotations?.[PLUGIN_ID_ANNOTATION]);
+}
+
+/**
+ * The plugin-lifecycle backend client as a utility API.
+ *
+ * @alpha
+ */
+export const pluginLifecycleApi = ApiBlueprint.make({
+  params: defineParams =>
+    defineParams({
+      api: pluginLifecycleApiRef,
+      deps: { discoveryApi: discoveryApiRef, fetchApi: fetchApiRef },
+      factory: ({ discoveryApi, fetchApi }) =>
+        new PluginLifecycleClient({ discoveryApi, fetchApi }),
+    }),
+});
+
+/**
+ * The "Lifecycle" tab of entities annotated with
+ * `plugin-lifecycle.backstage.io/plugin-id`.
+ *
+ * @alpha
+ */
+export const entityLifecycleContent = EntityContentBlueprint.make({
+  name: 'lifecycle',
+  params: {
+    path: 'lifecycle',
+    title: 'Lifecycle',
+    filter: isPluginLifecycleAvailable,
+    loader: () =>
+      import('./components/LifecycleTab').then(m => (
+        <m.EntityLifecycleContent />
+      )),
+  },
+});
+
+/**
+ * The plugin-lifecycle frontend plugin for the new frontend system.
+ *
+ * @alpha
+ */
+export default createFrontendPlugin({
+  pluginId: 'plugin-lifecycle',
+  title: 'Plugin Lifecycle',
+  info: { packageJson: () => import('../package.json') },
+  extensions: [pluginLifecycleApi, entityLifecycleContent],
+});

@@ -1,0 +1,128 @@
+import Grid from '@material-ui/core/Grid';
+import {
+  EmptyState,
+  MissingAnnotationEmptyState,
+  Progress,
+  ResponseErrorPanel,
+  WarningPanel,
+} from '@backstage/core-components';
+import { stringifyEntityRef } from '@backstage/catalog-model';
+import { useEntity } from '@backstage/plugin-catalog-react';
+import { PLUGIN_ID_ANNOTATION } from '@internal/plugin-lifecycle-common';
+import { HistoryTable } from './HistoryTable';
+import { InstallForm } from './InstallForm';
+import { InstancesTable } from './InstancesTable';
+import { LifecycleActions } from './LifecycleActions';
+import { LifecycleSummaryCard } from './LifecycleSummaryCard';
+import { useLifecycleAction, usePluginLifecycle } from './usePluginLifecycle';
+
+/**
+ * Props of {@link EntityLifecycleContent}.
+ *
+ * @public
+ */
+export interface EntityLifecycleContentProps {
+  /**
+   * How often to reload while the plugin is in a transitional state
+   * (installing, starting, stopping, ...). Defaults to 2000 ms.
+   */
+  pollIntervalMs?: number;
+}
+
+const PluginLifecycleView = (props: {
+  pluginId: string;
+  entityRef: string;
+  pollIntervalMs: number;
+}) => {
+  const { pluginId, entityRef, pollIntervalMs } = props;
+  const { value, error, polling, refresh } = usePluginLifecycle(
+    pluginId,
+    pollIntervalMs,
+  );
+  const action = useLifecycleAction(pluginId, { entityRef, onDone: refresh });
+
+  if (error) {
+    return <ResponseErrorPanel error={error} />;
+  }
+  if (!value) {
+    return <Progress />;
+  }
+
+  const actionError = action.error && (
+    <WarningPanel
+      severity="error"
+      title={`Could not ${action.lastAction ?? 'run the action'}`}
+      message={action.error.message}
+      defaultExpanded
+    />
+  );
+
+  if (!value.details) {
+    return (
+      <>
+        {actionError}
+        <EmptyState
+          missing="data"
+          title="Not installed yet"
+          description={`The plugin "${pluginId}" has never been installed. Enter a version to install it.`}
+          action={
+            <InstallForm
+              disabled={action.pending}
+              onInstall={version => action.perform('install', version)}
+            />
+          }
+        />
+      </>
+    );
+  }
+
+  const { details, history } = value;
+  return (
+    <Grid container spacing={3}>
+      <Grid item xs={12}>
+        <LifecycleSummaryCard
+          pluginId={pluginId}
+          details={details}
+          polling={polling}
+          onRefresh={refresh}
+        >
+          {actionError}
+          <LifecycleActions
+            available={details.availableActions}
+            disabled={action.pending || polling}
+            onAction={action.perform}
+          />
+        </LifecycleSummaryCard>
+      </Grid>
+      <Grid item xs={12}>
+        <InstancesTable instances={details.instances} />
+      </Grid>
+      <Grid item xs={12}>
+        <HistoryTable history={history} />
+      </Grid>
+    </Grid>
+  );
+};
+
+/**
+ * The lifecycle tab of a catalog entity that is annotated with
+ * `plugin-lifecycle.backstage.io/plugin-id`: the state, versions, instances
+ * and history of the managed plugin, and buttons for its lifecycle actions.
+ *
+ * @public
+ */
+export const EntityLifecycleContent = (props: EntityLifecycleContentProps) => {
+  const { entity } = useEntity();
+  const pluginId = entity.metadata.annotations?.[PLUGIN_ID_ANNOTATION];
+
+  if (!pluginId) {
+    return <MissingAnnotationEmptyState annotation={PLUGIN_ID_ANNOTATION} />;
+  }
+  return (
+    <PluginLifecycleView
+      pluginId={pluginId}
+      entityRef={stringifyEntityRef(entity)}
+      pollIntervalMs={props.pollIntervalMs ?? 2000}
+    />
+  );
+};

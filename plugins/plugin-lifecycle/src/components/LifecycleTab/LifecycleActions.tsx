@@ -1,0 +1,67 @@
+import Button from '@material-ui/core/Button';
+import { makeStyles } from '@material-ui/core/styles';
+import { LifecycleAction } from '@internal/plugin-lifecycle-common';
+import { InstallForm } from './InstallForm';
+import { SUPPORTED_ACTIONS, SupportedAction } from './usePluginLifecycle';
+
+const LABELS: Record<Exclude<SupportedAction, 'install'>, string> = {
+  start: 'Start',
+  stop: 'Stop',
+  restart: 'Restart',
+  uninstall: 'Uninstall',
+};
+
+const useStyles = makeStyles(theme => ({
+  root: {
+    display: 'flex',
+    flexWrap: 'wrap',
+    alignItems: 'center',
+    gap: theme.spacing(1),
+  },
+}));
+
+/** Props of {@link LifecycleActions}. */
+export interface LifecycleActionsProps {
+  /** The actions the API says may begin from the current state. */
+  available: readonly LifecycleAction[];
+  disabled?: boolean;
+  onAction: (action: SupportedAction, version?: string) => void;
+}
+
+/** Buttons for the supported actions that are currently available. */
+export const LifecycleActions = ({
+  available,
+  disabled,
+  onAction,
+}: LifecycleActionsProps) => {
+  const classes = useStyles();
+  const actions = SUPPORTED_ACTIONS.filter(a => available.includes(a));
+
+  if (actions.length === 0) {
+    return null;
+  }
+
+  return (
+    <div className={classes.root}>
+      {actions.map(action =>
+        action === 'install' ? (
+          <InstallForm
+            key={action}
+            disabled={disabled}
+            onInstall={version => onAction('install', version)}
+          />
+        ) : (
+          <Button
+            key={action}
+            variant="outlined"
+            color={action === 'uninstall' ? 'secondary' : 'primary'}
+            disabled={disabled}
+            onClick={() => onAction(action)}
+          >
+            {LABELS[action]}
+          </Button>
+        ),
+      )}
+    </div>
+  );
+};

@@ -1,0 +1,2 @@
+export { EntityLifecycleContent } from './EntityLifecycleContent';
+export type { EntityLifecycleContentProps } from './EntityLifecycleContent';

@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# End-to-end tests in a real browser (Debian's chromium driven by Playwright):
+# builds the app, starts the real backend serving it on :7017 with throwaway
+# data, runs the Playwright suites, then stops the backend and checks that no
+# plugin instance outlived it.
+#
+#   bash scripts/e2e.sh [results.json]      (run through scripts/toolchain.sh)
+set -uo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+results="${1:-$ROOT/node_modules/.cache/e2e-results.json}"
+export E2E_DATA_DIR="$(mktemp -d /tmp/plugin-lifecycle-e2e-XXXXXX)"
+log="$E2E_DATA_DIR/backend.log"
+configs=(--config "$ROOT/app-config.yaml" --config "$ROOT/app-config.e2e.yaml")
+
+if [[ ! -x /usr/bin/chromium ]]; then
+  echo "[e2e] /usr/bin/chromium is missing (apt-get install chromium)" >&2
+  exit 1
+fi
+
+node examples/scripts/pack.js >/dev/null
+
+echo "[e2e] building the app"
+(cd packages/app && backstage-cli package build "${configs[@]}") >"$E2E_DATA_DIR/build.log" 2>&1 || {
+  tail -40 "$E2E_DATA_DIR/build.log"
+  exit 1
+}
+
+echo "[e2e] starting the backend on :7017 (log: $log)"
+(cd packages/backend && exec setsid backstage-cli package start "${configs[@]}") >"$log" 2>&1 &
+backend_pid=$!
+
+stop_backend() {
+  # SIGTERM lets the backend stop its plugin instances (its shutdown hook).
+  kill -TERM -- "-$backend_pid" 2>/dev/null
+  for _ in $(seq 1 30); do
+    kill -0 "$backend_pid" 2>/dev/null || break
+    sleep 1
+  done
+  kill -KILL -- "-$backend_pid" 2>/dev/null || true
+}
+trap stop_backend EXIT
+
+for _ in $(seq 1 120); do
+  if curl -sf -o /dev/null http://localhost:7017/.backstage/health/v1/readiness; then break; fi
+  if ! kill -0 "$backend_pid" 2>/dev/null; then
+    echo "[e2e] the backend exited:"; tail -40 "$log"; exit 1
+  fi
+  sleep 1
+done
+
+echo "[e2e] running Playwright"
+PLAYWRIGHT_JSON_OUTPUT_NAME="$results" PLAYWRIGHT_URL=http://localhost:7017 \
+  playwright test --reporter=list,json
+status=$?
+
+stop_backend
+trap - EXIT
+leftovers=$(pgrep -f "$E2E_DATA_DIR/plugin-lifecycle" || true)
+if [[ -n "$leftovers" ]]; then
+  echo "[e2e] plugin instances outlived the backend: $leftovers" >&2
+  kill -KILL $leftovers 2>/dev/null
+  status=1
+fi
+[[ $status -eq 0 ]] && rm -rf "$E2E_DATA_DIR"
+exit $status
