@@ -1,16 +1,11 @@
-import {
-  mockCredentials,
-  mockServices,
-  startTestBackend,
-} from '@backstage/backend-test-utils';
+import { mockCredentials } from '@backstage/backend-test-utils';
 import request from 'supertest';
-import { Operation, PluginDetails } from '@internal/plugin-lifecycle-common';
+import { PluginDetails } from '@internal/plugin-lifecycle-common';
+import { isProcessAlive } from './__testUtils__/sampleArtifacts';
 import {
-  isProcessAlive,
-  makeTempDir,
-  packSampleArtifacts,
-} from './__testUtils__/sampleArtifacts';
-import { pluginLifecyclePlugin } from './plugin';
+  startLifecycleBackend,
+  waitForOperation,
+} from './__testUtils__/testBackend';
 
 jest.setTimeout(60_000);
 
@@ -19,39 +14,19 @@ jest.setTimeout(60_000);
  * drives the real sample service through its whole lifecycle over HTTP.
  */
 describe('plugin-lifecycle backend, end to end over HTTP', () => {
-  let server: Awaited<ReturnType<typeof startTestBackend>>['server'];
+  let server: Awaited<ReturnType<typeof startLifecycleBackend>>['server'];
   let stopBackend: () => Promise<void>;
   const auth = mockCredentials.user.header('user:default/alice');
 
   beforeAll(async () => {
-    const artifacts = await packSampleArtifacts();
-    const backend = await startTestBackend({
-      features: [
-        pluginLifecyclePlugin,
-        mockServices.rootConfig.factory({
-          data: {
-            pluginLifecycle: {
-              dataDir: makeTempDir('plugin-lifecycle-it-'),
-              requestArtifactTypes: ['command', 'tarball', 'external'],
-              orchestrator: { defaultTimeout: 30_000 },
-              runtime: {
-                process: { readyTimeout: 3_000, stopGracePeriod: 5_000 },
-              },
-              plugins: {
-                'sample-http-service': {
-                  artifact: {
-                    type: 'tarball',
-                    path: artifacts.tarballTemplate,
-                  },
-                },
-              },
-            },
-          },
-        }),
-      ],
-    });
-    server = backend.server;
-    stopBackend = () => backend.stop();
+    ({ server, stop: stopBackend } = await startLifecycleBackend({
+      pluginId: 'sample-http-service',
+      config: {
+        requestArtifactTypes: ['command', 'tarball', 'external'],
+        orchestrator: { defaultTimeout: 30_000 },
+        runtime: { process: { readyTimeout: 3_000, stopGracePeriod: 5_000 } },
+      },
+    }));
   });
 
   afterAll(async () => {
@@ -60,25 +35,13 @@ describe('plugin-lifecycle backend, end to end over HTTP', () => {
 
   const api = (path: string) => `/api/plugin-lifecycle${path}`;
 
-  async function waitFor(operationId: string): Promise<Operation> {
-    for (let i = 0; i < 400; i++) {
-      const res = await request(server)
-        .get(api(`/operations/${operationId}`))
-        .set('Authorization', auth);
-      expect(res.status).toBe(200);
-      if (!['queued', 'running'].includes(res.body.status)) return res.body;
-      await new Promise(r => setTimeout(r, 50));
-    }
-    throw new Error(`operation ${operationId} did not finish`);
-  }
-
   async function act(pluginId: string, action: string, body: object = {}) {
     const res = await request(server)
       .post(api(`/plugins/${pluginId}/${action}`))
       .set('Authorization', auth)
       .send(body);
     expect(res.status).toBe(202);
-    return waitFor(res.body.operationId);
+    return waitForOperation(server, auth, res.body.operationId);
   }
 
   async function getPlugin(pluginId: string): Promise<PluginDetails> {

@@ -1,47 +1,20 @@
-import {
-  mockCredentials,
-  mockServices,
-  startTestBackend,
-} from '@backstage/backend-test-utils';
+import { mockCredentials, mockServices } from '@backstage/backend-test-utils';
 import { AuthorizeResult } from '@backstage/plugin-permission-common';
 import request from 'supertest';
 import {
-  makeTempDir,
-  packSampleArtifacts,
-} from '../__testUtils__/sampleArtifacts';
-import { pluginLifecyclePlugin } from '../plugin';
+  startLifecycleBackend,
+  waitForOperation,
+} from '../__testUtils__/testBackend';
 
 jest.setTimeout(30_000);
 
 describe('plugin-lifecycle router: bad input', () => {
-  let server: Awaited<ReturnType<typeof startTestBackend>>['server'];
+  let server: Awaited<ReturnType<typeof startLifecycleBackend>>['server'];
   let stop: () => Promise<void>;
   const auth = mockCredentials.user.header();
 
   beforeAll(async () => {
-    const artifacts = await packSampleArtifacts();
-    const backend = await startTestBackend({
-      features: [
-        pluginLifecyclePlugin,
-        mockServices.rootConfig.factory({
-          data: {
-            pluginLifecycle: {
-              dataDir: makeTempDir('plugin-lifecycle-router-'),
-              plugins: {
-                sample: {
-                  artifact: {
-                    type: 'tarball',
-                    path: artifacts.tarballTemplate,
-                  },
-                },
-              },
-            },
-          },
-        }),
-      ],
-    });
-    server = backend.server;
-    stop = () => backend.stop();
+    ({ server, stop } = await startLifecycleBackend({ pluginId: 'sample' }));
   });
 
   afterAll(() => stop());
@@ -150,11 +123,7 @@ describe('plugin-lifecycle router: bad input', () => {
       version: '1.0.0',
     });
     expect(installed.status).toBe(202);
-    for (let i = 0; i < 100; i++) {
-      const op = await get(`/operations/${installed.body.operationId}`);
-      if (op.body.status === 'succeeded') break;
-      await new Promise(r => setTimeout(r, 50));
-    }
+    await waitForOperation(server, auth, installed.body.operationId);
     const before = (await get('/plugins/sample')).body;
     expect(before.state).toBe('installed');
 
@@ -194,15 +163,10 @@ describe('plugin-lifecycle router: bad input', () => {
 
 describe('plugin-lifecycle router: permissions', () => {
   it('answers 403 when the policy denies', async () => {
-    const backend = await startTestBackend({
+    const backend = await startLifecycleBackend({
+      pluginId: 'sample',
       features: [
-        pluginLifecyclePlugin,
         mockServices.permissions.factory({ result: AuthorizeResult.DENY }),
-        mockServices.rootConfig.factory({
-          data: {
-            pluginLifecycle: { dataDir: makeTempDir('plugin-lifecycle-deny-') },
-          },
-        }),
       ],
     });
     try {

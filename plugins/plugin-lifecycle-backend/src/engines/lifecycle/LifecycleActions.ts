@@ -145,11 +145,7 @@ export class LifecycleActions {
         .uninstall({ pluginId: op.pluginId, version })
         .catch(e => this.#o.logger.warn(`cleanup after failed install: ${e}`));
       await this.#o.plugins.deleteVersion(op.pluginId, version);
-      await this.#o.stateMachine.transitionLatest(op.pluginId, 'inactive', {
-        ...this.#ctx(op, message),
-        patch: { lastError: message },
-      });
-      throw new Error(message);
+      throw await this.#fail(op, 'inactive', message);
     }
     if (params.start) {
       return { version, ...(await this.start(op, signal)) };
@@ -241,11 +237,7 @@ export class LifecycleActions {
           this.#stopInstance(op.pluginId, instanceId, runtime.type, message),
         ),
       );
-      await this.#o.stateMachine.transitionLatest(op.pluginId, 'error', {
-        ...this.#ctx(op, message),
-        patch: { lastError: message },
-      });
-      throw new Error(message);
+      throw await this.#fail(op, 'error', message);
     }
   }
 
@@ -264,12 +256,11 @@ export class LifecycleActions {
       });
       return { stopped };
     } catch (error) {
-      const message = `stop failed: ${errorMessage(error)}`;
-      await this.#o.stateMachine.transitionLatest(op.pluginId, 'error', {
-        ...this.#ctx(op, message),
-        patch: { lastError: message },
-      });
-      throw new Error(message);
+      throw await this.#fail(
+        op,
+        'error',
+        `stop failed: ${errorMessage(error)}`,
+      );
     }
   }
 
@@ -305,13 +296,25 @@ export class LifecycleActions {
       });
       return { removedVersions: versions.map(v => v.version) };
     } catch (error) {
-      const message = `uninstall failed: ${errorMessage(error)}`;
-      await this.#o.stateMachine.transitionLatest(op.pluginId, 'error', {
-        ...this.#ctx(op, message),
-        patch: { lastError: message },
-      });
-      throw new Error(message);
+      throw await this.#fail(
+        op,
+        'error',
+        `uninstall failed: ${errorMessage(error)}`,
+      );
     }
+  }
+
+  /**
+   * Records a failed action after its compensation ran: the plugin moves to
+   * the state the compensation left it in, with the reason as its last error.
+   * Returns the error for the operation to fail with.
+   */
+  async #fail(op: Operation, to: 'error' | 'inactive', message: string) {
+    await this.#o.stateMachine.transitionLatest(op.pluginId, to, {
+      ...this.#ctx(op, message),
+      patch: { lastError: message },
+    });
+    return new Error(message);
   }
 
   async #stopAll(plugin: PluginRecord): Promise<number> {

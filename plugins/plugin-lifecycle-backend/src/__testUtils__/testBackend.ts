@@ -1,0 +1,64 @@
+import type { Server } from 'node:http';
+import { BackendFeature } from '@backstage/backend-plugin-api';
+import { mockServices, startTestBackend } from '@backstage/backend-test-utils';
+import { JsonObject } from '@backstage/types';
+import { Operation } from '@internal/plugin-lifecycle-common';
+import request from 'supertest';
+import { pluginLifecyclePlugin } from '../plugin';
+import { makeTempDir, packSampleArtifacts } from './sampleArtifacts';
+
+/**
+ * Starts a test backend with the real plugin (SQLite, process runtime), a
+ * fresh data directory and the sample service packed and configured under
+ * `pluginId`. `config` is merged into `pluginLifecycle`.
+ */
+export async function startLifecycleBackend(options: {
+  pluginId: string;
+  config?: JsonObject;
+  features?: BackendFeature[];
+}): Promise<{
+  server: Server;
+  stop: () => Promise<void>;
+  artifacts: Awaited<ReturnType<typeof packSampleArtifacts>>;
+}> {
+  const artifacts = await packSampleArtifacts();
+  const backend = await startTestBackend({
+    features: [
+      pluginLifecyclePlugin,
+      mockServices.rootConfig.factory({
+        data: {
+          pluginLifecycle: {
+            dataDir: makeTempDir('plugin-lifecycle-test-'),
+            plugins: {
+              [options.pluginId]: {
+                artifact: { type: 'tarball', path: artifacts.tarballTemplate },
+              },
+            },
+            ...options.config,
+          },
+        },
+      }),
+      ...(options.features ?? []),
+    ],
+  });
+  return { server: backend.server, stop: () => backend.stop(), artifacts };
+}
+
+/** Polls GET /operations/{id} until the operation has finished. */
+export async function waitForOperation(
+  server: Server,
+  authorization: string,
+  operationId: string,
+): Promise<Operation> {
+  for (let i = 0; i < 600; i++) {
+    const res = await request(server)
+      .get(`/api/plugin-lifecycle/operations/${operationId}`)
+      .set('Authorization', authorization);
+    if (res.status !== 200) {
+      throw new Error(`GET operation answered ${res.status}: ${res.text}`);
+    }
+    if (!['queued', 'running'].includes(res.body.status)) return res.body;
+    await new Promise(r => setTimeout(r, 50));
+  }
+  throw new Error(`operation ${operationId} did not finish`);
+}
