@@ -18,6 +18,7 @@ export const LifecycleState = {
 } as const;
 
 /** @public */
+// eslint-disable-next-line @typescript-eslint/no-redeclare -- the type of the values of the const of the same name
 export type LifecycleState =
   (typeof LifecycleState)[keyof typeof LifecycleState];
 

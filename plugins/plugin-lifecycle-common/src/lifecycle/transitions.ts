@@ -77,6 +77,7 @@ export const LifecycleAction = {
 } as const;
 
 /** @public */
+// eslint-disable-next-line @typescript-eslint/no-redeclare -- the type of the values of the const of the same name
 export type LifecycleAction =
   (typeof LifecycleAction)[keyof typeof LifecycleAction];
 
