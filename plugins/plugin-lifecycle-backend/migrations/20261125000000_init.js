@@ -31,6 +31,11 @@ exports.up = async function up(knex) {
       .comment('JSON: entries given at install');
     table.text('probes').nullable().comment('JSON: probe definitions');
     table.text('last_error').nullable();
+    table
+      .string('operation_id', 64)
+      .nullable()
+      .comment('The operation that holds the current transitional state');
+    table.text('breaker').nullable().comment('JSON: per-plugin circuit breaker');
     table.timestamp('created_at', { useTz: true }).notNullable();
     table.timestamp('updated_at', { useTz: true }).notNullable();
     table.index(['tenant'], 'plugins_tenant_idx');
@@ -93,22 +98,50 @@ exports.up = async function up(knex) {
   });
 
   await knex.schema.createTable('operations', table => {
-    table.comment('Lifecycle actions, persisted before they run');
-    table.string('id', 64).primary().notNullable();
+    table.comment(
+      'The durable operation queue: every lifecycle action, persisted before it runs',
+    );
+    // seq orders operations (FIFO per plugin); id is what the API shows.
+    table.bigIncrements('seq').primary();
+    table.string('id', 64).notNullable().unique();
     table.string('plugin_id', 63).notNullable();
     table.string('tenant', 255).notNullable();
     table.string('type', 32).notNullable();
     table.string('status', 16).notNullable();
+    table.integer('priority').notNullable().defaultTo(0);
     table.string('actor', 255).nullable();
     table.text('params').notNullable().comment('JSON');
     table.integer('attempts').notNullable().defaultTo(0);
+    table.integer('max_attempts').notNullable().defaultTo(1);
+    table.integer('timeout_ms').notNullable();
+    table.string('idempotency_key', 255).nullable();
+    table.string('batch_id', 64).nullable();
+    table.timestamp('next_attempt_at', { useTz: true }).notNullable();
+    table.string('lease_owner', 255).nullable();
+    table.timestamp('lease_expires_at', { useTz: true }).nullable();
     table.text('error').nullable();
     table.text('result').nullable().comment('JSON');
     table.timestamp('created_at', { useTz: true }).notNullable();
     table.timestamp('started_at', { useTz: true }).nullable();
     table.timestamp('finished_at', { useTz: true }).nullable();
-    table.index(['plugin_id', 'created_at'], 'operations_plugin_idx');
-    table.index(['status'], 'operations_status_idx');
+    table.unique(['tenant', 'idempotency_key'], {
+      indexName: 'operations_idempotency_idx',
+    });
+    table.index(['status', 'next_attempt_at'], 'operations_status_idx');
+    table.index(['plugin_id', 'status', 'seq'], 'operations_plugin_idx');
+    table.index(['batch_id'], 'operations_batch_idx');
+  });
+  // At most one running operation per plugin, whatever the replicas do.
+  await knex.raw(
+    "CREATE UNIQUE INDEX operations_one_running_per_plugin ON operations (plugin_id) WHERE status = 'running'",
+  );
+
+  await knex.schema.createTable('operation_dependencies', table => {
+    table.comment('An operation waits until each operation it depends on succeeded');
+    table.string('operation_id', 64).notNullable();
+    table.string('depends_on_id', 64).notNullable();
+    table.primary(['operation_id', 'depends_on_id']);
+    table.index(['depends_on_id'], 'operation_dependencies_depends_on_idx');
   });
 };
 
@@ -116,6 +149,7 @@ exports.up = async function up(knex) {
  * @param {import('knex').Knex} knex
  */
 exports.down = async function down(knex) {
+  await knex.schema.dropTable('operation_dependencies');
   await knex.schema.dropTable('operations');
   await knex.schema.dropTable('state_transitions');
   await knex.schema.dropTable('plugin_instances');

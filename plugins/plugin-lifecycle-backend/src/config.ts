@@ -21,13 +21,54 @@ const configSchema = z
         maxConcurrentOperations: z.number().int().positive().default(10),
         defaultTimeout: durationMs.default(300_000),
         enableAutoRecovery: z.boolean().default(true),
+        /** Attempts per operation, the first included, for transient failures. */
+        maxAttempts: z.number().int().min(1).max(20).default(3),
+        retryBaseDelay: durationMs.default(1_000),
+        retryMaxDelay: durationMs.default(60_000),
+        leaseDuration: durationMs.default(15_000),
+        pollInterval: durationMs.default(250),
+        reconcileInterval: durationMs.default(10_000),
+        circuitBreaker: z
+          .object({
+            failureThreshold: z.number().int().positive().default(5),
+            coolDown: durationMs.default(60_000),
+          })
+          .strict()
+          .default({ failureThreshold: 5, coolDown: 60_000 }),
       })
       .strict()
-      .default({
-        maxConcurrentOperations: 10,
-        defaultTimeout: 300_000,
-        enableAutoRecovery: true,
-      }),
+      .prefault({}),
+    tenancy: z
+      .object({
+        /** Off: every plugin is in defaultTenant and every caller sees all. */
+        enabled: z.boolean().default(false),
+        /** Entity refs (users or groups) that see and manage every tenant. */
+        admins: z.array(z.string().min(1)).default([]),
+        tenants: z
+          .record(
+            z
+              .string()
+              .regex(/^[a-z0-9][a-z0-9-]*$/, 'tenant ids are lowercase slugs'),
+            z
+              .object({
+                /** Entity refs (users or groups) whose members belong to the tenant. */
+                members: z.array(z.string().min(1)).default([]),
+                quota: z
+                  .object({
+                    maxPlugins: z.number().int().min(0).optional(),
+                    maxInstances: z.number().int().min(0).optional(),
+                    maxCpu: z.string().min(1).optional(),
+                    maxMemory: z.string().min(1).optional(),
+                  })
+                  .strict()
+                  .optional(),
+              })
+              .strict(),
+          )
+          .default({}),
+      })
+      .strict()
+      .prefault({}),
     runtime: z
       .object({
         process: z

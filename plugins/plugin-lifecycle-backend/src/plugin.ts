@@ -1,6 +1,4 @@
-import os from 'node:os';
 import path from 'node:path';
-import { randomUUID } from 'node:crypto';
 import {
   coreServices,
   createBackendPlugin,
@@ -10,6 +8,9 @@ import {
   pluginLifecycleRuntimesExtensionPoint,
 } from '@internal/plugin-lifecycle-node';
 import { pluginLifecyclePermissions } from '@internal/plugin-lifecycle-common';
+import { eventsServiceRef } from '@backstage/plugin-events-node';
+import { newReplicaId } from './engines/orchestrator/replicas';
+import { SystemEvents } from './system/SystemEvents';
 import { readPluginLifecycleConfig } from './config';
 import { applyDatabaseMigrations } from './database/migrations';
 import { ExternalRuntime } from './engines/runtime/ExternalRuntime';
@@ -46,14 +47,13 @@ export const pluginLifecyclePlugin = createBackendPlugin({
         permissionsRegistry: coreServices.permissionsRegistry,
         auditor: coreServices.auditor,
         lifecycle: coreServices.lifecycle,
+        scheduler: coreServices.scheduler,
+        events: eventsServiceRef,
       },
       async init(deps) {
         const config = readPluginLifecycleConfig(deps.config);
         const db = await applyDatabaseMigrations(deps.database);
-        const replicaId = `${os.hostname()}:${process.pid}:${randomUUID().slice(
-          0,
-          8,
-        )}`;
+        const replicaId = newReplicaId();
 
         const runtimes = RuntimeRegistry.create([
           ProcessRuntime.create({
@@ -72,6 +72,19 @@ export const pluginLifecyclePlugin = createBackendPlugin({
           config,
           runtimes,
           replicaId,
+          auditor: deps.auditor,
+          events: new SystemEvents({
+            events: deps.events,
+            logger: deps.logger,
+          }),
+        });
+        // One replica at a time brings recorded state in line with reality.
+        await deps.scheduler.scheduleTask({
+          id: 'plugin-lifecycle-reconcile',
+          frequency: { milliseconds: config.orchestrator.reconcileInterval },
+          timeout: { minutes: 5 },
+          initialDelay: { seconds: 5 },
+          fn: () => system.reconcile(),
         });
         // Instances are child processes of this backend: stop them with it.
         deps.lifecycle.addShutdownHook(() => system.shutdown());

@@ -1,7 +1,6 @@
 import { createTestDatabases } from '../__testUtils__/databases';
 import { applyDatabaseMigrations } from './migrations';
 import { InstanceStore } from './InstanceStore';
-import { OperationStore } from './OperationStore';
 import { PluginStore } from './PluginStore';
 
 jest.setTimeout(60_000);
@@ -16,10 +15,7 @@ describe.each(databases.eachSupportedId())(
       await applyDatabaseMigrations({ getClient: async () => knex });
       const plugins = PluginStore.create({ db: knex });
       await plugins.create({ id: 'p1', tenant: 't', runtime: 'process' });
-      return {
-        instances: InstanceStore.create({ db: knex }),
-        operations: OperationStore.create({ db: knex }),
-      };
+      return { instances: InstanceStore.create({ db: knex }) };
     }
 
     it('tracks an instance from start to stop', async () => {
@@ -72,47 +68,6 @@ describe.each(databases.eachSupportedId())(
         ),
       ).toEqual(['i2']);
       expect(await instances.listForPlugin('p1')).toHaveLength(2);
-    });
-
-    it('records an operation through its life', async () => {
-      const { operations } = await createStores();
-      await operations.create({
-        id: 'op-1',
-        pluginId: 'p1',
-        tenant: 't',
-        type: 'install',
-        actor: 'user:default/alice',
-        params: { version: '1.0.0' },
-      });
-      expect(await operations.get('op-1')).toMatchObject({
-        status: 'queued',
-        attempts: 0,
-        params: { version: '1.0.0' },
-      });
-      expect((await operations.listUnfinished()).map(o => o.id)).toEqual([
-        'op-1',
-      ]);
-
-      await operations.markRunning('op-1');
-      expect(await operations.get('op-1')).toMatchObject({
-        status: 'running',
-        attempts: 1,
-      });
-
-      await operations.markFinished('op-1', {
-        status: 'failed',
-        error: 'no such version',
-      });
-      const failed = await operations.get('op-1');
-      expect(failed).toMatchObject({
-        status: 'failed',
-        error: 'no such version',
-      });
-      expect(failed.finishedAt).toBeDefined();
-      expect(await operations.listUnfinished()).toEqual([]);
-      await expect(operations.get('nope')).rejects.toThrow(
-        "No operation with id 'nope'",
-      );
     });
   },
 );

@@ -8,7 +8,9 @@ import {
   PluginVersion,
   ProbeDefinition,
   StateTransition,
+  isTransitional,
 } from '@internal/plugin-lifecycle-common';
+import { BreakerState } from '../domain/orchestration';
 import { Knex } from 'knex';
 import { fromJson, now, optional, toIso, toJson } from './mappers';
 
@@ -26,6 +28,8 @@ type PluginRow = {
   configuration: string | null;
   probes: string | null;
   last_error: string | null;
+  operation_id: string | null;
+  breaker: string | null;
   created_at: Date | string;
   updated_at: Date | string;
 };
@@ -56,6 +60,9 @@ export interface PluginRecord extends PluginSummary {
   environment?: string;
   configuration: ConfigurationEntry[];
   probes: ProbeDefinition[];
+  /** The operation holding the current transitional state, if any. */
+  operationId?: string;
+  breaker?: BreakerState;
 }
 
 /** The fields that can change outside a state transition. */
@@ -72,6 +79,7 @@ export type PluginPatch = Partial<
     | 'configuration'
     | 'probes'
     | 'lastError'
+    | 'breaker'
   >
 >;
 
@@ -105,6 +113,8 @@ const PLUGIN_COLUMNS = [
   'configuration',
   'probes',
   'last_error',
+  'operation_id',
+  'breaker',
   'created_at',
   'updated_at',
 ];
@@ -124,6 +134,8 @@ function rowToPlugin(row: PluginRow): PluginRecord {
     configuration: fromJson(row.configuration, []),
     probes: fromJson(row.probes, []),
     lastError: optional(row.last_error),
+    operationId: optional(row.operation_id),
+    breaker: fromJson<BreakerState | undefined>(row.breaker, undefined),
     createdAt: toIso(row.created_at),
     updatedAt: toIso(row.updated_at),
   };
@@ -143,6 +155,8 @@ function patchToRow(patch: PluginPatch): Partial<PluginRow> {
     row.configuration = toJson(patch.configuration ?? []);
   if ('probes' in patch) row.probes = toJson(patch.probes ?? []);
   if ('lastError' in patch) row.last_error = patch.lastError ?? null;
+  if ('breaker' in patch)
+    row.breaker = patch.breaker ? toJson(patch.breaker) : null;
   return row;
 }
 
@@ -277,6 +291,11 @@ export class PluginStore {
           ...patchToRow(input.patch ?? {}),
           state: input.to,
           revision: input.expectedRevision + 1,
+          // A transitional state belongs to the operation that entered it, so
+          // a replica taking the operation over can tell it may resume.
+          operation_id: isTransitional(input.to)
+            ? input.operationId ?? null
+            : null,
           updated_at: timestamp,
         });
       if (count === 0) {

@@ -20,6 +20,15 @@ import Router from 'express-promise-router';
 import { z } from 'zod';
 import { PluginLifecycleOrchestrationSystem } from '../system/PluginLifecycleOrchestrationSystem';
 import { zodMessage } from '../system/zodMessage';
+import { ALL_TENANTS, TenantScope } from '../system/Tenancy';
+
+/** The Idempotency-Key header, when given, counts as the body's idempotencyKey. */
+function withIdempotencyKey(req: Request, body: unknown) {
+  const key = req.header('idempotency-key');
+  if (!key || !body || typeof body !== 'object' || Array.isArray(body))
+    return body as any;
+  return { ...(body as object), idempotencyKey: key };
+}
 import { buildOpenApiDocument } from './openapi';
 
 export interface RouterOptions {
@@ -54,7 +63,11 @@ export async function createRouter(
   const router = Router();
   router.use(express.json({ limit: '1mb' }));
 
-  const authorize = async (req: Request, permission: BasicPermission) => {
+  /** Checks the permission and says who the caller is and which tenants it may act on. */
+  const authorize = async (
+    req: Request,
+    permission: BasicPermission,
+  ): Promise<{ actor?: string; scope: TenantScope }> => {
     const credentials = await httpAuth.credentials(req, {
       allow: ['user', 'service'],
     });
@@ -65,11 +78,14 @@ export async function createRouter(
       throw new NotAllowedError(`Not allowed: ${permission.name}`);
     }
     if (credentials.principal.type === 'user') {
-      return (await userInfo.getUserInfo(credentials)).userEntityRef;
+      const info = await userInfo.getUserInfo(credentials);
+      return {
+        actor: info.userEntityRef,
+        scope: system.scopeForUser(info.ownershipEntityRefs),
+      };
     }
-    return credentials.principal.type === 'service'
-      ? credentials.principal.subject
-      : undefined;
+    // Other backend plugins act for the whole installation.
+    return { actor: credentials.principal.subject, scope: ALL_TENANTS };
   };
 
   /** Runs a mutation with an audit record of who did what and how it ended. */
@@ -77,12 +93,12 @@ export async function createRouter(
     req: Request,
     eventId: string,
     meta: Record<string, string>,
-    fn: (actor: string | undefined) => Promise<T>,
+    fn: (caller: { actor?: string; scope: TenantScope }) => Promise<T>,
   ): Promise<T> => {
-    const actor = await authorize(req, pluginLifecycleManagePermission);
+    const caller = await authorize(req, pluginLifecycleManagePermission);
     const event = await auditor.createEvent({ eventId, request: req, meta });
     try {
-      const result = await fn(actor);
+      const result = await fn(caller);
       await event.success({
         meta: { result: JSON.parse(JSON.stringify(result ?? null)) },
       });
@@ -98,19 +114,19 @@ export async function createRouter(
   });
 
   router.get('/plugins', async (req, res) => {
-    await authorize(req, pluginLifecycleReadPermission);
+    const { scope } = await authorize(req, pluginLifecycleReadPermission);
     const filter = parse(listPluginsQuerySchema, req.query, 'query');
-    res.json({ items: await system.listPlugins(filter) });
+    res.json({ items: await system.listPlugins(filter, scope) });
   });
 
   router.get('/plugins/:pluginId', async (req, res) => {
-    await authorize(req, pluginLifecycleReadPermission);
-    res.json(await system.getPlugin(req.params.pluginId));
+    const { scope } = await authorize(req, pluginLifecycleReadPermission);
+    res.json(await system.getPlugin(req.params.pluginId, scope));
   });
 
   router.get('/plugins/:pluginId/history', async (req, res) => {
-    await authorize(req, pluginLifecycleReadPermission);
-    res.json({ items: await system.getHistory(req.params.pluginId) });
+    const { scope } = await authorize(req, pluginLifecycleReadPermission);
+    res.json({ items: await system.getHistory(req.params.pluginId, scope) });
   });
 
   router.post('/plugins/:pluginId/install', async (req, res) => {
@@ -119,7 +135,7 @@ export async function createRouter(
       req,
       'plugin-install',
       { pluginId },
-      actor => {
+      ({ actor, scope }) => {
         if (
           !req.body ||
           typeof req.body !== 'object' ||
@@ -136,8 +152,9 @@ export async function createRouter(
           );
         }
         return system.installPlugin(pluginId, version, {
-          ...rest,
+          ...withIdempotencyKey(req, rest),
           userId: actor,
+          scope,
         });
       },
     );
@@ -145,14 +162,10 @@ export async function createRouter(
   });
 
   const commands = {
-    start: (id: string, o: { userId?: string; reason?: string }) =>
-      system.startPlugin(id, o),
-    stop: (id: string, o: { userId?: string; reason?: string }) =>
-      system.stopPlugin(id, o),
-    restart: (id: string, o: { userId?: string; reason?: string }) =>
-      system.restartPlugin(id, o),
-    uninstall: (id: string, o: { userId?: string; reason?: string }) =>
-      system.uninstallPlugin(id, o),
+    start: system.startPlugin,
+    stop: system.stopPlugin,
+    restart: system.restartPlugin,
+    uninstall: system.uninstallPlugin,
   };
   for (const [command, run] of Object.entries(commands)) {
     router.post(`/plugins/:pluginId/${command}`, async (req, res) => {
@@ -161,27 +174,53 @@ export async function createRouter(
         req,
         `plugin-${command}`,
         { pluginId },
-        actor => {
+        ({ actor, scope }) => {
           const body = parse(
             actionRequestSchema,
-            req.body,
+            withIdempotencyKey(req, req.body ?? {}),
             `${command} request`,
           );
-          return run(pluginId, { userId: actor, reason: body.reason });
+          return run.call(system, pluginId, { ...body, userId: actor, scope });
         },
       );
       res.status(202).json(accepted);
     });
   }
 
+  router.post('/operations/batch', async (req, res) => {
+    const accepted = await audited(
+      req,
+      'operation-batch',
+      {},
+      ({ actor, scope }) =>
+        system.submitBatch(withIdempotencyKey(req, req.body), {
+          userId: actor,
+          scope,
+        }),
+    );
+    res.status(202).json(accepted);
+  });
+
+  router.post('/operations/:operationId/cancel', async (req, res) => {
+    const { operationId } = req.params;
+    const operation = await audited(
+      req,
+      'operation-cancel',
+      { operationId },
+      ({ actor, scope }) =>
+        system.cancelOperation(operationId, { userId: actor, scope }),
+    );
+    res.json(operation);
+  });
+
   router.get('/operations/:operationId', async (req, res) => {
-    await authorize(req, pluginLifecycleReadPermission);
-    res.json(await system.getOperation(req.params.operationId));
+    const { scope } = await authorize(req, pluginLifecycleReadPermission);
+    res.json(await system.getOperation(req.params.operationId, scope));
   });
 
   router.get('/metrics/system', async (req, res) => {
-    await authorize(req, pluginLifecycleReadPermission);
-    res.json(await system.getSystemMetrics());
+    const { scope } = await authorize(req, pluginLifecycleReadPermission);
+    res.json(await system.getSystemMetrics(scope));
   });
 
   return router;

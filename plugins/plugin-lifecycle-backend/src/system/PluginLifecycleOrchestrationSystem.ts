@@ -1,4 +1,5 @@
-import { LoggerService } from '@backstage/backend-plugin-api';
+import { randomUUID } from 'node:crypto';
+import { AuditorService, LoggerService } from '@backstage/backend-plugin-api';
 import {
   ConflictError,
   InputError,
@@ -6,6 +7,9 @@ import {
   NotFoundError,
 } from '@backstage/errors';
 import {
+  ActionRequest,
+  BatchAccepted,
+  BatchRequest,
   InstallRequest,
   LIFECYCLE_ACTIONS,
   LIFECYCLE_STATES,
@@ -16,40 +20,57 @@ import {
   PluginDetails,
   PluginSummary,
   StateTransition,
+  actionRequestSchema,
   availableActions,
+  batchRequestSchema,
   canPerformAction,
   installRequestSchema,
-  isTransitional,
   pluginIdSchema,
 } from '@internal/plugin-lifecycle-common';
 import { RuntimeInstanceExit } from '@internal/plugin-lifecycle-node';
 import { Knex } from 'knex';
 import { PluginLifecycleConfig, configuredArtifact } from '../config';
 import { InstanceStore } from '../database/InstanceStore';
-import { OperationStore } from '../database/OperationStore';
+import {
+  NewOperation,
+  OperationStore,
+  QueuedOperation,
+} from '../database/OperationStore';
 import { PluginRecord, PluginStore } from '../database/PluginStore';
+import {
+  INITIAL_BREAKER_STATE,
+  breakerAllows,
+  breakerRecord,
+  planBatch,
+} from '../domain/orchestration';
 import { LifecycleActions } from '../engines/lifecycle/LifecycleActions';
 import { LifecycleStateMachine } from '../engines/lifecycle/LifecycleStateMachine';
 import { Orchestrator } from '../engines/orchestrator/Orchestrator';
+import { Reconciler } from '../engines/orchestrator/Reconciler';
 import { RuntimeRegistry } from '../engines/runtime/RuntimeRegistry';
 import { SystemEvents } from './SystemEvents';
+import { ALL_TENANTS, Tenancy, TenantScope } from './Tenancy';
 import { zodMessage } from './zodMessage';
 
-/** Who asks for an action, and why. @public */
-export interface ActionOptions {
+/** Who asks for an action, for which tenants, and how to queue it. @public */
+export interface ActionOptions extends Omit<ActionRequest, 'reason'> {
   userId?: string;
   reason?: string;
+  /** The tenants the caller may act on; all when not given. */
+  scope?: TenantScope;
 }
 
 /** Options of {@link PluginLifecycleOrchestrationSystem.installPlugin}. @public */
-export type InstallPluginOptions = Omit<InstallRequest, 'version'> &
-  ActionOptions;
+export type InstallPluginOptions = Omit<InstallRequest, 'version'> & {
+  userId?: string;
+  scope?: TenantScope;
+};
 
 /** @public */
 export interface SystemMetrics {
   plugins: { total: number; byState: Record<LifecycleState, number> };
   instances: { running: number };
-  operations: { inFlight: number };
+  operations: { byStatus: Record<string, number>; runningHere: number };
 }
 
 /**
@@ -58,35 +79,35 @@ export interface SystemMetrics {
  * (`installPlugin(id, version, options)`, `on('systemEvent', ...)`).
  */
 export class PluginLifecycleOrchestrationSystem {
-  readonly #logger: LoggerService;
   readonly #config: PluginLifecycleConfig;
   readonly #plugins: PluginStore;
   readonly #instances: InstanceStore;
   readonly #operations: OperationStore;
   readonly #runtimes: RuntimeRegistry;
-  readonly #events = new SystemEvents();
+  readonly #events: SystemEvents;
   readonly #orchestrator: Orchestrator;
   readonly #stateMachine: LifecycleStateMachine;
+  readonly #reconciler: Reconciler;
+  readonly #tenancy: Tenancy;
   readonly #unsubscribe: Array<() => void> = [];
 
-  private constructor(options: {
-    logger: LoggerService;
-    db: Knex;
-    config: PluginLifecycleConfig;
-    runtimes: RuntimeRegistry;
-    replicaId: string;
-  }) {
-    this.#logger = options.logger;
-    this.#config = options.config;
+  private constructor(options: SystemOptions) {
+    const { config, db } = options;
+    this.#config = config;
     this.#runtimes = options.runtimes;
-    this.#plugins = PluginStore.create({ db: options.db });
-    this.#instances = InstanceStore.create({ db: options.db });
-    this.#operations = OperationStore.create({ db: options.db });
+    this.#events = options.events ?? new SystemEvents();
+    this.#plugins = PluginStore.create({ db });
+    this.#instances = InstanceStore.create({ db });
+    this.#operations = OperationStore.create({ db });
+    this.#tenancy = new Tenancy({
+      config,
+      plugins: this.#plugins,
+      instances: this.#instances,
+    });
     this.#stateMachine = LifecycleStateMachine.create({
       store: this.#plugins,
       events: this.#events,
     });
-    const processConfig = options.config.runtime.process;
     const actions = LifecycleActions.create({
       logger: options.logger,
       plugins: this.#plugins,
@@ -94,32 +115,56 @@ export class PluginLifecycleOrchestrationSystem {
       stateMachine: this.#stateMachine,
       runtimes: options.runtimes,
       replicaId: options.replicaId,
-      configuredArtifact: id => configuredArtifact(options.config, id),
-      readyTimeoutMs: processConfig.readyTimeout,
-      stopGracePeriodMs: processConfig.stopGracePeriod,
+      configuredArtifact: id => configuredArtifact(config, id),
+      readyTimeoutMs: config.runtime.process.readyTimeout,
+      stopGracePeriodMs: config.runtime.process.stopGracePeriod,
+      checkQuota: (tenant, request, pluginId) =>
+        this.#tenancy.checkQuota(tenant, request, pluginId),
+      dependencyView: () => this.#dependencyView(),
     });
+    const o = config.orchestrator;
     this.#orchestrator = Orchestrator.create({
       logger: options.logger,
       operations: this.#operations,
       events: this.#events,
-      handlers: actions.handlers(),
-      maxConcurrentOperations:
-        options.config.orchestrator.maxConcurrentOperations,
-      defaultTimeoutMs: options.config.orchestrator.defaultTimeout,
+      auditor: options.auditor,
+      handlers: { ...actions.handlers(), ...options.extraHandlers },
+      replicaId: options.replicaId,
+      maxConcurrentOperations: o.maxConcurrentOperations,
+      leaseMs: o.leaseDuration,
+      pollIntervalMs: o.pollInterval,
+      retry: { baseMs: o.retryBaseDelay, maxMs: o.retryMaxDelay },
+      onOperationFinished: (op, succeeded) =>
+        this.#recordBreaker(op, succeeded),
+    });
+    this.#reconciler = new Reconciler({
+      logger: options.logger,
+      plugins: this.#plugins,
+      instances: this.#instances,
+      operations: this.#operations,
+      stateMachine: this.#stateMachine,
+      runtimes: options.runtimes,
+      replicaId: options.replicaId,
+      autoRecovery: o.enableAutoRecovery,
+      restart: (pluginId, tenant) =>
+        this.#orchestrator.enqueue([
+          this.#newOperation({
+            pluginId,
+            tenant,
+            type: 'start',
+            actor: 'plugin-lifecycle:auto-recovery',
+          }),
+        ]),
     });
   }
 
   /**
-   * Creates the system and reconciles what a previous run left behind:
-   * operations cut off by a restart and instances that no longer run.
+   * Creates the system, reconciles what earlier runs left behind and starts
+   * the workers. Call `reconcile()` periodically (the plugin schedules it).
    */
-  static async create(options: {
-    logger: LoggerService;
-    db: Knex;
-    config: PluginLifecycleConfig;
-    runtimes: RuntimeRegistry;
-    replicaId: string;
-  }): Promise<PluginLifecycleOrchestrationSystem> {
+  static async create(
+    options: SystemOptions,
+  ): Promise<PluginLifecycleOrchestrationSystem> {
     const system = new PluginLifecycleOrchestrationSystem(options);
     for (const runtime of options.runtimes.all()) {
       system.#unsubscribe.push(
@@ -134,7 +179,8 @@ export class PluginLifecycleOrchestrationSystem {
         }),
       );
     }
-    await system.#recover();
+    system.#orchestrator.start();
+    await system.reconcile();
     return system;
   }
 
@@ -148,13 +194,18 @@ export class PluginLifecycleOrchestrationSystem {
     return this;
   }
 
+  /** The tenants a user with these ownership refs may see and manage. */
+  scopeForUser(ownershipEntityRefs: string[]): TenantScope {
+    return this.#tenancy.scopeForUser(ownershipEntityRefs);
+  }
+
   async installPlugin(
     pluginId: string,
     version: string,
     options: InstallPluginOptions = {},
   ): Promise<OperationAccepted> {
     const id = this.#parsePluginId(pluginId);
-    const { userId, reason: _reason, ...rest } = options;
+    const { userId, scope = ALL_TENANTS, ...rest } = options;
     const parsed = installRequestSchema.safeParse({ ...rest, version });
     if (!parsed.success) {
       throw new InputError(
@@ -162,6 +213,432 @@ export class PluginLifecycleOrchestrationSystem {
       );
     }
     const request = parsed.data;
+    const existing = await this.#plugins.get(id);
+    if (existing && !Tenancy.includes(scope, existing.tenant)) {
+      // Another tenant's plugin is not there for this caller.
+      throw new ConflictError(`Plugin id '${id}' is taken`);
+    }
+    const tenant =
+      existing?.tenant ??
+      this.#tenancy.tenantForNewPlugin(
+        scope,
+        request.tenant ?? this.#config.plugins[id]?.tenant,
+      );
+    this.#validateInstall(id, request);
+    const quota = await this.#tenancy.checkQuota(tenant, { plugins: 1 }, id);
+    if (quota.length > 0) {
+      throw new NotAllowedError(`Cannot install '${id}': ${quota.join('; ')}`);
+    }
+    const plugin =
+      existing ??
+      (await this.#plugins.create({
+        id,
+        tenant,
+        runtime: this.#runtimeFor(id, request),
+        entityRef: request.entityRef,
+        replicas: request.replicas,
+      }));
+    await this.#assertCanQueue(plugin, 'install');
+    if (existing) {
+      await this.#plugins.update(id, {
+        runtime: this.#runtimeFor(id, request, existing.runtime),
+        ...(request.entityRef ? { entityRef: request.entityRef } : {}),
+      });
+    }
+    const {
+      tenant: _t,
+      runtime: _r,
+      entityRef: _e,
+      priority,
+      idempotencyKey,
+      timeoutMs,
+      ...params
+    } = request;
+    return this.#enqueueOne(
+      this.#newOperation({
+        pluginId: id,
+        tenant,
+        type: 'install',
+        actor: userId,
+        priority,
+        idempotencyKey,
+        timeoutMs,
+        params: {
+          ...params,
+          environment: request.environment ?? this.#config.defaultEnvironment,
+        },
+      }),
+    );
+  }
+
+  startPlugin(pluginId: string, options: ActionOptions = {}) {
+    return this.#command(pluginId, 'start', options);
+  }
+
+  stopPlugin(pluginId: string, options: ActionOptions = {}) {
+    return this.#command(pluginId, 'stop', options);
+  }
+
+  restartPlugin(pluginId: string, options: ActionOptions = {}) {
+    return this.#command(pluginId, 'restart', options);
+  }
+
+  uninstallPlugin(pluginId: string, options: ActionOptions = {}) {
+    return this.#command(pluginId, 'uninstall', options);
+  }
+
+  /**
+   * Queues several operations over several plugins at once, ordered by the
+   * plugins' declared dependencies (install and start dependencies first,
+   * stop and uninstall dependents first), independent branches in parallel.
+   */
+  async submitBatch(
+    body: unknown,
+    options: { userId?: string; scope?: TenantScope } = {},
+  ): Promise<BatchAccepted> {
+    const parsed = batchRequestSchema.safeParse(body);
+    if (!parsed.success) {
+      throw new InputError(`Invalid batch: ${zodMessage(parsed.error)}`);
+    }
+    const batch: BatchRequest = parsed.data;
+    const scope = options.scope ?? ALL_TENANTS;
+    const items = batch.operations.map((item, index) => ({
+      ...item,
+      key: String(index),
+    }));
+    const plugins = new Map<string, PluginRecord>();
+    for (const item of items) {
+      const plugin = await this.#plugins.get(item.pluginId);
+      if (plugin && !Tenancy.includes(scope, plugin.tenant)) {
+        throw new NotFoundError(
+          `No plugin with id '${item.pluginId}' (operation ${item.key})`,
+        );
+      }
+      if (!plugin && item.action !== 'install') {
+        throw new NotFoundError(
+          `No plugin with id '${item.pluginId}' (operation ${item.key})`,
+        );
+      }
+      if (item.action === 'install')
+        this.#validateInstall(item.pluginId, item.install!);
+      if (plugin) plugins.set(plugin.id, plugin);
+    }
+    const declared = await this.#declaredDependencies(items);
+    const plan = planBatch(
+      items.map(i => ({ key: i.key, pluginId: i.pluginId, action: i.action })),
+      pluginId => declared.get(pluginId) ?? [],
+    );
+    const batchId = randomUUID();
+    const ids = new Map(items.map(i => [i.key, randomUUID()]));
+    const operations: NewOperation[] = [];
+    for (const key of plan.order) {
+      const item = items[Number(key)];
+      let plugin = plugins.get(item.pluginId);
+      if (!plugin) {
+        const tenant = this.#tenancy.tenantForNewPlugin(
+          scope,
+          item.install?.tenant,
+        );
+        plugin = await this.#plugins.create({
+          id: item.pluginId,
+          tenant,
+          runtime: this.#runtimeFor(item.pluginId, item.install!),
+          entityRef: item.install?.entityRef,
+          replicas: item.install?.replicas,
+        });
+        plugins.set(plugin.id, plugin);
+      }
+      const {
+        tenant: _t,
+        runtime: _r,
+        entityRef: _e,
+        ...installParams
+      } = item.install ?? {};
+      operations.push(
+        this.#newOperation({
+          id: ids.get(key)!,
+          pluginId: item.pluginId,
+          tenant: plugin.tenant,
+          type: item.action,
+          actor: options.userId,
+          priority: batch.priority,
+          timeoutMs: batch.timeoutMs,
+          idempotencyKey:
+            operations.length === 0 ? batch.idempotencyKey : undefined,
+          batchId,
+          dependsOn: plan.dependsOn[key].map(k => ids.get(k)!),
+          params:
+            item.action === 'install'
+              ? {
+                  ...installParams,
+                  environment:
+                    item.install?.environment ??
+                    this.#config.defaultEnvironment,
+                }
+              : {
+                  ...(item.reason ? { reason: item.reason } : {}),
+                  cascade: true,
+                },
+        }),
+      );
+    }
+    const stored = await this.#orchestrator.enqueue(operations);
+    const byId = new Map(stored.operations.map(o => [o.id, o]));
+    return {
+      batchId: stored.operations[0].batchId ?? batchId,
+      ...(stored.created ? {} : { replayed: true }),
+      operations: stored.created
+        ? items.map(i => accepted(byId.get(ids.get(i.key)!)!))
+        : stored.operations.map(accepted),
+    };
+  }
+
+  async cancelOperation(
+    operationId: string,
+    options: { userId?: string; scope?: TenantScope } = {},
+  ) {
+    await this.getOperation(operationId, options.scope);
+    return this.#orchestrator.cancel(operationId, options.userId);
+  }
+
+  async listPlugins(
+    filter: {
+      state?: LifecycleState;
+      tenant?: string;
+      entityRef?: string;
+    } = {},
+    scope: TenantScope = ALL_TENANTS,
+  ): Promise<PluginSummary[]> {
+    return (await this.#plugins.list(filter))
+      .filter(p => Tenancy.includes(scope, p.tenant))
+      .map(toSummary);
+  }
+
+  async getPlugin(
+    pluginId: string,
+    scope: TenantScope = ALL_TENANTS,
+  ): Promise<PluginDetails> {
+    const plugin = await this.#getPlugin(pluginId, scope);
+    const [versions, instances, busy] = await Promise.all([
+      this.#plugins.listVersions(plugin.id),
+      this.#instances.listForPlugin(plugin.id, { limit: 20 }),
+      this.#operations.hasUnfinished(plugin.id),
+    ]);
+    return {
+      ...toSummary(plugin),
+      versions: versions.map(({ location: _l, ...v }) => v),
+      instances,
+      availableActions: busy ? [] : availableActions(plugin.state),
+    };
+  }
+
+  async getHistory(
+    pluginId: string,
+    scope: TenantScope = ALL_TENANTS,
+  ): Promise<StateTransition[]> {
+    const plugin = await this.#getPlugin(pluginId, scope);
+    return this.#plugins.history(plugin.id);
+  }
+
+  async getOperation(
+    operationId: string,
+    scope: TenantScope = ALL_TENANTS,
+  ): Promise<Operation> {
+    const operation = await this.#operations.get(operationId);
+    if (!Tenancy.includes(scope, operation.tenant)) {
+      throw new NotFoundError(`No operation with id '${operationId}'`);
+    }
+    return operation;
+  }
+
+  /** Resolves when the operation has finished (or the wait times out). */
+  async waitForOperation(
+    operationId: string,
+    options: { timeoutMs?: number } = {},
+  ): Promise<Operation> {
+    const deadline = Date.now() + (options.timeoutMs ?? 60_000);
+    for (;;) {
+      const operation = await this.#operations.get(operationId);
+      if (
+        !['queued', 'running'].includes(operation.status) ||
+        Date.now() > deadline
+      ) {
+        return operation;
+      }
+      await new Promise(r => setTimeout(r, 25));
+    }
+  }
+
+  async getSystemMetrics(
+    scope: TenantScope = ALL_TENANTS,
+  ): Promise<SystemMetrics> {
+    const plugins = (await this.#plugins.list()).filter(p =>
+      Tenancy.includes(scope, p.tenant),
+    );
+    const byState = Object.fromEntries(
+      LIFECYCLE_STATES.map(s => [s, 0]),
+    ) as Record<LifecycleState, number>;
+    plugins.forEach(p => byState[p.state]++);
+    const ids = new Set(plugins.map(p => p.id));
+    const active = (await this.#instances.listActive()).filter(i =>
+      ids.has(i.pluginId),
+    );
+    return {
+      plugins: { total: plugins.length, byState },
+      instances: { running: active.filter(i => i.status === 'running').length },
+      operations: {
+        byStatus: await this.#operations.countByStatus(),
+        runningHere: this.#orchestrator.runningCount(),
+      },
+    };
+  }
+
+  /** Brings recorded state in line with what runs (see {@link Reconciler}). */
+  reconcile(): Promise<void> {
+    return this.#reconciler.reconcile();
+  }
+
+  /** Stops taking work, lets running operations end, stops every instance. */
+  async shutdown(): Promise<void> {
+    await this.#orchestrator.shutdown();
+    this.#unsubscribe.forEach(u => u());
+    const grace = this.#config.runtime.process.stopGracePeriod;
+    await Promise.all(
+      this.#runtimes.all().map(r => r.shutdown({ gracePeriodMs: grace })),
+    );
+  }
+
+  async #command(
+    pluginId: string,
+    action: LifecycleAction,
+    options: ActionOptions,
+  ) {
+    const { userId, scope = ALL_TENANTS, ...rest } = options;
+    const parsed = actionRequestSchema.safeParse(rest);
+    if (!parsed.success) {
+      throw new InputError(
+        `Invalid ${action} request: ${zodMessage(parsed.error)}`,
+      );
+    }
+    const { reason, cascade, priority, idempotencyKey, timeoutMs } =
+      parsed.data;
+    const plugin = await this.#getPlugin(pluginId, scope);
+    await this.#assertCanQueue(plugin, action);
+    await this.#assertBreakerAllows(plugin, action);
+    const base = { tenant: plugin.tenant, actor: userId, priority, timeoutMs };
+    if (cascade && (action === 'stop' || action === 'uninstall')) {
+      return this.#cascade(plugin, action, { ...base, reason, idempotencyKey });
+    }
+    if (action === 'start') {
+      const quota = await this.#tenancy.checkQuota(
+        plugin.tenant,
+        { instances: plugin.replicas },
+        plugin.id,
+      );
+      if (quota.length > 0) {
+        throw new NotAllowedError(
+          `Cannot start '${plugin.id}': ${quota.join('; ')}`,
+        );
+      }
+    }
+    return this.#enqueueOne(
+      this.#newOperation({
+        ...base,
+        pluginId: plugin.id,
+        type: action,
+        idempotencyKey,
+        params: reason ? { reason } : {},
+      }),
+    );
+  }
+
+  /** Stops (or uninstalls) a plugin after stopping the running plugins that depend on it. */
+  async #cascade(
+    plugin: PluginRecord,
+    action: 'stop' | 'uninstall',
+    base: {
+      tenant: string;
+      actor?: string;
+      priority?: number;
+      timeoutMs?: number;
+      reason?: string;
+      idempotencyKey?: string;
+    },
+  ): Promise<OperationAccepted> {
+    const view = await this.#dependencyView();
+    const running = new Set(['running', 'starting', 'updating', 'maintenance']);
+    const dependents = new Set<string>();
+    const visit = (id: string) => {
+      for (const p of view) {
+        if (
+          p.dependencies.includes(id) &&
+          running.has(p.state) &&
+          !dependents.has(p.id)
+        ) {
+          dependents.add(p.id);
+          visit(p.id);
+        }
+      }
+    };
+    visit(plugin.id);
+    const batch = await this.submitBatch(
+      {
+        operations: [
+          ...[...dependents].map(id => ({
+            pluginId: id,
+            action: 'stop',
+            reason: `cascade from ${action} of ${plugin.id}`,
+          })),
+          {
+            pluginId: plugin.id,
+            action,
+            ...(base.reason ? { reason: base.reason } : {}),
+          },
+        ],
+        priority: base.priority,
+        timeoutMs: base.timeoutMs,
+        idempotencyKey: base.idempotencyKey,
+      },
+      { userId: base.actor },
+    );
+    return batch.operations.find(o => o.pluginId === plugin.id)!;
+  }
+
+  #newOperation(input: {
+    id?: string;
+    pluginId: string;
+    tenant: string;
+    type: LifecycleAction;
+    actor?: string;
+    params?: Record<string, unknown>;
+    priority?: number;
+    timeoutMs?: number;
+    idempotencyKey?: string;
+    batchId?: string;
+    dependsOn?: string[];
+  }): NewOperation {
+    return {
+      ...input,
+      id: input.id ?? randomUUID(),
+      params: input.params ?? {},
+      maxAttempts: this.#config.orchestrator.maxAttempts,
+      timeoutMs: input.timeoutMs ?? this.#config.orchestrator.defaultTimeout,
+    };
+  }
+
+  async #enqueueOne(operation: NewOperation): Promise<OperationAccepted> {
+    const stored = await this.#orchestrator.enqueue([operation]);
+    return {
+      ...accepted(stored.operations[0]),
+      ...(stored.created ? {} : { replayed: true }),
+    };
+  }
+
+  #validateInstall(
+    id: string,
+    request: Omit<InstallRequest, 'version'> & { version: string },
+  ) {
+    this.#parsePluginId(id);
     if (request.configuration?.some(e => e.type === 'secret')) {
       throw new InputError(
         'Secret configuration entries need the configuration manager with encryption keys, which this backend does not have yet; pass non-secret entries only',
@@ -187,171 +664,118 @@ export class PluginLifecycleOrchestrationSystem {
         `No artifact for plugin '${id}': give "artifact" in the request or configure pluginLifecycle.plugins.${id}.artifact`,
       );
     }
-    let plugin = await this.#plugins.get(id);
-    const configured = this.#config.plugins[id];
-    const runtime =
+  }
+
+  #runtimeFor(
+    id: string,
+    request: { runtime?: string; artifact?: { type: string } },
+    current?: string,
+  ) {
+    return (
       request.runtime ??
       (request.artifact?.type === 'external' ? 'external' : undefined) ??
-      configured?.runtime ??
-      plugin?.runtime ??
-      this.#config.defaultRuntime;
-    const tenant =
-      request.tenant ??
-      plugin?.tenant ??
-      configured?.tenant ??
-      this.#config.defaultTenant;
-    if (!plugin) {
-      plugin = await this.#plugins.create({
-        id,
-        tenant,
-        runtime,
-        entityRef: request.entityRef,
-        replicas: request.replicas,
-      });
-    } else {
-      this.#assertCanPerform(plugin, 'install');
-      await this.#plugins.update(id, {
-        runtime,
-        tenant,
-        ...(request.entityRef ? { entityRef: request.entityRef } : {}),
-      });
-    }
-    const { tenant: _t, runtime: _r, entityRef: _e, ...params } = request;
-    return this.#orchestrator.enqueue({
-      pluginId: id,
-      tenant,
-      type: 'install',
-      actor: userId,
-      params: {
-        ...params,
-        environment: request.environment ?? this.#config.defaultEnvironment,
-      },
-    });
-  }
-
-  startPlugin(pluginId: string, options: ActionOptions = {}) {
-    return this.#command(pluginId, 'start', options);
-  }
-
-  stopPlugin(pluginId: string, options: ActionOptions = {}) {
-    return this.#command(pluginId, 'stop', options);
-  }
-
-  restartPlugin(pluginId: string, options: ActionOptions = {}) {
-    return this.#command(pluginId, 'restart', options);
-  }
-
-  uninstallPlugin(pluginId: string, options: ActionOptions = {}) {
-    return this.#command(pluginId, 'uninstall', options);
-  }
-
-  async listPlugins(
-    filter: {
-      state?: LifecycleState;
-      tenant?: string;
-      entityRef?: string;
-    } = {},
-  ): Promise<PluginSummary[]> {
-    return (await this.#plugins.list(filter)).map(toSummary);
-  }
-
-  async getPlugin(pluginId: string): Promise<PluginDetails> {
-    const plugin = await this.#getPlugin(pluginId);
-    const [versions, instances] = await Promise.all([
-      this.#plugins.listVersions(plugin.id),
-      this.#instances.listForPlugin(plugin.id, { limit: 20 }),
-    ]);
-    return {
-      ...toSummary(plugin),
-      versions: versions.map(({ location: _l, ...v }) => v),
-      instances,
-      availableActions: this.#orchestrator.isBusy(plugin.id)
-        ? []
-        : availableActions(plugin.state),
-    };
-  }
-
-  async getHistory(pluginId: string): Promise<StateTransition[]> {
-    const plugin = await this.#getPlugin(pluginId);
-    return this.#plugins.history(plugin.id);
-  }
-
-  getOperation(operationId: string): Promise<Operation> {
-    return this.#operations.get(operationId);
-  }
-
-  /** Resolves when the operation has finished (or the wait times out). */
-  async waitForOperation(
-    operationId: string,
-    options: { timeoutMs?: number } = {},
-  ): Promise<Operation> {
-    const deadline = Date.now() + (options.timeoutMs ?? 60_000);
-    for (;;) {
-      const operation = await this.#operations.get(operationId);
-      if (
-        !['queued', 'running'].includes(operation.status) ||
-        Date.now() > deadline
-      ) {
-        return operation;
-      }
-      await new Promise(r => setTimeout(r, 50));
-    }
-  }
-
-  async getSystemMetrics(): Promise<SystemMetrics> {
-    const plugins = await this.#plugins.list();
-    const byState = Object.fromEntries(
-      LIFECYCLE_STATES.map(s => [s, 0]),
-    ) as Record<LifecycleState, number>;
-    plugins.forEach(p => byState[p.state]++);
-    const active = await this.#instances.listActive();
-    return {
-      plugins: { total: plugins.length, byState },
-      instances: { running: active.filter(i => i.status === 'running').length },
-      operations: {
-        inFlight: plugins.filter(p => this.#orchestrator.isBusy(p.id)).length,
-      },
-    };
-  }
-
-  /** Stops taking work, lets running operations end, stops every instance. */
-  async shutdown(): Promise<void> {
-    await this.#orchestrator.shutdown();
-    this.#unsubscribe.forEach(u => u());
-    const grace = this.#config.runtime.process.stopGracePeriod;
-    await Promise.all(
-      this.#runtimes.all().map(r => r.shutdown({ gracePeriodMs: grace })),
+      this.#config.plugins[id]?.runtime ??
+      current ??
+      this.#config.defaultRuntime
     );
   }
 
-  async #command(
-    pluginId: string,
-    action: LifecycleAction,
-    options: ActionOptions,
-  ) {
-    const plugin = await this.#getPlugin(pluginId);
-    this.#assertCanPerform(plugin, action);
-    return this.#orchestrator.enqueue({
-      pluginId: plugin.id,
-      tenant: plugin.tenant,
-      type: action,
-      actor: options.userId,
-      params: options.reason ? { reason: options.reason } : {},
-    });
-  }
-
-  #assertCanPerform(plugin: PluginRecord, action: LifecycleAction) {
-    if (this.#orchestrator.isBusy(plugin.id)) {
-      throw new ConflictError(
-        `Plugin '${plugin.id}' is ${plugin.state} with an operation in progress; wait for it before asking to ${action}`,
-      );
-    }
+  /**
+   * An action may be queued when the plugin's state allows it now, or when
+   * operations are already queued for the plugin (the state is checked again
+   * when the action runs, after them).
+   */
+  async #assertCanQueue(plugin: PluginRecord, action: LifecycleAction) {
+    if (await this.#operations.hasUnfinished(plugin.id)) return;
     if (!canPerformAction(plugin.state, action)) {
       const allowed = LIFECYCLE_ACTIONS[action].from.join(', ');
       throw new ConflictError(
         `Cannot ${action} plugin '${plugin.id}': it is ${plugin.state} (${action} is possible from ${allowed})`,
       );
     }
+  }
+
+  #breakerOptions() {
+    const { circuitBreaker } = this.#config.orchestrator;
+    return {
+      failureThreshold: circuitBreaker.failureThreshold,
+      coolDownMs: circuitBreaker.coolDown,
+    };
+  }
+
+  /**
+   * Refuses the action while the plugin's breaker is open; after the
+   * cool-down one trial goes through (and is recorded as in flight).
+   */
+  async #assertBreakerAllows(plugin: PluginRecord, action: LifecycleAction) {
+    const before = plugin.breaker ?? INITIAL_BREAKER_STATE;
+    const verdict = breakerAllows(before, Date.now(), this.#breakerOptions());
+    if (!verdict.allowed) {
+      throw new ConflictError(
+        `Cannot ${action} plugin '${plugin.id}': ${verdict.reason}`,
+      );
+    }
+    if (JSON.stringify(verdict.state) !== JSON.stringify(before)) {
+      await this.#plugins.update(plugin.id, { breaker: verdict.state });
+    }
+  }
+
+  async #recordBreaker(op: QueuedOperation, succeeded: boolean) {
+    const plugin = await this.#plugins.get(op.pluginId);
+    if (!plugin) return;
+    const before = plugin.breaker ?? INITIAL_BREAKER_STATE;
+    const after = breakerRecord(
+      before,
+      succeeded ? 'success' : 'failure',
+      Date.now(),
+      this.#breakerOptions(),
+    );
+    await this.#plugins.update(plugin.id, { breaker: after });
+    if (after.status === 'open' && before.status !== 'open') {
+      this.#events.publish('orchestrator', 'circuitOpened', {
+        pluginId: plugin.id,
+        consecutiveFailures: after.consecutiveFailures,
+      });
+    }
+  }
+
+  async #dependencyView() {
+    const plugins = await this.#plugins.list();
+    const view = [];
+    for (const p of plugins) {
+      const version = p.currentVersion
+        ? await this.#plugins.getVersion(p.id, p.currentVersion)
+        : undefined;
+      view.push({
+        id: p.id,
+        state: p.state,
+        dependencies: (version?.manifest.dependencies ?? []).map(
+          d => d.pluginId,
+        ),
+      });
+    }
+    return view;
+  }
+
+  /** Dependencies by plugin id: from the install request's manifest, else the installed version's. */
+  async #declaredDependencies(
+    items: Array<{
+      pluginId: string;
+      install?: { manifest?: { dependencies?: Array<{ pluginId: string }> } };
+    }>,
+  ) {
+    const declared = new Map<string, string[]>();
+    for (const p of await this.#dependencyView())
+      declared.set(p.id, p.dependencies);
+    for (const item of items) {
+      const deps = item.install?.manifest?.dependencies;
+      if (deps)
+        declared.set(
+          item.pluginId,
+          deps.map(d => d.pluginId),
+        );
+    }
+    return declared;
   }
 
   #parsePluginId(pluginId: string): string {
@@ -364,15 +788,18 @@ export class PluginLifecycleOrchestrationSystem {
     return parsed.data;
   }
 
-  async #getPlugin(pluginId: string): Promise<PluginRecord> {
+  async #getPlugin(
+    pluginId: string,
+    scope: TenantScope,
+  ): Promise<PluginRecord> {
     const plugin = await this.#plugins.get(this.#parsePluginId(pluginId));
-    if (!plugin) {
+    if (!plugin || !Tenancy.includes(scope, plugin.tenant)) {
       throw new NotFoundError(`No plugin with id '${pluginId}'`);
     }
     return plugin;
   }
 
-  /** An instance ended without being asked to: record it, and if the plugin was running, it is now in error. */
+  /** An instance ended without being asked to: record it; a running plugin is now in error. */
   async #onInstanceExit(exit: RuntimeInstanceExit) {
     this.#events.publish('runtime', 'instanceExited', exit);
     if (exit.expected) return;
@@ -401,61 +828,45 @@ export class PluginLifecycleOrchestrationSystem {
       });
     }
   }
+}
 
-  /**
-   * After a restart: operations that were cut off are failed (their plugins
-   * move to error), instances whose process is gone are marked stopped, and
-   * plugins whose desired state is running are started again.
-   */
-  async #recover() {
-    for (const op of await this.#operations.listUnfinished()) {
-      await this.#operations.markFinished(op.id, {
-        status: 'failed',
-        error: 'interrupted by a backend restart',
-      });
-    }
-    for (const instance of await this.#instances.listActive()) {
-      const runtime = this.#runtimes.has(instance.runtime)
-        ? this.#runtimes.get(instance.runtime)
-        : undefined;
-      if (!runtime || !(await runtime.isAlive(instance.id))) {
-        await this.#instances.setStatus(instance.id, 'stopped', {
-          lastError: 'gone after a backend restart',
-        });
-      }
-    }
-    for (const plugin of await this.#plugins.list()) {
-      const interrupted = isTransitional(plugin.state);
-      const lost =
-        plugin.state === 'running' &&
-        (await this.#instances.listForPlugin(plugin.id, { activeOnly: true }))
-          .length === 0;
-      if (!interrupted && !lost) continue;
-      const reason = interrupted
-        ? `${plugin.state} was interrupted by a backend restart`
-        : 'its instances were gone after a backend restart';
-      const updated = await this.#stateMachine.transition(plugin, 'error', {
-        action: 'recover',
-        reason,
-        patch: { lastError: reason },
-      });
-      if (
-        this.#config.orchestrator.enableAutoRecovery &&
-        updated.desiredState === 'running'
-      ) {
-        this.#logger.info(`restarting plugin ${plugin.id}: ${reason}`);
-        await this.#orchestrator.enqueue({
-          pluginId: plugin.id,
-          tenant: plugin.tenant,
-          type: 'start',
-          actor: 'plugin-lifecycle:auto-recovery',
-        });
-      }
-    }
-  }
+interface SystemOptions {
+  logger: LoggerService;
+  db: Knex;
+  config: PluginLifecycleConfig;
+  runtimes: RuntimeRegistry;
+  replicaId: string;
+  auditor?: AuditorService;
+  events?: SystemEvents;
+  /** Extra operation handlers, by type (tests and benchmarks). */
+  extraHandlers?: Partial<
+    Record<
+      LifecycleAction,
+      (op: Operation, signal: AbortSignal) => Promise<Record<string, unknown>>
+    >
+  >;
+}
+
+function accepted(
+  op: QueuedOperation,
+): OperationAccepted & { dependsOn: string[] } {
+  return {
+    operationId: op.id,
+    pluginId: op.pluginId,
+    type: op.type,
+    status: op.status,
+    dependsOn: op.dependsOn,
+  };
 }
 
 function toSummary(plugin: PluginRecord): PluginSummary {
-  const { configuration: _c, probes: _p, environment: _e, ...summary } = plugin;
+  const {
+    configuration: _c,
+    probes: _p,
+    environment: _e,
+    operationId: _o,
+    breaker: _b,
+    ...summary
+  } = plugin;
   return summary;
 }

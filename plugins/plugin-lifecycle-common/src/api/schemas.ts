@@ -198,6 +198,15 @@ export type PluginManifest = z.infer<typeof manifestSchema>;
 /** @public */
 export const runtimeTypeSchema = z.string().regex(/^[a-z][a-z0-9-]*$/);
 
+const queueOptions = {
+  /** Higher runs first (across plugins; one plugin's operations keep their order). */
+  priority: z.number().int().min(-100).max(100).optional(),
+  /** The same key (per tenant) returns the same operation instead of a second one. */
+  idempotencyKey: z.string().min(1).max(255).optional(),
+  /** Milliseconds before the operation is aborted and compensated. */
+  timeoutMs: z.number().int().min(100).max(3_600_000).optional(),
+};
+
 /** @public */
 export const installRequestSchema = z
   .object({
@@ -213,6 +222,7 @@ export const installRequestSchema = z
     entityRef: z.string().min(1).optional(),
     /** Start the plugin once installed. */
     start: z.boolean().optional(),
+    ...queueOptions,
   })
   .strict();
 
@@ -221,8 +231,67 @@ export type InstallRequest = z.infer<typeof installRequestSchema>;
 
 /** @public */
 export const actionRequestSchema = z
-  .object({ reason: z.string().max(1000).optional() })
+  .object({
+    reason: z.string().max(1000).optional(),
+    /** For stop and uninstall: stop the running plugins that depend on this one first. */
+    cascade: z.boolean().optional(),
+    ...queueOptions,
+  })
   .strict();
+
+/** @public */
+export type ActionRequest = z.infer<typeof actionRequestSchema>;
+
+/** The actions a batch may carry. @public */
+export const batchActionSchema = z.enum([
+  'install',
+  'start',
+  'stop',
+  'restart',
+  'uninstall',
+]);
+
+/** @public */
+export const batchRequestSchema = z
+  .object({
+    operations: z
+      .array(
+        z
+          .object({
+            pluginId: pluginIdSchema,
+            action: batchActionSchema,
+            /** For install: the install request (version and the rest). */
+            install: installRequestSchema
+              .omit({ priority: true, idempotencyKey: true, timeoutMs: true })
+              .optional(),
+            reason: z.string().max(1000).optional(),
+          })
+          .strict()
+          .superRefine((item, ctx) => {
+            if (item.action === 'install' && !item.install) {
+              ctx.addIssue({
+                code: 'custom',
+                path: ['install'],
+                message: 'an install needs "install": { "version": ... }',
+              });
+            }
+            if (item.action !== 'install' && item.install) {
+              ctx.addIssue({
+                code: 'custom',
+                path: ['install'],
+                message: `only an install takes "install", not a ${item.action}`,
+              });
+            }
+          }),
+      )
+      .min(1, 'a batch needs at least one operation')
+      .max(500),
+    ...queueOptions,
+  })
+  .strict();
+
+/** @public */
+export type BatchRequest = z.infer<typeof batchRequestSchema>;
 
 /** @public */
 export const listPluginsQuerySchema = z

@@ -93,6 +93,13 @@ export interface Operation {
   tenant: string;
   type: OperationType;
   status: OperationStatus;
+  priority?: number;
+  maxAttempts?: number;
+  nextAttemptAt?: string;
+  leaseOwner?: string;
+  leaseExpiresAt?: string;
+  batchId?: string;
+  dependsOn?: string[];
   actor?: string;
   params: Record<string, unknown>;
   attempts: number;
@@ -109,4 +116,14 @@ export interface OperationAccepted {
   pluginId: string;
   type: OperationType;
   status: OperationStatus;
+  /** True when an idempotency key matched an earlier request. */
+  replayed?: boolean;
+}
+
+/** What the API answers when it accepts a batch. @public */
+export interface BatchAccepted {
+  batchId: string;
+  replayed?: boolean;
+  /** In the order given, with what each waits for. */
+  operations: Array<OperationAccepted & { dependsOn: string[] }>;
 }

@@ -1,10 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { LoggerService } from '@backstage/backend-plugin-api';
-import { InputError, stringifyError } from '@backstage/errors';
+import { InputError, NotAllowedError, stringifyError } from '@backstage/errors';
 import {
   Artifact,
   ConfigurationEntry,
   LifecycleAction,
+  LifecycleState,
   Operation,
   PluginManifest,
   ProbeDefinition,
@@ -13,9 +14,19 @@ import {
 import { InstanceStore } from '../../database/InstanceStore';
 import { PluginRecord, PluginStore } from '../../database/PluginStore';
 import { buildInstanceEnv } from '../../domain/instanceEnv';
+import type { ActionHandler } from '../orchestrator/Orchestrator';
 import { RuntimeRegistry } from '../runtime/RuntimeRegistry';
 import { LifecycleStateMachine } from './LifecycleStateMachine';
 import { waitUntilReady } from './readiness';
+import {
+  PreconditionError,
+  Usage,
+  checkDependenciesRunning,
+  findRunningDependents,
+  missingRequiredConfiguration,
+  parseCpu,
+  parseMemory,
+} from '../../domain/orchestration';
 
 /** What an install operation carries (validated by the API schema). */
 export interface InstallParams {
@@ -41,12 +52,17 @@ export interface LifecycleActionsOptions {
   configuredArtifact: (pluginId: string) => Artifact | undefined;
   readyTimeoutMs: number;
   stopGracePeriodMs: number;
+  /** Quota problems of a tenant for a request, if any. */
+  checkQuota?: (
+    tenant: string,
+    request: Partial<Usage>,
+    pluginId: string,
+  ) => Promise<string[]>;
+  /** Every plugin with the plugins it depends on and its state. */
+  dependencyView: () => Promise<
+    Array<{ id: string; state: string; dependencies: string[] }>
+  >;
 }
-
-export type ActionHandler = (
-  operation: Operation,
-  signal: AbortSignal,
-) => Promise<Record<string, unknown>>;
 
 /**
  * What each lifecycle action does, step by step, with the compensating
@@ -92,11 +108,7 @@ export class LifecycleActions {
     }
     let plugin = await this.#o.plugins.getOrThrow(op.pluginId);
     const runtime = this.#o.runtimes.get(plugin.runtime);
-    plugin = await this.#o.stateMachine.transition(
-      plugin,
-      'installing',
-      this.#ctx(op, `install ${version}`),
-    );
+    plugin = await this.#begin(plugin, 'installing', op, `install ${version}`);
     try {
       const installed = await runtime.install({
         pluginId: op.pluginId,
@@ -164,11 +176,13 @@ export class LifecycleActions {
       );
     }
     const runtime = this.#o.runtimes.get(plugin.runtime);
-    plugin = await this.#o.stateMachine.transition(
-      plugin,
-      'starting',
-      this.#ctx(op),
-    );
+    if (!this.#resuming(plugin, 'starting', op)) {
+      await this.#checkStartPreconditions(plugin, stored.manifest, op);
+    }
+    plugin = await this.#begin(plugin, 'starting', op);
+    // Instances left by an interrupted attempt (another replica that went
+    // away) are not served by anyone: stop what can be stopped, forget the rest.
+    await this.#stopAll(plugin);
     const started: string[] = [];
     try {
       const instances = [];
@@ -243,11 +257,10 @@ export class LifecycleActions {
 
   async stop(op: Operation) {
     let plugin = await this.#o.plugins.getOrThrow(op.pluginId);
-    plugin = await this.#o.stateMachine.transition(
-      plugin,
-      'stopping',
-      this.#ctx(op),
-    );
+    if (!this.#resuming(plugin, 'stopping', op)) {
+      await this.#checkNoRunningDependents(plugin, op);
+    }
+    plugin = await this.#begin(plugin, 'stopping', op);
     try {
       const stopped = await this.#stopAll(plugin);
       await this.#o.stateMachine.transition(plugin, 'installed', {
@@ -266,11 +279,10 @@ export class LifecycleActions {
 
   async uninstall(op: Operation) {
     let plugin = await this.#o.plugins.getOrThrow(op.pluginId);
-    plugin = await this.#o.stateMachine.transition(
-      plugin,
-      'uninstalling',
-      this.#ctx(op),
-    );
+    if (!this.#resuming(plugin, 'uninstalling', op)) {
+      await this.#checkNoRunningDependents(plugin, op);
+    }
+    plugin = await this.#begin(plugin, 'uninstalling', op);
     try {
       await this.#stopAll(plugin);
       const runtime = this.#o.runtimes.get(plugin.runtime);
@@ -300,6 +312,89 @@ export class LifecycleActions {
         op,
         'error',
         `uninstall failed: ${errorMessage(error)}`,
+      );
+    }
+  }
+
+  /** Whether the operation already entered this state (an attempt cut off). */
+  #resuming(plugin: PluginRecord, via: LifecycleState, op: Operation) {
+    return plugin.state === via && plugin.operationId === op.id;
+  }
+
+  /**
+   * Enters the action's transitional state, or carries on in it when an
+   * earlier attempt of the same operation entered it and was cut off (its
+   * replica went away); every step after this one is safe to repeat.
+   */
+  async #begin(
+    plugin: PluginRecord,
+    via: LifecycleState,
+    op: Operation,
+    reason?: string,
+  ) {
+    if (this.#resuming(plugin, via, op)) {
+      this.#o.logger.info(
+        `operation ${op.id} resumes ${op.pluginId} in ${via} (attempt ${op.attempts})`,
+      );
+      return plugin;
+    }
+    return this.#o.stateMachine.transition(plugin, via, this.#ctx(op, reason));
+  }
+
+  async #checkStartPreconditions(
+    plugin: PluginRecord,
+    manifest: PluginManifest,
+    op: Operation,
+  ) {
+    const all = await this.#o.plugins.list();
+    const byId = new Map(all.map(p => [p.id, p]));
+    const problems = [
+      ...checkDependenciesRunning(manifest.dependencies ?? [], id =>
+        byId.get(id),
+      ),
+      ...missingRequiredConfiguration(
+        manifest.configSchema,
+        plugin.configuration,
+      ).map(key => `required configuration '${key}' is missing`),
+    ];
+    if (problems.length > 0) {
+      throw new PreconditionError(
+        `Cannot start '${op.pluginId}': ${problems.join('; ')}`,
+      );
+    }
+    const resources = manifest.resources;
+    const quota = await this.#o.checkQuota?.(
+      plugin.tenant,
+      {
+        instances: plugin.replicas,
+        cpuMillicores:
+          plugin.replicas * (resources?.cpu ? parseCpu(resources.cpu) : 0),
+        memoryMiB:
+          plugin.replicas *
+          (resources?.memory ? parseMemory(resources.memory) : 0),
+      },
+      plugin.id,
+    );
+    if (quota?.length) {
+      throw new NotAllowedError(
+        `Cannot start '${op.pluginId}': ${quota.join('; ')}`,
+      );
+    }
+  }
+
+  async #checkNoRunningDependents(plugin: PluginRecord, op: Operation) {
+    if (op.params.cascade) return; // the batch stops the dependents first
+    const dependents = findRunningDependents(
+      plugin.id,
+      await this.#o.dependencyView(),
+    );
+    if (dependents.length > 0) {
+      throw new PreconditionError(
+        `Cannot ${op.type} '${plugin.id}': ${dependents
+          .map(d => `'${d}'`)
+          .join(
+            ', ',
+          )} depend on it and are running; stop them first or ask for cascade`,
       );
     }
   }

@@ -1,171 +1,359 @@
-import { randomUUID } from 'node:crypto';
-import { LoggerService } from '@backstage/backend-plugin-api';
+import { AuditorService, LoggerService } from '@backstage/backend-plugin-api';
 import { ConflictError } from '@backstage/errors';
+import { LifecycleAction, Operation } from '@internal/plugin-lifecycle-common';
 import {
-  LifecycleAction,
-  Operation,
-  OperationAccepted,
-} from '@internal/plugin-lifecycle-common';
-import { OperationStore } from '../../database/OperationStore';
+  NewOperation,
+  OperationStore,
+  QueuedOperation,
+} from '../../database/OperationStore';
+import { isRetryable, retryDelayMs } from '../../domain/orchestration';
 import { SystemEvents } from '../../system/SystemEvents';
-import { ActionHandler } from '../lifecycle/LifecycleActions';
+
+/** What an action does; it gets the operation and an abort signal. */
+export type ActionHandler = (
+  operation: Operation,
+  signal: AbortSignal,
+) => Promise<Record<string, unknown>>;
 
 export interface OrchestratorOptions {
   logger: LoggerService;
   operations: OperationStore;
   events: SystemEvents;
+  auditor?: AuditorService;
   handlers: Partial<Record<LifecycleAction, ActionHandler>>;
+  /** This backend replica; it owns the leases it takes. */
+  replicaId: string;
   maxConcurrentOperations: number;
-  defaultTimeoutMs: number;
+  /** A claimed operation is this replica's until the lease expires unrenewed. */
+  leaseMs: number;
+  pollIntervalMs: number;
+  retry: { baseMs: number; maxMs: number };
+  /** Called once an operation has its final outcome (the per-plugin circuit breaker). */
+  onOperationFinished?: (
+    operation: QueuedOperation,
+    succeeded: boolean,
+  ) => Promise<void>;
+  clock?: () => number;
 }
 
 /**
- * Runs lifecycle operations: each is persisted before it runs, operations on
- * one plugin run one at a time, at most `maxConcurrentOperations` run at once,
- * and each has a timeout after which it is aborted (its handler compensates).
- *
- * This is the in-process form; the durable, leased, multi-replica queue builds
- * on the same operation records.
+ * The workers of one backend replica on the durable operation queue: they
+ * claim operations with leases (renewed while they run), run at most
+ * `maxConcurrentOperations` at once, abort an operation at its timeout (its
+ * handler compensates), retry transient failures with exponential backoff
+ * and jitter, and take back operations whose replica went away.
  */
 export class Orchestrator {
   readonly #o: OrchestratorOptions;
-  readonly #pluginTails = new Map<string, Promise<void>>();
-  readonly #waiting: Array<() => void> = [];
-  readonly #inFlight = new Set<Promise<void>>();
-  #running = 0;
-  #stopped = false;
+  readonly #now: () => number;
+  readonly #running = new Map<
+    string,
+    { controller: AbortController; done: Promise<void> }
+  >();
+  #timer?: NodeJS.Timeout;
+  #leaseTimer?: NodeJS.Timeout;
+  #ticking = false;
+  #again = false;
+  #stopped = true;
 
   private constructor(options: OrchestratorOptions) {
     this.#o = options;
+    this.#now = options.clock ?? Date.now;
   }
 
   static create(options: OrchestratorOptions) {
     return new Orchestrator(options);
   }
 
-  async enqueue(input: {
-    pluginId: string;
-    tenant: string;
-    type: LifecycleAction;
-    actor?: string;
-    params?: Record<string, unknown>;
-    timeoutMs?: number;
-  }): Promise<OperationAccepted> {
+  /** Starts claiming work. */
+  start() {
+    if (!this.#stopped) return;
+    this.#stopped = false;
+    const renewEvery = Math.max(50, Math.floor(this.#o.leaseMs / 3));
+    this.#leaseTimer = setInterval(() => {
+      this.#renewLeases().catch(e =>
+        this.#o.logger.warn(`lease renewal failed: ${e}`),
+      );
+    }, renewEvery);
+    this.kick();
+  }
+
+  /** Persists operations and wakes the workers. */
+  async enqueue(
+    operations: NewOperation[],
+  ): Promise<{ operations: QueuedOperation[]; created: boolean }> {
     if (this.#stopped) {
-      throw new ConflictError('The orchestrator is shutting down');
+      throw new ConflictError(
+        'The orchestrator is not running (the backend is starting or stopping)',
+      );
     }
-    const operation = await this.#o.operations.create({
-      id: randomUUID(),
-      pluginId: input.pluginId,
-      tenant: input.tenant,
-      type: input.type,
-      actor: input.actor,
-      params: input.params ?? {},
-    });
-    this.#o.events.publish('orchestrator', 'operationQueued', operation);
-    this.#schedule(operation, input.timeoutMs ?? this.#o.defaultTimeoutMs);
-    return {
-      operationId: operation.id,
-      pluginId: operation.pluginId,
-      type: operation.type,
-      status: operation.status,
-    };
-  }
-
-  /** Whether an operation on the plugin is queued or running in this backend. */
-  isBusy(pluginId: string): boolean {
-    return this.#pluginTails.has(pluginId);
-  }
-
-  #schedule(operation: Operation, timeoutMs: number) {
-    const previous =
-      this.#pluginTails.get(operation.pluginId) ?? Promise.resolve();
-    const run = previous.then(() =>
-      this.#withSlot(() => this.#run(operation, timeoutMs)),
-    );
-    this.#pluginTails.set(operation.pluginId, run);
-    this.#inFlight.add(run);
-    run.finally(() => {
-      this.#inFlight.delete(run);
-      if (this.#pluginTails.get(operation.pluginId) === run) {
-        this.#pluginTails.delete(operation.pluginId);
+    const stored = await this.#o.operations.enqueue(operations, this.#now());
+    if (stored.created) {
+      for (const op of stored.operations) {
+        this.#o.events.publish('orchestrator', 'operationQueued', summary(op));
       }
-    });
+      this.kick();
+    }
+    return stored;
   }
 
-  async #withSlot(fn: () => Promise<void>) {
-    if (this.#running >= this.#o.maxConcurrentOperations) {
-      await new Promise<void>(resolve => this.#waiting.push(resolve));
-    }
-    this.#running++;
-    try {
-      await fn();
-    } finally {
-      this.#running--;
-      this.#waiting.shift()?.();
-    }
-  }
-
-  async #run(operation: Operation, timeoutMs: number): Promise<void> {
-    const logger = this.#o.logger.child({
-      operationId: operation.id,
-      pluginId: operation.pluginId,
-      operation: operation.type,
-    });
-    const handler = this.#o.handlers[operation.type];
-    await this.#o.operations.markRunning(operation.id);
-    this.#o.events.publish('orchestrator', 'operationStarted', {
-      ...operation,
-      status: 'running',
-    });
-    const controller = new AbortController();
-    const timer = setTimeout(
-      () =>
-        controller.abort(
-          new Error(`operation timed out after ${timeoutMs} ms`),
-        ),
-      timeoutMs,
+  async cancel(operationId: string, actor?: string) {
+    const now = this.#now();
+    const operation = await this.#o.operations.cancel(
+      operationId,
+      `cancelled by ${actor ?? 'unknown'}`,
+      now,
     );
+    await this.#o.operations.cancelDependents(
+      operationId,
+      `dependency ${operationId} was cancelled`,
+      now,
+    );
+    this.#o.events.publish(
+      'orchestrator',
+      'operationCancelled',
+      summary(operation),
+    );
+    return operation;
+  }
+
+  /** Runs a claim round now (coalesced with one already under way). */
+  kick() {
+    if (this.#stopped) return;
+    if (this.#ticking) {
+      this.#again = true;
+      return;
+    }
+    clearTimeout(this.#timer);
+    this.#timer = setTimeout(() => this.#tick(), 0);
+  }
+
+  async #tick() {
+    this.#ticking = true;
+    let claimedAll = false;
     try {
-      if (!handler) {
-        throw new Error(
-          `Operation type '${operation.type}' is not supported by this backend`,
+      const now = this.#now();
+      const reclaimed = await this.#o.operations.reclaimExpired(now);
+      for (const id of reclaimed.requeued) {
+        this.#o.logger.warn(
+          `operation ${id}: its lease expired; it goes back to the queue to resume`,
         );
       }
-      const result = await handler(operation, controller.signal);
-      await this.#o.operations.markFinished(operation.id, {
-        status: 'succeeded',
-        result,
+      const free = this.#o.maxConcurrentOperations - this.#running.size;
+      const claimed = await this.#o.operations.claim({
+        owner: this.#o.replicaId,
+        limit: free,
+        leaseMs: this.#o.leaseMs,
+        now,
       });
-      logger.info(`${operation.type} of ${operation.pluginId} succeeded`);
-      this.#o.events.publish('orchestrator', 'operationCompleted', {
-        operationId: operation.id,
-        pluginId: operation.pluginId,
-        type: operation.type,
-        result,
-      });
+      claimedAll = claimed.length > 0 && claimed.length === free;
+      for (const op of claimed) this.#run(op);
+    } catch (error) {
+      this.#o.logger.error(`claiming operations failed: ${error}`);
+    } finally {
+      this.#ticking = false;
+      if (!this.#stopped) {
+        const soon = this.#again || claimedAll;
+        this.#again = false;
+        clearTimeout(this.#timer);
+        this.#timer = setTimeout(
+          () => this.#tick(),
+          soon ? 0 : this.#o.pollIntervalMs,
+        );
+      }
+    }
+  }
+
+  #run(op: QueuedOperation) {
+    const controller = new AbortController();
+    const done = this.#execute(op, controller).finally(() => {
+      this.#running.delete(op.id);
+      this.kick();
+    });
+    this.#running.set(op.id, { controller, done });
+  }
+
+  async #execute(op: QueuedOperation, controller: AbortController) {
+    const { logger, operations, events } = this.#o;
+    const log = logger.child({
+      operationId: op.id,
+      pluginId: op.pluginId,
+      operation: op.type,
+    });
+    events.publish('orchestrator', 'operationStarted', summary(op));
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      controller.abort(
+        new Error(`operation timed out after ${op.timeoutMs} ms`),
+      );
+    }, op.timeoutMs);
+    const handler = this.#o.handlers[op.type];
+    try {
+      if (!handler) {
+        throw new ConflictError(
+          `Operation type '${op.type}' is not supported by this backend`,
+        );
+      }
+      const result = await handler(op, controller.signal);
+      if (
+        await operations.finish(
+          op.id,
+          this.#o.replicaId,
+          { status: 'succeeded', result },
+          this.#now(),
+        )
+      ) {
+        log.info(
+          `${op.type} of ${op.pluginId} succeeded (attempt ${op.attempts})`,
+        );
+        events.publish('orchestrator', 'operationCompleted', {
+          ...summary(op),
+          status: 'succeeded',
+          result,
+        });
+        await this.#audit(op, 'succeeded');
+        await this.#o.onOperationFinished?.(op, true);
+      } else {
+        log.warn(
+          'the lease was lost before the result was recorded; another replica owns the operation',
+        );
+      }
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
-      await this.#o.operations
-        .markFinished(operation.id, { status: 'failed', error: message })
-        .catch(e => logger.error(`could not record the failure: ${e}`));
-      logger.warn(
-        `${operation.type} of ${operation.pluginId} failed: ${message}`,
-      );
-      this.#o.events.publish('orchestrator', 'operationFailed', {
-        operationId: operation.id,
-        pluginId: operation.pluginId,
-        type: operation.type,
-        error: message,
-      });
+      if (controller.signal.aborted && !timedOut) {
+        log.warn(`attempt aborted: ${message}`);
+        return; // lease lost: the replica that took it over decides
+      }
+      const retry =
+        !timedOut && isRetryable(error) && op.attempts < op.maxAttempts;
+      const now = this.#now();
+      if (retry) {
+        const delay = retryDelayMs(op.attempts, {
+          ...this.#o.retry,
+          jitter: true,
+        });
+        await operations.finish(
+          op.id,
+          this.#o.replicaId,
+          { status: 'retry', error: message, retryAt: now + delay },
+          now,
+        );
+        log.warn(
+          `${op.type} of ${op.pluginId} failed (attempt ${op.attempts} of ${op.maxAttempts}), retrying in ${delay} ms: ${message}`,
+        );
+        events.publish('orchestrator', 'operationRetrying', {
+          ...summary(op),
+          error: message,
+          delayMs: delay,
+        });
+        return;
+      }
+      if (
+        await operations.finish(
+          op.id,
+          this.#o.replicaId,
+          { status: 'failed', error: message },
+          now,
+        )
+      ) {
+        const cancelled = await operations.cancelDependents(
+          op.id,
+          `dependency ${op.id} (${op.type} ${op.pluginId}) failed`,
+          now,
+        );
+        log.warn(
+          `${op.type} of ${op.pluginId} failed: ${message}${
+            cancelled.length
+              ? `; cancelled ${cancelled.length} dependent operation(s)`
+              : ''
+          }`,
+        );
+        events.publish('orchestrator', 'operationFailed', {
+          ...summary(op),
+          status: 'failed',
+          error: message,
+        });
+        await this.#audit(op, 'failed', error);
+        await this.#o.onOperationFinished?.(op, false);
+      }
     } finally {
       clearTimeout(timer);
     }
   }
 
-  /** Stops taking operations and waits for those in flight. */
-  async shutdown(): Promise<void> {
-    this.#stopped = true;
-    await Promise.allSettled([...this.#inFlight]);
+  async #audit(
+    op: QueuedOperation,
+    outcome: 'succeeded' | 'failed',
+    error?: unknown,
+  ) {
+    if (!this.#o.auditor) return;
+    const event = await this.#o.auditor.createEvent({
+      eventId: 'operation',
+      severityLevel: 'medium',
+      meta: {
+        operationId: op.id,
+        pluginId: op.pluginId,
+        tenant: op.tenant,
+        type: op.type,
+        actor: op.actor ?? null,
+        attempts: op.attempts,
+      },
+    });
+    if (outcome === 'succeeded') await event.success();
+    else
+      await event.fail({
+        error: error instanceof Error ? error : new Error(String(error)),
+      });
   }
+
+  async #renewLeases() {
+    const ids = [...this.#running.keys()];
+    if (ids.length === 0) return;
+    const held = new Set(
+      await this.#o.operations.renewLeases(
+        this.#o.replicaId,
+        ids,
+        this.#now() + this.#o.leaseMs,
+      ),
+    );
+    for (const id of ids) {
+      if (!held.has(id)) {
+        this.#running
+          .get(id)
+          ?.controller.abort(new Error('the lease on this operation was lost'));
+      }
+    }
+  }
+
+  /** Operations this replica is running now. */
+  runningCount() {
+    return this.#running.size;
+  }
+
+  /**
+   * Stops claiming and waits for running operations to end, up to
+   * `graceMs`; what is still running then is left to lease expiry.
+   */
+  async shutdown(graceMs = 30_000): Promise<void> {
+    this.#stopped = true;
+    clearTimeout(this.#timer);
+    clearInterval(this.#leaseTimer);
+    const all = Promise.allSettled(
+      [...this.#running.values()].map(r => r.done),
+    );
+    await Promise.race([all, new Promise(r => setTimeout(r, graceMs).unref())]);
+  }
+}
+
+function summary(op: QueuedOperation) {
+  return {
+    operationId: op.id,
+    pluginId: op.pluginId,
+    tenant: op.tenant,
+    type: op.type,
+    status: op.status,
+    attempts: op.attempts,
+    batchId: op.batchId,
+  };
 }

@@ -1,0 +1,80 @@
+import { LoggerService } from '@backstage/backend-plugin-api';
+import { isTransitional } from '@internal/plugin-lifecycle-common';
+import { InstanceStore } from '../../database/InstanceStore';
+import { OperationStore } from '../../database/OperationStore';
+import { PluginStore } from '../../database/PluginStore';
+import { LifecycleStateMachine } from '../lifecycle/LifecycleStateMachine';
+import { RuntimeRegistry } from '../runtime/RuntimeRegistry';
+import { isOwnerGone } from './replicas';
+
+/**
+ * Brings recorded state back in line with reality after replicas went away:
+ * instances whose replica is gone are marked stopped; a plugin left in a
+ * transitional state with no operation to finish it goes to error; a
+ * running plugin with no instance left goes to error and, with auto-recovery,
+ * is started again (its desired state is running).
+ */
+export class Reconciler {
+  constructor(
+    private readonly o: {
+      logger: LoggerService;
+      plugins: PluginStore;
+      instances: InstanceStore;
+      operations: OperationStore;
+      stateMachine: LifecycleStateMachine;
+      runtimes: RuntimeRegistry;
+      replicaId: string;
+      autoRecovery: boolean;
+      restart: (pluginId: string, tenant: string) => Promise<unknown>;
+    },
+  ) {}
+
+  async reconcile(): Promise<void> {
+    const { logger, plugins, instances, operations, stateMachine } = this.o;
+    for (const instance of await instances.listActive()) {
+      const ours = instance.owner === this.o.replicaId;
+      const gone = ours
+        ? !(await this.#alive(instance.runtime, instance.id))
+        : isOwnerGone(instance.owner);
+      if (gone) {
+        await instances.setStatus(instance.id, 'stopped', {
+          lastError: `its replica ${instance.owner} is gone`,
+        });
+      }
+    }
+    for (const plugin of await plugins.list()) {
+      if (await operations.hasUnfinished(plugin.id)) continue;
+      let reason: string | undefined;
+      if (isTransitional(plugin.state)) {
+        reason = `${plugin.state} was interrupted and no operation is left to finish it`;
+      } else if (
+        plugin.state === 'running' &&
+        (await instances.listForPlugin(plugin.id, { activeOnly: true }))
+          .length === 0
+      ) {
+        reason = 'no instance is left running';
+      }
+      if (!reason) continue;
+      try {
+        const updated = await stateMachine.transition(plugin, 'error', {
+          action: 'recover',
+          actor: 'plugin-lifecycle:reconciler',
+          reason,
+          patch: { lastError: reason },
+        });
+        if (this.o.autoRecovery && updated.desiredState === 'running') {
+          logger.info(`restarting plugin ${plugin.id}: ${reason}`);
+          await this.o.restart(plugin.id, plugin.tenant);
+        }
+      } catch (error) {
+        // Another replica got there first; the next round sees its result.
+        logger.debug(`reconciling ${plugin.id} skipped: ${error}`);
+      }
+    }
+  }
+
+  async #alive(runtimeType: string, instanceId: string) {
+    if (!this.o.runtimes.has(runtimeType)) return false;
+    return this.o.runtimes.get(runtimeType).isAlive(instanceId);
+  }
+}

@@ -1,0 +1,28 @@
+import os from 'node:os';
+import { randomUUID } from 'node:crypto';
+
+/**
+ * A replica id says where the replica runs: `<host>:<pid>:<random>`, so a
+ * replica on the same host can tell at once that another one is gone.
+ */
+export function newReplicaId(): string {
+  return `${os.hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
+}
+
+/**
+ * True when the owner is a replica on this host whose process no longer
+ * exists. Owners on other hosts are never judged here: their leases expire.
+ */
+export function isOwnerGone(owner: string): boolean {
+  const [host, pidText] = owner.split(':');
+  const pid = Number(pidText);
+  if (host !== os.hostname() || !Number.isInteger(pid) || pid === process.pid) {
+    return false;
+  }
+  try {
+    process.kill(pid, 0);
+    return false;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'ESRCH';
+  }
+}
