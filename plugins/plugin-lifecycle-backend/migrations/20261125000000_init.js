@@ -35,7 +35,10 @@ exports.up = async function up(knex) {
       .string('operation_id', 64)
       .nullable()
       .comment('The operation that holds the current transitional state');
-    table.text('breaker').nullable().comment('JSON: per-plugin circuit breaker');
+    table
+      .text('breaker')
+      .nullable()
+      .comment('JSON: per-plugin circuit breaker');
     table.timestamp('created_at', { useTz: true }).notNullable();
     table.timestamp('updated_at', { useTz: true }).notNullable();
     table.index(['tenant'], 'plugins_tenant_idx');
@@ -128,6 +131,10 @@ exports.up = async function up(knex) {
       indexName: 'operations_idempotency_idx',
     });
     table.index(['status', 'next_attempt_at'], 'operations_status_idx');
+    table.index(
+      ['status', 'tenant', 'priority', 'seq'],
+      'operations_claim_idx',
+    );
     table.index(['plugin_id', 'status', 'seq'], 'operations_plugin_idx');
     table.index(['batch_id'], 'operations_batch_idx');
   });
@@ -137,7 +144,9 @@ exports.up = async function up(knex) {
   );
 
   await knex.schema.createTable('operation_dependencies', table => {
-    table.comment('An operation waits until each operation it depends on succeeded');
+    table.comment(
+      'An operation waits until each operation it depends on succeeded',
+    );
     table.string('operation_id', 64).notNullable();
     table.string('depends_on_id', 64).notNullable();
     table.primary(['operation_id', 'depends_on_id']);

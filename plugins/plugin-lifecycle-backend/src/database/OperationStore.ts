@@ -5,6 +5,7 @@ import {
   OperationType,
 } from '@internal/plugin-lifecycle-common';
 import { Knex } from 'knex';
+import { fairOrder } from '../domain/orchestration';
 import { fromJson, optional, toIso, toJson } from './mappers';
 
 type OperationRow = {
@@ -223,42 +224,47 @@ export class OperationStore {
   }): Promise<QueuedOperation[]> {
     if (options.limit <= 0) return [];
     const now = iso(options.now);
-    const candidates = this.#db
-      .select('o.seq', 'o.id')
-      .select(
-        this.#db.raw(
-          'row_number() over (partition by o.tenant order by o.priority desc, o.seq asc) as tenant_rank',
-        ),
-      )
-      .select('o.priority')
-      .from('operations as o')
-      .where('o.status', 'queued')
-      .where('o.next_attempt_at', '<=', now)
-      .whereNotExists(q =>
-        q
-          .select(this.#db.raw('1'))
-          .from('operations as e')
-          .whereRaw('e.plugin_id = o.plugin_id')
-          .whereIn('e.status', ['queued', 'running'])
-          .whereRaw('e.seq < o.seq'),
-      )
-      .whereNotExists(q =>
-        q
-          .select(this.#db.raw('1'))
-          .from('operation_dependencies as d')
-          .join('operations as p', 'p.id', 'd.depends_on_id')
-          .whereRaw('d.operation_id = o.id')
-          .whereNot('p.status', 'succeeded'),
-      );
-    const picked = await this.#db
-      .select('c.id')
-      .from(candidates.as('c'))
-      .orderBy([
-        { column: 'c.tenant_rank', order: 'asc' },
-        { column: 'c.priority', order: 'desc' },
-        { column: 'c.seq', order: 'asc' },
-      ])
-      .limit(options.limit);
+    // Each tenant's best claimable operations, then the fair order across
+    // tenants (the pure rule). Reading at most `limit` per tenant keeps a
+    // claim cheap however long the queue is.
+    const tenants: string[] = (
+      await this.#db('operations').where('status', 'queued').distinct('tenant')
+    ).map((r: { tenant: string }) => r.tenant);
+    const perTenant = await Promise.all(
+      tenants.map(tenant =>
+        this.#db('operations as o')
+          .select('o.seq', 'o.id', 'o.tenant', 'o.priority')
+          .where('o.status', 'queued')
+          .where('o.tenant', tenant)
+          .where('o.next_attempt_at', '<=', now)
+          // the oldest unfinished operation of its plugin (a scalar subquery:
+          // the planner runs it per row on the plugin index, which stays fast
+          // even when table statistics are stale, unlike an anti-join)
+          .whereRaw(
+            'o.seq = (select min(e.seq) from operations e where e.plugin_id = o.plugin_id and e.status in (?, ?))',
+            ['queued', 'running'],
+          )
+          // whose dependencies all succeeded
+          .whereNotExists(q =>
+            q
+              .select(this.#db.raw('1'))
+              .from('operation_dependencies as d')
+              .join('operations as p', 'p.id', 'd.depends_on_id')
+              .whereRaw('d.operation_id = o.id')
+              .whereNot('p.status', 'succeeded'),
+          )
+          .orderBy([
+            { column: 'o.priority', order: 'desc' },
+            { column: 'o.seq', order: 'asc' },
+          ])
+          .limit(options.limit),
+      ),
+    );
+    const picked = fairOrder(
+      perTenant
+        .flat()
+        .map(r => ({ ...r, seq: Number(r.seq), priority: Number(r.priority) })),
+    ).slice(0, options.limit);
     if (picked.length === 0) return [];
 
     try {
@@ -273,7 +279,7 @@ export class OperationStore {
         if (this.#isPostgres) query = query.forUpdate().skipLocked();
         const ids = (await query).map((r: { id: string }) => r.id);
         if (ids.length === 0) return [];
-        await tx('operations')
+        const rows: OperationRow[] = await tx('operations')
           .whereIn('id', ids)
           .update({
             status: 'running',
@@ -281,13 +287,13 @@ export class OperationStore {
             lease_expires_at: iso(options.now + options.leaseMs),
             attempts: tx.raw('attempts + 1'),
             started_at: now,
-          });
+          })
+          .returning('*');
         // In the order they were picked: that order is the claim's meaning.
         const rank = new Map(picked.map((p, i) => [p.id as string, i]));
-        const rows = (
-          await tx<OperationRow>('operations').whereIn('id', ids)
-        ).sort((a, b) => rank.get(a.id)! - rank.get(b.id)!);
-        return this.#withDependencies(tx, rows);
+        rows.sort((a, b) => rank.get(a.id)! - rank.get(b.id)!);
+        // Dependencies are all met by now; workers do not need them listed.
+        return rows.map(r => rowToOperation(r));
       });
     } catch (error) {
       // Another replica claimed an operation of the same plugin first (the
@@ -408,14 +414,21 @@ export class OperationStore {
    */
   async reclaimExpired(
     now: number,
+    options: { goneOwners?: string[] } = {},
   ): Promise<{ requeued: string[]; failed: string[] }> {
+    const gone = options.goneOwners ?? [];
     const expired = await this.#db<OperationRow>('operations')
       .where('status', 'running')
-      .where('lease_expires_at', '<', iso(now));
+      .where(q => {
+        q.where('lease_expires_at', '<', iso(now));
+        if (gone.length > 0) q.orWhereIn('lease_owner', gone);
+      });
     const requeued: string[] = [];
     const failed: string[] = [];
     for (const row of expired) {
-      const error = `lease of ${row.lease_owner} expired during attempt ${row.attempts}`;
+      const error = gone.includes(row.lease_owner ?? '')
+        ? `replica ${row.lease_owner} went away during attempt ${row.attempts}`
+        : `lease of ${row.lease_owner} expired during attempt ${row.attempts}`;
       // A lost lease is not the operation's fault, so it does not use up a
       // retry; but an operation that keeps killing replicas must stop.
       const outOfAttempts =
@@ -442,6 +455,16 @@ export class OperationStore {
       if (count > 0) (outOfAttempts ? failed : requeued).push(row.id);
     }
     return { requeued, failed };
+  }
+
+  /** The replicas holding leases now. */
+  async leaseOwners(): Promise<string[]> {
+    const rows = await this.#db('operations')
+      .where('status', 'running')
+      .distinct('lease_owner');
+    return rows
+      .map((r: { lease_owner: string }) => r.lease_owner)
+      .filter(Boolean);
   }
 
   /** Counts by status, for metrics. */

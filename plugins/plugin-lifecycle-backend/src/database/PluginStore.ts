@@ -261,7 +261,41 @@ export class PluginStore {
       }
       throw error;
     }
-    return this.getOrThrow(input.id);
+    return {
+      id: input.id,
+      tenant: input.tenant,
+      entityRef: input.entityRef,
+      runtime: input.runtime,
+      state: 'inactive',
+      revision: 0,
+      replicas: input.replicas ?? 1,
+      configuration: [],
+      probes: [],
+      createdAt: timestamp,
+      updatedAt: timestamp,
+    };
+  }
+
+  /** The manifest dependencies of every plugin's current version, in one query. */
+  async dependencyView(): Promise<
+    Array<{ id: string; state: LifecycleState; dependencies: string[] }>
+  > {
+    const rows = await this.#db('plugins as p')
+      .leftJoin('plugin_versions as v', join =>
+        join
+          .on('v.plugin_id', '=', 'p.id')
+          .andOn('v.version', '=', 'p.current_version'),
+      )
+      .select('p.id', 'p.state', 'v.manifest');
+    return rows.map(
+      (r: { id: string; state: string; manifest: string | null }) => ({
+        id: r.id,
+        state: r.state as LifecycleState,
+        dependencies: (
+          fromJson<PluginManifest>(r.manifest, {}).dependencies ?? []
+        ).map(d => d.pluginId),
+      }),
+    );
   }
 
   async update(pluginId: string, patch: PluginPatch): Promise<void> {
@@ -279,6 +313,17 @@ export class PluginStore {
    * in one transaction.
    */
   async transition(input: TransitionInput): Promise<PluginRecord> {
+    await this.applyTransition(input);
+    return this.getOrThrow(input.pluginId);
+  }
+
+  /**
+   * {@link PluginStore.transition} without reading the plugin back, for
+   * callers that hold the record they changed (the hot path of every action).
+   */
+  async applyTransition(
+    input: TransitionInput,
+  ): Promise<{ updatedAt: string }> {
     const timestamp = now();
     await this.#db.transaction(async tx => {
       const count = await tx<PluginRow>('plugins')
@@ -321,7 +366,7 @@ export class PluginStore {
         created_at: timestamp,
       });
     });
-    return this.getOrThrow(input.pluginId);
+    return { updatedAt: timestamp };
   }
 
   async history(

@@ -89,11 +89,13 @@ export class PluginLifecycleOrchestrationSystem {
   readonly #stateMachine: LifecycleStateMachine;
   readonly #reconciler: Reconciler;
   readonly #tenancy: Tenancy;
+  readonly #db: Knex;
   readonly #unsubscribe: Array<() => void> = [];
 
   private constructor(options: SystemOptions) {
     const { config, db } = options;
     this.#config = config;
+    this.#db = db;
     this.#runtimes = options.runtimes;
     this.#events = options.events ?? new SystemEvents();
     this.#plugins = PluginStore.create({ db });
@@ -224,6 +226,13 @@ export class PluginLifecycleOrchestrationSystem {
         scope,
         request.tenant ?? this.#config.plugins[id]?.tenant,
       );
+    const replay = await this.#replay(
+      tenant,
+      request.idempotencyKey,
+      id,
+      'install',
+    );
+    if (replay) return replay;
     this.#validateInstall(id, request);
     const quota = await this.#tenancy.checkQuota(tenant, { plugins: 1 }, id);
     if (quota.length > 0) {
@@ -306,28 +315,85 @@ export class PluginLifecycleOrchestrationSystem {
       ...item,
       key: String(index),
     }));
+    // Everything is checked before anything is stored: a refused batch
+    // leaves no plugin behind.
     const plugins = new Map<string, PluginRecord>();
+    /** Plugins the batch creates: their tenant and first install. */
+    const creating = new Map<
+      string,
+      { tenant: string; install: NonNullable<(typeof items)[0]['install']> }
+    >();
     for (const item of items) {
-      const plugin = await this.#plugins.get(item.pluginId);
+      const plugin =
+        plugins.get(item.pluginId) ?? (await this.#plugins.get(item.pluginId));
       if (plugin && !Tenancy.includes(scope, plugin.tenant)) {
         throw new NotFoundError(
           `No plugin with id '${item.pluginId}' (operation ${item.key})`,
         );
       }
-      if (!plugin && item.action !== 'install') {
+      // A plugin the batch installs may take further actions after that install.
+      if (
+        !plugin &&
+        item.action !== 'install' &&
+        !creating.has(item.pluginId)
+      ) {
         throw new NotFoundError(
           `No plugin with id '${item.pluginId}' (operation ${item.key})`,
         );
       }
-      if (item.action === 'install')
+      if (item.action === 'install') {
         this.#validateInstall(item.pluginId, item.install!);
+        if (!plugin && !creating.has(item.pluginId)) {
+          creating.set(item.pluginId, {
+            tenant: this.#tenancy.tenantForNewPlugin(
+              scope,
+              item.install!.tenant,
+            ),
+            install: item.install!,
+          });
+        }
+      }
       if (plugin) plugins.set(plugin.id, plugin);
     }
+    const tenantOf = (pluginId: string) =>
+      plugins.get(pluginId)?.tenant ?? creating.get(pluginId)!.tenant;
     const declared = await this.#declaredDependencies(items);
     const plan = planBatch(
       items.map(i => ({ key: i.key, pluginId: i.pluginId, action: i.action })),
       pluginId => declared.get(pluginId) ?? [],
     );
+    // The key is kept on the first operation to run (see below).
+    if (batch.idempotencyKey) {
+      const first = items[Number(plan.order[0])];
+      const earlier = await this.#operationsForKey(
+        tenantOf(first.pluginId),
+        batch.idempotencyKey,
+      );
+      if (earlier) return batchReplay(earlier, items);
+    }
+    // Installs of plugins that do not count yet (new or inactive) count
+    // against their tenant's plugin quota, as single installs do.
+    const counted = new Map<string, Set<string>>();
+    for (const item of items) {
+      if (item.action !== 'install') continue;
+      const existing = plugins.get(item.pluginId);
+      if (existing && existing.state !== 'inactive') continue;
+      const tenant = tenantOf(item.pluginId);
+      const ids = counted.get(tenant) ?? new Set<string>();
+      counted.set(tenant, ids.add(item.pluginId));
+    }
+    for (const [tenant, ids] of counted) {
+      const quota = await this.#tenancy.checkQuota(tenant, {
+        plugins: ids.size,
+      });
+      if (quota.length > 0) {
+        throw new NotAllowedError(
+          `Cannot install ${[...ids]
+            .map(id => `'${id}'`)
+            .join(', ')}: ${quota.join('; ')}`,
+        );
+      }
+    }
     const batchId = randomUUID();
     const ids = new Map(items.map(i => [i.key, randomUUID()]));
     const operations: NewOperation[] = [];
@@ -335,16 +401,13 @@ export class PluginLifecycleOrchestrationSystem {
       const item = items[Number(key)];
       let plugin = plugins.get(item.pluginId);
       if (!plugin) {
-        const tenant = this.#tenancy.tenantForNewPlugin(
-          scope,
-          item.install?.tenant,
-        );
+        const { tenant, install } = creating.get(item.pluginId)!;
         plugin = await this.#plugins.create({
           id: item.pluginId,
           tenant,
-          runtime: this.#runtimeFor(item.pluginId, item.install!),
-          entityRef: item.install?.entityRef,
-          replicas: item.install?.replicas,
+          runtime: this.#runtimeFor(item.pluginId, install),
+          entityRef: install.entityRef,
+          replicas: install.replicas,
         });
         plugins.set(plugin.id, plugin);
       }
@@ -383,13 +446,11 @@ export class PluginLifecycleOrchestrationSystem {
       );
     }
     const stored = await this.#orchestrator.enqueue(operations);
+    if (!stored.created) return batchReplay(stored.operations, items);
     const byId = new Map(stored.operations.map(o => [o.id, o]));
     return {
-      batchId: stored.operations[0].batchId ?? batchId,
-      ...(stored.created ? {} : { replayed: true }),
-      operations: stored.created
-        ? items.map(i => accepted(byId.get(ids.get(i.key)!)!))
-        : stored.operations.map(accepted),
+      batchId,
+      operations: items.map(i => accepted(byId.get(ids.get(i.key)!)!)),
     };
   }
 
@@ -523,11 +584,23 @@ export class PluginLifecycleOrchestrationSystem {
     const { reason, cascade, priority, idempotencyKey, timeoutMs } =
       parsed.data;
     const plugin = await this.#getPlugin(pluginId, scope);
+    const replay = await this.#replay(
+      plugin.tenant,
+      idempotencyKey,
+      plugin.id,
+      action,
+    );
+    if (replay) return replay;
     await this.#assertCanQueue(plugin, action);
     await this.#assertBreakerAllows(plugin, action);
     const base = { tenant: plugin.tenant, actor: userId, priority, timeoutMs };
     if (cascade && (action === 'stop' || action === 'uninstall')) {
-      return this.#cascade(plugin, action, { ...base, reason, idempotencyKey });
+      return this.#cascade(plugin, action, {
+        ...base,
+        reason,
+        idempotencyKey,
+        scope,
+      });
     }
     if (action === 'start') {
       const quota = await this.#tenancy.checkQuota(
@@ -563,6 +636,7 @@ export class PluginLifecycleOrchestrationSystem {
       timeoutMs?: number;
       reason?: string;
       idempotencyKey?: string;
+      scope: TenantScope;
     },
   ): Promise<OperationAccepted> {
     const view = await this.#dependencyView();
@@ -599,7 +673,7 @@ export class PluginLifecycleOrchestrationSystem {
         timeoutMs: base.timeoutMs,
         idempotencyKey: base.idempotencyKey,
       },
-      { userId: base.actor },
+      { userId: base.actor, scope: base.scope },
     );
     return batch.operations.find(o => o.pluginId === plugin.id)!;
   }
@@ -624,6 +698,53 @@ export class PluginLifecycleOrchestrationSystem {
       maxAttempts: this.#config.orchestrator.maxAttempts,
       timeoutMs: input.timeoutMs ?? this.#config.orchestrator.defaultTimeout,
     };
+  }
+
+  /**
+   * The answer to an earlier request with this idempotency key, if the
+   * tenant used it before. Looked up before the state, breaker and quota
+   * checks: a retried request must get its first answer although that
+   * operation may have changed the plugin since (after an install succeeded
+   * a second install is a conflict). `OperationStore.enqueue` keeps its own
+   * check in its transaction for requests that race each other.
+   */
+  async #replay(
+    tenant: string,
+    idempotencyKey: string | undefined,
+    pluginId: string,
+    type: LifecycleAction,
+  ): Promise<OperationAccepted | undefined> {
+    if (!idempotencyKey) return undefined;
+    const earlier = await this.#operationsForKey(tenant, idempotencyKey);
+    if (!earlier) return undefined;
+    // A cascade keeps the key on the first operation of its batch (a stop
+    // of a dependent): answer with the operation on the plugin asked about.
+    const operation =
+      earlier.find(o => o.pluginId === pluginId && o.type === type) ??
+      earlier[0];
+    return { ...accepted(operation), replayed: true };
+  }
+
+  /**
+   * The operations queued by the request that used this idempotency key:
+   * its batch (the key's operation first) or its single operation.
+   */
+  async #operationsForKey(
+    tenant: string,
+    idempotencyKey: string,
+  ): Promise<QueuedOperation[] | undefined> {
+    // OperationStore has no lookup by key outside enqueue (yet).
+    const row: { id: string; batch_id: string | null } | undefined =
+      await this.#db('operations')
+        .where({ tenant, idempotency_key: idempotencyKey })
+        .first('id', 'batch_id');
+    if (!row) return undefined;
+    if (!row.batch_id) return [await this.#operations.get(row.id)];
+    const batch = await this.#operations.listBatch(row.batch_id);
+    return [
+      ...batch.filter(o => o.id === row.id),
+      ...batch.filter(o => o.id !== row.id),
+    ];
   }
 
   async #enqueueOne(operation: NewOperation): Promise<OperationAccepted> {
@@ -724,6 +845,13 @@ export class PluginLifecycleOrchestrationSystem {
     const plugin = await this.#plugins.get(op.pluginId);
     if (!plugin) return;
     const before = plugin.breaker ?? INITIAL_BREAKER_STATE;
+    if (
+      succeeded &&
+      before.status === 'closed' &&
+      before.consecutiveFailures === 0
+    ) {
+      return; // the common case: nothing changes
+    }
     const after = breakerRecord(
       before,
       succeeded ? 'success' : 'failure',
@@ -739,22 +867,8 @@ export class PluginLifecycleOrchestrationSystem {
     }
   }
 
-  async #dependencyView() {
-    const plugins = await this.#plugins.list();
-    const view = [];
-    for (const p of plugins) {
-      const version = p.currentVersion
-        ? await this.#plugins.getVersion(p.id, p.currentVersion)
-        : undefined;
-      view.push({
-        id: p.id,
-        state: p.state,
-        dependencies: (version?.manifest.dependencies ?? []).map(
-          d => d.pluginId,
-        ),
-      });
-    }
-    return view;
+  #dependencyView() {
+    return this.#plugins.dependencyView();
   }
 
   /** Dependencies by plugin id: from the install request's manifest, else the installed version's. */
@@ -856,6 +970,33 @@ function accepted(
     type: op.type,
     status: op.status,
     dependsOn: op.dependsOn,
+  };
+}
+
+/**
+ * The answer to a batch request whose idempotency key was used before: the
+ * earlier operations, in the order of this request's items where they
+ * match one to one (by plugin and action), else in the order they run.
+ */
+function batchReplay(
+  earlier: QueuedOperation[],
+  items: Array<{ pluginId: string; action: LifecycleAction }>,
+): BatchAccepted {
+  const left = [...earlier];
+  const matched = items.map(item => {
+    const index = left.findIndex(
+      o => o.pluginId === item.pluginId && o.type === item.action,
+    );
+    return index < 0 ? undefined : left.splice(index, 1)[0];
+  });
+  const ordered =
+    left.length === 0 && matched.every(Boolean)
+      ? (matched as QueuedOperation[])
+      : [...earlier].sort((a, b) => a.seq - b.seq);
+  return {
+    batchId: earlier[0].batchId ?? earlier[0].id,
+    replayed: true,
+    operations: ordered.map(accepted),
   };
 }
 

@@ -392,9 +392,13 @@ export class LifecycleActions {
       throw new PreconditionError(
         `Cannot ${op.type} '${plugin.id}': ${dependents
           .map(d => `'${d}'`)
-          .join(
-            ', ',
-          )} depend on it and are running; stop them first or ask for cascade`,
+          .join(', ')} ${
+          dependents.length === 1
+            ? 'depends on it and is'
+            : 'depend on it and are'
+        } running; stop ${
+          dependents.length === 1 ? 'it' : 'them'
+        } first or ask for cascade`,
       );
     }
   }

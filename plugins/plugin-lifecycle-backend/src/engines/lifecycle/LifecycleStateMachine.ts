@@ -1,6 +1,7 @@
 import { ConflictError } from '@backstage/errors';
 import {
   LifecycleState,
+  isTransitional,
   isTransitionAllowed,
 } from '@internal/plugin-lifecycle-common';
 import {
@@ -47,13 +48,22 @@ export class LifecycleStateMachine {
         `Plugin '${plugin.id}' is ${plugin.state}; it cannot move to ${to}`,
       );
     }
-    const updated = await this.#store.transition({
+    const { updatedAt } = await this.#store.applyTransition({
       pluginId: plugin.id,
       from: plugin.state,
       to,
       expectedRevision: plugin.revision,
       ...context,
     });
+    // The row now holds exactly this: no need to read it back.
+    const updated: PluginRecord = {
+      ...plugin,
+      ...context.patch,
+      state: to,
+      revision: plugin.revision + 1,
+      operationId: isTransitional(to) ? context.operationId : undefined,
+      updatedAt,
+    };
     this.#events.publish('stateMachine', 'stateChanged', {
       pluginId: plugin.id,
       from: plugin.state,

@@ -8,6 +8,7 @@ import {
 } from '../../database/OperationStore';
 import { isRetryable, retryDelayMs } from '../../domain/orchestration';
 import { SystemEvents } from '../../system/SystemEvents';
+import { isOwnerGone } from './replicas';
 
 /** What an action does; it gets the operation and an abort signal. */
 export type ActionHandler = (
@@ -55,6 +56,8 @@ export class Orchestrator {
   #ticking = false;
   #again = false;
   #stopped = true;
+  #lastReclaim = 0;
+  #soon = false;
 
   private constructor(options: OrchestratorOptions) {
     this.#o = options;
@@ -128,16 +131,42 @@ export class Orchestrator {
     this.#timer = setTimeout(() => this.#tick(), 0);
   }
 
+  /** After an operation ends: wait a moment so that several ends share one claim. */
+  #kickSoon() {
+    if (this.#stopped || this.#soon) return;
+    if (this.#ticking) {
+      this.#again = true;
+      return;
+    }
+    this.#soon = true;
+    clearTimeout(this.#timer);
+    this.#timer = setTimeout(() => {
+      this.#soon = false;
+      this.#tick();
+    }, 2);
+  }
+
   async #tick() {
     this.#ticking = true;
     let claimedAll = false;
     try {
       const now = this.#now();
-      const reclaimed = await this.#o.operations.reclaimExpired(now);
-      for (const id of reclaimed.requeued) {
-        this.#o.logger.warn(
-          `operation ${id}: its lease expired; it goes back to the queue to resume`,
+      // Looking for expired leases (and replicas on this host whose
+      // process is gone) on every round would double the queries of a busy
+      // queue; a few times per lease period is enough.
+      if (now - this.#lastReclaim >= Math.min(1000, this.#o.leaseMs / 4)) {
+        this.#lastReclaim = now;
+        const goneOwners = (await this.#o.operations.leaseOwners()).filter(
+          isOwnerGone,
         );
+        const reclaimed = await this.#o.operations.reclaimExpired(now, {
+          goneOwners,
+        });
+        for (const id of reclaimed.requeued) {
+          this.#o.logger.warn(
+            `operation ${id}: its replica went away; it goes back to the queue to resume`,
+          );
+        }
       }
       const free = this.#o.maxConcurrentOperations - this.#running.size;
       const claimed = await this.#o.operations.claim({
@@ -168,7 +197,7 @@ export class Orchestrator {
     const controller = new AbortController();
     const done = this.#execute(op, controller).finally(() => {
       this.#running.delete(op.id);
-      this.kick();
+      this.#kickSoon();
     });
     this.#running.set(op.id, { controller, done });
   }
@@ -196,6 +225,9 @@ export class Orchestrator {
         );
       }
       const result = await handler(op, controller.signal);
+      // The breaker hears the outcome before anyone can see it, so a client
+      // that retries the moment an operation failed finds the breaker updated.
+      await this.#o.onOperationFinished?.(op, true);
       if (
         await operations.finish(
           op.id,
@@ -213,7 +245,6 @@ export class Orchestrator {
           result,
         });
         await this.#audit(op, 'succeeded');
-        await this.#o.onOperationFinished?.(op, true);
       } else {
         log.warn(
           'the lease was lost before the result was recorded; another replica owns the operation',
@@ -249,6 +280,11 @@ export class Orchestrator {
         });
         return;
       }
+      await this.#o
+        .onOperationFinished?.(op, false)
+        .catch(e =>
+          log.warn(`recording the failure in the breaker failed: ${e}`),
+        );
       if (
         await operations.finish(
           op.id,
@@ -275,7 +311,6 @@ export class Orchestrator {
           error: message,
         });
         await this.#audit(op, 'failed', error);
-        await this.#o.onOperationFinished?.(op, false);
       }
     } finally {
       clearTimeout(timer);

@@ -1,0 +1,159 @@
+import { ChildProcess, spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { createServer } from 'node:net';
+
+/** A token the replicas accept from tests and benchmarks (static external access). */
+export const REPLICA_TOKEN = 'plugin-lifecycle-replica-test-token-0123456789';
+
+export interface Replica {
+  name: string;
+  port: number;
+  url: string;
+  process: ChildProcess;
+  output: () => string;
+  kill: (signal: NodeJS.Signals) => Promise<void>;
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/**
+ * Starts a real backend replica (dev/replica.ts) on PostgreSQL in a child
+ * process. Replicas given the same `databasePrefix` share one database.
+ */
+export async function startReplica(options: {
+  name: string;
+  /** PostgreSQL base URL; without it the replica uses SQLite files in `sqliteDir`. */
+  postgresUrl?: string;
+  sqliteDir?: string;
+  databasePrefix: string;
+  orchestrator?: Record<string, unknown>;
+  installMs?: number;
+}): Promise<Replica> {
+  const port = await freePort();
+  const dir = fs.mkdtempSync(
+    path.join(os.tmpdir(), `replica-${options.name}-`),
+  );
+  const configFile = path.join(dir, 'app-config.json');
+  fs.writeFileSync(
+    configFile,
+    JSON.stringify({
+      backend: {
+        baseUrl: `http://127.0.0.1:${port}`,
+        listen: { port, host: '127.0.0.1' },
+        database: options.postgresUrl
+          ? {
+              client: 'pg',
+              connection: options.postgresUrl,
+              prefix: options.databasePrefix,
+            }
+          : {
+              client: 'better-sqlite3',
+              connection: {
+                directory: options.sqliteDir ?? path.join(dir, 'sqlite'),
+              },
+            },
+        auth: {
+          externalAccess: [
+            {
+              type: 'static',
+              options: { token: REPLICA_TOKEN, subject: 'replica-test' },
+            },
+          ],
+        },
+      },
+      pluginLifecycle: {
+        dataDir: path.join(dir, 'data'),
+        defaultRuntime: 'recording',
+        orchestrator: { pollInterval: 50, ...options.orchestrator },
+      },
+    }),
+  );
+  const child = spawn(
+    process.execPath,
+    [
+      '--require',
+      require.resolve('@backstage/cli/config/nodeTransform.cjs'),
+      path.join(__dirname, 'replica.ts'),
+      '--config',
+      configFile,
+    ],
+    {
+      cwd: path.resolve(__dirname, '..'),
+      env: {
+        ...process.env,
+        RECORDING_INSTALL_MS: String(options.installMs ?? 0),
+        NODE_ENV: 'development',
+        LOG_LEVEL: 'warn',
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
+  let output = '';
+  child.stdout!.on('data', d => (output = (output + d).slice(-20_000)));
+  child.stderr!.on('data', d => (output = (output + d).slice(-20_000)));
+  const exited = new Promise<void>(resolve =>
+    child.once('exit', () => resolve()),
+  );
+  const url = `http://127.0.0.1:${port}/api/plugin-lifecycle`;
+  const deadline = Date.now() + 90_000;
+  for (;;) {
+    if (child.exitCode !== null) {
+      throw new Error(`replica ${options.name} exited at start:\n${output}`);
+    }
+    try {
+      const res = await fetch(`${url}/openapi.json`);
+      if (res.ok) break;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new Error(
+        `replica ${options.name} did not start within 90 s:\n${output}`,
+      );
+    }
+    await new Promise(r => setTimeout(r, 200));
+  }
+  return {
+    name: options.name,
+    port,
+    url,
+    process: child,
+    output: () => output,
+    kill: async signal => {
+      if (child.exitCode === null && child.signalCode === null)
+        child.kill(signal);
+      await exited;
+    },
+  };
+}
+
+/** Calls a replica's API with the replicas' token. */
+export async function callReplica(
+  replica: Replica,
+  method: string,
+  urlPath: string,
+  body?: unknown,
+) {
+  const res = await fetch(`${replica.url}${urlPath}`, {
+    method,
+    headers: {
+      Authorization: `Bearer ${REPLICA_TOKEN}`,
+      'Content-Type': 'application/json',
+    },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await res.text();
+  return { status: res.status, body: text ? JSON.parse(text) : undefined };
+}
