@@ -201,6 +201,26 @@ export class OperationStore {
     return this.#withDependencies(this.#db, rows);
   }
 
+  /**
+   * The operations queued by the request that used this idempotency key:
+   * its batch (the key's operation first) or its single operation.
+   */
+  async findByIdempotencyKey(
+    tenant: string,
+    idempotencyKey: string,
+  ): Promise<QueuedOperation[] | undefined> {
+    const row = await this.#db<OperationRow>('operations')
+      .where({ tenant, idempotency_key: idempotencyKey })
+      .first();
+    if (!row) return undefined;
+    if (!row.batch_id) return this.#withDependencies(this.#db, [row]);
+    const batch = await this.listBatch(row.batch_id);
+    return [
+      ...batch.filter(o => o.id === row.id),
+      ...batch.filter(o => o.id !== row.id),
+    ];
+  }
+
   /** Whether the plugin has an operation queued or running. */
   async hasUnfinished(pluginId: string): Promise<boolean> {
     const row = await this.#db('operations')

@@ -7,6 +7,7 @@ import {
   packSampleArtifacts,
 } from '../__testUtils__/sampleArtifacts';
 import { readPluginLifecycleConfig } from '../config';
+import { PreconditionError } from '../domain/orchestration';
 import { applyDatabaseMigrations } from '../database/migrations';
 import { ExternalRuntime } from '../engines/runtime/ExternalRuntime';
 import { ProcessRuntime } from '../engines/runtime/ProcessRuntime';
@@ -27,6 +28,9 @@ describe.each(databases.eachSupportedId())('the facade on %s', databaseId => {
 
   async function createSystem(
     dataDir = makeTempDir('plugin-lifecycle-facade-'),
+    extraHandlers: Parameters<
+      typeof PluginLifecycleOrchestrationSystem.create
+    >[0]['extraHandlers'] = {},
   ) {
     const knex = await databases.init(databaseId);
     await applyDatabaseMigrations({ getClient: async () => knex });
@@ -36,7 +40,11 @@ describe.each(databases.eachSupportedId())('the facade on %s', databaseId => {
           pluginLifecycle: {
             dataDir,
             runtime: { process: { readyTimeout: 5000, stopGracePeriod: 3000 } },
-            orchestrator: { pollInterval: 20 },
+            orchestrator: {
+              pollInterval: 20,
+              retryBaseDelay: 50,
+              retryMaxDelay: 200,
+            },
             plugins: {
               'my-plugin': {
                 artifact: { type: 'tarball', path: artifacts.tarballTemplate },
@@ -57,6 +65,7 @@ describe.each(databases.eachSupportedId())('the facade on %s', databaseId => {
           ExternalRuntime.create(),
         ]),
         replicaId: 'test-replica',
+        extraHandlers,
       });
     return { make, knex };
   }
@@ -193,7 +202,7 @@ describe.each(databases.eachSupportedId())('the facade on %s', databaseId => {
     expect(plugin).toMatchObject({ runtime: 'external', state: 'installed' });
   });
 
-  it('after a restart, fails cut-off operations and brings running plugins back', async () => {
+  it('after a restart, marks lost instances stopped and starts running plugins again', async () => {
     const dataDir = makeTempDir('plugin-lifecycle-restart-');
     const { make } = await createSystem(dataDir);
     system = await make();
@@ -220,5 +229,76 @@ describe.each(databases.eachSupportedId())('the facade on %s', databaseId => {
       'starting->running:start',
     ]);
     expect(history.at(-2)!.actor).toBe('plugin-lifecycle:auto-recovery');
+  });
+
+  it('retries a transient failure with backoff, and not a precondition failure', async () => {
+    const calls: Record<string, number> = {};
+    const { make } = await createSystem(undefined, {
+      // start handlers standing in for a runtime: one fails once the way a
+      // network hiccup does, the other finds a precondition unmet
+      start: async op => {
+        calls[op.pluginId] = (calls[op.pluginId] ?? 0) + 1;
+        if (op.pluginId === 'flaky' && calls.flaky === 1) {
+          throw new Error('ECONNRESET talking to the runtime');
+        }
+        if (op.pluginId === 'unmet') {
+          throw new PreconditionError("'db' is installed, it must be running");
+        }
+        return { calls: calls[op.pluginId] };
+      },
+    });
+    system = await make();
+    const external = {
+      artifact: {
+        type: 'external' as const,
+        endpoints: [{ host: 'h', port: 1, protocol: 'http' as const }],
+      },
+    };
+    for (const id of ['flaky', 'unmet']) {
+      await system.waitForOperation(
+        (
+          await system.installPlugin(id, '1.0.0', external)
+        ).operationId,
+      );
+    }
+    const flaky = await system.waitForOperation(
+      (
+        await system.startPlugin('flaky')
+      ).operationId,
+    );
+    expect(flaky).toMatchObject({
+      status: 'succeeded',
+      attempts: 2,
+      result: { calls: 2 },
+    });
+    const unmet = await system.waitForOperation(
+      (
+        await system.startPlugin('unmet')
+      ).operationId,
+    );
+    expect(unmet).toMatchObject({ status: 'failed', attempts: 1 });
+    expect(unmet.error).toMatch(/must be running/);
+    expect(calls).toEqual({ flaky: 2, unmet: 1 });
+  });
+
+  it('fails an operation at its timeout and runs the compensation', async () => {
+    const { make } = await createSystem();
+    system = await make();
+    await system.waitForOperation(
+      (
+        await system.installPlugin('my-plugin', '2.0.0')
+      ).operationId,
+    );
+    // 2.0.0 never becomes ready; the operation times out first
+    const started = await system.startPlugin('my-plugin', { timeoutMs: 1500 });
+    const op = await system.waitForOperation(started.operationId);
+    expect(op).toMatchObject({ status: 'failed', attempts: 1 });
+    expect(op.error).toMatch(/start failed: .*timed out after 1500 ms/);
+    const plugin = await system.getPlugin('my-plugin');
+    expect(plugin.state).toBe('error');
+    for (const instance of plugin.instances) {
+      expect(instance.status).toBe('stopped');
+      expect(isProcessAlive(instance.pid!)).toBe(false);
+    }
   });
 });

@@ -89,13 +89,11 @@ export class PluginLifecycleOrchestrationSystem {
   readonly #stateMachine: LifecycleStateMachine;
   readonly #reconciler: Reconciler;
   readonly #tenancy: Tenancy;
-  readonly #db: Knex;
   readonly #unsubscribe: Array<() => void> = [];
 
   private constructor(options: SystemOptions) {
     const { config, db } = options;
     this.#config = config;
-    this.#db = db;
     this.#runtimes = options.runtimes;
     this.#events = options.events ?? new SystemEvents();
     this.#plugins = PluginStore.create({ db });
@@ -729,22 +727,8 @@ export class PluginLifecycleOrchestrationSystem {
    * The operations queued by the request that used this idempotency key:
    * its batch (the key's operation first) or its single operation.
    */
-  async #operationsForKey(
-    tenant: string,
-    idempotencyKey: string,
-  ): Promise<QueuedOperation[] | undefined> {
-    // OperationStore has no lookup by key outside enqueue (yet).
-    const row: { id: string; batch_id: string | null } | undefined =
-      await this.#db('operations')
-        .where({ tenant, idempotency_key: idempotencyKey })
-        .first('id', 'batch_id');
-    if (!row) return undefined;
-    if (!row.batch_id) return [await this.#operations.get(row.id)];
-    const batch = await this.#operations.listBatch(row.batch_id);
-    return [
-      ...batch.filter(o => o.id === row.id),
-      ...batch.filter(o => o.id !== row.id),
-    ];
+  #operationsForKey(tenant: string, idempotencyKey: string) {
+    return this.#operations.findByIdempotencyKey(tenant, idempotencyKey);
   }
 
   async #enqueueOne(operation: NewOperation): Promise<OperationAccepted> {
