@@ -22,6 +22,45 @@ export interface Config {
       defaultTimeout?: number;
       /** Bring plugins back to their desired state after a backend restart. Default true. */
       enableAutoRecovery?: boolean;
+      /** Attempts per operation, the first included, for transient failures. Default 3. */
+      maxAttempts?: number;
+      /** First retry delay in milliseconds (exponential, with jitter). Default 1000. */
+      retryBaseDelay?: number;
+      /** Longest retry delay in milliseconds. Default 60000. */
+      retryMaxDelay?: number;
+      /** Milliseconds a replica holds an operation without renewing its lease. Default 15000. */
+      leaseDuration?: number;
+      /** Milliseconds between looks at the queue when idle. Default 250. */
+      pollInterval?: number;
+      /** Milliseconds between reconciliations (one replica at a time). Default 10000. */
+      reconcileInterval?: number;
+      circuitBreaker?: {
+        /** Consecutive failed operations of a plugin that open its breaker. Default 5. */
+        failureThreshold?: number;
+        /** Milliseconds before one trial operation is let through. Default 60000. */
+        coolDown?: number;
+      };
+    };
+    /** Tenants: who sees and manages which plugins, and their quotas. */
+    tenancy?: {
+      /** Off (default): every plugin is in defaultTenant and every caller sees all. */
+      enabled?: boolean;
+      /** Entity refs (users or groups) that see and manage every tenant. */
+      admins?: string[];
+      tenants?: {
+        [tenantId: string]: {
+          /** Entity refs (users or groups); a caller belongs when one of its ownership refs is listed. */
+          members?: string[];
+          quota?: {
+            maxPlugins?: number;
+            maxInstances?: number;
+            /** Kubernetes quantity, e.g. '2' or '500m'. */
+            maxCpu?: string;
+            /** Kubernetes quantity, e.g. '4Gi'. */
+            maxMemory?: string;
+          };
+        };
+      };
     };
     runtime?: {
       process?: {
