@@ -7,36 +7,16 @@
  */
 import fs from 'node:fs';
 import knexFactory from 'knex';
-import { OperationStore } from '../../plugins/plugin-lifecycle-backend/src/database/OperationStore';
-import { Orchestrator } from '../../plugins/plugin-lifecycle-backend/src/engines/orchestrator/Orchestrator';
-import { SystemEvents } from '../../plugins/plugin-lifecycle-backend/src/system/SystemEvents';
+import { createNoopOrchestrator } from './noopOrchestrator';
 
 const [replicaId, knexJson, concurrency, outFile] = process.argv.slice(2);
 const db = knexFactory(JSON.parse(knexJson));
 const ran: string[] = [];
-const quiet = {
-  info() {},
-  warn() {},
-  debug() {},
-  error: console.error,
-  child: () => quiet,
-} as any;
-
-const orchestrator = Orchestrator.create({
-  logger: quiet,
-  operations: OperationStore.create({ db }),
-  events: new SystemEvents(),
-  handlers: {
-    start: async op => {
-      ran.push(op.id);
-      return {};
-    },
-  },
+const orchestrator = createNoopOrchestrator({
+  db,
   replicaId,
-  maxConcurrentOperations: Number(concurrency),
-  leaseMs: 15_000,
-  pollIntervalMs: 10,
-  retry: { baseMs: 100, maxMs: 1000 },
+  concurrency: Number(concurrency),
+  ran,
 });
 orchestrator.start();
 process.stdout.write('ready\n');

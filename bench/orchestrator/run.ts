@@ -25,8 +25,7 @@ import {
   NewOperation,
   OperationStore,
 } from '../../plugins/plugin-lifecycle-backend/src/database/OperationStore';
-import { Orchestrator } from '../../plugins/plugin-lifecycle-backend/src/engines/orchestrator/Orchestrator';
-import { SystemEvents } from '../../plugins/plugin-lifecycle-backend/src/system/SystemEvents';
+import { createNoopOrchestrator } from './noopOrchestrator';
 
 const OPERATIONS = Number(process.env.BENCH_OPERATIONS ?? 2000);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 32);
@@ -49,6 +48,44 @@ function percentile(sorted: number[], p: number) {
   return sorted[
     Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))
   ];
+}
+
+/** Waits until the queue is empty, then measures it from the operations' own timestamps. */
+async function measureQueue(
+  db: Knex,
+  scenario: string,
+  duplicates: (operations: number) => Promise<number>,
+): Promise<Result> {
+  for (;;) {
+    const [{ n }] = await db('operations')
+      .whereIn('status', ['queued', 'running'])
+      .count({ n: '*' });
+    if (Number(n) === 0) break;
+    await new Promise(r => setTimeout(r, 50));
+  }
+  const rows = await db('operations').select(
+    'created_at',
+    'started_at',
+    'finished_at',
+    'status',
+  );
+  const ms = (v: string | Date) => new Date(v).getTime();
+  const first = Math.min(...rows.map(r => ms(r.created_at)));
+  const last = Math.max(...rows.map(r => ms(r.finished_at)));
+  const latencies = rows
+    .map(r => ms(r.started_at) - ms(r.created_at))
+    .sort((a, b) => a - b);
+  const seconds = (last - first) / 1000;
+  return {
+    scenario,
+    operations: rows.length,
+    seconds,
+    perSecond: rows.length / seconds,
+    latencyP50: percentile(latencies, 50),
+    latencyP99: percentile(latencies, 99),
+    duplicates: await duplicates(rows.length),
+    failed: rows.filter(r => r.status !== 'succeeded').length,
+  };
 }
 
 async function scenario(
@@ -117,38 +154,10 @@ async function scenario(
           `batch refused: ${res.status} ${JSON.stringify(res.body)}`,
         );
     }
-    for (;;) {
-      const [{ n }] = await db('operations')
-        .whereIn('status', ['queued', 'running'])
-        .count({ n: '*' });
-      if (Number(n) === 0) break;
-      await new Promise(r => setTimeout(r, 100));
-    }
-    const rows = await db('operations').select(
-      'created_at',
-      'started_at',
-      'finished_at',
-      'status',
-      'attempts',
-    );
-    const ms = (v: string | Date) => new Date(v).getTime();
-    const first = Math.min(...rows.map(r => ms(r.created_at)));
-    const last = Math.max(...rows.map(r => ms(r.finished_at)));
-    const latencies = rows
-      .map(r => ms(r.started_at) - ms(r.created_at))
-      .sort((a, b) => a - b);
-    const [{ calls }] = await db('recording_calls').count({ calls: '*' });
-    const seconds = (last - first) / 1000;
-    return {
-      scenario: name,
-      operations: rows.length,
-      seconds,
-      perSecond: rows.length / seconds,
-      latencyP50: percentile(latencies, 50),
-      latencyP99: percentile(latencies, 99),
-      duplicates: Number(calls) - rows.length,
-      failed: rows.filter(r => r.status !== 'succeeded').length,
-    };
+    return await measureQueue(db, name, async operations => {
+      const [{ calls }] = await db!('recording_calls').count({ calls: '*' });
+      return Number(calls) - operations;
+    });
   } finally {
     await Promise.all(replicas.map(r => r.kill('SIGTERM')));
     await db?.destroy();
@@ -232,37 +241,11 @@ async function queueScenario(
       }
       await store.enqueue(ops, Date.now());
     }
-    for (;;) {
-      const [{ n }] = await db('operations')
-        .whereIn('status', ['queued', 'running'])
-        .count({ n: '*' });
-      if (Number(n) === 0) break;
-      await new Promise(r => setTimeout(r, 50));
-    }
-    const ran = (await Promise.all(workers.map(w => w.stop()))).flat();
-    const rows = await db('operations').select(
-      'created_at',
-      'started_at',
-      'finished_at',
-      'status',
-    );
-    const ms = (v: string | Date) => new Date(v).getTime();
-    const first = Math.min(...rows.map(r => ms(r.created_at)));
-    const last = Math.max(...rows.map(r => ms(r.finished_at)));
-    const latencies = rows
-      .map(r => ms(r.started_at) - ms(r.created_at))
-      .sort((a, b) => a - b);
-    const seconds = (last - first) / 1000;
-    return {
-      scenario: name,
-      operations: rows.length,
-      seconds,
-      perSecond: rows.length / seconds,
-      latencyP50: percentile(latencies, 50),
-      latencyP99: percentile(latencies, 99),
-      duplicates: ran.length - new Set(ran).size + (ran.length - rows.length),
-      failed: rows.filter(r => r.status !== 'succeeded').length,
-    };
+    return await measureQueue(db, name, async operations => {
+      // every operation ran exactly once across the replicas
+      const ran = (await Promise.all(workers.map(w => w.stop()))).flat();
+      return ran.length - new Set(ran).size + (ran.length - operations);
+    });
   } finally {
     await Promise.all(workers.map(w => w.kill()));
     await db.destroy();
@@ -281,23 +264,11 @@ interface Worker {
 
 function inProcessWorker(db: Knex, replicaId: string): Worker {
   const ran: string[] = [];
-  const quiet = {
-    info() {},
-    warn() {},
-    debug() {},
-    error: console.error,
-    child: () => quiet,
-  } as any;
-  const orchestrator = Orchestrator.create({
-    logger: quiet,
-    operations: OperationStore.create({ db }),
-    events: new SystemEvents(),
-    handlers: { start: async op => (ran.push(op.id), {}) },
+  const orchestrator = createNoopOrchestrator({
+    db,
     replicaId,
-    maxConcurrentOperations: CONCURRENCY,
-    leaseMs: 15_000,
-    pollIntervalMs: 10,
-    retry: { baseMs: 100, maxMs: 1000 },
+    concurrency: CONCURRENCY,
+    ran,
   });
   orchestrator.start();
   return {
