@@ -194,6 +194,18 @@ export class OperationStore {
     return operation;
   }
 
+  /** A plugin's operations, newest first. */
+  async listForPlugin(
+    pluginId: string,
+    options: { limit?: number } = {},
+  ): Promise<QueuedOperation[]> {
+    const rows = await this.#db<OperationRow>('operations')
+      .where({ plugin_id: pluginId })
+      .orderBy('seq', 'desc')
+      .limit(options.limit ?? 50);
+    return this.#withDependencies(this.#db, rows);
+  }
+
   async listBatch(batchId: string): Promise<QueuedOperation[]> {
     const rows = await this.#db<OperationRow>('operations')
       .where({ batch_id: batchId })

@@ -213,6 +213,13 @@ export async function createRouter(
     res.json(operation);
   });
 
+  router.get('/plugins/:pluginId/operations', async (req, res) => {
+    const { scope } = await authorize(req, pluginLifecycleReadPermission);
+    res.json({
+      items: await system.listOperations(req.params.pluginId, scope),
+    });
+  });
+
   router.get('/operations/:operationId', async (req, res) => {
     const { scope } = await authorize(req, pluginLifecycleReadPermission);
     res.json(await system.getOperation(req.params.operationId, scope));

@@ -1,5 +1,6 @@
 import {
   actionRequestSchema,
+  batchRequestSchema,
   installRequestSchema,
   listPluginsQuerySchema,
   pluginIdSchema,
@@ -124,6 +125,47 @@ export function buildOpenApiDocument() {
       '/plugins/{pluginId}/uninstall': command(
         'Remove every installed version',
       ),
+      '/plugins/{pluginId}/operations': {
+        get: {
+          summary: "The plugin's operations, newest first",
+          parameters: [pluginIdParam],
+          responses: {
+            '200': { description: '{ items: Operation[] }' },
+            '404': error,
+          },
+        },
+      },
+      '/operations/batch': {
+        post: {
+          summary:
+            "Queue several operations, ordered by the plugins' dependencies",
+          requestBody: {
+            required: true,
+            content: {
+              'application/json': { schema: schema(batchRequestSchema) },
+            },
+          },
+          responses: accepted,
+        },
+      },
+      '/operations/{operationId}/cancel': {
+        post: {
+          summary: 'Cancel a queued operation (and what waits on it)',
+          parameters: [
+            {
+              name: 'operationId',
+              in: 'path',
+              required: true,
+              schema: { type: 'string' },
+            },
+          ],
+          responses: {
+            '200': { description: 'Operation' },
+            '404': error,
+            '409': error,
+          },
+        },
+      },
       '/operations/{operationId}': {
         get: {
           summary: 'Status, attempts, error and result of an operation',

@@ -143,12 +143,36 @@ describe('plugin-lifecycle router: bad input', () => {
     expect((await post('/plugins/sample/uninstall', {})).status).toBe(202);
   });
 
+  it("lists a plugin's operations, newest first", async () => {
+    expect((await get('/plugins/nope/operations')).status).toBe(404);
+    const first = await post('/plugins/listed/install', {
+      version: '1.0.0',
+      artifact: { type: 'external', endpoints: [{ host: 'h', port: 1 }] },
+    });
+    await waitForOperation(server, auth, first.body.operationId);
+    const second = await post('/plugins/listed/uninstall', {});
+    await waitForOperation(server, auth, second.body.operationId);
+    const res = await get('/plugins/listed/operations');
+    expect(res.status).toBe(200);
+    expect(res.body.items.map((o: any) => [o.id, o.type, o.status])).toEqual([
+      [second.body.operationId, 'uninstall', 'succeeded'],
+      [first.body.operationId, 'install', 'succeeded'],
+    ]);
+  });
+
   it('serves an OpenAPI document generated from the schemas', async () => {
     const res = await request(server).get('/api/plugin-lifecycle/openapi.json');
     expect(res.status).toBe(200);
     const install = res.body.paths['/plugins/{pluginId}/install'].post;
     const schema = install.requestBody.content['application/json'].schema;
     expect(schema.required).toEqual(['version']);
+    expect(Object.keys(res.body.paths)).toEqual(
+      expect.arrayContaining([
+        '/operations/batch',
+        '/operations/{operationId}/cancel',
+        '/plugins/{pluginId}/operations',
+      ]),
+    );
     expect(Object.keys(schema.properties)).toEqual(
       expect.arrayContaining([
         'version',

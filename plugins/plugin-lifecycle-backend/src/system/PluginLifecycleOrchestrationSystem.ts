@@ -499,6 +499,15 @@ export class PluginLifecycleOrchestrationSystem {
     return this.#plugins.history(plugin.id);
   }
 
+  /** The plugin's operations, newest first (queued and running ones included). */
+  async listOperations(
+    pluginId: string,
+    scope: TenantScope = ALL_TENANTS,
+  ): Promise<Operation[]> {
+    const plugin = await this.#getPlugin(pluginId, scope);
+    return this.#operations.listForPlugin(plugin.id);
+  }
+
   async getOperation(
     operationId: string,
     scope: TenantScope = ALL_TENANTS,

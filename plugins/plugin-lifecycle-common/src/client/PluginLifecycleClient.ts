@@ -1,7 +1,8 @@
 import { ResponseError } from '@backstage/errors';
 import { LifecycleState } from '../lifecycle/states';
-import { InstallRequest } from '../api/schemas';
+import { BatchRequest, InstallRequest } from '../api/schemas';
 import {
+  BatchAccepted,
   Operation,
   OperationAccepted,
   PluginDetails,
@@ -87,6 +88,27 @@ export class PluginLifecycleClient {
         body: options ?? {},
       },
     );
+  }
+
+  async listOperations(pluginId: string): Promise<Operation[]> {
+    const body = await this.#request<{ items: Operation[] }>(
+      `/plugins/${encodeURIComponent(pluginId)}/operations`,
+    );
+    return body.items;
+  }
+
+  async cancelOperation(operationId: string): Promise<Operation> {
+    return this.#request(
+      `/operations/${encodeURIComponent(operationId)}/cancel`,
+      {
+        method: 'POST',
+        body: {},
+      },
+    );
+  }
+
+  async submitBatch(batch: BatchRequest): Promise<BatchAccepted> {
+    return this.#request('/operations/batch', { method: 'POST', body: batch });
   }
 
   async getOperation(operationId: string): Promise<Operation> {
