@@ -3,7 +3,8 @@ import { test, expect, Page } from '@playwright/test';
 /**
  * The Lifecycle tab in a real browser against the real backend (started by
  * scripts/e2e.sh with the sample plugin configured): install 1.0.0, start it,
- * see its instance answer over HTTP, stop it and uninstall it.
+ * see its instance answer over HTTP, stop it and uninstall it, then find the
+ * four operations in the Operations table.
  */
 async function signIn(page: Page) {
   await page.goto('/');
@@ -57,6 +58,21 @@ test('drives the sample plugin through its lifecycle from the entity page', asyn
   for (const state of ['installing', 'starting', 'stopping', 'uninstalling']) {
     await expect(page.getByText(state, { exact: false }).first()).toBeVisible();
   }
+
+  // The operations table lists the four operations, newest first, all done.
+  const operations = page.getByTestId('operations-table');
+  await expect(operations.getByTestId('operation-status')).toHaveText(
+    ['succeeded', 'succeeded', 'succeeded', 'succeeded'],
+    { timeout: 30_000 },
+  );
+  const rows = operations.locator('tbody tr');
+  await expect(rows).toHaveCount(4);
+  for (const [i, type] of ['uninstall', 'stop', 'start', 'install'].entries()) {
+    await expect(rows.nth(i).getByRole('cell').first()).toHaveText(type);
+  }
+  await expect(operations.getByRole('button', { name: 'Cancel' })).toHaveCount(
+    0,
+  );
 });
 
 test('only entities with the annotation have a Lifecycle tab', async ({

@@ -20,6 +20,8 @@ export type PluginLifecycleApi = Pick<
   | 'installPlugin'
   | 'runCommand'
   | 'getOperation'
+  | 'listOperations'
+  | 'cancelOperation'
 >;
 
 /**

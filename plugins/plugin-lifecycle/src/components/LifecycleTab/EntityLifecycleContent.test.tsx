@@ -1,9 +1,10 @@
-import { fireEvent, screen, waitFor } from '@testing-library/react';
+import { fireEvent, screen, waitFor, within } from '@testing-library/react';
 import { renderInTestApp, TestApiProvider } from '@backstage/test-utils';
 import { Entity } from '@backstage/catalog-model';
 import { EntityProvider } from '@backstage/plugin-catalog-react';
 import { ResponseError } from '@backstage/errors';
 import {
+  Operation,
   PLUGIN_ID_ANNOTATION,
   PluginDetails,
   StateTransition,
@@ -76,19 +77,72 @@ const history: StateTransition[] = [
   },
 ];
 
-async function notFound(): Promise<ResponseError> {
-  const body = JSON.stringify({
-    error: { name: 'NotFoundError', message: 'no such plugin' },
-    response: { statusCode: 404 },
-  });
+function makeOperation(overrides: Partial<Operation> = {}): Operation {
+  return {
+    id: 'op-1',
+    pluginId: 'sample-http-service',
+    tenant: 'default',
+    type: 'install',
+    status: 'succeeded',
+    actor: 'user:default/guest',
+    params: {},
+    attempts: 1,
+    maxAttempts: 3,
+    createdAt: '2025-01-01T10:00:00.000Z',
+    startedAt: '2025-01-01T10:00:01.000Z',
+    finishedAt: '2025-01-01T10:00:05.000Z',
+    ...overrides,
+  };
+}
+
+/** What the API lists by default: finished operations only, newest first. */
+const finishedOperations: Operation[] = [
+  makeOperation({
+    id: 'op-3',
+    type: 'restart',
+    status: 'failed',
+    attempts: 3,
+    error: 'readiness probe failed after 10000 ms',
+    createdAt: '2025-01-01T10:06:00.000Z',
+    startedAt: '2025-01-01T10:06:01.000Z',
+    finishedAt: '2025-01-01T10:06:30.000Z',
+  }),
+  makeOperation({
+    id: 'op-2',
+    type: 'start',
+    actor: 'user:default/someone',
+    createdAt: '2025-01-01T10:04:00.000Z',
+  }),
+  makeOperation({ id: 'op-1' }),
+];
+
+async function responseError(
+  status: number,
+  statusText: string,
+  error: { name: string; message: string },
+): Promise<ResponseError> {
+  const body = JSON.stringify({ error, response: { statusCode: status } });
   return ResponseError.fromResponse({
     ok: false,
-    status: 404,
-    statusText: 'Not Found',
+    status,
+    statusText,
     url: 'http://localhost:7007/api/plugin-lifecycle/plugins/sample-http-service',
     headers: new Headers({ 'Content-Type': 'application/json' }),
     text: async () => body,
   } as any);
+}
+
+function notFound(): Promise<ResponseError> {
+  return responseError(404, 'Not Found', {
+    name: 'NotFoundError',
+    message: 'no such plugin',
+  });
+}
+
+/** The rows of the Operations table, without its header. */
+function operationRows(): HTMLElement[] {
+  const table = within(screen.getByTestId('operations-table'));
+  return table.getAllByRole('row').slice(1);
 }
 
 /** A fake of the client: the HTTP API is covered by the backend's tests. */
@@ -110,6 +164,10 @@ function makeFakeApi(
       type: command,
     })),
     getOperation: jest.fn(),
+    listOperations: jest.fn(async () => finishedOperations),
+    cancelOperation: jest.fn(async id =>
+      makeOperation({ id, status: 'cancelled' }),
+    ),
     ...overrides,
   } as jest.Mocked<PluginLifecycleApi>;
 }
@@ -134,6 +192,7 @@ describe('EntityLifecycleContent', () => {
     );
     expect(api.getPlugin).toHaveBeenCalledWith('sample-http-service');
     expect(api.getHistory).toHaveBeenCalledWith('sample-http-service');
+    expect(api.listOperations).toHaveBeenCalledWith('sample-http-service');
     expect(screen.getByText('1.2.3', { selector: 'div' })).toBeInTheDocument();
 
     // Instances
@@ -179,10 +238,14 @@ describe('EntityLifecycleContent', () => {
       getHistory: jest.fn(async () => {
         throw await notFound();
       }),
+      listOperations: jest.fn(async () => {
+        throw await notFound();
+      }),
     });
     await renderContent(api);
 
     expect(await screen.findByText('Not installed yet')).toBeInTheDocument();
+    expect(screen.queryByTestId('operations-table')).toBeNull();
     expect(screen.queryByText(/no such plugin/)).toBeNull();
 
     const install = screen.getByRole('button', { name: 'Install' });
@@ -264,5 +327,184 @@ describe('EntityLifecycleContent', () => {
     // The tab reloads after the attempt and stays usable
     expect(api.getPlugin).toHaveBeenCalledTimes(2);
     expect(screen.getByRole('button', { name: 'Restart' })).toBeEnabled();
+  });
+});
+
+describe('EntityLifecycleContent operations', () => {
+  it('lists the operations of the plugin, newest first', async () => {
+    const api = makeFakeApi();
+    await renderContent(api);
+
+    await screen.findByTestId('operations-table');
+    const rows = operationRows();
+    expect(rows).toHaveLength(3);
+
+    const [restart, start, install] = rows.map(row => within(row));
+    expect(restart.getByText('restart')).toBeInTheDocument();
+    expect(restart.getByTestId('operation-status')).toHaveTextContent('failed');
+    expect(restart.getByText('3 of 3')).toBeInTheDocument();
+    expect(
+      restart.getByText('readiness probe failed after 10000 ms'),
+    ).toBeInTheDocument();
+    expect(
+      restart.getByText(new Date('2025-01-01T10:06:30.000Z').toLocaleString()),
+    ).toBeInTheDocument();
+
+    expect(start.getByText('start')).toBeInTheDocument();
+    expect(start.getByTestId('operation-status')).toHaveTextContent(
+      'succeeded',
+    );
+    expect(start.getByText('1 of 3')).toBeInTheDocument();
+    expect(start.getByText('user:default/someone')).toBeInTheDocument();
+
+    expect(install.getByText('install')).toBeInTheDocument();
+
+    // Nothing is under way: nothing to cancel, and the tab does not follow.
+    expect(screen.queryByRole('button', { name: 'Cancel' })).toBeNull();
+    expect(screen.getByRole('button', { name: 'Refresh' })).toBeEnabled();
+  });
+
+  it('says so when there are no operations', async () => {
+    const api = makeFakeApi({ listOperations: jest.fn(async () => []) });
+    await renderContent(api);
+
+    expect(await screen.findByText('No operations yet.')).toBeInTheDocument();
+  });
+
+  it('offers Cancel only for queued operations and cancels them', async () => {
+    const queued = makeOperation({
+      id: 'op-queued',
+      type: 'stop',
+      status: 'queued',
+      attempts: 0,
+      startedAt: undefined,
+      finishedAt: undefined,
+      createdAt: '2025-01-01T10:08:00.000Z',
+    });
+    const running = makeOperation({
+      id: 'op-running',
+      type: 'restart',
+      status: 'running',
+      finishedAt: undefined,
+      createdAt: '2025-01-01T10:07:00.000Z',
+    });
+    const api = makeFakeApi({
+      listOperations: jest.fn(async () => [
+        queued,
+        running,
+        ...finishedOperations,
+      ]),
+    });
+    await renderContent(api);
+
+    await screen.findByTestId('operations-table');
+    const rows = operationRows();
+    expect(rows).toHaveLength(5);
+    expect(within(rows[0]).getByTestId('operation-status')).toHaveTextContent(
+      'queued',
+    );
+    expect(within(rows[0]).getByText('0 of 3')).toBeInTheDocument();
+    expect(within(rows[1]).getByTestId('operation-status')).toHaveTextContent(
+      'running',
+    );
+    expect(
+      within(rows[1]).queryByRole('button', { name: 'Cancel' }),
+    ).toBeNull();
+    // One button, in the row of the queued operation
+    expect(screen.getAllByRole('button', { name: 'Cancel' })).toHaveLength(1);
+    const cancel = within(rows[0]).getByRole('button', { name: 'Cancel' });
+
+    api.listOperations.mockResolvedValue([
+      { ...queued, status: 'cancelled', error: 'cancelled by user' },
+      { ...running, status: 'succeeded' },
+      ...finishedOperations,
+    ]);
+    fireEvent.click(cancel);
+
+    await waitFor(() =>
+      expect(api.cancelOperation).toHaveBeenCalledWith('op-queued'),
+    );
+    // The tab reloads and the cancelled operation has no button any more.
+    await waitFor(() =>
+      expect(screen.queryByRole('button', { name: 'Cancel' })).toBeNull(),
+    );
+    expect(
+      within(operationRows()[0]).getByTestId('operation-status'),
+    ).toHaveTextContent('cancelled');
+    expect(api.cancelOperation).toHaveBeenCalledTimes(1);
+    expect(screen.queryByText(/Could not/)).toBeNull();
+  });
+
+  it('reports a cancellation the API refused', async () => {
+    const api = makeFakeApi({
+      listOperations: jest.fn(async () => [
+        makeOperation({ id: 'op-9', type: 'stop', status: 'queued' }),
+      ]),
+      cancelOperation: jest.fn(async () => {
+        throw await responseError(409, 'Conflict', {
+          name: 'ConflictError',
+          message: "Operation 'op-9' is running and cannot be cancelled",
+        });
+      }),
+    });
+    await renderContent(api);
+
+    fireEvent.click(await screen.findByRole('button', { name: 'Cancel' }));
+
+    expect(
+      await screen.findByText('Error: Could not cancel the operation'),
+    ).toBeInTheDocument();
+    expect(
+      screen.getByText(
+        "Operation 'op-9' is running and cannot be cancelled (409 Conflict)",
+      ),
+    ).toBeInTheDocument();
+    expect(api.cancelOperation).toHaveBeenCalledWith('op-9');
+    // The tab reloads after the attempt and stays usable
+    await waitFor(() => expect(api.listOperations).toHaveBeenCalledTimes(2));
+    expect(screen.getByRole('button', { name: 'Cancel' })).toBeEnabled();
+  });
+
+  it('follows the plugin while an operation is under way', async () => {
+    // (Rendering while already polling this fast would keep act() busy.)
+    const api = makeFakeApi({ listOperations: jest.fn(async () => []) });
+    await renderContent(api, 20);
+
+    // The state is stable (running), but a stop is now queued.
+    api.listOperations.mockResolvedValue([
+      makeOperation({ id: 'op-4', type: 'stop', status: 'queued' }),
+    ]);
+    fireEvent.click(await screen.findByRole('button', { name: 'Refresh' }));
+    expect(
+      await screen.findByRole('button', { name: 'Following…' }),
+    ).toBeDisabled();
+    expect(screen.getByTestId('lifecycle-state')).toHaveTextContent('running');
+    // The lifecycle actions wait for the operation.
+    expect(screen.getByRole('button', { name: 'Stop' })).toBeDisabled();
+    await waitFor(() =>
+      expect(api.listOperations.mock.calls.length).toBeGreaterThan(2),
+    );
+
+    api.listOperations.mockResolvedValue([
+      makeOperation({ id: 'op-4', type: 'stop', status: 'running' }),
+    ]);
+    await waitFor(() =>
+      expect(
+        within(operationRows()[0]).getByTestId('operation-status'),
+      ).toHaveTextContent('running'),
+    );
+    expect(screen.getByRole('button', { name: 'Following…' })).toBeDisabled();
+
+    api.listOperations.mockResolvedValue([
+      makeOperation({ id: 'op-4', type: 'stop', status: 'succeeded' }),
+    ]);
+    await waitFor(() =>
+      expect(screen.getByRole('button', { name: 'Refresh' })).toBeEnabled(),
+    );
+    expect(screen.getByRole('button', { name: 'Stop' })).toBeEnabled();
+    // Polling stopped with the operation.
+    const calls = api.listOperations.mock.calls.length;
+    await new Promise(resolve => setTimeout(resolve, 100));
+    expect(api.listOperations).toHaveBeenCalledTimes(calls);
   });
 });

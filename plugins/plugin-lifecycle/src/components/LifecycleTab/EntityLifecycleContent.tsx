@@ -14,7 +14,13 @@ import { InstallForm } from './InstallForm';
 import { InstancesTable } from './InstancesTable';
 import { LifecycleActions } from './LifecycleActions';
 import { LifecycleSummaryCard } from './LifecycleSummaryCard';
-import { useLifecycleAction, usePluginLifecycle } from './usePluginLifecycle';
+import { OperationsTable } from './OperationsTable';
+import {
+  describeError,
+  failureTitle,
+  useLifecycleAction,
+  usePluginLifecycle,
+} from './usePluginLifecycle';
 
 /**
  * Props of {@link EntityLifecycleContent}.
@@ -24,7 +30,8 @@ import { useLifecycleAction, usePluginLifecycle } from './usePluginLifecycle';
 export interface EntityLifecycleContentProps {
   /**
    * How often to reload while the plugin is in a transitional state
-   * (installing, starting, stopping, ...). Defaults to 2000 ms.
+   * (installing, starting, stopping, ...) or any of its operations is queued
+   * or running. Defaults to 2000 ms.
    */
   pollIntervalMs?: number;
 }
@@ -51,8 +58,8 @@ const PluginLifecycleView = (props: {
   const actionError = action.error && (
     <WarningPanel
       severity="error"
-      title={`Could not ${action.lastAction ?? 'run the action'}`}
-      message={action.error.message}
+      title={failureTitle(action.lastAction)}
+      message={describeError(action.error)}
       defaultExpanded
     />
   );
@@ -76,7 +83,7 @@ const PluginLifecycleView = (props: {
     );
   }
 
-  const { details, history } = value;
+  const { details, history, operations } = value;
   return (
     <Grid container spacing={3}>
       <Grid item xs={12}>
@@ -98,6 +105,13 @@ const PluginLifecycleView = (props: {
         <InstancesTable instances={details.instances} />
       </Grid>
       <Grid item xs={12}>
+        <OperationsTable
+          operations={operations}
+          disabled={action.pending}
+          onCancel={action.cancel}
+        />
+      </Grid>
+      <Grid item xs={12}>
         <HistoryTable history={history} />
       </Grid>
     </Grid>
@@ -106,8 +120,9 @@ const PluginLifecycleView = (props: {
 
 /**
  * The lifecycle tab of a catalog entity that is annotated with
- * `plugin-lifecycle.backstage.io/plugin-id`: the state, versions, instances
- * and history of the managed plugin, and buttons for its lifecycle actions.
+ * `plugin-lifecycle.backstage.io/plugin-id`: the state, versions, instances,
+ * operations and history of the managed plugin, and buttons for its lifecycle
+ * actions and for cancelling its queued operations.
  *
  * @public
  */

@@ -36,7 +36,7 @@ export interface LifecycleSummaryCardProps {
   pluginId: string;
   /** Undefined when the plugin has never been installed. */
   details?: PluginDetails;
-  /** Whether the card reloads by itself (a transitional state). */
+  /** Whether the tab reloads by itself (a transitional state or an operation under way). */
   polling: boolean;
   onRefresh: () => void;
   /** The action buttons and any error they reported. */
