@@ -184,6 +184,81 @@ describe('plugin-lifecycle backend, end to end over HTTP', () => {
     });
   });
 
+  it('rolls a running plugin to a new version, and restores it when the new version never gets ready', async () => {
+    await act('sample-http-service', 'install', {
+      version: '1.0.0',
+      replicas: 2,
+      start: true,
+    });
+    const before = (await getPlugin('sample-http-service')).instances.filter(
+      i => i.status === 'running',
+    );
+    expect(before.map(i => i.version)).toEqual(['1.0.0', '1.0.0']);
+
+    const updated = await act('sample-http-service', 'update', {
+      version: '1.1.0',
+    });
+    expect(updated).toMatchObject({
+      status: 'succeeded',
+      result: { fromVersion: '1.0.0', toVersion: '1.1.0' },
+    });
+    let plugin = await getPlugin('sample-http-service');
+    expect(plugin).toMatchObject({ state: 'running', currentVersion: '1.1.0' });
+    const after = plugin.instances.filter(i => i.status === 'running');
+    expect(after.map(i => i.version)).toEqual(['1.1.0', '1.1.0']);
+    for (const instance of after) {
+      const root = await (
+        await fetch(`http://${instance.host}:${instance.port}/`)
+      ).json();
+      expect(root.version).toBe('1.1.0');
+    }
+    // capacity never dropped: each old instance stopped only after a new one was ready
+    const firstNew = Math.min(...after.map(i => Date.parse(i.startedAt)));
+    for (const old of before) {
+      expect(isProcessAlive(old.pid!)).toBe(false);
+      const stopped = plugin.instances.find(i => i.id === old.id)!;
+      expect(Date.parse(stopped.stoppedAt!)).toBeGreaterThanOrEqual(firstNew);
+    }
+
+    const broken = await act('sample-http-service', 'update', {
+      version: '2.0.0',
+    });
+    expect(broken.status).toBe('failed');
+    expect(broken.error).toMatch(
+      /update 1\.1\.0 -> 2\.0\.0 failed: .*readiness.*503/,
+    );
+    plugin = await getPlugin('sample-http-service');
+    expect(plugin).toMatchObject({ state: 'running', currentVersion: '1.1.0' });
+    expect(plugin.versions.map(v => v.version).sort()).toEqual([
+      '1.0.0',
+      '1.1.0',
+    ]);
+    const serving = plugin.instances.filter(i => i.status === 'running');
+    expect(serving.map(i => i.version)).toEqual(['1.1.0', '1.1.0']);
+    expect(serving.map(i => i.id).sort()).toEqual(after.map(i => i.id).sort());
+    const history = await request(server)
+      .get(api('/plugins/sample-http-service/history'))
+      .set('Authorization', auth);
+    expect(history.body.items.at(-1)).toMatchObject({
+      fromState: 'updating',
+      toState: 'running',
+      reason: expect.stringMatching(/1\.1\.0 restored$/),
+    });
+    for (const instance of plugin.instances.filter(
+      i => i.version === '2.0.0',
+    )) {
+      expect(isProcessAlive(instance.pid!)).toBe(false);
+    }
+
+    expect(await act('sample-http-service', 'stop')).toMatchObject({
+      status: 'succeeded',
+    });
+    expect(await act('sample-http-service', 'uninstall')).toMatchObject({
+      status: 'succeeded',
+      result: { removedVersions: expect.arrayContaining(['1.0.0', '1.1.0']) },
+    });
+  });
+
   it('moves a running plugin to error when its instance crashes', async () => {
     await act('sample-http-service', 'install', {
       version: '1.1.0',

@@ -161,6 +161,38 @@ export async function createRouter(
     res.status(202).json(accepted);
   });
 
+  router.post('/plugins/:pluginId/update', async (req, res) => {
+    const { pluginId } = req.params;
+    const accepted = await audited(
+      req,
+      'plugin-update',
+      { pluginId },
+      ({ actor, scope }) => {
+        if (
+          !req.body ||
+          typeof req.body !== 'object' ||
+          Array.isArray(req.body)
+        ) {
+          throw new InputError(
+            'Invalid update request: the body must be a JSON object',
+          );
+        }
+        const { version, ...rest } = withIdempotencyKey(req, req.body);
+        if (version === undefined) {
+          throw new InputError(
+            'Invalid update request: version is required (a semantic version such as 1.2.3)',
+          );
+        }
+        return system.updatePlugin(pluginId, version, {
+          ...rest,
+          userId: actor,
+          scope,
+        });
+      },
+    );
+    res.status(202).json(accepted);
+  });
+
   const commands = {
     start: system.startPlugin,
     stop: system.stopPlugin,

@@ -4,6 +4,7 @@ import {
   installRequestSchema,
   listPluginsQuerySchema,
   pluginIdSchema,
+  updateRequestSchema,
 } from '@internal/plugin-lifecycle-common';
 import { z } from 'zod';
 
@@ -114,6 +115,20 @@ export function buildOpenApiDocument() {
             required: true,
             content: {
               'application/json': { schema: schema(installRequestSchema) },
+            },
+          },
+          responses: accepted,
+        },
+      },
+      '/plugins/{pluginId}/update': {
+        post: {
+          summary:
+            'Move to another version (rolling when running; restored on failure)',
+          parameters: [pluginIdParam],
+          requestBody: {
+            required: true,
+            content: {
+              'application/json': { schema: schema(updateRequestSchema) },
             },
           },
           responses: accepted,

@@ -25,6 +25,8 @@ import {
   batchRequestSchema,
   canPerformAction,
   installRequestSchema,
+  updateRequestSchema,
+  UpdateRequest,
   pluginIdSchema,
 } from '@internal/plugin-lifecycle-common';
 import { RuntimeInstanceExit } from '@internal/plugin-lifecycle-node';
@@ -274,6 +276,63 @@ export class PluginLifecycleOrchestrationSystem {
           ...params,
           environment: request.environment ?? this.#config.defaultEnvironment,
         },
+      }),
+    );
+  }
+
+  /**
+   * Moves a plugin to another version: rolled one instance at a time when it
+   * runs, restored to the version it had when the update fails.
+   */
+  async updatePlugin(
+    pluginId: string,
+    version: string,
+    options: Omit<UpdateRequest, 'version'> & {
+      userId?: string;
+      scope?: TenantScope;
+    } = {},
+  ): Promise<OperationAccepted> {
+    const { userId, scope = ALL_TENANTS, ...rest } = options;
+    const parsed = updateRequestSchema.safeParse({ ...rest, version });
+    if (!parsed.success) {
+      throw new InputError(
+        `Invalid update request: ${zodMessage(parsed.error)}`,
+      );
+    }
+    const { priority, idempotencyKey, timeoutMs, reason, ...params } =
+      parsed.data;
+    const plugin = await this.#getPlugin(pluginId, scope);
+    const replay = await this.#replay(
+      plugin.tenant,
+      idempotencyKey,
+      plugin.id,
+      'update',
+    );
+    if (replay) return replay;
+    if (
+      params.artifact &&
+      !this.#config.requestArtifactTypes.includes(params.artifact.type)
+    ) {
+      throw new NotAllowedError(
+        `Artifacts of type '${
+          params.artifact.type
+        }' are not allowed in update requests (allowed: ${
+          this.#config.requestArtifactTypes.join(', ') || 'none'
+        })`,
+      );
+    }
+    await this.#assertCanQueue(plugin, 'update');
+    await this.#assertBreakerAllows(plugin, 'update');
+    return this.#enqueueOne(
+      this.#newOperation({
+        pluginId: plugin.id,
+        tenant: plugin.tenant,
+        type: 'update',
+        actor: userId,
+        priority,
+        idempotencyKey,
+        timeoutMs,
+        params: { ...params, ...(reason ? { reason } : {}) },
       }),
     );
   }

@@ -229,6 +229,26 @@ export const installRequestSchema = z
 /** @public */
 export type InstallRequest = z.infer<typeof installRequestSchema>;
 
+/**
+ * Moves an installed plugin to another version; a running plugin is rolled
+ * one instance at a time.
+ *
+ * @public
+ */
+export const updateRequestSchema = z
+  .object({
+    version: versionSchema,
+    artifact: artifactSchema.optional(),
+    manifest: manifestSchema.optional(),
+    healthProbes: z.array(probeSchema).optional(),
+    reason: z.string().max(1000).optional(),
+    ...queueOptions,
+  })
+  .strict();
+
+/** @public */
+export type UpdateRequest = z.infer<typeof updateRequestSchema>;
+
 /** @public */
 export const actionRequestSchema = z
   .object({

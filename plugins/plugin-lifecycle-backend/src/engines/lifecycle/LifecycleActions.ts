@@ -12,7 +12,15 @@ import {
   manifestSchema,
 } from '@internal/plugin-lifecycle-common';
 import { InstanceStore } from '../../database/InstanceStore';
-import { PluginRecord, PluginStore } from '../../database/PluginStore';
+import {
+  PluginRecord,
+  PluginStore,
+  StoredVersion,
+} from '../../database/PluginStore';
+import {
+  PluginRuntime,
+  RuntimeInstance,
+} from '@internal/plugin-lifecycle-node';
 import { buildInstanceEnv } from '../../domain/instanceEnv';
 import type { ActionHandler } from '../orchestrator/Orchestrator';
 import { RuntimeRegistry } from '../runtime/RuntimeRegistry';
@@ -21,12 +29,21 @@ import { waitUntilReady } from './readiness';
 import {
   PreconditionError,
   Usage,
+  isRetryable,
   checkDependenciesRunning,
   findRunningDependents,
   missingRequiredConfiguration,
   parseCpu,
   parseMemory,
 } from '../../domain/orchestration';
+
+/** What an update operation carries (validated by the API schema). */
+export interface UpdateParams {
+  version: string;
+  artifact?: Artifact;
+  manifest?: PluginManifest;
+  healthProbes?: ProbeDefinition[];
+}
 
 /** What an install operation carries (validated by the API schema). */
 export interface InstallParams {
@@ -90,6 +107,7 @@ export class LifecycleActions {
         ...(await this.start(op, signal)),
       }),
       uninstall: op => this.uninstall(op),
+      update: (op, signal) => this.update(op, signal),
     };
   }
 
@@ -110,34 +128,11 @@ export class LifecycleActions {
     const runtime = this.#o.runtimes.get(plugin.runtime);
     plugin = await this.#begin(plugin, 'installing', op, `install ${version}`);
     try {
-      const installed = await runtime.install({
-        pluginId: op.pluginId,
+      const { manifest } = await this.#installVersion(op, runtime, {
         version,
         artifact,
+        manifest: params.manifest,
         signal,
-      });
-      signal.throwIfAborted();
-      const parsed = manifestSchema.safeParse({
-        ...installed.manifest,
-        ...params.manifest,
-      });
-      if (!parsed.success) {
-        throw new InputError(
-          `The manifest of ${
-            op.pluginId
-          }@${version} is invalid: ${parsed.error.issues
-            .map(i => `${i.path.join('.') || '(root)'}: ${i.message}`)
-            .join('; ')}`,
-        );
-      }
-      const manifest = parsed.data;
-      await this.#o.plugins.putVersion({
-        pluginId: op.pluginId,
-        version,
-        artifact,
-        manifest,
-        location: installed.location,
-        installedAt: new Date().toISOString(),
       });
       plugin = await this.#o.stateMachine.transition(plugin, 'installed', {
         ...this.#ctx(op, `installed ${version}`),
@@ -157,7 +152,7 @@ export class LifecycleActions {
         .uninstall({ pluginId: op.pluginId, version })
         .catch(e => this.#o.logger.warn(`cleanup after failed install: ${e}`));
       await this.#o.plugins.deleteVersion(op.pluginId, version);
-      throw await this.#fail(op, 'inactive', message);
+      throw await this.#fail(op, 'inactive', message, error);
     }
     if (params.start) {
       return { version, ...(await this.start(op, signal)) };
@@ -188,47 +183,17 @@ export class LifecycleActions {
       const instances = [];
       for (let i = 0; i < plugin.replicas; i++) {
         signal.throwIfAborted();
-        const instanceId = `${op.pluginId}-${randomUUID().slice(0, 8)}`;
-        started.push(instanceId);
-        const instance = await runtime.startInstance({
-          pluginId: op.pluginId,
-          version: stored.version,
-          instanceId,
-          artifact: stored.artifact,
-          location: stored.location,
-          env: buildInstanceEnv({
-            pluginId: op.pluginId,
-            version: stored.version,
-            instanceId,
-            environment: plugin.environment,
-            configuration: plugin.configuration,
-          }),
+        const instance = await this.#startInstance(
+          plugin,
+          stored,
+          runtime,
           signal,
-        });
-        await this.#o.instances.insert({
-          id: instanceId,
-          pluginId: op.pluginId,
-          version: stored.version,
-          track: 'stable',
-          runtime: runtime.type,
-          host: instance.host,
-          port: instance.port,
-          protocol: instance.protocol,
-          pid: instance.pid,
-          status: 'starting',
-          owner: this.#o.replicaId,
-        });
+          id => started.push(id),
+        );
         instances.push(instance);
       }
       for (const instance of instances) {
-        await waitUntilReady({
-          instance,
-          probes: plugin.probes,
-          timeoutMs: this.#o.readyTimeoutMs,
-          isAlive: () => runtime.isAlive(instance.instanceId),
-          signal,
-        });
-        await this.#o.instances.setStatus(instance.instanceId, 'running');
+        await this.#awaitReady(plugin.probes, instance, runtime, signal);
       }
       await this.#o.stateMachine.transition(plugin, 'running', {
         ...this.#ctx(
@@ -251,7 +216,7 @@ export class LifecycleActions {
           this.#stopInstance(op.pluginId, instanceId, runtime.type, message),
         ),
       );
-      throw await this.#fail(op, 'error', message);
+      throw await this.#fail(op, 'error', message, error);
     }
   }
 
@@ -273,6 +238,7 @@ export class LifecycleActions {
         op,
         'error',
         `stop failed: ${errorMessage(error)}`,
+        error,
       );
     }
   }
@@ -312,8 +278,261 @@ export class LifecycleActions {
         op,
         'error',
         `uninstall failed: ${errorMessage(error)}`,
+        error,
       );
     }
+  }
+
+  /**
+   * Moves a plugin to another version. A running plugin is rolled one
+   * instance at a time: a new instance must pass its startup and readiness
+   * probes before an old one is stopped, so capacity never drops. A failed
+   * update stops what it started, starts again the old instances it had
+   * stopped, removes the new version and returns to the state it began in.
+   */
+  async update(op: Operation, signal: AbortSignal) {
+    const params = op.params as unknown as UpdateParams;
+    const { version } = params;
+    let plugin = await this.#o.plugins.getOrThrow(op.pluginId);
+    const runtime = this.#o.runtimes.get(plugin.runtime);
+    const fromVersion = plugin.currentVersion;
+    const previous =
+      fromVersion &&
+      (await this.#o.plugins.getVersion(op.pluginId, fromVersion));
+    if (!previous) {
+      throw new InputError(
+        `Plugin '${op.pluginId}' has no installed version to update from`,
+      );
+    }
+    if (fromVersion === version) {
+      throw new PreconditionError(
+        `Plugin '${op.pluginId}' already runs ${version}`,
+      );
+    }
+    const artifact =
+      params.artifact ??
+      previous.artifact ??
+      this.#o.configuredArtifact(op.pluginId);
+    const resuming = this.#resuming(plugin, 'updating', op);
+    const old = await this.#o.instances.listForPlugin(plugin.id, {
+      activeOnly: true,
+    });
+    const wasRunning = resuming ? old.length > 0 : plugin.state === 'running';
+    if (!resuming && wasRunning) {
+      await this.#checkStartPreconditions(
+        plugin,
+        params.manifest ?? previous.manifest,
+        op,
+      );
+    }
+    plugin = await this.#begin(
+      plugin,
+      'updating',
+      op,
+      `update ${fromVersion} -> ${version}`,
+    );
+    const started: string[] = [];
+    const stoppedOld: string[] = [];
+    try {
+      const { manifest, stored } = await this.#installVersion(op, runtime, {
+        version,
+        artifact,
+        manifest: params.manifest,
+        signal,
+      });
+      const probes = params.healthProbes ?? manifest.probes ?? plugin.probes;
+      if (wasRunning) {
+        const oldInstances = old.filter(i => i.version !== version);
+        for (let i = 0; i < plugin.replicas; i++) {
+          signal.throwIfAborted();
+          const instance = await this.#startInstance(
+            plugin,
+            stored,
+            runtime,
+            signal,
+            id => started.push(id),
+          );
+          await this.#awaitReady(probes, instance, runtime, signal);
+          const retiring = oldInstances.shift();
+          if (retiring) {
+            await this.#stopInstance(
+              plugin.id,
+              retiring.id,
+              retiring.runtime,
+              `replaced by ${version}`,
+            );
+            stoppedOld.push(retiring.id);
+          }
+        }
+        for (const extra of oldInstances) {
+          await this.#stopInstance(
+            plugin.id,
+            extra.id,
+            extra.runtime,
+            `replaced by ${version}`,
+          );
+        }
+      }
+      await this.#o.stateMachine.transition(
+        plugin,
+        wasRunning ? 'running' : 'installed',
+        {
+          ...this.#ctx(op, `updated ${fromVersion} -> ${version}`),
+          patch: { currentVersion: version, probes, lastError: undefined },
+        },
+      );
+      return { fromVersion, toVersion: version, instances: started };
+    } catch (error) {
+      const message = `update ${fromVersion} -> ${version} failed: ${errorMessage(
+        error,
+      )}`;
+      // Compensation: the old version keeps (or gets back) its capacity.
+      await Promise.all(
+        started.map(id =>
+          this.#stopInstance(plugin.id, id, runtime.type, message),
+        ),
+      );
+      const fresh = await this.#o.plugins.getOrThrow(plugin.id);
+      for (let i = 0; i < stoppedOld.length; i++) {
+        const instance = await this.#startInstance(
+          fresh,
+          previous,
+          runtime,
+          new AbortController().signal,
+          () => {},
+        );
+        await this.#awaitReady(
+          fresh.probes,
+          instance,
+          runtime,
+          new AbortController().signal,
+        ).catch(e =>
+          this.#o.logger.error(
+            `restoring ${fromVersion} after a failed update: ${e}`,
+          ),
+        );
+      }
+      await runtime
+        .uninstall({ pluginId: op.pluginId, version })
+        .catch(e => this.#o.logger.warn(`cleanup after failed update: ${e}`));
+      await this.#o.plugins.deleteVersion(op.pluginId, version);
+      await this.#o.stateMachine.transitionLatest(
+        op.pluginId,
+        wasRunning ? 'running' : 'installed',
+        {
+          ...this.#ctx(op, `${message}; ${fromVersion} restored`),
+          patch: { lastError: message },
+        },
+      );
+      throw failure(message, error);
+    }
+  }
+
+  /** Installs a version with the runtime and records it with its manifest. */
+  async #installVersion(
+    op: Operation,
+    runtime: PluginRuntime,
+    request: {
+      version: string;
+      artifact?: Artifact;
+      manifest?: PluginManifest;
+      signal: AbortSignal;
+    },
+  ) {
+    const { version, artifact, signal } = request;
+    if (!artifact) {
+      throw new InputError(
+        `No artifact for plugin '${op.pluginId}': give one in the request or configure pluginLifecycle.plugins.${op.pluginId}.artifact`,
+      );
+    }
+    const installed = await runtime.install({
+      pluginId: op.pluginId,
+      version,
+      artifact,
+      signal,
+    });
+    signal.throwIfAborted();
+    const parsed = manifestSchema.safeParse({
+      ...installed.manifest,
+      ...request.manifest,
+    });
+    if (!parsed.success) {
+      throw new InputError(
+        `The manifest of ${
+          op.pluginId
+        }@${version} is invalid: ${parsed.error.issues
+          .map(i => `${i.path.join('.') || '(root)'}: ${i.message}`)
+          .join('; ')}`,
+      );
+    }
+    const stored = {
+      pluginId: op.pluginId,
+      version,
+      artifact,
+      manifest: parsed.data,
+      location: installed.location,
+      installedAt: new Date().toISOString(),
+    };
+    await this.#o.plugins.putVersion(stored);
+    return { manifest: parsed.data, stored };
+  }
+
+  /** Starts one instance of a stored version and records it as starting. */
+  async #startInstance(
+    plugin: PluginRecord,
+    stored: StoredVersion,
+    runtime: PluginRuntime,
+    signal: AbortSignal,
+    onSpawn: (instanceId: string) => void,
+  ): Promise<RuntimeInstance> {
+    const instanceId = `${plugin.id}-${randomUUID().slice(0, 8)}`;
+    onSpawn(instanceId);
+    const instance = await runtime.startInstance({
+      pluginId: plugin.id,
+      version: stored.version,
+      instanceId,
+      artifact: stored.artifact,
+      location: stored.location,
+      env: buildInstanceEnv({
+        pluginId: plugin.id,
+        version: stored.version,
+        instanceId,
+        environment: plugin.environment,
+        configuration: plugin.configuration,
+      }),
+      signal,
+    });
+    await this.#o.instances.insert({
+      id: instanceId,
+      pluginId: plugin.id,
+      version: stored.version,
+      track: 'stable',
+      runtime: runtime.type,
+      host: instance.host,
+      port: instance.port,
+      protocol: instance.protocol,
+      pid: instance.pid,
+      status: 'starting',
+      owner: this.#o.replicaId,
+    });
+    return instance;
+  }
+
+  /** Waits for an instance's startup and readiness probes, then marks it running. */
+  async #awaitReady(
+    probes: ProbeDefinition[],
+    instance: RuntimeInstance,
+    runtime: PluginRuntime,
+    signal: AbortSignal,
+  ) {
+    await waitUntilReady({
+      instance,
+      probes,
+      timeoutMs: this.#o.readyTimeoutMs,
+      isAlive: () => runtime.isAlive(instance.instanceId),
+      signal,
+    });
+    await this.#o.instances.setStatus(instance.instanceId, 'running');
   }
 
   /** Whether the operation already entered this state (an attempt cut off). */
@@ -408,12 +627,17 @@ export class LifecycleActions {
    * the state the compensation left it in, with the reason as its last error.
    * Returns the error for the operation to fail with.
    */
-  async #fail(op: Operation, to: 'error' | 'inactive', message: string) {
+  async #fail(
+    op: Operation,
+    to: 'error' | 'inactive',
+    message: string,
+    cause: unknown,
+  ) {
     await this.#o.stateMachine.transitionLatest(op.pluginId, to, {
       ...this.#ctx(op, message),
       patch: { lastError: message },
     });
-    return new Error(message);
+    return failure(message, cause);
   }
 
   async #stopAll(plugin: PluginRecord): Promise<number> {
@@ -446,6 +670,15 @@ export class LifecycleActions {
         : reason,
     });
   }
+}
+
+/**
+ * The error an action fails with after its compensation: the message says
+ * what happened; whether a retry may help is the cause's (an unknown version
+ * stays unknown, a readiness timeout may pass).
+ */
+function failure(message: string, cause: unknown): Error {
+  return Object.assign(new Error(message), { retryable: isRetryable(cause) });
 }
 
 function errorMessage(error: unknown): string {
