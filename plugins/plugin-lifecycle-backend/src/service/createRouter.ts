@@ -129,69 +129,36 @@ export async function createRouter(
     res.json({ items: await system.getHistory(req.params.pluginId, scope) });
   });
 
-  router.post('/plugins/:pluginId/install', async (req, res) => {
-    const { pluginId } = req.params;
-    const accepted = await audited(
-      req,
-      'plugin-install',
-      { pluginId },
-      ({ actor, scope }) => {
-        if (
-          !req.body ||
-          typeof req.body !== 'object' ||
-          Array.isArray(req.body)
-        ) {
-          throw new InputError(
-            'Invalid install request: the body must be a JSON object',
-          );
-        }
-        const { version, ...rest } = req.body;
-        if (version === undefined) {
-          throw new InputError(
-            'Invalid install request: version is required (a semantic version such as 1.2.3)',
-          );
-        }
-        return system.installPlugin(pluginId, version, {
-          ...withIdempotencyKey(req, rest),
-          userId: actor,
-          scope,
-        });
-      },
-    );
-    res.status(202).json(accepted);
-  });
-
-  router.post('/plugins/:pluginId/update', async (req, res) => {
-    const { pluginId } = req.params;
-    const accepted = await audited(
-      req,
-      'plugin-update',
-      { pluginId },
-      ({ actor, scope }) => {
-        if (
-          !req.body ||
-          typeof req.body !== 'object' ||
-          Array.isArray(req.body)
-        ) {
-          throw new InputError(
-            'Invalid update request: the body must be a JSON object',
-          );
-        }
-        const { version, ...rest } = withIdempotencyKey(req, req.body);
-        if (version === undefined) {
-          throw new InputError(
-            'Invalid update request: version is required (a semantic version such as 1.2.3)',
-          );
-        }
-        return system.updatePlugin(pluginId, version, {
-          ...rest,
-          userId: actor,
-          scope,
-        });
-      },
-    );
-    res.status(202).json(accepted);
-  });
+  // install and update: a version and the rest of the request
+  for (const action of ['install', 'update'] as const) {
+    router.post(`/plugins/:pluginId/${action}`, async (req, res) => {
+      const { pluginId } = req.params;
+      const accepted = await audited(
+        req,
+        `plugin-${action}`,
+        { pluginId },
+        ({ actor, scope }) => {
+          const body = withIdempotencyKey(req, req.body);
+          if (!body || typeof body !== 'object' || Array.isArray(body)) {
+            throw new InputError(
+              `Invalid ${action} request: the body must be a JSON object`,
+            );
+          }
+          const { version, ...rest } = body;
+          if (version === undefined) {
+            throw new InputError(
+              `Invalid ${action} request: version is required (a semantic version such as 1.2.3)`,
+            );
+          }
+          const options = { ...rest, userId: actor, scope };
+          return action === 'install'
+            ? system.installPlugin(pluginId, version, options)
+            : system.updatePlugin(pluginId, version, options);
+        },
+      );
+      res.status(202).json(accepted);
+    });
+  }
 
   const commands = {
     start: system.startPlugin,
