@@ -191,9 +191,11 @@ function rowToTransition(row: TransitionRow): StateTransition {
  */
 export class PluginStore {
   readonly #db: Knex;
+  readonly #isPostgres: boolean;
 
   private constructor(db: Knex) {
     this.#db = db;
+    this.#isPostgres = db.client.config.client === 'pg';
   }
 
   static create(options: { db: Knex }): PluginStore {
@@ -325,8 +327,8 @@ export class PluginStore {
     input: TransitionInput,
   ): Promise<{ updatedAt: string }> {
     const timestamp = now();
-    await this.#db.transaction(async tx => {
-      const count = await tx<PluginRow>('plugins')
+    const update = (db: Knex) =>
+      db<PluginRow>('plugins')
         .where({
           id: input.pluginId,
           state: input.from,
@@ -343,29 +345,57 @@ export class PluginStore {
             : null,
           updated_at: timestamp,
         });
-      if (count === 0) {
-        const current = await tx<PluginRow>('plugins')
-          .select('state', 'revision')
-          .where({ id: input.pluginId })
-          .first();
-        if (!current) {
-          throw new NotFoundError(`No plugin with id '${input.pluginId}'`);
-        }
-        throw new ConflictError(
-          `Plugin '${input.pluginId}' changed concurrently: expected state '${input.from}' at revision ${input.expectedRevision}, found '${current.state}' at revision ${current.revision}`,
-        );
-      }
-      await tx<TransitionRow>('state_transitions').insert({
-        plugin_id: input.pluginId,
-        from_state: input.from,
-        to_state: input.to,
-        action: input.action,
-        operation_id: input.operationId ?? null,
-        actor: input.actor ?? null,
-        reason: input.reason ?? null,
-        created_at: timestamp,
+    const history = [
+      input.pluginId,
+      input.from,
+      input.to,
+      input.action,
+      input.operationId ?? null,
+      input.actor ?? null,
+      input.reason ?? null,
+      timestamp,
+    ];
+    let changed: boolean;
+    if (this.#isPostgres) {
+      // One statement, atomic on its own: the update and its history entry
+      // (every lifecycle action makes two of these; one round trip each).
+      const sql = update(this.#db).returning('id').toSQL();
+      const result = await this.#db.raw(
+        `WITH changed AS (${sql.sql})
+         INSERT INTO state_transitions (plugin_id, from_state, to_state, action, operation_id, actor, reason, created_at)
+         SELECT ?, ?, ?, ?, ?, ?, ?, ? FROM changed
+         RETURNING id`,
+        [...sql.bindings, ...history],
+      );
+      changed = result.rows.length > 0;
+    } else {
+      changed = await this.#db.transaction(async tx => {
+        if ((await update(tx)) === 0) return false;
+        await tx<TransitionRow>('state_transitions').insert({
+          plugin_id: input.pluginId,
+          from_state: input.from,
+          to_state: input.to,
+          action: input.action,
+          operation_id: input.operationId ?? null,
+          actor: input.actor ?? null,
+          reason: input.reason ?? null,
+          created_at: timestamp,
+        });
+        return true;
       });
-    });
+    }
+    if (!changed) {
+      const current = await this.#db<PluginRow>('plugins')
+        .select('state', 'revision')
+        .where({ id: input.pluginId })
+        .first();
+      if (!current) {
+        throw new NotFoundError(`No plugin with id '${input.pluginId}'`);
+      }
+      throw new ConflictError(
+        `Plugin '${input.pluginId}' changed concurrently: expected state '${input.from}' at revision ${input.expectedRevision}, found '${current.state}' at revision ${current.revision}`,
+      );
+    }
     return { updatedAt: timestamp };
   }
 
