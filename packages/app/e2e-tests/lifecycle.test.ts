@@ -3,8 +3,9 @@ import { test, expect, Page } from '@playwright/test';
 /**
  * The Lifecycle tab in a real browser against the real backend (started by
  * scripts/e2e.sh with the sample plugin configured): install 1.0.0, start it,
- * see its instance answer over HTTP, stop it and uninstall it, then find the
- * four operations in the Operations table.
+ * see its instance answer over HTTP, update it to 1.1.0 and see the new
+ * instance answer, stop it and uninstall it, then find the five operations in
+ * the Operations table.
  */
 async function signIn(page: Page) {
   await page.goto('/');
@@ -49,25 +50,68 @@ test('drives the sample plugin through its lifecycle from the entity page', asyn
     version: '1.0.0',
   });
 
+  // Update the running plugin: its instances are rolled to 1.1.0.
+  await page.getByLabel('New version').fill('1.1.0');
+  await page.getByRole('button', { name: 'Update', exact: true }).click();
+  await expect(page.getByTestId('lifecycle-version')).toHaveText('1.1.0', {
+    timeout: 60_000,
+  });
+  await expectState(page, 'running');
+  const operations = page.getByTestId('operations-table');
+  const latest = operations.locator('tbody tr').first();
+  await expect(latest.getByRole('cell').first()).toHaveText('update', {
+    timeout: 60_000,
+  });
+  await expect(latest.getByTestId('operation-status')).toHaveText('succeeded', {
+    timeout: 60_000,
+  });
+
+  // The instances changed: the new one answers with the new version.
+  const updatedAddress = page
+    .getByRole('row')
+    .filter({ hasText: '1.1.0' })
+    .filter({ hasText: 'running' })
+    .getByText(/^127\.0\.0\.1:\d+$/)
+    .first();
+  await expect(updatedAddress).toBeVisible();
+  const updated = await request.get(
+    `http://${await updatedAddress.textContent()}/`,
+  );
+  expect(await updated.json()).toMatchObject({
+    service: 'sample-http-service',
+    version: '1.1.0',
+  });
+
   await page.getByRole('button', { name: 'Stop', exact: true }).click();
   await expectState(page, 'installed');
   await page.getByRole('button', { name: 'Uninstall', exact: true }).click();
   await expectState(page, 'inactive');
 
   // The history table shows the whole path.
-  for (const state of ['installing', 'starting', 'stopping', 'uninstalling']) {
+  for (const state of [
+    'installing',
+    'starting',
+    'updating',
+    'stopping',
+    'uninstalling',
+  ]) {
     await expect(page.getByText(state, { exact: false }).first()).toBeVisible();
   }
 
-  // The operations table lists the four operations, newest first, all done.
-  const operations = page.getByTestId('operations-table');
+  // The operations table lists the five operations, newest first, all done.
   await expect(operations.getByTestId('operation-status')).toHaveText(
-    ['succeeded', 'succeeded', 'succeeded', 'succeeded'],
+    ['succeeded', 'succeeded', 'succeeded', 'succeeded', 'succeeded'],
     { timeout: 30_000 },
   );
   const rows = operations.locator('tbody tr');
-  await expect(rows).toHaveCount(4);
-  for (const [i, type] of ['uninstall', 'stop', 'start', 'install'].entries()) {
+  await expect(rows).toHaveCount(5);
+  for (const [i, type] of [
+    'uninstall',
+    'stop',
+    'update',
+    'start',
+    'install',
+  ].entries()) {
     await expect(rows.nth(i).getByRole('cell').first()).toHaveText(type);
   }
   await expect(operations.getByRole('button', { name: 'Cancel' })).toHaveCount(

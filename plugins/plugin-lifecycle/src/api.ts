@@ -18,6 +18,7 @@ export type PluginLifecycleApi = Pick<
   | 'getPlugin'
   | 'getHistory'
   | 'installPlugin'
+  | 'updatePlugin'
   | 'runCommand'
   | 'getOperation'
   | 'listOperations'

@@ -150,10 +150,10 @@ export async function createRouter(
               `Invalid ${action} request: version is required (a semantic version such as 1.2.3)`,
             );
           }
-          const options = { ...rest, userId: actor, scope };
+          const request = { ...rest, userId: actor, scope };
           return action === 'install'
-            ? system.installPlugin(pluginId, version, options)
-            : system.updatePlugin(pluginId, version, options);
+            ? system.installPlugin(pluginId, version, request)
+            : system.updatePlugin(pluginId, version, request);
         },
       );
       res.status(202).json(accepted);

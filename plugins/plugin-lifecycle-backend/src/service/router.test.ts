@@ -80,7 +80,11 @@ describe('plugin-lifecycle router: bad input', () => {
     ['a body that is not an object', '/plugins/sample/install', [1, 2]],
     ['an unknown field on a command', '/plugins/sample/start', { force: true }],
     ['an update without a version', '/plugins/sample/update', {}],
-    ['an update to something that is not a version', '/plugins/sample/update', { version: 'next' }],
+    [
+      'an update to something that is not a version',
+      '/plugins/sample/update',
+      { version: 'next' },
+    ],
   ])('answers 400 for %s', async (_what, path, body) => {
     const res = await post(path, body);
     expect(res.status).toBe(400);

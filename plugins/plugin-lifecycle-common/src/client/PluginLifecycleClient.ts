@@ -1,6 +1,6 @@
 import { ResponseError } from '@backstage/errors';
 import { LifecycleState } from '../lifecycle/states';
-import { BatchRequest, InstallRequest } from '../api/schemas';
+import { BatchRequest, InstallRequest, UpdateRequest } from '../api/schemas';
 import {
   BatchAccepted,
   Operation,
@@ -71,6 +71,20 @@ export class PluginLifecycleClient {
     request: InstallRequest,
   ): Promise<OperationAccepted> {
     return this.#request(`/plugins/${encodeURIComponent(pluginId)}/install`, {
+      method: 'POST',
+      body: request,
+    });
+  }
+
+  /**
+   * Moves an installed plugin to another version. A running plugin is rolled
+   * one instance at a time; a failed update restores the previous version.
+   */
+  async updatePlugin(
+    pluginId: string,
+    request: UpdateRequest,
+  ): Promise<OperationAccepted> {
+    return this.#request(`/plugins/${encodeURIComponent(pluginId)}/update`, {
       method: 'POST',
       body: request,
     });

@@ -159,6 +159,7 @@ function makeFakeApi(
     getPlugin: jest.fn(async () => makeDetails()),
     getHistory: jest.fn(async () => history),
     installPlugin: jest.fn(async () => ({ ...accepted, type: 'install' })),
+    updatePlugin: jest.fn(async () => ({ ...accepted, type: 'update' })),
     runCommand: jest.fn(async (_id, command) => ({
       ...accepted,
       type: command,
@@ -210,6 +211,11 @@ describe('EntityLifecycleContent', () => {
     expect(screen.getByRole('button', { name: 'Restart' })).toBeEnabled();
     expect(screen.queryByRole('button', { name: 'Start' })).toBeNull();
     expect(screen.queryByRole('button', { name: 'Install' })).toBeNull();
+    expect(screen.getByRole('button', { name: 'Update' })).toBeDisabled();
+    expect(screen.getByLabelText('New version')).toHaveAttribute(
+      'placeholder',
+      '1.2.3',
+    );
   });
 
   it('shows the last error of a plugin', async () => {
@@ -308,6 +314,97 @@ describe('EntityLifecycleContent', () => {
     );
     expect(screen.getByRole('button', { name: 'Start' })).toBeEnabled();
     expect(screen.getByText('No instances.')).toBeInTheDocument();
+  });
+
+  it('updates a running plugin to a new version and follows it', async () => {
+    const api = makeFakeApi();
+    await renderContent(api, 20);
+
+    const field = await screen.findByLabelText('New version');
+    expect(field).toHaveAttribute('placeholder', '1.2.3');
+    const update = screen.getByRole('button', { name: 'Update' });
+    expect(update).toBeDisabled();
+
+    fireEvent.change(field, { target: { value: ' 1.3.0 ' } });
+    expect(update).toBeEnabled();
+    api.getPlugin
+      .mockResolvedValueOnce(
+        makeDetails({ state: 'updating', availableActions: [] }),
+      )
+      .mockResolvedValue(makeDetails({ currentVersion: '1.3.0' }));
+    fireEvent.click(update);
+
+    await waitFor(() =>
+      expect(api.updatePlugin).toHaveBeenCalledWith('sample-http-service', {
+        version: '1.3.0',
+      }),
+    );
+    await waitFor(() =>
+      expect(screen.getByTestId('lifecycle-version')).toHaveTextContent(
+        '1.3.0',
+      ),
+    );
+    expect(screen.getByTestId('lifecycle-state')).toHaveTextContent('running');
+    expect(api.updatePlugin).toHaveBeenCalledTimes(1);
+    expect(api.runCommand).not.toHaveBeenCalled();
+    expect(api.installPlugin).not.toHaveBeenCalled();
+    expect(screen.getByLabelText('New version')).toHaveAttribute(
+      'placeholder',
+      '1.3.0',
+    );
+  });
+
+  it('reports an update the API refused', async () => {
+    const api = makeFakeApi({
+      updatePlugin: jest.fn(async () => {
+        throw await responseError(400, 'Bad Request', {
+          name: 'InputError',
+          message: 'version must be a semantic version such as 1.2.3',
+        });
+      }),
+    });
+    await renderContent(api);
+
+    fireEvent.change(await screen.findByLabelText('New version'), {
+      target: { value: 'latest' },
+    });
+    fireEvent.click(screen.getByRole('button', { name: 'Update' }));
+
+    expect(
+      await screen.findByText('Error: Could not update'),
+    ).toBeInTheDocument();
+    expect(
+      screen.getByText(
+        'version must be a semantic version such as 1.2.3 (400 Bad Request)',
+      ),
+    ).toBeInTheDocument();
+    expect(api.updatePlugin).toHaveBeenCalledWith('sample-http-service', {
+      version: 'latest',
+    });
+    // The tab reloads after the attempt and stays usable
+    expect(api.getPlugin).toHaveBeenCalledTimes(2);
+    expect(screen.getByRole('button', { name: 'Update' })).toBeEnabled();
+  });
+
+  it('offers no update for an inactive plugin', async () => {
+    const api = makeFakeApi({
+      getPlugin: jest.fn(async () =>
+        makeDetails({
+          state: 'inactive',
+          currentVersion: undefined,
+          instances: [],
+          availableActions: ['install'],
+        }),
+      ),
+    });
+    await renderContent(api);
+
+    expect(await screen.findByTestId('lifecycle-state')).toHaveTextContent(
+      'inactive',
+    );
+    expect(screen.getByRole('button', { name: 'Install' })).toBeInTheDocument();
+    expect(screen.queryByRole('button', { name: 'Update' })).toBeNull();
+    expect(screen.queryByLabelText('New version')).toBeNull();
   });
 
   it('reports an action the API refused', async () => {

@@ -10,11 +10,11 @@ import { stringifyEntityRef } from '@backstage/catalog-model';
 import { useEntity } from '@backstage/plugin-catalog-react';
 import { PLUGIN_ID_ANNOTATION } from '@internal/plugin-lifecycle-common';
 import { HistoryTable } from './HistoryTable';
-import { InstallForm } from './InstallForm';
 import { InstancesTable } from './InstancesTable';
 import { LifecycleActions } from './LifecycleActions';
 import { LifecycleSummaryCard } from './LifecycleSummaryCard';
 import { OperationsTable } from './OperationsTable';
+import { InstallForm } from './VersionForm';
 import {
   describeError,
   failureTitle,
@@ -96,6 +96,7 @@ const PluginLifecycleView = (props: {
           {actionError}
           <LifecycleActions
             available={details.availableActions}
+            currentVersion={details.currentVersion}
             disabled={action.pending || polling}
             onAction={action.perform}
           />

@@ -1,10 +1,10 @@
 import Button from '@material-ui/core/Button';
 import { makeStyles } from '@material-ui/core/styles';
 import { LifecycleAction } from '@internal/plugin-lifecycle-common';
-import { InstallForm } from './InstallForm';
+import { InstallForm, UpdateForm } from './VersionForm';
 import { SUPPORTED_ACTIONS, SupportedAction } from './usePluginLifecycle';
 
-const LABELS: Record<Exclude<SupportedAction, 'install'>, string> = {
+const LABELS: Record<Exclude<SupportedAction, 'install' | 'update'>, string> = {
   start: 'Start',
   stop: 'Stop',
   restart: 'Restart',
@@ -24,13 +24,19 @@ const useStyles = makeStyles(theme => ({
 export interface LifecycleActionsProps {
   /** The actions the API says may begin from the current state. */
   available: readonly LifecycleAction[];
+  /** The version the plugin is at (the placeholder of the update field). */
+  currentVersion?: string;
   disabled?: boolean;
   onAction: (action: SupportedAction, version?: string) => void;
 }
 
-/** Buttons for the supported actions that are currently available. */
+/**
+ * Buttons for the supported actions that are currently available, with a
+ * version field for install and update.
+ */
 export const LifecycleActions = ({
   available,
+  currentVersion,
   disabled,
   onAction,
 }: LifecycleActionsProps) => {
@@ -43,14 +49,27 @@ export const LifecycleActions = ({
 
   return (
     <div className={classes.root}>
-      {actions.map(action =>
-        action === 'install' ? (
-          <InstallForm
-            key={action}
-            disabled={disabled}
-            onInstall={version => onAction('install', version)}
-          />
-        ) : (
+      {actions.map(action => {
+        if (action === 'install') {
+          return (
+            <InstallForm
+              key={action}
+              disabled={disabled}
+              onInstall={version => onAction('install', version)}
+            />
+          );
+        }
+        if (action === 'update') {
+          return (
+            <UpdateForm
+              key={action}
+              currentVersion={currentVersion}
+              disabled={disabled}
+              onUpdate={version => onAction('update', version)}
+            />
+          );
+        }
+        return (
           <Button
             key={action}
             variant="outlined"
@@ -60,8 +79,8 @@ export const LifecycleActions = ({
           >
             {LABELS[action]}
           </Button>
-        ),
-      )}
+        );
+      })}
     </div>
   );
 };

@@ -20,12 +20,20 @@ const useStyles = makeStyles(theme => ({
   },
 }));
 
-const Fact = ({ label, children }: { label: string; children: ReactNode }) => (
+const Fact = ({
+  label,
+  testId,
+  children,
+}: {
+  label: string;
+  testId?: string;
+  children: ReactNode;
+}) => (
   <>
     <Typography variant="body2" color="textSecondary">
       {label}
     </Typography>
-    <Typography variant="body2" component="div">
+    <Typography variant="body2" component="div" data-testid={testId}>
       {children}
     </Typography>
   </>
@@ -67,7 +75,9 @@ export const LifecycleSummaryCard = ({
         <Fact label="State">
           <LifecycleStateChip state={details?.state ?? 'not-installed'} />
         </Fact>
-        <Fact label="Version">{details?.currentVersion ?? '—'}</Fact>
+        <Fact label="Version" testId="lifecycle-version">
+          {details?.currentVersion ?? '—'}
+        </Fact>
         {details && (
           <>
             <Fact label="Runtime">{details.runtime}</Fact>

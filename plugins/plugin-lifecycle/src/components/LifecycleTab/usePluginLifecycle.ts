@@ -12,13 +12,14 @@ import {
 } from '@internal/plugin-lifecycle-common';
 import { pluginLifecycleApiRef } from '../../api';
 
-/** The actions the lifecycle tab offers as buttons. */
+/** The actions the lifecycle tab offers (as buttons, or forms for a version). */
 export const SUPPORTED_ACTIONS = [
   'install',
   'start',
   'stop',
   'restart',
   'uninstall',
+  'update',
 ] as const;
 
 /** One of {@link SUPPORTED_ACTIONS}. */
@@ -142,6 +143,8 @@ export function useLifecycleAction(
             version: request.version ?? '',
             ...(entityRef ? { entityRef } : {}),
           });
+        } else if (request.action === 'update') {
+          await api.updatePlugin(pluginId, { version: request.version ?? '' });
         } else {
           await api.runCommand(pluginId, request.action);
         }
