@@ -89,4 +89,16 @@ export interface PluginRuntime {
   onInstanceExit(listener: (exit: RuntimeInstanceExit) => void): () => void;
   /** Stops everything this runtime started in this process. */
   shutdown(options: { gracePeriodMs: number }): Promise<void>;
+  /**
+   * Stops an instance that an earlier run of the backend started and no
+   * longer manages (it was killed before it could stop its instances).
+   * Returns whether something was stopped. Optional: runtimes whose
+   * instances cannot outlive the backend need not implement it.
+   */
+  reapOrphan?(instance: {
+    pluginId: string;
+    version: string;
+    instanceId: string;
+    pid?: number;
+  }): Promise<boolean>;
 }

@@ -37,8 +37,21 @@ export class Reconciler {
         ? !(await this.#alive(instance.runtime, instance.id))
         : isOwnerGone(instance.owner);
       if (gone) {
+        const runtime = this.o.runtimes.has(instance.runtime)
+          ? this.o.runtimes.get(instance.runtime)
+          : undefined;
+        const reaped = await runtime
+          ?.reapOrphan?.({
+            pluginId: instance.pluginId,
+            version: instance.version,
+            instanceId: instance.id,
+            pid: instance.pid,
+          })
+          .catch(() => false);
         await instances.setStatus(instance.id, 'stopped', {
-          lastError: `its replica ${instance.owner} is gone`,
+          lastError: `its replica ${instance.owner} is gone${
+            reaped ? '; its orphaned process was stopped' : ''
+          }`,
         });
       }
     }

@@ -203,4 +203,29 @@ describe('ProcessRuntime with the real sample service', () => {
     ).text();
     expect(body).toBe(`port ${instance.port}`);
   });
+
+  it('stops an orphan left by an earlier backend, and nothing that is not its own', async () => {
+    const { instance } = await installAndStart('1.0.0');
+    // a backend restarted after a SIGKILL: same data directory, new runtime
+    const restarted = ProcessRuntime.create({
+      logger: mockServices.logger.mock(),
+      dataDir,
+    });
+    const orphan = {
+      pluginId: 'sample',
+      version: '1.0.0',
+      instanceId: 'old',
+      pid: instance.pid,
+    };
+    expect(await restarted.reapOrphan({ ...orphan, pid: process.pid })).toBe(
+      false,
+    );
+    expect(await restarted.reapOrphan({ ...orphan, version: '1.1.0' })).toBe(
+      false,
+    );
+    expect(isProcessAlive(instance.pid!)).toBe(true);
+    expect(await restarted.reapOrphan(orphan)).toBe(true);
+    expect(isProcessAlive(instance.pid!)).toBe(false);
+    expect(await restarted.reapOrphan(orphan)).toBe(false);
+  });
 });

@@ -301,6 +301,56 @@ export class ProcessRuntime implements PluginRuntime {
     return () => this.#events.off('exit', listener);
   }
 
+  /**
+   * Stops an instance left by a backend that was killed (its process group
+   * outlives it). Only a process whose command line runs from this
+   * runtime's version directory of that plugin is touched, so a reused pid
+   * is never signalled by mistake.
+   */
+  async reapOrphan(instance: {
+    pluginId: string;
+    version: string;
+    instanceId: string;
+    pid?: number;
+  }): Promise<boolean> {
+    const { pid } = instance;
+    if (!pid || this.#children.has(instance.instanceId)) return false;
+    let commandLine: string;
+    try {
+      commandLine = (await fs.readFile(`/proc/${pid}/cmdline`, 'utf8'))
+        .split('\0')
+        .join(' ');
+    } catch {
+      return false; // gone already (or not Linux)
+    }
+    if (
+      !commandLine.includes(
+        this.#versionDir(instance.pluginId, instance.version),
+      )
+    ) {
+      return false;
+    }
+    const signalGroup = (signal: NodeJS.Signals) => {
+      try {
+        process.kill(-pid, signal);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    if (!signalGroup('SIGTERM')) return false;
+    for (let waited = 0; waited < 5000; waited += 100) {
+      await new Promise(r => setTimeout(r, 100));
+      try {
+        process.kill(pid, 0);
+      } catch {
+        return true;
+      }
+    }
+    signalGroup('SIGKILL');
+    return true;
+  }
+
   async shutdown(options: { gracePeriodMs: number }): Promise<void> {
     await Promise.all(
       [...this.#children.entries()].map(([instanceId, child]) =>
