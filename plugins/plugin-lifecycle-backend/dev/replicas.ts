@@ -134,7 +134,10 @@ export async function startReplica(options: {
     kill: async signal => {
       if (child.exitCode === null && child.signalCode === null)
         child.kill(signal);
+      // A replica that does not stop within 15 s is killed.
+      const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
       await exited;
+      clearTimeout(timer);
     },
   };
 }

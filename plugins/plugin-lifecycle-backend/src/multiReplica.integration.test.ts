@@ -38,11 +38,21 @@ describeWithPostgres(
         installMs: 400,
         orchestrator: { maxConcurrentOperations: 4, leaseDuration: 3000 },
       };
-      const [a, b] = await Promise.all([
-        startReplica({ name: 'a', ...common }),
-        startReplica({ name: 'b', ...common }),
-      ]);
-      replicas.push(a, b);
+      // Started together, as replicas of one deployment are; each is kept
+      // for afterAll as soon as it runs, so none outlives a failed start.
+      const started = await Promise.allSettled(
+        ['a', 'b'].map(name =>
+          startReplica({ name, ...common }).then(r => {
+            replicas.push(r);
+            return r;
+          }),
+        ),
+      );
+      const failed = started.find(r => r.status === 'rejected');
+      if (failed) throw (failed as PromiseRejectedResult).reason;
+      const [a, b] = started.map(
+        r => (r as PromiseFulfilledResult<Replica>).value,
+      );
       db = knexFactory({
         client: 'pg',
         connection: `${postgresUrl}/${prefix}plugin-lifecycle`,
