@@ -4,7 +4,11 @@
  * benchmarks of the plugin-lifecycle orchestrator. Uses only node:http.
  *
  * Routes: GET / (identity), /health (liveness), /startup (startup probe),
- * /ready (readiness), /config (the PLUGIN_CONFIG* env it was given).
+ * /ready (readiness), /config (the PLUGIN_CONFIG* env it was given, and the
+ * configuration it reloaded since: on SIGHUP it re-reads PLUGIN_CONFIG_FILE,
+ * on POST /-/reload it takes the JSON body). A configuration with
+ * "sample.failReadiness": true makes /ready fail, to show a bad change
+ * being rolled back.
  * Behaviour is tuned with env vars; see README.md.
  */
 'use strict';
@@ -68,6 +72,31 @@ function configFromEnv() {
   return config;
 }
 
+// The configuration in force: from the environment at start, then replaced
+// by every hot reload.
+let liveConfig = (() => {
+  try {
+    return JSON.parse(process.env.PLUGIN_CONFIG || '{}');
+  } catch {
+    return {};
+  }
+})();
+let reloads = 0;
+
+function reloadFromFile() {
+  const file = process.env.PLUGIN_CONFIG_FILE;
+  if (!file) return;
+  try {
+    liveConfig = JSON.parse(require('node:fs').readFileSync(file, 'utf8'));
+    reloads++;
+    console.log(`reloaded configuration from ${file} (reload ${reloads})`);
+  } catch (err) {
+    process.stderr.write(`cannot reload ${file}: ${err.message}\n`);
+  }
+}
+
+process.on('SIGHUP', reloadFromFile);
+
 const routes = {
   '/': () => [
     200,
@@ -84,6 +113,14 @@ const routes = {
   '/ready': () => {
     if (!started)
       return [503, { status: 'not-ready', reason: 'still starting' }];
+    if (liveConfig['sample.failReadiness'] === true)
+      return [
+        503,
+        {
+          status: 'not-ready',
+          reason: 'configuration says sample.failReadiness',
+        },
+      ];
     if (failReadiness)
       return [
         503,
@@ -96,7 +133,7 @@ const routes = {
   },
   '/config': () => {
     try {
-      return [200, configFromEnv()];
+      return [200, { ...configFromEnv(), live: liveConfig, reloads }];
     } catch (err) {
       return [
         500,
@@ -108,6 +145,23 @@ const routes = {
 
 const server = http.createServer((req, res) => {
   const path = new URL(req.url || '/', 'http://localhost').pathname;
+  if (req.method === 'POST' && path === '/-/reload') {
+    let body = '';
+    req.on('data', chunk => {
+      body += chunk;
+    });
+    req.on('end', () => {
+      try {
+        liveConfig = JSON.parse(body || '{}');
+        reloads++;
+        console.log(`reloaded configuration by request (reload ${reloads})`);
+        send(res, 200, { reloaded: true, reloads });
+      } catch (err) {
+        send(res, 400, { error: `body is not JSON: ${err.message}` });
+      }
+    });
+    return;
+  }
   const route = req.method === 'GET' ? routes[path] : undefined;
   if (!route) {
     send(res, 404, { error: 'not found', method: req.method, path });

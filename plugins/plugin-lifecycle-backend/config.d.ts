@@ -15,6 +15,31 @@ export interface Config {
      * would run code from the backend's machine.
      */
     requestArtifactTypes?: Array<'npm' | 'tarball' | 'command' | 'external'>;
+    /** The configuration manager. */
+    configuration?: {
+      /** Environments a layer may target besides `base`. Default [development, staging, production]. */
+      environments?: string[];
+      /** Versions kept per plugin and layer. Default 100. */
+      maxVersionHistory?: number;
+      /** Milliseconds between looks for other replicas' changes. Default 1000. */
+      watchPollInterval?: number;
+      /** Milliseconds between re-sealing and secret rotation checks. Default 60000. */
+      maintenanceInterval?: number;
+      encryption?: {
+        /**
+         * Keys for secret values (AES-256-GCM): 32 bytes, base64 or hex.
+         * Rotate by adding a key and making it active; stored secrets are
+         * re-sealed in the background; retire the old key afterwards.
+         */
+        keys?: Array<{
+          id: string;
+          /** @visibility secret */
+          secret: string;
+        }>;
+        /** The key new secrets are sealed with. Default: the last one. */
+        activeKeyId?: string;
+      };
+    };
     orchestrator?: {
       /** Operations run at once by one backend. Default 10. */
       maxConcurrentOperations?: number;

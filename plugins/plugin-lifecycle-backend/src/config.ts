@@ -69,6 +69,48 @@ const configSchema = z
       })
       .strict()
       .prefault({}),
+    configuration: z
+      .object({
+        /** Environments a configuration layer may target, besides `base`. */
+        environments: z
+          .array(
+            z
+              .string()
+              .regex(
+                /^[a-z0-9][a-z0-9-]{0,62}$/,
+                'environments are lowercase slugs',
+              )
+              .refine(e => e !== 'base', '"base" is the shared layer'),
+          )
+          .min(1)
+          .default(['development', 'staging', 'production']),
+        /** Versions kept per plugin and layer; older ones are pruned. */
+        maxVersionHistory: z.number().int().min(1).default(100),
+        /** Milliseconds between looks for other replicas' changes. */
+        watchPollInterval: durationMs.default(1_000),
+        /** Milliseconds between re-sealing runs and secret rotation checks. */
+        maintenanceInterval: durationMs.default(60_000),
+        encryption: z
+          .object({
+            /** Keys for secret values; `secret` is 32 bytes, base64 or hex. */
+            keys: z
+              .array(
+                z
+                  .object({
+                    id: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/),
+                    secret: z.string().min(1),
+                  })
+                  .strict(),
+              )
+              .default([]),
+            /** The key new secrets are sealed with. Default: the last key. */
+            activeKeyId: z.string().min(1).optional(),
+          })
+          .strict()
+          .prefault({}),
+      })
+      .strict()
+      .prefault({}),
     runtime: z
       .object({
         process: z

@@ -86,6 +86,17 @@ export const pluginLifecyclePlugin = createBackendPlugin({
           initialDelay: { seconds: 5 },
           fn: () => system.reconcile(),
         });
+        await deps.scheduler.scheduleTask({
+          id: 'plugin-lifecycle-config-maintenance',
+          frequency: {
+            milliseconds: config.configuration.maintenanceInterval,
+          },
+          timeout: { minutes: 10 },
+          initialDelay: { seconds: 10 },
+          fn: async () => {
+            await system.runConfigurationMaintenance();
+          },
+        });
         // Instances are child processes of this backend: stop them with it.
         deps.lifecycle.addShutdownHook(() => system.shutdown());
 

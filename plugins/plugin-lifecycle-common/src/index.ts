@@ -9,5 +9,6 @@ export * from './lifecycle/states';
 export * from './lifecycle/transitions';
 export * from './api/schemas';
 export * from './api/types';
+export * from './api/configuration';
 export * from './permissions';
 export * from './client/PluginLifecycleClient';

@@ -21,6 +21,7 @@ type InstanceRow = {
   stopped_at: Date | string | null;
   exit_code: number | null;
   last_error: string | null;
+  config_revision?: number | string | null;
 };
 
 /** Instances that are, or are about to be, serving. */
@@ -47,6 +48,9 @@ function rowToInstance(row: InstanceRow): PluginInstance {
     stoppedAt: toIso(row.stopped_at),
     exitCode: row.exit_code,
     lastError: optional(row.last_error),
+    ...(row.config_revision === null || row.config_revision === undefined
+      ? {}
+      : { configRevision: Number(row.config_revision) }),
   };
 }
 
@@ -65,8 +69,8 @@ export class InstanceStore {
   async insert(
     instance: Omit<
       PluginInstance,
-      'startedAt' | 'stoppedAt' | 'exitCode' | 'lastError'
-    >,
+      'startedAt' | 'stoppedAt' | 'exitCode' | 'lastError' | 'configRevision'
+    > & { configRevision?: number },
   ): Promise<PluginInstance> {
     const row: InstanceRow = {
       id: instance.id,
@@ -84,6 +88,7 @@ export class InstanceStore {
       stopped_at: null,
       exit_code: null,
       last_error: null,
+      config_revision: instance.configRevision ?? null,
     };
     await this.#db<InstanceRow>('plugin_instances').insert(row);
     return rowToInstance(row);
@@ -107,6 +112,13 @@ export class InstanceStore {
           ? { last_error: details.lastError ?? null }
           : {}),
       });
+  }
+
+  /** Records the configuration revision an instance reloaded with. */
+  async setConfigRevision(instanceId: string, revision: number) {
+    await this.#db('plugin_instances')
+      .where({ id: instanceId })
+      .update({ config_revision: revision });
   }
 
   async get(instanceId: string): Promise<PluginInstance | undefined> {

@@ -30,6 +30,7 @@ type PluginRow = {
   last_error: string | null;
   operation_id: string | null;
   breaker: string | null;
+  config_revision: number | string | null;
   created_at: Date | string;
   updated_at: Date | string;
 };
@@ -63,6 +64,8 @@ export interface PluginRecord extends PluginSummary {
   /** The operation holding the current transitional state, if any. */
   operationId?: string;
   breaker?: BreakerState;
+  /** The configuration revision the running instances use. */
+  configRevision?: number;
 }
 
 /** The fields that can change outside a state transition. */
@@ -80,6 +83,7 @@ export type PluginPatch = Partial<
     | 'probes'
     | 'lastError'
     | 'breaker'
+    | 'configRevision'
   >
 >;
 
@@ -115,6 +119,7 @@ const PLUGIN_COLUMNS = [
   'last_error',
   'operation_id',
   'breaker',
+  'config_revision',
   'created_at',
   'updated_at',
 ];
@@ -136,6 +141,10 @@ function rowToPlugin(row: PluginRow): PluginRecord {
     lastError: optional(row.last_error),
     operationId: optional(row.operation_id),
     breaker: fromJson<BreakerState | undefined>(row.breaker, undefined),
+    configRevision:
+      row.config_revision === null || row.config_revision === undefined
+        ? undefined
+        : Number(row.config_revision),
     createdAt: toIso(row.created_at),
     updatedAt: toIso(row.updated_at),
   };
@@ -157,6 +166,8 @@ function patchToRow(patch: PluginPatch): Partial<PluginRow> {
   if ('lastError' in patch) row.last_error = patch.lastError ?? null;
   if ('breaker' in patch)
     row.breaker = patch.breaker ? toJson(patch.breaker) : null;
+  if ('configRevision' in patch)
+    row.config_revision = patch.configRevision ?? null;
   return row;
 }
 

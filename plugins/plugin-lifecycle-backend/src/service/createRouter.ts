@@ -30,6 +30,7 @@ function withIdempotencyKey(req: Request, body: unknown) {
   return { ...(body as object), idempotencyKey: key };
 }
 import { buildOpenApiDocument } from './openapi';
+import { addConfigurationRoutes } from './configRoutes';
 
 export interface RouterOptions {
   system: PluginLifecycleOrchestrationSystem;
@@ -61,7 +62,8 @@ export async function createRouter(
 ): Promise<express.Router> {
   const { system, httpAuth, userInfo, permissions, auditor } = options;
   const router = Router();
-  router.use(express.json({ limit: '1mb' }));
+  // Large enough for a configuration export being imported.
+  router.use(express.json({ limit: '10mb' }));
 
   /** Checks the permission and says who the caller is and which tenants it may act on. */
   const authorize = async (
@@ -108,6 +110,21 @@ export async function createRouter(
       throw error;
     }
   };
+
+  addConfigurationRoutes(router, {
+    system,
+    authorize,
+    audited,
+    isAllowed: async (req, permission) => {
+      const credentials = await httpAuth.credentials(req, {
+        allow: ['user', 'service'],
+      });
+      const [decision] = await permissions.authorize([{ permission }], {
+        credentials,
+      });
+      return decision.result === AuthorizeResult.ALLOW;
+    },
+  });
 
   router.get('/openapi.json', (_req, res) => {
     res.json(buildOpenApiDocument());

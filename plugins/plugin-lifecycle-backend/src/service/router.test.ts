@@ -65,7 +65,7 @@ describe('plugin-lifecycle router: bad input', () => {
       },
     ],
     [
-      'a secret before the configuration manager exists',
+      'a secret when no encryption key is configured',
       '/plugins/sample/install',
       {
         version: '1.0.0',

@@ -50,6 +50,12 @@ import { LifecycleStateMachine } from '../engines/lifecycle/LifecycleStateMachin
 import { Orchestrator } from '../engines/orchestrator/Orchestrator';
 import { Reconciler } from '../engines/orchestrator/Reconciler';
 import { RuntimeRegistry } from '../engines/runtime/RuntimeRegistry';
+import {
+  ConfigChanged,
+  ConfigurationManager,
+} from '../engines/configuration/ConfigurationManager';
+import { SecretKeyRing } from '../engines/configuration/SecretKeyRing';
+import { ConfigMaintenance } from '../engines/configuration/ConfigMaintenance';
 import { SystemEvents } from './SystemEvents';
 import { ALL_TENANTS, Tenancy, TenantScope } from './Tenancy';
 import { zodMessage } from './zodMessage';
@@ -92,10 +98,14 @@ export class PluginLifecycleOrchestrationSystem {
   readonly #reconciler: Reconciler;
   readonly #tenancy: Tenancy;
   readonly #unsubscribe: Array<() => void> = [];
+  #configuration!: ConfigurationManager;
+  #configMaintenance!: ConfigMaintenance;
+  readonly #logger: LoggerService;
 
   private constructor(options: SystemOptions) {
     const { config, db } = options;
     this.#config = config;
+    this.#logger = options.logger;
     this.#runtimes = options.runtimes;
     this.#events = options.events ?? new SystemEvents();
     this.#plugins = PluginStore.create({ db });
@@ -123,6 +133,18 @@ export class PluginLifecycleOrchestrationSystem {
       checkQuota: (tenant, request, pluginId) =>
         this.#tenancy.checkQuota(tenant, request, pluginId),
       dependencyView: () => this.#dependencyView(),
+      configuration: {
+        resolve: plugin =>
+          this.#configuration.resolve(plugin.id, this.#environmentOf(plugin)),
+        resolveAtRevision: (plugin, revision) =>
+          this.#configuration.resolveAtRevision(
+            plugin.id,
+            this.#environmentOf(plugin),
+            revision,
+          ),
+        revertLayer: (plugin, layer, toVersion, reason) =>
+          this.#configuration.revertLayer(plugin, layer, toVersion, reason),
+      },
     });
     const o = config.orchestrator;
     this.#orchestrator = Orchestrator.create({
@@ -168,6 +190,36 @@ export class PluginLifecycleOrchestrationSystem {
     options: SystemOptions,
   ): Promise<PluginLifecycleOrchestrationSystem> {
     const system = new PluginLifecycleOrchestrationSystem(options);
+    const c = options.config.configuration;
+    system.#configuration = await ConfigurationManager.create({
+      db: options.db,
+      logger: options.logger.child({ engine: 'configuration' }),
+      keyRing:
+        options.keyRing ??
+        SecretKeyRing.create({
+          keys: c.encryption.keys,
+          activeKeyId: c.encryption.activeKeyId,
+        }),
+      events: system.#events,
+      environments: c.environments,
+      defaultEnvironment: options.config.defaultEnvironment,
+      maxVersionHistory: c.maxVersionHistory,
+      pollIntervalMs: c.watchPollInterval,
+      getPlugin: (id, scope) => system.#getPlugin(id, scope),
+      getSchema: async plugin => {
+        const version =
+          plugin.currentVersion &&
+          (await system.#plugins.getVersion(plugin.id, plugin.currentVersion));
+        return version ? version.manifest.configSchema : undefined;
+      },
+      onChanged: change => system.#onConfigurationChanged(change),
+    });
+    system.#configMaintenance = new ConfigMaintenance({
+      store: system.#configuration.store,
+      keyRing: system.#configuration.keyRing,
+      events: system.#events,
+      logger: options.logger,
+    });
     for (const runtime of options.runtimes.all()) {
       system.#unsubscribe.push(
         runtime.onInstanceExit(exit => {
@@ -194,6 +246,19 @@ export class PluginLifecycleOrchestrationSystem {
   off(event: string, listener: (...args: any[]) => void): this {
     this.#events.off(event, listener);
     return this;
+  }
+
+  /**
+   * The configuration manager: versioned configuration per plugin and
+   * environment (`setPluginConfiguration`, `watchConfiguration`, ...).
+   */
+  getPluginConfigurationManager(): ConfigurationManager {
+    return this.#configuration;
+  }
+
+  /** The stored plugin, whatever its tenant (callers check the scope). */
+  findPluginRecord(pluginId: string): Promise<PluginRecord | undefined> {
+    return this.#plugins.get(pluginId);
   }
 
   /** The tenants a user with these ownership refs may see and manage. */
@@ -254,6 +319,7 @@ export class PluginLifecycleOrchestrationSystem {
         ...(request.entityRef ? { entityRef: request.entityRef } : {}),
       });
     }
+    await this.#writeInstallConfiguration(plugin, request, userId);
     const {
       tenant: _t,
       runtime: _r,
@@ -261,6 +327,7 @@ export class PluginLifecycleOrchestrationSystem {
       priority,
       idempotencyKey,
       timeoutMs,
+      configuration: _c,
       ...params
     } = request;
     return this.#enqueueOne(
@@ -468,10 +535,18 @@ export class PluginLifecycleOrchestrationSystem {
         });
         plugins.set(plugin.id, plugin);
       }
+      if (item.action === 'install') {
+        await this.#writeInstallConfiguration(
+          plugin,
+          item.install!,
+          options.userId,
+        );
+      }
       const {
         tenant: _t,
         runtime: _r,
         entityRef: _e,
+        configuration: _c,
         ...installParams
       } = item.install ?? {};
       operations.push(
@@ -620,6 +695,24 @@ export class PluginLifecycleOrchestrationSystem {
     };
   }
 
+  /**
+   * Re-seals secrets still sealed with a retired-to-be key and announces
+   * secrets due for rotation (the plugin schedules it on one replica).
+   */
+  async runConfigurationMaintenance(now = new Date()) {
+    const result = await this.#configMaintenance.run(now);
+    if (result.resealed > 0) {
+      this.#logger.info(
+        `re-sealed the secrets of ${
+          result.resealed
+        } configuration version(s) with key '${
+          this.#configuration.keyRing.activeKeyId
+        }'`,
+      );
+    }
+    return result;
+  }
+
   /** Brings recorded state in line with what runs (see {@link Reconciler}). */
   reconcile(): Promise<void> {
     return this.#reconciler.reconcile();
@@ -628,6 +721,7 @@ export class PluginLifecycleOrchestrationSystem {
   /** Stops taking work, lets running operations end, stops every instance. */
   async shutdown(): Promise<void> {
     await this.#orchestrator.shutdown();
+    await this.#configuration.shutdown();
     this.#unsubscribe.forEach(u => u());
     const grace = this.#config.runtime.process.stopGracePeriod;
     await Promise.all(
@@ -799,6 +893,71 @@ export class PluginLifecycleOrchestrationSystem {
     return this.#operations.findByIdempotencyKey(tenant, idempotencyKey);
   }
 
+  #environmentOf(plugin: PluginRecord): string {
+    return plugin.environment ?? this.#config.defaultEnvironment;
+  }
+
+  /**
+   * Configuration given with an install becomes a version of the
+   * environment's layer before the operation is queued, so secrets are
+   * sealed at once and never sit in the operation's parameters.
+   */
+  async #writeInstallConfiguration(
+    plugin: PluginRecord,
+    request: Pick<
+      InstallRequest,
+      'configuration' | 'environment' | 'manifest'
+    > & {
+      version: string;
+    },
+    userId?: string,
+  ) {
+    if (!request.configuration?.length) return;
+    await this.#configuration.setPluginConfiguration(
+      plugin.id,
+      request.configuration,
+      {
+        environment: request.environment ?? this.#config.defaultEnvironment,
+        userId,
+        description: `given at install of ${request.version}`,
+        schema: request.manifest?.configSchema,
+        applyToInstances: false,
+      },
+    );
+  }
+
+  /**
+   * A configuration change of a running plugin's environment (or of the
+   * base layer) reaches its instances through a `configure` operation.
+   */
+  async #onConfigurationChanged(
+    change: ConfigChanged,
+  ): Promise<string | undefined> {
+    const plugin = await this.#plugins.get(change.plugin.id);
+    if (!plugin) return undefined;
+    const env = this.#environmentOf(plugin);
+    if (change.layer !== 'base' && change.layer !== env) return undefined;
+    // Running, or on its way there: a change made meanwhile must not be
+    // lost; the configure operation itself skips a plugin that is not running.
+    const live = ['running', 'configuring', 'starting', 'updating'];
+    if (!live.includes(plugin.state)) return undefined;
+    const accepted = await this.#enqueueOne(
+      this.#newOperation({
+        pluginId: plugin.id,
+        tenant: plugin.tenant,
+        type: 'configure',
+        actor: change.actor,
+        params: {
+          layer: change.layer,
+          version: change.version.version,
+          revision: change.version.revision,
+          dryRun: change.dryRun ?? false,
+        },
+      }),
+    );
+    return accepted.operationId;
+  }
+
   async #enqueueOne(operation: NewOperation): Promise<OperationAccepted> {
     const stored = await this.#orchestrator.enqueue([operation]);
     return {
@@ -812,11 +971,19 @@ export class PluginLifecycleOrchestrationSystem {
     request: Omit<InstallRequest, 'version'> & { version: string },
   ) {
     this.#parsePluginId(id);
-    if (request.configuration?.some(e => e.type === 'secret')) {
+    const environment = request.environment ?? this.#config.defaultEnvironment;
+    if (!this.#config.configuration.environments.includes(environment)) {
       throw new InputError(
-        'Secret configuration entries need the configuration manager with encryption keys, which this backend does not have yet; pass non-secret entries only',
+        `Unknown environment '${environment}'; known: ${this.#config.configuration.environments.join(
+          ', ',
+        )}`,
       );
     }
+    this.#configuration.assertStorable(
+      id,
+      request.configuration ?? [],
+      request.manifest?.configSchema,
+    );
     if (
       request.artifact &&
       !this.#config.requestArtifactTypes.includes(request.artifact.type)
@@ -1004,6 +1171,8 @@ interface SystemOptions {
   replicaId: string;
   auditor?: AuditorService;
   events?: SystemEvents;
+  /** Keys for secret configuration values; default: from the config. */
+  keyRing?: SecretKeyRing;
   /** Extra operation handlers, by type (tests and benchmarks). */
   extraHandlers?: Partial<
     Record<

@@ -99,7 +99,9 @@ export const configurationEntrySchema = z
     type: z.enum(['string', 'number', 'boolean', 'json', 'secret']),
     required: z.boolean().optional(),
     sensitive: z.boolean().optional(),
-    description: z.string().optional(),
+    description: z.string().max(1000).optional(),
+    /** For secrets: when the value is due to be rotated (ISO 8601). */
+    rotateAt: z.iso.datetime({ offset: true }).optional(),
   })
   .strict();
 
@@ -188,7 +190,18 @@ export const manifestSchema = z
       .object({ cpu: z.string().optional(), memory: z.string().optional() })
       .strict()
       .optional(),
+    /**
+     * How running instances take a configuration change: `signal` (the
+     * config file is rewritten, then the instance gets `reloadSignal`),
+     * `endpoint` (POST of the new configuration to `reloadEndpoint`) or
+     * `restart` (a rolling restart, the default).
+     */
     reloadStrategy: z.enum(['signal', 'endpoint', 'restart']).optional(),
+    reloadSignal: z.enum(['SIGHUP', 'SIGUSR1', 'SIGUSR2']).optional(),
+    reloadEndpoint: z
+      .string()
+      .regex(/^\//, 'a path such as /-/reload')
+      .optional(),
   })
   .passthrough();
 

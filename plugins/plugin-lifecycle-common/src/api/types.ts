@@ -28,6 +28,8 @@ export interface PluginInstance {
   stoppedAt?: string;
   exitCode?: number | null;
   lastError?: string;
+  /** The configuration revision the instance started or reloaded with. */
+  configRevision?: number;
 }
 
 /** An installed version of a plugin. @public */

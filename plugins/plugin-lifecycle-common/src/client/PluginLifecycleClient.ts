@@ -2,6 +2,16 @@ import { ResponseError } from '@backstage/errors';
 import { LifecycleState } from '../lifecycle/states';
 import { BatchRequest, InstallRequest, UpdateRequest } from '../api/schemas';
 import {
+  ConfigDiff,
+  ConfigRollbackRequest,
+  ConfigVersion,
+  ConfigVersionSummary,
+  ConfigWatchResult,
+  ConfigWriteResult,
+  EffectiveConfiguration,
+  SetConfigurationRequest,
+} from '../api/configuration';
+import {
   BatchAccepted,
   Operation,
   OperationAccepted,
@@ -127,6 +137,111 @@ export class PluginLifecycleClient {
 
   async getOperation(operationId: string): Promise<Operation> {
     return this.#request(`/operations/${encodeURIComponent(operationId)}`);
+  }
+
+  /** The environments configuration may target, and the default one. */
+  async getConfigEnvironments(): Promise<{
+    environments: string[];
+    defaultEnvironment: string;
+  }> {
+    return this.#request('/config/environments');
+  }
+
+  /**
+   * The effective configuration of a plugin in an environment, with the layer
+   * each value comes from. Secrets are masked unless `reveal` is asked for and
+   * allowed; `at` reads the configuration as it was at a past time.
+   */
+  async getConfiguration(
+    pluginId: string,
+    environment: string,
+    options?: { reveal?: boolean; at?: string },
+  ): Promise<EffectiveConfiguration> {
+    const query = new URLSearchParams();
+    if (options?.reveal) query.set('reveal', 'true');
+    if (options?.at) query.set('at', options.at);
+    const q = query.toString();
+    return this.#request(
+      `${this.#configPath(pluginId, environment)}${q ? `?${q}` : ''}`,
+    );
+  }
+
+  /** Writes a new version of one layer (`base` or an environment). */
+  async setConfiguration(
+    pluginId: string,
+    layer: string,
+    request: SetConfigurationRequest,
+  ): Promise<ConfigWriteResult> {
+    return this.#request(this.#configPath(pluginId, layer), {
+      method: 'PUT',
+      body: request,
+    });
+  }
+
+  async listConfigVersions(
+    pluginId: string,
+    layer: string,
+  ): Promise<ConfigVersionSummary[]> {
+    const body = await this.#request<{ items: ConfigVersionSummary[] }>(
+      `${this.#configPath(pluginId, layer)}/versions`,
+    );
+    return body.items;
+  }
+
+  async getConfigVersion(
+    pluginId: string,
+    layer: string,
+    version: number,
+  ): Promise<ConfigVersion> {
+    return this.#request(
+      `${this.#configPath(pluginId, layer)}/versions/${version}`,
+    );
+  }
+
+  async diffConfigVersions(
+    pluginId: string,
+    layer: string,
+    from: number,
+    to: number,
+  ): Promise<ConfigDiff> {
+    return this.#request(
+      `${this.#configPath(pluginId, layer)}/diff?from=${from}&to=${to}`,
+    );
+  }
+
+  /** Writes the content of an earlier version as a new version. */
+  async rollbackConfiguration(
+    pluginId: string,
+    layer: string,
+    request: ConfigRollbackRequest,
+  ): Promise<ConfigWriteResult> {
+    return this.#request(`${this.#configPath(pluginId, layer)}/rollback`, {
+      method: 'POST',
+      body: request,
+    });
+  }
+
+  /** Long-polls until the effective configuration passes `afterRevision`. */
+  async watchConfiguration(
+    pluginId: string,
+    environment: string,
+    options: { afterRevision: number; key?: string; timeoutMs?: number },
+  ): Promise<ConfigWatchResult> {
+    const query = new URLSearchParams({
+      afterRevision: String(options.afterRevision),
+    });
+    if (options.key) query.set('key', options.key);
+    if (options.timeoutMs !== undefined)
+      query.set('timeoutMs', String(options.timeoutMs));
+    return this.#request(
+      `${this.#configPath(pluginId, environment)}/watch?${query}`,
+    );
+  }
+
+  #configPath(pluginId: string, layer: string) {
+    return `/plugins/${encodeURIComponent(
+      pluginId,
+    )}/config/${encodeURIComponent(layer)}`;
   }
 
   async #request<T>(

@@ -20,8 +20,19 @@ export const pluginLifecycleManagePermission = createPermission({
   attributes: { action: 'update' },
 });
 
+/**
+ * See secret and sensitive configuration values in plaintext.
+ *
+ * @public
+ */
+export const pluginLifecycleConfigRevealPermission = createPermission({
+  name: 'plugin-lifecycle.config.reveal',
+  attributes: { action: 'read' },
+});
+
 /** @public */
 export const pluginLifecyclePermissions = [
   pluginLifecycleReadPermission,
   pluginLifecycleManagePermission,
+  pluginLifecycleConfigRevealPermission,
 ];

@@ -53,6 +53,25 @@ export interface RuntimeStopResult {
   forced: boolean;
 }
 
+/**
+ * Hands a running instance a new configuration without restarting it.
+ *
+ * @public
+ */
+export interface RuntimeReloadRequest {
+  pluginId: string;
+  instanceId: string;
+  /** The instance's new environment, with `PLUGIN_CONFIG` (JSON). */
+  env: Record<string, string>;
+  /** `signal`: rewrite `PLUGIN_CONFIG_FILE`, then signal; `endpoint`: POST it. */
+  strategy: 'signal' | 'endpoint';
+  /** Default SIGHUP. */
+  signal?: 'SIGHUP' | 'SIGUSR1' | 'SIGUSR2';
+  /** Default `/-/reload`. */
+  endpoint?: string;
+  timeoutMs?: number;
+}
+
 /** An instance ended, whether asked to or not. @public */
 export interface RuntimeInstanceExit {
   pluginId: string;
@@ -87,6 +106,11 @@ export interface PluginRuntime {
   isAlive(instanceId: string): Promise<boolean>;
   /** Subscribes to instance exits; returns an unsubscribe function. */
   onInstanceExit(listener: (exit: RuntimeInstanceExit) => void): () => void;
+  /**
+   * Gives a running instance a new configuration in place (hot reload).
+   * Optional: without it, configuration changes restart instances.
+   */
+  reloadInstance?(request: RuntimeReloadRequest): Promise<void>;
   /** Stops everything this runtime started in this process. */
   shutdown(options: { gracePeriodMs: number }): Promise<void>;
   /**

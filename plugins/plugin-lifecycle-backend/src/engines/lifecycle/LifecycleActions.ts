@@ -21,7 +21,12 @@ import {
   PluginRuntime,
   RuntimeInstance,
 } from '@internal/plugin-lifecycle-node';
-import { buildInstanceEnv } from '../../domain/instanceEnv';
+import type { ResolvedConfiguration } from '../configuration/ConfigurationManager';
+import {
+  ConfigureSteps,
+  applyConfiguration,
+  instanceEnv,
+} from './configureAction';
 import type { ActionHandler } from '../orchestrator/Orchestrator';
 import { RuntimeRegistry } from '../runtime/RuntimeRegistry';
 import { LifecycleStateMachine } from './LifecycleStateMachine';
@@ -79,6 +84,21 @@ export interface LifecycleActionsOptions {
   dependencyView: () => Promise<
     Array<{ id: string; state: string; dependencies: string[] }>
   >;
+  /** The plugin's effective configuration (plaintext), from the configuration manager. */
+  configuration: {
+    resolve: (plugin: PluginRecord) => Promise<ResolvedConfiguration>;
+    resolveAtRevision: (
+      plugin: PluginRecord,
+      revision: number,
+    ) => Promise<ResolvedConfiguration>;
+    /** Writes a layer's earlier content back, without applying it again. */
+    revertLayer: (
+      plugin: PluginRecord,
+      layer: string,
+      toVersion: number,
+      reason: string,
+    ) => Promise<{ revision: number; version: number }>;
+  };
 }
 
 /**
@@ -108,6 +128,8 @@ export class LifecycleActions {
       }),
       uninstall: op => this.uninstall(op),
       update: (op, signal) => this.update(op, signal),
+      configure: (op, signal) =>
+        applyConfiguration(this.#configureSteps(), op, signal),
     };
   }
 
@@ -180,6 +202,7 @@ export class LifecycleActions {
     await this.#stopAll(plugin);
     const started: string[] = [];
     try {
+      const config = await this.#o.configuration.resolve(plugin);
       const instances = [];
       for (let i = 0; i < plugin.replicas; i++) {
         signal.throwIfAborted();
@@ -189,6 +212,7 @@ export class LifecycleActions {
           runtime,
           signal,
           id => started.push(id),
+          config,
         );
         instances.push(instance);
       }
@@ -200,9 +224,14 @@ export class LifecycleActions {
           op,
           `${instances.length} instance(s) of ${stored.version} ready`,
         ),
-        patch: { desiredState: 'running', lastError: undefined },
+        patch: {
+          desiredState: 'running',
+          lastError: undefined,
+          configRevision: config.revision,
+        },
       });
       return {
+        configRevision: config.revision,
         instances: instances.map(i => ({
           id: i.instanceId,
           host: i.host,
@@ -477,15 +506,43 @@ export class LifecycleActions {
     return { manifest: parsed.data, stored };
   }
 
-  /** Starts one instance of a stored version and records it as starting. */
+  /** What the configure action (in its own module) needs from this one. */
+  #configureSteps(): ConfigureSteps {
+    return {
+      logger: this.#o.logger,
+      plugins: this.#o.plugins,
+      instances: this.#o.instances,
+      stateMachine: this.#o.stateMachine,
+      runtimes: this.#o.runtimes,
+      configuration: this.#o.configuration,
+      begin: (plugin, via, op, reason) => this.#begin(plugin, via, op, reason),
+      resuming: (plugin, via, op) => this.#resuming(plugin, via, op),
+      startInstance: (plugin, stored, runtime, signal, onSpawn, config) =>
+        this.#startInstance(plugin, stored, runtime, signal, onSpawn, config),
+      awaitReady: (probes, instance, runtime, signal) =>
+        this.#awaitReady(probes, instance, runtime, signal),
+      stopInstance: (pluginId, instanceId, runtimeType, reason) =>
+        this.#stopInstance(pluginId, instanceId, runtimeType, reason),
+      envFor: (plugin, version, instanceId, config) =>
+        instanceEnv(plugin, version, instanceId, config),
+      ctx: (op, reason) => this.#ctx(op, reason),
+    };
+  }
+
+  /**
+   * Starts one instance of a stored version and records it as starting,
+   * with the plugin's current configuration unless another is given.
+   */
   async #startInstance(
     plugin: PluginRecord,
     stored: StoredVersion,
     runtime: PluginRuntime,
     signal: AbortSignal,
     onSpawn: (instanceId: string) => void,
+    config?: ResolvedConfiguration,
   ): Promise<RuntimeInstance> {
     const instanceId = `${plugin.id}-${randomUUID().slice(0, 8)}`;
+    const resolved = config ?? (await this.#o.configuration.resolve(plugin));
     onSpawn(instanceId);
     const instance = await runtime.startInstance({
       pluginId: plugin.id,
@@ -493,13 +550,7 @@ export class LifecycleActions {
       instanceId,
       artifact: stored.artifact,
       location: stored.location,
-      env: buildInstanceEnv({
-        pluginId: plugin.id,
-        version: stored.version,
-        instanceId,
-        environment: plugin.environment,
-        configuration: plugin.configuration,
-      }),
+      env: instanceEnv(plugin, stored.version, instanceId, resolved),
       signal,
     });
     await this.#o.instances.insert({
@@ -514,6 +565,7 @@ export class LifecycleActions {
       pid: instance.pid,
       status: 'starting',
       owner: this.#o.replicaId,
+      configRevision: resolved.revision,
     });
     return instance;
   }
@@ -573,7 +625,7 @@ export class LifecycleActions {
       ),
       ...missingRequiredConfiguration(
         manifest.configSchema,
-        plugin.configuration,
+        (await this.#o.configuration.resolve(plugin)).entries,
       ).map(key => `required configuration '${key}' is missing`),
     ];
     if (problems.length > 0) {

@@ -10,6 +10,7 @@ import {
   RuntimeInstallResult,
   RuntimeInstance,
   RuntimeInstanceExit,
+  RuntimeReloadRequest,
   RuntimeStartRequest,
   RuntimeStopRequest,
   RuntimeStopResult,
@@ -39,6 +40,9 @@ const INHERITED_ENV = [
 
 interface Child {
   pluginId: string;
+  host: string;
+  port: number;
+  configFile: string;
   process: ChildProcess;
   output: string;
   stopping: boolean;
@@ -173,6 +177,12 @@ export class ProcessRuntime implements PluginRuntime {
       if (process.env[key] !== undefined) env[key] = process.env[key]!;
     }
     Object.assign(env, request.env, { PORT: String(port), HOST: this.#host });
+    // The configuration as a file too: what a hot reload rewrites.
+    const configFile = await this.#writeConfigFile(
+      instanceId,
+      request.env.PLUGIN_CONFIG ?? '{}',
+    );
+    env.PLUGIN_CONFIG_FILE = configFile;
 
     const child = spawn(command, args, {
       cwd,
@@ -183,6 +193,9 @@ export class ProcessRuntime implements PluginRuntime {
     const logger = this.#logger.child({ pluginId, instanceId });
     const entry: Child = {
       pluginId,
+      host: this.#host,
+      port,
+      configFile,
       process: child,
       output: '',
       stopping: false,
@@ -206,6 +219,7 @@ export class ProcessRuntime implements PluginRuntime {
     );
     entry.exited.then(({ exitCode, signal }) => {
       this.#children.delete(instanceId);
+      fs.rm(configFile, { force: true }).catch(() => {});
       const exit: RuntimeInstanceExit = {
         pluginId,
         instanceId,
@@ -290,6 +304,52 @@ export class ProcessRuntime implements PluginRuntime {
     // Whatever the instance spawned and left behind goes too.
     signalGroup('SIGKILL');
     return { exitCode, signal, forced };
+  }
+
+  /**
+   * Hot reload: rewrites the instance's `PLUGIN_CONFIG_FILE`, then sends it
+   * a signal (it re-reads the file) or POSTs the configuration to its reload
+   * endpoint. The environment of a running process cannot change, so the
+   * file (or the request body) is where the new values live.
+   */
+  async reloadInstance(request: RuntimeReloadRequest): Promise<void> {
+    const entry = this.#children.get(request.instanceId);
+    if (!entry) {
+      throw new Error(`instance ${request.instanceId} is not running here`);
+    }
+    const document = request.env.PLUGIN_CONFIG ?? '{}';
+    await this.#writeConfigFile(request.instanceId, document);
+    if (request.strategy === 'signal') {
+      entry.process.kill(request.signal ?? 'SIGHUP');
+      return;
+    }
+    const endpoint = request.endpoint ?? '/-/reload';
+    const response = await fetch(
+      `http://${entry.host}:${entry.port}${endpoint}`,
+      {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: document,
+        signal: AbortSignal.timeout(request.timeoutMs ?? 10_000),
+      },
+    );
+    await response.body?.cancel();
+    if (!response.ok) {
+      throw new Error(
+        `the instance answered ${response.status} to POST ${endpoint}`,
+      );
+    }
+  }
+
+  async #writeConfigFile(instanceId: string, document: string) {
+    const dir = path.join(this.#dataDir, '.instances');
+    await fs.mkdir(dir, { recursive: true, mode: 0o700 });
+    const file = path.join(dir, `${instanceId}.config.json`);
+    // Written whole then renamed, so a reader never sees half a file.
+    const tmp = `${file}.${process.pid}.tmp`;
+    await fs.writeFile(tmp, document, { mode: 0o600 });
+    await fs.rename(tmp, file);
+    return file;
   }
 
   async isAlive(instanceId: string): Promise<boolean> {

@@ -1,0 +1,354 @@
+import { LoggerService } from '@backstage/backend-plugin-api';
+import { stringifyError } from '@backstage/errors';
+import {
+  LifecycleState,
+  Operation,
+  PluginInstance,
+  ProbeDefinition,
+} from '@internal/plugin-lifecycle-common';
+import {
+  PluginRuntime,
+  RuntimeInstance,
+} from '@internal/plugin-lifecycle-node';
+import { InstanceStore } from '../../database/InstanceStore';
+import {
+  PluginRecord,
+  PluginStore,
+  StoredVersion,
+} from '../../database/PluginStore';
+import { buildInstanceEnv } from '../../domain/instanceEnv';
+import type { ResolvedConfiguration } from '../configuration/ConfigurationManager';
+import { RuntimeRegistry } from '../runtime/RuntimeRegistry';
+import { LifecycleStateMachine } from './LifecycleStateMachine';
+
+/** A signal is handled asynchronously: give the instance this long before checking it. */
+const SIGNAL_SETTLE_MS = 500;
+
+/** The steps of {@link LifecycleActions} the configure action reuses. */
+export interface ConfigureSteps {
+  logger: LoggerService;
+  plugins: PluginStore;
+  instances: InstanceStore;
+  stateMachine: LifecycleStateMachine;
+  runtimes: RuntimeRegistry;
+  configuration: {
+    resolve: (plugin: PluginRecord) => Promise<ResolvedConfiguration>;
+    resolveAtRevision: (
+      plugin: PluginRecord,
+      revision: number,
+    ) => Promise<ResolvedConfiguration>;
+    revertLayer: (
+      plugin: PluginRecord,
+      layer: string,
+      toVersion: number,
+      reason: string,
+    ) => Promise<{ revision: number; version: number }>;
+  };
+  begin: (
+    plugin: PluginRecord,
+    via: LifecycleState,
+    op: Operation,
+    reason?: string,
+  ) => Promise<PluginRecord>;
+  resuming: (
+    plugin: PluginRecord,
+    via: LifecycleState,
+    op: Operation,
+  ) => boolean;
+  startInstance: (
+    plugin: PluginRecord,
+    stored: StoredVersion,
+    runtime: PluginRuntime,
+    signal: AbortSignal,
+    onSpawn: (instanceId: string) => void,
+    config?: ResolvedConfiguration,
+  ) => Promise<RuntimeInstance>;
+  awaitReady: (
+    probes: ProbeDefinition[],
+    instance: RuntimeInstance,
+    runtime: PluginRuntime,
+    signal: AbortSignal,
+  ) => Promise<void>;
+  stopInstance: (
+    pluginId: string,
+    instanceId: string,
+    runtimeType: string,
+    reason?: string,
+  ) => Promise<void>;
+  envFor: (
+    plugin: PluginRecord,
+    version: string,
+    instanceId: string,
+    config: ResolvedConfiguration,
+  ) => Record<string, string>;
+  ctx: (
+    op: Operation,
+    reason?: string,
+  ) => { action: string; operationId: string; actor?: string; reason?: string };
+}
+
+/** What a configure operation carries (set by the configuration manager's hook). */
+export interface ConfigureParams {
+  layer?: string;
+  version?: number;
+  revision?: number;
+  /** Apply to one instance first; a failure there stops the change. */
+  dryRun?: boolean;
+}
+
+type Touched =
+  | { kind: 'reloaded'; instance: PluginInstance }
+  | {
+      kind: 'replaced';
+      old: PluginInstance;
+      newId: string;
+      oldStopped: boolean;
+    };
+
+/** The environment of an instance with a given configuration. */
+export function instanceEnv(
+  plugin: PluginRecord,
+  version: string,
+  instanceId: string,
+  config: ResolvedConfiguration,
+) {
+  return buildInstanceEnv({
+    pluginId: plugin.id,
+    version,
+    instanceId,
+    environment: config.environment,
+    configuration: config.entries,
+  });
+}
+
+/**
+ * Brings a configuration change to a running plugin's instances, one at a
+ * time, by the plugin's reload strategy: `signal` or `endpoint` reload in
+ * place; `restart` (the default, and for runtimes that cannot reload)
+ * replaces each instance by one started with the new configuration, which
+ * must pass its probes before the old one stops. With `dryRun` the first
+ * instance is the trial. If an instance does not stay ready, every instance
+ * touched goes back to the previous configuration and the layer's stored
+ * content is rolled back too, so what is stored is what runs.
+ */
+export async function applyConfiguration(
+  s: ConfigureSteps,
+  op: Operation,
+  signal: AbortSignal,
+): Promise<Record<string, unknown>> {
+  const params = op.params as ConfigureParams;
+  let plugin = await s.plugins.getOrThrow(op.pluginId);
+  const resuming = s.resuming(plugin, 'configuring', op);
+  if (!resuming && plugin.state !== 'running') {
+    // Nothing runs: the next start uses the configuration as it is then.
+    return { applied: 0, reason: `plugin is ${plugin.state}` };
+  }
+  const target = await s.configuration.resolve(plugin);
+  const previousRevision =
+    plugin.configRevision ?? Math.max(0, (params.revision ?? 1) - 1);
+  if (!resuming && plugin.configRevision === target.revision) {
+    return { applied: 0, reason: `revision ${target.revision} already runs` };
+  }
+  const stored =
+    plugin.currentVersion &&
+    (await s.plugins.getVersion(plugin.id, plugin.currentVersion));
+  if (!stored) {
+    return { applied: 0, reason: 'no installed version' };
+  }
+  const runtime = s.runtimes.get(plugin.runtime);
+  const wanted = stored.manifest.reloadStrategy ?? 'restart';
+  const strategy =
+    wanted !== 'restart' && runtime.reloadInstance ? wanted : 'restart';
+  plugin = await s.begin(
+    plugin,
+    'configuring',
+    op,
+    `configuration revision ${target.revision} by ${strategy}`,
+  );
+  const instances = (
+    await s.instances.listForPlugin(plugin.id, { activeOnly: true })
+  ).filter(i => i.status === 'running' || i.status === 'starting');
+  const touched: Touched[] = [];
+  try {
+    for (const instance of instances) {
+      signal.throwIfAborted();
+      if (strategy === 'restart') {
+        const entry: Touched = {
+          kind: 'replaced',
+          old: instance,
+          newId: '',
+          oldStopped: false,
+        };
+        const fresh = await s.startInstance(
+          plugin,
+          stored,
+          runtime,
+          signal,
+          id => {
+            entry.newId = id;
+            touched.push(entry);
+          },
+          target,
+        );
+        await s.awaitReady(plugin.probes, fresh, runtime, signal);
+        await s.stopInstance(
+          plugin.id,
+          instance.id,
+          instance.runtime,
+          `replaced for configuration revision ${target.revision}`,
+        );
+        entry.oldStopped = true;
+      } else {
+        touched.push({ kind: 'reloaded', instance });
+        await reload(s, runtime, plugin, stored, instance, target, strategy);
+        await s.awaitReady(plugin.probes, asRuntime(instance), runtime, signal);
+        await s.instances.setConfigRevision(instance.id, target.revision);
+      }
+      if (params.dryRun && touched.length === 1) {
+        s.logger.info(
+          `configuration revision ${target.revision} of ${plugin.id} passed its trial on one instance; applying to the rest`,
+        );
+      }
+    }
+    await s.stateMachine.transition(plugin, 'running', {
+      ...s.ctx(
+        op,
+        `configuration revision ${target.revision} applied to ${instances.length} instance(s) by ${strategy}`,
+      ),
+      patch: { configRevision: target.revision, lastError: undefined },
+    });
+    return {
+      revision: target.revision,
+      strategy,
+      instances: instances.length,
+      dryRun: params.dryRun ?? false,
+    };
+  } catch (error) {
+    const message = `configuration revision ${
+      target.revision
+    } failed (${strategy}${
+      params.dryRun && touched.length <= 1 ? ', dry run' : ''
+    }): ${error instanceof Error ? error.message : stringifyError(error)}`;
+    const previous = await s.configuration.resolveAtRevision(
+      plugin,
+      previousRevision,
+    );
+    await restore(s, runtime, plugin, stored, touched, previous);
+    let restoredNote = 'instances restored';
+    if (params.layer && params.version) {
+      const reverted = await s.configuration
+        .revertLayer(
+          plugin,
+          params.layer,
+          params.version - 1,
+          `automatic rollback: ${message}`,
+        )
+        .catch(e => {
+          s.logger.error(`rolling back configuration of ${plugin.id}: ${e}`);
+          return undefined;
+        });
+      if (reverted) {
+        restoredNote = `instances and configuration restored (${params.layer} version ${reverted.version})`;
+      }
+    }
+    await s.stateMachine.transitionLatest(plugin.id, 'running', {
+      ...s.ctx(op, `${message}; ${restoredNote}`),
+      patch: { lastError: message, configRevision: previous.revision },
+    });
+    // A configuration that broke an instance breaks it again: no retry.
+    throw Object.assign(new Error(`${message}; ${restoredNote}`), {
+      retryable: false,
+    });
+  }
+}
+
+async function reload(
+  s: ConfigureSteps,
+  runtime: PluginRuntime,
+  plugin: PluginRecord,
+  stored: StoredVersion,
+  instance: PluginInstance,
+  config: ResolvedConfiguration,
+  strategy: 'signal' | 'endpoint',
+) {
+  await runtime.reloadInstance!({
+    pluginId: plugin.id,
+    instanceId: instance.id,
+    env: s.envFor(plugin, stored.version, instance.id, config),
+    strategy,
+    signal: stored.manifest.reloadSignal,
+    endpoint: stored.manifest.reloadEndpoint,
+  });
+  if (strategy === 'signal') {
+    await new Promise(r => setTimeout(r, SIGNAL_SETTLE_MS));
+  }
+}
+
+/** Compensation: every touched instance back on the previous configuration. */
+async function restore(
+  s: ConfigureSteps,
+  runtime: PluginRuntime,
+  plugin: PluginRecord,
+  stored: StoredVersion,
+  touched: Touched[],
+  previous: ResolvedConfiguration,
+) {
+  const never = new AbortController().signal;
+  for (const entry of touched.reverse()) {
+    try {
+      if (entry.kind === 'reloaded') {
+        await reload(
+          s,
+          runtime,
+          plugin,
+          stored,
+          entry.instance,
+          previous,
+          runtime.reloadInstance ? guessStrategy(stored) : 'endpoint',
+        );
+        await s.instances.setConfigRevision(
+          entry.instance.id,
+          previous.revision,
+        );
+        continue;
+      }
+      if (entry.newId) {
+        await s.stopInstance(
+          plugin.id,
+          entry.newId,
+          runtime.type,
+          'configuration change rolled back',
+        );
+      }
+      if (entry.oldStopped) {
+        const instance = await s.startInstance(
+          plugin,
+          stored,
+          runtime,
+          never,
+          () => {},
+          previous,
+        );
+        await s.awaitReady(plugin.probes, instance, runtime, never);
+      }
+    } catch (error) {
+      s.logger.error(
+        `restoring ${plugin.id} to configuration revision ${previous.revision}: ${error}`,
+      );
+    }
+  }
+}
+
+function guessStrategy(stored: StoredVersion): 'signal' | 'endpoint' {
+  return stored.manifest.reloadStrategy === 'signal' ? 'signal' : 'endpoint';
+}
+
+function asRuntime(instance: PluginInstance): RuntimeInstance {
+  return {
+    instanceId: instance.id,
+    host: instance.host,
+    port: instance.port,
+    protocol: instance.protocol,
+    pid: instance.pid,
+  };
+}

@@ -1,0 +1,294 @@
+import { InputError, NotAllowedError } from '@backstage/errors';
+import { BasicPermission } from '@backstage/plugin-permission-common';
+import {
+  configDiffQuerySchema,
+  configReadQuerySchema,
+  configRollbackRequestSchema,
+  configWatchQuerySchema,
+  pluginLifecycleConfigRevealPermission,
+  pluginLifecycleReadPermission,
+  setConfigurationRequestSchema,
+} from '@internal/plugin-lifecycle-common';
+import { Request, Router } from 'express';
+import { z } from 'zod';
+import {
+  exportConfiguration,
+  importConfiguration,
+} from '../engines/configuration/configBackup';
+import { PluginLifecycleOrchestrationSystem } from '../system/PluginLifecycleOrchestrationSystem';
+import { Tenancy, TenantScope } from '../system/Tenancy';
+import { zodMessage } from '../system/zodMessage';
+
+type Caller = { actor?: string; scope: TenantScope };
+
+/** What the configuration routes borrow from the main router. */
+export interface ConfigRoutesContext {
+  system: PluginLifecycleOrchestrationSystem;
+  /** Whether the caller also holds this permission. */
+  isAllowed: (req: Request, permission: BasicPermission) => Promise<boolean>;
+  authorize: (req: Request, permission: BasicPermission) => Promise<Caller>;
+  audited: <T>(
+    req: Request,
+    eventId: string,
+    meta: Record<string, string>,
+    fn: (caller: Caller) => Promise<T>,
+  ) => Promise<T>;
+}
+
+function parse<T extends z.ZodType>(
+  schema: T,
+  value: unknown,
+  what: string,
+): z.infer<T> {
+  const result = schema.safeParse(value ?? {});
+  if (!result.success) {
+    throw new InputError(`Invalid ${what}: ${zodMessage(result.error)}`);
+  }
+  return result.data;
+}
+
+function versionParam(raw: string): number {
+  const version = Number(raw);
+  if (!Number.isInteger(version) || version < 1) {
+    throw new InputError(`Invalid version '${raw}': a positive integer`);
+  }
+  return version;
+}
+
+/**
+ * The configuration manager's routes: effective configuration with
+ * provenance, versions, diff, rollback, watch (long-poll or server-sent
+ * events), export and import. Secrets are masked unless the caller asks for
+ * `reveal=true` and holds `plugin-lifecycle.config.reveal`.
+ */
+export function addConfigurationRoutes(
+  router: Router,
+  context: ConfigRoutesContext,
+) {
+  const { system, authorize, audited, isAllowed } = context;
+  const manager = () => system.getPluginConfigurationManager();
+
+  const mayReveal = async (req: Request, reveal?: boolean) => {
+    if (!reveal) return false;
+    if (!(await isAllowed(req, pluginLifecycleConfigRevealPermission))) {
+      throw new NotAllowedError(
+        `Not allowed: ${pluginLifecycleConfigRevealPermission.name} (secret values stay masked without it)`,
+      );
+    }
+    return true;
+  };
+
+  router.get('/config/environments', async (req, res) => {
+    await authorize(req, pluginLifecycleReadPermission);
+    res.json({
+      environments: manager().environments,
+      defaultEnvironment: manager().defaultEnvironment,
+    });
+  });
+
+  router.get('/config/export', async (req, res) => {
+    const doc = await audited(req, 'config-export', {}, async ({ scope }) => {
+      const ids = scope.all
+        ? undefined
+        : (await system.listPlugins({}, scope)).map(p => p.id);
+      return exportConfiguration(manager(), ids);
+    });
+    res.json(doc);
+  });
+
+  router.post('/config/import', async (req, res) => {
+    const result = await audited(
+      req,
+      'config-import',
+      {},
+      async ({ actor, scope }) =>
+        importConfiguration(manager(), req.body, {
+          userId: actor,
+          findPlugin: async id => {
+            const plugin = await system.findPluginRecord(id);
+            return plugin && Tenancy.includes(scope, plugin.tenant)
+              ? plugin
+              : undefined;
+          },
+        }),
+    );
+    res.json(result);
+  });
+
+  router.get('/plugins/:pluginId/config/:environment', async (req, res) => {
+    const { scope } = await authorize(req, pluginLifecycleReadPermission);
+    const query = parse(configReadQuerySchema, req.query, 'query');
+    const reveal = await mayReveal(req, query.reveal);
+    res.json(
+      await manager().getEffectiveConfiguration(
+        req.params.pluginId,
+        req.params.environment,
+        { scope, reveal, at: query.at },
+      ),
+    );
+  });
+
+  router.put('/plugins/:pluginId/config/:layer', async (req, res) => {
+    const { pluginId, layer } = req.params;
+    const written = await audited(
+      req,
+      'config-set',
+      { pluginId, layer },
+      async ({ actor, scope }) => {
+        const body = parse(
+          setConfigurationRequestSchema,
+          req.body,
+          'configuration',
+        );
+        const result = await manager().setPluginConfiguration(
+          pluginId,
+          body.entries,
+          {
+            environment: layer,
+            userId: actor,
+            description: body.description,
+            expectedVersion: body.expectedVersion,
+            dryRun: body.dryRun,
+            scope,
+          },
+        );
+        return { ...result, changes: await changes(result.version.version) };
+      },
+    );
+    const { changes: _c, ...result } = written;
+    res.json(result);
+
+    async function changes(version: number) {
+      // For the audit record: what changed, secrets masked.
+      if (version < 2) return undefined;
+      return manager()
+        .diffVersions(pluginId, layer, version - 1, version)
+        .catch(() => undefined);
+    }
+  });
+
+  router.get('/plugins/:pluginId/config/:layer/versions', async (req, res) => {
+    const { scope } = await authorize(req, pluginLifecycleReadPermission);
+    res.json({
+      items: await manager().listVersions(
+        req.params.pluginId,
+        req.params.layer,
+        { scope },
+      ),
+    });
+  });
+
+  router.get(
+    '/plugins/:pluginId/config/:layer/versions/:version',
+    async (req, res) => {
+      const { scope } = await authorize(req, pluginLifecycleReadPermission);
+      const query = parse(
+        configReadQuerySchema.pick({ reveal: true }),
+        req.query,
+        'query',
+      );
+      const reveal = await mayReveal(req, query.reveal);
+      res.json(
+        await manager().getVersion(
+          req.params.pluginId,
+          req.params.layer,
+          versionParam(req.params.version),
+          { scope, reveal },
+        ),
+      );
+    },
+  );
+
+  router.get('/plugins/:pluginId/config/:layer/diff', async (req, res) => {
+    const { scope } = await authorize(req, pluginLifecycleReadPermission);
+    const query = parse(configDiffQuerySchema, req.query, 'query');
+    res.json(
+      await manager().diffVersions(
+        req.params.pluginId,
+        req.params.layer,
+        query.from,
+        query.to,
+        { scope },
+      ),
+    );
+  });
+
+  router.post('/plugins/:pluginId/config/:layer/rollback', async (req, res) => {
+    const { pluginId, layer } = req.params;
+    const result = await audited(
+      req,
+      'config-rollback',
+      { pluginId, layer },
+      async ({ actor, scope }) => {
+        const body = parse(
+          configRollbackRequestSchema,
+          req.body,
+          'rollback request',
+        );
+        return manager().rollback(pluginId, layer, body.toVersion, {
+          userId: actor,
+          description: body.description,
+          expectedVersion: body.expectedVersion,
+          scope,
+        });
+      },
+    );
+    res.json(result);
+  });
+
+  router.get(
+    '/plugins/:pluginId/config/:environment/watch',
+    async (req, res) => {
+      const { scope } = await authorize(req, pluginLifecycleReadPermission);
+      const { pluginId, environment } = req.params;
+      const query = parse(configWatchQuerySchema, req.query, 'query');
+      if (
+        req.accepts(['application/json', 'text/event-stream']) ===
+        'text/event-stream'
+      ) {
+        // Resolves first, so an unknown plugin or environment is a plain 4xx.
+        const current = await manager().getEffectiveConfiguration(
+          pluginId,
+          environment,
+          { scope },
+        );
+        res.writeHead(200, {
+          'content-type': 'text/event-stream',
+          'cache-control': 'no-cache',
+          connection: 'keep-alive',
+        });
+        const send = (event: string, data: unknown) =>
+          res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+        send('configuration', current);
+        const unwatch = manager().watchConfiguration(
+          pluginId,
+          environment,
+          query.key,
+          configuration => send('configuration', configuration),
+        );
+        const heartbeat = setInterval(
+          () => res.write(': keep-alive\n\n'),
+          15_000,
+        );
+        res.on('close', () => {
+          clearInterval(heartbeat);
+          unwatch();
+        });
+        return;
+      }
+      const abort = new AbortController();
+      // The response's close, not the request's: a GET's request closes once read.
+      res.on('close', () => abort.abort());
+      res.json(
+        await manager().waitForChange(pluginId, environment, {
+          scope,
+          afterRevision: query.afterRevision,
+          afterVersion: query.afterVersion,
+          key: query.key,
+          timeoutMs: query.timeoutMs,
+          signal: abort.signal,
+        }),
+      );
+    },
+  );
+}
