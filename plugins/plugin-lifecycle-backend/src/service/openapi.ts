@@ -1,5 +1,11 @@
 import {
   actionRequestSchema,
+  configDiffQuerySchema,
+  configLayerSchema,
+  configReadQuerySchema,
+  configRollbackRequestSchema,
+  configWatchQuerySchema,
+  setConfigurationRequestSchema,
   batchRequestSchema,
   installRequestSchema,
   listPluginsQuerySchema,
@@ -41,6 +47,27 @@ const pluginIdParam = {
   required: true,
   schema: schema(pluginIdSchema),
 };
+
+const layerParam = (name: 'layer' | 'environment') => ({
+  name,
+  in: 'path',
+  required: true,
+  description:
+    name === 'layer'
+      ? '`base` or an environment'
+      : 'an environment (development, staging, production by default)',
+  schema: schema(configLayerSchema),
+});
+
+const queryParams = (s: z.ZodType) =>
+  Object.entries((schema(s) as any).properties ?? {}).map(([name, p]) => ({
+    name,
+    in: 'query',
+    required: false,
+    schema: p,
+  }));
+
+const read = { '400': error, '403': error, '404': error };
 
 const accepted = {
   '202': { description: 'Accepted: the operation was queued' },
@@ -193,6 +220,122 @@ export function buildOpenApiDocument() {
             },
           ],
           responses: { '200': { description: 'Operation' }, '404': error },
+        },
+      },
+      '/config/environments': {
+        get: {
+          summary: 'Environments a configuration layer may target',
+          responses: { '200': { description: 'Environments and the default' } },
+        },
+      },
+      '/config/export': {
+        get: {
+          summary: 'Signed export of all configuration (secrets stay sealed)',
+          responses: { '200': { description: 'ConfigExport' }, ...read },
+        },
+      },
+      '/config/import': {
+        post: {
+          summary: 'Restore an export; refuses one that does not verify',
+          responses: { '200': { description: 'ConfigImportResult' }, ...read },
+        },
+      },
+      '/plugins/{pluginId}/config/{environment}': {
+        get: {
+          summary: 'Effective configuration with the layer of each value',
+          parameters: [
+            pluginIdParam,
+            layerParam('environment'),
+            ...queryParams(configReadQuerySchema),
+          ],
+          responses: {
+            '200': { description: 'EffectiveConfiguration' },
+            ...read,
+          },
+        },
+        put: {
+          summary:
+            'Write a new version of a layer (`base` or an environment); 409 on a stale expectedVersion',
+          parameters: [pluginIdParam, layerParam('layer')],
+          requestBody: {
+            content: {
+              'application/json': {
+                schema: schema(setConfigurationRequestSchema),
+              },
+            },
+          },
+          responses: {
+            '200': { description: 'ConfigWriteResult' },
+            ...read,
+            '409': error,
+          },
+        },
+      },
+      '/plugins/{pluginId}/config/{layer}/versions': {
+        get: {
+          summary: 'Versions of a layer, newest first',
+          parameters: [pluginIdParam, layerParam('layer')],
+          responses: {
+            '200': { description: 'ConfigVersionSummary[]' },
+            ...read,
+          },
+        },
+      },
+      '/plugins/{pluginId}/config/{layer}/versions/{version}': {
+        get: {
+          summary: 'One version (secrets masked unless reveal=true)',
+          parameters: [
+            pluginIdParam,
+            layerParam('layer'),
+            {
+              name: 'version',
+              in: 'path',
+              required: true,
+              schema: { type: 'integer', minimum: 1 },
+            },
+          ],
+          responses: { '200': { description: 'ConfigVersion' }, ...read },
+        },
+      },
+      '/plugins/{pluginId}/config/{layer}/diff': {
+        get: {
+          summary: 'What changed between two versions',
+          parameters: [
+            pluginIdParam,
+            layerParam('layer'),
+            ...queryParams(configDiffQuerySchema),
+          ],
+          responses: { '200': { description: 'ConfigDiff' }, ...read },
+        },
+      },
+      '/plugins/{pluginId}/config/{layer}/rollback': {
+        post: {
+          summary: 'Write an earlier version as the newest one',
+          parameters: [pluginIdParam, layerParam('layer')],
+          requestBody: {
+            content: {
+              'application/json': {
+                schema: schema(configRollbackRequestSchema),
+              },
+            },
+          },
+          responses: {
+            '200': { description: 'ConfigWriteResult' },
+            ...read,
+            '409': error,
+          },
+        },
+      },
+      '/plugins/{pluginId}/config/{environment}/watch': {
+        get: {
+          summary:
+            'Long-poll until the configuration changes (or server-sent events with Accept: text/event-stream)',
+          parameters: [
+            pluginIdParam,
+            layerParam('environment'),
+            ...queryParams(configWatchQuerySchema),
+          ],
+          responses: { '200': { description: 'ConfigWatchResult' }, ...read },
         },
       },
       '/metrics/system': {

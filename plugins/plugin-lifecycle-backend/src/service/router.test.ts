@@ -177,8 +177,17 @@ describe('plugin-lifecycle router: bad input', () => {
         '/operations/batch',
         '/operations/{operationId}/cancel',
         '/plugins/{pluginId}/operations',
+        '/plugins/{pluginId}/config/{environment}',
+        '/plugins/{pluginId}/config/{environment}/watch',
+        '/plugins/{pluginId}/config/{layer}/rollback',
       ]),
     );
+    const put = res.body.paths['/plugins/{pluginId}/config/{environment}'].put;
+    expect(
+      Object.keys(
+        put.requestBody.content['application/json'].schema.properties,
+      ),
+    ).toEqual(['entries', 'description', 'expectedVersion', 'dryRun']);
     expect(Object.keys(schema.properties)).toEqual(
       expect.arrayContaining([
         'version',
