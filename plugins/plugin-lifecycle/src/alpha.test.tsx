@@ -15,6 +15,15 @@ describe('plugin-lifecycle alpha', () => {
     expect(plugin.pluginId).toBe('plugin-lifecycle');
   });
 
+  it('has a Lifecycle and a Configuration tab', () => {
+    expect(
+      plugin.getExtension('entity-content:plugin-lifecycle/lifecycle'),
+    ).toBeDefined();
+    expect(
+      plugin.getExtension('entity-content:plugin-lifecycle/configuration'),
+    ).toBeDefined();
+  });
+
   it('shows the tab only for entities linked to a managed plugin', () => {
     expect(
       isPluginLifecycleAvailable(

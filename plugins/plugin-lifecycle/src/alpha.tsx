@@ -56,6 +56,26 @@ export const entityLifecycleContent = EntityContentBlueprint.make({
 });
 
 /**
+ * The "Configuration" tab of entities annotated with
+ * `plugin-lifecycle.backstage.io/plugin-id`: the managed plugin's effective
+ * configuration per environment, an editor for its layers and their history.
+ *
+ * @alpha
+ */
+export const entityConfigurationContent = EntityContentBlueprint.make({
+  name: 'configuration',
+  params: {
+    path: 'configuration',
+    title: 'Configuration',
+    filter: isPluginLifecycleAvailable,
+    loader: () =>
+      import('./components/ConfigurationTab').then(m => (
+        <m.EntityConfigurationContent />
+      )),
+  },
+});
+
+/**
  * The plugin-lifecycle frontend plugin for the new frontend system.
  *
  * @alpha
@@ -64,5 +84,9 @@ export default createFrontendPlugin({
   pluginId: 'plugin-lifecycle',
   title: 'Plugin Lifecycle',
   info: { packageJson: () => import('../package.json') },
-  extensions: [pluginLifecycleApi, entityLifecycleContent],
+  extensions: [
+    pluginLifecycleApi,
+    entityLifecycleContent,
+    entityConfigurationContent,
+  ],
 });

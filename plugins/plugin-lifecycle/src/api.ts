@@ -23,6 +23,13 @@ export type PluginLifecycleApi = Pick<
   | 'getOperation'
   | 'listOperations'
   | 'cancelOperation'
+  | 'getConfigEnvironments'
+  | 'getConfiguration'
+  | 'setConfiguration'
+  | 'listConfigVersions'
+  | 'getConfigVersion'
+  | 'diffConfigVersions'
+  | 'rollbackConfiguration'
 >;
 
 /**

@@ -1,6 +1,7 @@
 /**
- * Frontend of the plugin-lifecycle plugins: an entity content tab that shows
- * and drives the lifecycle of the plugin service an entity is annotated with.
+ * Frontend of the plugin-lifecycle plugins: entity content tabs that show and
+ * drive the lifecycle and the configuration of the plugin service an entity
+ * is annotated with.
  *
  * The new-frontend-system plugin is the default export of
  * `@internal/plugin-lifecycle/alpha`.
@@ -11,6 +12,7 @@ export {
   EntityLifecycleContent,
   type EntityLifecycleContentProps,
 } from './components/LifecycleTab';
+export { EntityConfigurationContent } from './components/ConfigurationTab';
 export { pluginLifecycleApiRef, type PluginLifecycleApi } from './api';
 export {
   PluginLifecycleClient,

@@ -525,11 +525,22 @@ export class ConfigurationManager {
             }),
         );
       };
+      // This replica may learn of a change after the caller did (it read
+      // another replica): a change up to what the caller has is not news.
+      const isNews = (c: EffectiveConfiguration) =>
+        (options.afterRevision === undefined &&
+          options.afterVersion === undefined) ||
+        (options.afterRevision !== undefined &&
+          c.revision > options.afterRevision) ||
+        (options.afterVersion !== undefined &&
+          c.version > options.afterVersion);
       const unwatch = this.watchConfiguration(
         plugin.id,
         env,
         options.key,
-        c => finish(true, c),
+        c => {
+          if (isNews(c)) finish(true, c);
+        },
         { reveal: options.reveal },
       );
       const timer = setTimeout(

@@ -12,6 +12,9 @@ import {
 import { PluginLifecycleApi, pluginLifecycleApiRef } from '../../api';
 import { EntityLifecycleContent } from './EntityLifecycleContent';
 
+// Full renders take seconds on a busy two-core machine.
+jest.setTimeout(20_000);
+
 const entity: Entity = {
   apiVersion: 'backstage.io/v1alpha1',
   kind: 'Component',

@@ -1,0 +1,1416 @@
+import { LoggerService } from '@backstage/backend-plugin-api';
+import { mockServices } from '@backstage/backend-test-utils';
+import { ConflictError, InputError, NotFoundError } from '@backstage/errors';
+import {
+  ConfigurationEntry,
+  EffectiveConfiguration,
+} from '@internal/plugin-lifecycle-common';
+import { Knex } from 'knex';
+import { randomBytes } from 'node:crypto';
+import { createTestDatabases } from '../../__testUtils__/databases';
+import { applyDatabaseMigrations } from '../../database/migrations';
+import { PluginStore } from '../../database/PluginStore';
+import { SystemEvents } from '../../system/SystemEvents';
+import { ConfigMaintenance } from './ConfigMaintenance';
+import { ConfigurationManager } from './ConfigurationManager';
+import { exportConfiguration, importConfiguration } from './configBackup';
+import { SecretKeyRing } from './SecretKeyRing';
+
+jest.setTimeout(60_000);
+
+const databases = createTestDatabases();
+
+const KEY_A = { id: 'a', secret: randomBytes(32).toString('base64') };
+const KEY_B = { id: 'b', secret: randomBytes(32).toString('base64') };
+const PLUGIN = 'my-plugin';
+const MASK = '********';
+const CANARY = 'PLAINTEXT-CANARY-7f3a';
+
+/** A logger that keeps every message and its meta. */
+class CapturingLogger implements LoggerService {
+  constructor(
+    readonly lines: Array<{
+      level: string;
+      message: string;
+      meta?: unknown;
+    }> = [],
+    private readonly fields: Record<string, unknown> = {},
+  ) {}
+  #log(level: string, message: string, meta?: unknown) {
+    this.lines.push({ level, message, meta: { ...this.fields, meta } });
+  }
+  error(message: string, meta?: any) {
+    this.#log('error', message, meta);
+  }
+  warn(message: string, meta?: any) {
+    this.#log('warn', message, meta);
+  }
+  info(message: string, meta?: any) {
+    this.#log('info', message, meta);
+  }
+  debug(message: string, meta?: any) {
+    this.#log('debug', message, meta);
+  }
+  child(meta: any): LoggerService {
+    return new CapturingLogger(this.lines, { ...this.fields, ...meta });
+  }
+}
+
+/** Collects values and lets a test wait for the n-th one. */
+function recorder<T>() {
+  const items: T[] = [];
+  let waiters: Array<() => void> = [];
+  const next = () => new Promise<void>(r => waiters.push(r));
+  return {
+    items,
+    push(item: T) {
+      items.push(item);
+      const ready = waiters;
+      waiters = [];
+      ready.forEach(w => w());
+    },
+    async nth(n: number): Promise<T> {
+      while (items.length < n) {
+        await next();
+      }
+      return items[n - 1];
+    },
+  };
+}
+
+async function caught(promise: Promise<unknown>): Promise<Error> {
+  try {
+    await promise;
+  } catch (error) {
+    return error as Error;
+  }
+  throw new Error('expected a failure');
+}
+
+const pause = (ms: number) => new Promise(r => setTimeout(r, ms));
+
+function values(configuration: { entries: ConfigurationEntry[] }) {
+  return Object.fromEntries(configuration.entries.map(e => [e.key, e.value]));
+}
+
+const designExample: ConfigurationEntry[] = [
+  {
+    key: 'feature.enabled',
+    value: true,
+    type: 'boolean',
+    description: 'Turns on the new feature',
+  },
+  {
+    key: 'api.key',
+    value: 'secret-key-value',
+    type: 'secret',
+    sensitive: true,
+  },
+];
+
+describe.each(databases.eachSupportedId())(
+  'ConfigurationManager on %s',
+  databaseId => {
+    const managers: ConfigurationManager[] = [];
+    let schema: Record<string, unknown> | undefined;
+
+    beforeEach(() => {
+      schema = undefined;
+    });
+
+    afterEach(async () => {
+      await Promise.all(managers.splice(0).map(m => m.shutdown()));
+    });
+
+    async function createDatabase(pluginIds = [PLUGIN]) {
+      const knex = await databases.init(databaseId);
+      await applyDatabaseMigrations({ getClient: async () => knex });
+      const plugins = PluginStore.create({ db: knex });
+      for (const id of pluginIds) {
+        await plugins.create({ id, tenant: 't', runtime: 'process' });
+      }
+      return { knex, plugins };
+    }
+
+    async function createManager(
+      knex: Knex,
+      options: {
+        keys?: Array<{ id: string; secret: string }>;
+        activeKeyId?: string;
+        logger?: LoggerService;
+        events?: SystemEvents;
+      } = {},
+    ) {
+      const plugins = PluginStore.create({ db: knex });
+      const events = options.events ?? new SystemEvents();
+      const manager = await ConfigurationManager.create({
+        db: knex,
+        logger: options.logger ?? mockServices.logger.mock(),
+        keyRing: SecretKeyRing.create({
+          keys: options.keys ?? [KEY_A],
+          activeKeyId: options.activeKeyId,
+        }),
+        events,
+        environments: ['development', 'staging', 'production'],
+        defaultEnvironment: 'production',
+        maxVersionHistory: 5,
+        pollIntervalMs: 50,
+        getPlugin: async id => {
+          const plugin = await plugins.get(id);
+          if (!plugin) throw new NotFoundError(`No plugin with id '${id}'`);
+          return plugin;
+        },
+        getSchema: async () => schema,
+      });
+      managers.push(manager);
+      return { manager, events };
+    }
+
+    async function setup() {
+      const db = await createDatabase();
+      const { manager, events } = await createManager(db.knex);
+      return { ...db, manager, events };
+    }
+
+    describe('writing and reading', () => {
+      it('stores the design example as version 1 and masks its secret', async () => {
+        const { manager, events } = await setup();
+        const changed = recorder<any>();
+        events.on('configuration:changed', p => changed.push(p));
+
+        const result = await manager.setPluginConfiguration(
+          PLUGIN,
+          designExample,
+          {
+            environment: 'production',
+            userId: 'admin',
+            description: 'Enable new feature with API key',
+          },
+        );
+        expect(result.operationId).toBeUndefined();
+        expect(result.version).toMatchObject({
+          pluginId: PLUGIN,
+          layer: 'production',
+          version: 1,
+          author: 'admin',
+          description: 'Enable new feature with API key',
+          entryCount: 2,
+        });
+        expect(changed.items).toEqual([
+          {
+            pluginId: PLUGIN,
+            layer: 'production',
+            version: 1,
+            revision: result.version.revision,
+            author: 'admin',
+            keys: ['feature.enabled', 'api.key'],
+          },
+        ]);
+
+        const masked = await manager.getEffectiveConfiguration(
+          PLUGIN,
+          'production',
+        );
+        expect(masked).toEqual({
+          pluginId: PLUGIN,
+          environment: 'production',
+          version: 1,
+          baseVersion: 0,
+          revision: result.version.revision,
+          entries: [
+            {
+              key: 'api.key',
+              value: MASK,
+              type: 'secret',
+              sensitive: true,
+              masked: true,
+              source: { layer: 'production', version: 1 },
+            },
+            {
+              key: 'feature.enabled',
+              value: true,
+              type: 'boolean',
+              description: 'Turns on the new feature',
+              source: { layer: 'production', version: 1 },
+            },
+          ],
+        });
+        expect(JSON.stringify(masked)).not.toContain('secret-key-value');
+
+        const revealed = await manager.getEffectiveConfiguration(
+          PLUGIN,
+          'production',
+          { reveal: true },
+        );
+        expect(values(revealed)).toEqual({
+          'api.key': 'secret-key-value',
+          'feature.enabled': true,
+        });
+        expect(revealed.entries[0].masked).toBeUndefined();
+
+        // Other environments do not see a production layer.
+        const staging = await manager.getEffectiveConfiguration(
+          PLUGIN,
+          'staging',
+        );
+        expect(staging).toMatchObject({
+          version: 0,
+          baseVersion: 0,
+          revision: 0,
+          entries: [],
+        });
+        // The default environment is production.
+        const second = await manager.setPluginConfiguration(PLUGIN, [
+          { key: 'feature.enabled', value: false, type: 'boolean' },
+        ]);
+        expect(second.version).toMatchObject({
+          layer: 'production',
+          version: 2,
+        });
+      });
+
+      it('merges the base layer under an environment and tells where each value comes from', async () => {
+        const { manager } = await setup();
+        const base1 = await manager.setPluginConfiguration(
+          PLUGIN,
+          [
+            { key: 'log.level', value: 'info', type: 'string' },
+            { key: 'pool.size', value: 5, type: 'number' },
+          ],
+          { environment: 'base' },
+        );
+        const prod1 = await manager.setPluginConfiguration(
+          PLUGIN,
+          [
+            { key: 'log.level', value: 'warn', type: 'string' },
+            { key: 'db.password', value: 'pw', type: 'secret' },
+          ],
+          { environment: 'production' },
+        );
+        expect(prod1.version.revision).toBeGreaterThan(base1.version.revision);
+
+        const prod = await manager.getEffectiveConfiguration(
+          PLUGIN,
+          'production',
+        );
+        expect(prod).toMatchObject({
+          version: 1,
+          baseVersion: 1,
+          revision: prod1.version.revision,
+        });
+        expect(
+          prod.entries.map(e => [
+            e.key,
+            e.value,
+            e.source.layer,
+            e.source.version,
+          ]),
+        ).toEqual([
+          ['db.password', MASK, 'production', 1],
+          ['log.level', 'warn', 'production', 1],
+          ['pool.size', 5, 'base', 1],
+        ]);
+
+        const dev = await manager.getEffectiveConfiguration(
+          PLUGIN,
+          'development',
+        );
+        expect(dev).toMatchObject({
+          version: 0,
+          baseVersion: 1,
+          revision: base1.version.revision,
+        });
+        expect(values(dev)).toEqual({ 'log.level': 'info', 'pool.size': 5 });
+
+        const base2 = await manager.setPluginConfiguration(
+          PLUGIN,
+          [
+            { key: 'log.level', value: 'debug', type: 'string' },
+            { key: 'pool.size', value: 10, type: 'number' },
+          ],
+          { environment: 'base' },
+        );
+        const after = await manager.getEffectiveConfiguration(
+          PLUGIN,
+          'production',
+        );
+        expect(after.revision).toBe(base2.version.revision);
+        expect(after.revision).toBeGreaterThan(prod.revision);
+        expect(after).toMatchObject({ version: 1, baseVersion: 2 });
+        expect(
+          after.entries.map(e => [
+            e.key,
+            e.value,
+            e.source.layer,
+            e.source.version,
+          ]),
+        ).toEqual([
+          ['db.password', MASK, 'production', 1],
+          ['log.level', 'warn', 'production', 1],
+          ['pool.size', 10, 'base', 2],
+        ]);
+
+        const resolved = await manager.resolve(PLUGIN, 'production');
+        expect(resolved.versions).toEqual({ base: 2, environment: 1 });
+        expect(values(resolved)['db.password']).toBe('pw');
+      });
+    });
+
+    describe('validation', () => {
+      it('lists every bad entry and stores nothing', async () => {
+        const { manager } = await setup();
+        const error = await caught(
+          manager.setPluginConfiguration(
+            PLUGIN,
+            [
+              { key: 'port', value: 'eighty', type: 'number' },
+              { key: 'enabled', value: 'yes', type: 'boolean' },
+              { key: 'name', value: 'a', type: 'string' },
+              { key: 'name', value: 'b', type: 'string' },
+              { key: 'token', value: '', type: 'secret' },
+              { key: 'url', value: '', type: 'string', required: true },
+            ],
+            { environment: 'production' },
+          ),
+        );
+        expect(error).toBeInstanceOf(InputError);
+        for (const key of ['port', 'enabled', 'name', 'token', 'url']) {
+          expect(error.message).toContain(`${key}:`);
+        }
+        expect(error.message).toMatch(/name: appears 2 times/);
+        expect(await manager.listVersions(PLUGIN, 'production')).toEqual([]);
+
+        // Malformed entries (the API's schema) are refused too.
+        await expect(
+          manager.setPluginConfiguration(PLUGIN, [
+            { key: 'bad key!', value: 'x', type: 'string' },
+          ]),
+        ).rejects.toThrow(InputError);
+        await expect(
+          manager.setPluginConfiguration(PLUGIN, [
+            { key: 'x', value: 'x', type: 'text' as any },
+          ]),
+        ).rejects.toThrow(InputError);
+        expect(await manager.listVersions(PLUGIN, 'production')).toEqual([]);
+      });
+
+      it("holds entries to the plugin's schema, listing every failing key", async () => {
+        const { manager } = await setup();
+        schema = {
+          type: 'object',
+          properties: { 'pool.size': { type: 'integer', minimum: 1 } },
+          required: ['database.url'],
+        };
+        const error = await caught(
+          manager.setPluginConfiguration(
+            PLUGIN,
+            [{ key: 'pool.size', value: 0, type: 'number' }],
+            { environment: 'production' },
+          ),
+        );
+        expect(error).toBeInstanceOf(InputError);
+        expect(error.message).toMatch(/pool\.size: must be >= 1/);
+        expect(error.message).toMatch(/database\.url: is required/);
+        expect(await manager.listVersions(PLUGIN, 'production')).toEqual([]);
+
+        // The base layer alone may leave required keys to the environments...
+        await manager.setPluginConfiguration(
+          PLUGIN,
+          [{ key: 'pool.size', value: 2, type: 'number' }],
+          { environment: 'base' },
+        );
+        // ... which then must give them.
+        await expect(
+          manager.setPluginConfiguration(
+            PLUGIN,
+            [{ key: 'log.level', value: 'info', type: 'string' }],
+            { environment: 'staging' },
+          ),
+        ).rejects.toThrow(/database\.url/);
+        const ok = await manager.setPluginConfiguration(
+          PLUGIN,
+          [{ key: 'database.url', value: 'postgres://db', type: 'string' }],
+          { environment: 'staging' },
+        );
+        expect(ok.version.version).toBe(1);
+
+        // A base write is checked against the environments that have a layer.
+        const baseError = await caught(
+          manager.setPluginConfiguration(
+            PLUGIN,
+            [{ key: 'pool.size', value: 1.5, type: 'number' }],
+            { environment: 'base' },
+          ),
+        );
+        expect(baseError).toBeInstanceOf(InputError);
+        expect(baseError.message).toMatch(/pool\.size: must be integer/);
+        expect(
+          (await manager.listVersions(PLUGIN, 'base')).map(v => v.version),
+        ).toEqual([1]);
+      });
+
+      it('refuses unknown environments', async () => {
+        const { manager } = await setup();
+        await expect(
+          manager.setPluginConfiguration(PLUGIN, designExample, {
+            environment: 'qa',
+          }),
+        ).rejects.toThrow(InputError);
+        await expect(
+          manager.getEffectiveConfiguration(PLUGIN, 'qa'),
+        ).rejects.toThrow(InputError);
+        // `base` is a layer, not an environment to run in.
+        await expect(
+          manager.getEffectiveConfiguration(PLUGIN, 'base'),
+        ).rejects.toThrow(InputError);
+        await expect(manager.listVersions(PLUGIN, 'qa')).rejects.toThrow(
+          InputError,
+        );
+        expect(() =>
+          manager.watchConfiguration(PLUGIN, 'qa', undefined, () => {}),
+        ).toThrow(InputError);
+        await expect(
+          manager.getEffectiveConfiguration('no-such-plugin', 'production'),
+        ).rejects.toThrow(NotFoundError);
+      });
+
+      it('refuses a stale expectedVersion with a conflict and stores nothing', async () => {
+        const { manager } = await setup();
+        await manager.setPluginConfiguration(PLUGIN, designExample, {
+          expectedVersion: 0,
+        });
+        const error = await caught(
+          manager.setPluginConfiguration(
+            PLUGIN,
+            [{ key: 'feature.enabled', value: false, type: 'boolean' }],
+            { expectedVersion: 0 },
+          ),
+        );
+        expect(error).toBeInstanceOf(ConflictError);
+        expect(error.name).toBe('ConflictError');
+        expect(
+          (await manager.listVersions(PLUGIN, 'production')).map(
+            v => v.version,
+          ),
+        ).toEqual([1]);
+        const ok = await manager.setPluginConfiguration(
+          PLUGIN,
+          [{ key: 'feature.enabled', value: false, type: 'boolean' }],
+          { expectedVersion: 1 },
+        );
+        expect(ok.version.version).toBe(2);
+      });
+    });
+
+    describe('masked secrets', () => {
+      it('keeps the stored value of a secret written back masked', async () => {
+        const { manager } = await setup();
+        await manager.setPluginConfiguration(PLUGIN, designExample);
+        const masked = await manager.getVersion(PLUGIN, 'production', 1);
+        const apiKey = masked.entries.find(e => e.key === 'api.key')!;
+        expect(apiKey).toMatchObject({ value: MASK, masked: true });
+
+        // A form sends back what it got, with one value changed.
+        const { masked: _m, ...withoutFlag } = apiKey;
+        await manager.setPluginConfiguration(PLUGIN, [
+          { key: 'feature.enabled', value: false, type: 'boolean' },
+          withoutFlag,
+        ]);
+        const revealed = await manager.getEffectiveConfiguration(
+          PLUGIN,
+          'production',
+          { reveal: true },
+        );
+        expect(revealed.version).toBe(2);
+        expect(values(revealed)).toEqual({
+          'api.key': 'secret-key-value',
+          'feature.enabled': false,
+        });
+        const v2 = await manager.getVersion(PLUGIN, 'production', 2, {
+          reveal: true,
+        });
+        expect(v2.entries.find(e => e.key === 'api.key')!.value).toBe(
+          'secret-key-value',
+        );
+
+        // A masked value with nothing stored before it cannot be kept.
+        const error = await caught(
+          manager.setPluginConfiguration(PLUGIN, [
+            withoutFlag,
+            { key: 'other.secret', value: MASK, type: 'secret' },
+          ]),
+        );
+        expect(error).toBeInstanceOf(InputError);
+        expect(error.message).toContain('other.secret');
+        await expect(
+          manager.setPluginConfiguration(PLUGIN, [withoutFlag], {
+            environment: 'staging',
+          }),
+        ).rejects.toThrow(InputError);
+        expect(
+          (await manager.listVersions(PLUGIN, 'production')).map(
+            v => v.version,
+          ),
+        ).toEqual([2, 1]);
+        expect(await manager.listVersions(PLUGIN, 'staging')).toEqual([]);
+      });
+    });
+
+    describe('history', () => {
+      const v1: ConfigurationEntry[] = [
+        { key: 'count', value: 1, type: 'number' },
+        { key: 'old.flag', value: 'x', type: 'string' },
+        { key: 'token', value: 'secret-one-1a2b', type: 'secret' },
+      ];
+      const v2: ConfigurationEntry[] = [
+        { key: 'count', value: 2, type: 'number' },
+        { key: 'new.flag', value: 'y', type: 'string' },
+        { key: 'token', value: 'secret-two-3c4d', type: 'secret' },
+      ];
+
+      it('lists, shows and compares versions', async () => {
+        const { manager } = await setup();
+        await manager.setPluginConfiguration(PLUGIN, v1, {
+          userId: 'alice',
+          description: 'first',
+        });
+        await manager.setPluginConfiguration(PLUGIN, v2, { userId: 'bob' });
+
+        const listed = await manager.listVersions(PLUGIN, 'production');
+        expect(listed).toMatchObject([
+          { version: 2, author: 'bob', entryCount: 3, layer: 'production' },
+          { version: 1, author: 'alice', description: 'first', entryCount: 3 },
+        ]);
+        expect(listed[0].revision).toBeGreaterThan(listed[1].revision);
+
+        const masked = await manager.getVersion(PLUGIN, 'production', 1);
+        expect(masked).toMatchObject({ version: 1, author: 'alice' });
+        expect(masked.entries).toEqual([
+          v1[0],
+          v1[1],
+          { ...v1[2], value: MASK, masked: true },
+        ]);
+        const revealed = await manager.getVersion(PLUGIN, 'production', 1, {
+          reveal: true,
+        });
+        expect(revealed.entries).toEqual(v1);
+        await expect(
+          manager.getVersion(PLUGIN, 'production', 9),
+        ).rejects.toThrow(NotFoundError);
+
+        const diff = await manager.diffVersions(PLUGIN, 'production', 1, 2);
+        expect(diff).toEqual({
+          from: 1,
+          to: 2,
+          added: [v2[1]],
+          removed: [v1[1]],
+          changed: [
+            { key: 'count', from: v1[0], to: v2[0], fields: ['value'] },
+            {
+              key: 'token',
+              from: { ...v1[2], value: MASK, masked: true },
+              to: { ...v2[2], value: MASK, masked: true },
+              fields: ['value'],
+            },
+          ],
+        });
+        const text = JSON.stringify(diff);
+        expect(text).not.toContain('secret-one');
+        expect(text).not.toContain('secret-two');
+      });
+
+      it('rolls back by writing a new version and prunes old ones', async () => {
+        const { manager } = await setup();
+        await manager.setPluginConfiguration(PLUGIN, v1);
+        await manager.setPluginConfiguration(PLUGIN, v2);
+
+        const rolled = await manager.rollback(PLUGIN, 'production', 1, {
+          userId: 'admin',
+        });
+        expect(rolled.version).toMatchObject({
+          version: 3,
+          rolledBackFrom: 1,
+          author: 'admin',
+          description: 'rollback to version 1',
+        });
+        const v3 = await manager.getVersion(PLUGIN, 'production', 3, {
+          reveal: true,
+        });
+        expect(v3.entries).toEqual(v1);
+        expect(v3.rolledBackFrom).toBe(1);
+        const effective = await manager.getEffectiveConfiguration(
+          PLUGIN,
+          'production',
+          { reveal: true },
+        );
+        expect(effective.version).toBe(3);
+        expect(values(effective).token).toBe('secret-one-1a2b');
+        // Rolling back with a stale expectedVersion conflicts.
+        await expect(
+          manager.rollback(PLUGIN, 'production', 2, { expectedVersion: 2 }),
+        ).rejects.toThrow(ConflictError);
+
+        for (let i = 4; i <= 7; i++) {
+          await manager.setPluginConfiguration(PLUGIN, [
+            { key: 'count', value: i, type: 'number' },
+          ]);
+        }
+        expect(
+          (await manager.listVersions(PLUGIN, 'production')).map(
+            v => v.version,
+          ),
+        ).toEqual([7, 6, 5, 4, 3]);
+        await expect(
+          manager.getVersion(PLUGIN, 'production', 1),
+        ).rejects.toThrow(NotFoundError);
+        await expect(manager.rollback(PLUGIN, 'production', 2)).rejects.toThrow(
+          NotFoundError,
+        );
+        // The rollback version outlived the version it restored.
+        expect(
+          (await manager.getVersion(PLUGIN, 'production', 3, { reveal: true }))
+            .entries,
+        ).toEqual(v1);
+        const r = await manager.rollback(PLUGIN, 'production', 3);
+        expect(r.version).toMatchObject({ version: 8, rolledBackFrom: 3 });
+      });
+
+      it('reads the effective configuration as of a point in time', async () => {
+        const { manager } = await setup();
+        const before = new Date().toISOString();
+        await pause(30);
+        await manager.setPluginConfiguration(PLUGIN, v1);
+        await pause(30);
+        const between = new Date().toISOString();
+        await pause(30);
+        await manager.setPluginConfiguration(PLUGIN, v2);
+
+        const then = await manager.getEffectiveConfiguration(
+          PLUGIN,
+          'production',
+          { at: between, reveal: true },
+        );
+        expect(then).toMatchObject({ version: 1, at: between });
+        expect(values(then)).toEqual({
+          count: 1,
+          'old.flag': 'x',
+          token: 'secret-one-1a2b',
+        });
+        const maskedThen = await manager.getEffectiveConfiguration(
+          PLUGIN,
+          'production',
+          { at: between },
+        );
+        expect(values(maskedThen).token).toBe(MASK);
+
+        const earlier = await manager.getEffectiveConfiguration(
+          PLUGIN,
+          'production',
+          { at: before },
+        );
+        expect(earlier).toMatchObject({ version: 0, entries: [] });
+
+        const now = await manager.getEffectiveConfiguration(
+          PLUGIN,
+          'production',
+        );
+        expect(now.version).toBe(2);
+        expect(now.at).toBeUndefined();
+      });
+    });
+
+    describe('watching', () => {
+      it('calls watchers once per change, with or without a key, until unwatched', async () => {
+        const { manager } = await setup();
+        await manager.setPluginConfiguration(PLUGIN, [
+          { key: 'feature.enabled', value: false, type: 'boolean' },
+          { key: 'other', value: 'a', type: 'string' },
+        ]);
+
+        const all = recorder<EffectiveConfiguration>();
+        const keyed = recorder<EffectiveConfiguration>();
+        const sentinel = recorder<EffectiveConfiguration>();
+        const stopAll = manager.watchConfiguration(
+          PLUGIN,
+          'production',
+          undefined,
+          c => all.push(c),
+        );
+        manager.watchConfiguration(PLUGIN, 'production', 'feature.enabled', c =>
+          keyed.push(c),
+        );
+        manager.watchConfiguration(PLUGIN, 'production', undefined, c =>
+          sentinel.push(c),
+        );
+        // The watchers took the current state as their starting point.
+        await manager.resolve(PLUGIN, 'production');
+
+        // 1: only another key changes, with a new secret.
+        const w1 = await manager.setPluginConfiguration(PLUGIN, [
+          { key: 'feature.enabled', value: false, type: 'boolean' },
+          { key: 'other', value: 'b', type: 'string' },
+          { key: 'api.key', value: 'watched-secret', type: 'secret' },
+        ]);
+        const c1 = await all.nth(1);
+        expect(c1.revision).toBe(w1.version.revision);
+        expect(c1.version).toBe(2);
+        expect(values(c1)).toEqual({
+          'api.key': MASK,
+          'feature.enabled': false,
+          other: 'b',
+        });
+        expect(JSON.stringify(c1)).not.toContain('watched-secret');
+        await sentinel.nth(1);
+        expect(keyed.items).toHaveLength(0);
+
+        // 2: the watched key changes.
+        const w2 = await manager.setPluginConfiguration(PLUGIN, [
+          { key: 'feature.enabled', value: true, type: 'boolean' },
+          { key: 'other', value: 'b', type: 'string' },
+          { key: 'api.key', value: MASK, type: 'secret' },
+        ]);
+        const k1 = await keyed.nth(1);
+        expect(k1.revision).toBe(w2.version.revision);
+        expect(values(k1)['feature.enabled']).toBe(true);
+        expect((await all.nth(2)).revision).toBe(w2.version.revision);
+
+        // 3: a base-layer change reaches production's watchers.
+        const w3 = await manager.setPluginConfiguration(
+          PLUGIN,
+          [{ key: 'from.base', value: 1, type: 'number' }],
+          { environment: 'base' },
+        );
+        const c3 = await all.nth(3);
+        expect(c3.revision).toBe(w3.version.revision);
+        expect(c3.baseVersion).toBe(1);
+        expect(values(c3)['from.base']).toBe(1);
+
+        // 4: a change to another environment reaches no production watcher.
+        await manager.setPluginConfiguration(
+          PLUGIN,
+          [{ key: 'x', value: 1, type: 'number' }],
+          { environment: 'staging' },
+        );
+
+        // 5: after unwatching, no more calls.
+        stopAll();
+        const w5 = await manager.setPluginConfiguration(PLUGIN, [
+          { key: 'feature.enabled', value: false, type: 'boolean' },
+        ]);
+        expect((await sentinel.nth(4)).revision).toBe(w5.version.revision);
+        expect((await keyed.nth(2)).revision).toBe(w5.version.revision);
+
+        expect(all.items.map(c => c.revision)).toEqual([
+          w1.version.revision,
+          w2.version.revision,
+          w3.version.revision,
+        ]);
+        expect(sentinel.items).toHaveLength(4);
+        expect(keyed.items).toHaveLength(2);
+      });
+
+      it('gives revealed values to a watcher that may see them', async () => {
+        const { manager } = await setup();
+        const seen = recorder<EffectiveConfiguration>();
+        manager.watchConfiguration(
+          PLUGIN,
+          'production',
+          undefined,
+          c => seen.push(c),
+          { reveal: true },
+        );
+        await manager.resolve(PLUGIN, 'production');
+        await manager.setPluginConfiguration(PLUGIN, designExample);
+        expect(values(await seen.nth(1))['api.key']).toBe('secret-key-value');
+      });
+
+      it('long-polls for a change', async () => {
+        const { manager } = await setup();
+        const w1 = await manager.setPluginConfiguration(PLUGIN, designExample);
+        const r1 = w1.version.revision;
+
+        // Already past: answers at once.
+        const atOnce = await manager.waitForChange(PLUGIN, 'production', {
+          afterRevision: r1 - 1,
+        });
+        expect(atOnce.changed).toBe(true);
+        expect(atOnce.configuration.revision).toBe(r1);
+        expect(values(atOnce.configuration)['api.key']).toBe(MASK);
+        const byVersion = await manager.waitForChange(PLUGIN, 'production', {
+          afterVersion: 0,
+        });
+        expect(byVersion.changed).toBe(true);
+
+        // Not yet: waits for the next change.
+        const pending = manager.waitForChange(PLUGIN, 'production', {
+          afterRevision: r1,
+          timeoutMs: 30_000,
+        });
+        await manager.getEffectiveConfiguration(PLUGIN, 'production');
+        const w2 = await manager.setPluginConfiguration(PLUGIN, [
+          { key: 'feature.enabled', value: false, type: 'boolean' },
+        ]);
+        const waited = await pending;
+        expect(waited.changed).toBe(true);
+        expect(waited.configuration.revision).toBe(w2.version.revision);
+        expect(values(waited.configuration)).toEqual({
+          'feature.enabled': false,
+        });
+
+        // Nothing changes: answers when the time runs out.
+        const timedOut = await manager.waitForChange(PLUGIN, 'production', {
+          afterRevision: w2.version.revision,
+          timeoutMs: 100,
+        });
+        expect(timedOut).toEqual({
+          changed: false,
+          configuration: expect.objectContaining({
+            revision: w2.version.revision,
+          }),
+        });
+
+        // Aborted: answers at once, unchanged.
+        const controller = new AbortController();
+        const aborted = manager.waitForChange(PLUGIN, 'production', {
+          afterRevision: w2.version.revision,
+          timeoutMs: 30_000,
+          signal: controller.signal,
+        });
+        await manager.getEffectiveConfiguration(PLUGIN, 'production');
+        controller.abort();
+        expect((await aborted).changed).toBe(false);
+      });
+
+      it('reaches a watcher on another instance over the same database', async () => {
+        const { knex, manager: writer } = await setup();
+        const { manager: reader } = await createManager(knex);
+        await writer.setPluginConfiguration(PLUGIN, designExample);
+
+        const prod = recorder<EffectiveConfiguration>();
+        const dev = recorder<EffectiveConfiguration>();
+        reader.watchConfiguration(PLUGIN, 'production', undefined, c =>
+          prod.push(c),
+        );
+        reader.watchConfiguration(PLUGIN, 'development', undefined, c =>
+          dev.push(c),
+        );
+        await reader.resolve(PLUGIN, 'production');
+        await reader.resolve(PLUGIN, 'development');
+        const cached = await reader.getEffectiveConfiguration(
+          PLUGIN,
+          'production',
+        );
+        expect(cached.version).toBe(1);
+
+        const w2 = await writer.setPluginConfiguration(PLUGIN, [
+          { key: 'feature.enabled', value: false, type: 'boolean' },
+          { key: 'api.key', value: MASK, type: 'secret' },
+        ]);
+        const seen = await prod.nth(1);
+        expect(seen.revision).toBe(w2.version.revision);
+        expect(values(seen)).toEqual({
+          'api.key': MASK,
+          'feature.enabled': false,
+        });
+        // The reader's cache was refreshed too.
+        const fresh = await reader.getEffectiveConfiguration(
+          PLUGIN,
+          'production',
+          { reveal: true },
+        );
+        expect(fresh.version).toBe(2);
+        expect(values(fresh)['api.key']).toBe('secret-key-value');
+
+        const w3 = await writer.setPluginConfiguration(
+          PLUGIN,
+          [{ key: 'shared', value: 'yes', type: 'string' }],
+          { environment: 'base' },
+        );
+        expect((await dev.nth(1)).revision).toBe(w3.version.revision);
+        expect((await prod.nth(2)).revision).toBe(w3.version.revision);
+        expect(prod.items).toHaveLength(2);
+      });
+    });
+
+    it('never stores, logs or announces a secret in plaintext', async () => {
+      const { knex } = await createDatabase();
+      const logger = new CapturingLogger();
+      const events = new SystemEvents();
+      const announced: unknown[] = [];
+      events.on('systemEvent', e => announced.push(e));
+      const { manager } = await createManager(knex, { logger, events });
+
+      schema = {
+        type: 'object',
+        properties: { 'db.password': { type: 'string', maxLength: 5 } },
+      };
+      const invalid = await caught(
+        manager.setPluginConfiguration(
+          PLUGIN,
+          [{ key: 'db.password', value: CANARY, type: 'secret' }],
+          { environment: 'base' },
+        ),
+      );
+      expect(invalid).toBeInstanceOf(InputError);
+      expect(invalid.message).not.toContain(CANARY);
+      schema = undefined;
+      const typeError = await caught(
+        manager.setPluginConfiguration(PLUGIN, [
+          { key: 'port', value: CANARY, type: 'number', sensitive: true },
+        ]),
+      );
+      expect(typeError).toBeInstanceOf(InputError);
+      expect(typeError.message).not.toContain(CANARY);
+
+      const watched = recorder<EffectiveConfiguration>();
+      manager.watchConfiguration(PLUGIN, 'production', undefined, c =>
+        watched.push(c),
+      );
+      await manager.resolve(PLUGIN, 'production');
+
+      await manager.setPluginConfiguration(
+        PLUGIN,
+        [
+          { key: 'db.password', value: CANARY, type: 'secret' },
+          { key: 'db.user', value: 'app', type: 'string' },
+        ],
+        { environment: 'base', userId: 'admin', description: 'base secrets' },
+      );
+      await manager.setPluginConfiguration(
+        PLUGIN,
+        [
+          {
+            key: 'api.token',
+            value: `${CANARY}-token`,
+            type: 'string',
+            sensitive: true,
+          },
+          {
+            key: 'api.settings',
+            value: { nested: CANARY },
+            type: 'json',
+            sensitive: true,
+          },
+          {
+            key: 'signing.key',
+            value: `${CANARY}-signing`,
+            type: 'secret',
+            rotateAt: '2020-01-01T00:00:00.000Z',
+          },
+        ],
+        { userId: 'admin' },
+      );
+      await manager.setPluginConfiguration(PLUGIN, [
+        { key: 'api.token', value: MASK, type: 'string', sensitive: true },
+        { key: 'signing.key', value: 'rotated-value', type: 'secret' },
+      ]);
+      await watched.nth(3);
+
+      // Sanity: the canary was stored and can be revealed.
+      const revealed = await manager.getVersion(PLUGIN, 'production', 1, {
+        reveal: true,
+      });
+      expect(JSON.stringify(revealed)).toContain(CANARY);
+
+      const maintenance = new ConfigMaintenance({
+        store: manager.store,
+        keyRing: manager.keyRing,
+        events,
+        logger,
+      });
+      expect(await maintenance.run(new Date())).toEqual({
+        resealed: 0,
+        due: 0,
+      });
+
+      const reads = [
+        await manager.getEffectiveConfiguration(PLUGIN, 'production'),
+        await manager.getEffectiveConfiguration(PLUGIN, 'development'),
+        await manager.getEffectiveConfiguration(PLUGIN, 'production', {
+          at: new Date().toISOString(),
+        }),
+        await manager.getVersion(PLUGIN, 'production', 1),
+        await manager.getVersion(PLUGIN, 'base', 1),
+        await manager.listVersions(PLUGIN, 'production'),
+        await manager.diffVersions(PLUGIN, 'production', 1, 2),
+        await manager.waitForChange(PLUGIN, 'production', {
+          afterRevision: 0,
+        }),
+        await exportConfiguration(manager, undefined),
+        watched.items,
+      ];
+      for (const read of reads) {
+        expect(JSON.stringify(read)).not.toContain(CANARY);
+      }
+
+      const { manager: rotating } = await createManager(knex, {
+        keys: [KEY_A, KEY_B],
+        logger,
+        events,
+      });
+      expect(
+        await new ConfigMaintenance({
+          store: rotating.store,
+          keyRing: rotating.keyRing,
+          events,
+          logger,
+        }).reseal(),
+      ).toBeGreaterThan(0);
+
+      const afterReseal = [
+        await rotating.getEffectiveConfiguration(PLUGIN, 'production'),
+        await rotating.getVersion(PLUGIN, 'production', 1),
+        await rotating.diffVersions(PLUGIN, 'production', 1, 2),
+        await exportConfiguration(rotating, undefined),
+      ];
+      expect(JSON.stringify(afterReseal)).not.toContain(CANARY);
+
+      const rows = {
+        config_versions: await knex('config_versions').select('*'),
+        config_rotation_notices: await knex('config_rotation_notices').select(
+          '*',
+        ),
+        plugins: await knex('plugins').select('*'),
+        plugin_instances: await knex('plugin_instances').select('*'),
+      };
+      expect(rows.config_versions.length).toBeGreaterThan(0);
+      expect(JSON.stringify(rows)).not.toContain(CANARY);
+      expect(JSON.stringify(logger.lines)).not.toContain(CANARY);
+      expect(announced.length).toBeGreaterThan(0);
+      expect(JSON.stringify(announced)).not.toContain(CANARY);
+    });
+
+    describe('encryption keys', () => {
+      async function writeSecrets(manager: ConfigurationManager) {
+        await manager.setPluginConfiguration(
+          PLUGIN,
+          [
+            { key: 'db.password', value: 'base-pw', type: 'secret' },
+            { key: 'db.user', value: 'app', type: 'string' },
+          ],
+          { environment: 'base' },
+        );
+        await manager.setPluginConfiguration(PLUGIN, designExample);
+        await manager.setPluginConfiguration(PLUGIN, [
+          { key: 'api.key', value: 'newer-api-key', type: 'secret' },
+        ]);
+        await manager.setPluginConfiguration(
+          PLUGIN,
+          [{ key: 'only.plain', value: 1, type: 'number' }],
+          { environment: 'staging' },
+        );
+      }
+
+      async function everySecret(manager: ConfigurationManager) {
+        return {
+          prod: values(
+            await manager.getEffectiveConfiguration(PLUGIN, 'production', {
+              reveal: true,
+            }),
+          ),
+          prod1: values(
+            await manager.getVersion(PLUGIN, 'production', 1, {
+              reveal: true,
+            }),
+          ),
+        };
+      }
+
+      it('re-seals secrets under a new key and then works without the old one', async () => {
+        const { knex } = await createDatabase();
+        const { manager: first } = await createManager(knex, {
+          keys: [KEY_A],
+        });
+        await writeSecrets(first);
+        const expected = await everySecret(first);
+        expect(expected).toEqual({
+          prod: {
+            'api.key': 'newer-api-key',
+            'db.password': 'base-pw',
+            'db.user': 'app',
+          },
+          prod1: {
+            'api.key': 'secret-key-value',
+            'feature.enabled': true,
+          },
+        });
+
+        // Another secret under the id 'a' does not open what 'a' sealed.
+        const wrongA = await caught(
+          createManager(knex, {
+            keys: [{ id: 'a', secret: randomBytes(32).toString('base64') }],
+          }),
+        );
+        expect(wrongA.message).toMatch(
+          /key 'a' does not open the secrets stored with it/,
+        );
+
+        const events = new SystemEvents();
+        const { manager: both } = await createManager(knex, {
+          keys: [KEY_A, KEY_B],
+          activeKeyId: 'b',
+          events,
+        });
+        expect(await everySecret(both)).toEqual(expected);
+        const maintenance = new ConfigMaintenance({
+          store: both.store,
+          keyRing: both.keyRing,
+          events,
+          logger: mockServices.logger.mock(),
+        });
+        const count = await maintenance.reseal();
+        expect(count).toBe(3);
+        expect(await maintenance.reseal()).toBe(0);
+
+        const rows = await knex('config_versions').select('key_ids', 'entries');
+        const sealedRows = rows.filter(r => r.key_ids !== null);
+        expect(sealedRows).toHaveLength(3);
+        expect(sealedRows.map(r => r.key_ids)).toEqual(['b', 'b', 'b']);
+        const kids = sealedRows.flatMap(r =>
+          (JSON.parse(r.entries) as Array<{ value: unknown }>)
+            .map(e => e.value)
+            .filter(SecretKeyRing.isSealed)
+            .map(v => v.kid),
+        );
+        expect(kids).toEqual(['b', 'b', 'b']);
+        expect(rows.filter(r => r.key_ids === null)).toHaveLength(1);
+
+        const { manager: onlyB } = await createManager(knex, {
+          keys: [KEY_B],
+        });
+        expect(await everySecret(onlyB)).toEqual(expected);
+        const diff = await onlyB.diffVersions(PLUGIN, 'production', 1, 2);
+        expect(diff.changed.map(c => c.key)).toEqual(['api.key']);
+
+        const onlyA = await caught(createManager(knex, { keys: [KEY_A] }));
+        expect(onlyA).toBeInstanceOf(Error);
+        expect(onlyA.message).toMatch(/sealed with key\(s\) 'b'/);
+
+        const wrongB = await caught(
+          createManager(knex, {
+            keys: [{ id: 'b', secret: randomBytes(32).toString('base64') }],
+          }),
+        );
+        expect(wrongB.message).toMatch(
+          /key 'b' does not open the secrets stored with it/,
+        );
+      });
+
+      it('announces a secret due for rotation once', async () => {
+        const { knex } = await createDatabase();
+        const events = new SystemEvents();
+        const { manager } = await createManager(knex, { events });
+        const due = recorder<any>();
+        events.on('configuration:secretRotationDue', p => due.push(p));
+
+        await manager.setPluginConfiguration(PLUGIN, [
+          {
+            key: 'old.secret',
+            value: 'o',
+            type: 'secret',
+            rotateAt: '2020-01-01T00:00:00.000Z',
+          },
+          {
+            key: 'fresh.secret',
+            value: 'f',
+            type: 'secret',
+            rotateAt: '2999-01-01T00:00:00.000Z',
+          },
+        ]);
+        const maintenance = new ConfigMaintenance({
+          store: manager.store,
+          keyRing: manager.keyRing,
+          events,
+          logger: mockServices.logger.mock(),
+        });
+        expect(await maintenance.announceDueRotations(new Date())).toBe(1);
+        expect(due.items).toEqual([
+          {
+            pluginId: PLUGIN,
+            layer: 'production',
+            key: 'old.secret',
+            rotateAt: '2020-01-01T00:00:00.000Z',
+            version: 1,
+          },
+        ]);
+        expect(await maintenance.announceDueRotations(new Date())).toBe(0);
+        expect(due.items).toHaveLength(1);
+
+        // Rotated, with a new date that passes as well: announced again.
+        await manager.setPluginConfiguration(PLUGIN, [
+          {
+            key: 'old.secret',
+            value: 'o2',
+            type: 'secret',
+            rotateAt: '2021-01-01T00:00:00.000Z',
+          },
+          { key: 'fresh.secret', value: MASK, type: 'secret' },
+        ]);
+        expect(await maintenance.run(new Date())).toEqual({
+          resealed: 0,
+          due: 1,
+        });
+        expect(due.items[1]).toMatchObject({
+          key: 'old.secret',
+          rotateAt: '2021-01-01T00:00:00.000Z',
+          version: 2,
+        });
+        expect(
+          await maintenance.announceDueRotations(new Date('3000-01-01')),
+        ).toBe(0);
+      });
+    });
+
+    describe('export and import', () => {
+      async function exported() {
+        const { knex, manager } = await setup();
+        await manager.setPluginConfiguration(
+          PLUGIN,
+          [
+            { key: 'db.password', value: 'base-pw', type: 'secret' },
+            { key: 'shared', value: { a: [1, 2] }, type: 'json' },
+          ],
+          { environment: 'base', description: 'base' },
+        );
+        await manager.setPluginConfiguration(PLUGIN, designExample, {
+          userId: 'admin',
+        });
+        await manager.setPluginConfiguration(PLUGIN, [
+          { key: 'api.key', value: 'newer-api-key', type: 'secret' },
+          { key: 'feature.enabled', value: false, type: 'boolean' },
+        ]);
+        const doc = await exportConfiguration(manager, undefined);
+        // As it travels: JSON.
+        return {
+          source: manager,
+          knex,
+          doc: JSON.parse(JSON.stringify(doc)),
+        };
+      }
+
+      async function freshTarget() {
+        const { knex, plugins } = await createDatabase();
+        const { manager } = await createManager(knex);
+        const findPlugin = (id: string) => plugins.get(id);
+        return { manager, findPlugin };
+      }
+
+      it('restores an export into another database', async () => {
+        const { source, doc } = await exported();
+        expect(doc.versions).toHaveLength(3);
+        expect(JSON.stringify(doc)).not.toContain('newer-api-key');
+
+        const target = await freshTarget();
+        const result = await importConfiguration(target.manager, doc, {
+          userId: 'restorer',
+          findPlugin: target.findPlugin,
+        });
+        expect(result.skipped).toEqual([]);
+        expect(
+          result.restored.sort((a, b) => a.layer.localeCompare(b.layer)),
+        ).toEqual([
+          { pluginId: PLUGIN, layer: 'base', version: 1 },
+          { pluginId: PLUGIN, layer: 'production', version: 1 },
+        ]);
+
+        const want = await source.getEffectiveConfiguration(
+          PLUGIN,
+          'production',
+          { reveal: true },
+        );
+        const got = await target.manager.getEffectiveConfiguration(
+          PLUGIN,
+          'production',
+          { reveal: true },
+        );
+        expect(values(got)).toEqual(values(want));
+        expect(values(got)['api.key']).toBe('newer-api-key');
+        expect(values(got)['db.password']).toBe('base-pw');
+        const [restored] = await target.manager.listVersions(
+          PLUGIN,
+          'production',
+        );
+        expect(restored).toMatchObject({ version: 1, author: 'restorer' });
+
+        const again = await importConfiguration(target.manager, doc, {
+          findPlugin: target.findPlugin,
+        });
+        expect(again.restored).toEqual([]);
+        expect(again.skipped.map(s => [s.layer, s.reason]).sort()).toEqual([
+          ['base', 'unchanged'],
+          ['production', 'unchanged'],
+        ]);
+        expect(
+          await target.manager.listVersions(PLUGIN, 'production'),
+        ).toHaveLength(1);
+      });
+
+      it('skips plugins the target does not have', async () => {
+        const { doc } = await exported();
+        const { knex, plugins } = await createDatabase([]);
+        const { manager } = await createManager(knex);
+        const result = await importConfiguration(manager, doc, {
+          findPlugin: id => plugins.get(id),
+        });
+        expect(result.restored).toEqual([]);
+        expect(result.skipped.map(s => s.reason)).toEqual([
+          'no such plugin',
+          'no such plugin',
+        ]);
+      });
+
+      it('refuses a changed document or an unknown signing key', async () => {
+        const { doc } = await exported();
+        const target = await freshTarget();
+        const attempt = (d: unknown) =>
+          caught(
+            importConfiguration(target.manager, d, {
+              findPlugin: target.findPlugin,
+            }),
+          );
+
+        const changedValue = structuredClone(doc);
+        const entry = changedValue.versions
+          .flatMap((v: any) => v.entries)
+          .find((e: any) => e.key === 'feature.enabled');
+        entry.value = !entry.value;
+        const e1 = await attempt(changedValue);
+        expect(e1).toBeInstanceOf(InputError);
+        expect(e1.message).toMatch(/signature/);
+
+        const changedDescription = structuredClone(doc);
+        changedDescription.versions[0].description = 'not what was exported';
+        const e2 = await attempt(changedDescription);
+        expect(e2).toBeInstanceOf(InputError);
+        expect(e2.message).toMatch(/signature/);
+
+        const otherKey = structuredClone(doc);
+        otherKey.signature.kid = 'zz';
+        const e3 = await attempt(otherKey);
+        expect(e3).toBeInstanceOf(InputError);
+        expect(e3.message).toMatch(/'zz'/);
+
+        const notAnExport = await attempt({ format: 'something else' });
+        expect(notAnExport).toBeInstanceOf(InputError);
+
+        expect(await target.manager.listVersions(PLUGIN, 'production')).toEqual(
+          [],
+        );
+        expect(await target.manager.listVersions(PLUGIN, 'base')).toEqual([]);
+
+        // The same key id with another secret cannot verify it either.
+        const { knex, plugins } = await createDatabase();
+        const { manager: otherSecret } = await createManager(knex, {
+          keys: [{ id: 'a', secret: randomBytes(32).toString('base64') }],
+        });
+        const e4 = await caught(
+          importConfiguration(otherSecret, doc, {
+            findPlugin: id => plugins.get(id),
+          }),
+        );
+        expect(e4).toBeInstanceOf(InputError);
+        expect(e4.message).toMatch(/signature/);
+      });
+    });
+  },
+);

@@ -1,0 +1,111 @@
+import { useState } from 'react';
+import Button from '@material-ui/core/Button';
+import Typography from '@material-ui/core/Typography';
+import { InfoCard, WarningPanel } from '@backstage/core-components';
+import { useApi } from '@backstage/frontend-plugin-api';
+import {
+  ConfigWriteResult,
+  SetConfigurationRequest,
+} from '@internal/plugin-lifecycle-common';
+import { pluginLifecycleApiRef } from '../../api';
+import { formatVersion } from './EffectiveConfigCard';
+import { LayerEditorForm } from './LayerEditorForm';
+import { ConfigLayerData, describeWriteFailure } from './useConfiguration';
+
+type Outcome =
+  | { saved: ConfigWriteResult }
+  | { failed: ReturnType<typeof describeWriteFailure> };
+
+/** Props of {@link LayerEditorCard}. */
+export interface LayerEditorCardProps {
+  pluginId: string;
+  data: ConfigLayerData;
+  /** Reloads the layer and the effective configuration. */
+  onChanged: () => void;
+}
+
+/**
+ * Edits the latest version of one layer and saves the result as a new
+ * version, check-and-set against the version it was loaded at.
+ */
+export const LayerEditorCard = ({
+  pluginId,
+  data,
+  onChanged,
+}: LayerEditorCardProps) => {
+  const api = useApi(pluginLifecycleApiRef);
+  const [saving, setSaving] = useState(false);
+  const [outcome, setOutcome] = useState<Outcome>();
+  const { layer, latest } = data;
+  const version = latest?.version ?? 0;
+
+  const save = async (request: SetConfigurationRequest) => {
+    setSaving(true);
+    setOutcome(undefined);
+    try {
+      const saved = await api.setConfiguration(pluginId, layer, request);
+      setOutcome({ saved });
+      onChanged();
+    } catch (e) {
+      setOutcome({ failed: describeWriteFailure(e as Error, 'save') });
+    } finally {
+      setSaving(false);
+    }
+  };
+
+  return (
+    <InfoCard
+      title={`Edit layer: ${layer}`}
+      subheader={`Latest version: ${formatVersion(version)}`}
+    >
+      {outcome && 'saved' in outcome && (
+        <Typography
+          variant="body2"
+          color="primary"
+          paragraph
+          data-testid="config-save-result"
+        >
+          Saved {layer} {formatVersion(outcome.saved.version.version)}.
+          {outcome.saved.operationId &&
+            ` Applying it to running instances (operation ${outcome.saved.operationId}).`}
+        </Typography>
+      )}
+      {outcome && 'failed' in outcome && (
+        <div data-testid="config-save-error">
+          <WarningPanel
+            severity="error"
+            title={outcome.failed.title}
+            message={outcome.failed.message}
+            defaultExpanded
+          >
+            {outcome.failed.conflict && (
+              <div>
+                <Typography variant="body2" paragraph>
+                  Reload the layer to see the other change, then make yours
+                  again.
+                </Typography>
+                <Button
+                  variant="outlined"
+                  onClick={() => {
+                    setOutcome(undefined);
+                    onChanged();
+                  }}
+                >
+                  Reload layer (discards your edits)
+                </Button>
+              </div>
+            )}
+          </WarningPanel>
+        </div>
+      )}
+      <LayerEditorForm
+        // A new version (saved here or elsewhere) starts a new draft.
+        key={`${layer}:${version}`}
+        version={version}
+        entries={latest?.entries ?? []}
+        saving={saving}
+        onSave={save}
+      />
+    </InfoCard>
+  );
+};

@@ -1,0 +1,230 @@
+import { useState } from 'react';
+import Button from '@material-ui/core/Button';
+import Checkbox from '@material-ui/core/Checkbox';
+import Chip from '@material-ui/core/Chip';
+import Table from '@material-ui/core/Table';
+import TableBody from '@material-ui/core/TableBody';
+import TableCell from '@material-ui/core/TableCell';
+import TableHead from '@material-ui/core/TableHead';
+import TableRow from '@material-ui/core/TableRow';
+import Typography from '@material-ui/core/Typography';
+import { makeStyles } from '@material-ui/core/styles';
+import { InfoCard, WarningPanel } from '@backstage/core-components';
+import { useApi } from '@backstage/frontend-plugin-api';
+import {
+  ConfigVersionSummary,
+  ConfigWriteResult,
+} from '@internal/plugin-lifecycle-common';
+import { pluginLifecycleApiRef } from '../../api';
+import { formatTime } from '../LifecycleTab/format';
+import { ConfigDiffPanel } from './ConfigDiffView';
+import { RollbackDialog } from './RollbackDialog';
+import { ConfigLayerData, describeWriteFailure } from './useConfiguration';
+
+const useStyles = makeStyles(theme => ({
+  table: {
+    overflowX: 'auto',
+    marginBottom: theme.spacing(2),
+  },
+  version: {
+    display: 'flex',
+    alignItems: 'center',
+    gap: theme.spacing(1),
+  },
+}));
+
+type Outcome =
+  | { rolledBack: ConfigWriteResult; toVersion: number }
+  | { failed: ReturnType<typeof describeWriteFailure> };
+
+/** The two versions last ticked for comparison, oldest first. */
+function toggle(selected: number[], version: number): number[] {
+  if (selected.includes(version)) {
+    return selected.filter(v => v !== version);
+  }
+  return [...selected, version].slice(-2);
+}
+
+const VersionRow = (props: {
+  version: ConfigVersionSummary;
+  latest: boolean;
+  compared: boolean;
+  busy: boolean;
+  onCompare: () => void;
+  onRollback: () => void;
+}) => {
+  const classes = useStyles();
+  const { version: v } = props;
+  return (
+    <TableRow data-testid={`config-version-${v.version}`}>
+      <TableCell padding="checkbox">
+        <Checkbox
+          checked={props.compared}
+          inputProps={{ 'aria-label': `Compare v${v.version}` }}
+          onChange={props.onCompare}
+        />
+      </TableCell>
+      <TableCell>
+        <span className={classes.version}>
+          v{v.version}
+          {props.latest && <Chip size="small" label="latest" />}
+        </span>
+        {v.rolledBackFrom !== undefined && (
+          <Typography variant="caption" color="textSecondary">
+            rollback of v{v.rolledBackFrom}
+          </Typography>
+        )}
+      </TableCell>
+      <TableCell>{v.author ?? ''}</TableCell>
+      <TableCell>{formatTime(v.createdAt)}</TableCell>
+      <TableCell>{v.description ?? ''}</TableCell>
+      <TableCell>{v.entryCount}</TableCell>
+      <TableCell>
+        {!props.latest && (
+          <Button
+            size="small"
+            variant="outlined"
+            disabled={props.busy}
+            onClick={props.onRollback}
+          >
+            Roll back to v{v.version}
+          </Button>
+        )}
+      </TableCell>
+    </TableRow>
+  );
+};
+
+/** Props of {@link VersionHistoryCard}. */
+export interface VersionHistoryCardProps {
+  pluginId: string;
+  data: ConfigLayerData;
+  /** Reloads the layer and the effective configuration. */
+  onChanged: () => void;
+}
+
+/**
+ * The versions of one layer, newest first, with a diff of any two of them
+ * and a rollback to any earlier one.
+ */
+export const VersionHistoryCard = ({
+  pluginId,
+  data,
+  onChanged,
+}: VersionHistoryCardProps) => {
+  const classes = useStyles();
+  const api = useApi(pluginLifecycleApiRef);
+  const { layer, versions } = data;
+  const latestVersion = versions[0]?.version ?? 0;
+  const [compared, setCompared] = useState<number[]>([]);
+  const [rollback, setRollback] = useState({ open: false, toVersion: 0 });
+  const [busy, setBusy] = useState(false);
+  const [outcome, setOutcome] = useState<Outcome>();
+
+  const rollBack = async (toVersion: number) => {
+    setRollback(r => ({ ...r, open: false }));
+    setBusy(true);
+    setOutcome(undefined);
+    try {
+      const rolledBack = await api.rollbackConfiguration(pluginId, layer, {
+        toVersion,
+        expectedVersion: latestVersion,
+      });
+      setOutcome({ rolledBack, toVersion });
+      onChanged();
+    } catch (e) {
+      setOutcome({ failed: describeWriteFailure(e as Error, 'roll back') });
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  const [from, to] = [...compared].sort((a, b) => a - b);
+
+  return (
+    <InfoCard title={`Version history: ${layer}`}>
+      {outcome && 'rolledBack' in outcome && (
+        <Typography
+          variant="body2"
+          color="primary"
+          paragraph
+          data-testid="config-rollback-result"
+        >
+          Rolled {layer} back to v{outcome.toVersion} as v
+          {outcome.rolledBack.version.version}.
+        </Typography>
+      )}
+      {outcome && 'failed' in outcome && (
+        <div data-testid="config-rollback-error">
+          <WarningPanel
+            severity="error"
+            title={outcome.failed.title}
+            message={outcome.failed.message}
+            defaultExpanded
+          />
+        </div>
+      )}
+      <div className={classes.table}>
+        <Table size="small" aria-label={`Versions of ${layer}`}>
+          <TableHead>
+            <TableRow>
+              <TableCell padding="checkbox">Compare</TableCell>
+              <TableCell>Version</TableCell>
+              <TableCell>Author</TableCell>
+              <TableCell>Time</TableCell>
+              <TableCell>Description</TableCell>
+              <TableCell>Entries</TableCell>
+              <TableCell />
+            </TableRow>
+          </TableHead>
+          <TableBody>
+            {versions.map(version => (
+              <VersionRow
+                key={version.version}
+                version={version}
+                latest={version.version === latestVersion}
+                compared={compared.includes(version.version)}
+                busy={busy}
+                onCompare={() => setCompared(c => toggle(c, version.version))}
+                onRollback={() =>
+                  setRollback({ open: true, toVersion: version.version })
+                }
+              />
+            ))}
+            {versions.length === 0 && (
+              <TableRow>
+                <TableCell colSpan={7}>
+                  <Typography variant="body2" color="textSecondary">
+                    The {layer} layer has no versions yet.
+                  </Typography>
+                </TableCell>
+              </TableRow>
+            )}
+          </TableBody>
+        </Table>
+      </div>
+      {to === undefined ? (
+        versions.length > 1 && (
+          <Typography variant="body2" color="textSecondary">
+            Tick two versions to compare them.
+          </Typography>
+        )
+      ) : (
+        <ConfigDiffPanel
+          pluginId={pluginId}
+          layer={layer}
+          from={from}
+          to={to}
+        />
+      )}
+      <RollbackDialog
+        layer={layer}
+        open={rollback.open}
+        toVersion={rollback.toVersion}
+        latestVersion={latestVersion}
+        onConfirm={rollBack}
+        onCancel={() => setRollback(r => ({ ...r, open: false }))}
+      />
+    </InfoCard>
+  );
+};

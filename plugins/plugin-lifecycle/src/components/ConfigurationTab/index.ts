@@ -1,0 +1,1 @@
+export { EntityConfigurationContent } from './EntityConfigurationContent';
