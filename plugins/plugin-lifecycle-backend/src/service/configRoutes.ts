@@ -254,7 +254,9 @@ export function addConfigurationRoutes(
         );
         res.writeHead(200, {
           'content-type': 'text/event-stream',
-          'cache-control': 'no-cache',
+          // no-transform: the backend's compression middleware (and proxies)
+          // would otherwise hold events back in a gzip buffer.
+          'cache-control': 'no-cache, no-transform',
           connection: 'keep-alive',
         });
         const send = (event: string, data: unknown) =>

@@ -941,7 +941,7 @@ export class PluginLifecycleOrchestrationSystem {
     // lost; the configure operation itself skips a plugin that is not running.
     const live = ['running', 'configuring', 'starting', 'updating'];
     if (!live.includes(plugin.state)) return undefined;
-    const accepted = await this.#enqueueOne(
+    const queued = await this.#enqueueOne(
       this.#newOperation({
         pluginId: plugin.id,
         tenant: plugin.tenant,
@@ -955,7 +955,7 @@ export class PluginLifecycleOrchestrationSystem {
         },
       }),
     );
-    return accepted.operationId;
+    return queued.operationId;
   }
 
   async #enqueueOne(operation: NewOperation): Promise<OperationAccepted> {

@@ -502,6 +502,10 @@ export class ConfigurationManager {
     }
     return new Promise<ConfigWatchResult>(resolve => {
       let done = false;
+      // Assigned below; finish() only runs after they are.
+      let timer: NodeJS.Timeout | undefined = undefined;
+      let unwatch: () => void = () => {};
+      let onAbort: () => void = () => {};
       const finish = (changed: boolean, c?: EffectiveConfiguration) => {
         if (done) return;
         done = true;
@@ -525,6 +529,7 @@ export class ConfigurationManager {
             }),
         );
       };
+      onAbort = () => finish(false);
       // This replica may learn of a change after the caller did (it read
       // another replica): a change up to what the caller has is not news.
       const isNews = (c: EffectiveConfiguration) =>
@@ -534,7 +539,7 @@ export class ConfigurationManager {
           c.revision > options.afterRevision) ||
         (options.afterVersion !== undefined &&
           c.version > options.afterVersion);
-      const unwatch = this.watchConfiguration(
+      unwatch = this.watchConfiguration(
         plugin.id,
         env,
         options.key,
@@ -543,11 +548,10 @@ export class ConfigurationManager {
         },
         { reveal: options.reveal },
       );
-      const timer = setTimeout(
+      timer = setTimeout(
         () => finish(false),
         options.timeoutMs ?? WATCH_DEFAULT_TIMEOUT_MS,
       );
-      const onAbort = () => finish(false);
       options.signal?.addEventListener('abort', onAbort);
     });
   }
