@@ -10,5 +10,6 @@ export * from './lifecycle/transitions';
 export * from './api/schemas';
 export * from './api/types';
 export * from './api/configuration';
+export * from './api/discovery';
 export * from './permissions';
 export * from './client/PluginLifecycleClient';

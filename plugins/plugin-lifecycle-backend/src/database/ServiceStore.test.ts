@@ -1,0 +1,363 @@
+import { ConflictError } from '@backstage/errors';
+import { createTestDatabases } from '../__testUtils__/databases';
+import { InstanceStore } from './InstanceStore';
+import { applyDatabaseMigrations } from './migrations';
+import { PluginStore } from './PluginStore';
+import { ServiceInput, ServiceStore } from './ServiceStore';
+
+jest.setTimeout(60_000);
+
+const databases = createTestDatabases();
+
+const T0 = new Date('2026-11-27T10:00:00.000Z');
+const at = (ms: number) => new Date(T0.getTime() + ms);
+
+function input(
+  serviceId: string,
+  fields: Partial<ServiceInput> = {},
+): ServiceInput {
+  return {
+    serviceId,
+    tenant: 't1',
+    serviceName: 'billing',
+    serviceType: 'http',
+    host: '10.0.0.1',
+    port: 8080,
+    protocol: 'http',
+    weight: 100,
+    tags: [],
+    metadata: {},
+    ...fields,
+  };
+}
+
+describe.each(databases.eachSupportedId())('ServiceStore on %s', databaseId => {
+  async function createStore() {
+    const knex = await databases.init(databaseId);
+    await applyDatabaseMigrations({ getClient: async () => knex });
+    return { knex, store: ServiceStore.create({ db: knex }) };
+  }
+
+  it('registers, replaces by id and keeps what a replacement must not reset', async () => {
+    const { store } = await createStore();
+    const first = await store.register(
+      input('b-1', {
+        version: '1.0.0',
+        maxConnections: 10,
+        strategy: 'least-connections',
+        tags: ['eu'],
+        metadata: { zone: 'a' },
+        healthCheck: {
+          name: 'ready',
+          type: 'readiness',
+          method: 'http',
+          http: { path: '/health' },
+        },
+        ttlMs: 10_000,
+        deregisterAfterMs: 30_000,
+        pluginId: 'billing-plugin',
+      }),
+      T0,
+    );
+    expect(first.created).toBe(true);
+    expect(first.service).toEqual({
+      serviceId: 'b-1',
+      tenant: 't1',
+      pluginId: 'billing-plugin',
+      serviceName: 'billing',
+      serviceType: 'http',
+      version: '1.0.0',
+      host: '10.0.0.1',
+      port: 8080,
+      protocol: 'http',
+      weight: 100,
+      maxConnections: 10,
+      strategy: 'least-connections',
+      tags: ['eu'],
+      metadata: { zone: 'a' },
+      healthCheck: {
+        name: 'ready',
+        type: 'readiness',
+        method: 'http',
+        http: { path: '/health' },
+      },
+      ttlMs: 10_000,
+      deregisterAfterMs: 30_000,
+      lastHeartbeatAt: T0.toISOString(),
+      expiresAt: at(10_000).toISOString(),
+      deregisterAt: at(30_000).toISOString(),
+      ready: true,
+      healthScore: 1,
+      registeredAt: T0.toISOString(),
+      updatedAt: T0.toISOString(),
+      revision: expect.any(Number),
+    });
+    expect(await store.get('b-1')).toEqual(first.service);
+
+    await store.setReady('b-1', false);
+    const second = await store.register(
+      input('b-1', { port: 9090, weight: 5 }),
+      at(1000),
+    );
+    expect(second.created).toBe(false);
+    expect(second.service).toMatchObject({
+      port: 9090,
+      weight: 5,
+      ready: false,
+      registeredAt: T0.toISOString(),
+      updatedAt: at(1000).toISOString(),
+    });
+    expect(second.service.maxConnections).toBeUndefined();
+    expect(second.service.ttlMs).toBeUndefined();
+    expect(second.service.expiresAt).toBeUndefined();
+    expect(second.service.revision).toBeGreaterThan(first.service.revision);
+
+    await expect(
+      store.register(input('b-1', { tenant: 't2' }), T0),
+    ).rejects.toThrow(ConflictError);
+  });
+
+  it('lists by tenant and name, and deregisters', async () => {
+    const { store } = await createStore();
+    await store.register(input('a'), T0);
+    await store.register(input('b', { serviceName: 'search' }), T0);
+    await store.register(input('c', { tenant: 't2' }), T0);
+
+    const ids = async (filter: Parameters<ServiceStore['list']>[0]) =>
+      (await store.list(filter)).map(s => s.serviceId);
+    expect(await ids({})).toEqual(['a', 'c', 'b']);
+    expect(await ids({ tenants: ['t1'] })).toEqual(['a', 'b']);
+    expect(await ids({ serviceName: 'billing' })).toEqual(['a', 'c']);
+    expect(await ids({ tenants: ['t2'], serviceName: 'billing' })).toEqual([
+      'c',
+    ]);
+    expect(await ids({ tenants: [] })).toEqual([]);
+    expect((await store.getMany(['a', 'zzz'])).map(s => s.serviceId)).toEqual([
+      'a',
+    ]);
+
+    expect((await store.deregister('a'))?.serviceId).toBe('a');
+    expect(await store.deregister('a')).toBeUndefined();
+    expect(await ids({})).toEqual(['c', 'b']);
+  });
+
+  it('changes live settings, logging only real changes', async () => {
+    const { store } = await createStore();
+    await store.register(input('a', { maxConnections: 3 }), T0);
+    const before = await store.maxRevision();
+
+    expect(await store.setWeight('a', 7)).toMatchObject({ weight: 7 });
+    expect(await store.setMaxConnections('a', null)).not.toHaveProperty(
+      'maxConnections',
+    );
+    expect(await store.setHealthScore('a', 0.25)).toMatchObject({
+      healthScore: 0.25,
+    });
+    expect(await store.setReady('a', false)).toMatchObject({ ready: false });
+    const after = await store.maxRevision();
+    expect(after - before).toBe(4);
+
+    await store.setWeight('a', 7);
+    expect(await store.maxRevision()).toBe(after);
+    expect(await store.setWeight('nope', 1)).toBeUndefined();
+    expect(await store.get('a')).toMatchObject({
+      weight: 7,
+      healthScore: 0.25,
+      ready: false,
+      revision: after,
+    });
+  });
+
+  it('expires services past their TTL and removes those past deregistration', async () => {
+    const { store } = await createStore();
+    await store.register(
+      input('short', { ttlMs: 5_000, deregisterAfterMs: 8_000 }),
+      T0,
+    );
+    await store.register(input('long', { ttlMs: 60_000 }), T0);
+    await store.register(input('forever'), T0);
+
+    expect(await store.expire(at(4_999))).toEqual({
+      expired: [],
+      deregistered: [],
+    });
+    expect(await store.expire(at(5_000))).toEqual({
+      expired: ['short'],
+      deregistered: [],
+    });
+    expect((await store.get('short'))?.expiredAt).toBe(at(5_000).toISOString());
+    // Twice is harmless: nothing more to do.
+    expect(await store.expire(at(6_000))).toEqual({
+      expired: [],
+      deregistered: [],
+    });
+
+    // A heartbeat revives it and pushes both deadlines out.
+    const revived = await store.heartbeat('short', at(7_000));
+    expect(revived?.revived).toBe(true);
+    expect(revived?.service.expiredAt).toBeUndefined();
+    expect(revived?.service.deregisterAt).toBe(at(15_000).toISOString());
+    expect(await store.expire(at(8_000))).toEqual({
+      expired: [],
+      deregistered: [],
+    });
+
+    expect(await store.expire(at(15_000))).toEqual({
+      expired: [],
+      deregistered: ['short'],
+    });
+    expect(await store.get('short')).toBeUndefined();
+    expect(await store.expire(at(61_000))).toEqual({
+      expired: ['long'],
+      deregistered: [],
+    });
+    expect((await store.get('forever'))?.expiredAt).toBeUndefined();
+  });
+
+  it('takes heartbeats without logging unless they revive', async () => {
+    const { store } = await createStore();
+    await store.register(input('a', { ttlMs: 5_000 }), T0);
+    const revision = await store.maxRevision();
+    const beat = await store.heartbeat('a', at(3_000));
+    expect(beat).toEqual({
+      service: expect.objectContaining({
+        lastHeartbeatAt: at(3_000).toISOString(),
+        expiresAt: at(8_000).toISOString(),
+      }),
+      revived: false,
+    });
+    expect(await store.maxRevision()).toBe(revision);
+    expect((await store.get('a'))?.expiresAt).toBe(at(8_000).toISOString());
+    expect(await store.heartbeat('nope', T0)).toBeUndefined();
+  });
+
+  it('logs every change for the other replicas, deletions included', async () => {
+    const { store } = await createStore();
+    const start = await store.maxRevision();
+    await store.register(input('a'), T0);
+    await store.register(input('b'), T0);
+    await store.setWeight('a', 1);
+    await store.deregister('b');
+    await store.setInstanceOverride('inst-1', { weight: 5 });
+
+    const changes = await store.changesSince(start);
+    expect(changes.map(c => [c.serviceId, c.kind])).toEqual([
+      ['a', 'upsert'],
+      ['b', 'upsert'],
+      ['a', 'upsert'],
+      ['b', 'delete'],
+      ['inst-1', 'override'],
+    ]);
+    const revisions = changes.map(c => c.revision);
+    expect(revisions).toEqual([...revisions].sort((x, y) => x - y));
+    expect(await store.maxRevision()).toBe(revisions[4]);
+    expect(await store.changesSince(revisions[2])).toHaveLength(2);
+    expect(await store.changesSince(start, 2)).toHaveLength(2);
+    expect((await store.get('a'))?.revision).toBe(revisions[2]);
+
+    // Pruning keeps the newest entry, so the revision never goes back.
+    expect(await store.pruneChanges(at(365 * 24 * 3_600_000 * 10))).toBe(4);
+    expect(await store.minRevision()).toBe(revisions[4]);
+    expect(await store.maxRevision()).toBe(revisions[4]);
+  });
+
+  it('keeps live settings of plugin instances and reads running instances with their tenant', async () => {
+    const { knex, store } = await createStore();
+    const plugins = PluginStore.create({ db: knex });
+    const instances = InstanceStore.create({ db: knex });
+    await plugins.create({
+      id: 'sample',
+      tenant: 'team-a',
+      runtime: 'process',
+    });
+    await plugins.create({ id: 'idle', tenant: 'team-b', runtime: 'process' });
+    const base = {
+      pluginId: 'sample',
+      version: '1.0.0',
+      track: 'stable',
+      runtime: 'process',
+      host: '127.0.0.1',
+      protocol: 'http',
+      owner: 'replica-1',
+    };
+    await instances.insert({
+      ...base,
+      id: 'i-1',
+      port: 7001,
+      status: 'running',
+    });
+    await instances.insert({
+      ...base,
+      id: 'i-2',
+      port: 7002,
+      status: 'starting',
+    });
+    await instances.insert({
+      ...base,
+      id: 'i-3',
+      port: 7003,
+      status: 'stopped',
+    });
+
+    expect(await store.listRunningInstances()).toEqual({
+      plugins: [
+        { pluginId: 'idle', tenant: 'team-b' },
+        { pluginId: 'sample', tenant: 'team-a' },
+      ],
+      instances: [
+        {
+          instanceId: 'i-1',
+          pluginId: 'sample',
+          tenant: 'team-a',
+          version: '1.0.0',
+          track: 'stable',
+          host: '127.0.0.1',
+          port: 7001,
+          protocol: 'http',
+        },
+      ],
+    });
+    expect(await store.isInstanceId('i-3')).toBe(true);
+    expect(await store.isInstanceId('zzz')).toBe(false);
+    expect(await store.pluginTenant('sample')).toBe('team-a');
+    expect(await store.pluginTenant('zzz')).toBeUndefined();
+
+    const first = await store.setInstanceOverride('i-1', {
+      weight: 10,
+      ready: false,
+    });
+    expect(first).toMatchObject({
+      instanceId: 'i-1',
+      weight: 10,
+      ready: false,
+    });
+    const same = await store.setInstanceOverride('i-1', { weight: 10 });
+    expect(same.revision).toBe(first.revision);
+    const cleared = await store.setInstanceOverride('i-1', {
+      ready: null,
+      healthScore: 0.5,
+      maxConnections: 4,
+    });
+    expect(cleared).toEqual({
+      instanceId: 'i-1',
+      weight: 10,
+      maxConnections: 4,
+      healthScore: 0.5,
+      updatedAt: expect.any(String),
+      revision: expect.any(Number),
+    });
+    await store.setInstanceOverride('i-3', { weight: 1 });
+    expect(
+      (await store.listInstanceOverrides()).map(o => o.instanceId).sort(),
+    ).toEqual(['i-1', 'i-3']);
+    expect(await store.listInstanceOverrides([])).toEqual([]);
+
+    // i-3 stopped: its override goes.
+    expect(await store.pruneInstanceOverrides()).toBe(1);
+    expect(
+      (await store.listInstanceOverrides(['i-1', 'i-3'])).map(
+        o => o.instanceId,
+      ),
+    ).toEqual(['i-1']);
+  });
+});

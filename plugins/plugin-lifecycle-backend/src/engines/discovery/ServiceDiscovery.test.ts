@@ -1,0 +1,634 @@
+import { mockServices } from '@backstage/backend-test-utils';
+import {
+  InputError,
+  NotAllowedError,
+  NotFoundError,
+  ServiceUnavailableError,
+} from '@backstage/errors';
+import { Knex } from 'knex';
+import { createTestDatabases } from '../../__testUtils__/databases';
+import { InstanceStore } from '../../database/InstanceStore';
+import { applyDatabaseMigrations } from '../../database/migrations';
+import { PluginStore } from '../../database/PluginStore';
+import { SystemEvents } from '../../system/SystemEvents';
+import { ALL_TENANTS } from '../../system/Tenancy';
+import { ServiceDiscovery, ServiceDiscoveryOptions } from './ServiceDiscovery';
+
+jest.setTimeout(60_000);
+
+const databases = createTestDatabases();
+const T0 = Date.parse('2026-11-27T10:00:00.000Z');
+const scope = ALL_TENANTS;
+
+/** Waits for something another replica does; never asserts on how long it took. */
+async function eventually<T>(fn: () => T | undefined): Promise<T> {
+  for (let i = 0; i < 400; i++) {
+    const value = fn();
+    if (value !== undefined) return value;
+    await new Promise(r => setTimeout(r, 25));
+  }
+  throw new Error('condition not met');
+}
+
+function attempt<T>(fn: () => T): T | Error {
+  try {
+    return fn();
+  } catch (error) {
+    return error as Error;
+  }
+}
+
+describe.each(databases.eachSupportedId())(
+  'ServiceDiscovery on %s',
+  databaseId => {
+    let knex: Knex;
+    let now: number;
+    const started: ServiceDiscovery[] = [];
+
+    async function createDiscovery(
+      options: Partial<ServiceDiscoveryOptions> = {},
+    ) {
+      const discovery = ServiceDiscovery.create({
+        db: knex,
+        logger: mockServices.logger.mock(),
+        pollIntervalMs: 60_000,
+        expireIntervalMs: 0,
+        clock: () => now,
+        ...options,
+      });
+      await discovery.start();
+      started.push(discovery);
+      return discovery;
+    }
+
+    beforeEach(async () => {
+      now = T0;
+      knex = await databases.init(databaseId);
+      await applyDatabaseMigrations({ getClient: async () => knex });
+    });
+
+    afterEach(async () => {
+      for (const discovery of started.splice(0)) await discovery.stop();
+    });
+
+    const register = (
+      discovery: ServiceDiscovery,
+      serviceId: string,
+      fields: Record<string, unknown> = {},
+    ) =>
+      discovery.registerService(
+        {
+          serviceId,
+          serviceName: 'billing',
+          host: '10.0.0.1',
+          port: 8080,
+          ...fields,
+        },
+        { scope },
+      );
+
+    const pickIds = (
+      discovery: ServiceDiscovery,
+      count: number,
+      name = 'billing',
+    ) =>
+      Array.from(
+        { length: count },
+        () => discovery.pickInstance(name, {}, { scope }).serviceId,
+      );
+
+    it('registers services and spreads requests over them', async () => {
+      const discovery = await createDiscovery();
+      const a = await register(discovery, 'a', {
+        version: '1.0.0',
+        tags: ['eu'],
+        metadata: { zone: 'a' },
+        loadBalancing: { weight: 50, maxConnections: 10 },
+      });
+      expect(a).toEqual({
+        serviceId: 'a',
+        source: 'registered',
+        tenant: 'default',
+        serviceName: 'billing',
+        serviceType: 'http',
+        version: '1.0.0',
+        host: '10.0.0.1',
+        port: 8080,
+        protocol: 'http',
+        weight: 50,
+        maxConnections: 10,
+        tags: ['eu'],
+        metadata: { zone: 'a' },
+        lastHeartbeatAt: new Date(T0).toISOString(),
+        registeredAt: new Date(T0).toISOString(),
+        updatedAt: new Date(T0).toISOString(),
+        ready: true,
+        healthScore: 1,
+        expired: false,
+        activeConnections: 0,
+      });
+      await register(discovery, 'b', { port: 8081 });
+
+      expect(pickIds(discovery, 4).sort()).toEqual(['a', 'a', 'b', 'b']);
+      const resolved = await discovery.getLoadBalancedService(
+        'billing',
+        {},
+        'weighted-round-robin',
+        { scope },
+      );
+      expect(resolved).toMatchObject({
+        serviceName: 'billing',
+        url: expect.stringMatching(/^http:\/\/10\.0\.0\.1:808[01]$/),
+        strategy: 'weighted-round-robin',
+        panic: false,
+      });
+      expect(
+        (await discovery.listServices({ scope, name: 'billing' })).map(
+          s => s.serviceId,
+        ),
+      ).toEqual(['a', 'b']);
+
+      // ip-hash keeps a client on one instance
+      const sticky = new Set(
+        Array.from(
+          { length: 10 },
+          () =>
+            discovery.pickInstance(
+              'billing',
+              { ip: '192.0.2.7' },
+              { scope, strategy: 'ip-hash' },
+            ).serviceId,
+        ),
+      );
+      expect(sticky.size).toBe(1);
+    });
+
+    it('answers bad input with clear 400s', async () => {
+      const discovery = await createDiscovery();
+      const problems = async (input: Record<string, unknown>) => {
+        const error = await register(discovery, 'x', input).catch(e => e);
+        expect(error).toBeInstanceOf(InputError);
+        return error.message;
+      };
+      expect(
+        await problems({ loadBalancing: { weight: -1 } }),
+      ).toMatchInlineSnapshot(
+        `"Invalid service registration: loadBalancing.weight: must be at least 0 (0 drains the instance)"`,
+      );
+      expect(
+        await problems({ loadBalancing: { strategy: 'random' } }),
+      ).toMatchInlineSnapshot(
+        `"Invalid service registration: loadBalancing.strategy: Invalid option: expected one of "round-robin"|"weighted-round-robin"|"least-connections"|"ip-hash"|"health-weighted""`,
+      );
+      expect(await problems({ port: 70000 })).toMatchInlineSnapshot(
+        `"Invalid service registration: port: must be from 1 to 65535"`,
+      );
+      expect(
+        await problems({
+          healthCheck: { name: 'h', type: 'readiness', method: 'http' },
+        }),
+      ).toMatchInlineSnapshot(
+        `"Invalid service registration: healthCheck.http: a http probe needs its "http" settings"`,
+      );
+      expect(await problems({ deregisterAfterMs: 5000 })).toMatchInlineSnapshot(
+        `"Invalid service registration: deregisterAfterMs: needs ttlMs: it counts from the last heartbeat"`,
+      );
+
+      await register(discovery, 'a');
+      const unknown = attempt(() =>
+        discovery.pickInstance('billing', {}, { scope, strategy: 'random' }),
+      );
+      expect(unknown).toBeInstanceOf(InputError);
+      expect((unknown as Error).message).toMatchInlineSnapshot(
+        `"Unknown load balancing strategy "random"; expected one of round-robin, weighted-round-robin, least-connections, ip-hash, health-weighted"`,
+      );
+      await expect(
+        discovery.updateService('a', { weight: -5 }, { scope }),
+      ).rejects.toThrow(
+        'Invalid service update: weight: must be at least 0 (0 drains the instance)',
+      );
+      await expect(discovery.updateService('a', {}, { scope })).rejects.toThrow(
+        'say what to change: weight and/or maxConnections',
+      );
+    });
+
+    it('keeps tenants apart', async () => {
+      const discovery = await createDiscovery();
+      const teamA = { tenants: ['team-a'] };
+      const teamB = { tenants: ['team-b'] };
+      await discovery.registerService(
+        { serviceId: 'a1', serviceName: 'search', host: 'a', port: 1 },
+        { scope: teamA },
+      );
+      await expect(
+        discovery.registerService(
+          {
+            serviceId: 'a2',
+            serviceName: 'search',
+            host: 'a',
+            port: 1,
+            tenant: 'team-a',
+          },
+          { scope: teamB },
+        ),
+      ).rejects.toThrow(NotAllowedError);
+
+      expect(
+        discovery.pickInstance('search', {}, { scope: teamA }).tenant,
+      ).toBe('team-a');
+      const hidden = attempt(() =>
+        discovery.pickInstance('search', {}, { scope: teamB }),
+      );
+      expect(hidden).toBeInstanceOf(NotFoundError);
+      expect((hidden as Error).message).toBe("No service named 'search'");
+      expect(await discovery.listServices({ scope: teamB })).toEqual([]);
+      await expect(
+        discovery.deregisterService('a1', { scope: teamB }),
+      ).rejects.toThrow(NotFoundError);
+      await expect(discovery.heartbeat('a1', { scope: teamB })).rejects.toThrow(
+        NotFoundError,
+      );
+      await expect(
+        discovery.updateService('a1', { weight: 1 }, { scope: teamB }),
+      ).rejects.toThrow(NotFoundError);
+      // The same id in another tenant is taken.
+      await expect(
+        discovery.registerService(
+          { serviceId: 'a1', serviceName: 'search', host: 'b', port: 1 },
+          { scope: teamB },
+        ),
+      ).rejects.toThrow("Service id 'a1' is taken by another tenant");
+
+      // The same name in two tenants: each sees its own; all-tenant callers say which.
+      await discovery.registerService(
+        { serviceId: 'b1', serviceName: 'search', host: 'b', port: 1 },
+        { scope: teamB },
+      );
+      expect(
+        discovery.pickInstance('search', {}, { scope: teamB }).serviceId,
+      ).toBe('b1');
+      expect(
+        attempt(() => discovery.pickInstance('search', {}, { scope })),
+      ).toEqual(
+        new InputError(
+          "Service 'search' exists in tenants team-a, team-b; say which with tenant",
+        ),
+      );
+      expect(
+        discovery.pickInstance('search', {}, { scope, tenant: 'team-a' })
+          .serviceId,
+      ).toBe('a1');
+    });
+
+    it('serves running plugin instances under the plugin id, in the plugin tenant', async () => {
+      const plugins = PluginStore.create({ db: knex });
+      const instances = InstanceStore.create({ db: knex });
+      await plugins.create({
+        id: 'sample',
+        tenant: 'team-a',
+        runtime: 'process',
+      });
+      await plugins.create({
+        id: 'idle',
+        tenant: 'team-a',
+        runtime: 'process',
+      });
+      const base = {
+        pluginId: 'sample',
+        version: '1.0.0',
+        track: 'stable',
+        runtime: 'process',
+        host: '127.0.0.1',
+        protocol: 'http',
+        owner: 'replica-1',
+      };
+      await instances.insert({
+        ...base,
+        id: 'i-1',
+        port: 7001,
+        status: 'running',
+      });
+      await instances.insert({
+        ...base,
+        id: 'i-2',
+        port: 7002,
+        status: 'starting',
+      });
+      const discovery = await createDiscovery();
+
+      expect(pickIds(discovery, 3, 'sample')).toEqual(['i-1', 'i-1', 'i-1']);
+      expect(discovery.pickInstance('sample', {}, { scope })).toMatchObject({
+        source: 'instance',
+        tenant: 'team-a',
+        pluginId: 'sample',
+        version: '1.0.0',
+        track: 'stable',
+        url: 'http://127.0.0.1:7001',
+      });
+
+      await instances.setStatus('i-2', 'running');
+      await discovery.refresh();
+      expect(pickIds(discovery, 4, 'sample').sort()).toEqual([
+        'i-1',
+        'i-1',
+        'i-2',
+        'i-2',
+      ]);
+
+      // Canary weights: a live override of a plugin instance.
+      await discovery.updateService('i-2', { weight: 0 }, { scope });
+      expect(pickIds(discovery, 3, 'sample')).toEqual(['i-1', 'i-1', 'i-1']);
+      await expect(
+        discovery.updateService(
+          'i-1',
+          { weight: 1 },
+          { scope: { tenants: ['x'] } },
+        ),
+      ).rejects.toThrow(NotFoundError);
+      await expect(
+        discovery.deregisterService('i-1', { scope }),
+      ).rejects.toThrow('is a plugin instance');
+      await expect(register(discovery, 'i-1')).rejects.toThrow(
+        "'i-1' is the id of a plugin instance",
+      );
+
+      await instances.setStatus('i-1', 'stopped');
+      await instances.setStatus('i-2', 'stopped');
+      await discovery.refresh();
+      expect(
+        attempt(() => discovery.pickInstance('sample', {}, { scope })),
+      ).toEqual(
+        new ServiceUnavailableError("Service 'sample' has no instances"),
+      );
+      expect(
+        attempt(() => discovery.pickInstance('idle', {}, { scope })),
+      ).toBeInstanceOf(ServiceUnavailableError);
+      expect(
+        attempt(() => discovery.pickInstance('nope', {}, { scope })),
+      ).toBeInstanceOf(NotFoundError);
+    });
+
+    it('routes only to ready instances, and answers 503 naming the service when none is', async () => {
+      const events = new SystemEvents();
+      const discovery = await createDiscovery({ events, panicThreshold: 0 });
+      await register(discovery, 'a');
+      await register(discovery, 'b');
+
+      await discovery.setInstanceHealth('a', { ready: false });
+      expect(pickIds(discovery, 3)).toEqual(['b', 'b', 'b']);
+      expect(
+        (await discovery.listServices({ scope })).map(s => [
+          s.serviceId,
+          s.ready,
+        ]),
+      ).toEqual([
+        ['a', false],
+        ['b', true],
+      ]);
+
+      // The health monitor's event does the same.
+      events.publish('health', 'verdictChanged', {
+        targetId: 'b',
+        ready: false,
+        healthScore: 0,
+      });
+      await eventually(() =>
+        attempt(() =>
+          discovery.pickInstance('billing', {}, { scope }),
+        ) instanceof ServiceUnavailableError
+          ? true
+          : undefined,
+      );
+      const error = attempt(() =>
+        discovery.pickInstance('billing', {}, { scope }),
+      );
+      expect(error).toEqual(
+        new ServiceUnavailableError(
+          "Service 'billing' has no ready instance (2 known, none ready)",
+        ),
+      );
+      expect((error as Error).name).toBe('ServiceUnavailableError');
+
+      await discovery.setInstanceHealth('a', { ready: true, healthScore: 0.5 });
+      expect(pickIds(discovery, 2)).toEqual(['a', 'a']);
+      await expect(
+        discovery.setInstanceHealth('a', { healthScore: 2 }),
+      ).rejects.toThrow('healthScore must be a number from 0 to 1, got 2');
+      await expect(
+        discovery.setInstanceHealth('zzz', { ready: true }),
+      ).rejects.toThrow(NotFoundError);
+    });
+
+    it('uses panic routing when too few instances are eligible but some are ready', async () => {
+      const discovery = await createDiscovery({
+        panicThreshold: 0.5,
+        ejection: { consecutiveFailures: 1, baseEjectionMs: 1000 },
+      });
+      for (const id of ['a', 'b', 'c']) await register(discovery, id);
+      discovery.reportOutcome('a', { ok: false });
+      discovery.reportOutcome('b', { ok: false });
+      const picked = discovery.pickInstance('billing', {}, { scope });
+      expect(picked.panic).toBe(true);
+      now += 1000;
+      expect(discovery.pickInstance('billing', {}, { scope }).panic).toBe(
+        false,
+      );
+    });
+
+    it('ejects outliers for a time that grows with each ejection', async () => {
+      const discovery = await createDiscovery({
+        panicThreshold: 0,
+        ejection: {
+          consecutiveFailures: 3,
+          baseEjectionMs: 10_000,
+          maxEjectionMs: 25_000,
+        },
+      });
+      await register(discovery, 'a');
+      await register(discovery, 'b');
+      const fail = (n: number) => {
+        for (let i = 0; i < n; i++) {
+          discovery.reportOutcome('a', { ok: false, status: 502 });
+        }
+      };
+
+      fail(2);
+      discovery.reportOutcome('a', { ok: true, status: 200 }); // resets the streak
+      fail(2);
+      expect(pickIds(discovery, 4).sort()).toEqual(['a', 'a', 'b', 'b']);
+      fail(1);
+      expect(pickIds(discovery, 3)).toEqual(['b', 'b', 'b']);
+      const listed = await discovery.listServices({ scope });
+      expect(listed[0].ejectedUntil).toBe(new Date(now + 10_000).toISOString());
+
+      now += 10_000;
+      expect(pickIds(discovery, 4).sort()).toEqual(['a', 'a', 'b', 'b']);
+      fail(3); // second ejection: 20 s
+      now += 19_999;
+      expect(pickIds(discovery, 2)).toEqual(['b', 'b']);
+      now += 1;
+      fail(3); // third: 40 s, capped at 25 s
+      now += 24_999;
+      expect(pickIds(discovery, 2)).toEqual(['b', 'b']);
+      now += 1;
+      expect(pickIds(discovery, 4).sort()).toEqual(['a', 'a', 'b', 'b']);
+
+      discovery.reportOutcome('b', { ok: false });
+      discovery.reportOutcome('b', { ok: false });
+      discovery.reportOutcome('b', { ok: false });
+      discovery.reportOutcome('a', { ok: false });
+      discovery.reportOutcome('a', { ok: false });
+      discovery.reportOutcome('a', { ok: false });
+      expect(
+        attempt(() => discovery.pickInstance('billing', {}, { scope })),
+      ).toEqual(
+        new ServiceUnavailableError(
+          "Service 'billing' is unavailable: every ready instance is ejected after failures or at capacity",
+        ),
+      );
+    });
+
+    it('expires services that stop heartbeating and removes them later', async () => {
+      const discovery = await createDiscovery({ panicThreshold: 0 });
+      await register(discovery, 'a', {
+        ttlMs: 5_000,
+        deregisterAfterMs: 10_000,
+      });
+      await register(discovery, 'b');
+
+      now += 4_000;
+      expect(await discovery.heartbeat('a', { scope })).toEqual({
+        serviceId: 'a',
+        expiresAt: new Date(now + 5_000).toISOString(),
+      });
+      now += 5_000;
+      expect(await discovery.expire()).toEqual({
+        expired: ['a'],
+        deregistered: [],
+      });
+      expect(pickIds(discovery, 2)).toEqual(['b', 'b']);
+      expect(
+        (await discovery.listServices({ scope })).find(s => s.serviceId === 'a')
+          ?.expired,
+      ).toBe(true);
+
+      await discovery.heartbeat('a', { scope });
+      expect(pickIds(discovery, 2).sort()).toEqual(['a', 'b']);
+
+      now += 10_000;
+      expect(await discovery.expire()).toEqual({
+        expired: [],
+        deregistered: ['a'],
+      });
+      expect(
+        (await discovery.listServices({ scope })).map(s => s.serviceId),
+      ).toEqual(['b']);
+      await expect(discovery.heartbeat('a', { scope })).rejects.toThrow(
+        "No service 'a'",
+      );
+    });
+
+    it('changes weights and connection limits live', async () => {
+      const discovery = await createDiscovery({ panicThreshold: 0 });
+      await register(discovery, 'a');
+      await register(discovery, 'b');
+      await discovery.updateService('a', { weight: 0 }, { scope });
+      expect(pickIds(discovery, 3)).toEqual(['b', 'b', 'b']);
+      await discovery.updateService('a', { weight: 100 }, { scope });
+
+      await discovery.updateService('a', { maxConnections: 1 }, { scope });
+      const updated = await discovery.updateService(
+        'b',
+        { maxConnections: 1 },
+        { scope },
+      );
+      expect(updated.maxConnections).toBe(1);
+      discovery.connectionOpened('a');
+      expect(pickIds(discovery, 2)).toEqual(['b', 'b']);
+      discovery.connectionOpened('b');
+      expect(
+        attempt(() => discovery.pickInstance('billing', {}, { scope })),
+      ).toEqual(
+        new ServiceUnavailableError(
+          "Service 'billing' is at capacity: every ready instance has reached its maxConnections",
+        ),
+      );
+      discovery.connectionClosed('a');
+      expect(pickIds(discovery, 2)).toEqual(['a', 'a']);
+      const cleared = await discovery.updateService(
+        'b',
+        { maxConnections: null },
+        { scope },
+      );
+      expect(cleared.maxConnections).toBeUndefined();
+      expect(cleared.activeConnections).toBe(1);
+      expect(pickIds(discovery, 2).sort()).toEqual(['a', 'b']);
+    });
+
+    it('uses the strategy a service registered, and excludes instances already tried', async () => {
+      const discovery = await createDiscovery();
+      await register(discovery, 'a', {
+        loadBalancing: { strategy: 'least-connections' },
+      });
+      await register(discovery, 'b');
+      discovery.connectionOpened('a');
+      expect(discovery.pickInstance('billing', {}, { scope })).toMatchObject({
+        serviceId: 'b',
+        strategy: 'least-connections',
+      });
+      expect(
+        discovery.pickInstance(
+          'billing',
+          { ip: '192.0.2.1' },
+          { scope, strategy: 'ip-hash', exclude: new Set(['a']) },
+        ).serviceId,
+      ).toBe('b');
+      expect(
+        discovery.pickInstance(
+          'billing',
+          { ip: '192.0.2.1' },
+          { scope, strategy: 'ip-hash', exclude: new Set(['b']) },
+        ).serviceId,
+      ).toBe('a');
+      expect(
+        attempt(() =>
+          discovery.pickInstance(
+            'billing',
+            {},
+            { scope, exclude: new Set(['a', 'b']) },
+          ),
+        ),
+      ).toEqual(
+        new ServiceUnavailableError(
+          "Service 'billing' has no other instance to try (tried a, b)",
+        ),
+      );
+    });
+
+    it('keeps every replica view fresh', async () => {
+      const one = await createDiscovery();
+      const two = await createDiscovery();
+      await register(one, 'a');
+      await two.refresh();
+      expect(pickIds(two, 2)).toEqual(['a', 'a']);
+
+      await register(one, 'b');
+      await one.updateService('a', { weight: 0 }, { scope });
+      await two.refresh();
+      expect(pickIds(two, 2)).toEqual(['b', 'b']);
+
+      await one.deregisterService('b', { scope });
+      await one.updateService('a', { weight: 100 }, { scope });
+      await two.refresh();
+      expect(pickIds(two, 2)).toEqual(['a', 'a']);
+
+      if (knex.client.config.client === 'pg') {
+        // NOTIFY: the other replica hears of it without polling.
+        await register(one, 'c');
+        await eventually(() =>
+          pickIds(two, 2).includes('c') ? true : undefined,
+        );
+      }
+    });
+  },
+);

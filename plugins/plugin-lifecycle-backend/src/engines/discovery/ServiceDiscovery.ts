@@ -1,0 +1,1154 @@
+import { randomUUID } from 'node:crypto';
+import { LoggerService } from '@backstage/backend-plugin-api';
+import {
+  ConflictError,
+  InputError,
+  NotAllowedError,
+  NotFoundError,
+  ServiceUnavailableError,
+} from '@backstage/errors';
+import {
+  ResolvedService,
+  SERVICE_LOAD_BALANCING_STRATEGIES,
+  ServiceLoadBalancingStrategy,
+  ServiceRegistration,
+  ServiceType,
+  registerServiceRequestSchema,
+  updateServiceRequestSchema,
+} from '@internal/plugin-lifecycle-common';
+import { Knex } from 'knex';
+import {
+  InstanceOverride,
+  RunningInstance,
+  ServiceChange,
+  ServiceStore,
+  StoredService,
+} from '../../database/ServiceStore';
+import {
+  BalancedInstance,
+  ClientInfo,
+  LOAD_BALANCING_STRATEGIES,
+  LoadBalancer,
+  LoadBalancingStrategy,
+  hasCapacity,
+  isEjected,
+  isEligible,
+} from '../../domain/loadBalancing';
+import { SystemEvents } from '../../system/SystemEvents';
+import { Tenancy, TenantScope } from '../../system/Tenancy';
+import { zodMessage } from '../../system/zodMessage';
+import { ServiceChangeFeed } from './ServiceChangeFeed';
+
+export { ServiceUnavailableError };
+
+/**
+ * Passive outlier ejection: an instance that fails `consecutiveFailures`
+ * proxied requests in a row (5xx answers or failed connections) takes no
+ * traffic for `baseEjectionMs × 2^(ejections - 1)`, at most `maxEjectionMs`.
+ * Its ejection count is forgiven after it served well for `maxEjectionMs`.
+ *
+ * @public
+ */
+export interface OutlierEjectionOptions {
+  consecutiveFailures?: number;
+  baseEjectionMs?: number;
+  maxEjectionMs?: number;
+}
+
+/** @public */
+export interface ServiceDiscoveryOptions {
+  db: Knex;
+  logger: LoggerService;
+  events?: SystemEvents;
+  /** Milliseconds between looks for other replicas' changes and running instances. Default 1000. */
+  pollIntervalMs?: number;
+  /** Used when neither the request nor the service names a strategy. Default round-robin. */
+  defaultStrategy?: LoadBalancingStrategy;
+  /** See {@link LoadBalancingOptions}. Default 0.5. */
+  panicThreshold?: number;
+  /** Tenant of registrations that name none, when the caller may use it. Default 'default'. */
+  defaultTenant?: string;
+  /**
+   * Milliseconds between TTL checks (expiry and deregistration). Every
+   * replica may run them; 0 turns the timer off, for a caller that runs
+   * {@link ServiceDiscovery.expire} on its own schedule. Default 1000.
+   */
+  expireIntervalMs?: number;
+  /** Milliseconds between full reloads, the safety net under the change feed. Default 60000. */
+  resyncIntervalMs?: number;
+  /** How long change log entries are kept. Default one hour. */
+  changeRetentionMs?: number;
+  ejection?: OutlierEjectionOptions;
+  /** ms since the epoch; injected by tests. */
+  clock?: () => number;
+}
+
+/** Who is asking, and for which tenant when the name exists in several. */
+export interface DiscoveryCallOptions {
+  scope: TenantScope;
+  tenant?: string;
+}
+
+/** What the proxy asks for one attempt of a request. */
+export interface PickOptions extends DiscoveryCallOptions {
+  strategy?: string;
+  /** Instances already tried for this request: pick another. */
+  exclude?: ReadonlySet<string>;
+}
+
+/** What the proxy reports after each attempt. */
+export interface ProxyOutcome {
+  /** False for a 5xx answer or a failed connection. */
+  ok: boolean;
+  latencyMs?: number;
+  status?: number;
+}
+
+interface Entry {
+  id: string;
+  key: string;
+  source: 'registered' | 'instance';
+  registration: Omit<ServiceRegistration, 'activeConnections' | 'ejectedUntil'>;
+  resolved: Omit<ResolvedService, 'strategy' | 'panic'>;
+  weight: number;
+  maxConnections?: number;
+  healthScore: number;
+  routable: boolean;
+}
+
+interface Pool {
+  key: string;
+  tenant: string;
+  serviceName: string;
+  ids: string[];
+  routableCount: number;
+  strategy?: LoadBalancingStrategy;
+}
+
+interface Outlier {
+  consecutiveFailures: number;
+  ejections: number;
+  ejectedUntil?: number;
+  lastEjectedAt?: number;
+}
+
+const KNOWN_STRATEGIES: ReadonlySet<string> = new Set<LoadBalancingStrategy>(
+  // The common package lists the strategies for the HTTP schemas; these
+  // two checks keep its list and the balancer's the same.
+  SERVICE_LOAD_BALANCING_STRATEGIES satisfies readonly LoadBalancingStrategy[],
+);
+const STRATEGY_NAMES = (
+  LOAD_BALANCING_STRATEGIES satisfies readonly ServiceLoadBalancingStrategy[]
+).join(', ');
+
+const DEFAULT_EJECTION: Required<OutlierEjectionOptions> = {
+  consecutiveFailures: 5,
+  baseEjectionMs: 30_000,
+  maxEjectionMs: 300_000,
+};
+
+/** Pool keys: tenant and service name, which neither may contain. */
+const poolKey = (tenant: string, serviceName: string) =>
+  `${tenant}\u0000${serviceName}`;
+
+function urlOf(protocol: string, host: string, port: number) {
+  const h = host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
+  return `${protocol}://${h}:${port}`;
+}
+
+function typeOfProtocol(protocol: string): ServiceType {
+  if (protocol === 'grpc') return 'grpc';
+  if (protocol === 'tcp') return 'tcp';
+  return 'http';
+}
+
+function unavailable(message: string) {
+  return new ServiceUnavailableError(message);
+}
+
+/**
+ * Service discovery: which instances serve a service name, and which one
+ * takes the next request.
+ *
+ * Its view is in memory, per backend replica: services registered through
+ * the API (from the `services` table) and the instances runtimes report as
+ * running (from `plugin_instances`; the service name is the plugin id, the
+ * tenant the plugin's). It is kept fresh from the change log (NOTIFY on
+ * PostgreSQL, polling otherwise) and a periodic full reload, and this
+ * replica's own writes show at once. Connection counts and passive outlier
+ * ejection are this replica's own, like an Envoy sidecar's.
+ *
+ * Only ready instances take traffic: registered as ready by the health
+ * monitor, heartbeating within their TTL, not ejected, under their
+ * connection limit and of weight above 0. Below the panic threshold the
+ * balancer spreads traffic over every instance with spare capacity, unless
+ * not a single instance is ready: then the service is unavailable (503).
+ *
+ * @public
+ */
+export class ServiceDiscovery {
+  readonly #store: ServiceStore;
+  readonly #logger: LoggerService;
+  readonly #events?: SystemEvents;
+  readonly #now: () => number;
+  readonly #balancer: LoadBalancer;
+  readonly #feed: ServiceChangeFeed;
+  readonly #defaultStrategy: LoadBalancingStrategy;
+  readonly #defaultTenant: string;
+  readonly #expireIntervalMs: number;
+  readonly #resyncIntervalMs: number;
+  readonly #changeRetentionMs: number;
+  readonly #ejection: Required<OutlierEjectionOptions>;
+
+  // The sources of the view; only ever replaced by newer data.
+  #registered = new Map<string, StoredService>();
+  #running = new Map<string, RunningInstance>();
+  #runningSignature = '';
+  #plugins = new Map<string, string>();
+  readonly #overrides = new Map<string, InstanceOverride>();
+  /** Revisions of deletions, so a stale read does not bring a service back. */
+  readonly #deleted = new Map<string, number>();
+
+  // The view derived from them.
+  #entries = new Map<string, Entry>();
+  #pools = new Map<string, Pool>();
+  /** Service name → tenant → pool. */
+  #byName = new Map<string, Map<string, Pool>>();
+
+  // This replica's own live state.
+  readonly #active = new Map<string, number>();
+  readonly #outliers = new Map<string, Outlier>();
+
+  #lastResync = 0;
+  #lastPrune = 0;
+  #expireTimer?: NodeJS.Timeout;
+  #expiring?: Promise<unknown>;
+  #started = false;
+  readonly #unsubscribe: Array<() => void> = [];
+
+  static create(options: ServiceDiscoveryOptions): ServiceDiscovery {
+    return new ServiceDiscovery(options);
+  }
+
+  private constructor(options: ServiceDiscoveryOptions) {
+    this.#store = ServiceStore.create({ db: options.db });
+    this.#logger = options.logger;
+    this.#events = options.events;
+    this.#now = options.clock ?? Date.now;
+    this.#balancer = LoadBalancer.create({
+      panicThreshold: options.panicThreshold,
+    });
+    this.#defaultStrategy = this.#checkStrategy(
+      options.defaultStrategy ?? 'round-robin',
+    );
+    this.#defaultTenant = options.defaultTenant ?? 'default';
+    this.#expireIntervalMs = options.expireIntervalMs ?? 1_000;
+    this.#resyncIntervalMs = options.resyncIntervalMs ?? 60_000;
+    this.#changeRetentionMs = options.changeRetentionMs ?? 3_600_000;
+    this.#ejection = { ...DEFAULT_EJECTION, ...options.ejection };
+    const { consecutiveFailures, baseEjectionMs, maxEjectionMs } =
+      this.#ejection;
+    if (
+      !Number.isInteger(consecutiveFailures) ||
+      consecutiveFailures < 1 ||
+      !(baseEjectionMs > 0) ||
+      !(maxEjectionMs >= baseEjectionMs)
+    ) {
+      throw new InputError(
+        'Outlier ejection needs consecutiveFailures of at least 1 and 0 < baseEjectionMs <= maxEjectionMs',
+      );
+    }
+    this.#feed = new ServiceChangeFeed({
+      db: options.db,
+      store: this.#store,
+      logger: options.logger,
+      pollIntervalMs: options.pollIntervalMs ?? 1_000,
+      clock: this.#now,
+      onChanges: changes => this.#applyChanges(changes),
+      onTick: () => this.#tick(),
+    });
+  }
+
+  /** Loads the view, then follows changes and checks TTLs until stopped. */
+  async start(): Promise<void> {
+    if (this.#started) return;
+    this.#started = true;
+    const revision = await this.#store.maxRevision();
+    await this.#loadAll();
+    await this.#feed.start(revision);
+    this.#subscribe();
+    if (this.#expireIntervalMs > 0) this.#scheduleExpire();
+  }
+
+  async stop(): Promise<void> {
+    if (!this.#started) return;
+    this.#started = false;
+    clearTimeout(this.#expireTimer);
+    for (const unsubscribe of this.#unsubscribe.splice(0)) unsubscribe();
+    await this.#expiring;
+    await this.#feed.stop();
+  }
+
+  /** Applies every change written so far (by any replica) to the view. */
+  async refresh(): Promise<void> {
+    await this.#feed.pollNow();
+  }
+
+  /**
+   * Registers an instance of a service, or replaces the registration with
+   * the same `serviceId`. Throws an `InputError` for bad input.
+   */
+  async registerService(
+    input: unknown,
+    options: { scope: TenantScope },
+  ): Promise<ServiceRegistration> {
+    const parsed = registerServiceRequestSchema.safeParse(input ?? {});
+    if (!parsed.success) {
+      throw new InputError(
+        `Invalid service registration: ${zodMessage(parsed.error)}`,
+      );
+    }
+    const request = parsed.data;
+    const serviceId = request.serviceId ?? randomUUID();
+    if (
+      this.#running.has(serviceId) ||
+      (await this.#store.isInstanceId(serviceId))
+    ) {
+      throw new ConflictError(
+        `'${serviceId}' is the id of a plugin instance; register the service under another id`,
+      );
+    }
+    const pluginTenant = request.pluginId
+      ? await this.#store.pluginTenant(request.pluginId)
+      : undefined;
+    const { scope } = options;
+    const tenant =
+      request.tenant ??
+      pluginTenant ??
+      (scope.all !== true && scope.tenants.length === 1
+        ? scope.tenants[0]
+        : this.#defaultTenant);
+    if (pluginTenant !== undefined && tenant !== pluginTenant) {
+      throw new InputError(
+        `Invalid service registration: plugin '${request.pluginId}' belongs to tenant '${pluginTenant}', not '${tenant}'`,
+      );
+    }
+    if (!Tenancy.includes(scope, tenant)) {
+      throw new NotAllowedError(
+        `You may not register services in tenant '${tenant}'`,
+      );
+    }
+    const { service } = await this.#store.register(
+      {
+        serviceId,
+        tenant,
+        pluginId: request.pluginId,
+        serviceName: request.serviceName,
+        serviceType: request.serviceType,
+        version: request.version,
+        host: request.host,
+        port: request.port,
+        protocol: request.protocol ?? request.serviceType,
+        weight: request.loadBalancing?.weight ?? 100,
+        maxConnections: request.loadBalancing?.maxConnections,
+        strategy: request.loadBalancing?.strategy,
+        tags: request.tags ?? [],
+        metadata: request.metadata ?? {},
+        healthCheck: request.healthCheck,
+        ttlMs: request.ttlMs,
+        deregisterAfterMs: request.deregisterAfterMs,
+      },
+      new Date(this.#now()),
+    );
+    this.#applyService(service);
+    this.#rebuild();
+    this.#publish('serviceRegistered', {
+      serviceId,
+      serviceName: service.serviceName,
+      tenant,
+    });
+    return this.#registrationOf(this.#entries.get(serviceId)!);
+  }
+
+  /** Removes a registered service; a plugin instance goes with its plugin. */
+  async deregisterService(
+    serviceId: string,
+    options: { scope: TenantScope },
+  ): Promise<void> {
+    await this.#registeredInScope(serviceId, options.scope);
+    const removed = await this.#store.deregister(
+      serviceId,
+      new Date(this.#now()),
+    );
+    if (!removed) throw new NotFoundError(`No service '${serviceId}'`);
+    this.#forget(serviceId, removed.revision);
+    this.#rebuild();
+    this.#publish('serviceDeregistered', {
+      serviceId,
+      serviceName: removed.serviceName,
+      tenant: removed.tenant,
+    });
+  }
+
+  /** Records a heartbeat; an expired service takes traffic again. */
+  async heartbeat(
+    serviceId: string,
+    options: { scope: TenantScope },
+  ): Promise<{ serviceId: string; expiresAt?: string }> {
+    await this.#registeredInScope(serviceId, options.scope);
+    const result = await this.#store.heartbeat(
+      serviceId,
+      new Date(this.#now()),
+    );
+    if (!result) throw new NotFoundError(`No service '${serviceId}'`);
+    if (result.revived) {
+      this.#applyService(result.service);
+      this.#rebuild();
+    }
+    return {
+      serviceId,
+      ...(result.service.expiresAt
+        ? { expiresAt: result.service.expiresAt }
+        : {}),
+    };
+  }
+
+  /**
+   * Changes the weight or connection limit of a registered service or of a
+   * plugin instance, live on every replica.
+   */
+  async updateService(
+    serviceId: string,
+    input: unknown,
+    options: { scope: TenantScope },
+  ): Promise<ServiceRegistration> {
+    const parsed = updateServiceRequestSchema.safeParse(input ?? {});
+    if (!parsed.success) {
+      throw new InputError(
+        `Invalid service update: ${zodMessage(parsed.error)}`,
+      );
+    }
+    const patch = parsed.data;
+    const target = await this.#findInScope(serviceId, options.scope);
+    if (target === 'registered') {
+      const service = await this.#store.update(
+        serviceId,
+        patch,
+        new Date(this.#now()),
+      );
+      if (!service) throw new NotFoundError(`No service '${serviceId}'`);
+      this.#applyService(service);
+    } else {
+      this.#applyOverride(
+        await this.#store.setInstanceOverride(
+          serviceId,
+          patch,
+          new Date(this.#now()),
+        ),
+      );
+    }
+    this.#rebuild();
+    const entry = this.#entries.get(serviceId);
+    if (!entry) throw new NotFoundError(`No service '${serviceId}'`);
+    return this.#registrationOf(entry);
+  }
+
+  /** The instances the caller may see, by name and tenant when given. */
+  async listServices(options: {
+    scope: TenantScope;
+    name?: string;
+    tenant?: string;
+  }): Promise<ServiceRegistration[]> {
+    await this.refresh();
+    const items: ServiceRegistration[] = [];
+    for (const pool of this.#pools.values()) {
+      if (options.name !== undefined && pool.serviceName !== options.name)
+        continue;
+      if (options.tenant !== undefined && pool.tenant !== options.tenant)
+        continue;
+      if (!Tenancy.includes(options.scope, pool.tenant)) continue;
+      for (const id of pool.ids) {
+        items.push(this.#registrationOf(this.#entries.get(id)!));
+      }
+    }
+    return items.sort(
+      (a, b) =>
+        a.serviceName.localeCompare(b.serviceName) ||
+        a.tenant.localeCompare(b.tenant) ||
+        a.serviceId.localeCompare(b.serviceId),
+    );
+  }
+
+  /**
+   * Picks the instance for one request. Throws `NotFoundError` for a name
+   * the caller cannot see, `InputError` for an unknown strategy or a name
+   * in several of the caller's tenants without `tenant`, and
+   * `ServiceUnavailableError` (503) naming the service when no instance
+   * can take the request.
+   */
+  async getLoadBalancedService(
+    serviceName: string,
+    clientInfo: ClientInfo,
+    strategy: string | undefined,
+    options: DiscoveryCallOptions,
+  ): Promise<ResolvedService> {
+    return this.pickInstance(serviceName, clientInfo, {
+      ...options,
+      strategy,
+    });
+  }
+
+  /** {@link ServiceDiscovery.getLoadBalancedService} without the promise, for the proxy. */
+  pickInstance(
+    serviceName: string,
+    client: ClientInfo,
+    options: PickOptions,
+  ): ResolvedService {
+    const pool = this.#poolFor(serviceName, options.scope, options.tenant);
+    const strategy =
+      options.strategy === undefined
+        ? pool.strategy ?? this.#defaultStrategy
+        : this.#checkStrategy(options.strategy);
+    if (pool.ids.length === 0) {
+      throw unavailable(`Service '${serviceName}' has no instances`);
+    }
+    if (pool.routableCount === 0) {
+      throw unavailable(
+        `Service '${serviceName}' has no ready instance (${pool.ids.length} known, none ready)`,
+      );
+    }
+    const now = this.#now();
+    let result = this.#balancer.pick(pool.key, strategy, client, now);
+    const exclude = options.exclude;
+    if (result && exclude && exclude.has(result.instance.id)) {
+      result = this.#pickExcluding(pool, strategy, client, now, exclude);
+    }
+    if (!result) throw unavailable(this.#whyNone(pool, now, exclude));
+    const entry = this.#entries.get(result.instance.id)!;
+    return { ...entry.resolved, strategy, panic: result.panic };
+  }
+
+  /** The proxy opened a request to the instance. */
+  connectionOpened(serviceId: string): void {
+    const count = (this.#active.get(serviceId) ?? 0) + 1;
+    this.#active.set(serviceId, count);
+    const key = this.#entries.get(serviceId)?.key;
+    if (key) {
+      this.#balancer.updateInstance(key, serviceId, {
+        activeConnections: count,
+      });
+    }
+  }
+
+  /** The proxy's request to the instance ended. */
+  connectionClosed(serviceId: string): void {
+    const count = Math.max(0, (this.#active.get(serviceId) ?? 0) - 1);
+    if (count === 0) this.#active.delete(serviceId);
+    else this.#active.set(serviceId, count);
+    const key = this.#entries.get(serviceId)?.key;
+    if (key) {
+      this.#balancer.updateInstance(key, serviceId, {
+        activeConnections: count,
+      });
+    }
+  }
+
+  /**
+   * Passive outlier detection from what the proxy saw: enough consecutive
+   * failures eject the instance for a time that doubles with each ejection.
+   */
+  reportOutcome(serviceId: string, outcome: ProxyOutcome): void {
+    const now = this.#now();
+    let outlier = this.#outliers.get(serviceId);
+    if (outcome.ok) {
+      if (!outlier) return;
+      outlier.consecutiveFailures = 0;
+      if (
+        outlier.ejections > 0 &&
+        !(outlier.ejectedUntil !== undefined && outlier.ejectedUntil > now) &&
+        now - (outlier.lastEjectedAt ?? 0) >= this.#ejection.maxEjectionMs
+      ) {
+        this.#outliers.delete(serviceId);
+      }
+      return;
+    }
+    if (!outlier) {
+      outlier = { consecutiveFailures: 0, ejections: 0 };
+      this.#outliers.set(serviceId, outlier);
+    }
+    if (outlier.ejectedUntil !== undefined && outlier.ejectedUntil > now) {
+      return; // requests in flight when it was ejected
+    }
+    outlier.consecutiveFailures++;
+    if (outlier.consecutiveFailures < this.#ejection.consecutiveFailures) {
+      return;
+    }
+    outlier.consecutiveFailures = 0;
+    outlier.ejections++;
+    const { baseEjectionMs, maxEjectionMs } = this.#ejection;
+    const duration = Math.min(
+      baseEjectionMs * 2 ** (outlier.ejections - 1),
+      maxEjectionMs,
+    );
+    outlier.ejectedUntil = now + duration;
+    outlier.lastEjectedAt = now;
+    const entry = this.#entries.get(serviceId);
+    if (entry) {
+      this.#balancer.updateInstance(entry.key, serviceId, {
+        ejectedUntil: outlier.ejectedUntil,
+      });
+    }
+    this.#logger.warn(
+      `Ejected instance '${serviceId}' of service '${
+        entry?.registration.serviceName ?? '?'
+      }' for ${duration} ms after ${
+        this.#ejection.consecutiveFailures
+      } consecutive failures (ejection ${outlier.ejections})`,
+    );
+    this.#publish('instanceEjected', {
+      serviceId,
+      serviceName: entry?.registration.serviceName,
+      tenant: entry?.registration.tenant,
+      ejectedUntil: new Date(outlier.ejectedUntil).toISOString(),
+      ejections: outlier.ejections,
+    });
+  }
+
+  /**
+   * The health monitor's verdict on a registered service or a plugin
+   * instance. Written through to the database (other replicas follow) when
+   * it differs from what the view holds.
+   */
+  async setInstanceHealth(
+    serviceId: string,
+    health: { ready?: boolean; healthScore?: number },
+  ): Promise<void> {
+    const { ready, healthScore } = health;
+    if (ready !== undefined && typeof ready !== 'boolean') {
+      throw new InputError(`ready must be true or false, got ${ready}`);
+    }
+    if (
+      healthScore !== undefined &&
+      (typeof healthScore !== 'number' ||
+        !(healthScore >= 0 && healthScore <= 1))
+    ) {
+      throw new InputError(
+        `healthScore must be a number from 0 to 1, got ${healthScore}`,
+      );
+    }
+    const current = this.#entries.get(serviceId)?.registration;
+    if (
+      current &&
+      (ready === undefined || ready === current.ready) &&
+      (healthScore === undefined || healthScore === current.healthScore)
+    ) {
+      return;
+    }
+    const now = new Date(this.#now());
+    if (
+      this.#registered.has(serviceId) ||
+      (!current && (await this.#store.get(serviceId)))
+    ) {
+      const service = await this.#store.update(
+        serviceId,
+        { ready, healthScore },
+        now,
+      );
+      if (!service) throw new NotFoundError(`No service '${serviceId}'`);
+      this.#applyService(service);
+    } else if (current || (await this.#store.isInstanceId(serviceId))) {
+      this.#applyOverride(
+        await this.#store.setInstanceOverride(
+          serviceId,
+          { ready, healthScore },
+          now,
+        ),
+      );
+    } else {
+      throw new NotFoundError(`No service or instance '${serviceId}'`);
+    }
+    this.#rebuild();
+  }
+
+  /**
+   * Marks services past their TTL as expired and removes those past their
+   * deregistration deadline; now and then also prunes the change log and
+   * the overrides of instances that ended. Runs on a timer unless
+   * `expireIntervalMs` is 0.
+   */
+  async expire(): Promise<{ expired: string[]; deregistered: string[] }> {
+    const now = this.#now();
+    const result = await this.#store.expire(new Date(now));
+    if (result.expired.length || result.deregistered.length) {
+      await this.refresh();
+      for (const serviceId of result.expired) {
+        this.#publish('serviceExpired', { serviceId });
+      }
+      for (const serviceId of result.deregistered) {
+        this.#publish('serviceDeregistered', { serviceId, reason: 'ttl' });
+      }
+    }
+    if (now - this.#lastPrune >= 60_000) {
+      this.#lastPrune = now;
+      await this.#store.pruneChanges(new Date(now - this.#changeRetentionMs));
+      await this.#store.pruneInstanceOverrides();
+    }
+    return result;
+  }
+
+  // --- the view ------------------------------------------------------------
+
+  async #loadAll() {
+    const [services, running, overrides] = await Promise.all([
+      this.#store.list(),
+      this.#store.listRunningInstances(),
+      this.#store.listInstanceOverrides(),
+    ]);
+    const registered = new Map<string, StoredService>();
+    for (const service of services) {
+      const current = this.#registered.get(service.serviceId);
+      const deleted = this.#deleted.get(service.serviceId);
+      if (deleted !== undefined && deleted > service.revision) continue;
+      registered.set(
+        service.serviceId,
+        current && current.revision > service.revision ? current : service,
+      );
+    }
+    this.#registered = registered;
+    this.#deleted.clear();
+    for (const override of overrides) this.#applyOverride(override);
+    this.#setRunning(running);
+    this.#lastResync = this.#now();
+    this.#rebuild();
+  }
+
+  async #applyChanges(changes: ServiceChange[]) {
+    const services = new Map<string, number>();
+    const overrides = new Map<string, number>();
+    for (const change of changes) {
+      const target = change.kind === 'override' ? overrides : services;
+      target.set(
+        change.serviceId,
+        Math.max(change.revision, target.get(change.serviceId) ?? 0),
+      );
+    }
+    if (services.size > 0) {
+      const rows = await this.#store.getMany([...services.keys()]);
+      const found = new Set<string>();
+      for (const row of rows) {
+        found.add(row.serviceId);
+        this.#applyService(row);
+      }
+      for (const [serviceId, revision] of services) {
+        if (!found.has(serviceId)) this.#forget(serviceId, revision);
+      }
+    }
+    if (overrides.size > 0) {
+      for (const override of await this.#store.listInstanceOverrides([
+        ...overrides.keys(),
+      ])) {
+        this.#applyOverride(override);
+      }
+    }
+    this.#rebuild();
+  }
+
+  async #tick() {
+    if (this.#now() - this.#lastResync >= this.#resyncIntervalMs) {
+      await this.#loadAll();
+      return;
+    }
+    if (this.#setRunning(await this.#store.listRunningInstances())) {
+      this.#rebuild();
+    }
+  }
+
+  /** Takes the running instances; true if anything changed. */
+  #setRunning(
+    running: Awaited<ReturnType<ServiceStore['listRunningInstances']>>,
+  ) {
+    const signature = JSON.stringify(running);
+    if (signature === this.#runningSignature) return false;
+    this.#runningSignature = signature;
+    this.#running = new Map(running.instances.map(i => [i.instanceId, i]));
+    this.#plugins = new Map(running.plugins.map(p => [p.pluginId, p.tenant]));
+    return true;
+  }
+
+  #applyService(service: StoredService) {
+    const current = this.#registered.get(service.serviceId);
+    if (current && current.revision > service.revision) return;
+    const deleted = this.#deleted.get(service.serviceId);
+    if (deleted !== undefined && deleted > service.revision) return;
+    this.#deleted.delete(service.serviceId);
+    this.#registered.set(service.serviceId, service);
+  }
+
+  #forget(serviceId: string, revision: number) {
+    const current = this.#registered.get(serviceId);
+    if (current && current.revision > revision) return;
+    this.#registered.delete(serviceId);
+    this.#deleted.set(serviceId, revision);
+    this.#outliers.delete(serviceId);
+  }
+
+  #applyOverride(override: InstanceOverride) {
+    const current = this.#overrides.get(override.instanceId);
+    if (current && current.revision > override.revision) return;
+    this.#overrides.set(override.instanceId, override);
+  }
+
+  /** Derives the entries and pools from the sources and hands them to the balancer. */
+  #rebuild() {
+    const entries = new Map<string, Entry>();
+    const pools = new Map<string, Pool>();
+    const byName = new Map<string, Map<string, Pool>>();
+    const poolOf = (tenant: string, serviceName: string) => {
+      const key = poolKey(tenant, serviceName);
+      let pool = pools.get(key);
+      if (!pool) {
+        pool = { key, tenant, serviceName, ids: [], routableCount: 0 };
+        pools.set(key, pool);
+        let tenants = byName.get(serviceName);
+        if (!tenants) {
+          tenants = new Map();
+          byName.set(serviceName, tenants);
+        }
+        tenants.set(tenant, pool);
+      }
+      return pool;
+    };
+    const add = (entry: Entry, pool: Pool) => {
+      entries.set(entry.id, entry);
+      pool.ids.push(entry.id);
+      if (entry.routable) pool.routableCount++;
+    };
+
+    for (const [pluginId, tenant] of this.#plugins) poolOf(tenant, pluginId);
+
+    for (const service of this.#registered.values()) {
+      const pool = poolOf(service.tenant, service.serviceName);
+      if (service.strategy && !pool.strategy) pool.strategy = service.strategy;
+      add(this.#serviceEntry(service, pool.key), pool);
+    }
+    for (const instance of this.#running.values()) {
+      if (entries.has(instance.instanceId)) continue; // a registration won
+      const pool = poolOf(instance.tenant, instance.pluginId);
+      add(this.#instanceEntry(instance, pool.key), pool);
+    }
+
+    for (const pool of pools.values()) {
+      pool.ids.sort();
+      this.#balancer.setInstances(
+        pool.key,
+        pool.ids.map(id => this.#balanced(entries.get(id)!)),
+      );
+    }
+    for (const key of this.#pools.keys()) {
+      if (!pools.has(key)) this.#balancer.removeService(key);
+    }
+    for (const id of this.#outliers.keys()) {
+      if (!entries.has(id)) this.#outliers.delete(id);
+    }
+    this.#entries = entries;
+    this.#pools = pools;
+    this.#byName = byName;
+  }
+
+  #serviceEntry(service: StoredService, key: string): Entry {
+    const expired = service.expiredAt !== undefined;
+    const shared = {
+      serviceId: service.serviceId,
+      source: 'registered' as const,
+      tenant: service.tenant,
+      serviceName: service.serviceName,
+      serviceType: service.serviceType,
+      host: service.host,
+      port: service.port,
+      protocol: service.protocol,
+      weight: service.weight,
+      tags: service.tags,
+      metadata: service.metadata,
+      ...(service.pluginId ? { pluginId: service.pluginId } : {}),
+      ...(service.version ? { version: service.version } : {}),
+      ...(service.maxConnections !== undefined
+        ? { maxConnections: service.maxConnections }
+        : {}),
+    };
+    return {
+      id: service.serviceId,
+      key,
+      source: 'registered',
+      registration: {
+        ...shared,
+        ...(service.strategy ? { strategy: service.strategy } : {}),
+        ...(service.healthCheck ? { healthCheck: service.healthCheck } : {}),
+        ...(service.ttlMs !== undefined ? { ttlMs: service.ttlMs } : {}),
+        ...(service.deregisterAfterMs !== undefined
+          ? { deregisterAfterMs: service.deregisterAfterMs }
+          : {}),
+        lastHeartbeatAt: service.lastHeartbeatAt,
+        registeredAt: service.registeredAt,
+        updatedAt: service.updatedAt,
+        ready: service.ready,
+        healthScore: service.healthScore,
+        expired,
+      },
+      resolved: {
+        ...shared,
+        url: urlOf(service.protocol, service.host, service.port),
+      },
+      weight: service.weight,
+      maxConnections: service.maxConnections,
+      healthScore: service.healthScore,
+      routable: service.ready && !expired,
+    };
+  }
+
+  #instanceEntry(instance: RunningInstance, key: string): Entry {
+    const override = this.#overrides.get(instance.instanceId);
+    const weight = override?.weight ?? 100;
+    const maxConnections = override?.maxConnections;
+    const ready = override?.ready ?? true;
+    const healthScore = override?.healthScore ?? 1;
+    const shared = {
+      serviceId: instance.instanceId,
+      source: 'instance' as const,
+      tenant: instance.tenant,
+      pluginId: instance.pluginId,
+      serviceName: instance.pluginId,
+      serviceType: typeOfProtocol(instance.protocol),
+      version: instance.version,
+      track: instance.track,
+      host: instance.host,
+      port: instance.port,
+      protocol: instance.protocol,
+      weight,
+      ...(maxConnections !== undefined ? { maxConnections } : {}),
+      tags: [],
+      metadata: {},
+    };
+    return {
+      id: instance.instanceId,
+      key,
+      source: 'instance',
+      registration: {
+        ...shared,
+        ...(override ? { updatedAt: override.updatedAt } : {}),
+        ready,
+        healthScore,
+        expired: false,
+      },
+      resolved: {
+        ...shared,
+        url: urlOf(instance.protocol, instance.host, instance.port),
+      },
+      weight,
+      maxConnections,
+      healthScore,
+      routable: ready,
+    };
+  }
+
+  #balanced(entry: Entry): BalancedInstance {
+    const outlier = this.#outliers.get(entry.id);
+    return {
+      id: entry.id,
+      weight: entry.weight,
+      activeConnections: this.#active.get(entry.id) ?? 0,
+      maxConnections: entry.maxConnections,
+      healthScore: entry.healthScore,
+      ready: entry.routable,
+      ejectedUntil: outlier?.ejectedUntil,
+    };
+  }
+
+  #registrationOf(entry: Entry): ServiceRegistration {
+    const ejectedUntil = this.#outliers.get(entry.id)?.ejectedUntil;
+    return {
+      ...entry.registration,
+      ...(ejectedUntil !== undefined && ejectedUntil > this.#now()
+        ? { ejectedUntil: new Date(ejectedUntil).toISOString() }
+        : {}),
+      activeConnections: this.#active.get(entry.id) ?? 0,
+    };
+  }
+
+  // --- picking -------------------------------------------------------------
+
+  #poolFor(serviceName: string, scope: TenantScope, tenant?: string): Pool {
+    const tenants = this.#byName.get(serviceName);
+    if (tenants) {
+      if (tenant !== undefined) {
+        const pool = tenants.get(tenant);
+        if (pool && Tenancy.includes(scope, tenant)) return pool;
+      } else if (tenants.size === 1) {
+        const [pool] = tenants.values();
+        if (Tenancy.includes(scope, pool.tenant)) return pool;
+      } else {
+        const visible = [...tenants.values()].filter(p =>
+          Tenancy.includes(scope, p.tenant),
+        );
+        if (visible.length === 1) return visible[0];
+        if (visible.length > 1) {
+          throw new InputError(
+            `Service '${serviceName}' exists in tenants ${visible
+              .map(p => p.tenant)
+              .sort()
+              .join(', ')}; say which with tenant`,
+          );
+        }
+      }
+    }
+    throw new NotFoundError(`No service named '${serviceName}'`);
+  }
+
+  #checkStrategy(strategy: string): LoadBalancingStrategy {
+    if (!KNOWN_STRATEGIES.has(strategy)) {
+      throw new InputError(
+        `Unknown load balancing strategy ${JSON.stringify(
+          strategy,
+        )}; expected one of ${STRATEGY_NAMES}`,
+      );
+    }
+    return strategy as LoadBalancingStrategy;
+  }
+
+  /** Another pick when the first chose an instance already tried. */
+  #pickExcluding(
+    pool: Pool,
+    strategy: LoadBalancingStrategy,
+    client: ClientInfo,
+    now: number,
+    exclude: ReadonlySet<string>,
+  ) {
+    for (let i = 0; i < pool.ids.length; i++) {
+      const result = this.#balancer.pick(pool.key, strategy, client, now);
+      if (!result) return undefined;
+      if (!exclude.has(result.instance.id)) return result;
+    }
+    // A strategy that keeps choosing the same instance (ip-hash): the first
+    // other eligible one.
+    for (const instance of this.#balancer.getInstances(pool.key)) {
+      if (!exclude.has(instance.id) && isEligible(instance, now)) {
+        return { instance, panic: false };
+      }
+    }
+    return undefined;
+  }
+
+  #whyNone(pool: Pool, now: number, exclude?: ReadonlySet<string>): string {
+    const name = pool.serviceName;
+    const instances = this.#balancer
+      .getInstances(pool.key)
+      .filter(i => i.ready && i.weight > 0);
+    const untried = exclude
+      ? instances.filter(i => !exclude.has(i.id))
+      : instances;
+    if (instances.length === 0) {
+      return `Service '${name}' has no ready instance with a weight above 0`;
+    }
+    if (untried.length === 0) {
+      return `Service '${name}' has no other instance to try (tried ${[
+        ...(exclude ?? []),
+      ].join(', ')})`;
+    }
+    if (untried.every(i => !hasCapacity(i))) {
+      return `Service '${name}' is at capacity: every ready instance has reached its maxConnections`;
+    }
+    if (untried.every(i => isEjected(i, now) || !hasCapacity(i))) {
+      return `Service '${name}' is unavailable: every ready instance is ejected after failures or at capacity`;
+    }
+    return `Service '${name}' has no instance that can take the request`;
+  }
+
+  // --- plumbing ------------------------------------------------------------
+
+  /** Throws NotFound unless the id is a registered service the caller may see. */
+  async #registeredInScope(serviceId: string, scope: TenantScope) {
+    const tenant =
+      this.#registered.get(serviceId)?.tenant ??
+      (await this.#store.get(serviceId))?.tenant;
+    if (tenant === undefined || !Tenancy.includes(scope, tenant)) {
+      if (this.#entries.get(serviceId)?.source === 'instance') {
+        throw new InputError(
+          `'${serviceId}' is a plugin instance: it is registered while it runs; stop or scale the plugin instead`,
+        );
+      }
+      throw new NotFoundError(`No service '${serviceId}'`);
+    }
+  }
+
+  /** Whether the id is a registered service or a running plugin instance the caller may see. */
+  async #findInScope(
+    serviceId: string,
+    scope: TenantScope,
+  ): Promise<'registered' | 'instance'> {
+    const service =
+      this.#registered.get(serviceId) ?? (await this.#store.get(serviceId));
+    if (service) {
+      if (Tenancy.includes(scope, service.tenant)) return 'registered';
+      throw new NotFoundError(`No service '${serviceId}'`);
+    }
+    let instance = this.#running.get(serviceId);
+    if (!instance) {
+      await this.refresh();
+      instance = this.#running.get(serviceId);
+    }
+    if (instance && Tenancy.includes(scope, instance.tenant)) return 'instance';
+    throw new NotFoundError(`No service '${serviceId}'`);
+  }
+
+  #subscribe() {
+    const events = this.#events;
+    if (!events) return;
+    const onVerdict = (payload: {
+      targetId?: string;
+      ready?: boolean;
+      healthScore?: number;
+    }) => {
+      if (!payload?.targetId) return;
+      this.setInstanceHealth(payload.targetId, {
+        ready: payload.ready,
+        healthScore: payload.healthScore,
+      }).catch(error =>
+        this.#logger.debug(
+          `health verdict for '${payload.targetId}' not applied: ${error}`,
+        ),
+      );
+    };
+    // Instances start and stop with lifecycle actions: look at once rather
+    // than at the next poll.
+    const onSystemEvent = (event: { component?: string }) => {
+      if (
+        event?.component === 'runtime' ||
+        event?.component === 'stateMachine'
+      ) {
+        this.#feed.pollNow();
+      }
+    };
+    events.on('health:verdictChanged', onVerdict);
+    events.on('systemEvent', onSystemEvent);
+    this.#unsubscribe.push(
+      () => events.off('health:verdictChanged', onVerdict),
+      () => events.off('systemEvent', onSystemEvent),
+    );
+  }
+
+  #scheduleExpire() {
+    if (!this.#started) return;
+    this.#expireTimer = setTimeout(() => {
+      this.#expiring = this.expire()
+        .catch(error => this.#logger.warn(`expiring services failed: ${error}`))
+        .finally(() => {
+          this.#expiring = undefined;
+          this.#scheduleExpire();
+        });
+    }, this.#expireIntervalMs);
+    this.#expireTimer.unref();
+  }
+
+  #publish(event: string, payload: unknown) {
+    this.#events?.publish('discovery', event, payload);
+  }
+}

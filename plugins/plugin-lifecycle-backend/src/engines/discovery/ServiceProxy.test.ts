@@ -1,0 +1,509 @@
+import { createHash } from 'node:crypto';
+import {
+  IncomingHttpHeaders,
+  IncomingMessage,
+  Server,
+  ServerResponse,
+  createServer,
+  request as httpRequest,
+} from 'node:http';
+import { AddressInfo } from 'node:net';
+import { PassThrough } from 'node:stream';
+import { mockServices } from '@backstage/backend-test-utils';
+import { TestDatabases } from '@backstage/backend-test-utils';
+import { Pool } from 'undici';
+import { applyDatabaseMigrations } from '../../database/migrations';
+import { ALL_TENANTS } from '../../system/Tenancy';
+import { ProxyMetrics } from './ProxyMetrics';
+import { ServiceDiscovery } from './ServiceDiscovery';
+import { DataPlane, ServiceProxy } from './ServiceProxy';
+
+jest.setTimeout(60_000);
+
+const databases = TestDatabases.create({ ids: ['SQLITE_3'] });
+const scope = ALL_TENANTS;
+
+interface Seen {
+  method: string;
+  url: string;
+  headers: IncomingHttpHeaders;
+}
+
+/** A real upstream HTTP server that says who it is and what it got. */
+class Upstream {
+  readonly seen: Seen[] = [];
+  readonly server: Server;
+  port = 0;
+  #sockets = new Set<import('node:net').Socket>();
+
+  constructor(
+    readonly name: string,
+    route?: (
+      req: IncomingMessage,
+      res: ServerResponse,
+      upstream: Upstream,
+    ) => boolean | void,
+  ) {
+    this.server = createServer((req, res) => {
+      this.seen.push({
+        method: req.method!,
+        url: req.url!,
+        headers: req.headers,
+      });
+      if (route?.(req, res, this)) return;
+      const hash = createHash('sha256');
+      let size = 0;
+      req.on('data', chunk => {
+        size += chunk.length;
+        hash.update(chunk);
+      });
+      req.on('end', () => {
+        const body = JSON.stringify({
+          upstream: name,
+          method: req.method,
+          url: req.url,
+          size,
+          sha256: hash.digest('hex'),
+          headers: req.headers,
+        });
+        res.writeHead(200, {
+          'content-type': 'application/json',
+          connection: 'keep-alive, x-upstream-hop',
+          'x-upstream-hop': 'secret',
+          'x-upstream': name,
+        });
+        res.end(body);
+      });
+    });
+    this.server.on('connection', socket => {
+      this.#sockets.add(socket);
+      socket.on('close', () => this.#sockets.delete(socket));
+    });
+  }
+
+  async start() {
+    await new Promise<void>(r => this.server.listen(0, '127.0.0.1', r));
+    this.port = (this.server.address() as AddressInfo).port;
+    return this;
+  }
+
+  /** Stops listening and destroys every open connection. */
+  async kill() {
+    const closed = new Promise(r => this.server.close(r));
+    for (const socket of this.#sockets) socket.destroy();
+    await closed;
+  }
+}
+
+describe('ServiceProxy', () => {
+  let discovery: ServiceDiscovery;
+  let metrics: ProxyMetrics;
+  let proxy: ServiceProxy;
+  let plane: DataPlane;
+  let client: Pool;
+  const upstreams: Upstream[] = [];
+
+  async function upstream(
+    name: string,
+    route?: ConstructorParameters<typeof Upstream>[1],
+  ) {
+    const u = await new Upstream(name, route).start();
+    upstreams.push(u);
+    return u;
+  }
+
+  const register = (
+    serviceName: string,
+    u: Upstream,
+    fields: Record<string, unknown> = {},
+  ) =>
+    discovery.registerService(
+      {
+        serviceId: `${serviceName}-${u.name}`,
+        serviceName,
+        host: '127.0.0.1',
+        port: u.port,
+        ...fields,
+      },
+      { scope },
+    );
+
+  async function call(
+    method: string,
+    path: string,
+    options: { body?: string; headers?: Record<string, string> } = {},
+  ) {
+    const res = await client.request({
+      method: method as any,
+      path,
+      body: options.body,
+      headers: options.headers,
+    });
+    const text = await res.body.text();
+    let json: any;
+    try {
+      json = JSON.parse(text);
+    } catch {
+      json = undefined;
+    }
+    return { status: res.statusCode, headers: res.headers, text, json };
+  }
+
+  beforeAll(async () => {
+    const knex = await databases.init('SQLITE_3');
+    await applyDatabaseMigrations({ getClient: async () => knex });
+    discovery = ServiceDiscovery.create({
+      db: knex,
+      logger: mockServices.logger.mock(),
+      pollIntervalMs: 60_000,
+      expireIntervalMs: 0,
+      defaultStrategy: 'round-robin',
+    });
+    await discovery.start();
+    metrics = ProxyMetrics.create();
+    proxy = ServiceProxy.create({
+      discovery,
+      metrics,
+      logger: mockServices.logger.mock(),
+      maxRetries: 2,
+    });
+    plane = await proxy.startDataPlane();
+    client = new Pool(`http://127.0.0.1:${plane.port}`);
+  });
+
+  afterAll(async () => {
+    await client.close();
+    await proxy.close();
+    await discovery.stop();
+    for (const u of upstreams) {
+      if (u.server.listening) await u.kill();
+    }
+  });
+
+  it('spreads requests round-robin over real upstreams and forwards the right headers', async () => {
+    const a = await upstream('a');
+    const b = await upstream('b');
+    await register('spread', a);
+    await register('spread', b);
+
+    const results = [];
+    for (let i = 0; i < 10; i++) {
+      results.push(await call('GET', `/proxy/spread/items/${i}?q=${i}`));
+    }
+    expect(results.map(r => r.status)).toEqual(Array(10).fill(200));
+    expect(results.map(r => r.json.url)).toEqual(
+      Array.from({ length: 10 }, (_, i) => `/items/${i}?q=${i}`),
+    );
+    expect(a.seen).toHaveLength(5);
+    expect(b.seen).toHaveLength(5);
+
+    // node:http, since undici will not send a Connection header that lists others
+    const res = await new Promise<{ json: any; headers: IncomingHttpHeaders }>(
+      (resolve, reject) => {
+        const req = httpRequest(
+          {
+            host: '127.0.0.1',
+            port: plane.port,
+            path: '/proxy/spread/',
+            agent: false,
+            headers: {
+              connection: 'keep-alive, x-client-hop',
+              'x-client-hop': 'drop me',
+              'x-kept': 'yes',
+              authorization: 'Bearer user-token',
+              'x-plugin-lifecycle-tenant': 'default',
+            },
+          },
+          response => {
+            let text = '';
+            response.setEncoding('utf8');
+            response.on('data', chunk => {
+              text += chunk;
+            });
+            response.on('end', () =>
+              resolve({ json: JSON.parse(text), headers: response.headers }),
+            );
+          },
+        );
+        req.on('error', reject);
+        req.end();
+      },
+    );
+    expect(res.json.headers).toMatchObject({
+      'x-kept': 'yes',
+      'x-forwarded-for': '127.0.0.1',
+      'x-forwarded-host': `127.0.0.1:${plane.port}`,
+      'x-forwarded-proto': 'http',
+    });
+    expect(res.json.headers).not.toHaveProperty('x-client-hop');
+    expect(res.json.headers).not.toHaveProperty('x-plugin-lifecycle-tenant');
+    // An external service does not get the caller's credentials.
+    expect(res.json.headers).not.toHaveProperty('authorization');
+    expect(res.headers['x-upstream']).toMatch(/^[ab]$/);
+    expect(res.headers).not.toHaveProperty('x-upstream-hop');
+
+    expect(metrics.instance('spread-a')).toMatchObject({
+      requests: 6,
+      status: { '2xx': 6 },
+      activeConnections: 0,
+    });
+  });
+
+  it('passes Authorization to services of a managed plugin', async () => {
+    const a = await upstream('a');
+    await register('plugin-owned', a, { pluginId: 'owner' });
+    const res = await call('GET', '/proxy/plugin-owned/x', {
+      headers: { authorization: 'Bearer plugin-token' },
+    });
+    expect(res.json.headers.authorization).toBe('Bearer plugin-token');
+  });
+
+  it('retries idempotent requests on another instance when one is dead: no failures', async () => {
+    const a = await upstream('a');
+    const b = await upstream('b');
+    await register('retry', a);
+    await register('retry', b);
+    expect((await call('GET', '/proxy/retry/warm')).status).toBe(200);
+    expect((await call('GET', '/proxy/retry/warm')).status).toBe(200);
+    await b.kill();
+
+    const statuses = [];
+    for (let i = 0; i < 20; i++) {
+      statuses.push((await call('GET', `/proxy/retry/${i}`)).status);
+    }
+    statuses.push((await call('DELETE', '/proxy/retry/thing')).status);
+    statuses.push((await call('HEAD', '/proxy/retry/thing')).status);
+    expect(statuses).toEqual(Array(22).fill(200));
+    expect(a.seen.filter(s => s.url !== '/warm')).toHaveLength(22);
+    expect(metrics.instance('retry-b')?.status.errors).toBeGreaterThan(0);
+  });
+
+  it('never retries a POST: a dead instance answers 502', async () => {
+    const live = await upstream('live');
+    const dead = await upstream('dead');
+    await register('posts', live);
+    await register('posts', dead);
+    await dead.kill();
+
+    const results = [
+      await call('POST', '/proxy/posts/orders', { body: '{"n":1}' }),
+      await call('POST', '/proxy/posts/orders', { body: '{"n":2}' }),
+    ];
+    expect(results.map(r => r.status).sort()).toEqual([200, 502]);
+    const failed = results.find(r => r.status === 502)!;
+    expect(failed.json.error.message).toMatch(
+      /^Instance 'posts-dead' of service 'posts' failed: connect ECONNREFUSED 127\.0\.0\.1:\d+$/,
+    );
+    expect(live.seen.filter(s => s.method === 'POST')).toHaveLength(1);
+
+    // A large streamed body to a dead instance: a clean 502, and the
+    // client's connection carries on.
+    const gone = await upstream('gone');
+    await register('posts-gone', gone);
+    await gone.kill();
+    const single = new Pool(`http://127.0.0.1:${plane.port}`, {
+      connections: 1,
+    });
+    try {
+      const big = await single.request({
+        method: 'POST',
+        path: '/proxy/posts-gone/upload',
+        body: Buffer.alloc(4 * 1024 * 1024, 1),
+      });
+      expect(big.statusCode).toBe(502);
+      await big.body.dump();
+      const next = await single.request({
+        method: 'GET',
+        path: '/proxy/posts/after',
+      });
+      expect(next.statusCode).toBe(200);
+      await next.body.dump();
+    } finally {
+      await single.close();
+    }
+  });
+
+  it('answers 503 naming the service when every instance is down', async () => {
+    const a = await upstream('a');
+    const b = await upstream('b');
+    await register('down', a);
+    await register('down', b);
+    await a.kill();
+    await b.kill();
+
+    const res = await call('GET', '/proxy/down/x');
+    expect(res.status).toBe(503);
+    expect(res.json.error.name).toBe('ServiceUnavailableError');
+    expect(res.json.error.message).toMatch(
+      /^Service 'down' is unavailable: no instance could be reached \(tried down-[ab], down-[ab]; last error: connect ECONNREFUSED 127\.0\.0\.1:\d+\)$/,
+    );
+
+    // And when the health monitor says no instance is ready.
+    const c = await upstream('c');
+    await register('unready', c);
+    await discovery.setInstanceHealth('unready-c', { ready: false });
+    const unready = await call('GET', '/proxy/unready/x');
+    expect(unready.status).toBe(503);
+    expect(unready.json.error.message).toBe(
+      "Service 'unready' has no ready instance (1 known, none ready)",
+    );
+    expect(c.seen).toHaveLength(0);
+
+    const unknown = await call('GET', '/proxy/nothing-here/x');
+    expect(unknown.status).toBe(404);
+    expect(unknown.json.error.message).toBe("No service named 'nothing-here'");
+  });
+
+  it('enforces maxConnections', async () => {
+    let release!: () => void;
+    const released = new Promise<void>(r => {
+      release = r;
+    });
+    let arrived!: () => void;
+    const holding = new Promise<void>(r => {
+      arrived = r;
+    });
+    const slow = await upstream('slow', (req, res) => {
+      if (req.url !== '/hold') return false;
+      arrived();
+      released.then(() => res.end('released'));
+      return true;
+    });
+    await register('limited', slow, { loadBalancing: { maxConnections: 1 } });
+
+    const first = call('GET', '/proxy/limited/hold');
+    await holding;
+    const second = await call('GET', '/proxy/limited/other');
+    expect(second.status).toBe(503);
+    expect(second.json.error.message).toBe(
+      "Service 'limited' is at capacity: every ready instance has reached its maxConnections",
+    );
+    expect(metrics.instance('limited-slow')?.activeConnections).toBe(1);
+
+    release();
+    expect((await first).text).toBe('released');
+    expect((await call('GET', '/proxy/limited/other')).status).toBe(200);
+
+    // Raised live: two at once are fine.
+    await discovery.updateService(
+      'limited-slow',
+      { maxConnections: 2 },
+      { scope },
+    );
+    expect((await call('GET', '/proxy/limited/other')).status).toBe(200);
+  });
+
+  it('streams large bodies both ways without buffering them', async () => {
+    const MB = 1024 * 1024;
+    let requestStarted!: () => void;
+    const upstreamGotFirstChunk = new Promise<void>(r => {
+      requestStarted = r;
+    });
+    let clientGotFirstChunk!: () => void;
+    const clientGotFirst = new Promise<void>(r => {
+      clientGotFirstChunk = r;
+    });
+    const big = await upstream('big', (req, res) => {
+      if (req.url === '/upload') {
+        req.once('data', () => requestStarted());
+        return false; // the default handler hashes what arrives
+      }
+      if (req.url === '/download') {
+        res.writeHead(200, { 'content-type': 'application/octet-stream' });
+        res.write(Buffer.alloc(64 * 1024, 1));
+        clientGotFirst.then(async () => {
+          for (let i = 0; i < 20; i++) {
+            if (!res.write(Buffer.alloc(MB, 2))) {
+              await new Promise(r => res.once('drain', r));
+            }
+          }
+          res.end();
+        });
+        return true;
+      }
+      return false;
+    });
+    await register('big', big);
+
+    // Upload: the upstream sees the first chunk before the client sends the rest.
+    const body = new PassThrough();
+    const hash = createHash('sha256');
+    const first = Buffer.alloc(64 * 1024, 7);
+    hash.update(first);
+    const uploading = client.request({
+      method: 'PUT',
+      path: '/proxy/big/upload',
+      body,
+      headers: { 'content-type': 'application/octet-stream' },
+    });
+    body.write(first);
+    await upstreamGotFirstChunk;
+    for (let i = 0; i < 20; i++) {
+      const chunk = Buffer.alloc(MB, i);
+      hash.update(chunk);
+      if (!body.write(chunk)) await new Promise(r => body.once('drain', r));
+    }
+    body.end();
+    const uploaded = await uploading;
+    const result = (await uploaded.body.json()) as any;
+    expect(uploaded.statusCode).toBe(200);
+    expect(result.size).toBe(64 * 1024 + 20 * MB);
+    expect(result.sha256).toBe(hash.digest('hex'));
+
+    // Download: the client gets the first chunk before the upstream sends the rest.
+    const downloaded = await client.request({
+      method: 'GET',
+      path: '/proxy/big/download',
+    });
+    let size = 0;
+    for await (const chunk of downloaded.body) {
+      if (size === 0) clientGotFirstChunk();
+      size += chunk.length;
+    }
+    expect(size).toBe(64 * 1024 + 20 * MB);
+  });
+
+  it('requires the data plane token when one is set', async () => {
+    const a = await upstream('a');
+    await register('guarded', a, { pluginId: 'guarded-plugin' });
+    const guarded = await proxy.startDataPlane({ token: 's3cret' });
+    const guardedClient = new Pool(`http://127.0.0.1:${guarded.port}`);
+    try {
+      const get = async (headers: Record<string, string>) => {
+        const res = await guardedClient.request({
+          method: 'GET',
+          path: '/proxy/guarded/x',
+          headers,
+        });
+        return { status: res.statusCode, json: (await res.body.json()) as any };
+      };
+      expect((await get({})).status).toBe(401);
+      expect((await get({ authorization: 'Bearer wrong' })).status).toBe(401);
+      const viaBearer = await get({ authorization: 'Bearer s3cret' });
+      expect(viaBearer.status).toBe(200);
+      // Our token does not travel upstream.
+      expect(viaBearer.json.headers).not.toHaveProperty('authorization');
+      const viaHeader = await get({
+        'x-plugin-lifecycle-proxy-token': 's3cret',
+        authorization: 'Bearer for-the-plugin',
+      });
+      expect(viaHeader.status).toBe(200);
+      expect(viaHeader.json.headers.authorization).toBe(
+        'Bearer for-the-plugin',
+      );
+      expect(viaHeader.json.headers).not.toHaveProperty(
+        'x-plugin-lifecycle-proxy-token',
+      );
+
+      const notProxy = await guardedClient.request({
+        method: 'GET',
+        path: '/',
+      });
+      expect(notProxy.statusCode).toBe(404);
+      await notProxy.body.dump();
+    } finally {
+      await guardedClient.close();
+      await guarded.close();
+    }
+  });
+});

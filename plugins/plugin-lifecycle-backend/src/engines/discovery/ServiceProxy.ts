@@ -1,0 +1,649 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import {
+  IncomingHttpHeaders,
+  IncomingMessage,
+  OutgoingHttpHeaders,
+  Server,
+  ServerResponse,
+  createServer,
+} from 'node:http';
+import { AddressInfo } from 'node:net';
+import { performance } from 'node:perf_hooks';
+import { PassThrough } from 'node:stream';
+import { LoggerService } from '@backstage/backend-plugin-api';
+import {
+  NotImplementedError,
+  ServiceUnavailableError,
+} from '@backstage/errors';
+import { ResolvedService } from '@internal/plugin-lifecycle-common';
+import { Dispatcher, Pool } from 'undici';
+import { ClientInfo } from '../../domain/loadBalancing';
+import { ALL_TENANTS, TenantScope } from '../../system/Tenancy';
+import { ProxyMetrics } from './ProxyMetrics';
+import { ServiceDiscovery } from './ServiceDiscovery';
+
+/** Picks the tenant when a service name exists in several the caller sees. */
+export const TENANT_HEADER = 'x-plugin-lifecycle-tenant';
+/** A sticky key for ip-hash (such as a session id); default the client IP. */
+export const AFFINITY_HEADER = 'x-plugin-lifecycle-affinity';
+/** Alternative to `Authorization: Bearer` for the data plane's token, so Authorization reaches the upstream. */
+export const DATA_PLANE_TOKEN_HEADER = 'x-plugin-lifecycle-proxy-token';
+
+/** @public */
+export interface ServiceProxyOptions {
+  discovery: ServiceDiscovery;
+  metrics: ProxyMetrics;
+  logger: LoggerService;
+  /** Further attempts, each on another instance, after a failed connection. Default 2. */
+  maxRetries?: number;
+  /** Default 5000. */
+  connectTimeoutMs?: number;
+  /** Until the upstream's response headers. Default 60000. */
+  headersTimeoutMs?: number;
+  /** Between two chunks of the response body. Default 300000. */
+  bodyTimeoutMs?: number;
+  /** Idle keep-alive connections to an upstream close after this. Default 4000. */
+  keepAliveTimeoutMs?: number;
+  /** Connection pools of upstreams unused this long are closed. Default 300000. */
+  idlePoolMs?: number;
+}
+
+/** Per request: which tenant and strategy, when the caller says. */
+export interface ProxyRequestOptions {
+  tenant?: string;
+  strategy?: string;
+}
+
+/** @public */
+export interface DataPlaneOptions {
+  /** Default 0: any free port. */
+  port?: number;
+  /** Default 127.0.0.1: the data plane has no Backstage authentication. */
+  host?: string;
+  /** When set, every request must carry it (`Authorization: Bearer` or the x-plugin-lifecycle-proxy-token header). */
+  token?: string;
+  /** The tenants data-plane callers may reach. Default all. */
+  scope?: TenantScope;
+}
+
+/** @public */
+export interface DataPlane {
+  port: number;
+  close(): Promise<void>;
+}
+
+const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE']);
+
+// RFC 9110 §7.6.1, plus headers only this hop may use.
+const HOP_BY_HOP = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-authenticate',
+  'proxy-authorization',
+  'proxy-connection',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+]);
+const NOT_FORWARDED = new Set([
+  ...HOP_BY_HOP,
+  'host',
+  // undici does not do 100-continue; the body is streamed anyway.
+  'expect',
+  TENANT_HEADER,
+  DATA_PLANE_TOKEN_HEADER,
+]);
+
+// A failure to connect, or a connection that closed before the response
+// began: the upstream did not answer, so an idempotent request may go to
+// another instance.
+const CONNECTION_FAILURES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'EPIPE',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'UND_ERR_CONNECT_TIMEOUT',
+  'UND_ERR_SOCKET',
+  'UND_ERR_CLOSED',
+]);
+
+type Attempt =
+  | { done: true }
+  | { done: false; error: Error & { code?: string } };
+
+function errorCode(error: unknown): string | undefined {
+  const e = error as { code?: string; cause?: { code?: string } };
+  return e?.code ?? e?.cause?.code;
+}
+
+function statusOf(error: Error): number {
+  switch (error.name) {
+    case 'InputError':
+      return 400;
+    case 'AuthenticationError':
+      return 401;
+    case 'NotAllowedError':
+      return 403;
+    case 'NotFoundError':
+      return 404;
+    case 'ConflictError':
+      return 409;
+    case 'NotImplementedError':
+      return 501;
+    case 'ServiceUnavailableError':
+      return 503;
+    default:
+      return 500;
+  }
+}
+
+/** Writes an error the way Backstage's error handler does. */
+function sendError(
+  req: IncomingMessage,
+  res: ServerResponse,
+  status: number,
+  name: string,
+  message: string,
+) {
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  const body = JSON.stringify({
+    error: { name, message },
+    request: { method: req.method, url: req.url },
+    response: { statusCode: status },
+  });
+  res.writeHead(status, {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(body),
+  });
+  res.end(body);
+}
+
+/** Whether the request carries a body (by its framing headers, RFC 9112 §6.3). */
+function hasBody(req: IncomingMessage): boolean {
+  if (req.headers['transfer-encoding'] !== undefined) return true;
+  const length = req.headers['content-length'];
+  return length !== undefined && length !== '0';
+}
+
+/**
+ * The body to send upstream: nothing, the request stream itself (piped on
+ * the one attempt that uses it), or, when Express' body parser already read
+ * it, the parsed body serialized again.
+ */
+function bodyOf(req: IncomingMessage): {
+  body: Buffer | 'stream' | null;
+  length?: number;
+} {
+  const parsed = req as IncomingMessage & { _body?: boolean; body?: unknown };
+  if (parsed._body === true) {
+    const value = parsed.body;
+    const buffer = Buffer.isBuffer(value)
+      ? value
+      : Buffer.from(typeof value === 'string' ? value : JSON.stringify(value));
+    return { body: buffer, length: buffer.length };
+  }
+  return { body: hasBody(req) ? 'stream' : null };
+}
+
+/** Throws away what is left of a request body, so its connection can carry the next request. */
+function discardBody(req: IncomingMessage) {
+  req.unpipe();
+  if (!req.readableEnded) req.resume();
+}
+
+function forwardedHeaders(
+  req: IncomingMessage,
+  options: { keepAuthorization: boolean; bodyLength?: number },
+): IncomingHttpHeaders {
+  const headers: IncomingHttpHeaders = {};
+  const named = req.headers.connection;
+  const listed = named
+    ? new Set(named.split(',').map(h => h.trim().toLowerCase()))
+    : undefined;
+  for (const [name, value] of Object.entries(req.headers)) {
+    if (value === undefined || NOT_FORWARDED.has(name)) continue;
+    if (listed?.has(name)) continue;
+    if (name === 'authorization' && !options.keepAuthorization) continue;
+    headers[name] = value;
+  }
+  if (options.bodyLength !== undefined) {
+    headers['content-length'] = String(options.bodyLength);
+  }
+  const client = req.socket?.remoteAddress;
+  if (client) {
+    const prior = req.headers['x-forwarded-for'];
+    headers['x-forwarded-for'] = prior ? `${prior}, ${client}` : client;
+  }
+  const host = req.headers['x-forwarded-host'] ?? req.headers.host;
+  if (host) headers['x-forwarded-host'] = host;
+  headers['x-forwarded-proto'] =
+    req.headers['x-forwarded-proto'] ??
+    ((req.socket as { encrypted?: boolean })?.encrypted ? 'https' : 'http');
+  return headers;
+}
+
+function responseHeaders(
+  headers: Record<string, string | string[] | undefined>,
+): OutgoingHttpHeaders {
+  const out: OutgoingHttpHeaders = {};
+  const named = headers.connection;
+  const listed =
+    typeof named === 'string'
+      ? new Set(named.split(',').map(h => h.trim().toLowerCase()))
+      : undefined;
+  for (const [name, value] of Object.entries(headers)) {
+    if (value === undefined || HOP_BY_HOP.has(name) || listed?.has(name))
+      continue;
+    out[name] = value;
+  }
+  return out;
+}
+
+function digest(value: string) {
+  return createHash('sha256').update(value).digest();
+}
+
+/**
+ * The data plane of service discovery: forwards a request to an instance
+ * that discovery picks, over a keep-alive connection pool per upstream
+ * (undici), streaming both bodies.
+ *
+ * Per request it enforces the instances' connection limits (503 when every
+ * instance is full), retries an idempotent request without a body (GET,
+ * HEAD, OPTIONS, PUT, DELETE) on another instance when the connection
+ * fails before a response, never retries anything else (502), and answers
+ * 503 naming the service when no instance is left. It records metrics and
+ * reports each outcome to discovery for outlier ejection.
+ *
+ * The Authorization header reaches upstreams that belong to a managed
+ * plugin (they verify Backstage tokens themselves) and no other: an
+ * external service does not get the caller's credentials.
+ *
+ * @public
+ */
+export class ServiceProxy {
+  readonly #discovery: ServiceDiscovery;
+  readonly #metrics: ProxyMetrics;
+  readonly #logger: LoggerService;
+  readonly #maxRetries: number;
+  readonly #connectTimeoutMs: number;
+  readonly #headersTimeoutMs: number;
+  readonly #bodyTimeoutMs: number;
+  readonly #keepAliveTimeoutMs: number;
+  readonly #idlePoolMs: number;
+  readonly #pools = new Map<string, { pool: Pool; lastUsed: number }>();
+  readonly #servers = new Set<DataPlane>();
+  #sweeper?: NodeJS.Timeout;
+
+  static create(options: ServiceProxyOptions): ServiceProxy {
+    return new ServiceProxy(options);
+  }
+
+  private constructor(options: ServiceProxyOptions) {
+    this.#discovery = options.discovery;
+    this.#metrics = options.metrics;
+    this.#logger = options.logger;
+    this.#maxRetries = options.maxRetries ?? 2;
+    this.#connectTimeoutMs = options.connectTimeoutMs ?? 5_000;
+    this.#headersTimeoutMs = options.headersTimeoutMs ?? 60_000;
+    this.#bodyTimeoutMs = options.bodyTimeoutMs ?? 300_000;
+    this.#keepAliveTimeoutMs = options.keepAliveTimeoutMs ?? 4_000;
+    this.#idlePoolMs = options.idlePoolMs ?? 300_000;
+    if (!Number.isInteger(this.#maxRetries) || this.#maxRetries < 0) {
+      throw new TypeError('maxRetries must be a whole number of at least 0');
+    }
+  }
+
+  /**
+   * Forwards one request to an instance of `serviceName` and writes the
+   * response (or an error in Backstage's JSON shape) to `res`. Never
+   * throws. Works with Express and with a bare node:http server.
+   *
+   * @param path - the path on the upstream, with the query string
+   */
+  async handle(
+    req: IncomingMessage,
+    res: ServerResponse,
+    serviceName: string,
+    path: string,
+    clientInfo: ClientInfo,
+    scope: TenantScope,
+    options: ProxyRequestOptions = {},
+  ): Promise<void> {
+    try {
+      await this.#handle(
+        req,
+        res,
+        serviceName,
+        path,
+        clientInfo,
+        scope,
+        options,
+      );
+    } catch (error) {
+      this.#logger.error(
+        `proxying to service '${serviceName}' failed`,
+        error as Error,
+      );
+      sendError(req, res, 500, 'Error', `Proxying to '${serviceName}' failed`);
+    }
+  }
+
+  /**
+   * Serves `/proxy/{serviceName}/...` on a listener of its own, without
+   * Backstage's middleware (authentication, logging) on the hot path. It
+   * has no Backstage authentication: it listens on 127.0.0.1 unless told
+   * otherwise, and with `token` every request must present it.
+   */
+  async startDataPlane(options: DataPlaneOptions = {}): Promise<DataPlane> {
+    const { host = '127.0.0.1', token } = options;
+    const scope = options.scope ?? ALL_TENANTS;
+    const expected = token ? digest(token) : undefined;
+    const server: Server = createServer((req, res) => {
+      const match = /^\/proxy\/([^/?#]+)(.*)$/s.exec(req.url ?? '/');
+      if (!match) {
+        sendError(
+          req,
+          res,
+          404,
+          'NotFoundError',
+          'Not found: use /proxy/{serviceName}/...',
+        );
+        return;
+      }
+      let keepAuthorization = true;
+      if (expected) {
+        const header = req.headers[DATA_PLANE_TOKEN_HEADER];
+        const bearer = /^Bearer (.+)$/i.exec(req.headers.authorization ?? '');
+        const given = typeof header === 'string' ? header : bearer?.[1];
+        if (given === undefined || !timingSafeEqual(digest(given), expected)) {
+          sendError(
+            req,
+            res,
+            401,
+            'AuthenticationError',
+            'Missing or wrong data plane token',
+          );
+          return;
+        }
+        // The token was ours: it does not go upstream.
+        keepAuthorization = typeof header === 'string';
+      }
+      let serviceName: string;
+      try {
+        serviceName = decodeURIComponent(match[1]);
+      } catch {
+        sendError(
+          req,
+          res,
+          400,
+          'InputError',
+          'Invalid service name in the path',
+        );
+        return;
+      }
+      const tenant = req.headers[TENANT_HEADER];
+      const affinity = req.headers[AFFINITY_HEADER];
+      if (!keepAuthorization) delete req.headers.authorization;
+      this.handle(
+        req,
+        res,
+        serviceName,
+        match[2] || '/',
+        {
+          ip: req.socket.remoteAddress,
+          ...(typeof affinity === 'string' ? { key: affinity } : {}),
+        },
+        scope,
+        typeof tenant === 'string' ? { tenant } : {},
+      );
+    });
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(options.port ?? 0, host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    const plane: DataPlane = {
+      port: (server.address() as AddressInfo).port,
+      close: async () => {
+        this.#servers.delete(plane);
+        await new Promise<void>(resolve => {
+          server.close(() => resolve());
+          server.closeAllConnections();
+        });
+      },
+    };
+    this.#servers.add(plane);
+    this.#logger.info(
+      `Service proxy data plane listening on ${host}:${plane.port}${
+        token ? ' (token required)' : ''
+      }`,
+    );
+    return plane;
+  }
+
+  /** Closes the data planes and every upstream connection pool. */
+  async close(): Promise<void> {
+    clearInterval(this.#sweeper);
+    this.#sweeper = undefined;
+    await Promise.all([...this.#servers].map(s => s.close()));
+    const pools = [...this.#pools.values()];
+    this.#pools.clear();
+    await Promise.all(pools.map(p => p.pool.close().catch(() => undefined)));
+  }
+
+  async #handle(
+    req: IncomingMessage,
+    res: ServerResponse,
+    serviceName: string,
+    rawPath: string,
+    clientInfo: ClientInfo,
+    scope: TenantScope,
+    options: ProxyRequestOptions,
+  ) {
+    const path = rawPath.startsWith('/') ? rawPath : `/${rawPath}`;
+    const method = (req.method ?? 'GET').toUpperCase();
+    const { body, length } = bodyOf(req);
+    const retryable = IDEMPOTENT.has(method) && body === null;
+    const fail = (status: number, name: string, message: string) => {
+      if (body === 'stream') discardBody(req);
+      sendError(req, res, status, name, message);
+    };
+    const abort = new AbortController();
+    res.once('close', () => {
+      if (!res.writableFinished) abort.abort();
+    });
+
+    const tried = new Set<string>();
+    let lastError: (Error & { code?: string }) | undefined;
+    for (let attempt = 0; attempt <= this.#maxRetries; attempt++) {
+      let picked: ResolvedService;
+      try {
+        picked = this.#discovery.pickInstance(serviceName, clientInfo, {
+          scope,
+          tenant: options.tenant,
+          strategy: options.strategy,
+          exclude: tried,
+        });
+        if (picked.protocol !== 'http' && picked.protocol !== 'https') {
+          throw new NotImplementedError(
+            `Service '${serviceName}' speaks ${picked.protocol}; the proxy forwards HTTP only: resolve it and connect directly`,
+          );
+        }
+      } catch (error) {
+        const e = error as Error;
+        if (lastError && e.name === ServiceUnavailableError.name) {
+          fail(
+            503,
+            'ServiceUnavailableError',
+            `Service '${serviceName}' is unavailable: no instance could be reached (tried ${[
+              ...tried,
+            ].join(', ')}; last error: ${describe(lastError)})`,
+          );
+        } else {
+          fail(statusOf(e), e.name, e.message);
+        }
+        return;
+      }
+      tried.add(picked.serviceId);
+      const outcome = await this.#attempt(picked, req, res, {
+        method,
+        path,
+        body,
+        length,
+        signal: abort.signal,
+      });
+      if (outcome.done) return;
+      lastError = outcome.error;
+      const code = errorCode(lastError);
+      if (!retryable || !code || !CONNECTION_FAILURES.has(code)) {
+        const timeout =
+          code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT';
+        fail(
+          timeout ? 504 : 502,
+          'Error',
+          `Instance '${picked.serviceId}' of service '${serviceName}' ${
+            timeout ? 'did not answer in time' : 'failed'
+          }: ${describe(lastError)}`,
+        );
+        return;
+      }
+      this.#logger.debug(
+        `${method} to instance '${picked.serviceId}' of '${serviceName}' failed (${code}); trying another instance`,
+      );
+    }
+    fail(
+      502,
+      'Error',
+      `Service '${serviceName}': every attempt failed (tried ${[...tried].join(
+        ', ',
+      )}; last error: ${describe(lastError)})`,
+    );
+  }
+
+  /** One try on one instance; `done` once a response began or the client left. */
+  async #attempt(
+    picked: ResolvedService,
+    req: IncomingMessage,
+    res: ServerResponse,
+    request: {
+      method: string;
+      path: string;
+      body: Buffer | 'stream' | null;
+      length?: number;
+      signal: AbortSignal;
+    },
+  ): Promise<Attempt> {
+    const handle = this.#metrics.target({
+      serviceId: picked.serviceId,
+      serviceName: picked.serviceName,
+      tenant: picked.tenant,
+      version: picked.version,
+    });
+    const headers = forwardedHeaders(req, {
+      keepAuthorization: picked.pluginId !== undefined,
+      bodyLength: request.length,
+    });
+    this.#metrics.started(handle);
+    this.#discovery.connectionOpened(picked.serviceId);
+    const startedAt = performance.now();
+    let responded = false;
+    try {
+      await this.#pool(picked.url).stream(
+        {
+          path: request.path,
+          method: request.method as Dispatcher.HttpMethod,
+          headers,
+          // Through a PassThrough: undici destroys a body on error, and
+          // destroying the request itself would take the client's socket
+          // (and our 502) with it.
+          body:
+            request.body === 'stream'
+              ? req.pipe(new PassThrough())
+              : request.body,
+          signal: request.signal,
+          headersTimeout: this.#headersTimeoutMs,
+          bodyTimeout: this.#bodyTimeoutMs,
+        },
+        ({ statusCode, headers: upstream }) => {
+          responded = true;
+          const latencyMs = performance.now() - startedAt;
+          this.#metrics.responded(handle, statusCode, latencyMs);
+          this.#discovery.reportOutcome(picked.serviceId, {
+            ok: statusCode < 500,
+            status: statusCode,
+            latencyMs,
+          });
+          res.writeHead(statusCode, responseHeaders(upstream));
+          return res;
+        },
+      );
+      return { done: true };
+    } catch (error) {
+      // A response under way that broke, or a client that went away:
+      // nothing more to say to the client.
+      if (responded || request.signal.aborted) return { done: true };
+      this.#metrics.failed(handle);
+      this.#discovery.reportOutcome(picked.serviceId, {
+        ok: false,
+        latencyMs: performance.now() - startedAt,
+      });
+      return { done: false, error: error as Error };
+    } finally {
+      this.#metrics.finished(handle);
+      this.#discovery.connectionClosed(picked.serviceId);
+    }
+  }
+
+  #pool(origin: string): Pool {
+    const now = Date.now();
+    let entry = this.#pools.get(origin);
+    if (!entry) {
+      entry = {
+        pool: new Pool(origin, {
+          connect: { timeout: this.#connectTimeoutMs },
+          keepAliveTimeout: this.#keepAliveTimeoutMs,
+          headersTimeout: this.#headersTimeoutMs,
+          bodyTimeout: this.#bodyTimeoutMs,
+        }),
+        lastUsed: now,
+      };
+      this.#pools.set(origin, entry);
+      this.#startSweeper();
+    }
+    entry.lastUsed = now;
+    return entry.pool;
+  }
+
+  /** Closes the pools of upstreams nobody asked for in a while. */
+  #startSweeper() {
+    if (this.#sweeper) return;
+    this.#sweeper = setInterval(() => {
+      const cutoff = Date.now() - this.#idlePoolMs;
+      for (const [origin, entry] of this.#pools) {
+        if (entry.lastUsed < cutoff) {
+          this.#pools.delete(origin);
+          entry.pool.close().catch(() => undefined);
+        }
+      }
+    }, Math.min(this.#idlePoolMs, 60_000));
+    this.#sweeper.unref();
+  }
+}
+
+function describe(error: (Error & { code?: string }) | undefined): string {
+  if (!error) return 'unknown';
+  const code = errorCode(error);
+  return code && !error.message.includes(code)
+    ? `${code} ${error.message}`
+    : error.message;
+}

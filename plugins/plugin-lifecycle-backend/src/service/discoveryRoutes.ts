@@ -1,0 +1,153 @@
+import { InputError } from '@backstage/errors';
+import { BasicPermission } from '@backstage/plugin-permission-common';
+import {
+  listServicesQuerySchema,
+  pluginLifecycleManagePermission,
+  pluginLifecycleReadPermission,
+  resolveQuerySchema,
+} from '@internal/plugin-lifecycle-common';
+import express, { Request, Router } from 'express';
+import { z } from 'zod';
+import { ServiceDiscovery } from '../engines/discovery/ServiceDiscovery';
+import {
+  AFFINITY_HEADER,
+  ServiceProxy,
+  TENANT_HEADER,
+} from '../engines/discovery/ServiceProxy';
+import { TenantScope } from '../system/Tenancy';
+import { zodMessage } from '../system/zodMessage';
+
+type Caller = { actor?: string; scope: TenantScope };
+
+/** What the discovery routes borrow from the main router. */
+export interface DiscoveryRoutesContext {
+  discovery: ServiceDiscovery;
+  proxy: ServiceProxy;
+  authorize: (req: Request, permission: BasicPermission) => Promise<Caller>;
+  audited: <T>(
+    req: Request,
+    eventId: string,
+    meta: Record<string, string>,
+    fn: (caller: Caller) => Promise<T>,
+  ) => Promise<T>;
+}
+
+function parse<T extends z.ZodType>(
+  schema: T,
+  value: unknown,
+  what: string,
+): z.infer<T> {
+  const result = schema.safeParse(value ?? {});
+  if (!result.success) {
+    throw new InputError(`Invalid ${what}: ${zodMessage(result.error)}`);
+  }
+  return result.data;
+}
+
+function header(req: Request, name: string): string | undefined {
+  const value = req.headers[name];
+  return typeof value === 'string' ? value : undefined;
+}
+
+/**
+ * Service discovery's routes: register, list, heartbeat, change and
+ * deregister service instances, resolve a name to one instance, and proxy
+ * requests to one (`ALL /proxy/{serviceName}/...`).
+ *
+ * The proxy route goes through Backstage's middleware and permission check
+ * on every request; the data plane listener
+ * ({@link ServiceProxy.startDataPlane}) skips both.
+ *
+ * Call it before the router's own `express.json()`: the proxy then streams
+ * request bodies untouched (after it, a JSON body that was already parsed
+ * is serialized again).
+ */
+export function addDiscoveryRoutes(
+  router: Router,
+  context: DiscoveryRoutesContext,
+) {
+  const { discovery, proxy, authorize, audited } = context;
+  const json = express.json({ limit: '1mb' });
+
+  router.get('/services', async (req, res) => {
+    const { scope } = await authorize(req, pluginLifecycleReadPermission);
+    const query = parse(listServicesQuerySchema, req.query, 'query');
+    res.json({
+      items: await discovery.listServices({
+        scope,
+        name: query.name,
+        tenant: query.tenant,
+      }),
+    });
+  });
+
+  router.post('/services', json, async (req, res) => {
+    const serviceName =
+      typeof req.body?.serviceName === 'string' ? req.body.serviceName : '';
+    const registered = await audited(
+      req,
+      'service-register',
+      { serviceName },
+      ({ scope }) => discovery.registerService(req.body, { scope }),
+    );
+    res.status(201).json(registered);
+  });
+
+  router.delete('/services/:serviceId', async (req, res) => {
+    const { serviceId } = req.params;
+    await audited(req, 'service-deregister', { serviceId }, ({ scope }) =>
+      discovery.deregisterService(serviceId, { scope }),
+    );
+    res.status(204).end();
+  });
+
+  // Not audited: instances heartbeat every few seconds.
+  router.post('/services/:serviceId/heartbeat', async (req, res) => {
+    const { scope } = await authorize(req, pluginLifecycleManagePermission);
+    res.json(await discovery.heartbeat(req.params.serviceId, { scope }));
+  });
+
+  router.patch('/services/:serviceId', json, async (req, res) => {
+    const { serviceId } = req.params;
+    const updated = await audited(
+      req,
+      'service-update',
+      { serviceId },
+      ({ scope }) => discovery.updateService(serviceId, req.body, { scope }),
+    );
+    res.json(updated);
+  });
+
+  router.get('/services/:serviceName/resolve', async (req, res) => {
+    const { scope } = await authorize(req, pluginLifecycleReadPermission);
+    const query = parse(resolveQuerySchema, req.query, 'query');
+    res.json(
+      await discovery.getLoadBalancedService(
+        req.params.serviceName,
+        { ip: req.ip, ...(query.key ? { key: query.key } : {}) },
+        query.strategy,
+        { scope, tenant: query.tenant },
+      ),
+    );
+  });
+
+  router.all(
+    ['/proxy/:serviceName', '/proxy/:serviceName/*'],
+    async (req, res) => {
+      const { scope } = await authorize(req, pluginLifecycleReadPermission);
+      // The raw rest of the URL, as the client encoded it, query included.
+      const rest = /^\/proxy\/[^/?#]+(.*)$/s.exec(req.url)?.[1] ?? '';
+      const affinity = header(req, AFFINITY_HEADER);
+      const tenant = header(req, TENANT_HEADER);
+      await proxy.handle(
+        req,
+        res,
+        req.params.serviceName,
+        rest === '' || rest.startsWith('?') ? `/${rest}` : rest,
+        { ip: req.ip, ...(affinity ? { key: affinity } : {}) },
+        scope,
+        tenant ? { tenant } : {},
+      );
+    },
+  );
+}
