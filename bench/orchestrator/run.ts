@@ -7,14 +7,21 @@
  *   bash scripts/toolchain.sh node --require @backstage/cli/config/nodeTransform.cjs bench/orchestrator/run.ts
  *
  * Environment: BENCH_OPERATIONS (default 2000), BENCH_CONCURRENCY (per
- * replica, default 32), BENCH_POSTGRES_URL (default postgresql://postgres@127.0.0.1:5432).
+ * replica, default 32), BENCH_POSTGRES_URL (default postgresql://postgres@127.0.0.1:5432),
+ * BENCH_ONLY (a regular expression: run only the scenarios whose label, e.g.
+ * `queue: PostgreSQL, 2 replicas` or `whole: PostgreSQL, 2 replicas`, matches
+ * it; such a partial run prints its table and leaves BENCHMARKS.md alone),
+ * BENCH_CPU_PROFILE_DIR (the backend replicas write V8 CPU profiles there),
+ * BENCH_PRODUCER (`sequential`, the default: the whole-operation scenarios
+ * send their batches one after the other; `concurrent`: one client per
+ * replica, at the same time, timed from the first request).
  */
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import knexFactory, { Knex } from 'knex';
-import { spawn } from 'node:child_process';
+import { execSync, spawn } from 'node:child_process';
 import {
   Replica,
   callReplica,
@@ -32,6 +39,10 @@ const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 32);
 const POSTGRES_URL =
   process.env.BENCH_POSTGRES_URL ?? 'postgresql://postgres@127.0.0.1:5432';
 const BATCH = 500;
+/** When set, each backend replica writes a V8 CPU profile into this directory. */
+const CPU_PROFILE_DIR = process.env.BENCH_CPU_PROFILE_DIR;
+/** How the whole-operation scenarios send their batches (see scenario()). */
+const PRODUCER = process.env.BENCH_PRODUCER ?? 'sequential';
 
 interface Result {
   scenario: string;
@@ -42,6 +53,96 @@ interface Result {
   latencyP99: number;
   duplicates: number;
   failed: number;
+  /** CPU milliseconds per operation, by process kind, over the whole run. */
+  cpu?: CpuPerOperation;
+}
+
+interface CpuPerOperation {
+  replicas: number;
+  postgres: number;
+  producer: number;
+}
+
+const CLOCK_TICKS = (() => {
+  try {
+    return Number(execSync('getconf CLK_TCK').toString().trim()) || 100;
+  } catch {
+    return 100;
+  }
+})();
+
+/** User + system CPU milliseconds of a process so far (Linux /proc). */
+function processCpuMs(pid: number): number | undefined {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS;
+  } catch {
+    return undefined;
+  }
+}
+
+/** PostgreSQL backend processes serving `database` (on this host). */
+function postgresBackends(database: string): number[] {
+  const pids: number[] = [];
+  let entries: string[] = [];
+  try {
+    entries = fs.readdirSync('/proc');
+  } catch {
+    return pids;
+  }
+  for (const entry of entries) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const cmdline = fs.readFileSync(`/proc/${entry}/cmdline`, 'utf8');
+      if (cmdline.startsWith('postgres: ') && cmdline.includes(` ${database} `))
+        pids.push(Number(entry));
+    } catch {
+      // gone
+    }
+  }
+  return pids;
+}
+
+/**
+ * Samples the CPU time of the replicas and of the PostgreSQL backends of
+ * the run's database (every 100 ms, so that backends that come and go are
+ * counted) and of this process (the producer).
+ */
+function cpuMeter(replicaPids: number[], database?: string) {
+  const base = new Map<number, number>();
+  const last = new Map<number, number>();
+  const sample = (initial: boolean) => {
+    const pg = database ? postgresBackends(database) : [];
+    for (const pid of [...replicaPids, ...pg]) {
+      const ms = processCpuMs(pid);
+      if (ms === undefined) continue;
+      if (!base.has(pid)) base.set(pid, initial ? ms : 0);
+      last.set(pid, ms);
+    }
+  };
+  sample(true);
+  const producer = process.cpuUsage();
+  const timer = setInterval(() => sample(false), 100);
+  return {
+    stop(operations: number): CpuPerOperation {
+      clearInterval(timer);
+      sample(false);
+      const used = (pid: number) => (last.get(pid) ?? 0) - (base.get(pid) ?? 0);
+      let replicas = 0;
+      let postgres = 0;
+      for (const pid of last.keys()) {
+        if (replicaPids.includes(pid)) replicas += used(pid);
+        else postgres += used(pid);
+      }
+      const p = process.cpuUsage(producer);
+      return {
+        replicas: replicas / operations,
+        postgres: postgres / operations,
+        producer: (p.user + p.system) / 1000 / operations,
+      };
+    },
+  };
 }
 
 function percentile(sorted: number[], p: number) {
@@ -55,6 +156,8 @@ async function measureQueue(
   db: Knex,
   scenario: string,
   duplicates: (operations: number) => Promise<number>,
+  /** Start of the measured time; the first operation's enqueue when not given. */
+  since?: number,
 ): Promise<Result> {
   for (;;) {
     const [{ n }] = await db('operations')
@@ -70,7 +173,7 @@ async function measureQueue(
     'status',
   );
   const ms = (v: string | Date) => new Date(v).getTime();
-  const first = Math.min(...rows.map(r => ms(r.created_at)));
+  const first = since ?? Math.min(...rows.map(r => ms(r.created_at)));
   const last = Math.max(...rows.map(r => ms(r.finished_at)));
   const latencies = rows
     .map(r => ms(r.started_at) - ms(r.created_at))
@@ -109,6 +212,9 @@ async function scenario(
             maxConcurrentOperations: CONCURRENCY,
             pollInterval: 20,
           },
+          execArgv: CPU_PROFILE_DIR
+            ? ['--cpu-prof', '--cpu-prof-dir', CPU_PROFILE_DIR]
+            : undefined,
         }),
       );
     }
@@ -126,8 +232,16 @@ async function scenario(
             useNullAsDefault: true,
           });
 
-    // Enqueue through the API, spread over the replicas, in batches.
-    for (let start = 0, r = 0; start < OPERATIONS; start += BATCH, r++) {
+    const meter = cpuMeter(
+      replicas.map(r => r.process.pid!),
+      database === 'postgres' ? `${prefix}plugin-lifecycle` : undefined,
+    );
+    // Enqueue through the API, spread over the replicas, in batches: one
+    // after the other (the default), or with PRODUCER=concurrent one client
+    // per replica sending its batches one after the other, the clients at
+    // the same time (then the time counts from the first request).
+    const batches: object[][] = [];
+    for (let start = 0; start < OPERATIONS; start += BATCH) {
       const operations = [];
       for (let i = start; i < Math.min(OPERATIONS, start + BATCH); i++) {
         operations.push({
@@ -143,21 +257,46 @@ async function scenario(
           },
         });
       }
+      batches.push(operations);
+    }
+    const firstRequestAt = Date.now();
+    const send = async (index: number) => {
+      const sentAt = Date.now();
       const res = await callReplica(
-        replicas[r % replicas.length],
+        replicas[index % replicas.length],
         'POST',
         '/operations/batch',
-        { operations },
+        { operations: batches[index] },
       );
+      if (process.env.BENCH_DEBUG)
+        console.log(`batch ${index}: ${Date.now() - sentAt} ms`);
       if (res.status !== 202)
         throw new Error(
           `batch refused: ${res.status} ${JSON.stringify(res.body)}`,
         );
+    };
+    if (PRODUCER === 'concurrent') {
+      await Promise.all(
+        replicas.map(async (_, r) => {
+          for (let i = r; i < batches.length; i += replicas.length)
+            await send(i);
+        }),
+      );
+    } else {
+      for (let i = 0; i < batches.length; i++) await send(i);
     }
-    return await measureQueue(db, name, async operations => {
-      const [{ calls }] = await db!('recording_calls').count({ calls: '*' });
-      return Number(calls) - operations;
-    });
+    const result = await measureQueue(
+      db,
+      name,
+      async operations => {
+        const [{ calls }] = await db!('recording_calls').count({
+          calls: '*',
+        });
+        return Number(calls) - operations;
+      },
+      PRODUCER === 'concurrent' ? firstRequestAt : undefined,
+    );
+    return { ...result, cpu: meter.stop(result.operations) };
   } finally {
     await Promise.all(replicas.map(r => r.kill('SIGTERM')));
     await db?.destroy();
@@ -315,17 +454,27 @@ async function processWorker(
 }
 
 function table(results: Result[]) {
+  const withCpu = results.some(r => r.cpu);
   const lines = [
-    '| scenario | operations | seconds | operations/s | queue latency p50 (ms) | p99 (ms) | duplicates | failed |',
-    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    `| scenario | operations | seconds | operations/s | queue latency p50 (ms) | p99 (ms) | duplicates | failed |${
+      withCpu ? ' CPU ms/operation: backends | PostgreSQL | producer |' : ''
+    }`,
+    `| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |${
+      withCpu ? ' ---: | ---: | ---: |' : ''
+    }`,
   ];
   for (const r of results) {
+    const cpu = r.cpu
+      ? ` ${r.cpu.replicas.toFixed(2)} | ${
+          r.cpu.postgres ? r.cpu.postgres.toFixed(2) : '-'
+        } | ${r.cpu.producer.toFixed(2)} |`
+      : '';
     lines.push(
       `| ${r.scenario} | ${r.operations} | ${r.seconds.toFixed(
         2,
       )} | ${r.perSecond.toFixed(0)} | ${r.latencyP50} | ${r.latencyP99} | ${
         r.duplicates
-      } | ${r.failed} |`,
+      } | ${r.failed} |${withCpu ? cpu : ''}`,
     );
   }
   return lines.join('\n');
@@ -345,6 +494,10 @@ function writeBenchmarks(section: string, body: string) {
   fs.writeFileSync(file, text);
 }
 
+const ONLY = process.env.BENCH_ONLY
+  ? new RegExp(process.env.BENCH_ONLY)
+  : undefined;
+
 async function main() {
   const queueResults: Result[] = [];
   for (const [name, database, count] of [
@@ -352,6 +505,7 @@ async function main() {
     ['PostgreSQL, 1 replica', 'postgres', 1],
     ['PostgreSQL, 2 replicas', 'postgres', 2],
   ] as const) {
+    if (ONLY && !ONLY.test(`queue: ${name}`)) continue;
     process.stdout.write(`queue engine, ${name} ... `);
     const result = await queueScenario(name, database, count);
     console.log(`${result.perSecond.toFixed(0)} operations/s`);
@@ -363,6 +517,7 @@ async function main() {
     ['PostgreSQL, 1 replica', 'postgres', 1],
     ['PostgreSQL, 2 replicas', 'postgres', 2],
   ] as const) {
+    if (ONLY && !ONLY.test(`whole: ${name}`)) continue;
     process.stdout.write(`running ${name} ... `);
     const result = await scenario(name, database, count);
     console.log(`${result.perSecond.toFixed(0)} operations/s`);
@@ -381,10 +536,16 @@ async function main() {
     '',
     '### Whole install operations through real backends',
     '',
-    `${OPERATIONS} install operations of distinct plugins, enqueued through the batch API, run by real backend`,
+    `${OPERATIONS} install operations of distinct plugins, enqueued through the batch API in batches of ${BATCH} (${
+      PRODUCER === 'concurrent'
+        ? 'one client per replica, at the same time; timed from the first request'
+        : 'one after the other, alternating replicas; timed from the first enqueue'
+    }), run by real backend`,
     `processes with a runtime that does no real work (each operation still claims with a lease, makes two state`,
-    `transitions with history, stores the version and records its outcome). Up to ${CONCURRENCY} operations at once per replica.`,
-    `Queue latency: from enqueue to the start of the first attempt. Duplicates: install calls beyond one per operation.`,
+    `transitions with history, stores the version and records its outcome, with its events and audit). Up to ${CONCURRENCY}`,
+    `operations at once per replica. Queue latency: from enqueue to the start of the first attempt. Duplicates: install calls`,
+    `beyond one per operation. CPU ms/operation: user + system CPU time over the run (from the first request), divided by the`,
+    `operations, of the backend processes together, of PostgreSQL's backends for the run's database, and of the producer.`,
     `Run on ${new Date().toISOString().slice(0, 10)}, Node ${
       process.version
     }, ${os.cpus().length} cores.`,
@@ -392,7 +553,7 @@ async function main() {
     table(results),
   ].join('\n');
   console.log(`\n${table(queueResults)}\n\n${table(results)}`);
-  writeBenchmarks('orchestrator', body);
+  if (!ONLY) writeBenchmarks('orchestrator', body);
 }
 
 main().catch(error => {

@@ -8,6 +8,7 @@ import {
   RuntimeInstanceExit,
   RuntimeStartRequest,
 } from '@internal/plugin-lifecycle-node';
+import { Coalescer } from '../src/database/OperationStore';
 
 /**
  * A runtime that does no real work and records what it does in the
@@ -47,12 +48,47 @@ export class RecordingRuntime implements PluginRuntime {
     return new RecordingRuntime(db, options.installMs);
   }
 
+  /** PostgreSQL, installs that take no time: calls and effects, many per statement. */
+  readonly #instantInstalls = new Coalescer<
+    { plugin_id: string; version: string; replica: string; at: number },
+    undefined
+  >({
+    run: async calls => {
+      await this.#db.raw(
+        `WITH input AS (
+           SELECT * FROM json_to_recordset(?::json)
+             AS v(plugin_id text, version text, replica text, at bigint)),
+         call AS (
+           INSERT INTO recording_calls (plugin_id, version, replica, started_ms, finished_ms)
+           SELECT plugin_id, version, replica, at, at FROM input)
+         INSERT INTO recording_effects (plugin_id, version, replica)
+         SELECT plugin_id, version, replica FROM input
+         ON CONFLICT (plugin_id, version) DO NOTHING`,
+        [JSON.stringify(calls)],
+      );
+      return calls.map(() => undefined);
+    },
+  });
+
   private constructor(db: Knex, installMs: number) {
     this.#db = db;
     this.#installMs = installMs;
   }
 
   async install(request: RuntimeInstallRequest) {
+    if (this.#installMs === 0 && this.#db.client.config.client === 'pg') {
+      // An install that takes no time: the call (begun and ended) and its
+      // effect in one statement, shared with the installs that happen at the
+      // same moment, so that the runtime's own bookkeeping weighs as little
+      // as possible on what the benchmark measures.
+      await this.#instantInstalls.submit({
+        plugin_id: request.pluginId,
+        version: request.version,
+        replica: this.#replica,
+        at: Date.now(),
+      });
+      return {};
+    }
     const [{ id }] = await this.#db('recording_calls')
       .insert({
         plugin_id: request.pluginId,

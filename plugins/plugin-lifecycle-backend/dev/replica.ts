@@ -6,8 +6,12 @@
  *
  *   node --require @backstage/cli/config/nodeTransform.cjs dev/replica.ts --config <file>
  *
- * Environment: RECORDING_INSTALL_MS (time an install takes, default 0).
+ * Environment: RECORDING_INSTALL_MS (time an install takes, default 0),
+ * REPLICA_QUERY_STATS (a file: the replica counts the SQL statements it
+ * sends, by statement, and writes the counts to <file>.<pid>.json when it
+ * stops).
  */
+import fs from 'node:fs';
 import { createBackend } from '@backstage/backend-defaults';
 import {
   coreServices,
@@ -27,6 +31,24 @@ const recordingRuntimeModule = createBackendModule({
       },
       async init({ runtimes, database }) {
         const db = await database.getClient();
+        const statsFile = process.env.REPLICA_QUERY_STATS;
+        if (statsFile) {
+          const counts = new Map<string, number>();
+          db.on('query', (q: { sql: string }) => {
+            const sql = q.sql.replace(/\s+/g, ' ').slice(0, 160);
+            counts.set(sql, (counts.get(sql) ?? 0) + 1);
+          });
+          process.once('exit', () =>
+            fs.writeFileSync(
+              `${statsFile}.${process.pid}.json`,
+              JSON.stringify(
+                [...counts].sort((a, b) => b[1] - a[1]),
+                null,
+                1,
+              ),
+            ),
+          );
+        }
         runtimes.addRuntime(
           await RecordingRuntime.create({
             db,

@@ -39,6 +39,8 @@ export async function startReplica(options: {
   databasePrefix: string;
   orchestrator?: Record<string, unknown>;
   installMs?: number;
+  /** Extra Node.js options for the replica process (e.g. `--cpu-prof`). */
+  execArgv?: string[];
 }): Promise<Replica> {
   const port = await freePort();
   const dir = fs.mkdtempSync(
@@ -72,6 +74,11 @@ export async function startReplica(options: {
           ],
         },
       },
+      // These replicas have no events backend: Backstage's events service
+      // would try to reach one for every event until its first 404 came
+      // back (hundreds of token signings, HTTP calls and warnings when a
+      // batch is enqueued); events stay on each replica's local bus.
+      events: { useEventBus: 'never' },
       pluginLifecycle: {
         dataDir: path.join(dir, 'data'),
         defaultRuntime: 'recording',
@@ -82,6 +89,7 @@ export async function startReplica(options: {
   const child = spawn(
     process.execPath,
     [
+      ...(options.execArgv ?? []),
       '--require',
       require.resolve('@backstage/cli/config/nodeTransform.cjs'),
       path.join(__dirname, 'replica.ts'),

@@ -2,7 +2,7 @@ import { ConflictError } from '@backstage/errors';
 import { createTestDatabases } from '../__testUtils__/databases';
 import { fairOrder } from '../domain/orchestration';
 import { applyDatabaseMigrations } from './migrations';
-import { NewOperation, OperationStore } from './OperationStore';
+import { Coalescer, NewOperation, OperationStore } from './OperationStore';
 
 jest.setTimeout(60_000);
 
@@ -258,6 +258,135 @@ describe.each(databases.eachSupportedId())(
       ).toBe(true);
     });
 
+    it('records outcomes that come in at the same moment, each only with its lease', async () => {
+      const { store } = await createStore();
+      await store.enqueue(
+        Array.from({ length: 12 }, (_, i) => op(`m${i}`, { id: `m${i}` })),
+        T0,
+      );
+      expect(await claim(store, 'replica-a', 12)).toHaveLength(12);
+      const outcomes = await Promise.all(
+        Array.from({ length: 12 }, (_, i) => {
+          const id = `m${i}`;
+          if (i === 11) {
+            // not this replica's lease
+            return store.finish(id, 'replica-b', { status: 'succeeded' }, T0);
+          }
+          switch (i % 3) {
+            case 0:
+              return store.finish(
+                id,
+                'replica-a',
+                { status: 'succeeded', result: { i } },
+                T0 + 1,
+              );
+            case 1:
+              return store.finish(
+                id,
+                'replica-a',
+                { status: 'failed', error: `boom ${i}` },
+                T0 + 2,
+              );
+            default:
+              return store.finish(
+                id,
+                'replica-a',
+                { status: 'retry', error: `flaky ${i}`, retryAt: T0 + 500 },
+                T0 + 3,
+              );
+          }
+        }),
+      );
+      expect(outcomes).toEqual([...Array(11).fill(true), false]);
+      const stored = await Promise.all(
+        Array.from({ length: 11 }, (_, i) => store.get(`m${i}`)),
+      );
+      expect(
+        stored.map(o => ({
+          status: o.status,
+          result: o.result,
+          error: o.error,
+          finishedAt: o.finishedAt,
+          nextAttemptAt: o.nextAttemptAt,
+          leaseOwner: o.leaseOwner,
+        })),
+      ).toEqual(
+        Array.from({ length: 11 }, (_, i) => {
+          const queuedAt = new Date(T0).toISOString();
+          if (i % 3 === 0) {
+            return {
+              status: 'succeeded',
+              result: { i },
+              error: undefined,
+              finishedAt: new Date(T0 + 1).toISOString(),
+              nextAttemptAt: queuedAt,
+              leaseOwner: undefined,
+            };
+          }
+          if (i % 3 === 1) {
+            return {
+              status: 'failed',
+              result: undefined,
+              error: `boom ${i}`,
+              finishedAt: new Date(T0 + 2).toISOString(),
+              nextAttemptAt: queuedAt,
+              leaseOwner: undefined,
+            };
+          }
+          return {
+            status: 'queued',
+            result: undefined,
+            error: `flaky ${i}`,
+            finishedAt: undefined,
+            nextAttemptAt: new Date(T0 + 500).toISOString(),
+            leaseOwner: undefined,
+          };
+        }),
+      );
+      expect(await store.get('m11')).toMatchObject({
+        status: 'running',
+        leaseOwner: 'replica-a',
+      });
+      // the same operation twice at once: recorded once
+      expect(
+        await Promise.all([
+          store.finish('m11', 'replica-a', { status: 'succeeded' }, T0),
+          store.finish('m11', 'replica-a', { status: 'succeeded' }, T0),
+        ]),
+      ).toEqual([true, false]);
+    });
+
+    it('keeps the order of a batch in the queue and its dependencies', async () => {
+      const { store } = await createStore();
+      const batch = Array.from({ length: 30 }, (_, i) =>
+        op(i % 2 ? 'same' : `p${i}`, {
+          id: `b${i}`,
+          batchId: 'batch',
+          dependsOn: i > 0 ? [`b${i - 1}`] : undefined,
+        }),
+      );
+      const { operations } = await store.enqueue(batch, T0);
+      expect(operations.map(o => o.id)).toEqual(batch.map(o => o.id));
+      const seqs = operations.map(o => o.seq);
+      expect([...seqs].sort((a, b) => a - b)).toEqual(seqs);
+      expect(operations[3].dependsOn).toEqual(['b2']);
+      expect((await store.get('b3')).dependsOn).toEqual(['b2']);
+      expect((await store.listBatch('batch')).map(o => o.id)).toEqual(
+        batch.map(o => o.id),
+      );
+    });
+
+    it('tells which plugins have an operation queued or running', async () => {
+      const { store } = await createStore();
+      await store.enqueue([op('a'), op('b'), op('c', { id: 'c1' })], T0);
+      await claim(store, 'replica-a', 1); // a runs
+      await store.cancel('c1', 'no', T0);
+      expect(
+        [...(await store.withUnfinished(['a', 'b', 'c', 'd']))].sort(),
+      ).toEqual(['a', 'b']);
+      expect(await store.withUnfinished([])).toEqual(new Set());
+    });
+
     it('cancels only queued operations', async () => {
       const { store } = await createStore();
       await store.enqueue([op('p', { id: 'c1' }), op('p', { id: 'c2' })], T0);
@@ -300,3 +429,60 @@ describe.each(databases.eachSupportedId())(
     });
   },
 );
+
+describe('Coalescer', () => {
+  it('sends what is asked in one event loop turn as one statement, same keys apart', async () => {
+    const statements: string[][] = [];
+    const coalescer = new Coalescer<string, string>({
+      run: async items => {
+        statements.push(items);
+        return items.map(i => i.toUpperCase());
+      },
+      key: item => item[0],
+    });
+    const results = await Promise.all(
+      ['a1', 'b1', 'a2', 'c1'].map(i => coalescer.submit(i)),
+    );
+    expect(results).toEqual(['A1', 'B1', 'A2', 'C1']);
+    expect(statements).toEqual([['a1', 'b1', 'c1'], ['a2']]);
+  });
+
+  it('answers each request alone when the server refuses a shared statement', async () => {
+    const statements: number[][] = [];
+    const coalescer = new Coalescer<number, number>({
+      run: async items => {
+        statements.push(items);
+        if (items.includes(2)) {
+          throw Object.assign(new Error('check violation'), { code: '23514' });
+        }
+        return items.map(i => i * 10);
+      },
+    });
+    const results = await Promise.allSettled(
+      [1, 2, 3].map(i => coalescer.submit(i)),
+    );
+    expect(results).toEqual([
+      { status: 'fulfilled', value: 10 },
+      { status: 'rejected', reason: expect.any(Error) },
+      { status: 'fulfilled', value: 30 },
+    ]);
+    expect(statements).toEqual([[1, 2, 3], [1], [2], [3]]);
+  });
+
+  it('does not run again what may have run when the connection failed', async () => {
+    let calls = 0;
+    const coalescer = new Coalescer<number, number>({
+      run: async () => {
+        calls += 1;
+        throw Object.assign(new Error('Connection terminated'), {
+          code: 'ECONNRESET',
+        });
+      },
+    });
+    const results = await Promise.allSettled(
+      [1, 2].map(i => coalescer.submit(i)),
+    );
+    expect(results.map(r => r.status)).toEqual(['rejected', 'rejected']);
+    expect(calls).toBe(1);
+  });
+});

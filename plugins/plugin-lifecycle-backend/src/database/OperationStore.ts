@@ -64,6 +64,264 @@ export interface NewOperation {
 
 const iso = (ms: number) => new Date(ms).toISOString();
 const MAX_RECLAIMS = 3;
+/** Rows per INSERT statement (15 bindings each; PostgreSQL allows 65535). */
+const INSERT_CHUNK = 1000;
+
+/** The columns of {@link OperationRow}, for statements that list them. */
+const OPERATION_COLUMNS = [
+  'seq',
+  'id',
+  'plugin_id',
+  'tenant',
+  'type',
+  'status',
+  'priority',
+  'actor',
+  'params',
+  'attempts',
+  'max_attempts',
+  'timeout_ms',
+  'idempotency_key',
+  'batch_id',
+  'next_attempt_at',
+  'lease_owner',
+  'lease_expires_at',
+  'error',
+  'result',
+  'created_at',
+  'started_at',
+  'finished_at',
+];
+
+const unnamedOnly = new WeakSet<Knex>();
+
+/**
+ * Runs one of the hot statements on PostgreSQL as a named (prepared)
+ * statement: each connection parses and plans it once instead of on every
+ * call. Such a statement must always have the same text, and lists its
+ * columns (a `*` would break it when a migration adds one). A server that
+ * refuses named statements (a transaction pooler that does not keep them)
+ * gets unnamed ones from then on; nothing ran, so running again is safe.
+ */
+export async function runNamed(
+  db: Knex,
+  name: string,
+  sql: string,
+  bindings: readonly Knex.RawBinding[],
+): Promise<{ rows: any[] }> {
+  if (!unnamedOnly.has(db)) {
+    try {
+      return await db.raw(sql, bindings).options({ name });
+    } catch (error) {
+      const code = (error as { code?: string }).code;
+      // invalid_sql_statement_name, duplicate_prepared_statement,
+      // feature_not_supported ("cached plan must not change result type")
+      if (!['26000', '42P05', '0A000'].includes(code ?? '')) throw error;
+      unnamedOnly.add(db);
+    }
+  }
+  return db.raw(sql, bindings);
+}
+
+type Pending<I, O> = {
+  item: I;
+  resolve: (value: O) => void;
+  reject: (error: unknown) => void;
+};
+
+/**
+ * Group commit for single statements: requests made while statements are on
+ * their way go out together as one statement (one round trip, one commit)
+ * once one of them is back; a request made when fewer than `maxInFlight`
+ * are on their way goes out at the end of the current event loop turn, with
+ * whatever else that turn asked for. So an idle backend adds no delay, and a
+ * busy one pays for one round trip per group instead of one per request.
+ *
+ * Two requests with the same key never go out at the same time (they may
+ * depend on each other). A statement the server refuses for a group is
+ * retried request by request, so that one bad request fails alone (the
+ * statements are single, atomic ones: a refused one changed nothing).
+ */
+export class Coalescer<I, O> {
+  readonly #run: (items: I[]) => Promise<O[]>;
+  readonly #key?: (item: I) => string;
+  readonly #maxBatch: number;
+  readonly #maxInFlight: number;
+  #pending: Array<Pending<I, O>> = [];
+  #inFlight = 0;
+  readonly #inFlightKeys = new Set<string>();
+  #scheduled = false;
+
+  constructor(options: {
+    run: (items: I[]) => Promise<O[]>;
+    /** Requests with the same key go out one after the other. */
+    key?: (item: I) => string;
+    maxBatch?: number;
+    maxInFlight?: number;
+  }) {
+    this.#run = options.run;
+    this.#key = options.key;
+    this.#maxBatch = options.maxBatch ?? 200;
+    this.#maxInFlight = options.maxInFlight ?? 2;
+  }
+
+  submit(item: I): Promise<O> {
+    return new Promise<O>((resolve, reject) => {
+      this.#pending.push({ item, resolve, reject });
+      this.#schedule();
+    });
+  }
+
+  #schedule() {
+    if (
+      this.#scheduled ||
+      this.#inFlight >= this.#maxInFlight ||
+      this.#pending.length === 0
+    ) {
+      return;
+    }
+    this.#scheduled = true;
+    setImmediate(() => {
+      this.#scheduled = false;
+      this.#flush();
+    });
+  }
+
+  #flush() {
+    if (this.#inFlight >= this.#maxInFlight) return;
+    const batch: Array<Pending<I, O>> = [];
+    const rest: Array<Pending<I, O>> = [];
+    const keys = new Set<string>();
+    for (const entry of this.#pending) {
+      const key = this.#key?.(entry.item);
+      if (
+        batch.length >= this.#maxBatch ||
+        (key !== undefined && (keys.has(key) || this.#inFlightKeys.has(key)))
+      ) {
+        rest.push(entry);
+      } else {
+        if (key !== undefined) keys.add(key);
+        batch.push(entry);
+      }
+    }
+    this.#pending = rest;
+    if (batch.length === 0) return; // all wait for a request with their key
+    this.#inFlight += 1;
+    for (const key of keys) this.#inFlightKeys.add(key);
+    this.#execute(batch).finally(() => {
+      this.#inFlight -= 1;
+      for (const key of keys) this.#inFlightKeys.delete(key);
+      this.#schedule();
+    });
+  }
+
+  async #execute(batch: Array<Pending<I, O>>) {
+    try {
+      const results = await this.#run(batch.map(e => e.item));
+      batch.forEach((e, i) => e.resolve(results[i]));
+    } catch (error) {
+      if (batch.length === 1 || !isStatementError(error)) {
+        // Alone, or the connection failed and nobody knows whether the
+        // statement ran: every request gets the error, as it would alone.
+        for (const e of batch) e.reject(error);
+        return;
+      }
+      // The server refused the statement, and it is atomic: nothing of it
+      // happened. Alone, each request gets its own answer.
+      for (const e of batch) {
+        try {
+          e.resolve((await this.#run([e.item]))[0]);
+        } catch (e2) {
+          e.reject(e2);
+        }
+      }
+    }
+  }
+}
+
+type FinishOutcome =
+  | { status: 'succeeded'; result?: Record<string, unknown> }
+  | { status: 'failed'; error: string }
+  | { status: 'retry'; error: string; retryAt: number };
+
+type FinishRequest = {
+  operationId: string;
+  owner: string;
+  outcome: FinishOutcome;
+  now: number;
+};
+
+/**
+ * PostgreSQL: claims in one statement. Candidates: for each tenant and
+ * priority with queued operations, the oldest claimable ones (due, the
+ * oldest unfinished operation of their plugin, every dependency succeeded),
+ * at most `limit`, read in seq order on the claim index and no further. They
+ * are ranked as {@link fairOrder} ranks them, and the first `limit` are
+ * locked (skipping those another replica is claiming) and leased.
+ *
+ * `o.seq <= (oldest unfinished of the plugin)` means `=` (the operation is
+ * unfinished itself) but lets the planner expect that most rows pass, so it
+ * prices a claim by the rows it reads before its LIMIT rather than by the
+ * whole queue (which, on a long queue, would also turn JIT compilation on).
+ */
+const PG_CLAIM = `
+WITH candidates AS (
+  SELECT c.id, c.seq, c.priority,
+         row_number() OVER (PARTITION BY c.tenant ORDER BY c.priority DESC, c.seq ASC) AS tenant_rank
+  FROM (SELECT DISTINCT tenant, priority FROM operations WHERE status = 'queued') l
+  CROSS JOIN LATERAL (
+    SELECT o.id, o.seq, o.tenant, o.priority
+    FROM operations o
+    WHERE o.status = 'queued'
+      AND o.tenant = l.tenant
+      AND o.priority = l.priority
+      AND o.next_attempt_at <= ?
+      AND o.seq <= (SELECT min(e.seq) FROM operations e
+                    WHERE e.plugin_id = o.plugin_id AND e.status IN ('queued', 'running'))
+      AND NOT EXISTS (SELECT 1 FROM operation_dependencies d
+                      JOIN operations p ON p.id = d.depends_on_id
+                      WHERE d.operation_id = o.id AND p.status <> 'succeeded')
+    ORDER BY o.seq ASC
+    LIMIT ?
+  ) c
+),
+picked AS (
+  SELECT id, row_number() OVER (ORDER BY tenant_rank, priority DESC, seq) AS pick_order
+  FROM candidates
+  ORDER BY pick_order
+  LIMIT ?
+),
+locked AS (
+  SELECT o.id FROM operations o
+  WHERE o.id IN (SELECT id FROM picked) AND o.status = 'queued'
+  FOR UPDATE SKIP LOCKED
+)
+UPDATE operations o
+SET status = 'running', lease_owner = ?, lease_expires_at = ?,
+    attempts = o.attempts + 1, started_at = ?
+FROM locked JOIN picked ON picked.id = locked.id
+WHERE o.id = locked.id
+RETURNING ${OPERATION_COLUMNS.map(c => `o.${c}`).join(
+  ', ',
+)}, picked.pick_order`;
+
+/**
+ * PostgreSQL: records the outcomes of several attempts in one statement,
+ * each only if its owner still holds the lease (see {@link OperationStore.finish}).
+ */
+const PG_FINISH = `
+UPDATE operations o
+SET status = v.status,
+    result = CASE WHEN v.status = 'queued' THEN o.result ELSE v.result END,
+    error = v.error,
+    finished_at = CASE WHEN v.status = 'queued' THEN o.finished_at ELSE v.finished_at END,
+    next_attempt_at = CASE WHEN v.status = 'queued' THEN v.next_attempt_at ELSE o.next_attempt_at END,
+    lease_owner = NULL,
+    lease_expires_at = NULL
+FROM json_to_recordset(?::json) AS v(id text, owner text, status text, result text, error text,
+                                    finished_at timestamptz, next_attempt_at timestamptz)
+WHERE o.id = v.id AND o.lease_owner = v.owner AND o.status = 'running'
+RETURNING o.id`;
 
 function rowToOperation(
   row: OperationRow,
@@ -106,10 +364,15 @@ function rowToOperation(
 export class OperationStore {
   readonly #db: Knex;
   readonly #isPostgres: boolean;
+  readonly #finishes: Coalescer<FinishRequest, boolean>;
 
   private constructor(db: Knex) {
     this.#db = db;
     this.#isPostgres = db.client.config.client === 'pg';
+    this.#finishes = new Coalescer({
+      run: requests => this.#finishMany(requests),
+      key: r => r.operationId,
+    });
   }
 
   static create(options: { db: Knex }): OperationStore {
@@ -146,38 +409,71 @@ export class OperationStore {
           };
         }
       }
-      for (const op of operations) {
-        await tx<OperationRow>('operations').insert({
-          id: op.id,
-          plugin_id: op.pluginId,
-          tenant: op.tenant,
-          type: op.type,
-          status: 'queued',
-          priority: op.priority ?? 0,
-          actor: op.actor ?? null,
-          params: toJson(op.params),
-          attempts: 0,
-          max_attempts: op.maxAttempts ?? 1,
-          timeout_ms: op.timeoutMs,
-          idempotency_key: op === first ? op.idempotencyKey ?? null : null,
-          batch_id: op.batchId ?? null,
-          next_attempt_at: iso(now),
-          created_at: iso(now),
-        } as Partial<OperationRow>);
-        if (op.dependsOn?.length) {
-          await tx('operation_dependencies').insert(
-            op.dependsOn.map(d => ({ operation_id: op.id, depends_on_id: d })),
+      const rows = operations.map(
+        op =>
+          ({
+            id: op.id,
+            plugin_id: op.pluginId,
+            tenant: op.tenant,
+            type: op.type,
+            status: 'queued',
+            priority: op.priority ?? 0,
+            actor: op.actor ?? null,
+            params: toJson(op.params),
+            attempts: 0,
+            max_attempts: op.maxAttempts ?? 1,
+            timeout_ms: op.timeoutMs,
+            idempotency_key: op === first ? op.idempotencyKey ?? null : null,
+            batch_id: op.batchId ?? null,
+            next_attempt_at: iso(now),
+            created_at: iso(now),
+          } as Partial<OperationRow>),
+      );
+      const dependencies = operations.flatMap(op =>
+        (op.dependsOn ?? []).map(d => ({
+          operation_id: op.id,
+          depends_on_id: d,
+        })),
+      );
+      let stored: OperationRow[];
+      if (this.#isPostgres) {
+        // A whole batch in a few statements; the rows of one INSERT get
+        // their seq in the order they are listed, which is the batch's order.
+        stored = [];
+        for (let i = 0; i < rows.length; i += INSERT_CHUNK) {
+          stored.push(
+            ...(await tx<OperationRow>('operations')
+              .insert(rows.slice(i, i + INSERT_CHUNK))
+              .returning('*')),
           );
         }
+        for (let i = 0; i < dependencies.length; i += INSERT_CHUNK) {
+          await tx('operation_dependencies').insert(
+            dependencies.slice(i, i + INSERT_CHUNK),
+          );
+        }
+        stored.sort((a, b) => Number(a.seq) - Number(b.seq));
+      } else {
+        // SQLite runs in this process: a statement costs no round trip.
+        for (const row of rows) {
+          await tx<OperationRow>('operations').insert(row);
+        }
+        for (const dependency of dependencies) {
+          await tx('operation_dependencies').insert(dependency);
+        }
+        stored = await tx<OperationRow>('operations')
+          .whereIn(
+            'id',
+            operations.map(o => o.id),
+          )
+          .orderBy('seq');
       }
-      const rows = await tx<OperationRow>('operations')
-        .whereIn(
-          'id',
-          operations.map(o => o.id),
-        )
-        .orderBy('seq');
+      // The dependencies are the ones just written.
+      const dependsOn = new Map(
+        operations.map(op => [op.id, [...(op.dependsOn ?? [])].sort()]),
+      );
       return {
-        operations: await this.#withDependencies(tx, rows),
+        operations: stored.map(r => rowToOperation(r, dependsOn.get(r.id))),
         created: true,
       };
     });
@@ -256,6 +552,26 @@ export class OperationStore {
   }): Promise<QueuedOperation[]> {
     if (options.limit <= 0) return [];
     const now = iso(options.now);
+    if (this.#isPostgres) {
+      try {
+        const { rows } = await runNamed(this.#db, 'plt_claim', PG_CLAIM, [
+          now,
+          options.limit,
+          options.limit,
+          options.owner,
+          iso(options.now + options.leaseMs),
+          now,
+        ]);
+        // In the order they were picked: that order is the claim's meaning.
+        return (rows as Array<OperationRow & { pick_order: string }>)
+          .sort((a, b) => Number(a.pick_order) - Number(b.pick_order))
+          .map(r => rowToOperation(r));
+      } catch (error) {
+        // As below: another replica claimed an operation of the same plugin.
+        if (isUniqueViolation(error)) return [];
+        throw error;
+      }
+    }
     // Each tenant's best claimable operations, then the fair order across
     // tenants (the pure rule). Reading at most `limit` per tenant keeps a
     // claim cheap however long the queue is.
@@ -342,6 +658,17 @@ export class OperationStore {
     until: number,
   ): Promise<string[]> {
     if (ids.length === 0) return [];
+    if (this.#isPostgres) {
+      const { rows } = await runNamed(
+        this.#db,
+        'plt_renew_leases',
+        `UPDATE operations SET lease_expires_at = ?
+         WHERE id = ANY(?::text[]) AND lease_owner = ? AND status = 'running'
+         RETURNING id`,
+        [iso(until), ids, owner],
+      );
+      return rows.map((r: { id: string }) => r.id);
+    }
     await this.#db('operations')
       .whereIn('id', ids)
       .where({ lease_owner: owner, status: 'running' })
@@ -361,12 +688,13 @@ export class OperationStore {
   async finish(
     operationId: string,
     owner: string,
-    outcome:
-      | { status: 'succeeded'; result?: Record<string, unknown> }
-      | { status: 'failed'; error: string }
-      | { status: 'retry'; error: string; retryAt: number },
+    outcome: FinishOutcome,
     now: number,
   ): Promise<boolean> {
+    if (this.#isPostgres) {
+      // Outcomes that come in together are written together.
+      return this.#finishes.submit({ operationId, owner, outcome, now });
+    }
     const update: Partial<OperationRow> =
       outcome.status === 'retry'
         ? {
@@ -391,6 +719,42 @@ export class OperationStore {
       .where({ id: operationId, lease_owner: owner, status: 'running' })
       .update(update);
     return count > 0;
+  }
+
+  /** PostgreSQL: {@link OperationStore.finish} for several attempts, one statement. */
+  async #finishMany(requests: FinishRequest[]): Promise<boolean[]> {
+    // In id order: two statements that lock some of the same operations
+    // then rarely take them in opposite orders (a deadlock, which PostgreSQL
+    // breaks by failing one of them; that one is then retried request by
+    // request).
+    const input = [...requests]
+      .sort((a, b) => (a.operationId < b.operationId ? -1 : 1))
+      .map(({ operationId, owner, outcome, now }) =>
+        outcome.status === 'retry'
+          ? {
+              id: operationId,
+              owner,
+              status: 'queued',
+              error: outcome.error,
+              next_attempt_at: iso(outcome.retryAt),
+            }
+          : {
+              id: operationId,
+              owner,
+              status: outcome.status,
+              result:
+                outcome.status === 'succeeded'
+                  ? toJson(outcome.result ?? {})
+                  : null,
+              error: outcome.status === 'failed' ? outcome.error : null,
+              finished_at: iso(now),
+            },
+      );
+    const { rows } = await runNamed(this.#db, 'plt_finish', PG_FINISH, [
+      JSON.stringify(input),
+    ]);
+    const finished = new Set(rows.map((r: { id: string }) => r.id));
+    return requests.map(r => finished.has(r.operationId));
   }
 
   /** Cancels a queued operation; a finished or running one is a conflict. */
@@ -489,6 +853,22 @@ export class OperationStore {
     return { requeued, failed };
   }
 
+  /**
+   * Those of the plugins that have an operation queued or running, in one
+   * query (what {@link OperationStore.hasUnfinished} tells for one plugin).
+   */
+  async withUnfinished(pluginIds: string[]): Promise<Set<string>> {
+    const found = new Set<string>();
+    for (let i = 0; i < pluginIds.length; i += INSERT_CHUNK) {
+      const rows = await this.#db('operations')
+        .whereIn('plugin_id', pluginIds.slice(i, i + INSERT_CHUNK))
+        .whereIn('status', ['queued', 'running'])
+        .distinct('plugin_id');
+      for (const r of rows) found.add(r.plugin_id);
+    }
+    return found;
+  }
+
   /** The replicas holding leases now. */
   async leaseOwners(): Promise<string[]> {
     const rows = await this.#db('operations')
@@ -528,6 +908,19 @@ export class OperationStore {
     }
     return rows.map(r => rowToOperation(r, (byOp.get(r.id) ?? []).sort()));
   }
+}
+
+/**
+ * An error the database server gave for a statement (a SQLSTATE, not one of
+ * connection exceptions): the statement did not happen.
+ */
+function isStatementError(error: unknown): boolean {
+  const code = (error as { code?: unknown })?.code;
+  return (
+    typeof code === 'string' &&
+    /^[0-9A-Z]{5}$/.test(code) &&
+    !code.startsWith('08')
+  );
 }
 
 function isUniqueViolation(error: unknown): boolean {

@@ -10,6 +10,9 @@ import { isRetryable, retryDelayMs } from '../../domain/orchestration';
 import { SystemEvents } from '../../system/SystemEvents';
 import { isOwnerGone } from './replicas';
 
+/** The longest a claim waits for more workers to be free (see #kickSoon). */
+const CLAIM_DELAY_MS = 10;
+
 /** What an action does; it gets the operation and an abort signal. */
 export type ActionHandler = (
   operation: Operation,
@@ -52,16 +55,29 @@ export class Orchestrator {
     { controller: AbortController; done: Promise<void> }
   >();
   #timer?: NodeJS.Timeout;
+  /** When #timer fires (Date.now() time). */
+  #timerAt = Infinity;
   #leaseTimer?: NodeJS.Timeout;
   #ticking = false;
+  /** Work was enqueued during a claim round: claim again right after it. */
   #again = false;
+  /** An operation ended during a claim round. */
+  #ended = false;
   #stopped = true;
   #lastReclaim = 0;
-  #soon = false;
+  /**
+   * While most workers are busy, a claim waits (up to CLAIM_DELAY_MS) until
+   * this many are free, so that one round trip claims for several.
+   */
+  readonly #claimBatch: number;
 
   private constructor(options: OrchestratorOptions) {
     this.#o = options;
     this.#now = options.clock ?? Date.now;
+    this.#claimBatch = Math.max(
+      1,
+      Math.floor(options.maxConcurrentOperations / 4),
+    );
   }
 
   static create(options: OrchestratorOptions) {
@@ -127,28 +143,38 @@ export class Orchestrator {
       this.#again = true;
       return;
     }
-    clearTimeout(this.#timer);
-    this.#timer = setTimeout(() => this.#tick(), 0);
+    this.#schedule(0);
   }
 
-  /** After an operation ends: wait a moment so that several ends share one claim. */
+  /**
+   * After an operation ends: wait a moment so that several ends share one
+   * claim; longer (still briefly) while few workers are free.
+   */
   #kickSoon() {
-    if (this.#stopped || this.#soon) return;
+    if (this.#stopped) return;
     if (this.#ticking) {
-      this.#again = true;
+      this.#ended = true;
       return;
     }
-    this.#soon = true;
+    const free = this.#o.maxConcurrentOperations - this.#running.size;
+    this.#schedule(free >= this.#claimBatch ? 2 : CLAIM_DELAY_MS);
+  }
+
+  /** A claim round in `delayMs`, unless one is due sooner. */
+  #schedule(delayMs: number) {
+    const at = Date.now() + delayMs;
+    if (this.#timer !== undefined && this.#timerAt <= at) return;
     clearTimeout(this.#timer);
+    this.#timerAt = at;
     this.#timer = setTimeout(() => {
-      this.#soon = false;
+      this.#timer = undefined;
+      this.#timerAt = Infinity;
       this.#tick();
-    }, 2);
+    }, delayMs);
   }
 
   async #tick() {
     this.#ticking = true;
-    let claimedAll = false;
     try {
       const now = this.#now();
       // Looking for expired leases (and replicas on this host whose
@@ -175,20 +201,22 @@ export class Orchestrator {
         leaseMs: this.#o.leaseMs,
         now,
       });
-      claimedAll = claimed.length > 0 && claimed.length === free;
       for (const op of claimed) this.#run(op);
     } catch (error) {
       this.#o.logger.error(`claiming operations failed: ${error}`);
     } finally {
       this.#ticking = false;
       if (!this.#stopped) {
-        const soon = this.#again || claimedAll;
+        // Workers that end claim again (#kickSoon); with every worker busy
+        // there is nothing to claim for until then, and the poll is the
+        // fallback (work enqueued by other replicas, retries coming due).
+        const again = this.#again;
+        const ended = this.#ended;
         this.#again = false;
-        clearTimeout(this.#timer);
-        this.#timer = setTimeout(
-          () => this.#tick(),
-          soon ? 0 : this.#o.pollIntervalMs,
-        );
+        this.#ended = false;
+        if (again) this.#schedule(0);
+        else if (ended) this.#kickSoon();
+        this.#schedule(this.#o.pollIntervalMs);
       }
     }
   }
@@ -373,6 +401,8 @@ export class Orchestrator {
   async shutdown(graceMs = 30_000): Promise<void> {
     this.#stopped = true;
     clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#timerAt = Infinity;
     clearInterval(this.#leaseTimer);
     const all = Promise.allSettled(
       [...this.#running.values()].map(r => r.done),

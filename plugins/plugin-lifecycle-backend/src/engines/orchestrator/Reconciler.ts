@@ -55,8 +55,17 @@ export class Reconciler {
         });
       }
     }
-    for (const plugin of await plugins.list()) {
-      if (await operations.hasUnfinished(plugin.id)) continue;
+    // Only a plugin in a transitional state or running may need bringing
+    // back. Which of them have an operation queued or running is read after
+    // the list, in one query: a plugin whose operation ends meanwhile has
+    // changed since it was listed, and the transition below (same state and
+    // revision as listed) then leaves it alone.
+    const candidates = (await plugins.list()).filter(
+      p => isTransitional(p.state) || p.state === 'running',
+    );
+    const busy = await operations.withUnfinished(candidates.map(p => p.id));
+    for (const plugin of candidates) {
+      if (busy.has(plugin.id)) continue;
       let reason: string | undefined;
       if (isTransitional(plugin.state)) {
         reason = `${plugin.state} was interrupted and no operation is left to finish it`;
