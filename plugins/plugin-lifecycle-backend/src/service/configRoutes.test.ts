@@ -73,7 +73,10 @@ describe('configuration routes', () => {
 
   async function liveConfig(instance: { host: string; port: number }) {
     const res = await fetch(`http://${instance.host}:${instance.port}/config`);
-    return (await res.json()) as { live: Record<string, unknown>; reloads: number };
+    return (await res.json()) as {
+      live: Record<string, unknown>;
+      reloads: number;
+    };
   }
 
   beforeAll(async () => {
@@ -119,9 +122,7 @@ describe('configuration routes', () => {
     const [instance] = await runningInstances('sample');
     expect((await liveConfig(instance)).live['api.key']).toBe(CANARY);
 
-    const revealed = await get(
-      '/plugins/sample/config/production?reveal=true',
-    );
+    const revealed = await get('/plugins/sample/config/production?reveal=true');
     expect(revealed.body.entries[0].value).toBe(CANARY);
   });
 
@@ -141,7 +142,10 @@ describe('configuration routes', () => {
       description: 'pool size; greeting now from base',
     });
     expect(write.status).toBe(200);
-    expect(write.body.version).toMatchObject({ layer: 'production', version: 2 });
+    expect(write.body.version).toMatchObject({
+      layer: 'production',
+      version: 2,
+    });
     expect(write.body.operationId).toBeDefined();
     const op = await waitForOperation(server, auth, write.body.operationId);
     expect(op).toMatchObject({ type: 'configure', status: 'succeeded' });
@@ -201,7 +205,9 @@ describe('configuration routes', () => {
       rolledBackFrom: 2,
       author: 'plugin-lifecycle:configure',
     });
-    const diff = await get('/plugins/sample/config/production/diff?from=3&to=4');
+    const diff = await get(
+      '/plugins/sample/config/production/diff?from=3&to=4',
+    );
     expect(diff.body.removed.map((e: any) => e.key)).toEqual([
       'sample.failReadiness',
     ]);
@@ -220,7 +226,9 @@ describe('configuration routes', () => {
     expect(v1.body.entries.find((e: any) => e.key === 'api.key')).toMatchObject(
       { value: '********', masked: true },
     );
-    const diff = await get('/plugins/sample/config/production/diff?from=1&to=2');
+    const diff = await get(
+      '/plugins/sample/config/production/diff?from=1&to=2',
+    );
     expect(diff.body).toMatchObject({
       from: 1,
       to: 2,
@@ -317,21 +325,29 @@ describe('configuration routes', () => {
       { entries: [], expectedVersion: 1 },
       409,
     ],
-    ['an unknown plugin', '/plugins/nobody/config/production', { entries: [] }, 404],
+    [
+      'an unknown plugin',
+      '/plugins/nobody/config/production',
+      { entries: [] },
+      404,
+    ],
     [
       'an unknown field',
       '/plugins/sample/config/production',
       { entries: [], colour: 'blue' },
       400,
     ],
-  ])('answers %s with %s and stores nothing', async (_what, path, body, status) => {
-    const before = await get('/plugins/sample/config/production/versions');
-    const res = await put(path, body);
-    expect(res.status).toBe(status);
-    expect(res.body.error.message).toBeTruthy();
-    const after = await get('/plugins/sample/config/production/versions');
-    expect(after.body.items.length).toBe(before.body.items.length);
-  });
+  ])(
+    'answers %s with %s and stores nothing',
+    async (_what, path, body, status) => {
+      const before = await get('/plugins/sample/config/production/versions');
+      const res = await put(path, body);
+      expect(res.status).toBe(status);
+      expect(res.body.error.message).toBeTruthy();
+      const after = await get('/plugins/sample/config/production/versions');
+      expect(after.body.items.length).toBe(before.body.items.length);
+    },
+  );
 });
 
 describe('configuration routes without the reveal permission', () => {
@@ -352,7 +368,9 @@ describe('configuration routes without the reveal permission', () => {
         .set('Authorization', auth);
       expect(masked.body.entries[0].value).toBe('********');
       const revealed = await request(server)
-        .get('/api/plugin-lifecycle/plugins/sample/config/production?reveal=true')
+        .get(
+          '/api/plugin-lifecycle/plugins/sample/config/production?reveal=true',
+        )
         .set('Authorization', auth);
       expect(revealed.status).toBe(403);
       expect(JSON.stringify(revealed.body)).not.toContain(CANARY);

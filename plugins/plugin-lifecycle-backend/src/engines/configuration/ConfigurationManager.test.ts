@@ -11,6 +11,8 @@ import { createTestDatabases } from '../../__testUtils__/databases';
 import { applyDatabaseMigrations } from '../../database/migrations';
 import { PluginStore } from '../../database/PluginStore';
 import { SystemEvents } from '../../system/SystemEvents';
+import { Tenancy } from '../../system/Tenancy';
+import { LifecycleStateMachine } from '../lifecycle/LifecycleStateMachine';
 import { ConfigMaintenance } from './ConfigMaintenance';
 import { ConfigurationManager } from './ConfigurationManager';
 import { exportConfiguration, importConfiguration } from './configBackup';
@@ -87,6 +89,22 @@ async function caught(promise: Promise<unknown>): Promise<Error> {
   throw new Error('expected a failure');
 }
 
+/** The statements a knex instance sends, by what they read. */
+function watchQueries(knex: Knex) {
+  const sql: string[] = [];
+  const listener = (query: { sql: string }) => sql.push(query.sql);
+  knex.on('query', listener);
+  return {
+    /** Plugin lookups. */
+    plugins: () => sql.filter(s => /\bplugins\b/i.test(s)).length,
+    /** Reads and writes of one plugin's configuration (not the change feed). */
+    configuration: () =>
+      sql.filter(s => /\bplugin_id["`]?\s*(=|in\b)/i.test(s)).length,
+    reset: () => sql.splice(0),
+    stop: () => knex.removeListener('query', listener),
+  };
+}
+
 const pause = (ms: number) => new Promise(r => setTimeout(r, ms));
 
 function values(configuration: { entries: ConfigurationEntry[] }) {
@@ -139,6 +157,8 @@ describe.each(databases.eachSupportedId())(
         activeKeyId?: string;
         logger?: LoggerService;
         events?: SystemEvents;
+        pluginCacheTtlMs?: number;
+        now?: () => number;
       } = {},
     ) {
       const plugins = PluginStore.create({ db: knex });
@@ -155,12 +175,17 @@ describe.each(databases.eachSupportedId())(
         defaultEnvironment: 'production',
         maxVersionHistory: 5,
         pollIntervalMs: 50,
-        getPlugin: async id => {
+        // As the system does: another tenant's plugin is not there.
+        getPlugin: async (id, scope) => {
           const plugin = await plugins.get(id);
-          if (!plugin) throw new NotFoundError(`No plugin with id '${id}'`);
+          if (!plugin || !Tenancy.includes(scope, plugin.tenant)) {
+            throw new NotFoundError(`No plugin with id '${id}'`);
+          }
           return plugin;
         },
         getSchema: async () => schema,
+        pluginCacheTtlMs: options.pluginCacheTtlMs,
+        now: options.now,
       });
       managers.push(manager);
       return { manager, events };
@@ -932,6 +957,214 @@ describe.each(databases.eachSupportedId())(
       });
     });
 
+    describe('plugin lookups', () => {
+      const OWN_TENANT = { tenants: ['t'] };
+      const OTHER_TENANT = { tenants: ['u'] };
+
+      it('answers a cached read from memory, without a query', async () => {
+        const { knex, manager } = await setup();
+        const queries = watchQueries(knex);
+        try {
+          await manager.setPluginConfiguration(PLUGIN, designExample);
+          // Sanity: the count sees plugin lookups (a write looks it up).
+          expect(queries.plugins()).toBeGreaterThan(0);
+          queries.reset();
+          const first = await manager.getEffectiveConfiguration(
+            PLUGIN,
+            'production',
+          );
+          // ... and the layer reads of a read that is not cached.
+          expect(queries.configuration()).toBe(2);
+          queries.reset();
+
+          for (let i = 0; i < 3; i++) {
+            expect(
+              await manager.getEffectiveConfiguration(PLUGIN, 'production', {
+                scope: OWN_TENANT,
+              }),
+            ).toEqual(first);
+          }
+          await manager.waitForChange(PLUGIN, 'production', {
+            afterRevision: 0,
+            scope: OWN_TENANT,
+          });
+          expect(queries.plugins()).toBe(0);
+          expect(queries.configuration()).toBe(0);
+
+          // History reads query the versions, but do not look the plugin up.
+          await manager.listVersions(PLUGIN, 'production');
+          await manager.getVersion(PLUGIN, 'production', 1);
+          await manager.diffVersions(PLUGIN, 'production', 1, 1);
+          expect(queries.configuration()).toBeGreaterThan(0);
+          expect(queries.plugins()).toBe(0);
+        } finally {
+          queries.stop();
+        }
+      });
+
+      it("still refuses another tenant's plugin, kept or not", async () => {
+        const { knex, manager } = await setup();
+        await manager.setPluginConfiguration(PLUGIN, designExample);
+        const notFound = async (read: Promise<unknown>) => {
+          const error = await caught(read);
+          expect(error).toBeInstanceOf(NotFoundError);
+          expect(error.message).toBe(`No plugin with id '${PLUGIN}'`);
+        };
+
+        // Not kept yet: the first read is another tenant's.
+        const { manager: fresh } = await createManager(knex);
+        await notFound(
+          fresh.getEffectiveConfiguration(PLUGIN, 'production', {
+            scope: OTHER_TENANT,
+          }),
+        );
+        await expect(
+          fresh.getEffectiveConfiguration(PLUGIN, 'production', {
+            scope: OWN_TENANT,
+          }),
+        ).resolves.toMatchObject({ pluginId: PLUGIN });
+
+        // Kept: every read still checks the caller's tenant.
+        await manager.getEffectiveConfiguration(PLUGIN, 'production');
+        const queries = watchQueries(knex);
+        try {
+          for (const scope of [OTHER_TENANT, { tenants: [] }]) {
+            await notFound(
+              manager.getEffectiveConfiguration(PLUGIN, 'production', {
+                scope,
+              }),
+            );
+            await notFound(
+              manager.getEffectiveConfiguration(PLUGIN, 'production', {
+                scope,
+                at: new Date().toISOString(),
+              }),
+            );
+            await notFound(
+              manager.waitForChange(PLUGIN, 'production', {
+                afterRevision: 0,
+                scope,
+              }),
+            );
+            await notFound(
+              manager.listVersions(PLUGIN, 'production', { scope }),
+            );
+            await notFound(
+              manager.getVersion(PLUGIN, 'production', 1, { scope }),
+            );
+            await notFound(
+              manager.diffVersions(PLUGIN, 'production', 1, 1, { scope }),
+            );
+          }
+          // Decided on the kept record, and nothing of it was read.
+          expect(queries.plugins()).toBe(0);
+          expect(queries.configuration()).toBe(0);
+        } finally {
+          queries.stop();
+        }
+        await expect(
+          manager.getEffectiveConfiguration(PLUGIN, 'production', {
+            scope: OWN_TENANT,
+          }),
+        ).resolves.toMatchObject({ pluginId: PLUGIN });
+      });
+
+      it('does not keep a plugin that does not exist', async () => {
+        const { plugins, manager } = await setup();
+        for (let i = 0; i < 2; i++) {
+          expect(
+            await caught(manager.getEffectiveConfiguration('later', 'staging')),
+          ).toBeInstanceOf(NotFoundError);
+        }
+        await plugins.create({ id: 'later', tenant: 't', runtime: 'process' });
+        await expect(
+          manager.getEffectiveConfiguration('later', 'staging'),
+        ).resolves.toMatchObject({ pluginId: 'later', entries: [] });
+      });
+
+      it('looks the plugin up again after an install, uninstall or tenant move here', async () => {
+        const { knex, plugins, manager, events } = await setup();
+        const machine = LifecycleStateMachine.create({
+          store: plugins,
+          events,
+        });
+        await manager.getEffectiveConfiguration(PLUGIN, 'production');
+        const queries = watchQueries(knex);
+        try {
+          let plugin = (await plugins.get(PLUGIN))!;
+          const steps = [
+            // Moved to tenant 'u' with the install.
+            { to: 'installing', patch: { tenant: 'u' } },
+            { to: 'installed' },
+            { to: 'uninstalling' },
+            { to: 'inactive' },
+          ] as const;
+          for (const step of steps) {
+            plugin = await machine.transition(plugin, step.to, {
+              action: 'test',
+              patch: 'patch' in step ? step.patch : undefined,
+            });
+            queries.reset();
+            await manager.getEffectiveConfiguration(PLUGIN, 'production');
+            await manager.getEffectiveConfiguration(PLUGIN, 'production');
+            // Looked up once after the change, then kept again.
+            expect(queries.plugins()).toBe(1);
+            expect(
+              await caught(
+                manager.getEffectiveConfiguration(PLUGIN, 'production', {
+                  scope: OWN_TENANT,
+                }),
+              ),
+            ).toBeInstanceOf(NotFoundError);
+            await expect(
+              manager.getEffectiveConfiguration(PLUGIN, 'production', {
+                scope: OTHER_TENANT,
+              }),
+            ).resolves.toMatchObject({ pluginId: PLUGIN });
+          }
+        } finally {
+          queries.stop();
+        }
+      });
+
+      it('sees a change made elsewhere within the time limit, or at once when told', async () => {
+        let now = 1_000_000;
+        const { knex, plugins } = await createDatabase();
+        const { manager } = await createManager(knex, {
+          now: () => now,
+          pluginCacheTtlMs: 5_000,
+        });
+        const read = (scope: { tenants: string[] }) =>
+          manager.getEffectiveConfiguration(PLUGIN, 'production', { scope });
+        await read(OWN_TENANT);
+
+        // Another replica moves the plugin to tenant 'u': no event here.
+        await plugins.update(PLUGIN, { tenant: 'u' });
+        now += 4_999;
+        await expect(read(OWN_TENANT)).resolves.toMatchObject({
+          pluginId: PLUGIN,
+        });
+        now += 1;
+        expect(await caught(read(OWN_TENANT))).toBeInstanceOf(NotFoundError);
+        await expect(read(OTHER_TENANT)).resolves.toMatchObject({
+          pluginId: PLUGIN,
+        });
+
+        // A change on this replica outside the state machine: told at once.
+        await plugins.update(PLUGIN, { tenant: 't' });
+        manager.forgetPlugin(PLUGIN);
+        expect(await caught(read(OTHER_TENANT))).toBeInstanceOf(NotFoundError);
+        await expect(read(OWN_TENANT)).resolves.toMatchObject({
+          pluginId: PLUGIN,
+        });
+
+        // Removed elsewhere: not found once the time limit has passed.
+        await knex('plugins').where({ id: PLUGIN }).delete();
+        now += 5_000;
+        expect(await caught(read(OWN_TENANT))).toBeInstanceOf(NotFoundError);
+      });
+    });
+
     it('never stores, logs or announces a secret in plaintext', async () => {
       const { knex } = await createDatabase();
       const logger = new CapturingLogger();
@@ -967,8 +1200,18 @@ describe.each(databases.eachSupportedId())(
         watched.push(c),
       );
       await manager.resolve(PLUGIN, 'production');
+      // Each write is waited for at the watcher before the next: a write
+      // that landed while the watcher's previous change was being read would
+      // reach it together with that one (a watcher gets the newest state),
+      // and the test would wait forever for a call that does not come.
+      const newest = () => watched.items[watched.items.length - 1];
+      const delivered = async (write: { version: { revision: number } }) => {
+        while ((newest()?.revision ?? 0) < write.version.revision) {
+          await watched.nth(watched.items.length + 1);
+        }
+      };
 
-      await manager.setPluginConfiguration(
+      const w1 = await manager.setPluginConfiguration(
         PLUGIN,
         [
           { key: 'db.password', value: CANARY, type: 'secret' },
@@ -976,7 +1219,8 @@ describe.each(databases.eachSupportedId())(
         ],
         { environment: 'base', userId: 'admin', description: 'base secrets' },
       );
-      await manager.setPluginConfiguration(
+      await delivered(w1);
+      const w2 = await manager.setPluginConfiguration(
         PLUGIN,
         [
           {
@@ -1000,11 +1244,16 @@ describe.each(databases.eachSupportedId())(
         ],
         { userId: 'admin' },
       );
-      await manager.setPluginConfiguration(PLUGIN, [
+      await delivered(w2);
+      const w3 = await manager.setPluginConfiguration(PLUGIN, [
         { key: 'api.token', value: MASK, type: 'string', sensitive: true },
         { key: 'signing.key', value: 'rotated-value', type: 'secret' },
       ]);
-      await watched.nth(3);
+      await delivered(w3);
+      // One call per write, each with that write's state.
+      expect(watched.items.map(c => c.revision)).toEqual(
+        [w1, w2, w3].map(w => w.version.revision),
+      );
 
       // Sanity: the canary was stored and can be revealed.
       const revealed = await manager.getVersion(PLUGIN, 'production', 1, {

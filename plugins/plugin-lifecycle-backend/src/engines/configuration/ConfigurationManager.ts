@@ -33,9 +33,10 @@ import {
   validateEntries,
 } from '../../domain/configuration';
 import { SystemEvents } from '../../system/SystemEvents';
-import { ALL_TENANTS, TenantScope } from '../../system/Tenancy';
+import { ALL_TENANTS, Tenancy, TenantScope } from '../../system/Tenancy';
 import { zodMessage } from '../../system/zodMessage';
 import { ConfigChangeFeed } from './ConfigChangeFeed';
+import { PluginRef, PluginRefCache } from './PluginRefCache';
 import { SealedSecret, SecretKeyRing } from './SecretKeyRing';
 
 /** Plaintext effective configuration, as instances get it. */
@@ -65,8 +66,22 @@ export interface ConfigurationManagerOptions {
   defaultEnvironment: string;
   maxVersionHistory: number;
   pollIntervalMs: number;
-  /** The plugin if the scope may see it; NotFoundError otherwise. */
+  /**
+   * The plugin if the scope may see it; NotFoundError otherwise. Reads ask
+   * with {@link ALL_TENANTS}, keep the plugin's id and tenant for
+   * `pluginCacheTtlMs` and check the caller's scope against that tenant.
+   */
   getPlugin: (pluginId: string, scope: TenantScope) => Promise<PluginRecord>;
+  /**
+   * How long reads keep a plugin's id and tenant without looking it up
+   * again (default 5 s; 0: look it up on every read). Changes on this
+   * replica drop it at once; this bounds how long a change made elsewhere
+   * (another replica uninstalling it or moving it to another tenant) goes
+   * unseen by this replica's reads.
+   */
+  pluginCacheTtlMs?: number;
+  /** The clock of that cache (tests). */
+  now?: () => number;
   /** The JSON Schema of the plugin's configuration, from its manifest. */
   getSchema: (
     plugin: PluginRecord,
@@ -90,6 +105,13 @@ type Watcher = {
 };
 
 const WATCH_DEFAULT_TIMEOUT_MS = 30_000;
+
+/**
+ * Short: a read on this replica may see a plugin another replica removed or
+ * moved to another tenant for this long (this replica hears of its own
+ * changes at once, but only configuration changes travel between replicas).
+ */
+const PLUGIN_CACHE_TTL_MS = 5_000;
 
 function cacheKey(pluginId: string, environment: string) {
   return `${pluginId}\u0000${environment}`;
@@ -119,10 +141,21 @@ export class ConfigurationManager {
   readonly #feed: ConfigChangeFeed;
   readonly #cache = new Map<string, Promise<ResolvedConfiguration>>();
   readonly #watchers = new Map<string, Set<Watcher>>();
+  readonly #plugins: PluginRefCache;
+  readonly #onStateChanged = (change: { pluginId?: string }) =>
+    this.forgetPlugin(change?.pluginId);
 
   private constructor(options: ConfigurationManagerOptions) {
     this.#o = options;
     this.#store = ConfigStore.create({ db: options.db });
+    this.#plugins = new PluginRefCache({
+      load: pluginId => options.getPlugin(pluginId, ALL_TENANTS),
+      ttlMs: options.pluginCacheTtlMs ?? PLUGIN_CACHE_TTL_MS,
+      now: options.now,
+    });
+    // Installs, uninstalls and updates on this replica go through the state
+    // machine: drop what reads keep of the plugin at once.
+    options.events.on('stateMachine:stateChanged', this.#onStateChanged);
     this.#feed = new ConfigChangeFeed({
       db: options.db,
       store: this.#store,
@@ -344,10 +377,7 @@ export class ConfigurationManager {
     options: Access & { at?: string } = {},
   ): Promise<EffectiveConfiguration> {
     const env = this.#environment(environment);
-    const plugin = await this.#o.getPlugin(
-      pluginId,
-      options.scope ?? ALL_TENANTS,
-    );
+    const plugin = await this.#readPlugin(pluginId, options.scope);
     const resolved = options.at
       ? await this.#resolve(plugin.id, env, options.at)
       : await this.resolve(plugin.id, env);
@@ -378,10 +408,7 @@ export class ConfigurationManager {
     options: Access = {},
   ): Promise<ConfigVersionSummary[]> {
     const layer = this.#layer(layerName);
-    const plugin = await this.#o.getPlugin(
-      pluginId,
-      options.scope ?? ALL_TENANTS,
-    );
+    const plugin = await this.#readPlugin(pluginId, options.scope);
     const versions = await this.#store.list(plugin.id, layer);
     return versions.map(v => this.#summary(v, v.entryCount));
   }
@@ -393,10 +420,7 @@ export class ConfigurationManager {
     options: Access = {},
   ): Promise<ConfigVersion> {
     const layer = this.#layer(layerName);
-    const plugin = await this.#o.getPlugin(
-      pluginId,
-      options.scope ?? ALL_TENANTS,
-    );
+    const plugin = await this.#readPlugin(pluginId, options.scope);
     const version = await this.#versionOrThrow(plugin.id, layer, versionNumber);
     const plain = this.#openAll(version);
     return {
@@ -414,10 +438,7 @@ export class ConfigurationManager {
     options: Access = {},
   ): Promise<ConfigDiff> {
     const layer = this.#layer(layerName);
-    const plugin = await this.#o.getPlugin(
-      pluginId,
-      options.scope ?? ALL_TENANTS,
-    );
+    const plugin = await this.#readPlugin(pluginId, options.scope);
     const [a, b] = await Promise.all([
       this.#versionOrThrow(plugin.id, layer, from),
       this.#versionOrThrow(plugin.id, layer, to),
@@ -484,10 +505,7 @@ export class ConfigurationManager {
     },
   ): Promise<ConfigWatchResult> {
     const env = this.#environment(environment);
-    const plugin = await this.#o.getPlugin(
-      pluginId,
-      options.scope ?? ALL_TENANTS,
-    );
+    const plugin = await this.#readPlugin(pluginId, options.scope);
     const current = await this.resolve(plugin.id, env);
     const passed = (r: ResolvedConfiguration) =>
       (options.afterRevision !== undefined &&
@@ -556,10 +574,21 @@ export class ConfigurationManager {
     });
   }
 
+  /**
+   * Drops what reads keep of a plugin (of every plugin without an id), for
+   * a change to it that does not go through the state machine, such as a
+   * move to another tenant.
+   */
+  forgetPlugin(pluginId?: string) {
+    this.#plugins.forget(pluginId);
+  }
+
   /** Stops reading other replicas' changes and drops every watcher. */
   async shutdown() {
+    this.#o.events.off('stateMachine:stateChanged', this.#onStateChanged);
     await this.#feed.stop();
     this.#watchers.clear();
+    this.#plugins.forget();
   }
 
   /** The store, for export/import and maintenance in this folder. */
@@ -590,6 +619,22 @@ export class ConfigurationManager {
   }
 
   // --- internals -----------------------------------------------------------
+
+  /**
+   * The plugin for a read: its id and tenant, kept in memory for a short
+   * while (see {@link PluginRefCache}), and the caller's scope checked on
+   * every read, kept or not: another tenant's plugin is not found.
+   */
+  async #readPlugin(
+    pluginId: string,
+    scope: TenantScope = ALL_TENANTS,
+  ): Promise<PluginRef> {
+    const plugin = await this.#plugins.get(pluginId);
+    if (!Tenancy.includes(scope, plugin.tenant)) {
+      throw new NotFoundError(`No plugin with id '${pluginId}'`);
+    }
+    return plugin;
+  }
 
   #layer(name: string): string {
     if (!this.layers.includes(name)) {
