@@ -128,26 +128,54 @@ describe('InstancePool', () => {
   it('keeps the flags and the mode in step with the instances', () => {
     const pool = InstancePool.create([
       instance('a'),
-      instance('b', { ready: false }),
+      instance('b', { ejectedUntil: 10 }),
       instance('c', { maxConnections: 2, activeConnections: 2 }),
       instance('d', { weight: 0 }),
+      instance('e', { ready: false }),
     ]);
-    expect(pool.mode(0)).toBe('panic'); // 1 of 3 weighted instances
-    expect(flags(pool.eligible)).toEqual([1, 0, 0, 0]);
-    expect(flags(pool.candidate)).toEqual([1, 1, 0, 0]);
+    expect(pool.mode(0)).toBe('panic'); // 1 of 4 weighted instances
+    expect(flags(pool.eligible)).toEqual([1, 0, 0, 0, 0]);
+    expect(flags(pool.candidate)).toEqual([1, 1, 0, 0, 0]);
 
-    pool.update(1, { ready: true });
-    expect(pool.mode(0)).toBe('normal');
+    pool.update(1, { ejectedUntil: undefined });
+    expect(pool.mode(0)).toBe('normal'); // 2 of 4
     pool.update(2, { activeConnections: 1 });
-    expect(flags(pool.eligible)).toEqual([1, 1, 1, 0]);
+    expect(flags(pool.eligible)).toEqual([1, 1, 1, 0, 0]);
     pool.update(3, { weight: 2 });
-    expect(flags(pool.eligible)).toEqual([1, 1, 1, 1]);
+    expect(flags(pool.eligible)).toEqual([1, 1, 1, 1, 0]);
     expect(pool.weight[3]).toBe(2);
+    pool.update(4, { ready: true });
+    expect(flags(pool.eligible)).toEqual([1, 1, 1, 1, 1]);
+    expect(flags(pool.candidate)).toEqual([1, 1, 1, 1, 1]);
 
     pool.update(2, { maxConnections: undefined, activeConnections: 50 });
     expect(pool.instance(2)).toEqual(instance('c', { activeConnections: 50 }));
     expect('maxConnections' in pool.instance(2)).toBe(false);
     expect(pool.eligible[2]).toBe(1);
+  });
+
+  it('never makes an unready instance a panic candidate', () => {
+    const pool = InstancePool.create([
+      instance('a', { ready: false }),
+      instance('b', { ready: false, ejectedUntil: 10 }),
+      instance('c', { ejectedUntil: 10 }),
+    ]);
+    expect(pool.mode(0)).toBe('panic'); // 0 of 3, but c is ready
+    expect(flags(pool.eligible)).toEqual([0, 0, 0]);
+    expect(flags(pool.candidate)).toEqual([0, 0, 1]);
+
+    pool.update(2, { ready: false });
+    expect(pool.mode(0)).toBe('none'); // nothing ready: no pick at all
+    expect(flags(pool.candidate)).toEqual([0, 0, 0]);
+    expect(pool.mode(20)).toBe('none'); // the ejections ending changes nothing
+
+    pool.update(1, { ready: true });
+    expect(pool.mode(5)).toBe('panic'); // b is ready again, still ejected
+    expect(flags(pool.eligible)).toEqual([0, 0, 0]);
+    expect(flags(pool.candidate)).toEqual([0, 1, 0]);
+    expect(pool.mode(10)).toBe('panic'); // its ejection over: 1 of 3
+    expect(flags(pool.eligible)).toEqual([0, 1, 0]);
+    expect(flags(pool.candidate)).toEqual([0, 1, 0]);
   });
 
   it('lets ejections expire with the clock, in either direction', () => {
@@ -224,6 +252,30 @@ describe('InstancePool', () => {
         const expected = routableInstances(instances, now, threshold);
         const mode = pool.mode(now);
         const allowed = mode === 'panic' ? pool.candidate : pool.eligible;
+        // readiness holds in every mode; panic relaxes ejection only
+        expect(
+          instances
+            .filter(
+              (inst, i) =>
+                !inst.ready && (pool.eligible[i] || pool.candidate[i]),
+            )
+            .map(inst => inst.id),
+        ).toEqual([]);
+        // no pick exactly when no instance is ready, weighted and roomy,
+        // or with panic off, when every such instance is ejected
+        const usable = instances.filter(
+          i =>
+            i.ready &&
+            i.weight > 0 &&
+            i.activeConnections < (i.maxConnections ?? Infinity),
+        );
+        const at = now;
+        const unejected = usable.filter(
+          i => !(i.ejectedUntil !== undefined && i.ejectedUntil > at),
+        );
+        expect(mode === 'none').toBe(
+          usable.length === 0 || (threshold === 0 && unejected.length === 0),
+        );
         expect(
           mode === 'none'
             ? undefined

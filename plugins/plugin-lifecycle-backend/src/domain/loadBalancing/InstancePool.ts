@@ -396,11 +396,10 @@ export class InstancePool {
   #classify(index: number): boolean {
     const weighted = this.weight[index] > 0;
     const roomy = this.active[index] < this.maxConnections[index];
-    const candidate = weighted && roomy ? 1 : 0;
+    // Panic relaxes ejection, never readiness (see isPanicCandidate).
+    const candidate = weighted && roomy && this.ready[index] === 1 ? 1 : 0;
     const eligible =
-      candidate === 1 &&
-      this.ready[index] === 1 &&
-      !(this.ejectedUntil[index] > this.#evaluatedAt)
+      candidate === 1 && !(this.ejectedUntil[index] > this.#evaluatedAt)
         ? 1
         : 0;
     const weightedFlag = weighted ? 1 : 0;

@@ -1,7 +1,12 @@
 import { InputError } from '@backstage/errors';
 import fc from 'fast-check';
 import { LoadBalancer } from './LoadBalancer';
-import { BalancedInstance, LoadBalancingStrategy } from './types';
+import { isEjected, routableInstances } from './eligibility';
+import {
+  BalancedInstance,
+  LOAD_BALANCING_STRATEGIES,
+  LoadBalancingStrategy,
+} from './types';
 
 const NOW = 1_700_000_000_000;
 
@@ -147,21 +152,119 @@ describe('LoadBalancer', () => {
     const lb = LoadBalancer.create();
     lb.setInstances('svc', [
       instance('a'),
-      instance('b', { ready: false }),
-      instance('c', { ejectedUntil: NOW + 1000 }),
+      instance('b', { ejectedUntil: NOW + 1000 }),
+      instance('c', { ejectedUntil: NOW + 2000 }),
+      instance('d', { ready: false }),
     ]);
     const first = lb.pick('svc', 'round-robin', {}, NOW);
     expect(first).toEqual({
       instance: lb.getInstance('svc', 'a'),
       panic: true,
     });
-    expect(picks(lb, 'round-robin', 3)).toBe('b,c,a');
-    // the ejection ends: 2 of 3 eligible
+    // panic takes the ejected instances, never the unready d
+    expect(picks(lb, 'round-robin', 5)).toBe('b,c,a,b,c');
+    // b's ejection ends: 2 of 4 eligible
     expect(lb.pick('svc', 'round-robin', {}, NOW + 1000)).toEqual({
-      instance: lb.getInstance('svc', 'c'),
+      instance: lb.getInstance('svc', 'a'),
       panic: false,
     });
-    expect(picks(lb, 'round-robin', 3, NOW + 1000)).toBe('a,c,a');
+    expect(picks(lb, 'round-robin', 3, NOW + 1000)).toBe('b,a,b');
+  });
+
+  it.each(LOAD_BALANCING_STRATEGIES)(
+    '%s never routes to an unready instance, and picks nothing when none is ready',
+    strategy => {
+      const lb = LoadBalancer.create();
+      lb.setInstances('svc', [
+        instance('a', { ready: false, weight: 10 }),
+        instance('b', { ready: false, ejectedUntil: NOW + 1000 }),
+        instance('c', { ready: false, healthScore: 1 }),
+      ]);
+      const pickOnce = (k: number, now = NOW) =>
+        lb.pick('svc', strategy, { ip: `10.3.${k >> 8}.${k & 255}` }, now);
+      for (let k = 0; k < 100; k++) {
+        expect(pickOnce(k)).toBeUndefined();
+        expect(lb.pick('svc', strategy, {}, NOW)).toBeUndefined();
+      }
+      // ready but ejected: panic routes to it, and only to it
+      lb.updateInstance('svc', 'c', { ejectedUntil: NOW + 1000 });
+      lb.updateInstance('svc', 'b', { ready: true });
+      for (let k = 0; k < 100; k++) {
+        expect(pickOnce(k)).toEqual({
+          instance: lb.getInstance('svc', 'b'),
+          panic: true,
+        });
+      }
+      // when the ejections end, b is 1 of 3 eligible: still panic, still b
+      for (let k = 0; k < 100; k++) {
+        expect(pickOnce(k, NOW + 1000)?.instance.id).toBe('b');
+      }
+      lb.updateInstance('svc', 'b', { ready: false });
+      expect(pickOnce(0, NOW + 1000)).toBeUndefined();
+      expect(pickOnce(0, NOW)).toBeUndefined();
+    },
+  );
+
+  it('in panic never picks an unready instance, under any strategy', () => {
+    const arbitraryInstance = fc.record({
+      weight: fc.constantFrom(0, 1, 2, 5),
+      activeConnections: fc.integer({ min: 0, max: 3 }),
+      maxConnections: fc.option(fc.integer({ min: 0, max: 3 }), {
+        nil: undefined,
+      }),
+      healthScore: fc.option(fc.constantFrom(0, 0.5, 1), { nil: undefined }),
+      ready: fc.boolean(),
+      ejectedUntil: fc.option(fc.constantFrom(NOW - 1, NOW + 1, NOW + 100), {
+        nil: undefined,
+      }),
+    });
+    fc.assert(
+      fc.property(
+        fc.array(arbitraryInstance, { minLength: 1, maxLength: 12 }),
+        fc.constantFrom(0, 0.3, 0.5, 1),
+        fc.constantFrom(...LOAD_BALANCING_STRATEGIES),
+        (fields, panicThreshold, strategy) => {
+          const instances = fields.map((f, i) => {
+            const copy: BalancedInstance = { id: `i${i}`, ...f };
+            if (f.maxConnections === undefined) delete copy.maxConnections;
+            if (f.healthScore === undefined) delete copy.healthScore;
+            if (f.ejectedUntil === undefined) delete copy.ejectedUntil;
+            return copy;
+          });
+          const lb = LoadBalancer.create({ panicThreshold });
+          lb.setInstances('svc', instances);
+          const routable = routableInstances(instances, NOW, panicThreshold);
+          // health-weighted with panic off has nothing for eligible
+          // instances that all score 0
+          const healthless =
+            strategy === 'health-weighted' &&
+            panicThreshold === 0 &&
+            routable?.instances.every(i => (i.healthScore ?? 1) === 0);
+          const results = Array.from({ length: 3 * instances.length }, (_, k) =>
+            lb.pick('svc', strategy, { ip: `10.4.0.${k}` }, NOW),
+          );
+          const none = !routable || !!healthless;
+          expect(results.filter(r => (r === undefined) !== none)).toEqual([]);
+          const picked = results.filter(r => r !== undefined);
+          // never unready or drained, in any mode
+          expect(
+            picked.filter(r => !r.instance.ready || r.instance.weight <= 0),
+          ).toEqual([]);
+          // ejected instances only in panic
+          expect(
+            picked.filter(r => !r.panic && isEjected(r.instance, NOW)),
+          ).toEqual([]);
+          // in panic, only the ready panic candidates
+          const allowed = new Set(routable?.instances.map(i => i.id));
+          expect(
+            picked.filter(
+              r => routable?.panic && (!r.panic || !allowed.has(r.instance.id)),
+            ),
+          ).toEqual([]);
+        },
+      ),
+      { numRuns: 300 },
+    );
   });
 
   it('reads the clock when no time is given', () => {
@@ -178,6 +281,7 @@ describe('LoadBalancer', () => {
     const instances = [
       instance('a', { healthScore: 0 }),
       instance('b', { healthScore: 0, weight: 3 }),
+      instance('c', { ready: false, weight: 10 }), // healthy, heavy, unready
     ];
     const lb = LoadBalancer.create();
     lb.setInstances('svc', instances);
@@ -186,6 +290,12 @@ describe('LoadBalancer', () => {
       instance: lb.getInstance('svc', 'b'),
       panic: true,
     });
+    expect(
+      Array.from(
+        { length: 8 },
+        () => lb.pick('svc', 'health-weighted', {}, NOW)?.instance.id,
+      ).join(','),
+    ).toBe('a,b,b,b,a,b,b,b'); // weights 3 : 1, never c
 
     const strict = LoadBalancer.create({ panicThreshold: 0 });
     strict.setInstances('svc', instances);

@@ -32,10 +32,13 @@ interface Service {
  *
  * Every strategy routes only to eligible instances (ready, not ejected,
  * under maxConnections, weight above 0) unless fewer than `panicThreshold`
- * of them are eligible: then it routes to every instance with spare
- * capacity and says so with `panic: true`. With health-weighted, an
- * instance whose healthScore is 0 gets nothing; if that is all of them,
- * the pick panics too (unless panic routing is disabled).
+ * of them are eligible: then it routes to every ready instance with spare
+ * capacity, ejected or not, and says so with `panic: true`. Panic relaxes
+ * passive outlier ejection only, never readiness: an instance that is not
+ * ready gets nothing, and a service with no ready instance gets no pick
+ * (`undefined`). With health-weighted, an instance whose healthScore is 0
+ * gets nothing; if that is all of them, the pick panics too (unless panic
+ * routing is disabled).
  *
  * Connection counts, health scores and ejections are whatever the caller
  * reports through {@link LoadBalancer.updateInstance}; picking changes none

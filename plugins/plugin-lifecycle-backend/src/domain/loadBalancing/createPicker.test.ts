@@ -66,20 +66,53 @@ describe('createPicker', () => {
   );
 
   it.each(LOAD_BALANCING_STRATEGIES)(
-    '%s panics to every instance with room when too few are eligible',
+    '%s panics to every ready instance with room when too few are eligible',
     strategy => {
       const instances = [
         instance('ok'),
-        instance('ejected', { ejectedUntil: NOW + 1 }),
-        instance('unready', { ready: false }),
+        instance('ejected-1', { ejectedUntil: NOW + 1 }),
+        instance('ejected-2', { ejectedUntil: NOW + 60_000, healthScore: 0 }),
+        instance('unready', { ready: false, weight: 10 }),
+        instance('unready-ejected', { ready: false, ejectedUntil: NOW + 1 }),
         instance('full', { maxConnections: 1, activeConnections: 1 }),
       ];
+      // 1 of 6 eligible: panic
       const picker = createPicker(strategy, instances);
       const seen = new Set<string>();
       for (let k = 0; k < 400; k++) {
         seen.add(picker.pick({ ip: `172.16.${k >> 8}.${k & 255}` }, NOW)!.id);
       }
-      expect([...seen].sort()).toEqual(['ejected', 'ok', 'unready']);
+      expect([...seen].sort()).toEqual(['ejected-1', 'ejected-2', 'ok']);
+    },
+  );
+
+  it.each(LOAD_BALANCING_STRATEGIES)(
+    '%s picks nothing when no instance is ready, even in panic',
+    strategy => {
+      const instances = [
+        instance('unready', { ready: false }),
+        instance('unready-ejected', { ready: false, ejectedUntil: NOW + 1 }),
+        instance('unready-heavy', { ready: false, weight: 10, healthScore: 1 }),
+        instance('full', { maxConnections: 1, activeConnections: 1 }),
+      ];
+      for (const panicThreshold of [0.5, 1]) {
+        const picker = createPicker(strategy, instances, { panicThreshold });
+        for (let k = 0; k < 50; k++) {
+          expect(picker.pick({ ip: `172.17.0.${k}` }, NOW)).toBeUndefined();
+          expect(picker.pick({}, NOW)).toBeUndefined();
+        }
+      }
+      // one ready instance is enough, ejected or not: panic picks it
+      const revived = [
+        ...instances,
+        instance('ready-ejected', { ejectedUntil: NOW + 1 }),
+      ];
+      const picker = createPicker(strategy, revived);
+      for (let k = 0; k < 50; k++) {
+        expect(picker.pick({ ip: `172.17.1.${k}` }, NOW)?.id).toBe(
+          'ready-ejected',
+        );
+      }
     },
   );
 

@@ -50,8 +50,11 @@ describe('eligibility', () => {
     expect(isEjected(ejected, NOW)).toBe(false);
   });
 
-  it('in panic allows unready and ejected instances, but never full or drained ones', () => {
-    expect(isPanicCandidate(instance('a', { ready: false }))).toBe(true);
+  it('in panic allows ejected instances, but never unready, full or drained ones', () => {
+    expect(isPanicCandidate(instance('a', { ready: false }))).toBe(false);
+    expect(
+      isPanicCandidate(instance('a', { ready: false, ejectedUntil: Infinity })),
+    ).toBe(false);
     expect(isPanicCandidate(instance('a', { ejectedUntil: Infinity }))).toBe(
       true,
     );
@@ -102,17 +105,43 @@ describe('routableInstances', () => {
     });
   });
 
-  it('panics to every instance with room when too few are eligible', () => {
+  it('panics to every ready instance with room, ejected or not, when too few are eligible', () => {
     const instances = [
       instance('a'),
-      instance('b', { ready: false }),
+      instance('b', { ejectedUntil: NOW + 1 }),
       instance('c', { ejectedUntil: NOW + 5 }),
-      instance('d', { ready: false, maxConnections: 1, activeConnections: 1 }),
+      instance('d', { ejectedUntil: NOW + 5, ready: false }),
+      instance('e', { ready: false }),
+      instance('f', {
+        ejectedUntil: NOW + 5,
+        maxConnections: 1,
+        activeConnections: 1,
+      }),
     ];
+    // 1 of 6 eligible; the unready and the full instances stay out
     expect(routableInstances(instances, NOW)).toEqual({
       instances: instances.slice(0, 3),
       panic: true,
     });
+  });
+
+  it('never routes to an unready instance, even in panic', () => {
+    const ejected = instance('ejected', { ejectedUntil: NOW + 5 });
+    const unready = [
+      instance('u1', { ready: false }),
+      instance('u2', { ready: false, ejectedUntil: NOW + 5 }),
+      instance('u3', { ready: false, healthScore: 1, weight: 10 }),
+    ];
+    // 0 of 4 eligible: panic, but only to the ready one
+    expect(routableInstances([...unready, ejected], NOW)).toEqual({
+      instances: [ejected],
+      panic: true,
+    });
+    // no ready instance at all: nothing, at any threshold
+    for (const threshold of [0, 0.5, 1]) {
+      expect(routableInstances(unready, NOW, threshold)).toBeUndefined();
+    }
+    expect(routingMode(0, 0, 3, 0.5)).toBe('none');
   });
 
   it('does not count drained instances against the threshold', () => {

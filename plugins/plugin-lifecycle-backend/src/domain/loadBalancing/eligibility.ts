@@ -45,14 +45,18 @@ export function isEligible(instance: BalancedInstance, now: number): boolean {
 }
 
 /**
- * Whether the instance may receive traffic in panic routing: anything not
- * drained and not at its connection limit, ready and ejected or not. A full
- * instance is skipped even then, since sending it more cannot help.
+ * Whether the instance may receive traffic in panic routing: a ready
+ * instance that is not drained and not at its connection limit, ejected or
+ * not. Panic overrides passive outlier ejection (a proxy that sees errors
+ * everywhere must not empty the pool), never a failed readiness probe: an
+ * instance that says it is not ready gets no traffic, and a service with no
+ * ready instance answers 503. A full instance is skipped even then, since
+ * sending it more cannot help.
  *
  * @public
  */
 export function isPanicCandidate(instance: BalancedInstance): boolean {
-  return instance.weight > 0 && hasCapacity(instance);
+  return instance.ready && instance.weight > 0 && hasCapacity(instance);
 }
 
 /**

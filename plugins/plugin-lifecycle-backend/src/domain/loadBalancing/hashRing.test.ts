@@ -195,13 +195,48 @@ describe('ConsistentHash', () => {
   });
 
   it('skips instances that may not take traffic, and uses the panic candidates in panic', () => {
-    const { owner } = setup([
-      instance('a', { ready: false }),
+    const { pool, owner } = setup([
+      instance('a', { ejectedUntil: 10 }),
       instance('b', { maxConnections: 0 }),
       instance('c', { weight: 0 }),
+      instance('d', { ready: false }),
+      instance('e', { ready: false, ejectedUntil: 10 }),
     ]);
+    expect(pool.mode(0)).toBe('panic');
     expect(owner({ ip: '10.0.0.1' })).toBeUndefined();
-    for (const ip of clientIps(20)) expect(owner({ ip }, true)).toBe('a');
+    for (const ip of clientIps(50)) expect(owner({ ip }, true)).toBe('a');
+    expect(owner({}, true)).toBe('a');
+  });
+
+  it('in panic moves the clients of unready instances where a ring without them would', () => {
+    const ids = Array.from({ length: 10 }, (_, i) => `instance-${i}`);
+    const unready = new Set(['instance-2', 'instance-5', 'instance-7']);
+    // every ready instance but one ejected: 1 of 10 eligible, panic
+    const panicking = setup(
+      ids.map((id, i) =>
+        unready.has(id)
+          ? instance(id, { ready: false })
+          : instance(id, { ejectedUntil: i === 0 ? undefined : 10 }),
+      ),
+    );
+    expect(panicking.pool.mode(0)).toBe('panic');
+    const readyOnly = setup(
+      ids.filter(id => !unready.has(id)).map(id => instance(id)),
+    );
+    const ips = clientIps(5000);
+    const owners = ips.map(ip => panicking.owner({ ip }, true));
+    expect(owners.filter(id => unready.has(id!))).toEqual([]);
+    expect(owners).toEqual(ips.map(ip => readyOnly.owner({ ip })));
+  });
+
+  it('has no panic candidate when no instance is ready', () => {
+    const { pool, owner } = setup([
+      instance('a', { ready: false }),
+      instance('b', { ready: false, ejectedUntil: 10 }),
+    ]);
+    expect(pool.mode(0)).toBe('none');
+    for (const ip of clientIps(20)) expect(owner({ ip }, true)).toBeUndefined();
+    expect(owner({}, true)).toBeUndefined();
   });
 
   it('remaps only the clients of a removed instance, about 1/N of them', () => {

@@ -73,13 +73,22 @@ describe('LeastConnections', () => {
   });
 
   it('in panic chooses among the panic candidates', () => {
-    const { ids } = setup([
-      instance('a', { ready: false, activeConnections: 3 }),
-      instance('b', { ejectedUntil: 10, activeConnections: 1 }),
-      instance('c', { maxConnections: 0 }),
+    const { pool, ids } = setup([
+      instance('a', { ready: false }), // the least loaded, but not ready
+      instance('b', { ejectedUntil: 10, activeConnections: 3 }),
+      instance('c', { ejectedUntil: 10, activeConnections: 1 }),
+      instance('d', { maxConnections: 0 }),
     ]);
+    expect(pool.mode(0)).toBe('panic');
     expect(ids(1)).toBe('-');
-    expect(ids(2, true)).toBe('b,b');
+    expect(ids(2, true)).toBe('c,c');
+    pool.update(2, { activeConnections: 5 });
+    expect(ids(1, true)).toBe('b');
+    pool.update(1, { ready: false });
+    expect(ids(1, true)).toBe('c');
+    pool.update(2, { ready: false });
+    expect(pool.mode(0)).toBe('none');
+    expect(ids(1, true)).toBe('-');
   });
 });
 

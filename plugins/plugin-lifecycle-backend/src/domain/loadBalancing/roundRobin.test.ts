@@ -46,13 +46,28 @@ describe('RoundRobin', () => {
   });
 
   it('uses the panic candidates in panic', () => {
-    const { ids } = setup([
-      instance('a', { ready: false }),
+    const { pool, ids } = setup([
+      instance('a', { ejectedUntil: 10 }),
       instance('b', { maxConnections: 0 }),
       instance('c', { ejectedUntil: 10 }),
+      instance('d', { ready: false }),
     ]);
+    expect(pool.mode(0)).toBe('panic');
     expect(ids(2)).toBe('-,-');
-    expect(ids(3, true)).toBe('a,c,a');
+    expect(ids(5, true)).toBe('a,c,a,c,a'); // never the unready d
+  });
+
+  it('has no panic candidate when no instance is ready', () => {
+    const { pool, ids } = setup([
+      instance('a', { ready: false }),
+      instance('b', { ready: false, ejectedUntil: 10 }),
+      instance('c', { maxConnections: 0 }),
+    ]);
+    expect(pool.mode(0)).toBe('none');
+    expect(ids(3, true)).toBe('-,-,-');
+    pool.update(1, { ready: true }); // ready, still ejected
+    expect(pool.mode(0)).toBe('panic');
+    expect(ids(3, true)).toBe('b,b,b');
   });
 
   it('returns -1 for no instances', () => {

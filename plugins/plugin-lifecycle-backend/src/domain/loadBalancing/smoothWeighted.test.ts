@@ -165,14 +165,23 @@ describe('SmoothWeighted', () => {
 
   it('ignores health in panic and rotates over the panic candidates by weight', () => {
     const pool = InstancePool.create([
-      instance('a', { healthScore: 0, ready: false }),
+      instance('a', { healthScore: 0, ejectedUntil: 10 }),
       instance('b', { healthScore: 0, weight: 2 }),
       instance('c', { maxConnections: 0 }),
+      instance('d', { ready: false, weight: 5 }), // never, however heavy
     ]);
+    expect(pool.mode(0)).toBe('panic');
     const health = new SmoothWeighted(pool, { health: true });
     expect(health.pick({}, false)).toBe(-1);
     expect(names(picks({ pick: () => health.pick({}, true) }, 6))).toBe(
       'b,a,b,b,a,b',
     );
+    pool.update(1, { ready: false });
+    expect(names(picks({ pick: () => health.pick({}, true) }, 3))).toBe(
+      'a,a,a',
+    );
+    pool.update(0, { ready: false });
+    expect(pool.mode(0)).toBe('none');
+    expect(health.pick({}, true)).toBe(-1);
   });
 });

@@ -73,7 +73,8 @@ export interface ClientInfo {
 
 /**
  * The outcome of a pick: the chosen instance, and whether panic routing
- * chose it (too few eligible instances, so unhealthy ones were used too).
+ * chose it (too few eligible instances, so ejected ones were used too;
+ * instances that are not ready never are).
  * `undefined` when no instance can take the request.
  *
  * @public
@@ -104,9 +105,10 @@ export interface Picker {
 export interface LoadBalancingOptions {
   /**
    * Envoy's panic threshold, from 0 to 1: when the share of eligible
-   * instances falls below it, traffic goes to every instance with spare
-   * capacity rather than overloading the few eligible ones. 0 disables
-   * panic routing. Default 0.5.
+   * instances falls below it, traffic goes to every ready instance with
+   * spare capacity, ejected or not, rather than overloading the few
+   * eligible ones. Instances that are not ready get nothing even then.
+   * 0 disables panic routing. Default 0.5.
    */
   panicThreshold?: number;
   /**

@@ -181,8 +181,8 @@ function unavailable(message: string) {
  * Only ready instances take traffic: registered as ready by the health
  * monitor, heartbeating within their TTL, not ejected, under their
  * connection limit and of weight above 0. Below the panic threshold the
- * balancer spreads traffic over every instance with spare capacity, unless
- * not a single instance is ready: then the service is unavailable (503).
+ * balancer spreads traffic over every ready instance with spare capacity,
+ * ejected or not; with no ready instance the service is unavailable (503).
  *
  * @public
  */
