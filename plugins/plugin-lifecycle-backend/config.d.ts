@@ -87,6 +87,114 @@ export interface Config {
         };
       };
     };
+    /** Service discovery, load balancing and the proxy. */
+    discovery?: {
+      /** Milliseconds between looks for other replicas' changes. Default 1000. */
+      pollInterval?: number;
+      /** Milliseconds between TTL checks. Default 1000. */
+      expireInterval?: number;
+      /** Milliseconds between full reloads of the view. Default 60000. */
+      resyncInterval?: number;
+      /** Default 'round-robin'. */
+      defaultStrategy?:
+        | 'round-robin'
+        | 'weighted-round-robin'
+        | 'least-connections'
+        | 'ip-hash'
+        | 'health-weighted';
+      /** Below this share of eligible instances, ejected ones take traffic again (0 to 1; never unready ones). Default 0.5. */
+      panicThreshold?: number;
+      /**
+       * Plugin ids whose `discovery.getBaseUrl` resolves through the proxy
+       * (with `managedPluginDiscoveryServiceFactory`). Default: the ids under `plugins`.
+       */
+      managedPlugins?: string[];
+      /** Passive outlier ejection from proxy errors. */
+      ejection?: {
+        /** Failed requests in a row that eject an instance. Default 5. */
+        consecutiveFailures?: number;
+        /** Milliseconds of the first ejection, doubled for each further one. Default 30000. */
+        baseEjectionTime?: number;
+        /** Longest ejection in milliseconds. Default 300000. */
+        maxEjectionTime?: number;
+      };
+      proxy?: {
+        /** Further attempts on other instances after a failed connection. Default 2. */
+        maxRetries?: number;
+        /** Milliseconds. Default 5000. */
+        connectTimeout?: number;
+        /** Milliseconds until the upstream's response headers. Default 60000. */
+        headersTimeout?: number;
+        /** Milliseconds between two chunks of the response body. Default 300000. */
+        bodyTimeout?: number;
+      };
+      /**
+       * A listener of its own for proxied traffic (`/proxy/{serviceName}/...`),
+       * without Backstage's middleware: the fast path for other backends.
+       */
+      dataPlane?: {
+        /** 0 picks a free port. */
+        port: number;
+        /** Default 127.0.0.1. */
+        host?: string;
+        /**
+         * When set, callers must send it as a bearer token.
+         * @visibility secret
+         */
+        token?: string;
+        /** How other backends reach it, when not host:port. */
+        url?: string;
+      };
+    };
+    /** The health monitor. */
+    health?: {
+      /** Off: nothing is probed. Default true. */
+      enabled?: boolean;
+      /** Milliseconds between this replica's heartbeats. Default 2000. */
+      heartbeatInterval?: number;
+      /** Milliseconds of silence after which a replica's targets move. Default 10000. */
+      replicaTimeout?: number;
+      /** Probes running at once per replica. Default 64. */
+      maxConcurrentProbes?: number;
+      /** Milliseconds between reads of instances and probes. Default 5000. */
+      targetRefreshInterval?: number;
+      /** Milliseconds between writes of results. Default 1000. */
+      flushInterval?: number;
+      /** Milliseconds between reads of other replicas' results. Default 1000. */
+      feedInterval?: number;
+      retention?: {
+        /** Results kept per probe. Default 100. */
+        maxResultsPerProbe?: number;
+        /** Milliseconds results are kept. Default 86400000. */
+        maxAge?: number;
+        /** Milliseconds between stored results that do not differ. Default 60000. */
+        sampleInterval?: number;
+        /** Milliseconds between rewrites of a probe's status. Default 60000. */
+        statusRefresh?: number;
+        /** Milliseconds between prunes. Default 300000. */
+        pruneInterval?: number;
+      };
+      /** Back-off between restarts of an instance that keeps failing. */
+      restartBackoff?: {
+        /** Milliseconds before the first restart. Default 1000. */
+        base?: number;
+        /** Longest delay in milliseconds. Default 300000. */
+        max?: number;
+        /** Milliseconds live after which restarts are forgotten. Default 600000. */
+        stable?: number;
+      };
+      /** Remediation per plugin id; `*` applies to every plugin. */
+      remediation?: {
+        [pluginId: string]: {
+          /** Default 'restart'. */
+          onLivenessFailure?: 'restart' | 'mark-error' | 'event' | 'none';
+          /** Default 'out-of-rotation'. */
+          onReadinessFailure?: 'out-of-rotation' | 'event' | 'none';
+          /** Restarts, error markings and events per plugin per hour. Default 10. */
+          maxPerHour?: number;
+        };
+      };
+    };
     runtime?: {
       process?: {
         /** Interface instances listen on. Default 127.0.0.1. */

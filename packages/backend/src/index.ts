@@ -3,8 +3,13 @@
  * and the plugin-lifecycle plugin with its scaffolder actions.
  */
 import { createBackend } from '@backstage/backend-defaults';
+import { managedPluginDiscoveryServiceFactory } from '@internal/plugin-lifecycle-backend';
 
 const backend = createBackend();
+
+// discovery.getBaseUrl('<managed plugin>') goes through the plugin-lifecycle
+// load balancer; every other plugin id resolves as before.
+backend.add(managedPluginDiscoveryServiceFactory);
 
 backend.add(import('@backstage/plugin-app-backend'));
 

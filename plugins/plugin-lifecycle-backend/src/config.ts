@@ -1,5 +1,9 @@
 import { Config } from '@backstage/config';
-import { Artifact, artifactSchema } from '@internal/plugin-lifecycle-common';
+import {
+  Artifact,
+  artifactSchema,
+  serviceLoadBalancingStrategySchema,
+} from '@internal/plugin-lifecycle-common';
 import { z } from 'zod';
 
 const durationMs = z.number().int().positive();
@@ -108,6 +112,103 @@ const configSchema = z
           })
           .strict()
           .prefault({}),
+      })
+      .strict()
+      .prefault({}),
+    discovery: z
+      .object({
+        /** Milliseconds between looks for other replicas' changes and running instances. */
+        pollInterval: durationMs.default(1_000),
+        /** Milliseconds between TTL checks (expiry and deregistration). */
+        expireInterval: durationMs.default(1_000),
+        /** Milliseconds between full reloads, the safety net under the change feed. */
+        resyncInterval: durationMs.default(60_000),
+        defaultStrategy:
+          serviceLoadBalancingStrategySchema.default('round-robin'),
+        /** Below this share of eligible instances, ejected (never unready) ones take traffic again. */
+        panicThreshold: z.number().min(0).max(1).default(0.5),
+        /** Plugin ids whose `discovery.getBaseUrl` goes through the proxy. Default: the ids under `plugins`. */
+        managedPlugins: z.array(z.string().min(1)).optional(),
+        ejection: z
+          .object({
+            consecutiveFailures: z.number().int().positive().default(5),
+            baseEjectionTime: durationMs.default(30_000),
+            maxEjectionTime: durationMs.default(300_000),
+          })
+          .strict()
+          .prefault({}),
+        proxy: z
+          .object({
+            /** Further attempts on other instances after a failed connection. */
+            maxRetries: z.number().int().min(0).max(10).default(2),
+            connectTimeout: durationMs.default(5_000),
+            headersTimeout: durationMs.default(60_000),
+            bodyTimeout: durationMs.default(300_000),
+          })
+          .strict()
+          .prefault({}),
+        /** A listener of its own for proxied traffic, without Backstage's middleware. */
+        dataPlane: z
+          .object({
+            port: z.number().int().min(0).max(65535),
+            host: z.string().min(1).default('127.0.0.1'),
+            /** When set, callers send it as a bearer token. */
+            token: z.string().min(16).optional(),
+            /** How other backends reach it, when not host:port. */
+            url: z.url().optional(),
+          })
+          .strict()
+          .optional(),
+      })
+      .strict()
+      .prefault({}),
+    health: z
+      .object({
+        /** Off: nothing is probed (for debugging). */
+        enabled: z.boolean().default(true),
+        heartbeatInterval: durationMs.default(2_000),
+        /** A replica silent this long is gone and its targets move. */
+        replicaTimeout: durationMs.default(10_000),
+        maxConcurrentProbes: z.number().int().positive().default(64),
+        targetRefreshInterval: durationMs.default(5_000),
+        flushInterval: durationMs.default(1_000),
+        feedInterval: durationMs.default(1_000),
+        retention: z
+          .object({
+            maxResultsPerProbe: z.number().int().positive().default(100),
+            maxAge: durationMs.default(86_400_000),
+            sampleInterval: durationMs.default(60_000),
+            statusRefresh: durationMs.default(60_000),
+            pruneInterval: durationMs.default(300_000),
+          })
+          .strict()
+          .prefault({}),
+        restartBackoff: z
+          .object({
+            base: durationMs.default(1_000),
+            max: durationMs.default(300_000),
+            /** Live this long, an instance's restarts are forgotten. */
+            stable: durationMs.default(600_000),
+          })
+          .strict()
+          .prefault({}),
+        /** Remediation per plugin id; `*` applies to every plugin. */
+        remediation: z
+          .record(
+            z.string().min(1),
+            z
+              .object({
+                onLivenessFailure: z
+                  .enum(['restart', 'mark-error', 'event', 'none'])
+                  .optional(),
+                onReadinessFailure: z
+                  .enum(['out-of-rotation', 'event', 'none'])
+                  .optional(),
+                maxPerHour: z.number().int().min(0).optional(),
+              })
+              .strict(),
+          )
+          .default({}),
       })
       .strict()
       .prefault({}),

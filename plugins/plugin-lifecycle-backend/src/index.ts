@@ -12,3 +12,10 @@ export type {
 } from './system/PluginLifecycleOrchestrationSystem';
 export { ProcessRuntime } from './engines/runtime/ProcessRuntime';
 export { ExternalRuntime } from './engines/runtime/ExternalRuntime';
+export {
+  ManagedPluginDiscovery,
+  managedPluginDiscoveryServiceFactory,
+} from './engines/discovery/discoveryServiceFactory';
+export type { ManagedPluginRouting } from './engines/discovery/discoveryServiceFactory';
+export { HealthMonitor } from './engines/health/HealthMonitor';
+export { ServiceDiscovery } from './engines/discovery/ServiceDiscovery';

@@ -4,7 +4,9 @@ import {
   createBackendPlugin,
 } from '@backstage/backend-plugin-api';
 import {
+  HealthProbeFunction,
   PluginRuntime,
+  pluginLifecycleHealthProbesExtensionPoint,
   pluginLifecycleRuntimesExtensionPoint,
 } from '@internal/plugin-lifecycle-node';
 import { pluginLifecyclePermissions } from '@internal/plugin-lifecycle-common';
@@ -18,6 +20,16 @@ import { ProcessRuntime } from './engines/runtime/ProcessRuntime';
 import { RuntimeRegistry } from './engines/runtime/RuntimeRegistry';
 import { createRouter } from './service/createRouter';
 import { PluginLifecycleOrchestrationSystem } from './system/PluginLifecycleOrchestrationSystem';
+import { ServiceDiscovery } from './engines/discovery/ServiceDiscovery';
+import { ProxyMetrics } from './engines/discovery/ProxyMetrics';
+import { DataPlane, ServiceProxy } from './engines/discovery/ServiceProxy';
+import { HealthMonitor } from './engines/health/HealthMonitor';
+import { CustomProber } from './engines/health/probers/CustomProber';
+import { ProberRegistry } from './engines/health/probers/ProberRegistry';
+import {
+  HealthDiscoveryBridge,
+  remediate,
+} from './system/HealthDiscoveryBridge';
 
 /**
  * The plugin-lifecycle backend plugin: installs, runs and tracks managed
@@ -32,6 +44,15 @@ export const pluginLifecyclePlugin = createBackendPlugin({
     env.registerExtensionPoint(pluginLifecycleRuntimesExtensionPoint, {
       addRuntime(runtime) {
         extraRuntimes.push(runtime);
+      },
+    });
+    const probeFunctions = new Map<string, HealthProbeFunction>();
+    env.registerExtensionPoint(pluginLifecycleHealthProbesExtensionPoint, {
+      addProbeFunction(name, fn) {
+        if (probeFunctions.has(name)) {
+          throw new Error(`A custom probe named '${name}' is already added`);
+        }
+        probeFunctions.set(name, fn);
       },
     });
 
@@ -66,25 +87,128 @@ export const pluginLifecyclePlugin = createBackendPlugin({
           ...extraRuntimes,
         ]);
 
-        const system = await PluginLifecycleOrchestrationSystem.create({
+        // One event bus for every engine: `on('systemEvent', ...)` hears all.
+        const events = new SystemEvents({
+          events: deps.events,
+          logger: deps.logger,
+        });
+
+        const d = config.discovery;
+        const discovery = ServiceDiscovery.create({
+          db,
+          logger: deps.logger.child({ engine: 'discovery' }),
+          events,
+          pollIntervalMs: d.pollInterval,
+          expireIntervalMs: d.expireInterval,
+          resyncIntervalMs: d.resyncInterval,
+          defaultStrategy: d.defaultStrategy,
+          panicThreshold: d.panicThreshold,
+          defaultTenant: config.defaultTenant,
+          ejection: {
+            consecutiveFailures: d.ejection.consecutiveFailures,
+            baseEjectionMs: d.ejection.baseEjectionTime,
+            maxEjectionMs: d.ejection.maxEjectionTime,
+          },
+        });
+        await discovery.start();
+        const proxyMetrics = ProxyMetrics.create();
+        const proxy = ServiceProxy.create({
+          discovery,
+          metrics: proxyMetrics,
+          logger: deps.logger.child({ engine: 'proxy' }),
+          maxRetries: d.proxy.maxRetries,
+          connectTimeoutMs: d.proxy.connectTimeout,
+          headersTimeoutMs: d.proxy.headersTimeout,
+          bodyTimeoutMs: d.proxy.bodyTimeout,
+        });
+
+        const h = config.health;
+        // Remediation acts through the system, which is created below and
+        // before the monitor starts, so before any remediation can run.
+        let system: PluginLifecycleOrchestrationSystem | undefined = undefined;
+        const probers = ProberRegistry.create({
+          custom: CustomProber.create({
+            functions: Object.fromEntries(probeFunctions),
+          }),
+        });
+        const health = HealthMonitor.create({
+          db,
+          probers,
+          logger: deps.logger.child({ engine: 'health' }),
+          events,
+          replicaId,
+          heartbeatIntervalMs: h.heartbeatInterval,
+          replicaTimeoutMs: h.replicaTimeout,
+          maxConcurrentProbes: h.maxConcurrentProbes,
+          targetRefreshIntervalMs: h.targetRefreshInterval,
+          flushIntervalMs: h.flushInterval,
+          feedIntervalMs: h.feedInterval,
+          retention: {
+            maxResultsPerProbe: h.retention.maxResultsPerProbe,
+            maxAgeMs: h.retention.maxAge,
+            sampleIntervalMs: h.retention.sampleInterval,
+            statusRefreshMs: h.retention.statusRefresh,
+            pruneIntervalMs: h.retention.pruneInterval,
+          },
+          restartBackoff: {
+            baseMs: h.restartBackoff.base,
+            maxMs: h.restartBackoff.max,
+            stableMs: h.restartBackoff.stable,
+          },
+          remediationPolicies: h.remediation,
+          remediation: action =>
+            remediate(action, {
+              restartPlugin: (id, o) => system!.restartPlugin(id, o),
+              markPluginError: (id, o) => system!.markPluginError(id, o),
+              discovery,
+              logger: deps.logger,
+            }),
+        });
+
+        const orchestration = await PluginLifecycleOrchestrationSystem.create({
           logger: deps.logger,
           db,
           config,
           runtimes,
           replicaId,
           auditor: deps.auditor,
-          events: new SystemEvents({
-            events: deps.events,
-            logger: deps.logger,
-          }),
+          events,
+          health,
+          discovery,
         });
+        system = orchestration;
+
+        const bridge = HealthDiscoveryBridge.create({
+          health,
+          discovery,
+          metrics: proxyMetrics,
+          events,
+          logger: deps.logger.child({ engine: 'health' }),
+          replicaId,
+        });
+        if (h.enabled) {
+          await health.start();
+          await bridge.start();
+        }
+        let dataPlane: DataPlane | undefined;
+        if (d.dataPlane) {
+          dataPlane = await proxy.startDataPlane({
+            port: d.dataPlane.port,
+            host: d.dataPlane.host,
+            token: d.dataPlane.token,
+          });
+          deps.logger.info(
+            `proxy data plane listening on ${d.dataPlane.host}:${dataPlane.port}`,
+          );
+        }
+
         // One replica at a time brings recorded state in line with reality.
         await deps.scheduler.scheduleTask({
           id: 'plugin-lifecycle-reconcile',
           frequency: { milliseconds: config.orchestrator.reconcileInterval },
           timeout: { minutes: 5 },
           initialDelay: { seconds: 5 },
-          fn: () => system.reconcile(),
+          fn: () => orchestration.reconcile(),
         });
         await deps.scheduler.scheduleTask({
           id: 'plugin-lifecycle-config-maintenance',
@@ -94,16 +218,28 @@ export const pluginLifecyclePlugin = createBackendPlugin({
           timeout: { minutes: 10 },
           initialDelay: { seconds: 10 },
           fn: async () => {
-            await system.runConfigurationMaintenance();
+            await orchestration.runConfigurationMaintenance();
           },
         });
         // Instances are child processes of this backend: stop them with it.
-        deps.lifecycle.addShutdownHook(() => system.shutdown());
+        // Probing stops first, so a stopping instance is not "remediated".
+        deps.lifecycle.addShutdownHook(async () => {
+          await bridge.stop();
+          await health.stop();
+          await probers.close();
+          await dataPlane?.close();
+          await proxy.close();
+          await discovery.stop();
+          await orchestration.shutdown();
+        });
 
         deps.permissionsRegistry.addPermissions(pluginLifecyclePermissions);
         deps.httpRouter.use(
           await createRouter({
-            system,
+            system: orchestration,
+            discovery: { discovery, proxy },
+            proxyMetrics,
+            health,
             httpAuth: deps.httpAuth,
             userInfo: deps.userInfo,
             permissions: deps.permissions,

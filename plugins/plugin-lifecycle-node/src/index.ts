@@ -7,4 +7,5 @@
  */
 export * from './runtime/types';
 export * from './runtime/extensionPoint';
+export * from './health/extensionPoint';
 export * from './service/PluginLifecycleService';

@@ -20,7 +20,7 @@ import Router from 'express-promise-router';
 import { z } from 'zod';
 import { PluginLifecycleOrchestrationSystem } from '../system/PluginLifecycleOrchestrationSystem';
 import { zodMessage } from '../system/zodMessage';
-import { ALL_TENANTS, TenantScope } from '../system/Tenancy';
+import { ALL_TENANTS, Tenancy, TenantScope } from '../system/Tenancy';
 
 /** The Idempotency-Key header, when given, counts as the body's idempotencyKey. */
 function withIdempotencyKey(req: Request, body: unknown) {
@@ -31,6 +31,12 @@ function withIdempotencyKey(req: Request, body: unknown) {
 }
 import { buildOpenApiDocument } from './openapi';
 import { addConfigurationRoutes } from './configRoutes';
+import { addDiscoveryRoutes } from './discoveryRoutes';
+import { addHealthRoutes } from './healthRoutes';
+import { ServiceProxy } from '../engines/discovery/ServiceProxy';
+import { ServiceDiscovery } from '../engines/discovery/ServiceDiscovery';
+import { HealthMonitor } from '../engines/health/HealthMonitor';
+import { ProxyMetrics } from '../engines/discovery/ProxyMetrics';
 
 export interface RouterOptions {
   system: PluginLifecycleOrchestrationSystem;
@@ -38,6 +44,12 @@ export interface RouterOptions {
   userInfo: UserInfoService;
   permissions: PermissionsService;
   auditor: AuditorService;
+  /** Discovery and its proxy: the `/services` and `/proxy` routes. */
+  discovery?: { discovery: ServiceDiscovery; proxy: ServiceProxy };
+  /** The `/plugins/{id}/health` and `/plugins/{id}/probes` routes. */
+  health?: HealthMonitor;
+  /** Served at `GET /metrics/services`. */
+  proxyMetrics?: ProxyMetrics;
 }
 
 function parse<T extends z.ZodType>(
@@ -62,8 +74,6 @@ export async function createRouter(
 ): Promise<express.Router> {
   const { system, httpAuth, userInfo, permissions, auditor } = options;
   const router = Router();
-  // Large enough for a configuration export being imported.
-  router.use(express.json({ limit: '10mb' }));
 
   /** Checks the permission and says who the caller is and which tenants it may act on. */
   const authorize = async (
@@ -110,6 +120,17 @@ export async function createRouter(
       throw error;
     }
   };
+
+  // Before the JSON body parser: the proxy streams request bodies as sent.
+  if (options.discovery) {
+    addDiscoveryRoutes(router, { ...options.discovery, authorize, audited });
+  }
+  // Large enough for a configuration export being imported.
+  router.use(express.json({ limit: '10mb' }));
+
+  if (options.health) {
+    addHealthRoutes(router, { health: options.health, authorize, audited });
+  }
 
   addConfigurationRoutes(router, {
     system,
@@ -245,6 +266,22 @@ export async function createRouter(
     const { scope } = await authorize(req, pluginLifecycleReadPermission);
     res.json(await system.getSystemMetrics(scope));
   });
+
+  if (options.proxyMetrics) {
+    const metrics = options.proxyMetrics;
+    // Per instance and per version of each service, as this replica proxied them.
+    router.get('/metrics/services', async (req, res) => {
+      const { scope } = await authorize(req, pluginLifecycleReadPermission);
+      const visible = (tenant?: string) =>
+        scope.all === true ||
+        (tenant !== undefined && Tenancy.includes(scope, tenant));
+      const { instances, versions } = metrics.snapshot();
+      res.json({
+        instances: instances.filter(i => visible(i.tenant)),
+        versions: versions.filter(v => visible(v.tenant)),
+      });
+    });
+  }
 
   return router;
 }

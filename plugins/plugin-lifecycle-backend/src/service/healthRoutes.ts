@@ -33,7 +33,8 @@ export const setProbesRequestSchema = z
   .object({ probes: z.array(probeSchema) })
   .strict();
 
-const healthQuerySchema = z
+/** The query of `GET /plugins/{id}/health`. */
+export const healthQuerySchema = z
   .object({
     /** Sampled results per probe to include, newest first. */
     recent: z.coerce.number().int().min(0).max(100).optional(),

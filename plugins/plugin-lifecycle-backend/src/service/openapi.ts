@@ -11,7 +11,14 @@ import {
   listPluginsQuerySchema,
   pluginIdSchema,
   updateRequestSchema,
+  listServicesQuerySchema,
+  registerServiceRequestSchema,
+  resolveQuerySchema,
+  serviceIdSchema,
+  serviceNameSchema,
+  updateServiceRequestSchema,
 } from '@internal/plugin-lifecycle-common';
+import { healthQuerySchema, setProbesRequestSchema } from './healthRoutes';
 import { z } from 'zod';
 
 const schema = (s: z.ZodType) =>
@@ -68,6 +75,43 @@ const queryParams = (s: z.ZodType) =>
   }));
 
 const read = { '400': error, '403': error, '404': error };
+
+const pathParam = (name: string, s: z.ZodType) => ({
+  name,
+  in: 'path',
+  required: true,
+  schema: schema(s),
+});
+
+const jsonBody = (s: z.ZodType) => ({
+  content: { 'application/json': { schema: schema(s) } },
+});
+
+const proxied = (method: string) => ({
+  summary: `${method} forwarded to an instance picked by the load balancer (idempotent requests are retried on another instance when a connection fails)`,
+  parameters: [
+    pathParam('serviceName', serviceNameSchema),
+    {
+      name: 'x-plugin-lifecycle-tenant',
+      in: 'header',
+      required: false,
+      schema: { type: 'string' },
+    },
+    {
+      name: 'x-plugin-lifecycle-affinity',
+      in: 'header',
+      required: false,
+      description: 'The key ip-hash hashes, instead of the client address',
+      schema: { type: 'string' },
+    },
+  ],
+  responses: {
+    default: { description: "The instance's answer" },
+    '404': error,
+    '502': error,
+    '503': error,
+  },
+});
 
 const accepted = {
   '202': { description: 'Accepted: the operation was queued' },
@@ -344,6 +388,115 @@ export function buildOpenApiDocument() {
           responses: { '200': { description: 'SystemMetrics' } },
         },
       },
+      '/metrics/services': {
+        get: {
+          summary:
+            'Proxied requests per instance and per version: counts by status class, latency histograms, connections in flight (this replica)',
+          responses: {
+            '200': { description: '{ instances, versions }' },
+            '403': error,
+          },
+        },
+      },
+      '/plugins/{pluginId}/health': {
+        get: {
+          summary:
+            'Health per instance and probe: verdict, status, latency, trend',
+          parameters: [pluginIdParam, ...queryParams(healthQuerySchema)],
+          responses: { '200': { description: 'PluginHealth' }, ...read },
+        },
+      },
+      '/plugins/{pluginId}/probes': {
+        put: {
+          summary: "Replace a plugin's probe definitions",
+          parameters: [pluginIdParam],
+          requestBody: jsonBody(setProbesRequestSchema),
+          responses: {
+            '200': { description: '{ pluginId, probes }' },
+            ...read,
+          },
+        },
+      },
+      '/services': {
+        get: {
+          summary: 'Instances of services the caller may see',
+          parameters: queryParams(listServicesQuerySchema),
+          responses: {
+            '200': { description: '{ items: ServiceRegistration[] }' },
+            '400': error,
+          },
+        },
+        post: {
+          summary:
+            'Register (or replace) an instance of a service; a healthCheck sets up its probe',
+          requestBody: jsonBody(registerServiceRequestSchema),
+          responses: {
+            '201': { description: 'ServiceRegistration' },
+            '400': error,
+            '403': error,
+            '409': error,
+          },
+        },
+      },
+      '/services/{serviceId}': {
+        patch: {
+          summary:
+            'Change weight, maxConnections, metadata of an instance live',
+          parameters: [pathParam('serviceId', serviceIdSchema)],
+          requestBody: jsonBody(updateServiceRequestSchema),
+          responses: {
+            '200': { description: 'ServiceRegistration' },
+            ...read,
+          },
+        },
+        delete: {
+          summary: 'Deregister an instance',
+          parameters: [pathParam('serviceId', serviceIdSchema)],
+          responses: { '204': { description: 'Deregistered' }, ...read },
+        },
+      },
+      '/services/{serviceId}/heartbeat': {
+        post: {
+          summary: 'Keep a registration with a TTL alive',
+          parameters: [pathParam('serviceId', serviceIdSchema)],
+          responses: {
+            '200': { description: 'ServiceRegistration' },
+            ...read,
+          },
+        },
+      },
+      '/services/{serviceName}/resolve': {
+        get: {
+          summary: 'One instance, as the load balancer picks it',
+          parameters: [
+            pathParam('serviceName', serviceNameSchema),
+            ...queryParams(resolveQuerySchema),
+          ],
+          responses: {
+            '200': { description: 'ResolvedService' },
+            ...read,
+            '503': error,
+          },
+        },
+      },
+      '/proxy/{serviceName}/{path}': Object.fromEntries(
+        ['get', 'put', 'post', 'patch', 'delete', 'head', 'options'].map(m => [
+          m,
+          {
+            ...proxied(m.toUpperCase()),
+            parameters: [
+              ...proxied(m).parameters,
+              {
+                name: 'path',
+                in: 'path',
+                required: true,
+                description: 'The rest of the URL, passed on as sent',
+                schema: { type: 'string' },
+              },
+            ],
+          },
+        ]),
+      ),
     },
   };
 }

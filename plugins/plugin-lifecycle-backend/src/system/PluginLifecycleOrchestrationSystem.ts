@@ -56,6 +56,8 @@ import {
 } from '../engines/configuration/ConfigurationManager';
 import { SecretKeyRing } from '../engines/configuration/SecretKeyRing';
 import { ConfigMaintenance } from '../engines/configuration/ConfigMaintenance';
+import { HealthMonitor } from '../engines/health/HealthMonitor';
+import { ServiceDiscovery } from '../engines/discovery/ServiceDiscovery';
 import { SystemEvents } from './SystemEvents';
 import { ALL_TENANTS, Tenancy, TenantScope } from './Tenancy';
 import { zodMessage } from './zodMessage';
@@ -101,6 +103,8 @@ export class PluginLifecycleOrchestrationSystem {
   #configuration!: ConfigurationManager;
   #configMaintenance!: ConfigMaintenance;
   readonly #logger: LoggerService;
+  readonly #health?: HealthMonitor;
+  readonly #discovery?: ServiceDiscovery;
 
   private constructor(options: SystemOptions) {
     const { config, db } = options;
@@ -108,6 +112,8 @@ export class PluginLifecycleOrchestrationSystem {
     this.#logger = options.logger;
     this.#runtimes = options.runtimes;
     this.#events = options.events ?? new SystemEvents();
+    this.#health = options.health;
+    this.#discovery = options.discovery;
     this.#plugins = PluginStore.create({ db });
     this.#instances = InstanceStore.create({ db });
     this.#operations = OperationStore.create({ db });
@@ -254,6 +260,56 @@ export class PluginLifecycleOrchestrationSystem {
    */
   getPluginConfigurationManager(): ConfigurationManager {
     return this.#configuration;
+  }
+
+  /**
+   * The health monitor: probes per plugin (`registerPluginProbes`), health
+   * per instance and probe (`getPluginHealth`).
+   */
+  getPluginHealthMonitor(): HealthMonitor {
+    if (!this.#health) {
+      throw new Error('The health monitor is not part of this system');
+    }
+    return this.#health;
+  }
+
+  /**
+   * Service discovery: registrations, load-balanced lookups
+   * (`getLoadBalancedService`), instance health for routing.
+   */
+  getPluginServiceDiscovery(): ServiceDiscovery {
+    if (!this.#discovery) {
+      throw new Error('Service discovery is not part of this system');
+    }
+    return this.#discovery;
+  }
+
+  /**
+   * Puts a running plugin in `error` for a reason found outside an
+   * operation (the health monitor's `mark-error` remediation). A plugin in
+   * any other state is left alone: something else is already acting on it.
+   *
+   * @returns whether the plugin moved to `error`.
+   */
+  async markPluginError(
+    pluginId: string,
+    options: { reason: string; actor?: string },
+  ): Promise<boolean> {
+    const plugin = await this.#plugins.get(pluginId);
+    if (plugin?.state !== 'running') return false;
+    try {
+      await this.#stateMachine.transition(plugin, 'error', {
+        action: 'health',
+        actor: options.actor,
+        reason: options.reason,
+        patch: { lastError: options.reason },
+      });
+      return true;
+    } catch (error) {
+      // Another replica or an operation moved it first: theirs stands.
+      if ((error as Error).name === 'ConflictError') return false;
+      throw error;
+    }
   }
 
   /** The stored plugin, whatever its tenant (callers check the scope). */
@@ -741,8 +797,13 @@ export class PluginLifecycleOrchestrationSystem {
         `Invalid ${action} request: ${zodMessage(parsed.error)}`,
       );
     }
-    const { reason, cascade, priority, idempotencyKey, timeoutMs } =
+    const { reason, cascade, priority, idempotencyKey, timeoutMs, instanceId } =
       parsed.data;
+    if (instanceId !== undefined && action !== 'restart') {
+      throw new InputError(
+        `Invalid ${action} request: instanceId is for restart only`,
+      );
+    }
     const plugin = await this.#getPlugin(pluginId, scope);
     const replay = await this.#replay(
       plugin.tenant,
@@ -780,7 +841,10 @@ export class PluginLifecycleOrchestrationSystem {
         pluginId: plugin.id,
         type: action,
         idempotencyKey,
-        params: reason ? { reason } : {},
+        params: {
+          ...(reason ? { reason } : {}),
+          ...(instanceId ? { instanceId } : {}),
+        },
       }),
     );
   }
@@ -1173,6 +1237,10 @@ interface SystemOptions {
   events?: SystemEvents;
   /** Keys for secret configuration values; default: from the config. */
   keyRing?: SecretKeyRing;
+  /** Served by `getPluginHealthMonitor()`; the plugin wires it. */
+  health?: HealthMonitor;
+  /** Served by `getPluginServiceDiscovery()`; the plugin wires it. */
+  discovery?: ServiceDiscovery;
   /** Extra operation handlers, by type (tests and benchmarks). */
   extraHandlers?: Partial<
     Record<

@@ -70,6 +70,37 @@ const durationMsSchema = z
   .max(7 * 24 * 3_600_000, 'must be at most a week');
 
 /**
+ * The short health check of the original design (`{ endpoint: '/health',
+ * interval: 30000, timeout: 5000 }`, milliseconds), as the HTTP readiness
+ * probe it stands for: a failing instance leaves load balancing.
+ *
+ * @public
+ */
+export const shortHealthCheckSchema = z
+  .object({
+    endpoint: z.string().startsWith('/', 'must be a path such as /health'),
+    interval: z.number().int().min(1_000).max(3_600_000).optional(),
+    timeout: z.number().int().min(1).max(600_000).optional(),
+  })
+  .strict()
+  .transform(
+    (check): ProbeDefinition => ({
+      name: 'health-check',
+      type: 'readiness',
+      method: 'http',
+      http: { path: check.endpoint },
+      ...(check.interval ? { periodSeconds: check.interval / 1000 } : {}),
+      ...(check.timeout ? { timeoutSeconds: check.timeout / 1000 } : {}),
+    }),
+  );
+
+/** @public */
+export const serviceHealthCheckSchema = z.union([
+  probeSchema,
+  shortHealthCheckSchema,
+]);
+
+/**
  * `POST /services`: registers (or, for a known serviceId, replaces) one
  * instance of a service. Without `ttlMs` the registration stays until it is
  * deregistered; with it, the instance must heartbeat at least that often or
@@ -99,8 +130,12 @@ export const registerServiceRequestSchema = z
       .max(65535, 'must be from 1 to 65535'),
     /** Default: http for http services, grpc for grpc, tcp for tcp. */
     protocol: z.enum(['http', 'https', 'grpc', 'tcp']).optional(),
-    /** How the health monitor checks the instance. */
-    healthCheck: probeSchema.optional(),
+    /**
+     * How the health monitor checks the instance: a probe definition, or
+     * the short form `{ endpoint, interval, timeout }` (an HTTP readiness
+     * probe; milliseconds).
+     */
+    healthCheck: serviceHealthCheckSchema.optional(),
     loadBalancing: z
       .object({
         /** Relative share of the traffic. Default 100; 0 drains. */

@@ -268,6 +268,11 @@ export const actionRequestSchema = z
     reason: z.string().max(1000).optional(),
     /** For stop and uninstall: stop the running plugins that depend on this one first. */
     cascade: z.boolean().optional(),
+    /**
+     * For restart: replace only this instance of a running plugin (a new one
+     * starts and passes its probes before this one stops).
+     */
+    instanceId: z.string().min(1).max(64).optional(),
     ...queueOptions,
   })
   .strict();

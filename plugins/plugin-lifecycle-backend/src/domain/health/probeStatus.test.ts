@@ -254,6 +254,7 @@ describe('instanceProbeGate', () => {
       started: true,
       ready: true,
       live: true,
+      readinessFailing: false,
       held: [],
       reasons: [],
     });
@@ -269,6 +270,7 @@ describe('instanceProbeGate', () => {
       started: false,
       ready: false,
       live: true,
+      readinessFailing: false,
       held: ['ready', 'alive'],
       reasons: ["startup probe 'boot' has not passed yet"],
     });
@@ -291,6 +293,7 @@ describe('instanceProbeGate', () => {
       started: true,
       ready: true,
       live: true,
+      readinessFailing: false,
       held: [],
       reasons: [],
     });
@@ -304,6 +307,7 @@ describe('instanceProbeGate', () => {
     ).toMatchObject({
       started: true,
       ready: false,
+      readinessFailing: false,
       reasons: ["readiness probe 'ready' has not passed yet"],
     });
     expect(
@@ -315,6 +319,7 @@ describe('instanceProbeGate', () => {
     ).toMatchObject({
       ready: false,
       live: true,
+      readinessFailing: true,
       reasons: ["readiness probe 'db': broken (failing)"],
     });
     expect(
@@ -335,6 +340,7 @@ describe('instanceProbeGate', () => {
       started: true,
       ready: true,
       live: false,
+      readinessFailing: false,
       held: [],
       reasons: ["liveness probe 'alive': broken (failing)"],
     });
@@ -349,6 +355,7 @@ describe('instanceProbeGate', () => {
       started: false,
       ready: false,
       live: false,
+      readinessFailing: false,
       held: ['ready'],
       reasons: ["startup probe 'boot': broken (failed)"],
     });

@@ -77,6 +77,11 @@ export interface InstanceProbeGate {
    * false the instance is to be restarted, as Kubernetes would.
    */
   live: boolean;
+  /**
+   * Started, and a readiness probe has failed (not merely not passed yet):
+   * the instance says it cannot serve.
+   */
+  readinessFailing: boolean;
   /** Readiness and liveness probes not to run while startup is pending. */
   held: string[];
   /** Why the instance is not ready or not live; empty when it is both. */
@@ -267,7 +272,9 @@ export function instanceProbeGate(
     }
   }
 
-  return { started, ready, live, held, reasons };
+  const readinessFailing =
+    started && of('readiness').some(s => s.status === 'failing');
+  return { started, ready, live, readinessFailing, held, reasons };
 }
 
 function assertTime(value: number, name: string) {

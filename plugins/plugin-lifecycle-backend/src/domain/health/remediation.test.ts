@@ -12,6 +12,7 @@ type Gate = {
   started: boolean;
   ready: boolean;
   live: boolean;
+  readinessFailing?: boolean;
   reasons: string[];
 };
 
@@ -214,6 +215,26 @@ describe('decideRemediation', () => {
     expect(actions).toEqual([
       [200, 'out-of-rotation', undefined],
       [400, 'into-rotation', undefined],
+    ]);
+  });
+
+  it('takes out an instance whose readiness probe fails before it was ever ready', () => {
+    const failing: Gate = { ...UNREADY, readinessFailing: true };
+    const notYet: Gate = {
+      ...UNREADY,
+      readinessFailing: false,
+      reasons: ["readiness probe 'ready' has not passed yet"],
+    };
+    // A probe that has not run yet says nothing: no flapping at start.
+    expect(run([[0, notYet]]).actions).toEqual([]);
+    const { actions } = run([
+      [0, failing],
+      [100, failing],
+      [200, LIVE],
+    ]);
+    expect(actions).toEqual([
+      [0, 'out-of-rotation', undefined],
+      [200, 'into-rotation', undefined],
     ]);
   });
 

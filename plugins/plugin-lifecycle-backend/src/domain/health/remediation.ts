@@ -150,8 +150,10 @@ const HOUR_MS = 3_600_000;
  *   failure and the previous restart; restarts are forgotten once the
  *   instance has been live for `stableMs`.
  * - Not live, `mark-error` or `event`: once per failure.
- * - Ready to not ready (started and live), `out-of-rotation`: taken out,
- *   and back `into-rotation` once ready again; `event`: once per failure.
+ * - Ready to not ready (started and live), or a failing readiness probe
+ *   before it was ever ready, `out-of-rotation`: taken out, and back
+ *   `into-rotation` once ready again (a probe that has not run yet takes
+ *   nothing out); `event`: once per failure from ready.
  * - Restarts, error markings and events count against `maxPerHour` per
  *   plugin (sliding hour); a suppressed one is reported once per failure.
  *
@@ -161,7 +163,8 @@ export function decideRemediation(input: {
   instance?: InstanceRemedyState;
   /** Times of the plugin's rate-limited actions (any order). */
   pluginWindow?: readonly number[];
-  gate: Pick<InstanceProbeGate, 'started' | 'ready' | 'live' | 'reasons'>;
+  gate: Pick<InstanceProbeGate, 'started' | 'ready' | 'live' | 'reasons'> &
+    Partial<Pick<InstanceProbeGate, 'readinessFailing'>>;
   target: { pluginId: string; instanceId: string; targetId: string };
   now: number;
   policy?: RemediationPolicy;
@@ -267,14 +270,17 @@ export function decideRemediation(input: {
     }
   }
 
-  if (gate.live && gate.started) {
-    if (!gate.ready && prev.ready) {
-      if (policy.onReadinessFailure === 'out-of-rotation') {
+  if (gate.live && gate.started && !gate.ready) {
+    // From ready to not ready; or failing before it was ever seen ready
+    // (a registered service is routable until its first probe says no).
+    const failing = prev.ready || gate.readinessFailing === true;
+    if (policy.onReadinessFailure === 'out-of-rotation') {
+      if (failing && !next.outOfRotation) {
         actions.push(action('out-of-rotation'));
         next = { ...next, outOfRotation: true };
-      } else if (policy.onReadinessFailure === 'event') {
-        limited(action('event', { failure: 'readiness' }));
       }
+    } else if (policy.onReadinessFailure === 'event' && prev.ready) {
+      limited(action('event', { failure: 'readiness' }));
     }
   }
   if (gate.ready && next.outOfRotation) {

@@ -4,10 +4,6 @@ import {
   coreServices,
   createServiceFactory,
 } from '@backstage/backend-plugin-api';
-// TODO(plugin-lifecycle): move @backstage/backend-defaults from
-// devDependencies to dependencies in package.json, then drop this comment:
-// this factory wraps its HostDiscovery at runtime.
-// eslint-disable-next-line @backstage/no-undeclared-imports
 import { HostDiscovery } from '@backstage/backend-defaults/discovery';
 
 /** The id this plugin is mounted under; its own calls never go through the proxy. */

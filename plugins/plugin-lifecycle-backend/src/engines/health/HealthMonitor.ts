@@ -1320,7 +1320,8 @@ export class HealthMonitor {
       remedy.ready !== gate.ready ||
       remedy.live !== gate.live ||
       !gate.live ||
-      remedy.restarts > 0
+      remedy.restarts > 0 ||
+      (gate.readinessFailing && !remedy.outOfRotation)
     ) {
       this.#remediate(target, gate, now);
     }

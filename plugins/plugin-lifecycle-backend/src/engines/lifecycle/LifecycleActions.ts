@@ -29,6 +29,7 @@ import {
 } from './configureAction';
 import type { ActionHandler } from '../orchestrator/Orchestrator';
 import { RuntimeRegistry } from '../runtime/RuntimeRegistry';
+import { replaceInstance } from './replaceInstance';
 import { LifecycleStateMachine } from './LifecycleStateMachine';
 import { waitUntilReady } from './readiness';
 import {
@@ -122,10 +123,10 @@ export class LifecycleActions {
       install: (op, signal) => this.install(op, signal),
       start: (op, signal) => this.start(op, signal),
       stop: op => this.stop(op),
-      restart: async (op, signal) => ({
-        ...(await this.stop(op)),
-        ...(await this.start(op, signal)),
-      }),
+      restart: async (op, signal) =>
+        op.params?.instanceId
+          ? replaceInstance(this.#configureSteps(), op, signal)
+          : { ...(await this.stop(op)), ...(await this.start(op, signal)) },
       uninstall: op => this.uninstall(op),
       update: (op, signal) => this.update(op, signal),
       configure: (op, signal) =>

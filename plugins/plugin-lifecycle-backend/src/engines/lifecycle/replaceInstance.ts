@@ -1,0 +1,73 @@
+import { Operation } from '@internal/plugin-lifecycle-common';
+import { ConfigureSteps } from './configureAction';
+
+/** What a restart of one instance carries. */
+export interface ReplaceInstanceParams {
+  instanceId: string;
+  reason?: string;
+}
+
+/**
+ * Restarts one instance of a running plugin without taking the plugin
+ * down: a new instance of the same version and configuration starts and
+ * must pass its startup and readiness probes before the old one stops.
+ * The plugin stays `running`; its other instances are not touched. If the
+ * new instance never gets ready it is stopped and the old one keeps
+ * running (the operation fails, so a retry or the health monitor tries
+ * again).
+ *
+ * A plugin that is not running, or an instance that is already gone,
+ * needs nothing: the result says why.
+ */
+export async function replaceInstance(
+  s: ConfigureSteps,
+  op: Operation,
+  signal: AbortSignal,
+): Promise<Record<string, unknown>> {
+  const { instanceId, reason } = op.params as unknown as ReplaceInstanceParams;
+  const plugin = await s.plugins.getOrThrow(op.pluginId);
+  if (plugin.state !== 'running') {
+    return { replaced: 0, reason: `plugin is ${plugin.state}` };
+  }
+  const old = await s.instances.get(instanceId);
+  if (
+    !old ||
+    old.pluginId !== plugin.id ||
+    !['running', 'starting'].includes(old.status)
+  ) {
+    return { replaced: 0, reason: `instance ${instanceId} is not running` };
+  }
+  const stored = await s.plugins.getVersion(plugin.id, old.version);
+  if (!stored) {
+    return { replaced: 0, reason: `version ${old.version} is not installed` };
+  }
+  const runtime = s.runtimes.get(old.runtime);
+  let freshId: string | undefined;
+  try {
+    const fresh = await s.startInstance(plugin, stored, runtime, signal, id => {
+      freshId = id;
+    });
+    await s.awaitReady(plugin.probes, fresh, runtime, signal);
+  } catch (error) {
+    if (freshId) {
+      await s
+        .stopInstance(plugin.id, freshId, runtime.type, 'never got ready')
+        .catch(e =>
+          s.logger.warn(`stopping replacement ${freshId} failed: ${e}`),
+        );
+    }
+    throw error;
+  }
+  await s.stopInstance(
+    plugin.id,
+    old.id,
+    old.runtime,
+    `replaced by ${freshId}${reason ? `: ${reason}` : ''}`,
+  );
+  s.logger.info(
+    `replaced instance ${old.id} of ${plugin.id} by ${freshId}${
+      reason ? ` (${reason})` : ''
+    }`,
+  );
+  return { replaced: 1, oldInstanceId: old.id, newInstanceId: freshId };
+}
