@@ -42,6 +42,7 @@ import { ConfigurationManager } from '../../plugins/plugin-lifecycle-backend/src
 import { ExternalRuntime } from '../../plugins/plugin-lifecycle-backend/src/engines/runtime/ExternalRuntime';
 import { RuntimeRegistry } from '../../plugins/plugin-lifecycle-backend/src/engines/runtime/RuntimeRegistry';
 import { PluginLifecycleOrchestrationSystem } from '../../plugins/plugin-lifecycle-backend/src/system/PluginLifecycleOrchestrationSystem';
+import { writeBenchmarks } from '../lib/benchmarksFile';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);
 const READS = Number(process.env.BENCH_READS ?? 20_000);
@@ -534,20 +535,6 @@ function table(rows: Combined[]) {
     );
   }
   return lines.join('\n');
-}
-
-function writeBenchmarks(section: string, body: string) {
-  const file = path.resolve(__dirname, '../../BENCHMARKS.md');
-  let text = fs.existsSync(file)
-    ? fs.readFileSync(file, 'utf8')
-    : "# Benchmarks\n\nFigures from the scripts under bench/, on the project's own machines (2 cores, shared and noisy).\n";
-  const start = `<!-- ${section}:start -->`;
-  const end = `<!-- ${section}:end -->`;
-  const block = `${start}\n${body}\n${end}`;
-  text = text.includes(start)
-    ? text.replace(new RegExp(`${start}[\\s\\S]*?${end}`), () => block)
-    : `${text.trimEnd()}\n\n${block}\n`;
-  fs.writeFileSync(file, text);
 }
 
 function verdict(rows: Combined[]) {

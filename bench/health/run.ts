@@ -29,6 +29,7 @@ import {
 } from '../../plugins/plugin-lifecycle-backend/src/engines/health/HealthMonitor';
 import { ProberRegistry } from '../../plugins/plugin-lifecycle-backend/src/engines/health/probers/ProberRegistry';
 import { SystemEvents } from '../../plugins/plugin-lifecycle-backend/src/system/SystemEvents';
+import { writeBenchmarks } from '../lib/benchmarksFile';
 
 const TARGETS = Number(process.env.BENCH_TARGETS ?? 10_000);
 const PORTS = Number(process.env.BENCH_PORTS ?? 20);
@@ -321,20 +322,6 @@ function table(results: Result[]) {
     );
   }
   return lines.join('\n');
-}
-
-function writeBenchmarks(section: string, body: string) {
-  const file = path.resolve(__dirname, '../../BENCHMARKS.md');
-  let text = fs.existsSync(file)
-    ? fs.readFileSync(file, 'utf8')
-    : "# Benchmarks\n\nFigures from the scripts under bench/, on the project's own machines (2 cores, shared and noisy).\n";
-  const start = `<!-- ${section}:start -->`;
-  const end = `<!-- ${section}:end -->`;
-  const block = `${start}\n${body}\n${end}`;
-  text = text.includes(start)
-    ? text.replace(new RegExp(`${start}[\\s\\S]*?${end}`), () => block)
-    : `${text.trimEnd()}\n\n${block}\n`;
-  fs.writeFileSync(file, text);
 }
 
 async function main() {

@@ -13,9 +13,7 @@
  * per strategy, default 100), BENCH_BATCH_SIZE (picks per batch, default
  * 100000), BENCH_WRITE=0 to only print.
  */
-import fs from 'node:fs';
 import os from 'node:os';
-import path from 'node:path';
 import {
   BalancedInstance,
   ClientInfo,
@@ -23,6 +21,7 @@ import {
   LoadBalancer,
   LoadBalancingStrategy,
 } from '../../plugins/plugin-lifecycle-backend/src/domain/loadBalancing';
+import { writeBenchmarks } from '../lib/benchmarksFile';
 
 const INSTANCES = Number(process.env.BENCH_INSTANCES ?? 1000);
 const BATCHES = Number(process.env.BENCH_BATCHES ?? 100);
@@ -187,20 +186,6 @@ function table(rows: Row[], unit: 'pick' | 'cycle') {
     );
   }
   return lines.join('\n');
-}
-
-function writeBenchmarks(section: string, body: string) {
-  const file = path.resolve(__dirname, '../../BENCHMARKS.md');
-  let text = fs.existsSync(file)
-    ? fs.readFileSync(file, 'utf8')
-    : "# Benchmarks\n\nFigures from the scripts under bench/, on the project's own machines (2 cores, shared and noisy).\n";
-  const start = `<!-- ${section}:start -->`;
-  const end = `<!-- ${section}:end -->`;
-  const block = `${start}\n${body}\n${end}`;
-  text = text.includes(start)
-    ? text.replace(new RegExp(`${start}[\\s\\S]*?${end}`), () => block)
-    : `${text.trimEnd()}\n\n${block}\n`;
-  fs.writeFileSync(file, text);
 }
 
 const loadAverage = () => os.loadavg()[0].toFixed(1);
