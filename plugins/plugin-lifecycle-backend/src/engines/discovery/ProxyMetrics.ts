@@ -178,7 +178,14 @@ export class ProxyMetrics {
       this.#versions.set(key, version);
     }
     const created: BoundMetrics = {
-      target: Object.freeze({ ...target }),
+      // Just these fields: callers may pass a larger object (the proxy
+      // passes the picked instance, to allocate nothing per request).
+      target: Object.freeze({
+        serviceId: target.serviceId,
+        serviceName: target.serviceName,
+        tenant: target.tenant,
+        version: target.version,
+      }),
       instance: current?.instance ?? new Counters(this.#bounds.length),
       version: version.counters,
     };

@@ -207,7 +207,10 @@ function forwardedHeaders(
   const listed = named
     ? new Set(named.split(',').map(h => h.trim().toLowerCase()))
     : undefined;
-  for (const [name, value] of Object.entries(req.headers)) {
+  const incoming = req.headers;
+  // Object.keys, not Object.entries: no array of pairs per request.
+  for (const name of Object.keys(incoming)) {
+    const value = incoming[name];
     if (value === undefined || NOT_FORWARDED.has(name)) continue;
     if (listed?.has(name)) continue;
     if (name === 'authorization' && !options.keepAuthorization) continue;
@@ -238,12 +241,133 @@ function responseHeaders(
     typeof named === 'string'
       ? new Set(named.split(',').map(h => h.trim().toLowerCase()))
       : undefined;
-  for (const [name, value] of Object.entries(headers)) {
+  for (const name of Object.keys(headers)) {
+    const value = headers[name];
     if (value === undefined || HOP_BY_HOP.has(name) || listed?.has(name))
       continue;
     out[name] = value;
   }
   return out;
+}
+
+/** The client's side of one proxied request, shared by its attempts. */
+interface ClientState {
+  gone: boolean;
+  /** The attempt under way, to abort when the client goes away. */
+  attempt: AttemptHandler | undefined;
+}
+
+type RecordOutcome = (
+  outcome: 'responded' | 'failed',
+  status: number,
+  latencyMs: number,
+) => void;
+
+const CLIENT_GONE = Object.assign(new Error('The client went away'), {
+  name: 'AbortError',
+  code: 'UND_ERR_ABORTED',
+});
+
+/**
+ * One attempt's undici dispatch handler: the upstream's response goes
+ * straight to `res` (status, headers without hop-by-hop ones, then the body
+ * with backpressure both ways), without a stream or promise of undici's in
+ * between. `record` sees the outcome once (`responded` with the status and
+ * the time to the headers, or `failed` before any response); `settle` sees
+ * the end of the attempt once.
+ */
+class AttemptHandler implements Dispatcher.DispatchHandler {
+  readonly #res: ServerResponse;
+  readonly #client: ClientState;
+  readonly #record: RecordOutcome;
+  readonly #settle: (result: Attempt) => void;
+  readonly #startedAt = performance.now();
+  #controller: Dispatcher.DispatchController | undefined;
+  #responded = false;
+  #settled = false;
+  #onDrain: (() => void) | undefined;
+
+  constructor(
+    res: ServerResponse,
+    client: ClientState,
+    record: RecordOutcome,
+    settle: (result: Attempt) => void,
+  ) {
+    this.#res = res;
+    this.#client = client;
+    this.#record = record;
+    this.#settle = settle;
+  }
+
+  /** The client went away: stop the upstream request. */
+  abort(reason: Error) {
+    this.#controller?.abort(reason);
+  }
+
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.#controller = controller;
+    if (this.#client.gone) controller.abort(CLIENT_GONE);
+  }
+
+  onResponseStart(
+    controller: Dispatcher.DispatchController,
+    statusCode: number,
+    headers: Record<string, string | string[] | undefined>,
+  ): void {
+    if (statusCode < 200) return; // 1xx: informational, not forwarded
+    this.#responded = true;
+    this.#record('responded', statusCode, performance.now() - this.#startedAt);
+    const res = this.#res;
+    res.writeHead(statusCode, responseHeaders(headers));
+    if (res.writableNeedDrain) this.#pause(controller);
+  }
+
+  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer) {
+    if (!this.#res.write(chunk)) this.#pause(controller);
+  }
+
+  onResponseEnd(): void {
+    this.#unlisten();
+    this.#res.end();
+    this.#finish({ done: true });
+  }
+
+  onResponseError(
+    _controller: Dispatcher.DispatchController | undefined,
+    error: Error,
+  ): void {
+    this.#unlisten();
+    // A response under way that broke, or a client that went away:
+    // nothing more to say to the client.
+    if (this.#responded) {
+      this.#res.destroy(error);
+      this.#finish({ done: true });
+    } else if (this.#client.gone) {
+      this.#finish({ done: true });
+    } else {
+      this.#record('failed', 0, performance.now() - this.#startedAt);
+      this.#finish({ done: false, error });
+    }
+  }
+
+  #pause(controller: Dispatcher.DispatchController) {
+    controller.pause();
+    if (!this.#onDrain) {
+      this.#onDrain = () => controller.resume();
+      this.#res.on('drain', this.#onDrain);
+    }
+  }
+
+  #unlisten() {
+    if (this.#onDrain) this.#res.off('drain', this.#onDrain);
+    this.#onDrain = undefined;
+  }
+
+  #finish(result: Attempt) {
+    if (this.#settled) return;
+    this.#settled = true;
+    this.#settle(result);
+  }
 }
 
 function digest(value: string) {
@@ -458,9 +582,13 @@ export class ServiceProxy {
       if (body === 'stream') discardBody(req);
       sendError(req, res, status, name, message);
     };
-    const abort = new AbortController();
+    // The client going away (its connection closed before our response
+    // ended) aborts the attempt under way.
+    const client: ClientState = { gone: false, attempt: undefined };
     res.once('close', () => {
-      if (!res.writableFinished) abort.abort();
+      if (res.writableFinished) return;
+      client.gone = true;
+      client.attempt?.abort(CLIENT_GONE);
     });
 
     const tried = new Set<string>();
@@ -500,7 +628,7 @@ export class ServiceProxy {
         path,
         body,
         length,
-        signal: abort.signal,
+        client,
       });
       if (outcome.done) return;
       lastError = outcome.error;
@@ -531,7 +659,7 @@ export class ServiceProxy {
   }
 
   /** One try on one instance; `done` once a response began or the client left. */
-  async #attempt(
+  #attempt(
     picked: ResolvedService,
     req: IncomingMessage,
     res: ServerResponse,
@@ -540,25 +668,47 @@ export class ServiceProxy {
       path: string;
       body: Buffer | 'stream' | null;
       length?: number;
-      signal: AbortSignal;
+      client: ClientState;
     },
   ): Promise<Attempt> {
-    const handle = this.#metrics.target({
-      serviceId: picked.serviceId,
-      serviceName: picked.serviceName,
-      tenant: picked.tenant,
-      version: picked.version,
-    });
+    // `picked` has the target's fields; the metrics copy them only when
+    // they first see the instance (or its version changed).
+    const handle = this.#metrics.target(picked);
     const headers = forwardedHeaders(req, {
       keepAuthorization: picked.pluginId !== undefined,
       bodyLength: request.length,
     });
     this.#metrics.started(handle);
     this.#discovery.connectionOpened(picked.serviceId);
-    const startedAt = performance.now();
-    let responded = false;
-    try {
-      await this.#pool(picked.url).stream(
+    return new Promise<Attempt>(resolve => {
+      const attempt = new AttemptHandler(
+        res,
+        request.client,
+        (outcome, status, latencyMs) => {
+          if (outcome === 'responded') {
+            this.#metrics.responded(handle, status, latencyMs);
+            this.#discovery.reportOutcome(picked.serviceId, {
+              ok: status < 500,
+              status,
+              latencyMs,
+            });
+          } else if (outcome === 'failed') {
+            this.#metrics.failed(handle);
+            this.#discovery.reportOutcome(picked.serviceId, {
+              ok: false,
+              latencyMs,
+            });
+          }
+        },
+        result => {
+          request.client.attempt = undefined;
+          this.#metrics.finished(handle);
+          this.#discovery.connectionClosed(picked.serviceId);
+          resolve(result);
+        },
+      );
+      request.client.attempt = attempt;
+      this.#pool(picked.url).dispatch(
         {
           path: request.path,
           method: request.method as Dispatcher.HttpMethod,
@@ -570,38 +720,12 @@ export class ServiceProxy {
             request.body === 'stream'
               ? req.pipe(new PassThrough())
               : request.body,
-          signal: request.signal,
           headersTimeout: this.#headersTimeoutMs,
           bodyTimeout: this.#bodyTimeoutMs,
         },
-        ({ statusCode, headers: upstream }) => {
-          responded = true;
-          const latencyMs = performance.now() - startedAt;
-          this.#metrics.responded(handle, statusCode, latencyMs);
-          this.#discovery.reportOutcome(picked.serviceId, {
-            ok: statusCode < 500,
-            status: statusCode,
-            latencyMs,
-          });
-          res.writeHead(statusCode, responseHeaders(upstream));
-          return res;
-        },
+        attempt,
       );
-      return { done: true };
-    } catch (error) {
-      // A response under way that broke, or a client that went away:
-      // nothing more to say to the client.
-      if (responded || request.signal.aborted) return { done: true };
-      this.#metrics.failed(handle);
-      this.#discovery.reportOutcome(picked.serviceId, {
-        ok: false,
-        latencyMs: performance.now() - startedAt,
-      });
-      return { done: false, error: error as Error };
-    } finally {
-      this.#metrics.finished(handle);
-      this.#discovery.connectionClosed(picked.serviceId);
-    }
+    });
   }
 
   #pool(origin: string): Pool {
