@@ -14,7 +14,9 @@
  * BENCH_CPU_PROFILE_DIR (the backend replicas write V8 CPU profiles there),
  * BENCH_PRODUCER (`sequential`, the default: the whole-operation scenarios
  * send their batches one after the other; `concurrent`: one client per
- * replica, at the same time, timed from the first request).
+ * replica, at the same time, timed from the first request), BENCH_ROUNDS
+ * (default 3: each scenario runs that many times and the table shows the
+ * round with the median operations/s; the machines are shared and noisy).
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -33,6 +35,7 @@ import {
   OperationStore,
 } from '../../plugins/plugin-lifecycle-backend/src/database/OperationStore';
 import { createNoopOrchestrator } from './noopOrchestrator';
+import { writeBenchmarks } from '../lib/benchmarksFile';
 
 const OPERATIONS = Number(process.env.BENCH_OPERATIONS ?? 2000);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 32);
@@ -43,6 +46,7 @@ const BATCH = 500;
 const CPU_PROFILE_DIR = process.env.BENCH_CPU_PROFILE_DIR;
 /** How the whole-operation scenarios send their batches (see scenario()). */
 const PRODUCER = process.env.BENCH_PRODUCER ?? 'sequential';
+const ROUNDS = Math.max(1, Number(process.env.BENCH_ROUNDS ?? 3));
 
 interface Result {
   scenario: string;
@@ -480,18 +484,21 @@ function table(results: Result[]) {
   return lines.join('\n');
 }
 
-function writeBenchmarks(section: string, body: string) {
-  const file = path.resolve(__dirname, '../../BENCHMARKS.md');
-  let text = fs.existsSync(file)
-    ? fs.readFileSync(file, 'utf8')
-    : "# Benchmarks\n\nFigures from the scripts under bench/, on the project's own machines (2 cores, shared and noisy).\n";
-  const start = `<!-- ${section}:start -->`;
-  const end = `<!-- ${section}:end -->`;
-  const block = `${start}\n${body}\n${end}`;
-  text = text.includes(start)
-    ? text.replace(new RegExp(`${start}[\\s\\S]*?${end}`), block)
-    : `${text.trimEnd()}\n\n${block}\n`;
-  fs.writeFileSync(file, text);
+/** Runs a scenario ROUNDS times; the round with the median operations/s. */
+async function median(run: () => Promise<Result>): Promise<Result> {
+  const results: Result[] = [];
+  for (let i = 0; i < ROUNDS; i++) {
+    const result = await run();
+    process.stdout.write(`${result.perSecond.toFixed(0)} `);
+    results.push(result);
+  }
+  results.sort((a, b) => a.perSecond - b.perSecond);
+  return {
+    ...results[Math.floor((results.length - 1) / 2)],
+    // a duplicate or a failure in any round counts
+    duplicates: Math.max(...results.map(r => r.duplicates)),
+    failed: Math.max(...results.map(r => r.failed)),
+  };
 }
 
 const ONLY = process.env.BENCH_ONLY
@@ -507,8 +514,8 @@ async function main() {
   ] as const) {
     if (ONLY && !ONLY.test(`queue: ${name}`)) continue;
     process.stdout.write(`queue engine, ${name} ... `);
-    const result = await queueScenario(name, database, count);
-    console.log(`${result.perSecond.toFixed(0)} operations/s`);
+    const result = await median(() => queueScenario(name, database, count));
+    console.log(`operations/s; median ${result.perSecond.toFixed(0)}`);
     queueResults.push(result);
   }
   const results: Result[] = [];
@@ -519,8 +526,8 @@ async function main() {
   ] as const) {
     if (ONLY && !ONLY.test(`whole: ${name}`)) continue;
     process.stdout.write(`running ${name} ... `);
-    const result = await scenario(name, database, count);
-    console.log(`${result.perSecond.toFixed(0)} operations/s`);
+    const result = await median(() => scenario(name, database, count));
+    console.log(`operations/s; median ${result.perSecond.toFixed(0)}`);
     results.push(result);
   }
   const body = [
@@ -531,6 +538,8 @@ async function main() {
     `${QUEUE_OPERATIONS} operations on distinct plugins of 4 tenants, offered at ${QUEUE_RATE} operations/s by a producer, run by`,
     `Orchestrator workers in separate processes (leases, per-plugin order, fairness, outcome recording) with a handler that does no`,
     `work. Up to ${CONCURRENCY} operations at once per replica. Queue latency: from enqueue to the start of the attempt.`,
+    `Each scenario ran ${ROUNDS} time(s); each row is the round with the median operations/s (duplicates and failed: the most`,
+    `of any round).`,
     '',
     table(queueResults),
     '',
@@ -546,6 +555,7 @@ async function main() {
     `operations at once per replica. Queue latency: from enqueue to the start of the first attempt. Duplicates: install calls`,
     `beyond one per operation. CPU ms/operation: user + system CPU time over the run (from the first request), divided by the`,
     `operations, of the backend processes together, of PostgreSQL's backends for the run's database, and of the producer.`,
+    `Rounds as above.`,
     `Run on ${new Date().toISOString().slice(0, 10)}, Node ${
       process.version
     }, ${os.cpus().length} cores.`,

@@ -64,8 +64,8 @@ export interface NewOperation {
 
 const iso = (ms: number) => new Date(ms).toISOString();
 const MAX_RECLAIMS = 3;
-/** Rows per INSERT statement (15 bindings each; PostgreSQL allows 65535). */
-const INSERT_CHUNK = 1000;
+/** Plugin ids per lookup of {@link OperationStore.withUnfinished}. */
+const LOOKUP_CHUNK = 1000;
 
 /** The columns of {@link OperationRow}, for statements that list them. */
 const OPERATION_COLUMNS = [
@@ -259,16 +259,38 @@ type FinishRequest = {
  * are ranked as {@link fairOrder} ranks them, and the first `limit` are
  * locked (skipping those another replica is claiming) and leased.
  *
- * `o.seq <= (oldest unfinished of the plugin)` means `=` (the operation is
- * unfinished itself) but lets the planner expect that most rows pass, so it
- * prices a claim by the rows it reads before its LIMIT rather than by the
- * whole queue (which, on a long queue, would also turn JIT compilation on).
+ * The statement reads no more of the queue than it claims, however long the
+ * queue and however stale the table's statistics (a new or busy queue is
+ * rarely analysed; plans that are right for the rows the statistics
+ * describe must not turn into scans of the whole queue):
+ * - the (tenant, priority) lanes come from a skip scan of the claim index
+ *   (one index probe per lane, not a read of every queued row);
+ * - `o.seq <= (oldest unfinished of the plugin)` means `=` (the operation is
+ *   unfinished itself) but lets the planner expect that most rows pass, so
+ *   it prices a claim by the rows it reads before its LIMIT rather than by
+ *   the whole queue (which, on a long queue, would also turn JIT on);
+ * - the picked rows are locked by id alone (`= ANY(ARRAY(...))`: index
+ *   probes), not looked for again among all the queued ones. Locking gives
+ *   the row as it is now (another replica may have claimed it since this
+ *   statement's snapshot), and only those still queued are leased.
  */
 const PG_CLAIM = `
-WITH candidates AS (
+WITH RECURSIVE lanes AS (
+  (SELECT tenant, priority FROM operations
+   WHERE status = 'queued'
+   ORDER BY status, tenant, priority LIMIT 1)
+  UNION ALL
+  SELECT n.tenant, n.priority FROM lanes l
+  CROSS JOIN LATERAL (
+    SELECT tenant, priority FROM operations
+    WHERE status = 'queued' AND (tenant, priority) > (l.tenant, l.priority)
+    ORDER BY status, tenant, priority LIMIT 1
+  ) n
+),
+candidates AS (
   SELECT c.id, c.seq, c.priority,
          row_number() OVER (PARTITION BY c.tenant ORDER BY c.priority DESC, c.seq ASC) AS tenant_rank
-  FROM (SELECT DISTINCT tenant, priority FROM operations WHERE status = 'queued') l
+  FROM lanes l
   CROSS JOIN LATERAL (
     SELECT o.id, o.seq, o.tenant, o.priority
     FROM operations o
@@ -292,18 +314,48 @@ picked AS (
   LIMIT ?
 ),
 locked AS (
-  SELECT o.id FROM operations o
-  WHERE o.id IN (SELECT id FROM picked) AND o.status = 'queued'
+  SELECT o.id, o.status FROM operations o
+  WHERE o.id = ANY(ARRAY(SELECT id FROM picked))
   FOR UPDATE SKIP LOCKED
 )
 UPDATE operations o
 SET status = 'running', lease_owner = ?, lease_expires_at = ?,
     attempts = o.attempts + 1, started_at = ?
 FROM locked JOIN picked ON picked.id = locked.id
-WHERE o.id = locked.id
+WHERE o.id = locked.id AND locked.status = 'queued'
 RETURNING ${OPERATION_COLUMNS.map(c => `o.${c}`).join(
   ', ',
 )}, picked.pick_order`;
+
+/**
+ * PostgreSQL: new operations (in `ord` order, so their seq follows the order
+ * given) and their dependencies in one statement, whatever their number:
+ * each list is one JSON parameter.
+ */
+const PG_ENQUEUE = `
+WITH v AS (
+  SELECT * FROM json_to_recordset(?::json) AS x(
+    ord int, id text, plugin_id text, tenant text, type text, status text,
+    priority int, actor text, params text, attempts int, max_attempts int,
+    timeout_ms int, idempotency_key text, batch_id text,
+    next_attempt_at timestamptz, created_at timestamptz)
+),
+inserted AS (
+  INSERT INTO operations (id, plugin_id, tenant, type, status, priority, actor,
+    params, attempts, max_attempts, timeout_ms, idempotency_key, batch_id,
+    next_attempt_at, created_at)
+  SELECT id, plugin_id, tenant, type, status, priority, actor, params,
+    attempts, max_attempts, timeout_ms, idempotency_key, batch_id,
+    next_attempt_at, created_at
+  FROM v ORDER BY ord
+  RETURNING seq, id
+),
+dependencies AS (
+  INSERT INTO operation_dependencies (operation_id, depends_on_id)
+  SELECT operation_id, depends_on_id
+  FROM json_to_recordset(?::json) AS d(operation_id text, depends_on_id text)
+)
+SELECT seq, id FROM inserted`;
 
 /**
  * PostgreSQL: records the outcomes of several attempts in one statement,
@@ -380,7 +432,7 @@ export class OperationStore {
   }
 
   /**
-   * Persists operations (a single one or a whole batch) in one transaction.
+   * Persists operations (a single one or a whole batch) at once: all or none.
    * With an idempotency key already used by the tenant, returns the stored
    * operation instead of creating a second one (`created: false`).
    */
@@ -388,8 +440,45 @@ export class OperationStore {
     operations: NewOperation[],
     now: number,
   ): Promise<{ operations: QueuedOperation[]; created: boolean }> {
+    const first = operations[0];
+    const rows = operations.map(
+      op =>
+        ({
+          id: op.id,
+          plugin_id: op.pluginId,
+          tenant: op.tenant,
+          type: op.type,
+          status: 'queued',
+          priority: op.priority ?? 0,
+          actor: op.actor ?? null,
+          params: toJson(op.params),
+          attempts: 0,
+          max_attempts: op.maxAttempts ?? 1,
+          timeout_ms: op.timeoutMs,
+          idempotency_key: op === first ? op.idempotencyKey ?? null : null,
+          batch_id: op.batchId ?? null,
+          next_attempt_at: iso(now),
+          created_at: iso(now),
+        } as Partial<OperationRow>),
+    );
+    const dependencies = operations.flatMap(op =>
+      (op.dependsOn ?? []).map(d => ({
+        operation_id: op.id,
+        depends_on_id: d,
+      })),
+    );
+    // The dependencies are the ones just written.
+    const dependsOn = new Map(
+      operations.map(op => [op.id, [...(op.dependsOn ?? [])].sort()]),
+    );
+    if (this.#isPostgres && !first?.idempotencyKey) {
+      // One statement, atomic on its own: no transaction to open and close.
+      return {
+        operations: await this.#insertPg(rows, dependencies, dependsOn),
+        created: true,
+      };
+    }
     return this.#db.transaction(async tx => {
-      const first = operations[0];
       if (first?.idempotencyKey) {
         const existing = await tx<OperationRow>('operations')
           .where({
@@ -409,74 +498,75 @@ export class OperationStore {
           };
         }
       }
-      const rows = operations.map(
-        op =>
-          ({
-            id: op.id,
-            plugin_id: op.pluginId,
-            tenant: op.tenant,
-            type: op.type,
-            status: 'queued',
-            priority: op.priority ?? 0,
-            actor: op.actor ?? null,
-            params: toJson(op.params),
-            attempts: 0,
-            max_attempts: op.maxAttempts ?? 1,
-            timeout_ms: op.timeoutMs,
-            idempotency_key: op === first ? op.idempotencyKey ?? null : null,
-            batch_id: op.batchId ?? null,
-            next_attempt_at: iso(now),
-            created_at: iso(now),
-          } as Partial<OperationRow>),
-      );
-      const dependencies = operations.flatMap(op =>
-        (op.dependsOn ?? []).map(d => ({
-          operation_id: op.id,
-          depends_on_id: d,
-        })),
-      );
-      let stored: OperationRow[];
       if (this.#isPostgres) {
-        // A whole batch in a few statements; the rows of one INSERT get
-        // their seq in the order they are listed, which is the batch's order.
-        stored = [];
-        for (let i = 0; i < rows.length; i += INSERT_CHUNK) {
-          stored.push(
-            ...(await tx<OperationRow>('operations')
-              .insert(rows.slice(i, i + INSERT_CHUNK))
-              .returning('*')),
-          );
-        }
-        for (let i = 0; i < dependencies.length; i += INSERT_CHUNK) {
-          await tx('operation_dependencies').insert(
-            dependencies.slice(i, i + INSERT_CHUNK),
-          );
-        }
-        stored.sort((a, b) => Number(a.seq) - Number(b.seq));
-      } else {
-        // SQLite runs in this process: a statement costs no round trip.
-        for (const row of rows) {
-          await tx<OperationRow>('operations').insert(row);
-        }
-        for (const dependency of dependencies) {
-          await tx('operation_dependencies').insert(dependency);
-        }
-        stored = await tx<OperationRow>('operations')
-          .whereIn(
-            'id',
-            operations.map(o => o.id),
-          )
-          .orderBy('seq');
+        return {
+          operations: await this.#insertPg(rows, dependencies, dependsOn, tx),
+          created: true,
+        };
       }
-      // The dependencies are the ones just written.
-      const dependsOn = new Map(
-        operations.map(op => [op.id, [...(op.dependsOn ?? [])].sort()]),
-      );
+      // SQLite runs in this process: a statement costs no round trip.
+      for (const row of rows) {
+        await tx<OperationRow>('operations').insert(row);
+      }
+      for (const dependency of dependencies) {
+        await tx('operation_dependencies').insert(dependency);
+      }
+      const stored: OperationRow[] = await tx<OperationRow>('operations')
+        .whereIn(
+          'id',
+          operations.map(o => o.id),
+        )
+        .orderBy('seq');
       return {
         operations: stored.map(r => rowToOperation(r, dependsOn.get(r.id))),
         created: true,
       };
     });
+  }
+
+  /**
+   * PostgreSQL: new operations and their dependencies in one statement
+   * (each of them a JSON parameter, whatever their number); the rows get
+   * their seq in the order given.
+   */
+  async #insertPg(
+    rows: Array<Partial<OperationRow>>,
+    dependencies: Array<{ operation_id: string; depends_on_id: string }>,
+    dependsOn: Map<string, string[]>,
+    tx?: Knex.Transaction,
+  ): Promise<QueuedOperation[]> {
+    const bindings = [
+      JSON.stringify(rows.map((r, ord) => ({ ord, ...r }))),
+      JSON.stringify(dependencies),
+    ];
+    // In a transaction, unnamed: a refused named statement (see runNamed)
+    // would abort the transaction, leaving nothing to run it again in.
+    const { rows: inserted } = tx
+      ? await tx.raw(PG_ENQUEUE, bindings)
+      : await runNamed(this.#db, 'plt_enqueue', PG_ENQUEUE, bindings);
+    const seqs = new Map<string, number>(
+      inserted.map((r: { id: string; seq: string | number }) => [
+        r.id,
+        Number(r.seq),
+      ]),
+    );
+    return rows
+      .map(r =>
+        rowToOperation(
+          {
+            ...(r as OperationRow),
+            seq: seqs.get(r.id!)!,
+            lease_owner: null,
+            lease_expires_at: null,
+            error: null,
+            result: null,
+            started_at: null,
+            finished_at: null,
+          },
+          dependsOn.get(r.id!),
+        ),
+      )
+      .sort((a, b) => a.seq - b.seq);
   }
 
   async get(operationId: string): Promise<QueuedOperation> {
@@ -859,9 +949,9 @@ export class OperationStore {
    */
   async withUnfinished(pluginIds: string[]): Promise<Set<string>> {
     const found = new Set<string>();
-    for (let i = 0; i < pluginIds.length; i += INSERT_CHUNK) {
+    for (let i = 0; i < pluginIds.length; i += LOOKUP_CHUNK) {
       const rows = await this.#db('operations')
-        .whereIn('plugin_id', pluginIds.slice(i, i + INSERT_CHUNK))
+        .whereIn('plugin_id', pluginIds.slice(i, i + LOOKUP_CHUNK))
         .whereIn('status', ['queued', 'running'])
         .distinct('plugin_id');
       for (const r of rows) found.add(r.plugin_id);

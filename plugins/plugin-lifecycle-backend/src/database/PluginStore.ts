@@ -235,6 +235,16 @@ INSERT INTO plugins (id, tenant, entity_ref, runtime, state, revision, replicas,
                      configuration, probes, created_at, updated_at)
 VALUES (?, ?, ?, ?, 'inactive', 0, ?, ?, ?, ?, ?)`;
 
+/** PostgreSQL: several new plugins in one statement. */
+const PG_CREATE_MANY = `
+INSERT INTO plugins (id, tenant, entity_ref, runtime, state, revision, replicas,
+                     configuration, probes, created_at, updated_at)
+SELECT id, tenant, entity_ref, runtime, state, revision, replicas,
+       configuration, probes, created_at, updated_at
+FROM json_to_recordset(?::json) AS v(id text, tenant text, entity_ref text,
+  runtime text, state text, revision int, replicas int, configuration text,
+  probes text, created_at timestamptz, updated_at timestamptz)`;
+
 /** PostgreSQL: several versions stored (or replaced) in one statement. */
 const PG_PUT_VERSIONS = `
 INSERT INTO plugin_versions (plugin_id, version, artifact, manifest, location, installed_at)
@@ -474,11 +484,21 @@ export class PluginStore {
     const timestamp = now();
     const rows = inputs.map(input => newPluginRow(input, timestamp));
     try {
-      await this.#db.transaction(async tx => {
-        for (let i = 0; i < rows.length; i += MANY_CHUNK) {
-          await tx<PluginRow>('plugins').insert(rows.slice(i, i + MANY_CHUNK));
-        }
-      });
+      if (this.#isPostgres) {
+        // One statement whatever the number (the rows are one JSON
+        // parameter, not eleven bindings each): atomic on its own.
+        await runNamed(this.#db, 'plt_create_plugins', PG_CREATE_MANY, [
+          JSON.stringify(rows),
+        ]);
+      } else {
+        await this.#db.transaction(async tx => {
+          for (let i = 0; i < rows.length; i += MANY_CHUNK) {
+            await tx<PluginRow>('plugins').insert(
+              rows.slice(i, i + MANY_CHUNK),
+            );
+          }
+        });
+      }
     } catch (error) {
       const existing = await this.getMany(inputs.map(i => i.id));
       if (existing.size > 0) {
@@ -650,6 +670,16 @@ export class PluginStore {
       .orderBy('id', 'asc')
       .limit(options.limit ?? 500);
     return rows.map(rowToTransition);
+  }
+
+  /** The plugin's latest state transition, if any. */
+  async lastTransition(pluginId: string): Promise<StateTransition | undefined> {
+    const row = await this.#db<TransitionRow>('state_transitions')
+      .select('*')
+      .where({ plugin_id: pluginId })
+      .orderBy('id', 'desc')
+      .first();
+    return row && rowToTransition(row);
   }
 
   async putVersion(version: StoredVersion): Promise<void> {

@@ -11,6 +11,7 @@ import {
 } from '../__testUtils__/testBackend';
 import { findFreePort } from '../engines/runtime/freePort';
 import { PLUGIN_LIFECYCLE_TOPIC } from '../system/SystemEvents';
+import { PluginStore } from '../database/PluginStore';
 
 jest.setTimeout(60_000);
 
@@ -249,6 +250,38 @@ describe('plugin-lifecycle router: the operation queue', () => {
       expect(Date.parse(stopB.startedAt!)).toBeLessThanOrEqual(
         Date.parse(stopC.startedAt!),
       );
+    });
+
+    it('looks up the plugins of a batch and creates the new ones together', async () => {
+      const getMany = jest.spyOn(PluginStore.prototype, 'getMany');
+      const createMany = jest.spyOn(PluginStore.prototype, 'createMany');
+      const create = jest.spyOn(PluginStore.prototype, 'create');
+      try {
+        const ids = ['together-a', 'together-b', 'together-c'];
+        const res = await api.post('/operations/batch', {
+          operations: [
+            ...ids.map(pluginId => ({
+              pluginId,
+              action: 'install',
+              install: installOf(),
+            })),
+            { pluginId: 'together-a', action: 'start' },
+          ],
+        });
+        expect(res.status).toBe(202);
+        expect(getMany.mock.calls).toEqual([[[...ids, 'together-a']]]);
+        expect(
+          createMany.mock.calls.map(([inputs]) => inputs.map(i => i.id)),
+        ).toEqual([ids]);
+        expect(create).not.toHaveBeenCalled();
+        for (const o of res.body.operations) {
+          expect((await api.wait(o.operationId)).status).toBe('succeeded');
+        }
+      } finally {
+        getMany.mockRestore();
+        createMany.mockRestore();
+        create.mockRestore();
+      }
     });
 
     it('takes further actions on a plugin the batch installs', async () => {

@@ -202,6 +202,50 @@ describe.each(databases.eachSupportedId())('the facade on %s', databaseId => {
     expect(plugin).toMatchObject({ runtime: 'external', state: 'installed' });
   });
 
+  it('does not redo an operation whose earlier attempt finished before its replica went away', async () => {
+    const { make, knex } = await createSystem();
+    system = await make();
+    const op = await system.installPlugin('ext-plugin', '3.1.0', {
+      artifact: {
+        type: 'external',
+        endpoints: [
+          { host: 'api.internal.example', port: 8443, protocol: 'https' },
+        ],
+      },
+    });
+    expect((await system.waitForOperation(op.operationId)).status).toBe(
+      'succeeded',
+    );
+    const transitions = (await system.getHistory('ext-plugin')).length;
+    // As if the replica died after its last transition and before it wrote
+    // the outcome: the operation is running under a lease that expired.
+    await knex('operations')
+      .where({ id: op.operationId })
+      .update({
+        status: 'running',
+        lease_owner: 'gone-replica',
+        lease_expires_at: new Date(Date.now() - 60_000),
+        finished_at: null,
+        result: null,
+      });
+    let taken;
+    for (let i = 0; i < 200; i++) {
+      taken = await system.getOperation(op.operationId);
+      if (taken.attempts > 1 && !['queued', 'running'].includes(taken.status))
+        break;
+      await new Promise(r => setTimeout(r, 50));
+    }
+    expect(taken).toMatchObject({
+      status: 'succeeded',
+      attempts: 2,
+      result: expect.objectContaining({ completedByEarlierAttempt: true }),
+    });
+    expect(await system.getPlugin('ext-plugin')).toMatchObject({
+      state: 'installed',
+    });
+    expect(await system.getHistory('ext-plugin')).toHaveLength(transitions);
+  });
+
   it('after a restart, marks lost instances stopped and starts running plugins again', async () => {
     const dataDir = makeTempDir('plugin-lifecycle-restart-');
     const { make } = await createSystem(dataDir);

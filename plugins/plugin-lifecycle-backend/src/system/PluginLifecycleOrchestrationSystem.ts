@@ -496,16 +496,15 @@ export class PluginLifecycleOrchestrationSystem {
       key: String(index),
     }));
     // Everything is checked before anything is stored: a refused batch
-    // leaves no plugin behind.
-    const plugins = new Map<string, PluginRecord>();
+    // leaves no plugin behind. The batch's plugins come in one lookup.
+    const plugins = await this.#plugins.getMany(items.map(i => i.pluginId));
     /** Plugins the batch creates: their tenant and first install. */
     const creating = new Map<
       string,
       { tenant: string; install: NonNullable<(typeof items)[0]['install']> }
     >();
     for (const item of items) {
-      const plugin =
-        plugins.get(item.pluginId) ?? (await this.#plugins.get(item.pluginId));
+      const plugin = plugins.get(item.pluginId);
       if (plugin && !Tenancy.includes(scope, plugin.tenant)) {
         throw new NotFoundError(
           `No plugin with id '${item.pluginId}' (operation ${item.key})`,
@@ -533,7 +532,6 @@ export class PluginLifecycleOrchestrationSystem {
           });
         }
       }
-      if (plugin) plugins.set(plugin.id, plugin);
     }
     const tenantOf = (pluginId: string) =>
       plugins.get(pluginId)?.tenant ?? creating.get(pluginId)!.tenant;
@@ -576,21 +574,22 @@ export class PluginLifecycleOrchestrationSystem {
     }
     const batchId = randomUUID();
     const ids = new Map(items.map(i => [i.key, randomUUID()]));
+    // The new plugins together (one statement per few hundred): all of them,
+    // or none when another request created one of them meanwhile.
+    const created = await this.#plugins.createMany(
+      [...creating].map(([id, { tenant, install }]) => ({
+        id,
+        tenant,
+        runtime: this.#runtimeFor(id, install),
+        entityRef: install.entityRef,
+        replicas: install.replicas,
+      })),
+    );
+    for (const plugin of created) plugins.set(plugin.id, plugin);
     const operations: NewOperation[] = [];
     for (const key of plan.order) {
       const item = items[Number(key)];
-      let plugin = plugins.get(item.pluginId);
-      if (!plugin) {
-        const { tenant, install } = creating.get(item.pluginId)!;
-        plugin = await this.#plugins.create({
-          id: item.pluginId,
-          tenant,
-          runtime: this.#runtimeFor(item.pluginId, install),
-          entityRef: install.entityRef,
-          replicas: install.replicas,
-        });
-        plugins.set(plugin.id, plugin);
-      }
+      const plugin = plugins.get(item.pluginId)!;
       if (item.action === 'install') {
         await this.#writeInstallConfiguration(
           plugin,

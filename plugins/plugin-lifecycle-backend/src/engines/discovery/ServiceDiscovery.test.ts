@@ -386,12 +386,7 @@ describe.each(databases.eachSupportedId())(
         ['b', true],
       ]);
 
-      // The health monitor's event does the same.
-      events.publish('health', 'verdictChanged', {
-        targetId: 'b',
-        ready: false,
-        healthScore: 0,
-      });
+      await discovery.setInstanceHealth('b', { ready: false, healthScore: 0 });
       await eventually(() =>
         attempt(() =>
           discovery.pickInstance('billing', {}, { scope }),

@@ -1102,37 +1102,32 @@ export class ServiceDiscovery {
   #subscribe() {
     const events = this.#events;
     if (!events) return;
-    const onVerdict = (payload: {
-      targetId?: string;
-      ready?: boolean;
-      healthScore?: number;
-    }) => {
-      if (!payload?.targetId) return;
-      this.setInstanceHealth(payload.targetId, {
-        ready: payload.ready,
-        healthScore: payload.healthScore,
-      }).catch(error =>
-        this.#logger.debug(
-          `health verdict for '${payload.targetId}' not applied: ${error}`,
-        ),
-      );
-    };
     // Instances start and stop with lifecycle actions: look at once rather
-    // than at the next poll.
-    const onSystemEvent = (event: { component?: string }) => {
-      if (
-        event?.component === 'runtime' ||
-        event?.component === 'stateMachine'
-      ) {
+    // than at the next poll. Only changes into or out of running matter; a
+    // poll per state change would re-read every instance twice for each
+    // operation the orchestrator runs. (Health verdicts reach discovery
+    // through setInstanceHealth, from the plugin's wiring.)
+    const onSystemEvent = (event: {
+      component?: string;
+      event?: string;
+      args?: Array<{ from?: string; to?: string }>;
+    }) => {
+      if (event?.component === 'runtime') {
         this.#feed.pollNow();
+        return;
+      }
+      if (
+        event?.component === 'stateMachine' &&
+        event.event === 'stateChanged'
+      ) {
+        const change = event.args?.[0];
+        if (change?.from === 'running' || change?.to === 'running') {
+          this.#feed.pollNow();
+        }
       }
     };
-    events.on('health:verdictChanged', onVerdict);
     events.on('systemEvent', onSystemEvent);
-    this.#unsubscribe.push(
-      () => events.off('health:verdictChanged', onVerdict),
-      () => events.off('systemEvent', onSystemEvent),
-    );
+    this.#unsubscribe.push(() => events.off('systemEvent', onSystemEvent));
   }
 
   #scheduleExpire() {

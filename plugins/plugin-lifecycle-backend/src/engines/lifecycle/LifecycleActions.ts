@@ -103,6 +103,19 @@ export interface LifecycleActionsOptions {
 }
 
 /**
+ * Where each action leaves a plugin when it succeeds, for actions whose
+ * success is told by the state alone (update and configure end where they
+ * began, so a finished earlier attempt cannot be told apart by state).
+ */
+const ACTION_END_STATES: Partial<Record<string, LifecycleState>> = {
+  install: 'installed',
+  start: 'running',
+  stop: 'installed',
+  restart: 'running',
+  uninstall: 'inactive',
+};
+
+/**
  * What each lifecycle action does, step by step, with the compensating
  * action for each failure: a failed install cleans up and returns to
  * `inactive`; a failed start stops what it started and ends in `error`.
@@ -119,7 +132,7 @@ export class LifecycleActions {
   }
 
   handlers(): Partial<Record<LifecycleAction, ActionHandler>> {
-    return {
+    const handlers: Partial<Record<LifecycleAction, ActionHandler>> = {
       install: (op, signal) => this.install(op, signal),
       start: (op, signal) => this.start(op, signal),
       stop: op => this.stop(op),
@@ -132,6 +145,36 @@ export class LifecycleActions {
       configure: (op, signal) =>
         applyConfiguration(this.#configureSteps(), op, signal),
     };
+    return Object.fromEntries(
+      Object.entries(handlers).map(([type, handler]) => [
+        type,
+        async (op: Operation, signal: AbortSignal) =>
+          (await this.#completedEarlier(op)) ?? handler!(op, signal),
+      ]),
+    );
+  }
+
+  /**
+   * A later attempt of an operation whose earlier attempt finished the work
+   * but was cut off before its outcome was written (its replica went away):
+   * the plugin is in the action's end state by this operation's own
+   * transition. Running the action again would try to leave that state
+   * (installed -> installing) and fail; the work is done, so say so.
+   */
+  async #completedEarlier(
+    op: Operation,
+  ): Promise<Record<string, unknown> | undefined> {
+    if (op.attempts <= 1) return undefined;
+    const endState = ACTION_END_STATES[op.type];
+    if (!endState) return undefined;
+    const last = await this.#o.plugins.lastTransition(op.pluginId);
+    if (!last || last.operationId !== op.id || last.toState !== endState) {
+      return undefined;
+    }
+    this.#o.logger.info(
+      `operation ${op.id} (${op.type} of ${op.pluginId}) was completed by an earlier attempt; nothing to redo`,
+    );
+    return { completedByEarlierAttempt: true, state: endState };
   }
 
   #ctx(op: Operation, reason?: string) {

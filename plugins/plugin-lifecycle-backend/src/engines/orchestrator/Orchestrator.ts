@@ -182,6 +182,10 @@ export class Orchestrator {
       // queue; a few times per lease period is enough.
       if (now - this.#lastReclaim >= Math.min(1000, this.#o.leaseMs / 4)) {
         this.#lastReclaim = now;
+        // Our own leases first: on a starved machine the renewal timer may
+        // come late, and this replica must not take back (and run a second
+        // time) what it is still running.
+        await this.#renewLeases();
         const goneOwners = (await this.#o.operations.leaseOwners()).filter(
           isOwnerGone,
         );
@@ -201,7 +205,12 @@ export class Orchestrator {
         leaseMs: this.#o.leaseMs,
         now,
       });
-      for (const op of claimed) this.#run(op);
+      for (const op of claimed) {
+        // Ours still (its lease expired and came back to us): the attempt
+        // under way records the outcome; a second one would run alongside it.
+        if (this.#running.has(op.id)) continue;
+        this.#run(op);
+      }
     } catch (error) {
       this.#o.logger.error(`claiming operations failed: ${error}`);
     } finally {
