@@ -11,5 +11,6 @@ export * from './api/schemas';
 export * from './api/types';
 export * from './api/configuration';
 export * from './api/discovery';
+export * from './api/health';
 export * from './permissions';
 export * from './client/PluginLifecycleClient';

@@ -15,12 +15,15 @@ describe('plugin-lifecycle alpha', () => {
     expect(plugin.pluginId).toBe('plugin-lifecycle');
   });
 
-  it('has a Lifecycle and a Configuration tab', () => {
+  it('has a Lifecycle, a Configuration and a Health tab', () => {
     expect(
       plugin.getExtension('entity-content:plugin-lifecycle/lifecycle'),
     ).toBeDefined();
     expect(
       plugin.getExtension('entity-content:plugin-lifecycle/configuration'),
+    ).toBeDefined();
+    expect(
+      plugin.getExtension('entity-content:plugin-lifecycle/health'),
     ).toBeDefined();
   });
 

@@ -76,6 +76,24 @@ export const entityConfigurationContent = EntityContentBlueprint.make({
 });
 
 /**
+ * The "Health" tab of entities annotated with
+ * `plugin-lifecycle.backstage.io/plugin-id`: the health monitor's verdict on
+ * each running instance of the managed plugin and the state of its probes.
+ *
+ * @alpha
+ */
+export const entityHealthContent = EntityContentBlueprint.make({
+  name: 'health',
+  params: {
+    path: 'health',
+    title: 'Health',
+    filter: isPluginLifecycleAvailable,
+    loader: () =>
+      import('./components/HealthTab').then(m => <m.EntityHealthContent />),
+  },
+});
+
+/**
  * The plugin-lifecycle frontend plugin for the new frontend system.
  *
  * @alpha
@@ -88,5 +106,6 @@ export default createFrontendPlugin({
     pluginLifecycleApi,
     entityLifecycleContent,
     entityConfigurationContent,
+    entityHealthContent,
   ],
 });

@@ -17,6 +17,7 @@ export type PluginLifecycleApi = Pick<
   | 'listPlugins'
   | 'getPlugin'
   | 'getHistory'
+  | 'getPluginHealth'
   | 'installPlugin'
   | 'updatePlugin'
   | 'runCommand'

@@ -1,6 +1,6 @@
 /**
  * Frontend of the plugin-lifecycle plugins: entity content tabs that show and
- * drive the lifecycle and the configuration of the plugin service an entity
+ * drive the lifecycle, the health and the configuration of the plugin service an entity
  * is annotated with.
  *
  * The new-frontend-system plugin is the default export of
@@ -13,6 +13,10 @@ export {
   type EntityLifecycleContentProps,
 } from './components/LifecycleTab';
 export { EntityConfigurationContent } from './components/ConfigurationTab';
+export {
+  EntityHealthContent,
+  type EntityHealthContentProps,
+} from './components/HealthTab';
 export { pluginLifecycleApiRef, type PluginLifecycleApi } from './api';
 export {
   PluginLifecycleClient,

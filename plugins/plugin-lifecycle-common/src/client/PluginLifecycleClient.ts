@@ -19,6 +19,7 @@ import {
   PluginSummary,
   StateTransition,
 } from '../api/types';
+import { PluginHealth, PluginHealthQuery } from '../api/health';
 
 /**
  * The annotation that links a catalog entity to a managed plugin.
@@ -74,6 +75,21 @@ export class PluginLifecycleClient {
       `/plugins/${encodeURIComponent(pluginId)}/history`,
     );
     return body.items;
+  }
+
+  /**
+   * The health of a plugin's instances and of each of their probes: status,
+   * latency, trend and verdict, with `recent` sampled results per probe.
+   */
+  async getPluginHealth(
+    pluginId: string,
+    options?: PluginHealthQuery,
+  ): Promise<PluginHealth> {
+    const query =
+      options?.recent === undefined ? '' : `?recent=${options.recent}`;
+    return this.#request(
+      `/plugins/${encodeURIComponent(pluginId)}/health${query}`,
+    );
   }
 
   async installPlugin(

@@ -1,0 +1,132 @@
+import { test, expect, Page } from '@playwright/test';
+
+/**
+ * The Health tab in a real browser against the real backend: with the
+ * sample plugin running, every instance shows up with its startup,
+ * readiness and liveness probes passing; once the plugin is stopped, the tab
+ * says it has no running instances. Runs after plugin-configuration.test.ts
+ * (files run in name order, one worker), which may leave the plugin running
+ * or not: it brings it to running itself, and stops and uninstalls it at the
+ * end so that nothing is left running.
+ */
+async function signIn(page: Page) {
+  await page.goto('/');
+  await page.getByRole('button', { name: 'Enter' }).click();
+  const nav = page.getByRole('navigation', { name: 'sidebar nav' });
+  await expect(
+    nav.getByRole('link', { name: 'Catalog', exact: true }),
+  ).toBeVisible();
+}
+
+const ENTITY = '/catalog/default/component/sample-http-service';
+const PROBES = ['startup', 'readiness', 'liveness'];
+
+/** The Lifecycle tab, once it shows the plugin's state (or that it has none). */
+async function openLifecycle(page: Page) {
+  await page.goto(`${ENTITY}/lifecycle`);
+  const state = page.getByTestId('lifecycle-state');
+  const notInstalled = page.getByText('Not installed yet');
+  await expect(state.or(notInstalled)).toBeVisible({ timeout: 30_000 });
+  return { state, notInstalled };
+}
+
+async function ensureRunning(page: Page) {
+  const { state, notInstalled } = await openLifecycle(page);
+  if (
+    (await notInstalled.isVisible()) ||
+    (await state.textContent()) === 'inactive'
+  ) {
+    await page.getByLabel('Version', { exact: true }).fill('1.0.0');
+    await page.getByRole('button', { name: 'Install', exact: true }).click();
+    await expect(state).toHaveText('installed', { timeout: 60_000 });
+  }
+  if ((await state.textContent()) !== 'running') {
+    await page.getByRole('button', { name: 'Start', exact: true }).click();
+    await expect(state).toHaveText('running', { timeout: 60_000 });
+  }
+}
+
+async function stopAndUninstall(page: Page) {
+  const { state, notInstalled } = await openLifecycle(page);
+  if (await notInstalled.isVisible()) {
+    return;
+  }
+  if ((await state.textContent()) === 'running') {
+    await page.getByRole('button', { name: 'Stop', exact: true }).click();
+    await expect(state).toHaveText('installed', { timeout: 60_000 });
+  }
+  if ((await state.textContent()) !== 'inactive') {
+    await page.getByRole('button', { name: 'Uninstall', exact: true }).click();
+    await expect(state).toHaveText('inactive', { timeout: 60_000 });
+  }
+}
+
+test('shows the probes of the running sample plugin passing', async ({
+  page,
+}) => {
+  test.setTimeout(240_000);
+  await signIn(page);
+  await ensureRunning(page);
+
+  try {
+    await page.goto(ENTITY);
+    await page.locator('a[href$="/health"]').click();
+    await expect(page).toHaveURL(new RegExp(`${ENTITY}/health$`));
+
+    const instances = page.getByTestId('instance-health');
+    await expect(instances.first()).toBeVisible({ timeout: 30_000 });
+    const count = await instances.count();
+    for (let i = 0; i < count; i++) {
+      const card = instances.nth(i);
+      await expect(card).toContainText(/127\.0\.0\.1:\d+/);
+      for (const probe of PROBES) {
+        const row = card.getByRole('row').filter({
+          has: page.getByRole('cell', { name: probe, exact: true }),
+        });
+        // The tab reloads by itself every 5 s: no reload here.
+        await expect(row.getByTestId('probe-status')).toHaveText('passing', {
+          timeout: 60_000,
+        });
+      }
+      await expect(card.getByTestId('instance-ready')).toHaveText('yes', {
+        timeout: 30_000,
+      });
+      await expect(card.getByTestId('instance-live')).toHaveText('yes');
+      await expect(card.getByTestId('instance-verdict')).toHaveText('healthy', {
+        timeout: 30_000,
+      });
+    }
+    await expect(page.getByTestId('plugin-health-verdict')).toHaveText(
+      'healthy',
+    );
+    await page.screenshot({
+      path: 'node_modules/.cache/e2e-test-results/health.png',
+      fullPage: true,
+    });
+  } finally {
+    await stopAndUninstall(page);
+  }
+
+  // Stopped: the monitor drops its instances within a few refreshes.
+  await page.goto(`${ENTITY}/health`);
+  await expect(
+    page.getByRole('heading', { name: 'No running instances' }),
+  ).toBeVisible({ timeout: 30_000 });
+  await expect(page.getByTestId('instance-health')).toHaveCount(0);
+});
+
+test('only entities with the annotation have a Health tab', async ({
+  page,
+}) => {
+  await signIn(page);
+  const healthTab = page.locator('a[href$="/health"]');
+
+  await page.goto(ENTITY);
+  await expect(healthTab).toHaveCount(1);
+
+  await page.goto('/catalog/default/system/plugin-lifecycle-examples');
+  await expect(
+    page.getByRole('heading', { name: 'Has components' }),
+  ).toBeVisible();
+  await expect(healthTab).toHaveCount(0);
+});

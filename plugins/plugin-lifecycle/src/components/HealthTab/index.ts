@@ -1,0 +1,2 @@
+export { EntityHealthContent } from './EntityHealthContent';
+export type { EntityHealthContentProps } from './EntityHealthContent';
