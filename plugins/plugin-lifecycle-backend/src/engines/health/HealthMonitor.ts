@@ -2,7 +2,10 @@ import { setMaxListeners } from 'node:events';
 import { LoggerService } from '@backstage/backend-plugin-api';
 import { InputError, NotFoundError } from '@backstage/errors';
 import {
+  InstanceHealth,
+  PluginHealth,
   ProbeDefinition,
+  ProbeHealth,
   probeSchema,
 } from '@internal/plugin-lifecycle-common';
 import { Knex } from 'knex';
@@ -198,76 +201,9 @@ export interface HealthVerdictChange {
   reportedBy: string;
 }
 
-/**
- * The health of one probe of one instance.
- *
- * @public
- */
-export interface ProbeHealth {
-  name: string;
-  type: ProbeDefinition['type'];
-  method?: ProbeDefinition['method'];
-  status: ProbeState['status'];
-  lastOk?: boolean;
-  lastMessage?: string;
-  lastLatencyMs?: number;
-  successRate?: number;
-  trend: Omit<TrendSummary, 'successRate'>;
-  circuit?: BreakerState['status'];
-  consecutiveSuccesses: number;
-  consecutiveFailures: number;
-  /** Not run while a startup probe is pending. */
-  held: boolean;
-  lastCheckedAt?: string;
-  lastTransitionAt?: string;
-  /** The replica that ran it. */
-  checkedBy?: string;
-  /** Sampled recent results, newest first. */
-  recent: Array<{
-    ok: boolean;
-    latencyMs: number;
-    message?: string;
-    checkedAt: string;
-  }>;
-}
-
-/**
- * The health of one instance.
- *
- * @public
- */
-export interface InstanceHealth {
-  targetId: string;
-  instanceId: string;
-  host?: string;
-  port?: number;
-  verdict: HealthVerdict;
-  healthScore: number;
-  ready: boolean;
-  live: boolean;
-  reasons: string[];
-  reportedBy?: string;
-  updatedAt?: string;
-  probes: ProbeHealth[];
-}
-
-/**
- * What `GET /plugins/{id}/health` shows.
- *
- * @public
- */
-export interface PluginHealth {
-  pluginId: string;
-  /**
-   * All instances agree: that verdict; some healthy and some not:
-   * `degrading`; no instances: `unknown`.
-   */
-  verdict: HealthVerdict | 'unknown';
-  counts: Partial<Record<HealthVerdict, number>>;
-  probes: ProbeDefinition[];
-  instances: InstanceHealth[];
-  generatedAt: string;
-}
+// The answer of `GET /plugins/{id}/health` is typed in -common, where the
+// frontend reads it too.
+export type { InstanceHealth, PluginHealth, ProbeHealth };
 
 /**
  * Counters of one monitor, for benchmarks and metrics.
