@@ -266,6 +266,9 @@ describe.each(databases.eachSupportedId())('ConfigStore on %s', databaseId => {
     expect((await store.list('p1', 'base')).map(v => v.version)).toEqual([
       7, 6, 5,
     ]);
+    expect(await store.earliestVersionNumber('p1', 'base')).toBe(5);
+    expect(await store.earliestVersionNumber('p1', 'production')).toBe(1);
+    expect(await store.earliestVersionNumber('p1', 'staging')).toBe(0);
     expect(await store.prune('p1', 'base', 3)).toBe(0);
     expect(await store.prune('p1', 'production', 3)).toBe(0);
     expect(await store.list('p1', 'production')).toHaveLength(1);

@@ -170,6 +170,18 @@ export class ConfigStore {
     return Number(row?.v ?? 0);
   }
 
+  /** The oldest version of a layer still kept (0: none); older ones were pruned. */
+  async earliestVersionNumber(
+    pluginId: string,
+    layer: string,
+  ): Promise<number> {
+    const row = await this.#db('config_versions')
+      .where({ plugin_id: pluginId, layer })
+      .min({ v: 'version' })
+      .first();
+    return Number(row?.v ?? 0);
+  }
+
   /**
    * The latest version of a layer; or the latest written at or before `at`,
    * or with a revision up to `maxRevision`.

@@ -10,6 +10,7 @@ import {
   listPluginsQuerySchema,
   pluginLifecycleManagePermission,
   pluginLifecycleReadPermission,
+  updateRollbackRequestSchema,
 } from '@internal/plugin-lifecycle-common';
 import {
   BasicPermission,
@@ -197,6 +198,32 @@ export async function createRouter(
       res.status(202).json(accepted);
     });
   }
+
+  // A succeeded update undone: its previous version with its configuration.
+  router.post(
+    '/plugins/:pluginId/update/:operationId/rollback',
+    async (req, res) => {
+      const { pluginId, operationId } = req.params;
+      const accepted = await audited(
+        req,
+        'plugin-update-rollback',
+        { pluginId, operationId },
+        ({ actor, scope }) => {
+          const body = parse(
+            updateRollbackRequestSchema,
+            withIdempotencyKey(req, req.body ?? {}),
+            'rollback request',
+          );
+          return system.rollbackUpdate(pluginId, operationId, {
+            ...body,
+            userId: actor,
+            scope,
+          });
+        },
+      );
+      res.status(202).json(accepted);
+    },
+  );
 
   const commands = {
     start: system.startPlugin,

@@ -11,6 +11,7 @@ import {
   listPluginsQuerySchema,
   pluginIdSchema,
   updateRequestSchema,
+  updateRollbackRequestSchema,
   listServicesQuerySchema,
   registerServiceRequestSchema,
   resolveQuerySchema,
@@ -202,6 +203,24 @@ export function buildOpenApiDocument() {
               'application/json': { schema: schema(updateRequestSchema) },
             },
           },
+          responses: accepted,
+        },
+      },
+      '/plugins/{pluginId}/update/{operationId}/rollback': {
+        post: {
+          summary:
+            'Roll a succeeded update back: the version it replaced runs again with the configuration that version ran with (restored as new versions). 409 when the plugin no longer runs the version the update installed',
+          parameters: [
+            pluginIdParam,
+            {
+              name: 'operationId',
+              in: 'path',
+              required: true,
+              description: 'The update operation to roll back',
+              schema: { type: 'string' },
+            },
+          ],
+          requestBody: jsonBody(updateRollbackRequestSchema),
           responses: accepted,
         },
       },

@@ -180,6 +180,7 @@ describe('plugin-lifecycle router: bad input', () => {
         '/plugins/{pluginId}/config/{environment}',
         '/plugins/{pluginId}/config/{environment}/watch',
         '/plugins/{pluginId}/config/{layer}/rollback',
+        '/plugins/{pluginId}/update/{operationId}/rollback',
       ]),
     );
     const put = res.body.paths['/plugins/{pluginId}/config/{environment}'].put;

@@ -325,6 +325,90 @@ describe.each(databases.eachSupportedId())('the facade on %s', databaseId => {
     expect(calls).toEqual({ flaky: 2, unmet: 1 });
   });
 
+  it('reverts the configuration a failed rollback restored, so what is stored is what runs', async () => {
+    const { make } = await createSystem();
+    system = await make();
+    const configuration = system.getPluginConfigurationManager();
+    const run = async (accepted: Promise<{ operationId: string }>) =>
+      system.waitForOperation((await accepted).operationId);
+    // 1.0.0 was installed with a configuration it cannot become ready with.
+    await run(
+      system.installPlugin('my-plugin', '1.0.0', {
+        configuration: [
+          { key: 'sample.failReadiness', value: true, type: 'boolean' },
+        ],
+      }),
+    );
+    // Updated while not running: the revision current then is recorded.
+    const update = await run(system.updatePlugin('my-plugin', '1.1.0'));
+    const installed = await configuration.resolve('my-plugin', 'production');
+    expect(update).toMatchObject({
+      status: 'succeeded',
+      result: {
+        fromVersion: '1.0.0',
+        toVersion: '1.1.0',
+        fromConfigRevision: installed.revision,
+        configRevision: installed.revision,
+        instances: [],
+      },
+    });
+    const write = await configuration.setPluginConfiguration('my-plugin', [
+      { key: 'greeting', value: 'ok', type: 'string' },
+    ]);
+    expect(write.operationId).toBeUndefined(); // not running
+    await run(system.startPlugin('my-plugin'));
+    const [before] = (await system.getPlugin('my-plugin')).instances;
+
+    const rollback = await run(
+      system.rollbackUpdate('my-plugin', update.id, { timeoutMs: 1500 }),
+    );
+    expect(rollback).toMatchObject({ status: 'failed', attempts: 1 });
+    expect(rollback.error).toMatch(/^update 1\.1\.0 -> 1\.0\.0 failed/);
+
+    const plugin = await system.getPlugin('my-plugin');
+    expect(plugin).toMatchObject({ state: 'running', currentVersion: '1.1.0' });
+    const running = plugin.instances.filter(i => i.status === 'running');
+    expect(running.map(i => [i.id, i.version])).toEqual([[before.id, '1.1.0']]);
+    // 1.0.0 started with the restored configuration and never got ready.
+    expect(
+      plugin.instances.filter(i => i.version === '1.0.0').map(i => i.status),
+    ).toEqual(['stopped']);
+    const live = await (
+      await fetch(`http://${before.host}:${before.port}/config`)
+    ).json();
+    expect(live.PLUGIN_CONFIG).toEqual({ greeting: 'ok' });
+    // Restored, then reverted: both kept as versions; the latest content
+    // is what the running instance has.
+    const versions = await configuration.listVersions(
+      'my-plugin',
+      'production',
+    );
+    expect(versions.map(v => [v.version, v.rolledBackFrom, v.author])).toEqual([
+      [4, 2, 'plugin-lifecycle:update'],
+      [3, 1, undefined],
+      [2, undefined, undefined],
+      [1, undefined, undefined],
+    ]);
+    expect(versions[1].description).toBe(
+      `restored with rollback of update ${update.id}`,
+    );
+    const effective = await configuration.getEffectiveConfiguration(
+      'my-plugin',
+      'production',
+    );
+    expect(effective.entries.map(e => [e.key, e.value])).toEqual([
+      ['greeting', 'ok'],
+    ]);
+    // No configure operation was queued by either write.
+    const operations = await system.listOperations('my-plugin');
+    expect(operations.map(o => o.type)).toEqual([
+      'update',
+      'start',
+      'update',
+      'install',
+    ]);
+  });
+
   it('fails an operation at its timeout and runs the compensation', async () => {
     const { make } = await createSystem();
     system = await make();

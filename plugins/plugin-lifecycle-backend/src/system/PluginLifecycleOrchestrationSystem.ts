@@ -26,6 +26,7 @@ import {
   canPerformAction,
   installRequestSchema,
   updateRequestSchema,
+  updateRollbackRequestSchema,
   UpdateRequest,
   pluginIdSchema,
 } from '@internal/plugin-lifecycle-common';
@@ -148,8 +149,21 @@ export class PluginLifecycleOrchestrationSystem {
             this.#environmentOf(plugin),
             revision,
           ),
-        revertLayer: (plugin, layer, toVersion, reason) =>
-          this.#configuration.revertLayer(plugin, layer, toVersion, reason),
+        revertLayer: (plugin, layer, toVersion, reason, revertOptions) =>
+          this.#configuration.revertLayer(
+            plugin,
+            layer,
+            toVersion,
+            reason,
+            revertOptions,
+          ),
+        restoreAtRevision: (plugin, revision, meta) =>
+          this.#configuration.restoreAtRevision(
+            plugin,
+            this.#environmentOf(plugin),
+            revision,
+            meta,
+          ),
       },
     });
     const o = config.orchestrator;
@@ -456,6 +470,99 @@ export class PluginLifecycleOrchestrationSystem {
         idempotencyKey,
         timeoutMs,
         params: { ...params, ...(reason ? { reason } : {}) },
+      }),
+    );
+  }
+
+  /**
+   * Rolls a succeeded update back: queues an update to the version it
+   * replaced which, before new instances start, restores the configuration
+   * that version ran with (`base` and the plugin's environment, as new
+   * versions; no separate configure operation). Only the plugin's latest
+   * deployment can be rolled back: the update's version must be the one
+   * that runs now.
+   */
+  async rollbackUpdate(
+    pluginId: string,
+    operationId: string,
+    options: ActionOptions = {},
+  ): Promise<OperationAccepted> {
+    const { userId, scope = ALL_TENANTS, ...rest } = options;
+    const parsed = updateRollbackRequestSchema.safeParse(rest);
+    if (!parsed.success) {
+      throw new InputError(
+        `Invalid rollback request: ${zodMessage(parsed.error)}`,
+      );
+    }
+    const { priority, idempotencyKey, timeoutMs, reason } = parsed.data;
+    const plugin = await this.#getPlugin(pluginId, scope);
+    const update = await this.getOperation(operationId, scope);
+    if (update.pluginId !== plugin.id) {
+      throw new NotFoundError(
+        `No operation with id '${operationId}' for plugin '${plugin.id}'`,
+      );
+    }
+    const replay = await this.#replay(
+      plugin.tenant,
+      idempotencyKey,
+      plugin.id,
+      'update',
+    );
+    if (replay) return replay;
+    if (update.type !== 'update') {
+      throw new InputError(
+        `Operation '${operationId}' (${update.type}) is not an update; only an update can be rolled back`,
+      );
+    }
+    if (update.status !== 'succeeded') {
+      throw new ConflictError(
+        `Update '${operationId}' is ${update.status}; only a succeeded update can be rolled back`,
+      );
+    }
+    const result = update.result ?? {};
+    const fromVersion = result.fromVersion as string | undefined;
+    const toVersion = result.toVersion as string | undefined;
+    const fromConfigRevision = result.fromConfigRevision as number | undefined;
+    if (!fromVersion || !toVersion || fromConfigRevision === undefined) {
+      throw new ConflictError(
+        `Update '${operationId}' recorded no configuration revision (it ran before deployments recorded one); update to the version you want instead`,
+      );
+    }
+    if (plugin.currentVersion !== toVersion) {
+      throw new ConflictError(
+        `Cannot roll back update '${operationId}' of '${
+          plugin.id
+        }' (${fromVersion} -> ${toVersion}): the plugin runs ${
+          plugin.currentVersion ?? 'no version'
+        } now`,
+      );
+    }
+    await this.#assertCanQueue(plugin, 'update');
+    await this.#assertBreakerAllows(plugin, 'update');
+    // The version being restored is reinstalled from what it was installed
+    // from, not from the artifact of the version it replaces.
+    const stored = await this.#plugins.getVersion(plugin.id, fromVersion);
+    return this.#enqueueOne(
+      this.#newOperation({
+        pluginId: plugin.id,
+        tenant: plugin.tenant,
+        type: 'update',
+        actor: userId,
+        priority,
+        idempotencyKey,
+        timeoutMs,
+        params: {
+          version: fromVersion,
+          ...(stored
+            ? { artifact: stored.artifact, manifest: stored.manifest }
+            : {}),
+          rollbackOf: update.id,
+          // Checked again when it runs: an operation queued before it may
+          // have moved the plugin to another version meanwhile.
+          expectedCurrentVersion: toVersion,
+          restoreConfigRevision: fromConfigRevision,
+          reason: reason ?? `rollback of update ${update.id}`,
+        },
       }),
     );
   }

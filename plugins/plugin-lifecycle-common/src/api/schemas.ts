@@ -262,6 +262,22 @@ export const updateRequestSchema = z
 /** @public */
 export type UpdateRequest = z.infer<typeof updateRequestSchema>;
 
+/**
+ * Rolls a succeeded update back: its previous version runs again with the
+ * configuration it ran with (`POST /plugins/{id}/update/{operationId}/rollback`).
+ *
+ * @public
+ */
+export const updateRollbackRequestSchema = z
+  .object({
+    reason: z.string().max(1000).optional(),
+    ...queueOptions,
+  })
+  .strict();
+
+/** @public */
+export type UpdateRollbackRequest = z.infer<typeof updateRollbackRequestSchema>;
+
 /** @public */
 export const actionRequestSchema = z
   .object({

@@ -1,6 +1,11 @@
 import { ResponseError } from '@backstage/errors';
 import { LifecycleState } from '../lifecycle/states';
-import { BatchRequest, InstallRequest, UpdateRequest } from '../api/schemas';
+import {
+  BatchRequest,
+  InstallRequest,
+  UpdateRequest,
+  UpdateRollbackRequest,
+} from '../api/schemas';
 import {
   ConfigDiff,
   ConfigRollbackRequest,
@@ -114,6 +119,23 @@ export class PluginLifecycleClient {
       method: 'POST',
       body: request,
     });
+  }
+
+  /**
+   * Rolls a succeeded update back: the version it replaced runs again, with
+   * the configuration that version ran with.
+   */
+  async rollbackUpdate(
+    pluginId: string,
+    operationId: string,
+    request: UpdateRollbackRequest = {},
+  ): Promise<OperationAccepted> {
+    return this.#request(
+      `/plugins/${encodeURIComponent(pluginId)}/update/${encodeURIComponent(
+        operationId,
+      )}/rollback`,
+      { method: 'POST', body: request },
+    );
   }
 
   async runCommand(

@@ -700,6 +700,93 @@ describe.each(databases.eachSupportedId())(
         expect(r.version).toMatchObject({ version: 8, rolledBackFrom: 3 });
       });
 
+      it('restores the layers as of a revision as new versions, leaving unchanged ones alone', async () => {
+        const { manager, plugins } = await setup();
+        const plugin = await plugins.getOrThrow(PLUGIN);
+        await manager.setPluginConfiguration(PLUGIN, v1, {
+          environment: 'base',
+        });
+        await manager.setPluginConfiguration(PLUGIN, v1);
+        const then = await manager.resolve(PLUGIN, 'production');
+        await manager.setPluginConfiguration(PLUGIN, v2);
+        // Another environment is not the plugin's: left alone.
+        await manager.setPluginConfiguration(PLUGIN, v2, {
+          environment: 'staging',
+        });
+
+        const restored = await manager.restoreAtRevision(
+          plugin,
+          'production',
+          then.revision,
+          {
+            author: 'admin',
+            description: 'restored with rollback of update u1',
+          },
+        );
+        expect(restored).toEqual([
+          {
+            layer: 'production',
+            version: 3,
+            revision: expect.any(Number),
+            previousVersion: 2,
+          },
+        ]);
+        const v3 = await manager.getVersion(PLUGIN, 'production', 3, {
+          reveal: true,
+        });
+        expect(v3).toMatchObject({
+          author: 'admin',
+          description: 'restored with rollback of update u1',
+          rolledBackFrom: 1,
+          entries: v1,
+        });
+        expect(
+          (await manager.listVersions(PLUGIN, 'base')).map(v => v.version),
+        ).toEqual([1]);
+        expect(
+          (await manager.listVersions(PLUGIN, 'staging')).map(v => v.version),
+        ).toEqual([1]);
+        // Restoring again changes nothing.
+        expect(
+          await manager.restoreAtRevision(plugin, 'production', then.revision, {
+            description: 'again',
+          }),
+        ).toEqual([]);
+        // A layer that did not exist then is restored to nothing.
+        const none = await manager.restoreAtRevision(plugin, 'production', 0, {
+          description: 'to the beginning',
+        });
+        expect(none.map(r => [r.layer, r.version, r.previousVersion])).toEqual([
+          ['base', 2, 1],
+          ['production', 4, 3],
+        ]);
+        expect(
+          (await manager.getVersion(PLUGIN, 'production', 4)).entries,
+        ).toEqual([]);
+      });
+
+      it('refuses to restore a revision whose versions were pruned', async () => {
+        const { manager, plugins } = await setup();
+        const plugin = await plugins.getOrThrow(PLUGIN);
+        await manager.setPluginConfiguration(PLUGIN, v1);
+        const then = await manager.resolve(PLUGIN, 'production');
+        for (let i = 2; i <= 6; i++) {
+          await manager.setPluginConfiguration(PLUGIN, [
+            { key: 'count', value: i, type: 'number' },
+          ]);
+        }
+        await expect(
+          manager.restoreAtRevision(plugin, 'production', then.revision, {
+            description: 'too late',
+          }),
+        ).rejects.toThrow(
+          /as of revision \d+ is no longer kept \(versions before 2 were pruned/,
+        );
+        expect(
+          (await manager.listVersions(PLUGIN, 'production'))[0].version,
+        ).toBe(6);
+      });
+
       it('reads the effective configuration as of a point in time', async () => {
         const { manager } = await setup();
         const before = new Date().toISOString();

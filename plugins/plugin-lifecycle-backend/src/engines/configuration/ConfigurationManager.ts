@@ -1,5 +1,5 @@
 import { LoggerService } from '@backstage/backend-plugin-api';
-import { InputError, NotFoundError } from '@backstage/errors';
+import { ConflictError, InputError, NotFoundError } from '@backstage/errors';
 import {
   CONFIG_BASE_LAYER,
   CONFIG_SECRET_MASK,
@@ -46,6 +46,15 @@ export interface ResolvedConfiguration {
   /** The latest version of each layer (0: none). */
   versions: { base: number; environment: number };
   entries: EffectiveConfigEntry[];
+}
+
+/** A layer written back by {@link ConfigurationManager.restoreAtRevision}. */
+export interface RestoredLayer {
+  layer: string;
+  version: number;
+  revision: number;
+  /** The layer's latest version before (0: none). */
+  previousVersion: number;
 }
 
 /** A change written here, for the hook that brings it to running instances. */
@@ -277,6 +286,7 @@ export class ConfigurationManager {
     layer: string,
     toVersion: number,
     reason: string,
+    options: { author?: string } = {},
   ): Promise<StoredConfigVersion> {
     const target =
       toVersion > 0
@@ -287,13 +297,74 @@ export class ConfigurationManager {
       layer,
       target ? this.#openAll(target) : [],
       {
-        author: 'plugin-lifecycle:configure',
+        author: options.author ?? 'plugin-lifecycle:configure',
         description: reason,
         rolledBackFrom: toVersion > 0 ? toVersion : undefined,
       },
     );
     await this.#afterWrite(plugin, layer, version, { apply: false });
     return version;
+  }
+
+  /**
+   * Writes each layer a plugin in an environment uses (`base` and the
+   * environment) back to its content as of a past revision, as new
+   * versions; a layer whose content is already that is left alone. The
+   * writes are not brought to running instances: the caller (a rollback of
+   * an update) starts instances with them itself.
+   *
+   * @returns the layers written, with the version each had before, for
+   *   undoing them with {@link ConfigurationManager.revertLayer}.
+   */
+  async restoreAtRevision(
+    plugin: PluginRecord,
+    environment: string,
+    revision: number,
+    meta: { author?: string; description: string },
+  ): Promise<RestoredLayer[]> {
+    const layers = [CONFIG_BASE_LAYER, this.#environment(environment)];
+    const planned = [];
+    // Everything is read and checked before anything is written.
+    for (const layer of layers) {
+      const [target, current] = await Promise.all([
+        this.#store.latest(plugin.id, layer, undefined, revision),
+        this.#store.latest(plugin.id, layer),
+      ]);
+      if (!target && current) {
+        const earliest = await this.#store.earliestVersionNumber(
+          plugin.id,
+          layer,
+        );
+        if (earliest > 1) {
+          throw new ConflictError(
+            `Configuration '${layer}' of plugin '${plugin.id}' as of revision ${revision} is no longer kept (versions before ${earliest} were pruned, see maxVersionHistory)`,
+          );
+        }
+      }
+      const entries = target ? this.#openAll(target) : [];
+      const now = current ? this.#openAll(current) : [];
+      if (JSON.stringify(entries) === JSON.stringify(now)) continue;
+      planned.push({ layer, entries, target, previous: current?.version ?? 0 });
+    }
+    const restored: RestoredLayer[] = [];
+    for (const { layer, entries, target, previous } of planned) {
+      const version = await this.#append(plugin, layer, entries, {
+        author: meta.author,
+        description: meta.description,
+        rolledBackFrom: target?.version,
+      });
+      await this.#afterWrite(plugin, layer, version, {
+        actor: meta.author,
+        apply: false,
+      });
+      restored.push({
+        layer,
+        version: version.version,
+        revision: version.revision,
+        previousVersion: previous,
+      });
+    }
+    return restored;
   }
 
   /** The plaintext effective configuration as of a past revision. */

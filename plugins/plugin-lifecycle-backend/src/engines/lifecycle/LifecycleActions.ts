@@ -21,7 +21,10 @@ import {
   PluginRuntime,
   RuntimeInstance,
 } from '@internal/plugin-lifecycle-node';
-import type { ResolvedConfiguration } from '../configuration/ConfigurationManager';
+import type {
+  ResolvedConfiguration,
+  RestoredLayer,
+} from '../configuration/ConfigurationManager';
 import {
   ConfigureSteps,
   applyConfiguration,
@@ -49,6 +52,16 @@ export interface UpdateParams {
   artifact?: Artifact;
   manifest?: PluginManifest;
   healthProbes?: ProbeDefinition[];
+  /**
+   * Set by a rollback of an earlier update (`rollbackOf`): before new
+   * instances start, the configuration goes back to its content as of this
+   * revision (the one the earlier update's previous version ran with).
+   */
+  restoreConfigRevision?: number;
+  /** The update this one rolls back. */
+  rollbackOf?: string;
+  /** The version the plugin must have when this runs (a rollback's). */
+  expectedCurrentVersion?: string;
 }
 
 /** What an install operation carries (validated by the API schema). */
@@ -98,7 +111,17 @@ export interface LifecycleActionsOptions {
       layer: string,
       toVersion: number,
       reason: string,
+      options?: { author?: string },
     ) => Promise<{ revision: number; version: number }>;
+    /**
+     * Writes the plugin's layers back to their content as of a revision,
+     * without a configure operation (the caller starts instances with it).
+     */
+    restoreAtRevision: (
+      plugin: PluginRecord,
+      revision: number,
+      meta: { author?: string; description: string },
+    ) => Promise<RestoredLayer[]>;
   };
 }
 
@@ -362,6 +385,12 @@ export class LifecycleActions {
    * probes before an old one is stopped, so capacity never drops. A failed
    * update stops what it started, starts again the old instances it had
    * stopped, removes the new version and returns to the state it began in.
+   *
+   * The result records the configuration revision the previous version ran
+   * with (`fromConfigRevision`) and the one the new version starts with
+   * (`configRevision`), so that a rollback can restore both together: with
+   * `restoreConfigRevision` the configuration goes back to that revision
+   * before any new instance starts, and back again if the update fails.
    */
   async update(op: Operation, signal: AbortSignal) {
     const params = op.params as unknown as UpdateParams;
@@ -375,6 +404,14 @@ export class LifecycleActions {
     if (!previous) {
       throw new InputError(
         `Plugin '${op.pluginId}' has no installed version to update from`,
+      );
+    }
+    if (
+      params.expectedCurrentVersion &&
+      fromVersion !== params.expectedCurrentVersion
+    ) {
+      throw new PreconditionError(
+        `Cannot roll back update ${params.rollbackOf} of '${op.pluginId}': it runs ${fromVersion} now, not ${params.expectedCurrentVersion}`,
       );
     }
     if (fromVersion === version) {
@@ -396,8 +433,19 @@ export class LifecycleActions {
         plugin,
         params.manifest ?? previous.manifest,
         op,
+        params.restoreConfigRevision === undefined
+          ? undefined
+          : await this.#o.configuration.resolveAtRevision(
+              plugin,
+              params.restoreConfigRevision,
+            ),
       );
     }
+    // Not running: what the previous version would have started with.
+    const fromConfigRevision = wasRunning
+      ? plugin.configRevision ??
+        (await this.#o.configuration.resolve(plugin)).revision
+      : (await this.#o.configuration.resolve(plugin)).revision;
     plugin = await this.#begin(
       plugin,
       'updating',
@@ -406,6 +454,7 @@ export class LifecycleActions {
     );
     const started: string[] = [];
     const stoppedOld: string[] = [];
+    let restored: RestoredLayer[] = [];
     try {
       const { manifest, stored } = await this.#installVersion(op, runtime, {
         version,
@@ -414,6 +463,19 @@ export class LifecycleActions {
         signal,
       });
       const probes = params.healthProbes ?? manifest.probes ?? plugin.probes;
+      if (params.restoreConfigRevision !== undefined) {
+        restored = await this.#o.configuration.restoreAtRevision(
+          plugin,
+          params.restoreConfigRevision,
+          {
+            author: op.actor,
+            description: `restored with rollback of update ${
+              params.rollbackOf ?? op.id
+            }`,
+          },
+        );
+      }
+      const config = await this.#o.configuration.resolve(plugin);
       if (wasRunning) {
         const oldInstances = old.filter(i => i.version !== version);
         for (let i = 0; i < plugin.replicas; i++) {
@@ -424,6 +486,7 @@ export class LifecycleActions {
             runtime,
             signal,
             id => started.push(id),
+            config,
           );
           await this.#awaitReady(probes, instance, runtime, signal);
           const retiring = oldInstances.shift();
@@ -451,10 +514,24 @@ export class LifecycleActions {
         wasRunning ? 'running' : 'installed',
         {
           ...this.#ctx(op, `updated ${fromVersion} -> ${version}`),
-          patch: { currentVersion: version, probes, lastError: undefined },
+          patch: {
+            currentVersion: version,
+            probes,
+            lastError: undefined,
+            ...(wasRunning ? { configRevision: config.revision } : {}),
+          },
         },
       );
-      return { fromVersion, toVersion: version, instances: started };
+      return {
+        fromVersion,
+        toVersion: version,
+        fromConfigRevision,
+        configRevision: config.revision,
+        instances: started,
+        ...(params.rollbackOf
+          ? { rollbackOf: params.rollbackOf, restoredConfiguration: restored }
+          : {}),
+      };
     } catch (error) {
       const message = `update ${fromVersion} -> ${version} failed: ${errorMessage(
         error,
@@ -465,6 +542,9 @@ export class LifecycleActions {
           this.#stopInstance(plugin.id, id, runtime.type, message),
         ),
       );
+      // The configuration goes back with the code: what is stored is what
+      // the old instances run, and those started again below get it.
+      const reverted = await this.#revertRestored(plugin, restored, message);
       const fresh = await this.#o.plugins.getOrThrow(plugin.id);
       for (let i = 0; i < stoppedOld.length; i++) {
         const instance = await this.#startInstance(
@@ -493,12 +573,53 @@ export class LifecycleActions {
         op.pluginId,
         wasRunning ? 'running' : 'installed',
         {
-          ...this.#ctx(op, `${message}; ${fromVersion} restored`),
-          patch: { lastError: message },
+          ...this.#ctx(
+            op,
+            `${message}; ${fromVersion}${
+              reverted ? ' and its configuration' : ''
+            } restored`,
+          ),
+          patch: {
+            lastError: message,
+            ...(reverted && wasRunning
+              ? {
+                  configRevision: (
+                    await this.#o.configuration.resolve(fresh)
+                  ).revision,
+                }
+              : {}),
+          },
         },
       );
       throw failure(message, error);
     }
+  }
+
+  /**
+   * Undoes the configuration a failed rollback restored, as new versions
+   * with each layer's content from before. Whether anything was undone.
+   */
+  async #revertRestored(
+    plugin: PluginRecord,
+    restored: RestoredLayer[],
+    message: string,
+  ): Promise<boolean> {
+    for (const layer of [...restored].reverse()) {
+      await this.#o.configuration
+        .revertLayer(
+          plugin,
+          layer.layer,
+          layer.previousVersion,
+          `automatic rollback: ${message}`,
+          { author: 'plugin-lifecycle:update' },
+        )
+        .catch(e =>
+          this.#o.logger.error(
+            `reverting the restored configuration of ${plugin.id} (${layer.layer}): ${e}`,
+          ),
+        );
+    }
+    return restored.length > 0;
   }
 
   /** Installs a version with the runtime and records it with its manifest. */
@@ -656,10 +777,12 @@ export class LifecycleActions {
     return this.#o.stateMachine.transition(plugin, via, this.#ctx(op, reason));
   }
 
+  /** `config`: what instances would start with, when not the current one. */
   async #checkStartPreconditions(
     plugin: PluginRecord,
     manifest: PluginManifest,
     op: Operation,
+    config?: ResolvedConfiguration,
   ) {
     const all = await this.#o.plugins.list();
     const byId = new Map(all.map(p => [p.id, p]));
@@ -669,7 +792,7 @@ export class LifecycleActions {
       ),
       ...missingRequiredConfiguration(
         manifest.configSchema,
-        (await this.#o.configuration.resolve(plugin)).entries,
+        (config ?? (await this.#o.configuration.resolve(plugin))).entries,
       ).map(key => `required configuration '${key}' is missing`),
     ];
     if (problems.length > 0) {
