@@ -16,9 +16,10 @@
  * Environment: BENCH_CONNECTIONS (wrk connections, default 32),
  * BENCH_SECONDS (per run, 8), BENCH_KILL_AFTER_SECONDS (into the run, 3),
  * BENCH_REPEATS (per variant, 5), BENCH_VARIANTS (comma-separated subset of
- * kill,stop,stop-timeout), BENCH_STOP_HEADERS_TIMEOUT_MS (the proxy's
- * headersTimeoutMs in the stop-timeout variant, 1000), BENCH_WRITE=0 to
- * only print.
+ * kill,stop,stop-timeout,stop-attempt), BENCH_STOP_HEADERS_TIMEOUT_MS (the
+ * proxy's headersTimeoutMs in the stop-timeout variant, 1000),
+ * BENCH_STOP_ATTEMPT_TIMEOUT_MS (the proxy's attemptTimeoutMs in the
+ * stop-attempt variant, 250), BENCH_WRITE=0 to only print.
  */
 import os from 'node:os';
 import { performance } from 'node:perf_hooks';
@@ -43,6 +44,15 @@ const REPEATS = Number(process.env.BENCH_REPEATS ?? 5);
 const STOP_HEADERS_TIMEOUT_MS = Number(
   process.env.BENCH_STOP_HEADERS_TIMEOUT_MS ?? 1000,
 );
+/**
+ * 250 ms: far above an answer's normal time here (a p99 of tens of
+ * milliseconds at this load on this shared machine), so a slow but healthy
+ * instance is not cut off, and short enough that a request retried twice
+ * (3 x 250 ms) still ends well within wrk's 2 s timeout and the 1 s target.
+ */
+const STOP_ATTEMPT_TIMEOUT_MS = Number(
+  process.env.BENCH_STOP_ATTEMPT_TIMEOUT_MS ?? 250,
+);
 const INSTANCES = 3;
 const VICTIM = 1;
 /** wrk's own per-request timeout. */
@@ -50,13 +60,14 @@ const WRK_TIMEOUT_S = 2;
 const TARGET_FAILED = 0;
 const TARGET_SETTLE_MS = 1000;
 
-type Variant = 'kill' | 'stop' | 'stop-timeout';
-const VARIANTS: Variant[] = ['kill', 'stop', 'stop-timeout'];
+type Variant = 'kill' | 'stop' | 'stop-timeout' | 'stop-attempt';
+const VARIANTS: Variant[] = ['kill', 'stop', 'stop-timeout', 'stop-attempt'];
 
 const DESCRIPTIONS: Record<Variant, string> = {
   kill: 'SIGKILL (port closed, connections reset)',
   stop: 'SIGSTOP (port and connections kept, no answers), proxy defaults (headersTimeoutMs 60000)',
   'stop-timeout': `SIGSTOP, proxy with headersTimeoutMs ${STOP_HEADERS_TIMEOUT_MS}`,
+  'stop-attempt': `SIGSTOP, proxy with attemptTimeoutMs ${STOP_ATTEMPT_TIMEOUT_MS} (headersTimeoutMs default)`,
 };
 
 /** Wall-clock ms with sub-ms precision, comparable across processes. */
@@ -82,6 +93,7 @@ async function roleProxy(config: {
   ports: number[];
   victim: string;
   headersTimeoutMs?: number;
+  attemptTimeoutMs?: number;
 }) {
   const ejections: Report['ejections'] = [];
   const logger: LoggerService = {
@@ -98,10 +110,14 @@ async function roleProxy(config: {
   const { discovery, plane } = await startOurProxy({
     ports: config.ports,
     logger,
-    proxy:
-      config.headersTimeoutMs !== undefined
+    proxy: {
+      ...(config.headersTimeoutMs !== undefined
         ? { headersTimeoutMs: config.headersTimeoutMs }
-        : {},
+        : {}),
+      ...(config.attemptTimeoutMs !== undefined
+        ? { attemptTimeoutMs: config.attemptTimeoutMs }
+        : {}),
+    },
   });
   // Every attempt on an instance opens a connection slot in discovery:
   // count them there, and note when each attempt on the victim began.
@@ -197,6 +213,8 @@ async function runOnce(variant: Variant): Promise<Run> {
       victim,
       headersTimeoutMs:
         variant === 'stop-timeout' ? STOP_HEADERS_TIMEOUT_MS : undefined,
+      attemptTimeoutMs:
+        variant === 'stop-attempt' ? STOP_ATTEMPT_TIMEOUT_MS : undefined,
     },
     { ipc: true },
   );
@@ -413,6 +431,16 @@ async function main() {
     `- SIGSTOP with headersTimeoutMs ${STOP_HEADERS_TIMEOUT_MS}: the waiting requests end with 504 (the proxy retries failed`,
     '  connections, not timeouts) and the fifth timeout ejects the instance, about 1 to 1.5 s after the signal',
     '  (undici checks its timeouts on a coarse timer), after which the load flows to the other two.',
+    `- SIGSTOP with attemptTimeoutMs ${STOP_ATTEMPT_TIMEOUT_MS} (a per-attempt timeout for idempotent requests without a`,
+    '  body, like Envoy’s per_try_timeout): an attempt on the stopped instance without response headers after',
+    `  ${STOP_ATTEMPT_TIMEOUT_MS} ms is aborted, counted as a failure of that instance and retried on another one, so the`,
+    '  client gets its answer late instead of an error. As with the other SIGSTOP variants, nearly every client connection',
+    '  lands on the stopped instance within the first tens of milliseconds; their timeouts fire together, the fifth in a',
+    '  row ejects the instance (just after the attempt timeout), and the retries are answered by the other two. The',
+    '  cost: for about the attempt timeout the service answers nothing (the longest gap) and the requests that waited',
+    '  on it carry that wait (the p99). The value is far above a normal answer’s time here (tens of milliseconds: see',
+    '  the SIGKILL row’s p99), so a slow but healthy instance is not cut off, and short enough that three attempts (the',
+    '  default 2 retries) end within wrk’s 2 s timeout and the 1 s target.',
   ].join('\n');
   if (process.env.BENCH_WRITE !== '0') writeBenchmarks('failover', body);
 }

@@ -125,6 +125,14 @@ export interface Config {
         connectTimeout?: number;
         /** Milliseconds until the upstream's response headers. Default 60000. */
         headersTimeout?: number;
+        /**
+         * Milliseconds per attempt of an idempotent request without a body,
+         * until the upstream's response headers (like Envoy's per_try_timeout):
+         * a late instance counts as failed (outlier ejection) and the request
+         * goes to another one within maxRetries; 504 when none is left. Other
+         * requests keep only headersTimeout. Default: off.
+         */
+        attemptTimeout?: number;
         /** Milliseconds between two chunks of the response body. Default 300000. */
         bodyTimeout?: number;
       };

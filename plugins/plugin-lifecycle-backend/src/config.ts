@@ -143,6 +143,8 @@ const configSchema = z
             maxRetries: z.number().int().min(0).max(10).default(2),
             connectTimeout: durationMs.default(5_000),
             headersTimeout: durationMs.default(60_000),
+            /** Per attempt of a retryable request, to the response headers; off when unset. */
+            attemptTimeout: durationMs.optional(),
             bodyTimeout: durationMs.default(300_000),
           })
           .strict()

@@ -119,6 +119,7 @@ export const pluginLifecyclePlugin = createBackendPlugin({
           maxRetries: d.proxy.maxRetries,
           connectTimeoutMs: d.proxy.connectTimeout,
           headersTimeoutMs: d.proxy.headersTimeout,
+          attemptTimeoutMs: d.proxy.attemptTimeout,
           bodyTimeoutMs: d.proxy.bodyTimeout,
         });
 

@@ -132,8 +132,9 @@ describe('ServiceProxy', () => {
     method: string,
     path: string,
     options: { body?: string; headers?: Record<string, string> } = {},
+    via: Pool = client,
   ) {
-    const res = await client.request({
+    const res = await via.request({
       method: method as any,
       path,
       body: options.body,
@@ -461,6 +462,126 @@ describe('ServiceProxy', () => {
       size += chunk.length;
     }
     expect(size).toBe(64 * 1024 + 20 * MB);
+  });
+
+  describe('with attemptTimeoutMs', () => {
+    let timed: ServiceProxy;
+    let timedPlane: DataPlane;
+    let timedClient: Pool;
+
+    beforeAll(async () => {
+      timed = ServiceProxy.create({
+        discovery,
+        metrics,
+        logger: mockServices.logger.mock(),
+        maxRetries: 2,
+        attemptTimeoutMs: 200,
+        headersTimeoutMs: 1_500,
+      });
+      timedPlane = await timed.startDataPlane();
+      timedClient = new Pool(`http://127.0.0.1:${timedPlane.port}`);
+    });
+
+    afterAll(async () => {
+      await timedClient.close();
+      await timed.close();
+    });
+
+    /** Accepts requests and never answers them (a process under SIGSTOP, as the proxy sees it). */
+    const hanging = (name: string) => upstream(name, () => true);
+
+    it('retries a GET that got no headers in time on another instance, and ejects the hung instance', async () => {
+      const hung = await hanging('hung');
+      const ok = await upstream('ok');
+      await register('hangs', hung);
+      await register('hangs', ok);
+
+      // Default outlier ejection: 5 consecutive failures.
+      const results = [];
+      for (let i = 0; i < 30 && hung.seen.length < 5; i++) {
+        const startedAt = Date.now();
+        const res = await call('GET', `/proxy/hangs/${i}`, {}, timedClient);
+        results.push({ ...res, ms: Date.now() - startedAt });
+      }
+      expect(results.map(r => r.status)).toEqual(
+        Array(results.length).fill(200),
+      );
+      expect(results.map(r => r.headers['x-upstream'])).toEqual(
+        Array(results.length).fill('ok'),
+      );
+      // Well under headersTimeoutMs (1500) for each, retried or not.
+      expect(Math.max(...results.map(r => r.ms))).toBeLessThan(1_400);
+      expect(hung.seen).toHaveLength(5);
+      expect(metrics.instance('hangs-hung')?.status.errors).toBe(5);
+
+      const [hungNow] = await discovery.listServices({
+        scope,
+        name: 'hangs',
+      });
+      expect(hungNow.serviceId).toBe('hangs-hung');
+      expect(hungNow.ejectedUntil).toBeDefined();
+
+      // Ejected: no more attempts on it.
+      for (let i = 0; i < 4; i++) {
+        expect(
+          (await call('GET', '/proxy/hangs/after', {}, timedClient)).status,
+        ).toBe(200);
+      }
+      expect(hung.seen).toHaveLength(5);
+    });
+
+    it('answers 504 naming the service when no instance is left to try', async () => {
+      const only = await hanging('only');
+      await register('hangs-alone', only);
+      const res = await call('GET', '/proxy/hangs-alone/x', {}, timedClient);
+      expect(res.status).toBe(504);
+      expect(res.json.error.message).toBe(
+        "Service 'hangs-alone' did not answer in time: no other instance to try (tried hangs-alone-only; last error: no response headers within 200 ms (attemptTimeoutMs))",
+      );
+
+      const a = await hanging('a');
+      const b = await hanging('b');
+      const c = await hanging('c');
+      await register('hangs-all', a);
+      await register('hangs-all', b);
+      await register('hangs-all', c);
+      const all = await call('GET', '/proxy/hangs-all/x', {}, timedClient);
+      expect(all.status).toBe(504);
+      expect(all.json.error.message).toMatch(
+        /^Service 'hangs-all' did not answer in time: every attempt failed \(tried hangs-all-[abc], hangs-all-[abc], hangs-all-[abc]; last error: no response headers within 200 ms \(attemptTimeoutMs\)\)$/,
+      );
+      expect([a, b, c].map(u => u.seen.length)).toEqual([1, 1, 1]);
+    });
+
+    it('never retries a POST with a body: it waits for headersTimeoutMs and answers 504', async () => {
+      const hung = await hanging('hung');
+      const ok = await upstream('ok');
+      await register('hangs-post', hung);
+      await register('hangs-post', ok);
+
+      // Round robin: one POST to each instance.
+      const results = [
+        await call(
+          'POST',
+          '/proxy/hangs-post/orders',
+          { body: '{"n":1}' },
+          timedClient,
+        ),
+        await call(
+          'POST',
+          '/proxy/hangs-post/orders',
+          { body: '{"n":2}' },
+          timedClient,
+        ),
+      ];
+      expect(results.map(r => r.status).sort()).toEqual([200, 504]);
+      const failed = results.find(r => r.status === 504)!;
+      expect(failed.json.error.message).toMatch(
+        /^Instance 'hangs-post-hung' of service 'hangs-post' did not answer in time: .*UND_ERR_HEADERS_TIMEOUT/,
+      );
+      expect(hung.seen.map(s => s.method)).toEqual(['POST']);
+      expect(ok.seen.map(s => s.method)).toEqual(['POST']);
+    });
   });
 
   it('requires the data plane token when one is set', async () => {

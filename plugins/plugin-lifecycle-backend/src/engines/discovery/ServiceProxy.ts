@@ -40,6 +40,14 @@ export interface ServiceProxyOptions {
   connectTimeoutMs?: number;
   /** Until the upstream's response headers. Default 60000. */
   headersTimeoutMs?: number;
+  /**
+   * Per attempt of a request that may be retried (idempotent, no body),
+   * like Envoy's per_try_timeout: without response headers by then, the
+   * attempt counts as a failure of its instance (for outlier ejection) and
+   * the request goes to another instance within `maxRetries`. Requests that
+   * may not be retried keep only `headersTimeoutMs`. Default off.
+   */
+  attemptTimeoutMs?: number;
   /** Between two chunks of the response body. Default 300000. */
   bodyTimeoutMs?: number;
   /** Idle keep-alive connections to an upstream close after this. Default 4000. */
@@ -268,6 +276,16 @@ const CLIENT_GONE = Object.assign(new Error('The client went away'), {
   code: 'UND_ERR_ABORTED',
 });
 
+/** The code of an attempt that `attemptTimeoutMs` ended. */
+const ATTEMPT_TIMEOUT = 'ATTEMPT_TIMEOUT';
+
+function attemptTimedOut(timeoutMs: number): Error & { code: string } {
+  return Object.assign(
+    new Error(`no response headers within ${timeoutMs} ms (attemptTimeoutMs)`),
+    { name: 'TimeoutError', code: ATTEMPT_TIMEOUT },
+  );
+}
+
 /**
  * One attempt's undici dispatch handler: the upstream's response goes
  * straight to `res` (status, headers without hop-by-hop ones, then the body
@@ -286,17 +304,29 @@ class AttemptHandler implements Dispatcher.DispatchHandler {
   #responded = false;
   #settled = false;
   #onDrain: (() => void) | undefined;
+  #timer: NodeJS.Timeout | undefined;
+  /** Set when the attempt timed out before undici handed us its controller. */
+  #timedOut: Error | undefined;
 
   constructor(
     res: ServerResponse,
     client: ClientState,
     record: RecordOutcome,
     settle: (result: Attempt) => void,
+    timeoutMs?: number,
   ) {
     this.#res = res;
     this.#client = client;
     this.#record = record;
     this.#settle = settle;
+    if (timeoutMs !== undefined) {
+      this.#timer = setTimeout(() => {
+        this.#timer = undefined;
+        const error = attemptTimedOut(timeoutMs);
+        if (this.#controller) this.#controller.abort(error);
+        else this.#timedOut = error;
+      }, timeoutMs);
+    }
   }
 
   /** The client went away: stop the upstream request. */
@@ -307,6 +337,7 @@ class AttemptHandler implements Dispatcher.DispatchHandler {
   onRequestStart(controller: Dispatcher.DispatchController): void {
     this.#controller = controller;
     if (this.#client.gone) controller.abort(CLIENT_GONE);
+    else if (this.#timedOut) controller.abort(this.#timedOut);
   }
 
   onResponseStart(
@@ -315,6 +346,7 @@ class AttemptHandler implements Dispatcher.DispatchHandler {
     headers: Record<string, string | string[] | undefined>,
   ): void {
     if (statusCode < 200) return; // 1xx: informational, not forwarded
+    this.#clearTimer();
     this.#responded = true;
     this.#record('responded', statusCode, performance.now() - this.#startedAt);
     const res = this.#res;
@@ -363,9 +395,15 @@ class AttemptHandler implements Dispatcher.DispatchHandler {
     this.#onDrain = undefined;
   }
 
+  #clearTimer() {
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer = undefined;
+  }
+
   #finish(result: Attempt) {
     if (this.#settled) return;
     this.#settled = true;
+    this.#clearTimer();
     this.#settle(result);
   }
 }
@@ -382,9 +420,11 @@ function digest(value: string) {
  * Per request it enforces the instances' connection limits (503 when every
  * instance is full), retries an idempotent request without a body (GET,
  * HEAD, OPTIONS, PUT, DELETE) on another instance when the connection
- * fails before a response, never retries anything else (502), and answers
- * 503 naming the service when no instance is left. It records metrics and
- * reports each outcome to discovery for outlier ejection.
+ * fails before a response or, with `attemptTimeoutMs`, when the response
+ * headers do not come in time, never retries anything else (502), and
+ * answers 503 naming the service when no instance is left (504 when the
+ * last attempt timed out). It records metrics and reports each outcome to
+ * discovery for outlier ejection.
  *
  * The Authorization header reaches upstreams that belong to a managed
  * plugin (they verify Backstage tokens themselves) and no other: an
@@ -399,6 +439,7 @@ export class ServiceProxy {
   readonly #maxRetries: number;
   readonly #connectTimeoutMs: number;
   readonly #headersTimeoutMs: number;
+  readonly #attemptTimeoutMs: number | undefined;
   readonly #bodyTimeoutMs: number;
   readonly #keepAliveTimeoutMs: number;
   readonly #idlePoolMs: number;
@@ -417,11 +458,18 @@ export class ServiceProxy {
     this.#maxRetries = options.maxRetries ?? 2;
     this.#connectTimeoutMs = options.connectTimeoutMs ?? 5_000;
     this.#headersTimeoutMs = options.headersTimeoutMs ?? 60_000;
+    this.#attemptTimeoutMs = options.attemptTimeoutMs;
     this.#bodyTimeoutMs = options.bodyTimeoutMs ?? 300_000;
     this.#keepAliveTimeoutMs = options.keepAliveTimeoutMs ?? 4_000;
     this.#idlePoolMs = options.idlePoolMs ?? 300_000;
     if (!Number.isInteger(this.#maxRetries) || this.#maxRetries < 0) {
       throw new TypeError('maxRetries must be a whole number of at least 0');
+    }
+    if (
+      this.#attemptTimeoutMs !== undefined &&
+      !(this.#attemptTimeoutMs > 0 && Number.isFinite(this.#attemptTimeoutMs))
+    ) {
+      throw new TypeError('attemptTimeoutMs must be a positive number');
     }
   }
 
@@ -609,7 +657,19 @@ export class ServiceProxy {
         }
       } catch (error) {
         const e = error as Error;
-        if (lastError && e.name === ServiceUnavailableError.name) {
+        if (
+          lastError &&
+          e.name === ServiceUnavailableError.name &&
+          errorCode(lastError) === ATTEMPT_TIMEOUT
+        ) {
+          fail(
+            504,
+            'Error',
+            `Service '${serviceName}' did not answer in time: no other instance to try (tried ${[
+              ...tried,
+            ].join(', ')}; last error: ${describe(lastError)})`,
+          );
+        } else if (lastError && e.name === ServiceUnavailableError.name) {
           fail(
             503,
             'ServiceUnavailableError',
@@ -629,11 +689,16 @@ export class ServiceProxy {
         body,
         length,
         client,
+        timeoutMs: retryable ? this.#attemptTimeoutMs : undefined,
       });
       if (outcome.done) return;
       lastError = outcome.error;
       const code = errorCode(lastError);
-      if (!retryable || !code || !CONNECTION_FAILURES.has(code)) {
+      if (
+        !retryable ||
+        !code ||
+        !(CONNECTION_FAILURES.has(code) || code === ATTEMPT_TIMEOUT)
+      ) {
         const timeout =
           code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT';
         fail(
@@ -649,10 +714,13 @@ export class ServiceProxy {
         `${method} to instance '${picked.serviceId}' of '${serviceName}' failed (${code}); trying another instance`,
       );
     }
+    const timedOut = errorCode(lastError) === ATTEMPT_TIMEOUT;
     fail(
-      502,
+      timedOut ? 504 : 502,
       'Error',
-      `Service '${serviceName}': every attempt failed (tried ${[...tried].join(
+      `Service '${serviceName}'${
+        timedOut ? ' did not answer in time' : ''
+      }: every attempt failed (tried ${[...tried].join(
         ', ',
       )}; last error: ${describe(lastError)})`,
     );
@@ -669,6 +737,8 @@ export class ServiceProxy {
       body: Buffer | 'stream' | null;
       length?: number;
       client: ClientState;
+      /** Per-attempt timeout to the response headers, if any. */
+      timeoutMs?: number;
     },
   ): Promise<Attempt> {
     // `picked` has the target's fields; the metrics copy them only when
@@ -706,6 +776,7 @@ export class ServiceProxy {
           this.#discovery.connectionClosed(picked.serviceId);
           resolve(result);
         },
+        request.timeoutMs,
       );
       request.client.attempt = attempt;
       this.#pool(picked.url).dispatch(
@@ -767,7 +838,7 @@ export class ServiceProxy {
 function describe(error: (Error & { code?: string }) | undefined): string {
   if (!error) return 'unknown';
   const code = errorCode(error);
-  return code && !error.message.includes(code)
+  return code && code !== ATTEMPT_TIMEOUT && !error.message.includes(code)
     ? `${code} ${error.message}`
     : error.message;
 }
