@@ -2,6 +2,9 @@ import { ConflictError } from '@backstage/errors';
 import { Knex } from 'knex';
 import { fromJson, now, optional, toIso, toJson } from './mappers';
 
+/** The PostgreSQL channel a configuration write notifies so other replicas look at once. */
+export const CONFIG_NOTIFY_CHANNEL = 'plugin_lifecycle_config';
+
 type ConfigVersionRow = {
   revision: number | string;
   plugin_id: string;

@@ -10,41 +10,19 @@ import {
   setConfigurationRequestSchema,
 } from '@internal/plugin-lifecycle-common';
 import { Request, Router } from 'express';
-import { z } from 'zod';
 import {
   exportConfiguration,
   importConfiguration,
 } from '../engines/configuration/configBackup';
 import { PluginLifecycleOrchestrationSystem } from '../system/PluginLifecycleOrchestrationSystem';
-import { Tenancy, TenantScope } from '../system/Tenancy';
-import { zodMessage } from '../system/zodMessage';
-
-type Caller = { actor?: string; scope: TenantScope };
+import { Tenancy } from '../system/Tenancy';
+import { RouteAccess, parseInput } from './routeAccess';
 
 /** What the configuration routes borrow from the main router. */
-export interface ConfigRoutesContext {
+export interface ConfigRoutesContext extends RouteAccess {
   system: PluginLifecycleOrchestrationSystem;
   /** Whether the caller also holds this permission. */
   isAllowed: (req: Request, permission: BasicPermission) => Promise<boolean>;
-  authorize: (req: Request, permission: BasicPermission) => Promise<Caller>;
-  audited: <T>(
-    req: Request,
-    eventId: string,
-    meta: Record<string, string>,
-    fn: (caller: Caller) => Promise<T>,
-  ) => Promise<T>;
-}
-
-function parse<T extends z.ZodType>(
-  schema: T,
-  value: unknown,
-  what: string,
-): z.infer<T> {
-  const result = schema.safeParse(value ?? {});
-  if (!result.success) {
-    throw new InputError(`Invalid ${what}: ${zodMessage(result.error)}`);
-  }
-  return result.data;
 }
 
 function versionParam(raw: string): number {
@@ -117,7 +95,7 @@ export function addConfigurationRoutes(
 
   router.get('/plugins/:pluginId/config/:environment', async (req, res) => {
     const { scope } = await authorize(req, pluginLifecycleReadPermission);
-    const query = parse(configReadQuerySchema, req.query, 'query');
+    const query = parseInput(configReadQuerySchema, req.query, 'query');
     const reveal = await mayReveal(req, query.reveal);
     res.json(
       await manager().getEffectiveConfiguration(
@@ -135,7 +113,7 @@ export function addConfigurationRoutes(
       'config-set',
       { pluginId, layer },
       async ({ actor, scope }) => {
-        const body = parse(
+        const body = parseInput(
           setConfigurationRequestSchema,
           req.body,
           'configuration',
@@ -182,7 +160,7 @@ export function addConfigurationRoutes(
     '/plugins/:pluginId/config/:layer/versions/:version',
     async (req, res) => {
       const { scope } = await authorize(req, pluginLifecycleReadPermission);
-      const query = parse(
+      const query = parseInput(
         configReadQuerySchema.pick({ reveal: true }),
         req.query,
         'query',
@@ -201,7 +179,7 @@ export function addConfigurationRoutes(
 
   router.get('/plugins/:pluginId/config/:layer/diff', async (req, res) => {
     const { scope } = await authorize(req, pluginLifecycleReadPermission);
-    const query = parse(configDiffQuerySchema, req.query, 'query');
+    const query = parseInput(configDiffQuerySchema, req.query, 'query');
     res.json(
       await manager().diffVersions(
         req.params.pluginId,
@@ -220,7 +198,7 @@ export function addConfigurationRoutes(
       'config-rollback',
       { pluginId, layer },
       async ({ actor, scope }) => {
-        const body = parse(
+        const body = parseInput(
           configRollbackRequestSchema,
           req.body,
           'rollback request',
@@ -241,7 +219,7 @@ export function addConfigurationRoutes(
     async (req, res) => {
       const { scope } = await authorize(req, pluginLifecycleReadPermission);
       const { pluginId, environment } = req.params;
-      const query = parse(configWatchQuerySchema, req.query, 'query');
+      const query = parseInput(configWatchQuerySchema, req.query, 'query');
       if (
         req.accepts(['application/json', 'text/event-stream']) ===
         'text/event-stream'

@@ -18,9 +18,7 @@ import {
 } from '@backstage/plugin-permission-common';
 import express, { Request } from 'express';
 import Router from 'express-promise-router';
-import { z } from 'zod';
 import { PluginLifecycleOrchestrationSystem } from '../system/PluginLifecycleOrchestrationSystem';
-import { zodMessage } from '../system/zodMessage';
 import { ALL_TENANTS, Tenancy, TenantScope } from '../system/Tenancy';
 
 /** The Idempotency-Key header, when given, counts as the body's idempotencyKey. */
@@ -38,6 +36,7 @@ import { ServiceProxy } from '../engines/discovery/ServiceProxy';
 import { ServiceDiscovery } from '../engines/discovery/ServiceDiscovery';
 import { HealthMonitor } from '../engines/health/HealthMonitor';
 import { ProxyMetrics } from '../engines/discovery/ProxyMetrics';
+import { parseInput } from './routeAccess';
 
 export interface RouterOptions {
   system: PluginLifecycleOrchestrationSystem;
@@ -51,18 +50,6 @@ export interface RouterOptions {
   health?: HealthMonitor;
   /** Served at `GET /metrics/services`. */
   proxyMetrics?: ProxyMetrics;
-}
-
-function parse<T extends z.ZodType>(
-  schema: T,
-  value: unknown,
-  what: string,
-): z.infer<T> {
-  const result = schema.safeParse(value ?? {});
-  if (!result.success) {
-    throw new InputError(`Invalid ${what}: ${zodMessage(result.error)}`);
-  }
-  return result.data;
 }
 
 /**
@@ -154,7 +141,7 @@ export async function createRouter(
 
   router.get('/plugins', async (req, res) => {
     const { scope } = await authorize(req, pluginLifecycleReadPermission);
-    const filter = parse(listPluginsQuerySchema, req.query, 'query');
+    const filter = parseInput(listPluginsQuerySchema, req.query, 'query');
     res.json({ items: await system.listPlugins(filter, scope) });
   });
 
@@ -209,7 +196,7 @@ export async function createRouter(
         'plugin-update-rollback',
         { pluginId, operationId },
         ({ actor, scope }) => {
-          const body = parse(
+          const body = parseInput(
             updateRollbackRequestSchema,
             withIdempotencyKey(req, req.body ?? {}),
             'rollback request',
@@ -239,7 +226,7 @@ export async function createRouter(
         `plugin-${command}`,
         { pluginId },
         ({ actor, scope }) => {
-          const body = parse(
+          const body = parseInput(
             actionRequestSchema,
             withIdempotencyKey(req, req.body ?? {}),
             `${command} request`,

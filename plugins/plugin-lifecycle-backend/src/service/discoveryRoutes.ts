@@ -1,5 +1,3 @@
-import { InputError } from '@backstage/errors';
-import { BasicPermission } from '@backstage/plugin-permission-common';
 import {
   listServicesQuerySchema,
   pluginLifecycleManagePermission,
@@ -7,41 +5,18 @@ import {
   resolveQuerySchema,
 } from '@internal/plugin-lifecycle-common';
 import express, { Request, Router } from 'express';
-import { z } from 'zod';
 import { ServiceDiscovery } from '../engines/discovery/ServiceDiscovery';
 import {
   AFFINITY_HEADER,
   ServiceProxy,
   TENANT_HEADER,
 } from '../engines/discovery/ServiceProxy';
-import { TenantScope } from '../system/Tenancy';
-import { zodMessage } from '../system/zodMessage';
-
-type Caller = { actor?: string; scope: TenantScope };
+import { RouteAccess, parseInput } from './routeAccess';
 
 /** What the discovery routes borrow from the main router. */
-export interface DiscoveryRoutesContext {
+export interface DiscoveryRoutesContext extends RouteAccess {
   discovery: ServiceDiscovery;
   proxy: ServiceProxy;
-  authorize: (req: Request, permission: BasicPermission) => Promise<Caller>;
-  audited: <T>(
-    req: Request,
-    eventId: string,
-    meta: Record<string, string>,
-    fn: (caller: Caller) => Promise<T>,
-  ) => Promise<T>;
-}
-
-function parse<T extends z.ZodType>(
-  schema: T,
-  value: unknown,
-  what: string,
-): z.infer<T> {
-  const result = schema.safeParse(value ?? {});
-  if (!result.success) {
-    throw new InputError(`Invalid ${what}: ${zodMessage(result.error)}`);
-  }
-  return result.data;
 }
 
 function header(req: Request, name: string): string | undefined {
@@ -71,7 +46,7 @@ export function addDiscoveryRoutes(
 
   router.get('/services', async (req, res) => {
     const { scope } = await authorize(req, pluginLifecycleReadPermission);
-    const query = parse(listServicesQuerySchema, req.query, 'query');
+    const query = parseInput(listServicesQuerySchema, req.query, 'query');
     res.json({
       items: await discovery.listServices({
         scope,
@@ -120,7 +95,7 @@ export function addDiscoveryRoutes(
 
   router.get('/services/:serviceName/resolve', async (req, res) => {
     const { scope } = await authorize(req, pluginLifecycleReadPermission);
-    const query = parse(resolveQuerySchema, req.query, 'query');
+    const query = parseInput(resolveQuerySchema, req.query, 'query');
     res.json(
       await discovery.getLoadBalancedService(
         req.params.serviceName,

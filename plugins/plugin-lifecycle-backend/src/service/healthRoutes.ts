@@ -1,31 +1,19 @@
-import { InputError } from '@backstage/errors';
-import { BasicPermission } from '@backstage/plugin-permission-common';
 import {
   ProbeDefinition,
   pluginLifecycleReadPermission,
   probeSchema,
 } from '@internal/plugin-lifecycle-common';
-import { Request, Router } from 'express';
+import { Router } from 'express';
 import { z } from 'zod';
 import type {
   HealthMonitor,
   PluginHealth,
 } from '../engines/health/HealthMonitor';
-import { TenantScope } from '../system/Tenancy';
-import { zodMessage } from '../system/zodMessage';
-
-type Caller = { actor?: string; scope: TenantScope };
+import { RouteAccess, parseInput } from './routeAccess';
 
 /** What the health routes borrow from the main router. */
-export interface HealthRoutesContext {
+export interface HealthRoutesContext extends RouteAccess {
   health: Pick<HealthMonitor, 'getPluginHealth' | 'registerPluginProbes'>;
-  authorize: (req: Request, permission: BasicPermission) => Promise<Caller>;
-  audited: <T>(
-    req: Request,
-    eventId: string,
-    meta: Record<string, string>,
-    fn: (caller: Caller) => Promise<T>,
-  ) => Promise<T>;
 }
 
 /** The body of `PUT /plugins/{id}/probes`. */
@@ -41,18 +29,6 @@ export const healthQuerySchema = z
   })
   .strict();
 
-function parse<T extends z.ZodType>(
-  schema: T,
-  value: unknown,
-  what: string,
-): z.infer<T> {
-  const result = schema.safeParse(value ?? {});
-  if (!result.success) {
-    throw new InputError(`Invalid ${what}: ${zodMessage(result.error)}`);
-  }
-  return result.data;
-}
-
 /**
  * The health monitor's routes: a plugin's health per instance and probe
  * (status, latency, trend, verdict), and setting its probes.
@@ -62,7 +38,7 @@ export function addHealthRoutes(router: Router, context: HealthRoutesContext) {
 
   router.get('/plugins/:pluginId/health', async (req, res) => {
     const { scope } = await authorize(req, pluginLifecycleReadPermission);
-    const query = parse(healthQuerySchema, req.query, 'query');
+    const query = parseInput(healthQuerySchema, req.query, 'query');
     const result: PluginHealth = await health.getPluginHealth(
       req.params.pluginId,
       { scope, recentPerProbe: query.recent },
@@ -77,7 +53,7 @@ export function addHealthRoutes(router: Router, context: HealthRoutesContext) {
       'probes-set',
       { pluginId },
       async ({ scope }) => {
-        const body = parse(setProbesRequestSchema, req.body, 'probes');
+        const body = parseInput(setProbesRequestSchema, req.body, 'probes');
         return health.registerPluginProbes(pluginId, body.probes, { scope });
       },
     );

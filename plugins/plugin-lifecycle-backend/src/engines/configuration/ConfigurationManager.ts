@@ -16,6 +16,7 @@ import {
 import { Knex } from 'knex';
 import { z } from 'zod';
 import {
+  CONFIG_NOTIFY_CHANNEL,
   ConfigChange,
   ConfigStore,
   StoredConfigEntry,
@@ -35,7 +36,7 @@ import {
 import { SystemEvents } from '../../system/SystemEvents';
 import { ALL_TENANTS, Tenancy, TenantScope } from '../../system/Tenancy';
 import { zodMessage } from '../../system/zodMessage';
-import { ConfigChangeFeed } from './ConfigChangeFeed';
+import { RevisionFeed } from '../RevisionFeed';
 import { PluginRef, PluginRefCache } from './PluginRefCache';
 import { SealedSecret, SecretKeyRing } from './SecretKeyRing';
 
@@ -147,7 +148,7 @@ function stripUndefined<T extends object>(value: T): T {
 export class ConfigurationManager {
   readonly #o: ConfigurationManagerOptions;
   readonly #store: ConfigStore;
-  readonly #feed: ConfigChangeFeed;
+  readonly #feed: RevisionFeed<ConfigChange>;
   readonly #cache = new Map<string, Promise<ResolvedConfiguration>>();
   readonly #watchers = new Map<string, Set<Watcher>>();
   readonly #plugins: PluginRefCache;
@@ -165,12 +166,14 @@ export class ConfigurationManager {
     // Installs, uninstalls and updates on this replica go through the state
     // machine: drop what reads keep of the plugin at once.
     options.events.on('stateMachine:stateChanged', this.#onStateChanged);
-    this.#feed = new ConfigChangeFeed({
+    this.#feed = new RevisionFeed<ConfigChange>({
       db: options.db,
-      store: this.#store,
+      log: this.#store,
+      channel: CONFIG_NOTIFY_CHANNEL,
+      what: 'configuration',
       logger: options.logger,
       pollIntervalMs: options.pollIntervalMs,
-      onChange: change => this.#changed(change),
+      onChanges: changes => changes.forEach(change => this.#changed(change)),
     });
   }
 
@@ -184,7 +187,7 @@ export class ConfigurationManager {
   ): Promise<ConfigurationManager> {
     const manager = new ConfigurationManager(options);
     await manager.verifyKeys();
-    await manager.#feed.start();
+    await manager.#feed.start(await manager.#store.maxRevision());
     return manager;
   }
 

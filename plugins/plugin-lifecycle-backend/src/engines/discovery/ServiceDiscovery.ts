@@ -20,6 +20,7 @@ import { Knex } from 'knex';
 import {
   InstanceOverride,
   RunningInstance,
+  SERVICES_NOTIFY_CHANNEL,
   ServiceChange,
   ServiceStore,
   StoredService,
@@ -37,7 +38,7 @@ import {
 import { SystemEvents } from '../../system/SystemEvents';
 import { Tenancy, TenantScope } from '../../system/Tenancy';
 import { zodMessage } from '../../system/zodMessage';
-import { ServiceChangeFeed } from './ServiceChangeFeed';
+import { RevisionFeed } from '../RevisionFeed';
 
 export { ServiceUnavailableError };
 
@@ -192,7 +193,7 @@ export class ServiceDiscovery {
   readonly #events?: SystemEvents;
   readonly #now: () => number;
   readonly #balancer: LoadBalancer;
-  readonly #feed: ServiceChangeFeed;
+  readonly #feed: RevisionFeed<ServiceChange>;
   readonly #defaultStrategy: LoadBalancingStrategy;
   readonly #defaultTenant: string;
   readonly #expireIntervalMs: number;
@@ -258,9 +259,11 @@ export class ServiceDiscovery {
         'Outlier ejection needs consecutiveFailures of at least 1 and 0 < baseEjectionMs <= maxEjectionMs',
       );
     }
-    this.#feed = new ServiceChangeFeed({
+    this.#feed = new RevisionFeed<ServiceChange>({
       db: options.db,
-      store: this.#store,
+      log: this.#store,
+      channel: SERVICES_NOTIFY_CHANNEL,
+      what: 'service',
       logger: options.logger,
       pollIntervalMs: options.pollIntervalMs ?? 1_000,
       clock: this.#now,

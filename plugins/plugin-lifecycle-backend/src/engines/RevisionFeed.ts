@@ -1,35 +1,46 @@
 import { LoggerService } from '@backstage/backend-plugin-api';
 import { Knex } from 'knex';
-import {
-  SERVICES_NOTIFY_CHANNEL,
-  ServiceChange,
-  ServiceStore,
-} from '../../database/ServiceStore';
 
 /** How long a hole in the revisions may wait for its (slower) transaction. */
 const GAP_TIMEOUT_MS = 5_000;
 const BATCH = 500;
 
+/** A change log ordered by a global revision. */
+export interface RevisionLog<T extends { revision: number }> {
+  /** Entries after `revision`, oldest first, at most `limit`. */
+  changesSince(revision: number, limit: number): Promise<T[]>;
+}
+
+/** Options of {@link RevisionFeed}. */
+export interface RevisionFeedOptions<T extends { revision: number }> {
+  db: Knex;
+  log: RevisionLog<T>;
+  /** The PostgreSQL channel writers NOTIFY. */
+  channel: string;
+  /** What the log holds, for log messages ("configuration", "service"). */
+  what: string;
+  logger: LoggerService;
+  pollIntervalMs: number;
+  onChanges: (changes: T[]) => Promise<void> | void;
+  /** Runs after every read (discovery looks at what the log does not carry). */
+  onTick?: () => Promise<void>;
+  clock?: () => number;
+}
+
 /**
- * Tells this replica about service changes written by any replica, the way
- * the configuration change feed does: it reads the change log by revision
- * at an interval, and on PostgreSQL a NOTIFY (sent on commit of every
- * write) makes it read at once. After each read it runs `onTick`, where
- * discovery looks at what the log does not carry (running plugin
- * instances, a periodic full reload).
+ * Tells this replica about entries any replica wrote to a change log (the
+ * configuration versions, the service changes): it reads the log by
+ * revision at an interval, and on PostgreSQL a NOTIFY makes every listening
+ * replica read at once.
  *
  * Revisions come from a sequence, so a transaction that took a lower number
  * may commit after a higher one: a hole holds the cursor until it fills or
  * {@link GAP_TIMEOUT_MS} passes (a rolled-back write). Entries past the
- * cursor that were already applied are not applied again.
+ * cursor that were already applied, or that this replica wrote and
+ * announced itself, are not applied again.
  */
-export class ServiceChangeFeed {
-  readonly #db: Knex;
-  readonly #store: ServiceStore;
-  readonly #logger: LoggerService;
-  readonly #pollIntervalMs: number;
-  readonly #onChanges: (changes: ServiceChange[]) => Promise<void>;
-  readonly #onTick: () => Promise<void>;
+export class RevisionFeed<T extends { revision: number }> {
+  readonly #o: RevisionFeedOptions<T>;
   readonly #now: () => number;
   #cursor = 0;
   readonly #seenAhead = new Set<number>();
@@ -40,21 +51,8 @@ export class ServiceChangeFeed {
   #listener?: { end(): Promise<void> | void };
   #stopped = false;
 
-  constructor(options: {
-    db: Knex;
-    store: ServiceStore;
-    logger: LoggerService;
-    pollIntervalMs: number;
-    onChanges: (changes: ServiceChange[]) => Promise<void>;
-    onTick: () => Promise<void>;
-    clock?: () => number;
-  }) {
-    this.#db = options.db;
-    this.#store = options.store;
-    this.#logger = options.logger;
-    this.#pollIntervalMs = options.pollIntervalMs;
-    this.#onChanges = options.onChanges;
-    this.#onTick = options.onTick;
+  constructor(options: RevisionFeedOptions<T>) {
+    this.#o = options;
     this.#now = options.clock ?? Date.now;
   }
 
@@ -64,20 +62,34 @@ export class ServiceChangeFeed {
   }
 
   /**
-   * Starts from `revision` (read before the initial load, so nothing
+   * Starts from `revision` (read before any initial load, so nothing
    * written during the load is missed), listens and schedules polls.
    */
   async start(revision: number) {
     this.#stopped = false;
     this.#cursor = revision;
-    if (this.#db.client.config.client === 'pg') {
+    if (this.#isPostgres()) {
       await this.#listen().catch(error =>
-        this.#logger.warn(
-          `LISTEN ${SERVICES_NOTIFY_CHANNEL} failed, polling only: ${error}`,
+        this.#o.logger.warn(
+          `LISTEN ${this.#o.channel} failed, polling only: ${error}`,
         ),
       );
     }
     this.#schedule();
+  }
+
+  /** Marks a revision this replica wrote and already applied. */
+  announced(revision: number) {
+    if (revision > this.#cursor) this.#seenAhead.add(revision);
+    this.#advance(this.#now());
+  }
+
+  /** Sends NOTIFY after a write that did not (PostgreSQL only). */
+  async notify() {
+    if (!this.#isPostgres()) return;
+    await this.#o.db
+      .raw(`NOTIFY ${this.#o.channel}`)
+      .catch(error => this.#o.logger.debug(`NOTIFY failed: ${error}`));
   }
 
   /** Reads new changes now (coalesced with a poll in progress). */
@@ -91,10 +103,10 @@ export class ServiceChangeFeed {
         do {
           this.#again = false;
           await this.#poll();
-          await this.#onTick();
+          await this.#o.onTick?.();
         } while (this.#again && !this.#stopped);
       } catch (error) {
-        this.#logger.warn(`reading service changes failed: ${error}`);
+        this.#o.logger.warn(`reading ${this.#o.what} changes failed: ${error}`);
       } finally {
         this.#polling = undefined;
       }
@@ -110,21 +122,25 @@ export class ServiceChangeFeed {
     this.#listener = undefined;
   }
 
+  #isPostgres() {
+    return this.#o.db.client.config.client === 'pg';
+  }
+
   #schedule() {
     if (this.#stopped) return;
     this.#timer = setTimeout(() => {
       this.pollNow().finally(() => this.#schedule());
-    }, this.#pollIntervalMs);
+    }, this.#o.pollIntervalMs);
     this.#timer.unref();
   }
 
   async #poll() {
     for (;;) {
       const changes = (
-        await this.#store.changesSince(this.#cursor, BATCH)
+        await this.#o.log.changesSince(this.#cursor, BATCH)
       ).filter(change => !this.#seenAhead.has(change.revision));
       if (changes.length > 0) {
-        await this.#onChanges(changes);
+        await this.#o.onChanges(changes);
         for (const change of changes) this.#seenAhead.add(change.revision);
       }
       this.#advance(this.#now());
@@ -159,15 +175,15 @@ export class ServiceChangeFeed {
 
   async #listen() {
     // A dedicated connection: a pooled one would be handed to other queries.
-    const client = this.#db.client as any;
+    const client = this.#o.db.client as any;
     const connection = await client.acquireRawConnection();
     connection.on('notification', () => {
       this.pollNow();
     });
     connection.on('error', (error: Error) =>
-      this.#logger.warn(`services LISTEN connection: ${error}`),
+      this.#o.logger.warn(`${this.#o.what} LISTEN connection: ${error}`),
     );
-    await connection.query(`LISTEN ${SERVICES_NOTIFY_CHANNEL}`);
+    await connection.query(`LISTEN ${this.#o.channel}`);
     this.#listener = {
       end: () => client.destroyRawConnection(connection),
     };
