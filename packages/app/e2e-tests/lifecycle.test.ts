@@ -1,4 +1,5 @@
 import { test, expect, Page } from '@playwright/test';
+import { signIn } from './samplePlugin';
 
 /**
  * The Lifecycle tab in a real browser against the real backend (started by
@@ -7,15 +8,6 @@ import { test, expect, Page } from '@playwright/test';
  * instance answer, stop it and uninstall it, then find the five operations in
  * the Operations table.
  */
-async function signIn(page: Page) {
-  await page.goto('/');
-  await page.getByRole('button', { name: 'Enter' }).click();
-  const nav = page.getByRole('navigation', { name: 'sidebar nav' });
-  await expect(
-    nav.getByRole('link', { name: 'Catalog', exact: true }),
-  ).toBeVisible();
-}
-
 async function expectState(page: Page, state: string) {
   await expect(page.getByTestId('lifecycle-state')).toHaveText(state, {
     timeout: 60_000,

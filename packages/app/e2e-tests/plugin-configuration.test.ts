@@ -1,4 +1,5 @@
 import { test, expect, Page } from '@playwright/test';
+import { signIn, SAMPLE_ENTITY, ensureRunning } from './samplePlugin';
 
 /**
  * The Configuration tab in a real browser against the real backend: with the
@@ -7,39 +8,10 @@ import { test, expect, Page } from '@playwright/test';
  * back. Runs after lifecycle.test.ts (files run in name order, one worker),
  * which leaves the plugin uninstalled; it installs it again itself.
  */
-async function signIn(page: Page) {
-  await page.goto('/');
-  await page.getByRole('button', { name: 'Enter' }).click();
-  const nav = page.getByRole('navigation', { name: 'sidebar nav' });
-  await expect(
-    nav.getByRole('link', { name: 'Catalog', exact: true }),
-  ).toBeVisible();
-}
-
-const ENTITY = '/catalog/default/component/sample-http-service';
-
-async function ensureRunning(page: Page) {
-  await page.goto(`${ENTITY}/lifecycle`);
-  const state = page.getByTestId('lifecycle-state');
-  const notInstalled = page.getByText('Not installed yet');
-  await expect(state.or(notInstalled)).toBeVisible({ timeout: 30_000 });
-  if (
-    (await notInstalled.isVisible()) ||
-    (await state.textContent()) === 'inactive'
-  ) {
-    await page.getByLabel('Version', { exact: true }).fill('1.0.0');
-    await page.getByRole('button', { name: 'Install', exact: true }).click();
-    await expect(state).toHaveText('installed', { timeout: 60_000 });
-  }
-  if ((await state.textContent()) !== 'running') {
-    await page.getByRole('button', { name: 'Start', exact: true }).click();
-    await expect(state).toHaveText('running', { timeout: 60_000 });
-  }
-}
 
 /** What the running instance says its live configuration is. */
 async function instanceConfig(page: Page) {
-  await page.goto(`${ENTITY}/lifecycle`);
+  await page.goto(`${SAMPLE_ENTITY}/lifecycle`);
   const address = page
     .getByRole('row')
     .filter({ hasText: 'running' })
@@ -74,7 +46,7 @@ test('configures the running sample plugin from the entity page', async ({
   await signIn(page);
   await ensureRunning(page);
 
-  await page.goto(`${ENTITY}/configuration`);
+  await page.goto(`${SAMPLE_ENTITY}/configuration`);
   await expect(page.getByLabel('Environment')).toHaveValue('development');
   await page.getByLabel('Layer').selectOption('development');
   await addEntry(page, { key: 'greeting', type: 'string', value: 'hello' });
@@ -103,7 +75,7 @@ test('configures the running sample plugin from the entity page', async ({
     .toMatchObject({ greeting: 'hello', 'api.key': 's3cret-e2e' });
 
   // Change the value; the masked secret is kept as it is.
-  await page.goto(`${ENTITY}/configuration`);
+  await page.goto(`${SAMPLE_ENTITY}/configuration`);
   await page.getByLabel('Layer').selectOption('development');
   const greetingRow = page
     .getByTestId('config-editor')
@@ -119,7 +91,7 @@ test('configures the running sample plugin from the entity page', async ({
     .toMatchObject({ greeting: 'hi there', 'api.key': 's3cret-e2e' });
 
   // History: compare v1 and v2, then roll back to v1.
-  await page.goto(`${ENTITY}/configuration`);
+  await page.goto(`${SAMPLE_ENTITY}/configuration`);
   await page.getByLabel('Layer').selectOption('development');
   await expect(page.getByTestId('config-version-2')).toBeVisible();
   await page.getByLabel('Compare v1').check();

@@ -1,4 +1,10 @@
 import { test, expect, Page } from '@playwright/test';
+import {
+  signIn,
+  SAMPLE_ENTITY,
+  ensureRunning,
+  openLifecycle,
+} from './samplePlugin';
 
 /**
  * The Health tab in a real browser against the real backend: with the
@@ -9,42 +15,7 @@ import { test, expect, Page } from '@playwright/test';
  * or not: it brings it to running itself, and stops and uninstalls it at the
  * end so that nothing is left running.
  */
-async function signIn(page: Page) {
-  await page.goto('/');
-  await page.getByRole('button', { name: 'Enter' }).click();
-  const nav = page.getByRole('navigation', { name: 'sidebar nav' });
-  await expect(
-    nav.getByRole('link', { name: 'Catalog', exact: true }),
-  ).toBeVisible();
-}
-
-const ENTITY = '/catalog/default/component/sample-http-service';
 const PROBES = ['startup', 'readiness', 'liveness'];
-
-/** The Lifecycle tab, once it shows the plugin's state (or that it has none). */
-async function openLifecycle(page: Page) {
-  await page.goto(`${ENTITY}/lifecycle`);
-  const state = page.getByTestId('lifecycle-state');
-  const notInstalled = page.getByText('Not installed yet');
-  await expect(state.or(notInstalled)).toBeVisible({ timeout: 30_000 });
-  return { state, notInstalled };
-}
-
-async function ensureRunning(page: Page) {
-  const { state, notInstalled } = await openLifecycle(page);
-  if (
-    (await notInstalled.isVisible()) ||
-    (await state.textContent()) === 'inactive'
-  ) {
-    await page.getByLabel('Version', { exact: true }).fill('1.0.0');
-    await page.getByRole('button', { name: 'Install', exact: true }).click();
-    await expect(state).toHaveText('installed', { timeout: 60_000 });
-  }
-  if ((await state.textContent()) !== 'running') {
-    await page.getByRole('button', { name: 'Start', exact: true }).click();
-    await expect(state).toHaveText('running', { timeout: 60_000 });
-  }
-}
 
 async function stopAndUninstall(page: Page) {
   const { state, notInstalled } = await openLifecycle(page);
@@ -69,9 +40,9 @@ test('shows the probes of the running sample plugin passing', async ({
   await ensureRunning(page);
 
   try {
-    await page.goto(ENTITY);
+    await page.goto(SAMPLE_ENTITY);
     await page.locator('a[href$="/health"]').click();
-    await expect(page).toHaveURL(new RegExp(`${ENTITY}/health$`));
+    await expect(page).toHaveURL(new RegExp(`${SAMPLE_ENTITY}/health$`));
 
     const instances = page.getByTestId('instance-health');
     await expect(instances.first()).toBeVisible({ timeout: 30_000 });
@@ -108,7 +79,7 @@ test('shows the probes of the running sample plugin passing', async ({
   }
 
   // Stopped: the monitor drops its instances within a few refreshes.
-  await page.goto(`${ENTITY}/health`);
+  await page.goto(`${SAMPLE_ENTITY}/health`);
   await expect(
     page.getByRole('heading', { name: 'No running instances' }),
   ).toBeVisible({ timeout: 30_000 });
@@ -121,7 +92,7 @@ test('only entities with the annotation have a Health tab', async ({
   await signIn(page);
   const healthTab = page.locator('a[href$="/health"]');
 
-  await page.goto(ENTITY);
+  await page.goto(SAMPLE_ENTITY);
   await expect(healthTab).toHaveCount(1);
 
   await page.goto('/catalog/default/system/plugin-lifecycle-examples');
