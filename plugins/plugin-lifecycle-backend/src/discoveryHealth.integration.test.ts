@@ -315,5 +315,17 @@ describe('discovery, proxy and health monitor in the backend', () => {
     expect(badProbe.status).toBe(400);
 
     expect((await get('/services?name=bad')).body.items).toEqual([]);
+
+    const unknownInstance = await request(server)
+      .post(api(`/plugins/${PLUGIN}/restart`))
+      .set('Authorization', auth)
+      .send({ instanceId: 'no-such-instance' });
+    expect(unknownInstance.status).toBe(404);
+    const notForStop = await request(server)
+      .post(api(`/plugins/${PLUGIN}/stop`))
+      .set('Authorization', auth)
+      .send({ instanceId: 'no-such-instance' });
+    expect(notForStop.status).toBe(400);
+    expect(notForStop.body.error.message).toContain('restart only');
   });
 });

@@ -911,6 +911,14 @@ export class PluginLifecycleOrchestrationSystem {
       );
     }
     const plugin = await this.#getPlugin(pluginId, scope);
+    if (instanceId !== undefined) {
+      const instance = await this.#instances.get(instanceId);
+      if (instance?.pluginId !== plugin.id) {
+        throw new NotFoundError(
+          `Plugin '${plugin.id}' has no instance '${instanceId}'`,
+        );
+      }
+    }
     const replay = await this.#replay(
       plugin.tenant,
       idempotencyKey,
