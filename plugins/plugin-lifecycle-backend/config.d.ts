@@ -152,6 +152,21 @@ export interface Config {
         token?: string;
         /** How other backends reach it, when not host:port. */
         url?: string;
+        /**
+         * node (default): the ServiceProxy listener in this backend process.
+         * nginx: nginx, configured from discovery and reloaded on every
+         * routing change, its access log read back into the proxy metrics
+         * and outlier ejection (needs nginx installed; see BENCHMARKS.md).
+         */
+        engine?: 'node' | 'nginx';
+        nginx?: {
+          /** Default: /usr/sbin/nginx, /usr/bin/nginx or nginx on the PATH. */
+          binary?: string;
+          /** nginx worker processes. Default 1. */
+          workers?: number;
+          /** Holds its configuration, logs and temporary files. Default: a new temporary directory. */
+          directory?: string;
+        };
       };
     };
     /** The health monitor. */

@@ -5,6 +5,7 @@ import {
   serviceLoadBalancingStrategySchema,
 } from '@internal/plugin-lifecycle-common';
 import { z } from 'zod';
+import { isSafeNginxValue } from './engines/discovery/nginx/nginxConfig';
 
 const durationMs = z.number().int().positive();
 
@@ -158,8 +159,31 @@ const configSchema = z
             token: z.string().min(16).optional(),
             /** How other backends reach it, when not host:port. */
             url: z.url().optional(),
+            /** node: the ServiceProxy listener; nginx: nginx configured from discovery. */
+            engine: z.enum(['node', 'nginx']).default('node'),
+            nginx: z
+              .object({
+                /** Default: /usr/sbin/nginx, /usr/bin/nginx or nginx on the PATH. */
+                binary: z.string().min(1).optional(),
+                workers: z.number().int().min(1).max(64).default(1),
+                /** Configuration, logs and temporary files. Default: a new temporary directory. */
+                directory: z.string().min(1).optional(),
+              })
+              .strict()
+              .prefault({}),
           })
           .strict()
+          .refine(
+            plane =>
+              plane.engine !== 'nginx' ||
+              plane.token === undefined ||
+              isSafeNginxValue(plane.token),
+            {
+              path: ['token'],
+              message:
+                'with the nginx engine, the token must be letters, digits and _.:@/+=~- only',
+            },
+          )
           .optional(),
       })
       .strict()

@@ -23,6 +23,7 @@ import { PluginLifecycleOrchestrationSystem } from './system/PluginLifecycleOrch
 import { ServiceDiscovery } from './engines/discovery/ServiceDiscovery';
 import { ProxyMetrics } from './engines/discovery/ProxyMetrics';
 import { DataPlane, ServiceProxy } from './engines/discovery/ServiceProxy';
+import { NginxDataPlane } from './engines/discovery/nginx/NginxDataPlane';
 import { HealthMonitor } from './engines/health/HealthMonitor';
 import { CustomProber } from './engines/health/probers/CustomProber';
 import { ProberRegistry } from './engines/health/probers/ProberRegistry';
@@ -192,7 +193,23 @@ export const pluginLifecyclePlugin = createBackendPlugin({
           await bridge.start();
         }
         let dataPlane: DataPlane | undefined;
-        if (d.dataPlane) {
+        if (d.dataPlane?.engine === 'nginx') {
+          dataPlane = await NginxDataPlane.start({
+            discovery,
+            metrics: proxyMetrics,
+            logger: deps.logger.child({ engine: 'nginx-data-plane' }),
+            port: d.dataPlane.port,
+            host: d.dataPlane.host,
+            token: d.dataPlane.token,
+            binary: d.dataPlane.nginx.binary,
+            workers: d.dataPlane.nginx.workers,
+            directory: d.dataPlane.nginx.directory,
+            maxRetries: d.proxy.maxRetries,
+            connectTimeoutMs: d.proxy.connectTimeout,
+            readTimeoutMs: d.proxy.attemptTimeout ?? d.proxy.headersTimeout,
+            maxFails: d.ejection.consecutiveFailures,
+          });
+        } else if (d.dataPlane) {
           dataPlane = await proxy.startDataPlane({
             port: d.dataPlane.port,
             host: d.dataPlane.host,

@@ -483,6 +483,66 @@ describe.each(databases.eachSupportedId())(
       );
     });
 
+    it('gives a data plane of its own the routable instances and says when routing changes', async () => {
+      const discovery = await createDiscovery({
+        panicThreshold: 0,
+        ejection: { consecutiveFailures: 1, baseEjectionMs: 10_000 },
+      });
+      let changes = 0;
+      const stop = discovery.onRoutingChange(() => changes++);
+      await register(discovery, 'a', { loadBalancing: { maxConnections: 2 } });
+      await register(discovery, 'b', {
+        port: 8081,
+        loadBalancing: { weight: 3, strategy: 'weighted-round-robin' },
+      });
+      await register(discovery, 'c', { serviceName: 'idle', port: 9000 });
+      await discovery.setInstanceHealth('c', { ready: false });
+      expect(changes).toBeGreaterThanOrEqual(4);
+
+      const table = discovery.routingTable(scope);
+      const billing = table.pools.find(p => p.serviceName === 'billing')!;
+      expect(billing).toMatchObject({
+        tenant: 'default',
+        strategy: 'weighted-round-robin',
+        panic: false,
+      });
+      expect(
+        billing.instances.map(i => [
+          i.resolved.serviceId,
+          i.resolved.url,
+          i.weight,
+          i.maxConnections,
+        ]),
+      ).toEqual([
+        ['a', 'http://10.0.0.1:8080', 100, 2],
+        ['b', 'http://10.0.0.1:8081', 3, undefined],
+      ]);
+      expect(table.pools.find(p => p.serviceName === 'idle')).toMatchObject({
+        instances: [],
+        unavailable:
+          "Service 'idle' has no ready instance (1 known, none ready)",
+      });
+      expect(table.nextChangeAt).toBeUndefined();
+
+      // An ejection is a routing change, and its end is announced.
+      const before = changes;
+      discovery.reportOutcome('a', { ok: false });
+      expect(changes).toBe(before + 1);
+      const ejected = discovery.routingTable(scope);
+      expect(
+        ejected.pools
+          .find(p => p.serviceName === 'billing')!
+          .instances.map(i => i.resolved.serviceId),
+      ).toEqual(['b']);
+      expect(ejected.nextChangeAt).toBe(now + 10_000);
+      // Other tenants' services are not in a narrower scope.
+      expect(discovery.routingTable({ tenants: ['other'] }).pools).toEqual([]);
+
+      stop();
+      await register(discovery, 'd');
+      expect(changes).toBe(before + 1);
+    });
+
     it('expires services that stop heartbeating and removes them later', async () => {
       const discovery = await createDiscovery({ panicThreshold: 0 });
       await register(discovery, 'a', {

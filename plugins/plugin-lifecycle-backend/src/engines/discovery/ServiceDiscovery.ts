@@ -34,6 +34,7 @@ import {
   hasCapacity,
   isEjected,
   isEligible,
+  routableInstances,
 } from '../../domain/loadBalancing';
 import { SystemEvents } from '../../system/SystemEvents';
 import { Tenancy, TenantScope } from '../../system/Tenancy';
@@ -95,6 +96,34 @@ export interface PickOptions extends DiscoveryCallOptions {
   strategy?: string;
   /** Instances already tried for this request: pick another. */
   exclude?: ReadonlySet<string>;
+}
+
+/**
+ * One service of one tenant as a data plane of its own (such as nginx)
+ * routes it: the instances a pick may choose from now, by the same rules as
+ * {@link ServiceDiscovery.pickInstance} (ready, not drained, not ejected
+ * unless in panic). Connection limits are the data plane's to enforce.
+ */
+export interface RoutingPool {
+  tenant: string;
+  serviceName: string;
+  strategy: LoadBalancingStrategy;
+  panic: boolean;
+  instances: Array<{
+    resolved: Omit<ResolvedService, 'strategy' | 'panic'>;
+    weight: number;
+    maxConnections?: number;
+    healthScore: number;
+  }>;
+  /** Why no instance is routable, when none is. */
+  unavailable?: string;
+}
+
+/** The routing of every pool, and when it next changes without a write (an ejection ends). */
+export interface RoutingTable {
+  pools: RoutingPool[];
+  /** ms since the epoch; undefined when no ejection is running. */
+  nextChangeAt?: number;
 }
 
 /** What the proxy reports after each attempt. */
@@ -200,6 +229,8 @@ export class ServiceDiscovery {
   readonly #resyncIntervalMs: number;
   readonly #changeRetentionMs: number;
   readonly #ejection: Required<OutlierEjectionOptions>;
+  readonly #panicThreshold: number | undefined;
+  readonly #routingListeners = new Set<() => void>();
 
   // The sources of the view; only ever replaced by newer data.
   #registered = new Map<string, StoredService>();
@@ -236,6 +267,7 @@ export class ServiceDiscovery {
     this.#logger = options.logger;
     this.#events = options.events;
     this.#now = options.clock ?? Date.now;
+    this.#panicThreshold = options.panicThreshold;
     this.#balancer = LoadBalancer.create({
       panicThreshold: options.panicThreshold,
     });
@@ -512,13 +544,8 @@ export class ServiceDiscovery {
       options.strategy === undefined
         ? pool.strategy ?? this.#defaultStrategy
         : this.#checkStrategy(options.strategy);
-    if (pool.ids.length === 0) {
-      throw unavailable(`Service '${serviceName}' has no instances`);
-    }
-    if (pool.routableCount === 0) {
-      throw unavailable(
-        `Service '${serviceName}' has no ready instance (${pool.ids.length} known, none ready)`,
-      );
+    if (pool.ids.length === 0 || pool.routableCount === 0) {
+      throw unavailable(this.#whyUnavailable(pool, this.#now()));
     }
     const now = this.#now();
     let result = this.#balancer.pick(pool.key, strategy, client, now);
@@ -529,6 +556,71 @@ export class ServiceDiscovery {
     if (!result) throw unavailable(this.#whyNone(pool, now, exclude));
     const entry = this.#entries.get(result.instance.id)!;
     return { ...entry.resolved, strategy, panic: result.panic };
+  }
+
+  /**
+   * What a data plane of its own routes, per service and tenant in `scope`.
+   * Every instance counts as having spare connections: the data plane
+   * enforces `maxConnections` itself.
+   */
+  routingTable(scope: TenantScope): RoutingTable {
+    const now = this.#now();
+    const pools: RoutingPool[] = [];
+    let nextChangeAt: number | undefined;
+    for (const pool of this.#pools.values()) {
+      if (!Tenancy.includes(scope, pool.tenant)) continue;
+      const balanced = this.#balancer
+        .getInstances(pool.key)
+        .map(i => ({ ...i, activeConnections: 0 }));
+      for (const instance of balanced) {
+        if (isEjected(instance, now)) {
+          nextChangeAt = Math.min(
+            nextChangeAt ?? Infinity,
+            instance.ejectedUntil!,
+          );
+        }
+      }
+      const routable = routableInstances(balanced, now, this.#panicThreshold);
+      pools.push({
+        tenant: pool.tenant,
+        serviceName: pool.serviceName,
+        strategy: pool.strategy ?? this.#defaultStrategy,
+        panic: routable?.panic ?? false,
+        instances: (routable?.instances ?? []).map(i => {
+          const entry = this.#entries.get(i.id)!;
+          return {
+            resolved: entry.resolved,
+            weight: entry.weight,
+            healthScore: entry.healthScore,
+            ...(entry.maxConnections !== undefined
+              ? { maxConnections: entry.maxConnections }
+              : {}),
+          };
+        }),
+        ...(routable ? {} : { unavailable: this.#whyUnavailable(pool, now) }),
+      });
+    }
+    return { pools, nextChangeAt };
+  }
+
+  /**
+   * Calls `listener` whenever what {@link ServiceDiscovery.routingTable}
+   * returns may have changed (the view was rebuilt, an instance was
+   * ejected). Returns the function that stops it.
+   */
+  onRoutingChange(listener: () => void): () => void {
+    this.#routingListeners.add(listener);
+    return () => this.#routingListeners.delete(listener);
+  }
+
+  #routingChanged() {
+    for (const listener of this.#routingListeners) {
+      try {
+        listener();
+      } catch (error) {
+        this.#logger.warn(`A routing listener failed: ${error}`);
+      }
+    }
   }
 
   /** The proxy opened a request to the instance. */
@@ -601,6 +693,7 @@ export class ServiceDiscovery {
         ejectedUntil: outlier.ejectedUntil,
       });
     }
+    this.#routingChanged();
     this.#logger.warn(
       `Ejected instance '${serviceId}' of service '${
         entry?.registration.serviceName ?? '?'
@@ -856,6 +949,7 @@ export class ServiceDiscovery {
     this.#entries = entries;
     this.#pools = pools;
     this.#byName = byName;
+    this.#routingChanged();
   }
 
   #serviceEntry(service: StoredService, key: string): Entry {
@@ -1038,6 +1132,15 @@ export class ServiceDiscovery {
       }
     }
     return undefined;
+  }
+
+  #whyUnavailable(pool: Pool, now: number): string {
+    const name = pool.serviceName;
+    if (pool.ids.length === 0) return `Service '${name}' has no instances`;
+    if (pool.routableCount === 0) {
+      return `Service '${name}' has no ready instance (${pool.ids.length} known, none ready)`;
+    }
+    return this.#whyNone(pool, now);
   }
 
   #whyNone(pool: Pool, now: number, exclude?: ReadonlySet<string>): string {

@@ -1,0 +1,476 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { mockServices, TestDatabases } from '@backstage/backend-test-utils';
+import { Pool } from 'undici';
+import { applyDatabaseMigrations } from '../../../database/migrations';
+import { ALL_TENANTS } from '../../../system/Tenancy';
+import { ProxyMetrics } from '../ProxyMetrics';
+import { ServiceDiscovery } from '../ServiceDiscovery';
+import { Upstream } from '../__testUtils__/Upstream';
+import { NginxDataPlane, findNginx } from './NginxDataPlane';
+
+jest.setTimeout(60_000);
+
+const databases = TestDatabases.create({ ids: ['SQLITE_3'] });
+const scope = ALL_TENANTS;
+const nginx = findNginx();
+
+if (!nginx && process.env.CI === 'true') {
+  // .ci/run installs nginx: a CI without it must not pass by skipping.
+  throw new Error('nginx is not installed (apt-get install -y nginx)');
+}
+
+// Real nginx (Debian's), real upstream servers, discovery on SQLite.
+(nginx ? describe : describe.skip)('NginxDataPlane', () => {
+  let discovery: ServiceDiscovery;
+  let metrics: ProxyMetrics;
+  let plane: NginxDataPlane;
+  let client: Pool;
+  const upstreams: Upstream[] = [];
+
+  async function upstream(
+    name: string,
+    route?: ConstructorParameters<typeof Upstream>[1],
+  ) {
+    const u = await new Upstream(name, route).start();
+    upstreams.push(u);
+    return u;
+  }
+
+  async function register(
+    serviceName: string,
+    u: Upstream,
+    fields: Record<string, unknown> = {},
+  ) {
+    await discovery.registerService(
+      {
+        serviceId: `${serviceName}-${u.name}`,
+        serviceName,
+        host: '127.0.0.1',
+        port: u.port,
+        ...fields,
+      },
+      { scope },
+    );
+    await plane.settle();
+  }
+
+  async function call(
+    method: string,
+    urlPath: string,
+    options: { body?: string | Buffer; headers?: Record<string, string> } = {},
+    via: Pool = client,
+  ) {
+    const res = await via.request({
+      method: method as any,
+      path: urlPath,
+      body: options.body,
+      headers: options.headers,
+    });
+    const text = await res.body.text();
+    let json: any;
+    try {
+      json = JSON.parse(text);
+    } catch {
+      json = undefined;
+    }
+    return { status: res.statusCode, headers: res.headers, text, json };
+  }
+
+  /** Until the access log has been read into the metrics. */
+  async function metricsFor(serviceId: string, requests: number) {
+    const deadline = Date.now() + 5_000;
+    for (;;) {
+      const stats = metrics.instance(serviceId);
+      if ((stats?.requests ?? 0) >= requests || Date.now() > deadline) {
+        return stats;
+      }
+      await new Promise(r => setTimeout(r, 50));
+    }
+  }
+
+  beforeAll(async () => {
+    const knex = await databases.init('SQLITE_3');
+    await applyDatabaseMigrations({ getClient: async () => knex });
+    discovery = ServiceDiscovery.create({
+      db: knex,
+      logger: mockServices.logger.mock(),
+      pollIntervalMs: 60_000,
+      expireIntervalMs: 0,
+      ejection: { consecutiveFailures: 3, baseEjectionMs: 60_000 },
+    });
+    await discovery.start();
+    metrics = ProxyMetrics.create();
+    plane = await NginxDataPlane.start({
+      discovery,
+      metrics,
+      logger: mockServices.logger.mock({
+        error: (m: string) => console.error(m),
+        warn: (m: string) => console.error(m),
+      } as any),
+      logIntervalMs: 20,
+      logFlushMs: 20,
+      reloadDebounceMs: 10,
+      // nginx's own passive check stays out of the way of discovery's.
+      maxFails: 0,
+    });
+    client = new Pool(`http://127.0.0.1:${plane.port}`);
+  });
+
+  afterAll(async () => {
+    await client?.close();
+    const directory = plane?.directory;
+    await plane?.close();
+    // Its temporary directory goes with it.
+    if (directory && fs.existsSync(directory)) {
+      throw new Error(`${directory} was left behind`);
+    }
+    await discovery?.stop();
+    for (const u of upstreams) {
+      if (u.server.listening) await u.kill();
+    }
+  });
+
+  it('routes round-robin over real upstreams with the raw path, forwarded headers and metrics', async () => {
+    const a = await upstream('a');
+    const b = await upstream('b');
+    await register('spread', a);
+    await register('spread', b);
+
+    const results = [];
+    for (let i = 0; i < 10; i++) {
+      results.push(await call('GET', `/proxy/spread/items/${i}%2Fx?q=${i}`));
+    }
+    expect(results.map(r => r.status)).toEqual(Array(10).fill(200));
+    // As sent: nginx does not decode %2F.
+    expect(results.map(r => r.json.url)).toEqual(
+      Array.from({ length: 10 }, (_, i) => `/items/${i}%2Fx?q=${i}`),
+    );
+    expect(a.seen).toHaveLength(5);
+    expect(b.seen).toHaveLength(5);
+    expect((await call('GET', '/proxy/spread?only=query')).json.url).toBe(
+      '/?only=query',
+    );
+    expect((await call('GET', '/proxy/spread')).json.url).toBe('/');
+
+    const res = await call('GET', '/proxy/spread/h', {
+      headers: {
+        'x-kept': 'yes',
+        authorization: 'Bearer user-token',
+        'x-plugin-lifecycle-tenant': 'default',
+      },
+    });
+    expect(res.json.headers).toMatchObject({
+      'x-kept': 'yes',
+      'x-forwarded-for': '127.0.0.1',
+      'x-forwarded-host': `127.0.0.1:${plane.port}`,
+      'x-forwarded-proto': 'http',
+    });
+    expect(res.json.headers.host).toBe('127.0.0.1');
+    expect(res.json.headers).not.toHaveProperty('x-plugin-lifecycle-tenant');
+    // An external service does not get the caller's credentials.
+    expect(res.json.headers).not.toHaveProperty('authorization');
+    // Unlike the Node data plane, nginx does not drop headers that a
+    // Connection header names (documented on NginxDataPlane).
+    expect(res.headers['x-upstream-hop']).toBe('secret');
+
+    const stats = await metricsFor('spread-a', 7);
+    expect(stats).toMatchObject({
+      requests: 7,
+      status: { '2xx': 7 },
+    });
+  });
+
+  it('passes Authorization to services of a managed plugin only', async () => {
+    const a = await upstream('a');
+    await register('plugin-owned', a, { pluginId: 'owner' });
+    const res = await call('GET', '/proxy/plugin-owned/x', {
+      headers: { authorization: 'Bearer plugin-token' },
+    });
+    expect(res.json.headers.authorization).toBe('Bearer plugin-token');
+    // The single instance's own address is the Host.
+    expect(res.json.headers.host).toBe(`127.0.0.1:${a.port}`);
+  });
+
+  it('retries on another instance when one is dead, and ejects it from the log', async () => {
+    const a = await upstream('a');
+    const b = await upstream('b');
+    await register('retry', a);
+    await register('retry', b);
+    expect((await call('GET', '/proxy/retry/warm')).status).toBe(200);
+    expect((await call('GET', '/proxy/retry/warm')).status).toBe(200);
+    const reloads = plane.reloads;
+    await b.kill();
+
+    const statuses = [];
+    for (let i = 0; i < 20; i++) {
+      statuses.push((await call('GET', `/proxy/retry/${i}`)).status);
+    }
+    // nginx retries even a POST when the connection failed: it was never sent.
+    statuses.push(
+      (await call('POST', '/proxy/retry/thing', { body: 'x' })).status,
+    );
+    expect(statuses).toEqual(Array(21).fill(200));
+
+    // Three failures in a row in the log eject b; the reload leaves it out.
+    const deadline = Date.now() + 5_000;
+    while (Date.now() < deadline) {
+      const service = (await discovery.listServices({ scope })).find(
+        s => s.serviceId === 'retry-b',
+      );
+      if (service?.ejectedUntil) break;
+      await new Promise(r => setTimeout(r, 50));
+    }
+    await plane.settle();
+    expect(plane.reloads).toBeGreaterThan(reloads);
+    const config = fs.readFileSync(
+      path.join(plane.directory, 'nginx.conf'),
+      'utf8',
+    );
+    expect(config).toContain(`server 127.0.0.1:${a.port}`);
+    expect(config).not.toContain(`server 127.0.0.1:${b.port}`);
+    expect(
+      (await metricsFor('retry-b', 3))?.status.errors,
+    ).toBeGreaterThanOrEqual(3);
+  });
+
+  it('answers 503 naming the service when no instance can be reached or none is ready, 404 for unknown names', async () => {
+    const a = await upstream('a');
+    await register('down', a);
+    await a.kill();
+    const res = await call('GET', '/proxy/down/x');
+    expect(res.status).toBe(503);
+    expect(res.headers['content-type']).toBe('application/json');
+    expect(res.json.error).toEqual({
+      name: 'ServiceUnavailableError',
+      message: "Service 'down' is unavailable: no instance could be reached",
+    });
+
+    const c = await upstream('c');
+    await register('unready', c);
+    await discovery.setInstanceHealth('unready-c', { ready: false });
+    await plane.settle();
+    const unready = await call('GET', '/proxy/unready/x');
+    expect(unready.status).toBe(503);
+    expect(unready.json.error.message).toBe(
+      "Service 'unready' has no ready instance (1 known, none ready)",
+    );
+    expect(c.seen).toHaveLength(0);
+
+    // Ready again: back in rotation after the reload.
+    await discovery.setInstanceHealth('unready-c', { ready: true });
+    await plane.settle();
+    expect((await call('GET', '/proxy/unready/x')).status).toBe(200);
+
+    const unknown = await call('GET', '/proxy/nothing-here/x');
+    expect(unknown.status).toBe(404);
+    expect(unknown.json.error.name).toBe('NotFoundError');
+    expect((await call('GET', '/elsewhere')).status).toBe(404);
+  });
+
+  it('picks the tenant by header and asks when a name exists in several', async () => {
+    const a = await upstream('a');
+    const b = await upstream('b');
+    await discovery.registerService(
+      {
+        serviceId: 'multi-a',
+        serviceName: 'multi',
+        host: '127.0.0.1',
+        port: a.port,
+        tenant: 'team-a',
+      },
+      { scope },
+    );
+    await discovery.registerService(
+      {
+        serviceId: 'multi-b',
+        serviceName: 'multi',
+        host: '127.0.0.1',
+        port: b.port,
+        tenant: 'team-b',
+      },
+      { scope },
+    );
+    await plane.settle();
+    const ambiguous = await call('GET', '/proxy/multi/x');
+    expect(ambiguous.status).toBe(400);
+    expect(ambiguous.json.error.message).toBe(
+      "Service 'multi' exists in tenants team-a, team-b; say which with the x-plugin-lifecycle-tenant header",
+    );
+    const toB = await call('GET', '/proxy/multi/x', {
+      headers: { 'x-plugin-lifecycle-tenant': 'team-b' },
+    });
+    expect(toB.headers['x-upstream']).toBe('b');
+    const other = await call('GET', '/proxy/multi/x', {
+      headers: { 'x-plugin-lifecycle-tenant': 'team-c' },
+    });
+    expect(other.status).toBe(404);
+  });
+
+  it('enforces maxConnections across requests, and follows a live change', async () => {
+    let release!: () => void;
+    const released = new Promise<void>(r => {
+      release = r;
+    });
+    let arrived!: () => void;
+    const holding = new Promise<void>(r => {
+      arrived = r;
+    });
+    const slow = await upstream('slow', (req, res) => {
+      if (req.url !== '/hold') return false;
+      arrived();
+      released.then(() => res.end('released'));
+      return true;
+    });
+    await register('limited', slow, { loadBalancing: { maxConnections: 1 } });
+    const first = call('GET', '/proxy/limited/hold');
+    await holding;
+    const second = await call('GET', '/proxy/limited/other');
+    expect(second.status).toBe(503);
+    release();
+    expect((await first).text).toBe('released');
+    expect((await call('GET', '/proxy/limited/other')).status).toBe(200);
+    await discovery.updateService(
+      'limited-slow',
+      { maxConnections: 5 },
+      { scope },
+    );
+    await plane.settle();
+    expect(
+      fs.readFileSync(path.join(plane.directory, 'nginx.conf'), 'utf8'),
+    ).toContain(`server 127.0.0.1:${slow.port} max_conns=5`);
+  });
+
+  it('weights instances with weighted round robin', async () => {
+    const heavy = await upstream('heavy');
+    const light = await upstream('light');
+    await register('weighted', heavy, {
+      loadBalancing: { weight: 3, strategy: 'weighted-round-robin' },
+    });
+    await register('weighted', light, { loadBalancing: { weight: 1 } });
+    for (let i = 0; i < 40; i++) {
+      expect((await call('GET', '/proxy/weighted/x')).status).toBe(200);
+    }
+    expect(heavy.seen).toHaveLength(30);
+    expect(light.seen).toHaveLength(10);
+  });
+
+  it('streams a large request body and response through', async () => {
+    const big = await upstream('big', (req, res) => {
+      if (req.url !== '/download') return false;
+      res.writeHead(200, { 'content-type': 'application/octet-stream' });
+      for (let i = 0; i < 8; i++) res.write(Buffer.alloc(1024 * 1024, i));
+      res.end();
+      return true;
+    });
+    await register('large', big);
+    const body = Buffer.alloc(8 * 1024 * 1024, 7);
+    const up = await call('POST', '/proxy/large/upload', { body });
+    expect(up.status).toBe(200);
+    expect(up.json.size).toBe(body.length);
+    const res = await client.request({
+      method: 'GET',
+      path: '/proxy/large/download',
+    });
+    const bytes = Buffer.from(await res.body.arrayBuffer());
+    expect(bytes.length).toBe(8 * 1024 * 1024);
+    expect(bytes[7 * 1024 * 1024]).toBe(7);
+  });
+
+  it('requires the data plane token when one is set', async () => {
+    const a = await upstream('a');
+    await register('guarded', a, { pluginId: 'guarded-plugin' });
+    const guarded = await NginxDataPlane.start({
+      discovery,
+      metrics,
+      logger: mockServices.logger.mock(),
+      token: 's3cret-token-1234',
+    });
+    const guardedClient = new Pool(`http://127.0.0.1:${guarded.port}`);
+    try {
+      const get = (headers: Record<string, string>) =>
+        call('GET', '/proxy/guarded/x', { headers }, guardedClient);
+      expect((await get({})).status).toBe(401);
+      expect((await get({ authorization: 'Bearer wrong' })).status).toBe(401);
+      expect(
+        (
+          await get({
+            'x-plugin-lifecycle-proxy-token': 'wrong',
+            authorization: 'Bearer s3cret-token-1234',
+          })
+        ).status,
+      ).toBe(401);
+      const viaBearer = await get({
+        authorization: 'Bearer s3cret-token-1234',
+      });
+      expect(viaBearer.status).toBe(200);
+      expect(viaBearer.json.headers).not.toHaveProperty('authorization');
+      const viaHeader = await get({
+        'x-plugin-lifecycle-proxy-token': 's3cret-token-1234',
+        authorization: 'Bearer for-the-plugin',
+      });
+      expect(viaHeader.status).toBe(200);
+      expect(viaHeader.json.headers.authorization).toBe(
+        'Bearer for-the-plugin',
+      );
+      expect(viaHeader.json.headers).not.toHaveProperty(
+        'x-plugin-lifecycle-proxy-token',
+      );
+    } finally {
+      await guardedClient.close();
+      await guarded.close();
+    }
+  });
+
+  it('stops an nginx that an earlier backend left running in its directory', async () => {
+    const directory = fs.mkdtempSync(path.join(os.tmpdir(), 'plo-nginx-test-'));
+    const first = await NginxDataPlane.start({
+      discovery,
+      metrics,
+      logger: mockServices.logger.mock(),
+      directory,
+    });
+    // As if its backend had died: nobody closes it, and the next one
+    // needs the same port.
+    const second = await NginxDataPlane.start({
+      discovery,
+      metrics,
+      logger: mockServices.logger.mock(),
+      directory,
+      port: first.port,
+    });
+    try {
+      const res = await call(
+        'GET',
+        '/proxy/nothing/x',
+        {},
+        new Pool(`http://127.0.0.1:${second.port}`),
+      );
+      expect(res.status).toBe(404);
+    } finally {
+      await second.close();
+      await first.close();
+      fs.rmSync(directory, { recursive: true, force: true });
+    }
+  });
+
+  it('refuses to start with a clear error when nginx cannot run', async () => {
+    await expect(
+      NginxDataPlane.start({
+        discovery,
+        metrics,
+        logger: mockServices.logger.mock(),
+        binary: '/nonexistent/nginx',
+      }),
+    ).rejects.toThrow(/nginx rejected the generated configuration|ENOENT/);
+    await expect(
+      NginxDataPlane.start({
+        discovery,
+        metrics,
+        logger: mockServices.logger.mock(),
+        token: 'has spaces in it',
+      }),
+    ).rejects.toThrow(/token must be letters/);
+  });
+});

@@ -1,0 +1,750 @@
+import { ChildProcess, execFile, spawn } from 'node:child_process';
+import { lookup } from 'node:dns/promises';
+import fs from 'node:fs';
+import http from 'node:http';
+import os from 'node:os';
+import path from 'node:path';
+import net from 'node:net';
+import { promisify } from 'node:util';
+import { LoggerService } from '@backstage/backend-plugin-api';
+import { ResolvedService } from '@internal/plugin-lifecycle-common';
+import { ALL_TENANTS, TenantScope } from '../../../system/Tenancy';
+import { ProxyMetrics } from '../ProxyMetrics';
+import { RoutingPool, ServiceDiscovery } from '../ServiceDiscovery';
+import type { DataPlane } from '../ServiceProxy';
+import { LineSplitter, LoggedRequest, parseAccessLogLine } from './accessLog';
+import {
+  ACCESS_LOG_FILE,
+  ERROR_LOG_FILE,
+  GENERATION_PATH,
+  NginxPool,
+  PID_FILE,
+  isSafeNginxValue,
+  renderNginxConfig,
+} from './nginxConfig';
+
+const execFileAsync = promisify(execFile);
+
+/** @public */
+export interface NginxDataPlaneOptions {
+  discovery: ServiceDiscovery;
+  metrics: ProxyMetrics;
+  logger: LoggerService;
+  /** Default 127.0.0.1. */
+  host?: string;
+  /** Default 0: a free port. */
+  port?: number;
+  token?: string;
+  scope?: TenantScope;
+  /** The nginx executable. Default: /usr/sbin/nginx, /usr/bin/nginx or nginx on the PATH. */
+  binary?: string;
+  /** nginx worker processes. Default 1. */
+  workers?: number;
+  /** Holds the configuration, logs and temporary files. Default: a new temporary directory. */
+  directory?: string;
+  /** Default 2. */
+  maxRetries?: number;
+  /** Default 5000. */
+  connectTimeoutMs?: number;
+  /** Between two reads from an upstream, the response headers included. Default 60000. */
+  readTimeoutMs?: number;
+  /** nginx's own passive check (max_fails). Default 5, as discovery's outlier ejection. */
+  maxFails?: number;
+  /** Default 10000. */
+  failTimeoutMs?: number;
+  /** Routing changes closer together than this make one reload. Default 100. */
+  reloadDebounceMs?: number;
+  /**
+   * How often the access log is read into the metrics. Default 50: small
+   * reads, so the backend's share of the CPU comes in small slices.
+   */
+  logIntervalMs?: number;
+  /** nginx writes its buffered access log at least this often. Default 250. */
+  logFlushMs?: number;
+  /** The access log is rotated past this size. Default 16 MiB. */
+  maxLogBytes?: number;
+}
+
+/** Where nginx is, when the configuration does not say. */
+export function findNginx(): string | undefined {
+  const candidates = ['/usr/sbin/nginx', '/usr/bin/nginx'];
+  for (const dir of (process.env.PATH ?? '').split(path.delimiter)) {
+    if (dir) candidates.push(path.join(dir, 'nginx'));
+  }
+  return candidates.find(candidate => {
+    try {
+      fs.accessSync(candidate, fs.constants.X_OK);
+      return true;
+    } catch {
+      return false;
+    }
+  });
+}
+
+async function freePort(host: string): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, host, () => resolve());
+  });
+  const port = (server.address() as net.AddressInfo).port;
+  await new Promise(resolve => server.close(resolve));
+  return port;
+}
+
+function addressOf(ip: string, port: number) {
+  return net.isIPv6(ip) ? `[${ip}]:${port}` : `${ip}:${port}`;
+}
+
+type Resolved = Omit<ResolvedService, 'strategy' | 'panic'>;
+
+/**
+ * The native data plane: nginx, configured from service discovery, serving
+ * `/proxy/{serviceName}/...` on a port of its own. For deployments where the
+ * Node data plane's cost per request matters (see BENCHMARKS.md).
+ *
+ * The backend renders nginx.conf from {@link ServiceDiscovery.routingTable}
+ * whenever routing changes (instances, readiness, weights, ejections) and
+ * reloads nginx gracefully (SIGHUP: new workers take new connections, the
+ * old ones finish what they serve). nginx picks the instance (its round
+ * robin, smooth weighted round robin, least_conn, consistent hash), enforces
+ * `maxConnections` (max_conns, shared by the workers), and retries a request
+ * on another instance when the connection fails or times out before a
+ * response (never a non-idempotent one). Its buffered access log, read every
+ * `logIntervalMs`, feeds the same {@link ProxyMetrics} and outlier ejection
+ * as the Node data plane, a quarter of a second later.
+ *
+ * Differences from the Node data plane: nginx forwards the request URI as
+ * sent (nothing decoded); it drops the standard hop-by-hop headers but not
+ * further ones that a `Connection` header names; it answers its own errors
+ * in Backstage's JSON shape without the request's method and URL; it
+ * retries a request whose connection failed whatever its method (the
+ * request was never sent) and one with a body; a request strategy cannot be
+ * chosen per request; and its live connection counts are not in
+ * discovery's `activeConnections`. A reload lets the old workers finish
+ * what they serve; a client whose idle keep-alive connection they close
+ * reconnects, as with any nginx reload.
+ *
+ * @public
+ */
+export class NginxDataPlane implements DataPlane {
+  readonly port: number;
+  readonly #options: NginxDataPlaneOptions;
+  readonly #logger: LoggerService;
+  readonly #binary: string;
+  readonly #directory: string;
+  readonly #ownsDirectory: boolean;
+  readonly #host: string;
+  readonly #scope: TenantScope;
+  /** Pool key → index, for the pool's life in this data plane. */
+  readonly #indexes = new Map<string, number>();
+  /** Pool index → upstream address → instance, for reading the log. */
+  #addresses = new Map<number, Map<string, Resolved>>();
+  #nextIndex = 0;
+  #process: ChildProcess | undefined;
+  /** What was rendered last, with generation 0 (to compare). */
+  #config = '';
+  #generation = 0;
+  #unsubscribe: (() => void) | undefined;
+  #renderTimer: NodeJS.Timeout | undefined;
+  #ejectionTimer: NodeJS.Timeout | undefined;
+  #rendering: Promise<void> | undefined;
+  #renderAgain = false;
+  #logTimer: NodeJS.Timeout | undefined;
+  #logFd: number | undefined;
+  #logOffset = 0;
+  readonly #lines = new LineSplitter();
+  readonly #parsed = new Map<string, LoggedRequest | null>();
+  /** Instances whose last reported outcome was good. */
+  readonly #reportedOk = new Set<string>();
+  #closed = false;
+  readonly #warned = new Set<string>();
+  /** Reloads done; for tests and diagnostics. */
+  reloads = 0;
+
+  static async start(options: NginxDataPlaneOptions): Promise<NginxDataPlane> {
+    const binary = options.binary ?? findNginx();
+    if (!binary) {
+      throw new Error(
+        'nginx was not found: install it (Debian: apt-get install nginx) or set pluginLifecycle.discovery.dataPlane.nginx.binary',
+      );
+    }
+    const host = options.host ?? '127.0.0.1';
+    const port = options.port || (await freePort(host));
+    const directory =
+      options.directory ??
+      fs.mkdtempSync(path.join(os.tmpdir(), 'plugin-lifecycle-nginx-'));
+    const plane = new NginxDataPlane(options, {
+      binary,
+      host,
+      port,
+      directory,
+      ownsDirectory: options.directory === undefined,
+    });
+    try {
+      await plane.#start();
+    } catch (error) {
+      await plane.close();
+      throw error;
+    }
+    return plane;
+  }
+
+  private constructor(
+    options: NginxDataPlaneOptions,
+    resolved: {
+      binary: string;
+      host: string;
+      port: number;
+      directory: string;
+      ownsDirectory: boolean;
+    },
+  ) {
+    this.#options = options;
+    this.#logger = options.logger;
+    this.#binary = resolved.binary;
+    this.#host = resolved.host;
+    this.port = resolved.port;
+    this.#directory = resolved.directory;
+    this.#ownsDirectory = resolved.ownsDirectory;
+    this.#scope = options.scope ?? ALL_TENANTS;
+  }
+
+  get directory(): string {
+    return this.#directory;
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#unsubscribe?.();
+    clearTimeout(this.#renderTimer);
+    clearTimeout(this.#ejectionTimer);
+    clearInterval(this.#logTimer);
+    await this.#rendering?.catch(() => undefined);
+    const child = this.#process;
+    if (child && child.exitCode === null && child.signalCode === null) {
+      const exited = new Promise(resolve => child.once('exit', resolve));
+      child.kill('SIGQUIT'); // graceful: requests under way finish
+      const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
+      await exited;
+      clearTimeout(timer);
+    }
+    this.#readLog();
+    if (this.#logFd !== undefined) fs.closeSync(this.#logFd);
+    this.#logFd = undefined;
+    if (this.#ownsDirectory) {
+      fs.rmSync(this.#directory, { recursive: true, force: true });
+    }
+  }
+
+  async #start() {
+    fs.mkdirSync(this.#directory, { recursive: true, mode: 0o700 });
+    await this.#stopLeftover();
+    const config = await this.#render();
+    await this.#write(config(this.#generation));
+    const child = spawn(
+      this.#binary,
+      [
+        '-p',
+        `${this.#directory}/`,
+        '-c',
+        this.#configPath(),
+        '-e',
+        path.join(this.#directory, ERROR_LOG_FILE),
+      ],
+      { stdio: ['ignore', 'ignore', 'pipe'] },
+    );
+    this.#process = child;
+    let stderr = '';
+    child.stderr!.on('data', chunk => {
+      stderr += chunk;
+    });
+    child.once('exit', (code, signal) => {
+      if (!this.#closed) {
+        this.#logger.error(
+          `nginx data plane exited (${signal ?? code}): ${this.#errorLog()}`,
+        );
+      }
+    });
+    await this.#waitUntilListening(child, () => stderr);
+    this.#config = config(0);
+    this.#unsubscribe = this.#options.discovery.onRoutingChange(() =>
+      this.#scheduleRender(),
+    );
+    this.#logTimer = setInterval(
+      () => this.#readLog(),
+      this.#options.logIntervalMs ?? 50,
+    );
+    this.#logTimer.unref();
+    this.#logger.info(
+      `nginx data plane (${this.#binary}, ${
+        this.#options.workers ?? 1
+      } worker(s)) listening on ${this.#host}:${this.port}${
+        this.#options.token ? ' (token required)' : ''
+      }`,
+    );
+  }
+
+  /**
+   * An nginx that a backend which died without closing it left running in
+   * this directory (it would hold the port): stopped gracefully.
+   */
+  async #stopLeftover() {
+    let pid: number;
+    try {
+      pid = Number(
+        fs.readFileSync(path.join(this.#directory, PID_FILE), 'utf8').trim(),
+      );
+      const title = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+      if (
+        !title.includes('nginx: master') ||
+        !title.includes(this.#directory)
+      ) {
+        return;
+      }
+    } catch {
+      return; // no pid file, or no such process
+    }
+    this.#logger.warn(
+      `Stopping the nginx data plane (pid ${pid}) that an earlier backend left running in ${
+        this.#directory
+      }`,
+    );
+    process.kill(pid, 'SIGQUIT');
+    const deadline = Date.now() + 5_000;
+    while (Date.now() < deadline && fs.existsSync(`/proc/${pid}`)) {
+      await new Promise(resolve => setTimeout(resolve, 50));
+    }
+    if (fs.existsSync(`/proc/${pid}`)) process.kill(pid, 'SIGKILL');
+  }
+
+  #configPath() {
+    return path.join(this.#directory, 'nginx.conf');
+  }
+
+  #errorLog(): string {
+    try {
+      return fs
+        .readFileSync(path.join(this.#directory, ERROR_LOG_FILE), 'utf8')
+        .trim()
+        .split('\n')
+        .slice(-5)
+        .join('\n');
+    } catch {
+      return '(no error log)';
+    }
+  }
+
+  async #waitUntilListening(child: ChildProcess, stderr: () => string) {
+    const deadline = Date.now() + 10_000;
+    for (;;) {
+      if (child.exitCode !== null || child.signalCode !== null) {
+        throw new Error(
+          `nginx data plane did not start: ${
+            stderr().trim() || this.#errorLog()
+          }`,
+        );
+      }
+      const open = await new Promise<boolean>(resolve => {
+        const socket = net.connect(this.port, this.#host);
+        socket.once('connect', () => {
+          socket.destroy();
+          resolve(true);
+        });
+        socket.once('error', () => resolve(false));
+      });
+      if (open) return;
+      if (Date.now() > deadline) {
+        throw new Error(
+          `nginx data plane is not listening on ${this.#host}:${
+            this.port
+          } after 10 s`,
+        );
+      }
+      await new Promise(resolve => setTimeout(resolve, 25));
+    }
+  }
+
+  /** Checks a configuration with `nginx -t`, then makes it the one nginx reads. */
+  async #write(config: string) {
+    const next = path.join(this.#directory, 'nginx.conf.next');
+    fs.writeFileSync(next, config, { mode: 0o600 });
+    try {
+      await execFileAsync(this.#binary, [
+        '-t',
+        '-q',
+        '-p',
+        `${this.#directory}/`,
+        '-c',
+        next,
+        '-e',
+        path.join(this.#directory, ERROR_LOG_FILE),
+      ]);
+    } catch (error) {
+      const e = error as { stderr?: string };
+      throw new Error(
+        `nginx rejected the generated configuration: ${(
+          e.stderr ?? String(error)
+        ).trim()}`,
+      );
+    }
+    fs.renameSync(next, this.#configPath());
+  }
+
+  #scheduleRender() {
+    if (this.#closed || this.#renderTimer) return;
+    this.#renderTimer = setTimeout(() => {
+      this.#renderTimer = undefined;
+      this.#reload();
+    }, this.#options.reloadDebounceMs ?? 100);
+  }
+
+  /** Renders, and reloads nginx when the configuration changed; one at a time. */
+  #reload() {
+    if (this.#rendering) {
+      this.#renderAgain = true;
+      return;
+    }
+    this.#rendering = (async () => {
+      try {
+        const config = await this.#render();
+        const comparable = config(0);
+        if (comparable === this.#config || this.#closed) return;
+        const generation = this.#generation + 1;
+        await this.#write(config(generation));
+        this.#config = comparable;
+        this.#generation = generation;
+        const before = this.#workers();
+        this.#process?.kill('SIGHUP');
+        this.reloads++;
+        await this.#waitForGeneration(generation, before);
+      } catch (error) {
+        this.#logger.error(
+          `nginx data plane kept its previous routing: ${error}`,
+        );
+      }
+    })().finally(() => {
+      this.#rendering = undefined;
+      if (this.#renderAgain && !this.#closed) {
+        this.#renderAgain = false;
+        this.#reload();
+      }
+    });
+  }
+
+  /** Waits for routing changes made so far to reach nginx (tests). */
+  async settle(): Promise<void> {
+    while (this.#renderTimer || this.#rendering) {
+      if (this.#renderTimer) {
+        clearTimeout(this.#renderTimer);
+        this.#renderTimer = undefined;
+        this.#reload();
+      }
+      await this.#rendering;
+    }
+  }
+
+  /**
+   * Until a new connection reaches a worker with this configuration: a
+   * reload is asynchronous, and routing changes should not be reported
+   * as applied before nginx applies them.
+   */
+  async #waitForGeneration(generation: number, oldWorkers: number[]) {
+    const deadline = Date.now() + 10_000;
+    while (!this.#closed && Date.now() < deadline) {
+      // The old workers accept connections until they see the signal.
+      if (oldWorkers.some(pid => this.#accepting(pid))) {
+        await new Promise(resolve => setTimeout(resolve, 5));
+        continue;
+      }
+      const answer = await new Promise<string | undefined>(resolve => {
+        const headers: Record<string, string> = { connection: 'close' };
+        if (this.#options.token) {
+          headers['x-plugin-lifecycle-proxy-token'] = this.#options.token;
+        }
+        const req = http.get(
+          {
+            host: this.#host,
+            port: this.port,
+            path: GENERATION_PATH,
+            headers,
+            agent: false,
+          },
+          res => {
+            let body = '';
+            res.setEncoding('utf8');
+            res.on('data', chunk => {
+              body += chunk;
+            });
+            res.on('end', () => resolve(body));
+          },
+        );
+        req.on('error', () => resolve(undefined));
+      });
+      if (answer !== undefined && Number(answer) >= generation) return;
+      await new Promise(resolve => setTimeout(resolve, 10));
+    }
+    this.#logger.warn(
+      `nginx data plane: reload ${generation} did not take effect within 10 s: ${this.#errorLog()}`,
+    );
+  }
+
+  /** nginx's worker processes (Linux /proc; empty elsewhere). */
+  #workers(): number[] {
+    const master = this.#process?.pid;
+    if (!master) return [];
+    try {
+      return fs
+        .readFileSync(`/proc/${master}/task/${master}/children`, 'utf8')
+        .trim()
+        .split(/\s+/)
+        .filter(Boolean)
+        .map(Number);
+    } catch {
+      return [];
+    }
+  }
+
+  /** Whether a worker still takes new connections: alive and not shutting down. */
+  #accepting(pid: number): boolean {
+    try {
+      const title = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+      return !title.includes('shutting down') && title.includes('worker');
+    } catch {
+      return false; // gone
+    }
+  }
+
+  /** The configuration for a generation; routing is read once. */
+  async #render(): Promise<(generation: number) => string> {
+    const table = this.#options.discovery.routingTable(this.#scope);
+    clearTimeout(this.#ejectionTimer);
+    if (table.nextChangeAt !== undefined) {
+      // An ejection ends without any write: render again then.
+      this.#ejectionTimer = setTimeout(
+        () => this.#scheduleRender(),
+        Math.max(0, table.nextChangeAt - Date.now()) + 5,
+      );
+      this.#ejectionTimer.unref();
+    }
+    const pools: NginxPool[] = [];
+    const addresses = new Map<number, Map<string, Resolved>>();
+    for (const pool of table.pools) {
+      if (!isSafeNginxValue(pool.tenant)) {
+        this.#warnOnce(
+          `tenant:${pool.tenant}`,
+          `Service '${pool.serviceName}' of tenant '${pool.tenant}' is not on the nginx data plane: the tenant name has characters nginx's configuration cannot hold`,
+        );
+        continue;
+      }
+      const index = this.#indexOf(pool);
+      const rendered = await this.#poolOf(pool, index);
+      pools.push(rendered.pool);
+      addresses.set(index, rendered.addresses);
+    }
+    // Lines of requests served before this reload still name old addresses.
+    for (const [index, known] of this.#addresses) {
+      const now = addresses.get(index);
+      if (!now) continue;
+      for (const [address, resolved] of known) {
+        if (!now.has(address)) now.set(address, resolved);
+      }
+    }
+    this.#addresses = addresses;
+    const o = this.#options;
+    return generation =>
+      renderNginxConfig({
+        generation,
+        host: this.#host,
+        port: this.port,
+        directory: this.#directory,
+        workers: o.workers ?? 1,
+        token: o.token,
+        maxRetries: o.maxRetries ?? 2,
+        connectTimeoutMs: o.connectTimeoutMs ?? 5_000,
+        readTimeoutMs: o.readTimeoutMs ?? 60_000,
+        maxFails: o.maxFails ?? 5,
+        failTimeoutMs: o.failTimeoutMs ?? 10_000,
+        keepAlive: 128,
+        logFlushMs: o.logFlushMs ?? 250,
+        pools,
+      });
+  }
+
+  #indexOf(pool: RoutingPool): number {
+    const key = `${pool.tenant}\u0000${pool.serviceName}`;
+    let index = this.#indexes.get(key);
+    if (index === undefined) {
+      index = this.#nextIndex++;
+      this.#indexes.set(key, index);
+    }
+    return index;
+  }
+
+  async #poolOf(
+    pool: RoutingPool,
+    index: number,
+  ): Promise<{ pool: NginxPool; addresses: Map<string, Resolved> }> {
+    const addresses = new Map<string, Resolved>();
+    const httpInstances = pool.instances.filter(
+      i => i.resolved.protocol === 'http' || i.resolved.protocol === 'https',
+    );
+    const protocol = httpInstances.some(i => i.resolved.protocol === 'http')
+      ? 'http'
+      : 'https';
+    const chosen = httpInstances.filter(i => i.resolved.protocol === protocol);
+    const servers: NginxPool['servers'] = [];
+    for (const instance of chosen) {
+      const { host, port } = instance.resolved;
+      let ip = host.replace(/^\[|\]$/g, '');
+      if (!net.isIP(ip)) {
+        try {
+          ip = (await lookup(host)).address;
+        } catch (error) {
+          this.#warnOnce(
+            `host:${host}`,
+            `Instance '${instance.resolved.serviceId}' of '${pool.serviceName}' is not on the nginx data plane: ${host} does not resolve (${error})`,
+          );
+          continue;
+        }
+      }
+      const address = addressOf(ip, port);
+      if (addresses.has(address)) continue;
+      addresses.set(address, instance.resolved);
+      servers.push({
+        address,
+        weight:
+          pool.strategy === 'health-weighted'
+            ? instance.weight * instance.healthScore
+            : instance.weight,
+        ...(instance.maxConnections !== undefined
+          ? { maxConnections: instance.maxConnections }
+          : {}),
+      });
+    }
+    const hosts = new Set(chosen.map(i => i.resolved.host));
+    const ports = new Set(chosen.map(i => i.resolved.port));
+    let hostHeader = pool.serviceName;
+    if (hosts.size === 1) {
+      const [host] = hosts;
+      hostHeader = ports.size === 1 ? `${host}:${[...ports][0]}` : host;
+    }
+    if (!isSafeNginxValue(hostHeader)) hostHeader = pool.serviceName;
+    let unavailable = pool.unavailable;
+    if (servers.length === 0 && !unavailable) {
+      unavailable =
+        pool.instances.length > httpInstances.length
+          ? `Service '${pool.serviceName}' speaks ${pool.instances[0].resolved.protocol}; the proxy forwards HTTP only: resolve it and connect directly`
+          : `Service '${pool.serviceName}' is unavailable: no instance address resolves`;
+    }
+    return {
+      pool: {
+        index,
+        tenant: pool.tenant,
+        serviceName: pool.serviceName,
+        strategy: pool.strategy,
+        protocol,
+        hostHeader,
+        forwardAuthorization: chosen.some(i => i.resolved.pluginId),
+        servers,
+        ...(servers.length === 0 ? { unavailable } : {}),
+      },
+      addresses,
+    };
+  }
+
+  #warnOnce(key: string, message: string) {
+    if (this.#warned.has(key)) return;
+    this.#warned.add(key);
+    this.#logger.warn(message);
+  }
+
+  // --- the access log --------------------------------------------------------
+
+  /** Reads what nginx appended since the last look; rotates a large log. */
+  #readLog() {
+    const file = path.join(this.#directory, ACCESS_LOG_FILE);
+    try {
+      if (this.#logFd === undefined) {
+        if (!fs.existsSync(file)) return;
+        this.#logFd = fs.openSync(file, 'r');
+        this.#logOffset = 0;
+      }
+      const buffer = Buffer.allocUnsafe(1 << 20);
+      for (;;) {
+        const read = fs.readSync(
+          this.#logFd,
+          buffer,
+          0,
+          buffer.length,
+          this.#logOffset,
+        );
+        if (read === 0) break;
+        this.#logOffset += read;
+        const text = buffer.toString('latin1', 0, read);
+        for (const line of this.#lines.push(text)) this.#recordLine(line);
+      }
+      if (this.#logOffset > (this.#options.maxLogBytes ?? 16 << 20)) {
+        this.#rotate(file);
+      }
+    } catch (error) {
+      this.#warnOnce('log', `Reading nginx's access log failed: ${error}`);
+    }
+  }
+
+  /**
+   * Starts a new log: truncates the one read to the end. nginx writes with
+   * O_APPEND, so its next lines start the file again; at most the lines
+   * written between the last read and the truncation are lost (metrics only).
+   */
+  #rotate(file: string) {
+    fs.truncateSync(file, 0);
+    this.#logOffset = 0;
+  }
+
+  /**
+   * Most lines repeat (same instance, status and millisecond), so each
+   * distinct line is parsed once; the cache is dropped when it grows.
+   */
+  #recordLine(line: string) {
+    let request = this.#parsed.get(line);
+    if (request === undefined) {
+      request = parseAccessLogLine(line) ?? null;
+      if (this.#parsed.size >= 4096) this.#parsed.clear();
+      this.#parsed.set(line, request);
+    }
+    if (request) this.#record(request);
+  }
+
+  #record(request: LoggedRequest) {
+    const known = this.#addresses.get(request.pool);
+    if (!known) return;
+    const { metrics, discovery } = this.#options;
+    for (const attempt of request.attempts) {
+      const resolved = known.get(attempt.address);
+      if (!resolved) continue;
+      const handle = metrics.target(resolved);
+      const id = resolved.serviceId;
+      if (attempt.headerMs !== undefined && attempt.status !== undefined) {
+        metrics.responded(handle, attempt.status, attempt.headerMs);
+        const ok = attempt.status < 500;
+        // A run of good answers is one report: all a good one does is
+        // reset the instance's count of failures in a row.
+        if (!ok || !this.#reportedOk.has(id)) {
+          discovery.reportOutcome(id, {
+            ok,
+            status: attempt.status,
+            latencyMs: attempt.headerMs,
+          });
+        }
+        if (ok) this.#reportedOk.add(id);
+        else this.#reportedOk.delete(id);
+      } else {
+        metrics.failed(handle);
+        discovery.reportOutcome(id, { ok: false });
+        this.#reportedOk.delete(id);
+      }
+    }
+  }
+}

@@ -1,0 +1,50 @@
+import { LineSplitter, parseAccessLogLine } from './accessLog';
+
+describe('parseAccessLogLine', () => {
+  it('reads one attempt', () => {
+    expect(parseAccessLogLine('3|127.0.0.1:8080|200|0.004|200|GET')).toEqual({
+      pool: 3,
+      attempts: [{ address: '127.0.0.1:8080', status: 200, headerMs: 4 }],
+      status: 200,
+      method: 'GET',
+    });
+  });
+
+  it('reads retries, failed tries and IPv6 addresses', () => {
+    expect(
+      parseAccessLogLine(
+        '0|127.0.0.1:1, [::1]:2, 127.0.0.1:3|502, 504, 201|-, -, 0.010|201|POST',
+      )?.attempts,
+    ).toEqual([
+      { address: '127.0.0.1:1', status: 502, headerMs: undefined },
+      { address: '[::1]:2', status: 504, headerMs: undefined },
+      { address: '127.0.0.1:3', status: 201, headerMs: 10 },
+    ]);
+  });
+
+  it('skips what an error page added after the tries', () => {
+    // Every try failed, then error_page went to a named location.
+    expect(
+      parseAccessLogLine('1|127.0.0.1:1 : plo_1|502 : -|- : -|503|GET')
+        ?.attempts,
+    ).toEqual([{ address: '127.0.0.1:1', status: 502, headerMs: undefined }]);
+    // Answered by nginx itself: no try at all.
+    expect(parseAccessLogLine('1|-|-|-|503|GET')?.attempts).toEqual([]);
+  });
+
+  it('ignores lines that are not whole', () => {
+    expect(parseAccessLogLine('')).toBeUndefined();
+    expect(parseAccessLogLine('1|127.0.0.1:1|200')).toBeUndefined();
+    expect(parseAccessLogLine('x|127.0.0.1:1|200|0.1|200|GET')).toBeUndefined();
+    expect(parseAccessLogLine('|127.0.0.1:1|200|0.1|200|GET')).toBeUndefined();
+  });
+});
+
+describe('LineSplitter', () => {
+  it('keeps a cut-off line for the next chunk', () => {
+    const lines = new LineSplitter();
+    expect(lines.push('a|1\nb|')).toEqual(['a|1']);
+    expect(lines.push('2\n\nc')).toEqual(['b|2']);
+    expect(lines.push('|3\n')).toEqual(['c|3']);
+  });
+});

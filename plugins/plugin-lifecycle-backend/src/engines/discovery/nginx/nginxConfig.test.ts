@@ -1,0 +1,144 @@
+import {
+  NginxConfigOptions,
+  NginxPool,
+  isSafeNginxValue,
+  renderNginxConfig,
+} from './nginxConfig';
+
+const base: Omit<NginxConfigOptions, 'pools'> = {
+  host: '127.0.0.1',
+  port: 7008,
+  directory: '/var/lib/plo',
+  workers: 2,
+  maxRetries: 2,
+  connectTimeoutMs: 5_000,
+  readTimeoutMs: 60_000,
+  maxFails: 5,
+  failTimeoutMs: 10_000,
+  keepAlive: 128,
+  logFlushMs: 250,
+  generation: 7,
+};
+
+const pool = (overrides: Partial<NginxPool> = {}): NginxPool => ({
+  index: 0,
+  tenant: 'default',
+  serviceName: 'billing',
+  strategy: 'round-robin',
+  protocol: 'http',
+  hostHeader: 'billing',
+  forwardAuthorization: false,
+  servers: [
+    { address: '10.0.0.1:8080', weight: 100 },
+    { address: '[fd00::2]:8080', weight: 50, maxConnections: 10 },
+  ],
+  ...overrides,
+});
+
+function upstreamOf(config: string, index: number): string {
+  const start = config.indexOf(`upstream plo_${index} {`);
+  return config.slice(start, config.indexOf('}', start) + 1);
+}
+
+describe('renderNginxConfig', () => {
+  it('renders each pool as an upstream with its strategy, weights and limits', () => {
+    const config = renderNginxConfig({
+      ...base,
+      pools: [
+        pool(),
+        pool({
+          index: 1,
+          serviceName: 'wrr',
+          strategy: 'weighted-round-robin',
+        }),
+        pool({ index: 2, serviceName: 'lc', strategy: 'least-connections' }),
+        pool({ index: 3, serviceName: 'hash', strategy: 'ip-hash' }),
+        pool({
+          index: 4,
+          serviceName: 'hw',
+          strategy: 'health-weighted',
+          servers: [{ address: '10.0.0.9:1', weight: 0.4 }],
+        }),
+      ],
+    });
+    expect(config).toContain('worker_processes 2;');
+    expect(upstreamOf(config, 0)).toContain(
+      'server 10.0.0.1:8080 max_fails=5 fail_timeout=10s;',
+    );
+    expect(upstreamOf(config, 0)).toContain(
+      'server [fd00::2]:8080 max_conns=10 max_fails=5 fail_timeout=10s;',
+    );
+    expect(upstreamOf(config, 1)).toContain('server 10.0.0.1:8080 weight=100');
+    expect(upstreamOf(config, 1)).toContain('server [fd00::2]:8080 weight=50');
+    expect(upstreamOf(config, 2)).toContain('least_conn;');
+    expect(upstreamOf(config, 2)).toContain('weight=100');
+    expect(upstreamOf(config, 3)).toContain('hash $plo_affinity consistent;');
+    expect(upstreamOf(config, 3)).not.toContain('weight=');
+    // nginx weights are whole numbers of at least 1.
+    expect(upstreamOf(config, 4)).toContain('server 10.0.0.9:1 weight=1 ');
+    expect(config).toContain('zone plo_0 64k;');
+  });
+
+  it('routes a name by the tenant header, and answers for a pool with no instance', () => {
+    const config = renderNginxConfig({
+      ...base,
+      pools: [
+        pool({ index: 4, tenant: 'team-a', forwardAuthorization: true }),
+        pool({
+          index: 9,
+          tenant: 'team.b',
+          servers: [],
+          unavailable:
+            "Service 'billing' has no ready instance (1 known, none ready)",
+        }),
+      ],
+    });
+    expect(config).toContain('"~^team-a$" 4;');
+    // Matched exactly: a "." is no wildcard.
+    expect(config).toContain('"~^team\\.b$" 9;');
+    expect(config).toContain('"" "*";');
+    expect(config).toContain(
+      "Service \\'billing\\' exists in tenants team-a, team.b; say which with the x-plugin-lifecycle-tenant header",
+    );
+    expect(config).toContain(
+      `if ($plo_s0 = 9) { return 503 '{"error":{"name":"ServiceUnavailableError","message":"Service \\'billing\\' has no ready instance (1 known, none ready)"},"response":{"statusCode":503}}'; }`,
+    );
+    expect(config).not.toContain('upstream plo_9');
+    // Only the managed plugin's pool sees Authorization.
+    expect(config).toMatch(
+      /map \$plo_s0 \$plo_az0 \{\s+4 \$plo_authorization;\s+default "";/,
+    );
+    expect(config).toContain('location = /proxy/billing {');
+    expect(config).toContain('location ^~ /proxy/billing/ {');
+    expect(config).toContain('proxy_pass http://plo_$plo_s0$plo_rest;');
+    expect(config).toContain(
+      "location = /.plugin-lifecycle/generation {\n      return 200 '7';",
+    );
+  });
+
+  it('checks the token in the header or as a bearer token, case-sensitively', () => {
+    const config = renderNginxConfig({
+      ...base,
+      token: 'Abc.def-123',
+      pools: [],
+    });
+    expect(config).toContain('"~^Abc\\.def-123$" 1;');
+    expect(config).toContain('"~^Bearer Abc\\.def-123$" 1;');
+    expect(config).toContain('if ($plo_denied) { return 401');
+    expect(renderNginxConfig({ ...base, pools: [] })).not.toContain(
+      '$plo_denied',
+    );
+  });
+
+  it('refuses what the configuration cannot hold safely', () => {
+    expect(() =>
+      renderNginxConfig({ ...base, token: 'a"b;c', pools: [] }),
+    ).toThrow(/token must be letters/);
+    expect(() =>
+      renderNginxConfig({ ...base, pools: [pool({ tenant: 'a b' })] }),
+    ).toThrow(/cannot be written/);
+    expect(isSafeNginxValue('team-a.prod@x')).toBe(true);
+    expect(isSafeNginxValue('$host')).toBe(false);
+    expect(isSafeNginxValue("it's")).toBe(false);
+  });
+});

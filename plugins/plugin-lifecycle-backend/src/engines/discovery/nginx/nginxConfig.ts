@@ -1,0 +1,421 @@
+import { LoadBalancingStrategy } from '../../../domain/loadBalancing';
+import {
+  AFFINITY_HEADER,
+  DATA_PLANE_TOKEN_HEADER,
+  TENANT_HEADER,
+} from '../ServiceProxy';
+
+/**
+ * Renders the nginx configuration of the native data plane from discovery's
+ * routing table. Pure: no I/O, so every rule is tested on the text.
+ *
+ * Each pool (a service name in one tenant) with a routable instance is an
+ * `upstream plo_<index>` block; each service name is a prefix location that
+ * picks the pool by the tenant header. Requests nginx answers itself (bad
+ * token, unknown service, none available) get Backstage's error JSON.
+ */
+
+/** One upstream server, its host already resolved to an address. */
+export interface NginxServer {
+  /** `ip:port` or `[ipv6]:port`: what nginx logs in `$upstream_addr`. */
+  address: string;
+  weight: number;
+  maxConnections?: number;
+}
+
+export interface NginxPool {
+  /** Stable for the pool's life: it names the upstream block and goes into the access log. */
+  index: number;
+  tenant: string;
+  serviceName: string;
+  strategy: LoadBalancingStrategy;
+  protocol: 'http' | 'https';
+  /** The Host header upstreams receive. */
+  hostHeader: string;
+  /** Managed plugins verify Backstage tokens themselves; external services never see the caller's credentials. */
+  forwardAuthorization: boolean;
+  servers: NginxServer[];
+  /** Set when nothing is routable: the 503 message. */
+  unavailable?: string;
+}
+
+export interface NginxConfigOptions {
+  host: string;
+  port: number;
+  /** Where the pid file, the logs and nginx's temporary files live. */
+  directory: string;
+  workers: number;
+  token?: string;
+  /** Further attempts on other servers after a failed connection or a timeout. */
+  maxRetries: number;
+  connectTimeoutMs: number;
+  /** Between two reads from the upstream (the response headers included). */
+  readTimeoutMs: number;
+  /** nginx's own passive check: this many failures in `failTimeoutMs` take a server out for `failTimeoutMs`. */
+  maxFails: number;
+  failTimeoutMs: number;
+  /** Idle keep-alive connections per worker and upstream. */
+  keepAlive: number;
+  /** Access log buffering: written at least this often. */
+  logFlushMs: number;
+  pools: NginxPool[];
+  /** Answered at {@link GENERATION_PATH}: tells when a reload took effect. */
+  generation: number;
+}
+
+/** Where the data plane says which configuration it runs. */
+export const GENERATION_PATH = '/.plugin-lifecycle/generation';
+
+/** The access log line, `|`-separated; parsed by `parseAccessLogLine`. */
+export const ACCESS_LOG_FORMAT =
+  '$plo_pool|$upstream_addr|$upstream_status|$upstream_header_time|$status|$request_method';
+
+export const ACCESS_LOG_FILE = 'access.log';
+export const PID_FILE = 'nginx.pid';
+export const ERROR_LOG_FILE = 'error.log';
+
+const SAFE_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
+// Characters that need no escaping inside an nginx string: no quotes,
+// backslashes, `$` (variables) or whitespace.
+const SAFE_VALUE = /^[A-Za-z0-9_.:@/+=~-]+$/;
+
+/** Whether a tenant or token can be written into the configuration as is. */
+export function isSafeNginxValue(value: string): boolean {
+  return SAFE_VALUE.test(value);
+}
+
+/** A string in single quotes, with nginx's escapes; `$` cannot be escaped, so it is dropped. */
+function quote(text: string): string {
+  return `'${text
+    .replace(/\$/g, '')
+    .replace(/\\/g, '\\\\')
+    .replace(/'/g, "\\'")}'`;
+}
+
+function errorBody(status: number, name: string, message: string): string {
+  return JSON.stringify({
+    error: { name, message },
+    response: { statusCode: status },
+  });
+}
+
+function returnError(status: number, name: string, message: string) {
+  return `return ${status} ${quote(errorBody(status, name, message))};`;
+}
+
+function millis(ms: number): string {
+  return `${Math.max(1, Math.ceil(ms))}ms`;
+}
+
+/** For the directives that take whole seconds only (fail_timeout). */
+function seconds(ms: number): string {
+  return `${Math.max(1, Math.ceil(ms / 1000))}s`;
+}
+
+/**
+ * A map key matching exactly `value`, case-sensitively: nginx compares
+ * plain map keys without regard to case.
+ */
+function exactly(value: string): string {
+  return `"~^${value.replace(/[^A-Za-z0-9_ -]/g, c => `\\${c}`)}$"`;
+}
+
+function serverWeight(
+  pool: NginxPool,
+  server: NginxServer,
+): number | undefined {
+  switch (pool.strategy) {
+    case 'round-robin':
+    case 'ip-hash':
+      return undefined;
+    default:
+      // nginx weights are positive integers; a drained server is never listed.
+      return Math.max(1, Math.round(server.weight));
+  }
+}
+
+function upstreamBlock(pool: NginxPool, options: NginxConfigOptions): string {
+  const lines = [`  upstream plo_${pool.index} {`];
+  // Shared by the workers, so max_conns and failures count across them.
+  lines.push(`    zone plo_${pool.index} 64k;`);
+  if (pool.strategy === 'least-connections') lines.push('    least_conn;');
+  if (pool.strategy === 'ip-hash')
+    lines.push('    hash $plo_affinity consistent;');
+  for (const server of pool.servers) {
+    const weight = serverWeight(pool, server);
+    lines.push(
+      `    server ${server.address}${
+        weight !== undefined ? ` weight=${weight}` : ''
+      }${
+        server.maxConnections !== undefined
+          ? ` max_conns=${server.maxConnections}`
+          : ''
+      } max_fails=${options.maxFails} fail_timeout=${seconds(
+        options.failTimeoutMs,
+      )};`,
+    );
+  }
+  lines.push(`    keepalive ${options.keepAlive};`);
+  lines.push('    keepalive_requests 1000000;');
+  lines.push('    keepalive_timeout 60s;');
+  lines.push('  }');
+  return lines.join('\n');
+}
+
+/** The location of one service name: the tenant header picks the pool. */
+function serviceLocation(
+  serviceName: string,
+  ordinal: number,
+  pools: NginxPool[],
+): string[] {
+  const variable = `$plo_s${ordinal}`;
+  const tenants = pools.map(p => p.tenant).sort();
+  const map = [`  map $http_${headerVariable(TENANT_HEADER)} ${variable} {`];
+  map.push(`    "" ${pools.length === 1 ? key(pools[0]) : '"*"'};`);
+  for (const pool of pools) {
+    map.push(`    ${exactly(pool.tenant)} ${key(pool)};`);
+  }
+  map.push('    default "?";');
+  map.push('  }');
+  // Per pool: the Authorization header it may see, and its Host.
+  map.push(`  map ${variable} $plo_az${ordinal} {`);
+  for (const pool of pools) {
+    if (pool.forwardAuthorization)
+      map.push(`    ${key(pool)} $plo_authorization;`);
+  }
+  map.push('    default "";');
+  map.push('  }');
+  map.push(`  map ${variable} $plo_host${ordinal} {`);
+  for (const pool of pools) map.push(`    ${key(pool)} "${pool.hostHeader}";`);
+  map.push('    default $host;');
+  map.push('  }');
+
+  const body: string[] = [];
+  body.push(
+    `      if (${variable} = "?") { ${returnError(
+      404,
+      'NotFoundError',
+      `No service named '${serviceName}' in that tenant`,
+    )} }`,
+  );
+  if (pools.length > 1) {
+    body.push(
+      `      if (${variable} = "*") { ${returnError(
+        400,
+        'InputError',
+        `Service '${serviceName}' exists in tenants ${tenants.join(
+          ', ',
+        )}; say which with the ${TENANT_HEADER} header`,
+      )} }`,
+    );
+  }
+  for (const pool of pools) {
+    if (pool.servers.length === 0) {
+      body.push(
+        `      if (${variable} = ${key(pool)}) { ${returnError(
+          503,
+          'ServiceUnavailableError',
+          pool.unavailable ?? `Service '${serviceName}' is unavailable`,
+        )} }`,
+      );
+    }
+  }
+  const protocol = pools.some(
+    p => p.servers.length > 0 && p.protocol === 'https',
+  )
+    ? 'https'
+    : 'http';
+  body.push(`      set $plo_pool ${variable};`);
+  body.push(`      set $plo_service "${serviceName}";`);
+  // A location's proxy_set_header replaces every one of the server's: all here.
+  body.push(`      proxy_set_header Host $plo_host${ordinal};`);
+  body.push(`      proxy_set_header Authorization $plo_az${ordinal};`);
+  body.push('      proxy_set_header Connection "";');
+  body.push(
+    '      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;',
+  );
+  body.push('      proxy_set_header X-Forwarded-Host $plo_forwarded_host;');
+  body.push('      proxy_set_header X-Forwarded-Proto $plo_forwarded_proto;');
+  body.push(`      proxy_set_header ${TENANT_HEADER} "";`);
+  body.push(`      proxy_set_header ${DATA_PLANE_TOKEN_HEADER} "";`);
+  body.push(`      proxy_pass ${protocol}://plo_${variable}$plo_rest;`);
+  const block = body.join('\n');
+  return [
+    map.join('\n'),
+    `    location = /proxy/${serviceName} {\n${block}\n    }`,
+    `    location ^~ /proxy/${serviceName}/ {\n${block}\n    }`,
+  ];
+}
+
+function key(pool: NginxPool): string {
+  return String(pool.index);
+}
+
+/** `x-plugin-lifecycle-tenant` → `x_plugin_lifecycle_tenant`, as in `$http_…`. */
+function headerVariable(header: string): string {
+  return header.toLowerCase().replace(/-/g, '_');
+}
+
+/**
+ * The whole nginx.conf. Pools whose names, tenants or token nginx could not
+ * hold safely must be filtered out before (see {@link isSafeNginxValue}).
+ */
+export function renderNginxConfig(options: NginxConfigOptions): string {
+  const { directory: dir, token } = options;
+  for (const pool of options.pools) {
+    if (!SAFE_NAME.test(pool.serviceName) || !SAFE_VALUE.test(pool.tenant)) {
+      throw new TypeError(
+        `Service '${pool.serviceName}' of tenant '${pool.tenant}' cannot be written into nginx's configuration`,
+      );
+    }
+  }
+  if (token !== undefined && !SAFE_VALUE.test(token)) {
+    throw new TypeError(
+      'The data plane token must be letters, digits and _.:@/+=~- for nginx',
+    );
+  }
+
+  const byName = new Map<string, NginxPool[]>();
+  for (const pool of options.pools) {
+    const list = byName.get(pool.serviceName) ?? [];
+    list.push(pool);
+    byName.set(pool.serviceName, list);
+  }
+  const names = [...byName.keys()].sort();
+
+  const http: string[] = [];
+  http.push(`  access_log off;
+  server_tokens off;
+  client_body_temp_path ${dir}/client_body;
+  proxy_temp_path ${dir}/proxy;
+  fastcgi_temp_path ${dir}/fastcgi;
+  uwsgi_temp_path ${dir}/uwsgi;
+  scgi_temp_path ${dir}/scgi;
+  keepalive_timeout 60s;
+  keepalive_requests 1000000;
+  default_type application/json;
+  # No limit on request bodies, like the Node data plane: they are streamed.
+  client_max_body_size 0;
+  log_format plo '${ACCESS_LOG_FORMAT}';`);
+  // The path after /proxy/{name}, as the client sent it (not decoded).
+  http.push(`  map $request_uri $plo_rest {
+    "~^/proxy/[^/?]+(?<rest>/.*)$" $rest;
+    "~^/proxy/[^/?]+(?<query>\\?.*)$" /$query;
+    default /;
+  }`);
+  http.push(`  map $http_${headerVariable(AFFINITY_HEADER)} $plo_affinity {
+    "" $remote_addr;
+    default $http_${headerVariable(AFFINITY_HEADER)};
+  }`);
+  http.push(`  map $http_x_forwarded_host $plo_forwarded_host {
+    "" $http_host;
+    default $http_x_forwarded_host;
+  }`);
+  http.push(`  map $http_x_forwarded_proto $plo_forwarded_proto {
+    "" $scheme;
+    default $http_x_forwarded_proto;
+  }`);
+  // Only requests routed to a pool are logged (they feed the metrics).
+  http.push(`  map $plo_pool $plo_logged {
+    "" 0;
+    default 1;
+  }`);
+  if (token !== undefined) {
+    // The token header wins over a bearer token, as in the Node data plane;
+    // a bearer token that was ours does not go upstream.
+    http.push(`  map $http_${headerVariable(
+      DATA_PLANE_TOKEN_HEADER,
+    )} $plo_by_header {
+    "" 0;
+    ${exactly(token)} 1;
+    default 2;
+  }
+  map $http_authorization $plo_by_bearer {
+    ${exactly(`Bearer ${token}`)} 1;
+    ${exactly(`bearer ${token}`)} 1;
+    default 0;
+  }
+  map "$plo_by_header$plo_by_bearer" $plo_denied {
+    "10" 0;
+    "11" 0;
+    "01" 0;
+    default 1;
+  }
+  map "$plo_by_header$plo_by_bearer" $plo_authorization {
+    "01" "";
+    default $http_authorization;
+  }`);
+  } else {
+    http.push(`  map $http_authorization $plo_authorization {
+    default $http_authorization;
+  }`);
+  }
+
+  const servers = options.pools.filter(p => p.servers.length > 0);
+  for (const pool of servers) http.push(upstreamBlock(pool, options));
+
+  const locations: string[] = [];
+  names.forEach((name, ordinal) => {
+    const [map, ...blocks] = serviceLocation(name, ordinal, byName.get(name)!);
+    http.push(map);
+    locations.push(...blocks);
+  });
+
+  const denied =
+    token !== undefined
+      ? `    if ($plo_denied) { ${returnError(
+          401,
+          'AuthenticationError',
+          'Missing or wrong data plane token',
+        )} }\n`
+      : '';
+
+  return `# Written by the plugin-lifecycle backend from service discovery; edits are overwritten.
+worker_processes ${options.workers};
+daemon off;
+pid ${dir}/${PID_FILE};
+error_log ${dir}/${ERROR_LOG_FILE} warn;
+events { worker_connections 4096; }
+http {
+${http.join('\n')}
+  server {
+    listen ${options.host.includes(':') ? `[${options.host}]` : options.host}:${
+    options.port
+  };
+    set $plo_pool "";
+    set $plo_service "";
+    access_log ${dir}/${ACCESS_LOG_FILE} plo buffer=64k flush=${millis(
+    options.logFlushMs,
+  )} if=$plo_logged;
+${denied}    proxy_http_version 1.1;
+    proxy_next_upstream error timeout;
+    proxy_next_upstream_tries ${options.maxRetries + 1};
+    proxy_connect_timeout ${millis(options.connectTimeoutMs)};
+    proxy_read_timeout ${millis(options.readTimeoutMs)};
+    proxy_send_timeout ${millis(options.readTimeoutMs)};
+    # Streams responses as they come, like the Node data plane (server-sent events).
+    proxy_buffering off;
+    proxy_request_buffering off;
+    error_page 502 = @plo_502;
+    error_page 504 = @plo_504;
+    location @plo_502 {
+      return 503 '{"error":{"name":"ServiceUnavailableError","message":"Service \\'$plo_service\\' is unavailable: no instance could be reached"},"response":{"statusCode":503}}';
+    }
+    location @plo_504 {
+      return 504 '{"error":{"name":"Error","message":"Service \\'$plo_service\\' did not answer in time"},"response":{"statusCode":504}}';
+    }
+    location / {
+      ${returnError(
+        404,
+        'NotFoundError',
+        'Not found: use /proxy/{serviceName}/...',
+      )}
+    }
+    location = ${GENERATION_PATH} {
+      return 200 '${options.generation}';
+    }
+${locations.join('\n')}
+  }
+}
+`;
+}
