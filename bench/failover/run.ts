@@ -21,7 +21,9 @@
  * BENCH_STOP_ATTEMPT_TIMEOUT_MS (the proxy's attemptTimeoutMs in the
  * stop-attempt variant, 250), BENCH_WRITE=0 to only print.
  */
+import fs from 'node:fs';
 import os from 'node:os';
+import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { LoggerService } from '@backstage/backend-plugin-api';
 import {
@@ -36,6 +38,8 @@ import {
   stopChild,
 } from '../proxy/run';
 import { writeBenchmarks } from '../lib/benchmarksFile';
+import { NginxDataPlane } from '../../plugins/plugin-lifecycle-backend/src/engines/discovery/nginx/NginxDataPlane';
+import { parseAccessLogLine } from '../../plugins/plugin-lifecycle-backend/src/engines/discovery/nginx/accessLog';
 
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 8);
@@ -60,14 +64,29 @@ const WRK_TIMEOUT_S = 2;
 const TARGET_FAILED = 0;
 const TARGET_SETTLE_MS = 1000;
 
-type Variant = 'kill' | 'stop' | 'stop-timeout' | 'stop-attempt';
-const VARIANTS: Variant[] = ['kill', 'stop', 'stop-timeout', 'stop-attempt'];
+type Variant =
+  | 'kill'
+  | 'stop'
+  | 'stop-timeout'
+  | 'stop-attempt'
+  | 'kill-nginx'
+  | 'stop-attempt-nginx';
+const VARIANTS: Variant[] = [
+  'kill',
+  'stop',
+  'stop-timeout',
+  'stop-attempt',
+  'kill-nginx',
+  'stop-attempt-nginx',
+];
 
 const DESCRIPTIONS: Record<Variant, string> = {
   kill: 'SIGKILL (port closed, connections reset)',
   stop: 'SIGSTOP (port and connections kept, no answers), proxy defaults (headersTimeoutMs 60000)',
   'stop-timeout': `SIGSTOP, proxy with headersTimeoutMs ${STOP_HEADERS_TIMEOUT_MS}`,
   'stop-attempt': `SIGSTOP, proxy with attemptTimeoutMs ${STOP_ATTEMPT_TIMEOUT_MS} (headersTimeoutMs default)`,
+  'kill-nginx': 'nginx data plane: SIGKILL',
+  'stop-attempt-nginx': `nginx data plane: SIGSTOP, with attemptTimeout ${STOP_ATTEMPT_TIMEOUT_MS} (its proxy_read_timeout)`,
 };
 
 /** Wall-clock ms with sub-ms precision, comparable across processes. */
@@ -94,6 +113,7 @@ async function roleProxy(config: {
   victim: string;
   headersTimeoutMs?: number;
   attemptTimeoutMs?: number;
+  nginx?: boolean;
 }) {
   const ejections: Report['ejections'] = [];
   const logger: LoggerService = {
@@ -110,6 +130,20 @@ async function roleProxy(config: {
   const { discovery, plane } = await startOurProxy({
     ports: config.ports,
     logger,
+    ...(config.nginx
+      ? {
+          dataPlane: 'nginx' as const,
+          nginx: {
+            // As the backend sets it from discovery.proxy.attemptTimeout.
+            ...(config.attemptTimeoutMs !== undefined
+              ? { readTimeoutMs: config.attemptTimeoutMs }
+              : {}),
+            // The whole log stays, for the report below.
+            maxLogBytes: Number.MAX_SAFE_INTEGER,
+            logFlushMs: 50,
+          },
+        }
+      : {}),
     proxy: {
       ...(config.headersTimeoutMs !== undefined
         ? { headersTimeoutMs: config.headersTimeoutMs }
@@ -143,22 +177,77 @@ async function roleProxy(config: {
     if (outcome.ok) answered.push(now());
     reportOutcome(serviceId, outcome);
   };
-  process.on('message', (message: { type: string }) => {
-    if (message.type === 'reset') answered = [];
+  let resetAt = 0;
+  process.on('message', async (message: { type: string }) => {
+    if (message.type === 'reset') {
+      answered = [];
+      resetAt = now();
+    }
     if (message.type === 'report') {
-      const report: Report = {
-        attempts,
-        victimAttempts,
-        ejections,
-        answered,
-        inFlight,
-      };
+      // nginx writes its buffered log every 50 ms here.
+      if (config.nginx) await new Promise(r => setTimeout(r, 200));
+      const report: Report = config.nginx
+        ? nginxReport(
+            (plane as NginxDataPlane).directory,
+            config.ports,
+            config.victim,
+            resetAt,
+            config.attemptTimeoutMs,
+          )
+        : { attempts, victimAttempts, ejections: [], answered, inFlight };
+      report.ejections = ejections;
       process.send!({ type: 'report', report });
     }
   });
   process.stdout.write(`${JSON.stringify({ port: plane.port })}\n`);
-  process.stdin.on('end', () => process.exit(0));
+  process.stdin.on('end', () => plane.close().finally(() => process.exit(0)));
   process.stdin.resume();
+}
+
+/**
+ * The same report from nginx's access log, which has every try of every
+ * request. A line is written when its request ends: a try on the victim
+ * that timed out began about `timeoutMs` before; one that was refused, at
+ * the line's time (the retry takes well under a millisecond).
+ */
+function nginxReport(
+  directory: string,
+  ports: number[],
+  victim: string,
+  since: number,
+  timeoutMs: number | undefined,
+): Report {
+  const ids = new Map(ports.map((p, i) => [`127.0.0.1:${p}`, `upstream-${i}`]));
+  const report: Report = {
+    attempts: {},
+    victimAttempts: [],
+    ejections: [],
+    answered: [],
+    inFlight: 0,
+  };
+  const text = fs.readFileSync(path.join(directory, 'access.log'), 'latin1');
+  for (const line of text.split('\n')) {
+    const request = parseAccessLogLine(line);
+    if (!request) continue;
+    for (const attempt of request.attempts) {
+      const id = ids.get(attempt.address);
+      if (!id) continue;
+      report.attempts[id] = (report.attempts[id] ?? 0) + 1;
+      if (id === victim) {
+        const timedOut =
+          attempt.status === 504 && attempt.headerMs === undefined;
+        report.victimAttempts.push(
+          timedOut && timeoutMs ? request.at - timeoutMs : request.at,
+        );
+      }
+    }
+    if (request.status < 500 && request.at >= since) {
+      report.answered.push(request.at);
+    }
+  }
+  report.victimAttempts.sort((a, b) => a - b);
+  report.answered.sort((a, b) => a - b);
+  return report;
 }
 
 // ---------------------------------------------------------------------------
@@ -214,7 +303,10 @@ async function runOnce(variant: Variant): Promise<Run> {
       headersTimeoutMs:
         variant === 'stop-timeout' ? STOP_HEADERS_TIMEOUT_MS : undefined,
       attemptTimeoutMs:
-        variant === 'stop-attempt' ? STOP_ATTEMPT_TIMEOUT_MS : undefined,
+        variant === 'stop-attempt' || variant === 'stop-attempt-nginx'
+          ? STOP_ATTEMPT_TIMEOUT_MS
+          : undefined,
+      nginx: variant.endsWith('-nginx'),
     },
     { ipc: true },
   );
@@ -224,14 +316,22 @@ async function runOnce(variant: Variant): Promise<Run> {
     await runWrk(url, { connections: CONNECTIONS, seconds: 2 });
     proxy.process.send!({ type: 'reset' });
     const loadStartedAt = now();
+    let loadEndedAt = 0;
+    // When wrk ended, not when this function got round to it (a report
+    // may be under way then).
     const load = runWrk(url, {
       connections: CONNECTIONS,
       seconds: SECONDS,
       timeoutS: WRK_TIMEOUT_S,
+    }).then(result => {
+      loadEndedAt = now();
+      return result;
     });
     await new Promise(r => setTimeout(r, KILL_AFTER_SECONDS * 1000));
     const signalledAt = now();
-    upstreams[VICTIM].process.kill(variant === 'kill' ? 'SIGKILL' : 'SIGSTOP');
+    upstreams[VICTIM].process.kill(
+      variant.startsWith('kill') ? 'SIGKILL' : 'SIGSTOP',
+    );
     // What is in flight just before wrk stops (its connections closing
     // abort whatever is left).
     await new Promise(r =>
@@ -239,7 +339,6 @@ async function runOnce(variant: Variant): Promise<Run> {
     );
     const { inFlight } = await requestReport(proxy);
     const wrk = await load;
-    const loadEndedAt = now();
     const report = await requestReport(proxy);
     if (process.env.BENCH_TRACE === '1') {
       // Answers and attempts on the victim per 250 ms, from the signal.
@@ -393,7 +492,7 @@ async function main() {
   const body = [
     '## Failover: an instance killed under load (bench/failover)',
     '',
-    'Three upstream instances (plain node:http, keep-alive, a process each) registered in discovery; our data plane (a',
+    'Three upstream instances (plain node:http, keep-alive, a process each) registered in discovery; our Node data plane (a',
     'process of its own: discovery on in-memory SQLite, round robin, the default 2 retries, each on another instance, for an',
     'idempotent request whose connection failed; the default passive outlier ejection: 5 consecutive failures eject for',
     `30 s) takes GET load from wrk (1 thread, ${CONNECTIONS} keep-alive connections, each sending its next request when the last is`,
@@ -441,6 +540,14 @@ async function main() {
     '  on it carry that wait (the p99). The value is far above a normal answer’s time here (tens of milliseconds: see',
     '  the SIGKILL row’s p99), so a slow but healthy instance is not cut off, and short enough that three attempts (the',
     '  default 2 retries) end within wrk’s 2 s timeout and the 1 s target.',
+    '- The nginx data plane (`dataPlane.engine: nginx`, same discovery and upstreams; nginx with one worker): nginx tries',
+    '  another instance after a refused or broken connection, a timeout (here `proxy_read_timeout` set from attemptTimeout)',
+    '  or a 502/503/504, and its own passive check (`max_fails` 5 within `fail_timeout` 30 s, from discovery’s ejection',
+    '  settings) takes the instance out at once, without a reload. Its attempts and answers are read from its access log',
+    '  (one line per request with every try; a try that timed out is dated the read timeout before its line). “Ejected” is',
+    '  discovery’s own ejection, from the same log a few tens of milliseconds later: bookkeeping for the API, the metrics and',
+    '  the Node data plane; nginx does not wait for it (a reload on every ejection would make the old workers close idle',
+    '  client connections, and a client sending on one just then gets an error).',
   ].join('\n');
   if (process.env.BENCH_WRITE !== '0') writeBenchmarks('failover', body);
 }

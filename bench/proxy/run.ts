@@ -43,7 +43,10 @@ import {
   ServiceProxyOptions,
 } from '../../plugins/plugin-lifecycle-backend/src/engines/discovery/ServiceProxy';
 import { ProxyMetrics } from '../../plugins/plugin-lifecycle-backend/src/engines/discovery/ProxyMetrics';
-import { NginxDataPlane } from '../../plugins/plugin-lifecycle-backend/src/engines/discovery/nginx/NginxDataPlane';
+import {
+  NginxDataPlane,
+  NginxDataPlaneOptions,
+} from '../../plugins/plugin-lifecycle-backend/src/engines/discovery/nginx/NginxDataPlane';
 import { writeBenchmarks } from '../lib/benchmarksFile';
 import { ALL_TENANTS } from '../../plugins/plugin-lifecycle-backend/src/system/Tenancy';
 
@@ -193,6 +196,7 @@ export async function startOurProxy(config: {
   src?: string;
   /** Default node: the ServiceProxy data plane; nginx: the native one, configured from discovery. */
   dataPlane?: 'node' | 'nginx';
+  nginx?: Partial<NginxDataPlaneOptions>;
 }) {
   const engine = engines(config.src);
   const knex = knexFactory({
@@ -228,7 +232,12 @@ export async function startOurProxy(config: {
   });
   const plane =
     config.dataPlane === 'nginx'
-      ? await NginxDataPlane.start({ discovery, metrics, logger })
+      ? await NginxDataPlane.start({
+          discovery,
+          metrics,
+          logger,
+          ...config.nginx,
+        })
       : await proxy.startDataPlane({ port: 0, host: '127.0.0.1' });
   return { knex, discovery, metrics, proxy, plane };
 }

@@ -208,6 +208,7 @@ export const pluginLifecyclePlugin = createBackendPlugin({
             connectTimeoutMs: d.proxy.connectTimeout,
             readTimeoutMs: d.proxy.attemptTimeout ?? d.proxy.headersTimeout,
             maxFails: d.ejection.consecutiveFailures,
+            failTimeoutMs: d.ejection.baseEjectionTime,
           });
         } else if (d.dataPlane) {
           dataPlane = await proxy.startDataPlane({

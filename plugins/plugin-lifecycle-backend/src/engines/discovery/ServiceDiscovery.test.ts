@@ -535,6 +535,13 @@ describe.each(databases.eachSupportedId())(
           .instances.map(i => i.resolved.serviceId),
       ).toEqual(['b']);
       expect(ejected.nextChangeAt).toBe(now + 10_000);
+      // A data plane that ejects by itself gets them all.
+      expect(
+        discovery
+          .routingTable(scope, { includeEjected: true })
+          .pools.find(p => p.serviceName === 'billing')!
+          .instances.map(i => i.resolved.serviceId),
+      ).toEqual(['a', 'b']);
       // Other tenants' services are not in a narrower scope.
       expect(discovery.routingTable({ tenants: ['other'] }).pools).toEqual([]);
 

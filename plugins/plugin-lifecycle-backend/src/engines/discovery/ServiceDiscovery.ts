@@ -561,17 +561,23 @@ export class ServiceDiscovery {
   /**
    * What a data plane of its own routes, per service and tenant in `scope`.
    * Every instance counts as having spare connections: the data plane
-   * enforces `maxConnections` itself.
+   * enforces `maxConnections` itself. With `includeEjected`, passive outlier
+   * ejection is left to the data plane too.
    */
-  routingTable(scope: TenantScope): RoutingTable {
+  routingTable(
+    scope: TenantScope,
+    options: { includeEjected?: boolean } = {},
+  ): RoutingTable {
     const now = this.#now();
     const pools: RoutingPool[] = [];
     let nextChangeAt: number | undefined;
     for (const pool of this.#pools.values()) {
       if (!Tenancy.includes(scope, pool.tenant)) continue;
-      const balanced = this.#balancer
-        .getInstances(pool.key)
-        .map(i => ({ ...i, activeConnections: 0 }));
+      const balanced = this.#balancer.getInstances(pool.key).map(i => ({
+        ...i,
+        activeConnections: 0,
+        ...(options.includeEjected ? { ejectedUntil: undefined } : {}),
+      }));
       for (const instance of balanced) {
         if (isEjected(instance, now)) {
           nextChangeAt = Math.min(

@@ -1,4 +1,6 @@
 import fs from 'node:fs';
+import http from 'node:http';
+import { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { mockServices, TestDatabases } from '@backstage/backend-test-utils';
@@ -193,7 +195,7 @@ if (!nginx && process.env.CI === 'true') {
     expect(res.json.headers.host).toBe(`127.0.0.1:${a.port}`);
   });
 
-  it('retries on another instance when one is dead, and ejects it from the log', async () => {
+  it('retries on another instance when one is dead; the log ejects it in discovery without a reload', async () => {
     const a = await upstream('a');
     const b = await upstream('b');
     await register('retry', a);
@@ -213,26 +215,74 @@ if (!nginx && process.env.CI === 'true') {
     );
     expect(statuses).toEqual(Array(21).fill(200));
 
-    // Three failures in a row in the log eject b; the reload leaves it out.
-    const deadline = Date.now() + 5_000;
-    while (Date.now() < deadline) {
-      const service = (await discovery.listServices({ scope })).find(
-        s => s.serviceId === 'retry-b',
-      );
-      if (service?.ejectedUntil) break;
-      await new Promise(r => setTimeout(r, 50));
-    }
-    await plane.settle();
-    expect(plane.reloads).toBeGreaterThan(reloads);
-    const config = fs.readFileSync(
-      path.join(plane.directory, 'nginx.conf'),
-      'utf8',
-    );
-    expect(config).toContain(`server 127.0.0.1:${a.port}`);
-    expect(config).not.toContain(`server 127.0.0.1:${b.port}`);
+    // Three failures in a row in the log eject b in discovery (the API,
+    // the Node data plane, the metrics see it) ...
+    const ejected = await new Promise<string | undefined>(resolve => {
+      const deadline = Date.now() + 5_000;
+      const check = async () => {
+        const service = (await discovery.listServices({ scope })).find(
+          s => s.serviceId === 'retry-b',
+        );
+        if (service?.ejectedUntil || Date.now() > deadline) {
+          resolve(service?.ejectedUntil);
+        } else setTimeout(check, 50);
+      };
+      check();
+    });
+    expect(ejected).toBeDefined();
     expect(
       (await metricsFor('retry-b', 3))?.status.errors,
     ).toBeGreaterThanOrEqual(3);
+    // ... while nginx keeps its own count (max_fails) and is not reloaded:
+    // a reload would drop idle client connections.
+    await plane.settle();
+    expect(plane.reloads).toBe(reloads);
+    expect(
+      fs.readFileSync(path.join(plane.directory, 'nginx.conf'), 'utf8'),
+    ).toContain(`server 127.0.0.1:${b.port} max_fails=0`);
+  });
+
+  it('takes an instance out with its own max_fails', async () => {
+    const a = await upstream('a');
+    const b = await upstream('b');
+    const own = await NginxDataPlane.start({
+      discovery,
+      metrics,
+      logger: mockServices.logger.mock(),
+      maxFails: 1,
+      failTimeoutMs: 60_000,
+    });
+    const via = new Pool(`http://127.0.0.1:${own.port}`);
+    try {
+      await discovery.registerService(
+        {
+          serviceId: 'own-a',
+          serviceName: 'own',
+          host: '127.0.0.1',
+          port: a.port,
+        },
+        { scope },
+      );
+      await discovery.registerService(
+        {
+          serviceId: 'own-b',
+          serviceName: 'own',
+          host: '127.0.0.1',
+          port: b.port,
+        },
+        { scope },
+      );
+      await own.settle();
+      await b.kill();
+      for (let i = 0; i < 10; i++) {
+        expect((await call('GET', '/proxy/own/x', {}, via)).status).toBe(200);
+      }
+      // One failed try, then b is out for the rest: a served the others.
+      expect(a.seen).toHaveLength(10);
+    } finally {
+      await via.close();
+      await own.close();
+    }
   });
 
   it('answers 503 naming the service when no instance can be reached or none is ready, 404 for unknown names', async () => {
@@ -376,6 +426,58 @@ if (!nginx && process.env.CI === 'true') {
     const bytes = Buffer.from(await res.body.arrayBuffer());
     expect(bytes.length).toBe(8 * 1024 * 1024);
     expect(bytes[7 * 1024 * 1024]).toBe(7);
+  });
+
+  it('carries a WebSocket-style upgrade both ways', async () => {
+    const echo = http.createServer((_req, res) => res.end('plain'));
+    const tunnels = new Set<import('node:stream').Duplex>();
+    echo.on('upgrade', (req, socket) => {
+      tunnels.add(socket);
+      socket.write(
+        `HTTP/1.1 101 Switching Protocols\r\nUpgrade: ${req.headers.upgrade}\r\nConnection: Upgrade\r\n\r\n`,
+      );
+      socket.on('data', chunk => socket.write(`echo:${req.url}:${chunk}`));
+    });
+    await new Promise<void>(r => echo.listen(0, '127.0.0.1', r));
+    try {
+      await discovery.registerService(
+        {
+          serviceId: 'ws-1',
+          serviceName: 'ws',
+          host: '127.0.0.1',
+          port: (echo.address() as AddressInfo).port,
+        },
+        { scope },
+      );
+      await plane.settle();
+      const answer = await new Promise<string>((resolve, reject) => {
+        const req = http.request({
+          host: '127.0.0.1',
+          port: plane.port,
+          path: '/proxy/ws/chat?room=1',
+          headers: { connection: 'Upgrade', upgrade: 'echo' },
+        });
+        req.on('upgrade', (res, socket) => {
+          expect(res.statusCode).toBe(101);
+          socket.once('data', chunk => {
+            socket.destroy();
+            resolve(String(chunk));
+          });
+          socket.write('hello');
+        });
+        req.on('response', res => reject(new Error(`got ${res.statusCode}`)));
+        req.on('error', reject);
+        req.end();
+      });
+      expect(answer).toBe('echo:/chat?room=1:hello');
+      // Plain requests to the same service still work.
+      expect((await call('GET', '/proxy/ws/plain')).text).toBe('plain');
+    } finally {
+      // Upgraded sockets are no longer the server's to close.
+      for (const socket of tunnels) socket.destroy();
+      echo.closeAllConnections();
+      await new Promise(r => echo.close(r));
+    }
   });
 
   it('requires the data plane token when one is set', async () => {

@@ -48,9 +48,14 @@ export interface NginxDataPlaneOptions {
   connectTimeoutMs?: number;
   /** Between two reads from an upstream, the response headers included. Default 60000. */
   readTimeoutMs?: number;
-  /** nginx's own passive check (max_fails). Default 5, as discovery's outlier ejection. */
+  /**
+   * nginx's own passive outlier ejection: this many failed tries (refused or
+   * broken connections, timeouts, 502/503/504 answers) within
+   * `failTimeoutMs` take an instance out for `failTimeoutMs`. Default 5, as
+   * discovery's `consecutiveFailures`.
+   */
   maxFails?: number;
-  /** Default 10000. */
+  /** Default 30000, as discovery's `baseEjectionMs`. */
   failTimeoutMs?: number;
   /** Routing changes closer together than this make one reload. Default 100. */
   reloadDebounceMs?: number;
@@ -63,6 +68,8 @@ export interface NginxDataPlaneOptions {
   logFlushMs?: number;
   /** The access log is rotated past this size. Default 16 MiB. */
   maxLogBytes?: number;
+  /** Idle connections to an upstream close after this. Default 4000, below Node's 5 s. */
+  upstreamKeepAliveTimeoutMs?: number;
 }
 
 /** Where nginx is, when the configuration does not say. */
@@ -104,26 +111,31 @@ type Resolved = Omit<ResolvedService, 'strategy' | 'panic'>;
  * Node data plane's cost per request matters (see BENCHMARKS.md).
  *
  * The backend renders nginx.conf from {@link ServiceDiscovery.routingTable}
- * whenever routing changes (instances, readiness, weights, ejections) and
+ * whenever routing changes (instances, readiness, weights, limits) and
  * reloads nginx gracefully (SIGHUP: new workers take new connections, the
  * old ones finish what they serve). nginx picks the instance (its round
  * robin, smooth weighted round robin, least_conn, consistent hash), enforces
- * `maxConnections` (max_conns, shared by the workers), and retries a request
- * on another instance when the connection fails or times out before a
- * response (never a non-idempotent one). Its buffered access log, read every
- * `logIntervalMs`, feeds the same {@link ProxyMetrics} and outlier ejection
- * as the Node data plane, a quarter of a second later.
+ * `maxConnections` (max_conns, shared by the workers), retries a request on
+ * another instance after a failed connection, a timeout or a 502/503/504
+ * (never a non-idempotent one once sent), passes WebSocket upgrades through,
+ * and ejects failing instances itself (max_fails/fail_timeout, from
+ * discovery's ejection settings): at once and without a reload. Its
+ * buffered access log, read every `logIntervalMs`, feeds the same
+ * {@link ProxyMetrics} and outlier ejection state as the Node data plane.
  *
  * Differences from the Node data plane: nginx forwards the request URI as
  * sent (nothing decoded); it drops the standard hop-by-hop headers but not
  * further ones that a `Connection` header names; it answers its own errors
  * in Backstage's JSON shape without the request's method and URL; it
  * retries a request whose connection failed whatever its method (the
- * request was never sent) and one with a body; a request strategy cannot be
- * chosen per request; and its live connection counts are not in
+ * request was never sent), one with a body, and gateway errors; a strategy
+ * cannot be chosen per request; its read timeout also bounds the silence
+ * inside a response or WebSocket; and its live connection counts are not in
  * discovery's `activeConnections`. A reload lets the old workers finish
- * what they serve; a client whose idle keep-alive connection they close
- * reconnects, as with any nginx reload.
+ * what they serve but close their idle keep-alive connections: a client
+ * that sends on one just then gets an error, as with any nginx reload.
+ * If the backend is killed, nginx keeps running; a backend started again
+ * with the same `directory` stops it first.
  *
  * @public
  */
@@ -147,7 +159,6 @@ export class NginxDataPlane implements DataPlane {
   #generation = 0;
   #unsubscribe: (() => void) | undefined;
   #renderTimer: NodeJS.Timeout | undefined;
-  #ejectionTimer: NodeJS.Timeout | undefined;
   #rendering: Promise<void> | undefined;
   #renderAgain = false;
   #logTimer: NodeJS.Timeout | undefined;
@@ -219,7 +230,6 @@ export class NginxDataPlane implements DataPlane {
     this.#closed = true;
     this.#unsubscribe?.();
     clearTimeout(this.#renderTimer);
-    clearTimeout(this.#ejectionTimer);
     clearInterval(this.#logTimer);
     await this.#rendering?.catch(() => undefined);
     const child = this.#process;
@@ -518,16 +528,14 @@ export class NginxDataPlane implements DataPlane {
 
   /** The configuration for a generation; routing is read once. */
   async #render(): Promise<(generation: number) => string> {
-    const table = this.#options.discovery.routingTable(this.#scope);
-    clearTimeout(this.#ejectionTimer);
-    if (table.nextChangeAt !== undefined) {
-      // An ejection ends without any write: render again then.
-      this.#ejectionTimer = setTimeout(
-        () => this.#scheduleRender(),
-        Math.max(0, table.nextChangeAt - Date.now()) + 5,
-      );
-      this.#ejectionTimer.unref();
-    }
+    // nginx ejects failing instances itself (max_fails), at once and
+    // without a reload: a reload makes the old workers close their idle
+    // client connections, and a client that sends on one just then gets
+    // an error. So ejections change nothing here; writes (instances,
+    // readiness, weights, limits) do.
+    const table = this.#options.discovery.routingTable(this.#scope, {
+      includeEjected: true,
+    });
     const pools: NginxPool[] = [];
     const addresses = new Map<number, Map<string, Resolved>>();
     for (const pool of table.pools) {
@@ -565,8 +573,9 @@ export class NginxDataPlane implements DataPlane {
         connectTimeoutMs: o.connectTimeoutMs ?? 5_000,
         readTimeoutMs: o.readTimeoutMs ?? 60_000,
         maxFails: o.maxFails ?? 5,
-        failTimeoutMs: o.failTimeoutMs ?? 10_000,
+        failTimeoutMs: o.failTimeoutMs ?? 30_000,
         keepAlive: 128,
+        keepAliveTimeoutMs: o.upstreamKeepAliveTimeoutMs ?? 4_000,
         logFlushMs: o.logFlushMs ?? 250,
         pools,
       });

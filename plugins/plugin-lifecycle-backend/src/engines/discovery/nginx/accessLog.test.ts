@@ -2,7 +2,10 @@ import { LineSplitter, parseAccessLogLine } from './accessLog';
 
 describe('parseAccessLogLine', () => {
   it('reads one attempt', () => {
-    expect(parseAccessLogLine('3|127.0.0.1:8080|200|0.004|200|GET')).toEqual({
+    expect(
+      parseAccessLogLine('1764131000.123|3|127.0.0.1:8080|200|0.004|200|GET'),
+    ).toEqual({
+      at: 1764131000123,
       pool: 3,
       attempts: [{ address: '127.0.0.1:8080', status: 200, headerMs: 4 }],
       status: 200,
@@ -13,7 +16,7 @@ describe('parseAccessLogLine', () => {
   it('reads retries, failed tries and IPv6 addresses', () => {
     expect(
       parseAccessLogLine(
-        '0|127.0.0.1:1, [::1]:2, 127.0.0.1:3|502, 504, 201|-, -, 0.010|201|POST',
+        '1764131000.000|0|127.0.0.1:1, [::1]:2, 127.0.0.1:3|502, 504, 201|-, -, 0.010|201|POST',
       )?.attempts,
     ).toEqual([
       { address: '127.0.0.1:1', status: 502, headerMs: undefined },
@@ -25,18 +28,30 @@ describe('parseAccessLogLine', () => {
   it('skips what an error page added after the tries', () => {
     // Every try failed, then error_page went to a named location.
     expect(
-      parseAccessLogLine('1|127.0.0.1:1 : plo_1|502 : -|- : -|503|GET')
-        ?.attempts,
+      parseAccessLogLine(
+        '1764131000.000|1|127.0.0.1:1 : plo_1|502 : -|- : -|503|GET',
+      )?.attempts,
     ).toEqual([{ address: '127.0.0.1:1', status: 502, headerMs: undefined }]);
     // Answered by nginx itself: no try at all.
-    expect(parseAccessLogLine('1|-|-|-|503|GET')?.attempts).toEqual([]);
+    expect(
+      parseAccessLogLine('1764131000.000|1|-|-|-|503|GET')?.attempts,
+    ).toEqual([]);
   });
 
   it('ignores lines that are not whole', () => {
     expect(parseAccessLogLine('')).toBeUndefined();
-    expect(parseAccessLogLine('1|127.0.0.1:1|200')).toBeUndefined();
-    expect(parseAccessLogLine('x|127.0.0.1:1|200|0.1|200|GET')).toBeUndefined();
-    expect(parseAccessLogLine('|127.0.0.1:1|200|0.1|200|GET')).toBeUndefined();
+    expect(
+      parseAccessLogLine('soon|1|127.0.0.1:1|200|0.1|200|GET'),
+    ).toBeUndefined();
+    expect(
+      parseAccessLogLine('1764131000.000|1|127.0.0.1:1|200'),
+    ).toBeUndefined();
+    expect(
+      parseAccessLogLine('1764131000.000|x|127.0.0.1:1|200|0.1|200|GET'),
+    ).toBeUndefined();
+    expect(
+      parseAccessLogLine('1764131000.000||127.0.0.1:1|200|0.1|200|GET'),
+    ).toBeUndefined();
   });
 });
 

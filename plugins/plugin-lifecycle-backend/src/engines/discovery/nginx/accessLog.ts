@@ -13,6 +13,8 @@ export interface LoggedAttempt {
 }
 
 export interface LoggedRequest {
+  /** When nginx logged it (the request ended), ms since the epoch. */
+  at: number;
   pool: number;
   attempts: LoggedAttempt[];
   /** The status the client got. */
@@ -30,8 +32,11 @@ function listOf(field: string): string[] {
 /** One log line; undefined for a line that is not ours or is cut off. */
 export function parseAccessLogLine(line: string): LoggedRequest | undefined {
   const fields = line.split('|');
-  if (fields.length !== 6) return undefined;
-  const [poolField, addresses, statuses, headerTimes, status, method] = fields;
+  if (fields.length !== 7) return undefined;
+  const [msec, poolField, addresses, statuses, headerTimes, status, method] =
+    fields;
+  const at = Math.round(Number(msec) * 1000);
+  if (msec === '' || !Number.isFinite(at)) return undefined;
   const pool = Number(poolField);
   if (poolField === '' || !Number.isInteger(pool) || pool < 0) return undefined;
   const finalStatus = Number(status);
@@ -57,7 +62,7 @@ export function parseAccessLogLine(line: string): LoggedRequest | undefined {
           : undefined,
     });
   }
-  return { pool, attempts, status: finalStatus, method };
+  return { at, pool, attempts, status: finalStatus, method };
 }
 
 /**

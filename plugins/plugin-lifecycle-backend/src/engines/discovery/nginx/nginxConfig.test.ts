@@ -16,6 +16,7 @@ const base: Omit<NginxConfigOptions, 'pools'> = {
   maxFails: 5,
   failTimeoutMs: 10_000,
   keepAlive: 128,
+  keepAliveTimeoutMs: 4_000,
   logFlushMs: 250,
   generation: 7,
 };
@@ -77,6 +78,7 @@ describe('renderNginxConfig', () => {
     // nginx weights are whole numbers of at least 1.
     expect(upstreamOf(config, 4)).toContain('server 10.0.0.9:1 weight=1 ');
     expect(config).toContain('zone plo_0 64k;');
+    expect(upstreamOf(config, 0)).toContain('keepalive_timeout 4000ms;');
   });
 
   it('routes a name by the tenant header, and answers for a pool with no instance', () => {

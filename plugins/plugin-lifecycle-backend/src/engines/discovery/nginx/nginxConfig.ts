@@ -56,6 +56,12 @@ export interface NginxConfigOptions {
   failTimeoutMs: number;
   /** Idle keep-alive connections per worker and upstream. */
   keepAlive: number;
+  /**
+   * How long an idle upstream connection is kept: below the upstreams' own
+   * keep-alive timeout (Node's default is 5 s), so nginx never reuses a
+   * connection the upstream is closing (a failed try, an ejection).
+   */
+  keepAliveTimeoutMs: number;
   /** Access log buffering: written at least this often. */
   logFlushMs: number;
   pools: NginxPool[];
@@ -68,7 +74,7 @@ export const GENERATION_PATH = '/.plugin-lifecycle/generation';
 
 /** The access log line, `|`-separated; parsed by `parseAccessLogLine`. */
 export const ACCESS_LOG_FORMAT =
-  '$plo_pool|$upstream_addr|$upstream_status|$upstream_header_time|$status|$request_method';
+  '$msec|$plo_pool|$upstream_addr|$upstream_status|$upstream_header_time|$status|$request_method';
 
 export const ACCESS_LOG_FILE = 'access.log';
 export const PID_FILE = 'nginx.pid';
@@ -157,7 +163,7 @@ function upstreamBlock(pool: NginxPool, options: NginxConfigOptions): string {
   }
   lines.push(`    keepalive ${options.keepAlive};`);
   lines.push('    keepalive_requests 1000000;');
-  lines.push('    keepalive_timeout 60s;');
+  lines.push(`    keepalive_timeout ${millis(options.keepAliveTimeoutMs)};`);
   lines.push('  }');
   return lines.join('\n');
 }
@@ -230,7 +236,8 @@ function serviceLocation(
   // A location's proxy_set_header replaces every one of the server's: all here.
   body.push(`      proxy_set_header Host $plo_host${ordinal};`);
   body.push(`      proxy_set_header Authorization $plo_az${ordinal};`);
-  body.push('      proxy_set_header Connection "";');
+  body.push('      proxy_set_header Upgrade $http_upgrade;');
+  body.push('      proxy_set_header Connection $plo_connection;');
   body.push(
     '      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;',
   );
@@ -315,6 +322,12 @@ export function renderNginxConfig(options: NginxConfigOptions): string {
     "" $scheme;
     default $http_x_forwarded_proto;
   }`);
+  // WebSocket (and other Upgrade) requests keep their Connection: upgrade;
+  // all others send none, so upstream connections stay alive.
+  http.push(`  map $http_upgrade $plo_connection {
+    "" "";
+    default upgrade;
+  }`);
   // Only requests routed to a pool are logged (they feed the metrics).
   http.push(`  map $plo_pool $plo_logged {
     "" 0;
@@ -388,7 +401,9 @@ ${http.join('\n')}
     options.logFlushMs,
   )} if=$plo_logged;
 ${denied}    proxy_http_version 1.1;
-    proxy_next_upstream error timeout;
+    # Another instance after a failed connection, a timeout or a gateway
+    # error; never a non-idempotent request once sent (nginx's rule).
+    proxy_next_upstream error timeout http_502 http_503 http_504;
     proxy_next_upstream_tries ${options.maxRetries + 1};
     proxy_connect_timeout ${millis(options.connectTimeoutMs)};
     proxy_read_timeout ${millis(options.readTimeoutMs)};
