@@ -862,7 +862,7 @@ async function main() {
     `Our two data planes for \`/proxy/${SERVICE_NAME}/...\`, each fed by service discovery on an in-memory SQLite database`,
     '(change-log polling and TTL timers on, round robin, metrics and outlier tracking on every request): the Node one',
     '(`ServiceProxy` on its own listener) and the nginx one (`NginxDataPlane`: nginx configured from discovery, its access',
-    'log read back into the metrics every 250 ms). Against them: nginx configured by hand and an `http-proxy` server (what',
+    'log read back into the metrics every 50 ms). Against them: nginx configured by hand and an `http-proxy` server (what',
     'Backstage’s proxy-backend is built on: keep-alive agent, `xfwd`, round robin in the handler), all in front of the same',
     'two upstreams: plain node:http servers, keep-alive, answering GET `/hello` with',
     `${BODY_BYTES} bytes, each in a process of its own. Each proxy has one core’s worth of processes: nginx runs with`,

@@ -46,27 +46,38 @@ test('shows the probes of the running sample plugin passing', async ({
 
     const instances = page.getByTestId('instance-health');
     await expect(instances.first()).toBeVisible({ timeout: 30_000 });
-    const count = await instances.count();
-    for (let i = 0; i < count; i++) {
-      const card = instances.nth(i);
-      await expect(card).toContainText(/127\.0\.0\.1:\d+/);
-      for (const probe of PROBES) {
-        const row = card.getByRole('row').filter({
-          has: page.getByRole('cell', { name: probe, exact: true }),
+    // The list can change under us (an instance replaced by an earlier
+    // test's restart leaves with its next reload), so the whole check is
+    // retried on what the page shows now until every card passes.
+    await expect(async () => {
+      const count = await instances.count();
+      expect(count).toBeGreaterThan(0);
+      for (let i = 0; i < count; i++) {
+        const card = instances.nth(i);
+        await expect(card).toContainText(/127\.0\.0\.1:\d+/, {
+          timeout: 1_000,
         });
-        // The tab reloads by itself every 5 s: no reload here.
-        await expect(row.getByTestId('probe-status')).toHaveText('passing', {
-          timeout: 60_000,
+        for (const probe of PROBES) {
+          const row = card.getByRole('row').filter({
+            has: page.getByRole('cell', { name: probe, exact: true }),
+          });
+          await expect(row.getByTestId('probe-status')).toHaveText('passing', {
+            timeout: 1_000,
+          });
+        }
+        await expect(card.getByTestId('instance-ready')).toHaveText('yes', {
+          timeout: 1_000,
         });
+        await expect(card.getByTestId('instance-live')).toHaveText('yes', {
+          timeout: 1_000,
+        });
+        await expect(card.getByTestId('instance-verdict')).toHaveText(
+          'healthy',
+          { timeout: 1_000 },
+        );
       }
-      await expect(card.getByTestId('instance-ready')).toHaveText('yes', {
-        timeout: 30_000,
-      });
-      await expect(card.getByTestId('instance-live')).toHaveText('yes');
-      await expect(card.getByTestId('instance-verdict')).toHaveText('healthy', {
-        timeout: 30_000,
-      });
-    }
+      // The tab reloads by itself every 5 s: no reload here.
+    }).toPass({ timeout: 120_000, intervals: [1_000, 2_000, 5_000] });
     await expect(page.getByTestId('plugin-health-verdict')).toHaveText(
       'healthy',
     );

@@ -557,6 +557,41 @@ if (!nginx && process.env.CI === 'true') {
     }
   });
 
+  it('starts nginx again when it dies', async () => {
+    const a = await upstream('a');
+    await register('phoenix', a);
+    expect((await call('GET', '/proxy/phoenix/x')).status).toBe(200);
+    const pidFile = path.join(plane.directory, 'nginx.pid');
+    const pidNow = () => {
+      try {
+        return Number(fs.readFileSync(pidFile, 'utf8'));
+      } catch {
+        return 0; // between the two
+      }
+    };
+    const first = pidNow();
+    process.kill(first, 'SIGTERM');
+    const fresh = new Pool(`http://127.0.0.1:${plane.port}`);
+    try {
+      const deadline = Date.now() + 10_000;
+      let status = 0;
+      while (Date.now() < deadline) {
+        const pid = pidNow();
+        if (pid !== 0 && pid !== first) {
+          status = await call('GET', '/proxy/phoenix/x', {}, fresh).then(
+            r => r.status,
+            () => 0,
+          );
+          if (status === 200) break;
+        }
+        await new Promise(r => setTimeout(r, 100));
+      }
+      expect(status).toBe(200);
+    } finally {
+      await fresh.close();
+    }
+  });
+
   it('refuses to start with a clear error when nginx cannot run', async () => {
     await expect(
       NginxDataPlane.start({

@@ -169,6 +169,8 @@ export class NginxDataPlane implements DataPlane {
   /** Instances whose last reported outcome was good. */
   readonly #reportedOk = new Set<string>();
   #closed = false;
+  #respawnTimer: NodeJS.Timeout | undefined;
+  #respawnDelayMs = 0;
   readonly #warned = new Set<string>();
   /** Reloads done; for tests and diagnostics. */
   reloads = 0;
@@ -231,14 +233,20 @@ export class NginxDataPlane implements DataPlane {
     this.#unsubscribe?.();
     clearTimeout(this.#renderTimer);
     clearInterval(this.#logTimer);
+    clearTimeout(this.#respawnTimer);
     await this.#rendering?.catch(() => undefined);
     const child = this.#process;
     if (child && child.exitCode === null && child.signalCode === null) {
       const exited = new Promise(resolve => child.once('exit', resolve));
-      child.kill('SIGQUIT'); // graceful: requests under way finish
-      const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
+      // Graceful: requests under way finish; then fast (long-lived
+      // connections such as WebSockets are closed); SIGKILL would leave
+      // the workers running.
+      child.kill('SIGQUIT');
+      const fast = setTimeout(() => child.kill('SIGTERM'), 5_000);
+      const kill = setTimeout(() => child.kill('SIGKILL'), 10_000);
       await exited;
-      clearTimeout(timer);
+      clearTimeout(fast);
+      clearTimeout(kill);
     }
     this.#readLog();
     if (this.#logFd !== undefined) fs.closeSync(this.#logFd);
@@ -253,6 +261,27 @@ export class NginxDataPlane implements DataPlane {
     await this.#stopLeftover();
     const config = await this.#render();
     await this.#write(config(this.#generation));
+    await this.#spawn();
+    this.#config = config(0);
+    this.#unsubscribe = this.#options.discovery.onRoutingChange(() =>
+      this.#scheduleRender(),
+    );
+    this.#logTimer = setInterval(
+      () => this.#readLog(),
+      this.#options.logIntervalMs ?? 50,
+    );
+    this.#logTimer.unref();
+    this.#logger.info(
+      `nginx data plane (${this.#binary}, ${
+        this.#options.workers ?? 1
+      } worker(s)) listening on ${this.#host}:${this.port}${
+        this.#options.token ? ' (token required)' : ''
+      }`,
+    );
+  }
+
+  /** Starts nginx on the current configuration and waits until it listens. */
+  async #spawn() {
     const child = spawn(
       this.#binary,
       [
@@ -271,29 +300,34 @@ export class NginxDataPlane implements DataPlane {
       stderr += chunk;
     });
     child.once('exit', (code, signal) => {
-      if (!this.#closed) {
-        this.#logger.error(
-          `nginx data plane exited (${signal ?? code}): ${this.#errorLog()}`,
-        );
-      }
+      if (this.#closed || this.#process !== child) return;
+      this.#logger.error(
+        `nginx data plane exited (${signal ?? code}): ${this.#errorLog()}`,
+      );
+      this.#respawn(1_000);
     });
     await this.#waitUntilListening(child, () => stderr);
-    this.#config = config(0);
-    this.#unsubscribe = this.#options.discovery.onRoutingChange(() =>
-      this.#scheduleRender(),
+    this.#respawnDelayMs = 0;
+  }
+
+  /** nginx died under us: start it again, waiting longer after each failure. */
+  #respawn(delayMs: number) {
+    if (this.#closed) return;
+    this.#respawnDelayMs = Math.min(
+      Math.max(delayMs, this.#respawnDelayMs * 2),
+      30_000,
     );
-    this.#logTimer = setInterval(
-      () => this.#readLog(),
-      this.#options.logIntervalMs ?? 50,
-    );
-    this.#logTimer.unref();
-    this.#logger.info(
-      `nginx data plane (${this.#binary}, ${
-        this.#options.workers ?? 1
-      } worker(s)) listening on ${this.#host}:${this.port}${
-        this.#options.token ? ' (token required)' : ''
-      }`,
-    );
+    this.#respawnTimer = setTimeout(async () => {
+      if (this.#closed) return;
+      try {
+        await this.#spawn();
+        this.#logger.info('nginx data plane started again');
+      } catch (error) {
+        this.#logger.error(`nginx data plane did not start again: ${error}`);
+        this.#respawn(this.#respawnDelayMs);
+      }
+    }, this.#respawnDelayMs);
+    this.#respawnTimer.unref();
   }
 
   /**

@@ -385,6 +385,8 @@ export function renderNginxConfig(options: NginxConfigOptions): string {
 
   return `# Written by the plugin-lifecycle backend from service discovery; edits are overwritten.
 worker_processes ${options.workers};
+# Old workers of a reload close long-lived connections (WebSockets) after this.
+worker_shutdown_timeout 60s;
 daemon off;
 pid ${dir}/${PID_FILE};
 error_log ${dir}/${ERROR_LOG_FILE} warn;
