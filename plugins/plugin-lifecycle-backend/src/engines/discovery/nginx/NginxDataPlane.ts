@@ -767,9 +767,15 @@ export class NginxDataPlane implements DataPlane {
     for (const attempt of request.attempts) {
       const resolved = known.get(attempt.address);
       if (!resolved) continue;
+      // As in the Node data plane, a client that left is nobody's failure.
+      if (attempt.outcome === 'aborted') continue;
       const handle = metrics.target(resolved);
       const id = resolved.serviceId;
-      if (attempt.headerMs !== undefined && attempt.status !== undefined) {
+      if (
+        attempt.outcome === 'responded' &&
+        attempt.headerMs !== undefined &&
+        attempt.status !== undefined
+      ) {
         metrics.responded(handle, attempt.status, attempt.headerMs);
         const ok = attempt.status < 500;
         // A run of good answers is one report: all a good one does is

@@ -7,7 +7,14 @@ describe('parseAccessLogLine', () => {
     ).toEqual({
       at: 1764131000123,
       pool: 3,
-      attempts: [{ address: '127.0.0.1:8080', status: 200, headerMs: 4 }],
+      attempts: [
+        {
+          address: '127.0.0.1:8080',
+          outcome: 'responded',
+          status: 200,
+          headerMs: 4,
+        },
+      ],
       status: 200,
       method: 'GET',
     });
@@ -19,9 +26,24 @@ describe('parseAccessLogLine', () => {
         '1764131000.000|0|127.0.0.1:1, [::1]:2, 127.0.0.1:3|502, 504, 201|-, -, 0.010|201|POST',
       )?.attempts,
     ).toEqual([
-      { address: '127.0.0.1:1', status: 502, headerMs: undefined },
-      { address: '[::1]:2', status: 504, headerMs: undefined },
-      { address: '127.0.0.1:3', status: 201, headerMs: 10 },
+      {
+        address: '127.0.0.1:1',
+        outcome: 'failed',
+        status: 502,
+        headerMs: undefined,
+      },
+      {
+        address: '[::1]:2',
+        outcome: 'failed',
+        status: 504,
+        headerMs: undefined,
+      },
+      {
+        address: '127.0.0.1:3',
+        outcome: 'responded',
+        status: 201,
+        headerMs: 10,
+      },
     ]);
   });
 
@@ -31,11 +53,37 @@ describe('parseAccessLogLine', () => {
       parseAccessLogLine(
         '1764131000.000|1|127.0.0.1:1 : plo_1|502 : -|- : -|503|GET',
       )?.attempts,
-    ).toEqual([{ address: '127.0.0.1:1', status: 502, headerMs: undefined }]);
+    ).toEqual([
+      {
+        address: '127.0.0.1:1',
+        outcome: 'failed',
+        status: 502,
+        headerMs: undefined,
+      },
+    ]);
     // Answered by nginx itself: no try at all.
     expect(
       parseAccessLogLine('1764131000.000|1|-|-|-|503|GET')?.attempts,
     ).toEqual([]);
+  });
+
+  it('tells a client that went away from a failed try', () => {
+    expect(
+      parseAccessLogLine('1764131000.000|0|127.0.0.1:1|-|-|499|GET')?.attempts,
+    ).toEqual([
+      {
+        address: '127.0.0.1:1',
+        outcome: 'aborted',
+        status: undefined,
+        headerMs: undefined,
+      },
+    ]);
+    // A try that failed before the client left is still a failure.
+    expect(
+      parseAccessLogLine(
+        '1764131000.000|0|127.0.0.1:1, 127.0.0.1:2|502, -|-, -|499|GET',
+      )?.attempts.map(a => a.outcome),
+    ).toEqual(['failed', 'aborted']);
   });
 
   it('ignores lines that are not whole', () => {

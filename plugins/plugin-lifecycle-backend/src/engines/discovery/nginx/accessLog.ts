@@ -6,6 +6,12 @@
 /** One try on one upstream server. */
 export interface LoggedAttempt {
   address: string;
+  /**
+   * responded: the upstream's headers came; failed: the try failed (refused,
+   * broken, timed out); aborted: the client went away before an answer,
+   * which says nothing about the instance (nginx's 499).
+   */
+  outcome: 'responded' | 'failed' | 'aborted';
   /** Status the upstream answered, or nginx's 502/504 for a failed try. */
   status: number | undefined;
   /** Seconds to the response headers converted to ms; undefined when none came (the try failed). */
@@ -23,6 +29,8 @@ export interface LoggedRequest {
 }
 
 // nginx separates tries with ", " and internal redirects (error_page) with " : ".
+/** nginx's status for a request whose client closed the connection first. */
+const CLIENT_CLOSED = 499;
 const SEPARATOR = /, | : /;
 
 function listOf(field: string): string[] {
@@ -51,16 +59,20 @@ export function parseAccessLogLine(line: string): LoggedRequest | undefined {
     if (!address.includes(':')) continue;
     const code = Number(statusList[i]);
     const seconds = Number(timeList[i]);
-    attempts.push({
-      address,
-      status: Number.isInteger(code) && code > 0 ? code : undefined,
-      headerMs:
-        timeList[i] !== undefined &&
-        timeList[i] !== '-' &&
-        Number.isFinite(seconds)
-          ? seconds * 1000
-          : undefined,
-    });
+    const attemptStatus = Number.isInteger(code) && code > 0 ? code : undefined;
+    const headerMs =
+      timeList[i] !== undefined &&
+      timeList[i] !== '-' &&
+      Number.isFinite(seconds)
+        ? seconds * 1000
+        : undefined;
+    let outcome: LoggedAttempt['outcome'] = 'failed';
+    if (attemptStatus !== undefined && headerMs !== undefined) {
+      outcome = 'responded';
+    } else if (attemptStatus === undefined && finalStatus === CLIENT_CLOSED) {
+      outcome = 'aborted';
+    }
+    attempts.push({ address, outcome, status: attemptStatus, headerMs });
   }
   return { at, pool, attempts, status: finalStatus, method };
 }

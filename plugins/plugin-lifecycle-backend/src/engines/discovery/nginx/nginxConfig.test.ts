@@ -81,7 +81,7 @@ describe('renderNginxConfig', () => {
     expect(upstreamOf(config, 0)).toContain('keepalive_timeout 4000ms;');
   });
 
-  it('routes a name by the tenant header, and answers for a pool with no instance', () => {
+  it('routes a name by the tenant header through maps, and answers for a pool with no instance', () => {
     const config = renderNginxConfig({
       ...base,
       pools: [
@@ -93,29 +93,59 @@ describe('renderNginxConfig', () => {
           unavailable:
             "Service 'billing' has no ready instance (1 known, none ready)",
         }),
+        pool({
+          index: 5,
+          serviceName: 'default',
+          protocol: 'https',
+          hostHeader: 'api.example.com',
+        }),
       ],
     });
-    expect(config).toContain('"~^team-a$" 4;');
-    // Matched exactly: a "." is no wildcard.
-    expect(config).toContain('"~^team\\.b$" 9;');
-    expect(config).toContain('"" "*";');
+    // One hash lookup: service name and tenant header.
     expect(config).toContain(
-      "Service \\'billing\\' exists in tenants team-a, team.b; say which with the x-plugin-lifecycle-tenant header",
+      'map "$plo_name|$http_x_plugin_lifecycle_tenant" $plo_key {',
+    );
+    expect(config).toContain('"billing|" "*";');
+    expect(config).toContain('"billing|team-a" 4;');
+    expect(config).toContain('"billing|team.b" 9;');
+    expect(config).toContain('"default|" 5;');
+    // The tenants to choose from, for the 400.
+    expect(config).toContain('"billing" "team-a, team.b";');
+    expect(config).toMatch(
+      /map \$plo_key \$plo_az \{\s+"4" \$plo_authorization;\s+default "";/,
+    );
+    expect(config).toMatch(
+      /map \$plo_key \$plo_host \{[^}]*"5" "api\.example\.com";/,
+    );
+    expect(config).toMatch(
+      /map \$plo_key \$plo_scheme \{\s+"5" https;\s+default http;/,
     );
     expect(config).toContain(
-      `if ($plo_s0 = 9) { return 503 '{"error":{"name":"ServiceUnavailableError","message":"Service \\'billing\\' has no ready instance (1 known, none ready)"},"response":{"statusCode":503}}'; }`,
+      `"9" "Service 'billing' has no ready instance (1 known, none ready)";`,
     );
     expect(config).not.toContain('upstream plo_9');
-    // Only the managed plugin's pool sees Authorization.
-    expect(config).toMatch(
-      /map \$plo_s0 \$plo_az0 \{\s+4 \$plo_authorization;\s+default "";/,
-    );
-    expect(config).toContain('location = /proxy/billing {');
-    expect(config).toContain('location ^~ /proxy/billing/ {');
-    expect(config).toContain('proxy_pass http://plo_$plo_s0$plo_rest;');
+    // Every service shares one location.
+    expect(config.match(/location \^~ \/proxy\//g)).toHaveLength(1);
+    expect(config).toContain('proxy_pass $plo_scheme://plo_$plo_key$plo_rest;');
     expect(config).toContain(
       "location = /.plugin-lifecycle/generation {\n      return 200 '7';",
     );
+  });
+
+  it('writes keys that differ only in case, and map parameter names, so nginx keeps them apart', () => {
+    const config = renderNginxConfig({
+      ...base,
+      pools: [
+        pool({ index: 1, serviceName: 'api', tenant: 'Team' }),
+        pool({ index: 2, serviceName: 'api', tenant: 'team' }),
+        pool({ index: 3, serviceName: 'default', tenant: 'x' }),
+        pool({ index: 4, serviceName: 'default', tenant: 'y' }),
+      ],
+    });
+    // nginx compares plain map keys without regard to case.
+    expect(config).toContain('"~^api\\|Team$" 1;');
+    expect(config).toContain('"~^api\\|team$" 2;');
+    expect(config).toContain('"\\default" "x, y";');
   });
 
   it('checks the token in the header or as a bearer token, case-sensitively', () => {

@@ -168,90 +168,147 @@ function upstreamBlock(pool: NginxPool, options: NginxConfigOptions): string {
   return lines.join('\n');
 }
 
-/** The location of one service name: the tenant header picks the pool. */
-function serviceLocation(
-  serviceName: string,
-  ordinal: number,
-  pools: NginxPool[],
-): string[] {
-  const variable = `$plo_s${ordinal}`;
-  const tenants = pools.map(p => p.tenant).sort();
-  const map = [`  map $http_${headerVariable(TENANT_HEADER)} ${variable} {`];
-  map.push(`    "" ${pools.length === 1 ? key(pools[0]) : '"*"'};`);
-  for (const pool of pools) {
-    map.push(`    ${exactly(pool.tenant)} ${key(pool)};`);
-  }
-  map.push('    default "?";');
-  map.push('  }');
-  // Per pool: the Authorization header it may see, and its Host.
-  map.push(`  map ${variable} $plo_az${ordinal} {`);
-  for (const pool of pools) {
-    if (pool.forwardAuthorization)
-      map.push(`    ${key(pool)} $plo_authorization;`);
-  }
-  map.push('    default "";');
-  map.push('  }');
-  map.push(`  map ${variable} $plo_host${ordinal} {`);
-  for (const pool of pools) map.push(`    ${key(pool)} "${pool.hostHeader}";`);
-  map.push('    default $host;');
-  map.push('  }');
+// Names a map key cannot have as they are (they are map parameters).
+const MAP_PARAMETERS = new Set(['default', 'hostnames', 'include', 'volatile']);
 
-  const body: string[] = [];
-  body.push(
-    `      if (${variable} = "?") { ${returnError(
-      404,
-      'NotFoundError',
-      `No service named '${serviceName}' in that tenant`,
-    )} }`,
-  );
-  if (pools.length > 1) {
-    body.push(
-      `      if (${variable} = "*") { ${returnError(
-        400,
-        'InputError',
-        `Service '${serviceName}' exists in tenants ${tenants.join(
-          ', ',
-        )}; say which with the ${TENANT_HEADER} header`,
-      )} }`,
-    );
+/**
+ * A map from `entries`, as O(1) hash lookups. nginx compares plain keys
+ * without regard to case, so keys that differ only in case are written as
+ * exact, case-sensitive regular expressions instead (evaluated in order).
+ */
+function mapBlock(
+  source: string,
+  variable: string,
+  entries: Array<[string, string]>,
+  fallback: string,
+): string {
+  const byLower = new Map<string, number>();
+  for (const [k] of entries) {
+    byLower.set(k.toLowerCase(), (byLower.get(k.toLowerCase()) ?? 0) + 1);
   }
-  for (const pool of pools) {
-    if (pool.servers.length === 0) {
-      body.push(
-        `      if (${variable} = ${key(pool)}) { ${returnError(
-          503,
-          'ServiceUnavailableError',
-          pool.unavailable ?? `Service '${serviceName}' is unavailable`,
-        )} }`,
-      );
+  const lines = [`  map ${source} ${variable} {`];
+  for (const [k, v] of entries) {
+    let written: string;
+    if ((byLower.get(k.toLowerCase()) ?? 0) > 1) written = exactly(k);
+    else if (MAP_PARAMETERS.has(k)) written = `"\\${k}"`;
+    else written = `"${k}"`;
+    lines.push(`    ${written} ${v};`);
+  }
+  lines.push(`    default ${fallback};`);
+  lines.push('  }');
+  return lines.join('\n');
+}
+
+/** Text for a JSON string inside an nginx string: no quotes, backslashes or `$`. */
+function jsonSafe(text: string): string {
+  return text.replace(/["\\$]/g, '');
+}
+
+/**
+ * How a request finds its pool, as maps (one hash lookup each, however many
+ * services): the service name from the URI and the tenant header make the
+ * key; the key gives the upstream, the Host, whether Authorization may
+ * pass, and the 503 message of a pool with nothing routable.
+ */
+function routingMaps(byName: Map<string, NginxPool[]>): string[] {
+  const routes: Array<[string, string]> = [];
+  const tenantsOf: Array<[string, string]> = [];
+  for (const [name, pools] of [...byName].sort(([a], [b]) =>
+    a.localeCompare(b),
+  )) {
+    // No tenant header: the only pool, or ask which.
+    routes.push([`${name}|`, pools.length === 1 ? key(pools[0]) : '"*"']);
+    for (const pool of pools)
+      routes.push([`${name}|${pool.tenant}`, key(pool)]);
+    if (pools.length > 1) {
+      tenantsOf.push([
+        name,
+        `"${pools
+          .map(p => p.tenant)
+          .sort()
+          .join(', ')}"`,
+      ]);
     }
   }
-  const protocol = pools.some(
-    p => p.servers.length > 0 && p.protocol === 'https',
-  )
-    ? 'https'
-    : 'http';
-  body.push(`      set $plo_pool ${variable};`);
-  body.push(`      set $plo_service "${serviceName}";`);
-  // A location's proxy_set_header replaces every one of the server's: all here.
-  body.push(`      proxy_set_header Host $plo_host${ordinal};`);
-  body.push(`      proxy_set_header Authorization $plo_az${ordinal};`);
-  body.push('      proxy_set_header Upgrade $http_upgrade;');
-  body.push('      proxy_set_header Connection $plo_connection;');
-  body.push(
-    '      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;',
-  );
-  body.push('      proxy_set_header X-Forwarded-Host $plo_forwarded_host;');
-  body.push('      proxy_set_header X-Forwarded-Proto $plo_forwarded_proto;');
-  body.push(`      proxy_set_header ${TENANT_HEADER} "";`);
-  body.push(`      proxy_set_header ${DATA_PLANE_TOKEN_HEADER} "";`);
-  body.push(`      proxy_pass ${protocol}://plo_${variable}$plo_rest;`);
-  const block = body.join('\n');
+  const pools = [...byName.values()].flat();
   return [
-    map.join('\n'),
-    `    location = /proxy/${serviceName} {\n${block}\n    }`,
-    `    location ^~ /proxy/${serviceName}/ {\n${block}\n    }`,
+    mapBlock(
+      `"$plo_name|$http_${headerVariable(TENANT_HEADER)}"`,
+      '$plo_key',
+      routes,
+      '"?"',
+    ),
+    mapBlock('$plo_name', '$plo_tenants', tenantsOf, '""'),
+    mapBlock(
+      '$plo_key',
+      '$plo_az',
+      pools
+        .filter(p => p.forwardAuthorization)
+        .map(p => [key(p), '$plo_authorization']),
+      '""',
+    ),
+    mapBlock(
+      '$plo_key',
+      '$plo_host',
+      pools.map(p => [key(p), `"${p.hostHeader}"`]),
+      '$host',
+    ),
+    mapBlock(
+      '$plo_key',
+      '$plo_scheme',
+      pools.filter(p => p.protocol === 'https').map(p => [key(p), 'https']),
+      'http',
+    ),
+    mapBlock(
+      '$plo_key',
+      '$plo_unavailable',
+      pools
+        .filter(p => p.servers.length === 0)
+        .map(p => [
+          key(p),
+          `"${jsonSafe(
+            p.unavailable ?? `Service '${p.serviceName}' is unavailable`,
+          )}"`,
+        ]),
+      '""',
+    ),
   ];
+}
+
+/** The one location every service shares: its checks, then the proxying. */
+function proxyLocation(): string {
+  const json = (status: number, name: string, message: string) =>
+    `return ${status} '{"error":{"name":"${name}","message":"${message}"},"response":{"statusCode":${status}}}';`;
+  return `    location ^~ /proxy/ {
+      if ($plo_key = "?") { ${json(
+        404,
+        'NotFoundError',
+        "No service named \\'$plo_name\\'",
+      )} }
+      if ($plo_key = "*") { ${json(
+        400,
+        'InputError',
+        `Service \\'$plo_name\\' exists in tenants $plo_tenants; say which with the ${TENANT_HEADER} header`,
+      )} }
+      if ($plo_unavailable) { ${json(
+        503,
+        'ServiceUnavailableError',
+        '$plo_unavailable',
+      )} }
+      set $plo_pool $plo_key;
+      set $plo_service $plo_name;
+      # A location's proxy_set_header replaces every one of the server's: all here.
+      proxy_set_header Host $plo_host;
+      proxy_set_header Authorization $plo_az;
+      proxy_set_header Upgrade $http_upgrade;
+      proxy_set_header Connection $plo_connection;
+      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+      proxy_set_header X-Forwarded-Host $plo_forwarded_host;
+      proxy_set_header X-Forwarded-Proto $plo_forwarded_proto;
+      proxy_set_header ${TENANT_HEADER} "";
+      proxy_set_header ${DATA_PLANE_TOKEN_HEADER} "";
+      proxy_pass $plo_scheme://plo_$plo_key$plo_rest;
+    }`;
 }
 
 function key(pool: NginxPool): string {
@@ -288,9 +345,14 @@ export function renderNginxConfig(options: NginxConfigOptions): string {
     list.push(pool);
     byName.set(pool.serviceName, list);
   }
-  const names = [...byName.keys()].sort();
 
   const http: string[] = [];
+  // Before the first map: room in nginx's map hash for every key.
+  http.push(`  map_hash_max_size ${Math.max(
+    2048,
+    4 * (options.pools.length + byName.size),
+  )};
+  map_hash_bucket_size 128;`);
   http.push(`  access_log off;
   server_tokens off;
   client_body_temp_path ${dir}/client_body;
@@ -304,7 +366,12 @@ export function renderNginxConfig(options: NginxConfigOptions): string {
   # No limit on request bodies, like the Node data plane: they are streamed.
   client_max_body_size 0;
   log_format plo '${ACCESS_LOG_FORMAT}';`);
-  // The path after /proxy/{name}, as the client sent it (not decoded).
+  // The service name after /proxy/, and the rest of the path as the client
+  // sent it (not decoded).
+  http.push(`  map $request_uri $plo_name {
+    "~^/proxy/(?<name>[A-Za-z0-9][A-Za-z0-9_.-]*)(?:[/?]|$)" $name;
+    default "";
+  }`);
   http.push(`  map $request_uri $plo_rest {
     "~^/proxy/[^/?]+(?<rest>/.*)$" $rest;
     "~^/proxy/[^/?]+(?<query>\\?.*)$" /$query;
@@ -367,12 +434,7 @@ export function renderNginxConfig(options: NginxConfigOptions): string {
   const servers = options.pools.filter(p => p.servers.length > 0);
   for (const pool of servers) http.push(upstreamBlock(pool, options));
 
-  const locations: string[] = [];
-  names.forEach((name, ordinal) => {
-    const [map, ...blocks] = serviceLocation(name, ordinal, byName.get(name)!);
-    http.push(map);
-    locations.push(...blocks);
-  });
+  http.push(...routingMaps(byName));
 
   const denied =
     token !== undefined
@@ -431,7 +493,7 @@ ${denied}    proxy_http_version 1.1;
     location = ${GENERATION_PATH} {
       return 200 '${options.generation}';
     }
-${locations.join('\n')}
+${proxyLocation()}
   }
 }
 `;
