@@ -149,11 +149,13 @@ async function main() {
       console.log(
         `${size} services: start ${result.startMs.toFixed(
           0,
-        )} ms, config ${result.configKiB.toFixed(0)} KiB, routing change to serving ${median(
-          result.reloadMs,
-        ).toFixed(0)} ms; first service ${median(
-          result.first.map(x => x.rps),
-        ).toFixed(0)} req/s ${median(result.first.map(x => x.cpuUs)).toFixed(
+        )} ms, config ${result.configKiB.toFixed(
+          0,
+        )} KiB, routing change to serving ${median(result.reloadMs).toFixed(
+          0,
+        )} ms; first service ${median(result.first.map(x => x.rps)).toFixed(
+          0,
+        )} req/s ${median(result.first.map(x => x.cpuUs)).toFixed(
           1,
         )} µs/req, last ${median(result.last.map(x => x.rps)).toFixed(
           0,
@@ -170,11 +172,11 @@ async function main() {
         0,
       )} | ${median(r.reloadMs).toFixed(0)} (${r.reloadMs
         .map(x => x.toFixed(0))
-        .join(', ')}) | ${median(r.first.map(x => x.rps)).toFixed(0)} / ${median(
-        r.first.map(x => x.p99Ms),
-      ).toFixed(2)} / ${median(r.first.map(x => x.cpuUs)).toFixed(
-        1,
-      )} | ${median(r.last.map(x => x.rps)).toFixed(0)} / ${median(
+        .join(', ')}) | ${median(r.first.map(x => x.rps)).toFixed(
+        0,
+      )} / ${median(r.first.map(x => x.p99Ms)).toFixed(2)} / ${median(
+        r.first.map(x => x.cpuUs),
+      ).toFixed(1)} | ${median(r.last.map(x => x.rps)).toFixed(0)} / ${median(
         r.last.map(x => x.p99Ms),
       ).toFixed(2)} / ${median(r.last.map(x => x.cpuUs)).toFixed(1)} |`,
   );
@@ -197,9 +199,9 @@ async function main() {
     'upstream of a `proxy_pass` with variables by name among all upstream blocks, so the last service shows what that',
     'lookup costs as the count grows.',
     '',
-    `Run on ${new Date().toISOString().slice(0, 10)}, Node ${process.version}, ${
-      os.cpus().length
-    } cores; 1-minute load average ${loadBefore.toFixed(
+    `Run on ${new Date().toISOString().slice(0, 10)}, Node ${
+      process.version
+    }, ${os.cpus().length} cores; 1-minute load average ${loadBefore.toFixed(
       1,
     )} at the start and ${loadAfter.toFixed(1)} at the end.`,
     'Command (from plugins/plugin-lifecycle-backend, with the toolchain on PATH):',
