@@ -1,0 +1,58 @@
+import { ConfigReader } from '@backstage/config';
+import { readPluginLifecycleConfig } from './config';
+
+const read = (discovery: object) =>
+  readPluginLifecycleConfig(
+    new ConfigReader({ pluginLifecycle: { discovery } }),
+  ).discovery;
+
+describe('readPluginLifecycleConfig: the data plane', () => {
+  it('defaults to the Node engine and fills in nginx defaults', () => {
+    expect(read({}).dataPlane).toBeUndefined();
+    expect(read({ dataPlane: { port: 7008 } }).dataPlane).toEqual({
+      port: 7008,
+      host: '127.0.0.1',
+      engine: 'node',
+      nginx: { workers: 1 },
+    });
+    expect(
+      read({
+        dataPlane: {
+          port: 7008,
+          engine: 'nginx',
+          token: 'a-long-enough-token.v1',
+          nginx: { workers: 2, binary: '/opt/nginx/sbin/nginx' },
+        },
+      }).dataPlane,
+    ).toMatchObject({
+      engine: 'nginx',
+      nginx: { workers: 2, binary: '/opt/nginx/sbin/nginx' },
+    });
+  });
+
+  it('names the key of a bad value', () => {
+    expect(() => read({ dataPlane: { port: 7008, engine: 'envoy' } })).toThrow(
+      /pluginLifecycle\.discovery\.dataPlane\.engine/,
+    );
+    expect(() =>
+      read({ dataPlane: { port: 7008, nginx: { workers: 0 } } }),
+    ).toThrow(/pluginLifecycle\.discovery\.dataPlane\.nginx\.workers/);
+    // nginx's configuration cannot hold a token with quotes or spaces.
+    expect(() =>
+      read({
+        dataPlane: {
+          port: 7008,
+          engine: 'nginx',
+          token: 'with spaces and "quotes"',
+        },
+      }),
+    ).toThrow(
+      /pluginLifecycle\.discovery\.dataPlane\.token: with the nginx engine, the token must be letters, digits/,
+    );
+    // The Node engine takes any token.
+    expect(
+      read({ dataPlane: { port: 7008, token: 'with spaces and "quotes"' } })
+        .dataPlane?.token,
+    ).toBe('with spaces and "quotes"');
+  });
+});
