@@ -1,8 +1,8 @@
-import net from 'node:net';
 import { mockCredentials } from '@backstage/backend-test-utils';
 import request from 'supertest';
 import { Pool } from 'undici';
 import { findNginx } from './engines/discovery/nginx/NginxDataPlane';
+import { findFreePort } from './engines/runtime/freePort';
 import {
   startLifecycleBackend,
   waitForOperation,
@@ -14,14 +14,6 @@ const PLUGIN = 'sample-http-service';
 
 if (!findNginx() && process.env.CI === 'true') {
   throw new Error('nginx is not installed (apt-get install -y nginx)');
-}
-
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>(r => server.listen(0, '127.0.0.1', r));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise(r => server.close(r));
-  return port;
 }
 
 async function eventually<T>(
@@ -57,7 +49,7 @@ async function eventually<T>(
     const api = (path: string) => `/api/plugin-lifecycle${path}`;
 
     beforeAll(async () => {
-      port = await freePort();
+      port = await findFreePort('127.0.0.1');
       ({ server, stop: stopBackend } = await startLifecycleBackend({
         pluginId: PLUGIN,
         config: {

@@ -100,15 +100,14 @@ export interface PickOptions extends DiscoveryCallOptions {
 
 /**
  * One service of one tenant as a data plane of its own (such as nginx)
- * routes it: the instances a pick may choose from now, by the same rules as
- * {@link ServiceDiscovery.pickInstance} (ready, not drained, not ejected
- * unless in panic). Connection limits are the data plane's to enforce.
+ * routes it: the instances that are ready and not drained. Connection
+ * limits and passive outlier ejection are the data plane's own: it sees
+ * every request at once, and this table changes only with writes.
  */
 export interface RoutingPool {
   tenant: string;
   serviceName: string;
   strategy: LoadBalancingStrategy;
-  panic: boolean;
   instances: Array<{
     resolved: Omit<ResolvedService, 'strategy' | 'panic'>;
     weight: number;
@@ -119,11 +118,9 @@ export interface RoutingPool {
   unavailable?: string;
 }
 
-/** The routing of every pool, and when it next changes without a write (an ejection ends). */
+/** The routing of every pool. */
 export interface RoutingTable {
   pools: RoutingPool[];
-  /** ms since the epoch; undefined when no ejection is running. */
-  nextChangeAt?: number;
 }
 
 /** What the proxy reports after each attempt. */
@@ -558,40 +555,23 @@ export class ServiceDiscovery {
     return { ...entry.resolved, strategy, panic: result.panic };
   }
 
-  /**
-   * What a data plane of its own routes, per service and tenant in `scope`.
-   * Every instance counts as having spare connections: the data plane
-   * enforces `maxConnections` itself. With `includeEjected`, passive outlier
-   * ejection is left to the data plane too.
-   */
-  routingTable(
-    scope: TenantScope,
-    options: { includeEjected?: boolean } = {},
-  ): RoutingTable {
+  /** What a data plane of its own routes, per service and tenant in `scope`. */
+  routingTable(scope: TenantScope): RoutingTable {
     const now = this.#now();
     const pools: RoutingPool[] = [];
-    let nextChangeAt: number | undefined;
     for (const pool of this.#pools.values()) {
       if (!Tenancy.includes(scope, pool.tenant)) continue;
+      // Neither this replica's live counts nor its ejections: see RoutingPool.
       const balanced = this.#balancer.getInstances(pool.key).map(i => ({
         ...i,
         activeConnections: 0,
-        ...(options.includeEjected ? { ejectedUntil: undefined } : {}),
+        ejectedUntil: undefined,
       }));
-      for (const instance of balanced) {
-        if (isEjected(instance, now)) {
-          nextChangeAt = Math.min(
-            nextChangeAt ?? Infinity,
-            instance.ejectedUntil!,
-          );
-        }
-      }
       const routable = routableInstances(balanced, now, this.#panicThreshold);
       pools.push({
         tenant: pool.tenant,
         serviceName: pool.serviceName,
         strategy: pool.strategy ?? this.#defaultStrategy,
-        panic: routable?.panic ?? false,
         instances: (routable?.instances ?? []).map(i => {
           const entry = this.#entries.get(i.id)!;
           return {
@@ -606,13 +586,13 @@ export class ServiceDiscovery {
         ...(routable ? {} : { unavailable: this.#whyUnavailable(pool, now) }),
       });
     }
-    return { pools, nextChangeAt };
+    return { pools };
   }
 
   /**
    * Calls `listener` whenever what {@link ServiceDiscovery.routingTable}
-   * returns may have changed (the view was rebuilt, an instance was
-   * ejected). Returns the function that stops it.
+   * returns may have changed (the view was rebuilt). Returns the function
+   * that stops it.
    */
   onRoutingChange(listener: () => void): () => void {
     this.#routingListeners.add(listener);
@@ -699,7 +679,6 @@ export class ServiceDiscovery {
         ejectedUntil: outlier.ejectedUntil,
       });
     }
-    this.#routingChanged();
     this.#logger.warn(
       `Ejected instance '${serviceId}' of service '${
         entry?.registration.serviceName ?? '?'

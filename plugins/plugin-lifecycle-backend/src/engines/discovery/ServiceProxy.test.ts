@@ -8,7 +8,7 @@ import { applyDatabaseMigrations } from '../../database/migrations';
 import { ALL_TENANTS } from '../../system/Tenancy';
 import { ProxyMetrics } from './ProxyMetrics';
 import { ServiceDiscovery } from './ServiceDiscovery';
-import { Upstream } from './__testUtils__/Upstream';
+import { Upstream, call as callVia, holdRoute } from './__testUtils__/Upstream';
 import { DataPlane, ServiceProxy } from './ServiceProxy';
 
 jest.setTimeout(60_000);
@@ -49,27 +49,12 @@ describe('ServiceProxy', () => {
       { scope },
     );
 
-  async function call(
+  const call = (
     method: string,
     path: string,
-    options: { body?: string; headers?: Record<string, string> } = {},
+    options: { body?: string | Buffer; headers?: Record<string, string> } = {},
     via: Pool = client,
-  ) {
-    const res = await via.request({
-      method: method as any,
-      path,
-      body: options.body,
-      headers: options.headers,
-    });
-    const text = await res.body.text();
-    let json: any;
-    try {
-      json = JSON.parse(text);
-    } catch {
-      json = undefined;
-    }
-    return { status: res.statusCode, headers: res.headers, text, json };
-  }
+  ) => callVia(via, method, path, options);
 
   beforeAll(async () => {
     const knex = await databases.init('SQLITE_3');
@@ -277,20 +262,8 @@ describe('ServiceProxy', () => {
   });
 
   it('enforces maxConnections', async () => {
-    let release!: () => void;
-    const released = new Promise<void>(r => {
-      release = r;
-    });
-    let arrived!: () => void;
-    const holding = new Promise<void>(r => {
-      arrived = r;
-    });
-    const slow = await upstream('slow', (req, res) => {
-      if (req.url !== '/hold') return false;
-      arrived();
-      released.then(() => res.end('released'));
-      return true;
-    });
+    const { route, holding, release } = holdRoute();
+    const slow = await upstream('slow', route);
     await register('limited', slow, { loadBalancing: { maxConnections: 1 } });
 
     const first = call('GET', '/proxy/limited/hold');

@@ -7,6 +7,7 @@ import {
   createServer,
 } from 'node:http';
 import { AddressInfo, Socket } from 'node:net';
+import { Dispatcher, Pool } from 'undici';
 
 export interface Seen {
   method: string;
@@ -78,4 +79,49 @@ export class Upstream {
     for (const socket of this.#sockets) socket.destroy();
     await closed;
   }
+}
+
+/**
+ * A route for {@link Upstream} that holds `/hold` open until `release()`:
+ * `holding` resolves once such a request arrived.
+ */
+export function holdRoute() {
+  let release!: () => void;
+  const released = new Promise<void>(r => {
+    release = r;
+  });
+  let arrived!: () => void;
+  const holding = new Promise<void>(r => {
+    arrived = r;
+  });
+  const route = (req: IncomingMessage, res: ServerResponse) => {
+    if (req.url !== '/hold') return false;
+    arrived();
+    released.then(() => res.end('released'));
+    return true;
+  };
+  return { route, holding, release };
+}
+
+/** One request through a proxy; the body as text and, when it is, JSON. */
+export async function call(
+  via: Pool,
+  method: string,
+  path: string,
+  options: { body?: string | Buffer; headers?: Record<string, string> } = {},
+) {
+  const res = await via.request({
+    method: method as Dispatcher.HttpMethod,
+    path,
+    body: options.body,
+    headers: options.headers,
+  });
+  const text = await res.body.text();
+  let json: any;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    json = undefined;
+  }
+  return { status: res.statusCode, headers: res.headers, text, json };
 }

@@ -9,7 +9,11 @@ import { applyDatabaseMigrations } from '../../../database/migrations';
 import { ALL_TENANTS } from '../../../system/Tenancy';
 import { ProxyMetrics } from '../ProxyMetrics';
 import { ServiceDiscovery } from '../ServiceDiscovery';
-import { Upstream } from '../__testUtils__/Upstream';
+import {
+  Upstream,
+  call as callVia,
+  holdRoute,
+} from '../__testUtils__/Upstream';
 import { NginxDataPlane, findNginx } from './NginxDataPlane';
 
 jest.setTimeout(60_000);
@@ -58,27 +62,12 @@ if (!nginx && process.env.CI === 'true') {
     await plane.settle();
   }
 
-  async function call(
+  const call = (
     method: string,
     urlPath: string,
     options: { body?: string | Buffer; headers?: Record<string, string> } = {},
     via: Pool = client,
-  ) {
-    const res = await via.request({
-      method: method as any,
-      path: urlPath,
-      body: options.body,
-      headers: options.headers,
-    });
-    const text = await res.body.text();
-    let json: any;
-    try {
-      json = JSON.parse(text);
-    } catch {
-      json = undefined;
-    }
-    return { status: res.statusCode, headers: res.headers, text, json };
-  }
+  ) => callVia(via, method, urlPath, options);
 
   /** Until the access log has been read into the metrics. */
   async function metricsFor(serviceId: string, requests: number) {
@@ -359,20 +348,8 @@ if (!nginx && process.env.CI === 'true') {
   });
 
   it('enforces maxConnections across requests, and follows a live change', async () => {
-    let release!: () => void;
-    const released = new Promise<void>(r => {
-      release = r;
-    });
-    let arrived!: () => void;
-    const holding = new Promise<void>(r => {
-      arrived = r;
-    });
-    const slow = await upstream('slow', (req, res) => {
-      if (req.url !== '/hold') return false;
-      arrived();
-      released.then(() => res.end('released'));
-      return true;
-    });
+    const { route, holding, release } = holdRoute();
+    const slow = await upstream('slow', route);
     await register('limited', slow, { loadBalancing: { maxConnections: 1 } });
     const first = call('GET', '/proxy/limited/hold');
     await holding;

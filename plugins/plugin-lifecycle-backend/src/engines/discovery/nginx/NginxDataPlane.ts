@@ -9,6 +9,7 @@ import { promisify } from 'node:util';
 import { LoggerService } from '@backstage/backend-plugin-api';
 import { ResolvedService } from '@internal/plugin-lifecycle-common';
 import { ALL_TENANTS, TenantScope } from '../../../system/Tenancy';
+import { canConnect, findFreePort } from '../../runtime/freePort';
 import { ProxyMetrics } from '../ProxyMetrics';
 import { RoutingPool, ServiceDiscovery } from '../ServiceDiscovery';
 import type { DataPlane } from '../ServiceProxy';
@@ -88,17 +89,6 @@ export function findNginx(): string | undefined {
   });
 }
 
-async function freePort(host: string): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, host, () => resolve());
-  });
-  const port = (server.address() as net.AddressInfo).port;
-  await new Promise(resolve => server.close(resolve));
-  return port;
-}
-
 function addressOf(ip: string, port: number) {
   return net.isIPv6(ip) ? `[${ip}]:${port}` : `${ip}:${port}`;
 }
@@ -165,6 +155,8 @@ export class NginxDataPlane implements DataPlane {
   #logFd: number | undefined;
   #logOffset = 0;
   readonly #lines = new LineSplitter();
+  /** Reused for every read of the access log. */
+  readonly #logBuffer = Buffer.allocUnsafe(1 << 20);
   readonly #parsed = new Map<string, LoggedRequest | null>();
   /** Instances whose last reported outcome was good. */
   readonly #reportedOk = new Set<string>();
@@ -183,10 +175,11 @@ export class NginxDataPlane implements DataPlane {
       );
     }
     const host = options.host ?? '127.0.0.1';
-    const port = options.port || (await freePort(host));
-    const directory =
-      options.directory ??
-      fs.mkdtempSync(path.join(os.tmpdir(), 'plugin-lifecycle-nginx-'));
+    const port = options.port || (await findFreePort(host));
+    // Absolute: nginx reads the paths in its configuration from its prefix.
+    const directory = options.directory
+      ? path.resolve(options.directory)
+      : fs.mkdtempSync(path.join(os.tmpdir(), 'plugin-lifecycle-nginx-'));
     const plane = new NginxDataPlane(options, {
       binary,
       host,
@@ -390,15 +383,7 @@ export class NginxDataPlane implements DataPlane {
           }`,
         );
       }
-      const open = await new Promise<boolean>(resolve => {
-        const socket = net.connect(this.port, this.#host);
-        socket.once('connect', () => {
-          socket.destroy();
-          resolve(true);
-        });
-        socket.once('error', () => resolve(false));
-      });
-      if (open) return;
+      if (await canConnect(this.#host, this.port)) return;
       if (Date.now() > deadline) {
         throw new Error(
           `nginx data plane is not listening on ${this.#host}:${
@@ -567,9 +552,7 @@ export class NginxDataPlane implements DataPlane {
     // client connections, and a client that sends on one just then gets
     // an error. So ejections change nothing here; writes (instances,
     // readiness, weights, limits) do.
-    const table = this.#options.discovery.routingTable(this.#scope, {
-      includeEjected: true,
-    });
+    const table = this.#options.discovery.routingTable(this.#scope);
     const pools: NginxPool[] = [];
     const addresses = new Map<number, Map<string, Resolved>>();
     for (const pool of table.pools) {
@@ -714,7 +697,7 @@ export class NginxDataPlane implements DataPlane {
         this.#logFd = fs.openSync(file, 'r');
         this.#logOffset = 0;
       }
-      const buffer = Buffer.allocUnsafe(1 << 20);
+      const buffer = this.#logBuffer;
       for (;;) {
         const read = fs.readSync(
           this.#logFd,
