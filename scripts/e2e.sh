@@ -9,21 +9,27 @@ set -uo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 results="${1:-$ROOT/node_modules/.cache/e2e-results.json}"
+reason="${results%.json}.reason"
+rm -f "$reason"
+# Why the suite could not run, for the summary (scripts/summarize-results.js).
+cannot_run() {
+  echo "[e2e] $*" >&2
+  echo "$*" >"$reason"
+  exit 1
+}
 export E2E_DATA_DIR="$(mktemp -d /tmp/plugin-lifecycle-e2e-XXXXXX)"
 log="$E2E_DATA_DIR/backend.log"
 configs=(--config "$ROOT/app-config.yaml" --config "$ROOT/app-config.e2e.yaml")
 
-if [[ ! -x /usr/bin/chromium ]]; then
-  echo "[e2e] /usr/bin/chromium is missing (apt-get install chromium)" >&2
-  exit 1
-fi
+[[ -x /usr/bin/chromium ]] ||
+  cannot_run "Debian's chromium is not installed (/usr/bin/chromium; sudo apt-get install -y chromium)"
 
 node examples/scripts/pack.js >/dev/null
 
 echo "[e2e] building the app"
 (cd packages/app && backstage-cli package build "${configs[@]}") >"$E2E_DATA_DIR/build.log" 2>&1 || {
   tail -40 "$E2E_DATA_DIR/build.log"
-  exit 1
+  cannot_run "the app did not build (log: $E2E_DATA_DIR/build.log)"
 }
 
 echo "[e2e] starting the backend on :7017 (log: $log)"
@@ -44,10 +50,13 @@ trap stop_backend EXIT
 for _ in $(seq 1 120); do
   if curl -sf -o /dev/null http://localhost:7017/.backstage/health/v1/readiness; then break; fi
   if ! kill -0 "$backend_pid" 2>/dev/null; then
-    echo "[e2e] the backend exited:"; tail -40 "$log"; exit 1
+    tail -40 "$log"
+    cannot_run "the backend exited before it was ready (log: $log)"
   fi
   sleep 1
 done
+curl -sf -o /dev/null http://localhost:7017/.backstage/health/v1/readiness ||
+  cannot_run "the backend was not ready after 120 s (log: $log)"
 
 echo "[e2e] running Playwright"
 PLAYWRIGHT_JSON_OUTPUT_NAME="$results" PLAYWRIGHT_URL=http://localhost:7017 \

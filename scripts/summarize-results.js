@@ -1,54 +1,127 @@
 #!/usr/bin/env node
 /*
  * Reads the runners' own result files (jest --json, Playwright's JSON
- * reporter) and prints one line per suite and the plain total line CI reads:
+ * reporter) in the results directory and prints one line per suite and the
+ * plain total line CI reads:
  *   N passed, N failed, N skipped
- * Exits 1 when a runner wrote no results (it crashed) or something failed.
+ *
+ * scripts/test.sh leaves beside them:
+ *   expected.txt   the suites it started, one a line: a suite with no results
+ *                  counts as 1 failed, with the reason from <suite>.reason
+ *                  (written by the suite's script) or "wrote no results"
+ *   missing.txt    what the machine lacks, one a line (shown with the failures)
+ *   skipped.txt    what was skipped on purpose and why, one a line (1 skipped each)
+ *   lint.json      {"lint": "clean" | "failed"} (a failure counts as 1 failed)
+ *
+ * Exits 1 when anything failed or nothing ran.
  */
 'use strict';
 const fs = require('node:fs');
 const path = require('node:path');
 
 const dir = process.argv[2];
-let passed = 0;
-let failed = 0;
-let skipped = 0;
-let broken = false;
-
-for (const file of fs.readdirSync(dir).sort()) {
+const read = file => {
   const full = path.join(dir, file);
+  return fs.existsSync(full) ? fs.readFileSync(full, 'utf8') : undefined;
+};
+const lines = file =>
+  (read(file) ?? '')
+    .split('\n')
+    .map(l => l.trim())
+    .filter(Boolean);
+
+/** Counts of one suite from its runner's JSON, or why there are none. */
+function countsOf(suite) {
+  const raw = read(`${suite}.json`);
+  if (raw === undefined) {
+    const reason =
+      (read(`${suite}.reason`) ?? '').trim() ||
+      'the runner wrote no results (it crashed or never started; see its output above)';
+    return { passed: 0, failed: 1, skipped: 0, reason };
+  }
   let data;
   try {
-    data = JSON.parse(fs.readFileSync(full, 'utf8'));
+    data = JSON.parse(raw);
   } catch (error) {
-    console.log(`${file}: unreadable results (${error.message})`);
-    broken = true;
-    continue;
+    return {
+      passed: 0,
+      failed: 1,
+      skipped: 0,
+      reason: `unreadable results (${error.message})`,
+    };
   }
-  let p;
-  let f;
-  let s;
-  if (file.startsWith('jest-')) {
-    p = data.numPassedTests;
-    f = data.numFailedTests + (data.numRuntimeErrorTestSuites ?? 0);
-    s = data.numPendingTests + (data.numTodoTests ?? 0);
-  } else {
-    const stats = data.stats ?? {};
-    p = (stats.expected ?? 0) + (stats.flaky ?? 0);
-    f = stats.unexpected ?? 0;
-    s = stats.skipped ?? 0;
-    if (Array.isArray(data.errors) && data.errors.length > 0)
-      f += data.errors.length;
+  if (suite === 'lint') {
+    return data.lint === 'clean'
+      ? { passed: 0, failed: 0, skipped: 0, note: 'clean' }
+      : {
+          passed: 0,
+          failed: 1,
+          skipped: 0,
+          reason: 'lint problems (see above)',
+        };
   }
-  console.log(
-    `${file.replace(/\.json$/, '')}: ${p} passed, ${f} failed, ${s} skipped`,
-  );
-  passed += p;
-  failed += f;
-  skipped += s;
+  if (suite.startsWith('jest-')) {
+    const broken = data.numRuntimeErrorTestSuites ?? 0;
+    return {
+      passed: data.numPassedTests,
+      failed: data.numFailedTests + broken,
+      skipped: data.numPendingTests + (data.numTodoTests ?? 0),
+      reason:
+        broken > 0
+          ? `${broken} test file(s) could not run: ${data.testResults
+              .filter(
+                r => r.status === 'failed' && r.assertionResults.length === 0,
+              )
+              .map(r => path.relative(process.cwd(), r.name))
+              .join(', ')}`
+          : undefined,
+    };
+  }
+  const stats = data.stats ?? {};
+  const errors = Array.isArray(data.errors) ? data.errors : [];
+  return {
+    passed: (stats.expected ?? 0) + (stats.flaky ?? 0),
+    failed: (stats.unexpected ?? 0) + errors.length,
+    skipped: stats.skipped ?? 0,
+    reason:
+      errors.length > 0
+        ? errors.map(e => (e.message ?? String(e)).split('\n')[0]).join('; ')
+        : undefined,
+  };
 }
-if (passed + failed === 0) broken = true;
-const line = `${passed} passed, ${failed} failed, ${skipped} skipped`;
+
+let suites = lines('expected.txt');
+if (suites.length === 0) {
+  // Called on a directory of results alone: take what is there.
+  suites = fs
+    .readdirSync(dir)
+    .filter(f => f.endsWith('.json'))
+    .map(f => f.replace(/\.json$/, ''));
+}
+
+const total = { passed: 0, failed: 0, skipped: 0 };
+for (const suite of suites) {
+  const c = countsOf(suite);
+  total.passed += c.passed;
+  total.failed += c.failed;
+  total.skipped += c.skipped;
+  const counts =
+    suite === 'lint' && !c.reason
+      ? c.note
+      : `${c.passed} passed, ${c.failed} failed, ${c.skipped} skipped`;
+  console.log(`${suite}: ${counts}${c.reason ? ` (${c.reason})` : ''}`);
+}
+for (const line of lines('skipped.txt')) {
+  total.skipped += 1;
+  console.log(`skipped: ${line}`);
+}
+for (const line of lines('missing.txt')) {
+  console.log(`missing: ${line}`);
+}
+
+const line = `${total.passed} passed, ${total.failed} failed, ${total.skipped} skipped`;
 console.log(line);
 fs.writeFileSync(path.join(dir, '..', 'test-summary.txt'), `${line}\n`);
-process.exit(failed > 0 || broken ? 1 : 0);
+const nothingRan = total.passed + total.failed === 0;
+if (nothingRan) console.log('nothing ran');
+process.exit(total.failed > 0 || nothingRan ? 1 : 0);

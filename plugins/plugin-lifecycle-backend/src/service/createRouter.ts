@@ -7,6 +7,7 @@ import {
 import { InputError, NotAllowedError } from '@backstage/errors';
 import {
   actionRequestSchema,
+  getOperationQuerySchema,
   listPluginsQuerySchema,
   pluginLifecycleManagePermission,
   pluginLifecycleReadPermission,
@@ -273,7 +274,26 @@ export async function createRouter(
 
   router.get('/operations/:operationId', async (req, res) => {
     const { scope } = await authorize(req, pluginLifecycleReadPermission);
-    res.json(await system.getOperation(req.params.operationId, scope));
+    const { waitSeconds } = parseInput(
+      getOperationQuerySchema,
+      req.query,
+      'query',
+    );
+    if (!waitSeconds) {
+      res.json(await system.getOperation(req.params.operationId, scope));
+      return;
+    }
+    // A caller that goes away ends its wait.
+    const gone = new AbortController();
+    res.on('close', () => gone.abort());
+    res.json(
+      await system.waitForOperation(req.params.operationId, {
+        scope,
+        timeoutMs: waitSeconds * 1000,
+        intervalMs: 250,
+        signal: gone.signal,
+      }),
+    );
   });
 
   router.get('/metrics/system', async (req, res) => {

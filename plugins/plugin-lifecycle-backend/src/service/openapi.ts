@@ -281,8 +281,20 @@ export function buildOpenApiDocument() {
               required: true,
               schema: { type: 'string' },
             },
+            {
+              name: 'waitSeconds',
+              in: 'query',
+              required: false,
+              description:
+                'Answer once the operation has ended, or after this many seconds (at most 60)',
+              schema: { type: 'integer', minimum: 0, maximum: 60 },
+            },
           ],
-          responses: { '200': { description: 'Operation' }, '404': error },
+          responses: {
+            '200': { description: 'Operation' },
+            '400': error,
+            '404': error,
+          },
         },
       },
       '/config/environments': {

@@ -149,6 +149,41 @@ describe('plugin-lifecycle router: bad input', () => {
     expect((await post('/plugins/sample/uninstall', {})).status).toBe(202);
   });
 
+  it('answers an operation once it ended when asked to wait', async () => {
+    const queued = await post('/plugins/waited/install', {
+      version: '1.0.0',
+      artifact: { type: 'external', endpoints: [{ host: 'h', port: 1 }] },
+    });
+    expect(queued.status).toBe(202);
+    const res = await get(
+      `/operations/${queued.body.operationId}?waitSeconds=30`,
+    );
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({ type: 'install', status: 'succeeded' });
+
+    const bad = await get(
+      `/operations/${queued.body.operationId}?waitSeconds=61`,
+    );
+    expect(bad.status).toBe(400);
+    expect(bad.body.error.message).toMatchInlineSnapshot(
+      `"Invalid query: waitSeconds: waitSeconds is at most 60"`,
+    );
+    expect(
+      (
+        await get(
+          '/operations/00000000-0000-0000-0000-000000000000?waitSeconds=5',
+        )
+      ).status,
+    ).toBe(404);
+    await waitForOperation(
+      server,
+      auth,
+      (
+        await post('/plugins/waited/uninstall', {})
+      ).body.operationId,
+    );
+  });
+
   it("lists a plugin's operations, newest first", async () => {
     expect((await get('/plugins/nope/operations')).status).toBe(404);
     const first = await post('/plugins/listed/install', {

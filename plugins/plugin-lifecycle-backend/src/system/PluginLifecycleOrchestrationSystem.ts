@@ -815,21 +815,31 @@ export class PluginLifecycleOrchestrationSystem {
     return operation;
   }
 
-  /** Resolves when the operation has finished (or the wait times out). */
+  /**
+   * Resolves when the operation has finished (or the wait times out, or the
+   * signal aborts it: then with the operation as it is).
+   */
   async waitForOperation(
     operationId: string,
-    options: { timeoutMs?: number } = {},
+    options: {
+      timeoutMs?: number;
+      scope?: TenantScope;
+      /** How often the operation is read again; 25 ms unless set. */
+      intervalMs?: number;
+      signal?: AbortSignal;
+    } = {},
   ): Promise<Operation> {
     const deadline = Date.now() + (options.timeoutMs ?? 60_000);
     for (;;) {
-      const operation = await this.#operations.get(operationId);
+      const operation = await this.getOperation(operationId, options.scope);
       if (
         !['queued', 'running'].includes(operation.status) ||
-        Date.now() > deadline
+        Date.now() >= deadline ||
+        options.signal?.aborted
       ) {
         return operation;
       }
-      await new Promise(r => setTimeout(r, 25));
+      await new Promise(r => setTimeout(r, options.intervalMs ?? 25));
     }
   }
 

@@ -347,6 +347,26 @@ export const batchRequestSchema = z
 /** @public */
 export type BatchRequest = z.infer<typeof batchRequestSchema>;
 
+/**
+ * Query of `GET /operations/{operationId}`: `waitSeconds` holds the answer
+ * until the operation has ended (succeeded, failed or cancelled) or that many
+ * seconds passed, whichever comes first.
+ * @public
+ */
+export const getOperationQuerySchema = z
+  .object({
+    waitSeconds: z.coerce
+      .number()
+      .int('waitSeconds must be a whole number of seconds')
+      .min(0)
+      .max(60, 'waitSeconds is at most 60')
+      .optional(),
+  })
+  .strict();
+
+/** @public */
+export type GetOperationQuery = z.infer<typeof getOperationQuerySchema>;
+
 /** @public */
 export const listPluginsQuerySchema = z
   .object({

@@ -173,8 +173,21 @@ export class PluginLifecycleClient {
     return this.#request('/operations/batch', { method: 'POST', body: batch });
   }
 
-  async getOperation(operationId: string): Promise<Operation> {
-    return this.#request(`/operations/${encodeURIComponent(operationId)}`);
+  /**
+   * An operation; with `waitSeconds`, as it is once it has ended or that many
+   * seconds (at most 60) passed.
+   */
+  async getOperation(
+    operationId: string,
+    options: { waitSeconds?: number } = {},
+  ): Promise<Operation> {
+    const query =
+      options.waitSeconds !== undefined
+        ? `?waitSeconds=${options.waitSeconds}`
+        : '';
+    return this.#request(
+      `/operations/${encodeURIComponent(operationId)}${query}`,
+    );
   }
 
   /** The environments configuration may target, and the default one. */
