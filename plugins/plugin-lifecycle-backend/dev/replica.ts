@@ -9,9 +9,12 @@
  * Environment: RECORDING_INSTALL_MS (time an install takes, default 0),
  * REPLICA_QUERY_STATS (a file: the replica counts the SQL statements it
  * sends, by statement, and writes the counts to <file>.<pid>.json when it
- * stops).
+ * stops), REPLICA_MEMORY_FILE (on SIGUSR2 the replica collects garbage when
+ * run with --expose-gc and writes process.memoryUsage() there as JSON; with
+ * REPLICA_HEAP_SNAPSHOT=1 also a heap snapshot beside it).
  */
 import fs from 'node:fs';
+import v8 from 'node:v8';
 import { createBackend } from '@backstage/backend-defaults';
 import {
   coreServices,
@@ -59,6 +62,19 @@ const recordingRuntimeModule = createBackendModule({
     });
   },
 });
+
+const memoryFile = process.env.REPLICA_MEMORY_FILE;
+if (memoryFile) {
+  process.on('SIGUSR2', () => {
+    (globalThis as { gc?: () => void }).gc?.();
+    if (process.env.REPLICA_HEAP_SNAPSHOT === '1') {
+      v8.writeHeapSnapshot(`${memoryFile}.${Date.now()}.heapsnapshot`);
+    }
+    const tmp = `${memoryFile}.tmp`;
+    fs.writeFileSync(tmp, JSON.stringify(process.memoryUsage()));
+    fs.renameSync(tmp, memoryFile);
+  });
+}
 
 const backend = createBackend();
 backend.add(import('../src'));

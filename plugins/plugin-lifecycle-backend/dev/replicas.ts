@@ -41,6 +41,10 @@ export async function startReplica(options: {
   installMs?: number;
   /** Extra Node.js options for the replica process (e.g. `--cpu-prof`). */
   execArgv?: string[];
+  /** Extra environment of the replica process (see replica.ts). */
+  env?: Record<string, string>;
+  /** Merged into the replica's pluginLifecycle configuration. */
+  pluginLifecycle?: Record<string, unknown>;
 }): Promise<Replica> {
   const port = await freePort();
   const dir = fs.mkdtempSync(
@@ -83,6 +87,7 @@ export async function startReplica(options: {
         dataDir: path.join(dir, 'data'),
         defaultRuntime: 'recording',
         orchestrator: { pollInterval: 50, ...options.orchestrator },
+        ...options.pluginLifecycle,
       },
     }),
   );
@@ -103,6 +108,7 @@ export async function startReplica(options: {
         RECORDING_INSTALL_MS: String(options.installMs ?? 0),
         NODE_ENV: 'development',
         LOG_LEVEL: 'warn',
+        ...options.env,
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     },

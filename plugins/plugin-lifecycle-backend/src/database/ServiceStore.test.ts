@@ -38,6 +38,75 @@ describe.each(databases.eachSupportedId())('ServiceStore on %s', databaseId => {
     return { knex, store: ServiceStore.create({ db: knex }) };
   }
 
+  it('registers many in one transaction: all, with one log entry each, or none', async () => {
+    const { store } = await createStore();
+    await store.register(input('taken', { tenant: 't2' }), T0);
+    const before = await store.maxRevision();
+    await expect(
+      store.registerMany([input('m-1'), input('taken')], at(1)),
+    ).rejects.toThrow(ConflictError);
+    expect(await store.get('m-1')).toBeUndefined();
+    expect(await store.maxRevision()).toBe(before);
+
+    await store.update('taken', { ready: false }, at(2));
+    const results = await store.registerMany(
+      [
+        input('m-1', { ttlMs: 1_000 }),
+        input('m-2'),
+        input('taken', { tenant: 't2', port: 1 }),
+      ],
+      at(3),
+    );
+    expect(
+      results.map(r => [r.service.serviceId, r.created, r.service.ready]),
+    ).toEqual([
+      ['m-1', true, true],
+      ['m-2', true, true],
+      ['taken', false, false],
+    ]);
+    expect(results[2].service.port).toBe(1);
+    expect(results[2].service.registeredAt).toBe(T0.toISOString());
+    expect(results[0].service.expiresAt).toBe(at(1_003).toISOString());
+    const changes = await store.changesSince(before);
+    expect(
+      changes
+        .filter(c => c.kind === 'upsert')
+        .map(c => c.serviceId)
+        .sort(),
+    ).toEqual(['m-1', 'm-2', 'taken', 'taken']);
+  });
+
+  it('takes heartbeats in bulk: one update per TTL setting, the slow path for expired services', async () => {
+    const { store } = await createStore();
+    await store.registerMany(
+      [
+        input('a', { ttlMs: 1_000 }),
+        input('b', { ttlMs: 1_000 }),
+        input('c', { ttlMs: 2_000 }),
+        input('d'),
+      ],
+      T0,
+    );
+    await store.expire(at(1_500));
+    const { renewed, unknown } = await store.heartbeatMany(
+      ['a', 'b', 'c', 'd', 'x'],
+      at(1_600),
+    );
+    expect(unknown).toEqual(['x']);
+    expect(
+      renewed
+        .map(r => [r.service.serviceId, r.revived, r.service.expiresAt ?? null])
+        .sort(),
+    ).toEqual([
+      ['a', true, at(2_600).toISOString()],
+      ['b', true, at(2_600).toISOString()],
+      ['c', false, at(3_600).toISOString()],
+      ['d', false, null],
+    ]);
+    expect((await store.get('a'))!.expiredAt).toBeUndefined();
+    expect((await store.get('c'))!.expiresAt).toBe(at(3_600).toISOString());
+  });
+
   it('registers, replaces by id and keeps what a replacement must not reset', async () => {
     const { store } = await createStore();
     const first = await store.register(

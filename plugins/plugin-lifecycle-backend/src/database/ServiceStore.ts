@@ -247,6 +247,39 @@ function deadlines(
   };
 }
 
+/** The columns a registration sets (a replacement sets the same ones). */
+function serviceFields(input: ServiceInput, now: Date) {
+  return {
+    tenant: input.tenant,
+    plugin_id: input.pluginId ?? null,
+    service_name: input.serviceName,
+    service_type: input.serviceType,
+    version: input.version ?? null,
+    host: input.host,
+    port: input.port,
+    protocol: input.protocol,
+    weight: input.weight,
+    max_connections: input.maxConnections ?? null,
+    strategy: input.strategy ?? null,
+    tags: toJson(input.tags),
+    metadata: toJson(input.metadata),
+    health_check:
+      input.healthCheck === undefined ? null : toJson(input.healthCheck),
+    ttl_ms: input.ttlMs ?? null,
+    deregister_after_ms: input.deregisterAfterMs ?? null,
+    ...deadlines(input.ttlMs, input.deregisterAfterMs, now),
+    expired_at: null,
+    updated_at: now.toISOString(),
+  };
+}
+
+function chunks<T>(items: T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size)
+    out.push(items.slice(i, i + size));
+  return out;
+}
+
 function isUniqueViolation(error: unknown): boolean {
   const e = error as { code?: string; message?: string };
   return (
@@ -287,28 +320,7 @@ export class ServiceStore {
     now: Date,
   ): Promise<{ service: StoredService; created: boolean }> {
     const timestamp = now.toISOString();
-    const fields = {
-      tenant: input.tenant,
-      plugin_id: input.pluginId ?? null,
-      service_name: input.serviceName,
-      service_type: input.serviceType,
-      version: input.version ?? null,
-      host: input.host,
-      port: input.port,
-      protocol: input.protocol,
-      weight: input.weight,
-      max_connections: input.maxConnections ?? null,
-      strategy: input.strategy ?? null,
-      tags: toJson(input.tags),
-      metadata: toJson(input.metadata),
-      health_check:
-        input.healthCheck === undefined ? null : toJson(input.healthCheck),
-      ttl_ms: input.ttlMs ?? null,
-      deregister_after_ms: input.deregisterAfterMs ?? null,
-      ...deadlines(input.ttlMs, input.deregisterAfterMs, now),
-      expired_at: null,
-      updated_at: timestamp,
-    };
+    const fields = serviceFields(input, now);
     for (let attempt = 1; ; attempt++) {
       try {
         return await this.#db.transaction(async tx => {
@@ -351,6 +363,155 @@ export class ServiceStore {
         if (!isUniqueViolation(error) || attempt >= 3) throw error;
       }
     }
+  }
+
+  /**
+   * Registers many services in one transaction, as {@link ServiceStore.register}
+   * does one: all or none. Throws a `ConflictError` naming the first id taken
+   * in another tenant. The ids must be distinct.
+   */
+  async registerMany(
+    inputs: ServiceInput[],
+    now: Date,
+  ): Promise<Array<{ service: StoredService; created: boolean }>> {
+    if (inputs.length === 0) return [];
+    const timestamp = now.toISOString();
+    const ids = inputs.map(i => i.serviceId);
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.#db.transaction(async tx => {
+          const existing = new Map<string, ServiceRow>();
+          for (const chunk of chunks(ids, 500)) {
+            const rows = await this.#select(tx)
+              .whereIn('service_id', chunk)
+              .forUpdate();
+            for (const row of rows) existing.set(row.service_id, row);
+          }
+          for (const input of inputs) {
+            const row = existing.get(input.serviceId);
+            if (row && row.tenant !== input.tenant) {
+              throw new ConflictError(
+                `Service id '${input.serviceId}' is taken by another tenant`,
+              );
+            }
+          }
+          const revisions = await this.#recordMany(tx, ids, timestamp);
+          const rows = inputs.map(input => ({
+            service_id: input.serviceId,
+            ...serviceFields(input, now),
+            ready: true,
+            health_score: 1,
+            registered_at: timestamp,
+            revision: revisions.get(input.serviceId)!,
+          }));
+          // A replacement keeps its verdict and registration time.
+          const merged = [
+            ...Object.keys(serviceFields(inputs[0], now)),
+            'revision',
+          ];
+          for (const chunk of chunks(rows, 200)) {
+            await tx('services')
+              .insert(chunk)
+              .onConflict('service_id')
+              .merge(merged);
+          }
+          const stored = new Map<string, StoredService>();
+          for (const chunk of chunks(ids, 500)) {
+            for (const row of await this.#select(tx).whereIn(
+              'service_id',
+              chunk,
+            )) {
+              stored.set(row.service_id, rowToService(row));
+            }
+          }
+          return inputs.map(input => ({
+            service: stored.get(input.serviceId)!,
+            created: !existing.has(input.serviceId),
+          }));
+        });
+      } catch (error) {
+        if (!isUniqueViolation(error) || attempt >= 3) throw error;
+      }
+    }
+  }
+
+  /**
+   * Heartbeats of many services: one UPDATE per distinct TTL setting in the
+   * usual case, {@link ServiceStore.heartbeat} one by one for expired
+   * services (a revival is logged) and for those changed meanwhile. Returns
+   * the services renewed and the ids unknown.
+   */
+  async heartbeatMany(
+    serviceIds: string[],
+    now: Date,
+  ): Promise<{
+    renewed: Array<{ service: StoredService; revived: boolean }>;
+    unknown: string[];
+  }> {
+    const rows = new Map<string, ServiceRow>();
+    for (const chunk of chunks(serviceIds, 500)) {
+      for (const row of await this.#select(this.#db).whereIn(
+        'service_id',
+        chunk,
+      )) {
+        rows.set(row.service_id, row);
+      }
+    }
+    const renewed: Array<{ service: StoredService; revived: boolean }> = [];
+    const slow: string[] = [];
+    // Rows that share their TTL settings share their new deadlines.
+    const groups = new Map<string, ServiceRow[]>();
+    for (const row of rows.values()) {
+      if (row.expired_at !== null) {
+        slow.push(row.service_id);
+        continue;
+      }
+      const key = `${row.ttl_ms}/${row.deregister_after_ms}`;
+      const group = groups.get(key);
+      if (group) group.push(row);
+      else groups.set(key, [row]);
+    }
+    for (const group of groups.values()) {
+      const { ttl_ms: ttl, deregister_after_ms: after } = group[0];
+      const patch = deadlines(
+        ttl === null ? undefined : Number(ttl),
+        after === null ? undefined : Number(after),
+        now,
+      );
+      let count = 0;
+      for (const chunk of chunks(group, 500)) {
+        const query = this.#db('services')
+          .whereIn(
+            'service_id',
+            chunk.map(r => r.service_id),
+          )
+          .whereNull('expired_at');
+        // Guarded like heartbeat(): a row re-registered with other settings
+        // meanwhile is left to the slow path.
+        if (ttl === null) query.whereNull('ttl_ms');
+        else query.where('ttl_ms', ttl);
+        if (after === null) query.whereNull('deregister_after_ms');
+        else query.where('deregister_after_ms', after);
+        count += await query.update(patch);
+      }
+      if (count === group.length) {
+        for (const row of group) {
+          renewed.push({
+            service: rowToService({ ...row, ...patch }),
+            revived: false,
+          });
+        }
+      } else {
+        slow.push(...group.map(r => r.service_id));
+      }
+    }
+    const unknown = serviceIds.filter(id => !rows.has(id));
+    for (const serviceId of slow) {
+      const result = await this.heartbeat(serviceId, now);
+      if (result) renewed.push(result);
+      else unknown.push(serviceId);
+    }
+    return { renewed, unknown };
   }
 
   async get(serviceId: string): Promise<StoredService | undefined> {
@@ -764,6 +925,19 @@ export class ServiceStore {
     return row !== undefined;
   }
 
+  /** Which of these ids are plugin instances. */
+  async instanceIds(ids: string[]): Promise<Set<string>> {
+    const found = new Set<string>();
+    for (const chunk of chunks(ids, 500)) {
+      for (const row of await this.#db('plugin_instances')
+        .whereIn('id', chunk)
+        .select('id')) {
+        found.add(row.id);
+      }
+    }
+    return found;
+  }
+
   /** The tenant of a managed plugin, or undefined. */
   async pluginTenant(pluginId: string): Promise<string | undefined> {
     const row = await this.#db('plugins')
@@ -774,6 +948,38 @@ export class ServiceStore {
 
   #select(db: Knex | Knex.Transaction) {
     return db<ServiceRow>('services').select([...SERVICE_COLUMNS]);
+  }
+
+  /** Appends one upsert per id to the log; their revisions by id. */
+  async #recordMany(
+    tx: Knex.Transaction,
+    serviceIds: string[],
+    timestamp: string,
+  ): Promise<Map<string, number>> {
+    const revisions = new Map<string, number>();
+    for (const chunk of chunks(serviceIds, 500)) {
+      const inserted = await tx('service_changes').insert(
+        chunk.map(service_id => ({
+          service_id,
+          kind: 'upsert',
+          created_at: timestamp,
+        })),
+        ['revision', 'service_id'],
+      );
+      for (const row of inserted as Array<{
+        revision: number;
+        service_id: string;
+      }>) {
+        revisions.set(row.service_id, Number(row.revision));
+      }
+    }
+    if (this.#isPostgres) {
+      await tx.raw('SELECT pg_notify(?, ?)', [
+        SERVICES_NOTIFY_CHANNEL,
+        String(Math.max(...revisions.values())),
+      ]);
+    }
+    return revisions;
   }
 
   /** Appends to the log; NOTIFY on PostgreSQL is delivered on commit. */

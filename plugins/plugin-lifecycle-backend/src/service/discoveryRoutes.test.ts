@@ -239,6 +239,71 @@ describe('discovery routes', () => {
     expect(unknown.status).toBe(400);
   });
 
+  it('registers and heartbeats in bulk, and lists a page at a time', async () => {
+    audits.length = 0;
+    const bulk = await request(app)
+      .post('/services/batch')
+      .send({
+        services: Array.from({ length: 5 }, (_, i) =>
+          service({ serviceId: `bulk-${i}`, serviceName: 'bulky' }),
+        ),
+      });
+    expect(bulk.status).toBe(201);
+    expect(bulk.body.items).toHaveLength(5);
+    expect(audits).toEqual([
+      { eventId: 'service-register', meta: { count: '5' }, ok: true },
+    ]);
+
+    const bad = await request(app)
+      .post('/services/batch')
+      .send({ services: [service({ serviceId: 'ok-1' }), { host: 'h' }] });
+    expect(bad.status).toBe(400);
+    expect(bad.body.error.message).toMatchInlineSnapshot(
+      `"Invalid service registrations: 1.serviceName: is required: a service name such as billing; 1.port: is required: a port from 1 to 65535"`,
+    );
+    expect(
+      (await request(app).post('/services/batch').send({ services: [] }))
+        .status,
+    ).toBe(400);
+    expect((await request(app).get('/services?name=ok-1')).body.items).toEqual(
+      [],
+    );
+
+    const beats = await request(app)
+      .post('/services/heartbeats')
+      .send({ serviceIds: ['bulk-0', 'bulk-4', 'gone'] });
+    expect(beats.status).toBe(200);
+    expect(beats.body).toEqual({ renewed: 2, unknown: ['gone'] });
+    expect(
+      (await request(app).post('/services/heartbeats').send({ ids: [] }))
+        .status,
+    ).toBe(400);
+
+    const first = await request(app).get('/services?name=bulky&limit=2');
+    expect(first.body.items.map((s: any) => s.serviceId)).toEqual([
+      'bulk-0',
+      'bulk-1',
+    ]);
+    const second = await request(app).get(
+      `/services?name=bulky&limit=2&cursor=${first.body.nextCursor}`,
+    );
+    expect(second.body.items.map((s: any) => s.serviceId)).toEqual([
+      'bulk-2',
+      'bulk-3',
+    ]);
+    const last = await request(app).get(
+      `/services?name=bulky&limit=2&cursor=${second.body.nextCursor}`,
+    );
+    expect(last.body.items.map((s: any) => s.serviceId)).toEqual(['bulk-4']);
+    expect(last.body.nextCursor).toBeUndefined();
+    const junk = await request(app).get('/services?cursor=junk');
+    expect(junk.status).toBe(400);
+    expect(junk.body.error.message).toMatchInlineSnapshot(
+      `"Invalid query: cursor: not a cursor from an earlier page (use its nextCursor)"`,
+    );
+    expect((await request(app).get('/services?limit=1001')).status).toBe(400);
+  });
+
   it('resolves with a strategy and answers 404 and 503 naming the service', async () => {
     await request(app)
       .post('/services')

@@ -1,11 +1,17 @@
+import { InputError } from '@backstage/errors';
 import {
+  heartbeatsRequestSchema,
   listServicesQuerySchema,
+  registerServicesRequestSchema,
   pluginLifecycleManagePermission,
   pluginLifecycleReadPermission,
   resolveQuerySchema,
 } from '@internal/plugin-lifecycle-common';
 import express, { Request, Router } from 'express';
-import { ServiceDiscovery } from '../engines/discovery/ServiceDiscovery';
+import {
+  ServiceDiscovery,
+  ServiceListKey,
+} from '../engines/discovery/ServiceDiscovery';
 import {
   AFFINITY_HEADER,
   ServiceProxy,
@@ -17,6 +23,32 @@ import { RouteAccess, parseInput } from './routeAccess';
 export interface DiscoveryRoutesContext extends RouteAccess {
   discovery: ServiceDiscovery;
   proxy: ServiceProxy;
+}
+
+/** Services in a page of `GET /services` unless the caller says `limit`. */
+const DEFAULT_SERVICES_PAGE = 500;
+
+/** Opaque to callers: where the page before ended. */
+function writeCursor(key: ServiceListKey): string {
+  return Buffer.from(JSON.stringify(key)).toString('base64url');
+}
+
+function readCursor(cursor: string): ServiceListKey {
+  try {
+    const key = JSON.parse(Buffer.from(cursor, 'base64url').toString());
+    if (
+      Array.isArray(key) &&
+      key.length === 3 &&
+      key.every(k => typeof k === 'string')
+    ) {
+      return key as ServiceListKey;
+    }
+  } catch {
+    // reported below
+  }
+  throw new InputError(
+    'Invalid query: cursor: not a cursor from an earlier page (use its nextCursor)',
+  );
 }
 
 function header(req: Request, name: string): string | undefined {
@@ -43,17 +75,55 @@ export function addDiscoveryRoutes(
 ) {
   const { discovery, proxy, authorize, audited } = context;
   const json = express.json({ limit: '1mb' });
+  // A bulk of 1,000 registrations with health checks and metadata.
+  const bulkJson = express.json({ limit: '10mb' });
 
   router.get('/services', async (req, res) => {
     const { scope } = await authorize(req, pluginLifecycleReadPermission);
     const query = parseInput(listServicesQuerySchema, req.query, 'query');
-    res.json({
-      items: await discovery.listServices({
+    const page = await discovery.listServices(
+      {
         scope,
         name: query.name,
         tenant: query.tenant,
-      }),
+        limit: query.limit ?? DEFAULT_SERVICES_PAGE,
+        after:
+          query.cursor === undefined ? undefined : readCursor(query.cursor),
+      },
+      true,
+    );
+    res.json({
+      items: page.items,
+      ...(page.next ? { nextCursor: writeCursor(page.next) } : {}),
     });
+  });
+
+  // Many registrations or heartbeats in one call, for fleets: one
+  // transaction and one update of the view instead of one per service.
+  router.post('/services/batch', bulkJson, async (req, res) => {
+    const { services } = parseInput(
+      registerServicesRequestSchema,
+      req.body,
+      'body',
+    );
+    const registered = await audited(
+      req,
+      'service-register',
+      { count: String(services.length) },
+      ({ scope }) => discovery.registerServices(services, { scope }),
+    );
+    res.status(201).json({ items: registered });
+  });
+
+  // Not audited, like the heartbeat of one service.
+  router.post('/services/heartbeats', json, async (req, res) => {
+    const { scope } = await authorize(req, pluginLifecycleManagePermission);
+    const { serviceIds } = parseInput(
+      heartbeatsRequestSchema,
+      req.body,
+      'body',
+    );
+    res.json(await discovery.heartbeats(serviceIds, { scope }));
   });
 
   router.post('/services', json, async (req, res) => {

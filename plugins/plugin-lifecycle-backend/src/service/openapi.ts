@@ -12,7 +12,9 @@ import {
   pluginIdSchema,
   updateRequestSchema,
   updateRollbackRequestSchema,
+  heartbeatsRequestSchema,
   listServicesQuerySchema,
+  registerServicesRequestSchema,
   registerServiceRequestSchema,
   resolveQuerySchema,
   serviceIdSchema,
@@ -453,7 +455,10 @@ export function buildOpenApiDocument() {
           summary: 'Instances of services the caller may see',
           parameters: queryParams(listServicesQuerySchema),
           responses: {
-            '200': { description: '{ items: ServiceRegistration[] }' },
+            '200': {
+              description:
+                '{ items: ServiceRegistration[], nextCursor? } (500 a page unless limit says otherwise)',
+            },
             '400': error,
           },
         },
@@ -466,6 +471,30 @@ export function buildOpenApiDocument() {
             '400': error,
             '403': error,
             '409': error,
+          },
+        },
+      },
+      '/services/batch': {
+        post: {
+          summary:
+            'Register (or replace) many instances at once (at most 1,000), all or none',
+          requestBody: jsonBody(registerServicesRequestSchema),
+          responses: {
+            '201': { description: '{ items: ServiceRegistration[] }' },
+            '400': error,
+            '403': error,
+            '409': error,
+          },
+        },
+      },
+      '/services/heartbeats': {
+        post: {
+          summary: 'Heartbeats of many registrations at once (at most 1,000)',
+          requestBody: jsonBody(heartbeatsRequestSchema),
+          responses: {
+            '200': { description: '{ renewed: number, unknown: string[] }' },
+            '400': error,
+            '403': error,
           },
         },
       },

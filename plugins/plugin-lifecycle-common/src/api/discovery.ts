@@ -213,11 +213,34 @@ export const updateServiceRequestSchema = z
 /** @public */
 export type UpdateServiceRequest = z.infer<typeof updateServiceRequestSchema>;
 
-/** Query of `GET /services`. @public */
+/** Most services one page of `GET /services` holds. @public */
+export const MAX_SERVICES_PAGE = 1000;
+
+/**
+ * Query of `GET /services`: a page of at most `limit` services (default
+ * 500) after `cursor` (the `nextCursor` of the page before).
+ * @public
+ */
 export const listServicesQuerySchema = z
   .object({
     name: serviceNameSchema.optional(),
     tenant: z.string().min(1).optional(),
+    limit: z.coerce.number().int().min(1).max(MAX_SERVICES_PAGE).optional(),
+    cursor: z.string().min(1).max(2048).optional(),
+  })
+  .strict();
+
+/** Body of `POST /services/batch`: registrations, all or none. @public */
+export const registerServicesRequestSchema = z
+  .object({
+    services: z.array(z.unknown()).min(1).max(MAX_SERVICES_PAGE),
+  })
+  .strict();
+
+/** Body of `POST /services/heartbeats`. @public */
+export const heartbeatsRequestSchema = z
+  .object({
+    serviceIds: z.array(z.string()).min(1).max(MAX_SERVICES_PAGE),
   })
   .strict();
 

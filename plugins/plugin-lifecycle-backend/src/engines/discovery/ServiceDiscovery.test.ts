@@ -97,6 +97,209 @@ describe.each(databases.eachSupportedId())(
         () => discovery.pickInstance(name, {}, { scope }).serviceId,
       );
 
+    it('registers many services at once, all or none, and another replica sees them', async () => {
+      const discovery = await createDiscovery();
+      const other = await createDiscovery({ pollIntervalMs: 20 });
+      await register(discovery, 'existing', { serviceName: 'orders' });
+      const registered = await discovery.registerServices(
+        [
+          {
+            serviceId: 'bulk-1',
+            serviceName: 'orders',
+            host: '10.0.0.2',
+            port: 81,
+          },
+          {
+            serviceId: 'bulk-2',
+            serviceName: 'orders',
+            host: '10.0.0.3',
+            port: 82,
+          },
+          {
+            serviceId: 'bulk-3',
+            serviceName: 'billing',
+            host: '10.0.0.4',
+            port: 83,
+            ttlMs: 5_000,
+          },
+        ],
+        { scope },
+      );
+      expect(
+        registered.map(r => [r.serviceId, r.serviceName, r.ready]),
+      ).toEqual([
+        ['bulk-1', 'orders', true],
+        ['bulk-2', 'orders', true],
+        ['bulk-3', 'billing', true],
+      ]);
+      expect(pickIds(discovery, 3, 'orders').sort()).toEqual([
+        'bulk-1',
+        'bulk-2',
+        'existing',
+      ]);
+      await eventually(() =>
+        other.routingTable(scope).pools.find(p => p.serviceName === 'orders')
+          ?.instances.length === 3
+          ? true
+          : undefined,
+      );
+
+      // A re-registration keeps its verdict; a bad entry stores nothing.
+      await discovery.setInstanceHealth('bulk-1', { ready: false });
+      const bad = await discovery
+        .registerServices(
+          [
+            {
+              serviceId: 'bulk-1',
+              serviceName: 'orders',
+              host: '10.0.0.2',
+              port: 91,
+            },
+            {
+              serviceId: 'bulk-4',
+              serviceName: 'orders',
+              host: '10.0.0.5',
+              port: 0,
+            },
+          ],
+          { scope },
+        )
+        .catch(e => e);
+      expect(bad).toBeInstanceOf(InputError);
+      expect(bad.message).toMatch(/^Invalid service registrations: 1\.port/);
+      const twice = await discovery
+        .registerServices(
+          [
+            { serviceId: 'x', serviceName: 'orders', host: 'h', port: 1 },
+            { serviceId: 'x', serviceName: 'orders', host: 'h', port: 2 },
+          ],
+          { scope },
+        )
+        .catch(e => e);
+      expect(twice.message).toBe(
+        "Invalid service registrations: 1.serviceId: 'x' appears twice",
+      );
+      const again = await discovery.registerServices(
+        [
+          {
+            serviceId: 'bulk-1',
+            serviceName: 'orders',
+            host: '10.0.0.2',
+            port: 91,
+          },
+          {
+            serviceId: 'bulk-4',
+            serviceName: 'orders',
+            host: '10.0.0.5',
+            port: 84,
+          },
+        ],
+        { scope },
+      );
+      expect(again.map(r => [r.serviceId, r.port, r.ready])).toEqual([
+        ['bulk-1', 91, false],
+        ['bulk-4', 84, true],
+      ]);
+      expect(
+        (await discovery.listServices({ scope, name: 'orders' })).map(
+          s => s.serviceId,
+        ),
+      ).toEqual(['bulk-1', 'bulk-2', 'bulk-4', 'existing']);
+    });
+
+    it('takes heartbeats in bulk and revives expired services', async () => {
+      const discovery = await createDiscovery();
+      await discovery.registerServices(
+        [
+          {
+            serviceId: 'h-1',
+            serviceName: 'beats',
+            host: 'h',
+            port: 1,
+            ttlMs: 1_000,
+          },
+          {
+            serviceId: 'h-2',
+            serviceName: 'beats',
+            host: 'h',
+            port: 2,
+            ttlMs: 1_000,
+          },
+          {
+            serviceId: 'h-3',
+            serviceName: 'beats',
+            host: 'h',
+            port: 3,
+            ttlMs: 5_000,
+          },
+          { serviceId: 'h-4', serviceName: 'beats', host: 'h', port: 4 },
+        ],
+        { scope },
+      );
+      now += 900;
+      expect(
+        await discovery.heartbeats(['h-1', 'h-2', 'h-3', 'h-4', 'nope'], {
+          scope,
+        }),
+      ).toEqual({ renewed: 4, unknown: ['nope'] });
+      now += 900; // 1.8 s after registering, 0.9 s after the heartbeat
+      await discovery.expire();
+      expect(pickIds(discovery, 4, 'beats').sort()).toEqual([
+        'h-1',
+        'h-2',
+        'h-3',
+        'h-4',
+      ]);
+      now += 1_000;
+      await discovery.expire();
+      expect(pickIds(discovery, 2, 'beats').sort()).toEqual(['h-3', 'h-4']);
+      expect(await discovery.heartbeats(['h-1'], { scope })).toEqual({
+        renewed: 1,
+        unknown: [],
+      });
+      expect(pickIds(discovery, 3, 'beats').sort()).toEqual([
+        'h-1',
+        'h-3',
+        'h-4',
+      ]);
+      expect(
+        await discovery.heartbeats(['h-1'], {
+          scope: { all: false, tenants: ['team-b'] },
+        }),
+      ).toEqual({ renewed: 0, unknown: ['h-1'] });
+      await expect(discovery.heartbeats([], { scope })).rejects.toThrow(
+        'Invalid heartbeats: at least one service id',
+      );
+    });
+
+    it('lists services a page at a time', async () => {
+      const discovery = await createDiscovery();
+      await discovery.registerServices(
+        Array.from({ length: 7 }, (_, i) => ({
+          serviceId: `p-${i}`,
+          serviceName: i % 2 ? 'odd' : 'even',
+          host: 'h',
+          port: 1000 + i,
+        })),
+        { scope },
+      );
+      const seen: string[] = [];
+      let after: Parameters<typeof discovery.listServices>[0]['after'];
+      for (let pages = 1; ; pages++) {
+        const page = await discovery.listServices(
+          { scope, limit: 3, after },
+          true,
+        );
+        seen.push(...page.items.map(s => s.serviceId));
+        if (!page.next) {
+          expect(pages).toBe(3);
+          break;
+        }
+        after = page.next;
+      }
+      expect(seen).toEqual(['p-0', 'p-2', 'p-4', 'p-6', 'p-1', 'p-3', 'p-5']);
+    });
+
     it('registers services and spreads requests over them', async () => {
       const discovery = await createDiscovery();
       const a = await register(discovery, 'a', {

@@ -12,11 +12,11 @@ import {
   SERVICE_LOAD_BALANCING_STRATEGIES,
   ServiceLoadBalancingStrategy,
   ServiceRegistration,
-  ServiceType,
   registerServiceRequestSchema,
   updateServiceRequestSchema,
 } from '@internal/plugin-lifecycle-common';
 import { Knex } from 'knex';
+import { z } from 'zod';
 import {
   InstanceOverride,
   RunningInstance,
@@ -40,8 +40,35 @@ import { SystemEvents } from '../../system/SystemEvents';
 import { Tenancy, TenantScope } from '../../system/Tenancy';
 import { zodMessage } from '../../system/zodMessage';
 import { RevisionFeed } from '../RevisionFeed';
+import {
+  Entry,
+  instanceEntry,
+  poolKey,
+  serviceEntry,
+  splitPoolKey,
+} from './discoveryEntries';
 
 export { ServiceUnavailableError };
+
+/** Where a page of {@link ServiceDiscovery.listServices} ends: name, tenant, id. */
+export type ServiceListKey = [
+  serviceName: string,
+  tenant: string,
+  serviceId: string,
+];
+
+/** Most services one bulk registration or heartbeat call may carry. */
+export const MAX_BULK = 1000;
+
+const bulkRegistrationSchema = z
+  .array(registerServiceRequestSchema)
+  .min(1, 'at least one service')
+  .max(MAX_BULK, `at most ${MAX_BULK} services at once`);
+
+const bulkHeartbeatSchema = z
+  .array(z.string().min(1).max(255))
+  .min(1, 'at least one service id')
+  .max(MAX_BULK, `at most ${MAX_BULK} service ids at once`);
 
 /**
  * Passive outlier ejection: an instance that fails `consecutiveFailures`
@@ -131,18 +158,6 @@ export interface ProxyOutcome {
   status?: number;
 }
 
-interface Entry {
-  id: string;
-  key: string;
-  source: 'registered' | 'instance';
-  registration: Omit<ServiceRegistration, 'activeConnections' | 'ejectedUntil'>;
-  resolved: Omit<ResolvedService, 'strategy' | 'panic'>;
-  weight: number;
-  maxConnections?: number;
-  healthScore: number;
-  routable: boolean;
-}
-
 interface Pool {
   key: string;
   tenant: string;
@@ -173,21 +188,6 @@ const DEFAULT_EJECTION: Required<OutlierEjectionOptions> = {
   baseEjectionMs: 30_000,
   maxEjectionMs: 300_000,
 };
-
-/** Pool keys: tenant and service name, which neither may contain. */
-const poolKey = (tenant: string, serviceName: string) =>
-  `${tenant}\u0000${serviceName}`;
-
-function urlOf(protocol: string, host: string, port: number) {
-  const h = host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
-  return `${protocol}://${h}:${port}`;
-}
-
-function typeOfProtocol(protocol: string): ServiceType {
-  if (protocol === 'grpc') return 'grpc';
-  if (protocol === 'tcp') return 'tcp';
-  return 'http';
-}
 
 function unavailable(message: string) {
   return new ServiceUnavailableError(message);
@@ -238,11 +238,18 @@ export class ServiceDiscovery {
   /** Revisions of deletions, so a stale read does not bring a service back. */
   readonly #deleted = new Map<string, number>();
 
+  /** Pool key → the registered services in it. */
+  readonly #registeredByPool = new Map<string, Set<string>>();
+  /** Pool key → the running instances in it. */
+  readonly #runningByPool = new Map<string, string[]>();
+
   // The view derived from them.
   #entries = new Map<string, Entry>();
   #pools = new Map<string, Pool>();
   /** Service name → tenant → pool. */
   #byName = new Map<string, Map<string, Pool>>();
+  /** The pools the balancer holds. */
+  #balancerKeys = new Set<string>();
 
   // This replica's own live state.
   readonly #active = new Map<string, number>();
@@ -340,39 +347,85 @@ export class ServiceDiscovery {
         `Invalid service registration: ${zodMessage(parsed.error)}`,
       );
     }
-    const request = parsed.data;
-    const serviceId = request.serviceId ?? randomUUID();
-    if (
-      this.#running.has(serviceId) ||
-      (await this.#store.isInstanceId(serviceId))
-    ) {
-      throw new ConflictError(
-        `'${serviceId}' is the id of a plugin instance; register the service under another id`,
-      );
-    }
-    const pluginTenant = request.pluginId
-      ? await this.#store.pluginTenant(request.pluginId)
-      : undefined;
-    const { scope } = options;
-    const tenant =
-      request.tenant ??
-      pluginTenant ??
-      (scope.all !== true && scope.tenants.length === 1
-        ? scope.tenants[0]
-        : this.#defaultTenant);
-    if (pluginTenant !== undefined && tenant !== pluginTenant) {
+    const [registration] = await this.#register([parsed.data], options.scope);
+    return registration;
+  }
+
+  /**
+   * Registers many services at once (at most {@link MAX_BULK}), all or none:
+   * one transaction and one update of the view, for a fleet that registers
+   * its instances together. A bad entry is a 400 naming its index.
+   */
+  async registerServices(
+    inputs: unknown,
+    options: { scope: TenantScope },
+  ): Promise<ServiceRegistration[]> {
+    const parsed = bulkRegistrationSchema.safeParse(inputs);
+    if (!parsed.success) {
       throw new InputError(
-        `Invalid service registration: plugin '${request.pluginId}' belongs to tenant '${pluginTenant}', not '${tenant}'`,
+        `Invalid service registrations: ${zodMessage(parsed.error)}`,
       );
     }
-    if (!Tenancy.includes(scope, tenant)) {
-      throw new NotAllowedError(
-        `You may not register services in tenant '${tenant}'`,
+    const requests = parsed.data;
+    const seen = new Set<string>();
+    requests.forEach((request, index) => {
+      if (request.serviceId === undefined) return;
+      if (seen.has(request.serviceId)) {
+        throw new InputError(
+          `Invalid service registrations: ${index}.serviceId: '${request.serviceId}' appears twice`,
+        );
+      }
+      seen.add(request.serviceId);
+    });
+    return this.#register(requests, options.scope);
+  }
+
+  async #register(
+    requests: Array<z.infer<typeof registerServiceRequestSchema>>,
+    scope: TenantScope,
+  ): Promise<ServiceRegistration[]> {
+    const inputs = requests.map(r => ({
+      ...r,
+      serviceId: r.serviceId ?? randomUUID(),
+    }));
+    const ids = inputs.map(r => r.serviceId);
+    const taken = ids.filter(id => this.#running.has(id));
+    if (taken.length === 0) {
+      taken.push(...(await this.#store.instanceIds(ids)));
+    }
+    if (taken.length > 0) {
+      throw new ConflictError(
+        `'${taken[0]}' is the id of a plugin instance; register the service under another id`,
       );
     }
-    const { service } = await this.#store.register(
-      {
-        serviceId,
+    const pluginTenants = new Map<string, string | undefined>();
+    for (const { pluginId } of inputs) {
+      if (pluginId && !pluginTenants.has(pluginId)) {
+        pluginTenants.set(pluginId, await this.#store.pluginTenant(pluginId));
+      }
+    }
+    const stored = inputs.map(request => {
+      const pluginTenant = request.pluginId
+        ? pluginTenants.get(request.pluginId)
+        : undefined;
+      const tenant =
+        request.tenant ??
+        pluginTenant ??
+        (scope.all !== true && scope.tenants.length === 1
+          ? scope.tenants[0]
+          : this.#defaultTenant);
+      if (pluginTenant !== undefined && tenant !== pluginTenant) {
+        throw new InputError(
+          `Invalid service registration: plugin '${request.pluginId}' belongs to tenant '${pluginTenant}', not '${tenant}'`,
+        );
+      }
+      if (!Tenancy.includes(scope, tenant)) {
+        throw new NotAllowedError(
+          `You may not register services in tenant '${tenant}'`,
+        );
+      }
+      return {
+        serviceId: request.serviceId,
         tenant,
         pluginId: request.pluginId,
         serviceName: request.serviceName,
@@ -389,17 +442,28 @@ export class ServiceDiscovery {
         healthCheck: request.healthCheck,
         ttlMs: request.ttlMs,
         deregisterAfterMs: request.deregisterAfterMs,
-      },
-      new Date(this.#now()),
-    );
-    this.#applyService(service);
-    this.#rebuild();
-    this.#publish('serviceRegistered', {
-      serviceId,
-      serviceName: service.serviceName,
-      tenant,
+      };
     });
-    return this.#registrationOf(this.#entries.get(serviceId)!);
+    const now = new Date(this.#now());
+    const results =
+      stored.length === 1
+        ? [await this.#store.register(stored[0], now)]
+        : await this.#store.registerMany(stored, now);
+    const dirty = new Set<string>();
+    for (const { service } of results) {
+      for (const key of this.#applyService(service)) dirty.add(key);
+    }
+    this.#rebuild(dirty);
+    for (const { service } of results) {
+      this.#publish('serviceRegistered', {
+        serviceId: service.serviceId,
+        serviceName: service.serviceName,
+        tenant: service.tenant,
+      });
+    }
+    return results.map(({ service }) =>
+      this.#registrationOf(this.#entries.get(service.serviceId)!),
+    );
   }
 
   /** Removes a registered service; a plugin instance goes with its plugin. */
@@ -413,8 +477,7 @@ export class ServiceDiscovery {
       new Date(this.#now()),
     );
     if (!removed) throw new NotFoundError(`No service '${serviceId}'`);
-    this.#forget(serviceId, removed.revision);
-    this.#rebuild();
+    this.#rebuild(this.#forget(serviceId, removed.revision));
     this.#publish('serviceDeregistered', {
       serviceId,
       serviceName: removed.serviceName,
@@ -433,16 +496,56 @@ export class ServiceDiscovery {
       new Date(this.#now()),
     );
     if (!result) throw new NotFoundError(`No service '${serviceId}'`);
-    if (result.revived) {
-      this.#applyService(result.service);
-      this.#rebuild();
-    }
+    if (result.revived) this.#rebuild(this.#applyService(result.service));
     return {
       serviceId,
       ...(result.service.expiresAt
         ? { expiresAt: result.service.expiresAt }
         : {}),
     };
+  }
+
+  /**
+   * Heartbeats of many registered services at once (at most
+   * {@link MAX_BULK}); ids the caller cannot see, or that are unknown, come
+   * back in `unknown`.
+   */
+  async heartbeats(
+    serviceIds: unknown,
+    options: { scope: TenantScope },
+  ): Promise<{ renewed: number; unknown: string[] }> {
+    const parsed = bulkHeartbeatSchema.safeParse(serviceIds);
+    if (!parsed.success) {
+      throw new InputError(`Invalid heartbeats: ${zodMessage(parsed.error)}`);
+    }
+    const visible: string[] = [];
+    const unknown: string[] = [];
+    for (const id of new Set(parsed.data)) {
+      const tenant = this.#registered.get(id)?.tenant;
+      // Not in this replica's view yet (just registered elsewhere): the
+      // store decides below; its tenant is checked there.
+      if (tenant === undefined || Tenancy.includes(options.scope, tenant)) {
+        visible.push(id);
+      } else unknown.push(id);
+    }
+    const result = await this.#store.heartbeatMany(
+      visible,
+      new Date(this.#now()),
+    );
+    const dirty = new Set<string>();
+    let renewed = 0;
+    for (const { service, revived } of result.renewed) {
+      if (!Tenancy.includes(options.scope, service.tenant)) {
+        unknown.push(service.serviceId); // renewed, but not the caller's to know
+        continue;
+      }
+      renewed++;
+      if (revived) {
+        for (const key of this.#applyService(service)) dirty.add(key);
+      }
+    }
+    this.#rebuild(dirty);
+    return { renewed, unknown: [...unknown, ...result.unknown].sort() };
   }
 
   /**
@@ -469,30 +572,70 @@ export class ServiceDiscovery {
         new Date(this.#now()),
       );
       if (!service) throw new NotFoundError(`No service '${serviceId}'`);
-      this.#applyService(service);
+      this.#rebuild(this.#applyService(service));
     } else {
-      this.#applyOverride(
-        await this.#store.setInstanceOverride(
-          serviceId,
-          patch,
-          new Date(this.#now()),
+      this.#rebuild(
+        this.#applyOverride(
+          await this.#store.setInstanceOverride(
+            serviceId,
+            patch,
+            new Date(this.#now()),
+          ),
         ),
       );
     }
-    this.#rebuild();
     const entry = this.#entries.get(serviceId);
     if (!entry) throw new NotFoundError(`No service '${serviceId}'`);
     return this.#registrationOf(entry);
   }
 
-  /** The instances the caller may see, by name and tenant when given. */
+  /**
+   * The instances the caller may see, by name and tenant when given, ordered
+   * by name, tenant and id: all of them, or `limit` after `after` (the
+   * last of the page before) with the key of the next page.
+   */
   async listServices(options: {
     scope: TenantScope;
     name?: string;
     tenant?: string;
-  }): Promise<ServiceRegistration[]> {
+    limit?: number;
+    after?: ServiceListKey;
+  }): Promise<ServiceRegistration[]>;
+  async listServices(
+    options: {
+      scope: TenantScope;
+      name?: string;
+      tenant?: string;
+      limit: number;
+      after?: ServiceListKey;
+    },
+    paged: true,
+  ): Promise<{ items: ServiceRegistration[]; next?: ServiceListKey }>;
+  async listServices(
+    options: {
+      scope: TenantScope;
+      name?: string;
+      tenant?: string;
+      limit?: number;
+      after?: ServiceListKey;
+    },
+    paged?: true,
+  ): Promise<
+    | ServiceRegistration[]
+    | { items: ServiceRegistration[]; next?: ServiceListKey }
+  > {
     await this.refresh();
-    const items: ServiceRegistration[] = [];
+    const keyOf = (e: Entry): ServiceListKey => [
+      e.registration.serviceName,
+      e.registration.tenant,
+      e.id,
+    ];
+    const after = options.after;
+    const compare = (a: ServiceListKey, b: ServiceListKey) =>
+      a[0].localeCompare(b[0]) ||
+      a[1].localeCompare(b[1]) ||
+      a[2].localeCompare(b[2]);
+    const entries: Entry[] = [];
     for (const pool of this.#pools.values()) {
       if (options.name !== undefined && pool.serviceName !== options.name)
         continue;
@@ -500,15 +643,19 @@ export class ServiceDiscovery {
         continue;
       if (!Tenancy.includes(options.scope, pool.tenant)) continue;
       for (const id of pool.ids) {
-        items.push(this.#registrationOf(this.#entries.get(id)!));
+        const entry = this.#entries.get(id)!;
+        if (after && compare(keyOf(entry), after) <= 0) continue;
+        entries.push(entry);
       }
     }
-    return items.sort(
-      (a, b) =>
-        a.serviceName.localeCompare(b.serviceName) ||
-        a.tenant.localeCompare(b.tenant) ||
-        a.serviceId.localeCompare(b.serviceId),
-    );
+    entries.sort((a, b) => compare(keyOf(a), keyOf(b)));
+    const limit = options.limit ?? entries.length;
+    const page = entries.slice(0, limit);
+    const items = page.map(e => this.#registrationOf(e));
+    if (!paged) return items;
+    return entries.length > limit
+      ? { items, next: keyOf(page[page.length - 1]) }
+      : { items };
   }
 
   /**
@@ -736,19 +883,20 @@ export class ServiceDiscovery {
         now,
       );
       if (!service) throw new NotFoundError(`No service '${serviceId}'`);
-      this.#applyService(service);
+      this.#rebuild(this.#applyService(service));
     } else if (current || (await this.#store.isInstanceId(serviceId))) {
-      this.#applyOverride(
-        await this.#store.setInstanceOverride(
-          serviceId,
-          { ready, healthScore },
-          now,
+      this.#rebuild(
+        this.#applyOverride(
+          await this.#store.setInstanceOverride(
+            serviceId,
+            { ready, healthScore },
+            now,
+          ),
         ),
       );
     } else {
       throw new NotFoundError(`No service or instance '${serviceId}'`);
     }
-    this.#rebuild();
   }
 
   /**
@@ -796,6 +944,13 @@ export class ServiceDiscovery {
       );
     }
     this.#registered = registered;
+    this.#registeredByPool.clear();
+    for (const service of registered.values()) {
+      this.#index(
+        service.serviceId,
+        poolKey(service.tenant, service.serviceName),
+      );
+    }
     this.#deleted.clear();
     for (const override of overrides) this.#applyOverride(override);
     this.#setRunning(running);
@@ -813,25 +968,27 @@ export class ServiceDiscovery {
         Math.max(change.revision, target.get(change.serviceId) ?? 0),
       );
     }
+    const dirty = new Set<string>();
     if (services.size > 0) {
       const rows = await this.#store.getMany([...services.keys()]);
       const found = new Set<string>();
       for (const row of rows) {
         found.add(row.serviceId);
-        this.#applyService(row);
+        for (const key of this.#applyService(row)) dirty.add(key);
       }
       for (const [serviceId, revision] of services) {
-        if (!found.has(serviceId)) this.#forget(serviceId, revision);
+        if (found.has(serviceId)) continue;
+        for (const key of this.#forget(serviceId, revision)) dirty.add(key);
       }
     }
     if (overrides.size > 0) {
       for (const override of await this.#store.listInstanceOverrides([
         ...overrides.keys(),
       ])) {
-        this.#applyOverride(override);
+        for (const key of this.#applyOverride(override)) dirty.add(key);
       }
     }
-    this.#rebuild();
+    this.#rebuild(dirty);
   }
 
   async #tick() {
@@ -853,183 +1010,153 @@ export class ServiceDiscovery {
     this.#runningSignature = signature;
     this.#running = new Map(running.instances.map(i => [i.instanceId, i]));
     this.#plugins = new Map(running.plugins.map(p => [p.pluginId, p.tenant]));
+    this.#runningByPool.clear();
+    for (const instance of running.instances) {
+      const key = poolKey(instance.tenant, instance.pluginId);
+      let ids = this.#runningByPool.get(key);
+      if (!ids) {
+        ids = [];
+        this.#runningByPool.set(key, ids);
+      }
+      ids.push(instance.instanceId);
+    }
     return true;
   }
 
-  #applyService(service: StoredService) {
+  /** Takes a newer row of a registered service; the pools it touched. */
+  #applyService(service: StoredService): string[] {
     const current = this.#registered.get(service.serviceId);
-    if (current && current.revision > service.revision) return;
+    if (current && current.revision > service.revision) return [];
     const deleted = this.#deleted.get(service.serviceId);
-    if (deleted !== undefined && deleted > service.revision) return;
+    if (deleted !== undefined && deleted > service.revision) return [];
     this.#deleted.delete(service.serviceId);
     this.#registered.set(service.serviceId, service);
+    const key = poolKey(service.tenant, service.serviceName);
+    const before = current && poolKey(current.tenant, current.serviceName);
+    if (before !== undefined && before !== key) {
+      this.#unindex(service.serviceId, before);
+    }
+    this.#index(service.serviceId, key);
+    return before !== undefined && before !== key ? [before, key] : [key];
   }
 
-  #forget(serviceId: string, revision: number) {
+  /** Drops a deleted service unless the view holds a newer row; the pools it touched. */
+  #forget(serviceId: string, revision: number): string[] {
     const current = this.#registered.get(serviceId);
-    if (current && current.revision > revision) return;
+    if (current && current.revision > revision) return [];
     this.#registered.delete(serviceId);
     this.#deleted.set(serviceId, revision);
     this.#outliers.delete(serviceId);
+    if (!current) return [];
+    const key = poolKey(current.tenant, current.serviceName);
+    this.#unindex(serviceId, key);
+    return [key];
   }
 
-  #applyOverride(override: InstanceOverride) {
+  /** Takes a newer override of an instance; the pool it touched. */
+  #applyOverride(override: InstanceOverride): string[] {
     const current = this.#overrides.get(override.instanceId);
-    if (current && current.revision > override.revision) return;
+    if (current && current.revision > override.revision) return [];
     this.#overrides.set(override.instanceId, override);
+    const instance = this.#running.get(override.instanceId);
+    return instance ? [poolKey(instance.tenant, instance.pluginId)] : [];
   }
 
-  /** Derives the entries and pools from the sources and hands them to the balancer. */
-  #rebuild() {
-    const entries = new Map<string, Entry>();
-    const pools = new Map<string, Pool>();
-    const byName = new Map<string, Map<string, Pool>>();
-    const poolOf = (tenant: string, serviceName: string) => {
-      const key = poolKey(tenant, serviceName);
-      let pool = pools.get(key);
-      if (!pool) {
-        pool = { key, tenant, serviceName, ids: [], routableCount: 0 };
-        pools.set(key, pool);
-        let tenants = byName.get(serviceName);
-        if (!tenants) {
-          tenants = new Map();
-          byName.set(serviceName, tenants);
-        }
-        tenants.set(tenant, pool);
+  #index(serviceId: string, key: string) {
+    let ids = this.#registeredByPool.get(key);
+    if (!ids) {
+      ids = new Set();
+      this.#registeredByPool.set(key, ids);
+    }
+    ids.add(serviceId);
+  }
+
+  #unindex(serviceId: string, key: string) {
+    const ids = this.#registeredByPool.get(key);
+    ids?.delete(serviceId);
+    if (ids?.size === 0) this.#registeredByPool.delete(key);
+  }
+
+  /**
+   * Derives the entries and pools from the sources and hands them to the
+   * balancer: every pool, or only the `dirty` ones (a write touches one or
+   * two pools; rebuilding all of them made each registration cost as much as
+   * every other one together).
+   */
+  #rebuild(dirty?: Iterable<string>) {
+    if (dirty === undefined) {
+      this.#entries = new Map();
+      this.#pools = new Map();
+      this.#byName = new Map();
+      const keys = new Set<string>([
+        ...this.#registeredByPool.keys(),
+        ...this.#runningByPool.keys(),
+      ]);
+      for (const [pluginId, tenant] of this.#plugins) {
+        keys.add(poolKey(tenant, pluginId));
       }
-      return pool;
-    };
-    const add = (entry: Entry, pool: Pool) => {
-      entries.set(entry.id, entry);
-      pool.ids.push(entry.id);
-      if (entry.routable) pool.routableCount++;
-    };
-
-    for (const [pluginId, tenant] of this.#plugins) poolOf(tenant, pluginId);
-
-    for (const service of this.#registered.values()) {
-      const pool = poolOf(service.tenant, service.serviceName);
-      if (service.strategy && !pool.strategy) pool.strategy = service.strategy;
-      add(this.#serviceEntry(service, pool.key), pool);
+      for (const key of keys) this.#rebuildPool(key);
+      for (const key of this.#balancerKeys) {
+        if (!this.#pools.has(key)) this.#balancer.removeService(key);
+      }
+      this.#balancerKeys = new Set(this.#pools.keys());
+      for (const id of this.#outliers.keys()) {
+        if (!this.#entries.has(id)) this.#outliers.delete(id);
+      }
+    } else {
+      let changed = false;
+      for (const key of dirty) {
+        this.#rebuildPool(key);
+        changed = true;
+      }
+      if (!changed) return;
     }
-    for (const instance of this.#running.values()) {
-      if (entries.has(instance.instanceId)) continue; // a registration won
-      const pool = poolOf(instance.tenant, instance.pluginId);
-      add(this.#instanceEntry(instance, pool.key), pool);
-    }
-
-    for (const pool of pools.values()) {
-      pool.ids.sort();
-      this.#balancer.setInstances(
-        pool.key,
-        pool.ids.map(id => this.#balanced(entries.get(id)!)),
-      );
-    }
-    for (const key of this.#pools.keys()) {
-      if (!pools.has(key)) this.#balancer.removeService(key);
-    }
-    for (const id of this.#outliers.keys()) {
-      if (!entries.has(id)) this.#outliers.delete(id);
-    }
-    this.#entries = entries;
-    this.#pools = pools;
-    this.#byName = byName;
     this.#routingChanged();
   }
 
-  #serviceEntry(service: StoredService, key: string): Entry {
-    const expired = service.expiredAt !== undefined;
-    const shared = {
-      serviceId: service.serviceId,
-      source: 'registered' as const,
-      tenant: service.tenant,
-      serviceName: service.serviceName,
-      serviceType: service.serviceType,
-      host: service.host,
-      port: service.port,
-      protocol: service.protocol,
-      weight: service.weight,
-      tags: service.tags,
-      metadata: service.metadata,
-      ...(service.pluginId ? { pluginId: service.pluginId } : {}),
-      ...(service.version ? { version: service.version } : {}),
-      ...(service.maxConnections !== undefined
-        ? { maxConnections: service.maxConnections }
-        : {}),
+  /** Rebuilds one pool from the sources, in place. */
+  #rebuildPool(key: string) {
+    const previous = this.#pools.get(key);
+    for (const id of previous?.ids ?? []) {
+      if (this.#entries.get(id)?.key === key) this.#entries.delete(id);
+    }
+    const [tenant, serviceName] = splitPoolKey(key);
+    const pool: Pool = { key, tenant, serviceName, ids: [], routableCount: 0 };
+    const add = (entry: Entry) => {
+      this.#entries.set(entry.id, entry);
+      pool.ids.push(entry.id);
+      if (entry.routable) pool.routableCount++;
     };
-    return {
-      id: service.serviceId,
-      key,
-      source: 'registered',
-      registration: {
-        ...shared,
-        ...(service.strategy ? { strategy: service.strategy } : {}),
-        ...(service.healthCheck ? { healthCheck: service.healthCheck } : {}),
-        ...(service.ttlMs !== undefined ? { ttlMs: service.ttlMs } : {}),
-        ...(service.deregisterAfterMs !== undefined
-          ? { deregisterAfterMs: service.deregisterAfterMs }
-          : {}),
-        lastHeartbeatAt: service.lastHeartbeatAt,
-        registeredAt: service.registeredAt,
-        updatedAt: service.updatedAt,
-        ready: service.ready,
-        healthScore: service.healthScore,
-        expired,
-      },
-      resolved: {
-        ...shared,
-        url: urlOf(service.protocol, service.host, service.port),
-      },
-      weight: service.weight,
-      maxConnections: service.maxConnections,
-      healthScore: service.healthScore,
-      routable: service.ready && !expired,
-    };
-  }
+    for (const id of this.#registeredByPool.get(key) ?? []) {
+      const service = this.#registered.get(id)!;
+      if (service.strategy && !pool.strategy) pool.strategy = service.strategy;
+      add(serviceEntry(service, key));
+    }
+    for (const id of this.#runningByPool.get(key) ?? []) {
+      if (this.#registered.has(id)) continue; // a registration won
+      add(instanceEntry(this.#running.get(id)!, key, this.#overrides.get(id)));
+    }
+    for (const id of previous?.ids ?? []) {
+      if (!this.#entries.has(id)) this.#outliers.delete(id);
+    }
 
-  #instanceEntry(instance: RunningInstance, key: string): Entry {
-    const override = this.#overrides.get(instance.instanceId);
-    const weight = override?.weight ?? 100;
-    const maxConnections = override?.maxConnections;
-    const ready = override?.ready ?? true;
-    const healthScore = override?.healthScore ?? 1;
-    const shared = {
-      serviceId: instance.instanceId,
-      source: 'instance' as const,
-      tenant: instance.tenant,
-      pluginId: instance.pluginId,
-      serviceName: instance.pluginId,
-      serviceType: typeOfProtocol(instance.protocol),
-      version: instance.version,
-      track: instance.track,
-      host: instance.host,
-      port: instance.port,
-      protocol: instance.protocol,
-      weight,
-      ...(maxConnections !== undefined ? { maxConnections } : {}),
-      tags: [],
-      metadata: {},
-    };
-    return {
-      id: instance.instanceId,
+    const tenants = this.#byName.get(serviceName);
+    if (pool.ids.length === 0 && this.#plugins.get(serviceName) !== tenant) {
+      this.#pools.delete(key);
+      tenants?.delete(tenant);
+      if (tenants?.size === 0) this.#byName.delete(serviceName);
+      if (this.#balancerKeys.delete(key)) this.#balancer.removeService(key);
+      return;
+    }
+    pool.ids.sort();
+    this.#pools.set(key, pool);
+    if (tenants) tenants.set(tenant, pool);
+    else this.#byName.set(serviceName, new Map([[tenant, pool]]));
+    this.#balancer.setInstances(
       key,
-      source: 'instance',
-      registration: {
-        ...shared,
-        ...(override ? { updatedAt: override.updatedAt } : {}),
-        ready,
-        healthScore,
-        expired: false,
-      },
-      resolved: {
-        ...shared,
-        url: urlOf(instance.protocol, instance.host, instance.port),
-      },
-      weight,
-      maxConnections,
-      healthScore,
-      routable: ready,
-    };
+      pool.ids.map(id => this.#balanced(this.#entries.get(id)!)),
+    );
+    this.#balancerKeys.add(key);
   }
 
   #balanced(entry: Entry): BalancedInstance {
