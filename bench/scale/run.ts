@@ -49,6 +49,8 @@ const PER_NAME = 10;
 interface Memory {
   rssMb: number;
   heapUsedMb: number;
+  heapTotalMb: number;
+  externalMb: number;
 }
 
 interface Figures {
@@ -90,6 +92,8 @@ async function memoryOf(replica: Replica, file: string): Promise<Memory> {
   return {
     rssMb: Math.round(rssKb / 102.4) / 10,
     heapUsedMb: mb(usage.heapUsed),
+    heapTotalMb: mb(usage.heapTotal),
+    externalMb: mb(usage.external),
   };
 }
 
@@ -208,11 +212,27 @@ async function installFleet(replica: Replica) {
 }
 
 async function scenario(database: 'sqlite' | 'postgres'): Promise<Figures> {
+  const replicas: Replica[] = [];
+  try {
+    return await measure(database, replicas);
+  } catch (error) {
+    for (const r of replicas) {
+      console.error(`--- replica ${r.name}:\n${r.output().slice(-4000)}`);
+      await r.kill('SIGKILL');
+    }
+    throw error;
+  }
+}
+
+async function measure(
+  database: 'sqlite' | 'postgres',
+  replicas: Replica[],
+): Promise<Figures> {
   const upstream = await startUpstream();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-scale-'));
   const prefix = `bench_scale_${randomUUID().slice(0, 8)}_`;
-  const start = (name: string, heap: boolean) =>
-    startReplica({
+  const start = async (name: string, heap: boolean) => {
+    const replica = await startReplica({
       name,
       databasePrefix: `${prefix}${name}_`,
       postgresUrl: database === 'postgres' ? POSTGRES_URL : undefined,
@@ -223,6 +243,9 @@ async function scenario(database: 'sqlite' | 'postgres'): Promise<Figures> {
         ...(heap ? { REPLICA_HEAP_SNAPSHOT: '1' } : {}),
       },
     });
+    replicas.push(replica);
+    return replica;
+  };
 
   // One service: the latency baseline.
   const one = await start('one', false);

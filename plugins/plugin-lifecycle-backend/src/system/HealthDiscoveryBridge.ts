@@ -9,7 +9,6 @@ import {
 import { ProxyMetrics } from '../engines/discovery/ProxyMetrics';
 import { ServiceDiscovery } from '../engines/discovery/ServiceDiscovery';
 import { SystemEvents } from './SystemEvents';
-import { ALL_TENANTS } from './Tenancy';
 
 /** Health targets of registered services carry this prefix (instances use their own id). */
 export const SERVICE_TARGET_PREFIX = 'service:';
@@ -94,7 +93,16 @@ export async function remediate(
 
 /** The probe target of a registered service with a health check. */
 export function serviceHealthTarget(
-  service: ServiceRegistration,
+  service: Pick<
+    ServiceRegistration,
+    | 'source'
+    | 'healthCheck'
+    | 'serviceId'
+    | 'pluginId'
+    | 'serviceName'
+    | 'host'
+    | 'port'
+  >,
 ): HealthTarget | undefined {
   if (service.source !== 'registered' || !service.healthCheck) {
     return undefined;
@@ -146,6 +154,8 @@ export class HealthDiscoveryBridge {
   >();
   #timers: NodeJS.Timeout[] = [];
   #syncing?: Promise<void>;
+  /** The run that has not started yet, which later calls join. */
+  #queued?: Promise<void>;
   readonly #onVerdict = (change: HealthVerdictChange) => {
     if (change.reportedBy !== this.#o.replicaId) return;
     this.#o.discovery
@@ -198,10 +208,16 @@ export class HealthDiscoveryBridge {
 
   /** Brings the monitor's service targets in line with the registrations. */
   sync(): Promise<void> {
-    // One at a time; a call during a run waits for it and runs again.
+    // One at a time; calls during a run share the one run after it (a bulk
+    // of 1,000 registrations is 1,000 events, not 1,000 runs).
+    if (this.#queued) return this.#queued;
     const run = (this.#syncing ?? Promise.resolve())
       .catch(() => {})
-      .then(() => this.#sync());
+      .then(() => {
+        this.#queued = undefined;
+        return this.#sync();
+      });
+    this.#queued = run;
     this.#syncing = run.catch(error => {
       this.#o.logger.warn(`syncing service health checks failed: ${error}`);
     });
@@ -210,9 +226,8 @@ export class HealthDiscoveryBridge {
 
   async #sync(): Promise<void> {
     const { discovery, health } = this.#o;
-    const services = await discovery.listServices({ scope: ALL_TENANTS });
     const wanted = new Map<string, HealthTarget>();
-    for (const service of services) {
+    for (const service of await discovery.listHealthChecked()) {
       const target = serviceHealthTarget(service);
       if (target) wanted.set(target.id, target);
     }

@@ -659,6 +659,42 @@ export class ServiceDiscovery {
   }
 
   /**
+   * The registered services that name a health check, in every tenant, for
+   * the health monitor: read from the view without building the API's
+   * answer for every other service.
+   */
+  async listHealthChecked(): Promise<
+    Array<
+      Pick<
+        ServiceRegistration,
+        | 'source'
+        | 'healthCheck'
+        | 'serviceId'
+        | 'pluginId'
+        | 'serviceName'
+        | 'host'
+        | 'port'
+      >
+    >
+  > {
+    await this.refresh();
+    const found = [];
+    for (const service of this.#registered.values()) {
+      if (!service.healthCheck) continue;
+      found.push({
+        source: 'registered' as const,
+        healthCheck: service.healthCheck,
+        serviceId: service.serviceId,
+        serviceName: service.serviceName,
+        host: service.host,
+        port: service.port,
+        ...(service.pluginId ? { pluginId: service.pluginId } : {}),
+      });
+    }
+    return found;
+  }
+
+  /**
    * Picks the instance for one request. Throws `NotFoundError` for a name
    * the caller cannot see, `InputError` for an unknown strategy or a name
    * in several of the caller's tenants without `tenant`, and
