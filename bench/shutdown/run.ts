@@ -151,7 +151,9 @@ async function runScenario(
       case 'watches':
         open = openWatches(backend);
         await sleep(1_000);
-        load = `${open.length / 2} long-polls, ${open.length / 2} event streams`;
+        load = `${open.length / 2} long-polls, ${
+          open.length / 2
+        } event streams`;
         break;
       default:
         throw new Error(`unknown scenario ${scenario}`);
@@ -188,12 +190,16 @@ async function main() {
     }
   }
   const grace =
-    GRACE === undefined ? 'the default grace period (10 s)' : `${GRACE} ms grace`;
+    GRACE === undefined
+      ? 'the default grace period (10 s)'
+      : `${GRACE} ms grace`;
   const body = [
     '## Shutdown (bench/shutdown)',
     '',
     `Time from SIGTERM to the exit of the demo backend (packages/backend, a child process, SQLite), with ${grace}, ` +
-      `on ${os.cpus().length} cores (${os.cpus()[0]?.model ?? 'unknown CPU'}), shared. Upstreams answer at once, ` +
+      `on ${os.cpus().length} cores (${
+        os.cpus()[0]?.model ?? 'unknown CPU'
+      }), shared. Upstreams answer at once, ` +
       `after 20 s, or drip a body forever; proxied requests (${REQUESTS} per kind and plane) go through ` +
       '`/api/plugin-lifecycle/proxy` and the Node data plane listener. One run per row; a backend still ' +
       `running ${CAP_MS / 1000} s after SIGTERM is killed.`,
@@ -205,7 +211,9 @@ async function main() {
     ...rows.map(
       r =>
         `| ${r.env} | ${r.scenario} | ${r.load} | ${
-          r.ms === undefined ? `> ${CAP_MS / 1000} s` : `${(r.ms / 1000).toFixed(1)} s`
+          r.ms === undefined
+            ? `> ${CAP_MS / 1000} s`
+            : `${(r.ms / 1000).toFixed(1)} s`
         } | ${r.exit} |`,
     ),
   ].join('\n');

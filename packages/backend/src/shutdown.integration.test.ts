@@ -94,7 +94,9 @@ describe('shutdown of the demo backend with requests left open (issue #18)', () 
     const exit = await timeToExit(backend, 'SIGTERM', 30_000);
     // eslint-disable-next-line no-console
     console.log(
-      `SIGTERM to exit with a 2 s grace period: ${exit.ms?.toFixed(0)} ms (code ${exit.code})`,
+      `SIGTERM to exit with a 2 s grace period: ${exit.ms?.toFixed(
+        0,
+      )} ms (code ${exit.code})`,
     );
     expect(exit.ms).toBeDefined();
     // The grace period, the 1 s margin before a forced exit, and slack for
@@ -117,7 +119,9 @@ describe('shutdown of the demo backend with requests left open (issue #18)', () 
     );
     // eslint-disable-next-line no-console
     console.log(
-      `SIGTERM, a second 0.5 s later, to exit (60 s grace period): ${exit.ms?.toFixed(0)} ms (code ${exit.code})`,
+      `SIGTERM, a second 0.5 s later, to exit (60 s grace period): ${exit.ms?.toFixed(
+        0,
+      )} ms (code ${exit.code})`,
     );
     expect(exit.ms).toBeDefined();
     expect(exit.ms!).toBeLessThan(10_000);

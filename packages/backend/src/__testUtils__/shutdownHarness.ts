@@ -134,7 +134,9 @@ export async function startDemoBackend(options: {
     if (child.exitCode !== null || child.signalCode !== null) {
       const text = output();
       await dispose();
-      throw new Error(`the demo backend exited at start:\n${text.slice(-4000)}`);
+      throw new Error(
+        `the demo backend exited at start:\n${text.slice(-4000)}`,
+      );
     }
     const ok = await fetch(`${api}/openapi.json`).then(
       r => r.ok,
@@ -258,13 +260,18 @@ export async function installWatchedPlugin(
   backend: DemoBackend,
   pluginId: string,
 ) {
-  const install = await callApi(backend, 'POST', `/plugins/${pluginId}/install`, {
-    version: '1.0.0',
-    artifact: {
-      type: 'external',
-      endpoints: [{ host: '127.0.0.1', port: 9, protocol: 'http' }],
+  const install = await callApi(
+    backend,
+    'POST',
+    `/plugins/${pluginId}/install`,
+    {
+      version: '1.0.0',
+      artifact: {
+        type: 'external',
+        endpoints: [{ host: '127.0.0.1', port: 9, protocol: 'http' }],
+      },
     },
-  });
+  );
   if (install.status !== 202) {
     throw new Error(
       `install refused: ${install.status} ${JSON.stringify(install.body)}`,
@@ -351,7 +358,11 @@ export async function timeToExit(
   signal: NodeJS.Signals,
   capMs: number,
   afterSignal?: () => void,
-): Promise<{ ms: number | undefined; code: number | null; signal: string | null }> {
+): Promise<{
+  ms: number | undefined;
+  code: number | null;
+  signal: string | null;
+}> {
   const sentAt = performance.now();
   backend.child.kill(signal);
   afterSignal?.();

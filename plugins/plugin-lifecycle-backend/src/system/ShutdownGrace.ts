@@ -57,7 +57,9 @@ export class ShutdownGrace {
   }
 
   private constructor(options: ShutdownGraceOptions) {
-    if (!(options.gracePeriodMs >= 0 && Number.isFinite(options.gracePeriodMs))) {
+    if (
+      !(options.gracePeriodMs >= 0 && Number.isFinite(options.gracePeriodMs))
+    ) {
       throw new TypeError('gracePeriodMs must be a number of at least 0');
     }
     this.#gracePeriodMs = options.gracePeriodMs;

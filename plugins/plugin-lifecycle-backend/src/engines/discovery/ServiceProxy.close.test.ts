@@ -1,4 +1,4 @@
-import { request as httpRequest } from 'node:http';
+import { Agent, IncomingMessage, request as httpRequest } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import { mockServices } from '@backstage/backend-test-utils';
 import { TestDatabases } from '@backstage/backend-test-utils';
@@ -152,11 +152,55 @@ describe('ServiceProxy.close', () => {
     expect(refused.cut).toBe(true);
 
     held.release();
-    expect(await request).toEqual({ status: 200, body: 'released', cut: false });
+    expect(await request).toEqual({
+      status: 200,
+      body: 'released',
+      cut: false,
+    });
     const before = performance.now();
     await closing;
     // It did not wait for the grace period: nothing was left.
     expect(performance.now() - before).toBeLessThan(5_000);
+  });
+
+  it('closes a keep-alive connection once its response ended, without waiting for the grace period', async () => {
+    const hold = holdRoute();
+    const upstream = await new Upstream('keepalive', hold.route).start();
+    upstreams.push(upstream);
+    await discovery.registerService(
+      {
+        serviceId: 'keepalive-1',
+        serviceName: 'keepalive',
+        host: '127.0.0.1',
+        port: upstream.port,
+      },
+      { scope },
+    );
+    const { proxy, plane } = await started();
+    const agent = new Agent({ keepAlive: true });
+    const responded = new Promise<IncomingMessage>(resolve => {
+      httpRequest(
+        {
+          host: '127.0.0.1',
+          port: plane.port,
+          path: '/proxy/keepalive/hold',
+          agent,
+        },
+        resolve,
+      ).end();
+    });
+    await hold.holding;
+    const closing = proxy.close({ graceMs: 20_000 });
+    hold.release();
+    const res = await responded;
+    res.resume();
+    await new Promise(r => res.once('end', r));
+    // A response begun before the close keeps its keep-alive header.
+    expect(res.headers.connection).toBe('keep-alive');
+    const before = performance.now();
+    await closing;
+    expect(performance.now() - before).toBeLessThan(5_000);
+    agent.destroy();
   });
 
   it('closes at once without a grace period', async () => {

@@ -543,6 +543,8 @@ export class ServiceProxy {
       );
       return;
     }
+    // Draining: the client's next request should go elsewhere.
+    if (this.#closing) res.setHeader('connection', 'close');
     const client: ClientState = { gone: false, attempt: undefined };
     const entry: InFlight = { res, client };
     this.#inFlight.add(entry);
@@ -692,7 +694,9 @@ export class ServiceProxy {
     this.#closed = true;
     if (this.#inFlight.size > 0) {
       this.#logger.warn(
-        `Ending ${this.#inFlight.size} proxied requests still under way after the shutdown grace period (${graceMs} ms)`,
+        `Ending ${
+          this.#inFlight.size
+        } proxied requests still under way after the shutdown grace period (${graceMs} ms)`,
       );
     }
     for (const { res, client } of this.#inFlight) {
@@ -942,9 +946,14 @@ export class ServiceProxy {
 async function closeServer(server: Server, graceMs: number): Promise<void> {
   const closed = new Promise<void>(resolve => server.close(() => resolve()));
   server.closeIdleConnections();
+  // A keep-alive connection whose response ends during the grace period
+  // becomes idle then, not when close() was called.
+  const sweep = setInterval(() => server.closeIdleConnections(), 100);
+  sweep.unref();
   const grace = delay(graceMs);
   await Promise.race([closed, grace.done]);
   grace.cancel();
+  clearInterval(sweep);
   server.closeAllConnections();
   await closed;
 }
