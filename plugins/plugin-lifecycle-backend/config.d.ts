@@ -218,6 +218,22 @@ export interface Config {
         };
       };
     };
+    /** How the backend stops (SIGTERM, SIGINT). */
+    shutdown?: {
+      /**
+       * Milliseconds from the first SIGTERM or SIGINT within which the plugin
+       * stops: proxied requests (on both listeners) get until then to finish,
+       * then their connections are closed and their upstream requests
+       * aborted; configuration long-polls answer and event streams end at
+       * once; probes and timers stop. If the process has not exited by then
+       * (plus one second), it exits, and managed instances still running
+       * get SIGKILL. A second signal exits at once (Backstage's handling).
+       * Set it below the orchestrator's own grace period (Kubernetes:
+       * terminationGracePeriodSeconds, default 30 s), counting
+       * `backend.lifecycle.serverShutdownDelay` in it. Default 10000.
+       */
+      gracePeriod?: number;
+    };
     runtime?: {
       process?: {
         /** Interface instances listen on. Default 127.0.0.1. */

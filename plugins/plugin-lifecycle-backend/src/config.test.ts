@@ -56,3 +56,30 @@ describe('readPluginLifecycleConfig: the data plane', () => {
     ).toBe('with spaces and "quotes"');
   });
 });
+
+describe('readPluginLifecycleConfig: shutdown', () => {
+  const shutdown = (value?: object) =>
+    readPluginLifecycleConfig(
+      new ConfigReader({
+        pluginLifecycle: value === undefined ? {} : { shutdown: value },
+      }),
+    ).shutdown;
+
+  it('defaults to a 10 s grace period and takes 0 (end at once)', () => {
+    expect(shutdown()).toEqual({ gracePeriod: 10_000 });
+    expect(shutdown({})).toEqual({ gracePeriod: 10_000 });
+    expect(shutdown({ gracePeriod: 0 })).toEqual({ gracePeriod: 0 });
+    expect(shutdown({ gracePeriod: 2500 })).toEqual({ gracePeriod: 2500 });
+  });
+
+  it('names the key of a bad value', () => {
+    for (const gracePeriod of [-1, 1.5, '10s']) {
+      expect(() => shutdown({ gracePeriod })).toThrow(
+        /pluginLifecycle\.shutdown\.gracePeriod/,
+      );
+    }
+    expect(() => shutdown({ gracePeriodMs: 1 })).toThrow(
+      /pluginLifecycle\.shutdown/,
+    );
+  });
+});

@@ -238,6 +238,16 @@ const configSchema = z
       })
       .strict()
       .prefault({}),
+    shutdown: z
+      .object({
+        /**
+         * Milliseconds from SIGTERM (or SIGINT) that the plugin's shutdown
+         * may take; 0 ends what is under way at once.
+         */
+        gracePeriod: z.number().int().min(0).default(10_000),
+      })
+      .strict()
+      .prefault({}),
     runtime: z
       .object({
         process: z

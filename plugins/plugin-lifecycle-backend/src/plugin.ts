@@ -31,6 +31,7 @@ import {
   HealthDiscoveryBridge,
   remediate,
 } from './system/HealthDiscoveryBridge';
+import { ShutdownGrace } from './system/ShutdownGrace';
 
 /**
  * The plugin-lifecycle backend plugin: installs, runs and tracks managed
@@ -77,13 +78,23 @@ export const pluginLifecyclePlugin = createBackendPlugin({
         const db = await applyDatabaseMigrations(deps.database);
         const replicaId = newReplicaId();
 
+        const processRuntime = ProcessRuntime.create({
+          logger: deps.logger.child({ runtime: 'process' }),
+          dataDir: path.resolve(config.dataDir),
+          host: config.runtime.process.host,
+          startTimeoutMs: config.runtime.process.startTimeout,
+        });
+        // The grace period counts from the signal, so it listens from the start.
+        const grace = ShutdownGrace.create({
+          gracePeriodMs: config.shutdown.gracePeriod,
+          logger: deps.logger,
+          // A forced exit would leave the instances running, unparented.
+          beforeForcedExit: () => processRuntime.killAll(),
+        });
+        grace.listen();
+        const shuttingDown = new AbortController();
         const runtimes = RuntimeRegistry.create([
-          ProcessRuntime.create({
-            logger: deps.logger.child({ runtime: 'process' }),
-            dataDir: path.resolve(config.dataDir),
-            host: config.runtime.process.host,
-            startTimeoutMs: config.runtime.process.startTimeout,
-          }),
+          processRuntime,
           ExternalRuntime.create(),
           ...extraRuntimes,
         ]);
@@ -241,15 +252,29 @@ export const pluginLifecyclePlugin = createBackendPlugin({
           },
         });
         // Instances are child processes of this backend: stop them with it.
-        // Probing stops first, so a stopping instance is not "remediated".
+        // Probing stops before they do, so a stopping instance is not
+        // "remediated". Everything that answers clients is bounded by the
+        // grace period, whatever state the clients left it in: Backstage's
+        // server (in production) waits for every open connection before the
+        // process may exit.
         deps.lifecycle.addShutdownHook(async () => {
-          await bridge.stop();
-          await health.stop();
-          await probers.close();
-          await dataPlane?.close();
-          await proxy.close();
+          const graceMs = grace.remainingMs();
+          shuttingDown.abort();
+          await Promise.all([
+            (async () => {
+              await bridge.stop();
+              await health.stop();
+              await probers.close();
+            })(),
+            // The Node data plane is the proxy's own listener: proxy.close closes it.
+            d.dataPlane?.engine === 'nginx'
+              ? dataPlane?.close({ graceMs })
+              : undefined,
+            proxy.close({ graceMs }),
+          ]);
           await discovery.stop();
-          await orchestration.shutdown();
+          await orchestration.shutdown({ graceMs: grace.remainingMs() });
+          grace.unlisten();
         });
 
         deps.permissionsRegistry.addPermissions(pluginLifecyclePermissions);
@@ -259,6 +284,7 @@ export const pluginLifecyclePlugin = createBackendPlugin({
             discovery: { discovery, proxy },
             proxyMetrics,
             health,
+            shutdown: shuttingDown.signal,
             httpAuth: deps.httpAuth,
             userInfo: deps.userInfo,
             permissions: deps.permissions,

@@ -23,6 +23,8 @@ export interface ConfigRoutesContext extends RouteAccess {
   system: PluginLifecycleOrchestrationSystem;
   /** Whether the caller also holds this permission. */
   isAllowed: (req: Request, permission: BasicPermission) => Promise<boolean>;
+  /** Aborted when the backend shuts down: long-polls answer and event streams end. */
+  shutdown?: AbortSignal;
 }
 
 function versionParam(raw: string): number {
@@ -43,7 +45,7 @@ export function addConfigurationRoutes(
   router: Router,
   context: ConfigRoutesContext,
 ) {
-  const { system, authorize, audited, isAllowed } = context;
+  const { system, authorize, audited, isAllowed, shutdown } = context;
   const manager = () => system.getPluginConfigurationManager();
 
   const mayReveal = async (req: Request, reveal?: boolean) => {
@@ -250,15 +252,26 @@ export function addConfigurationRoutes(
           () => res.write(': keep-alive\n\n'),
           15_000,
         );
+        // A stream would hold the server open past any grace period: at
+        // shutdown it ends, and the client reconnects (to another replica).
+        const end = () => res.end();
         res.on('close', () => {
           clearInterval(heartbeat);
           unwatch();
+          shutdown?.removeEventListener('abort', end);
         });
+        if (shutdown?.aborted) end();
+        else shutdown?.addEventListener('abort', end);
         return;
       }
       const abort = new AbortController();
       // The response's close, not the request's: a GET's request closes once read.
       res.on('close', () => abort.abort());
+      // At shutdown a long-poll answers at once (`changed: false`), as at its timeout.
+      const onShutdown = () => abort.abort();
+      if (shutdown?.aborted) abort.abort();
+      else shutdown?.addEventListener('abort', onShutdown);
+      res.on('close', () => shutdown?.removeEventListener('abort', onShutdown));
       res.json(
         await manager().waitForChange(pluginId, environment, {
           scope,

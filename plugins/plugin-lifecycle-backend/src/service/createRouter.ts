@@ -51,6 +51,8 @@ export interface RouterOptions {
   health?: HealthMonitor;
   /** Served at `GET /metrics/services`. */
   proxyMetrics?: ProxyMetrics;
+  /** Aborted when the backend shuts down: configuration long-polls answer and event streams end. */
+  shutdown?: AbortSignal;
 }
 
 /**
@@ -125,6 +127,7 @@ export async function createRouter(
     system,
     authorize,
     audited,
+    shutdown: options.shutdown,
     isAllowed: async (req, permission) => {
       const credentials = await httpAuth.credentials(req, {
         allow: ['user', 'service'],

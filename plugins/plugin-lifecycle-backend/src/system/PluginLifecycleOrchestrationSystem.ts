@@ -891,8 +891,9 @@ export class PluginLifecycleOrchestrationSystem {
   }
 
   /** Stops taking work, lets running operations end, stops every instance. */
-  async shutdown(): Promise<void> {
-    await this.#orchestrator.shutdown();
+  async shutdown(options: { graceMs?: number } = {}): Promise<void> {
+    // Running operations get what is left of the shutdown's grace period.
+    await this.#orchestrator.shutdown(options.graceMs);
     await this.#configuration.shutdown();
     this.#unsubscribe.forEach(u => u());
     const grace = this.#config.runtime.process.stopGracePeriod;

@@ -645,6 +645,8 @@ export class ConfigurationManager {
         options.timeoutMs ?? WATCH_DEFAULT_TIMEOUT_MS,
       );
       options.signal?.addEventListener('abort', onAbort);
+      // Aborted before it began waiting (a shutdown under way): answer now.
+      if (options.signal?.aborted) finish(false);
     });
   }
 

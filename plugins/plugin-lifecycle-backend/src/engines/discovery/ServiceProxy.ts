@@ -74,10 +74,21 @@ export interface DataPlaneOptions {
   scope?: TenantScope;
 }
 
+/** How a proxy or data plane closes. */
+export interface CloseOptions {
+  /**
+   * Milliseconds that requests under way get to finish; then their client
+   * connections are destroyed and their upstream attempts aborted. Default
+   * 0: at once.
+   */
+  graceMs?: number;
+}
+
 /** @public */
 export interface DataPlane {
   port: number;
-  close(): Promise<void>;
+  /** Stops taking connections; what is under way gets `graceMs` to finish. */
+  close(options?: CloseOptions): Promise<void>;
 }
 
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE']);
@@ -276,6 +287,31 @@ const CLIENT_GONE = Object.assign(new Error('The client went away'), {
   code: 'UND_ERR_ABORTED',
 });
 
+const SHUTTING_DOWN = Object.assign(
+  new Error('The proxy is shutting down: its grace period is over'),
+  { name: 'AbortError', code: 'UND_ERR_ABORTED' },
+);
+
+/** A request the proxy is handling, to end at shutdown if it has not ended by then. */
+interface InFlight {
+  res: ServerResponse;
+  client: ClientState;
+}
+
+/** Resolves after `ms`, or at once when `ms` is 0; the timer never holds the process. */
+function delay(ms: number): { done: Promise<void>; cancel: () => void } {
+  let timer: NodeJS.Timeout | undefined;
+  const done = new Promise<void>(resolve => {
+    if (ms <= 0) {
+      resolve();
+      return;
+    }
+    timer = setTimeout(resolve, ms);
+    timer.unref();
+  });
+  return { done, cancel: () => clearTimeout(timer) };
+}
+
 /** The code of an attempt that `attemptTimeoutMs` ended. */
 const ATTEMPT_TIMEOUT = 'ATTEMPT_TIMEOUT';
 
@@ -444,7 +480,13 @@ export class ServiceProxy {
   readonly #keepAliveTimeoutMs: number;
   readonly #idlePoolMs: number;
   readonly #pools = new Map<string, { pool: Pool; lastUsed: number }>();
-  readonly #servers = new Set<DataPlane>();
+  readonly #servers = new Set<Server>();
+  readonly #inFlight = new Set<InFlight>();
+  /** Called when the last request in flight ends, while a close waits for that. */
+  #onIdle: (() => void) | undefined;
+  #closing: Promise<void> | undefined;
+  /** The grace period is over: requests are refused, pools are gone. */
+  #closed = false;
   #sweeper?: NodeJS.Timeout;
 
   static create(options: ServiceProxyOptions): ServiceProxy {
@@ -489,6 +531,23 @@ export class ServiceProxy {
     scope: TenantScope,
     options: ProxyRequestOptions = {},
   ): Promise<void> {
+    if (this.#closed) {
+      if (hasBody(req)) discardBody(req);
+      res.setHeader('connection', 'close');
+      sendError(
+        req,
+        res,
+        503,
+        'ServiceUnavailableError',
+        'The proxy is shutting down',
+      );
+      return;
+    }
+    // Draining: the client's next request should go elsewhere.
+    if (this.#closing) res.setHeader('connection', 'close');
+    const client: ClientState = { gone: false, attempt: undefined };
+    const entry: InFlight = { res, client };
+    this.#inFlight.add(entry);
     try {
       await this.#handle(
         req,
@@ -498,6 +557,7 @@ export class ServiceProxy {
         clientInfo,
         scope,
         options,
+        client,
       );
     } catch (error) {
       this.#logger.error(
@@ -505,6 +565,9 @@ export class ServiceProxy {
         error as Error,
       );
       sendError(req, res, 500, 'Error', `Proxying to '${serviceName}' failed`);
+    } finally {
+      this.#inFlight.delete(entry);
+      if (this.#inFlight.size === 0) this.#onIdle?.();
     }
   }
 
@@ -586,15 +649,12 @@ export class ServiceProxy {
     });
     const plane: DataPlane = {
       port: (server.address() as AddressInfo).port,
-      close: async () => {
-        this.#servers.delete(plane);
-        await new Promise<void>(resolve => {
-          server.close(() => resolve());
-          server.closeAllConnections();
-        });
+      close: async (closeOptions: CloseOptions = {}) => {
+        this.#servers.delete(server);
+        await closeServer(server, closeOptions.graceMs ?? 0);
       },
     };
-    this.#servers.add(plane);
+    this.#servers.add(server);
     this.#logger.info(
       `Service proxy data plane listening on ${host}:${plane.port}${
         token ? ' (token required)' : ''
@@ -603,14 +663,56 @@ export class ServiceProxy {
     return plane;
   }
 
-  /** Closes the data planes and every upstream connection pool. */
-  async close(): Promise<void> {
+  /**
+   * Closes the data planes and every upstream connection pool. The data
+   * planes stop taking connections at once; requests under way (on every
+   * listener) get `graceMs` to finish. Then, whatever state their clients
+   * and upstreams are in, their client connections are destroyed, their
+   * upstream attempts aborted and the pools destroyed, and later requests
+   * are answered 503.
+   */
+  close(options: CloseOptions = {}): Promise<void> {
+    this.#closing ??= this.#close(options.graceMs ?? 0);
+    return this.#closing;
+  }
+
+  async #close(graceMs: number): Promise<void> {
     clearInterval(this.#sweeper);
     this.#sweeper = undefined;
-    await Promise.all([...this.#servers].map(s => s.close()));
+    const servers = [...this.#servers];
+    this.#servers.clear();
+    const closed = servers.map(s => closeServer(s, graceMs));
+    if (this.#inFlight.size > 0) {
+      const grace = delay(graceMs);
+      const idle = new Promise<void>(resolve => {
+        this.#onIdle = resolve;
+      });
+      await Promise.race([idle, grace.done]);
+      grace.cancel();
+      this.#onIdle = undefined;
+    }
+    this.#closed = true;
+    if (this.#inFlight.size > 0) {
+      this.#logger.warn(
+        `Ending ${
+          this.#inFlight.size
+        } proxied requests still under way after the shutdown grace period (${graceMs} ms)`,
+      );
+    }
+    for (const { res, client } of this.#inFlight) {
+      client.gone = true;
+      client.attempt?.abort(SHUTTING_DOWN);
+      // Its socket with it: a response half written cannot be finished,
+      // and the server's close waits for every connection.
+      res.destroy();
+    }
+    await Promise.all(closed);
     const pools = [...this.#pools.values()];
     this.#pools.clear();
-    await Promise.all(pools.map(p => p.pool.close().catch(() => undefined)));
+    // destroy, not close: close waits for requests an upstream may never answer.
+    await Promise.all(
+      pools.map(p => p.pool.destroy(SHUTTING_DOWN).catch(() => undefined)),
+    );
   }
 
   async #handle(
@@ -621,6 +723,7 @@ export class ServiceProxy {
     clientInfo: ClientInfo,
     scope: TenantScope,
     options: ProxyRequestOptions,
+    client: ClientState,
   ) {
     const path = rawPath.startsWith('/') ? rawPath : `/${rawPath}`;
     const method = (req.method ?? 'GET').toUpperCase();
@@ -632,7 +735,6 @@ export class ServiceProxy {
     };
     // The client going away (its connection closed before our response
     // ended) aborts the attempt under way.
-    const client: ClientState = { gone: false, attempt: undefined };
     res.once('close', () => {
       if (res.writableFinished) return;
       client.gone = true;
@@ -642,6 +744,8 @@ export class ServiceProxy {
     const tried = new Set<string>();
     let lastError: (Error & { code?: string }) | undefined;
     for (let attempt = 0; attempt <= this.#maxRetries; attempt++) {
+      // Gone, or ended by the shutdown: no further attempt (nor a new pool).
+      if (client.gone) return;
       let picked: ResolvedService;
       try {
         picked = this.#discovery.pickInstance(serviceName, clientInfo, {
@@ -833,6 +937,25 @@ export class ServiceProxy {
     }, Math.min(this.#idlePoolMs, 60_000));
     this.#sweeper.unref();
   }
+}
+
+/**
+ * Stops a listener taking connections and closes its idle ones; after
+ * `graceMs` the connections still open are destroyed.
+ */
+async function closeServer(server: Server, graceMs: number): Promise<void> {
+  const closed = new Promise<void>(resolve => server.close(() => resolve()));
+  server.closeIdleConnections();
+  // A keep-alive connection whose response ends during the grace period
+  // becomes idle then, not when close() was called.
+  const sweep = setInterval(() => server.closeIdleConnections(), 100);
+  sweep.unref();
+  const grace = delay(graceMs);
+  await Promise.race([closed, grace.done]);
+  grace.cancel();
+  clearInterval(sweep);
+  server.closeAllConnections();
+  await closed;
 }
 
 function describe(error: (Error & { code?: string }) | undefined): string {

@@ -411,6 +411,22 @@ export class ProcessRuntime implements PluginRuntime {
     return true;
   }
 
+  /**
+   * SIGKILLs every instance's process group at once, synchronously: for a
+   * process about to exit without the time to stop them gracefully.
+   */
+  killAll(): void {
+    for (const child of this.#children.values()) {
+      const pid = child.process.pid;
+      if (!pid) continue;
+      try {
+        process.kill(-pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+  }
+
   async shutdown(options: { gracePeriodMs: number }): Promise<void> {
     await Promise.all(
       [...this.#children.entries()].map(([instanceId, child]) =>

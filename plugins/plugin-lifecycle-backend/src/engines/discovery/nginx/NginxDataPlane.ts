@@ -12,7 +12,7 @@ import { ALL_TENANTS, TenantScope } from '../../../system/Tenancy';
 import { canConnect, findFreePort } from '../../runtime/freePort';
 import { ProxyMetrics } from '../ProxyMetrics';
 import { RoutingPool, ServiceDiscovery } from '../ServiceDiscovery';
-import type { DataPlane } from '../ServiceProxy';
+import type { CloseOptions, DataPlane } from '../ServiceProxy';
 import { LineSplitter, LoggedRequest, parseAccessLogLine } from './accessLog';
 import {
   ACCESS_LOG_FILE,
@@ -220,7 +220,12 @@ export class NginxDataPlane implements DataPlane {
     return this.#directory;
   }
 
-  async close(): Promise<void> {
+  /**
+   * Stops nginx: gracefully (requests under way finish), then after
+   * `graceMs` (default 5000) fast (open connections are closed), then,
+   * 5 s later or 1 s with `graceMs`, SIGKILL.
+   */
+  async close(options: CloseOptions = {}): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
     this.#unsubscribe?.();
@@ -235,8 +240,12 @@ export class NginxDataPlane implements DataPlane {
       // connections such as WebSockets are closed); SIGKILL would leave
       // the workers running.
       child.kill('SIGQUIT');
-      const fast = setTimeout(() => child.kill('SIGTERM'), 5_000);
-      const kill = setTimeout(() => child.kill('SIGKILL'), 10_000);
+      const fastMs = options.graceMs ?? 5_000;
+      const fast = setTimeout(() => child.kill('SIGTERM'), fastMs);
+      const kill = setTimeout(
+        () => child.kill('SIGKILL'),
+        fastMs + (options.graceMs === undefined ? 5_000 : 1_000),
+      );
       await exited;
       clearTimeout(fast);
       clearTimeout(kill);
