@@ -16,6 +16,7 @@
  * BENCH_DATABASES (comma-separated: sqlite,postgres; default both when
  * PostgreSQL answers), BENCH_POSTGRES_URL (postgresql://postgres@127.0.0.1:5432),
  * BENCH_HEAP_SNAPSHOT_DIR (heap snapshots of the replica at full size there),
+ * BENCH_CPU_PROFILE_DIR (a V8 CPU profile of the full-size replica there),
  * BENCH_WRITE=0 to only print.
  */
 import fs from 'node:fs';
@@ -42,6 +43,7 @@ const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 400);
 const POSTGRES_URL =
   process.env.BENCH_POSTGRES_URL ?? 'postgresql://postgres@127.0.0.1:5432';
 const HEAP_DIR = process.env.BENCH_HEAP_SNAPSHOT_DIR;
+const CPU_PROFILE_DIR = process.env.BENCH_CPU_PROFILE_DIR;
 const BULK = 500;
 /** Services share names ten by ten, as instances of one service would. */
 const PER_NAME = 10;
@@ -237,7 +239,12 @@ async function measure(
       databasePrefix: `${prefix}${name}_`,
       postgresUrl: database === 'postgres' ? POSTGRES_URL : undefined,
       sqliteDir: path.join(dir, name),
-      execArgv: ['--expose-gc'],
+      execArgv: [
+        '--expose-gc',
+        ...(CPU_PROFILE_DIR && name === 'full'
+          ? ['--cpu-prof', `--cpu-prof-dir=${CPU_PROFILE_DIR}`]
+          : []),
+      ],
       env: {
         REPLICA_MEMORY_FILE: path.join(dir, `${name}.memory.json`),
         ...(heap ? { REPLICA_HEAP_SNAPSHOT: '1' } : {}),
