@@ -4,6 +4,7 @@ import {
 } from '@internal/plugin-lifecycle-common';
 import { Knex } from 'knex';
 import { now, optional, toIso } from './mappers';
+import { recordServiceChange } from './serviceChanges';
 
 type InstanceRow = {
   id: string;
@@ -90,7 +91,11 @@ export class InstanceStore {
       last_error: null,
       config_revision: instance.configRevision ?? null,
     };
-    await this.#db<InstanceRow>('plugin_instances').insert(row);
+    await this.#db.transaction(async tx => {
+      await tx<InstanceRow>('plugin_instances').insert(row);
+      // Discovery follows the log instead of re-reading every instance.
+      await recordServiceChange(tx, row.id, 'instance', String(row.started_at));
+    });
     return rowToInstance(row);
   }
 
@@ -100,18 +105,22 @@ export class InstanceStore {
     details: { exitCode?: number | null; lastError?: string } = {},
   ): Promise<void> {
     const ended = status === 'stopped' || status === 'crashed';
-    await this.#db<InstanceRow>('plugin_instances')
-      .where({ id: instanceId })
-      .update({
-        status,
-        ...(ended ? { stopped_at: now() } : {}),
-        ...('exitCode' in details
-          ? { exit_code: details.exitCode ?? null }
-          : {}),
-        ...('lastError' in details
-          ? { last_error: details.lastError ?? null }
-          : {}),
-      });
+    const timestamp = now();
+    await this.#db.transaction(async tx => {
+      await tx<InstanceRow>('plugin_instances')
+        .where({ id: instanceId })
+        .update({
+          status,
+          ...(ended ? { stopped_at: timestamp } : {}),
+          ...('exitCode' in details
+            ? { exit_code: details.exitCode ?? null }
+            : {}),
+          ...('lastError' in details
+            ? { last_error: details.lastError ?? null }
+            : {}),
+        });
+      await recordServiceChange(tx, instanceId, 'instance', timestamp);
+    });
   }
 
   /** Records the configuration revision an instance reloaded with. */

@@ -7,8 +7,13 @@ import {
 import { Knex } from 'knex';
 import { fromJson, optional, toIso, toJson } from './mappers';
 
-/** The PostgreSQL channel every service change notifies, on commit. */
-export const SERVICES_NOTIFY_CHANNEL = 'plugin_lifecycle_services';
+import {
+  SERVICES_NOTIFY_CHANNEL,
+  ServiceChangeKind,
+  recordServiceChange,
+} from './serviceChanges';
+
+export { SERVICES_NOTIFY_CHANNEL };
 
 /**
  * A service instance registered through the discovery API.
@@ -93,9 +98,9 @@ export interface RunningInstance {
 /** One entry of the change log. */
 export interface ServiceChange {
   revision: number;
-  /** A service id, or an instance id for an override. */
+  /** A service id, or an instance id for an override or an instance. */
   serviceId: string;
-  kind: 'upsert' | 'delete' | 'override';
+  kind: ServiceChangeKind;
 }
 
 type ServiceRow = {
@@ -244,6 +249,28 @@ function deadlines(
       deregisterAfterMs === undefined
         ? null
         : new Date(at + deregisterAfterMs).toISOString(),
+  };
+}
+
+function rowToRunningInstance(row: {
+  instance_id: string;
+  plugin_id: string;
+  tenant: string;
+  version: string;
+  track: string;
+  host: string;
+  port: number | string;
+  protocol: string;
+}): RunningInstance {
+  return {
+    instanceId: row.instance_id,
+    pluginId: row.plugin_id,
+    tenant: row.tenant,
+    version: row.version,
+    track: row.track,
+    host: row.host,
+    port: Number(row.port),
+    protocol: row.protocol,
   };
 }
 
@@ -902,21 +929,50 @@ export class ServiceStore {
     for (const row of rows) {
       plugins.set(row.plugin_id, row.tenant);
       if (row.instance_id === null || row.instance_id === undefined) continue;
-      instances.push({
-        instanceId: row.instance_id,
-        pluginId: row.plugin_id,
-        tenant: row.tenant,
-        version: row.version,
-        track: row.track,
-        host: row.host,
-        port: Number(row.port),
-        protocol: row.protocol,
-      });
+      instances.push(rowToRunningInstance(row));
     }
     return {
       plugins: [...plugins].map(([pluginId, tenant]) => ({ pluginId, tenant })),
       instances,
     };
+  }
+
+  /** These plugin instances, those that are running, with their plugin's tenant. */
+  async getRunningInstances(instanceIds: string[]): Promise<RunningInstance[]> {
+    const found: RunningInstance[] = [];
+    for (const chunk of chunks(instanceIds, 500)) {
+      const rows = await this.#db('plugin_instances as i')
+        .join('plugins as p', 'p.id', 'i.plugin_id')
+        .whereIn('i.id', chunk)
+        .where('i.status', SERVING_STATUS)
+        .select([
+          'p.id as plugin_id',
+          'p.tenant as tenant',
+          'i.id as instance_id',
+          'i.version as version',
+          'i.track as track',
+          'i.host as host',
+          'i.port as port',
+          'i.protocol as protocol',
+        ]);
+      for (const row of rows) found.push(rowToRunningInstance(row));
+    }
+    return found;
+  }
+
+  /**
+   * How many plugins exist. Plugins are never deleted (an uninstalled one
+   * is inactive), so a new count means new plugins.
+   */
+  async countPlugins(): Promise<number> {
+    const [{ n }] = await this.#db('plugins').count({ n: '*' });
+    return Number(n);
+  }
+
+  /** Every managed plugin and its tenant. */
+  async listPlugins(): Promise<Array<{ pluginId: string; tenant: string }>> {
+    const rows = await this.#db('plugins').select(['id', 'tenant']);
+    return rows.map(r => ({ pluginId: r.id, tenant: r.tenant }));
   }
 
   /** Whether a plugin instance has this id (registrations may not reuse it). */
@@ -983,25 +1039,12 @@ export class ServiceStore {
   }
 
   /** Appends to the log; NOTIFY on PostgreSQL is delivered on commit. */
-  async #record(
+  #record(
     tx: Knex.Transaction,
     serviceId: string,
     kind: ServiceChange['kind'],
     timestamp: string,
   ): Promise<number> {
-    const [inserted] = await tx('service_changes').insert(
-      { service_id: serviceId, kind, created_at: timestamp },
-      ['revision'],
-    );
-    const revision = Number(
-      typeof inserted === 'object' ? inserted.revision : inserted,
-    );
-    if (this.#isPostgres) {
-      await tx.raw('SELECT pg_notify(?, ?)', [
-        SERVICES_NOTIFY_CHANNEL,
-        String(revision),
-      ]);
-    }
-    return revision;
+    return recordServiceChange(tx, serviceId, kind, timestamp);
   }
 }

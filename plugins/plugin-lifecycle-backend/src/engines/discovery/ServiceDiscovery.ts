@@ -232,7 +232,6 @@ export class ServiceDiscovery {
   // The sources of the view; only ever replaced by newer data.
   #registered = new Map<string, StoredService>();
   #running = new Map<string, RunningInstance>();
-  #runningSignature = '';
   #plugins = new Map<string, string>();
   readonly #overrides = new Map<string, InstanceOverride>();
   /** Revisions of deletions, so a stale read does not bring a service back. */
@@ -241,7 +240,9 @@ export class ServiceDiscovery {
   /** Pool key → the registered services in it. */
   readonly #registeredByPool = new Map<string, Set<string>>();
   /** Pool key → the running instances in it. */
-  readonly #runningByPool = new Map<string, string[]>();
+  readonly #runningByPool = new Map<string, Set<string>>();
+  /** How many plugins there were at the last look (plugins are never deleted). */
+  #pluginCount = 0;
 
   // The view derived from them.
   #entries = new Map<string, Entry>();
@@ -997,7 +998,12 @@ export class ServiceDiscovery {
   async #applyChanges(changes: ServiceChange[]) {
     const services = new Map<string, number>();
     const overrides = new Map<string, number>();
+    const instances = new Set<string>();
     for (const change of changes) {
+      if (change.kind === 'instance') {
+        instances.add(change.serviceId);
+        continue;
+      }
       const target = change.kind === 'override' ? overrides : services;
       target.set(
         change.serviceId,
@@ -1017,6 +1023,19 @@ export class ServiceDiscovery {
         for (const key of this.#forget(serviceId, revision)) dirty.add(key);
       }
     }
+    if (instances.size > 0) {
+      const running = new Map(
+        (await this.#store.getRunningInstances([...instances])).map(i => [
+          i.instanceId,
+          i,
+        ]),
+      );
+      for (const id of instances) {
+        for (const key of this.#applyInstance(id, running.get(id))) {
+          dirty.add(key);
+        }
+      }
+    }
     if (overrides.size > 0) {
       for (const override of await this.#store.listInstanceOverrides([
         ...overrides.keys(),
@@ -1027,36 +1046,72 @@ export class ServiceDiscovery {
     this.#rebuild(dirty);
   }
 
+  /**
+   * Between full reloads, one cheap look: new plugins (their pools exist
+   * before their first instance). Instances come through the change log.
+   */
   async #tick() {
     if (this.#now() - this.#lastResync >= this.#resyncIntervalMs) {
       await this.#loadAll();
       return;
     }
-    if (this.#setRunning(await this.#store.listRunningInstances())) {
-      this.#rebuild();
+    if ((await this.#store.countPlugins()) === this.#pluginCount) return;
+    const plugins = await this.#store.listPlugins();
+    const dirty: string[] = [];
+    for (const { pluginId, tenant } of plugins) {
+      if (this.#plugins.get(pluginId) === tenant) continue;
+      this.#plugins.set(pluginId, tenant);
+      dirty.push(poolKey(tenant, pluginId));
     }
+    this.#pluginCount = plugins.length;
+    this.#rebuild(dirty);
   }
 
-  /** Takes the running instances; true if anything changed. */
+  /** Takes every running instance and plugin (a full reload). */
   #setRunning(
     running: Awaited<ReturnType<ServiceStore['listRunningInstances']>>,
   ) {
-    const signature = JSON.stringify(running);
-    if (signature === this.#runningSignature) return false;
-    this.#runningSignature = signature;
     this.#running = new Map(running.instances.map(i => [i.instanceId, i]));
     this.#plugins = new Map(running.plugins.map(p => [p.pluginId, p.tenant]));
+    this.#pluginCount = running.plugins.length;
     this.#runningByPool.clear();
     for (const instance of running.instances) {
-      const key = poolKey(instance.tenant, instance.pluginId);
-      let ids = this.#runningByPool.get(key);
-      if (!ids) {
-        ids = [];
-        this.#runningByPool.set(key, ids);
-      }
-      ids.push(instance.instanceId);
+      this.#indexInstance(instance);
     }
-    return true;
+  }
+
+  /** An instance that changed: running (as given) or not; the pools it touched. */
+  #applyInstance(
+    instanceId: string,
+    instance: RunningInstance | undefined,
+  ): string[] {
+    const touched: string[] = [];
+    const before = this.#running.get(instanceId);
+    if (before) {
+      const key = poolKey(before.tenant, before.pluginId);
+      const ids = this.#runningByPool.get(key);
+      ids?.delete(instanceId);
+      if (ids?.size === 0) this.#runningByPool.delete(key);
+      this.#running.delete(instanceId);
+      touched.push(key);
+    }
+    if (instance) {
+      this.#running.set(instanceId, instance);
+      this.#plugins.set(instance.pluginId, instance.tenant);
+      touched.push(this.#indexInstance(instance));
+    }
+    return touched;
+  }
+
+  #indexInstance(instance: RunningInstance): string {
+    const key = poolKey(instance.tenant, instance.pluginId);
+    let ids = this.#runningByPool.get(key);
+    if (!ids) {
+      ids = new Set();
+      this.#runningByPool.set(key, ids);
+    }
+    ids.add(instance.instanceId);
+    return key;
   }
 
   /** Takes a newer row of a registered service; the pools it touched. */
