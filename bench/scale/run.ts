@@ -319,6 +319,13 @@ async function measure(
 
   await new Promise(r => setTimeout(r, 3000)); // let the feed and timers settle
   const fullMemory = await memoryOf(full, path.join(dir, 'full.memory.json'));
+  if (process.env.BENCH_SMAPS) {
+    // Where the resident memory is, by mapping (a diagnosis aid).
+    fs.copyFileSync(
+      `/proc/${full.process.pid}/smaps`,
+      `${process.env.BENCH_SMAPS}.${database}`,
+    );
+  }
   if (HEAP_DIR) {
     fs.mkdirSync(HEAP_DIR, { recursive: true });
     for (const f of fs

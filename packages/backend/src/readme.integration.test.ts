@@ -9,9 +9,9 @@
  */
 import { ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { freePort } from './__testUtils__/shutdownHarness';
 
 jest.setTimeout(180_000);
 
@@ -25,17 +25,6 @@ function shellBlocks(markdown: string, heading: string): string[] {
   const next = markdown.indexOf('\n## ', start + 1);
   const section = markdown.slice(start, next < 0 ? undefined : next);
   return [...section.matchAll(/^```sh\n([\s\S]*?)^```$/gm)].map(m => m[1]);
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 function hasCommand(name: string): boolean {

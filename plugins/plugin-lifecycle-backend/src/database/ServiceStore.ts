@@ -252,6 +252,18 @@ function deadlines(
   };
 }
 
+/** The columns of a running instance with its plugin's tenant. */
+const RUNNING_INSTANCE_COLUMNS = [
+  'p.id as plugin_id',
+  'p.tenant as tenant',
+  'i.id as instance_id',
+  'i.version as version',
+  'i.track as track',
+  'i.host as host',
+  'i.port as port',
+  'i.protocol as protocol',
+] as const;
+
 function rowToRunningInstance(row: {
   instance_id: string;
   plugin_id: string;
@@ -914,16 +926,7 @@ export class ServiceStore {
         );
       })
       .orderBy(['p.id', 'i.id'])
-      .select([
-        'p.id as plugin_id',
-        'p.tenant as tenant',
-        'i.id as instance_id',
-        'i.version as version',
-        'i.track as track',
-        'i.host as host',
-        'i.port as port',
-        'i.protocol as protocol',
-      ]);
+      .select([...RUNNING_INSTANCE_COLUMNS]);
     const plugins = new Map<string, string>();
     const instances: RunningInstance[] = [];
     for (const row of rows) {
@@ -945,16 +948,7 @@ export class ServiceStore {
         .join('plugins as p', 'p.id', 'i.plugin_id')
         .whereIn('i.id', chunk)
         .where('i.status', SERVING_STATUS)
-        .select([
-          'p.id as plugin_id',
-          'p.tenant as tenant',
-          'i.id as instance_id',
-          'i.version as version',
-          'i.track as track',
-          'i.host as host',
-          'i.port as port',
-          'i.protocol as protocol',
-        ]);
+        .select([...RUNNING_INSTANCE_COLUMNS]);
       for (const row of rows) found.push(rowToRunningInstance(row));
     }
     return found;

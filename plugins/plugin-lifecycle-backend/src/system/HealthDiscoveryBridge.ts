@@ -1,5 +1,4 @@
 import { LoggerService } from '@backstage/backend-plugin-api';
-import { ServiceRegistration } from '@internal/plugin-lifecycle-common';
 import { RemediationAction } from '../domain/health/remediation';
 import {
   HealthMonitor,
@@ -7,7 +6,10 @@ import {
   HealthVerdictChange,
 } from '../engines/health/HealthMonitor';
 import { ProxyMetrics } from '../engines/discovery/ProxyMetrics';
-import { ServiceDiscovery } from '../engines/discovery/ServiceDiscovery';
+import {
+  HealthCheckedService,
+  ServiceDiscovery,
+} from '../engines/discovery/ServiceDiscovery';
 import { SystemEvents } from './SystemEvents';
 
 /** Health targets of registered services carry this prefix (instances use their own id). */
@@ -93,16 +95,7 @@ export async function remediate(
 
 /** The probe target of a registered service with a health check. */
 export function serviceHealthTarget(
-  service: Pick<
-    ServiceRegistration,
-    | 'source'
-    | 'healthCheck'
-    | 'serviceId'
-    | 'pluginId'
-    | 'serviceName'
-    | 'host'
-    | 'port'
-  >,
+  service: HealthCheckedService,
 ): HealthTarget | undefined {
   if (service.source !== 'registered' || !service.healthCheck) {
     return undefined;

@@ -50,6 +50,18 @@ import {
 
 export { ServiceUnavailableError };
 
+/** What the health monitor needs of a registered service with a health check. */
+export type HealthCheckedService = Pick<
+  ServiceRegistration,
+  | 'source'
+  | 'healthCheck'
+  | 'serviceId'
+  | 'pluginId'
+  | 'serviceName'
+  | 'host'
+  | 'port'
+>;
+
 /** Where a page of {@link ServiceDiscovery.listServices} ends: name, tenant, id. */
 export type ServiceListKey = [
   serviceName: string,
@@ -664,20 +676,7 @@ export class ServiceDiscovery {
    * the health monitor: read from the view without building the API's
    * answer for every other service.
    */
-  async listHealthChecked(): Promise<
-    Array<
-      Pick<
-        ServiceRegistration,
-        | 'source'
-        | 'healthCheck'
-        | 'serviceId'
-        | 'pluginId'
-        | 'serviceName'
-        | 'host'
-        | 'port'
-      >
-    >
-  > {
+  async listHealthChecked(): Promise<HealthCheckedService[]> {
     await this.refresh();
     const found = [];
     for (const service of this.#registered.values()) {
