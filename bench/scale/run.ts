@@ -13,6 +13,7 @@
  * BENCH_SERVICES (10000), BENCH_SINGLE (registrations sent one by one before
  * the rest go in bulk, 1000), BENCH_CONCURRENCY (client requests at once,
  * 16), BENCH_REQUESTS (sequential requests per latency figure, 400),
+ * BENCH_ROUNDS (latency rounds, one service and full size in turns, 5),
  * BENCH_DATABASES (comma-separated: sqlite,postgres; default both when
  * PostgreSQL answers), BENCH_POSTGRES_URL (postgresql://postgres@127.0.0.1:5432),
  * BENCH_HEAP_SNAPSHOT_DIR (heap snapshots of the replica at full size there),
@@ -40,6 +41,7 @@ const SERVICES = Number(process.env.BENCH_SERVICES ?? 10_000);
 const SINGLE = Math.min(SERVICES, Number(process.env.BENCH_SINGLE ?? 1000));
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 16);
 const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 400);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const POSTGRES_URL =
   process.env.BENCH_POSTGRES_URL ?? 'postgresql://postgres@127.0.0.1:5432';
 const HEAP_DIR = process.env.BENCH_HEAP_SNAPSHOT_DIR;
@@ -257,12 +259,7 @@ async function measure(
   // One service: the latency baseline.
   const one = await start('one', false);
   await postOk(one, '/services', registration(0, upstream.port));
-  const oneResolve = await latency(
-    `${one.url}/services/svc-0/resolve`,
-    REQUESTS,
-  );
-  const oneProxy = await latency(`${one.url}/proxy/svc-0/`, REQUESTS);
-  await one.kill('SIGTERM');
+  // Kept running: its latency is measured in turns with the full one's.
 
   const full = await start('full', Boolean(HEAP_DIR));
   await new Promise(r => setTimeout(r, 3000)); // settle after start
@@ -343,11 +340,39 @@ async function measure(
   const listServicesMs = performance.now() - t;
 
   const middle = `svc-${Math.floor(SERVICES / PER_NAME / 2)}`;
-  const fullResolve = await latency(
-    `${full.url}/services/${middle}/resolve`,
-    REQUESTS,
-  );
-  const fullProxy = await latency(`${full.url}/proxy/${middle}/`, REQUESTS);
+  // Rounds in turns, one service then full size, so that both see the
+  // same machine; the medians of the rounds' figures.
+  const rounds: Record<
+    'oneResolve' | 'fullResolve' | 'oneProxy' | 'fullProxy',
+    Latency[]
+  > = {
+    oneResolve: [],
+    fullResolve: [],
+    oneProxy: [],
+    fullProxy: [],
+  };
+  for (let round = 0; round < ROUNDS; round++) {
+    rounds.oneResolve.push(
+      await latency(`${one.url}/services/svc-0/resolve`, REQUESTS),
+    );
+    rounds.fullResolve.push(
+      await latency(`${full.url}/services/${middle}/resolve`, REQUESTS),
+    );
+    rounds.oneProxy.push(await latency(`${one.url}/proxy/svc-0/`, REQUESTS));
+    rounds.fullProxy.push(
+      await latency(`${full.url}/proxy/${middle}/`, REQUESTS),
+    );
+  }
+  const medianOf = (list: Latency[]): Latency => {
+    const at = (k: keyof Latency) =>
+      list.map(l => l[k]).sort((a, b) => a - b)[Math.floor(list.length / 2)];
+    return { p50: at('p50'), p99: at('p99') };
+  };
+  const oneResolve = medianOf(rounds.oneResolve);
+  const fullResolve = medianOf(rounds.fullResolve);
+  const oneProxy = medianOf(rounds.oneProxy);
+  const fullProxy = medianOf(rounds.fullProxy);
+  await one.kill('SIGTERM');
   await full.kill('SIGTERM');
   upstream.close();
   fs.rmSync(dir, { recursive: true, force: true });
@@ -449,7 +474,8 @@ async function main() {
     `and ${SERVICES} registered services (${SINGLE} one by one over ${CONCURRENCY} connections, the rest through`,
     '`POST /services/batch` in bulks of 500), then 10,000 heartbeats through `POST /services/heartbeats`. Memory after a',
     `garbage collection; latency over one kept-alive connection, ${REQUESTS} sequential requests after 50 to warm up,`,
-    'against the same with one service. Targets (issue #18): RSS under 300 MB over a bare backend, 1,000 registrations',
+    `in ${ROUNDS} rounds taken in turns with a second replica holding one service (medians of the rounds).`,
+    'Targets (issue #18): RSS under 300 MB over a bare backend, 1,000 registrations',
     'and heartbeats per second or more, resolve and proxy latency within 10 % of one service.',
     '',
     `Run on ${new Date().toISOString().slice(0, 10)}, load average ${os
