@@ -6,4 +6,7 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 mkdir -p data/sqlite data/plugin-lifecycle
 node examples/scripts/pack.js >/dev/null
+# Fewer malloc arenas: the backend keeps far less resident memory after
+# bursts of work on large fleets (bench/scale); an environment may override it.
+export MALLOC_ARENA_MAX="${MALLOC_ARENA_MAX:-2}"
 exec backstage-cli repo start "$@"

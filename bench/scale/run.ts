@@ -18,6 +18,9 @@
  * PostgreSQL answers), BENCH_POSTGRES_URL (postgresql://postgres@127.0.0.1:5432),
  * BENCH_HEAP_SNAPSHOT_DIR (heap snapshots of the replica at full size there),
  * BENCH_CPU_PROFILE_DIR (a V8 CPU profile of the full-size replica there),
+ * BENCH_MALLOC_ARENA_MAX (the replicas' MALLOC_ARENA_MAX, 2 as scripts/start.sh
+ * sets it; empty for glibc's default), BENCH_SMAPS (a file: the full-size
+ * replica's /proc smaps is copied there, a diagnosis aid),
  * BENCH_WRITE=0 to only print.
  */
 import fs from 'node:fs';
@@ -46,6 +49,7 @@ const POSTGRES_URL =
   process.env.BENCH_POSTGRES_URL ?? 'postgresql://postgres@127.0.0.1:5432';
 const HEAP_DIR = process.env.BENCH_HEAP_SNAPSHOT_DIR;
 const CPU_PROFILE_DIR = process.env.BENCH_CPU_PROFILE_DIR;
+const MALLOC_ARENA_MAX = process.env.BENCH_MALLOC_ARENA_MAX ?? '2';
 const BULK = 500;
 /** Services share names ten by ten, as instances of one service would. */
 const PER_NAME = 10;
@@ -248,6 +252,9 @@ async function measure(
           : []),
       ],
       env: {
+        // As scripts/start.sh sets it (see README): glibc's default of 8
+        // arenas per core kept ~100 MB more resident after the install burst.
+        ...(MALLOC_ARENA_MAX ? { MALLOC_ARENA_MAX } : {}),
         REPLICA_MEMORY_FILE: path.join(dir, `${name}.memory.json`),
         ...(heap ? { REPLICA_HEAP_SNAPSHOT: '1' } : {}),
       },
@@ -318,9 +325,9 @@ async function measure(
   const fullMemory = await memoryOf(full, path.join(dir, 'full.memory.json'));
   if (process.env.BENCH_SMAPS) {
     // Where the resident memory is, by mapping (a diagnosis aid).
-    fs.copyFileSync(
-      `/proc/${full.process.pid}/smaps`,
+    fs.writeFileSync(
       `${process.env.BENCH_SMAPS}.${database}`,
+      fs.readFileSync(`/proc/${full.process.pid}/smaps`),
     );
   }
   if (HEAP_DIR) {
@@ -478,7 +485,11 @@ async function main() {
     'Targets (issue #18): RSS under 300 MB over a bare backend, 1,000 registrations',
     'and heartbeats per second or more, resolve and proxy latency within 10 % of one service.',
     '',
-    `Run on ${new Date().toISOString().slice(0, 10)}, load average ${os
+    `Replicas ran with ${
+      MALLOC_ARENA_MAX
+        ? `MALLOC_ARENA_MAX=${MALLOC_ARENA_MAX}`
+        : "glibc's default malloc arenas"
+    }. Run on ${new Date().toISOString().slice(0, 10)}, load average ${os
       .loadavg()
       .map(l => l.toFixed(1))
       .join(' ')} at the end:`,
@@ -486,6 +497,14 @@ async function main() {
     table(results),
     '',
     'Command: `cd plugins/plugin-lifecycle-backend && node --require @backstage/cli/config/nodeTransform.cjs ../../bench/scale/run.ts`',
+    '',
+    'Before the changes of 2026-12-03 (same script, SQLite, PostgreSQL): registrations one by one 22/s and 99/s (every one',
+    'rebuilt the whole discovery view, and every registration event re-read all services for health checks), 500 in bulk',
+    '220/s; discovery re-read and JSON-compared all 10,000 running instances every second (a third of the CPU in a',
+    "profile, most of the rest garbage collection). With glibc's default malloc arenas the same runs after the changes",
+    'held +350 and +292 MB (SQLite, PostgreSQL) and +375 MB in a second SQLite run: V8 keeps freed old-space pages',
+    '(heap total 300 MB for 120 MB used after the install burst) and glibc its arenas; the JavaScript heap itself grows',
+    'by about 38 MB for the whole fleet (10,000 instances, 10,000 registrations, 1,000 plugins).',
   ].join('\n');
   console.log(`\n${body}`);
   if (process.env.BENCH_WRITE !== '0') writeBenchmarks('scale', body);

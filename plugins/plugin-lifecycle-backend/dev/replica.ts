@@ -71,7 +71,17 @@ if (memoryFile) {
       v8.writeHeapSnapshot(`${memoryFile}.${Date.now()}.heapsnapshot`);
     }
     const tmp = `${memoryFile}.tmp`;
-    fs.writeFileSync(tmp, JSON.stringify(process.memoryUsage()));
+    fs.writeFileSync(
+      tmp,
+      JSON.stringify({
+        ...process.memoryUsage(),
+        spaces: Object.fromEntries(
+          v8
+            .getHeapSpaceStatistics()
+            .map(s => [s.space_name, Math.round(s.space_size / 1048576)]),
+        ),
+      }),
+    );
     fs.renameSync(tmp, memoryFile);
   });
 }
