@@ -235,6 +235,21 @@ export interface Config {
       gracePeriod?: number;
     };
     runtime?: {
+      /**
+       * What happens to an instance that exits without being asked to, as a
+       * kubelet restarts a container: it is replaced after a back-off that
+       * doubles with each crash (backoffBase, at most backoffMax, in
+       * milliseconds), and the plugin stays running while it has instances
+       * left; after more than maxRestarts crashes within window milliseconds
+       * (a crash loop) the plugin goes to error instead.
+       * Defaults: 1000, 60000, 5, 600000.
+       */
+      restartPolicy?: {
+        backoffBase?: number;
+        backoffMax?: number;
+        maxRestarts?: number;
+        window?: number;
+      };
       process?: {
         /** Interface instances listen on. Default 127.0.0.1. */
         host?: string;
@@ -266,6 +281,13 @@ export interface Config {
         };
         runtime?: string;
         tenant?: string;
+        /** This plugin's restart policy; unset keys come from runtime.restartPolicy. */
+        restartPolicy?: {
+          backoffBase?: number;
+          backoffMax?: number;
+          maxRestarts?: number;
+          window?: number;
+        };
       };
     };
   };

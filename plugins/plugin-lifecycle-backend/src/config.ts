@@ -9,6 +9,16 @@ import { isSafeNginxValue } from './engines/discovery/nginx/nginxConfig';
 
 const durationMs = z.number().int().positive();
 
+/** What replaces an instance that crashed (see domain/orchestration/restartPolicy). */
+const restartPolicySchema = z
+  .object({
+    backoffBase: durationMs.default(1_000),
+    backoffMax: durationMs.default(60_000),
+    maxRestarts: z.number().int().min(0).default(5),
+    window: durationMs.default(600_000),
+  })
+  .strict();
+
 const configSchema = z
   .object({
     dataDir: z.string().min(1).default('./data/plugin-lifecycle'),
@@ -250,6 +260,7 @@ const configSchema = z
       .prefault({}),
     runtime: z
       .object({
+        restartPolicy: restartPolicySchema.prefault({}),
         process: z
           .object({
             host: z.string().min(1).default('127.0.0.1'),
@@ -266,14 +277,7 @@ const configSchema = z
           }),
       })
       .strict()
-      .default({
-        process: {
-          host: '127.0.0.1',
-          startTimeout: 30_000,
-          readyTimeout: 60_000,
-          stopGracePeriod: 10_000,
-        },
-      }),
+      .prefault({}),
     plugins: z
       .record(
         z.string(),
@@ -282,6 +286,8 @@ const configSchema = z
             artifact: artifactSchema,
             runtime: z.string().min(1).optional(),
             tenant: z.string().min(1).optional(),
+            /** This plugin's own restart policy; unset keys come from runtime.restartPolicy. */
+            restartPolicy: restartPolicySchema.partial().optional(),
           })
           .strict(),
       )

@@ -150,6 +150,21 @@ export class InstanceStore {
     return (await query).map(rowToInstance);
   }
 
+  /** When the plugin's instances crashed since `since` (ms since the epoch). */
+  async crashTimes(pluginId: string, since: number): Promise<number[]> {
+    // The latest few are enough for any budget; compared here, not in SQL,
+    // where SQLite keeps text and PostgreSQL timestamps.
+    const rows = await this.#db<InstanceRow>('plugin_instances')
+      .where({ plugin_id: pluginId, status: 'crashed' })
+      .whereNotNull('stopped_at')
+      .orderBy('stopped_at', 'desc')
+      .limit(1000)
+      .select('stopped_at');
+    return rows
+      .map(r => Date.parse(toIso(r.stopped_at!)))
+      .filter(t => t > since);
+  }
+
   /** Active instances of one runtime, across plugins (for reconciliation). */
   async listActive(filter: { runtime?: string; owner?: string } = {}) {
     const query = this.#db<InstanceRow>('plugin_instances').whereIn(

@@ -50,6 +50,7 @@ import { LifecycleActions } from '../engines/lifecycle/LifecycleActions';
 import { LifecycleStateMachine } from '../engines/lifecycle/LifecycleStateMachine';
 import { Orchestrator } from '../engines/orchestrator/Orchestrator';
 import { Reconciler } from '../engines/orchestrator/Reconciler';
+import { CrashRestarter } from '../engines/lifecycle/CrashRestarter';
 import { RuntimeRegistry } from '../engines/runtime/RuntimeRegistry';
 import {
   ConfigChanged,
@@ -98,6 +99,7 @@ export class PluginLifecycleOrchestrationSystem {
   readonly #events: SystemEvents;
   readonly #orchestrator: Orchestrator;
   readonly #stateMachine: LifecycleStateMachine;
+  readonly #crashRestarter: CrashRestarter;
   readonly #reconciler: Reconciler;
   readonly #tenancy: Tenancy;
   readonly #unsubscribe: Array<() => void> = [];
@@ -180,6 +182,35 @@ export class PluginLifecycleOrchestrationSystem {
       retry: { baseMs: o.retryBaseDelay, maxMs: o.retryMaxDelay },
       onOperationFinished: (op, succeeded) =>
         this.#recordBreaker(op, succeeded),
+    });
+    this.#crashRestarter = CrashRestarter.create({
+      logger: options.logger,
+      plugins: this.#plugins,
+      instances: this.#instances,
+      stateMachine: this.#stateMachine,
+      events: this.#events,
+      policyFor: pluginId => {
+        const policy = {
+          ...config.runtime.restartPolicy,
+          ...config.plugins[pluginId]?.restartPolicy,
+        };
+        return {
+          backoffBaseMs: policy.backoffBase,
+          backoffMaxMs: policy.backoffMax,
+          maxRestarts: policy.maxRestarts,
+          windowMs: policy.window,
+        };
+      },
+      replace: (plugin, instanceId, reason) =>
+        this.#orchestrator.enqueue([
+          this.#newOperation({
+            pluginId: plugin.id,
+            tenant: plugin.tenant,
+            type: 'restart',
+            actor: 'plugin-lifecycle:restart-policy',
+            params: { instanceId, reason },
+          }),
+        ]),
     });
     this.#reconciler = new Reconciler({
       logger: options.logger,
@@ -784,6 +815,7 @@ export class PluginLifecycleOrchestrationSystem {
       versions: versions.map(({ location: _l, ...v }) => v),
       instances,
       availableActions: busy ? [] : availableActions(plugin.state),
+      restarts: await this.#crashRestarter.status(plugin.id),
     };
   }
 
@@ -892,6 +924,7 @@ export class PluginLifecycleOrchestrationSystem {
 
   /** Stops taking work, lets running operations end, stops every instance. */
   async shutdown(options: { graceMs?: number } = {}): Promise<void> {
+    this.#crashRestarter.stop();
     // Running operations get what is left of the shutdown's grace period.
     await this.#orchestrator.shutdown(options.graceMs);
     await this.#configuration.shutdown();
@@ -927,6 +960,11 @@ export class PluginLifecycleOrchestrationSystem {
       if (instance?.pluginId !== plugin.id) {
         throw new NotFoundError(
           `Plugin '${plugin.id}' has no instance '${instanceId}'`,
+        );
+      }
+      if (!['running', 'starting', 'crashed'].includes(instance.status)) {
+        throw new ConflictError(
+          `Instance '${instanceId}' of plugin '${plugin.id}' is ${instance.status}: there is nothing to replace`,
         );
       }
     }
@@ -1321,34 +1359,11 @@ export class PluginLifecycleOrchestrationSystem {
     return plugin;
   }
 
-  /** An instance ended without being asked to: record it; a running plugin is now in error. */
+  /** An instance ended: told to everyone; one that was not asked to goes to the restart policy. */
   async #onInstanceExit(exit: RuntimeInstanceExit) {
     this.#events.publish('runtime', 'instanceExited', exit);
     if (exit.expected) return;
-    const instance = await this.#instances.get(exit.instanceId);
-    if (
-      !instance ||
-      instance.status === 'stopped' ||
-      instance.status === 'crashed'
-    )
-      return;
-    const message = `instance ${
-      exit.instanceId
-    } exited unexpectedly with code ${exit.exitCode}${
-      exit.signal ? ` (signal ${exit.signal})` : ''
-    }${exit.output ? `: ${exit.output.slice(-300)}` : ''}`;
-    await this.#instances.setStatus(exit.instanceId, 'crashed', {
-      exitCode: exit.exitCode,
-      lastError: message,
-    });
-    const plugin = await this.#plugins.get(exit.pluginId);
-    if (plugin?.state === 'running') {
-      await this.#stateMachine.transition(plugin, 'error', {
-        action: 'crash',
-        reason: message,
-        patch: { lastError: message },
-      });
-    }
+    await this.#crashRestarter.onUnexpectedExit(exit);
   }
 }
 

@@ -62,6 +62,19 @@ export interface PluginDetails extends PluginSummary {
   versions: PluginVersion[];
   instances: PluginInstance[];
   availableActions: LifecycleAction[];
+  /**
+   * Instances that exited without being asked to, within the restart
+   * policy's window: while `crashes` is at most `maxRestarts` each is
+   * replaced after a back-off; past it (`crashLoop`) the plugin goes to error.
+   */
+  restarts: {
+    crashes: number;
+    maxRestarts: number;
+    windowMs: number;
+    crashLoop: boolean;
+    /** When the next replacement is due, if one is waiting. */
+    nextRestartAt?: string;
+  };
 }
 
 /** One recorded change of lifecycle state. @public */

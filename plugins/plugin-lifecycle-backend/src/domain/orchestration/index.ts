@@ -9,3 +9,4 @@ export * from './circuitBreaker';
 export * from './fairness';
 export * from './preconditions';
 export * from './quotas';
+export * from './restartPolicy';

@@ -33,9 +33,24 @@ export async function replaceInstance(
   if (
     !old ||
     old.pluginId !== plugin.id ||
-    !['running', 'starting'].includes(old.status)
+    !['running', 'starting', 'crashed'].includes(old.status)
   ) {
     return { replaced: 0, reason: `instance ${instanceId} is not running` };
+  }
+  const crashed = old.status === 'crashed';
+  if (crashed) {
+    // Only capacity that was lost is replaced: a second replacement of the
+    // same crash (the liveness probe and the restart policy both saw it)
+    // finds the plugin at its instance count and does nothing.
+    const active = await s.instances.listForPlugin(plugin.id, {
+      activeOnly: true,
+    });
+    if (active.length >= plugin.replicas) {
+      return {
+        replaced: 0,
+        reason: `plugin already runs its ${plugin.replicas} instance(s)`,
+      };
+    }
   }
   const stored = await s.plugins.getVersion(plugin.id, old.version);
   if (!stored) {
@@ -58,12 +73,14 @@ export async function replaceInstance(
     }
     throw error;
   }
-  await s.stopInstance(
-    plugin.id,
-    old.id,
-    old.runtime,
-    `replaced by ${freshId}${reason ? `: ${reason}` : ''}`,
-  );
+  if (!crashed) {
+    await s.stopInstance(
+      plugin.id,
+      old.id,
+      old.runtime,
+      `replaced by ${freshId}${reason ? `: ${reason}` : ''}`,
+    );
+  }
   s.logger.info(
     `replaced instance ${old.id} of ${plugin.id} by ${freshId}${
       reason ? ` (${reason})` : ''

@@ -36,6 +36,12 @@ function makeDetails(overrides: Partial<PluginDetails> = {}): PluginDetails {
     replicas: 1,
     createdAt: '2025-01-01T10:00:00.000Z',
     updatedAt: '2025-01-01T10:05:00.000Z',
+    restarts: {
+      crashes: 0,
+      maxRestarts: 5,
+      windowMs: 600_000,
+      crashLoop: false,
+    },
     versions: [],
     instances: [
       {
