@@ -60,6 +60,11 @@ describe('configuration routes', () => {
       .put(api(path))
       .set('Authorization', auth)
       .send(body as object);
+  const patch = (path: string, body: unknown) =>
+    request(server)
+      .patch(api(path))
+      .set('Authorization', auth)
+      .send(body as object);
   const post = (path: string, body: unknown) =>
     request(server)
       .post(api(path))
@@ -132,7 +137,7 @@ describe('configuration routes', () => {
       entries: [{ key: 'greeting', value: 'from base', type: 'string' }],
       description: 'a shared default',
     });
-    expect(base.status).toBe(200);
+    expect(base.status).toBe(201);
     const write = await put('/plugins/sample/config/production', {
       entries: [
         { key: 'api.key', value: '********', type: 'secret', sensitive: true },
@@ -141,7 +146,7 @@ describe('configuration routes', () => {
       expectedVersion: 1,
       description: 'pool size; greeting now from base',
     });
-    expect(write.status).toBe(200);
+    expect(write.status).toBe(201);
     expect(write.body.version).toMatchObject({
       layer: 'production',
       version: 2,
@@ -172,7 +177,7 @@ describe('configuration routes', () => {
     expect(plugin.body.state).toBe('running');
   });
 
-  it('rolls a bad change back after its dry run fails on one instance', async () => {
+  it('rolls a bad change back when the first instance does not stay ready', async () => {
     const [before] = await runningInstances('sample');
     const write = await put('/plugins/sample/config/production', {
       entries: [
@@ -180,13 +185,12 @@ describe('configuration routes', () => {
         { key: 'pool.size', value: 5, type: 'number' },
         { key: 'sample.failReadiness', value: true, type: 'boolean' },
       ],
-      dryRun: true,
       description: 'a change that breaks readiness',
     });
-    expect(write.status).toBe(200);
+    expect(write.status).toBe(201);
     const op = await waitForOperation(server, auth, write.body.operationId);
     expect(op.status).toBe('failed');
-    expect(op.error).toMatch(/dry run/);
+    expect(op.error).toMatch(/^configuration revision \d+ failed \(endpoint\)/);
     expect(op.error).toMatch(/configuration restored/);
 
     // The instance is back on the previous configuration and ready.
@@ -213,7 +217,7 @@ describe('configuration routes', () => {
     ]);
     const plugin = await get('/plugins/sample');
     expect(plugin.body.state).toBe('running');
-    expect(plugin.body.lastError).toMatch(/dry run/);
+    expect(plugin.body.lastError).toMatch(/failed \(endpoint\)/);
   });
 
   it('lists, diffs and rolls back versions without showing secrets', async () => {
@@ -240,7 +244,7 @@ describe('configuration routes', () => {
     const rollback = await post('/plugins/sample/config/production/rollback', {
       toVersion: 1,
     });
-    expect(rollback.status).toBe(200);
+    expect(rollback.status).toBe(201);
     expect(rollback.body.version).toMatchObject({
       version: 5,
       rolledBackFrom: 1,
@@ -304,6 +308,142 @@ describe('configuration routes', () => {
     const refused = await post('/config/import', tampered);
     expect(refused.status).toBe(400);
     expect(refused.body.error.message).toMatch(/signature does not match/);
+  });
+
+  it('PATCH sets keys and keeps the others; neither PUT nor PATCH drops a required key', async () => {
+    const added = await patch('/plugins/sample/config/production', {
+      entries: [
+        {
+          key: 'db.url',
+          value: 'postgres://db',
+          type: 'string',
+          required: true,
+        },
+      ],
+      description: 'a required key',
+    });
+    expect(added.status).toBe(201);
+    expect(added.body).toMatchObject({
+      changed: true,
+      version: { version: 6, entryCount: 3 },
+    });
+    await waitForOperation(server, auth, added.body.operationId);
+    const [instance] = await runningInstances('sample');
+    expect((await liveConfig(instance)).live).toEqual({
+      'api.key': CANARY,
+      'db.url': 'postgres://db',
+      greeting: 'hello',
+    });
+
+    const dropped = await put('/plugins/sample/config/production', {
+      entries: [{ key: 'greeting', value: 'hello', type: 'string' }],
+    });
+    expect(dropped.status).toBe(400);
+    expect(dropped.body.error.message).toMatchInlineSnapshot(
+      `"Invalid configuration for 'sample' (production): db.url: is required and this write would remove it"`,
+    );
+    const removed = await patch('/plugins/sample/config/production', {
+      remove: ['db.url'],
+    });
+    expect(removed.status).toBe(400);
+    expect(removed.body.error.message).toMatchInlineSnapshot(
+      `"Invalid configuration for 'sample' (production): db.url: is required and this write would remove it"`,
+    );
+    const both = await patch('/plugins/sample/config/production', {
+      entries: [{ key: 'greeting', value: 'hi', type: 'string' }],
+      remove: ['greeting'],
+    });
+    expect(both.status).toBe(400);
+    expect(both.body.error.message).toMatchInlineSnapshot(
+      `"Invalid configuration: remove: 'greeting' is both set and removed"`,
+    );
+    const versions = await get('/plugins/sample/config/production/versions');
+    expect(versions.body.items[0].version).toBe(6);
+  });
+
+  it('answers a write that changes nothing with 200 and the current version, leaving instances alone', async () => {
+    const [before] = await runningInstances('sample');
+    const reloads = (await liveConfig(before)).reloads;
+    const operations = await get('/plugins/sample/operations');
+    const latest = await get('/plugins/sample/config/production/versions/6');
+
+    const same = await put('/plugins/sample/config/production', {
+      // As read: the secret masked, in another order.
+      entries: latest.body.entries
+        .map(({ masked: _m, ...entry }: any) => entry)
+        .reverse(),
+      expectedVersion: 6,
+    });
+    expect(same.status).toBe(200);
+    expect(same.body).toEqual({
+      changed: false,
+      version: expect.objectContaining({ version: 6 }),
+    });
+    const patched = await patch('/plugins/sample/config/production', {
+      entries: [{ key: 'greeting', value: 'hello', type: 'string' }],
+    });
+    expect(patched.status).toBe(200);
+    expect(patched.body).toMatchObject({
+      changed: false,
+      version: { version: 6 },
+    });
+
+    const [after] = await runningInstances('sample');
+    expect(after.id).toBe(before.id);
+    expect((await liveConfig(after)).reloads).toBe(reloads);
+    expect((await get('/plugins/sample/operations')).body).toEqual(
+      operations.body,
+    );
+    const versions = await get('/plugins/sample/config/production/versions');
+    expect(versions.body.items[0].version).toBe(6);
+  });
+
+  it('answers dryRun with a preview and stores nothing', async () => {
+    const operations = await get('/plugins/sample/operations');
+    const preview = await patch('/plugins/sample/config/production', {
+      entries: [{ key: 'pool.size', value: 7, type: 'number' }],
+      remove: ['greeting'],
+      dryRun: true,
+    });
+    expect(preview.status).toBe(200);
+    expect(preview.body).toMatchObject({
+      dryRun: true,
+      layer: 'production',
+      currentVersion: 6,
+      changed: true,
+      diff: {
+        from: 6,
+        to: 7,
+        added: [expect.objectContaining({ key: 'pool.size' })],
+        removed: [expect.objectContaining({ key: 'greeting' })],
+        changed: [],
+      },
+    });
+    expect(preview.body.operationId).toBeUndefined();
+    expect(JSON.stringify(preview.body)).not.toContain(CANARY);
+    expect(
+      preview.body.effective[0].entries.map((e: any) => [
+        e.key,
+        e.source.layer,
+      ]),
+    ).toEqual([
+      ['api.key', 'production'],
+      ['db.url', 'production'],
+      ['greeting', 'base'],
+      ['pool.size', 'production'],
+    ]);
+    const refused = await put('/plugins/sample/config/production', {
+      entries: [],
+      dryRun: true,
+    });
+    expect(refused.status).toBe(400);
+    expect(refused.body.error.message).toMatch(/db\.url: is required/);
+
+    const versions = await get('/plugins/sample/config/production/versions');
+    expect(versions.body.items[0].version).toBe(6);
+    expect((await get('/plugins/sample/operations')).body).toEqual(
+      operations.body,
+    );
   });
 
   it.each([

@@ -6,10 +6,12 @@ import {
   configRollbackRequestSchema,
   configWatchQuerySchema,
   pluginLifecycleConfigRevealPermission,
+  patchConfigurationRequestSchema,
   pluginLifecycleReadPermission,
   setConfigurationRequestSchema,
 } from '@internal/plugin-lifecycle-common';
-import { Request, Router } from 'express';
+import { Request, Response, Router } from 'express';
+import { LayerChange } from '../engines/configuration/ConfigurationManager';
 import {
   exportConfiguration,
   importConfiguration,
@@ -27,6 +29,26 @@ export interface ConfigRoutesContext extends RouteAccess {
   shutdown?: AbortSignal;
 }
 
+function parseWrite(mode: LayerChange['mode'], raw: unknown) {
+  if (mode === 'replace') {
+    const body = parseInput(
+      setConfigurationRequestSchema,
+      raw,
+      'configuration',
+    );
+    return { body, change: { mode, entries: body.entries } as LayerChange };
+  }
+  const body = parseInput(
+    patchConfigurationRequestSchema,
+    raw,
+    'configuration',
+  );
+  return {
+    body,
+    change: { mode, entries: body.entries, remove: body.remove } as LayerChange,
+  };
+}
+
 function versionParam(raw: string): number {
   const version = Number(raw);
   if (!Number.isInteger(version) || version < 1) {
@@ -37,7 +59,8 @@ function versionParam(raw: string): number {
 
 /**
  * The configuration manager's routes: effective configuration with
- * provenance, versions, diff, rollback, watch (long-poll or server-sent
+ * provenance, writes (PUT replaces a layer, PATCH merges keys), versions,
+ * diff, rollback, watch (long-poll or server-sent
  * events), export and import. Secrets are masked unless the caller asks for
  * `reveal=true` and holds `plugin-lifecycle.config.reveal`.
  */
@@ -108,44 +131,77 @@ export function addConfigurationRoutes(
     );
   });
 
-  router.put('/plugins/:pluginId/config/:layer', async (req, res) => {
-    const { pluginId, layer } = req.params;
-    const written = await audited(
-      req,
-      'config-set',
-      { pluginId, layer },
-      async ({ actor, scope }) => {
-        const body = parseInput(
-          setConfigurationRequestSchema,
-          req.body,
-          'configuration',
-        );
-        const result = await manager().setPluginConfiguration(
-          pluginId,
-          body.entries,
-          {
+  /**
+   * PUT replaces a layer, PATCH merges keys into it. 201 with the new
+   * version; 200 with the latest version when the write changes nothing
+   * (`changed: false`: no version, no operation); 200 with a preview for
+   * `dryRun: true`, which stores nothing.
+   */
+  const write =
+    (mode: LayerChange['mode']) =>
+    async (
+      req: Request<{ pluginId: string; layer: string }>,
+      res: Response,
+    ) => {
+      const { pluginId, layer } = req.params;
+      const written = await audited(
+        req,
+        mode === 'replace' ? 'config-set' : 'config-patch',
+        { pluginId, layer },
+        async ({ actor, scope }) => {
+          const { change, body } = parseWrite(mode, req.body);
+          const options = {
             environment: layer,
             userId: actor,
             description: body.description,
             expectedVersion: body.expectedVersion,
-            dryRun: body.dryRun,
             scope,
-          },
-        );
-        return { ...result, changes: await changes(result.version.version) };
-      },
-    );
-    const { changes: _c, ...result } = written;
-    res.json(result);
+          };
+          if (body.dryRun) {
+            return manager().previewPluginConfiguration(
+              pluginId,
+              change,
+              options,
+            );
+          }
+          const result =
+            change.mode === 'replace'
+              ? await manager().replacePluginConfiguration(
+                  pluginId,
+                  change.entries,
+                  options,
+                )
+              : await manager().setPluginConfiguration(
+                  pluginId,
+                  change.entries,
+                  { ...options, remove: change.remove },
+                );
+          return {
+            ...result,
+            changes: result.changed
+              ? await changes(pluginId, layer, result.version.version)
+              : undefined,
+          };
+        },
+      );
+      if ('dryRun' in written) {
+        res.status(200).json(written);
+        return;
+      }
+      const { changes: _c, ...result } = written;
+      res.status(result.changed ? 201 : 200).json(result);
+    };
 
-    async function changes(version: number) {
-      // For the audit record: what changed, secrets masked.
-      if (version < 2) return undefined;
-      return manager()
-        .diffVersions(pluginId, layer, version - 1, version)
-        .catch(() => undefined);
-    }
-  });
+  router.put('/plugins/:pluginId/config/:layer', write('replace'));
+  router.patch('/plugins/:pluginId/config/:layer', write('merge'));
+
+  async function changes(pluginId: string, layer: string, version: number) {
+    // For the audit record: what changed, secrets masked.
+    if (version < 2) return undefined;
+    return manager()
+      .diffVersions(pluginId, layer, version - 1, version)
+      .catch(() => undefined);
+  }
 
   router.get('/plugins/:pluginId/config/:layer/versions', async (req, res) => {
     const { scope } = await authorize(req, pluginLifecycleReadPermission);
@@ -213,7 +269,8 @@ export function addConfigurationRoutes(
         });
       },
     );
-    res.json(result);
+    // Like any write that makes a version.
+    res.status(201).json(result);
   });
 
   router.get(

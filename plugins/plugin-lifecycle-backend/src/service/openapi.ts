@@ -5,6 +5,7 @@ import {
   configReadQuerySchema,
   configRollbackRequestSchema,
   configWatchQuerySchema,
+  patchConfigurationRequestSchema,
   setConfigurationRequestSchema,
   batchRequestSchema,
   installRequestSchema,
@@ -78,6 +79,16 @@ const queryParams = (s: z.ZodType) =>
   }));
 
 const read = { '400': error, '403': error, '404': error };
+
+const writeResponses = {
+  '200': {
+    description:
+      'ConfigWriteResult with `changed: false` (the layer already has this content: no new version), or ConfigWritePreview for `dryRun: true` (nothing stored)',
+  },
+  '201': { description: 'ConfigWriteResult: a new version' },
+  ...read,
+  '409': error,
+};
 
 const pathParam = (name: string, s: z.ZodType) => ({
   name,
@@ -332,7 +343,7 @@ export function buildOpenApiDocument() {
         },
         put: {
           summary:
-            'Write a new version of a layer (`base` or an environment); 409 on a stale expectedVersion',
+            'Replace the content of a layer (`base` or an environment); 400 if that drops a required key, 409 on a stale expectedVersion',
           parameters: [pluginIdParam, layerParam('layer')],
           requestBody: {
             content: {
@@ -341,11 +352,20 @@ export function buildOpenApiDocument() {
               },
             },
           },
-          responses: {
-            '200': { description: 'ConfigWriteResult' },
-            ...read,
-            '409': error,
+          responses: writeResponses,
+        },
+        patch: {
+          summary:
+            'Set and remove keys of a layer, keeping the others; 400 if that removes a required key, 409 on a stale expectedVersion',
+          parameters: [pluginIdParam, layerParam('layer')],
+          requestBody: {
+            content: {
+              'application/json': {
+                schema: schema(patchConfigurationRequestSchema),
+              },
+            },
           },
+          responses: writeResponses,
         },
       },
       '/plugins/{pluginId}/config/{layer}/versions': {
@@ -397,7 +417,7 @@ export function buildOpenApiDocument() {
             },
           },
           responses: {
-            '200': { description: 'ConfigWriteResult' },
+            '201': { description: 'ConfigWriteResult' },
             ...read,
             '409': error,
           },

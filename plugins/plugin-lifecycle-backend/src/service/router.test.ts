@@ -224,6 +224,22 @@ describe('plugin-lifecycle router: bad input', () => {
         put.requestBody.content['application/json'].schema.properties,
       ),
     ).toEqual(['entries', 'description', 'expectedVersion', 'dryRun']);
+    const patch =
+      res.body.paths['/plugins/{pluginId}/config/{environment}'].patch;
+    expect(
+      Object.keys(
+        patch.requestBody.content['application/json'].schema.properties,
+      ),
+    ).toEqual([
+      'entries',
+      'remove',
+      'description',
+      'expectedVersion',
+      'dryRun',
+    ]);
+    expect(Object.keys(patch.responses)).toEqual(
+      expect.arrayContaining(['200', '201', '400', '409']),
+    );
     expect(Object.keys(schema.properties)).toEqual(
       expect.arrayContaining([
         'version',

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { mockServices } from '@backstage/backend-test-utils';
 import { InputError, NotFoundError } from '@backstage/errors';
 import { createTestDatabases } from '../__testUtils__/databases';
@@ -39,6 +40,13 @@ describe.each(databases.eachSupportedId())('the facade on %s', databaseId => {
         data: {
           pluginLifecycle: {
             dataDir,
+            configuration: {
+              encryption: {
+                keys: [
+                  { id: 'k1', secret: randomBytes(32).toString('base64') },
+                ],
+              },
+            },
             runtime: { process: { readyTimeout: 5000, stopGracePeriod: 3000 } },
             orchestrator: {
               pollInterval: 20,
@@ -135,11 +143,62 @@ describe.each(databases.eachSupportedId())('the facade on %s', databaseId => {
     expect(metrics.plugins.byState.running).toBe(1);
     expect(metrics.instances.running).toBe(1);
 
+    // As in "Dynamic Configuration Management": the call sets its keys and
+    // keeps the one the install marked required.
+    const configManager = system.getPluginConfigurationManager();
+    const write = await configManager.setPluginConfiguration(
+      'my-plugin',
+      [
+        {
+          key: 'feature.enabled',
+          value: true,
+          type: 'boolean',
+          description: 'Enable new feature flag',
+        },
+        {
+          key: 'api.key',
+          value: 'secret-key-value',
+          type: 'secret',
+          sensitive: true,
+        },
+      ],
+      {
+        environment: 'production',
+        userId: 'admin',
+        description: 'Enable new feature with API key',
+      },
+    );
+    expect(write).toMatchObject({ changed: true, version: { version: 2 } });
+    const configured = await system.waitForOperation(write.operationId!);
+    expect(configured).toMatchObject({
+      type: 'configure',
+      status: 'succeeded',
+    });
+    const [reconfigured] = (
+      await system.getPlugin('my-plugin')
+    ).instances.filter(i => i.status === 'running');
+    const live = await (
+      await fetch(`http://${reconfigured.host}:${reconfigured.port}/config`)
+    ).json();
+    expect(live.PLUGIN_CONFIG).toEqual({
+      'api.key': 'secret-key-value',
+      'database.url': 'postgresql://localhost:5432/mydb',
+      'feature.enabled': true,
+    });
+    // The same call again changes nothing: no version, no restart.
+    const again = await configManager.setPluginConfiguration(
+      'my-plugin',
+      [{ key: 'feature.enabled', value: true, type: 'boolean' }],
+      { environment: 'production', userId: 'admin' },
+    );
+    expect(again).toEqual({ changed: false, version: write.version });
+
     await system.waitForOperation(
       (
         await system.stopPlugin('my-plugin', { userId: 'admin' })
       ).operationId,
     );
+    expect(isProcessAlive(reconfigured.pid!)).toBe(false);
     expect(isProcessAlive(instance.pid!)).toBe(false);
   });
 
@@ -352,7 +411,7 @@ describe.each(databases.eachSupportedId())('the facade on %s', databaseId => {
         instances: [],
       },
     });
-    const write = await configuration.setPluginConfiguration('my-plugin', [
+    const write = await configuration.replacePluginConfiguration('my-plugin', [
       { key: 'greeting', value: 'ok', type: 'string' },
     ]);
     expect(write.operationId).toBeUndefined(); // not running

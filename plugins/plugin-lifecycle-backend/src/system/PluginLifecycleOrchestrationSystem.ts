@@ -1140,7 +1140,9 @@ export class PluginLifecycleOrchestrationSystem {
     userId?: string,
   ) {
     if (!request.configuration?.length) return;
-    await this.#configuration.setPluginConfiguration(
+    // The install's configuration is the layer's new start: it replaces
+    // what an earlier install left, required keys included.
+    await this.#configuration.replacePluginConfiguration(
       plugin.id,
       request.configuration,
       {
@@ -1149,6 +1151,7 @@ export class PluginLifecycleOrchestrationSystem {
         description: `given at install of ${request.version}`,
         schema: request.manifest?.configSchema,
         applyToInstances: false,
+        allowDroppingRequired: true,
       },
     );
   }
@@ -1178,7 +1181,6 @@ export class PluginLifecycleOrchestrationSystem {
           layer: change.layer,
           version: change.version.version,
           revision: change.version.revision,
-          dryRun: change.dryRun ?? false,
         },
       }),
     );

@@ -20,31 +20,71 @@ export const configLayerSchema = z
   .string()
   .regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'must be a lowercase slug');
 
+const writeFields = {
+  description: z.string().max(1000).optional(),
+  /**
+   * Check-and-set: the write succeeds only if the layer's latest version is
+   * this one (0: the layer has no version yet); otherwise 409.
+   */
+  expectedVersion: z.number().int().min(0).optional(),
+  /**
+   * Validate and preview only: the answer says what the layer, the diff and
+   * the effective configuration would be; nothing is stored or applied.
+   */
+  dryRun: z.boolean().optional(),
+};
+
 /**
- * A new version of one layer of a plugin's configuration.
+ * `PUT /plugins/{id}/config/{layer}`: the whole new content of one layer.
+ * Keys left out are removed, except a key marked required, which the write
+ * refuses to drop (400). Content equal to the layer's makes no new version.
  *
  * @public
  */
 export const setConfigurationRequestSchema = z
   .object({
     entries: z.array(configurationEntrySchema).max(1000),
-    description: z.string().max(1000).optional(),
-    /**
-     * Check-and-set: the write succeeds only if the layer's latest version is
-     * this one (0: the layer has no version yet); otherwise 409.
-     */
-    expectedVersion: z.number().int().min(0).optional(),
-    /**
-     * For a running plugin: apply the change to one instance first and roll
-     * it back automatically if that instance does not stay ready.
-     */
-    dryRun: z.boolean().optional(),
+    ...writeFields,
   })
   .strict();
 
 /** @public */
 export type SetConfigurationRequest = z.infer<
   typeof setConfigurationRequestSchema
+>;
+
+/**
+ * `PATCH /plugins/{id}/config/{layer}`: sets the given keys (an entry
+ * replaces the one with its key; `required`, `sensitive` and `description`
+ * it leaves out carry over) and removes the keys in `remove`; every other
+ * key of the layer stays as it is.
+ *
+ * @public
+ */
+export const patchConfigurationRequestSchema = z
+  .object({
+    entries: z.array(configurationEntrySchema).max(1000).default([]),
+    /** Keys to remove from the layer; a required key cannot be removed. */
+    remove: z.array(configurationEntrySchema.shape.key).max(1000).optional(),
+    ...writeFields,
+  })
+  .strict()
+  .superRefine((body, ctx) => {
+    const set = new Set(body.entries.map(e => e.key));
+    for (const key of new Set(body.remove ?? [])) {
+      if (set.has(key)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['remove'],
+          message: `'${key}' is both set and removed`,
+        });
+      }
+    }
+  });
+
+/** @public */
+export type PatchConfigurationRequest = z.input<
+  typeof patchConfigurationRequestSchema
 >;
 
 /** @public */
@@ -179,7 +219,45 @@ export interface ConfigWatchResult {
 
 /** The result of a configuration write. @public */
 export interface ConfigWriteResult {
+  /**
+   * The version written; when nothing changed, the layer's latest version
+   * (its content is what was asked for).
+   */
   version: ConfigVersionSummary;
+  /**
+   * False when the write equals the layer's content: no new version, no
+   * operation, running instances left alone.
+   */
+  changed: boolean;
   /** The operation that brings the change to running instances, if any. */
   operationId?: string;
+}
+
+/**
+ * What a write with `dryRun: true` would do. Nothing is stored; secret values
+ * are masked.
+ *
+ * @public
+ */
+export interface ConfigWritePreview {
+  dryRun: true;
+  pluginId: string;
+  layer: string;
+  /** The layer's latest version now (0: none). */
+  currentVersion: number;
+  /** False when the write equals the layer's content (it would be a no-op). */
+  changed: boolean;
+  /** The layer's content after the write. */
+  entries: ConfigEntryView[];
+  /**
+   * The layer now against the layer after the write (`to` is the version the
+   * write would make, or `from` when nothing changes).
+   */
+  diff: ConfigDiff;
+  /**
+   * The effective configuration of each environment the layer feeds (one
+   * for an environment's layer, every environment for `base`), as it would
+   * be after the write.
+   */
+  effective: EffectiveConfiguration[];
 }

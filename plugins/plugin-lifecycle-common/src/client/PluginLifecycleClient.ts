@@ -12,7 +12,9 @@ import {
   ConfigVersion,
   ConfigVersionSummary,
   ConfigWatchResult,
+  ConfigWritePreview,
   ConfigWriteResult,
+  PatchConfigurationRequest,
   EffectiveConfiguration,
   SetConfigurationRequest,
 } from '../api/configuration';
@@ -217,15 +219,45 @@ export class PluginLifecycleClient {
     );
   }
 
-  /** Writes a new version of one layer (`base` or an environment). */
+  /**
+   * Replaces the content of one layer (`base` or an environment); refused
+   * if it would drop a required key. `changed: false` when the content was
+   * already that.
+   */
   async setConfiguration(
     pluginId: string,
     layer: string,
-    request: SetConfigurationRequest,
+    request: Omit<SetConfigurationRequest, 'dryRun'>,
   ): Promise<ConfigWriteResult> {
     return this.#request(this.#configPath(pluginId, layer), {
       method: 'PUT',
-      body: request,
+      // A dry run answers a preview instead: see previewConfiguration.
+      body: { ...request, dryRun: undefined },
+    });
+  }
+
+  /** Sets and removes keys of one layer, leaving its other keys alone. */
+  async patchConfiguration(
+    pluginId: string,
+    layer: string,
+    request: Omit<PatchConfigurationRequest, 'dryRun'>,
+  ): Promise<ConfigWriteResult> {
+    return this.#request(this.#configPath(pluginId, layer), {
+      method: 'PATCH',
+      body: { ...request, dryRun: undefined },
+    });
+  }
+
+  /** What a PUT (`replace`) or PATCH (`merge`) would do; nothing is stored. */
+  async previewConfiguration(
+    pluginId: string,
+    layer: string,
+    mode: 'replace' | 'merge',
+    request: SetConfigurationRequest | PatchConfigurationRequest,
+  ): Promise<ConfigWritePreview> {
+    return this.#request(this.#configPath(pluginId, layer), {
+      method: mode === 'replace' ? 'PUT' : 'PATCH',
+      body: { ...request, dryRun: true },
     });
   }
 

@@ -5,6 +5,7 @@
  * I/O or sees encrypted values: callers seal and open secrets around it.
  */
 export * from './diff';
+export * from './layerWrite';
 export * from './masking';
 export * from './overlay';
 export * from './validation';

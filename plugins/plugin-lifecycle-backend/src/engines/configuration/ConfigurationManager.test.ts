@@ -14,7 +14,10 @@ import { SystemEvents } from '../../system/SystemEvents';
 import { Tenancy } from '../../system/Tenancy';
 import { LifecycleStateMachine } from '../lifecycle/LifecycleStateMachine';
 import { ConfigMaintenance } from './ConfigMaintenance';
-import { ConfigurationManager } from './ConfigurationManager';
+import {
+  ConfigurationManager,
+  ConfigurationManagerOptions,
+} from './ConfigurationManager';
 import { exportConfiguration, importConfiguration } from './configBackup';
 import { SecretKeyRing } from './SecretKeyRing';
 
@@ -159,6 +162,7 @@ describe.each(databases.eachSupportedId())(
         events?: SystemEvents;
         pluginCacheTtlMs?: number;
         now?: () => number;
+        onChanged?: ConfigurationManagerOptions['onChanged'];
       } = {},
     ) {
       const plugins = PluginStore.create({ db: knex });
@@ -186,6 +190,7 @@ describe.each(databases.eachSupportedId())(
         getSchema: async () => schema,
         pluginCacheTtlMs: options.pluginCacheTtlMs,
         now: options.now,
+        onChanged: options.onChanged,
       });
       managers.push(manager);
       return { manager, events };
@@ -203,7 +208,7 @@ describe.each(databases.eachSupportedId())(
         const changed = recorder<any>();
         events.on('configuration:changed', p => changed.push(p));
 
-        const result = await manager.setPluginConfiguration(
+        const result = await manager.replacePluginConfiguration(
           PLUGIN,
           designExample,
           {
@@ -285,7 +290,7 @@ describe.each(databases.eachSupportedId())(
           entries: [],
         });
         // The default environment is production.
-        const second = await manager.setPluginConfiguration(PLUGIN, [
+        const second = await manager.replacePluginConfiguration(PLUGIN, [
           { key: 'feature.enabled', value: false, type: 'boolean' },
         ]);
         expect(second.version).toMatchObject({
@@ -296,7 +301,7 @@ describe.each(databases.eachSupportedId())(
 
       it('merges the base layer under an environment and tells where each value comes from', async () => {
         const { manager } = await setup();
-        const base1 = await manager.setPluginConfiguration(
+        const base1 = await manager.replacePluginConfiguration(
           PLUGIN,
           [
             { key: 'log.level', value: 'info', type: 'string' },
@@ -304,7 +309,7 @@ describe.each(databases.eachSupportedId())(
           ],
           { environment: 'base' },
         );
-        const prod1 = await manager.setPluginConfiguration(
+        const prod1 = await manager.replacePluginConfiguration(
           PLUGIN,
           [
             { key: 'log.level', value: 'warn', type: 'string' },
@@ -347,7 +352,7 @@ describe.each(databases.eachSupportedId())(
         });
         expect(values(dev)).toEqual({ 'log.level': 'info', 'pool.size': 5 });
 
-        const base2 = await manager.setPluginConfiguration(
+        const base2 = await manager.replacePluginConfiguration(
           PLUGIN,
           [
             { key: 'log.level', value: 'debug', type: 'string' },
@@ -385,7 +390,7 @@ describe.each(databases.eachSupportedId())(
       it('lists every bad entry and stores nothing', async () => {
         const { manager } = await setup();
         const error = await caught(
-          manager.setPluginConfiguration(
+          manager.replacePluginConfiguration(
             PLUGIN,
             [
               { key: 'port', value: 'eighty', type: 'number' },
@@ -407,12 +412,12 @@ describe.each(databases.eachSupportedId())(
 
         // Malformed entries (the API's schema) are refused too.
         await expect(
-          manager.setPluginConfiguration(PLUGIN, [
+          manager.replacePluginConfiguration(PLUGIN, [
             { key: 'bad key!', value: 'x', type: 'string' },
           ]),
         ).rejects.toThrow(InputError);
         await expect(
-          manager.setPluginConfiguration(PLUGIN, [
+          manager.replacePluginConfiguration(PLUGIN, [
             { key: 'x', value: 'x', type: 'text' as any },
           ]),
         ).rejects.toThrow(InputError);
@@ -427,7 +432,7 @@ describe.each(databases.eachSupportedId())(
           required: ['database.url'],
         };
         const error = await caught(
-          manager.setPluginConfiguration(
+          manager.replacePluginConfiguration(
             PLUGIN,
             [{ key: 'pool.size', value: 0, type: 'number' }],
             { environment: 'production' },
@@ -439,20 +444,20 @@ describe.each(databases.eachSupportedId())(
         expect(await manager.listVersions(PLUGIN, 'production')).toEqual([]);
 
         // The base layer alone may leave required keys to the environments...
-        await manager.setPluginConfiguration(
+        await manager.replacePluginConfiguration(
           PLUGIN,
           [{ key: 'pool.size', value: 2, type: 'number' }],
           { environment: 'base' },
         );
         // ... which then must give them.
         await expect(
-          manager.setPluginConfiguration(
+          manager.replacePluginConfiguration(
             PLUGIN,
             [{ key: 'log.level', value: 'info', type: 'string' }],
             { environment: 'staging' },
           ),
         ).rejects.toThrow(/database\.url/);
-        const ok = await manager.setPluginConfiguration(
+        const ok = await manager.replacePluginConfiguration(
           PLUGIN,
           [{ key: 'database.url', value: 'postgres://db', type: 'string' }],
           { environment: 'staging' },
@@ -461,7 +466,7 @@ describe.each(databases.eachSupportedId())(
 
         // A base write is checked against the environments that have a layer.
         const baseError = await caught(
-          manager.setPluginConfiguration(
+          manager.replacePluginConfiguration(
             PLUGIN,
             [{ key: 'pool.size', value: 1.5, type: 'number' }],
             { environment: 'base' },
@@ -477,7 +482,7 @@ describe.each(databases.eachSupportedId())(
       it('refuses unknown environments', async () => {
         const { manager } = await setup();
         await expect(
-          manager.setPluginConfiguration(PLUGIN, designExample, {
+          manager.replacePluginConfiguration(PLUGIN, designExample, {
             environment: 'qa',
           }),
         ).rejects.toThrow(InputError);
@@ -501,11 +506,11 @@ describe.each(databases.eachSupportedId())(
 
       it('refuses a stale expectedVersion with a conflict and stores nothing', async () => {
         const { manager } = await setup();
-        await manager.setPluginConfiguration(PLUGIN, designExample, {
+        await manager.replacePluginConfiguration(PLUGIN, designExample, {
           expectedVersion: 0,
         });
         const error = await caught(
-          manager.setPluginConfiguration(
+          manager.replacePluginConfiguration(
             PLUGIN,
             [{ key: 'feature.enabled', value: false, type: 'boolean' }],
             { expectedVersion: 0 },
@@ -518,7 +523,7 @@ describe.each(databases.eachSupportedId())(
             v => v.version,
           ),
         ).toEqual([1]);
-        const ok = await manager.setPluginConfiguration(
+        const ok = await manager.replacePluginConfiguration(
           PLUGIN,
           [{ key: 'feature.enabled', value: false, type: 'boolean' }],
           { expectedVersion: 1 },
@@ -527,17 +532,349 @@ describe.each(databases.eachSupportedId())(
       });
     });
 
+    describe('merge, replace, no-op and preview', () => {
+      async function setupWatched() {
+        const db = await createDatabase();
+        const onChanged = jest.fn(async () => 'op-1');
+        const { manager, events } = await createManager(db.knex, {
+          onChanged,
+        });
+        const changed = recorder<any>();
+        events.on('configuration:changed', p => changed.push(p));
+        return { ...db, manager, onChanged, changed };
+      }
+
+      const versionsOf = async (manager: ConfigurationManager, layer: string) =>
+        (await manager.listVersions(PLUGIN, layer)).map(v => v.version);
+
+      it("merges the design example's call into the layer instead of replacing it", async () => {
+        const { manager } = await setup();
+        await manager.replacePluginConfiguration(PLUGIN, [
+          {
+            key: 'db.url',
+            value: 'postgres://db',
+            type: 'string',
+            required: true,
+          },
+          { key: 'feature.enabled', value: false, type: 'boolean' },
+        ]);
+        // The call exactly as ORIGINAL-DESIGN.md writes it.
+        const result = await manager.setPluginConfiguration(
+          PLUGIN,
+          [
+            {
+              key: 'feature.enabled',
+              value: true,
+              type: 'boolean',
+              description: 'Enable new feature flag',
+            },
+            {
+              key: 'api.key',
+              value: 'secret-key-value',
+              type: 'secret',
+              sensitive: true,
+            },
+          ],
+          {
+            environment: 'production',
+            userId: 'admin',
+            description: 'Enable new feature with API key',
+          },
+        );
+        expect(result).toMatchObject({
+          changed: true,
+          version: { version: 2, entryCount: 3, author: 'admin' },
+        });
+        const effective = await manager.getEffectiveConfiguration(
+          PLUGIN,
+          'production',
+          { reveal: true },
+        );
+        expect(values(effective)).toEqual({
+          'api.key': 'secret-key-value',
+          'db.url': 'postgres://db',
+          'feature.enabled': true,
+        });
+        // The entry it did not name keeps its flag.
+        expect(effective.entries.find(e => e.key === 'db.url')?.required).toBe(
+          true,
+        );
+
+        const removed = await manager.setPluginConfiguration(PLUGIN, [], {
+          remove: ['feature.enabled', 'not.there'],
+        });
+        expect(removed.version.version).toBe(3);
+        expect(
+          values(await manager.getEffectiveConfiguration(PLUGIN, 'production')),
+        ).toEqual({ 'api.key': MASK, 'db.url': 'postgres://db' });
+      });
+
+      it('refuses a write that drops a required key, naming it, and stores nothing', async () => {
+        const { manager } = await setup();
+        await manager.replacePluginConfiguration(PLUGIN, [
+          {
+            key: 'db.url',
+            value: 'postgres://db',
+            type: 'string',
+            required: true,
+          },
+          { key: 'db.user', value: 'app', type: 'string', required: true },
+          { key: 'pool.size', value: 5, type: 'number' },
+        ]);
+        const replaced = await caught(
+          manager.replacePluginConfiguration(PLUGIN, [
+            { key: 'pool.size', value: 6, type: 'number' },
+          ]),
+        );
+        expect(replaced).toBeInstanceOf(InputError);
+        expect(replaced.message).toBe(
+          "Invalid configuration for 'my-plugin' (production): db.url: is required and this write would remove it; db.user: is required and this write would remove it",
+        );
+        const removed = await caught(
+          manager.setPluginConfiguration(PLUGIN, [], { remove: ['db.user'] }),
+        );
+        expect(removed).toBeInstanceOf(InputError);
+        expect(removed.message).toBe(
+          "Invalid configuration for 'my-plugin' (production): db.user: is required and this write would remove it",
+        );
+        expect(await versionsOf(manager, 'production')).toEqual([1]);
+
+        // Unmarked first, a key may go.
+        await manager.setPluginConfiguration(PLUGIN, [
+          { key: 'db.user', value: 'app', type: 'string', required: false },
+        ]);
+        await manager.setPluginConfiguration(PLUGIN, [], {
+          remove: ['db.user'],
+        });
+        // An install's configuration is a new start.
+        await manager.replacePluginConfiguration(
+          PLUGIN,
+          [{ key: 'pool.size', value: 6, type: 'number' }],
+          { allowDroppingRequired: true },
+        );
+        expect(await versionsOf(manager, 'production')).toEqual([4, 3, 2, 1]);
+      });
+
+      it('holds a base write to every environment it feeds', async () => {
+        const { manager } = await setup();
+        await manager.replacePluginConfiguration(
+          PLUGIN,
+          [
+            {
+              key: 'db.url',
+              value: 'postgres://base',
+              type: 'string',
+              required: true,
+            },
+          ],
+          { environment: 'base' },
+        );
+        await manager.replacePluginConfiguration(
+          PLUGIN,
+          [{ key: 'db.url', value: 'postgres://prod', type: 'string' }],
+          { environment: 'production' },
+        );
+        // Production has its own value, the other environments do not.
+        await expect(
+          manager.replacePluginConfiguration(PLUGIN, [], {
+            environment: 'base',
+          }),
+        ).rejects.toThrow(
+          /db\.url: is required and this write would remove it/,
+        );
+        // An environment dropping its own copy leaves the base's value.
+        const prod = await manager.replacePluginConfiguration(PLUGIN, [], {
+          environment: 'production',
+        });
+        expect(prod.changed).toBe(true);
+        expect(
+          values(await manager.getEffectiveConfiguration(PLUGIN, 'production')),
+        ).toEqual({ 'db.url': 'postgres://base' });
+      });
+
+      it('answers a write that changes nothing with the current version, and tells no one', async () => {
+        const { manager, onChanged, changed } = await setupWatched();
+        const first = await manager.replacePluginConfiguration(
+          PLUGIN,
+          designExample,
+        );
+        expect(first.changed).toBe(true);
+        expect(onChanged).toHaveBeenCalledTimes(1);
+        const events = changed.items.length;
+
+        const unchanged = [
+          // The same content in another order, the secret in plaintext.
+          () =>
+            manager.replacePluginConfiguration(
+              PLUGIN,
+              [...designExample].reverse(),
+            ),
+          // The secret sent back masked.
+          () =>
+            manager.replacePluginConfiguration(PLUGIN, [
+              designExample[0],
+              { ...designExample[1], value: MASK },
+            ]),
+          // A merge that sets what is there, or removes what is not.
+          () => manager.setPluginConfiguration(PLUGIN, [designExample[0]]),
+          () => manager.setPluginConfiguration(PLUGIN, [], { remove: ['x'] }),
+          () =>
+            manager.setPluginConfiguration(PLUGIN, designExample, {
+              expectedVersion: 1,
+            }),
+        ];
+        for (const write of unchanged) {
+          const result = await write();
+          expect(result).toEqual({ changed: false, version: first.version });
+        }
+        expect(await versionsOf(manager, 'production')).toEqual([1]);
+        expect(onChanged).toHaveBeenCalledTimes(1);
+        expect(changed.items.length).toBe(events);
+
+        // A stale expectedVersion is still a conflict.
+        await expect(
+          manager.setPluginConfiguration(PLUGIN, designExample, {
+            expectedVersion: 0,
+          }),
+        ).rejects.toThrow(ConflictError);
+        // Another secret value is a change, though both show masked.
+        const rotated = await manager.setPluginConfiguration(PLUGIN, [
+          { ...designExample[1], value: 'another-secret' },
+        ]);
+        expect(rotated).toMatchObject({
+          changed: true,
+          operationId: 'op-1',
+          version: { version: 2 },
+        });
+        expect(onChanged).toHaveBeenCalledTimes(2);
+      });
+
+      it('previews a write without storing, announcing or applying it', async () => {
+        const { manager, onChanged, changed } = await setupWatched();
+        await manager.replacePluginConfiguration(
+          PLUGIN,
+          [{ key: 'log.level', value: 'info', type: 'string' }],
+          { environment: 'base' },
+        );
+        await manager.replacePluginConfiguration(PLUGIN, designExample);
+        const calls = onChanged.mock.calls.length;
+        const events = changed.items.length;
+
+        const preview = await manager.previewPluginConfiguration(PLUGIN, {
+          mode: 'merge',
+          entries: [
+            { key: 'pool.size', value: 5, type: 'number' },
+            { key: 'api.key', value: CANARY, type: 'secret', sensitive: true },
+          ],
+          remove: ['feature.enabled'],
+        });
+        expect(JSON.stringify(preview)).not.toContain(CANARY);
+        expect(preview).toMatchObject({
+          dryRun: true,
+          pluginId: PLUGIN,
+          layer: 'production',
+          currentVersion: 1,
+          changed: true,
+          diff: {
+            from: 1,
+            to: 2,
+            added: [{ key: 'pool.size', value: 5 }],
+            removed: [{ key: 'feature.enabled' }],
+            changed: [{ key: 'api.key', fields: ['value'] }],
+          },
+        });
+        expect(preview.entries.map(e => [e.key, e.value])).toEqual([
+          ['api.key', MASK],
+          ['pool.size', 5],
+        ]);
+        expect(preview.effective).toHaveLength(1);
+        expect(
+          preview.effective[0].entries.map(e => [e.key, e.source]),
+        ).toEqual([
+          ['api.key', { layer: 'production', version: 2 }],
+          ['log.level', { layer: 'base', version: 1 }],
+          ['pool.size', { layer: 'production', version: 2 }],
+        ]);
+        expect(preview.effective[0]).toMatchObject({
+          environment: 'production',
+          version: 2,
+          baseVersion: 1,
+        });
+
+        // A base preview shows every environment it feeds.
+        const base = await manager.previewPluginConfiguration(
+          PLUGIN,
+          { mode: 'replace', entries: [] },
+          { environment: 'base' },
+        );
+        expect(
+          base.effective.map(e => [e.environment, e.entries.length]),
+        ).toEqual([
+          ['development', 0],
+          ['staging', 0],
+          ['production', 2],
+        ]);
+        // Unchanged, invalid and stale previews answer as the write would.
+        const same = await manager.previewPluginConfiguration(PLUGIN, {
+          mode: 'replace',
+          entries: designExample,
+        });
+        expect(same).toMatchObject({
+          changed: false,
+          diff: { from: 1, to: 1, added: [], removed: [], changed: [] },
+        });
+        await expect(
+          manager.previewPluginConfiguration(PLUGIN, {
+            mode: 'merge',
+            entries: [{ key: 'pool.size', value: 'five', type: 'number' }],
+          }),
+        ).rejects.toThrow(InputError);
+        await expect(
+          manager.previewPluginConfiguration(
+            PLUGIN,
+            { mode: 'merge', entries: [] },
+            { expectedVersion: 7 },
+          ),
+        ).rejects.toThrow(ConflictError);
+
+        expect(await versionsOf(manager, 'production')).toEqual([1]);
+        expect(await versionsOf(manager, 'base')).toEqual([1]);
+        expect(onChanged).toHaveBeenCalledTimes(calls);
+        expect(changed.items.length).toBe(events);
+      });
+
+      it('loses neither of two merges made at the same time', async () => {
+        const { manager } = await setup();
+        await manager.replacePluginConfiguration(PLUGIN, designExample);
+        await Promise.all(
+          ['a', 'b', 'c'].map(key =>
+            manager.setPluginConfiguration(PLUGIN, [
+              { key, value: key, type: 'string' },
+            ]),
+          ),
+        );
+        expect(
+          Object.keys(
+            values(
+              await manager.getEffectiveConfiguration(PLUGIN, 'production'),
+            ),
+          ),
+        ).toEqual(['a', 'api.key', 'b', 'c', 'feature.enabled']);
+        expect(await versionsOf(manager, 'production')).toEqual([4, 3, 2, 1]);
+      });
+    });
+
     describe('masked secrets', () => {
       it('keeps the stored value of a secret written back masked', async () => {
         const { manager } = await setup();
-        await manager.setPluginConfiguration(PLUGIN, designExample);
+        await manager.replacePluginConfiguration(PLUGIN, designExample);
         const masked = await manager.getVersion(PLUGIN, 'production', 1);
         const apiKey = masked.entries.find(e => e.key === 'api.key')!;
         expect(apiKey).toMatchObject({ value: MASK, masked: true });
 
         // A form sends back what it got, with one value changed.
         const { masked: _m, ...withoutFlag } = apiKey;
-        await manager.setPluginConfiguration(PLUGIN, [
+        await manager.replacePluginConfiguration(PLUGIN, [
           { key: 'feature.enabled', value: false, type: 'boolean' },
           withoutFlag,
         ]);
@@ -560,7 +897,7 @@ describe.each(databases.eachSupportedId())(
 
         // A masked value with nothing stored before it cannot be kept.
         const error = await caught(
-          manager.setPluginConfiguration(PLUGIN, [
+          manager.replacePluginConfiguration(PLUGIN, [
             withoutFlag,
             { key: 'other.secret', value: MASK, type: 'secret' },
           ]),
@@ -568,7 +905,7 @@ describe.each(databases.eachSupportedId())(
         expect(error).toBeInstanceOf(InputError);
         expect(error.message).toContain('other.secret');
         await expect(
-          manager.setPluginConfiguration(PLUGIN, [withoutFlag], {
+          manager.replacePluginConfiguration(PLUGIN, [withoutFlag], {
             environment: 'staging',
           }),
         ).rejects.toThrow(InputError);
@@ -595,11 +932,11 @@ describe.each(databases.eachSupportedId())(
 
       it('lists, shows and compares versions', async () => {
         const { manager } = await setup();
-        await manager.setPluginConfiguration(PLUGIN, v1, {
+        await manager.replacePluginConfiguration(PLUGIN, v1, {
           userId: 'alice',
           description: 'first',
         });
-        await manager.setPluginConfiguration(PLUGIN, v2, { userId: 'bob' });
+        await manager.replacePluginConfiguration(PLUGIN, v2, { userId: 'bob' });
 
         const listed = await manager.listVersions(PLUGIN, 'production');
         expect(listed).toMatchObject([
@@ -646,8 +983,8 @@ describe.each(databases.eachSupportedId())(
 
       it('rolls back by writing a new version and prunes old ones', async () => {
         const { manager } = await setup();
-        await manager.setPluginConfiguration(PLUGIN, v1);
-        await manager.setPluginConfiguration(PLUGIN, v2);
+        await manager.replacePluginConfiguration(PLUGIN, v1);
+        await manager.replacePluginConfiguration(PLUGIN, v2);
 
         const rolled = await manager.rollback(PLUGIN, 'production', 1, {
           userId: 'admin',
@@ -676,7 +1013,7 @@ describe.each(databases.eachSupportedId())(
         ).rejects.toThrow(ConflictError);
 
         for (let i = 4; i <= 7; i++) {
-          await manager.setPluginConfiguration(PLUGIN, [
+          await manager.replacePluginConfiguration(PLUGIN, [
             { key: 'count', value: i, type: 'number' },
           ]);
         }
@@ -703,14 +1040,14 @@ describe.each(databases.eachSupportedId())(
       it('restores the layers as of a revision as new versions, leaving unchanged ones alone', async () => {
         const { manager, plugins } = await setup();
         const plugin = await plugins.getOrThrow(PLUGIN);
-        await manager.setPluginConfiguration(PLUGIN, v1, {
+        await manager.replacePluginConfiguration(PLUGIN, v1, {
           environment: 'base',
         });
-        await manager.setPluginConfiguration(PLUGIN, v1);
+        await manager.replacePluginConfiguration(PLUGIN, v1);
         const then = await manager.resolve(PLUGIN, 'production');
-        await manager.setPluginConfiguration(PLUGIN, v2);
+        await manager.replacePluginConfiguration(PLUGIN, v2);
         // Another environment is not the plugin's: left alone.
-        await manager.setPluginConfiguration(PLUGIN, v2, {
+        await manager.replacePluginConfiguration(PLUGIN, v2, {
           environment: 'staging',
         });
 
@@ -768,10 +1105,10 @@ describe.each(databases.eachSupportedId())(
       it('refuses to restore a revision whose versions were pruned', async () => {
         const { manager, plugins } = await setup();
         const plugin = await plugins.getOrThrow(PLUGIN);
-        await manager.setPluginConfiguration(PLUGIN, v1);
+        await manager.replacePluginConfiguration(PLUGIN, v1);
         const then = await manager.resolve(PLUGIN, 'production');
         for (let i = 2; i <= 6; i++) {
-          await manager.setPluginConfiguration(PLUGIN, [
+          await manager.replacePluginConfiguration(PLUGIN, [
             { key: 'count', value: i, type: 'number' },
           ]);
         }
@@ -791,11 +1128,11 @@ describe.each(databases.eachSupportedId())(
         const { manager } = await setup();
         const before = new Date().toISOString();
         await pause(30);
-        await manager.setPluginConfiguration(PLUGIN, v1);
+        await manager.replacePluginConfiguration(PLUGIN, v1);
         await pause(30);
         const between = new Date().toISOString();
         await pause(30);
-        await manager.setPluginConfiguration(PLUGIN, v2);
+        await manager.replacePluginConfiguration(PLUGIN, v2);
 
         const then = await manager.getEffectiveConfiguration(
           PLUGIN,
@@ -834,7 +1171,7 @@ describe.each(databases.eachSupportedId())(
     describe('watching', () => {
       it('calls watchers once per change, with or without a key, until unwatched', async () => {
         const { manager } = await setup();
-        await manager.setPluginConfiguration(PLUGIN, [
+        await manager.replacePluginConfiguration(PLUGIN, [
           { key: 'feature.enabled', value: false, type: 'boolean' },
           { key: 'other', value: 'a', type: 'string' },
         ]);
@@ -858,7 +1195,7 @@ describe.each(databases.eachSupportedId())(
         await manager.resolve(PLUGIN, 'production');
 
         // 1: only another key changes, with a new secret.
-        const w1 = await manager.setPluginConfiguration(PLUGIN, [
+        const w1 = await manager.replacePluginConfiguration(PLUGIN, [
           { key: 'feature.enabled', value: false, type: 'boolean' },
           { key: 'other', value: 'b', type: 'string' },
           { key: 'api.key', value: 'watched-secret', type: 'secret' },
@@ -876,7 +1213,7 @@ describe.each(databases.eachSupportedId())(
         expect(keyed.items).toHaveLength(0);
 
         // 2: the watched key changes.
-        const w2 = await manager.setPluginConfiguration(PLUGIN, [
+        const w2 = await manager.replacePluginConfiguration(PLUGIN, [
           { key: 'feature.enabled', value: true, type: 'boolean' },
           { key: 'other', value: 'b', type: 'string' },
           { key: 'api.key', value: MASK, type: 'secret' },
@@ -887,7 +1224,7 @@ describe.each(databases.eachSupportedId())(
         expect((await all.nth(2)).revision).toBe(w2.version.revision);
 
         // 3: a base-layer change reaches production's watchers.
-        const w3 = await manager.setPluginConfiguration(
+        const w3 = await manager.replacePluginConfiguration(
           PLUGIN,
           [{ key: 'from.base', value: 1, type: 'number' }],
           { environment: 'base' },
@@ -898,7 +1235,7 @@ describe.each(databases.eachSupportedId())(
         expect(values(c3)['from.base']).toBe(1);
 
         // 4: a change to another environment reaches no production watcher.
-        await manager.setPluginConfiguration(
+        await manager.replacePluginConfiguration(
           PLUGIN,
           [{ key: 'x', value: 1, type: 'number' }],
           { environment: 'staging' },
@@ -906,7 +1243,7 @@ describe.each(databases.eachSupportedId())(
 
         // 5: after unwatching, no more calls.
         stopAll();
-        const w5 = await manager.setPluginConfiguration(PLUGIN, [
+        const w5 = await manager.replacePluginConfiguration(PLUGIN, [
           { key: 'feature.enabled', value: false, type: 'boolean' },
         ]);
         expect((await sentinel.nth(4)).revision).toBe(w5.version.revision);
@@ -932,13 +1269,16 @@ describe.each(databases.eachSupportedId())(
           { reveal: true },
         );
         await manager.resolve(PLUGIN, 'production');
-        await manager.setPluginConfiguration(PLUGIN, designExample);
+        await manager.replacePluginConfiguration(PLUGIN, designExample);
         expect(values(await seen.nth(1))['api.key']).toBe('secret-key-value');
       });
 
       it('long-polls for a change', async () => {
         const { manager } = await setup();
-        const w1 = await manager.setPluginConfiguration(PLUGIN, designExample);
+        const w1 = await manager.replacePluginConfiguration(
+          PLUGIN,
+          designExample,
+        );
         const r1 = w1.version.revision;
 
         // Already past: answers at once.
@@ -959,7 +1299,7 @@ describe.each(databases.eachSupportedId())(
           timeoutMs: 30_000,
         });
         await manager.getEffectiveConfiguration(PLUGIN, 'production');
-        const w2 = await manager.setPluginConfiguration(PLUGIN, [
+        const w2 = await manager.replacePluginConfiguration(PLUGIN, [
           { key: 'feature.enabled', value: false, type: 'boolean' },
         ]);
         const waited = await pending;
@@ -996,7 +1336,7 @@ describe.each(databases.eachSupportedId())(
       it('reaches a watcher on another instance over the same database', async () => {
         const { knex, manager: writer } = await setup();
         const { manager: reader } = await createManager(knex);
-        await writer.setPluginConfiguration(PLUGIN, designExample);
+        await writer.replacePluginConfiguration(PLUGIN, designExample);
 
         const prod = recorder<EffectiveConfiguration>();
         const dev = recorder<EffectiveConfiguration>();
@@ -1014,7 +1354,7 @@ describe.each(databases.eachSupportedId())(
         );
         expect(cached.version).toBe(1);
 
-        const w2 = await writer.setPluginConfiguration(PLUGIN, [
+        const w2 = await writer.replacePluginConfiguration(PLUGIN, [
           { key: 'feature.enabled', value: false, type: 'boolean' },
           { key: 'api.key', value: MASK, type: 'secret' },
         ]);
@@ -1033,7 +1373,7 @@ describe.each(databases.eachSupportedId())(
         expect(fresh.version).toBe(2);
         expect(values(fresh)['api.key']).toBe('secret-key-value');
 
-        const w3 = await writer.setPluginConfiguration(
+        const w3 = await writer.replacePluginConfiguration(
           PLUGIN,
           [{ key: 'shared', value: 'yes', type: 'string' }],
           { environment: 'base' },
@@ -1052,7 +1392,7 @@ describe.each(databases.eachSupportedId())(
         const { knex, manager } = await setup();
         const queries = watchQueries(knex);
         try {
-          await manager.setPluginConfiguration(PLUGIN, designExample);
+          await manager.replacePluginConfiguration(PLUGIN, designExample);
           // Sanity: the count sees plugin lookups (a write looks it up).
           expect(queries.plugins()).toBeGreaterThan(0);
           queries.reset();
@@ -1091,7 +1431,7 @@ describe.each(databases.eachSupportedId())(
 
       it("still refuses another tenant's plugin, kept or not", async () => {
         const { knex, manager } = await setup();
-        await manager.setPluginConfiguration(PLUGIN, designExample);
+        await manager.replacePluginConfiguration(PLUGIN, designExample);
         const notFound = async (read: Promise<unknown>) => {
           const error = await caught(read);
           expect(error).toBeInstanceOf(NotFoundError);
@@ -1265,7 +1605,7 @@ describe.each(databases.eachSupportedId())(
         properties: { 'db.password': { type: 'string', maxLength: 5 } },
       };
       const invalid = await caught(
-        manager.setPluginConfiguration(
+        manager.replacePluginConfiguration(
           PLUGIN,
           [{ key: 'db.password', value: CANARY, type: 'secret' }],
           { environment: 'base' },
@@ -1275,7 +1615,7 @@ describe.each(databases.eachSupportedId())(
       expect(invalid.message).not.toContain(CANARY);
       schema = undefined;
       const typeError = await caught(
-        manager.setPluginConfiguration(PLUGIN, [
+        manager.replacePluginConfiguration(PLUGIN, [
           { key: 'port', value: CANARY, type: 'number', sensitive: true },
         ]),
       );
@@ -1298,7 +1638,7 @@ describe.each(databases.eachSupportedId())(
         }
       };
 
-      const w1 = await manager.setPluginConfiguration(
+      const w1 = await manager.replacePluginConfiguration(
         PLUGIN,
         [
           { key: 'db.password', value: CANARY, type: 'secret' },
@@ -1307,7 +1647,7 @@ describe.each(databases.eachSupportedId())(
         { environment: 'base', userId: 'admin', description: 'base secrets' },
       );
       await delivered(w1);
-      const w2 = await manager.setPluginConfiguration(
+      const w2 = await manager.replacePluginConfiguration(
         PLUGIN,
         [
           {
@@ -1332,7 +1672,7 @@ describe.each(databases.eachSupportedId())(
         { userId: 'admin' },
       );
       await delivered(w2);
-      const w3 = await manager.setPluginConfiguration(PLUGIN, [
+      const w3 = await manager.replacePluginConfiguration(PLUGIN, [
         { key: 'api.token', value: MASK, type: 'string', sensitive: true },
         { key: 'signing.key', value: 'rotated-value', type: 'secret' },
       ]);
@@ -1418,7 +1758,7 @@ describe.each(databases.eachSupportedId())(
 
     describe('encryption keys', () => {
       async function writeSecrets(manager: ConfigurationManager) {
-        await manager.setPluginConfiguration(
+        await manager.replacePluginConfiguration(
           PLUGIN,
           [
             { key: 'db.password', value: 'base-pw', type: 'secret' },
@@ -1426,11 +1766,11 @@ describe.each(databases.eachSupportedId())(
           ],
           { environment: 'base' },
         );
-        await manager.setPluginConfiguration(PLUGIN, designExample);
-        await manager.setPluginConfiguration(PLUGIN, [
+        await manager.replacePluginConfiguration(PLUGIN, designExample);
+        await manager.replacePluginConfiguration(PLUGIN, [
           { key: 'api.key', value: 'newer-api-key', type: 'secret' },
         ]);
-        await manager.setPluginConfiguration(
+        await manager.replacePluginConfiguration(
           PLUGIN,
           [{ key: 'only.plain', value: 1, type: 'number' }],
           { environment: 'staging' },
@@ -1539,7 +1879,7 @@ describe.each(databases.eachSupportedId())(
         const due = recorder<any>();
         events.on('configuration:secretRotationDue', p => due.push(p));
 
-        await manager.setPluginConfiguration(PLUGIN, [
+        await manager.replacePluginConfiguration(PLUGIN, [
           {
             key: 'old.secret',
             value: 'o',
@@ -1573,7 +1913,7 @@ describe.each(databases.eachSupportedId())(
         expect(due.items).toHaveLength(1);
 
         // Rotated, with a new date that passes as well: announced again.
-        await manager.setPluginConfiguration(PLUGIN, [
+        await manager.replacePluginConfiguration(PLUGIN, [
           {
             key: 'old.secret',
             value: 'o2',
@@ -1600,7 +1940,7 @@ describe.each(databases.eachSupportedId())(
     describe('export and import', () => {
       async function exported() {
         const { knex, manager } = await setup();
-        await manager.setPluginConfiguration(
+        await manager.replacePluginConfiguration(
           PLUGIN,
           [
             { key: 'db.password', value: 'base-pw', type: 'secret' },
@@ -1608,10 +1948,10 @@ describe.each(databases.eachSupportedId())(
           ],
           { environment: 'base', description: 'base' },
         );
-        await manager.setPluginConfiguration(PLUGIN, designExample, {
+        await manager.replacePluginConfiguration(PLUGIN, designExample, {
           userId: 'admin',
         });
-        await manager.setPluginConfiguration(PLUGIN, [
+        await manager.replacePluginConfiguration(PLUGIN, [
           { key: 'api.key', value: 'newer-api-key', type: 'secret' },
           { key: 'feature.enabled', value: false, type: 'boolean' },
         ]);

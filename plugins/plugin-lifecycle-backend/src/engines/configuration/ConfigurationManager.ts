@@ -7,6 +7,7 @@ import {
   ConfigVersion,
   ConfigVersionSummary,
   ConfigWatchResult,
+  ConfigWritePreview,
   ConfigWriteResult,
   ConfigurationEntry,
   EffectiveConfigEntry,
@@ -24,12 +25,16 @@ import {
 } from '../../database/ConfigStore';
 import { PluginRecord } from '../../database/PluginStore';
 import {
+  ConfigLayer,
   ConfigProblem,
   configDocument,
   diffEntries,
+  droppedRequiredKeys,
   isSecretEntry,
   maskEntries,
   mergeLayers,
+  patchLayer,
+  sameLayerContent,
   validateAgainstSchema,
   validateEntries,
 } from '../../domain/configuration';
@@ -64,7 +69,37 @@ export interface ConfigChanged {
   layer: string;
   version: StoredConfigVersion;
   actor?: string;
-  dryRun?: boolean;
+}
+
+/** What a write does to a layer: replace its content, or merge keys into it. */
+export type LayerChange =
+  | { mode: 'replace'; entries: ConfigurationEntry[] }
+  | { mode: 'merge'; entries: ConfigurationEntry[]; remove?: string[] };
+
+/** Options of a configuration write. */
+export interface ConfigWriteOptions {
+  /** The layer: `base` or an environment (default: the default environment). */
+  environment?: string;
+  userId?: string;
+  description?: string;
+  /** Check-and-set: ConflictError unless the layer is at this version. */
+  expectedVersion?: number;
+  scope?: TenantScope;
+  /** The schema to hold entries to when the plugin has no version yet. */
+  schema?: Record<string, unknown>;
+  /** False: store only; running instances are not told (install). */
+  applyToInstances?: boolean;
+}
+
+interface WritePlan {
+  plugin: PluginRecord;
+  layer: string;
+  previous?: StoredConfigVersion;
+  /** The layer's content now, plaintext (none: no version yet). */
+  current: ConfigurationEntry[];
+  /** The layer's content after the write, plaintext. */
+  next: ConfigurationEntry[];
+  changed: boolean;
 }
 
 export interface ConfigurationManagerOptions {
@@ -232,51 +267,73 @@ export class ConfigurationManager {
   }
 
   /**
-   * Writes a new version of one layer of a plugin's configuration: validated
-   * in full (types, required keys, the plugin's JSON Schema) before anything
-   * is stored, secrets sealed, check-and-set with `expectedVersion`.
+   * Sets keys of one layer of a plugin's configuration and leaves its other
+   * keys as they are (the call of the original design): each entry replaces
+   * the one with its key, `remove` drops keys. Validated in full (types,
+   * required keys, the plugin's JSON Schema) before anything is stored,
+   * secrets sealed, check-and-set with `expectedVersion`. A change that
+   * leaves the layer as it is stores nothing and answers its latest version
+   * with `changed: false`.
    */
   async setPluginConfiguration(
     pluginId: string,
     entries: ConfigurationEntry[],
-    options: {
-      environment?: string;
-      userId?: string;
-      description?: string;
-      expectedVersion?: number;
-      dryRun?: boolean;
-      scope?: TenantScope;
-      /** The schema to hold entries to when the plugin has no version yet. */
-      schema?: Record<string, unknown>;
-      /** False: store only; running instances are not told (install). */
-      applyToInstances?: boolean;
+    options: ConfigWriteOptions & {
+      /** Keys to remove; a required key cannot be removed. */
+      remove?: string[];
     } = {},
   ): Promise<ConfigWriteResult> {
-    const parsed = z.array(configurationEntrySchema).safeParse(entries);
-    if (!parsed.success) {
-      throw new InputError(
-        `Invalid configuration entries: ${zodMessage(parsed.error)}`,
-      );
-    }
-    const layer = this.#layer(options.environment ?? this.defaultEnvironment);
-    const plugin = await this.#o.getPlugin(
+    return this.#write(
       pluginId,
-      options.scope ?? ALL_TENANTS,
+      { mode: 'merge', entries, remove: options.remove },
+      options,
     );
-    const previous = await this.#store.latest(plugin.id, layer);
-    const plain = this.#keepMaskedSecrets(parsed.data, previous);
-    await this.#validate(plugin, layer, plain, options.schema);
-    const version = await this.#append(plugin, layer, plain, {
-      author: options.userId,
-      description: options.description,
-      expectedVersion: options.expectedVersion,
-    });
-    const operationId = await this.#afterWrite(plugin, layer, version, {
-      actor: options.userId,
-      dryRun: options.dryRun,
-      apply: options.applyToInstances ?? true,
-    });
-    return { version: this.#summary(version), operationId };
+  }
+
+  /**
+   * Replaces the whole content of one layer (`PUT`): keys left out are
+   * removed, but a write that would leave a key marked required absent from
+   * the effective configuration is refused (InputError naming the keys).
+   * Otherwise as {@link ConfigurationManager.setPluginConfiguration}.
+   */
+  async replacePluginConfiguration(
+    pluginId: string,
+    entries: ConfigurationEntry[],
+    options: ConfigWriteOptions & {
+      /**
+       * The entries are a new start (an install's configuration): keys
+       * marked required before may go.
+       */
+      allowDroppingRequired?: boolean;
+    } = {},
+  ): Promise<ConfigWriteResult> {
+    return this.#write(pluginId, { mode: 'replace', entries }, options);
+  }
+
+  /**
+   * What a write would do, checked as the write would be (400, 404, 409
+   * alike), with nothing stored, announced or applied: the layer's content
+   * after it, the diff and each effective configuration it feeds, secrets
+   * masked.
+   */
+  async previewPluginConfiguration(
+    pluginId: string,
+    change: LayerChange,
+    options: Omit<ConfigWriteOptions, 'applyToInstances'> = {},
+  ): Promise<ConfigWritePreview> {
+    const plan = await this.#plan(pluginId, change, options);
+    const current = plan.previous?.version ?? 0;
+    const to = plan.changed ? current + 1 : current;
+    return {
+      dryRun: true,
+      pluginId: plan.plugin.id,
+      layer: plan.layer,
+      currentVersion: current,
+      changed: plan.changed,
+      entries: maskEntries(plan.next),
+      diff: diffEntries(plan.current, plan.next, { from: current, to }),
+      effective: await this.#previewEffective(plan, to),
+    };
   }
 
   /**
@@ -438,7 +495,7 @@ export class ConfigurationManager {
     const operationId = await this.#afterWrite(plugin, layer, version, {
       actor: options.userId,
     });
-    return { version: this.#summary(version), operationId };
+    return { version: this.#summary(version), changed: true, operationId };
   }
 
   /**
@@ -774,19 +831,204 @@ export class ConfigurationManager {
     });
   }
 
+  async #write(
+    pluginId: string,
+    change: LayerChange,
+    options: ConfigWriteOptions & { allowDroppingRequired?: boolean },
+  ): Promise<ConfigWriteResult> {
+    // Without the caller's expectedVersion, the write is still based on the
+    // version it read: a concurrent write makes it read and merge again
+    // instead of one of the two being lost.
+    for (let attempt = 1; ; attempt++) {
+      const plan = await this.#plan(pluginId, change, options);
+      if (!plan.changed) {
+        return { version: this.#summary(plan.previous!), changed: false };
+      }
+      let version: StoredConfigVersion;
+      try {
+        version = await this.#append(plan.plugin, plan.layer, plan.next, {
+          author: options.userId,
+          description: options.description,
+          expectedVersion:
+            options.expectedVersion ?? plan.previous?.version ?? 0,
+        });
+      } catch (error) {
+        if (
+          options.expectedVersion === undefined &&
+          error instanceof ConflictError &&
+          attempt < 5
+        ) {
+          continue;
+        }
+        throw error;
+      }
+      const operationId = await this.#afterWrite(
+        plan.plugin,
+        plan.layer,
+        version,
+        {
+          actor: options.userId,
+          apply: options.applyToInstances ?? true,
+        },
+      );
+      return { version: this.#summary(version), changed: true, operationId };
+    }
+  }
+
+  /**
+   * Everything a write decides before storing: the layer's content after it
+   * (plaintext), checked in full, and whether it differs from what is
+   * stored. A layer without a version differs from any content, even none,
+   * so a first write always makes version 1.
+   */
+  async #plan(
+    pluginId: string,
+    change: LayerChange,
+    options: ConfigWriteOptions & { allowDroppingRequired?: boolean },
+  ): Promise<WritePlan> {
+    const parsed = z.array(configurationEntrySchema).safeParse(change.entries);
+    if (!parsed.success) {
+      throw new InputError(
+        `Invalid configuration entries: ${zodMessage(parsed.error)}`,
+      );
+    }
+    const layer = this.#layer(options.environment ?? this.defaultEnvironment);
+    const plugin = await this.#o.getPlugin(
+      pluginId,
+      options.scope ?? ALL_TENANTS,
+    );
+    const previous = await this.#store.latest(plugin.id, layer);
+    const have = previous?.version ?? 0;
+    if (
+      options.expectedVersion !== undefined &&
+      have !== options.expectedVersion
+    ) {
+      throw new ConflictError(
+        `Configuration '${layer}' of plugin '${plugin.id}' is at version ${have}, not the expected ${options.expectedVersion}; read it again and retry`,
+      );
+    }
+    const current = previous ? this.#openAll(previous) : [];
+    const given = this.#keepMaskedSecrets(parsed.data, previous);
+    const next =
+      change.mode === 'replace'
+        ? given
+        : patchLayer(current, { entries: given, remove: change.remove });
+    const dropped =
+      change.mode === 'merge' || !options.allowDroppingRequired
+        ? await this.#droppedRequired(plugin.id, layer, current, next)
+        : [];
+    await this.#validate(plugin, layer, next, options.schema, dropped);
+    const changed = !previous || !sameLayerContent(current, next);
+    return { plugin, layer, previous, current, next, changed };
+  }
+
+  /**
+   * Keys marked required in an effective configuration the layer feeds that
+   * the new content would leave out of it. A base write is held to every
+   * environment (one without a layer of its own gets the base alone).
+   */
+  async #droppedRequired(
+    pluginId: string,
+    layer: string,
+    before: ConfigurationEntry[],
+    after: ConfigurationEntry[],
+  ): Promise<string[]> {
+    const dropped = new Set<string>();
+    const check = (others: ConfigurationEntry[], isBase: boolean) => {
+      const merge = (entries: ConfigurationEntry[]) =>
+        mergeLayers(
+          isBase
+            ? [
+                { layer, version: 0, entries },
+                { layer: 'other', version: 0, entries: others },
+              ]
+            : [
+                { layer: 'other', version: 0, entries: others },
+                { layer, version: 0, entries },
+              ],
+        );
+      droppedRequiredKeys(merge(before), merge(after)).forEach(k =>
+        dropped.add(k),
+      );
+    };
+    if (layer === CONFIG_BASE_LAYER) {
+      check([], true);
+      for (const env of this.#o.environments) {
+        const stored = await this.#store.latest(pluginId, env);
+        if (stored) check(this.#openAll(stored), true);
+      }
+    } else {
+      const base = await this.#store.latest(pluginId, CONFIG_BASE_LAYER);
+      check(base ? this.#openAll(base) : [], false);
+    }
+    return [...dropped].sort();
+  }
+
+  /** The effective configurations a planned write would make. */
+  async #previewEffective(
+    plan: WritePlan,
+    toVersion: number,
+  ): Promise<EffectiveConfiguration[]> {
+    const isBase = plan.layer === CONFIG_BASE_LAYER;
+    const written = {
+      layer: plan.layer,
+      version: toVersion,
+      entries: plan.next,
+    };
+    const result: EffectiveConfiguration[] = [];
+    for (const env of isBase ? this.#o.environments : [plan.layer]) {
+      const other = await this.#store.latest(
+        plan.plugin.id,
+        isBase ? env : CONFIG_BASE_LAYER,
+      );
+      const otherLayer = other && {
+        layer: other.layer,
+        version: other.version,
+        entries: this.#openAll(other),
+      };
+      const layers = isBase ? [written, otherLayer] : [otherLayer, written];
+      const resolved: ResolvedConfiguration = {
+        environment: env,
+        // Nothing is written: the revision stays the current one.
+        revision: Math.max(plan.previous?.revision ?? 0, other?.revision ?? 0),
+        versions: {
+          base: isBase ? toVersion : other?.version ?? 0,
+          environment: isBase ? other?.version ?? 0 : toVersion,
+        },
+        entries: mergeLayers(
+          layers.filter((l): l is ConfigLayer => Boolean(l)),
+        ),
+      };
+      result.push(this.#view(plan.plugin.id, resolved, false));
+    }
+    return result;
+  }
+
   async #validate(
     plugin: PluginRecord,
     layer: string,
     entries: ConfigurationEntry[],
     fallbackSchema?: Record<string, unknown>,
+    droppedRequired: string[] = [],
   ) {
-    const problems: ConfigProblem[] = [...validateEntries(entries)];
-    if (problems.length === 0) {
+    const problems: ConfigProblem[] = [
+      ...droppedRequired.map(key => ({
+        key,
+        message: 'is required and this write would remove it',
+      })),
+      ...validateEntries(entries),
+    ];
+    if (problems.length === droppedRequired.length) {
       const schema = (await this.#o.getSchema(plugin)) ?? fallbackSchema;
-      if (schema)
+      if (schema) {
+        // A dropped key the schema requires too is reported once.
+        const named = new Set(droppedRequired);
         problems.push(
-          ...(await this.#schemaProblems(plugin, layer, entries, schema)),
+          ...(
+            await this.#schemaProblems(plugin, layer, entries, schema)
+          ).filter(p => !named.has(p.key)),
         );
+      }
     }
     if (problems.length > 0) {
       throw new InputError(
@@ -874,7 +1116,7 @@ export class ConfigurationManager {
     plugin: PluginRecord,
     layer: string,
     version: StoredConfigVersion,
-    options: { actor?: string; dryRun?: boolean; apply?: boolean },
+    options: { actor?: string; apply?: boolean },
   ): Promise<string | undefined> {
     this.#feed.announced(version.revision);
     this.#changed(version);
@@ -893,7 +1135,6 @@ export class ConfigurationManager {
       layer,
       version,
       actor: options.actor,
-      dryRun: options.dryRun,
     });
   }
 

@@ -92,8 +92,6 @@ export interface ConfigureParams {
   layer?: string;
   version?: number;
   revision?: number;
-  /** Apply to one instance first; a failure there stops the change. */
-  dryRun?: boolean;
 }
 
 type Touched =
@@ -126,8 +124,8 @@ export function instanceEnv(
  * time, by the plugin's reload strategy: `signal` or `endpoint` reload in
  * place; `restart` (the default, and for runtimes that cannot reload)
  * replaces each instance by one started with the new configuration, which
- * must pass its probes before the old one stops. With `dryRun` the first
- * instance is the trial. If an instance does not stay ready, every instance
+ * must pass its probes before the old one stops: the first instance is the
+ * trial of the change. If an instance does not stay ready, every instance
  * touched goes back to the previous configuration and the layer's stored
  * content is rolled back too, so what is stored is what runs.
  */
@@ -204,11 +202,6 @@ export async function applyConfiguration(
         await s.awaitReady(plugin.probes, asRuntime(instance), runtime, signal);
         await s.instances.setConfigRevision(instance.id, target.revision);
       }
-      if (params.dryRun && touched.length === 1) {
-        s.logger.info(
-          `configuration revision ${target.revision} of ${plugin.id} passed its trial on one instance; applying to the rest`,
-        );
-      }
     }
     await s.stateMachine.transition(plugin, 'running', {
       ...s.ctx(
@@ -221,14 +214,13 @@ export async function applyConfiguration(
       revision: target.revision,
       strategy,
       instances: instances.length,
-      dryRun: params.dryRun ?? false,
     };
   } catch (error) {
     const message = `configuration revision ${
       target.revision
-    } failed (${strategy}${
-      params.dryRun && touched.length <= 1 ? ', dry run' : ''
-    }): ${error instanceof Error ? error.message : stringifyError(error)}`;
+    } failed (${strategy}): ${
+      error instanceof Error ? error.message : stringifyError(error)
+    }`;
     const previous = await s.configuration.resolveAtRevision(
       plugin,
       previousRevision,

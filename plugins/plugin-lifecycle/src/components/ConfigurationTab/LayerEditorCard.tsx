@@ -65,7 +65,11 @@ export const LayerEditorCard = ({
           paragraph
           data-testid="config-save-result"
         >
-          Saved {layer} {formatVersion(outcome.saved.version.version)}.
+          {outcome.saved.changed === false
+            ? `No change: ${layer} stays at ${formatVersion(
+                outcome.saved.version.version,
+              )}.`
+            : `Saved ${layer} ${formatVersion(outcome.saved.version.version)}.`}
           {outcome.saved.operationId &&
             ` Applying it to running instances (operation ${outcome.saved.operationId}).`}
         </Typography>
