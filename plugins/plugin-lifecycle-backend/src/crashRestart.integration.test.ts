@@ -90,9 +90,11 @@ describe('crashed instances are replaced (restart policy)', () => {
     expect([...states]).toEqual(['running']);
     expect(live(replaced).map(i => i.id)).toContain(survivor.id);
     expect(isProcessAlive(survivor.pid!)).toBe(true);
-    expect(replaced.instances.find(i => i.id === victim.id)).toMatchObject({
-      status: 'crashed',
-    });
+    expect(replaced.endedInstances.find(i => i.id === victim.id)).toMatchObject(
+      {
+        status: 'crashed',
+      },
+    );
     expect(replaced.restarts).toMatchObject({
       crashes: 1,
       maxRestarts: 3,
@@ -144,7 +146,7 @@ describe('crashed instances are replaced (restart policy)', () => {
       .send({});
     expect(stopped.status).toBe(202);
     await waitForOperation(server, auth, stopped.body.operationId);
-    const someStopped = (await getPlugin()).instances.find(
+    const someStopped = (await getPlugin()).endedInstances.find(
       i => i.status === 'stopped',
     )!;
     expect(someStopped).toBeDefined();

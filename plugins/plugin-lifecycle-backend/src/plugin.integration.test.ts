@@ -24,7 +24,11 @@ describe('plugin-lifecycle backend, end to end over HTTP', () => {
       config: {
         requestArtifactTypes: ['command', 'tarball', 'external'],
         orchestrator: { defaultTimeout: 30_000 },
-        runtime: { process: { readyTimeout: 3_000, stopGracePeriod: 5_000 } },
+        runtime: {
+          process: { readyTimeout: 3_000, stopGracePeriod: 5_000 },
+          // Crashes are not replaced here (see crashRestart.integration.test).
+          restartPolicy: { maxRestarts: 0 },
+        },
       },
     }));
   });
@@ -153,7 +157,9 @@ describe('plugin-lifecycle backend, end to end over HTTP', () => {
     const plugin = await getPlugin('sample-http-service');
     expect(plugin.state).toBe('error');
     expect(plugin.lastError).toMatch(/readiness/);
-    for (const instance of plugin.instances) {
+    expect(plugin.instances).toEqual([]);
+    expect(plugin.endedInstances.length).toBeGreaterThan(0);
+    for (const instance of plugin.endedInstances) {
       expect(instance.status).toBe('stopped');
       expect(isProcessAlive(instance.pid!)).toBe(false);
     }
@@ -216,7 +222,7 @@ describe('plugin-lifecycle backend, end to end over HTTP', () => {
     const firstNew = Math.min(...after.map(i => Date.parse(i.startedAt)));
     for (const old of before) {
       expect(isProcessAlive(old.pid!)).toBe(false);
-      const stopped = plugin.instances.find(i => i.id === old.id)!;
+      const stopped = plugin.endedInstances.find(i => i.id === old.id)!;
       expect(Date.parse(stopped.stoppedAt!)).toBeGreaterThanOrEqual(firstNew);
     }
 
@@ -244,9 +250,9 @@ describe('plugin-lifecycle backend, end to end over HTTP', () => {
       toState: 'running',
       reason: expect.stringMatching(/1\.1\.0 restored$/),
     });
-    for (const instance of plugin.instances.filter(
-      i => i.version === '2.0.0',
-    )) {
+    const tried = plugin.endedInstances.filter(i => i.version === '2.0.0');
+    expect(tried.length).toBeGreaterThan(0);
+    for (const instance of tried) {
       expect(isProcessAlive(instance.pid!)).toBe(false);
     }
 
@@ -259,7 +265,7 @@ describe('plugin-lifecycle backend, end to end over HTTP', () => {
     });
   });
 
-  it('moves a running plugin to error when its instance crashes', async () => {
+  it('moves a running plugin to error when its instance crashes past a restart budget of 0', async () => {
     await act('sample-http-service', 'install', {
       version: '1.1.0',
       start: true,
@@ -275,9 +281,10 @@ describe('plugin-lifecycle backend, end to end over HTTP', () => {
     }
     expect(plugin.state).toBe('error');
     expect(plugin.lastError).toMatch(/exited unexpectedly .*signal SIGKILL/);
-    expect(plugin.instances.find(i => i.id === instance.id)?.status).toBe(
+    expect(plugin.endedInstances.find(i => i.id === instance.id)?.status).toBe(
       'crashed',
     );
+    expect(plugin.restarts).toMatchObject({ maxRestarts: 0, crashLoop: true });
 
     // error -> start recovers it
     expect(await act('sample-http-service', 'start')).toMatchObject({

@@ -18,6 +18,42 @@ describe.each(databases.eachSupportedId())(
       return { instances: InstanceStore.create({ db: knex }) };
     }
 
+    it('keeps a bounded history of ended instances and counts crashes', async () => {
+      const { instances } = await createStores();
+      const base = {
+        pluginId: 'p1',
+        version: '1.0.0',
+        track: 'stable',
+        runtime: 'process',
+        host: '127.0.0.1',
+        protocol: 'http',
+        owner: 'replica-a',
+        port: 4000,
+      };
+      for (let i = 0; i < 6; i++) {
+        await instances.insert({ ...base, id: `e${i}`, status: 'running' });
+        await instances.setStatus(`e${i}`, i % 2 ? 'crashed' : 'stopped');
+        await new Promise(r => setTimeout(r, 5)); // distinct start times
+      }
+      await instances.insert({ ...base, id: 'live', status: 'running' });
+      expect(
+        (await instances.crashTimes('p1', Date.now() - 60_000)).length,
+      ).toBe(3);
+      expect(await instances.crashTimes('p1', Date.now() + 1)).toEqual([]);
+
+      expect(await instances.pruneEnded(2)).toBe(4);
+      expect(
+        (await instances.listForPlugin('p1', { endedOnly: true })).map(
+          i => i.id,
+        ),
+      ).toEqual(['e5', 'e4']);
+      expect(
+        (await instances.listForPlugin('p1', { activeOnly: true })).map(
+          i => i.id,
+        ),
+      ).toEqual(['live']);
+    });
+
     it('tracks an instance from start to stop', async () => {
       const { instances } = await createStores();
       const base = {

@@ -140,14 +140,36 @@ export class InstanceStore {
   /** The plugin's instances: active ones, then the most recent ended ones. */
   async listForPlugin(
     pluginId: string,
-    options: { activeOnly?: boolean; limit?: number } = {},
+    options: { activeOnly?: boolean; endedOnly?: boolean; limit?: number } = {},
   ): Promise<PluginInstance[]> {
     const query = this.#db<InstanceRow>('plugin_instances')
       .where({ plugin_id: pluginId })
       .orderBy('started_at', 'desc')
       .limit(options.limit ?? 50);
     if (options.activeOnly) query.whereIn('status', ACTIVE_INSTANCE_STATUSES);
+    if (options.endedOnly) {
+      query.whereNotIn('status', ACTIVE_INSTANCE_STATUSES);
+    }
     return (await query).map(rowToInstance);
+  }
+
+  /**
+   * Forgets all but the latest `keep` ended instances of each plugin: the
+   * instance list is a bounded history, not a log of every start.
+   */
+  async pruneEnded(keep: number): Promise<number> {
+    const ranked = this.#db('plugin_instances')
+      .whereNotIn('status', ACTIVE_INSTANCE_STATUSES)
+      .select(
+        'id',
+        this.#db.raw(
+          'ROW_NUMBER() OVER (PARTITION BY plugin_id ORDER BY started_at DESC, id DESC) AS n',
+        ),
+      )
+      .as('ranked');
+    return this.#db('plugin_instances')
+      .whereIn('id', this.#db.from(ranked).where('n', '>', keep).select('id'))
+      .delete();
   }
 
   /** When the plugin's instances crashed since `since` (ms since the epoch). */

@@ -430,8 +430,11 @@ describe.each(databases.eachSupportedId())('the facade on %s', databaseId => {
     expect(running.map(i => [i.id, i.version])).toEqual([[before.id, '1.1.0']]);
     // 1.0.0 started with the restored configuration and never got ready.
     expect(
-      plugin.instances.filter(i => i.version === '1.0.0').map(i => i.status),
+      plugin.endedInstances
+        .filter(i => i.version === '1.0.0')
+        .map(i => i.status),
     ).toEqual(['stopped']);
+    expect(plugin.instances.map(i => i.version)).toEqual(['1.1.0']);
     const live = await (
       await fetch(`http://${before.host}:${before.port}/config`)
     ).json();
@@ -483,7 +486,9 @@ describe.each(databases.eachSupportedId())('the facade on %s', databaseId => {
     expect(op.error).toMatch(/start failed: .*timed out after 1500 ms/);
     const plugin = await system.getPlugin('my-plugin');
     expect(plugin.state).toBe('error');
-    for (const instance of plugin.instances) {
+    expect(plugin.instances).toEqual([]);
+    expect(plugin.endedInstances.length).toBeGreaterThan(0);
+    for (const instance of plugin.endedInstances) {
       expect(instance.status).toBe('stopped');
       expect(isProcessAlive(instance.pid!)).toBe(false);
     }

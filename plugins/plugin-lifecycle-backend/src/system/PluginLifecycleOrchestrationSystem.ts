@@ -805,15 +805,17 @@ export class PluginLifecycleOrchestrationSystem {
     scope: TenantScope = ALL_TENANTS,
   ): Promise<PluginDetails> {
     const plugin = await this.#getPlugin(pluginId, scope);
-    const [versions, instances, busy] = await Promise.all([
+    const [versions, instances, ended, busy] = await Promise.all([
       this.#plugins.listVersions(plugin.id),
-      this.#instances.listForPlugin(plugin.id, { limit: 20 }),
+      this.#instances.listForPlugin(plugin.id, { activeOnly: true }),
+      this.#instances.listForPlugin(plugin.id, { endedOnly: true, limit: 10 }),
       this.#operations.hasUnfinished(plugin.id),
     ]);
     return {
       ...toSummary(plugin),
       versions: versions.map(({ location: _l, ...v }) => v),
       instances,
+      endedInstances: ended,
       availableActions: busy ? [] : availableActions(plugin.state),
       restarts: await this.#crashRestarter.status(plugin.id),
     };

@@ -106,7 +106,8 @@ export interface InstanceHealth {
   instanceId: string;
   host?: string;
   port?: number;
-  verdict: HealthVerdict;
+  /** `unknown`: the instance has no probes, so nothing checks it. */
+  verdict: HealthVerdict | 'unknown';
   /** 0 to 1: the weight factor for health-weighted load balancing. */
   healthScore: number;
   ready: boolean;
@@ -127,10 +128,12 @@ export interface InstanceHealth {
 export interface PluginHealth {
   pluginId: string;
   /**
-   * All instances agree: that verdict; some healthy and some not:
-   * `degrading`; no instances: `unknown`.
+   * All checked instances agree: that verdict; some healthy and some not:
+   * `degrading`; a plugin that should be running with no instance serving
+   * (none ready, none starting): `down`; otherwise, and when nothing checks
+   * its instances (no probes): `unknown`.
    */
-  verdict: HealthVerdict | 'unknown';
+  verdict: HealthVerdict | 'unknown' | 'down';
   counts: Partial<Record<HealthVerdict, number>>;
   probes: ProbeDefinition[];
   instances: InstanceHealth[];

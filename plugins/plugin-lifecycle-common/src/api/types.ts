@@ -60,7 +60,10 @@ export interface PluginSummary {
 /** A managed plugin with its versions and instances. @public */
 export interface PluginDetails extends PluginSummary {
   versions: PluginVersion[];
+  /** The instances that are starting, running or stopping. */
   instances: PluginInstance[];
+  /** The latest instances that ended (stopped or crashed), newest first; a bounded history. */
+  endedInstances: PluginInstance[];
   availableActions: LifecycleAction[];
   /**
    * Instances that exited without being asked to, within the restart

@@ -175,6 +175,34 @@ describe('HealthMonitor against real HTTP servers', () => {
     return { monitor, events, verdicts, actions, suppressed, latest };
   }
 
+  it('reports no ghosts: a gone instance leaves the answer, and a running plugin with none serving is down', async () => {
+    const { db, store, plugins, instances } = await setup();
+    const [id] = await addPlugin(
+      db,
+      'ghosty',
+      [http('ready', 'readiness', '/ready')],
+      [servers[0].port],
+    );
+    await db('plugins').where({ id: 'ghosty' }).update({ state: 'running' });
+    const { monitor, latest } = createMonitor(db);
+    await monitor.start();
+    await waitFor(() => latest(id)?.verdict === 'healthy', 'a healthy verdict');
+    await monitor.flush();
+    expect((await store.getStatuses({ pluginId: 'ghosty' })).length).toBe(1);
+    expect((await monitor.getPluginHealth('ghosty')).verdict).toBe('healthy');
+
+    // The instance ends (a stop, or an earlier backend run): its rows stay
+    // as history, but the plugin has no instance left.
+    await instances.setStatus(id, 'stopped');
+    await monitor.refresh();
+    const gone = await monitor.getPluginHealth('ghosty');
+    expect(gone).toMatchObject({ verdict: 'down', instances: [] });
+    expect((await plugins.get('ghosty'))?.state).toBe('running');
+
+    await db('plugins').where({ id: 'ghosty' }).update({ state: 'installed' });
+    expect((await monitor.getPluginHealth('ghosty')).verdict).toBe('unknown');
+  });
+
   it('probes running instances and reports their health', async () => {
     const { db, store } = await setup();
     const [id] = await addPlugin(
@@ -426,11 +454,14 @@ describe('HealthMonitor against real HTTP servers', () => {
     });
     await monitor.start();
     const bare = await monitor.getPluginHealth('later');
+    // Nothing checks it: it takes traffic, but its health is unknown.
+    expect(bare.verdict).toBe('unknown');
     expect(bare.instances).toEqual([
       expect.objectContaining({
         targetId: id,
-        verdict: 'healthy',
-        reasons: ['no probes defined'],
+        verdict: 'unknown',
+        ready: true,
+        reasons: ['no probes defined: nothing checks this instance'],
         probes: [],
       }),
     ]);

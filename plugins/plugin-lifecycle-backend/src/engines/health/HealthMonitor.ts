@@ -325,6 +325,7 @@ export class HealthMonitor {
       {
         pluginId,
         probes: plugin?.probes,
+        expectedToServe: plugin?.state === 'running',
         targets,
         statuses,
         results,

@@ -33,6 +33,8 @@ export function buildPluginHealth(
     pluginId: string;
     /** The plugin's probes, when the plugin is stored. */
     probes?: ProbeDefinition[];
+    /** Whether the plugin should be serving (its state is running). */
+    expectedToServe?: boolean;
     /** The targets of the plugin this replica knows. */
     targets: Target[];
     statuses: HealthStatusRecord[];
@@ -41,7 +43,13 @@ export function buildPluginHealth(
   },
 ): PluginHealth {
   const { pluginId, targets, recentPerProbe } = input;
-  const rowsByTarget = groupBy(input.statuses, r => r.targetId);
+  // Rows of targets that are gone (instances that stopped, earlier backend
+  // runs) are history, not instances: reporting them made a plugin with no
+  // instance running look healthy.
+  const rowsByTarget = groupBy(
+    input.statuses.filter(r => context.targets.has(r.targetId)),
+    r => r.targetId,
+  );
   const recentByProbe = groupBy(
     input.results,
     r => `${r.targetId}\u0000${r.probeName}`,
@@ -59,11 +67,16 @@ export function buildPluginHealth(
       ),
     );
   const counts: Partial<Record<HealthVerdict, number>> = {};
-  for (const i of instances) counts[i.verdict] = (counts[i.verdict] ?? 0) + 1;
+  for (const i of instances) {
+    if (i.verdict !== 'unknown')
+      counts[i.verdict] = (counts[i.verdict] ?? 0) + 1;
+  }
   const verdicts = Object.keys(counts) as HealthVerdict[];
   let verdict: PluginHealth['verdict'] = 'unknown';
   if (verdicts.length === 1) verdict = verdicts[0];
   else if (verdicts.length > 1) verdict = 'degrading';
+  const serving = instances.some(i => i.ready || i.verdict === 'starting');
+  if (input.expectedToServe && !serving) verdict = 'down';
   return {
     pluginId,
     verdict,
@@ -119,11 +132,15 @@ function instanceHealth(
     targetId,
     instanceId: target?.instanceId ?? freshest?.instanceId ?? targetId,
     ...(target ? { host: target.host, port: target.port } : {}),
-    verdict: health?.verdict ?? (noProbes ? 'healthy' : 'starting'),
+    // No probes: it takes traffic (nothing says otherwise), but nothing
+    // checks it, so its health is unknown rather than "healthy".
+    verdict: health?.verdict ?? (noProbes ? 'unknown' : 'starting'),
     healthScore: health?.healthScore ?? (noProbes ? 1 : 0),
     ready: health?.ready ?? noProbes,
     live: health?.live ?? true,
-    reasons: health?.reasons ?? (noProbes ? ['no probes defined'] : []),
+    reasons:
+      health?.reasons ??
+      (noProbes ? ['no probes defined: nothing checks this instance'] : []),
     reportedBy: own ? context.replicaId : freshest?.reportedBy,
     ...(freshest || own
       ? {

@@ -7,6 +7,9 @@ import { LifecycleStateMachine } from '../lifecycle/LifecycleStateMachine';
 import { RuntimeRegistry } from '../runtime/RuntimeRegistry';
 import { isOwnerGone } from './replicas';
 
+/** Ended instances kept per plugin, newest first (enough for any restart budget's window to count crashes). */
+const ENDED_INSTANCES_KEPT = 50;
+
 /**
  * Brings recorded state back in line with reality after replicas went away:
  * instances whose replica is gone are marked stopped; a plugin left in a
@@ -31,6 +34,7 @@ export class Reconciler {
 
   async reconcile(): Promise<void> {
     const { logger, plugins, instances, operations, stateMachine } = this.o;
+    await instances.pruneEnded(ENDED_INSTANCES_KEPT);
     for (const instance of await instances.listActive()) {
       const ours = instance.owner === this.o.replicaId;
       const gone = ours

@@ -20,6 +20,7 @@ describe('health formatting', () => {
     ['degrading', 'warning'],
     ['flapping', 'warning'],
     ['unhealthy', 'error'],
+    ['down', 'error'],
     ['starting', 'pending'],
     ['unknown', 'pending'],
   ] as const)('shows a %s verdict as %s', (verdict, tone) => {

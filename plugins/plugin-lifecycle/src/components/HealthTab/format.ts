@@ -24,6 +24,7 @@ export function verdictTone(verdict: PluginHealth['verdict']): HealthTone {
     case 'flapping':
       return 'warning';
     case 'unhealthy':
+    case 'down':
       return 'error';
     default:
       return 'pending';

@@ -43,6 +43,7 @@ function makeDetails(overrides: Partial<PluginDetails> = {}): PluginDetails {
       crashLoop: false,
     },
     versions: [],
+    endedInstances: [],
     instances: [
       {
         id: 'inst-abc',
