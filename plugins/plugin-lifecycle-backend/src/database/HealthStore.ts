@@ -1,5 +1,6 @@
 import { ProbeDefinition } from '@internal/plugin-lifecycle-common';
 import { Knex } from 'knex';
+import { ACTIVE_INSTANCE_STATUSES } from './InstanceStore';
 import type { ProbeStatus, ProbeType } from '../domain/health/probeStatus';
 import type { HealthVerdict, ProbeTrend } from '../domain/health/trends';
 import { fromJson, optional, toIso, toJson } from './mappers';
@@ -287,6 +288,15 @@ export class HealthStore {
   }
 
   // --- targets -------------------------------------------------------------
+
+  /** The ids of a plugin's instances that are starting, running or stopping. */
+  async activeInstanceIds(pluginId: string): Promise<Set<string>> {
+    const rows: Array<{ id: string }> = await this.#db('plugin_instances')
+      .where({ plugin_id: pluginId })
+      .whereIn('status', ACTIVE_INSTANCE_STATUSES)
+      .select('id');
+    return new Set(rows.map(r => r.id));
+  }
 
   /**
    * The plugin instances to probe (by default the running ones), each with

@@ -199,6 +199,23 @@ describe('HealthMonitor against real HTTP servers', () => {
     expect(gone).toMatchObject({ verdict: 'down', instances: [] });
     expect((await plugins.get('ghosty'))?.state).toBe('running');
 
+    // A new instance the monitor has not picked up yet: too early to say.
+    await instances.insert({
+      id: 'ghosty-new',
+      pluginId: 'ghosty',
+      version: '1.0.0',
+      track: 'stable',
+      runtime: 'external',
+      host: '127.0.0.1',
+      port: servers[1].port,
+      protocol: 'http',
+      owner: 'replica-a',
+      status: 'running',
+    });
+    expect((await monitor.getPluginHealth('ghosty')).verdict).toBe('starting');
+    await instances.setStatus('ghosty-new', 'stopped');
+    await monitor.refresh();
+
     await db('plugins').where({ id: 'ghosty' }).update({ state: 'installed' });
     expect((await monitor.getPluginHealth('ghosty')).verdict).toBe('unknown');
   });

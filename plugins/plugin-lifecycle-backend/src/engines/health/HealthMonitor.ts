@@ -309,11 +309,12 @@ export class HealthMonitor {
     ) {
       throw new NotFoundError(`No plugin with id '${pluginId}'`);
     }
-    const [statuses, results] = await Promise.all([
+    const [statuses, results, active] = await Promise.all([
       this.#store.getStatuses({ pluginId }),
       this.#store.recentResults(pluginId, {
         limit: Math.max(100, recentPerProbe * 50),
       }),
+      this.#store.activeInstanceIds(pluginId),
     ]);
     return buildPluginHealth(
       {
@@ -326,6 +327,7 @@ export class HealthMonitor {
         pluginId,
         probes: plugin?.probes,
         expectedToServe: plugin?.state === 'running',
+        activeInstanceIds: active,
         targets,
         statuses,
         results,

@@ -35,6 +35,12 @@ export function buildPluginHealth(
     probes?: ProbeDefinition[];
     /** Whether the plugin should be serving (its state is running). */
     expectedToServe?: boolean;
+    /**
+     * The plugin's instances the database says are active: rows of other
+     * targets are history; an active instance this replica has not picked
+     * up as a target yet is "starting", not missing.
+     */
+    activeInstanceIds?: ReadonlySet<string>;
     /** The targets of the plugin this replica knows. */
     targets: Target[];
     statuses: HealthStatusRecord[];
@@ -46,8 +52,13 @@ export function buildPluginHealth(
   // Rows of targets that are gone (instances that stopped, earlier backend
   // runs) are history, not instances: reporting them made a plugin with no
   // instance running look healthy.
+  const active = input.activeInstanceIds;
   const rowsByTarget = groupBy(
-    input.statuses.filter(r => context.targets.has(r.targetId)),
+    input.statuses.filter(
+      r =>
+        context.targets.has(r.targetId) ||
+        (r.instanceId !== undefined && active?.has(r.instanceId) === true),
+    ),
     r => r.targetId,
   );
   const recentByProbe = groupBy(
@@ -76,7 +87,14 @@ export function buildPluginHealth(
   if (verdicts.length === 1) verdict = verdicts[0];
   else if (verdicts.length > 1) verdict = 'degrading';
   const serving = instances.some(i => i.ready || i.verdict === 'starting');
-  if (input.expectedToServe && !serving) verdict = 'down';
+  // Instances the database knows and this view does not yet (just started):
+  // too early to say.
+  const unseen = [...(active ?? [])].some(
+    id => !instances.some(i => i.instanceId === id),
+  );
+  if (input.expectedToServe && !serving) {
+    verdict = unseen ? 'starting' : 'down';
+  }
   return {
     pluginId,
     verdict,
