@@ -119,9 +119,9 @@ describe('readPluginLifecycleConfig: npm artifacts', () => {
 
   it('names the key of a package name or version npm would not take', () => {
     const plugins = (artifact: object) => ({ plugins: { web: { artifact } } });
-    expect(() =>
-      lifecycle(plugins({ type: 'npm', package: '--foo' })),
-    ).toThrow(/pluginLifecycle\.plugins\.web\.artifact\.package/);
+    expect(() => lifecycle(plugins({ type: 'npm', package: '--foo' }))).toThrow(
+      /pluginLifecycle\.plugins\.web\.artifact\.package/,
+    );
     expect(() =>
       lifecycle(plugins({ type: 'npm', package: 'node_modules' })),
     ).toThrow(

@@ -41,9 +41,10 @@ export function createTinyNpmPackage(version = '1.0.0'): {
     postinstall: path.join(root, 'postinstall-ran'),
   };
   const write = (file: string) =>
-    `node -e "require('fs').writeFileSync(${JSON.stringify(
-      file,
-    ).replace(/"/g, "'")}, 'ran')"`;
+    `node -e "require('fs').writeFileSync(${JSON.stringify(file).replace(
+      /"/g,
+      "'",
+    )}, 'ran')"`;
   fs.mkdirSync(dir);
   fs.writeFileSync(
     path.join(dir, 'package.json'),
