@@ -259,6 +259,17 @@ export interface Config {
         readyTimeout?: number;
         /** Milliseconds between SIGTERM and SIGKILL. Default 10000. */
         stopGracePeriod?: number;
+        /** npm artifacts. */
+        npm?: {
+          /**
+           * Run package scripts at install: `prepare` when a git or
+           * directory spec is packed, and the install scripts (preinstall,
+           * install, postinstall) of the package and its dependencies.
+           * Default false: npm runs with --ignore-scripts, so installing a
+           * version runs none of its code; it runs only when started.
+           */
+          allowScripts?: boolean;
+        };
       };
     };
     /** Plugins known to this backend, by id: where their versions come from. */
@@ -271,10 +282,12 @@ export interface Config {
         artifact: {
           type: 'npm' | 'tarball' | 'command' | 'external';
           package?: string;
+          /** npm: a version, range or tag, or a file:, git or URL spec. Default: the plugin version. */
           version?: string;
           path?: string;
           bin?: string;
           command?: string;
+          /** command and npm: arguments; `${PORT}` and `${HOST}` are replaced. */
           args?: string[];
           cwd?: string;
           endpoints?: Array<{ host: string; port: number; protocol?: string }>;

@@ -83,3 +83,52 @@ describe('readPluginLifecycleConfig: shutdown', () => {
     );
   });
 });
+
+describe('readPluginLifecycleConfig: npm artifacts', () => {
+  const lifecycle = (pluginLifecycle: object) =>
+    readPluginLifecycleConfig(new ConfigReader({ pluginLifecycle }));
+
+  it('runs no package scripts unless allowScripts is true', () => {
+    expect(lifecycle({}).runtime.process).toEqual({
+      host: '127.0.0.1',
+      startTimeout: 30_000,
+      readyTimeout: 60_000,
+      stopGracePeriod: 10_000,
+      npm: { allowScripts: false },
+    });
+    expect(
+      lifecycle({ runtime: { process: { npm: { allowScripts: true } } } })
+        .runtime.process.npm.allowScripts,
+    ).toBe(true);
+    expect(() =>
+      lifecycle({ runtime: { process: { npm: { allowScripts: 'yes' } } } }),
+    ).toThrow(/pluginLifecycle\.runtime\.process\.npm\.allowScripts/);
+  });
+
+  it('takes args and file: specs of configured npm artifacts', () => {
+    const artifact = {
+      type: 'npm',
+      package: 'http-server',
+      version: 'file:./packages/http-server-14.1.1.tgz',
+      args: ['--port', '${PORT}', './public'],
+    };
+    expect(
+      lifecycle({ plugins: { web: { artifact } } }).plugins.web.artifact,
+    ).toEqual(artifact);
+  });
+
+  it('names the key of a package name or version npm would not take', () => {
+    const plugins = (artifact: object) => ({ plugins: { web: { artifact } } });
+    expect(() => lifecycle(plugins({ type: 'npm', package: '--foo' }))).toThrow(
+      /pluginLifecycle\.plugins\.web\.artifact\.package/,
+    );
+    expect(() =>
+      lifecycle(plugins({ type: 'npm', package: 'node_modules' })),
+    ).toThrow(
+      /pluginLifecycle\.plugins\.web\.artifact: artifact\.package 'node_modules' is not an npm package name/,
+    );
+    expect(() =>
+      lifecycle(plugins({ type: 'npm', package: 'x', version: '--tag=y' })),
+    ).toThrow(/pluginLifecycle\.plugins\.web\.artifact\.version/);
+  });
+});

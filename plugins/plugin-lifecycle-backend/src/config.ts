@@ -5,6 +5,7 @@ import {
   serviceLoadBalancingStrategySchema,
 } from '@internal/plugin-lifecycle-common';
 import { z } from 'zod';
+import { parseNpmSpec } from './engines/runtime/artifactInstall';
 import { isSafeNginxValue } from './engines/discovery/nginx/nginxConfig';
 
 const durationMs = z.number().int().positive();
@@ -18,6 +19,17 @@ const restartPolicySchema = z
     window: durationMs.default(600_000),
   })
   .strict();
+
+// npm's own rules for the package name (and the version, when given), so a
+// typo stops the backend at start rather than failing an install.
+function checkNpmArtifact(artifact: Artifact, ctx: z.RefinementCtx) {
+  if (artifact.type !== 'npm') return;
+  try {
+    parseNpmSpec(artifact.package, artifact.version ?? 'latest');
+  } catch (error) {
+    ctx.addIssue({ code: 'custom', message: (error as Error).message });
+  }
+}
 
 const configSchema = z
   .object({
@@ -267,14 +279,17 @@ const configSchema = z
             startTimeout: durationMs.default(30_000),
             readyTimeout: durationMs.default(60_000),
             stopGracePeriod: durationMs.default(10_000),
+            npm: z
+              .object({
+                // Scripts run code when a version is installed, not when
+                // it is started; only a platform team can opt in.
+                allowScripts: z.boolean().default(false),
+              })
+              .strict()
+              .prefault({}),
           })
           .strict()
-          .default({
-            host: '127.0.0.1',
-            startTimeout: 30_000,
-            readyTimeout: 60_000,
-            stopGracePeriod: 10_000,
-          }),
+          .prefault({}),
       })
       .strict()
       .prefault({}),
@@ -283,7 +298,7 @@ const configSchema = z
         z.string(),
         z
           .object({
-            artifact: artifactSchema,
+            artifact: artifactSchema.superRefine(checkNpmArtifact),
             runtime: z.string().min(1).optional(),
             tenant: z.string().min(1).optional(),
             /** This plugin's own restart policy; unset keys come from runtime.restartPolicy. */

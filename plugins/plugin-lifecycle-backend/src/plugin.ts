@@ -83,6 +83,7 @@ export const pluginLifecyclePlugin = createBackendPlugin({
           dataDir: path.resolve(config.dataDir),
           host: config.runtime.process.host,
           startTimeoutMs: config.runtime.process.startTimeout,
+          npm: config.runtime.process.npm,
         });
         // The grace period counts from the signal, so it listens from the start.
         const grace = ShutdownGrace.create({

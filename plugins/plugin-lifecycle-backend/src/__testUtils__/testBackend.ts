@@ -44,13 +44,17 @@ export async function startLifecycleBackend(options: {
   return { server: backend.server, stop: () => backend.stop(), artifacts };
 }
 
-/** Polls GET /operations/{id} until the operation has finished. */
+/**
+ * Polls GET /operations/{id} until the operation has finished, for about
+ * `timeoutMs` (an install from the npm registry takes longer than 30 s).
+ */
 export async function waitForOperation(
   server: Server,
   authorization: string,
   operationId: string,
+  timeoutMs = 30_000,
 ): Promise<Operation> {
-  for (let i = 0; i < 600; i++) {
+  for (let i = 0; i < timeoutMs / 50; i++) {
     const res = await request(server)
       .get(`/api/plugin-lifecycle/operations/${operationId}`)
       .set('Authorization', authorization);

@@ -29,6 +29,7 @@ import {
   updateRollbackRequestSchema,
   UpdateRequest,
   pluginIdSchema,
+  Artifact,
 } from '@internal/plugin-lifecycle-common';
 import { RuntimeInstanceExit } from '@internal/plugin-lifecycle-node';
 import { Knex } from 'knex';
@@ -63,6 +64,24 @@ import { ServiceDiscovery } from '../engines/discovery/ServiceDiscovery';
 import { SystemEvents } from './SystemEvents';
 import { ALL_TENANTS, Tenancy, TenantScope } from './Tenancy';
 import { zodMessage } from './zodMessage';
+import { parseNpmSpec } from '../engines/runtime/artifactInstall';
+
+/**
+ * An npm artifact in a request names a package of the registry: its name
+ * follows npm's rules (400 otherwise) and its spec is a version, range or
+ * tag. A file:, git or URL spec would fetch from the backend's machine or
+ * network, and run a git dependency's build, so only configured plugins
+ * may use one (403), as with tarball and command artifacts.
+ */
+function assertRequestNpmSpec(artifact: Artifact, version: string) {
+  if (artifact.type !== 'npm') return;
+  const spec = parseNpmSpec(artifact.package, artifact.version ?? version);
+  if (!spec.registry) {
+    throw new NotAllowedError(
+      `artifact.version '${spec.rawSpec}' is a ${spec.type} spec; requests may only name registry versions, ranges or tags: configure the plugin under pluginLifecycle.plugins`,
+    );
+  }
+}
 
 /** Who asks for an action, for which tenants, and how to queue it. @public */
 export interface ActionOptions extends Omit<ActionRequest, 'reason'> {
@@ -489,6 +508,7 @@ export class PluginLifecycleOrchestrationSystem {
         })`,
       );
     }
+    if (params.artifact) assertRequestNpmSpec(params.artifact, version);
     await this.#assertCanQueue(plugin, 'update');
     await this.#assertBreakerAllows(plugin, 'update');
     return this.#enqueueOne(
@@ -1226,6 +1246,9 @@ export class PluginLifecycleOrchestrationSystem {
           this.#config.requestArtifactTypes.join(', ') || 'none'
         }); configure the plugin under pluginLifecycle.plugins or extend pluginLifecycle.requestArtifactTypes`,
       );
+    }
+    if (request.artifact) {
+      assertRequestNpmSpec(request.artifact, request.version);
     }
     if (request.runtime && !this.#runtimes.has(request.runtime)) {
       throw new InputError(`Unknown runtime '${request.runtime}'`);

@@ -30,6 +30,12 @@ export const lifecycleStateSchema = z.enum(
   LIFECYCLE_STATES as [LifecycleState, ...LifecycleState[]],
 );
 
+// The shape of an npm package name (scope optional). It never starts with
+// "-", so a name is never taken as an option of npm; the backend checks the
+// rest of npm's rules.
+const NPM_PACKAGE_NAME =
+  /^(?:@[A-Za-z0-9~][A-Za-z0-9._~-]*\/)?[A-Za-z0-9~][A-Za-z0-9._~-]*$/;
+
 /**
  * Where a plugin version's code comes from and how it is run.
  *
@@ -40,10 +46,26 @@ export const artifactSchema = z.discriminatedUnion('type', [
     .object({
       type: z.literal('npm'),
       /** Package name; the version is the plugin version unless given. */
-      package: z.string().min(1),
-      version: z.string().min(1).optional(),
+      package: z
+        .string()
+        .max(214, 'must be an npm package name (at most 214 characters)')
+        .regex(
+          NPM_PACKAGE_NAME,
+          'must be an npm package name such as http-server or @scope/name',
+        ),
+      /** A version, range, tag (or, configured only, a file:, git or URL spec). */
+      version: z
+        .string()
+        .min(1)
+        .refine(
+          v => !v.startsWith('-'),
+          'must be an npm version, range or tag, not an option',
+        )
+        .optional(),
       /** Which `bin` entry to run when the package has several. */
       bin: z.string().min(1).optional(),
+      /** Arguments after the entry script; `${PORT}` and `${HOST}` are replaced. */
+      args: z.array(z.string()).optional(),
     })
     .strict(),
   z

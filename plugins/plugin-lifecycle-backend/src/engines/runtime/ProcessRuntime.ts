@@ -58,8 +58,10 @@ export interface ProcessRuntimeOptions {
   host?: string;
   /** How long an instance may take to accept TCP connections. */
   startTimeoutMs?: number;
-  /** Relative artifact paths are resolved from here. */
+  /** Relative artifact paths (and `file:` specs of npm artifacts) are resolved from here. */
   baseDir?: string;
+  /** npm artifacts: whether package scripts may run at install. Default false. */
+  npm?: { allowScripts?: boolean };
 }
 
 /**
@@ -75,6 +77,7 @@ export class ProcessRuntime implements PluginRuntime {
   readonly #host: string;
   readonly #startTimeoutMs: number;
   readonly #baseDir: string;
+  readonly #allowNpmScripts: boolean;
   readonly #children = new Map<string, Child>();
   readonly #events = new EventEmitter();
 
@@ -84,6 +87,7 @@ export class ProcessRuntime implements PluginRuntime {
     this.#host = options.host ?? '127.0.0.1';
     this.#startTimeoutMs = options.startTimeoutMs ?? 30_000;
     this.#baseDir = options.baseDir ?? process.cwd();
+    this.#allowNpmScripts = options.npm?.allowScripts ?? false;
   }
 
   static create(options: ProcessRuntimeOptions): ProcessRuntime {
@@ -123,12 +127,15 @@ export class ProcessRuntime implements PluginRuntime {
           artifact.package,
           artifact.version ?? version,
           dir,
-          signal,
+          { allowScripts: this.#allowNpmScripts, cwd: this.#baseDir, signal },
         );
       }
       const pkg = await readPackageJson(dir);
       resolveEntry(pkg, artifact.bin); // fail the install, not the start, when nothing is runnable
-      await installDependencies(dir, signal);
+      await installDependencies(dir, {
+        allowScripts: this.#allowNpmScripts,
+        signal,
+      });
       return { location: dir, manifest: pkg.pluginLifecycle };
     } catch (error) {
       await fs.rm(dir, { recursive: true, force: true });
@@ -166,6 +173,11 @@ export class ProcessRuntime implements PluginRuntime {
       const entry = resolveEntry(await readPackageJson(cwd), artifact.bin);
       command = process.execPath;
       args = [path.resolve(cwd, entry)];
+      // A package's server takes its port (or a directory to serve) as
+      // arguments, as a command artifact's do.
+      if (artifact.type === 'npm') {
+        args.push(...(artifact.args ?? []).map(placeholders));
+      }
     } else {
       throw new InputError(
         'The process runtime cannot run an external artifact',

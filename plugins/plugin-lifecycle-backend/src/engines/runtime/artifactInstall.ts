@@ -4,7 +4,9 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { InputError, NotFoundError } from '@backstage/errors';
 import { PluginManifest } from '@internal/plugin-lifecycle-common';
+import npa from 'npm-package-arg';
 import * as tar from 'tar';
+import validateNpmPackageName from 'validate-npm-package-name';
 
 const execFileAsync = promisify(execFile);
 
@@ -27,22 +29,108 @@ export async function extractTarball(
   await tar.x({ file: tarball, cwd: dir, strip: 1 });
 }
 
-/** Fetches `name@version` from the npm registry with npm itself into `dir`. */
+/**
+ * How npm may fetch and install a package.
+ *
+ * @internal
+ */
+export interface NpmOptions {
+  /**
+   * Run lifecycle scripts: `prepare` when a git or directory spec is packed,
+   * and the install scripts of the package and its dependencies. Default
+   * false: a package's scripts run code at install time, before anyone chose
+   * to start it.
+   */
+  allowScripts?: boolean;
+  /** Where npm runs, so relative `file:` specs resolve from here. */
+  cwd?: string;
+  signal?: AbortSignal;
+}
+
+/**
+ * Checks an npm package name and version spec and parses them; neither is
+ * ever passed where npm could take it as an option.
+ *
+ * @returns the parsed spec; `registry` is false for file:, git and URL specs.
+ * @internal
+ */
+export function parseNpmSpec(
+  name: string,
+  spec: string,
+  where?: string,
+): npa.Result {
+  const validity = validateNpmPackageName(name);
+  if (!validity.validForOldPackages) {
+    throw new InputError(
+      `artifact.package '${name}' is not an npm package name: ${(
+        validity.errors ?? []
+      ).join('; ')}`,
+    );
+  }
+  if (spec.startsWith('-')) {
+    throw new InputError(
+      `artifact.version '${spec}' must be an npm version, range or tag, not an option`,
+    );
+  }
+  try {
+    return npa.resolve(name, spec, where);
+  } catch (error) {
+    throw new InputError(
+      `artifact.version '${spec}' is not an npm spec for ${name}: ${
+        (error as Error).message
+      }`,
+    );
+  }
+}
+
+// npm started by this module: scripts off unless allowed. The variable (not
+// only the flag) reaches the npm that pacote starts to prepare a git
+// dependency, which would otherwise run its scripts.
+function npmEnv(options: NpmOptions): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    npm_config_update_notifier: 'false',
+  };
+  if (!options.allowScripts) env.npm_config_ignore_scripts = 'true';
+  return env;
+}
+
+function scriptsFlags(options: NpmOptions): string[] {
+  return options.allowScripts ? [] : ['--ignore-scripts'];
+}
+
+/** Fetches `name@version` with npm itself (registry or other spec) into `dir`. */
 export async function fetchNpmPackage(
   name: string,
   version: string,
   dir: string,
-  signal?: AbortSignal,
+  options: NpmOptions = {},
 ): Promise<void> {
+  const spec = parseNpmSpec(name, version, options.cwd);
+  // The first version of a plugin (or the first after an uninstall, which
+  // removes the plugin's directory) has no parent directory yet.
+  await fs.mkdir(path.dirname(dir), { recursive: true });
   const tmp = await fs.mkdtemp(`${dir}.pack-`);
   try {
-    let stdout: string;
     try {
-      ({ stdout } = await execFileAsync(
+      await execFileAsync(
         'npm',
-        ['pack', `${name}@${version}`, '--json', '--pack-destination', tmp],
-        { signal, timeout: 120_000 },
-      ));
+        [
+          'pack',
+          '--json',
+          '--pack-destination',
+          tmp,
+          ...scriptsFlags(options),
+          '--',
+          `${name}@${spec.rawSpec}`,
+        ],
+        {
+          cwd: options.cwd,
+          env: npmEnv(options),
+          signal: options.signal,
+          timeout: 120_000,
+        },
+      );
     } catch (error: any) {
       const detail = String(error.stderr ?? error.message)
         .split('\n')
@@ -53,29 +141,62 @@ export async function fetchNpmPackage(
         }`,
       );
     }
-    const [packed] = JSON.parse(stdout) as Array<{ filename: string }>;
-    await extractTarball(path.join(tmp, path.basename(packed.filename)), dir);
+    // The one tarball in the fresh directory; stdout may hold a script's
+    // output besides npm's JSON when scripts are allowed.
+    const [packed] = (await fs.readdir(tmp)).filter(f => f.endsWith('.tgz'));
+    if (!packed) {
+      throw new NotFoundError(`npm packed no tarball for ${name}@${version}`);
+    }
+    await extractTarball(path.join(tmp, packed), dir);
   } finally {
     await fs.rm(tmp, { recursive: true, force: true });
   }
 }
 
-/** Installs the production dependencies of an extracted package, if it has any. */
-export async function installDependencies(dir: string, signal?: AbortSignal) {
+const INSTALL_SCRIPTS = ['preinstall', 'install', 'postinstall'];
+
+/**
+ * Installs the production dependencies of an extracted package, if it has
+ * any, never running scripts; with `allowScripts`, then runs the install
+ * scripts of the dependencies and the package (`npm rebuild`), as an install
+ * of the package would. `prepare` is not one of them: it builds from
+ * sources, which a published package does not need.
+ */
+export async function installDependencies(
+  dir: string,
+  options: Omit<NpmOptions, 'cwd'> = {},
+) {
   const pkg = await readPackageJson(dir);
-  if (!pkg.dependencies || Object.keys(pkg.dependencies).length === 0) return;
-  await execFileAsync(
-    'npm',
-    [
-      'install',
-      '--omit=dev',
-      '--ignore-scripts',
-      '--no-audit',
-      '--no-fund',
-      '--no-package-lock',
-    ],
-    { cwd: dir, signal, timeout: 300_000 },
-  );
+  const hasDependencies =
+    !!pkg.dependencies && Object.keys(pkg.dependencies).length > 0;
+  if (hasDependencies) {
+    await execFileAsync(
+      'npm',
+      [
+        'install',
+        '--omit=dev',
+        '--ignore-scripts',
+        '--no-audit',
+        '--no-fund',
+        '--no-package-lock',
+      ],
+      {
+        cwd: dir,
+        env: npmEnv({ allowScripts: false }),
+        signal: options.signal,
+        timeout: 300_000,
+      },
+    );
+  }
+  const hasInstallScripts = INSTALL_SCRIPTS.some(s => pkg.scripts?.[s]);
+  if (options.allowScripts && (hasDependencies || hasInstallScripts)) {
+    await execFileAsync('npm', ['rebuild', '--no-audit', '--no-fund'], {
+      cwd: dir,
+      env: npmEnv(options),
+      signal: options.signal,
+      timeout: 300_000,
+    });
+  }
 }
 
 export interface PackageJson {
@@ -84,6 +205,7 @@ export interface PackageJson {
   main?: string;
   bin?: string | Record<string, string>;
   dependencies?: Record<string, string>;
+  scripts?: Record<string, string>;
   pluginLifecycle?: PluginManifest;
 }
 
