@@ -38,7 +38,7 @@ import { waitUntilReady } from './readiness';
 import {
   PreconditionError,
   Usage,
-  isRetryable,
+  classifyFailure,
   checkDependenciesRunning,
   findRunningDependents,
   missingRequiredConfiguration,
@@ -894,10 +894,16 @@ export class LifecycleActions {
 /**
  * The error an action fails with after its compensation: the message says
  * what happened; whether a retry may help is the cause's (an unknown version
- * stays unknown, a readiness timeout may pass).
+ * stays unknown, a new version failing its probes fails again, a busy
+ * database may answer next time), and the classification travels with it.
  */
 function failure(message: string, cause: unknown): Error {
-  return Object.assign(new Error(message), { retryable: isRetryable(cause) });
+  const { retryable, kind, reason } = classifyFailure(cause);
+  return Object.assign(new Error(message, { cause }), {
+    retryable,
+    retryKind: kind,
+    retryReason: reason,
+  });
 }
 
 function errorMessage(error: unknown): string {
