@@ -104,9 +104,9 @@ describe('classifyFailure', () => {
         Object.assign(new Error('slow down'), { statusCode: 429 }),
       ),
     ).toMatchObject({ retryable: true, kind: 'registry' });
-    expect(
-      classifyFailure(new ServiceUnavailableError('later')),
-    ).toMatchObject({ retryable: true, kind: 'registry' });
+    expect(classifyFailure(new ServiceUnavailableError('later'))).toMatchObject(
+      { retryable: true, kind: 'registry' },
+    );
     expect(
       classifyFailure(
         new Error(
@@ -119,14 +119,18 @@ describe('classifyFailure', () => {
       reason: 'an upstream answered 503',
     });
     expect(
-      classifyFailure(new Error('npm ERR! code ETIMEDOUT\nnpm ERR! errno ETIMEDOUT')),
+      classifyFailure(
+        new Error('npm ERR! code ETIMEDOUT\nnpm ERR! errno ETIMEDOUT'),
+      ),
     ).toMatchObject({ retryable: true, kind: 'registry' });
   });
 
   it('does not retry a registry that says the package does not exist', () => {
     // not recognized as transient; a 404 is not in the 5xx range
     expect(
-      classifyFailure(Object.assign(new Error('no such package'), { status: 404 })),
+      classifyFailure(
+        Object.assign(new Error('no such package'), { status: 404 }),
+      ),
     ).toMatchObject({ kind: 'unknown' });
   });
 
@@ -165,7 +169,9 @@ describe('classifyFailure', () => {
       reason: 'instance x never got ready',
     });
     expect(
-      classifyFailure(Object.assign(new InputError('flaky'), { retryable: true })),
+      classifyFailure(
+        Object.assign(new InputError('flaky'), { retryable: true }),
+      ),
     ).toMatchObject({ retryable: true, kind: 'declared' });
     expect(classifyFailure({ retryable: false })).toMatchObject({
       retryable: false,

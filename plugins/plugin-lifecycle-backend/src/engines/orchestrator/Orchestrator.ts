@@ -341,7 +341,9 @@ export class Orchestrator {
           now,
         );
         log.warn(
-          `${op.type} of ${op.pluginId} failed after ${op.attempts} attempt(s) (${
+          `${op.type} of ${op.pluginId} failed after ${
+            op.attempts
+          } attempt(s) (${
             timedOut
               ? 'timed out'
               : cause.retryable
