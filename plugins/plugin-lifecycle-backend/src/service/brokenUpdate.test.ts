@@ -54,8 +54,7 @@ describe('an update to a version that never gets ready', () => {
       const before = (await get('/plugins/sample')).instances.filter(
         (i: any) => i.status === 'running',
       );
-      const historyBefore = (await get('/plugins/sample/history')).items
-        .length;
+      const historyBefore = (await get('/plugins/sample/history')).items.length;
 
       const startedAt = Date.now();
       const update = await post('/plugins/sample/update', {
@@ -104,9 +103,10 @@ describe('an update to a version that never gets ready', () => {
       const history = (await get('/plugins/sample/history')).items.slice(
         historyBefore,
       );
-      expect(
-        history.map((h: any) => `${h.fromState}->${h.toState}`),
-      ).toEqual(['running->updating', 'updating->running']);
+      expect(history.map((h: any) => `${h.fromState}->${h.toState}`)).toEqual([
+        'running->updating',
+        'updating->running',
+      ]);
       expect(history[1].reason).toMatch(/1\.0\.0 restored$/);
     } finally {
       await stop();
