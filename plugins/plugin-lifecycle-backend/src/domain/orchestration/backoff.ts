@@ -6,6 +6,7 @@ import {
   decorrelatedJitterGenerator,
   noJitterGenerator,
 } from 'cockatiel';
+import { classifyFailure } from './failures';
 
 /**
  * Options of {@link retryDelayMs}.
@@ -107,42 +108,13 @@ function withRandom<S>(
 }
 
 /**
- * The names of errors that retrying cannot fix: the request is malformed,
- * forbidden, refers to something missing, or conflicts with the current
- * state.
- */
-const NON_RETRYABLE_ERROR_NAMES: ReadonlySet<string> = new Set([
-  'InputError',
-  'NotAllowedError',
-  'NotFoundError',
-  'ConflictError',
-  'PreconditionError',
-]);
-
-/**
- * Whether an operation that failed with this error should be retried.
- *
- * An explicit boolean `retryable` property on the error decides. Otherwise
- * validation and precondition failures (by error name, so that serialized
- * errors are classified the same) are not retried, and everything else,
- * such as timeouts and crashes, is.
+ * Whether an operation that failed with this error should be retried: the
+ * verdict of {@link classifyFailure}, which says why.
  *
  * @public
  */
 export function isRetryable(error: unknown): boolean {
-  if (typeof error === 'object' && error !== null) {
-    const { retryable, name } = error as {
-      retryable?: unknown;
-      name?: unknown;
-    };
-    if (typeof retryable === 'boolean') {
-      return retryable;
-    }
-    if (typeof name === 'string' && NON_RETRYABLE_ERROR_NAMES.has(name)) {
-      return false;
-    }
-  }
-  return true;
+  return classifyFailure(error).retryable;
 }
 
 /**

@@ -7,6 +7,7 @@ export * from './batchPlan';
 export * from './backoff';
 export * from './circuitBreaker';
 export * from './fairness';
+export * from './failures';
 export * from './preconditions';
 export * from './quotas';
 export * from './restartPolicy';

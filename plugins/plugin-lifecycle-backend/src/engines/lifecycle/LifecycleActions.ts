@@ -7,6 +7,7 @@ import {
   LifecycleAction,
   LifecycleState,
   Operation,
+  PluginInstance,
   PluginManifest,
   ProbeDefinition,
   manifestSchema,
@@ -31,6 +32,7 @@ import {
   instanceEnv,
 } from './configureAction';
 import type { ActionHandler } from '../orchestrator/Orchestrator';
+import { isOwnerGone } from '../orchestrator/replicas';
 import { RuntimeRegistry } from '../runtime/RuntimeRegistry';
 import { replaceInstance } from './replaceInstance';
 import { LifecycleStateMachine } from './LifecycleStateMachine';
@@ -38,7 +40,7 @@ import { waitUntilReady } from './readiness';
 import {
   PreconditionError,
   Usage,
-  isRetryable,
+  classifyFailure,
   checkDependenciesRunning,
   findRunningDependents,
   missingRequiredConfiguration,
@@ -391,6 +393,12 @@ export class LifecycleActions {
    * (`configRevision`), so that a rollback can restore both together: with
    * `restoreConfigRevision` the configuration goes back to that revision
    * before any new instance starts, and back again if the update fails.
+   *
+   * A resumed update (an earlier attempt was cut off with its replica)
+   * never removes capacity it has not replaced: it re-reads what serves,
+   * brings the old version back to the plugin's instance count before
+   * replacing anything, and its compensation restores that count however
+   * many instances the earlier attempt stopped.
    */
   async update(op: Operation, signal: AbortSignal) {
     const params = op.params as unknown as UpdateParams;
@@ -424,10 +432,24 @@ export class LifecycleActions {
       previous.artifact ??
       this.#o.configuredArtifact(op.pluginId);
     const resuming = this.#resuming(plugin, 'updating', op);
-    const old = await this.#o.instances.listForPlugin(plugin.id, {
+    const active = await this.#o.instances.listForPlugin(plugin.id, {
       activeOnly: true,
     });
-    const wasRunning = resuming ? old.length > 0 : plugin.state === 'running';
+    // A resumed attempt (its earlier one was cut off with its replica) does
+    // not trust the records: it re-reads what actually serves. Instances of
+    // the new version that an earlier attempt got ready count as replacements
+    // already; those it never saw ready are not capacity and are stopped;
+    // instances whose process is gone are left to the reconciler.
+    const view = resuming
+      ? await this.#resumeView(plugin, op, active, version)
+      : {
+          wasRunning: plugin.state === 'running',
+          old: active.filter(i => i.version !== version),
+          carried: [] as PluginInstance[],
+          unverified: [] as PluginInstance[],
+        };
+    const { wasRunning, carried, unverified } = view;
+    const old: Array<{ id: string; runtime: string }> = view.old;
     if (!resuming && wasRunning) {
       await this.#checkStartPreconditions(
         plugin,
@@ -452,10 +474,40 @@ export class LifecycleActions {
       op,
       `update ${fromVersion} -> ${version}`,
     );
-    const started: string[] = [];
-    const stoppedOld: string[] = [];
+    // What a failure stops: what this attempt starts, and the new-version
+    // instances an earlier attempt left (the failure undoes them too).
+    const started: string[] = carried.map(i => i.id);
     let restored: RestoredLayer[] = [];
     try {
+      for (const stale of unverified) {
+        await this.#stopInstance(
+          plugin.id,
+          stale.id,
+          stale.runtime,
+          'started by an interrupted attempt of this update, never seen ready',
+        );
+      }
+      if (resuming && wasRunning) {
+        // Capacity first: what the earlier attempt stopped without a ready
+        // replacement still serving comes back before anything is replaced.
+        const missing = plugin.replicas - carried.length - old.length;
+        for (let i = 0; i < missing; i++) {
+          const instance = await this.#startInstance(
+            plugin,
+            previous,
+            runtime,
+            signal,
+            () => {},
+          );
+          old.push({ id: instance.instanceId, runtime: runtime.type });
+          await this.#awaitReady(plugin.probes, instance, runtime, signal);
+        }
+        if (missing > 0) {
+          this.#o.logger.info(
+            `update ${op.id} of ${plugin.id} resumed: started ${missing} instance(s) of ${fromVersion} again before replacing any`,
+          );
+        }
+      }
       const { manifest, stored } = await this.#installVersion(op, runtime, {
         version,
         artifact,
@@ -477,8 +529,8 @@ export class LifecycleActions {
       }
       const config = await this.#o.configuration.resolve(plugin);
       if (wasRunning) {
-        const oldInstances = old.filter(i => i.version !== version);
-        for (let i = 0; i < plugin.replicas; i++) {
+        const oldInstances = [...old];
+        for (let i = carried.length; i < plugin.replicas; i++) {
           signal.throwIfAborted();
           const instance = await this.#startInstance(
             plugin,
@@ -497,7 +549,6 @@ export class LifecycleActions {
               retiring.runtime,
               `replaced by ${version}`,
             );
-            stoppedOld.push(retiring.id);
           }
         }
         for (const extra of oldInstances) {
@@ -546,7 +597,22 @@ export class LifecycleActions {
       // the old instances run, and those started again below get it.
       const reverted = await this.#revertRestored(plugin, restored, message);
       const fresh = await this.#o.plugins.getOrThrow(plugin.id);
-      for (let i = 0; i < stoppedOld.length; i++) {
+      // Back to the instance count the plugin runs with, counting what
+      // really serves now: an instance stopped by an earlier attempt (or
+      // lost with its replica) is replaced as much as one stopped by this one.
+      const serving = wasRunning
+        ? (
+            await this.#serving(
+              await this.#o.instances.listForPlugin(plugin.id, {
+                activeOnly: true,
+              }),
+            )
+          ).filter(i => i.version === fromVersion && i.status === 'running')
+        : [];
+      const restore = wasRunning
+        ? Math.max(0, fresh.replicas - serving.length)
+        : 0;
+      for (let i = 0; i < restore; i++) {
         const instance = await this.#startInstance(
           fresh,
           previous,
@@ -593,6 +659,54 @@ export class LifecycleActions {
       );
       throw failure(message, error);
     }
+  }
+
+  /**
+   * What a resumed update finds: whether the plugin was running when the
+   * update began (the transition into `updating` says), the serving
+   * instances of other versions (the old capacity), the new-version
+   * instances an earlier attempt saw ready (`carried`) and those it did not
+   * (`unverified`, to be stopped).
+   */
+  async #resumeView(
+    plugin: PluginRecord,
+    op: Operation,
+    active: PluginInstance[],
+    version: string,
+  ) {
+    const entered = await this.#o.plugins.lastTransition(plugin.id);
+    const wasRunning =
+      entered?.operationId === op.id && entered.toState === 'updating'
+        ? entered.fromState === 'running'
+        : active.length > 0;
+    const serving = await this.#serving(active);
+    const carried = serving.filter(
+      i => i.version === version && i.status === 'running',
+    );
+    return {
+      wasRunning,
+      old: serving.filter(i => i.version !== version),
+      carried,
+      unverified: serving.filter(
+        i => i.version === version && !carried.includes(i),
+      ),
+    };
+  }
+
+  /**
+   * The instances whose process is there to serve: this replica's that its
+   * runtime still runs, and other replicas' while those replicas are alive
+   * (as the reconciler judges them).
+   */
+  async #serving(instances: PluginInstance[]): Promise<PluginInstance[]> {
+    const alive = await Promise.all(
+      instances.map(async i => {
+        if (i.owner !== this.#o.replicaId) return !isOwnerGone(i.owner);
+        if (!this.#o.runtimes.has(i.runtime)) return false;
+        return this.#o.runtimes.get(i.runtime).isAlive(i.id);
+      }),
+    );
+    return instances.filter((_, n) => alive[n]);
   }
 
   /**
@@ -894,10 +1008,16 @@ export class LifecycleActions {
 /**
  * The error an action fails with after its compensation: the message says
  * what happened; whether a retry may help is the cause's (an unknown version
- * stays unknown, a readiness timeout may pass).
+ * stays unknown, a new version failing its probes fails again, a busy
+ * database may answer next time), and the classification travels with it.
  */
 function failure(message: string, cause: unknown): Error {
-  return Object.assign(new Error(message), { retryable: isRetryable(cause) });
+  const { retryable, kind, reason } = classifyFailure(cause);
+  return Object.assign(new Error(message, { cause }), {
+    retryable,
+    retryKind: kind,
+    retryReason: reason,
+  });
 }
 
 function errorMessage(error: unknown): string {

@@ -1,11 +1,15 @@
 import { ProbeDefinition } from '@internal/plugin-lifecycle-common';
 import { RuntimeInstance } from '@internal/plugin-lifecycle-node';
+import { ReadinessFailedError } from '../../domain/orchestration';
 import { canConnect } from '../runtime/freePort';
 
 /**
  * Waits until a new instance passes its startup and readiness probes (HTTP
  * or TCP), as a gate before the plugin counts as running. The health monitor
  * runs the probes continuously afterwards; this is only the start gate.
+ *
+ * @throws ReadinessFailedError when a probe keeps failing until the deadline
+ * or the instance exits first: the version failed, which no retry fixes
  */
 export async function waitUntilReady(options: {
   instance: RuntimeInstance;
@@ -28,16 +32,18 @@ export async function waitUntilReady(options: {
     for (;;) {
       signal?.throwIfAborted();
       if (!(await options.isAlive())) {
-        throw new Error(
+        throw new ReadinessFailedError(
           `instance ${instance.instanceId} exited before it was ready`,
+          { instanceId: instance.instanceId, reason: 'exited' },
         );
       }
       const result = await check(instance, probe);
       if (result.ok) break;
       last = result.detail;
       if (Date.now() >= deadline) {
-        throw new Error(
+        throw new ReadinessFailedError(
           `instance ${instance.instanceId} did not pass its ${probe.type} probe '${probe.name}' within ${timeoutMs} ms: ${last}`,
+          { instanceId: instance.instanceId, reason: 'probe' },
         );
       }
       await new Promise(r =>

@@ -6,7 +6,7 @@ import {
   OperationStore,
   QueuedOperation,
 } from '../../database/OperationStore';
-import { isRetryable, retryDelayMs } from '../../domain/orchestration';
+import { classifyFailure, retryDelayMs } from '../../domain/orchestration';
 import { SystemEvents } from '../../system/SystemEvents';
 import { isOwnerGone } from './replicas';
 
@@ -293,8 +293,12 @@ export class Orchestrator {
         log.warn(`attempt aborted: ${message}`);
         return; // lease lost: the replica that took it over decides
       }
+      // Retries by cause: only a transient one (a busy database, a dropped
+      // connection, a registry hiccup) is worth another attempt; a version
+      // that fails its probes or a rejected request fails the same way again.
+      const cause = classifyFailure(error);
       const retry =
-        !timedOut && isRetryable(error) && op.attempts < op.maxAttempts;
+        !timedOut && cause.retryable && op.attempts < op.maxAttempts;
       const now = this.#now();
       if (retry) {
         const delay = retryDelayMs(op.attempts, {
@@ -308,11 +312,12 @@ export class Orchestrator {
           now,
         );
         log.warn(
-          `${op.type} of ${op.pluginId} failed (attempt ${op.attempts} of ${op.maxAttempts}), retrying in ${delay} ms: ${message}`,
+          `${op.type} of ${op.pluginId} failed (attempt ${op.attempts} of ${op.maxAttempts}), retrying in ${delay} ms (${cause.reason}): ${message}`,
         );
         events.publish('orchestrator', 'operationRetrying', {
           ...summary(op),
           error: message,
+          failureKind: cause.kind,
           delayMs: delay,
         });
         return;
@@ -336,7 +341,15 @@ export class Orchestrator {
           now,
         );
         log.warn(
-          `${op.type} of ${op.pluginId} failed: ${message}${
+          `${op.type} of ${op.pluginId} failed after ${
+            op.attempts
+          } attempt(s) (${
+            timedOut
+              ? 'timed out'
+              : cause.retryable
+              ? 'attempts used up'
+              : `not retried: ${cause.reason}`
+          }): ${message}${
             cancelled.length
               ? `; cancelled ${cancelled.length} dependent operation(s)`
               : ''
@@ -346,6 +359,7 @@ export class Orchestrator {
           ...summary(op),
           status: 'failed',
           error: message,
+          failureKind: cause.kind,
         });
         await this.#audit(op, 'failed', error);
       }
