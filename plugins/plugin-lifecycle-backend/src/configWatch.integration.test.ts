@@ -229,7 +229,7 @@ describeWithPostgres(
           expectedVersion: 0,
         },
       );
-      expect(written.status).toBe(200);
+      expect(written.status).toBe(201);
       expect(written.body.version).toMatchObject({
         pluginId: PLUGIN,
         layer: 'production',
@@ -298,7 +298,7 @@ describeWithPostgres(
             expectedVersion: 1,
           },
         );
-        expect(written.status).toBe(200);
+        expect(written.status).toBe(201);
         expect(written.body.version.version).toBe(2);
 
         const event = await stream.next();
@@ -341,7 +341,7 @@ describeWithPostgres(
           expectedVersion: version,
         },
       );
-      expect(fresh.status).toBe(200);
+      expect(fresh.status).toBe(201);
       expect(fresh.body.version.version).toBe(version + 1);
 
       // ... so replica 2's write against the version both had read conflicts.

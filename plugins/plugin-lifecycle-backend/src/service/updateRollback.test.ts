@@ -88,7 +88,7 @@ describe('rolling an update back with its configuration', () => {
       entries: [{ key: 'greeting', value: 'b', type: 'string' }],
       description: 'greeting b',
     });
-    expect(write.status).toBe(200);
+    expect(write.status).toBe(201);
     const configure = await waitForOperation(
       server,
       auth,

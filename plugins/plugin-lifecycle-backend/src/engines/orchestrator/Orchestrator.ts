@@ -340,16 +340,13 @@ export class Orchestrator {
           `dependency ${op.id} (${op.type} ${op.pluginId}) failed`,
           now,
         );
+        let why = `not retried: ${cause.reason}`;
+        if (timedOut) why = 'timed out';
+        else if (cause.retryable) why = 'attempts used up';
         log.warn(
           `${op.type} of ${op.pluginId} failed after ${
             op.attempts
-          } attempt(s) (${
-            timedOut
-              ? 'timed out'
-              : cause.retryable
-              ? 'attempts used up'
-              : `not retried: ${cause.reason}`
-          }): ${message}${
+          } attempt(s) (${why}): ${message}${
             cancelled.length
               ? `; cancelled ${cancelled.length} dependent operation(s)`
               : ''

@@ -223,12 +223,14 @@ describe('GrpcProber against a real gRPC server', () => {
   });
 
   it('closes clients that were idle too long', async () => {
-    const own = GrpcProber.create({ idleTimeoutMs: 20 });
+    // Long enough that a busy machine's pause between the first two probes
+    // does not count as idle (20 ms did, now and then, in CI).
+    const own = GrpcProber.create({ idleTimeoutMs: 1_000 });
     try {
       await own.probe(target(port), probe(), never);
       await own.probe(target(barePort), probe(), never);
       expect(own.clientCount).toBe(2);
-      await new Promise(r => setTimeout(r, 50));
+      await new Promise(r => setTimeout(r, 1_200));
       await own.probe(target(port), probe(), never);
       expect(own.clientCount).toBe(1);
     } finally {
