@@ -132,10 +132,7 @@ describe('sameLayerContent', () => {
     expect(
       sameLayerContent(
         [...layer, json],
-        [
-          { ...json, value: { b: [1, 2], a: 1 } },
-          ...[...layer].reverse(),
-        ],
+        [{ ...json, value: { b: [1, 2], a: 1 } }, ...[...layer].reverse()],
       ),
     ).toBe(true);
     expect(
