@@ -11,8 +11,9 @@ export interface Config {
     defaultEnvironment?: string;
     /**
      * Artifact types an install request may carry; configured plugins may use
-     * any. Default ['npm', 'external']: a command or tarball path in a request
-     * would run code from the backend's machine.
+     * any. Default ['external']: a command or tarball path in a request would
+     * run code from the backend's machine, and an npm package runs whatever
+     * its author wrote; add 'npm' to let callers install packages.
      */
     requestArtifactTypes?: Array<'npm' | 'tarball' | 'command' | 'external'>;
     /** The configuration manager. */

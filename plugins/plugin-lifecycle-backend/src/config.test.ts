@@ -138,6 +138,14 @@ describe("readPluginLifecycleConfig: code execution is the operator's choice", (
     readPluginLifecycleConfig(new ConfigReader({ pluginLifecycle }));
   const artifact = { type: 'tarball', path: './web-${version}.tgz' };
 
+  it('lets install requests carry external artifacts only, by default', () => {
+    expect(lifecycle({}).requestArtifactTypes).toEqual(['external']);
+    expect(
+      lifecycle({ requestArtifactTypes: ['npm', 'external'] })
+        .requestArtifactTypes,
+    ).toEqual(['npm', 'external']);
+  });
+
   it('allows no exec probe command by default', () => {
     const config = lifecycle({ plugins: { web: { artifact } } });
     expect(config.health.exec).toEqual({ allowedCommands: [] });

@@ -39,11 +39,12 @@ const configSchema = z
     defaultRuntime: z.string().min(1).default('process'),
     defaultEnvironment: z.string().min(1).default('production'),
     // Artifact types an install request may carry. A command or a tarball
-    // path runs code from the backend's machine, so only configured plugins
-    // may use them unless a platform team opts in.
+    // path runs code from the backend's machine, and an npm package runs
+    // whatever its author wrote, so only configured plugins may use them
+    // unless a platform team opts in.
     requestArtifactTypes: z
       .array(z.enum(['npm', 'tarball', 'command', 'external']))
-      .default(['npm', 'external']),
+      .default(['external']),
     orchestrator: z
       .object({
         maxConcurrentOperations: z.number().int().positive().default(10),

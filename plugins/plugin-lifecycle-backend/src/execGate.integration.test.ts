@@ -127,6 +127,21 @@ describe('exec probes and npm packages from requests are refused unless app-conf
     expect((await get('/plugins/sample')).status).toBe(404);
   });
 
+  it('an npm package from an install request: 403 by default', async () => {
+    const res = await send('post', '/plugins/from-npm/install', {
+      version: '1.0.0',
+      artifact: { type: 'npm', package: 'left-pad' },
+    });
+    expect(res.status).toBe(403);
+    expect(res.body.error.message).toContain(
+      "Artifacts of type 'npm' are not allowed in install requests (allowed: external)",
+    );
+    expect(res.body.error.message).toContain(
+      'pluginLifecycle.requestArtifactTypes',
+    );
+    expect((await get('/plugins/from-npm')).status).toBe(404);
+  });
+
   it('PUT /plugins/{id}/probes and update healthProbes with an exec probe: 403, probes unchanged', async () => {
     const installed = await send('post', '/plugins/sample/install', {
       version: '1.0.0',
