@@ -11,8 +11,9 @@ export interface Config {
     defaultEnvironment?: string;
     /**
      * Artifact types an install request may carry; configured plugins may use
-     * any. Default ['npm', 'external']: a command or tarball path in a request
-     * would run code from the backend's machine.
+     * any. Default ['external']: a command or tarball path in a request would
+     * run code from the backend's machine, and an npm package runs whatever
+     * its author wrote; add 'npm' to let callers install packages.
      */
     requestArtifactTypes?: Array<'npm' | 'tarball' | 'command' | 'external'>;
     /** The configuration manager. */
@@ -206,6 +207,17 @@ export interface Config {
         /** Milliseconds live after which restarts are forgotten. Default 600000. */
         stable?: number;
       };
+      /** Exec probes: commands run on the backend's host, with its user. */
+      exec?: {
+        /**
+         * Commands (argv[0], compared as written: 'sh' does not allow
+         * '/bin/sh') that any exec probe may run: a plugin's probes (from
+         * a request or its package's manifest) and a registered service's
+         * health check. Default []: every exec probe is refused with a 403.
+         * A probe command runs with PATH as its only inherited variable.
+         */
+        allowedCommands?: string[];
+      };
       /** Remediation per plugin id; `*` applies to every plugin. */
       remediation?: {
         [pluginId: string]: {
@@ -294,6 +306,11 @@ export interface Config {
         };
         runtime?: string;
         tenant?: string;
+        /**
+         * This plugin's own probes (not a service's that names it) may run
+         * any command in exec probes. Default false.
+         */
+        allowExecProbes?: boolean;
         /** This plugin's restart policy; unset keys come from runtime.restartPolicy. */
         restartPolicy?: {
           backoffBase?: number;

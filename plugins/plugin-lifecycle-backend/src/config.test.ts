@@ -1,5 +1,5 @@
 import { ConfigReader } from '@backstage/config';
-import { readPluginLifecycleConfig } from './config';
+import { execProbePolicyOf, readPluginLifecycleConfig } from './config';
 
 const read = (discovery: object) =>
   readPluginLifecycleConfig(
@@ -130,5 +130,60 @@ describe('readPluginLifecycleConfig: npm artifacts', () => {
     expect(() =>
       lifecycle(plugins({ type: 'npm', package: 'x', version: '--tag=y' })),
     ).toThrow(/pluginLifecycle\.plugins\.web\.artifact\.version/);
+  });
+});
+
+describe("readPluginLifecycleConfig: code execution is the operator's choice", () => {
+  const lifecycle = (pluginLifecycle: object) =>
+    readPluginLifecycleConfig(new ConfigReader({ pluginLifecycle }));
+  const artifact = { type: 'tarball', path: './web-${version}.tgz' };
+
+  it('lets install requests carry external artifacts only, by default', () => {
+    expect(lifecycle({}).requestArtifactTypes).toEqual(['external']);
+    expect(
+      lifecycle({ requestArtifactTypes: ['npm', 'external'] })
+        .requestArtifactTypes,
+    ).toEqual(['npm', 'external']);
+  });
+
+  it('allows no exec probe command by default', () => {
+    const config = lifecycle({ plugins: { web: { artifact } } });
+    expect(config.health.exec).toEqual({ allowedCommands: [] });
+    expect(config.plugins.web.allowExecProbes).toBe(false);
+    const policy = execProbePolicyOf(config);
+    expect(policy.allows('sh', { kind: 'plugin', pluginId: 'web' })).toBe(
+      false,
+    );
+  });
+
+  it('allows the listed commands, and any command of a plugin allowed to', () => {
+    const policy = execProbePolicyOf(
+      lifecycle({
+        health: { exec: { allowedCommands: ['pg_isready'] } },
+        plugins: {
+          web: { artifact, allowExecProbes: true },
+          api: { artifact },
+        },
+      }),
+    );
+    expect(
+      policy.allows('pg_isready', { kind: 'plugin', pluginId: 'api' }),
+    ).toBe(true);
+    expect(policy.allows('sh', { kind: 'plugin', pluginId: 'web' })).toBe(true);
+    expect(policy.allows('sh', { kind: 'plugin', pluginId: 'api' })).toBe(
+      false,
+    );
+    expect(policy.allows('sh', { kind: 'service', serviceName: 'web' })).toBe(
+      false,
+    );
+  });
+
+  it('names the key of a bad value', () => {
+    expect(() =>
+      lifecycle({ health: { exec: { allowedCommands: 'sh' } } }),
+    ).toThrow(/pluginLifecycle\.health\.exec\.allowedCommands/);
+    expect(() =>
+      lifecycle({ plugins: { web: { artifact, allowExecProbes: 'yes' } } }),
+    ).toThrow(/pluginLifecycle\.plugins\.web\.allowExecProbes/);
   });
 });

@@ -7,6 +7,7 @@ import {
 import { z } from 'zod';
 import { parseNpmSpec } from './engines/runtime/artifactInstall';
 import { isSafeNginxValue } from './engines/discovery/nginx/nginxConfig';
+import { ExecProbePolicy } from './engines/health/execProbePolicy';
 
 const durationMs = z.number().int().positive();
 
@@ -38,11 +39,12 @@ const configSchema = z
     defaultRuntime: z.string().min(1).default('process'),
     defaultEnvironment: z.string().min(1).default('production'),
     // Artifact types an install request may carry. A command or a tarball
-    // path runs code from the backend's machine, so only configured plugins
-    // may use them unless a platform team opts in.
+    // path runs code from the backend's machine, and an npm package runs
+    // whatever its author wrote, so only configured plugins may use them
+    // unless a platform team opts in.
     requestArtifactTypes: z
       .array(z.enum(['npm', 'tarball', 'command', 'external']))
-      .default(['npm', 'external']),
+      .default(['external']),
     orchestrator: z
       .object({
         maxConcurrentOperations: z.number().int().positive().default(10),
@@ -240,6 +242,16 @@ const configSchema = z
           })
           .strict()
           .prefault({}),
+        exec: z
+          .object({
+            /**
+             * Commands (argv[0], as written) any exec probe may run: an
+             * exec probe runs on the backend's host, so none by default.
+             */
+            allowedCommands: z.array(z.string().min(1)).default([]),
+          })
+          .strict()
+          .prefault({}),
         /** Remediation per plugin id; `*` applies to every plugin. */
         remediation: z
           .record(
@@ -303,6 +315,8 @@ const configSchema = z
             tenant: z.string().min(1).optional(),
             /** This plugin's own restart policy; unset keys come from runtime.restartPolicy. */
             restartPolicy: restartPolicySchema.partial().optional(),
+            /** Its probes may run any command (exec probes); default false. */
+            allowExecProbes: z.boolean().default(false),
           })
           .strict(),
       )
@@ -336,4 +350,20 @@ export function configuredArtifact(
   pluginId: string,
 ): Artifact | undefined {
   return config.plugins[pluginId]?.artifact;
+}
+
+/**
+ * The commands exec probes may run, as the operator allowed them:
+ * `health.exec.allowedCommands` for every probe, and any command for the
+ * probes of a plugin with `plugins.<id>.allowExecProbes`.
+ */
+export function execProbePolicyOf(
+  config: PluginLifecycleConfig,
+): ExecProbePolicy {
+  return ExecProbePolicy.create({
+    allowedCommands: config.health.exec.allowedCommands,
+    allowedPlugins: Object.entries(config.plugins)
+      .filter(([, plugin]) => plugin.allowExecProbes)
+      .map(([id]) => id),
+  });
 }

@@ -42,6 +42,8 @@ describe('npm artifacts, end to end over HTTP', () => {
     backend = await startLifecycleBackend({
       pluginId: 'sample-http-service',
       config: {
+        // npm packages from a request run their author's code: opted in.
+        requestArtifactTypes: ['npm', 'external'],
         orchestrator: { defaultTimeout: 150_000 },
         runtime: { process: { readyTimeout: 10_000, stopGracePeriod: 5_000 } },
         plugins: {

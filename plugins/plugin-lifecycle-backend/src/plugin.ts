@@ -13,7 +13,7 @@ import { pluginLifecyclePermissions } from '@internal/plugin-lifecycle-common';
 import { eventsServiceRef } from '@backstage/plugin-events-node';
 import { newReplicaId } from './engines/orchestrator/replicas';
 import { SystemEvents } from './system/SystemEvents';
-import { readPluginLifecycleConfig } from './config';
+import { execProbePolicyOf, readPluginLifecycleConfig } from './config';
 import { applyDatabaseMigrations } from './database/migrations';
 import { ExternalRuntime } from './engines/runtime/ExternalRuntime';
 import { ProcessRuntime } from './engines/runtime/ProcessRuntime';
@@ -107,8 +107,11 @@ export const pluginLifecyclePlugin = createBackendPlugin({
         });
 
         const d = config.discovery;
+        // Exec probes run commands on this host: only those app-config allows.
+        const execProbes = execProbePolicyOf(config);
         const discovery = ServiceDiscovery.create({
           db,
+          execProbes,
           logger: deps.logger.child({ engine: 'discovery' }),
           events,
           pollIntervalMs: d.pollInterval,
@@ -144,10 +147,12 @@ export const pluginLifecyclePlugin = createBackendPlugin({
           custom: CustomProber.create({
             functions: Object.fromEntries(probeFunctions),
           }),
+          exec: { policy: execProbes },
         });
         const health = HealthMonitor.create({
           db,
           probers,
+          execProbes,
           logger: deps.logger.child({ engine: 'health' }),
           events,
           replicaId,

@@ -99,7 +99,7 @@ describe('plugin-lifecycle router: bad input', () => {
     });
     expect(res.status).toBe(403);
     expect(res.body.error.message).toMatchInlineSnapshot(
-      `"Artifacts of type 'command' are not allowed in install requests (allowed: npm, external); configure the plugin under pluginLifecycle.plugins or extend pluginLifecycle.requestArtifactTypes"`,
+      `"Artifacts of type 'command' are not allowed in install requests (allowed: external); configure the plugin under pluginLifecycle.plugins or extend pluginLifecycle.requestArtifactTypes"`,
     );
     expect((await get('/plugins/sample')).status).toBe(404);
   });

@@ -105,6 +105,7 @@ export function serviceHealthTarget(
     instanceId: service.serviceId,
     // Remediation policies are per plugin; a service of no plugin goes by its name.
     pluginId: service.pluginId ?? service.serviceName,
+    serviceName: service.serviceName,
     host: service.host,
     port: service.port,
     probes: [service.healthCheck],

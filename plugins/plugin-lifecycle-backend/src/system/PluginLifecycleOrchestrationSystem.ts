@@ -33,7 +33,12 @@ import {
 } from '@internal/plugin-lifecycle-common';
 import { RuntimeInstanceExit } from '@internal/plugin-lifecycle-node';
 import { Knex } from 'knex';
-import { PluginLifecycleConfig, configuredArtifact } from '../config';
+import {
+  PluginLifecycleConfig,
+  configuredArtifact,
+  execProbePolicyOf,
+} from '../config';
+import { ExecProbePolicy } from '../engines/health/execProbePolicy';
 import { InstanceStore } from '../database/InstanceStore';
 import {
   NewOperation,
@@ -111,6 +116,7 @@ export interface SystemMetrics {
  */
 export class PluginLifecycleOrchestrationSystem {
   readonly #config: PluginLifecycleConfig;
+  readonly #execProbes: ExecProbePolicy;
   readonly #plugins: PluginStore;
   readonly #instances: InstanceStore;
   readonly #operations: OperationStore;
@@ -144,6 +150,7 @@ export class PluginLifecycleOrchestrationSystem {
       plugins: this.#plugins,
       instances: this.#instances,
     });
+    this.#execProbes = execProbePolicyOf(config);
     this.#stateMachine = LifecycleStateMachine.create({
       store: this.#plugins,
       events: this.#events,
@@ -156,6 +163,7 @@ export class PluginLifecycleOrchestrationSystem {
       runtimes: options.runtimes,
       replicaId: options.replicaId,
       configuredArtifact: id => configuredArtifact(config, id),
+      execProbes: this.#execProbes,
       readyTimeoutMs: config.runtime.process.readyTimeout,
       stopGracePeriodMs: config.runtime.process.stopGracePeriod,
       checkQuota: (tenant, request, pluginId) =>
@@ -509,6 +517,10 @@ export class PluginLifecycleOrchestrationSystem {
       );
     }
     if (params.artifact) assertRequestNpmSpec(params.artifact, version);
+    this.#execProbes.assertAllowed(
+      [...(params.healthProbes ?? []), ...(params.manifest?.probes ?? [])],
+      { kind: 'plugin', pluginId: plugin.id, origin: 'the update request' },
+    );
     await this.#assertCanQueue(plugin, 'update');
     await this.#assertBreakerAllows(plugin, 'update');
     return this.#enqueueOne(
@@ -1250,6 +1262,10 @@ export class PluginLifecycleOrchestrationSystem {
     if (request.artifact) {
       assertRequestNpmSpec(request.artifact, request.version);
     }
+    this.#execProbes.assertAllowed(
+      [...(request.healthProbes ?? []), ...(request.manifest?.probes ?? [])],
+      { kind: 'plugin', pluginId: id, origin: 'the install request' },
+    );
     if (request.runtime && !this.#runtimes.has(request.runtime)) {
       throw new InputError(`Unknown runtime '${request.runtime}'`);
     }

@@ -1,3 +1,4 @@
+import { ExecProbePolicy } from '../health/execProbePolicy';
 import { randomUUID } from 'node:crypto';
 import { LoggerService } from '@backstage/backend-plugin-api';
 import {
@@ -120,6 +121,11 @@ export interface ServiceDiscoveryOptions {
   /** How long change log entries are kept. Default one hour. */
   changeRetentionMs?: number;
   ejection?: OutlierEjectionOptions;
+  /**
+   * The commands a health check's exec probe may run. Default: none, so a
+   * registration with an exec health check is refused.
+   */
+  execProbes?: ExecProbePolicy;
   /** ms since the epoch; injected by tests. */
   clock?: () => number;
 }
@@ -273,6 +279,7 @@ export class ServiceDiscovery {
   #expireTimer?: NodeJS.Timeout;
   #expiring?: Promise<unknown>;
   #started = false;
+  readonly #execProbes: ExecProbePolicy;
   readonly #unsubscribe: Array<() => void> = [];
 
   static create(options: ServiceDiscoveryOptions): ServiceDiscovery {
@@ -292,6 +299,7 @@ export class ServiceDiscovery {
       options.defaultStrategy ?? 'round-robin',
     );
     this.#defaultTenant = options.defaultTenant ?? 'default';
+    this.#execProbes = options.execProbes ?? ExecProbePolicy.create();
     this.#expireIntervalMs = options.expireIntervalMs ?? 1_000;
     this.#resyncIntervalMs = options.resyncIntervalMs ?? 60_000;
     this.#changeRetentionMs = options.changeRetentionMs ?? 3_600_000;
@@ -397,6 +405,14 @@ export class ServiceDiscovery {
     requests: Array<z.infer<typeof registerServiceRequestSchema>>,
     scope: TenantScope,
   ): Promise<ServiceRegistration[]> {
+    // A health check runs on this backend's host: an exec one only with a
+    // command the operator allowed, checked before anything is stored.
+    for (const request of requests) {
+      this.#execProbes.assertAllowed(
+        request.healthCheck ? [request.healthCheck] : [],
+        { kind: 'service', serviceName: request.serviceName },
+      );
+    }
     const inputs = requests.map(r => ({
       ...r,
       serviceId: r.serviceId ?? randomUUID(),

@@ -9,6 +9,7 @@ import { PluginStore } from '../../database/PluginStore';
 import { PassiveHealth } from '../../domain/health/trends';
 import { SystemEvents } from '../../system/SystemEvents';
 import { ALL_TENANTS, Tenancy, TenantScope } from '../../system/Tenancy';
+import { ExecProbePolicy } from './execProbePolicy';
 import { HealthFeed } from './HealthFeed';
 import { buildPluginHealth } from './healthView';
 import { HealthWriter } from './HealthWriter';
@@ -68,6 +69,7 @@ export class HealthMonitor {
   readonly #events: SystemEvents;
   readonly #replicaId: string;
   readonly #probers: ProberRegistry;
+  readonly #execProbes: ExecProbePolicy;
   readonly #ownsProbers: boolean;
   readonly #clock: () => number;
   readonly #settings: MonitorSettings;
@@ -99,7 +101,10 @@ export class HealthMonitor {
     this.#events = options.events;
     this.#replicaId = options.replicaId;
     this.#ownsProbers = !options.probers;
-    this.#probers = options.probers ?? ProberRegistry.create();
+    this.#execProbes = options.execProbes ?? ExecProbePolicy.create();
+    this.#probers =
+      options.probers ??
+      ProberRegistry.create({ exec: { policy: this.#execProbes } });
     this.#clock = options.clock ?? Date.now;
     this.#settings = monitorSettings(options);
 
@@ -233,6 +238,7 @@ export class HealthMonitor {
    *
    * @throws InputError for invalid probes or two with one name
    * @throws NotFoundError for a plugin that does not exist (in the scope)
+   * @throws NotAllowedError for an exec probe whose command is not allowed
    */
   async registerPluginProbes(
     pluginId: string,
@@ -247,6 +253,11 @@ export class HealthMonitor {
     ) {
       throw new NotFoundError(`No plugin with id '${pluginId}'`);
     }
+    this.#execProbes.assertAllowed(parsed, {
+      kind: 'plugin',
+      pluginId,
+      origin: 'its registered probes',
+    });
     await this.#plugins.update(pluginId, { probes: parsed });
     if (this.#started && !this.#stopped) {
       await this.#assignment.serialize(() =>

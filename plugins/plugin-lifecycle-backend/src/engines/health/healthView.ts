@@ -100,7 +100,7 @@ export function buildPluginHealth(
     verdict,
     counts,
     probes: input.probes ?? targets[0]?.slots.map(s => s.probe) ?? [],
-    instances,
+    instances: instances.map(boundMessages),
     generatedAt: new Date(context.clock()).toISOString(),
   };
 }
@@ -260,4 +260,34 @@ function groupBy<T>(items: T[], key: (item: T) => string): Map<string, T[]> {
     else groups.set(k, [item]);
   }
   return groups;
+}
+
+/**
+ * The longest probe message the API returns. Probers keep messages shorter
+ * (an exec probe's output to its last 512 bytes); this also bounds results
+ * stored before they did, which may hold a command's whole output.
+ */
+export const MAX_API_MESSAGE_LENGTH = 600;
+
+function bound(message: string | undefined): string | undefined {
+  if (message === undefined || message.length <= MAX_API_MESSAGE_LENGTH) {
+    return message;
+  }
+  return `${message.slice(0, MAX_API_MESSAGE_LENGTH - 1)}…`;
+}
+
+/** An instance's health with every probe message at most {@link MAX_API_MESSAGE_LENGTH} long. */
+export function boundMessages(instance: InstanceHealth): InstanceHealth {
+  return {
+    ...instance,
+    probes: instance.probes.map(probe => ({
+      ...probe,
+      ...(probe.lastMessage === undefined
+        ? {}
+        : { lastMessage: bound(probe.lastMessage) }),
+      recent: probe.recent.map(r =>
+        r.message === undefined ? r : { ...r, message: bound(r.message) },
+      ),
+    })),
+  };
 }

@@ -116,6 +116,9 @@ export function newTarget(spec: HealthTarget, startedAt: number): Target {
       port: spec.port,
       instanceId,
       pluginId: spec.pluginId,
+      ...(spec.serviceName !== undefined
+        ? { serviceName: spec.serviceName }
+        : {}),
     },
     slots: [],
     probesRef: spec.probes,

@@ -1,3 +1,4 @@
+import { ExecProbePolicy } from './execProbePolicy';
 import { LoggerService } from '@backstage/backend-plugin-api';
 import { InputError } from '@backstage/errors';
 import {
@@ -42,6 +43,11 @@ export interface HealthTarget {
   host: string;
   port: number;
   probes: ProbeDefinition[];
+  /**
+   * Set for a registered service's health check (not a plugin's probes):
+   * its exec probes go by the commands allowed for every probe only.
+   */
+  serviceName?: string;
   /** When it started, in ms; `initialDelaySeconds` counts from here. */
   startedAt?: number;
 }
@@ -96,6 +102,12 @@ export interface HealthMonitorOptions {
   replicaId: string;
   /** The probers; a default registry (closed on stop) when not given. */
   probers?: ProberRegistry;
+  /**
+   * The commands exec probes may run, checked when a plugin's probes are
+   * registered (and by the default registry's exec prober). Default: none.
+   * A registry given in `probers` brings its own exec prober's policy.
+   */
+  execProbes?: ExecProbePolicy;
   /**
    * The wall clock, in ms since the epoch. It must advance with real time:
    * the scheduler's timers wait on it.

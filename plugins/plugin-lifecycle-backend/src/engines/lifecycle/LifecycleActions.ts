@@ -1,3 +1,4 @@
+import { ExecProbePolicy } from '../health/execProbePolicy';
 import { randomUUID } from 'node:crypto';
 import { LoggerService } from '@backstage/backend-plugin-api';
 import { InputError, NotAllowedError, stringifyError } from '@backstage/errors';
@@ -88,6 +89,11 @@ export interface LifecycleActionsOptions {
   replicaId: string;
   /** Artifacts configured in app-config, by plugin id. */
   configuredArtifact: (pluginId: string) => Artifact | undefined;
+  /**
+   * The commands exec probes may run; a manifest (the package's or the
+   * request's) with another exec probe fails the install. Default: none.
+   */
+  execProbes?: ExecProbePolicy;
   readyTimeoutMs: number;
   stopGracePeriodMs: number;
   /** Quota problems of a tenant for a request, if any. */
@@ -773,6 +779,17 @@ export class LifecycleActions {
           .join('; ')}`,
       );
     }
+    // A package's author is not the operator: its manifest cannot bring an
+    // exec probe the operator did not allow. Refused before the version is
+    // recorded; the install fails and is cleaned up like any failed install.
+    (this.#o.execProbes ?? ExecProbePolicy.create()).assertAllowed(
+      parsed.data.probes,
+      {
+        kind: 'plugin',
+        pluginId: op.pluginId,
+        origin: `the manifest of ${op.pluginId}@${version}`,
+      },
+    );
     const stored = {
       pluginId: op.pluginId,
       version,

@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { makeTempDir } from '../../../__testUtils__/sampleArtifacts';
+import { ExecProbePolicy } from '../execProbePolicy';
 import { ExecProber } from './ExecProber';
 import { Probe, ProbeTarget } from './types';
 
@@ -65,7 +66,12 @@ const SPAWN_AND = (then: 'sleep' | 'exit') => `
 `;
 
 describe('ExecProber with real commands', () => {
-  const prober = ExecProber.create();
+  // Commands by name, and (for the missing command) any of the plugin's.
+  const policy = ExecProbePolicy.create({
+    allowedCommands: [NODE, 'env'],
+    allowedPlugins: ['sample'],
+  });
+  const prober = ExecProber.create({ policy });
   let dir: string;
 
   beforeAll(() => {
@@ -162,7 +168,7 @@ describe('ExecProber with real commands', () => {
   });
 
   it('keeps only the end of a long output', async () => {
-    const small = ExecProber.create({ maxOutputBytes: 100 });
+    const small = ExecProber.create({ policy, maxOutputBytes: 100 });
     const outcome = await small.probe(
       target,
       probe([
@@ -175,6 +181,45 @@ describe('ExecProber with real commands', () => {
     expect(outcome.message).toBe(
       `exited with code 1: ${'a'.repeat(93)}THE END`,
     );
+  });
+
+  it('keeps 512 bytes of output by default, so the health API returns no dump', async () => {
+    const outcome = await prober.probe(
+      target,
+      probe([
+        '-e',
+        'process.stdout.write("x".repeat(10000)); process.exitCode = 1',
+      ]),
+      never,
+    );
+    expect(outcome.message).toBe(`exited with code 1: ${'x'.repeat(512)}`);
+  });
+
+  it("runs `env` with PATH and the probe's variables only, none of the backend's", async () => {
+    process.env.PLUGIN_LIFECYCLE_CANARY = 'backend-secret-canary';
+    try {
+      const outcome = await prober.probe(
+        target,
+        { ...probe([]), exec: { command: 'env' } },
+        never,
+      );
+      expect(outcome.ok).toBe(true);
+      expect(outcome.message).not.toContain('backend-secret-canary');
+      const names = outcome
+        .message!.replace(/^exited with code 0: /, '')
+        .split('\n')
+        .map(line => line.split('=')[0])
+        .sort();
+      expect(names).toEqual([
+        'PATH',
+        'PROBE_HOST',
+        'PROBE_INSTANCE_ID',
+        'PROBE_PLUGIN_ID',
+        'PROBE_PORT',
+      ]);
+    } finally {
+      delete process.env.PLUGIN_LIFECYCLE_CANARY;
+    }
   });
 
   it('kills the whole process group at the timeout', async () => {
@@ -239,5 +284,51 @@ describe('ExecProber with real commands', () => {
     });
     expect(outcome.latencyMs).toBeLessThan(5000);
     await waitFor(() => (groupMembers(pids.pid).length ? undefined : true));
+  });
+});
+
+describe('ExecProber as the last line against commands nobody allowed', () => {
+  it('runs nothing by default, naming the key that would allow it', async () => {
+    const dir = makeTempDir('plugin-lifecycle-exec-refused-');
+    const marker = path.join(dir, 'ran');
+    try {
+      const outcome = await ExecProber.create().probe(
+        target,
+        probe([
+          '-e',
+          `require('fs').writeFileSync(${JSON.stringify(marker)}, 'x')`,
+        ]),
+        never,
+      );
+      expect(outcome.ok).toBe(false);
+      expect(outcome.message).toContain(
+        'pluginLifecycle.health.exec.allowedCommands',
+      );
+      expect(outcome.message).toContain(
+        'pluginLifecycle.plugins.sample.allowExecProbes',
+      );
+      expect(fs.existsSync(marker)).toBe(false);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("does not let a service's health check use a plugin's allowance", async () => {
+    const prober = ExecProber.create({
+      policy: ExecProbePolicy.create({ allowedPlugins: ['sample'] }),
+    });
+    const script = probe(['-e', 'process.exit(0)']);
+    await expect(prober.probe(target, script, never)).resolves.toMatchObject({
+      ok: true,
+    });
+    const outcome = await prober.probe(
+      { ...target, serviceName: 'sample' },
+      script,
+      never,
+    );
+    expect(outcome.ok).toBe(false);
+    expect(outcome.message).toMatch(
+      /of service 'sample' is not allowed; an operator may allow it with pluginLifecycle\.health\.exec\.allowedCommands in app-config$/,
+    );
   });
 });

@@ -1,28 +1,30 @@
 import { spawn } from 'node:child_process';
+import { ExecProbePolicy, ExecProbeSource } from '../execProbePolicy';
 import { ProbeDeadline, errorMessage } from './deadline';
 import { Probe, ProbeOutcome, Prober, ProbeTarget } from './types';
 
-const DEFAULT_MAX_OUTPUT_BYTES = 4096;
+// The output's end goes into the probe's message, which the health API
+// returns: enough to see why a check failed, too little to carry a dump.
+const DEFAULT_MAX_OUTPUT_BYTES = 512;
 /** How long to wait for the output pipes once the command has exited. */
 const OUTPUT_GRACE_MS = 100;
-// Variables a probe command inherits from the backend; everything else
-// (secrets of the backend itself) stays out of its environment.
-const INHERITED_ENV = [
-  'PATH',
-  'HOME',
-  'LANG',
-  'LC_ALL',
-  'TZ',
-  'TMPDIR',
-  'NODE_EXTRA_CA_CERTS',
-];
+// The only variable a probe command inherits from the backend, so that it
+// finds its command; the backend's own settings and secrets stay out of its
+// environment (and so out of its output, which the health API returns).
+const INHERITED_ENV = ['PATH'];
 
 /** @public */
 export interface ExecProberOptions {
   /** Where commands run. Defaults to the backend's working directory. */
   cwd?: string;
-  /** Output kept for the message, from the end. Defaults to 4 KiB. */
+  /** Output kept for the message, from the end. Defaults to 512 bytes. */
   maxOutputBytes?: number;
+  /**
+   * The commands probes may run. Probes are checked when they are
+   * registered; this is the last line, for probes stored before the
+   * operator's choice was asked. Default: none may run.
+   */
+  policy?: ExecProbePolicy;
 }
 
 /**
@@ -31,9 +33,11 @@ export interface ExecProberOptions {
  * is killed with SIGKILL at the timeout, on abort, and once the command exits
  * (so nothing it left behind lingers).
  *
- * Its environment has PROBE_HOST, PROBE_PORT, PROBE_INSTANCE_ID and
- * PROBE_PLUGIN_ID; `${HOST}` and `${PORT}` in its arguments are replaced
- * with the target's.
+ * Its environment is PATH (the backend's) with PROBE_HOST, PROBE_PORT,
+ * PROBE_INSTANCE_ID and PROBE_PLUGIN_ID, nothing else of the backend's;
+ * `${HOST}` and `${PORT}` in its arguments are replaced with the target's.
+ * Only commands the policy allows run (none by default), and only the last
+ * 512 bytes of the output are kept for the message.
  *
  * @public
  */
@@ -41,9 +45,11 @@ export class ExecProber implements Prober {
   readonly method = 'exec';
   readonly #cwd: string | undefined;
   readonly #maxOutputBytes: number;
+  readonly #policy: ExecProbePolicy;
 
   private constructor(options: ExecProberOptions) {
     this.#cwd = options.cwd;
+    this.#policy = options.policy ?? ExecProbePolicy.create();
     this.#maxOutputBytes = options.maxOutputBytes ?? DEFAULT_MAX_OUTPUT_BYTES;
   }
 
@@ -61,6 +67,12 @@ export class ExecProber implements Prober {
       if (!probe.exec) {
         return deadline.fail('an exec probe needs its "exec" settings');
       }
+      const source: ExecProbeSource =
+        target.serviceName !== undefined
+          ? { kind: 'service', serviceName: target.serviceName }
+          : { kind: 'plugin', pluginId: target.pluginId };
+      const refusal = this.#policy.refusal(probe.exec.command, source);
+      if (refusal) return deadline.fail(refusal);
       if (deadline.aborted) return deadline.fail(deadline.reason());
       return await this.#run(target, probe.exec, deadline);
     } catch (error) {

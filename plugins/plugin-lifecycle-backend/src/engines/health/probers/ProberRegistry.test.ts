@@ -1,3 +1,4 @@
+import { ExecProbePolicy } from '../execProbePolicy';
 import {
   createServer as createHttpServer,
   Server as HttpServer,
@@ -22,6 +23,9 @@ describe('ProberRegistry', () => {
   let grpcPort: number;
   const registry = ProberRegistry.create({
     custom: CustomProber.create({ functions: { always: () => true } }),
+    exec: {
+      policy: ExecProbePolicy.create({ allowedCommands: [process.execPath] }),
+    },
   });
   const target = (port: number): ProbeTarget => ({
     host: '127.0.0.1',

@@ -17,6 +17,8 @@ export interface ProbeTarget {
   port: number;
   instanceId: string;
   pluginId: string;
+  /** Set when the target is a registered service rather than a plugin instance. */
+  serviceName?: string;
 }
 
 /**
