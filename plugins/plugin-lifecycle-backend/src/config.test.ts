@@ -187,3 +187,37 @@ describe("readPluginLifecycleConfig: code execution is the operator's choice", (
     ).toThrow(/pluginLifecycle\.plugins\.web\.allowExecProbes/);
   });
 });
+
+describe('readPluginLifecycleConfig: restart policy', () => {
+  const read = (pluginLifecycle: object) =>
+    readPluginLifecycleConfig(new ConfigReader({ pluginLifecycle }));
+
+  it('has kubelet-like defaults, and a plugin sets only the keys it names', () => {
+    const config = read({
+      runtime: { restartPolicy: { maxRestarts: 2, backoffMax: 5000 } },
+      plugins: {
+        p: {
+          artifact: { type: 'external', endpoints: [{ host: 'h', port: 1 }] },
+          restartPolicy: { maxRestarts: 0 },
+        },
+      },
+    });
+    expect(config.runtime.restartPolicy).toEqual({
+      backoffBase: 1_000,
+      backoffMax: 5_000,
+      maxRestarts: 2,
+      window: 600_000,
+    });
+    // Only what the plugin names: the global values stay for the rest.
+    expect(config.plugins.p.restartPolicy).toEqual({ maxRestarts: 0 });
+  });
+
+  it('names the key of a bad value', () => {
+    expect(() =>
+      read({ runtime: { restartPolicy: { maxRestarts: -1 } } }),
+    ).toThrow(/pluginLifecycle\.runtime\.restartPolicy\.maxRestarts/);
+    expect(() => read({ runtime: { restartPolicy: { backoff: 1 } } })).toThrow(
+      /pluginLifecycle\.runtime\.restartPolicy/,
+    );
+  });
+});

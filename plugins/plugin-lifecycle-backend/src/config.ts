@@ -21,6 +21,16 @@ const restartPolicySchema = z
   })
   .strict();
 
+/** A plugin's own restart policy: only the keys it sets (no defaults, which would hide the global ones). */
+const restartPolicyOverrideSchema = z
+  .object({
+    backoffBase: durationMs.optional(),
+    backoffMax: durationMs.optional(),
+    maxRestarts: z.number().int().min(0).optional(),
+    window: durationMs.optional(),
+  })
+  .strict();
+
 // npm's own rules for the package name (and the version, when given), so a
 // typo stops the backend at start rather than failing an install.
 function checkNpmArtifact(artifact: Artifact, ctx: z.RefinementCtx) {
@@ -314,7 +324,7 @@ const configSchema = z
             runtime: z.string().min(1).optional(),
             tenant: z.string().min(1).optional(),
             /** This plugin's own restart policy; unset keys come from runtime.restartPolicy. */
-            restartPolicy: restartPolicySchema.partial().optional(),
+            restartPolicy: restartPolicyOverrideSchema.optional(),
             /** Its probes may run any command (exec probes); default false. */
             allowExecProbes: z.boolean().default(false),
           })
