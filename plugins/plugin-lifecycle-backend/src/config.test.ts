@@ -189,11 +189,11 @@ describe("readPluginLifecycleConfig: code execution is the operator's choice", (
 });
 
 describe('readPluginLifecycleConfig: restart policy', () => {
-  const read = (pluginLifecycle: object) =>
+  const readAll = (pluginLifecycle: object) =>
     readPluginLifecycleConfig(new ConfigReader({ pluginLifecycle }));
 
   it('has kubelet-like defaults, and a plugin sets only the keys it names', () => {
-    const config = read({
+    const config = readAll({
       runtime: { restartPolicy: { maxRestarts: 2, backoffMax: 5000 } },
       plugins: {
         p: {
@@ -214,10 +214,10 @@ describe('readPluginLifecycleConfig: restart policy', () => {
 
   it('names the key of a bad value', () => {
     expect(() =>
-      read({ runtime: { restartPolicy: { maxRestarts: -1 } } }),
+      readAll({ runtime: { restartPolicy: { maxRestarts: -1 } } }),
     ).toThrow(/pluginLifecycle\.runtime\.restartPolicy\.maxRestarts/);
-    expect(() => read({ runtime: { restartPolicy: { backoff: 1 } } })).toThrow(
-      /pluginLifecycle\.runtime\.restartPolicy/,
-    );
+    expect(() =>
+      readAll({ runtime: { restartPolicy: { backoff: 1 } } }),
+    ).toThrow(/pluginLifecycle\.runtime\.restartPolicy/);
   });
 });
