@@ -197,8 +197,11 @@ describe('ExecProber with real commands', () => {
 
   it("runs `env` with PATH and the probe's variables only, none of the backend's", async () => {
     process.env.PLUGIN_LIFECYCLE_CANARY = 'backend-secret-canary';
+    // Room for the whole environment: PATH alone can pass 512 bytes (in CI
+    // it holds every node_modules/.bin on the way up).
+    const roomy = ExecProber.create({ policy, maxOutputBytes: 65_536 });
     try {
-      const outcome = await prober.probe(
+      const outcome = await roomy.probe(
         target,
         { ...probe([]), exec: { command: 'env' } },
         never,
