@@ -118,6 +118,22 @@ export async function createRouter(
   }
   // Large enough for a configuration export being imported.
   router.use(express.json({ limit: '10mb' }));
+  // A body that is not JSON: say so without the parser's message, which
+  // quotes the body back (a secret in a mistyped request would be echoed).
+  router.use(
+    (
+      error: { type?: string } | undefined,
+      _req: Request,
+      _res: express.Response,
+      next: express.NextFunction,
+    ) => {
+      next(
+        error?.type === 'entity.parse.failed'
+          ? new InputError('Invalid request body: it is not valid JSON')
+          : error,
+      );
+    },
+  );
 
   if (options.health) {
     addHealthRoutes(router, { health: options.health, authorize, audited });

@@ -78,6 +78,16 @@ describe('plugin-lifecycle router: bad input', () => {
       { version: '1.0.0' },
     ],
     ['a body that is not an object', '/plugins/sample/install', [1, 2]],
+    [
+      'a tenant longer than 255 characters',
+      '/plugins/sample/install',
+      { version: '1.0.0', tenant: 't'.repeat(256) },
+    ],
+    [
+      'an entity ref longer than 512 characters',
+      '/plugins/sample/install',
+      { version: '1.0.0', entityRef: `component:default/${'e'.repeat(512)}` },
+    ],
     ['an unknown field on a command', '/plugins/sample/start', { force: true }],
     ['an update without a version', '/plugins/sample/update', {}],
     [
@@ -90,6 +100,22 @@ describe('plugin-lifecycle router: bad input', () => {
     expect(res.status).toBe(400);
     expect(res.body.error.name).toBe('InputError');
     expect(res.body.error.message).toMatchSnapshot();
+  });
+
+  it('answers 400 for a body that is not JSON without quoting it back', async () => {
+    for (const path of ['/plugins/sample/install', '/services']) {
+      const res = await request(server)
+        .post(`/api/plugin-lifecycle${path}`)
+        .set('Authorization', auth)
+        .set('Content-Type', 'application/json')
+        .send('{"version": "1.0.0", "secret": "s3cret-canary');
+      expect(res.status).toBe(400);
+      expect(res.text).not.toContain('s3cret-canary');
+      expect(res.body.error).toMatchObject({
+        name: 'InputError',
+        message: 'Invalid request body: it is not valid JSON',
+      });
+    }
   });
 
   it('answers 403 for an artifact type that requests may not carry', async () => {

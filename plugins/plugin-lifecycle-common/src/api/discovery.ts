@@ -224,7 +224,7 @@ export const MAX_SERVICES_PAGE = 1000;
 export const listServicesQuerySchema = z
   .object({
     name: serviceNameSchema.optional(),
-    tenant: z.string().min(1).optional(),
+    tenant: z.string().min(1).max(255).optional(),
     limit: z.coerce.number().int().min(1).max(MAX_SERVICES_PAGE).optional(),
     cursor: z.string().min(1).max(2048).optional(),
   })
@@ -249,7 +249,7 @@ export const resolveQuerySchema = z
   .object({
     strategy: serviceLoadBalancingStrategySchema.optional(),
     /** Needed only when the caller sees services of that name in several tenants. */
-    tenant: z.string().min(1).optional(),
+    tenant: z.string().min(1).max(255).optional(),
     /** A sticky key for ip-hash, such as a session id; default the caller's IP. */
     key: z.string().min(1).max(1024).optional(),
   })

@@ -253,8 +253,8 @@ export const installRequestSchema = z
     healthProbes: z.array(probeSchema).optional(),
     replicas: z.number().int().min(1).max(64).optional(),
     runtime: runtimeTypeSchema.optional(),
-    tenant: z.string().min(1).optional(),
-    entityRef: z.string().min(1).optional(),
+    tenant: z.string().min(1).max(255).optional(),
+    entityRef: z.string().min(1).max(512).optional(),
     /** Start the plugin once installed. */
     start: z.boolean().optional(),
     ...queueOptions,
@@ -393,7 +393,7 @@ export type GetOperationQuery = z.infer<typeof getOperationQuerySchema>;
 export const listPluginsQuerySchema = z
   .object({
     state: lifecycleStateSchema.optional(),
-    tenant: z.string().min(1).optional(),
-    entityRef: z.string().min(1).optional(),
+    tenant: z.string().min(1).max(255).optional(),
+    entityRef: z.string().min(1).max(512).optional(),
   })
   .strict();
