@@ -282,6 +282,34 @@ export interface Config {
            */
           allowScripts?: boolean;
         };
+        /**
+         * Which Unix users plugin processes (instances, npm at install, and
+         * a plugin's exec probes) run as. Switching users needs a backend
+         * running as root; see docs/security-isolation.md.
+         */
+        isolation?: {
+          /**
+           * per-plugin-user: each plugin its own unprivileged user, its files
+           * owned by it (0700/0600); shared-user: one unprivileged user for
+           * all plugins (kept from the backend, not from each other); none:
+           * the backend's user. Default per-plugin-user when the backend
+           * runs as root, else none (with a warning at startup).
+           */
+          mode?: 'per-plugin-user' | 'shared-user' | 'none';
+          /** Prefix of the user derived from a plugin id. Default 'pl-'. */
+          userPrefix?: string;
+          /** The user of every plugin in shared-user mode. Default '<prefix>plugins'. */
+          sharedUser?: string;
+          /** The user registered services' exec probes run as. Default '<prefix>probes'. */
+          probeUser?: string;
+          /** Existing users to run given plugins as, by plugin id; never created. */
+          users?: { [pluginId: string]: string };
+          /**
+           * Create missing users with useradd (system users, no home, no
+           * login shell). Default true.
+           */
+          createUsers?: boolean;
+        };
       };
     };
     /** Plugins known to this backend, by id: where their versions come from. */

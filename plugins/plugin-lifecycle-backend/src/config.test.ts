@@ -95,6 +95,7 @@ describe('readPluginLifecycleConfig: npm artifacts', () => {
       readyTimeout: 60_000,
       stopGracePeriod: 10_000,
       npm: { allowScripts: false },
+      isolation: { userPrefix: 'pl-', users: {}, createUsers: true },
     });
     expect(
       lifecycle({ runtime: { process: { npm: { allowScripts: true } } } })
@@ -219,5 +220,38 @@ describe('readPluginLifecycleConfig: restart policy', () => {
     expect(() =>
       readAll({ runtime: { restartPolicy: { backoff: 1 } } }),
     ).toThrow(/pluginLifecycle\.runtime\.restartPolicy/);
+  });
+});
+
+describe('readPluginLifecycleConfig: process isolation', () => {
+  const isolation = (value: object) =>
+    readPluginLifecycleConfig(
+      new ConfigReader({
+        pluginLifecycle: { runtime: { process: { isolation: value } } },
+      }),
+    ).runtime.process.isolation;
+
+  it('leaves the mode to the backend (root or not) unless set', () => {
+    expect(isolation({}).mode).toBeUndefined();
+    expect(
+      isolation({ mode: 'shared-user', users: { billing: 'svc-billing' } }),
+    ).toEqual({
+      mode: 'shared-user',
+      userPrefix: 'pl-',
+      users: { billing: 'svc-billing' },
+      createUsers: true,
+    });
+  });
+
+  it('refuses a mode it does not know and names that are not user names', () => {
+    expect(() => isolation({ mode: 'chroot' })).toThrow(
+      /pluginLifecycle\.runtime\.process\.isolation\.mode/,
+    );
+    expect(() => isolation({ users: { billing: 'Root:0' } })).toThrow(
+      /pluginLifecycle\.runtime\.process\.isolation\.users\.billing: must be a Unix user name/,
+    );
+    expect(() =>
+      isolation({ userPrefix: 'a-prefix-far-too-long-' }),
+    ).toThrow(/isolation\.userPrefix/);
   });
 });

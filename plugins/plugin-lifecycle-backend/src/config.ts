@@ -12,6 +12,28 @@ import { ExecProbePolicy } from './engines/health/execProbePolicy';
 const durationMs = z.number().int().positive();
 
 /** What replaces an instance that crashed (see domain/orchestration/restartPolicy). */
+// A name useradd takes (and getent finds): lowercase, at most 32 characters.
+const userName = z
+  .string()
+  .regex(/^[a-z_][a-z0-9_-]{0,31}$/, 'must be a Unix user name');
+
+/** Which users plugin processes run as; see config.d.ts. */
+const isolationSchema = z
+  .object({
+    // Unset: per-plugin-user when the backend runs as root, else none.
+    mode: z.enum(['per-plugin-user', 'shared-user', 'none']).optional(),
+    userPrefix: z
+      .string()
+      .regex(/^[a-z_][a-z0-9_-]{0,15}$/, 'must start a Unix user name (at most 16 characters)')
+      .default('pl-'),
+    sharedUser: userName.optional(),
+    probeUser: userName.optional(),
+    users: z.record(z.string(), userName).default({}),
+    createUsers: z.boolean().default(true),
+  })
+  .strict()
+  .prefault({});
+
 const restartPolicySchema = z
   .object({
     backoffBase: durationMs.default(1_000),
@@ -309,6 +331,7 @@ const configSchema = z
               })
               .strict()
               .prefault({}),
+            isolation: isolationSchema,
           })
           .strict()
           .prefault({}),

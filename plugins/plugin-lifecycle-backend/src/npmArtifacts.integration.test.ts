@@ -33,6 +33,8 @@ describe('npm artifacts, end to end over HTTP', () => {
   const api = (p: string) => `/api/plugin-lifecycle${p}`;
   const tiny = createTinyNpmPackage();
   const served = makeTempDir('plugin-lifecycle-served-');
+  // The plugin serves it as its own user when tests run as root.
+  fs.chmodSync(served, 0o755);
   fs.writeFileSync(path.join(served, 'index.txt'), 'hello from npm');
   fs.writeFileSync(path.join(served, 'index.html'), 'hello from npm');
 

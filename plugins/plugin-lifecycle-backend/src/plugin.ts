@@ -17,6 +17,7 @@ import { execProbePolicyOf, readPluginLifecycleConfig } from './config';
 import { applyDatabaseMigrations } from './database/migrations';
 import { ExternalRuntime } from './engines/runtime/ExternalRuntime';
 import { ProcessRuntime } from './engines/runtime/ProcessRuntime';
+import { ProcessIdentities } from './engines/runtime/processIdentity';
 import { RuntimeRegistry } from './engines/runtime/RuntimeRegistry';
 import { createRouter } from './service/createRouter';
 import { PluginLifecycleOrchestrationSystem } from './system/PluginLifecycleOrchestrationSystem';
@@ -78,12 +79,24 @@ export const pluginLifecyclePlugin = createBackendPlugin({
         const db = await applyDatabaseMigrations(deps.database);
         const replicaId = newReplicaId();
 
+        // Who plugin processes run as; warns when it is the backend's user.
+        const isolation = config.runtime.process.isolation;
+        const identities = ProcessIdentities.create({
+          logger: deps.logger.child({ runtime: 'process' }),
+          mode: isolation.mode,
+          userPrefix: isolation.userPrefix,
+          sharedUser: isolation.sharedUser,
+          probeUser: isolation.probeUser,
+          users: isolation.users,
+          createUsers: isolation.createUsers,
+        });
         const processRuntime = ProcessRuntime.create({
           logger: deps.logger.child({ runtime: 'process' }),
           dataDir: path.resolve(config.dataDir),
           host: config.runtime.process.host,
           startTimeoutMs: config.runtime.process.startTimeout,
           npm: config.runtime.process.npm,
+          identities,
         });
         // The grace period counts from the signal, so it listens from the start.
         const grace = ShutdownGrace.create({
@@ -147,7 +160,7 @@ export const pluginLifecyclePlugin = createBackendPlugin({
           custom: CustomProber.create({
             functions: Object.fromEntries(probeFunctions),
           }),
-          exec: { policy: execProbes },
+          exec: { policy: execProbes, identities },
         });
         const health = HealthMonitor.create({
           db,

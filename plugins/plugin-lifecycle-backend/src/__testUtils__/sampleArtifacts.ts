@@ -16,6 +16,9 @@ export async function packSampleArtifacts(): Promise<{
   const dir = fs.mkdtempSync(
     path.join(os.tmpdir(), 'plugin-lifecycle-artifacts-'),
   );
+  // Plugins run as their own users when tests run as root: scripts written
+  // here for command artifacts must be theirs to read.
+  fs.chmodSync(dir, 0o755);
   // eslint-disable-next-line @backstage/no-relative-monorepo-imports
   const pack = require(path.join(repoRoot, 'examples/scripts/pack.js'));
   const byVersion: Record<string, string> = await pack(dir);

@@ -35,6 +35,8 @@ export function createTinyNpmPackage(version = '1.0.0'): {
   markers: { prepare: string; postinstall: string };
 } {
   const root = makeTempDir('plugin-lifecycle-tiny-npm-');
+  // npm packs it as the plugin's user when tests run as root.
+  fs.chmodSync(root, 0o755);
   const dir = path.join(root, 'tiny-http-server');
   const markers = {
     prepare: path.join(root, 'prepare-ran'),

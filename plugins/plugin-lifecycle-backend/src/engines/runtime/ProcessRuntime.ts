@@ -24,6 +24,13 @@ import {
   resolveEntry,
 } from './artifactInstall';
 import { canConnect, findFreePort } from './freePort';
+import { PluginFiles } from './pluginFiles';
+import {
+  canEnter,
+  ProcessIdentities,
+  ProcessIdentity,
+  ProcessIdentityResolver,
+} from './processIdentity';
 
 const OUTPUT_TAIL_BYTES = 4096;
 // Variables an instance may inherit from the backend; everything else (secrets
@@ -62,6 +69,12 @@ export interface ProcessRuntimeOptions {
   baseDir?: string;
   /** npm artifacts: whether package scripts may run at install. Default false. */
   npm?: { allowScripts?: boolean };
+  /**
+   * The users plugins run as (instances and npm at install). Default:
+   * each plugin its own user when the backend runs as root, else the
+   * backend's user.
+   */
+  identities?: ProcessIdentityResolver;
 }
 
 /**
@@ -78,6 +91,8 @@ export class ProcessRuntime implements PluginRuntime {
   readonly #startTimeoutMs: number;
   readonly #baseDir: string;
   readonly #allowNpmScripts: boolean;
+  readonly #identities: ProcessIdentityResolver;
+  readonly #files: PluginFiles;
   readonly #children = new Map<string, Child>();
   readonly #events = new EventEmitter();
 
@@ -88,6 +103,9 @@ export class ProcessRuntime implements PluginRuntime {
     this.#startTimeoutMs = options.startTimeoutMs ?? 30_000;
     this.#baseDir = options.baseDir ?? process.cwd();
     this.#allowNpmScripts = options.npm?.allowScripts ?? false;
+    this.#identities =
+      options.identities ?? ProcessIdentities.create({ logger: this.#logger });
+    this.#files = PluginFiles.create({ dataDir: this.#dataDir });
   }
 
   static create(options: ProcessRuntimeOptions): ProcessRuntime {
@@ -95,7 +113,14 @@ export class ProcessRuntime implements PluginRuntime {
   }
 
   #versionDir(pluginId: string, version: string) {
-    return path.join(this.#dataDir, pluginId, version);
+    return this.#files.versionDir(pluginId, version);
+  }
+
+  /** The plugin's user (if any), its directories ready for it. */
+  async #identity(pluginId: string): Promise<ProcessIdentity | undefined> {
+    const identity = await this.#identities.forPlugin(pluginId);
+    await this.#files.prepare(pluginId, identity);
+    return identity;
   }
 
   async install(request: RuntimeInstallRequest): Promise<RuntimeInstallResult> {
@@ -113,6 +138,11 @@ export class ProcessRuntime implements PluginRuntime {
       };
     }
     const dir = this.#versionDir(pluginId, version);
+    const identity = await this.#identity(pluginId);
+    const runAs = identity && {
+      ...identity,
+      home: this.#files.homeDir(pluginId),
+    };
     // A leftover from an interrupted install must not mix with this one.
     await fs.rm(dir, { recursive: true, force: true });
     try {
@@ -127,14 +157,21 @@ export class ProcessRuntime implements PluginRuntime {
           artifact.package,
           artifact.version ?? version,
           dir,
-          { allowScripts: this.#allowNpmScripts, cwd: this.#baseDir, signal },
+          {
+            allowScripts: this.#allowNpmScripts,
+            cwd: this.#baseDir,
+            signal,
+            runAs,
+          },
         );
       }
+      await this.#files.handOver(dir, identity);
       const pkg = await readPackageJson(dir);
       resolveEntry(pkg, artifact.bin); // fail the install, not the start, when nothing is runnable
       await installDependencies(dir, {
         allowScripts: this.#allowNpmScripts,
         signal,
+        runAs,
       });
       return { location: dir, manifest: pkg.pluginLifecycle };
     } catch (error) {
@@ -152,11 +189,12 @@ export class ProcessRuntime implements PluginRuntime {
       force: true,
     });
     // Remove the plugin's directory once its last version is gone.
-    await fs.rmdir(path.join(this.#dataDir, request.pluginId)).catch(() => {});
+    await this.#files.removeIfUnused(request.pluginId);
   }
 
   async startInstance(request: RuntimeStartRequest): Promise<RuntimeInstance> {
     const { artifact, instanceId, pluginId } = request;
+    const identity = await this.#identity(pluginId);
     const port = await findFreePort(this.#host);
     const placeholders = (s: string) =>
       s.split('${PORT}').join(String(port)).split('${HOST}').join(this.#host);
@@ -168,6 +206,11 @@ export class ProcessRuntime implements PluginRuntime {
       command = placeholders(artifact.command);
       args = artifact.args.map(placeholders);
       cwd = request.location ?? this.#baseDir;
+      if (identity && !(await canEnter(identity, cwd))) {
+        throw new Error(
+          `the plugin's user '${identity.user}' cannot read the command's working directory ${cwd}; make it (and the directories above it) readable by that user, or name another user in pluginLifecycle.runtime.process.isolation.users`,
+        );
+      }
     } else if (artifact.type === 'npm' || artifact.type === 'tarball') {
       cwd = request.location ?? this.#versionDir(pluginId, request.version);
       const entry = resolveEntry(await readPackageJson(cwd), artifact.bin);
@@ -188,11 +231,16 @@ export class ProcessRuntime implements PluginRuntime {
     for (const key of INHERITED_ENV) {
       if (process.env[key] !== undefined) env[key] = process.env[key]!;
     }
+    // The plugin's user has its own HOME (the backend's is not its to read).
+    if (identity) env.HOME = this.#files.homeDir(pluginId);
     Object.assign(env, request.env, { PORT: String(port), HOST: this.#host });
-    // The configuration as a file too: what a hot reload rewrites.
-    const configFile = await this.#writeConfigFile(
+    // The configuration as a file too, readable by the plugin's user only:
+    // what a hot reload rewrites.
+    const configFile = await this.#files.writeConfig(
+      pluginId,
       instanceId,
       request.env.PLUGIN_CONFIG ?? '{}',
+      identity,
     );
     env.PLUGIN_CONFIG_FILE = configFile;
 
@@ -200,6 +248,7 @@ export class ProcessRuntime implements PluginRuntime {
       cwd,
       env,
       detached: true, // own process group, see stopInstance
+      ...(identity && { uid: identity.uid, gid: identity.gid }),
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     const logger = this.#logger.child({ pluginId, instanceId });
@@ -261,7 +310,11 @@ export class ProcessRuntime implements PluginRuntime {
       if (state.kind === 'up') break;
       if (state.kind === 'error') {
         this.#children.delete(instanceId);
-        throw new Error(`could not start '${command}': ${state.error.message}`);
+        throw new Error(
+          `could not start '${command}'${
+            identity ? ` as user '${identity.user}'` : ''
+          }: ${state.error.message}`,
+        );
       }
       if (state.kind === 'exited') {
         const output = entry.output.trim();
@@ -330,7 +383,12 @@ export class ProcessRuntime implements PluginRuntime {
       throw new Error(`instance ${request.instanceId} is not running here`);
     }
     const document = request.env.PLUGIN_CONFIG ?? '{}';
-    await this.#writeConfigFile(request.instanceId, document);
+    await this.#files.writeConfig(
+      entry.pluginId,
+      request.instanceId,
+      document,
+      await this.#identities.forPlugin(entry.pluginId),
+    );
     if (request.strategy === 'signal') {
       entry.process.kill(request.signal ?? 'SIGHUP');
       return;
@@ -351,17 +409,6 @@ export class ProcessRuntime implements PluginRuntime {
         `the instance answered ${response.status} to POST ${endpoint}`,
       );
     }
-  }
-
-  async #writeConfigFile(instanceId: string, document: string) {
-    const dir = path.join(this.#dataDir, '.instances');
-    await fs.mkdir(dir, { recursive: true, mode: 0o700 });
-    const file = path.join(dir, `${instanceId}.config.json`);
-    // Written whole then renamed, so a reader never sees half a file.
-    const tmp = `${file}.${process.pid}.tmp`;
-    await fs.writeFile(tmp, document, { mode: 0o600 });
-    await fs.rename(tmp, file);
-    return file;
   }
 
   async isAlive(instanceId: string): Promise<boolean> {

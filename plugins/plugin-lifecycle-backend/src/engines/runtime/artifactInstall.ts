@@ -7,6 +7,7 @@ import { PluginManifest } from '@internal/plugin-lifecycle-common';
 import npa from 'npm-package-arg';
 import * as tar from 'tar';
 import validateNpmPackageName from 'validate-npm-package-name';
+import { canRead } from './processIdentity';
 
 const execFileAsync = promisify(execFile);
 
@@ -26,7 +27,9 @@ export async function extractTarball(
     throw new NotFoundError(`Artifact ${tarball} does not exist`);
   }
   await fs.mkdir(dir, { recursive: true });
-  await tar.x({ file: tarball, cwd: dir, strip: 1 });
+  // As root, tar would give files the owners the archive names (its author's
+  // choice); they belong to the backend, or are handed to the plugin's user.
+  await tar.x({ file: tarball, cwd: dir, strip: 1, preserveOwner: false });
 }
 
 /**
@@ -45,7 +48,37 @@ export interface NpmOptions {
   /** Where npm runs, so relative `file:` specs resolve from here. */
   cwd?: string;
   signal?: AbortSignal;
+  /**
+   * The plugin's user: npm runs as it, with `home` as its HOME and npm
+   * cache, and only the locale, PATH and npm settings of the backend's
+   * environment, so a package's code never runs as (or sees the secrets
+   * of) the backend.
+   */
+  runAs?: NpmUser;
 }
+
+/** @internal */
+export interface NpmUser {
+  uid: number;
+  gid: number;
+  home: string;
+}
+
+// What npm as a plugin's user inherits: enough to find node and the
+// registry, none of the backend's secrets.
+const NPM_INHERITED_ENV = [
+  'PATH',
+  'LANG',
+  'LC_ALL',
+  'TZ',
+  'NODE_EXTRA_CA_CERTS',
+  'HTTP_PROXY',
+  'HTTPS_PROXY',
+  'NO_PROXY',
+  'http_proxy',
+  'https_proxy',
+  'no_proxy',
+];
 
 /**
  * Checks an npm package name and version spec and parses them; neither is
@@ -87,12 +120,37 @@ export function parseNpmSpec(
 // only the flag) reaches the npm that pacote starts to prepare a git
 // dependency, which would otherwise run its scripts.
 function npmEnv(options: NpmOptions): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {
-    ...process.env,
-    npm_config_update_notifier: 'false',
-  };
+  const env: NodeJS.ProcessEnv = options.runAs
+    ? pluginUserEnv(options.runAs)
+    : { ...process.env };
+  env.npm_config_update_notifier = 'false';
   if (!options.allowScripts) env.npm_config_ignore_scripts = 'true';
   return env;
+}
+
+function pluginUserEnv(user: NpmUser): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [key, value] of Object.entries(process.env)) {
+    if (NPM_INHERITED_ENV.includes(key) || /^npm_config_/i.test(key)) {
+      env[key] = value;
+    }
+  }
+  // The backend's npm cache and user config are not the plugin's.
+  for (const key of Object.keys(env)) {
+    if (/^npm_config_(cache|userconfig|prefix)$/i.test(key)) delete env[key];
+  }
+  return {
+    ...env,
+    HOME: user.home,
+    npm_config_cache: path.join(user.home, '.npm'),
+  };
+}
+
+/** Spawn options of npm: as the plugin's user when there is one. */
+function npmSpawn(options: NpmOptions) {
+  return options.runAs
+    ? { uid: options.runAs.uid, gid: options.runAs.gid }
+    : {};
 }
 
 function scriptsFlags(options: NpmOptions): string[] {
@@ -107,10 +165,24 @@ export async function fetchNpmPackage(
   options: NpmOptions = {},
 ): Promise<void> {
   const spec = parseNpmSpec(name, version, options.cwd);
+  // npm runs as the plugin's user: a local package must be its to read.
+  if (
+    options.runAs &&
+    (spec.type === 'file' || spec.type === 'directory') &&
+    spec.fetchSpec &&
+    !(await canRead(options.runAs, spec.fetchSpec))
+  ) {
+    throw new InputError(
+      `The plugin's user (uid ${options.runAs.uid}) cannot read ${spec.fetchSpec}; make it and the directories above it readable by that user`,
+    );
+  }
   // The first version of a plugin (or the first after an uninstall, which
   // removes the plugin's directory) has no parent directory yet.
   await fs.mkdir(path.dirname(dir), { recursive: true });
   const tmp = await fs.mkdtemp(`${dir}.pack-`);
+  if (options.runAs) {
+    await fs.chown(tmp, options.runAs.uid, options.runAs.gid);
+  }
   try {
     try {
       await execFileAsync(
@@ -127,6 +199,7 @@ export async function fetchNpmPackage(
         {
           cwd: options.cwd,
           env: npmEnv(options),
+          ...npmSpawn(options),
           signal: options.signal,
           timeout: 120_000,
         },
@@ -182,7 +255,8 @@ export async function installDependencies(
       ],
       {
         cwd: dir,
-        env: npmEnv({ allowScripts: false }),
+        env: npmEnv({ allowScripts: false, runAs: options.runAs }),
+        ...npmSpawn(options),
         signal: options.signal,
         timeout: 300_000,
       },
@@ -193,6 +267,7 @@ export async function installDependencies(
     await execFileAsync('npm', ['rebuild', '--no-audit', '--no-fund'], {
       cwd: dir,
       env: npmEnv(options),
+      ...npmSpawn(options),
       signal: options.signal,
       timeout: 300_000,
     });

@@ -1,4 +1,8 @@
 import { spawn } from 'node:child_process';
+import {
+  ProcessIdentity,
+  ProcessIdentityResolver,
+} from '../../runtime/processIdentity';
 import { ExecProbePolicy, ExecProbeSource } from '../execProbePolicy';
 import { ProbeDeadline, errorMessage } from './deadline';
 import { Probe, ProbeOutcome, Prober, ProbeTarget } from './types';
@@ -25,6 +29,12 @@ export interface ExecProberOptions {
    * operator's choice was asked. Default: none may run.
    */
   policy?: ExecProbePolicy;
+  /**
+   * The users commands run as: a plugin's probes as the plugin's user,
+   * registered services' probes as the probe user. Default: the backend's
+   * user.
+   */
+  identities?: ProcessIdentityResolver;
 }
 
 /**
@@ -32,6 +42,10 @@ export interface ExecProberOptions {
  * host: exit code 0 passes. The command runs in its own process group, which
  * is killed with SIGKILL at the timeout, on abort, and once the command exits
  * (so nothing it left behind lingers).
+ *
+ * With `identities`, a plugin's probe runs as the plugin's user (what its
+ * own instances can read, and nothing of the backend's or other plugins'),
+ * a registered service's as the probe user.
  *
  * Its environment is PATH (the backend's) with PROBE_HOST, PROBE_PORT,
  * PROBE_INSTANCE_ID and PROBE_PLUGIN_ID, nothing else of the backend's;
@@ -46,11 +60,13 @@ export class ExecProber implements Prober {
   readonly #cwd: string | undefined;
   readonly #maxOutputBytes: number;
   readonly #policy: ExecProbePolicy;
+  readonly #identities: ProcessIdentityResolver | undefined;
 
   private constructor(options: ExecProberOptions) {
     this.#cwd = options.cwd;
     this.#policy = options.policy ?? ExecProbePolicy.create();
     this.#maxOutputBytes = options.maxOutputBytes ?? DEFAULT_MAX_OUTPUT_BYTES;
+    this.#identities = options.identities;
   }
 
   static create(options: ExecProberOptions = {}): ExecProber {
@@ -73,8 +89,11 @@ export class ExecProber implements Prober {
           : { kind: 'plugin', pluginId: target.pluginId };
       const refusal = this.#policy.refusal(probe.exec.command, source);
       if (refusal) return deadline.fail(refusal);
+      const identity = await (source.kind === 'plugin'
+        ? this.#identities?.forPlugin(source.pluginId)
+        : this.#identities?.forServiceProbes());
       if (deadline.aborted) return deadline.fail(deadline.reason());
-      return await this.#run(target, probe.exec, deadline);
+      return await this.#run(target, probe.exec, deadline, identity);
     } catch (error) {
       return deadline.failWith(error);
     } finally {
@@ -86,6 +105,7 @@ export class ExecProber implements Prober {
     target: ProbeTarget,
     exec: { command: string; args?: string[] },
     deadline: ProbeDeadline,
+    identity: ProcessIdentity | undefined,
   ): Promise<ProbeOutcome> {
     const placeholders = (s: string) =>
       s
@@ -109,6 +129,7 @@ export class ExecProber implements Prober {
         cwd: this.#cwd,
         env,
         detached: true, // own process group, killed as a whole
+        ...(identity && { uid: identity.uid, gid: identity.gid }),
         stdio: ['ignore', 'pipe', 'pipe'],
       });
       let output = Buffer.alloc(0);
