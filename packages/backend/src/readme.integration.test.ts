@@ -59,6 +59,9 @@ describe('the README examples, as written, against the demo backend', () => {
   const work = fs.mkdtempSync(
     path.join(os.tmpdir(), 'plugin-lifecycle-readme-'),
   );
+  // As root, plugins run as their own users, who pass through here to
+  // their directories under the data directory (docs/security-isolation.md).
+  fs.chmodSync(work, 0o711);
   const state = path.join(work, 'shell-state.sh');
   const groups: number[] = [];
   let backend: ChildProcess | undefined;

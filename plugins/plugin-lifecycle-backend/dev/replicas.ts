@@ -50,6 +50,8 @@ export async function startReplica(options: {
   const dir = fs.mkdtempSync(
     path.join(os.tmpdir(), `replica-${options.name}-`),
   );
+  // Plugin users (when run as root) pass through to the data directory.
+  fs.chmodSync(dir, 0o711);
   const configFile = path.join(dir, 'app-config.json');
   fs.writeFileSync(
     configFile,

@@ -250,8 +250,8 @@ describe('readPluginLifecycleConfig: process isolation', () => {
     expect(() => isolation({ users: { billing: 'Root:0' } })).toThrow(
       /pluginLifecycle\.runtime\.process\.isolation\.users\.billing: must be a Unix user name/,
     );
-    expect(() =>
-      isolation({ userPrefix: 'a-prefix-far-too-long-' }),
-    ).toThrow(/isolation\.userPrefix/);
+    expect(() => isolation({ userPrefix: 'a-prefix-far-too-long-' })).toThrow(
+      /isolation\.userPrefix/,
+    );
   });
 });

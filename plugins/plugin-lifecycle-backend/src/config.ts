@@ -24,7 +24,10 @@ const isolationSchema = z
     mode: z.enum(['per-plugin-user', 'shared-user', 'none']).optional(),
     userPrefix: z
       .string()
-      .regex(/^[a-z_][a-z0-9_-]{0,15}$/, 'must start a Unix user name (at most 16 characters)')
+      .regex(
+        /^[a-z_][a-z0-9_-]{0,15}$/,
+        'must start a Unix user name (at most 16 characters)',
+      )
       .default('pl-'),
     sharedUser: userName.optional(),
     probeUser: userName.optional(),

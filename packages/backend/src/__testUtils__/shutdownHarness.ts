@@ -56,6 +56,9 @@ export async function startDemoBackend(options: {
   const port = await freePort();
   const dataPlanePort = await freePort();
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'pl-shutdown-'));
+  // As root, plugins run as their own users, who pass through here to
+  // their directories under the data directory (docs/security-isolation.md).
+  fs.chmodSync(work, 0o711);
   const configFile = path.join(work, 'app-config.shutdown.json');
   fs.writeFileSync(
     configFile,

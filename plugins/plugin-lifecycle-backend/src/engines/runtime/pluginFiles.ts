@@ -40,7 +40,12 @@ export class PluginFiles {
   }
 
   configFile(pluginId: string, instanceId: string): string {
-    return path.join(this.#dataDir, pluginId, '.run', `${instanceId}.config.json`);
+    return path.join(
+      this.#dataDir,
+      pluginId,
+      '.run',
+      `${instanceId}.config.json`,
+    );
   }
 
   /**
@@ -113,7 +118,11 @@ export class PluginFiles {
     await fs.rmdir(dir).catch(() => {});
   }
 
-  async #own(file: string, identity: ProcessIdentity | undefined, mode: number) {
+  async #own(
+    file: string,
+    identity: ProcessIdentity | undefined,
+    mode: number,
+  ) {
     if (identity) await fs.chown(file, identity.uid, identity.gid);
     await fs.chmod(file, mode);
   }

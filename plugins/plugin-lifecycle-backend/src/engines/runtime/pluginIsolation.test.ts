@@ -6,11 +6,17 @@ import { makeTempDir } from '../../__testUtils__/sampleArtifacts';
 import { ExecProbePolicy } from '../health/execProbePolicy';
 import { ExecProber } from '../health/probers/ExecProber';
 import { ProcessRuntime } from './ProcessRuntime';
-import { ProcessIdentities } from './processIdentity';
+import { derivedUserName, ProcessIdentities } from './processIdentity';
 
 jest.setTimeout(60_000);
 
 const asRoot = process.getuid?.() === 0;
+if (!asRoot) {
+  // eslint-disable-next-line no-console
+  console.warn(
+    'The tests do not run as root: plugins cannot run as other users, so the attacks between plugins are skipped; only the isolation mode none is tested.',
+  );
+}
 const SECRET = 'canary-7f3a91c2-db-password';
 const TENANT_A = 'iso-tenant-a';
 const TENANT_B = 'iso-tenant-b';
@@ -166,7 +172,10 @@ const secretEnv = {
       expect(own.content).toContain(SECRET);
 
       const stolen = await spyOn(b, configOfA);
-      expect(stolen).toEqual({ uid: statusIds(b.pid!).uids[0], error: 'EACCES' });
+      expect(stolen).toEqual({
+        uid: statusIds(b.pid!).uids[0],
+        error: 'EACCES',
+      });
       expect(await spyOn(b, path.join(dataDir, TENANT_A), 'list')).toEqual({
         uid: statusIds(b.pid!).uids[0],
         error: 'EACCES',
@@ -245,7 +254,11 @@ const secretEnv = {
         exec: { command: 'cat', args: [file] },
       });
       for (const file of [`/proc/${a.pid}/environ`, configOfA]) {
-        const outcome = await prober.probe(targetOf(TENANT_B, b), cat(file), never);
+        const outcome = await prober.probe(
+          targetOf(TENANT_B, b),
+          cat(file),
+          never,
+        );
         expect(outcome.ok).toBe(false);
         expect(outcome.message).toMatch(/Permission denied/);
         expect(outcome.message).not.toContain(SECRET);
@@ -263,6 +276,36 @@ const secretEnv = {
       expect(whoami).toMatchObject({
         ok: true,
         message: `exited with code 0: ${statusIds(a.pid!).uids[0]}`,
+      });
+    });
+
+    it("runs a registered service's exec probe as the probe user, not as a plugin's", async () => {
+      const prober = ExecProber.create({
+        policy: ExecProbePolicy.create({ allowedCommands: ['id'] }),
+        identities: ProcessIdentities.create({
+          logger: mockServices.logger.mock(),
+        }),
+      });
+      const outcome = await prober.probe(
+        {
+          host: a.host,
+          port: a.port,
+          instanceId: 'svc-1',
+          // a registration may name any plugin: its word is not trusted
+          pluginId: TENANT_A,
+          serviceName: 'some-service',
+        },
+        {
+          name: 'who',
+          type: 'liveness',
+          method: 'exec',
+          exec: { command: 'id', args: ['-un'] },
+        },
+        never,
+      );
+      expect(outcome).toMatchObject({
+        ok: true,
+        message: 'exited with code 0: pl-probes',
       });
     });
 
@@ -301,7 +344,8 @@ const secretEnv = {
   () => {
     const pluginId = 'iso-npm';
     afterAll(() => {
-      if (userExists(`pl-${pluginId}`)) execFileSync('userdel', [`pl-${pluginId}`]);
+      if (userExists(`pl-${pluginId}`))
+        execFileSync('userdel', [`pl-${pluginId}`]);
     });
 
     it("runs a package's install script (allowed) as the plugin's user, and hands it the files", async () => {
@@ -335,7 +379,11 @@ const secretEnv = {
       const { location } = await runtime.install({
         pluginId,
         version: '1.0.0',
-        artifact: { type: 'npm', package: 'iso-npm', version: `file:${tarball}` },
+        artifact: {
+          type: 'npm',
+          package: 'iso-npm',
+          version: `file:${tarball}`,
+        },
       });
       const uid = Number(
         execFileSync('id', ['-u', `pl-${pluginId}`], { encoding: 'utf8' }),
@@ -398,6 +446,21 @@ const secretEnv = {
     expect(again).toEqual(identity);
   });
 
+  it('says why when useradd refuses: a group of that name exists', async () => {
+    execFileSync('groupadd', ['--system', 'pl-iso-grp']);
+    try {
+      await expect(
+        ProcessIdentities.create({
+          logger: mockServices.logger.mock(),
+        }).forPlugin('iso-grp'),
+      ).rejects.toThrow(
+        /could not create user 'pl-iso-grp' for plugin processes: useradd: group pl-iso-grp exists/,
+      );
+    } finally {
+      execFileSync('groupdel', ['pl-iso-grp']);
+    }
+  });
+
   it('creates a user once when many starts ask at the same time', async () => {
     const identities = ProcessIdentities.create({
       logger: mockServices.logger.mock(),
@@ -439,6 +502,26 @@ const secretEnv = {
   });
 });
 
+describe('user names derived from plugin ids', () => {
+  it('is the prefix and the id when that fits 32 characters', () => {
+    expect(derivedUserName('pl-', 'billing')).toBe('pl-billing');
+    expect(derivedUserName('pl-', 'a'.repeat(29))).toBe(`pl-${'a'.repeat(29)}`);
+  });
+
+  it('cuts a longer id and ends in its hash: deterministic, at most 32, distinct', () => {
+    const long = `${'a'.repeat(40)}-one`;
+    const other = `${'a'.repeat(40)}-two`;
+    const name = derivedUserName('pl-', long);
+    expect(name).toHaveLength(32);
+    expect(name).toMatch(/^pl-a{20}-[0-9a-f]{8}$/);
+    expect(derivedUserName('pl-', long)).toBe(name);
+    expect(derivedUserName('pl-', other)).not.toBe(name);
+    expect(derivedUserName('pl-', 'billing', true)).toMatch(
+      /^pl-billing-[0-9a-f]{8}$/,
+    );
+  });
+});
+
 describe("isolation mode 'none' (a backend that is not root)", () => {
   it('refuses to switch users when the backend is not root, saying what to set', () => {
     expect(() =>
@@ -452,7 +535,7 @@ describe("isolation mode 'none' (a backend that is not root)", () => {
     );
   });
 
-  it("defaults to none with a warning when the backend is not root", () => {
+  it('defaults to none with a warning when the backend is not root', () => {
     const logger = mockServices.logger.mock();
     const identities = ProcessIdentities.create({ logger, backendUid: 1000 });
     expect(identities.mode).toBe('none');
@@ -460,6 +543,56 @@ describe("isolation mode 'none' (a backend that is not root)", () => {
       expect.stringContaining('needs a backend started as root'),
     );
   });
+
+  // Started as root here, so the test can run the backend as 'nobody'.
+  (asRoot ? describe : describe.skip)(
+    'a real backend process as nobody',
+    () => {
+      it('works: plugins run as its user, with a warning', () => {
+        const nobody = execFileSync('getent', ['passwd', 'nobody'], {
+          encoding: 'utf8',
+        }).split(':');
+        const [uid, gid] = [Number(nobody[2]), Number(nobody[3])];
+        const { dataDir, scripts } = setUp(
+          ProcessIdentities.create({
+            logger: mockServices.logger.mock(),
+            mode: 'none',
+          }),
+        );
+        fs.chownSync(dataDir, uid, gid);
+        const out = execFileSync(
+          process.execPath,
+          [
+            '--require',
+            require.resolve('@backstage/cli/config/nodeTransform.cjs'),
+            path.join(__dirname, '__fixtures__/nonRootRuntime.ts'),
+            dataDir,
+            scripts,
+          ],
+          {
+            uid,
+            gid,
+            cwd: scripts,
+            env: { PATH: process.env.PATH, SECRET },
+            encoding: 'utf8',
+            timeout: 45_000,
+          },
+        );
+        const seen = JSON.parse(out);
+        expect(seen).toMatchObject({
+          backendUid: uid,
+          served: { uid, content: JSON.stringify({ secret: SECRET }) },
+          configMode: 0o600,
+          configUid: uid,
+        });
+        expect(seen.warnings).toEqual([
+          expect.stringContaining(
+            "Plugin processes run as the backend's user, so every plugin can read",
+          ),
+        ]);
+      });
+    },
+  );
 
   it("runs instances as the backend's user, the configuration still in the plugin's own 0600 file", async () => {
     const logger = mockServices.logger.mock();

@@ -169,7 +169,7 @@ export class ProcessIdentities implements ProcessIdentityResolver {
     if (this.mode === 'none') {
       this.#logger.warn(
         this.#backendUid === 0
-          ? 'Plugin processes run as root, the backend\'s user: every plugin can read the backend\'s files, secrets and the other plugins\' configuration. Set pluginLifecycle.runtime.process.isolation.mode to per-plugin-user (the default as root) to run each plugin under its own user.'
+          ? "Plugin processes run as root, the backend's user: every plugin can read the backend's files, secrets and the other plugins' configuration. Set pluginLifecycle.runtime.process.isolation.mode to per-plugin-user (the default as root) to run each plugin under its own user."
           : "Plugin processes run as the backend's user, so every plugin can read the backend's files and the other plugins' configuration; running each plugin under its own user (pluginLifecycle.runtime.process.isolation) needs a backend started as root.",
       );
     } else if (this.mode === 'shared-user') {
@@ -262,6 +262,7 @@ export class ProcessIdentities implements ProcessIdentityResolver {
 
   async #create(name: string, marker: string): Promise<PasswdEntry> {
     const run = async (): Promise<PasswdEntry> => {
+      let refusal = '';
       for (let attempt = 0; ; attempt++) {
         try {
           await execFileAsync('useradd', [
@@ -280,8 +281,12 @@ export class ProcessIdentities implements ProcessIdentityResolver {
           this.#logger.info(`created user '${name}' (${marker})`);
           break;
         } catch (error: any) {
-          // Another backend (or test worker) created it in the meantime.
-          if (error.code === USERADD_EXISTS) break;
+          // Another backend (or test worker) created it in the meantime,
+          // or a group of that name exists (said below if no user does).
+          if (error.code === USERADD_EXISTS) {
+            refusal = String(error.stderr ?? '').trim();
+            break;
+          }
           if (error.code === USERADD_LOCKED && attempt < 20) {
             await new Promise(r => setTimeout(r, 50 + 50 * attempt));
             continue;
@@ -294,7 +299,13 @@ export class ProcessIdentities implements ProcessIdentityResolver {
         }
       }
       const entry = await lookUpUser(name);
-      if (!entry) throw new Error(`user '${name}' was created but not found`);
+      if (!entry) {
+        throw new Error(
+          `could not create user '${name}' for plugin processes: ${
+            refusal || 'useradd succeeded but getent does not find it'
+          }`,
+        );
+      }
       return entry;
     };
     const created = this.#creating.then(run, run);
