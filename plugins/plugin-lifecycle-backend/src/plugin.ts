@@ -32,6 +32,10 @@ import {
   remediate,
 } from './system/HealthDiscoveryBridge';
 import { ShutdownGrace } from './system/ShutdownGrace';
+import { TargetPolicy } from './engines/discovery/TargetPolicy';
+import { backendEndpointsOf } from './engines/discovery/backendEndpoints';
+import { ReservedServiceNames } from './engines/discovery/ReservedServiceNames';
+import { assertDataPlaneExposure } from './engines/discovery/DataPlaneAccess';
 
 /**
  * The plugin-lifecycle backend plugin: installs, runs and tracks managed
@@ -71,12 +75,40 @@ export const pluginLifecyclePlugin = createBackendPlugin({
         auditor: coreServices.auditor,
         lifecycle: coreServices.lifecycle,
         scheduler: coreServices.scheduler,
+        discoveryService: coreServices.discovery,
+        instanceMetadata: coreServices.rootInstanceMetadata,
         events: eventsServiceRef,
       },
       async init(deps) {
         const config = readPluginLifecycleConfig(deps.config);
         const db = await applyDatabaseMigrations(deps.database);
         const replicaId = newReplicaId();
+        const d = config.discovery;
+
+        // Where discovery may send traffic and probes: allowedTargets, never
+        // link-local, this backend's own port or its database.
+        const targets = TargetPolicy.create({
+          allowedTargets: d.allowedTargets,
+          reserved: backendEndpointsOf(deps.config, {
+            ownBaseUrl: await deps.discoveryService
+              .getBaseUrl('plugin-lifecycle')
+              .catch(() => undefined),
+            dataPlanePort: d.dataPlane?.port || undefined,
+          }),
+        });
+        await targets.init();
+        // Names only runtimes' instances serve: managed plugins' and Backstage's own.
+        const installed = await deps.instanceMetadata.getInstalledPlugins();
+        const reservedNames = ReservedServiceNames.create({
+          backstagePlugins: [
+            ...d.reservedServiceNames,
+            ...installed.map(p => p.pluginId),
+          ],
+          configuredPlugins: [
+            ...Object.keys(config.plugins),
+            ...(d.managedPlugins ?? []),
+          ],
+        });
 
         const processRuntime = ProcessRuntime.create({
           logger: deps.logger.child({ runtime: 'process' }),
@@ -96,7 +128,7 @@ export const pluginLifecyclePlugin = createBackendPlugin({
         const shuttingDown = new AbortController();
         const runtimes = RuntimeRegistry.create([
           processRuntime,
-          ExternalRuntime.create(),
+          ExternalRuntime.create({ targets }),
           ...extraRuntimes,
         ]);
 
@@ -106,12 +138,13 @@ export const pluginLifecyclePlugin = createBackendPlugin({
           logger: deps.logger,
         });
 
-        const d = config.discovery;
         // Exec probes run commands on this host: only those app-config allows.
         const execProbes = execProbePolicyOf(config);
         const discovery = ServiceDiscovery.create({
           db,
           execProbes,
+          reservedNames,
+          targets,
           logger: deps.logger.child({ engine: 'discovery' }),
           events,
           pollIntervalMs: d.pollInterval,
@@ -137,6 +170,8 @@ export const pluginLifecyclePlugin = createBackendPlugin({
           headersTimeoutMs: d.proxy.headersTimeout,
           attemptTimeoutMs: d.proxy.attemptTimeout,
           bodyTimeoutMs: d.proxy.bodyTimeout,
+          targets,
+          passCookies: d.proxy.passCookies,
         });
 
         const h = config.health;
@@ -148,6 +183,7 @@ export const pluginLifecyclePlugin = createBackendPlugin({
             functions: Object.fromEntries(probeFunctions),
           }),
           exec: { policy: execProbes },
+          targets,
         });
         const health = HealthMonitor.create({
           db,
@@ -210,6 +246,7 @@ export const pluginLifecyclePlugin = createBackendPlugin({
           await bridge.start();
         }
         let dataPlane: DataPlane | undefined;
+        if (d.dataPlane) assertDataPlaneExposure(d.dataPlane);
         if (d.dataPlane?.engine === 'nginx') {
           dataPlane = await NginxDataPlane.start({
             discovery,
@@ -218,6 +255,7 @@ export const pluginLifecyclePlugin = createBackendPlugin({
             port: d.dataPlane.port,
             host: d.dataPlane.host,
             token: d.dataPlane.token,
+            passCookies: d.proxy.passCookies,
             binary: d.dataPlane.nginx.binary,
             workers: d.dataPlane.nginx.workers,
             directory: d.dataPlane.nginx.directory,
@@ -232,6 +270,7 @@ export const pluginLifecyclePlugin = createBackendPlugin({
             port: d.dataPlane.port,
             host: d.dataPlane.host,
             token: d.dataPlane.token,
+            allowUnauthenticated: d.dataPlane.allowUnauthenticated,
           });
           deps.logger.info(
             `proxy data plane listening on ${d.dataPlane.host}:${dataPlane.port}`,

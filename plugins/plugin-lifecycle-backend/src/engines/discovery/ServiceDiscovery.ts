@@ -48,6 +48,9 @@ import {
   serviceEntry,
   splitPoolKey,
 } from './discoveryEntries';
+import { ReservedServiceNames } from './ReservedServiceNames';
+import { TargetPolicy } from './TargetPolicy';
+import { checkRegistrations } from './registrationGuard';
 
 export { ServiceUnavailableError };
 
@@ -126,6 +129,17 @@ export interface ServiceDiscoveryOptions {
    * registration with an exec health check is refused.
    */
   execProbes?: ExecProbePolicy;
+  /**
+   * Service names a registration may not take. A managed plugin's id is
+   * always reserved (its pool holds only the instances the runtime started);
+   * by default no other name is.
+   */
+  reservedNames?: ReservedServiceNames;
+  /**
+   * Where registered services (and their health checks) may point. Default:
+   * anywhere; the plugin's wiring always gives one (`discovery.allowedTargets`).
+   */
+  targets?: TargetPolicy;
   /** ms since the epoch; injected by tests. */
   clock?: () => number;
 }
@@ -280,6 +294,8 @@ export class ServiceDiscovery {
   #expiring?: Promise<unknown>;
   #started = false;
   readonly #execProbes: ExecProbePolicy;
+  readonly #reservedNames: ReservedServiceNames;
+  readonly #targets: TargetPolicy | undefined;
   readonly #unsubscribe: Array<() => void> = [];
 
   static create(options: ServiceDiscoveryOptions): ServiceDiscovery {
@@ -300,6 +316,10 @@ export class ServiceDiscovery {
     );
     this.#defaultTenant = options.defaultTenant ?? 'default';
     this.#execProbes = options.execProbes ?? ExecProbePolicy.create();
+    this.#reservedNames =
+      options.reservedNames ??
+      ReservedServiceNames.create({ backstagePlugins: [] });
+    this.#targets = options.targets;
     this.#expireIntervalMs = options.expireIntervalMs ?? 1_000;
     this.#resyncIntervalMs = options.resyncIntervalMs ?? 60_000;
     this.#changeRetentionMs = options.changeRetentionMs ?? 3_600_000;
@@ -413,6 +433,13 @@ export class ServiceDiscovery {
         { kind: 'service', serviceName: request.serviceName },
       );
     }
+    // Neither a managed plugin's name (hijack) nor a target outside
+    // allowedTargets (SSRF), before anything is stored.
+    await checkRegistrations(requests, {
+      reservedNames: this.#reservedNames,
+      isManagedPlugin: id => this.#isManagedPlugin(id),
+      targets: this.#targets,
+    });
     const inputs = requests.map(r => ({
       ...r,
       serviceId: r.serviceId ?? randomUUID(),
@@ -520,6 +547,7 @@ export class ServiceDiscovery {
     options: { scope: TenantScope },
   ): Promise<{ serviceId: string; expiresAt?: string }> {
     await this.#registeredInScope(serviceId, options.scope);
+    await this.#assertNotReserved([serviceId]);
     const result = await this.#store.heartbeat(
       serviceId,
       new Date(this.#now()),
@@ -557,6 +585,7 @@ export class ServiceDiscovery {
         visible.push(id);
       } else unknown.push(id);
     }
+    await this.#assertNotReserved(visible);
     const result = await this.#store.heartbeatMany(
       visible,
       new Date(this.#now()),
@@ -1077,6 +1106,10 @@ export class ServiceDiscovery {
       if (this.#plugins.get(pluginId) === tenant) continue;
       this.#plugins.set(pluginId, tenant);
       dirty.push(poolKey(tenant, pluginId));
+      // Registrations under its name, in any tenant, stop serving it.
+      for (const other of this.#byName.get(pluginId)?.keys() ?? []) {
+        dirty.push(poolKey(other, pluginId));
+      }
     }
     this.#pluginCount = plugins.length;
     this.#rebuild(dirty);
@@ -1112,6 +1145,11 @@ export class ServiceDiscovery {
     }
     if (instance) {
       this.#running.set(instanceId, instance);
+      if (!this.#plugins.has(instance.pluginId)) {
+        for (const other of this.#byName.get(instance.pluginId)?.keys() ?? []) {
+          touched.push(poolKey(other, instance.pluginId));
+        }
+      }
       this.#plugins.set(instance.pluginId, instance.tenant);
       touched.push(this.#indexInstance(instance));
     }
@@ -1233,7 +1271,13 @@ export class ServiceDiscovery {
       pool.ids.push(entry.id);
       if (entry.routable) pool.routableCount++;
     };
-    for (const id of this.#registeredByPool.get(key) ?? []) {
+    // A managed plugin's (or Backstage's) name: only the runtime's instances
+    // serve it, whatever was registered under it before the rule or before
+    // the plugin was installed.
+    const reserved = this.#reservedNames.isReserved(serviceName, id =>
+      this.#plugins.has(id),
+    );
+    for (const id of reserved ? [] : this.#registeredByPool.get(key) ?? []) {
       const service = this.#registered.get(id)!;
       if (service.strategy && !pool.strategy) pool.strategy = service.strategy;
       add(serviceEntry(service, key));
@@ -1387,6 +1431,37 @@ export class ServiceDiscovery {
   }
 
   // --- plumbing ------------------------------------------------------------
+
+  /** Whether a plugin with this id is installed, as this replica knows or the database says. */
+  async #isManagedPlugin(id: string): Promise<boolean> {
+    if (this.#plugins.has(id)) return true;
+    return (await this.#store.pluginTenant(id)) !== undefined;
+  }
+
+  /**
+   * A registration under a reserved name (stored before the rule, or before
+   * its plugin was installed) may not be kept alive: 409 naming the rule.
+   * From the view (a plugin installed elsewhere shows within a poll): a
+   * heartbeat costs no query per service.
+   */
+  async #assertNotReserved(serviceIds: string[]) {
+    const names = new Set<string>();
+    for (const serviceId of serviceIds) {
+      const name =
+        this.#registered.get(serviceId)?.serviceName ??
+        (serviceIds.length === 1
+          ? (await this.#store.get(serviceId))?.serviceName
+          : undefined);
+      if (name !== undefined) names.add(name);
+    }
+    for (const name of names) {
+      this.#reservedNames.assertFree(
+        name,
+        id => this.#plugins.has(id),
+        'a heartbeat',
+      );
+    }
+  }
 
   /** Throws NotFound unless the id is a registered service the caller may see. */
   async #registeredInScope(serviceId: string, scope: TenantScope) {
