@@ -120,6 +120,7 @@ if (!nginx && process.env.CI === 'true') {
     plane = await NginxDataPlane.start({
       discovery,
       metrics,
+      passCookies: ['cookie-jar'],
       logger: mockServices.logger.mock({
         error: (m: string) => console.error(m),
         warn: (m: string) => console.error(m),
@@ -214,6 +215,39 @@ if (!nginx && process.env.CI === 'true') {
       headers: { authorization: 'Bearer plugin-token' },
     });
     expect(own.json.headers.authorization).toBe('Bearer plugin-token');
+  });
+
+  it('keeps cookies from upstreams and upstreams from cookies unless the service passes them', async () => {
+    const cookieRoute = (
+      _req: unknown,
+      res: http.ServerResponse,
+      u: Upstream,
+    ) => {
+      res.writeHead(200, {
+        'content-type': 'application/json',
+        'set-cookie': 'session=from-upstream; Path=/',
+      });
+      res.end(
+        JSON.stringify({
+          cookie: u.seen[u.seen.length - 1].headers.cookie ?? null,
+        }),
+      );
+      return true;
+    };
+    await register('no-cookies', await upstream('plain', cookieRoute));
+    await register('cookie-jar', await upstream('jar', cookieRoute));
+    await plane.settle();
+    const send = (name: string) =>
+      call('GET', `/proxy/${name}/`, {
+        headers: { cookie: 'backstage-session=secret' },
+      });
+    const refused = await send('no-cookies');
+    expect(refused.status).toBe(200);
+    expect(refused.headers).not.toHaveProperty('set-cookie');
+    expect(refused.json).toEqual({ cookie: null });
+    const passed = await send('cookie-jar');
+    expect(passed.headers['set-cookie']).toBe('session=from-upstream; Path=/');
+    expect(passed.json).toEqual({ cookie: 'backstage-session=secret' });
   });
 
   it('refuses a tenant header from an anonymous caller of a data plane without a token', async () => {
