@@ -1,4 +1,4 @@
-import { LookupAddress, LookupOneOptions, lookup as dnsLookup } from 'node:dns';
+import { LookupAddress, LookupOptions, lookup as dnsLookup } from 'node:dns';
 import { isIP } from 'node:net';
 import { networkInterfaces } from 'node:os';
 import { InputError } from '@backstage/errors';
@@ -233,7 +233,7 @@ export class TargetPolicy {
   lookupFor(port: number) {
     return (
       hostname: string,
-      options: LookupOneOptions & { all?: boolean },
+      options: LookupOptions,
       callback: (
         error: NodeJS.ErrnoException | null,
         address: string | LookupAddress[],

@@ -95,12 +95,12 @@ export function backendEndpointsOf(
     const plugins = database.getOptionalConfig('plugin');
     for (const id of plugins?.keys() ?? []) {
       const plugin = plugins!.getConfig(id);
-      const own = connectionEndpoint(
+      const theirs = connectionEndpoint(
         plugin.getOptionalString('client') ?? client,
         plugin.getOptional('connection'),
       );
-      if (own) {
-        endpoints.push({ what: `the database of plugin '${id}'`, ...own });
+      if (theirs) {
+        endpoints.push({ what: `the database of plugin '${id}'`, ...theirs });
       }
     }
   }
