@@ -437,7 +437,7 @@ export class ServiceDiscovery {
     // allowedTargets (SSRF), before anything is stored.
     await checkRegistrations(requests, {
       reservedNames: this.#reservedNames,
-      isManagedPlugin: id => this.#isManagedPlugin(id),
+      managedPlugins: names => this.#managedPlugins(names),
       targets: this.#targets,
     });
     const inputs = requests.map(r => ({
@@ -1432,10 +1432,20 @@ export class ServiceDiscovery {
 
   // --- plumbing ------------------------------------------------------------
 
-  /** Whether a plugin with this id is installed, as this replica knows or the database says. */
-  async #isManagedPlugin(id: string): Promise<boolean> {
-    if (this.#plugins.has(id)) return true;
-    return (await this.#store.pluginTenant(id)) !== undefined;
+  /**
+   * Which of `names` are installed plugins' ids: what this replica knows,
+   * and the database for the others (installed on another replica since
+   * its last look).
+   */
+  async #managedPlugins(names: string[]): Promise<ReadonlySet<string>> {
+    const known = names.filter(name => this.#plugins.has(name));
+    const unknown = names.filter(name => !this.#plugins.has(name));
+    const found =
+      unknown.length > 0
+        ? await this.#store.existingPluginIds(unknown)
+        : new Set<string>();
+    for (const name of known) found.add(name);
+    return found;
   }
 
   /**

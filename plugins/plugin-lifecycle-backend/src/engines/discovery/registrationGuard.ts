@@ -29,14 +29,15 @@ export async function checkRegistrations(
   requests: readonly GuardedRegistration[],
   options: {
     reservedNames: ReservedServiceNames;
-    isManagedPlugin: (id: string) => Promise<boolean>;
+    /** Which of these names are installed plugins' ids (one look for all). */
+    managedPlugins: (names: string[]) => Promise<ReadonlySet<string>>;
     targets?: TargetPolicy;
   },
 ): Promise<void> {
-  const names = new Set(requests.map(r => r.serviceName));
+  const names = [...new Set(requests.map(r => r.serviceName))];
+  const managed = await options.managedPlugins(names);
   for (const name of names) {
-    const managed = await options.isManagedPlugin(name);
-    options.reservedNames.assertFree(name, () => managed);
+    options.reservedNames.assertFree(name, id => managed.has(id));
   }
   const targets = options.targets;
   if (!targets) return;
