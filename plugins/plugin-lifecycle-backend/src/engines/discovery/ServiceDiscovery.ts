@@ -724,8 +724,11 @@ export class ServiceDiscovery {
   async listHealthChecked(): Promise<HealthCheckedService[]> {
     await this.refresh();
     const found = [];
+    const reserved = (name: string) =>
+      this.#reservedNames.isReserved(name, id => this.#plugins.has(id));
     for (const service of this.#registered.values()) {
-      if (!service.healthCheck) continue;
+      // Out of every pool (a reserved name): nothing to probe for.
+      if (!service.healthCheck || reserved(service.serviceName)) continue;
       found.push({
         source: 'registered' as const,
         healthCheck: service.healthCheck,
