@@ -181,6 +181,11 @@ export interface Config {
         token?: string;
         /** Listen beyond loopback without a token. Default false. */
         allowUnauthenticated?: boolean;
+        /**
+         * The tenants this listener's callers reach: what the token (or,
+         * without one, anyone on loopback) stands for. Default all tenants.
+         */
+        tenants?: string[];
         /** How other backends reach it, when not host:port. */
         url?: string;
         /**

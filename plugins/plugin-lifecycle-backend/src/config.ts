@@ -223,6 +223,8 @@ const configSchema = z
             token: z.string().min(16).optional(),
             /** Beyond loopback without a token: anyone who reaches it calls every service. */
             allowUnauthenticated: z.boolean().default(false),
+            /** The tenants its callers reach (the token's, or anyone's without one). Default all. */
+            tenants: z.array(z.string().min(1)).min(1).optional(),
             /** How other backends reach it, when not host:port. */
             url: z.url().optional(),
             /** node: the ServiceProxy listener; nginx: nginx configured from discovery. */

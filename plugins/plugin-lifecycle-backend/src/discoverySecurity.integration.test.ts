@@ -300,6 +300,53 @@ describe('data planes refuse strangers', () => {
     }
   });
 
+  it('reaches only the tenants its token stands for, whatever header its caller sends', async () => {
+    const upstream = await recorder();
+    const { server, stop } = await startLifecycleBackend({
+      pluginId: PLUGIN,
+      config: {
+        discovery: {
+          dataPlane: { port: 17_783, token: TOKEN, tenants: ['team-a'] },
+        },
+      },
+    });
+    const plane = new Pool('http://127.0.0.1:17783');
+    try {
+      for (const tenant of ['team-a', 'team-b']) {
+        const res = await request(server)
+          .post(api('/services'))
+          .set('Authorization', auth)
+          .send({
+            serviceId: `shared-${tenant}`,
+            serviceName: 'shared',
+            tenant,
+            host: '127.0.0.1',
+            port: upstream.port,
+          });
+        expect(res.status).toBe(201);
+      }
+      const call = async (tenant: string) => {
+        const res = await plane.request({
+          method: 'GET',
+          path: '/proxy/shared/',
+          headers: {
+            authorization: `Bearer ${TOKEN}`,
+            'x-plugin-lifecycle-tenant': tenant,
+          },
+        });
+        await res.body.dump();
+        return res.statusCode;
+      };
+      expect(await call('team-a')).toBe(200);
+      expect(await call('team-b')).toBe(404);
+      expect(upstream.seen).toHaveLength(1);
+    } finally {
+      await plane.close();
+      await stop();
+      await new Promise(resolve => upstream.server.close(resolve));
+    }
+  });
+
   it('will not start a data plane beyond loopback without a token', async () => {
     await expect(
       startLifecycleBackend({

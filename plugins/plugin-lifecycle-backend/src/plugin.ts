@@ -247,6 +247,10 @@ export const pluginLifecyclePlugin = createBackendPlugin({
         }
         let dataPlane: DataPlane | undefined;
         if (d.dataPlane) assertDataPlaneExposure(d.dataPlane);
+        // What the token (or loopback's anonymous callers) may reach.
+        const dataPlaneScope = d.dataPlane?.tenants
+          ? { tenants: d.dataPlane.tenants }
+          : undefined;
         if (d.dataPlane?.engine === 'nginx') {
           dataPlane = await NginxDataPlane.start({
             discovery,
@@ -255,6 +259,7 @@ export const pluginLifecyclePlugin = createBackendPlugin({
             port: d.dataPlane.port,
             host: d.dataPlane.host,
             token: d.dataPlane.token,
+            ...(dataPlaneScope ? { scope: dataPlaneScope } : {}),
             passCookies: d.proxy.passCookies,
             binary: d.dataPlane.nginx.binary,
             workers: d.dataPlane.nginx.workers,
@@ -271,6 +276,7 @@ export const pluginLifecyclePlugin = createBackendPlugin({
             host: d.dataPlane.host,
             token: d.dataPlane.token,
             allowUnauthenticated: d.dataPlane.allowUnauthenticated,
+            ...(dataPlaneScope ? { scope: dataPlaneScope } : {}),
           });
           deps.logger.info(
             `proxy data plane listening on ${d.dataPlane.host}:${dataPlane.port}`,
