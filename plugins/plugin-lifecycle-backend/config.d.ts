@@ -110,6 +110,25 @@ export interface Config {
        * (with `managedPluginDiscoveryServiceFactory`). Default: the ids under `plugins`.
        */
       managedPlugins?: string[];
+      /**
+       * CIDRs that registered services (`POST /services`), external
+       * endpoints and registered services' health checks may point at; a
+       * host name must resolve inside them. Link-local addresses
+       * (169.254.0.0/16, fe80::/10, cloud metadata), the backend's own port
+       * on this host and its database's host:port are refused whatever this
+       * says. Default loopback and private ranges: 127.0.0.0/8, ::1/128,
+       * 10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16, fc00::/7.
+       */
+      allowedTargets?: string[];
+      /**
+       * Ids of Backstage's own backend plugins, which no registered service
+       * may take as its name (the backend's installed plugins and every
+       * managed plugin are reserved too). Default: app, auth, catalog,
+       * devtools, events, kubernetes, notifications, permission,
+       * plugin-lifecycle, proxy, scaffolder, search, signals, techdocs,
+       * user-settings.
+       */
+      reservedServiceNames?: string[];
       /** Passive outlier ejection from proxy errors. */
       ejection?: {
         /** Failed requests in a row that eject an instance. Default 5. */
@@ -136,6 +155,12 @@ export interface Config {
         attemptTimeout?: number;
         /** Milliseconds between two chunks of the response body. Default 300000. */
         bodyTimeout?: number;
+        /**
+         * Service names (plugin ids) whose upstreams get the caller's Cookie
+         * header and may send Set-Cookie back. Default []: cookies stop at
+         * the proxy.
+         */
+        passCookies?: string[];
       };
       /**
        * A listener of its own for proxied traffic (`/proxy/{serviceName}/...`),
@@ -147,10 +172,20 @@ export interface Config {
         /** Default 127.0.0.1. */
         host?: string;
         /**
-         * When set, callers must send it as a bearer token.
+         * When set, callers must send it as a bearer token (or in the
+         * x-plugin-lifecycle-proxy-token header), and only they may pick a
+         * tenant with x-plugin-lifecycle-tenant. Required when host is not
+         * loopback, unless allowUnauthenticated.
          * @visibility secret
          */
         token?: string;
+        /** Listen beyond loopback without a token. Default false. */
+        allowUnauthenticated?: boolean;
+        /**
+         * The tenants this listener's callers reach: what the token (or,
+         * without one, anyone on loopback) stands for. Default all tenants.
+         */
+        tenants?: string[];
         /** How other backends reach it, when not host:port. */
         url?: string;
         /**

@@ -13,6 +13,7 @@ describe('readPluginLifecycleConfig: the data plane', () => {
       port: 7008,
       host: '127.0.0.1',
       engine: 'node',
+      allowUnauthenticated: false,
       nginx: { workers: 1 },
     });
     expect(
@@ -54,6 +55,42 @@ describe('readPluginLifecycleConfig: the data plane', () => {
       read({ dataPlane: { port: 7008, token: 'with spaces and "quotes"' } })
         .dataPlane?.token,
     ).toBe('with spaces and "quotes"');
+  });
+});
+
+describe('readPluginLifecycleConfig: discovery security', () => {
+  it('refuses a data plane beyond loopback without a token, naming the key', () => {
+    for (const engine of ['node', 'nginx']) {
+      expect(() =>
+        read({ dataPlane: { port: 7008, host: '0.0.0.0', engine } }),
+      ).toThrow(
+        /pluginLifecycle\.discovery\.dataPlane\.token: is required when the data plane listens beyond loopback/,
+      );
+    }
+    expect(
+      read({ dataPlane: { port: 7008, host: '::1' } }).dataPlane?.host,
+    ).toBe('::1');
+    expect(
+      read({
+        dataPlane: { port: 7008, host: '0.0.0.0', allowUnauthenticated: true },
+      }).dataPlane?.allowUnauthenticated,
+    ).toBe(true);
+  });
+
+  it('defaults allowedTargets to loopback and private ranges and refuses a bad CIDR', () => {
+    expect(read({}).allowedTargets).toEqual([
+      '127.0.0.0/8',
+      '::1/128',
+      '10.0.0.0/8',
+      '172.16.0.0/12',
+      '192.168.0.0/16',
+      'fc00::/7',
+    ]);
+    expect(read({}).reservedServiceNames).toContain('catalog');
+    expect(read({}).proxy.passCookies).toEqual([]);
+    expect(() => read({ allowedTargets: ['10.0.0.0/33'] })).toThrow(
+      /pluginLifecycle\.discovery\.allowedTargets: '10\.0\.0\.0\/33' is not a CIDR/,
+    );
   });
 });
 

@@ -8,6 +8,12 @@ import { z } from 'zod';
 import { parseNpmSpec } from './engines/runtime/artifactInstall';
 import { isSafeNginxValue } from './engines/discovery/nginx/nginxConfig';
 import { ExecProbePolicy } from './engines/health/execProbePolicy';
+import {
+  DEFAULT_ALLOWED_TARGETS,
+  TargetPolicy,
+} from './engines/discovery/TargetPolicy';
+import { DEFAULT_RESERVED_SERVICE_NAMES } from './engines/discovery/ReservedServiceNames';
+import { isLoopbackHost } from './engines/discovery/DataPlaneAccess';
 
 const durationMs = z.number().int().positive();
 
@@ -189,6 +195,28 @@ const configSchema = z
         panicThreshold: z.number().min(0).max(1).default(0.5),
         /** Plugin ids whose `discovery.getBaseUrl` goes through the proxy. Default: the ids under `plugins`. */
         managedPlugins: z.array(z.string().min(1)).optional(),
+        /**
+         * CIDRs registered services, external endpoints and service probes
+         * may point at; link-local, the backend's own port and its database
+         * never. Default loopback and private ranges.
+         */
+        allowedTargets: z
+          .array(z.string().min(1))
+          .superRefine((cidrs, ctx) => {
+            try {
+              TargetPolicy.parseCidrs(cidrs);
+            } catch (error) {
+              ctx.addIssue({
+                code: 'custom',
+                message: (error as Error).message,
+              });
+            }
+          })
+          .default([...DEFAULT_ALLOWED_TARGETS]),
+        /** Backstage's own plugin ids, which no registration may take (besides the backend's installed plugins and managed plugins). */
+        reservedServiceNames: z
+          .array(z.string().min(1))
+          .default([...DEFAULT_RESERVED_SERVICE_NAMES]),
         ejection: z
           .object({
             consecutiveFailures: z.number().int().positive().default(5),
@@ -206,6 +234,8 @@ const configSchema = z
             /** Per attempt of a retryable request, to the response headers; off when unset. */
             attemptTimeout: durationMs.optional(),
             bodyTimeout: durationMs.default(300_000),
+            /** Service names whose upstreams get Cookie and may send Set-Cookie. */
+            passCookies: z.array(z.string().min(1)).default([]),
           })
           .strict()
           .prefault({}),
@@ -216,6 +246,10 @@ const configSchema = z
             host: z.string().min(1).default('127.0.0.1'),
             /** When set, callers send it as a bearer token. */
             token: z.string().min(16).optional(),
+            /** Beyond loopback without a token: anyone who reaches it calls every service. */
+            allowUnauthenticated: z.boolean().default(false),
+            /** The tenants its callers reach (the token's, or anyone's without one). Default all. */
+            tenants: z.array(z.string().min(1)).min(1).optional(),
             /** How other backends reach it, when not host:port. */
             url: z.url().optional(),
             /** node: the ServiceProxy listener; nginx: nginx configured from discovery. */
@@ -232,6 +266,17 @@ const configSchema = z
               .prefault({}),
           })
           .strict()
+          .refine(
+            plane =>
+              plane.token !== undefined ||
+              plane.allowUnauthenticated ||
+              isLoopbackHost(plane.host),
+            {
+              path: ['token'],
+              message:
+                'is required when the data plane listens beyond loopback (or set dataPlane.allowUnauthenticated: true)',
+            },
+          )
           .refine(
             plane =>
               plane.engine !== 'nginx' ||

@@ -33,6 +33,10 @@ import {
   remediate,
 } from './system/HealthDiscoveryBridge';
 import { ShutdownGrace } from './system/ShutdownGrace';
+import { TargetPolicy } from './engines/discovery/TargetPolicy';
+import { backendEndpointsOf } from './engines/discovery/backendEndpoints';
+import { ReservedServiceNames } from './engines/discovery/ReservedServiceNames';
+import { assertDataPlaneExposure } from './engines/discovery/DataPlaneAccess';
 
 /**
  * The plugin-lifecycle backend plugin: installs, runs and tracks managed
@@ -72,12 +76,40 @@ export const pluginLifecyclePlugin = createBackendPlugin({
         auditor: coreServices.auditor,
         lifecycle: coreServices.lifecycle,
         scheduler: coreServices.scheduler,
+        discoveryService: coreServices.discovery,
+        instanceMetadata: coreServices.rootInstanceMetadata,
         events: eventsServiceRef,
       },
       async init(deps) {
         const config = readPluginLifecycleConfig(deps.config);
         const db = await applyDatabaseMigrations(deps.database);
         const replicaId = newReplicaId();
+        const d = config.discovery;
+
+        // Where discovery may send traffic and probes: allowedTargets, never
+        // link-local, this backend's own port or its database.
+        const targets = TargetPolicy.create({
+          allowedTargets: d.allowedTargets,
+          reserved: backendEndpointsOf(deps.config, {
+            ownBaseUrl: await deps.discoveryService
+              .getBaseUrl('plugin-lifecycle')
+              .catch(() => undefined),
+            dataPlanePort: d.dataPlane?.port || undefined,
+          }),
+        });
+        await targets.init();
+        // Names only runtimes' instances serve: managed plugins' and Backstage's own.
+        const installed = await deps.instanceMetadata.getInstalledPlugins();
+        const reservedNames = ReservedServiceNames.create({
+          backstagePlugins: [
+            ...d.reservedServiceNames,
+            ...installed.map(p => p.pluginId),
+          ],
+          configuredPlugins: [
+            ...Object.keys(config.plugins),
+            ...(d.managedPlugins ?? []),
+          ],
+        });
 
         // Who plugin processes run as; warns when it is the backend's user.
         const isolation = config.runtime.process.isolation;
@@ -109,7 +141,7 @@ export const pluginLifecyclePlugin = createBackendPlugin({
         const shuttingDown = new AbortController();
         const runtimes = RuntimeRegistry.create([
           processRuntime,
-          ExternalRuntime.create(),
+          ExternalRuntime.create({ targets }),
           ...extraRuntimes,
         ]);
 
@@ -119,12 +151,13 @@ export const pluginLifecyclePlugin = createBackendPlugin({
           logger: deps.logger,
         });
 
-        const d = config.discovery;
         // Exec probes run commands on this host: only those app-config allows.
         const execProbes = execProbePolicyOf(config);
         const discovery = ServiceDiscovery.create({
           db,
           execProbes,
+          reservedNames,
+          targets,
           logger: deps.logger.child({ engine: 'discovery' }),
           events,
           pollIntervalMs: d.pollInterval,
@@ -150,6 +183,8 @@ export const pluginLifecyclePlugin = createBackendPlugin({
           headersTimeoutMs: d.proxy.headersTimeout,
           attemptTimeoutMs: d.proxy.attemptTimeout,
           bodyTimeoutMs: d.proxy.bodyTimeout,
+          targets,
+          passCookies: d.proxy.passCookies,
         });
 
         const h = config.health;
@@ -161,6 +196,7 @@ export const pluginLifecyclePlugin = createBackendPlugin({
             functions: Object.fromEntries(probeFunctions),
           }),
           exec: { policy: execProbes, identities },
+          targets,
         });
         const health = HealthMonitor.create({
           db,
@@ -223,6 +259,11 @@ export const pluginLifecyclePlugin = createBackendPlugin({
           await bridge.start();
         }
         let dataPlane: DataPlane | undefined;
+        if (d.dataPlane) assertDataPlaneExposure(d.dataPlane);
+        // What the token (or loopback's anonymous callers) may reach.
+        const dataPlaneScope = d.dataPlane?.tenants
+          ? { tenants: d.dataPlane.tenants }
+          : undefined;
         if (d.dataPlane?.engine === 'nginx') {
           dataPlane = await NginxDataPlane.start({
             discovery,
@@ -231,6 +272,8 @@ export const pluginLifecyclePlugin = createBackendPlugin({
             port: d.dataPlane.port,
             host: d.dataPlane.host,
             token: d.dataPlane.token,
+            ...(dataPlaneScope ? { scope: dataPlaneScope } : {}),
+            passCookies: d.proxy.passCookies,
             binary: d.dataPlane.nginx.binary,
             workers: d.dataPlane.nginx.workers,
             directory: d.dataPlane.nginx.directory,
@@ -245,6 +288,8 @@ export const pluginLifecyclePlugin = createBackendPlugin({
             port: d.dataPlane.port,
             host: d.dataPlane.host,
             token: d.dataPlane.token,
+            allowUnauthenticated: d.dataPlane.allowUnauthenticated,
+            ...(dataPlaneScope ? { scope: dataPlaneScope } : {}),
           });
           deps.logger.info(
             `proxy data plane listening on ${d.dataPlane.host}:${dataPlane.port}`,

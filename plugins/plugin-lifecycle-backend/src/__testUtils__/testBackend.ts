@@ -15,6 +15,8 @@ import { makeTempDir, packSampleArtifacts } from './sampleArtifacts';
 export async function startLifecycleBackend(options: {
   pluginId: string;
   config?: JsonObject;
+  /** Merged into the root of app-config, beside `pluginLifecycle`. */
+  rootConfig?: JsonObject;
   features?: BackendFeature[];
 }): Promise<{
   server: Server;
@@ -27,6 +29,7 @@ export async function startLifecycleBackend(options: {
       pluginLifecyclePlugin,
       mockServices.rootConfig.factory({
         data: {
+          ...options.rootConfig,
           pluginLifecycle: {
             dataDir: makeTempDir('plugin-lifecycle-test-'),
             plugins: {

@@ -996,6 +996,18 @@ export class ServiceStore {
     return row?.tenant;
   }
 
+  /** Which of `ids` are plugins (in any tenant): one query, in chunks for SQLite's variable limit. */
+  async existingPluginIds(ids: readonly string[]): Promise<Set<string>> {
+    const found = new Set<string>();
+    for (let i = 0; i < ids.length; i += 500) {
+      const rows = await this.#db('plugins')
+        .whereIn('id', ids.slice(i, i + 500))
+        .select('id');
+      for (const row of rows) found.add(row.id);
+    }
+    return found;
+  }
+
   #select(db: Knex | Knex.Transaction) {
     return db<ServiceRow>('services').select([...SERVICE_COLUMNS]);
   }

@@ -178,7 +178,10 @@ describe('plugin-lifecycle router: bad input', () => {
   it('answers an operation once it ended when asked to wait', async () => {
     const queued = await post('/plugins/waited/install', {
       version: '1.0.0',
-      artifact: { type: 'external', endpoints: [{ host: 'h', port: 1 }] },
+      artifact: {
+        type: 'external',
+        endpoints: [{ host: '127.0.0.1', port: 1 }],
+      },
     });
     expect(queued.status).toBe(202);
     const res = await get(
@@ -214,7 +217,10 @@ describe('plugin-lifecycle router: bad input', () => {
     expect((await get('/plugins/nope/operations')).status).toBe(404);
     const first = await post('/plugins/listed/install', {
       version: '1.0.0',
-      artifact: { type: 'external', endpoints: [{ host: 'h', port: 1 }] },
+      artifact: {
+        type: 'external',
+        endpoints: [{ host: '127.0.0.1', port: 1 }],
+      },
     });
     await waitForOperation(server, auth, first.body.operationId);
     const second = await post('/plugins/listed/uninstall', {});

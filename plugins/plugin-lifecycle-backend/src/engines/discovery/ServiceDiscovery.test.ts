@@ -1,5 +1,6 @@
 import { mockServices } from '@backstage/backend-test-utils';
 import {
+  ConflictError,
   InputError,
   NotAllowedError,
   NotFoundError,
@@ -10,6 +11,7 @@ import { createTestDatabases } from '../../__testUtils__/databases';
 import { InstanceStore } from '../../database/InstanceStore';
 import { applyDatabaseMigrations } from '../../database/migrations';
 import { PluginStore } from '../../database/PluginStore';
+import { ReservedServiceNames } from './ReservedServiceNames';
 import { SystemEvents } from '../../system/SystemEvents';
 import { ALL_TENANTS } from '../../system/Tenancy';
 import { ServiceDiscovery, ServiceDiscoveryOptions } from './ServiceDiscovery';
@@ -480,6 +482,47 @@ describe.each(databases.eachSupportedId())(
         discovery.pickInstance('search', {}, { scope, tenant: 'team-a' })
           .serviceId,
       ).toBe('a1');
+    });
+
+    it("keeps a managed plugin's name for its runtime instances: a registration under it is refused, and one stored before stops serving", async () => {
+      const discovery = await createDiscovery({
+        reservedNames: ReservedServiceNames.create({
+          backstagePlugins: ['catalog'],
+        }),
+      });
+      // Stored before the plugin existed (or before the rule).
+      await register(discovery, 'early', { serviceName: 'payments' });
+      expect(pickIds(discovery, 1, 'payments')).toEqual(['early']);
+
+      await PluginStore.create({ db: knex }).create({
+        id: 'payments',
+        tenant: 'team-a',
+        runtime: 'process',
+      });
+      await expect(
+        register(discovery, 'hijack', {
+          serviceName: 'payments',
+          loadBalancing: { weight: 1_000_000 },
+        }),
+      ).rejects.toThrow(
+        "Service name 'payments' is the id of a managed plugin: only the instances the runtime starts for it serve that name; a registration under it is refused",
+      );
+      await expect(
+        register(discovery, 'catalog-1', { serviceName: 'catalog' }),
+      ).rejects.toThrow(ConflictError);
+
+      // The next look sees the plugin (in another tenant, too): the early
+      // registration leaves its pool.
+      await discovery.refresh();
+      expect(() => discovery.pickInstance('payments', {}, { scope })).toThrow(
+        "Service 'payments' has no instances",
+      );
+      await expect(discovery.heartbeat('early', { scope })).rejects.toThrow(
+        /is the id of a managed plugin.*a heartbeat under it is refused/,
+      );
+      await expect(discovery.heartbeats(['early'], { scope })).rejects.toThrow(
+        ConflictError,
+      );
     });
 
     it('serves running plugin instances under the plugin id, in the plugin tenant', async () => {

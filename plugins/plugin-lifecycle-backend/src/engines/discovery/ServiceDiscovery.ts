@@ -48,6 +48,9 @@ import {
   serviceEntry,
   splitPoolKey,
 } from './discoveryEntries';
+import { ReservedServiceNames } from './ReservedServiceNames';
+import { TargetPolicy } from './TargetPolicy';
+import { checkRegistrations } from './registrationGuard';
 
 export { ServiceUnavailableError };
 
@@ -126,6 +129,17 @@ export interface ServiceDiscoveryOptions {
    * registration with an exec health check is refused.
    */
   execProbes?: ExecProbePolicy;
+  /**
+   * Service names a registration may not take. A managed plugin's id is
+   * always reserved (its pool holds only the instances the runtime started);
+   * by default no other name is.
+   */
+  reservedNames?: ReservedServiceNames;
+  /**
+   * Where registered services (and their health checks) may point. Default:
+   * anywhere; the plugin's wiring always gives one (`discovery.allowedTargets`).
+   */
+  targets?: TargetPolicy;
   /** ms since the epoch; injected by tests. */
   clock?: () => number;
 }
@@ -280,6 +294,8 @@ export class ServiceDiscovery {
   #expiring?: Promise<unknown>;
   #started = false;
   readonly #execProbes: ExecProbePolicy;
+  readonly #reservedNames: ReservedServiceNames;
+  readonly #targets: TargetPolicy | undefined;
   readonly #unsubscribe: Array<() => void> = [];
 
   static create(options: ServiceDiscoveryOptions): ServiceDiscovery {
@@ -300,6 +316,10 @@ export class ServiceDiscovery {
     );
     this.#defaultTenant = options.defaultTenant ?? 'default';
     this.#execProbes = options.execProbes ?? ExecProbePolicy.create();
+    this.#reservedNames =
+      options.reservedNames ??
+      ReservedServiceNames.create({ backstagePlugins: [] });
+    this.#targets = options.targets;
     this.#expireIntervalMs = options.expireIntervalMs ?? 1_000;
     this.#resyncIntervalMs = options.resyncIntervalMs ?? 60_000;
     this.#changeRetentionMs = options.changeRetentionMs ?? 3_600_000;
@@ -413,6 +433,13 @@ export class ServiceDiscovery {
         { kind: 'service', serviceName: request.serviceName },
       );
     }
+    // Neither a managed plugin's name (hijack) nor a target outside
+    // allowedTargets (SSRF), before anything is stored.
+    await checkRegistrations(requests, {
+      reservedNames: this.#reservedNames,
+      managedPlugins: names => this.#managedPlugins(names),
+      targets: this.#targets,
+    });
     const inputs = requests.map(r => ({
       ...r,
       serviceId: r.serviceId ?? randomUUID(),
@@ -520,6 +547,7 @@ export class ServiceDiscovery {
     options: { scope: TenantScope },
   ): Promise<{ serviceId: string; expiresAt?: string }> {
     await this.#registeredInScope(serviceId, options.scope);
+    await this.#assertNotReserved([serviceId]);
     const result = await this.#store.heartbeat(
       serviceId,
       new Date(this.#now()),
@@ -557,6 +585,7 @@ export class ServiceDiscovery {
         visible.push(id);
       } else unknown.push(id);
     }
+    await this.#assertNotReserved(visible);
     const result = await this.#store.heartbeatMany(
       visible,
       new Date(this.#now()),
@@ -695,8 +724,11 @@ export class ServiceDiscovery {
   async listHealthChecked(): Promise<HealthCheckedService[]> {
     await this.refresh();
     const found = [];
+    const reserved = (name: string) =>
+      this.#reservedNames.isReserved(name, id => this.#plugins.has(id));
     for (const service of this.#registered.values()) {
-      if (!service.healthCheck) continue;
+      // Out of every pool (a reserved name): nothing to probe for.
+      if (!service.healthCheck || reserved(service.serviceName)) continue;
       found.push({
         source: 'registered' as const,
         healthCheck: service.healthCheck,
@@ -1077,6 +1109,10 @@ export class ServiceDiscovery {
       if (this.#plugins.get(pluginId) === tenant) continue;
       this.#plugins.set(pluginId, tenant);
       dirty.push(poolKey(tenant, pluginId));
+      // Registrations under its name, in any tenant, stop serving it.
+      for (const other of this.#byName.get(pluginId)?.keys() ?? []) {
+        dirty.push(poolKey(other, pluginId));
+      }
     }
     this.#pluginCount = plugins.length;
     this.#rebuild(dirty);
@@ -1112,6 +1148,11 @@ export class ServiceDiscovery {
     }
     if (instance) {
       this.#running.set(instanceId, instance);
+      if (!this.#plugins.has(instance.pluginId)) {
+        for (const other of this.#byName.get(instance.pluginId)?.keys() ?? []) {
+          touched.push(poolKey(other, instance.pluginId));
+        }
+      }
       this.#plugins.set(instance.pluginId, instance.tenant);
       touched.push(this.#indexInstance(instance));
     }
@@ -1233,7 +1274,13 @@ export class ServiceDiscovery {
       pool.ids.push(entry.id);
       if (entry.routable) pool.routableCount++;
     };
-    for (const id of this.#registeredByPool.get(key) ?? []) {
+    // A managed plugin's (or Backstage's) name: only the runtime's instances
+    // serve it, whatever was registered under it before the rule or before
+    // the plugin was installed.
+    const reserved = this.#reservedNames.isReserved(serviceName, id =>
+      this.#plugins.has(id),
+    );
+    for (const id of reserved ? [] : this.#registeredByPool.get(key) ?? []) {
       const service = this.#registered.get(id)!;
       if (service.strategy && !pool.strategy) pool.strategy = service.strategy;
       add(serviceEntry(service, key));
@@ -1387,6 +1434,47 @@ export class ServiceDiscovery {
   }
 
   // --- plumbing ------------------------------------------------------------
+
+  /**
+   * Which of `names` are installed plugins' ids: what this replica knows,
+   * and the database for the others (installed on another replica since
+   * its last look).
+   */
+  async #managedPlugins(names: string[]): Promise<ReadonlySet<string>> {
+    const known = names.filter(name => this.#plugins.has(name));
+    const unknown = names.filter(name => !this.#plugins.has(name));
+    const found =
+      unknown.length > 0
+        ? await this.#store.existingPluginIds(unknown)
+        : new Set<string>();
+    for (const name of known) found.add(name);
+    return found;
+  }
+
+  /**
+   * A registration under a reserved name (stored before the rule, or before
+   * its plugin was installed) may not be kept alive: 409 naming the rule.
+   * From the view (a plugin installed elsewhere shows within a poll): a
+   * heartbeat costs no query per service.
+   */
+  async #assertNotReserved(serviceIds: string[]) {
+    const names = new Set<string>();
+    for (const serviceId of serviceIds) {
+      const name =
+        this.#registered.get(serviceId)?.serviceName ??
+        (serviceIds.length === 1
+          ? (await this.#store.get(serviceId))?.serviceName
+          : undefined);
+      if (name !== undefined) names.add(name);
+    }
+    for (const name of names) {
+      this.#reservedNames.assertFree(
+        name,
+        id => this.#plugins.has(id),
+        'a heartbeat',
+      );
+    }
+  }
 
   /** Throws NotFound unless the id is a registered service the caller may see. */
   async #registeredInScope(serviceId: string, scope: TenantScope) {

@@ -5,6 +5,9 @@ import { mockServices } from '@backstage/backend-test-utils';
 import { TestDatabases } from '@backstage/backend-test-utils';
 import { Pool } from 'undici';
 import { applyDatabaseMigrations } from '../../database/migrations';
+import { InstanceStore } from '../../database/InstanceStore';
+import { PluginStore } from '../../database/PluginStore';
+import { TargetPolicy } from './TargetPolicy';
 import { ALL_TENANTS } from '../../system/Tenancy';
 import { ProxyMetrics } from './ProxyMetrics';
 import { ServiceDiscovery } from './ServiceDiscovery';
@@ -22,6 +25,7 @@ describe('ServiceProxy', () => {
   let proxy: ServiceProxy;
   let plane: DataPlane;
   let client: Pool;
+  let knex: Awaited<ReturnType<typeof databases.init>>;
   const upstreams: Upstream[] = [];
 
   async function upstream(
@@ -57,7 +61,7 @@ describe('ServiceProxy', () => {
   ) => callVia(via, method, path, options);
 
   beforeAll(async () => {
-    const knex = await databases.init('SQLITE_3');
+    knex = await databases.init('SQLITE_3');
     await applyDatabaseMigrations({ getClient: async () => knex });
     discovery = ServiceDiscovery.create({
       db: knex,
@@ -73,6 +77,7 @@ describe('ServiceProxy', () => {
       metrics,
       logger: mockServices.logger.mock(),
       maxRetries: 2,
+      passCookies: ['cookie-jar'],
     });
     plane = await proxy.startDataPlane();
     client = new Pool(`http://127.0.0.1:${plane.port}`);
@@ -118,7 +123,6 @@ describe('ServiceProxy', () => {
               'x-client-hop': 'drop me',
               'x-kept': 'yes',
               authorization: 'Bearer user-token',
-              'x-plugin-lifecycle-tenant': 'default',
             },
           },
           response => {
@@ -143,7 +147,6 @@ describe('ServiceProxy', () => {
       'x-forwarded-proto': 'http',
     });
     expect(res.json.headers).not.toHaveProperty('x-client-hop');
-    expect(res.json.headers).not.toHaveProperty('x-plugin-lifecycle-tenant');
     // An external service does not get the caller's credentials.
     expect(res.json.headers).not.toHaveProperty('authorization');
     expect(res.headers['x-upstream']).toMatch(/^[ab]$/);
@@ -156,13 +159,140 @@ describe('ServiceProxy', () => {
     });
   });
 
-  it('passes Authorization to services of a managed plugin', async () => {
-    const a = await upstream('a');
-    await register('plugin-owned', a, { pluginId: 'owner' });
-    const res = await call('GET', '/proxy/plugin-owned/x', {
+  it('gives Authorization to the instances a runtime started, never to a registration naming a managed plugin', async () => {
+    // The attack: a registration that names a managed plugin as its pluginId,
+    // hoping the proxy trusts it with the caller's token.
+    const plugins = PluginStore.create({ db: knex });
+    await plugins.create({
+      id: 'owner',
+      tenant: 'default',
+      runtime: 'process',
+    });
+    const thief = await upstream('thief');
+    await register('plugin-owned', thief, { pluginId: 'owner' });
+    const stolen = await call('GET', '/proxy/plugin-owned/x', {
       headers: { authorization: 'Bearer plugin-token' },
     });
-    expect(res.json.headers.authorization).toBe('Bearer plugin-token');
+    expect(stolen.status).toBe(200);
+    expect(thief.seen).toHaveLength(1);
+    expect(thief.seen[0].headers).not.toHaveProperty('authorization');
+
+    // The plugin's own instance, started by a runtime, gets it.
+    const instance = await upstream('instance');
+    await InstanceStore.create({ db: knex }).insert({
+      id: 'owner-i-1',
+      pluginId: 'owner',
+      version: '1.0.0',
+      track: 'stable',
+      runtime: 'process',
+      host: '127.0.0.1',
+      port: instance.port,
+      protocol: 'http',
+      owner: 'replica-1',
+      status: 'running',
+    });
+    await discovery.refresh();
+    const res = await call('GET', '/proxy/owner/x', {
+      headers: { authorization: 'Bearer plugin-token' },
+    });
+    expect(res.status).toBe(200);
+    expect(instance.seen[0].headers.authorization).toBe('Bearer plugin-token');
+  });
+
+  it('keeps cookies from upstreams and upstreams from cookies unless the service passes them', async () => {
+    const cookieRoute = (
+      _req: unknown,
+      res: import('node:http').ServerResponse,
+      u: Upstream,
+    ) => {
+      res.writeHead(200, {
+        'content-type': 'application/json',
+        'set-cookie': 'session=from-upstream; Path=/',
+      });
+      res.end(
+        JSON.stringify({
+          cookie: u.seen[u.seen.length - 1].headers.cookie ?? null,
+        }),
+      );
+      return true;
+    };
+    const plain = await upstream('plain', cookieRoute);
+    const jar = await upstream('jar', cookieRoute);
+    await register('no-cookies', plain);
+    await register('cookie-jar', jar);
+    const send = (name: string) =>
+      client.request({
+        method: 'GET',
+        path: `/proxy/${name}/`,
+        headers: { cookie: 'backstage-session=secret' },
+      });
+
+    const refused = await send('no-cookies');
+    expect(refused.headers).not.toHaveProperty('set-cookie');
+    expect(await refused.body.json()).toEqual({ cookie: null });
+
+    const passed = await send('cookie-jar');
+    expect(passed.headers['set-cookie']).toBe('session=from-upstream; Path=/');
+    expect(await passed.body.json()).toEqual({
+      cookie: 'backstage-session=secret',
+    });
+  });
+
+  it('refuses, when proxying, an upstream outside allowedTargets that was stored before the rule', async () => {
+    // Registered by a discovery without a policy (as before this rule):
+    // the link-local metadata address and a name that resolves to it.
+    await discovery.registerService(
+      {
+        serviceId: 'metadata-ip',
+        serviceName: 'metadata',
+        host: '169.254.169.254',
+        port: 80,
+      },
+      { scope },
+    );
+    await discovery.registerService(
+      {
+        serviceId: 'metadata-name',
+        serviceName: 'metadata-name',
+        host: 'metadata.test',
+        port: 80,
+      },
+      { scope },
+    );
+    const guarded = ServiceProxy.create({
+      discovery,
+      metrics,
+      logger: mockServices.logger.mock(),
+      maxRetries: 0,
+      targets: TargetPolicy.create({
+        resolve: async host => {
+          if (host === 'metadata.test') return ['169.254.169.254'];
+          throw new Error(`unknown host ${host}`);
+        },
+      }),
+    });
+    const guardedPlane = await guarded.startDataPlane();
+    const guardedClient = new Pool(`http://127.0.0.1:${guardedPlane.port}`);
+    try {
+      for (const name of ['metadata', 'metadata-name']) {
+        const res = await callVia(
+          guardedClient,
+          'GET',
+          `/proxy/${name}/latest/meta-data/`,
+        );
+        expect(res.status).toBe(403);
+        expect(res.json.error.name).toBe('NotAllowedError');
+        expect(res.json.error.message).toMatch(/169\.254\.169\.254/);
+      }
+      const allowed = await upstream('allowed');
+      await register('inside', allowed);
+      expect(
+        (await callVia(guardedClient, 'GET', '/proxy/inside/')).status,
+      ).toBe(200);
+    } finally {
+      await guardedClient.close();
+      await guarded.close();
+    }
   });
 
   it('retries idempotent requests on another instance when one is dead: no failures', async () => {
@@ -480,14 +610,37 @@ describe('ServiceProxy', () => {
 
   it('requires the data plane token when one is set', async () => {
     const a = await upstream('a');
-    await register('guarded', a, { pluginId: 'guarded-plugin' });
+    await register('guarded', a);
+    // Authorization reaches only a runtime's instance: one of a plugin.
+    const instance = await upstream('guarded-instance');
+    await PluginStore.create({ db: knex }).create({
+      id: 'guarded-plugin',
+      tenant: 'default',
+      runtime: 'process',
+    });
+    await InstanceStore.create({ db: knex }).insert({
+      id: 'guarded-plugin-i-1',
+      pluginId: 'guarded-plugin',
+      version: '1.0.0',
+      track: 'stable',
+      runtime: 'process',
+      host: '127.0.0.1',
+      port: instance.port,
+      protocol: 'http',
+      owner: 'replica-1',
+      status: 'running',
+    });
+    await discovery.refresh();
     const guarded = await proxy.startDataPlane({ token: 's3cret' });
     const guardedClient = new Pool(`http://127.0.0.1:${guarded.port}`);
     try {
-      const get = async (headers: Record<string, string>) => {
+      const get = async (
+        headers: Record<string, string>,
+        path = '/proxy/guarded/x',
+      ) => {
         const res = await guardedClient.request({
           method: 'GET',
-          path: '/proxy/guarded/x',
+          path,
           headers,
         });
         return { status: res.statusCode, json: (await res.body.json()) as any };
@@ -498,16 +651,23 @@ describe('ServiceProxy', () => {
       expect(viaBearer.status).toBe(200);
       // Our token does not travel upstream.
       expect(viaBearer.json.headers).not.toHaveProperty('authorization');
-      const viaHeader = await get({
-        'x-plugin-lifecycle-proxy-token': 's3cret',
-        authorization: 'Bearer for-the-plugin',
-      });
+      const viaHeader = await get(
+        {
+          'x-plugin-lifecycle-proxy-token': 's3cret',
+          authorization: 'Bearer for-the-plugin',
+          'x-plugin-lifecycle-tenant': 'default',
+        },
+        '/proxy/guarded-plugin/x',
+      );
       expect(viaHeader.status).toBe(200);
       expect(viaHeader.json.headers.authorization).toBe(
         'Bearer for-the-plugin',
       );
       expect(viaHeader.json.headers).not.toHaveProperty(
         'x-plugin-lifecycle-proxy-token',
+      );
+      expect(viaHeader.json.headers).not.toHaveProperty(
+        'x-plugin-lifecycle-tenant',
       );
 
       const notProxy = await guardedClient.request({
@@ -519,6 +679,50 @@ describe('ServiceProxy', () => {
     } finally {
       await guardedClient.close();
       await guarded.close();
+    }
+  });
+
+  it('refuses a tenant header from an anonymous caller of a data plane without a token', async () => {
+    const a = await upstream('a');
+    await register('tenanted', a);
+    const res = await call('GET', '/proxy/tenanted/', {
+      headers: { 'x-plugin-lifecycle-tenant': 'team-b' },
+    });
+    expect(res.status).toBe(400);
+    expect(res.json.error.message).toMatch(
+      /x-plugin-lifecycle-tenant header needs an authenticated caller.*pluginLifecycle\.discovery\.dataPlane\.token/,
+    );
+    expect(a.seen).toHaveLength(0);
+  });
+
+  it('will not listen beyond loopback without a token', async () => {
+    await expect(proxy.startDataPlane({ host: '0.0.0.0' })).rejects.toThrow(
+      /pluginLifecycle\.discovery\.dataPlane\.token/,
+    );
+  });
+
+  it('logs refused tokens, at most once per interval', async () => {
+    const logger = mockServices.logger.mock();
+    const quiet = ServiceProxy.create({ discovery, metrics, logger });
+    const guarded = await quiet.startDataPlane({
+      token: 'a-long-data-plane-token',
+      warnIntervalMs: 60_000,
+    });
+    const guardedClient = new Pool(`http://127.0.0.1:${guarded.port}`);
+    try {
+      for (let i = 0; i < 3; i++) {
+        const res = await callVia(guardedClient, 'GET', '/proxy/anything/');
+        expect(res.status).toBe(401);
+      }
+      const warnings = (logger.warn as jest.Mock).mock.calls.map(c => c[0]);
+      expect(warnings).toEqual([
+        expect.stringMatching(
+          /^Data plane request refused: no token from 127\.0\.0\.1 for GET \/proxy\/anything\//,
+        ),
+      ]);
+    } finally {
+      await guardedClient.close();
+      await quiet.close();
     }
   });
 });

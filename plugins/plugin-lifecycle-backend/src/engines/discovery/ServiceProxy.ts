@@ -1,4 +1,3 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
 import {
   IncomingHttpHeaders,
   IncomingMessage,
@@ -7,7 +6,7 @@ import {
   ServerResponse,
   createServer,
 } from 'node:http';
-import { AddressInfo } from 'node:net';
+import { AddressInfo, isIP } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { PassThrough } from 'node:stream';
 import { LoggerService } from '@backstage/backend-plugin-api';
@@ -21,13 +20,17 @@ import { ClientInfo } from '../../domain/loadBalancing';
 import { ALL_TENANTS, TenantScope } from '../../system/Tenancy';
 import { ProxyMetrics } from './ProxyMetrics';
 import { ServiceDiscovery } from './ServiceDiscovery';
+import {
+  DATA_PLANE_TOKEN_HEADER,
+  DataPlaneAccess,
+  TENANT_HEADER,
+  assertDataPlaneExposure,
+} from './DataPlaneAccess';
+import { TargetPolicy } from './TargetPolicy';
 
-/** Picks the tenant when a service name exists in several the caller sees. */
-export const TENANT_HEADER = 'x-plugin-lifecycle-tenant';
+export { DATA_PLANE_TOKEN_HEADER, TENANT_HEADER };
 /** A sticky key for ip-hash (such as a session id); default the client IP. */
 export const AFFINITY_HEADER = 'x-plugin-lifecycle-affinity';
-/** Alternative to `Authorization: Bearer` for the data plane's token, so Authorization reaches the upstream. */
-export const DATA_PLANE_TOKEN_HEADER = 'x-plugin-lifecycle-proxy-token';
 
 /** @public */
 export interface ServiceProxyOptions {
@@ -54,6 +57,17 @@ export interface ServiceProxyOptions {
   keepAliveTimeoutMs?: number;
   /** Connection pools of upstreams unused this long are closed. Default 300000. */
   idlePoolMs?: number;
+  /**
+   * Where upstreams may be (`discovery.allowedTargets`): checked before each
+   * attempt for an address, and when connecting for a host name. Default:
+   * anywhere.
+   */
+  targets?: TargetPolicy;
+  /**
+   * Service names whose upstreams get the caller's cookies and may set
+   * cookies. Default none: Cookie and Set-Cookie stop at the proxy.
+   */
+  passCookies?: Iterable<string>;
 }
 
 /** Per request: which tenant and strategy, when the caller says. */
@@ -68,8 +82,16 @@ export interface DataPlaneOptions {
   port?: number;
   /** Default 127.0.0.1: the data plane has no Backstage authentication. */
   host?: string;
-  /** When set, every request must carry it (`Authorization: Bearer` or the x-plugin-lifecycle-proxy-token header). */
+  /**
+   * When set, every request must carry it (`Authorization: Bearer` or the
+   * x-plugin-lifecycle-proxy-token header), and only its holders may pick a
+   * tenant with the x-plugin-lifecycle-tenant header.
+   */
   token?: string;
+  /** Listen beyond loopback without a token. Default false: refused at start. */
+  allowUnauthenticated?: boolean;
+  /** Milliseconds between two warnings about refused tokens. Default 60000. */
+  warnIntervalMs?: number;
   /** The tenants data-plane callers may reach. Default all. */
   scope?: TenantScope;
 }
@@ -219,7 +241,11 @@ function discardBody(req: IncomingMessage) {
 
 function forwardedHeaders(
   req: IncomingMessage,
-  options: { keepAuthorization: boolean; bodyLength?: number },
+  options: {
+    keepAuthorization: boolean;
+    keepCookies: boolean;
+    bodyLength?: number;
+  },
 ): IncomingHttpHeaders {
   const headers: IncomingHttpHeaders = {};
   const named = req.headers.connection;
@@ -233,6 +259,7 @@ function forwardedHeaders(
     if (value === undefined || NOT_FORWARDED.has(name)) continue;
     if (listed?.has(name)) continue;
     if (name === 'authorization' && !options.keepAuthorization) continue;
+    if (name === 'cookie' && !options.keepCookies) continue;
     headers[name] = value;
   }
   if (options.bodyLength !== undefined) {
@@ -253,6 +280,7 @@ function forwardedHeaders(
 
 function responseHeaders(
   headers: Record<string, string | string[] | undefined>,
+  keepCookies: boolean,
 ): OutgoingHttpHeaders {
   const out: OutgoingHttpHeaders = {};
   const named = headers.connection;
@@ -264,6 +292,7 @@ function responseHeaders(
     const value = headers[name];
     if (value === undefined || HOP_BY_HOP.has(name) || listed?.has(name))
       continue;
+    if (name === 'set-cookie' && !keepCookies) continue;
     out[name] = value;
   }
   return out;
@@ -335,6 +364,7 @@ class AttemptHandler implements Dispatcher.DispatchHandler {
   readonly #client: ClientState;
   readonly #record: RecordOutcome;
   readonly #settle: (result: Attempt) => void;
+  readonly #keepCookies: boolean;
   readonly #startedAt = performance.now();
   #controller: Dispatcher.DispatchController | undefined;
   #responded = false;
@@ -349,8 +379,10 @@ class AttemptHandler implements Dispatcher.DispatchHandler {
     client: ClientState,
     record: RecordOutcome,
     settle: (result: Attempt) => void,
-    timeoutMs?: number,
+    timeoutMs: number | undefined,
+    keepCookies: boolean,
   ) {
+    this.#keepCookies = keepCookies;
     this.#res = res;
     this.#client = client;
     this.#record = record;
@@ -386,7 +418,7 @@ class AttemptHandler implements Dispatcher.DispatchHandler {
     this.#responded = true;
     this.#record('responded', statusCode, performance.now() - this.#startedAt);
     const res = this.#res;
-    res.writeHead(statusCode, responseHeaders(headers));
+    res.writeHead(statusCode, responseHeaders(headers, this.#keepCookies));
     if (res.writableNeedDrain) this.#pause(controller);
   }
 
@@ -444,10 +476,6 @@ class AttemptHandler implements Dispatcher.DispatchHandler {
   }
 }
 
-function digest(value: string) {
-  return createHash('sha256').update(value).digest();
-}
-
 /**
  * The data plane of service discovery: forwards a request to an instance
  * that discovery picks, over a keep-alive connection pool per upstream
@@ -462,9 +490,12 @@ function digest(value: string) {
  * last attempt timed out). It records metrics and reports each outcome to
  * discovery for outlier ejection.
  *
- * The Authorization header reaches upstreams that belong to a managed
- * plugin (they verify Backstage tokens themselves) and no other: an
- * external service does not get the caller's credentials.
+ * The Authorization header reaches only the instances a runtime started
+ * for a managed plugin (they verify Backstage tokens themselves): a
+ * registered service never gets the caller's credentials, whatever
+ * `pluginId` it names. Cookie and Set-Cookie pass only for the services in
+ * `passCookies`. With `targets`, an upstream outside `allowedTargets` is
+ * refused (403) before anything is sent to it.
  *
  * @public
  */
@@ -479,6 +510,10 @@ export class ServiceProxy {
   readonly #bodyTimeoutMs: number;
   readonly #keepAliveTimeoutMs: number;
   readonly #idlePoolMs: number;
+  readonly #targets: TargetPolicy | undefined;
+  readonly #passCookies: ReadonlySet<string>;
+  /** Upstream origin → why it may not be one (cached: the policy is fixed). */
+  readonly #refusals = new Map<string, string | undefined>();
   readonly #pools = new Map<string, { pool: Pool; lastUsed: number }>();
   readonly #servers = new Set<Server>();
   readonly #inFlight = new Set<InFlight>();
@@ -504,6 +539,8 @@ export class ServiceProxy {
     this.#bodyTimeoutMs = options.bodyTimeoutMs ?? 300_000;
     this.#keepAliveTimeoutMs = options.keepAliveTimeoutMs ?? 4_000;
     this.#idlePoolMs = options.idlePoolMs ?? 300_000;
+    this.#targets = options.targets;
+    this.#passCookies = new Set(options.passCookies ?? []);
     if (!Number.isInteger(this.#maxRetries) || this.#maxRetries < 0) {
       throw new TypeError('maxRetries must be a whole number of at least 0');
     }
@@ -579,8 +616,17 @@ export class ServiceProxy {
    */
   async startDataPlane(options: DataPlaneOptions = {}): Promise<DataPlane> {
     const { host = '127.0.0.1', token } = options;
+    assertDataPlaneExposure({
+      host,
+      token,
+      allowUnauthenticated: options.allowUnauthenticated,
+    });
     const scope = options.scope ?? ALL_TENANTS;
-    const expected = token ? digest(token) : undefined;
+    const access = DataPlaneAccess.create({
+      token,
+      logger: this.#logger,
+      warnIntervalMs: options.warnIntervalMs,
+    });
     const server: Server = createServer((req, res) => {
       const match = /^\/proxy\/([^/?#]+)(.*)$/s.exec(req.url ?? '/');
       if (!match) {
@@ -593,23 +639,11 @@ export class ServiceProxy {
         );
         return;
       }
-      let keepAuthorization = true;
-      if (expected) {
-        const header = req.headers[DATA_PLANE_TOKEN_HEADER];
-        const bearer = /^Bearer (.+)$/i.exec(req.headers.authorization ?? '');
-        const given = typeof header === 'string' ? header : bearer?.[1];
-        if (given === undefined || !timingSafeEqual(digest(given), expected)) {
-          sendError(
-            req,
-            res,
-            401,
-            'AuthenticationError',
-            'Missing or wrong data plane token',
-          );
-          return;
-        }
-        // The token was ours: it does not go upstream.
-        keepAuthorization = typeof header === 'string';
+      const verdict = access.check(req);
+      if (!verdict.ok) {
+        if (hasBody(req)) discardBody(req);
+        sendError(req, res, verdict.status, verdict.name, verdict.message);
+        return;
       }
       let serviceName: string;
       try {
@@ -624,9 +658,8 @@ export class ServiceProxy {
         );
         return;
       }
-      const tenant = req.headers[TENANT_HEADER];
       const affinity = req.headers[AFFINITY_HEADER];
-      if (!keepAuthorization) delete req.headers.authorization;
+      if (!verdict.keepAuthorization) delete req.headers.authorization;
       this.handle(
         req,
         res,
@@ -637,7 +670,7 @@ export class ServiceProxy {
           ...(typeof affinity === 'string' ? { key: affinity } : {}),
         },
         scope,
-        typeof tenant === 'string' ? { tenant } : {},
+        verdict.tenant !== undefined ? { tenant: verdict.tenant } : {},
       );
     });
     await new Promise<void>((resolve, reject) => {
@@ -786,6 +819,17 @@ export class ServiceProxy {
         }
         return;
       }
+      // A target outside allowedTargets (stored before the rule, or changed
+      // since) gets nothing, not even the request line.
+      const refused = this.#refusal(picked);
+      if (refused) {
+        fail(
+          403,
+          'NotAllowedError',
+          `Instance '${picked.serviceId}' of service '${serviceName}' may not be proxied to: ${refused}`,
+        );
+        return;
+      }
       tried.add(picked.serviceId);
       const outcome = await this.#attempt(picked, req, res, {
         method,
@@ -803,6 +847,14 @@ export class ServiceProxy {
         !code ||
         !(CONNECTION_FAILURES.has(code) || code === ATTEMPT_TIMEOUT)
       ) {
+        if (code === 'ERR_TARGET_NOT_ALLOWED') {
+          fail(
+            403,
+            'NotAllowedError',
+            `Instance '${picked.serviceId}' of service '${serviceName}' may not be proxied to: ${lastError.message}`,
+          );
+          return;
+        }
         const timeout =
           code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT';
         fail(
@@ -848,8 +900,12 @@ export class ServiceProxy {
     // `picked` has the target's fields; the metrics copy them only when
     // they first see the instance (or its version changed).
     const handle = this.#metrics.target(picked);
+    const keepCookies = this.#passCookies.has(picked.serviceName);
     const headers = forwardedHeaders(req, {
-      keepAuthorization: picked.pluginId !== undefined,
+      // Only what a runtime started for a managed plugin: a registration's
+      // pluginId is the registrant's word.
+      keepAuthorization: picked.source === 'instance',
+      keepCookies,
       bodyLength: request.length,
     });
     this.#metrics.started(handle);
@@ -881,9 +937,10 @@ export class ServiceProxy {
           resolve(result);
         },
         request.timeoutMs,
+        keepCookies,
       );
       request.client.attempt = attempt;
-      this.#pool(picked.url).dispatch(
+      this.#pool(picked.url, picked.port).dispatch(
         {
           path: request.path,
           method: request.method as Dispatcher.HttpMethod,
@@ -903,13 +960,31 @@ export class ServiceProxy {
     });
   }
 
-  #pool(origin: string): Pool {
+  /** Why an upstream may not be one, for an address; a host name is checked when connecting. */
+  #refusal(picked: ResolvedService): string | undefined {
+    const targets = this.#targets;
+    // Runtimes' instances are where the operator's configuration put them
+    // (external endpoints are checked when installed and started).
+    if (!targets || picked.source !== 'registered') return undefined;
+    if (this.#refusals.has(picked.url)) return this.#refusals.get(picked.url);
+    const host = picked.host.replace(/^\[|\]$/g, '');
+    const why = isIP(host) ? targets.refusal(host, picked.port) : undefined;
+    if (this.#refusals.size > 10_000) this.#refusals.clear();
+    this.#refusals.set(picked.url, why);
+    return why;
+  }
+
+  #pool(origin: string, port: number): Pool {
     const now = Date.now();
     let entry = this.#pools.get(origin);
     if (!entry) {
       entry = {
         pool: new Pool(origin, {
-          connect: { timeout: this.#connectTimeoutMs },
+          connect: {
+            timeout: this.#connectTimeoutMs,
+            // A host name is resolved and checked at each connection.
+            ...(this.#targets ? { lookup: this.#targets.lookupFor(port) } : {}),
+          },
           keepAliveTimeout: this.#keepAliveTimeoutMs,
           headersTimeout: this.#headersTimeoutMs,
           bodyTimeout: this.#bodyTimeoutMs,

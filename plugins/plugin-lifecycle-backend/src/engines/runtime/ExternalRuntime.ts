@@ -9,6 +9,7 @@ import {
   RuntimeStartRequest,
   RuntimeStopResult,
 } from '@internal/plugin-lifecycle-node';
+import { TargetPolicy } from '../discovery/TargetPolicy';
 
 /**
  * Instances that someone else runs (a VM, another cluster, a managed
@@ -20,9 +21,32 @@ export class ExternalRuntime implements PluginRuntime {
   readonly #instances = new Map<string, RuntimeInstance>();
   readonly #events = new EventEmitter();
   #next = new Map<string, number>();
+  readonly #targets: TargetPolicy | undefined;
 
-  static create(): ExternalRuntime {
-    return new ExternalRuntime();
+  /**
+   * @param options.targets - where endpoints may be (`discovery.allowedTargets`):
+   *   checked at install and again at each start. Default: anywhere.
+   */
+  static create(options: { targets?: TargetPolicy } = {}): ExternalRuntime {
+    return new ExternalRuntime(options.targets);
+  }
+
+  private constructor(targets?: TargetPolicy) {
+    this.#targets = targets;
+  }
+
+  async #checkEndpoints(
+    pluginId: string,
+    endpoints: Array<{ host: string; port: number }>,
+  ) {
+    if (!this.#targets) return;
+    for (const [index, endpoint] of endpoints.entries()) {
+      await this.#targets.assertAllowed(
+        endpoint.host,
+        endpoint.port,
+        `Endpoint ${index} of plugin '${pluginId}' (artifact.endpoints)`,
+      );
+    }
   }
 
   async install(request: RuntimeInstallRequest): Promise<RuntimeInstallResult> {
@@ -31,6 +55,7 @@ export class ExternalRuntime implements PluginRuntime {
         `The external runtime needs an artifact of type 'external' with endpoints, not '${request.artifact.type}'`,
       );
     }
+    await this.#checkEndpoints(request.pluginId, request.artifact.endpoints);
     return {};
   }
 
@@ -44,6 +69,7 @@ export class ExternalRuntime implements PluginRuntime {
     const index = this.#next.get(request.pluginId) ?? 0;
     this.#next.set(request.pluginId, index + 1);
     const endpoint = endpoints[index % endpoints.length];
+    await this.#checkEndpoints(request.pluginId, [endpoint]);
     const instance = {
       instanceId: request.instanceId,
       host: endpoint.host,

@@ -6,6 +6,8 @@ import path from 'node:path';
 import { mockServices, TestDatabases } from '@backstage/backend-test-utils';
 import { Pool } from 'undici';
 import { applyDatabaseMigrations } from '../../../database/migrations';
+import { InstanceStore } from '../../../database/InstanceStore';
+import { PluginStore } from '../../../database/PluginStore';
 import { ALL_TENANTS } from '../../../system/Tenancy';
 import { ProxyMetrics } from '../ProxyMetrics';
 import { ServiceDiscovery } from '../ServiceDiscovery';
@@ -20,6 +22,28 @@ jest.setTimeout(60_000);
 
 const databases = TestDatabases.create({ ids: ['SQLITE_3'] });
 const scope = ALL_TENANTS;
+let knex: Awaited<ReturnType<typeof databases.init>>;
+
+/** A plugin with one running instance at `port`, as a runtime records it. */
+async function runInstance(pluginId: string, port: number) {
+  await PluginStore.create({ db: knex }).create({
+    id: pluginId,
+    tenant: 'default',
+    runtime: 'process',
+  });
+  await InstanceStore.create({ db: knex }).insert({
+    id: `${pluginId}-i-1`,
+    pluginId,
+    version: '1.0.0',
+    track: 'stable',
+    runtime: 'process',
+    host: '127.0.0.1',
+    port,
+    protocol: 'http',
+    owner: 'replica-1',
+    status: 'running',
+  });
+}
 const nginx = findNginx();
 
 if (!nginx && process.env.CI === 'true') {
@@ -82,7 +106,7 @@ if (!nginx && process.env.CI === 'true') {
   }
 
   beforeAll(async () => {
-    const knex = await databases.init('SQLITE_3');
+    knex = await databases.init('SQLITE_3');
     await applyDatabaseMigrations({ getClient: async () => knex });
     discovery = ServiceDiscovery.create({
       db: knex,
@@ -96,6 +120,7 @@ if (!nginx && process.env.CI === 'true') {
     plane = await NginxDataPlane.start({
       discovery,
       metrics,
+      passCookies: ['cookie-jar'],
       logger: mockServices.logger.mock({
         error: (m: string) => console.error(m),
         warn: (m: string) => console.error(m),
@@ -149,7 +174,6 @@ if (!nginx && process.env.CI === 'true') {
       headers: {
         'x-kept': 'yes',
         authorization: 'Bearer user-token',
-        'x-plugin-lifecycle-tenant': 'default',
       },
     });
     expect(res.json.headers).toMatchObject({
@@ -159,7 +183,6 @@ if (!nginx && process.env.CI === 'true') {
       'x-forwarded-proto': 'http',
     });
     expect(res.json.headers.host).toBe('127.0.0.1');
-    expect(res.json.headers).not.toHaveProperty('x-plugin-lifecycle-tenant');
     // An external service does not get the caller's credentials.
     expect(res.json.headers).not.toHaveProperty('authorization');
     // Unlike the Node data plane, nginx does not drop headers that a
@@ -173,15 +196,72 @@ if (!nginx && process.env.CI === 'true') {
     });
   });
 
-  it('passes Authorization to services of a managed plugin only', async () => {
+  it('passes Authorization to the instances a runtime started only, never to a registration naming a plugin', async () => {
     const a = await upstream('a');
+    // The attack: a registration naming a managed plugin as its pluginId.
     await register('plugin-owned', a, { pluginId: 'owner' });
+    const instance = await upstream('instance');
+    await runInstance('owner', instance.port);
+    await discovery.refresh();
+    await plane.settle();
     const res = await call('GET', '/proxy/plugin-owned/x', {
       headers: { authorization: 'Bearer plugin-token' },
     });
-    expect(res.json.headers.authorization).toBe('Bearer plugin-token');
+    expect(res.status).toBe(200);
+    expect(res.json.headers).not.toHaveProperty('authorization');
     // The single instance's own address is the Host.
     expect(res.json.headers.host).toBe(`127.0.0.1:${a.port}`);
+    const own = await call('GET', '/proxy/owner/x', {
+      headers: { authorization: 'Bearer plugin-token' },
+    });
+    expect(own.json.headers.authorization).toBe('Bearer plugin-token');
+  });
+
+  it('keeps cookies from upstreams and upstreams from cookies unless the service passes them', async () => {
+    const cookieRoute = (
+      _req: unknown,
+      res: http.ServerResponse,
+      u: Upstream,
+    ) => {
+      res.writeHead(200, {
+        'content-type': 'application/json',
+        'set-cookie': 'session=from-upstream; Path=/',
+      });
+      res.end(
+        JSON.stringify({
+          cookie: u.seen[u.seen.length - 1].headers.cookie ?? null,
+        }),
+      );
+      return true;
+    };
+    await register('no-cookies', await upstream('plain', cookieRoute));
+    await register('cookie-jar', await upstream('jar', cookieRoute));
+    await plane.settle();
+    const send = (name: string) =>
+      call('GET', `/proxy/${name}/`, {
+        headers: { cookie: 'backstage-session=secret' },
+      });
+    const refused = await send('no-cookies');
+    expect(refused.status).toBe(200);
+    expect(refused.headers).not.toHaveProperty('set-cookie');
+    expect(refused.json).toEqual({ cookie: null });
+    const passed = await send('cookie-jar');
+    expect(passed.headers['set-cookie']).toBe('session=from-upstream; Path=/');
+    expect(passed.json).toEqual({ cookie: 'backstage-session=secret' });
+  });
+
+  it('refuses a tenant header from an anonymous caller of a data plane without a token', async () => {
+    const a = await upstream('a');
+    await register('tenanted', a);
+    await plane.settle();
+    const res = await call('GET', '/proxy/tenanted/', {
+      headers: { 'x-plugin-lifecycle-tenant': 'default' },
+    });
+    expect(res.status).toBe(400);
+    expect(res.json.error.message).toMatch(
+      /x-plugin-lifecycle-tenant header needs an authenticated caller/,
+    );
+    expect(a.seen).toHaveLength(0);
   });
 
   it('retries on another instance when one is dead; the log ejects it in discovery without a reload', async () => {
@@ -337,14 +417,43 @@ if (!nginx && process.env.CI === 'true') {
     expect(ambiguous.json.error.message).toBe(
       "Service 'multi' exists in tenants team-a, team-b; say which with the x-plugin-lifecycle-tenant header",
     );
-    const toB = await call('GET', '/proxy/multi/x', {
-      headers: { 'x-plugin-lifecycle-tenant': 'team-b' },
+    // Only an authenticated caller (the token's holder) picks a tenant.
+    const guarded = await NginxDataPlane.start({
+      discovery,
+      metrics,
+      logger: mockServices.logger.mock(),
+      token: 'tenant-picker-token',
     });
-    expect(toB.headers['x-upstream']).toBe('b');
-    const other = await call('GET', '/proxy/multi/x', {
-      headers: { 'x-plugin-lifecycle-tenant': 'team-c' },
-    });
-    expect(other.status).toBe(404);
+    const guardedClient = new Pool(`http://127.0.0.1:${guarded.port}`);
+    try {
+      const toB = await call(
+        'GET',
+        '/proxy/multi/x',
+        {
+          headers: {
+            'x-plugin-lifecycle-tenant': 'team-b',
+            'x-plugin-lifecycle-proxy-token': 'tenant-picker-token',
+          },
+        },
+        guardedClient,
+      );
+      expect(toB.headers['x-upstream']).toBe('b');
+      const other = await call(
+        'GET',
+        '/proxy/multi/x',
+        {
+          headers: {
+            'x-plugin-lifecycle-tenant': 'team-c',
+            'x-plugin-lifecycle-proxy-token': 'tenant-picker-token',
+          },
+        },
+        guardedClient,
+      );
+      expect(other.status).toBe(404);
+    } finally {
+      await guardedClient.close();
+      await guarded.close();
+    }
   });
 
   it('enforces maxConnections across requests, and follows a live change', async () => {
@@ -459,7 +568,10 @@ if (!nginx && process.env.CI === 'true') {
 
   it('requires the data plane token when one is set', async () => {
     const a = await upstream('a');
-    await register('guarded', a, { pluginId: 'guarded-plugin' });
+    await register('guarded', a);
+    const instance = await upstream('guarded-instance');
+    await runInstance('guarded-plugin', instance.port);
+    await discovery.refresh();
     const guarded = await NginxDataPlane.start({
       discovery,
       metrics,
@@ -485,10 +597,17 @@ if (!nginx && process.env.CI === 'true') {
       });
       expect(viaBearer.status).toBe(200);
       expect(viaBearer.json.headers).not.toHaveProperty('authorization');
-      const viaHeader = await get({
-        'x-plugin-lifecycle-proxy-token': 's3cret-token-1234',
-        authorization: 'Bearer for-the-plugin',
-      });
+      const viaHeader = await call(
+        'GET',
+        '/proxy/guarded-plugin/x',
+        {
+          headers: {
+            'x-plugin-lifecycle-proxy-token': 's3cret-token-1234',
+            authorization: 'Bearer for-the-plugin',
+          },
+        },
+        guardedClient,
+      );
       expect(viaHeader.status).toBe(200);
       expect(viaHeader.json.headers.authorization).toBe(
         'Bearer for-the-plugin',

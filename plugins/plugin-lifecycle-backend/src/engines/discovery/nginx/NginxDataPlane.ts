@@ -37,6 +37,8 @@ export interface NginxDataPlaneOptions {
   port?: number;
   token?: string;
   scope?: TenantScope;
+  /** Service names whose upstreams get Cookie and may answer Set-Cookie. Default none. */
+  passCookies?: Iterable<string>;
   /** The nginx executable. Default: /usr/sbin/nginx, /usr/bin/nginx or nginx on the PATH. */
   binary?: string;
   /** nginx worker processes. Default 1. */
@@ -681,7 +683,13 @@ export class NginxDataPlane implements DataPlane {
         strategy: pool.strategy,
         protocol,
         hostHeader,
-        forwardAuthorization: chosen.some(i => i.resolved.pluginId),
+        // Only instances a runtime started: a registration's pluginId is the registrant's word.
+        forwardAuthorization:
+          chosen.length > 0 &&
+          chosen.every(i => i.resolved.source === 'instance'),
+        passCookies: new Set(this.#options.passCookies ?? []).has(
+          pool.serviceName,
+        ),
         servers,
         ...(servers.length === 0 ? { unavailable } : {}),
       },

@@ -173,4 +173,44 @@ describe('renderNginxConfig', () => {
     expect(isSafeNginxValue('$host')).toBe(false);
     expect(isSafeNginxValue("it's")).toBe(false);
   });
+
+  it('refuses a tenant header without a token, and passes cookies only for pools that allow them', () => {
+    const anonymous = renderNginxConfig({
+      ...base,
+      pools: [
+        pool(),
+        pool({ index: 1, serviceName: 'jar', passCookies: true }),
+      ],
+    });
+    expect(anonymous).toMatch(
+      /if \(\$http_x_plugin_lifecycle_tenant\) \{ return 400 '.*needs an authenticated caller/,
+    );
+    expect(anonymous).toMatch(
+      /map \$plo_key \$plo_cookie \{\s+"1" \$http_cookie;\s+default "";/,
+    );
+    expect(anonymous).toMatch(/proxy_set_header Cookie \$plo_cookie;/);
+    // Set-Cookie is hidden in the shared location; cookie pools go on to one that keeps it.
+    const shared = anonymous.slice(
+      anonymous.indexOf('location ^~ /proxy/'),
+      anonymous.indexOf('location @plo_with_cookies'),
+    );
+    expect(shared).toMatch(
+      /if \(\$plo_cookies\) \{ return 418; \}\s+proxy_hide_header Set-Cookie;/,
+    );
+    expect(shared).toMatch(/error_page 502 = @plo_502;/);
+    const withCookies = anonymous.slice(
+      anonymous.indexOf('location @plo_with_cookies'),
+    );
+    expect(withCookies).not.toMatch(/proxy_hide_header/);
+    expect(withCookies).toMatch(
+      /proxy_pass \$plo_scheme:\/\/plo_\$plo_key\$plo_rest;/,
+    );
+
+    const guarded = renderNginxConfig({
+      ...base,
+      token: 'tok-1234567890',
+      pools: [pool()],
+    });
+    expect(guarded).not.toMatch(/if \(\$http_x_plugin_lifecycle_tenant\)/);
+  });
 });

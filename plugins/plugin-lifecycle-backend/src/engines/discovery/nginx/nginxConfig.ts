@@ -32,8 +32,14 @@ export interface NginxPool {
   protocol: 'http' | 'https';
   /** The Host header upstreams receive. */
   hostHeader: string;
-  /** Managed plugins verify Backstage tokens themselves; external services never see the caller's credentials. */
+  /**
+   * Only a pool of instances a runtime started for a managed plugin (they
+   * verify Backstage tokens themselves); a registered service never sees
+   * the caller's credentials, whatever pluginId it names.
+   */
   forwardAuthorization: boolean;
+  /** Cookie goes upstream and Set-Cookie comes back (`discovery.proxy.passCookies`). Default false. */
+  passCookies?: boolean;
   servers: NginxServer[];
   /** Set when nothing is routable: the 503 message. */
   unavailable?: string;
@@ -249,6 +255,18 @@ function routingMaps(byName: Map<string, NginxPool[]>): string[] {
     ),
     mapBlock(
       '$plo_key',
+      '$plo_cookie',
+      pools.filter(p => p.passCookies).map(p => [key(p), '$http_cookie']),
+      '""',
+    ),
+    mapBlock(
+      '$plo_key',
+      '$plo_cookies',
+      pools.filter(p => p.passCookies).map(p => [key(p), '1']),
+      '""',
+    ),
+    mapBlock(
+      '$plo_key',
       '$plo_host',
       pools.map(p => [key(p), `"${p.hostHeader}"`]),
       '$host',
@@ -275,11 +293,34 @@ function routingMaps(byName: Map<string, NginxPool[]>): string[] {
   ];
 }
 
-/** The one location every service shares: its checks, then the proxying. */
+/** How a request reaches its pool: the same in both proxying locations. */
+const PROXYING = `      # A location's proxy_set_header replaces every one of the server's: all here.
+      proxy_set_header Host $plo_host;
+      proxy_set_header Authorization $plo_az;
+      proxy_set_header Cookie $plo_cookie;
+      proxy_set_header Upgrade $http_upgrade;
+      proxy_set_header Connection $plo_connection;
+      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+      proxy_set_header X-Forwarded-Host $plo_forwarded_host;
+      proxy_set_header X-Forwarded-Proto $plo_forwarded_proto;
+      proxy_set_header ${TENANT_HEADER} "";
+      proxy_set_header ${DATA_PLANE_TOKEN_HEADER} "";
+      proxy_pass $plo_scheme://plo_$plo_key$plo_rest;`;
+
+/**
+ * The one location every service shares: its checks, then the proxying.
+ * Set-Cookie from upstreams is dropped there; pools that pass cookies go on
+ * to a named location that keeps it (proxy_hide_header cannot depend on a
+ * variable).
+ */
 function proxyLocation(): string {
   const json = (status: number, name: string, message: string) =>
     `return ${status} '{"error":{"name":"${name}","message":"${message}"},"response":{"statusCode":${status}}}';`;
   return `    location ^~ /proxy/ {
+      # An error_page here replaces the server's: theirs again, and the cookie route.
+      error_page 502 = @plo_502;
+      error_page 504 = @plo_504;
+      error_page 418 = @plo_with_cookies;
       if ($plo_key = "?") { ${json(
         404,
         'NotFoundError',
@@ -297,17 +338,12 @@ function proxyLocation(): string {
       )} }
       set $plo_pool $plo_key;
       set $plo_service $plo_name;
-      # A location's proxy_set_header replaces every one of the server's: all here.
-      proxy_set_header Host $plo_host;
-      proxy_set_header Authorization $plo_az;
-      proxy_set_header Upgrade $http_upgrade;
-      proxy_set_header Connection $plo_connection;
-      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
-      proxy_set_header X-Forwarded-Host $plo_forwarded_host;
-      proxy_set_header X-Forwarded-Proto $plo_forwarded_proto;
-      proxy_set_header ${TENANT_HEADER} "";
-      proxy_set_header ${DATA_PLANE_TOKEN_HEADER} "";
-      proxy_pass $plo_scheme://plo_$plo_key$plo_rest;
+      if ($plo_cookies) { return 418; }
+      proxy_hide_header Set-Cookie;
+${PROXYING}
+    }
+    location @plo_with_cookies {
+${PROXYING}
     }`;
 }
 
@@ -436,6 +472,7 @@ export function renderNginxConfig(options: NginxConfigOptions): string {
 
   http.push(...routingMaps(byName));
 
+  // Without a token nobody is authenticated, so nobody may pick a tenant.
   const denied =
     token !== undefined
       ? `    if ($plo_denied) { ${returnError(
@@ -443,7 +480,11 @@ export function renderNginxConfig(options: NginxConfigOptions): string {
           'AuthenticationError',
           'Missing or wrong data plane token',
         )} }\n`
-      : '';
+      : `    if ($http_${headerVariable(TENANT_HEADER)}) { ${returnError(
+          400,
+          'InputError',
+          `The ${TENANT_HEADER} header needs an authenticated caller: this data plane has no token (pluginLifecycle.discovery.dataPlane.token), so its callers reach only what needs no tenant`,
+        )} }\n`;
 
   return `# Written by the plugin-lifecycle backend from service discovery; edits are overwritten.
 worker_processes ${options.workers};

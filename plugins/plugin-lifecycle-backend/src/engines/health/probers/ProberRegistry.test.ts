@@ -13,6 +13,7 @@ import { HttpProber } from './HttpProber';
 import { ProberRegistry } from './ProberRegistry';
 import { TcpProber } from './TcpProber';
 import { Probe, ProbeTarget } from './types';
+import { TargetPolicy } from '../../discovery/TargetPolicy';
 
 describe('ProberRegistry', () => {
   let http: HttpServer;
@@ -139,5 +140,47 @@ describe('ProberRegistry', () => {
         controller.signal,
       ),
     ).resolves.toMatchObject({ ok: false, message: 'aborted: shutting down' });
+  });
+
+  it("does not probe a registered service's target outside allowedTargets: no port scans", async () => {
+    let connections = 0;
+    const watched = createServer(socket => {
+      connections++;
+      socket.destroy();
+    });
+    await new Promise<void>(resolve =>
+      watched.listen(0, '127.0.0.1', () => resolve()),
+    );
+    const port = (watched.address() as AddressInfo).port;
+    try {
+      const guarded = ProberRegistry.create({
+        targets: TargetPolicy.create({
+          // As if it were the database's port.
+          reserved: [
+            { what: "the backend's database", host: '127.0.0.1', port },
+          ],
+        }),
+      });
+      const probe: Probe = { name: 'scan', type: 'readiness', method: 'tcp' };
+      const service = { ...target(1), serviceName: 'scanner', port };
+      const refused = await guarded.run(service, probe);
+      expect(refused).toMatchObject({ ok: false });
+      expect(refused.message).toMatch(
+        /^not probed: 127\.0\.0\.1:\d+ is the backend's database/,
+      );
+      const metadata = await guarded.run(
+        { ...service, host: '169.254.169.254', port: 80 },
+        probe,
+      );
+      expect(metadata.message).toMatch(/link-local/);
+      expect(connections).toBe(0);
+      // A runtime's instance is where the runtime put it: probed.
+      expect(await guarded.run({ ...target(port) }, probe)).toMatchObject({
+        ok: true,
+      });
+      expect(connections).toBe(1);
+    } finally {
+      await new Promise(resolve => watched.close(resolve));
+    }
   });
 });

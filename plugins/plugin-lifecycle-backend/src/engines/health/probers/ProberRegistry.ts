@@ -5,6 +5,23 @@ import { GrpcProber, GrpcProberOptions } from './GrpcProber';
 import { HttpProber, HttpProberOptions } from './HttpProber';
 import { TcpProber } from './TcpProber';
 import { Probe, ProbeOutcome, Prober, ProbeTarget } from './types';
+import { TargetPolicy } from '../../discovery/TargetPolicy';
+
+/** The probe methods that connect to a host and port. */
+const NETWORK_METHODS = new Set(['http', 'tcp', 'grpc']);
+
+function probePort(target: ProbeTarget, probe: Probe): number {
+  switch (probe.method) {
+    case 'http':
+      return probe.http?.port ?? target.port;
+    case 'tcp':
+      return probe.tcp?.port ?? target.port;
+    case 'grpc':
+      return probe.grpc?.port ?? target.port;
+    default:
+      return target.port;
+  }
+}
 
 /** @public */
 export interface ProberRegistryOptions {
@@ -13,6 +30,11 @@ export interface ProberRegistryOptions {
   http?: HttpProberOptions;
   grpc?: GrpcProberOptions;
   exec?: ExecProberOptions;
+  /**
+   * Where HTTP, TCP and gRPC probes may connect (`discovery.allowedTargets`),
+   * so a probe cannot scan ports. Default: anywhere.
+   */
+  targets?: TargetPolicy;
 }
 
 /**
@@ -23,9 +45,11 @@ export interface ProberRegistryOptions {
 export class ProberRegistry {
   readonly #probers: Map<string, Prober>;
   readonly #custom: CustomProber;
+  readonly #targets: TargetPolicy | undefined;
 
   private constructor(options: ProberRegistryOptions) {
     this.#custom = options.custom ?? CustomProber.create();
+    this.#targets = options.targets;
     const probers: Prober[] = [
       HttpProber.create(options.http),
       TcpProber.create(),
@@ -63,6 +87,21 @@ export class ProberRegistry {
         latencyMs: 0,
         message: `no prober for method '${probe.method}'`,
       };
+    }
+    // A registered service's health check is a caller's: it may not make
+    // this backend a port scanner. (Instances are where runtimes put them.)
+    if (
+      this.#targets &&
+      target.serviceName !== undefined &&
+      NETWORK_METHODS.has(probe.method)
+    ) {
+      const refused = await this.#targets.check(
+        target.host,
+        probePort(target, probe),
+      );
+      if (refused) {
+        return { ok: false, latencyMs: 0, message: `not probed: ${refused}` };
+      }
     }
     try {
       return await prober.probe(target, probe, signal);
