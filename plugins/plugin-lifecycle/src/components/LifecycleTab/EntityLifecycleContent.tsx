@@ -15,6 +15,7 @@ import { LifecycleActions } from './LifecycleActions';
 import { LifecycleSummaryCard } from './LifecycleSummaryCard';
 import { OperationsTable } from './OperationsTable';
 import { InstallForm } from './VersionForm';
+import { usePluginPermissions } from '../usePluginPermissions';
 import {
   describeError,
   failureTitle,
@@ -47,6 +48,7 @@ const PluginLifecycleView = (props: {
     pollIntervalMs,
   );
   const action = useLifecycleAction(pluginId, { entityRef, onDone: refresh });
+  const may = usePluginPermissions(pluginId);
 
   if (error) {
     return <ResponseErrorPanel error={error} />;
@@ -74,7 +76,7 @@ const PluginLifecycleView = (props: {
           description={`The plugin "${pluginId}" has never been installed. Enter a version to install it.`}
           action={
             <InstallForm
-              disabled={action.pending}
+              disabled={action.pending || !may.deploy}
               onInstall={version => action.perform('install', version)}
             />
           }
@@ -98,6 +100,7 @@ const PluginLifecycleView = (props: {
             available={details.availableActions}
             currentVersion={details.currentVersion}
             disabled={action.pending || polling}
+            isAllowed={may.allows}
             onAction={action.perform}
           />
         </LifecycleSummaryCard>
