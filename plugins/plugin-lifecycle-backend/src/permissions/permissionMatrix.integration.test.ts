@@ -46,7 +46,7 @@ jest.setTimeout(120_000);
 /**
  * The policy under test decides by the user's name:
  * - `allow~<permission>~<permission>...`: exactly those permissions;
- * - `owner`: the plugin permissions but deploy, on plugins whose catalog
+ * - `owner`: the plugin permissions but reveal, on plugins whose catalog
  *   entity it owns (IS_ENTITY_OWNER); nothing else;
  * - `tenant-<id>`: read on plugins of that tenant (HAS_TENANT).
  * It runs in the real permission backend, which resolves conditional
@@ -71,7 +71,7 @@ const matrixPolicy = createBackendModule({
                 permission,
                 PLUGIN_LIFECYCLE_PLUGIN_RESOURCE_TYPE,
               ) &&
-              permission.name !== pluginLifecycleDeployPermission.name
+              permission.name !== pluginLifecycleConfigRevealPermission.name
             ) {
               return createPluginLifecyclePluginConditionalDecision(
                 permission,
@@ -520,29 +520,83 @@ describe('permissions', () => {
       // Unknown plugins have no owner: refused, and their existence is not told.
       expect((await get('nothing-here')).status).toBe(403);
 
-      // The policy does not give owners deploy.
-      const update = await request(server)
-        .post('/api/plugin-lifecycle/plugins/matrix/update')
-        .set('Authorization', owner)
-        .send({ version: '1.0.1' });
-      expect(update.status).toBe(403);
+      // The policy does not give owners reveal.
+      const revealed = await request(server)
+        .get(
+          '/api/plugin-lifecycle/plugins/matrix/config/development?reveal=true',
+        )
+        .set('Authorization', owner);
+      expect(revealed.status).toBe(403);
+    });
+
+    it('IS_ENTITY_OWNER: an owner installs a new plugin only for an entity it owns', async () => {
+      const install = (id: string, body: object) =>
+        request(server)
+          .post(`/api/plugin-lifecycle/plugins/${id}/install`)
+          .set('Authorization', owner)
+          .send({
+            version: '1.0.0',
+            artifact: {
+              type: 'external',
+              endpoints: [{ host: '127.0.0.1', port: 9 }],
+            },
+            ...body,
+          });
+      expect(
+        (await install('theirs', { entityRef: 'component:default/other' }))
+          .status,
+      ).toBe(403);
+      expect((await install('nobodys', {})).status).toBe(403);
+      const mine = await install('mine', {
+        entityRef: 'component:default/matrix',
+      });
+      expect(mine.status).toBe(202);
+      // Then it is an owned plugin like any other.
+      const done = await waitForOperation(server, owner, mine.body.operationId);
+      expect(done.status).toBe('succeeded');
+
+      // In a batch, the later actions on a plugin it installs count it as owned.
+      const batch = (entityRef: string) =>
+        request(server)
+          .post('/api/plugin-lifecycle/operations/batch')
+          .set('Authorization', owner)
+          .send({
+            operations: [
+              {
+                pluginId: `batch-${entityRef.split('/')[1]}`,
+                action: 'install',
+                install: {
+                  version: '1.0.0',
+                  entityRef,
+                  artifact: {
+                    type: 'external',
+                    endpoints: [{ host: '127.0.0.1', port: 9 }],
+                  },
+                },
+              },
+              { pluginId: `batch-${entityRef.split('/')[1]}`, action: 'start' },
+            ],
+          });
+      expect((await batch('component:default/other')).status).toBe(403);
+      expect((await batch('component:default/matrix')).status).toBe(202);
     });
 
     it('lists only the plugins the conditions allow', async () => {
-      const res = await request(server)
-        .get('/api/plugin-lifecycle/plugins')
-        .set('Authorization', owner);
-      expect(res.status).toBe(200);
-      expect(res.body.items.map((p: { id: string }) => p.id)).toEqual([
-        'matrix',
-      ]);
-      const all = await request(server)
-        .get('/api/plugin-lifecycle/plugins')
-        .set('Authorization', admin);
-      expect(all.body.items.map((p: { id: string }) => p.id).sort()).toEqual([
-        'matrix',
-        'other',
-      ]);
+      const list = async (authorization: string) =>
+        (
+          await request(server)
+            .get('/api/plugin-lifecycle/plugins')
+            .set('Authorization', authorization)
+            .expect(200)
+        ).body.items
+          .map((p: { id: string }) => p.id)
+          .sort();
+      const all = await list(admin);
+      expect(all).toEqual(expect.arrayContaining(['matrix', 'other']));
+      // Every plugin but the one whose entity someone else owns.
+      expect(await list(owner)).toEqual(
+        all.filter((id: string) => id !== 'other'),
+      );
     });
 
     it('HAS_TENANT: read on the plugins of a tenant', async () => {

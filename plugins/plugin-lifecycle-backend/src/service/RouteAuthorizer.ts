@@ -28,7 +28,15 @@ import { Caller } from './routeAccess';
  */
 export type Access =
   | { permission: BasicPermission; resourceRef?: undefined }
-  | { permission: PluginLifecyclePluginPermission; resourceRef?: string };
+  | {
+      permission: PluginLifecyclePluginPermission;
+      resourceRef?: string;
+      /**
+       * A plugin the request would create (it does not exist yet): the
+       * policy's conditions are applied to it as the request describes it.
+       */
+      candidate?: PluginIdentity;
+    };
 
 /** Whether a conditional decision allows this plugin. */
 export type ConditionApplier = (
@@ -85,10 +93,13 @@ export class RouteAuthorizer {
   /** Checks every access at once; the first refused one is the 403. */
   async authorize(req: Request, ...checks: Access[]): Promise<Caller> {
     const credentials = await this.#credentials(req);
+    const fresh = checks.filter(c => 'candidate' in c && c.candidate);
     const single = checks.filter(
-      c => !isResourcePermission(c.permission) || c.resourceRef !== undefined,
+      c =>
+        !fresh.includes(c) &&
+        (!isResourcePermission(c.permission) || c.resourceRef !== undefined),
     );
-    const whole = checks.filter(c => !single.includes(c));
+    const whole = checks.filter(c => !single.includes(c) && !fresh.includes(c));
     const [decisions, wholeDecisions] = await Promise.all([
       single.length
         ? this.#permissions.authorize(
@@ -112,6 +123,7 @@ export class RouteAuthorizer {
           )
         : [],
     ]);
+    await this.#authorizeCandidates(fresh, credentials);
     single.forEach((check, i) => {
       if (decisions[i].result !== AuthorizeResult.ALLOW) refuse(check);
     });
@@ -144,6 +156,35 @@ export class RouteAuthorizer {
       return items.filter((_, i) => this.#applies(decision, resources[i]));
     };
     return { ...caller, filter };
+  }
+
+  /** Plugins a request would create, judged as it describes them. */
+  async #authorizeCandidates(
+    checks: Access[],
+    credentials: BackstageCredentials,
+  ) {
+    if (checks.length === 0) return;
+    const decisions = await this.#permissions.authorizeConditional(
+      checks.map(c => ({
+        permission: c.permission as PluginLifecyclePluginPermission,
+      })),
+      { credentials },
+    );
+    const candidates = checks.map(
+      c => (c as { candidate: PluginIdentity }).candidate,
+    );
+    const resources = await this.#resources.of(candidates);
+    checks.forEach((check, i) => {
+      const decision = decisions[i];
+      if (decision.result === AuthorizeResult.ALLOW) return;
+      if (
+        decision.result === AuthorizeResult.CONDITIONAL &&
+        this.#applies(decision, resources[i])
+      ) {
+        return;
+      }
+      refuse(check);
+    });
   }
 
   #credentials(req: Request) {

@@ -91,6 +91,28 @@ export async function createRouter(
   };
 
   /**
+   * Deploy on a plugin. One that does not exist yet is judged as the
+   * request would create it (its entityRef and tenant), so that the owners
+   * of an entity may install a plugin for it under a conditional policy.
+   */
+  const deployOn = async (pluginId: string, body: unknown): Promise<Access> => {
+    const access = {
+      permission: pluginLifecycleDeployPermission,
+      resourceRef: pluginId,
+    };
+    if (await system.findPluginRecord(pluginId)) return access;
+    const { tenant, entityRef } = (body ?? {}) as Record<string, unknown>;
+    return {
+      ...access,
+      candidate: {
+        id: pluginId,
+        tenant: typeof tenant === 'string' ? tenant : '',
+        entityRef: typeof entityRef === 'string' ? entityRef : undefined,
+      },
+    };
+  };
+
+  /**
    * The access an operation's route needs: `permission` on its plugin, or
    * (an unknown id) the permission on every plugin, so that only a caller
    * who could see it anyway learns that it does not exist.
@@ -193,7 +215,12 @@ export async function createRouter(
       const { pluginId } = req.params;
       const accepted = await audited(
         req,
-        { permission: pluginLifecycleDeployPermission, resourceRef: pluginId },
+        action === 'install'
+          ? await deployOn(pluginId, req.body)
+          : {
+              permission: pluginLifecycleDeployPermission,
+              resourceRef: pluginId,
+            },
         `plugin-${action}`,
         { pluginId },
         ({ actor, scope }) => {
@@ -281,7 +308,7 @@ export async function createRouter(
   router.post('/operations/batch', async (req, res) => {
     const accepted = await audited(
       req,
-      batchAccess(req.body),
+      await batchAccess(req.body, deployOn),
       'operation-batch',
       {},
       ({ actor, scope }) =>
@@ -379,7 +406,10 @@ export async function createRouter(
  * body that is not a batch needs deploy on every plugin (it is refused as
  * a 400 after that).
  */
-function batchAccess(body: unknown): Access[] {
+async function batchAccess(
+  body: unknown,
+  deployOn: (pluginId: string, install: unknown) => Promise<Access>,
+): Promise<Access[]> {
   const operations = (body as Partial<BatchRequest> | undefined)?.operations;
   const items = Array.isArray(operations)
     ? operations.filter(
@@ -387,10 +417,30 @@ function batchAccess(body: unknown): Access[] {
           typeof o?.pluginId === 'string' && typeof o?.action === 'string',
       )
     : [];
-  if (items.length === 0)
+  if (items.length === 0) {
     return [{ permission: pluginLifecycleDeployPermission }];
-  return items.map(o => ({
-    permission: pluginLifecyclePermissionForAction(o.action),
-    resourceRef: o.pluginId,
-  }));
+  }
+  // A plugin the batch installs is judged, for its later actions too, as
+  // the install describes it.
+  const created = new Map<string, Access>();
+  const accesses: Access[] = [];
+  for (const o of items) {
+    if (o.action === 'install') {
+      const access = await deployOn(o.pluginId, o.install);
+      if ('candidate' in access && access.candidate) {
+        created.set(o.pluginId, access);
+      }
+      accesses.push(access);
+      continue;
+    }
+    const candidate = created.get(o.pluginId);
+    accesses.push({
+      permission: pluginLifecyclePermissionForAction(o.action),
+      resourceRef: o.pluginId,
+      ...(candidate && 'candidate' in candidate
+        ? { candidate: candidate.candidate }
+        : {}),
+    });
+  }
+  return accesses;
 }
