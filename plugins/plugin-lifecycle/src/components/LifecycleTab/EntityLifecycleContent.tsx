@@ -75,8 +75,11 @@ const PluginLifecycleView = (props: {
           title="Not installed yet"
           description={`The plugin "${pluginId}" has never been installed. Enter a version to install it.`}
           action={
+            // Not gated on the permission: for a plugin that does not exist
+            // yet, only the backend can judge the install (the owners of
+            // this entity may install it under a conditional policy).
             <InstallForm
-              disabled={action.pending || !may.deploy}
+              disabled={action.pending}
               onInstall={version => action.perform('install', version)}
             />
           }
