@@ -4,6 +4,7 @@
  */
 import { createBackend } from '@backstage/backend-defaults';
 import { managedPluginDiscoveryServiceFactory } from '@internal/plugin-lifecycle-backend';
+import { demoPermissionPolicyModule } from './permissionPolicy';
 
 const backend = createBackend();
 
@@ -24,11 +25,10 @@ backend.add(
 );
 backend.add(import('@backstage/plugin-catalog-backend-module-logs'));
 
-// permissions; replace the allow-all policy with your own
+// permissions: a role policy to start from (platform team, entity owners,
+// readers); see permissionPolicy.ts and docs/security-permissions.md
 backend.add(import('@backstage/plugin-permission-backend'));
-backend.add(
-  import('@backstage/plugin-permission-backend-module-allow-all-policy'),
-);
+backend.add(demoPermissionPolicyModule);
 
 // scaffolder, with the plugin-lifecycle actions
 backend.add(import('@backstage/plugin-scaffolder-backend'));

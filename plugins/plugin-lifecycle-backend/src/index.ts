@@ -19,3 +19,13 @@ export {
 export type { ManagedPluginRouting } from './engines/discovery/discoveryServiceFactory';
 export { HealthMonitor } from './engines/health/HealthMonitor';
 export { ServiceDiscovery } from './engines/discovery/ServiceDiscovery';
+export {
+  createPluginLifecyclePluginConditionalDecision,
+  pluginLifecyclePluginConditions,
+  pluginLifecyclePluginResourceRef,
+  pluginLifecyclePluginRules,
+} from './permissions/rules';
+export type {
+  PluginLifecyclePluginFilter,
+  PluginLifecyclePluginResource,
+} from './permissions/rules';

@@ -9,8 +9,13 @@ import {
   pluginLifecycleHealthProbesExtensionPoint,
   pluginLifecycleRuntimesExtensionPoint,
 } from '@internal/plugin-lifecycle-node';
-import { pluginLifecyclePermissions } from '@internal/plugin-lifecycle-common';
+import {
+  pluginLifecyclePluginPermissions,
+  pluginLifecycleServiceRegisterPermission,
+} from '@internal/plugin-lifecycle-common';
 import { eventsServiceRef } from '@backstage/plugin-events-node';
+import { catalogServiceRef } from '@backstage/plugin-catalog-node';
+import { createConditionAuthorizer } from '@backstage/plugin-permission-node';
 import { newReplicaId } from './engines/orchestrator/replicas';
 import { SystemEvents } from './system/SystemEvents';
 import { execProbePolicyOf, readPluginLifecycleConfig } from './config';
@@ -37,6 +42,12 @@ import { TargetPolicy } from './engines/discovery/TargetPolicy';
 import { backendEndpointsOf } from './engines/discovery/backendEndpoints';
 import { ReservedServiceNames } from './engines/discovery/ReservedServiceNames';
 import { assertDataPlaneExposure } from './engines/discovery/DataPlaneAccess';
+import { PluginResources } from './permissions/PluginResources';
+import {
+  pluginLifecyclePluginResourceRef,
+  pluginLifecyclePluginRules,
+} from './permissions/rules';
+import { RouteAuthorizer } from './service/RouteAuthorizer';
 
 /**
  * The plugin-lifecycle backend plugin: installs, runs and tracks managed
@@ -73,6 +84,8 @@ export const pluginLifecyclePlugin = createBackendPlugin({
         userInfo: coreServices.userInfo,
         permissions: coreServices.permissions,
         permissionsRegistry: coreServices.permissionsRegistry,
+        auth: coreServices.auth,
+        catalog: catalogServiceRef,
         auditor: coreServices.auditor,
         lifecycle: coreServices.lifecycle,
         scheduler: coreServices.scheduler,
@@ -341,17 +354,44 @@ export const pluginLifecyclePlugin = createBackendPlugin({
           grace.unlisten();
         });
 
-        deps.permissionsRegistry.addPermissions(pluginLifecyclePermissions);
+        // The managed plugin is a resource: the permission backend resolves a
+        // policy's conditions on one plugin through this registration.
+        const resources = PluginResources.create({
+          find: id => orchestration.findPluginRecord(id),
+          catalog: deps.catalog,
+          auth: deps.auth,
+          logger: deps.logger,
+        });
+        deps.permissionsRegistry.addResourceType({
+          resourceRef: pluginLifecyclePluginResourceRef,
+          permissions: pluginLifecyclePluginPermissions,
+          rules: Object.values(pluginLifecyclePluginRules),
+          getResources: ids => resources.load(ids),
+        });
+        deps.permissionsRegistry.addPermissions([
+          pluginLifecycleServiceRegisterPermission,
+        ]);
+        const authorizer = RouteAuthorizer.create({
+          httpAuth: deps.httpAuth,
+          userInfo: deps.userInfo,
+          permissions: deps.permissions,
+          resources,
+          // Lists apply a conditional decision here, one plugin at a time.
+          applies: createConditionAuthorizer(
+            deps.permissionsRegistry.getPermissionRuleset(
+              pluginLifecyclePluginResourceRef,
+            ),
+          ),
+          scopeForUser: refs => orchestration.scopeForUser(refs),
+        });
         deps.httpRouter.use(
           await createRouter({
             system: orchestration,
+            authorizer,
             discovery: { discovery, proxy },
             proxyMetrics,
             health,
             shutdown: shuttingDown.signal,
-            httpAuth: deps.httpAuth,
-            userInfo: deps.userInfo,
-            permissions: deps.permissions,
             auditor: deps.auditor,
           }),
         );

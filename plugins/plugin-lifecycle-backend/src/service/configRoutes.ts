@@ -1,11 +1,11 @@
 import { InputError, NotAllowedError } from '@backstage/errors';
-import { BasicPermission } from '@backstage/plugin-permission-common';
 import {
   configDiffQuerySchema,
   configReadQuerySchema,
   configRollbackRequestSchema,
   configWatchQuerySchema,
   pluginLifecycleConfigRevealPermission,
+  pluginLifecycleConfigurePermission,
   patchConfigurationRequestSchema,
   pluginLifecycleReadPermission,
   setConfigurationRequestSchema,
@@ -23,8 +23,6 @@ import { RouteAccess, parseInput } from './routeAccess';
 /** What the configuration routes borrow from the main router. */
 export interface ConfigRoutesContext extends RouteAccess {
   system: PluginLifecycleOrchestrationSystem;
-  /** Whether the caller also holds this permission. */
-  isAllowed: (req: Request, permission: BasicPermission) => Promise<boolean>;
   /** Aborted when the backend shuts down: long-polls answer and event streams end. */
   shutdown?: AbortSignal;
 }
@@ -68,21 +66,30 @@ export function addConfigurationRoutes(
   router: Router,
   context: ConfigRoutesContext,
 ) {
-  const { system, authorize, audited, isAllowed, shutdown } = context;
+  const { system, authorize, authorizeList, audited, shutdown } = context;
   const manager = () => system.getPluginConfigurationManager();
 
-  const mayReveal = async (req: Request, reveal?: boolean) => {
+  const mayReveal = async (
+    req: Request,
+    pluginId: string,
+    reveal?: boolean,
+  ) => {
     if (!reveal) return false;
-    if (!(await isAllowed(req, pluginLifecycleConfigRevealPermission))) {
-      throw new NotAllowedError(
-        `Not allowed: ${pluginLifecycleConfigRevealPermission.name} (secret values stay masked without it)`,
-      );
-    }
+    await authorize(req, pluginLifecycleConfigRevealPermission, pluginId).catch(
+      error => {
+        throw error instanceof NotAllowedError
+          ? new NotAllowedError(
+              `Not allowed: ${pluginLifecycleConfigRevealPermission.name} (secret values stay masked without it)`,
+            )
+          : error;
+      },
+    );
     return true;
   };
 
   router.get('/config/environments', async (req, res) => {
-    await authorize(req, pluginLifecycleReadPermission);
+    // Not a plugin's data: reading some plugins is enough.
+    await authorizeList(req, pluginLifecycleReadPermission);
     res.json({
       environments: manager().environments,
       defaultEnvironment: manager().defaultEnvironment,
@@ -90,18 +97,27 @@ export function addConfigurationRoutes(
   });
 
   router.get('/config/export', async (req, res) => {
-    const doc = await audited(req, 'config-export', {}, async ({ scope }) => {
-      const ids = scope.all
-        ? undefined
-        : (await system.listPlugins({}, scope)).map(p => p.id);
-      return exportConfiguration(manager(), ids);
-    });
+    // Every plugin's configuration at once: configure on all of them.
+    const configureAll = { permission: pluginLifecycleConfigurePermission };
+    const doc = await audited(
+      req,
+      configureAll,
+      'config-export',
+      {},
+      async ({ scope }) => {
+        const ids = scope.all
+          ? undefined
+          : (await system.listPlugins({}, scope)).map(p => p.id);
+        return exportConfiguration(manager(), ids);
+      },
+    );
     res.json(doc);
   });
 
   router.post('/config/import', async (req, res) => {
     const result = await audited(
       req,
+      { permission: pluginLifecycleConfigurePermission },
       'config-import',
       {},
       async ({ actor, scope }) =>
@@ -119,9 +135,13 @@ export function addConfigurationRoutes(
   });
 
   router.get('/plugins/:pluginId/config/:environment', async (req, res) => {
-    const { scope } = await authorize(req, pluginLifecycleReadPermission);
+    const { scope } = await authorize(
+      req,
+      pluginLifecycleReadPermission,
+      req.params.pluginId,
+    );
     const query = parseInput(configReadQuerySchema, req.query, 'query');
-    const reveal = await mayReveal(req, query.reveal);
+    const reveal = await mayReveal(req, req.params.pluginId, query.reveal);
     res.json(
       await manager().getEffectiveConfiguration(
         req.params.pluginId,
@@ -146,6 +166,10 @@ export function addConfigurationRoutes(
       const { pluginId, layer } = req.params;
       const written = await audited(
         req,
+        {
+          permission: pluginLifecycleConfigurePermission,
+          resourceRef: pluginId,
+        },
         mode === 'replace' ? 'config-set' : 'config-patch',
         { pluginId, layer },
         async ({ actor, scope }) => {
@@ -204,7 +228,11 @@ export function addConfigurationRoutes(
   }
 
   router.get('/plugins/:pluginId/config/:layer/versions', async (req, res) => {
-    const { scope } = await authorize(req, pluginLifecycleReadPermission);
+    const { scope } = await authorize(
+      req,
+      pluginLifecycleReadPermission,
+      req.params.pluginId,
+    );
     res.json({
       items: await manager().listVersions(
         req.params.pluginId,
@@ -217,13 +245,17 @@ export function addConfigurationRoutes(
   router.get(
     '/plugins/:pluginId/config/:layer/versions/:version',
     async (req, res) => {
-      const { scope } = await authorize(req, pluginLifecycleReadPermission);
+      const { scope } = await authorize(
+        req,
+        pluginLifecycleReadPermission,
+        req.params.pluginId,
+      );
       const query = parseInput(
         configReadQuerySchema.pick({ reveal: true }),
         req.query,
         'query',
       );
-      const reveal = await mayReveal(req, query.reveal);
+      const reveal = await mayReveal(req, req.params.pluginId, query.reveal);
       res.json(
         await manager().getVersion(
           req.params.pluginId,
@@ -236,7 +268,11 @@ export function addConfigurationRoutes(
   );
 
   router.get('/plugins/:pluginId/config/:layer/diff', async (req, res) => {
-    const { scope } = await authorize(req, pluginLifecycleReadPermission);
+    const { scope } = await authorize(
+      req,
+      pluginLifecycleReadPermission,
+      req.params.pluginId,
+    );
     const query = parseInput(configDiffQuerySchema, req.query, 'query');
     res.json(
       await manager().diffVersions(
@@ -253,6 +289,7 @@ export function addConfigurationRoutes(
     const { pluginId, layer } = req.params;
     const result = await audited(
       req,
+      { permission: pluginLifecycleConfigurePermission, resourceRef: pluginId },
       'config-rollback',
       { pluginId, layer },
       async ({ actor, scope }) => {
@@ -276,8 +313,12 @@ export function addConfigurationRoutes(
   router.get(
     '/plugins/:pluginId/config/:environment/watch',
     async (req, res) => {
-      const { scope } = await authorize(req, pluginLifecycleReadPermission);
       const { pluginId, environment } = req.params;
+      const { scope } = await authorize(
+        req,
+        pluginLifecycleReadPermission,
+        pluginId,
+      );
       const query = parseInput(configWatchQuerySchema, req.query, 'query');
       if (
         req.accepts(['application/json', 'text/event-stream']) ===

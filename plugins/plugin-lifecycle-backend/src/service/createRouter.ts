@@ -1,26 +1,20 @@
+import { AuditorService } from '@backstage/backend-plugin-api';
+import { InputError, NotFoundError } from '@backstage/errors';
 import {
-  AuditorService,
-  HttpAuthService,
-  PermissionsService,
-  UserInfoService,
-} from '@backstage/backend-plugin-api';
-import { InputError, NotAllowedError } from '@backstage/errors';
-import {
+  BatchRequest,
+  LifecycleAction,
   actionRequestSchema,
   getOperationQuerySchema,
   listPluginsQuerySchema,
-  pluginLifecycleManagePermission,
+  pluginLifecycleDeployPermission,
+  pluginLifecyclePermissionForAction,
   pluginLifecycleReadPermission,
   updateRollbackRequestSchema,
 } from '@internal/plugin-lifecycle-common';
-import {
-  BasicPermission,
-  AuthorizeResult,
-} from '@backstage/plugin-permission-common';
 import express, { Request } from 'express';
 import Router from 'express-promise-router';
 import { PluginLifecycleOrchestrationSystem } from '../system/PluginLifecycleOrchestrationSystem';
-import { ALL_TENANTS, Tenancy, TenantScope } from '../system/Tenancy';
+import { Tenancy } from '../system/Tenancy';
 
 /** The Idempotency-Key header, when given, counts as the body's idempotencyKey. */
 function withIdempotencyKey(req: Request, body: unknown) {
@@ -37,13 +31,13 @@ import { ServiceProxy } from '../engines/discovery/ServiceProxy';
 import { ServiceDiscovery } from '../engines/discovery/ServiceDiscovery';
 import { HealthMonitor } from '../engines/health/HealthMonitor';
 import { ProxyMetrics } from '../engines/discovery/ProxyMetrics';
-import { parseInput } from './routeAccess';
+import { Caller, RouteAccess, parseInput } from './routeAccess';
+import { Access, RouteAuthorizer } from './RouteAuthorizer';
 
 export interface RouterOptions {
   system: PluginLifecycleOrchestrationSystem;
-  httpAuth: HttpAuthService;
-  userInfo: UserInfoService;
-  permissions: PermissionsService;
+  /** Every route's permission check. */
+  authorizer: RouteAuthorizer;
   auditor: AuditorService;
   /** Discovery and its proxy: the `/services` and `/proxy` routes. */
   discovery?: { discovery: ServiceDiscovery; proxy: ServiceProxy };
@@ -63,42 +57,26 @@ export interface RouterOptions {
 export async function createRouter(
   options: RouterOptions,
 ): Promise<express.Router> {
-  const { system, httpAuth, userInfo, permissions, auditor } = options;
+  const { system, authorizer, auditor } = options;
   const router = Router();
 
-  /** Checks the permission and says who the caller is and which tenants it may act on. */
-  const authorize = async (
-    req: Request,
-    permission: BasicPermission,
-  ): Promise<{ actor?: string; scope: TenantScope }> => {
-    const credentials = await httpAuth.credentials(req, {
-      allow: ['user', 'service'],
-    });
-    const [decision] = await permissions.authorize([{ permission }], {
-      credentials,
-    });
-    if (decision.result !== AuthorizeResult.ALLOW) {
-      throw new NotAllowedError(`Not allowed: ${permission.name}`);
-    }
-    if (credentials.principal.type === 'user') {
-      const info = await userInfo.getUserInfo(credentials);
-      return {
-        actor: info.userEntityRef,
-        scope: system.scopeForUser(info.ownershipEntityRefs),
-      };
-    }
-    // Other backend plugins act for the whole installation.
-    return { actor: credentials.principal.subject, scope: ALL_TENANTS };
-  };
+  const authorize: RouteAccess['authorize'] = (req, permission, resourceRef) =>
+    authorizer.authorize(req, { permission, resourceRef } as Access);
+  const authorizeList: RouteAccess['authorizeList'] = (req, permission) =>
+    authorizer.authorizeList(req, permission);
 
-  /** Runs a mutation with an audit record of who did what and how it ended. */
+  /** Checks the accesses, then runs a mutation with an audit record of who did what and how it ended. */
   const audited = async <T>(
     req: Request,
+    access: Access | Access[],
     eventId: string,
     meta: Record<string, string>,
-    fn: (caller: { actor?: string; scope: TenantScope }) => Promise<T>,
+    fn: (caller: Caller) => Promise<T>,
   ): Promise<T> => {
-    const caller = await authorize(req, pluginLifecycleManagePermission);
+    const caller = await authorizer.authorize(
+      req,
+      ...(Array.isArray(access) ? access : [access]),
+    );
     const event = await auditor.createEvent({ eventId, request: req, meta });
     try {
       const result = await fn(caller);
@@ -112,9 +90,57 @@ export async function createRouter(
     }
   };
 
+  /**
+   * Deploy on a plugin. One that does not exist yet is judged as the
+   * request would create it (its entityRef and tenant), so that the owners
+   * of an entity may install a plugin for it under a conditional policy.
+   */
+  const deployOn = async (pluginId: string, body: unknown): Promise<Access> => {
+    const access = {
+      permission: pluginLifecycleDeployPermission,
+      resourceRef: pluginId,
+    };
+    if (await system.findPluginRecord(pluginId)) return access;
+    const { tenant, entityRef } = (body ?? {}) as Record<string, unknown>;
+    return {
+      ...access,
+      candidate: {
+        id: pluginId,
+        tenant: typeof tenant === 'string' ? tenant : '',
+        entityRef: typeof entityRef === 'string' ? entityRef : undefined,
+      },
+    };
+  };
+
+  /**
+   * The access an operation's route needs: `permission` on its plugin, or
+   * (an unknown id) the permission on every plugin, so that only a caller
+   * who could see it anyway learns that it does not exist.
+   */
+  const onOperation = async (
+    operationId: string,
+    permission: (type: string) => Access['permission'],
+  ): Promise<Access> => {
+    const operation = await system.getOperation(operationId).catch(error => {
+      if (error instanceof NotFoundError) return undefined;
+      throw error;
+    });
+    return operation
+      ? ({
+          permission: permission(operation.type),
+          resourceRef: operation.pluginId,
+        } as Access)
+      : ({ permission: permission('') } as Access);
+  };
+
   // Before the JSON body parser: the proxy streams request bodies as sent.
   if (options.discovery) {
-    addDiscoveryRoutes(router, { ...options.discovery, authorize, audited });
+    addDiscoveryRoutes(router, {
+      ...options.discovery,
+      authorize,
+      authorizeList,
+      audited,
+    });
   }
   // Large enough for a configuration export being imported.
   router.use(express.json({ limit: '10mb' }));
@@ -136,23 +162,20 @@ export async function createRouter(
   );
 
   if (options.health) {
-    addHealthRoutes(router, { health: options.health, authorize, audited });
+    addHealthRoutes(router, {
+      health: options.health,
+      authorize,
+      authorizeList,
+      audited,
+    });
   }
 
   addConfigurationRoutes(router, {
     system,
     authorize,
+    authorizeList,
     audited,
     shutdown: options.shutdown,
-    isAllowed: async (req, permission) => {
-      const credentials = await httpAuth.credentials(req, {
-        allow: ['user', 'service'],
-      });
-      const [decision] = await permissions.authorize([{ permission }], {
-        credentials,
-      });
-      return decision.result === AuthorizeResult.ALLOW;
-    },
   });
 
   router.get('/openapi.json', (_req, res) => {
@@ -160,18 +183,29 @@ export async function createRouter(
   });
 
   router.get('/plugins', async (req, res) => {
-    const { scope } = await authorize(req, pluginLifecycleReadPermission);
+    const { scope, filter: visible } = await authorizeList(
+      req,
+      pluginLifecycleReadPermission,
+    );
     const filter = parseInput(listPluginsQuerySchema, req.query, 'query');
-    res.json({ items: await system.listPlugins(filter, scope) });
+    res.json({ items: await visible(await system.listPlugins(filter, scope)) });
   });
 
   router.get('/plugins/:pluginId', async (req, res) => {
-    const { scope } = await authorize(req, pluginLifecycleReadPermission);
+    const { scope } = await authorize(
+      req,
+      pluginLifecycleReadPermission,
+      req.params.pluginId,
+    );
     res.json(await system.getPlugin(req.params.pluginId, scope));
   });
 
   router.get('/plugins/:pluginId/history', async (req, res) => {
-    const { scope } = await authorize(req, pluginLifecycleReadPermission);
+    const { scope } = await authorize(
+      req,
+      pluginLifecycleReadPermission,
+      req.params.pluginId,
+    );
     res.json({ items: await system.getHistory(req.params.pluginId, scope) });
   });
 
@@ -181,6 +215,12 @@ export async function createRouter(
       const { pluginId } = req.params;
       const accepted = await audited(
         req,
+        action === 'install'
+          ? await deployOn(pluginId, req.body)
+          : {
+              permission: pluginLifecycleDeployPermission,
+              resourceRef: pluginId,
+            },
         `plugin-${action}`,
         { pluginId },
         ({ actor, scope }) => {
@@ -213,6 +253,7 @@ export async function createRouter(
       const { pluginId, operationId } = req.params;
       const accepted = await audited(
         req,
+        { permission: pluginLifecycleDeployPermission, resourceRef: pluginId },
         'plugin-update-rollback',
         { pluginId, operationId },
         ({ actor, scope }) => {
@@ -237,12 +278,18 @@ export async function createRouter(
     stop: system.stopPlugin,
     restart: system.restartPlugin,
     uninstall: system.uninstallPlugin,
-  };
+  } as const;
   for (const [command, run] of Object.entries(commands)) {
     router.post(`/plugins/:pluginId/${command}`, async (req, res) => {
       const { pluginId } = req.params;
       const accepted = await audited(
         req,
+        {
+          permission: pluginLifecyclePermissionForAction(
+            command as keyof typeof commands,
+          ),
+          resourceRef: pluginId,
+        },
         `plugin-${command}`,
         { pluginId },
         ({ actor, scope }) => {
@@ -261,6 +308,7 @@ export async function createRouter(
   router.post('/operations/batch', async (req, res) => {
     const accepted = await audited(
       req,
+      await batchAccess(req.body, deployOn),
       'operation-batch',
       {},
       ({ actor, scope }) =>
@@ -276,6 +324,10 @@ export async function createRouter(
     const { operationId } = req.params;
     const operation = await audited(
       req,
+      // Cancelling needs what queueing it needed (operate for an unknown id).
+      await onOperation(operationId, type =>
+        pluginLifecyclePermissionForAction(type as LifecycleAction),
+      ),
       'operation-cancel',
       { operationId },
       ({ actor, scope }) =>
@@ -285,14 +337,24 @@ export async function createRouter(
   });
 
   router.get('/plugins/:pluginId/operations', async (req, res) => {
-    const { scope } = await authorize(req, pluginLifecycleReadPermission);
+    const { scope } = await authorize(
+      req,
+      pluginLifecycleReadPermission,
+      req.params.pluginId,
+    );
     res.json({
       items: await system.listOperations(req.params.pluginId, scope),
     });
   });
 
   router.get('/operations/:operationId', async (req, res) => {
-    const { scope } = await authorize(req, pluginLifecycleReadPermission);
+    const { scope } = await authorizer.authorize(
+      req,
+      await onOperation(
+        req.params.operationId,
+        () => pluginLifecycleReadPermission,
+      ),
+    );
     const { waitSeconds } = parseInput(
       getOperationQuerySchema,
       req.query,
@@ -337,4 +399,48 @@ export async function createRouter(
   }
 
   return router;
+}
+
+/**
+ * A batch needs, on each of its plugins, the permission of its action. A
+ * body that is not a batch needs deploy on every plugin (it is refused as
+ * a 400 after that).
+ */
+async function batchAccess(
+  body: unknown,
+  deployOn: (pluginId: string, install: unknown) => Promise<Access>,
+): Promise<Access[]> {
+  const operations = (body as Partial<BatchRequest> | undefined)?.operations;
+  const items = Array.isArray(operations)
+    ? operations.filter(
+        (o): o is BatchRequest['operations'][0] =>
+          typeof o?.pluginId === 'string' && typeof o?.action === 'string',
+      )
+    : [];
+  if (items.length === 0) {
+    return [{ permission: pluginLifecycleDeployPermission }];
+  }
+  // A plugin the batch installs is judged, for its later actions too, as
+  // the install describes it.
+  const created = new Map<string, Access>();
+  const accesses: Access[] = [];
+  for (const o of items) {
+    if (o.action === 'install') {
+      const access = await deployOn(o.pluginId, o.install);
+      if ('candidate' in access && access.candidate) {
+        created.set(o.pluginId, access);
+      }
+      accesses.push(access);
+      continue;
+    }
+    const candidate = created.get(o.pluginId);
+    accesses.push({
+      permission: pluginLifecyclePermissionForAction(o.action),
+      resourceRef: o.pluginId,
+      ...(candidate && 'candidate' in candidate
+        ? { candidate: candidate.candidate }
+        : {}),
+    });
+  }
+  return accesses;
 }

@@ -81,10 +81,13 @@ describe('discovery routes', () => {
       discovery,
       proxy,
       authorize,
-      audited: async (req, eventId, meta, fn) => {
-        const caller = await authorize(req, {
-          name: 'plugin-lifecycle.plugin.manage',
-        });
+      authorizeList: async (req, permission) => ({
+        ...(await authorize(req, permission)),
+        filter: async items => items,
+      }),
+      audited: async (req, access, eventId, meta, fn) => {
+        const [first] = Array.isArray(access) ? access : [access];
+        const caller = await authorize(req, first.permission);
         try {
           const result = await fn(caller);
           audits.push({ eventId, meta, ok: true });

@@ -3,8 +3,9 @@ import {
   heartbeatsRequestSchema,
   listServicesQuerySchema,
   registerServicesRequestSchema,
-  pluginLifecycleManagePermission,
+  pluginLifecycleProxyWritePermission,
   pluginLifecycleReadPermission,
+  pluginLifecycleServiceRegisterPermission,
   resolveQuerySchema,
 } from '@internal/plugin-lifecycle-common';
 import express, { Request, Router } from 'express';
@@ -74,6 +75,8 @@ export function addDiscoveryRoutes(
   context: DiscoveryRoutesContext,
 ) {
   const { discovery, proxy, authorize, audited } = context;
+  /** Registering, changing and removing services in discovery. */
+  const register = { permission: pluginLifecycleServiceRegisterPermission };
   const json = express.json({ limit: '1mb' });
   // A bulk of 1,000 registrations with health checks and metadata.
   const bulkJson = express.json({ limit: '10mb' });
@@ -108,6 +111,7 @@ export function addDiscoveryRoutes(
     );
     const registered = await audited(
       req,
+      register,
       'service-register',
       { count: String(services.length) },
       ({ scope }) => discovery.registerServices(services, { scope }),
@@ -117,7 +121,10 @@ export function addDiscoveryRoutes(
 
   // Not audited, like the heartbeat of one service.
   router.post('/services/heartbeats', json, async (req, res) => {
-    const { scope } = await authorize(req, pluginLifecycleManagePermission);
+    const { scope } = await authorize(
+      req,
+      pluginLifecycleServiceRegisterPermission,
+    );
     const { serviceIds } = parseInput(
       heartbeatsRequestSchema,
       req.body,
@@ -131,6 +138,7 @@ export function addDiscoveryRoutes(
       typeof req.body?.serviceName === 'string' ? req.body.serviceName : '';
     const registered = await audited(
       req,
+      register,
       'service-register',
       { serviceName },
       ({ scope }) => discovery.registerService(req.body, { scope }),
@@ -140,15 +148,22 @@ export function addDiscoveryRoutes(
 
   router.delete('/services/:serviceId', async (req, res) => {
     const { serviceId } = req.params;
-    await audited(req, 'service-deregister', { serviceId }, ({ scope }) =>
-      discovery.deregisterService(serviceId, { scope }),
+    await audited(
+      req,
+      register,
+      'service-deregister',
+      { serviceId },
+      ({ scope }) => discovery.deregisterService(serviceId, { scope }),
     );
     res.status(204).end();
   });
 
   // Not audited: instances heartbeat every few seconds.
   router.post('/services/:serviceId/heartbeat', async (req, res) => {
-    const { scope } = await authorize(req, pluginLifecycleManagePermission);
+    const { scope } = await authorize(
+      req,
+      pluginLifecycleServiceRegisterPermission,
+    );
     res.json(await discovery.heartbeat(req.params.serviceId, { scope }));
   });
 
@@ -156,6 +171,7 @@ export function addDiscoveryRoutes(
     const { serviceId } = req.params;
     const updated = await audited(
       req,
+      register,
       'service-update',
       { serviceId },
       ({ scope }) => discovery.updateService(serviceId, req.body, { scope }),
@@ -163,8 +179,13 @@ export function addDiscoveryRoutes(
     res.json(updated);
   });
 
+  // A managed plugin's service has its id for a name: its resource ref.
   router.get('/services/:serviceName/resolve', async (req, res) => {
-    const { scope } = await authorize(req, pluginLifecycleReadPermission);
+    const { scope } = await authorize(
+      req,
+      pluginLifecycleReadPermission,
+      req.params.serviceName,
+    );
     const query = parseInput(resolveQuerySchema, req.query, 'query');
     res.json(
       await discovery.getLoadBalancedService(
@@ -179,7 +200,14 @@ export function addDiscoveryRoutes(
   router.all(
     ['/proxy/:serviceName', '/proxy/:serviceName/*'],
     async (req, res) => {
-      const { scope } = await authorize(req, pluginLifecycleReadPermission);
+      // Reading needs read; anything that may change something needs proxy.write.
+      const { scope } = await authorize(
+        req,
+        ['GET', 'HEAD'].includes(req.method)
+          ? pluginLifecycleReadPermission
+          : pluginLifecycleProxyWritePermission,
+        req.params.serviceName,
+      );
       // The raw rest of the URL, as the client encoded it, query included.
       const rest = /^\/proxy\/[^/?#]+(.*)$/s.exec(req.url)?.[1] ?? '';
       const affinity = header(req, AFFINITY_HEADER);

@@ -1,10 +1,9 @@
 import { MiddlewareFactory } from '@backstage/backend-defaults/rootHttpRouter';
 import { mockServices } from '@backstage/backend-test-utils';
 import { NotAllowedError, NotFoundError } from '@backstage/errors';
-import { BasicPermission } from '@backstage/plugin-permission-common';
 import {
   ProbeDefinition,
-  pluginLifecycleManagePermission,
+  pluginLifecycleConfigurePermission,
   pluginLifecycleReadPermission,
 } from '@internal/plugin-lifecycle-common';
 import express, { Request } from 'express';
@@ -60,7 +59,7 @@ describe('health routes', () => {
     },
   };
 
-  const authorize = async (_req: Request, permission: BasicPermission) => {
+  const authorize = async (_req: Request, permission: { name: string }) => {
     if (permission.name === denied) {
       throw new NotAllowedError(`Not allowed: ${permission.name}`);
     }
@@ -73,8 +72,13 @@ describe('health routes', () => {
   addHealthRoutes(router, {
     health,
     authorize,
-    audited: async (req, eventId, meta, fn) => {
-      const caller = await authorize(req, pluginLifecycleManagePermission);
+    authorizeList: async (req, permission) => ({
+      ...(await authorize(req, permission)),
+      filter: async items => items,
+    }),
+    audited: async (req, access, eventId, meta, fn) => {
+      const [first] = Array.isArray(access) ? access : [access];
+      const caller = await authorize(req, first.permission);
       audits.push({ eventId, meta });
       return fn(caller);
     },
@@ -190,8 +194,8 @@ describe('health routes', () => {
     `);
   });
 
-  it('answers 403 without the manage permission', async () => {
-    denied = pluginLifecycleManagePermission.name;
+  it('answers 403 without the configure permission', async () => {
+    denied = pluginLifecycleConfigurePermission.name;
     const res = await request(app)
       .put('/plugins/sample/probes')
       .send({ probes: [readiness] });

@@ -1,5 +1,6 @@
 import {
   ProbeDefinition,
+  pluginLifecycleConfigurePermission,
   pluginLifecycleReadPermission,
   probeSchema,
 } from '@internal/plugin-lifecycle-common';
@@ -37,7 +38,11 @@ export function addHealthRoutes(router: Router, context: HealthRoutesContext) {
   const { health, authorize, audited } = context;
 
   router.get('/plugins/:pluginId/health', async (req, res) => {
-    const { scope } = await authorize(req, pluginLifecycleReadPermission);
+    const { scope } = await authorize(
+      req,
+      pluginLifecycleReadPermission,
+      req.params.pluginId,
+    );
     const query = parseInput(healthQuerySchema, req.query, 'query');
     const result: PluginHealth = await health.getPluginHealth(
       req.params.pluginId,
@@ -50,6 +55,7 @@ export function addHealthRoutes(router: Router, context: HealthRoutesContext) {
     const { pluginId } = req.params;
     const probes: ProbeDefinition[] = await audited(
       req,
+      { permission: pluginLifecycleConfigurePermission, resourceRef: pluginId },
       'probes-set',
       { pluginId },
       async ({ scope }) => {

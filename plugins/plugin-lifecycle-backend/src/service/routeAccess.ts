@@ -1,20 +1,37 @@
 import { InputError } from '@backstage/errors';
-import { BasicPermission } from '@backstage/plugin-permission-common';
+import { PluginLifecyclePluginPermission } from '@internal/plugin-lifecycle-common';
 import { Request } from 'express';
 import { z } from 'zod';
 import { TenantScope } from '../system/Tenancy';
 import { zodMessage } from '../system/zodMessage';
+import type { Access, ListFilter } from './RouteAuthorizer';
 
 /** Who is calling and which tenants it may act on. */
 export type Caller = { actor?: string; scope: TenantScope };
 
 /** What every route module borrows from the main router. */
 export interface RouteAccess {
-  /** Checks the permission; says who the caller is and its tenants. */
-  authorize: (req: Request, permission: BasicPermission) => Promise<Caller>;
-  /** Runs a mutation with an audit record of who did what and how it ended. */
+  /**
+   * Checks the permission (on the plugin `resourceRef` names, or else
+   * unconditionally); says who the caller is and its tenants.
+   */
+  authorize: (
+    req: Request,
+    permission: Access['permission'],
+    resourceRef?: string,
+  ) => Promise<Caller>;
+  /** For lists: the permission, and a filter keeping the plugins it allows. */
+  authorizeList: (
+    req: Request,
+    permission: PluginLifecyclePluginPermission,
+  ) => Promise<Caller & { filter: ListFilter }>;
+  /**
+   * Checks the accesses, then runs a mutation with an audit record of who
+   * did what and how it ended.
+   */
   audited: <T>(
     req: Request,
+    access: Access | Access[],
     eventId: string,
     meta: Record<string, string>,
     fn: (caller: Caller) => Promise<T>,

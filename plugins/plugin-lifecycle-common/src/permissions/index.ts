@@ -1,38 +1,152 @@
-import { createPermission } from '@backstage/plugin-permission-common';
+import {
+  BasicPermission,
+  ResourcePermission,
+  createPermission,
+} from '@backstage/plugin-permission-common';
+import type { LifecycleAction } from '../lifecycle/transitions';
 
 /**
- * Read managed plugins, their state, history and operations.
+ * The resource type of a managed plugin: its resource ref is the plugin id,
+ * and it is owned by the catalog entity its `entityRef` names.
  *
  * @public
  */
-export const pluginLifecycleReadPermission = createPermission({
-  name: 'plugin-lifecycle.plugin.read',
-  attributes: { action: 'read' },
-});
+export const PLUGIN_LIFECYCLE_PLUGIN_RESOURCE_TYPE = 'plugin-lifecycle-plugin';
+
+/** A permission on one managed plugin (resource ref: the plugin id). @public */
+export type PluginLifecyclePluginPermission = ResourcePermission<
+  typeof PLUGIN_LIFECYCLE_PLUGIN_RESOURCE_TYPE
+>;
 
 /**
- * Change managed plugins: install, start, stop, uninstall, update, configure.
+ * Read managed plugins: state, history, operations, health, configuration
+ * (secrets masked), services and metrics; `GET` and `HEAD` through the proxy.
  *
  * @public
  */
-export const pluginLifecycleManagePermission = createPermission({
-  name: 'plugin-lifecycle.plugin.manage',
-  attributes: { action: 'update' },
-});
+export const pluginLifecycleReadPermission: PluginLifecyclePluginPermission =
+  createPermission({
+    name: 'plugin-lifecycle.plugin.read',
+    attributes: { action: 'read' },
+    resourceType: PLUGIN_LIFECYCLE_PLUGIN_RESOURCE_TYPE,
+  });
 
 /**
- * See secret and sensitive configuration values in plaintext.
+ * Run a managed plugin's instances: start, stop, restart.
  *
  * @public
  */
-export const pluginLifecycleConfigRevealPermission = createPermission({
-  name: 'plugin-lifecycle.config.reveal',
-  attributes: { action: 'read' },
-});
+export const pluginLifecycleOperatePermission: PluginLifecyclePluginPermission =
+  createPermission({
+    name: 'plugin-lifecycle.plugin.operate',
+    attributes: { action: 'update' },
+    resourceType: PLUGIN_LIFECYCLE_PLUGIN_RESOURCE_TYPE,
+  });
 
-/** @public */
-export const pluginLifecyclePermissions = [
+/**
+ * Change what a managed plugin runs: install, update, roll back an update,
+ * uninstall.
+ *
+ * @public
+ */
+export const pluginLifecycleDeployPermission: PluginLifecyclePluginPermission =
+  createPermission({
+    name: 'plugin-lifecycle.plugin.deploy',
+    attributes: { action: 'update' },
+    resourceType: PLUGIN_LIFECYCLE_PLUGIN_RESOURCE_TYPE,
+  });
+
+/**
+ * Change a managed plugin's configuration (writes, rollbacks, import and
+ * export) and its health probes.
+ *
+ * @public
+ */
+export const pluginLifecycleConfigurePermission: PluginLifecyclePluginPermission =
+  createPermission({
+    name: 'plugin-lifecycle.plugin.configure',
+    attributes: { action: 'update' },
+    resourceType: PLUGIN_LIFECYCLE_PLUGIN_RESOURCE_TYPE,
+  });
+
+/**
+ * See a managed plugin's secret and sensitive configuration values in
+ * plaintext (`reveal=true`).
+ *
+ * @public
+ */
+export const pluginLifecycleConfigRevealPermission: PluginLifecyclePluginPermission =
+  createPermission({
+    name: 'plugin-lifecycle.config.reveal',
+    attributes: { action: 'read' },
+    resourceType: PLUGIN_LIFECYCLE_PLUGIN_RESOURCE_TYPE,
+  });
+
+/**
+ * Send requests that may change something (every method but `GET` and
+ * `HEAD`) through the backend's proxy route to a service; the resource ref
+ * is the service name, which is the plugin id for a managed plugin.
+ *
+ * @public
+ */
+export const pluginLifecycleProxyWritePermission: PluginLifecyclePluginPermission =
+  createPermission({
+    name: 'plugin-lifecycle.proxy.write',
+    attributes: { action: 'update' },
+    resourceType: PLUGIN_LIFECYCLE_PLUGIN_RESOURCE_TYPE,
+  });
+
+/**
+ * Register, change, heartbeat and deregister service instances in
+ * discovery (what services and runtimes outside the backend do).
+ *
+ * @public
+ */
+export const pluginLifecycleServiceRegisterPermission: BasicPermission =
+  createPermission({
+    name: 'plugin-lifecycle.service.register',
+    attributes: { action: 'create' },
+  });
+
+/**
+ * The permissions on one managed plugin, for the resource type's
+ * registration and for policies.
+ *
+ * @public
+ */
+export const pluginLifecyclePluginPermissions = [
   pluginLifecycleReadPermission,
-  pluginLifecycleManagePermission,
+  pluginLifecycleOperatePermission,
+  pluginLifecycleDeployPermission,
+  pluginLifecycleConfigurePermission,
   pluginLifecycleConfigRevealPermission,
+  pluginLifecycleProxyWritePermission,
 ];
+
+/** Every permission of the plugin. @public */
+export const pluginLifecyclePermissions = [
+  ...pluginLifecyclePluginPermissions,
+  pluginLifecycleServiceRegisterPermission,
+];
+
+/**
+ * The permission a lifecycle action needs: starting, stopping and
+ * restarting operate a plugin; installing, updating and uninstalling deploy
+ * it; configuring configures it.
+ *
+ * @public
+ */
+export function pluginLifecyclePermissionForAction(
+  action: LifecycleAction,
+): PluginLifecyclePluginPermission {
+  switch (action) {
+    case 'install':
+    case 'update':
+    case 'uninstall':
+      return pluginLifecycleDeployPermission;
+    case 'configure':
+      return pluginLifecycleConfigurePermission;
+    default:
+      return pluginLifecycleOperatePermission;
+  }
+}

@@ -70,6 +70,10 @@ function makeColumns(keyClass: string): TableColumn<EffectiveConfigEntry>[] {
 export interface EffectiveConfigCardProps {
   configuration: EffectiveConfiguration;
   onRefresh: () => void;
+  /** Whether secret values are shown in plaintext. */
+  revealed?: boolean;
+  /** Shows or hides secret values; no button without it (no reveal permission). */
+  onReveal?: (reveal: boolean) => void;
 }
 
 /**
@@ -79,6 +83,8 @@ export interface EffectiveConfigCardProps {
 export const EffectiveConfigCard = ({
   configuration,
   onRefresh,
+  revealed = false,
+  onReveal,
 }: EffectiveConfigCardProps) => {
   const classes = useStyles();
   const columns = useMemo(() => makeColumns(classes.key), [classes.key]);
@@ -89,9 +95,16 @@ export const EffectiveConfigCard = ({
       title="Effective configuration"
       subheader={`${configuration.pluginId} in ${configuration.environment}`}
       action={
-        <Button size="small" onClick={onRefresh}>
-          Refresh
-        </Button>
+        <>
+          {onReveal && (
+            <Button size="small" onClick={() => onReveal(!revealed)}>
+              {revealed ? 'Hide secrets' : 'Show secrets'}
+            </Button>
+          )}
+          <Button size="small" onClick={onRefresh}>
+            Refresh
+          </Button>
+        </>
       }
     >
       <div className={classes.facts}>

@@ -1,5 +1,12 @@
 import { fireEvent, screen, waitFor, within } from '@testing-library/react';
-import { renderInTestApp, TestApiProvider } from '@backstage/test-utils';
+import {
+  mockApis,
+  renderInTestApp,
+  TestApiProvider,
+} from '@backstage/test-utils';
+import { AuthorizeResult } from '@backstage/plugin-permission-common';
+import { permissionApiRef } from '@backstage/plugin-permission-react';
+import { SWRConfig } from 'swr';
 import { EntityProvider } from '@backstage/plugin-catalog-react';
 import { PluginLifecycleApi, pluginLifecycleApiRef } from '../../api';
 import { EntityConfigurationContent } from './EntityConfigurationContent';
@@ -10,12 +17,30 @@ import {
   responseError,
 } from './__fixtures__/configuration';
 
-function renderContent(api: PluginLifecycleApi) {
+/** A permission API that allows everything but the permissions named. */
+function permissionsExcept(denied: string[]) {
+  return mockApis.permission({
+    authorize: request =>
+      denied.includes(request.permission.name)
+        ? AuthorizeResult.DENY
+        : AuthorizeResult.ALLOW,
+  });
+}
+
+function renderContent(api: PluginLifecycleApi, denied: string[] = []) {
   return renderInTestApp(
-    <TestApiProvider apis={[[pluginLifecycleApiRef, api]]}>
-      <EntityProvider entity={entity}>
-        <EntityConfigurationContent />
-      </EntityProvider>
+    <TestApiProvider
+      apis={[
+        [pluginLifecycleApiRef, api],
+        [permissionApiRef, permissionsExcept(denied)],
+      ]}
+    >
+      {/* A fresh cache of permission decisions for each render. */}
+      <SWRConfig value={{ provider: () => new Map() }}>
+        <EntityProvider entity={entity}>
+          <EntityConfigurationContent />
+        </EntityProvider>
+      </SWRConfig>
     </TestApiProvider>,
   );
 }
@@ -381,5 +406,42 @@ describe('EntityConfigurationContent', () => {
 
     expect(await screen.findByText('Not installed yet')).toBeInTheDocument();
     expect(screen.queryByTestId('config-editor')).toBeNull();
+  });
+
+  it('is read-only without the configure permission', async () => {
+    const api = makeFakeApi();
+    await renderContent(api, ['plugin-lifecycle.plugin.configure']);
+    expect(await screen.findByTestId('config-read-only')).toBeVisible();
+    expect(
+      screen.getByRole('button', { name: 'Save configuration' }),
+    ).toBeDisabled();
+    expect(
+      await screen.findByRole('button', { name: 'Roll back to v1' }),
+    ).toBeDisabled();
+  });
+
+  it('shows secrets in plaintext only with the reveal permission', async () => {
+    const api = makeFakeApi();
+    await renderContent(api);
+    fireEvent.click(
+      await screen.findByRole('button', { name: 'Show secrets' }),
+    );
+    await waitFor(() =>
+      expect(api.getConfiguration).toHaveBeenCalledWith(
+        PLUGIN_ID,
+        'production',
+        { reveal: true },
+      ),
+    );
+    expect(
+      await screen.findByRole('button', { name: 'Hide secrets' }),
+    ).toBeVisible();
+  });
+
+  it('offers no reveal without the reveal permission', async () => {
+    await renderContent(makeFakeApi(), ['plugin-lifecycle.config.reveal']);
+    expect(await screen.findByTestId('effective-config-table')).toBeVisible();
+    expect(screen.queryByRole('button', { name: 'Show secrets' })).toBeNull();
+    expect(screen.queryByTestId('config-read-only')).toBeNull();
   });
 });

@@ -13,6 +13,7 @@ import {
   PLUGIN_ID_ANNOTATION,
 } from '@internal/plugin-lifecycle-common';
 import { isNotFoundError } from '../LifecycleTab/usePluginLifecycle';
+import { usePluginPermissions } from '../usePluginPermissions';
 import { EffectiveConfigCard } from './EffectiveConfigCard';
 import { LabelledSelect } from './LabelledSelect';
 import { LayerEditorCard } from './LayerEditorCard';
@@ -38,7 +39,13 @@ const ConfigurationPanels = (props: {
   layer: string;
 }) => {
   const { pluginId, environment, layer } = props;
-  const effective = useEffectiveConfiguration(pluginId, environment);
+  const may = usePluginPermissions(pluginId);
+  const [revealed, setRevealed] = useState(false);
+  const effective = useEffectiveConfiguration(
+    pluginId,
+    environment,
+    revealed && may.reveal,
+  );
   const layerData = useConfigLayer(pluginId, layer);
   const { retry: retryEffective } = effective;
   const { retry: retryLayer } = layerData;
@@ -73,6 +80,8 @@ const ConfigurationPanels = (props: {
           <EffectiveConfigCard
             configuration={configuration}
             onRefresh={refresh}
+            revealed={revealed && may.reveal}
+            onReveal={may.reveal ? setRevealed : undefined}
           />
         ) : (
           <Progress />
@@ -86,6 +95,7 @@ const ConfigurationPanels = (props: {
               pluginId={pluginId}
               data={data}
               onChanged={refresh}
+              readOnly={!may.configure}
             />
           </Grid>
           <Grid item xs={12}>
@@ -94,6 +104,7 @@ const ConfigurationPanels = (props: {
               pluginId={pluginId}
               data={data}
               onChanged={refresh}
+              readOnly={!may.configure}
             />
           </Grid>
         </>

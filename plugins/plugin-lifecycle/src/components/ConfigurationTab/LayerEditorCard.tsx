@@ -22,6 +22,8 @@ export interface LayerEditorCardProps {
   data: ConfigLayerData;
   /** Reloads the layer and the effective configuration. */
   onChanged: () => void;
+  /** Saving disabled: the user may not configure the plugin. */
+  readOnly?: boolean;
 }
 
 /**
@@ -32,6 +34,7 @@ export const LayerEditorCard = ({
   pluginId,
   data,
   onChanged,
+  readOnly = false,
 }: LayerEditorCardProps) => {
   const api = useApi(pluginLifecycleApiRef);
   const [saving, setSaving] = useState(false);
@@ -102,12 +105,23 @@ export const LayerEditorCard = ({
           </WarningPanel>
         </div>
       )}
+      {readOnly && (
+        <Typography
+          variant="body2"
+          color="textSecondary"
+          paragraph
+          data-testid="config-read-only"
+        >
+          You may read this configuration but not change it (not allowed:
+          plugin-lifecycle.plugin.configure).
+        </Typography>
+      )}
       <LayerEditorForm
         // A new version (saved here or elsewhere) starts a new draft.
         key={`${layer}:${version}`}
         version={version}
         entries={latest?.entries ?? []}
-        saving={saving}
+        saving={saving || readOnly}
         onSave={save}
       />
     </InfoCard>

@@ -101,6 +101,8 @@ export interface VersionHistoryCardProps {
   data: ConfigLayerData;
   /** Reloads the layer and the effective configuration. */
   onChanged: () => void;
+  /** Rollbacks disabled: the user may not configure the plugin. */
+  readOnly?: boolean;
 }
 
 /**
@@ -111,6 +113,7 @@ export const VersionHistoryCard = ({
   pluginId,
   data,
   onChanged,
+  readOnly = false,
 }: VersionHistoryCardProps) => {
   const classes = useStyles();
   const api = useApi(pluginLifecycleApiRef);
@@ -184,7 +187,7 @@ export const VersionHistoryCard = ({
                 version={version}
                 latest={version.version === latestVersion}
                 compared={compared.includes(version.version)}
-                busy={busy}
+                busy={busy || readOnly}
                 onCompare={() => setCompared(c => toggle(c, version.version))}
                 onRollback={() =>
                   setRollback({ open: true, toVersion: version.version })

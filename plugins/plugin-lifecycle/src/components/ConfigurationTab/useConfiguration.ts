@@ -27,11 +27,15 @@ export function useConfigEnvironments() {
 export function useEffectiveConfiguration(
   pluginId: string,
   environment: string,
+  reveal = false,
 ) {
   const api = useApi(pluginLifecycleApiRef);
   return useAsyncRetry(
-    () => api.getConfiguration(pluginId, environment),
-    [api, pluginId, environment],
+    () =>
+      reveal
+        ? api.getConfiguration(pluginId, environment, { reveal })
+        : api.getConfiguration(pluginId, environment),
+    [api, pluginId, environment, reveal],
   );
 }
 

@@ -1,5 +1,12 @@
 import { fireEvent, screen, waitFor, within } from '@testing-library/react';
-import { renderInTestApp, TestApiProvider } from '@backstage/test-utils';
+import {
+  mockApis,
+  renderInTestApp,
+  TestApiProvider,
+} from '@backstage/test-utils';
+import { AuthorizeResult } from '@backstage/plugin-permission-common';
+import { permissionApiRef } from '@backstage/plugin-permission-react';
+import { SWRConfig } from 'swr';
 import { Entity } from '@backstage/catalog-model';
 import { EntityProvider } from '@backstage/plugin-catalog-react';
 import { ResponseError } from '@backstage/errors';
@@ -183,12 +190,34 @@ function makeFakeApi(
   } as jest.Mocked<PluginLifecycleApi>;
 }
 
-function renderContent(api: PluginLifecycleApi, pollIntervalMs?: number) {
+/** A permission API that allows everything but the permissions named. */
+function permissionsExcept(denied: string[]) {
+  return mockApis.permission({
+    authorize: request =>
+      denied.includes(request.permission.name)
+        ? AuthorizeResult.DENY
+        : AuthorizeResult.ALLOW,
+  });
+}
+
+function renderContent(
+  api: PluginLifecycleApi,
+  pollIntervalMs?: number,
+  denied: string[] = [],
+) {
   return renderInTestApp(
-    <TestApiProvider apis={[[pluginLifecycleApiRef, api]]}>
-      <EntityProvider entity={entity}>
-        <EntityLifecycleContent pollIntervalMs={pollIntervalMs} />
-      </EntityProvider>
+    <TestApiProvider
+      apis={[
+        [pluginLifecycleApiRef, api],
+        [permissionApiRef, permissionsExcept(denied)],
+      ]}
+    >
+      {/* A fresh cache of permission decisions for each render. */}
+      <SWRConfig value={{ provider: () => new Map() }}>
+        <EntityProvider entity={entity}>
+          <EntityLifecycleContent pollIntervalMs={pollIntervalMs} />
+        </EntityProvider>
+      </SWRConfig>
     </TestApiProvider>,
   );
 }
@@ -613,5 +642,38 @@ describe('EntityLifecycleContent operations', () => {
     const calls = api.listOperations.mock.calls.length;
     await new Promise(resolve => setTimeout(resolve, 100));
     expect(api.listOperations).toHaveBeenCalledTimes(calls);
+  });
+
+  it('disables the actions the user may not carry out', async () => {
+    await renderContent(makeFakeApi(), undefined, [
+      'plugin-lifecycle.plugin.operate',
+    ]);
+    await screen.findByTestId('lifecycle-state');
+    // Operate (stop, restart) refused, deploy (update) allowed.
+    await waitFor(() =>
+      expect(screen.getByRole('button', { name: 'Stop' })).toBeDisabled(),
+    );
+    expect(screen.getByRole('button', { name: 'Restart' })).toBeDisabled();
+    expect(
+      screen.getByRole('button', { name: 'Stop' }).parentElement,
+    ).toHaveAttribute('title', 'Not allowed: plugin-lifecycle.plugin.operate');
+    fireEvent.change(screen.getByLabelText('New version'), {
+      target: { value: '1.3.0' },
+    });
+    expect(screen.getByRole('button', { name: 'Update' })).toBeEnabled();
+  });
+
+  it('disables install and update without the deploy permission', async () => {
+    await renderContent(makeFakeApi(), undefined, [
+      'plugin-lifecycle.plugin.deploy',
+    ]);
+    await screen.findByTestId('lifecycle-state');
+    await waitFor(() =>
+      expect(screen.getByRole('button', { name: 'Stop' })).toBeEnabled(),
+    );
+    fireEvent.change(screen.getByLabelText('New version'), {
+      target: { value: '1.3.0' },
+    });
+    expect(screen.getByRole('button', { name: 'Update' })).toBeDisabled();
   });
 });

@@ -15,6 +15,7 @@ import { LifecycleActions } from './LifecycleActions';
 import { LifecycleSummaryCard } from './LifecycleSummaryCard';
 import { OperationsTable } from './OperationsTable';
 import { InstallForm } from './VersionForm';
+import { usePluginPermissions } from '../usePluginPermissions';
 import {
   describeError,
   failureTitle,
@@ -47,6 +48,7 @@ const PluginLifecycleView = (props: {
     pollIntervalMs,
   );
   const action = useLifecycleAction(pluginId, { entityRef, onDone: refresh });
+  const may = usePluginPermissions(pluginId);
 
   if (error) {
     return <ResponseErrorPanel error={error} />;
@@ -73,6 +75,9 @@ const PluginLifecycleView = (props: {
           title="Not installed yet"
           description={`The plugin "${pluginId}" has never been installed. Enter a version to install it.`}
           action={
+            // Not gated on the permission: for a plugin that does not exist
+            // yet, only the backend can judge the install (the owners of
+            // this entity may install it under a conditional policy).
             <InstallForm
               disabled={action.pending}
               onInstall={version => action.perform('install', version)}
@@ -98,6 +103,7 @@ const PluginLifecycleView = (props: {
             available={details.availableActions}
             currentVersion={details.currentVersion}
             disabled={action.pending || polling}
+            isAllowed={may.allows}
             onAction={action.perform}
           />
         </LifecycleSummaryCard>

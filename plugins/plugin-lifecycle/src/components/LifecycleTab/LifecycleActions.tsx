@@ -1,6 +1,9 @@
 import Button from '@material-ui/core/Button';
 import { makeStyles } from '@material-ui/core/styles';
-import { LifecycleAction } from '@internal/plugin-lifecycle-common';
+import {
+  LifecycleAction,
+  pluginLifecyclePermissionForAction,
+} from '@internal/plugin-lifecycle-common';
 import { InstallForm, UpdateForm } from './VersionForm';
 import { SUPPORTED_ACTIONS, SupportedAction } from './usePluginLifecycle';
 
@@ -27,8 +30,18 @@ export interface LifecycleActionsProps {
   /** The version the plugin is at (the placeholder of the update field). */
   currentVersion?: string;
   disabled?: boolean;
+  /**
+   * Whether the user may carry out an action (by the permission it needs:
+   * operate for start, stop and restart, deploy for install, update and
+   * uninstall); every action is allowed when not given.
+   */
+  isAllowed?: (action: SupportedAction) => boolean;
   onAction: (action: SupportedAction, version?: string) => void;
 }
+
+/** The permission an action needs, as a button's tooltip when it is refused. */
+const notAllowed = (action: SupportedAction) =>
+  `Not allowed: ${pluginLifecyclePermissionForAction(action).name}`;
 
 /**
  * Buttons for the supported actions that are currently available, with a
@@ -38,6 +51,7 @@ export const LifecycleActions = ({
   available,
   currentVersion,
   disabled,
+  isAllowed = () => true,
   onAction,
 }: LifecycleActionsProps) => {
   const classes = useStyles();
@@ -50,11 +64,12 @@ export const LifecycleActions = ({
   return (
     <div className={classes.root}>
       {actions.map(action => {
+        const allowed = isAllowed(action);
         if (action === 'install') {
           return (
             <InstallForm
               key={action}
-              disabled={disabled}
+              disabled={disabled || !allowed}
               onInstall={version => onAction('install', version)}
             />
           );
@@ -64,21 +79,23 @@ export const LifecycleActions = ({
             <UpdateForm
               key={action}
               currentVersion={currentVersion}
-              disabled={disabled}
+              disabled={disabled || !allowed}
               onUpdate={version => onAction('update', version)}
             />
           );
         }
+        // A span keeps the tooltip of a disabled button.
         return (
-          <Button
-            key={action}
-            variant="outlined"
-            color={action === 'uninstall' ? 'secondary' : 'primary'}
-            disabled={disabled}
-            onClick={() => onAction(action)}
-          >
-            {LABELS[action]}
-          </Button>
+          <span key={action} title={allowed ? undefined : notAllowed(action)}>
+            <Button
+              variant="outlined"
+              color={action === 'uninstall' ? 'secondary' : 'primary'}
+              disabled={disabled || !allowed}
+              onClick={() => onAction(action)}
+            >
+              {LABELS[action]}
+            </Button>
+          </span>
         );
       })}
     </div>
