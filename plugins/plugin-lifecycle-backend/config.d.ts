@@ -245,6 +245,17 @@ export interface Config {
        * `backend.lifecycle.serverShutdownDelay` in it. Default 10000.
        */
       gracePeriod?: number;
+      /**
+       * Whether the instances of managed plugins (process runtime) stop
+       * with the backend, gracefully or on the forced exit after the grace
+       * period. Default false: they run on, detached from the backend (their
+       * own session, output to files under dataDir), and the next backend
+       * adopts those still running (same pid and start time, answering on
+       * their port), so a backend restart or upgrade restarts no plugin.
+       * The nginx data plane, when used, runs on with them. True stops them
+       * (and the data plane) as before.
+       */
+      stopInstances?: boolean;
     };
     runtime?: {
       /**

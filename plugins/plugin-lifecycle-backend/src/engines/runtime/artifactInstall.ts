@@ -1,14 +1,11 @@
-import { execFile } from 'node:child_process';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { InputError, NotFoundError } from '@backstage/errors';
 import { PluginManifest } from '@internal/plugin-lifecycle-common';
 import npa from 'npm-package-arg';
 import * as tar from 'tar';
 import validateNpmPackageName from 'validate-npm-package-name';
-
-const execFileAsync = promisify(execFile);
+import { runDetachedStep, StepTracker } from './detachedStep';
 
 /** Replaces `${version}` in an artifact path. */
 export function expandVersion(template: string, version: string): string {
@@ -45,6 +42,8 @@ export interface NpmOptions {
   /** Where npm runs, so relative `file:` specs resolve from here. */
   cwd?: string;
   signal?: AbortSignal;
+  /** Told of each npm process group (see {@link StepTracker}). */
+  track?: StepTracker;
 }
 
 /**
@@ -113,7 +112,7 @@ export async function fetchNpmPackage(
   const tmp = await fs.mkdtemp(`${dir}.pack-`);
   try {
     try {
-      await execFileAsync(
+      await runDetachedStep(
         'npm',
         [
           'pack',
@@ -128,7 +127,8 @@ export async function fetchNpmPackage(
           cwd: options.cwd,
           env: npmEnv(options),
           signal: options.signal,
-          timeout: 120_000,
+          timeoutMs: 120_000,
+          track: options.track,
         },
       );
     } catch (error: any) {
@@ -170,7 +170,7 @@ export async function installDependencies(
   const hasDependencies =
     !!pkg.dependencies && Object.keys(pkg.dependencies).length > 0;
   if (hasDependencies) {
-    await execFileAsync(
+    await runDetachedStep(
       'npm',
       [
         'install',
@@ -184,17 +184,19 @@ export async function installDependencies(
         cwd: dir,
         env: npmEnv({ allowScripts: false }),
         signal: options.signal,
-        timeout: 300_000,
+        timeoutMs: 300_000,
+        track: options.track,
       },
     );
   }
   const hasInstallScripts = INSTALL_SCRIPTS.some(s => pkg.scripts?.[s]);
   if (options.allowScripts && (hasDependencies || hasInstallScripts)) {
-    await execFileAsync('npm', ['rebuild', '--no-audit', '--no-fund'], {
+    await runDetachedStep('npm', ['rebuild', '--no-audit', '--no-fund'], {
       cwd: dir,
       env: npmEnv(options),
       signal: options.signal,
-      timeout: 300_000,
+      timeoutMs: 300_000,
+      track: options.track,
     });
   }
 }
