@@ -11,6 +11,7 @@
  */
 import { ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import http from 'node:http';
 import {
@@ -26,6 +27,27 @@ const ROOT = path.resolve(__dirname, '../../..');
 const SAMPLE = path.join(ROOT, 'examples/sample-http-service/server.js');
 // Where the plugin looks for nginx when the configuration does not say.
 const nginx = ['/usr/sbin/nginx', '/usr/bin/nginx'].find(f => fs.existsSync(f));
+
+/** In the command lines of the orphans made here, to find them in /proc. */
+const MARKER = `outlive-${process.pid}-${Date.now()}`;
+// A plugin that renames its process title (as http-server does) and, on
+// SIGUSR2, stops listening while its process runs on.
+const RENAMER = `process.title = 'renamed-${MARKER}'; const s = require('node:http').createServer((q, r) => r.end('ok')).listen(Number(process.env.PORT), '127.0.0.1'); process.on('SIGUSR2', () => s.close()); setInterval(() => {}, 1000);`;
+// A package whose prepare script hangs: npm packing it is an install step
+// that does not end by itself.
+const HANGING = fs.mkdtempSync(path.join(os.tmpdir(), 'pl-hanging-package-'));
+fs.writeFileSync(
+  path.join(HANGING, 'package.json'),
+  JSON.stringify({
+    name: 'hanging-package',
+    version: '1.0.0',
+    main: 'index.js',
+    scripts: {
+      prepare: `node -e "setTimeout(() => {}, 120000)" hang-${MARKER}`,
+    },
+  }),
+);
+fs.writeFileSync(path.join(HANGING, 'index.js'), '');
 
 interface Instance {
   id: string;
@@ -185,6 +207,7 @@ describe('instances outlive the backend (issue #13)', () => {
   let last: DemoBackend | undefined;
 
   afterAll(async () => {
+    fs.rmSync(HANGING, { recursive: true, force: true });
     await last?.dispose({ keepData: true });
     // What the backends left running on purpose: instances and nginx.
     if (last) {
@@ -242,6 +265,32 @@ describe('instances outlive the backend (issue #13)', () => {
               args: [SAMPLE],
             },
           },
+          // Listens only after 20 s, and an instance is recorded once it
+          // listens: a backend killed before then never recorded it.
+          'outlive-unrecorded': {
+            artifact: {
+              type: 'command',
+              command: 'sh',
+              args: [
+                '-c',
+                `sleep 20; exec ${process.execPath} ${SAMPLE} # unrecorded-${MARKER}`,
+              ],
+            },
+          },
+          'outlive-renamed': {
+            artifact: {
+              type: 'command',
+              command: process.execPath,
+              args: ['-e', RENAMER],
+            },
+          },
+          'outlive-hanging': {
+            artifact: {
+              type: 'npm',
+              package: 'hanging-package',
+              version: `file:${HANGING}`,
+            },
+          },
           'outlive-update': {
             artifact: {
               type: 'tarball',
@@ -253,8 +302,11 @@ describe('instances outlive the backend (issue #13)', () => {
           },
         },
         runtime: {
-          process: { readyTimeout: 8_000, stopGracePeriod: 3_000 },
-          npm: { allowScripts: true },
+          process: {
+            readyTimeout: 8_000,
+            stopGracePeriod: 3_000,
+            npm: { allowScripts: true },
+          },
         },
       },
     }).then(b => {
@@ -440,18 +492,9 @@ describe('instances outlive the backend (issue #13)', () => {
 
   it('stops orphans of every kind on the next start, and never a plain process', async () => {
     let backend = last?.child.exitCode === null ? last : await start();
-    const marker = `outlive-${Date.now()}`;
-    // A plugin that renames its process title (as http-server does) and,
-    // on SIGUSR2, stops listening while its process runs on.
-    const renamer = `process.title = 'renamed-${marker}'; const s = require('node:http').createServer((q, r) => r.end('ok')).listen(Number(process.env.PORT), '127.0.0.1'); process.on('SIGUSR2', () => s.close()); setInterval(() => {}, 1000);`;
     const renamed = await act(backend, 'outlive-renamed', 'install', {
       version: '1.0.0',
       start: true,
-      artifact: {
-        type: 'command',
-        command: process.execPath,
-        args: ['-e', renamer],
-      },
     });
     expect(await waitForOperation(backend, renamed)).toMatchObject({
       status: 'succeeded',
@@ -465,52 +508,23 @@ describe('instances outlive the backend (issue #13)', () => {
     };
     expect(
       fs.readFileSync(`/proc/${renamedInstance.pid}/cmdline`, 'utf8'),
-    ).toContain(`renamed-${marker}`);
+    ).toContain(`renamed-${MARKER}`);
 
     // An instance the backend will die before recording: it listens only
     // after 20 s, and the record is written once it listens.
     await act(backend, 'outlive-unrecorded', 'install', {
       version: '1.0.0',
       start: true,
-      artifact: {
-        type: 'command',
-        command: 'sh',
-        args: [
-          '-c',
-          `sleep 20; exec ${process.execPath} ${SAMPLE} # unrecorded-${marker}`,
-        ],
-      },
     });
     // An install step left running: npm packs a directory whose prepare
     // script hangs.
-    const hanging = path.join(backend.work, 'hanging-package');
-    fs.mkdirSync(hanging, { recursive: true });
-    fs.writeFileSync(
-      path.join(hanging, 'package.json'),
-      JSON.stringify({
-        name: 'hanging-package',
-        version: '1.0.0',
-        main: 'index.js',
-        scripts: {
-          prepare: `node -e "setTimeout(() => {}, 120000)" hang-${marker}`,
-        },
-      }),
-    );
-    fs.writeFileSync(path.join(hanging, 'index.js'), '');
-    await act(backend, 'outlive-hanging', 'install', {
-      version: '1.0.0',
-      artifact: {
-        type: 'npm',
-        package: 'hanging-package',
-        version: `file:${hanging}`,
-      },
-    });
+    await act(backend, 'outlive-hanging', 'install', { version: '1.0.0' });
     const unrecorded = await eventually('the unrecorded instance runs', () => {
-      const found = processesWith(`unrecorded-${marker}`);
+      const found = processesWith(`unrecorded-${MARKER}`);
       return found.length > 0 ? found : undefined;
     });
     const installStep = await eventually('the install step hangs', () => {
-      const found = processesWith(`hang-${marker}`);
+      const found = processesWith(`hang-${MARKER}`);
       return found.length > 0 ? found : undefined;
     });
     // A process no backend started, in a group of its own.

@@ -279,6 +279,13 @@ export const pluginLifecyclePlugin = createBackendPlugin({
         deps.lifecycle.addShutdownHook(async () => {
           const graceMs = grace.remainingMs();
           shuttingDown.abort();
+          // nginx left running is let go first: the routing changes the
+          // stopping engines make (probes ending) must not reach it.
+          const nginxPlane =
+            d.dataPlane?.engine === 'nginx'
+              ? (dataPlane as NginxDataPlane | undefined)
+              : undefined;
+          if (!stopInstances) await nginxPlane?.close({ leaveRunning: true });
           await Promise.all([
             (async () => {
               await bridge.stop();
@@ -286,12 +293,7 @@ export const pluginLifecyclePlugin = createBackendPlugin({
               await probers.close();
             })(),
             // The Node data plane is the proxy's own listener: proxy.close closes it.
-            d.dataPlane?.engine === 'nginx'
-              ? (dataPlane as NginxDataPlane | undefined)?.close({
-                  graceMs,
-                  leaveRunning: !stopInstances,
-                })
-              : undefined,
+            nginxPlane?.close({ graceMs }),
             proxy.close({ graceMs }),
           ]);
           await discovery.stop();
