@@ -238,8 +238,9 @@ export interface Config {
        * then their connections are closed and their upstream requests
        * aborted; configuration long-polls answer and event streams end at
        * once; probes and timers stop. If the process has not exited by then
-       * (plus one second), it exits, and managed instances still running
-       * get SIGKILL. A second signal exits at once (Backstage's handling).
+       * (plus one second), it exits (managed instances still running get
+       * SIGKILL first when `stopInstances` is true). A second signal exits
+       * at once (Backstage's handling).
        * Set it below the orchestrator's own grace period (Kubernetes:
        * terminationGracePeriodSeconds, default 30 s), counting
        * `backend.lifecycle.serverShutdownDelay` in it. Default 10000.

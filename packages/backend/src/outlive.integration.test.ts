@@ -349,23 +349,29 @@ describe('instances outlive the backend (issue #13)', () => {
     }
     const load = startLoad(targets);
 
+    /** The instances, once they are owned by none of `previous`. */
+    const adoptedBy = (b: DemoBackend, previous: Set<string>) =>
+      eventually('the instances are adopted', async () => {
+        const p = await plugin(b, 'outlive-sample');
+        const live = running(p.instances);
+        return live.length === 2 && live.every(i => !previous.has(i.owner))
+          ? p
+          : undefined;
+      });
+
     for (const signal of ['SIGTERM', 'SIGKILL'] as const) {
+      const owners = new Set(
+        running((await plugin(backend, 'outlive-sample')).instances).map(
+          i => i.owner,
+        ),
+      );
       const exit = await timeToExit(backend, signal, 30_000);
       expect(exit.ms).toBeDefined();
       for (const i of before) expect(startTimeOf(i.pid)).toBe(starts.get(i.id));
       backend = await start(backend);
       // Adopted: the same instances, the same processes, owned by the new
       // backend; no instance was started, none stopped.
-      const after = await eventually('the instances are adopted', async () => {
-        const p = await plugin(backend, 'outlive-sample');
-        const live = running(p.instances);
-        return live.length === 2 &&
-          live.every(
-            i => !before.find(b => b.id === i.id)?.owner.includes(i.owner),
-          )
-          ? p
-          : undefined;
-      });
+      const after = await adoptedBy(backend, owners);
       expect(after.state).toBe('running');
       expect(after.instances.map(i => [i.id, i.pid, i.status]).sort()).toEqual(
         before.map(i => [i.id, i.pid, 'running']).sort(),

@@ -269,8 +269,8 @@ export const pluginLifecyclePlugin = createBackendPlugin({
             await orchestration.runConfigurationMaintenance();
           },
         });
-        // Instances run on after the backend unless configured to stop with
-        // it (pluginLifecycle.shutdown.stopInstances); when they stop,
+        // Instances run on after the backend unless configured to stop
+        // along (pluginLifecycle.shutdown.stopInstances); when they stop,
         // probing stops before they do, so a stopping instance is not
         // "remediated". Everything that answers clients is bounded by the
         // grace period, whatever state the clients left it in: Backstage's

@@ -311,11 +311,12 @@ export class PluginLifecycleOrchestrationSystem {
         }),
       );
     }
-    // Reconciled first: the instances a gone backend left running are
-    // adopted before an operation it left unfinished resumes, so that the
-    // operation counts them as serving and removes none it has not replaced.
-    await system.reconcile();
+    // The instances a gone backend left running are adopted before an
+    // operation it left unfinished resumes, so that the operation counts
+    // them as serving and removes none it has not replaced.
+    await system.#reconciler.reconcileInstances();
     system.#orchestrator.start();
+    await system.reconcile();
     return system;
   }
 

@@ -56,6 +56,7 @@ export interface RecordedRuntimeInstance {
   instanceId: string;
   host: string;
   port: number;
+  protocol?: string;
   pid?: number;
   processGroup?: number;
   processStartTime?: string;
@@ -157,7 +158,7 @@ export interface PluginRuntime {
    * instances cannot outlive the backend need not implement it.
    */
   reapOrphan?(
-    instance: Omit<RecordedRuntimeInstance, 'host' | 'port'>,
+    instance: Omit<RecordedRuntimeInstance, 'host' | 'port' | 'protocol'>,
   ): Promise<boolean>;
   /**
    * Stops what gone backends started on this host and nobody recorded or

@@ -39,7 +39,17 @@ export class Reconciler {
   ) {}
 
   async reconcile(): Promise<void> {
-    const { logger, plugins, instances, operations, stateMachine } = this.o;
+    await this.reconcileInstances();
+    await this.#reconcilePlugins();
+  }
+
+  /**
+   * The instances part alone: adopts or reaps what gone replicas left, and
+   * stops unrecorded orphans. Runs before the orchestrator starts, so a
+   * resumed operation sees the adopted instances as serving.
+   */
+  async reconcileInstances(): Promise<void> {
+    const { logger, instances } = this.o;
     await instances.pruneEnded(ENDED_INSTANCES_KEPT);
     for (const instance of await instances.listActive()) {
       const ours = instance.owner === this.o.replicaId;
@@ -56,6 +66,7 @@ export class Reconciler {
         instanceId: instance.id,
         host: instance.host,
         port: instance.port,
+        protocol: instance.protocol,
         pid: instance.pid,
         processGroup: instance.processGroup,
         processStartTime: instance.processStartTime,
@@ -82,6 +93,10 @@ export class Reconciler {
           ),
         );
     }
+  }
+
+  async #reconcilePlugins(): Promise<void> {
+    const { logger, plugins, instances, operations, stateMachine } = this.o;
     // Only a plugin in a transitional state or running may need bringing
     // back. Which of them have an operation queued or running is read after
     // the list, in one query: a plugin whose operation ends meanwhile has

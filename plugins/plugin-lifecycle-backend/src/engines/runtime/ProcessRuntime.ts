@@ -294,6 +294,9 @@ export class ProcessRuntime implements PluginRuntime {
       throw new Error(`could not start '${command}': ${error.message}`);
     }
     const pid = child.pid;
+    const exited = new Promise<Exit>(resolve => {
+      child.once('exit', (exitCode, signal) => resolve({ exitCode, signal }));
+    });
     const logger = this.#logger.child({ pluginId, instanceId });
     const entry: Child = {
       pluginId,
@@ -311,9 +314,7 @@ export class ProcessRuntime implements PluginRuntime {
       }),
       stopping: false,
       released: false,
-      exited: new Promise(resolve => {
-        child.once('exit', (exitCode, signal) => resolve({ exitCode, signal }));
-      }),
+      exited,
     };
     this.#children.set(instanceId, entry);
     this.#onExit(instanceId, entry, logger);
