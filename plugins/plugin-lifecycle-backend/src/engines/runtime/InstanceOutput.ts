@@ -1,3 +1,4 @@
+import { FSWatcher, watch } from 'node:fs';
 import fs from 'node:fs/promises';
 import { LoggerService } from '@backstage/backend-plugin-api';
 
@@ -18,7 +19,9 @@ export class InstanceOutput {
   #offset = 0;
   #partial = '';
   #timer: NodeJS.Timeout | undefined;
+  #watcher: FSWatcher | undefined;
   #reading: Promise<void> = Promise.resolve();
+  #queued = false;
 
   private constructor(options: {
     file: string;
@@ -27,7 +30,7 @@ export class InstanceOutput {
   }) {
     this.#file = options.file;
     this.#logger = options.logger;
-    this.#intervalMs = options.intervalMs ?? 250;
+    this.#intervalMs = options.intervalMs ?? 1000;
   }
 
   /**
@@ -48,13 +51,31 @@ export class InstanceOutput {
         .then(s => s.size)
         .catch(() => 0);
     }
+    // Read when the file changes (inotify), and now and then regardless:
+    // a watch can be refused (too many) or miss a change.
+    try {
+      output.#watcher = watch(options.file, { persistent: false }, () => {
+        output.#poll();
+      });
+      output.#watcher.on('error', () => output.#watcher?.close());
+    } catch {
+      // polled only
+    }
     output.#timer = setInterval(() => output.#poll(), output.#intervalMs);
     output.#timer.unref();
     return output;
   }
 
   #poll() {
-    this.#reading = this.#reading.then(() => this.#read()).catch(() => {});
+    // A read already queued will see this change too.
+    if (this.#queued) return this.#reading;
+    this.#queued = true;
+    this.#reading = this.#reading
+      .then(() => {
+        this.#queued = false;
+        return this.#read();
+      })
+      .catch(() => {});
     return this.#reading;
   }
 
@@ -95,6 +116,7 @@ export class InstanceOutput {
   /** Logs what is left, then stops following. */
   async stop(): Promise<void> {
     clearInterval(this.#timer);
+    this.#watcher?.close();
     await this.#poll();
     if (this.#partial) this.#logger.info(this.#partial);
     this.#partial = '';
