@@ -360,14 +360,24 @@ export class NginxDataPlane implements DataPlane {
     // taken for applied once nginx serves the new one.
     this.#generation = (await this.#askGeneration()) ?? 0;
     const config = await this.#render();
-    const generation = this.#generation + 1;
-    await this.#write(config(generation));
-    this.#generation = generation;
     this.#config = config(0);
-    const before = this.#workers();
-    process.kill(pid, 'SIGHUP');
-    this.reloads++;
-    await this.#waitForGeneration(generation, before);
+    let running = '';
+    try {
+      running = fs.readFileSync(this.#configPath(), 'utf8');
+    } catch {
+      // none: reloaded below
+    }
+    // The same routing as the nginx serves: no reload, which would make its
+    // old workers close idle client connections.
+    if (config(this.#generation) !== running) {
+      const generation = this.#generation + 1;
+      await this.#write(config(generation));
+      this.#generation = generation;
+      const before = this.#workers();
+      process.kill(pid, 'SIGHUP');
+      this.reloads++;
+      await this.#waitForGeneration(generation, before);
+    }
     // Not our child: its end shows in /proc only.
     this.#adoptedTimer = setInterval(() => {
       if (this.#closed || isMasterAlive(pid, this.#directory)) return;
