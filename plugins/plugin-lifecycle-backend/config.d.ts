@@ -273,13 +273,25 @@ export interface Config {
        * then their connections are closed and their upstream requests
        * aborted; configuration long-polls answer and event streams end at
        * once; probes and timers stop. If the process has not exited by then
-       * (plus one second), it exits, and managed instances still running
-       * get SIGKILL. A second signal exits at once (Backstage's handling).
+       * (plus one second), it exits (managed instances still running get
+       * SIGKILL first when `stopInstances` is true). A second signal exits
+       * at once (Backstage's handling).
        * Set it below the orchestrator's own grace period (Kubernetes:
        * terminationGracePeriodSeconds, default 30 s), counting
        * `backend.lifecycle.serverShutdownDelay` in it. Default 10000.
        */
       gracePeriod?: number;
+      /**
+       * Whether the instances of managed plugins (process runtime) stop
+       * with the backend, gracefully or on the forced exit after the grace
+       * period. Default false: they run on, detached from the backend (their
+       * own session, output to files under dataDir), and the next backend
+       * adopts those still running (same pid and start time, answering on
+       * their port), so a backend restart or upgrade restarts no plugin.
+       * The nginx data plane, when used, runs on with them. True stops them
+       * (and the data plane) as before.
+       */
+      stopInstances?: boolean;
     };
     runtime?: {
       /**

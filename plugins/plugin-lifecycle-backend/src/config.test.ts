@@ -103,10 +103,23 @@ describe('readPluginLifecycleConfig: shutdown', () => {
     ).shutdown;
 
   it('defaults to a 10 s grace period and takes 0 (end at once)', () => {
-    expect(shutdown()).toEqual({ gracePeriod: 10_000 });
-    expect(shutdown({})).toEqual({ gracePeriod: 10_000 });
-    expect(shutdown({ gracePeriod: 0 })).toEqual({ gracePeriod: 0 });
-    expect(shutdown({ gracePeriod: 2500 })).toEqual({ gracePeriod: 2500 });
+    const kept = { stopInstances: false };
+    expect(shutdown()).toEqual({ gracePeriod: 10_000, ...kept });
+    expect(shutdown({})).toEqual({ gracePeriod: 10_000, ...kept });
+    expect(shutdown({ gracePeriod: 0 })).toEqual({ gracePeriod: 0, ...kept });
+    expect(shutdown({ gracePeriod: 2500 })).toEqual({
+      gracePeriod: 2500,
+      ...kept,
+    });
+  });
+
+  it('leaves instances running by default; stopInstances stops them', () => {
+    expect(shutdown({ stopInstances: true })).toMatchObject({
+      stopInstances: true,
+    });
+    expect(() => shutdown({ stopInstances: 'yes' })).toThrow(
+      /pluginLifecycle\.shutdown\.stopInstances/,
+    );
   });
 
   it('names the key of a bad value', () => {

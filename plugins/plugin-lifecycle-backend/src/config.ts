@@ -359,6 +359,11 @@ const configSchema = z
          * may take; 0 ends what is under way at once.
          */
         gracePeriod: z.number().int().min(0).default(10_000),
+        /**
+         * Whether managed instances stop with the backend. Default false:
+         * they run on and the next backend adopts them.
+         */
+        stopInstances: z.boolean().default(false),
       })
       .strict()
       .prefault({}),

@@ -142,13 +142,18 @@ export const pluginLifecyclePlugin = createBackendPlugin({
           startTimeoutMs: config.runtime.process.startTimeout,
           npm: config.runtime.process.npm,
           identities,
+          owner: replicaId,
         });
+        const stopInstances = config.shutdown.stopInstances;
         // The grace period counts from the signal, so it listens from the start.
         const grace = ShutdownGrace.create({
           gracePeriodMs: config.shutdown.gracePeriod,
           logger: deps.logger,
-          // A forced exit would leave the instances running, unparented.
-          beforeForcedExit: () => processRuntime.killAll(),
+          // Instances that are not to outlive the backend must not survive
+          // its forced exit either.
+          beforeForcedExit: stopInstances
+            ? () => processRuntime.killAll()
+            : undefined,
         });
         grace.listen();
         const shuttingDown = new AbortController();
@@ -289,7 +294,14 @@ export const pluginLifecyclePlugin = createBackendPlugin({
             passCookies: d.proxy.passCookies,
             binary: d.dataPlane.nginx.binary,
             workers: d.dataPlane.nginx.workers,
-            directory: d.dataPlane.nginx.directory,
+            // nginx outlives the backend with the instances: it needs a
+            // directory the next backend finds it in.
+            directory:
+              d.dataPlane.nginx.directory ??
+              (stopInstances
+                ? undefined
+                : path.join(path.resolve(config.dataDir), '.nginx')),
+            outliveBackend: !stopInstances,
             maxRetries: d.proxy.maxRetries,
             connectTimeoutMs: d.proxy.connectTimeout,
             readTimeoutMs: d.proxy.attemptTimeout ?? d.proxy.headersTimeout,
@@ -328,8 +340,9 @@ export const pluginLifecyclePlugin = createBackendPlugin({
             await orchestration.runConfigurationMaintenance();
           },
         });
-        // Instances are child processes of this backend: stop them with it.
-        // Probing stops before they do, so a stopping instance is not
+        // Instances run on after the backend unless configured to stop
+        // along (pluginLifecycle.shutdown.stopInstances); when they stop,
+        // probing stops before they do, so a stopping instance is not
         // "remediated". Everything that answers clients is bounded by the
         // grace period, whatever state the clients left it in: Backstage's
         // server (in production) waits for every open connection before the
@@ -337,6 +350,13 @@ export const pluginLifecyclePlugin = createBackendPlugin({
         deps.lifecycle.addShutdownHook(async () => {
           const graceMs = grace.remainingMs();
           shuttingDown.abort();
+          // nginx left running is let go first: the routing changes the
+          // stopping engines make (probes ending) must not reach it.
+          const nginxPlane =
+            d.dataPlane?.engine === 'nginx'
+              ? (dataPlane as NginxDataPlane | undefined)
+              : undefined;
+          if (!stopInstances) await nginxPlane?.close({ leaveRunning: true });
           await Promise.all([
             (async () => {
               await bridge.stop();
@@ -344,9 +364,7 @@ export const pluginLifecyclePlugin = createBackendPlugin({
               await probers.close();
             })(),
             // The Node data plane is the proxy's own listener: proxy.close closes it.
-            d.dataPlane?.engine === 'nginx'
-              ? dataPlane?.close({ graceMs })
-              : undefined,
+            nginxPlane?.close({ graceMs }),
             proxy.close({ graceMs }),
           ]);
           await discovery.stop();

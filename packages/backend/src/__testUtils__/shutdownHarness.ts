@@ -30,6 +30,8 @@ export async function freePort(): Promise<number> {
 }
 
 export interface DemoBackend {
+  /** Where its data (SQLite, dataDir, configuration file) is. */
+  work: string;
   /** Backstage's listener. */
   port: number;
   /** The Node data plane listener (pluginLifecycle.discovery.dataPlane). */
@@ -40,8 +42,8 @@ export interface DemoBackend {
   output(): string;
   /** Resolves when the process exits, with the time (performance.now()) it did. */
   exited: Promise<{ code: number | null; signal: string | null; at: number }>;
-  /** SIGKILLs what is left and removes the data. */
-  dispose(): Promise<void>;
+  /** SIGKILLs what is left and removes the data (unless `keepData`). */
+  dispose(options?: { keepData?: boolean }): Promise<void>;
 }
 
 /**
@@ -52,43 +54,63 @@ export async function startDemoBackend(options: {
   nodeEnv: 'development' | 'production';
   /** pluginLifecycle.shutdown, when given. */
   shutdown?: Record<string, unknown>;
+  /** More pluginLifecycle configuration (merged at the top level). */
+  pluginLifecycle?: Record<string, unknown>;
+  /** pluginLifecycle.discovery.dataPlane besides its port (engine ...). */
+  dataPlane?: Record<string, unknown>;
+  /**
+   * Starts the backend again on what an earlier one used: its data,
+   * configuration and ports (a backend restart).
+   */
+  restartOf?: Pick<DemoBackend, 'work' | 'port' | 'dataPlanePort'>;
 }): Promise<DemoBackend> {
-  const port = await freePort();
-  const dataPlanePort = await freePort();
-  const work = fs.mkdtempSync(path.join(os.tmpdir(), 'pl-shutdown-'));
+  const port = options.restartOf?.port ?? (await freePort());
+  const dataPlanePort = options.restartOf?.dataPlanePort ?? (await freePort());
+  const work =
+    options.restartOf?.work ??
+    fs.mkdtempSync(path.join(os.tmpdir(), 'pl-shutdown-'));
   // As root, plugins run as their own users, who pass through here to
   // their directories under the data directory (docs/security-isolation.md).
   fs.chmodSync(work, 0o711);
   const configFile = path.join(work, 'app-config.shutdown.json');
-  fs.writeFileSync(
-    configFile,
-    JSON.stringify({
-      app: { baseUrl: `http://127.0.0.1:${port}` },
-      backend: {
-        baseUrl: `http://127.0.0.1:${port}`,
-        listen: { port, host: '127.0.0.1' },
-        database: {
-          client: 'better-sqlite3',
-          connection: { directory: path.join(work, 'sqlite') },
+  if (!options.restartOf) writeConfig();
+  function writeConfig() {
+    fs.writeFileSync(
+      configFile,
+      JSON.stringify({
+        app: { baseUrl: `http://127.0.0.1:${port}` },
+        backend: {
+          baseUrl: `http://127.0.0.1:${port}`,
+          listen: { port, host: '127.0.0.1' },
+          database: {
+            client: 'better-sqlite3',
+            connection: { directory: path.join(work, 'sqlite') },
+          },
+          auth: {
+            externalAccess: [
+              {
+                type: 'static',
+                options: { token: SHUTDOWN_TOKEN, subject: 'shutdown-test' },
+              },
+            ],
+          },
         },
-        auth: {
-          externalAccess: [
-            {
-              type: 'static',
-              options: { token: SHUTDOWN_TOKEN, subject: 'shutdown-test' },
-            },
-          ],
+        catalog: { locations: [] },
+        pluginLifecycle: {
+          dataDir: path.join(work, 'plugin-lifecycle'),
+          discovery: {
+            dataPlane: { port: dataPlanePort, ...options.dataPlane },
+          },
+          ...(options.shutdown ? { shutdown: options.shutdown } : {}),
+          ...options.pluginLifecycle,
         },
-      },
-      catalog: { locations: [] },
-      pluginLifecycle: {
-        dataDir: path.join(work, 'plugin-lifecycle'),
-        discovery: { dataPlane: { port: dataPlanePort } },
-        ...(options.shutdown ? { shutdown: options.shutdown } : {}),
-      },
-    }),
+      }),
+    );
+  }
+  const logFile = path.join(
+    work,
+    options.restartOf ? `backend.${Date.now()}.log` : 'backend.log',
   );
-  const logFile = path.join(work, 'backend.log');
   const log = fs.openSync(logFile, 'w');
   const child = spawn(
     process.execPath,
@@ -124,19 +146,21 @@ export async function startDemoBackend(options: {
       resolve({ code, signal, at: performance.now() }),
     ),
   );
-  const dispose = async () => {
+  const dispose = async (disposeOptions: { keepData?: boolean } = {}) => {
     if (child.exitCode === null && child.signalCode === null) {
       child.kill('SIGKILL');
       await exited;
     }
-    fs.rmSync(work, { recursive: true, force: true });
+    if (!disposeOptions.keepData) {
+      fs.rmSync(work, { recursive: true, force: true });
+    }
   };
   const api = `http://127.0.0.1:${port}/api/plugin-lifecycle`;
   const deadline = Date.now() + 150_000;
   for (;;) {
     if (child.exitCode !== null || child.signalCode !== null) {
       const text = output();
-      await dispose();
+      await dispose({ keepData: !!options.restartOf });
       throw new Error(
         `the demo backend exited at start:\n${text.slice(-4000)}`,
       );
@@ -148,12 +172,12 @@ export async function startDemoBackend(options: {
     if (ok) break;
     if (Date.now() > deadline) {
       const text = output();
-      await dispose();
+      await dispose({ keepData: !!options.restartOf });
       throw new Error(`the demo backend did not start:\n${text.slice(-4000)}`);
     }
     await new Promise(r => setTimeout(r, 500));
   }
-  return { port, dataPlanePort, api, child, output, exited, dispose };
+  return { work, port, dataPlanePort, api, child, output, exited, dispose };
 }
 
 /** Calls the plugin's API with the test token. */

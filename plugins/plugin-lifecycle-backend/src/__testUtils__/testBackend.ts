@@ -32,6 +32,8 @@ export async function startLifecycleBackend(options: {
           ...options.rootConfig,
           pluginLifecycle: {
             dataDir: makeTempDir('plugin-lifecycle-test-'),
+            // A test's instances end with its backend.
+            shutdown: { stopInstances: true },
             plugins: {
               [options.pluginId]: {
                 artifact: { type: 'tarball', path: artifacts.tarballTemplate },

@@ -54,6 +54,56 @@ describe.each(databases.eachSupportedId())(
       ).toEqual(['live']);
     });
 
+    it("records what identifies an instance's process, and hands it over to one new owner", async () => {
+      const { instances } = await createStores();
+      const base = {
+        pluginId: 'p1',
+        version: '1.0.0',
+        track: 'stable',
+        runtime: 'process',
+        host: '127.0.0.1',
+        protocol: 'http',
+        owner: 'gone-replica',
+        port: 4000,
+        status: 'running' as const,
+      };
+      await instances.insert({
+        ...base,
+        id: 'adoptable',
+        pid: 4242,
+        processGroup: 4242,
+        processStartTime: '123456789',
+      });
+      await instances.insert({ ...base, id: 'old-row', pid: 77 });
+      const active = await instances.listActive();
+      expect(active.find(i => i.id === 'adoptable')).toMatchObject({
+        pid: 4242,
+        processGroup: 4242,
+        processStartTime: '123456789',
+      });
+      const old = active.find(i => i.id === 'old-row')!;
+      expect(old.processGroup).toBeUndefined();
+      expect(old.processStartTime).toBeUndefined();
+      // The API's view does not carry them.
+      expect(await instances.get('adoptable')).not.toHaveProperty(
+        'processStartTime',
+      );
+
+      // Two replicas try to take it over: one gets it.
+      expect(await instances.claim('adoptable', 'gone-replica', 'r1')).toBe(
+        true,
+      );
+      expect(await instances.claim('adoptable', 'gone-replica', 'r2')).toBe(
+        false,
+      );
+      expect((await instances.get('adoptable'))!.owner).toBe('r1');
+      // An ended instance is nobody's to claim.
+      await instances.setStatus('old-row', 'stopped');
+      expect(await instances.claim('old-row', 'gone-replica', 'r1')).toBe(
+        false,
+      );
+    });
+
     it('tracks an instance from start to stop', async () => {
       const { instances } = await createStores();
       const base = {

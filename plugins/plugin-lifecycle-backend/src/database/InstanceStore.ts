@@ -23,6 +23,17 @@ type InstanceRow = {
   exit_code: number | null;
   last_error: string | null;
   config_revision?: number | string | null;
+  process_group?: number | null;
+  process_start_time?: string | null;
+};
+
+/**
+ * An instance with what identifies its process for good (a local process
+ * runtime's): what a restarted backend needs to adopt or reap it.
+ */
+export type InstanceWithProcess = PluginInstance & {
+  processGroup?: number;
+  processStartTime?: string;
 };
 
 /** Instances that are, or are about to be, serving. */
@@ -71,7 +82,11 @@ export class InstanceStore {
     instance: Omit<
       PluginInstance,
       'startedAt' | 'stoppedAt' | 'exitCode' | 'lastError' | 'configRevision'
-    > & { configRevision?: number },
+    > & {
+      configRevision?: number;
+      processGroup?: number;
+      processStartTime?: string;
+    },
   ): Promise<PluginInstance> {
     const row: InstanceRow = {
       id: instance.id,
@@ -90,6 +105,8 @@ export class InstanceStore {
       exit_code: null,
       last_error: null,
       config_revision: instance.configRevision ?? null,
+      process_group: instance.processGroup ?? null,
+      process_start_time: instance.processStartTime ?? null,
     };
     await this.#db.transaction(async tx => {
       await tx<InstanceRow>('plugin_instances').insert(row);
@@ -97,6 +114,24 @@ export class InstanceStore {
       await recordServiceChange(tx, row.id, 'instance', String(row.started_at));
     });
     return rowToInstance(row);
+  }
+
+  /**
+   * Makes `to` the owner of an instance that `from` owned (a replica that is
+   * gone): false when another replica took it over first.
+   */
+  async claim(instanceId: string, from: string, to: string): Promise<boolean> {
+    const timestamp = now();
+    return this.#db.transaction(async tx => {
+      const updated = await tx<InstanceRow>('plugin_instances')
+        .where({ id: instanceId, owner: from })
+        .whereIn('status', ACTIVE_INSTANCE_STATUSES)
+        .update({ owner: to });
+      if (updated > 0) {
+        await recordServiceChange(tx, instanceId, 'instance', timestamp);
+      }
+      return updated > 0;
+    });
   }
 
   async setStatus(
@@ -187,14 +222,27 @@ export class InstanceStore {
       .filter(t => t > since);
   }
 
-  /** Active instances of one runtime, across plugins (for reconciliation). */
-  async listActive(filter: { runtime?: string; owner?: string } = {}) {
+  /**
+   * Active instances of one runtime, across plugins (for reconciliation),
+   * with their process's identity.
+   */
+  async listActive(
+    filter: { runtime?: string; owner?: string } = {},
+  ): Promise<InstanceWithProcess[]> {
     const query = this.#db<InstanceRow>('plugin_instances').whereIn(
       'status',
       ACTIVE_INSTANCE_STATUSES,
     );
     if (filter.runtime) query.where('runtime', filter.runtime);
     if (filter.owner) query.where('owner', filter.owner);
-    return (await query).map(rowToInstance);
+    return (await query).map(row => ({
+      ...rowToInstance(row),
+      ...(row.process_group === null || row.process_group === undefined
+        ? {}
+        : { processGroup: Number(row.process_group) }),
+      ...(row.process_start_time
+        ? { processStartTime: row.process_start_time }
+        : {}),
+    }));
   }
 }

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import os from 'node:os';
 import { mockServices } from '@backstage/backend-test-utils';
 import { InputError, NotFoundError } from '@backstage/errors';
 import { createTestDatabases } from '../__testUtils__/databases';
@@ -32,6 +33,8 @@ describe.each(databases.eachSupportedId())('the facade on %s', databaseId => {
     extraHandlers: Parameters<
       typeof PluginLifecycleOrchestrationSystem.create
     >[0]['extraHandlers'] = {},
+    // Most tests stop the instances with the system, as before #13.
+    shutdown: { stopInstances: boolean } = { stopInstances: true },
   ) {
     const knex = await databases.init(databaseId);
     await applyDatabaseMigrations({ getClient: async () => knex });
@@ -47,7 +50,11 @@ describe.each(databases.eachSupportedId())('the facade on %s', databaseId => {
                 ],
               },
             },
-            runtime: { process: { readyTimeout: 5000, stopGracePeriod: 3000 } },
+            shutdown,
+            runtime: {
+              process: { readyTimeout: 5000, stopGracePeriod: 3000 },
+              restartPolicy: { backoffBase: 50, backoffMax: 100 },
+            },
             orchestrator: {
               pollInterval: 20,
               retryBaseDelay: 50,
@@ -63,16 +70,16 @@ describe.each(databases.eachSupportedId())('the facade on %s', databaseId => {
       }),
     );
     const logger = mockServices.logger.mock();
-    const make = () =>
+    const make = (replicaId = 'test-replica') =>
       PluginLifecycleOrchestrationSystem.create({
         logger,
         db: knex,
         config,
         runtimes: RuntimeRegistry.create([
-          ProcessRuntime.create({ logger, dataDir }),
+          ProcessRuntime.create({ logger, dataDir, owner: replicaId }),
           ExternalRuntime.create(),
         ]),
-        replicaId: 'test-replica',
+        replicaId,
         extraHandlers,
       });
     return { make, knex };
@@ -332,6 +339,58 @@ describe.each(databases.eachSupportedId())('the facade on %s', databaseId => {
       'starting->running:start',
     ]);
     expect(history.at(-2)!.actor).toBe('plugin-lifecycle:auto-recovery');
+  });
+
+  it('after a restart, adopts the instances left running: the same process, no restart, its crash still heard', async () => {
+    const dataDir = makeTempDir('plugin-lifecycle-adopt-');
+    const { make } = await createSystem(dataDir, {}, { stopInstances: false });
+    // A replica on this host whose process is gone by the time of the next
+    // start (no process has pid 2^22 + 1).
+    system = await make(`${os.hostname()}:4194305:first`);
+    const op = await system.installPlugin('my-plugin', '1.0.0', {
+      start: true,
+    });
+    await system.waitForOperation(op.operationId);
+    const [before] = (await system.getPlugin('my-plugin')).instances;
+    await system.shutdown();
+    expect(isProcessAlive(before.pid!)).toBe(true);
+    const transitions = (await system.getHistory('my-plugin')).length;
+
+    const second = `${os.hostname()}:${process.pid}:second`;
+    system = await make(second);
+    try {
+      const plugin = await system.getPlugin('my-plugin');
+      expect(plugin.state).toBe('running');
+      expect(plugin.instances).toEqual([
+        expect.objectContaining({
+          id: before.id,
+          pid: before.pid,
+          status: 'running',
+          owner: second,
+        }),
+      ]);
+      expect(await system.getHistory('my-plugin')).toHaveLength(transitions);
+
+      // Not a child of this process, its crash is still seen and replaced.
+      process.kill(before.pid!, 'SIGKILL');
+      let replaced;
+      for (let i = 0; i < 200 && !replaced; i++) {
+        await new Promise(r => setTimeout(r, 50));
+        replaced = (await system.getPlugin('my-plugin')).instances.find(
+          i2 => i2.id !== before.id && i2.status === 'running',
+        );
+      }
+      expect(replaced).toBeDefined();
+      expect(
+        (await system.getPlugin('my-plugin')).endedInstances?.find(
+          e => e.id === before.id,
+        ),
+      ).toMatchObject({ status: 'crashed' });
+    } finally {
+      for (const instance of (await system.getPlugin('my-plugin')).instances) {
+        if (instance.pid) process.kill(-instance.pid, 'SIGKILL');
+      }
+    }
   });
 
   it('retries a transient failure with backoff, and not a precondition failure', async () => {

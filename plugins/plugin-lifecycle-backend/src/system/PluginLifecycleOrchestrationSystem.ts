@@ -311,6 +311,10 @@ export class PluginLifecycleOrchestrationSystem {
         }),
       );
     }
+    // The instances a gone backend left running are adopted before an
+    // operation it left unfinished resumes, so that the operation counts
+    // them as serving and removes none it has not replaced.
+    await system.#reconciler.reconcileInstances();
     system.#orchestrator.start();
     await system.reconcile();
     return system;
@@ -956,7 +960,11 @@ export class PluginLifecycleOrchestrationSystem {
     return this.#reconciler.reconcile();
   }
 
-  /** Stops taking work, lets running operations end, stops every instance. */
+  /**
+   * Stops taking work, lets running operations end, then stops every
+   * instance, or (`pluginLifecycle.shutdown.stopInstances: false`, the
+   * default) leaves them running for the next backend to adopt.
+   */
   async shutdown(options: { graceMs?: number } = {}): Promise<void> {
     this.#crashRestarter.stop();
     // Running operations get what is left of the shutdown's grace period.
@@ -964,8 +972,11 @@ export class PluginLifecycleOrchestrationSystem {
     await this.#configuration.shutdown();
     this.#unsubscribe.forEach(u => u());
     const grace = this.#config.runtime.process.stopGracePeriod;
+    const leaveRunning = !this.#config.shutdown.stopInstances;
     await Promise.all(
-      this.#runtimes.all().map(r => r.shutdown({ gracePeriodMs: grace })),
+      this.#runtimes
+        .all()
+        .map(r => r.shutdown({ gracePeriodMs: grace, leaveRunning })),
     );
   }
 

@@ -58,6 +58,7 @@ describe('a resumed update', () => {
         data: {
           pluginLifecycle: {
             dataDir,
+            shutdown: { stopInstances: true },
             configuration: {
               encryption: {
                 keys: [

@@ -35,6 +35,31 @@ export interface RuntimeInstance {
   port: number;
   protocol: string;
   pid?: number;
+  /** The process group the instance runs in (a local process runtime). */
+  processGroup?: number;
+  /**
+   * When the process started (Linux: /proc/<pid>/stat field 22): with the
+   * pid, it tells the same process from a later one given the same pid.
+   */
+  processStartTime?: string;
+}
+
+/**
+ * A recorded instance a runtime may take over (adopt) or stop (reap) when
+ * the backend that started it is gone.
+ *
+ * @public
+ */
+export interface RecordedRuntimeInstance {
+  pluginId: string;
+  version: string;
+  instanceId: string;
+  host: string;
+  port: number;
+  protocol?: string;
+  pid?: number;
+  processGroup?: number;
+  processStartTime?: string;
 }
 
 /** @public */
@@ -111,18 +136,34 @@ export interface PluginRuntime {
    * Optional: without it, configuration changes restart instances.
    */
   reloadInstance?(request: RuntimeReloadRequest): Promise<void>;
-  /** Stops everything this runtime started in this process. */
-  shutdown(options: { gracePeriodMs: number }): Promise<void>;
+  /**
+   * Stops everything this runtime started in this process; with
+   * `leaveRunning`, a runtime whose instances can outlive the backend lets
+   * them run on, for the next backend to adopt.
+   */
+  shutdown(options: {
+    gracePeriodMs: number;
+    leaveRunning?: boolean;
+  }): Promise<void>;
+  /**
+   * Takes over a still running instance that a gone backend started, so
+   * that a backend restart restarts no plugin. Whether it was adopted; an
+   * instance not adopted is reaped. Optional.
+   */
+  adoptInstance?(instance: RecordedRuntimeInstance): Promise<boolean>;
   /**
    * Stops an instance that an earlier run of the backend started and no
    * longer manages (it was killed before it could stop its instances).
    * Returns whether something was stopped. Optional: runtimes whose
    * instances cannot outlive the backend need not implement it.
    */
-  reapOrphan?(instance: {
-    pluginId: string;
-    version: string;
-    instanceId: string;
-    pid?: number;
-  }): Promise<boolean>;
+  reapOrphan?(
+    instance: Omit<RecordedRuntimeInstance, 'host' | 'port' | 'protocol'>,
+  ): Promise<boolean>;
+  /**
+   * Stops what gone backends started on this host and nobody recorded or
+   * adopted (an instance never written down, an install step left
+   * running). Optional.
+   */
+  reapOrphans?(): Promise<unknown[]>;
 }

@@ -859,6 +859,8 @@ export class LifecycleActions {
       port: instance.port,
       protocol: instance.protocol,
       pid: instance.pid,
+      processGroup: instance.processGroup,
+      processStartTime: instance.processStartTime,
       status: 'starting',
       owner: this.#o.replicaId,
       configRevision: resolved.revision,

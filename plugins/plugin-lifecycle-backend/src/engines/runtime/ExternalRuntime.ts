@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events';
 import { InputError } from '@backstage/errors';
 import {
   PluginRuntime,
+  RecordedRuntimeInstance,
   RuntimeInstallRequest,
   RuntimeInstallResult,
   RuntimeInstance,
@@ -100,6 +101,24 @@ export class ExternalRuntime implements PluginRuntime {
       this.#events.emit('exit', exit);
     }
     return { exitCode: null, signal: null, forced: false };
+  }
+
+  /**
+   * Someone else runs it, so a restarted backend takes it over as it was
+   * recorded: a backend restart re-registers no external plugin.
+   */
+  async adoptInstance(instance: RecordedRuntimeInstance): Promise<boolean> {
+    this.#instances.set(instance.instanceId, {
+      instanceId: instance.instanceId,
+      host: instance.host,
+      port: instance.port,
+      protocol: instance.protocol ?? 'http',
+    });
+    this.#next.set(
+      instance.pluginId,
+      (this.#next.get(instance.pluginId) ?? 0) + 1,
+    );
+    return true;
   }
 
   async isAlive(instanceId: string): Promise<boolean> {

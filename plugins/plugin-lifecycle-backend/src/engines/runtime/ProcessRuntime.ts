@@ -1,6 +1,7 @@
 import { ChildProcess, spawn } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import fs from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import { LoggerService } from '@backstage/backend-plugin-api';
 import { InputError } from '@backstage/errors';
@@ -31,8 +32,17 @@ import {
   ProcessIdentity,
   ProcessIdentityResolver,
 } from './processIdentity';
+import { StepTracker } from './detachedStep';
+import { InstanceOutput } from './InstanceOutput';
+import {
+  isSameProcessAlive,
+  readProcStat,
+  signalGroup,
+  stopProcessGroup,
+} from './procStat';
+import { SpawnJournal, SpawnJournalEntry } from './SpawnJournal';
+import { isOwnerGone } from '../orchestrator/replicas';
 
-const OUTPUT_TAIL_BYTES = 4096;
 // Variables an instance may inherit from the backend; everything else (secrets
 // of the backend itself) stays out of its environment.
 const INHERITED_ENV = [
@@ -44,16 +54,36 @@ const INHERITED_ENV = [
   'TMPDIR',
   'NODE_EXTRA_CA_CERTS',
 ];
+/** How often an adopted instance (not our child: no exit event) is looked at. */
+const ADOPTED_POLL_MS = 200;
+
+interface Exit {
+  exitCode: number | null;
+  signal: string | null;
+}
 
 interface Child {
   pluginId: string;
   host: string;
   port: number;
   configFile: string;
-  process: ChildProcess;
-  output: string;
+  logFile: string;
+  pid: number;
+  /** The instance's own session and group (setsid): pgid = pid. */
+  processGroup: number;
+  /** /proc/<pid>/stat field 22; undefined when it ended before it was read. */
+  startTime?: string;
+  /** Set for a process this backend spawned, not for an adopted one. */
+  process?: ChildProcess;
+  output: InstanceOutput;
   stopping: boolean;
-  exited: Promise<{ exitCode: number | null; signal: string | null }>;
+  /** Let go at shutdown (left running): its end is no longer ours to report. */
+  released: boolean;
+  exited: Promise<Exit>;
+  /** Resolves, with its last output, once its end was handled and reported. */
+  reported?: Promise<string>;
+  /** Stops looking for the exit of an adopted instance. */
+  unwatch?: () => void;
 }
 
 /** @internal */
@@ -75,13 +105,25 @@ export interface ProcessRuntimeOptions {
    * backend's user.
    */
   identities?: ProcessIdentityResolver;
+  /**
+   * This backend replica, written in the spawn journal: a later backend
+   * stops what a gone replica left unrecorded, never a live one's.
+   */
+  owner?: string;
+  /** Whether a replica is gone (default: judged by its id, see replicas.ts). */
+  isOwnerGone?: (owner: string) => boolean;
 }
 
 /**
- * Runs plugin instances as local child processes on free ports.
+ * Runs plugin instances as local processes on free ports.
  *
- * Each instance runs in its own process group so that a stop reaches whatever
- * it spawned; stop is SIGTERM, a grace period, then SIGKILL.
+ * Each instance runs in its own session and process group, so that a stop
+ * reaches whatever it spawned (SIGTERM, a grace period, then SIGKILL), and
+ * writes its output to a file, so it outlives the backend: a backend that
+ * restarts adopts the instances still running (same pid and start time,
+ * answering on their port) instead of starting new ones. Every group it
+ * spawns (instances and install steps) is journaled, so one that a gone
+ * backend never recorded is found and stopped.
  */
 export class ProcessRuntime implements PluginRuntime {
   readonly type = 'process';
@@ -95,6 +137,9 @@ export class ProcessRuntime implements PluginRuntime {
   readonly #files: PluginFiles;
   readonly #children = new Map<string, Child>();
   readonly #events = new EventEmitter();
+  readonly #journal: SpawnJournal;
+  readonly #owner: string;
+  readonly #isOwnerGone: (owner: string) => boolean;
 
   private constructor(options: ProcessRuntimeOptions) {
     this.#logger = options.logger;
@@ -106,6 +151,9 @@ export class ProcessRuntime implements PluginRuntime {
     this.#identities =
       options.identities ?? ProcessIdentities.create({ logger: this.#logger });
     this.#files = PluginFiles.create({ dataDir: this.#dataDir });
+    this.#journal = SpawnJournal.create({ dataDir: this.#dataDir });
+    this.#owner = options.owner ?? `${os.hostname()}:${process.pid}:runtime`;
+    this.#isOwnerGone = options.isOwnerGone ?? isOwnerGone;
   }
 
   static create(options: ProcessRuntimeOptions): ProcessRuntime {
@@ -162,6 +210,7 @@ export class ProcessRuntime implements PluginRuntime {
             cwd: this.#baseDir,
             signal,
             runAs,
+            track: this.#stepTracker(pluginId, version),
           },
         );
       }
@@ -172,12 +221,33 @@ export class ProcessRuntime implements PluginRuntime {
         allowScripts: this.#allowNpmScripts,
         signal,
         runAs,
+        track: this.#stepTracker(pluginId, version),
       });
       return { location: dir, manifest: pkg.pluginLifecycle };
     } catch (error) {
       await fs.rm(dir, { recursive: true, force: true });
       throw error;
     }
+  }
+
+  /** Journals each install step's process group while it runs. */
+  #stepTracker(pluginId: string, version: string): StepTracker {
+    return async ({ pid, description }) => {
+      const stat = await readProcStat(pid);
+      if (!stat) return async () => {};
+      const key = `install-${pluginId}-${version}-${pid}`;
+      await this.#journal.record({
+        key,
+        kind: 'install',
+        pid,
+        processGroup: stat.processGroup,
+        startTime: stat.startTime,
+        owner: this.#owner,
+        pluginId,
+        step: description,
+      });
+      return () => this.#journal.remove(key);
+    };
   }
 
   async uninstall(request: {
@@ -244,12 +314,38 @@ export class ProcessRuntime implements PluginRuntime {
     );
     env.PLUGIN_CONFIG_FILE = configFile;
 
-    const child = spawn(command, args, {
-      cwd,
-      env,
-      detached: true, // own process group, see stopInstance
-      ...(identity && { uid: identity.uid, gid: identity.gid }),
-      stdio: ['ignore', 'pipe', 'pipe'],
+    // The output goes to a file the instance writes itself: a pipe would
+    // end with the backend, and the instance with it (EPIPE, SIGPIPE).
+    const logFile = this.#logFile(instanceId);
+    await fs.mkdir(this.#logsDir(), { recursive: true, mode: 0o700 });
+    const log = await fs.open(logFile, 'a', 0o600);
+    let child: ChildProcess;
+    try {
+      child = spawn(command, args, {
+        cwd,
+        env,
+        detached: true, // its own session and group: see stopInstance
+        ...(identity && { uid: identity.uid, gid: identity.gid }),
+        stdio: ['ignore', log.fd, log.fd],
+      });
+    } finally {
+      await log.close();
+    }
+    const spawnError = new Promise<Error>(resolve =>
+      child.once('error', resolve),
+    );
+    if (child.pid === undefined) {
+      const error = await spawnError;
+      await this.#removeFiles(pluginId, instanceId);
+      throw new Error(
+        `could not start '${command}'${
+          identity ? ` as user '${identity.user}'` : ''
+        }: ${error.message}`,
+      );
+    }
+    const pid = child.pid;
+    const exited = new Promise<Exit>(resolve => {
+      child.once('exit', (exitCode, signal) => resolve({ exitCode, signal }));
     });
     const logger = this.#logger.child({ pluginId, instanceId });
     const entry: Child = {
@@ -257,67 +353,51 @@ export class ProcessRuntime implements PluginRuntime {
       host: this.#host,
       port,
       configFile,
+      logFile,
+      pid,
+      processGroup: pid,
       process: child,
-      output: '',
-      stopping: false,
-      exited: new Promise(resolve => {
-        child.once('exit', (exitCode, signal) => resolve({ exitCode, signal }));
+      output: await InstanceOutput.follow({
+        file: logFile,
+        logger,
+        from: 'start',
       }),
+      stopping: false,
+      released: false,
+      exited,
     };
-    const collect = (stream: 'stdout' | 'stderr') => (chunk: Buffer) => {
-      const text = chunk.toString('utf8');
-      entry.output = (entry.output + text).slice(-OUTPUT_TAIL_BYTES);
-      for (const line of text.split('\n').filter(Boolean)) {
-        logger.info(line, { stream });
-      }
-    };
-    child.stdout!.on('data', collect('stdout'));
-    child.stderr!.on('data', collect('stderr'));
     this.#children.set(instanceId, entry);
-
-    const spawnError = new Promise<Error>(resolve =>
-      child.once('error', resolve),
-    );
-    entry.exited.then(({ exitCode, signal }) => {
-      this.#children.delete(instanceId);
-      fs.rm(configFile, { force: true }).catch(() => {});
-      const exit: RuntimeInstanceExit = {
+    this.#onExit(instanceId, entry, logger);
+    // Journaled before anyone records it: a backend that dies from here on
+    // leaves a trace of the group for the next one to stop or adopt.
+    const stat = await readProcStat(pid);
+    if (stat) {
+      entry.startTime = stat.startTime;
+      entry.processGroup = stat.processGroup;
+      await this.#journal.record({
+        key: instanceId,
+        kind: 'instance',
+        pid,
+        processGroup: stat.processGroup,
+        startTime: stat.startTime,
+        owner: this.#owner,
         pluginId,
         instanceId,
-        exitCode,
-        signal,
-        expected: entry.stopping,
-        output: entry.output.trim(),
-      };
-      if (!entry.stopping) {
-        logger.warn(
-          `instance exited unexpectedly (code ${exitCode}, signal ${signal})`,
-        );
-      }
-      this.#events.emit('exit', exit);
-    });
+      });
+    }
 
     // Wait until it accepts connections, exits, or takes too long.
     const deadline = Date.now() + this.#startTimeoutMs;
     for (;;) {
       const state = await Promise.race([
         entry.exited.then(e => ({ kind: 'exited' as const, ...e })),
-        spawnError.then(error => ({ kind: 'error' as const, error })),
         canConnect(this.#host, port, 500).then(ok => ({
           kind: ok ? ('up' as const) : ('down' as const),
         })),
       ]);
       if (state.kind === 'up') break;
-      if (state.kind === 'error') {
-        this.#children.delete(instanceId);
-        throw new Error(
-          `could not start '${command}'${
-            identity ? ` as user '${identity.user}'` : ''
-          }: ${state.error.message}`,
-        );
-      }
       if (state.kind === 'exited') {
-        const output = entry.output.trim();
+        const output = (await entry.reported) ?? '';
         throw new Error(
           `instance exited during start with code ${state.exitCode}${
             state.signal ? ` (signal ${state.signal})` : ''
@@ -340,8 +420,144 @@ export class ProcessRuntime implements PluginRuntime {
       host: this.#host,
       port,
       protocol: 'http',
-      pid: child.pid,
+      pid,
+      processGroup: entry.processGroup,
+      processStartTime: entry.startTime,
     };
+  }
+
+  /**
+   * Reports an instance's end (the exit event the restart policy hears)
+   * and removes its files, unless it was let go at shutdown.
+   */
+  #onExit(instanceId: string, entry: Child, logger: LoggerService) {
+    entry.reported = entry.exited.then(async ({ exitCode, signal }) => {
+      if (entry.released || this.#children.get(instanceId) !== entry) {
+        return '';
+      }
+      this.#children.delete(instanceId);
+      entry.unwatch?.();
+      await entry.output.stop();
+      const output = (await entry.output.tail()).trim();
+      await this.#removeFiles(entry.pluginId, instanceId);
+      const exit: RuntimeInstanceExit = {
+        pluginId: entry.pluginId,
+        instanceId,
+        exitCode,
+        signal,
+        expected: entry.stopping,
+        output,
+      };
+      if (!entry.stopping) {
+        logger.warn(
+          `instance exited unexpectedly (code ${exitCode}, signal ${signal})`,
+        );
+      }
+      this.#events.emit('exit', exit);
+      return output;
+    });
+  }
+
+  // The backend's own (0700): an instance writes its log through the
+  // descriptor it was given, it never needs the path.
+  #logsDir() {
+    return path.join(this.#dataDir, '.logs');
+  }
+
+  #logFile(instanceId: string) {
+    return path.join(this.#logsDir(), `${instanceId}.log`);
+  }
+
+  /** An ended instance's configuration file, log and journal entry. */
+  async #removeFiles(pluginId: string, instanceId: string) {
+    await Promise.all([
+      fs.rm(this.#files.configFile(pluginId, instanceId), { force: true }),
+      fs.rm(this.#logFile(instanceId), { force: true }),
+      this.#journal.remove(instanceId),
+    ]).catch(() => {});
+  }
+
+  /**
+   * Takes over an instance a gone backend started: only the very process
+   * recorded (same pid and start time, in the recorded group) and only
+   * while it accepts connections on its recorded port. Its end is then
+   * watched by polling /proc, since it is no child of this process, and
+   * reported as any instance's. Whether it was adopted.
+   */
+  async adoptInstance(instance: {
+    pluginId: string;
+    instanceId: string;
+    host: string;
+    port: number;
+    pid?: number;
+    processGroup?: number;
+    processStartTime?: string;
+  }): Promise<boolean> {
+    const { instanceId, pid, processStartTime } = instance;
+    if (this.#children.has(instanceId)) return true;
+    if (!pid || !processStartTime) return false;
+    const stat = await readProcStat(pid);
+    if (
+      !stat ||
+      stat.startTime !== processStartTime ||
+      stat.state === 'Z' ||
+      stat.processGroup !== (instance.processGroup ?? pid)
+    ) {
+      return false;
+    }
+    if (!(await canConnect(instance.host, instance.port, 1000))) return false;
+    const logFile = this.#logFile(instanceId);
+    const logger = this.#logger.child({
+      pluginId: instance.pluginId,
+      instanceId,
+    });
+    let resolveExit!: (exit: Exit) => void;
+    const exited = new Promise<Exit>(r => {
+      resolveExit = r;
+    });
+    const timer = setInterval(async () => {
+      if (!(await isSameProcessAlive(pid, processStartTime))) {
+        clearInterval(timer);
+        // Not our child: its exit code went to whoever reaped it.
+        resolveExit({ exitCode: null, signal: null });
+      }
+    }, ADOPTED_POLL_MS);
+    timer.unref();
+    const entry: Child = {
+      pluginId: instance.pluginId,
+      host: instance.host,
+      port: instance.port,
+      configFile: this.#files.configFile(instance.pluginId, instanceId),
+      logFile,
+      pid,
+      processGroup: stat.processGroup,
+      startTime: processStartTime,
+      output: await InstanceOutput.follow({
+        file: logFile,
+        logger,
+        from: 'end',
+      }),
+      stopping: false,
+      released: false,
+      exited,
+      unwatch: () => clearInterval(timer),
+    };
+    this.#children.set(instanceId, entry);
+    this.#onExit(instanceId, entry, logger);
+    await this.#journal.record({
+      key: instanceId,
+      kind: 'instance',
+      pid,
+      processGroup: stat.processGroup,
+      startTime: processStartTime,
+      owner: this.#owner,
+      pluginId: instance.pluginId,
+      instanceId,
+    });
+    logger.info(
+      `adopted instance ${instanceId} (pid ${pid}) of a gone backend`,
+    );
+    return true;
   }
 
   async stopInstance(request: RuntimeStopRequest): Promise<RuntimeStopResult> {
@@ -350,24 +566,17 @@ export class ProcessRuntime implements PluginRuntime {
       return { exitCode: null, signal: null, forced: false };
     }
     entry.stopping = true;
-    const pid = entry.process.pid!;
-    const signalGroup = (signal: NodeJS.Signals) => {
-      try {
-        process.kill(-pid, signal);
-      } catch {
-        // already gone
-      }
-    };
-    signalGroup('SIGTERM');
+    signalGroup(entry.processGroup, 'SIGTERM');
     let forced = false;
     const timer = setTimeout(() => {
       forced = true;
-      signalGroup('SIGKILL');
+      signalGroup(entry.processGroup, 'SIGKILL');
     }, request.gracePeriodMs);
     const { exitCode, signal } = await entry.exited;
     clearTimeout(timer);
     // Whatever the instance spawned and left behind goes too.
-    signalGroup('SIGKILL');
+    signalGroup(entry.processGroup, 'SIGKILL');
+    await entry.reported;
     return { exitCode, signal, forced };
   }
 
@@ -390,7 +599,7 @@ export class ProcessRuntime implements PluginRuntime {
       await this.#identities.forPlugin(entry.pluginId),
     );
     if (request.strategy === 'signal') {
-      entry.process.kill(request.signal ?? 'SIGHUP');
+      process.kill(entry.pid, request.signal ?? 'SIGHUP');
       return;
     }
     const endpoint = request.endpoint ?? '/-/reload';
@@ -422,18 +631,35 @@ export class ProcessRuntime implements PluginRuntime {
 
   /**
    * Stops an instance left by a backend that was killed (its process group
-   * outlives it). Only a process whose command line runs from this
-   * runtime's version directory of that plugin is touched, so a reused pid
-   * is never signalled by mistake.
+   * outlives it) and that is not adopted. The process is recognised by pid
+   * and start time, whatever its command line says (a server may rename
+   * itself); a row from before start times were recorded falls back to the
+   * command line running from this runtime's version directory. A reused
+   * pid is never signalled.
    */
   async reapOrphan(instance: {
     pluginId: string;
     version: string;
     instanceId: string;
     pid?: number;
+    processGroup?: number;
+    processStartTime?: string;
   }): Promise<boolean> {
     const { pid } = instance;
     if (!pid || this.#children.has(instance.instanceId)) return false;
+    if (instance.processStartTime) {
+      if (!(await isSameProcessAlive(pid, instance.processStartTime))) {
+        return false;
+      }
+      await stopProcessGroup({
+        pid,
+        processGroup: instance.processGroup ?? pid,
+        startTime: instance.processStartTime,
+        graceMs: 5000,
+      });
+      await this.#removeFiles(instance.pluginId, instance.instanceId);
+      return true;
+    }
     let commandLine: string;
     try {
       commandLine = (await fs.readFile(`/proc/${pid}/cmdline`, 'utf8'))
@@ -449,44 +675,96 @@ export class ProcessRuntime implements PluginRuntime {
     ) {
       return false;
     }
-    const signalGroup = (signal: NodeJS.Signals) => {
-      try {
-        process.kill(-pid, signal);
-        return true;
-      } catch {
-        return false;
-      }
-    };
-    if (!signalGroup('SIGTERM')) return false;
-    for (let waited = 0; waited < 5000; waited += 100) {
-      await new Promise(r => setTimeout(r, 100));
-      try {
-        process.kill(pid, 0);
-      } catch {
-        return true;
-      }
-    }
-    signalGroup('SIGKILL');
+    const stat = await readProcStat(pid);
+    if (!stat) return false;
+    await stopProcessGroup({
+      pid,
+      processGroup: pid,
+      startTime: stat.startTime,
+      graceMs: 5000,
+    });
     return true;
   }
 
   /**
+   * Stops the process groups in the spawn journal that a gone backend
+   * started and nobody adopted: an instance it never recorded, one that
+   * renamed itself, an install step left running. Matched by pid, group
+   * and start time; an entry whose process ended is only removed. Returns
+   * what was stopped.
+   */
+  async reapOrphans(): Promise<SpawnJournalEntry[]> {
+    const stopped: SpawnJournalEntry[] = [];
+    for (const entry of await this.#journal.list()) {
+      if (entry.instanceId && this.#children.has(entry.instanceId)) continue;
+      if (entry.owner === this.#owner || !this.#isOwnerGone(entry.owner)) {
+        continue;
+      }
+      const stat = await readProcStat(entry.pid);
+      if (
+        stat &&
+        stat.startTime === entry.startTime &&
+        stat.processGroup === entry.processGroup &&
+        stat.state !== 'Z'
+      ) {
+        this.#logger.warn(
+          `stopping an orphaned ${
+            entry.kind === 'install'
+              ? `install step (${entry.step})`
+              : 'instance'
+          } of plugin ${entry.pluginId}, pid ${entry.pid}, left by ${
+            entry.owner
+          }`,
+        );
+        await stopProcessGroup({
+          pid: entry.pid,
+          processGroup: entry.processGroup,
+          startTime: entry.startTime,
+          graceMs: 5000,
+        });
+        stopped.push(entry);
+      }
+      if (entry.kind === 'instance' && entry.instanceId) {
+        await this.#removeFiles(entry.pluginId, entry.instanceId);
+      } else {
+        await this.#journal.remove(entry.key);
+      }
+    }
+    return stopped;
+  }
+
+  /**
    * SIGKILLs every instance's process group at once, synchronously: for a
-   * process about to exit without the time to stop them gracefully.
+   * process about to exit without the time to stop them gracefully (when
+   * instances are not to outlive the backend).
    */
   killAll(): void {
     for (const child of this.#children.values()) {
-      const pid = child.process.pid;
-      if (!pid) continue;
-      try {
-        process.kill(-pid, 'SIGKILL');
-      } catch {
-        // already gone
-      }
+      if (!child.released) signalGroup(child.processGroup, 'SIGKILL');
     }
   }
 
-  async shutdown(options: { gracePeriodMs: number }): Promise<void> {
+  /**
+   * Stops every instance, or with `leaveRunning` lets them go: they run on,
+   * journaled and recorded, for the next backend to adopt.
+   */
+  async shutdown(options: {
+    gracePeriodMs: number;
+    leaveRunning?: boolean;
+  }): Promise<void> {
+    if (options.leaveRunning) {
+      await Promise.all(
+        [...this.#children.values()].map(async child => {
+          child.released = true;
+          child.unwatch?.();
+          // Not waited for: the backend may exit while they run.
+          child.process?.unref();
+          await child.output.stop();
+        }),
+      );
+      this.#children.clear();
+      return;
+    }
     await Promise.all(
       [...this.#children.entries()].map(([instanceId, child]) =>
         this.stopInstance({

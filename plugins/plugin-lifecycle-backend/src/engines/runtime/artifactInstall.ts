@@ -1,15 +1,12 @@
-import { execFile } from 'node:child_process';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { InputError, NotFoundError } from '@backstage/errors';
 import { PluginManifest } from '@internal/plugin-lifecycle-common';
 import npa from 'npm-package-arg';
 import * as tar from 'tar';
 import validateNpmPackageName from 'validate-npm-package-name';
+import { runDetachedStep, StepTracker } from './detachedStep';
 import { canRead } from './processIdentity';
-
-const execFileAsync = promisify(execFile);
 
 /** Replaces `${version}` in an artifact path. */
 export function expandVersion(template: string, version: string): string {
@@ -55,6 +52,8 @@ export interface NpmOptions {
    * of) the backend.
    */
   runAs?: NpmUser;
+  /** Told of each npm process group (see {@link StepTracker}). */
+  track?: StepTracker;
 }
 
 /** @internal */
@@ -185,7 +184,7 @@ export async function fetchNpmPackage(
   }
   try {
     try {
-      await execFileAsync(
+      await runDetachedStep(
         'npm',
         [
           'pack',
@@ -201,7 +200,8 @@ export async function fetchNpmPackage(
           env: npmEnv(options),
           ...npmSpawn(options),
           signal: options.signal,
-          timeout: 120_000,
+          timeoutMs: 120_000,
+          track: options.track,
         },
       );
     } catch (error: any) {
@@ -243,7 +243,7 @@ export async function installDependencies(
   const hasDependencies =
     !!pkg.dependencies && Object.keys(pkg.dependencies).length > 0;
   if (hasDependencies) {
-    await execFileAsync(
+    await runDetachedStep(
       'npm',
       [
         'install',
@@ -258,18 +258,20 @@ export async function installDependencies(
         env: npmEnv({ allowScripts: false, runAs: options.runAs }),
         ...npmSpawn(options),
         signal: options.signal,
-        timeout: 300_000,
+        timeoutMs: 300_000,
+        track: options.track,
       },
     );
   }
   const hasInstallScripts = INSTALL_SCRIPTS.some(s => pkg.scripts?.[s]);
   if (options.allowScripts && (hasDependencies || hasInstallScripts)) {
-    await execFileAsync('npm', ['rebuild', '--no-audit', '--no-fund'], {
+    await runDetachedStep('npm', ['rebuild', '--no-audit', '--no-fund'], {
       cwd: dir,
       env: npmEnv(options),
       ...npmSpawn(options),
       signal: options.signal,
-      timeout: 300_000,
+      timeoutMs: 300_000,
+      track: options.track,
     });
   }
 }

@@ -17,6 +17,7 @@ import {
   holdRoute,
 } from '../__testUtils__/Upstream';
 import { NginxDataPlane, findNginx } from './NginxDataPlane';
+import { findFreePort } from '../../runtime/freePort';
 
 jest.setTimeout(60_000);
 
@@ -686,6 +687,70 @@ if (!nginx && process.env.CI === 'true') {
     } finally {
       await fresh.close();
     }
+  });
+
+  it('outlives its backend when asked to: the next one adopts the same nginx (no reload when nothing changed) and reloads it on routing changes, serving throughout', async () => {
+    const u = await upstream('kept');
+    await register('kept', u);
+    const directory = fs.mkdtempSync(path.join(os.tmpdir(), 'pl-nginx-kept-'));
+    const port = await findFreePort('127.0.0.1');
+    const options = {
+      discovery,
+      metrics,
+      logger: mockServices.logger.mock(),
+      directory,
+      port,
+      reloadDebounceMs: 10,
+      outliveBackend: true,
+    };
+    const first = await NginxDataPlane.start(options);
+    const master = first.masterPid!;
+    const kept = new Pool(`http://127.0.0.1:${port}`);
+    let failed = 0;
+    let served = 0;
+    let loading = true;
+    const load = (async () => {
+      while (loading) {
+        const status = await call('GET', '/proxy/kept/x', {}, kept).then(
+          r => r.status,
+          () => 0,
+        );
+        if (status === 200) served++;
+        else failed++;
+      }
+    })();
+    let second: NginxDataPlane | undefined;
+    try {
+      await new Promise(r => setTimeout(r, 200));
+      await first.close({ leaveRunning: true });
+      // The backend is gone; nginx serves on.
+      await new Promise(r => setTimeout(r, 300));
+      second = await NginxDataPlane.start(options);
+      expect(second.masterPid).toBe(master);
+      // Nothing changed meanwhile: not even a reload.
+      expect(second.reloads).toBe(0);
+      // A routing change made by the new backend reaches the adopted nginx.
+      const v = await upstream('added');
+      await register('added', v);
+      expect((await call('GET', '/proxy/added/y', {}, kept)).status).toBe(200);
+      await new Promise(r => setTimeout(r, 200));
+    } finally {
+      loading = false;
+      await load;
+      await kept.close();
+      // Without leaveRunning, the adopted nginx is stopped.
+      await second?.close({ graceMs: 1_000 });
+      fs.rmSync(directory, { recursive: true, force: true });
+    }
+    expect({ failed, served: served > 50 }).toEqual({
+      failed: 0,
+      served: true,
+    });
+    // Gone (or a zombie until the test process reaps its former child).
+    const state = fs.existsSync(`/proc/${master}/stat`)
+      ? fs.readFileSync(`/proc/${master}/stat`, 'utf8').split(') ')[1][0]
+      : 'gone';
+    expect(['gone', 'Z']).toContain(state);
   });
 
   it('refuses to start with a clear error when nginx cannot run', async () => {

@@ -73,7 +73,20 @@ export interface NginxDataPlaneOptions {
   maxLogBytes?: number;
   /** Idle connections to an upstream close after this. Default 4000, below Node's 5 s. */
   upstreamKeepAliveTimeoutMs?: number;
+  /**
+   * nginx outlives the backend, as the managed instances do: it runs in a
+   * session of its own, and a backend that starts on the same directory
+   * and port adopts the nginx it finds there (pid file, command line) and
+   * reloads it with its configuration, so traffic keeps flowing through a
+   * backend restart. `close({ leaveRunning: true })` then lets it run on.
+   * Default false: a leftover nginx is stopped at start.
+   */
+  outliveBackend?: boolean;
 }
+
+/** How often an adopted nginx master (not our child) is looked at. */
+const ADOPTED_POLL_MS = 500;
+const STDERR_FILE = 'nginx.stderr';
 
 /** Where nginx is, when the configuration does not say. */
 export function findNginx(): string | undefined {
@@ -89,6 +102,25 @@ export function findNginx(): string | undefined {
       return false;
     }
   });
+}
+
+/** Whether `pid` is an nginx master running on `directory` (not a zombie). */
+function isMasterAlive(pid: number, directory: string): boolean {
+  try {
+    const title = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const state = stat.slice(
+      stat.lastIndexOf(')') + 2,
+      stat.lastIndexOf(')') + 3,
+    );
+    return (
+      title.includes('nginx: master') &&
+      title.includes(directory) &&
+      state !== 'Z'
+    );
+  } catch {
+    return false;
+  }
 }
 
 function addressOf(ip: string, port: number) {
@@ -146,6 +178,9 @@ export class NginxDataPlane implements DataPlane {
   #addresses = new Map<number, Map<string, Resolved>>();
   #nextIndex = 0;
   #process: ChildProcess | undefined;
+  /** An nginx master a gone backend started, adopted at start. */
+  #adoptedPid: number | undefined;
+  #adoptedTimer: NodeJS.Timeout | undefined;
   /** What was rendered last, with generation 0 (to compare). */
   #config = '';
   #generation = 0;
@@ -222,20 +257,42 @@ export class NginxDataPlane implements DataPlane {
     return this.#directory;
   }
 
+  /** The pid of the nginx master this data plane runs (spawned or adopted). */
+  get masterPid(): number | undefined {
+    return this.#process?.pid ?? this.#adoptedPid;
+  }
+
   /**
    * Stops nginx: gracefully (requests under way finish), then after
    * `graceMs` (default 5000) fast (open connections are closed), then,
-   * 5 s later or 1 s with `graceMs`, SIGKILL.
+   * 5 s later or 1 s with `graceMs`, SIGKILL. With `leaveRunning` (and
+   * `outliveBackend`), nginx runs on for the next backend to adopt.
    */
-  async close(options: CloseOptions = {}): Promise<void> {
+  async close(
+    options: CloseOptions & { leaveRunning?: boolean } = {},
+  ): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
     this.#unsubscribe?.();
     clearTimeout(this.#renderTimer);
     clearInterval(this.#logTimer);
     clearTimeout(this.#respawnTimer);
+    clearInterval(this.#adoptedTimer);
     await this.#rendering?.catch(() => undefined);
     const child = this.#process;
+    if (options.leaveRunning && this.#options.outliveBackend) {
+      child?.unref();
+      this.#readLog();
+      if (this.#logFd !== undefined) fs.closeSync(this.#logFd);
+      this.#logFd = undefined;
+      this.#logger.info(
+        `nginx data plane (pid ${this.masterPid}) left running for the next backend`,
+      );
+      return;
+    }
+    if (this.#adoptedPid !== undefined) {
+      await this.#stopAdopted(this.#adoptedPid, options.graceMs ?? 5_000);
+    }
     if (child && child.exitCode === null && child.signalCode === null) {
       const exited = new Promise(resolve => child.once('exit', resolve));
       // Graceful: requests under way finish; then fast (long-lived
@@ -262,11 +319,21 @@ export class NginxDataPlane implements DataPlane {
 
   async #start() {
     fs.mkdirSync(this.#directory, { recursive: true, mode: 0o700 });
-    await this.#stopLeftover();
-    const config = await this.#render();
-    await this.#write(config(this.#generation));
-    await this.#spawn();
-    this.#config = config(0);
+    const leftover = this.#leftover();
+    if (
+      leftover !== undefined &&
+      this.#options.outliveBackend &&
+      this.#options.port &&
+      (await canConnect(this.#host, this.port))
+    ) {
+      await this.#adopt(leftover);
+    } else {
+      if (leftover !== undefined) await this.#stopLeftover(leftover);
+      const config = await this.#render();
+      await this.#write(config(this.#generation));
+      await this.#spawn();
+      this.#config = config(0);
+    }
     this.#unsubscribe = this.#options.discovery.onRoutingChange(() =>
       this.#scheduleRender(),
     );
@@ -284,25 +351,113 @@ export class NginxDataPlane implements DataPlane {
     );
   }
 
+  /**
+   * Takes over the nginx a gone backend left running here: the new
+   * configuration reaches it by a graceful reload (SIGHUP), as any routing
+   * change does, so the connections it serves are not cut.
+   */
+  async #adopt(pid: number) {
+    this.#adoptedPid = pid;
+    // Generations go on from the adopted nginx's, so that a reload is only
+    // taken for applied once nginx serves the new one.
+    this.#generation = (await this.#askGeneration()) ?? 0;
+    const config = await this.#render();
+    this.#config = config(0);
+    let running = '';
+    try {
+      running = fs.readFileSync(this.#configPath(), 'utf8');
+    } catch {
+      // none: reloaded below
+    }
+    // The same routing as the nginx serves: no reload, which would make its
+    // old workers close idle client connections.
+    if (config(this.#generation) !== running) {
+      const generation = this.#generation + 1;
+      await this.#write(config(generation));
+      this.#generation = generation;
+      const before = this.#workers();
+      process.kill(pid, 'SIGHUP');
+      this.reloads++;
+      await this.#waitForGeneration(generation, before);
+    }
+    // Not our child: its end shows in /proc only.
+    this.#adoptedTimer = setInterval(() => {
+      if (this.#closed || isMasterAlive(pid, this.#directory)) return;
+      clearInterval(this.#adoptedTimer);
+      this.#adoptedPid = undefined;
+      this.#logger.error(
+        `the adopted nginx data plane (pid ${pid}) exited: ${this.#errorLog()}`,
+      );
+      this.#respawn(1_000);
+    }, ADOPTED_POLL_MS);
+    this.#adoptedTimer.unref();
+    // The access log from here on: what came before was measured already.
+    const file = path.join(this.#directory, ACCESS_LOG_FILE);
+    if (fs.existsSync(file)) {
+      this.#logFd = fs.openSync(file, 'r');
+      this.#logOffset = fs.fstatSync(this.#logFd).size;
+    }
+    this.#logger.info(
+      `adopted the nginx data plane (pid ${pid}) an earlier backend left running in ${
+        this.#directory
+      }`,
+    );
+  }
+
+  async #stopAdopted(pid: number, graceMs: number) {
+    const signal = (name: NodeJS.Signals) => {
+      try {
+        process.kill(pid, name);
+      } catch {
+        // gone
+      }
+    };
+    signal('SIGQUIT');
+    const deadline = Date.now() + graceMs + 1_000;
+    while (isMasterAlive(pid, this.#directory)) {
+      if (Date.now() > deadline) {
+        signal('SIGKILL');
+        break;
+      }
+      await new Promise(resolve => setTimeout(resolve, 50));
+    }
+    this.#adoptedPid = undefined;
+  }
+
   /** Starts nginx on the current configuration and waits until it listens. */
   async #spawn() {
-    const child = spawn(
-      this.#binary,
-      [
-        '-p',
-        `${this.#directory}/`,
-        '-c',
-        this.#configPath(),
-        '-e',
-        path.join(this.#directory, ERROR_LOG_FILE),
-      ],
-      { stdio: ['ignore', 'ignore', 'pipe'] },
-    );
+    // Its stderr goes to a file, not a pipe that would end with the backend.
+    const stderrFile = path.join(this.#directory, STDERR_FILE);
+    const stderrFd = fs.openSync(stderrFile, 'w', 0o600);
+    let child: ChildProcess;
+    try {
+      child = spawn(
+        this.#binary,
+        [
+          '-p',
+          `${this.#directory}/`,
+          '-c',
+          this.#configPath(),
+          '-e',
+          path.join(this.#directory, ERROR_LOG_FILE),
+        ],
+        {
+          stdio: ['ignore', 'ignore', stderrFd],
+          // A session of its own: it outlives the backend when asked to.
+          detached: !!this.#options.outliveBackend,
+        },
+      );
+    } finally {
+      fs.closeSync(stderrFd);
+    }
     this.#process = child;
-    let stderr = '';
-    child.stderr!.on('data', chunk => {
-      stderr += chunk;
-    });
+    const stderr = () => {
+      try {
+        return fs.readFileSync(stderrFile, 'utf8');
+      } catch {
+        return '';
+      }
+    };
     child.once('exit', (code, signal) => {
       if (this.#closed || this.#process !== child) return;
       this.#logger.error(
@@ -310,7 +465,7 @@ export class NginxDataPlane implements DataPlane {
       );
       this.#respawn(1_000);
     });
-    await this.#waitUntilListening(child, () => stderr);
+    await this.#waitUntilListening(child, stderr);
     this.#respawnDelayMs = 0;
   }
 
@@ -335,36 +490,33 @@ export class NginxDataPlane implements DataPlane {
   }
 
   /**
-   * An nginx that a backend which died without closing it left running in
-   * this directory (it would hold the port): stopped gracefully.
+   * The nginx master an earlier backend left running in this directory, by
+   * its pid file and its command line (a reused pid is not nginx's).
    */
-  async #stopLeftover() {
+  #leftover(): number | undefined {
     let pid: number;
     try {
       pid = Number(
         fs.readFileSync(path.join(this.#directory, PID_FILE), 'utf8').trim(),
       );
-      const title = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8');
-      if (
-        !title.includes('nginx: master') ||
-        !title.includes(this.#directory)
-      ) {
-        return;
-      }
     } catch {
-      return; // no pid file, or no such process
+      return undefined; // no pid file
     }
+    return isMasterAlive(pid, this.#directory) ? pid : undefined;
+  }
+
+  /**
+   * An nginx that a backend which died without closing it left running in
+   * this directory (it would hold the port), not to be adopted: stopped
+   * gracefully.
+   */
+  async #stopLeftover(pid: number) {
     this.#logger.warn(
       `Stopping the nginx data plane (pid ${pid}) that an earlier backend left running in ${
         this.#directory
       }`,
     );
-    process.kill(pid, 'SIGQUIT');
-    const deadline = Date.now() + 5_000;
-    while (Date.now() < deadline && fs.existsSync(`/proc/${pid}`)) {
-      await new Promise(resolve => setTimeout(resolve, 50));
-    }
-    if (fs.existsSync(`/proc/${pid}`)) process.kill(pid, 'SIGKILL');
+    await this.#stopAdopted(pid, 4_000);
   }
 
   #configPath() {
@@ -456,7 +608,8 @@ export class NginxDataPlane implements DataPlane {
         this.#config = comparable;
         this.#generation = generation;
         const before = this.#workers();
-        this.#process?.kill('SIGHUP');
+        const master = this.masterPid;
+        if (master !== undefined) process.kill(master, 'SIGHUP');
         this.reloads++;
         await this.#waitForGeneration(generation, before);
       } catch (error) {
@@ -498,31 +651,8 @@ export class NginxDataPlane implements DataPlane {
         await new Promise(resolve => setTimeout(resolve, 5));
         continue;
       }
-      const answer = await new Promise<string | undefined>(resolve => {
-        const headers: Record<string, string> = { connection: 'close' };
-        if (this.#options.token) {
-          headers['x-plugin-lifecycle-proxy-token'] = this.#options.token;
-        }
-        const req = http.get(
-          {
-            host: this.#host,
-            port: this.port,
-            path: GENERATION_PATH,
-            headers,
-            agent: false,
-          },
-          res => {
-            let body = '';
-            res.setEncoding('utf8');
-            res.on('data', chunk => {
-              body += chunk;
-            });
-            res.on('end', () => resolve(body));
-          },
-        );
-        req.on('error', () => resolve(undefined));
-      });
-      if (answer !== undefined && Number(answer) >= generation) return;
+      const answer = await this.#askGeneration();
+      if (answer !== undefined && answer >= generation) return;
       await new Promise(resolve => setTimeout(resolve, 10));
     }
     this.#logger.warn(
@@ -530,9 +660,40 @@ export class NginxDataPlane implements DataPlane {
     );
   }
 
+  /** The configuration generation nginx serves now (undefined: no answer). */
+  #askGeneration(): Promise<number | undefined> {
+    return new Promise<number | undefined>(resolve => {
+      const headers: Record<string, string> = { connection: 'close' };
+      if (this.#options.token) {
+        headers['x-plugin-lifecycle-proxy-token'] = this.#options.token;
+      }
+      const req = http.get(
+        {
+          host: this.#host,
+          port: this.port,
+          path: GENERATION_PATH,
+          headers,
+          agent: false,
+        },
+        res => {
+          let body = '';
+          res.setEncoding('utf8');
+          res.on('data', chunk => {
+            body += chunk;
+          });
+          res.on('end', () => {
+            const generation = Number(body);
+            resolve(Number.isFinite(generation) ? generation : undefined);
+          });
+        },
+      );
+      req.on('error', () => resolve(undefined));
+    });
+  }
+
   /** nginx's worker processes (Linux /proc; empty elsewhere). */
   #workers(): number[] {
-    const master = this.#process?.pid;
+    const master = this.masterPid;
     if (!master) return [];
     try {
       return fs
