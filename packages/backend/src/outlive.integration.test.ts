@@ -37,6 +37,8 @@ const RENAMER = `process.title = 'renamed-${MARKER}'; const s = require('node:ht
 // A package whose prepare script hangs: npm packing it is an install step
 // that does not end by itself.
 const HANGING = fs.mkdtempSync(path.join(os.tmpdir(), 'pl-hanging-package-'));
+// npm packs it as the plugin's own user when the tests run as root.
+fs.chmodSync(HANGING, 0o755);
 fs.writeFileSync(
   path.join(HANGING, 'package.json'),
   JSON.stringify({
