@@ -146,6 +146,24 @@ const configSchema = z
             activeKeyId: z.string().min(1).optional(),
           })
           .strict()
+          // Said here, at start, with what to set: an app-config layered over
+          // one with a development key (arrays replace, objects merge) keeps
+          // that key's activeKeyId while its own keys replace the list.
+          .superRefine((e, ctx) => {
+            if (
+              e.activeKeyId === undefined ||
+              e.keys.some(k => k.id === e.activeKeyId)
+            ) {
+              return;
+            }
+            ctx.addIssue({
+              code: 'custom',
+              path: ['activeKeyId'],
+              message: `'${e.activeKeyId}' is not the id of a configured key (${
+                e.keys.map(k => `'${k.id}'`).join(', ') || 'none'
+              }); set pluginLifecycle.configuration.encryption.activeKeyId to one of them, or remove it to use the last key. To make a key: node -e "console.log(require('crypto').randomBytes(32).toString('base64'))"`,
+            });
+          })
           .prefault({}),
       })
       .strict()
