@@ -218,6 +218,17 @@ export interface Config {
          */
         allowedCommands?: string[];
       };
+      /**
+       * How often and how many probes an install or update request, a
+       * package's manifest, `PUT /plugins/{id}/probes` or a service's health
+       * check may ask for; more is a 400 naming the key.
+       */
+      probeLimits?: {
+        /** Shortest probe period in seconds. Default 1 (at least 0.01). */
+        minPeriodSeconds?: number;
+        /** Most probes of one plugin or registration. Default 16 (at most 64). */
+        maxProbesPerPlugin?: number;
+      };
       /** Remediation per plugin id; `*` applies to every plugin. */
       remediation?: {
         [pluginId: string]: {

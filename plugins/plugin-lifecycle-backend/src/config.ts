@@ -280,6 +280,14 @@ const configSchema = z
           })
           .strict()
           .prefault({}),
+        /** How often and how many probes a request, a manifest or a registration may ask for. */
+        probeLimits: z
+          .object({
+            minPeriodSeconds: z.number().min(0.01).max(3_600).default(1),
+            maxProbesPerPlugin: z.number().int().min(1).max(64).default(16),
+          })
+          .strict()
+          .prefault({}),
         /** Remediation per plugin id; `*` applies to every plugin. */
         remediation: z
           .record(
@@ -389,6 +397,7 @@ export function execProbePolicyOf(
   config: PluginLifecycleConfig,
 ): ExecProbePolicy {
   return ExecProbePolicy.create({
+    limits: config.health.probeLimits,
     allowedCommands: config.health.exec.allowedCommands,
     allowedPlugins: Object.entries(config.plugins)
       .filter(([, plugin]) => plugin.allowExecProbes)

@@ -202,6 +202,8 @@ describe('exec probes the operator allowed', () => {
           flushInterval: 200,
           feedInterval: 200,
           exec: { allowedCommands: ['true', 'sh'] },
+          // Quick probes keep the test short; the default floor is 1 s.
+          probeLimits: { minPeriodSeconds: 0.1 },
         },
       },
     }));

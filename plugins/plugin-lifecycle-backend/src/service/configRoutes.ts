@@ -50,9 +50,15 @@ function parseWrite(mode: LayerChange['mode'], raw: unknown) {
 }
 
 function versionParam(raw: string): number {
-  const version = Number(raw);
-  if (!Number.isInteger(version) || version < 1) {
-    throw new InputError(`Invalid version '${raw}': a positive integer`);
+  // Decimal digits only: Number() would read 0x1 or 1e3 as versions.
+  const version = /^\d{1,15}$/.test(raw) ? Number(raw) : 0;
+  if (version < 1) {
+    throw new InputError(
+      `Invalid version '${raw.slice(
+        0,
+        64,
+      )}': a positive whole number in decimal digits`,
+    );
   }
   return version;
 }

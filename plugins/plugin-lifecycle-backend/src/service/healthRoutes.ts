@@ -1,7 +1,8 @@
 import {
+  decimalIntegerParam,
   ProbeDefinition,
   pluginLifecycleReadPermission,
-  probeSchema,
+  probeListSchema,
 } from '@internal/plugin-lifecycle-common';
 import { Router } from 'express';
 import { z } from 'zod';
@@ -18,14 +19,14 @@ export interface HealthRoutesContext extends RouteAccess {
 
 /** The body of `PUT /plugins/{id}/probes`. */
 export const setProbesRequestSchema = z
-  .object({ probes: z.array(probeSchema) })
+  .object({ probes: probeListSchema })
   .strict();
 
 /** The query of `GET /plugins/{id}/health`. */
 export const healthQuerySchema = z
   .object({
     /** Sampled results per probe to include, newest first. */
-    recent: z.coerce.number().int().min(0).max(100).optional(),
+    recent: decimalIntegerParam({ min: 0, max: 100 }).optional(),
   })
   .strict();
 

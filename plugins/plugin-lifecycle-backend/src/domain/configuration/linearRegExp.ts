@@ -1,5 +1,8 @@
-import type { RegExpEngine, RegExpLike } from 'ajv';
+import type { Options } from 'ajv';
 import { RE2JS } from 're2js';
+
+type RegExpEngine = NonNullable<NonNullable<Options['code']>['regExp']>;
+type RegExpLike = ReturnType<RegExpEngine>;
 
 /**
  * Ajv's `code.regExp`: schema patterns (`pattern`, `patternProperties`) run
