@@ -16,6 +16,17 @@ export interface Config {
      * its author wrote; add 'npm' to let callers install packages.
      */
     requestArtifactTypes?: Array<'npm' | 'tarball' | 'command' | 'external'>;
+    /**
+     * Caps on requests a replica holds open: configuration watches
+     * (long-poll and server-sent events) and `GET /operations/{id}?waitSeconds`.
+     * Past either cap a new one is answered 429 at once.
+     */
+    heldRequests?: {
+      /** Per caller (user entity ref or service). Default 20. */
+      maxPerCaller?: number;
+      /** For all callers together. Default 1000. */
+      maxTotal?: number;
+    };
     /** The configuration manager. */
     configuration?: {
       /** Environments a layer may target besides `base`. Default [development, staging, production]. */
@@ -73,6 +84,13 @@ export interface Config {
       enabled?: boolean;
       /** Entity refs (users or groups) that see and manage every tenant. */
       admins?: string[];
+      /**
+       * What one instance counts against its tenant's maxCpu and maxMemory
+       * (Kubernetes quantities, e.g. 500m and 512Mi); plugins.<id>.resources
+       * overrides it. A manifest's `resources` may ask for less, never more;
+       * without a size here the manifest's word is all that counts.
+       */
+      instanceResources?: { cpu?: string; memory?: string };
       tenants?: {
         [tenantId: string]: {
           /** Entity refs (users or groups); a caller belongs when one of its ownership refs is listed. */
@@ -322,6 +340,8 @@ export interface Config {
          * any command in exec probes. Default false.
          */
         allowExecProbes?: boolean;
+        /** What one of its instances counts against its tenant's quota (see tenancy.instanceResources). */
+        resources?: { cpu?: string; memory?: string };
         /** This plugin's restart policy; unset keys come from runtime.restartPolicy. */
         restartPolicy?: {
           backoffBase?: number;

@@ -55,6 +55,15 @@ const configSchema = z
     requestArtifactTypes: z
       .array(z.enum(['npm', 'tarball', 'command', 'external']))
       .default(['external']),
+    // Long-polls and event streams each hold a socket for up to minutes:
+    // capped per caller and in all, per replica.
+    heldRequests: z
+      .object({
+        maxPerCaller: z.number().int().min(1).default(20),
+        maxTotal: z.number().int().min(1).default(1_000),
+      })
+      .strict()
+      .prefault({}),
     orchestrator: z
       .object({
         maxConcurrentOperations: z.number().int().positive().default(10),
@@ -83,6 +92,18 @@ const configSchema = z
         enabled: z.boolean().default(false),
         /** Entity refs (users or groups) that see and manage every tenant. */
         admins: z.array(z.string().min(1)).default([]),
+        /**
+         * What one instance counts against its tenant's CPU and memory quota
+         * (plugins.<id>.resources overrides it); a manifest may ask for less,
+         * never more.
+         */
+        instanceResources: z
+          .object({
+            cpu: z.string().min(1).optional(),
+            memory: z.string().min(1).optional(),
+          })
+          .strict()
+          .optional(),
         tenants: z
           .record(
             z
@@ -353,6 +374,14 @@ const configSchema = z
             restartPolicy: restartPolicyOverrideSchema.optional(),
             /** Its probes may run any command (exec probes); default false. */
             allowExecProbes: z.boolean().default(false),
+            /** What one of its instances counts against its tenant's quota. */
+            resources: z
+              .object({
+                cpu: z.string().min(1).optional(),
+                memory: z.string().min(1).optional(),
+              })
+              .strict()
+              .optional(),
           })
           .strict(),
       )

@@ -19,6 +19,7 @@ import { ExternalRuntime } from './engines/runtime/ExternalRuntime';
 import { ProcessRuntime } from './engines/runtime/ProcessRuntime';
 import { RuntimeRegistry } from './engines/runtime/RuntimeRegistry';
 import { createRouter } from './service/createRouter';
+import { HeldRequests } from './service/HeldRequests';
 import { PluginLifecycleOrchestrationSystem } from './system/PluginLifecycleOrchestrationSystem';
 import { ServiceDiscovery } from './engines/discovery/ServiceDiscovery';
 import { ProxyMetrics } from './engines/discovery/ProxyMetrics';
@@ -291,6 +292,7 @@ export const pluginLifecyclePlugin = createBackendPlugin({
             proxyMetrics,
             health,
             shutdown: shuttingDown.signal,
+            heldRequests: HeldRequests.create(config.heldRequests),
             httpAuth: deps.httpAuth,
             userInfo: deps.userInfo,
             permissions: deps.permissions,

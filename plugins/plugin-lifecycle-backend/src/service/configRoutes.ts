@@ -18,6 +18,7 @@ import {
 } from '../engines/configuration/configBackup';
 import { PluginLifecycleOrchestrationSystem } from '../system/PluginLifecycleOrchestrationSystem';
 import { Tenancy } from '../system/Tenancy';
+import { HeldRequests } from './HeldRequests';
 import { RouteAccess, parseInput } from './routeAccess';
 
 /** What the configuration routes borrow from the main router. */
@@ -27,6 +28,8 @@ export interface ConfigRoutesContext extends RouteAccess {
   isAllowed: (req: Request, permission: BasicPermission) => Promise<boolean>;
   /** Aborted when the backend shuts down: long-polls answer and event streams end. */
   shutdown?: AbortSignal;
+  /** Caps on long-polls and event streams; unlimited when not given. */
+  heldRequests?: HeldRequests;
 }
 
 function parseWrite(mode: LayerChange['mode'], raw: unknown) {
@@ -74,7 +77,8 @@ export function addConfigurationRoutes(
   router: Router,
   context: ConfigRoutesContext,
 ) {
-  const { system, authorize, audited, isAllowed, shutdown } = context;
+  const { system, authorize, audited, isAllowed, shutdown, heldRequests } =
+    context;
   const manager = () => system.getPluginConfigurationManager();
 
   const mayReveal = async (req: Request, reveal?: boolean) => {
@@ -282,9 +286,15 @@ export function addConfigurationRoutes(
   router.get(
     '/plugins/:pluginId/config/:environment/watch',
     async (req, res) => {
-      const { scope } = await authorize(req, pluginLifecycleReadPermission);
+      const { scope, actor } = await authorize(
+        req,
+        pluginLifecycleReadPermission,
+      );
       const { pluginId, environment } = req.params;
       const query = parseInput(configWatchQuerySchema, req.query, 'query');
+      // Over the cap: a 429 at once. Released when the answer or stream ends.
+      const release = heldRequests?.acquire(actor ?? 'anonymous');
+      if (release) res.on('close', release);
       if (
         req.accepts(['application/json', 'text/event-stream']) ===
         'text/event-stream'

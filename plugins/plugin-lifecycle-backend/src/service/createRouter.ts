@@ -38,6 +38,7 @@ import { ServiceDiscovery } from '../engines/discovery/ServiceDiscovery';
 import { HealthMonitor } from '../engines/health/HealthMonitor';
 import { ProxyMetrics } from '../engines/discovery/ProxyMetrics';
 import { parseInput } from './routeAccess';
+import { HeldRequests } from './HeldRequests';
 
 export interface RouterOptions {
   system: PluginLifecycleOrchestrationSystem;
@@ -53,6 +54,8 @@ export interface RouterOptions {
   proxyMetrics?: ProxyMetrics;
   /** Aborted when the backend shuts down: configuration long-polls answer and event streams end. */
   shutdown?: AbortSignal;
+  /** Caps on long-polls and event streams; unlimited when not given. */
+  heldRequests?: HeldRequests;
 }
 
 /**
@@ -144,6 +147,7 @@ export async function createRouter(
     authorize,
     audited,
     shutdown: options.shutdown,
+    heldRequests: options.heldRequests,
     isAllowed: async (req, permission) => {
       const credentials = await httpAuth.credentials(req, {
         allow: ['user', 'service'],
@@ -292,7 +296,8 @@ export async function createRouter(
   });
 
   router.get('/operations/:operationId', async (req, res) => {
-    const { scope } = await authorize(req, pluginLifecycleReadPermission);
+    const caller = await authorize(req, pluginLifecycleReadPermission);
+    const { scope } = caller;
     const { waitSeconds } = parseInput(
       getOperationQuerySchema,
       req.query,
@@ -302,9 +307,14 @@ export async function createRouter(
       res.json(await system.getOperation(req.params.operationId, scope));
       return;
     }
+    // Taken after the permission check, released when the answer is gone.
+    const release = options.heldRequests?.acquire(caller.actor ?? 'anonymous');
     // A caller that goes away ends its wait.
     const gone = new AbortController();
-    res.on('close', () => gone.abort());
+    res.on('close', () => {
+      release?.();
+      gone.abort();
+    });
     res.json(
       await system.waitForOperation(req.params.operationId, {
         scope,

@@ -67,6 +67,7 @@ import { ConfigMaintenance } from '../engines/configuration/ConfigMaintenance';
 import { HealthMonitor } from '../engines/health/HealthMonitor';
 import { ServiceDiscovery } from '../engines/discovery/ServiceDiscovery';
 import { SystemEvents } from './SystemEvents';
+import { MAX_OPERATION_POLL_MS, pauseForOperation } from './operationWait';
 import { ALL_TENANTS, Tenancy, TenantScope } from './Tenancy';
 import { zodMessage } from './zodMessage';
 import { parseNpmSpec } from '../engines/runtime/artifactInstall';
@@ -168,6 +169,8 @@ export class PluginLifecycleOrchestrationSystem {
       stopGracePeriodMs: config.runtime.process.stopGracePeriod,
       checkQuota: (tenant, request, pluginId) =>
         this.#tenancy.checkQuota(tenant, request, pluginId),
+      resourcesOf: (pluginId, requested) =>
+        this.#tenancy.resourcesOf(pluginId, requested),
       dependencyView: () => this.#dependencyView(),
       configuration: {
         resolve: plugin =>
@@ -890,12 +893,17 @@ export class PluginLifecycleOrchestrationSystem {
     options: {
       timeoutMs?: number;
       scope?: TenantScope;
-      /** How often the operation is read again; 25 ms unless set. */
+      /**
+       * The first pause before the operation is read again (25 ms unless
+       * set); each pause doubles, up to a second, and this replica's own
+       * end of the operation cuts it short.
+       */
       intervalMs?: number;
       signal?: AbortSignal;
     } = {},
   ): Promise<Operation> {
     const deadline = Date.now() + (options.timeoutMs ?? 60_000);
+    let delayMs = options.intervalMs ?? 25;
     for (;;) {
       const operation = await this.getOperation(operationId, options.scope);
       if (
@@ -905,7 +913,14 @@ export class PluginLifecycleOrchestrationSystem {
       ) {
         return operation;
       }
-      await new Promise(r => setTimeout(r, options.intervalMs ?? 25));
+      await pauseForOperation({
+        events: this.#events,
+        operationId,
+        delayMs,
+        deadline,
+        signal: options.signal,
+      });
+      delayMs = Math.min(delayMs * 2, MAX_OPERATION_POLL_MS);
     }
   }
 
