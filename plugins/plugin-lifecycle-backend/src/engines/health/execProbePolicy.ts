@@ -102,8 +102,10 @@ export class ExecProbePolicy {
     if (this.#limits) {
       const origin =
         source.kind === 'plugin'
-          ? `${source.origin ?? 'the probes'} of plugin '${source.pluginId}'`
-          : `the health check of service '${source.serviceName}'`;
+          ? `plugin '${source.pluginId}'${
+              source.origin ? ` (${source.origin})` : ''
+            }`
+          : `service '${source.serviceName}' (its health check)`;
       assertWithinProbeLimits(probes ?? [], this.#limits, origin);
     }
     for (const probe of probes ?? []) {

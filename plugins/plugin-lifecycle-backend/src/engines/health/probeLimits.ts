@@ -34,7 +34,7 @@ export function assertWithinProbeLimits(
 ): void {
   if (probes.length > limits.maxProbesPerPlugin) {
     throw new InputError(
-      `Too many probes in ${origin}: ${probes.length}, at most ${limits.maxProbesPerPlugin} (${PROBE_LIMITS_KEY}.maxProbesPerPlugin)`,
+      `Too many probes of ${origin}: ${probes.length}, at most ${limits.maxProbesPerPlugin} (${PROBE_LIMITS_KEY}.maxProbesPerPlugin)`,
     );
   }
   for (const probe of probes) {
@@ -43,7 +43,7 @@ export function assertWithinProbeLimits(
       !(probe.periodSeconds >= limits.minPeriodSeconds)
     ) {
       throw new InputError(
-        `Probe '${probe.name}' in ${origin} has periodSeconds ${probe.periodSeconds}; it must be at least ${limits.minPeriodSeconds} (${PROBE_LIMITS_KEY}.minPeriodSeconds)`,
+        `Probe '${probe.name}' of ${origin} has periodSeconds ${probe.periodSeconds}; it must be at least ${limits.minPeriodSeconds} (${PROBE_LIMITS_KEY}.minPeriodSeconds)`,
       );
     }
   }
