@@ -196,4 +196,68 @@ describe('bad input cannot make the backend do unbounded work', () => {
       ).status,
     ).toBe(404);
   });
+
+  it('pages plugins, history and operations with a cursor, and the defaults keep what callers saw', async () => {
+    for (const id of ['paged-a', 'paged-b']) {
+      const res = await request(server)
+        .post(api(`/plugins/${id}/install`))
+        .set('Authorization', alice)
+        .send({
+          version: '1.0.0',
+          artifact: {
+            type: 'external',
+            endpoints: [{ host: '127.0.0.1', port: 9 }],
+          },
+        });
+      expect(res.status).toBe(202);
+      await waitForOperation(server, alice, res.body.operationId);
+    }
+    const get = async (path: string) => {
+      const res = await request(server)
+        .get(api(path))
+        .set('Authorization', alice);
+      expect(res.status).toBe(200);
+      return res.body as { items: any[]; nextCursor?: string };
+    };
+    async function follow(path: string, key: (item: any) => unknown) {
+      const seen: unknown[] = [];
+      let page = await get(`${path}?limit=1`);
+      for (;;) {
+        expect(page.items.length).toBeLessThanOrEqual(1);
+        seen.push(...page.items.map(key));
+        if (!page.nextCursor) return seen;
+        page = await get(
+          `${path}?limit=1&cursor=${encodeURIComponent(page.nextCursor)}`,
+        );
+      }
+    }
+
+    const all = (await get('/plugins')).items.map(p => p.id);
+    expect(all).toEqual(['paged-a', 'paged-b', 'sample']);
+    expect(await follow('/plugins', p => p.id)).toEqual(all);
+
+    const history = (await get('/plugins/sample/history')).items;
+    expect(history.length).toBeGreaterThan(1);
+    expect(await follow('/plugins/sample/history', t => t.id)).toEqual(
+      history.map(t => t.id),
+    );
+
+    const operations = (await get('/plugins/sample/operations')).items;
+    expect(operations.length).toBeGreaterThanOrEqual(1);
+    expect(await follow('/plugins/sample/operations', o => o.id)).toEqual(
+      operations.map(o => o.id),
+    );
+
+    const bad = await request(server)
+      .get(api('/plugins?cursor=not-a-cursor'))
+      .set('Authorization', alice);
+    expect(bad.status).toBe(400);
+    expect(bad.body.error.message).toBe(
+      'Invalid query: cursor: not a cursor from an earlier page (use its nextCursor)',
+    );
+    const tooBig = await request(server)
+      .get(api('/plugins?limit=1001'))
+      .set('Authorization', alice);
+    expect(tooBig.status).toBe(400);
+  });
 });

@@ -434,6 +434,12 @@ export class PluginStore {
       state?: LifecycleState;
       tenant?: string;
       entityRef?: string;
+      /** Only plugins of these tenants (a caller's scope). */
+      tenants?: string[];
+      /** A page: plugins with ids after this one... */
+      after?: string;
+      /** ...at most this many. */
+      limit?: number;
     } = {},
   ): Promise<PluginRecord[]> {
     const query = this.#db<PluginRow>('plugins')
@@ -442,6 +448,9 @@ export class PluginStore {
     if (filter.state) query.where('state', filter.state);
     if (filter.tenant) query.where('tenant', filter.tenant);
     if (filter.entityRef) query.where('entity_ref', filter.entityRef);
+    if (filter.tenants) query.whereIn('tenant', filter.tenants);
+    if (filter.after !== undefined) query.where('id', '>', filter.after);
+    if (filter.limit !== undefined) query.limit(filter.limit);
     return ((await query) as unknown as PluginRow[]).map(rowToPlugin);
   }
 
@@ -662,13 +671,15 @@ export class PluginStore {
 
   async history(
     pluginId: string,
-    options: { limit?: number } = {},
+    options: { limit?: number; afterId?: number } = {},
   ): Promise<StateTransition[]> {
-    const rows = await this.#db<TransitionRow>('state_transitions')
+    const query = this.#db<TransitionRow>('state_transitions')
       .select('*')
       .where({ plugin_id: pluginId })
       .orderBy('id', 'asc')
       .limit(options.limit ?? 500);
+    if (options.afterId !== undefined) query.where('id', '>', options.afterId);
+    const rows = await query;
     return rows.map(rowToTransition);
   }
 

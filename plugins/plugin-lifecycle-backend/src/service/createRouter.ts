@@ -9,6 +9,7 @@ import {
   actionRequestSchema,
   getOperationQuerySchema,
   listPluginsQuerySchema,
+  pageQuerySchema,
   pluginLifecycleManagePermission,
   pluginLifecycleReadPermission,
   updateRollbackRequestSchema,
@@ -39,6 +40,7 @@ import { HealthMonitor } from '../engines/health/HealthMonitor';
 import { ProxyMetrics } from '../engines/discovery/ProxyMetrics';
 import { parseInput } from './routeAccess';
 import { HeldRequests } from './HeldRequests';
+import { nextCursor, readCursor } from './paging';
 
 export interface RouterOptions {
   system: PluginLifecycleOrchestrationSystem;
@@ -165,8 +167,15 @@ export async function createRouter(
 
   router.get('/plugins', async (req, res) => {
     const { scope } = await authorize(req, pluginLifecycleReadPermission);
-    const filter = parseInput(listPluginsQuerySchema, req.query, 'query');
-    res.json({ items: await system.listPlugins(filter, scope) });
+    const {
+      limit = 500,
+      cursor,
+      ...filter
+    } = parseInput(listPluginsQuerySchema, req.query, 'query');
+    const after =
+      cursor === undefined ? undefined : readCursor(cursor, 'string');
+    const items = await system.listPlugins(filter, scope, { limit, after });
+    res.json({ items, ...nextCursor(items, limit, p => p.id) });
   });
 
   router.get('/plugins/:pluginId', async (req, res) => {
@@ -176,7 +185,18 @@ export async function createRouter(
 
   router.get('/plugins/:pluginId/history', async (req, res) => {
     const { scope } = await authorize(req, pluginLifecycleReadPermission);
-    res.json({ items: await system.getHistory(req.params.pluginId, scope) });
+    const { limit = 500, cursor } = parseInput(
+      pageQuerySchema,
+      req.query,
+      'query',
+    );
+    const afterId =
+      cursor === undefined ? undefined : readCursor(cursor, 'number');
+    const items = await system.getHistory(req.params.pluginId, scope, {
+      limit,
+      afterId,
+    });
+    res.json({ items, ...nextCursor(items, limit, t => t.id) });
   });
 
   // install and update: a version and the rest of the request
@@ -290,9 +310,18 @@ export async function createRouter(
 
   router.get('/plugins/:pluginId/operations', async (req, res) => {
     const { scope } = await authorize(req, pluginLifecycleReadPermission);
-    res.json({
-      items: await system.listOperations(req.params.pluginId, scope),
+    const { limit = 50, cursor } = parseInput(
+      pageQuerySchema,
+      req.query,
+      'query',
+    );
+    const beforeSeq =
+      cursor === undefined ? undefined : readCursor(cursor, 'number');
+    const items = await system.listOperations(req.params.pluginId, scope, {
+      limit,
+      beforeSeq,
     });
+    res.json({ items, ...nextCursor(items, limit, o => o.seq) });
   });
 
   router.get('/operations/:operationId', async (req, res) => {

@@ -822,6 +822,10 @@ export class PluginLifecycleOrchestrationSystem {
     return this.#orchestrator.cancel(operationId, options.userId);
   }
 
+  /**
+   * Plugins by id, in the caller's tenants; with `page`, at most `limit`
+   * after the id `after`.
+   */
   async listPlugins(
     filter: {
       state?: LifecycleState;
@@ -829,10 +833,16 @@ export class PluginLifecycleOrchestrationSystem {
       entityRef?: string;
     } = {},
     scope: TenantScope = ALL_TENANTS,
+    page: { limit?: number; after?: string } = {},
   ): Promise<PluginSummary[]> {
-    return (await this.#plugins.list(filter))
-      .filter(p => Tenancy.includes(scope, p.tenant))
-      .map(toSummary);
+    return (
+      await this.#plugins.list({
+        ...filter,
+        ...page,
+        // In the query, so a page is full whatever the other tenants hold.
+        ...(scope.all === true ? {} : { tenants: scope.tenants }),
+      })
+    ).map(toSummary);
   }
 
   async getPlugin(
@@ -856,21 +866,28 @@ export class PluginLifecycleOrchestrationSystem {
     };
   }
 
+  /** The plugin's state transitions, oldest first; 500 unless `page.limit`, after the id `page.afterId`. */
   async getHistory(
     pluginId: string,
     scope: TenantScope = ALL_TENANTS,
+    page: { limit?: number; afterId?: number } = {},
   ): Promise<StateTransition[]> {
     const plugin = await this.#getPlugin(pluginId, scope);
-    return this.#plugins.history(plugin.id);
+    return this.#plugins.history(plugin.id, page);
   }
 
-  /** The plugin's operations, newest first (queued and running ones included). */
+  /**
+   * The plugin's operations, newest first (queued and running ones
+   * included); 50 unless `page.limit`, before the sequence number
+   * `page.beforeSeq`.
+   */
   async listOperations(
     pluginId: string,
     scope: TenantScope = ALL_TENANTS,
-  ): Promise<Operation[]> {
+    page: { limit?: number; beforeSeq?: number } = {},
+  ): Promise<QueuedOperation[]> {
     const plugin = await this.#getPlugin(pluginId, scope);
-    return this.#operations.listForPlugin(plugin.id);
+    return this.#operations.listForPlugin(plugin.id, page);
   }
 
   async getOperation(

@@ -440,11 +440,47 @@ export const getOperationQuerySchema = z
 /** @public */
 export type GetOperationQuery = z.infer<typeof getOperationQuerySchema>;
 
-/** @public */
+/** Most items one page of a list holds. @public */
+export const MAX_PAGE_SIZE = 1000;
+
+/** The cursor of a paged list: the `nextCursor` of the page before. */
+const cursorParam = z.string().min(1).max(2048);
+
+/**
+ * Query of `GET /plugins`: a page of at most `limit` plugins (default 500)
+ * by id, after `cursor` (the `nextCursor` of the page before).
+ *
+ * @public
+ */
 export const listPluginsQuerySchema = z
   .object({
     state: lifecycleStateSchema.optional(),
     tenant: z.string().min(1).max(255).optional(),
     entityRef: z.string().min(1).max(512).optional(),
+    limit: decimalIntegerParam({ min: 1, max: MAX_PAGE_SIZE }).optional(),
+    cursor: cursorParam.optional(),
   })
   .strict();
+
+/**
+ * Query of `GET /plugins/{id}/history` (oldest first, default 500 a page)
+ * and `GET /plugins/{id}/operations` (newest first, default 50 a page).
+ *
+ * @public
+ */
+export const pageQuerySchema = z
+  .object({
+    limit: decimalIntegerParam({ min: 1, max: MAX_PAGE_SIZE }).optional(),
+    cursor: cursorParam.optional(),
+  })
+  .strict();
+
+/**
+ * A page of a list: `nextCursor` is there when more items follow.
+ *
+ * @public
+ */
+export interface Page<T> {
+  items: T[];
+  nextCursor?: string;
+}
