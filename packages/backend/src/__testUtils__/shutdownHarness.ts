@@ -52,6 +52,8 @@ export async function startDemoBackend(options: {
   nodeEnv: 'development' | 'production';
   /** pluginLifecycle.shutdown, when given. */
   shutdown?: Record<string, unknown>;
+  /** More of pluginLifecycle (bench/heldRequests sets its caps). */
+  pluginLifecycle?: Record<string, unknown>;
 }): Promise<DemoBackend> {
   const port = await freePort();
   const dataPlanePort = await freePort();
@@ -82,6 +84,7 @@ export async function startDemoBackend(options: {
         dataDir: path.join(work, 'plugin-lifecycle'),
         discovery: { dataPlane: { port: dataPlanePort } },
         ...(options.shutdown ? { shutdown: options.shutdown } : {}),
+        ...options.pluginLifecycle,
       },
     }),
   );
