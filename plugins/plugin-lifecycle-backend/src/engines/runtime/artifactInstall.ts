@@ -45,6 +45,8 @@ export interface NpmOptions {
   /** Where npm runs, so relative `file:` specs resolve from here. */
   cwd?: string;
   signal?: AbortSignal;
+  /** Milliseconds `npm pack` may take; default 120000. */
+  packTimeoutMs?: number;
 }
 
 /**
@@ -99,6 +101,59 @@ function scriptsFlags(options: NpmOptions): string[] {
   return options.allowScripts ? [] : ['--ignore-scripts'];
 }
 
+/**
+ * npm did not finish within its time: transient (`ETIMEDOUT`), so the
+ * operation is tried again, and said in words, not as an abort.
+ */
+export class NpmTimeoutError extends Error {
+  readonly name = 'NpmTimeoutError';
+  readonly code = 'ETIMEDOUT';
+}
+
+/**
+ * Runs npm; when it is killed for taking longer than `timeoutMs`, or the
+ * operation is aborted, says so ("npm pack timed out after 120 s") instead
+ * of Node's "The operation was aborted" or "Command failed".
+ */
+async function runNpm(
+  command: string,
+  args: string[],
+  options: {
+    cwd?: string;
+    env: NodeJS.ProcessEnv;
+    signal?: AbortSignal;
+    timeoutMs: number;
+  },
+) {
+  try {
+    return await execFileAsync('npm', [command, ...args], {
+      cwd: options.cwd,
+      env: options.env,
+      signal: options.signal,
+      timeout: options.timeoutMs,
+    });
+  } catch (error: any) {
+    if (options.signal?.aborted) {
+      const reason = options.signal.reason;
+      throw new Error(
+        `npm ${command} was stopped before it finished: ${
+          reason instanceof Error ? reason.message : String(reason)
+        }`,
+        { cause: reason },
+      );
+    }
+    // execFile's timeout kills with SIGTERM and reports the failed command.
+    if (error?.killed && error?.signal === 'SIGTERM') {
+      throw new NpmTimeoutError(
+        `npm ${command} timed out after ${Number(
+          (options.timeoutMs / 1000).toFixed(3),
+        )} s`,
+      );
+    }
+    throw error;
+  }
+}
+
 /** Fetches `name@version` with npm itself (registry or other spec) into `dir`. */
 export async function fetchNpmPackage(
   name: string,
@@ -113,10 +168,9 @@ export async function fetchNpmPackage(
   const tmp = await fs.mkdtemp(`${dir}.pack-`);
   try {
     try {
-      await execFileAsync(
-        'npm',
+      await runNpm(
+        'pack',
         [
-          'pack',
           '--json',
           '--pack-destination',
           tmp,
@@ -128,10 +182,13 @@ export async function fetchNpmPackage(
           cwd: options.cwd,
           env: npmEnv(options),
           signal: options.signal,
-          timeout: 120_000,
+          timeoutMs: options.packTimeoutMs ?? 120_000,
         },
       );
     } catch (error: any) {
+      if (error instanceof NpmTimeoutError || options.signal?.aborted) {
+        throw error;
+      }
       const detail = String(error.stderr ?? error.message)
         .split('\n')
         .find(l => /E404|ETARGET|ENOVERSIONS|error/i.test(l));
@@ -170,10 +227,9 @@ export async function installDependencies(
   const hasDependencies =
     !!pkg.dependencies && Object.keys(pkg.dependencies).length > 0;
   if (hasDependencies) {
-    await execFileAsync(
-      'npm',
+    await runNpm(
+      'install',
       [
-        'install',
         '--omit=dev',
         '--ignore-scripts',
         '--no-audit',
@@ -184,17 +240,17 @@ export async function installDependencies(
         cwd: dir,
         env: npmEnv({ allowScripts: false }),
         signal: options.signal,
-        timeout: 300_000,
+        timeoutMs: 300_000,
       },
     );
   }
   const hasInstallScripts = INSTALL_SCRIPTS.some(s => pkg.scripts?.[s]);
   if (options.allowScripts && (hasDependencies || hasInstallScripts)) {
-    await execFileAsync('npm', ['rebuild', '--no-audit', '--no-fund'], {
+    await runNpm('rebuild', ['--no-audit', '--no-fund'], {
       cwd: dir,
       env: npmEnv(options),
       signal: options.signal,
-      timeout: 300_000,
+      timeoutMs: 300_000,
     });
   }
 }
