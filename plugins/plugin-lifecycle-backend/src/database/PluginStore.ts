@@ -524,7 +524,12 @@ export class PluginStore {
 
   /** The manifest dependencies of every plugin's current version, in one query. */
   async dependencyView(): Promise<
-    Array<{ id: string; state: LifecycleState; dependencies: string[] }>
+    Array<{
+      id: string;
+      tenant: string;
+      state: LifecycleState;
+      dependencies: string[];
+    }>
   > {
     const rows = await this.#db('plugins as p')
       .leftJoin('plugin_versions as v', join =>
@@ -532,10 +537,16 @@ export class PluginStore {
           .on('v.plugin_id', '=', 'p.id')
           .andOn('v.version', '=', 'p.current_version'),
       )
-      .select('p.id', 'p.state', 'v.manifest');
+      .select('p.id', 'p.tenant', 'p.state', 'v.manifest');
     return rows.map(
-      (r: { id: string; state: string; manifest: string | null }) => ({
+      (r: {
+        id: string;
+        tenant: string;
+        state: string;
+        manifest: string | null;
+      }) => ({
         id: r.id,
+        tenant: r.tenant,
         state: r.state as LifecycleState,
         dependencies: (
           fromJson<PluginManifest>(r.manifest, {}).dependencies ?? []

@@ -51,6 +51,7 @@ import {
   breakerAllows,
   breakerRecord,
   planBatch,
+  withinTenantDependencies,
 } from '../domain/orchestration';
 import { LifecycleActions } from '../engines/lifecycle/LifecycleActions';
 import { LifecycleStateMachine } from '../engines/lifecycle/LifecycleStateMachine';
@@ -1388,8 +1389,8 @@ export class PluginLifecycleOrchestrationSystem {
     }
   }
 
-  #dependencyView() {
-    return this.#plugins.dependencyView();
+  async #dependencyView() {
+    return withinTenantDependencies(await this.#plugins.dependencyView());
   }
 
   /** Dependencies by plugin id: from the install request's manifest, else the installed version's. */

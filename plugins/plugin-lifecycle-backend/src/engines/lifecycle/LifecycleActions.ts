@@ -926,9 +926,11 @@ export class LifecycleActions {
     const all = await this.#o.plugins.list();
     const byId = new Map(all.map(p => [p.id, p]));
     const problems = [
-      ...checkDependenciesRunning(manifest.dependencies ?? [], id =>
-        byId.get(id),
-      ),
+      // Another tenant's plugin is not there for this one.
+      ...checkDependenciesRunning(manifest.dependencies ?? [], id => {
+        const dependency = byId.get(id);
+        return dependency?.tenant === plugin.tenant ? dependency : undefined;
+      }),
       ...missingRequiredConfiguration(
         manifest.configSchema,
         (config ?? (await this.#o.configuration.resolve(plugin))).entries,
