@@ -18,6 +18,7 @@ import {
 } from '../engines/configuration/configBackup';
 import { PluginLifecycleOrchestrationSystem } from '../system/PluginLifecycleOrchestrationSystem';
 import { Tenancy } from '../system/Tenancy';
+import { exportAuditSummary, writeAuditSummary } from './auditSummaries';
 import { HeldRequests } from './HeldRequests';
 import { RouteAccess, parseInput } from './routeAccess';
 
@@ -100,12 +101,18 @@ export function addConfigurationRoutes(
   });
 
   router.get('/config/export', async (req, res) => {
-    const doc = await audited(req, 'config-export', {}, async ({ scope }) => {
-      const ids = scope.all
-        ? undefined
-        : (await system.listPlugins({}, scope)).map(p => p.id);
-      return exportConfiguration(manager(), ids);
-    });
+    const doc = await audited(
+      req,
+      'config-export',
+      {},
+      async ({ scope }) => {
+        const ids = scope.all
+          ? undefined
+          : (await system.listPlugins({}, scope)).map(p => p.id);
+        return exportConfiguration(manager(), ids);
+      },
+      exportAuditSummary,
+    );
     res.json(doc);
   });
 
@@ -193,6 +200,7 @@ export function addConfigurationRoutes(
               : undefined,
           };
         },
+        writeAuditSummary,
       );
       if ('dryRun' in written) {
         res.status(200).json(written);
@@ -206,7 +214,7 @@ export function addConfigurationRoutes(
   router.patch('/plugins/:pluginId/config/:layer', write('merge'));
 
   async function changes(pluginId: string, layer: string, version: number) {
-    // For the audit record: what changed, secrets masked.
+    // For the audit record: which keys changed (auditSummaries keeps no values).
     if (version < 2) return undefined;
     return manager()
       .diffVersions(pluginId, layer, version - 1, version)
@@ -278,6 +286,7 @@ export function addConfigurationRoutes(
           scope,
         });
       },
+      writeAuditSummary,
     );
     // Like any write that makes a version.
     res.status(201).json(result);

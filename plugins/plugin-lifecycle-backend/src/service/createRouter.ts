@@ -102,13 +102,16 @@ export async function createRouter(
     eventId: string,
     meta: Record<string, string>,
     fn: (caller: { actor?: string; scope: TenantScope }) => Promise<T>,
+    summarize: (result: T) => unknown = result => result,
   ): Promise<T> => {
     const caller = await authorize(req, pluginLifecycleManagePermission);
     const event = await auditor.createEvent({ eventId, request: req, meta });
     try {
       const result = await fn(caller);
       await event.success({
-        meta: { result: JSON.parse(JSON.stringify(result ?? null)) },
+        meta: {
+          result: JSON.parse(JSON.stringify(summarize(result) ?? null)),
+        },
       });
       return result;
     } catch (error) {

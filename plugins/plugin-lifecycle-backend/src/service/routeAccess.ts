@@ -12,12 +12,16 @@ export type Caller = { actor?: string; scope: TenantScope };
 export interface RouteAccess {
   /** Checks the permission; says who the caller is and its tenants. */
   authorize: (req: Request, permission: BasicPermission) => Promise<Caller>;
-  /** Runs a mutation with an audit record of who did what and how it ended. */
+  /**
+   * Runs a mutation with an audit record of who did what and how it ended;
+   * `summarize` says what of the result the record keeps (default: all of it).
+   */
   audited: <T>(
     req: Request,
     eventId: string,
     meta: Record<string, string>,
     fn: (caller: Caller) => Promise<T>,
+    summarize?: (result: T) => unknown,
   ) => Promise<T>;
 }
 
