@@ -261,16 +261,18 @@ describe('readPluginLifecycleConfig: encryption keys', () => {
   });
 
   it('takes an activeKeyId among the keys, or none', () => {
-    const read = (encryption: object) =>
+    const readKeys = (encryption: object) =>
       readPluginLifecycleConfig(
         new ConfigReader({
           pluginLifecycle: { configuration: { encryption } },
         }),
       ).configuration.encryption;
-    expect(read({ keys: [devKey, prodKey], activeKeyId: 'dev-1' })).toEqual({
-      keys: [devKey, prodKey],
-      activeKeyId: 'dev-1',
-    });
-    expect(read({ keys: [prodKey] }).activeKeyId).toBeUndefined();
+    expect(readKeys({ keys: [devKey, prodKey], activeKeyId: 'dev-1' })).toEqual(
+      {
+        keys: [devKey, prodKey],
+        activeKeyId: 'dev-1',
+      },
+    );
+    expect(readKeys({ keys: [prodKey] }).activeKeyId).toBeUndefined();
   });
 });

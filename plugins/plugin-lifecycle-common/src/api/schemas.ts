@@ -38,10 +38,7 @@ export function decimalIntegerParam(options: {
   name?: string;
 }) {
   const what = options.name ? `${options.name} ` : '';
-  const range =
-    options.max === undefined
-      ? `at least ${options.min}`
-      : `from ${options.min} to ${options.max}`;
+  const max = options.max ?? Number.MAX_SAFE_INTEGER;
   return z
     .string()
     .regex(/^\d{1,15}$/, `${what}must be a whole number in decimal digits`)
@@ -49,8 +46,8 @@ export function decimalIntegerParam(options: {
     .pipe(
       z
         .number()
-        .min(options.min, `${what}must be ${range}`)
-        .max(options.max ?? Number.MAX_SAFE_INTEGER, `${what}must be ${range}`),
+        .min(options.min, `${what}must be at least ${options.min}`)
+        .max(max, `${what}is at most ${max}`),
     );
 }
 

@@ -8,6 +8,7 @@ describe('printableMessage', () => {
     expect(message).toBe(
       'ok\\n2026-12-03T00:00:00.000Z info backend: admin logged in\\r\\u001b[2J\\u001b]0;pwned\\u0007\\u202eevil\\u0000',
     );
+    // eslint-disable-next-line no-control-regex
     expect(message).not.toMatch(/[\u0000-\u001f\u007f-\u009f\u202e]/);
   });
 

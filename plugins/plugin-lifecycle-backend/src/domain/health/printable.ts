@@ -3,8 +3,8 @@ export const MAX_PROBE_MESSAGE_LENGTH = 600;
 
 // C0 and C1 controls, DEL, and the Unicode line and paragraph separators and
 // bidirectional overrides that can rewrite what a log line appears to say.
-// eslint-disable-next-line no-control-regex
 const UNSAFE =
+  // eslint-disable-next-line no-control-regex
   /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
 
 const NAMED: Record<string, string> = {
