@@ -202,8 +202,8 @@ export const probeSchema = z
       .min(0.001, 'must be at least 0.001 (seconds)')
       .max(300, 'must be at most 300')
       .optional(),
-    successThreshold: z.number().int().positive().max(100).optional(),
-    failureThreshold: z.number().int().positive().max(100).optional(),
+    successThreshold: z.number().int().positive().max(10_000).optional(),
+    failureThreshold: z.number().int().positive().max(10_000).optional(),
     circuitBreaker: z
       .object({
         enabled: z.boolean(),
