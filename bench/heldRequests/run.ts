@@ -199,11 +199,13 @@ async function main() {
       r =>
         `| ${r.scenario} | ${r.opened} | ${r.held} | ${r.refused} | ${ms(
           r.refusedP50,
-        )} | ${r.refusedWithinMs} | ${r.openMs} | ${r.fds} | ${r.rssMb} | ${ms(
-          r.getP50,
-        )} | ${ms(r.getP99)} | ${ms(r.getMax)} | ${ms(r.baselineP50)} / ${ms(
-          r.baselineMax,
-        )} |`,
+        )} | ${r.refusedWithinMs} | ${
+          r.overCapP50 === undefined
+            ? '-'
+            : `${ms(r.overCapP50)} / ${ms(r.overCapMax!)}`
+        } | ${r.openMs} | ${r.fds} | ${r.rssMb} | ${ms(r.getP50)} | ${ms(
+          r.getP99,
+        )} | ${ms(r.getMax)} | ${ms(r.baselineP50)} / ${ms(r.baselineMax)} |`,
     ),
   ].join('\n');
   const outcomes = rows
