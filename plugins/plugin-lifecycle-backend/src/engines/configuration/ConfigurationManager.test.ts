@@ -1915,7 +1915,7 @@ describe.each(databases.eachSupportedId())(
         );
       });
 
-      it('still opens secrets sealed in the first format, and re-seals them in the current one', async () => {
+      it('still opens secrets sealed in the first format, and re-seals them in the current one, then under a new key', async () => {
         const { knex } = await createDatabase();
         const { manager: writer } = await createManager(knex);
         await writer.replacePluginConfiguration(PLUGIN, [
@@ -1942,6 +1942,22 @@ describe.each(databases.eachSupportedId())(
         await knex('config_versions')
           .where({ revision: row.revision })
           .update({ entries: JSON.stringify(entries) });
+
+        // Re-sealed in the current format under the same key.
+        const { manager: sameKey } = await createManager(knex);
+        const upgrade = new ConfigMaintenance({
+          store: sameKey.store,
+          keyRing: sameKey.keyRing,
+          events: new SystemEvents(),
+          logger: mockServices.logger.mock(),
+        });
+        expect(await upgrade.reseal()).toBe(1);
+        expect(await upgrade.reseal()).toBe(0);
+        const [upgraded] = await knex('config_versions').select('entries');
+        expect(JSON.parse(upgraded.entries)[0].value).toMatchObject({
+          v: 2,
+          kid: 'a',
+        });
 
         const { manager: reader } = await createManager(knex, {
           keys: [KEY_A, KEY_B],
