@@ -119,6 +119,10 @@ async function runScenario(
   const backend = await startDemoBackend({
     nodeEnv: env,
     shutdown: GRACE === undefined ? undefined : { gracePeriod: GRACE },
+    // Every watch here is one caller's (the bench's token): room for all.
+    pluginLifecycle: {
+      heldRequests: { maxPerCaller: 4 * REQUESTS, maxTotal: 4 * REQUESTS },
+    },
   });
   let open: OpenRequest[] = [];
   let load = '';

@@ -16,6 +16,17 @@ export interface Config {
      * its author wrote; add 'npm' to let callers install packages.
      */
     requestArtifactTypes?: Array<'npm' | 'tarball' | 'command' | 'external'>;
+    /**
+     * Caps on requests a replica holds open: configuration watches
+     * (long-poll and server-sent events) and `GET /operations/{id}?waitSeconds`.
+     * Past either cap a new one is answered 429 at once.
+     */
+    heldRequests?: {
+      /** Per caller (user entity ref or service). Default 20. */
+      maxPerCaller?: number;
+      /** For all callers together. Default 1000. */
+      maxTotal?: number;
+    };
     /** The configuration manager. */
     configuration?: {
       /** Environments a layer may target besides `base`. Default [development, staging, production]. */
@@ -73,6 +84,13 @@ export interface Config {
       enabled?: boolean;
       /** Entity refs (users or groups) that see and manage every tenant. */
       admins?: string[];
+      /**
+       * What one instance counts against its tenant's maxCpu and maxMemory
+       * (Kubernetes quantities, e.g. 500m and 512Mi); plugins.<id>.resources
+       * overrides it. A manifest's `resources` may ask for less, never more;
+       * without a size here the manifest's word is all that counts.
+       */
+      instanceResources?: { cpu?: string; memory?: string };
       tenants?: {
         [tenantId: string]: {
           /** Entity refs (users or groups); a caller belongs when one of its ownership refs is listed. */
@@ -253,6 +271,17 @@ export interface Config {
          */
         allowedCommands?: string[];
       };
+      /**
+       * How often and how many probes an install or update request, a
+       * package's manifest, `PUT /plugins/{id}/probes` or a service's health
+       * check may ask for; more is a 400 naming the key.
+       */
+      probeLimits?: {
+        /** Shortest probe period in seconds. Default 1 (at least 0.01). */
+        minPeriodSeconds?: number;
+        /** Most probes of one plugin or registration. Default 16 (at most 64). */
+        maxProbesPerPlugin?: number;
+      };
       /** Remediation per plugin id; `*` applies to every plugin. */
       remediation?: {
         [pluginId: string]: {
@@ -386,6 +415,8 @@ export interface Config {
          * any command in exec probes. Default false.
          */
         allowExecProbes?: boolean;
+        /** What one of its instances counts against its tenant's quota (see tenancy.instanceResources). */
+        resources?: { cpu?: string; memory?: string };
         /** This plugin's restart policy; unset keys come from runtime.restartPolicy. */
         restartPolicy?: {
           backoffBase?: number;

@@ -305,3 +305,58 @@ describe('readPluginLifecycleConfig: process isolation', () => {
     );
   });
 });
+
+describe('readPluginLifecycleConfig: encryption keys', () => {
+  const devKey = {
+    id: 'dev-1',
+    secret: 'ZGV2LW9ubHkta2V5LWRvLW5vdC11c2UtaW4tcHJvZCE=',
+  };
+  const prodKey = {
+    id: 'prod-1',
+    secret: 'cHJvZC1rZXktMzItYnl0ZXMtbG9uZy1mb3ItdGVzdHM=',
+  };
+
+  it('refuses an activeKeyId a later config file left behind, saying what to set', () => {
+    // As app-config.production.yaml over app-config.yaml once was: its keys
+    // replace the list, the development activeKeyId stays.
+    const layered = ConfigReader.fromConfigs([
+      {
+        context: 'app-config.yaml',
+        data: {
+          pluginLifecycle: {
+            configuration: {
+              encryption: { keys: [devKey], activeKeyId: 'dev-1' },
+            },
+          },
+        },
+      },
+      {
+        context: 'app-config.production.yaml',
+        data: {
+          pluginLifecycle: {
+            configuration: { encryption: { keys: [prodKey] } },
+          },
+        },
+      },
+    ]);
+    expect(() => readPluginLifecycleConfig(layered)).toThrow(
+      "pluginLifecycle.configuration.encryption.activeKeyId: 'dev-1' is not the id of a configured key ('prod-1'); set pluginLifecycle.configuration.encryption.activeKeyId to one of them",
+    );
+  });
+
+  it('takes an activeKeyId among the keys, or none', () => {
+    const readKeys = (encryption: object) =>
+      readPluginLifecycleConfig(
+        new ConfigReader({
+          pluginLifecycle: { configuration: { encryption } },
+        }),
+      ).configuration.encryption;
+    expect(readKeys({ keys: [devKey, prodKey], activeKeyId: 'dev-1' })).toEqual(
+      {
+        keys: [devKey, prodKey],
+        activeKeyId: 'dev-1',
+      },
+    );
+    expect(readKeys({ keys: [prodKey] }).activeKeyId).toBeUndefined();
+  });
+});

@@ -86,6 +86,15 @@ const configSchema = z
     requestArtifactTypes: z
       .array(z.enum(['npm', 'tarball', 'command', 'external']))
       .default(['external']),
+    // Long-polls and event streams each hold a socket for up to minutes:
+    // capped per caller and in all, per replica.
+    heldRequests: z
+      .object({
+        maxPerCaller: z.number().int().min(1).default(20),
+        maxTotal: z.number().int().min(1).default(1_000),
+      })
+      .strict()
+      .prefault({}),
     orchestrator: z
       .object({
         maxConcurrentOperations: z.number().int().positive().default(10),
@@ -114,6 +123,18 @@ const configSchema = z
         enabled: z.boolean().default(false),
         /** Entity refs (users or groups) that see and manage every tenant. */
         admins: z.array(z.string().min(1)).default([]),
+        /**
+         * What one instance counts against its tenant's CPU and memory quota
+         * (plugins.<id>.resources overrides it); a manifest may ask for less,
+         * never more.
+         */
+        instanceResources: z
+          .object({
+            cpu: z.string().min(1).optional(),
+            memory: z.string().min(1).optional(),
+          })
+          .strict()
+          .optional(),
         tenants: z
           .record(
             z
@@ -177,6 +198,24 @@ const configSchema = z
             activeKeyId: z.string().min(1).optional(),
           })
           .strict()
+          // Said here, at start, with what to set: an app-config layered over
+          // one with a development key (arrays replace, objects merge) keeps
+          // that key's activeKeyId while its own keys replace the list.
+          .superRefine((e, ctx) => {
+            if (
+              e.activeKeyId === undefined ||
+              e.keys.some(k => k.id === e.activeKeyId)
+            ) {
+              return;
+            }
+            ctx.addIssue({
+              code: 'custom',
+              path: ['activeKeyId'],
+              message: `'${e.activeKeyId}' is not the id of a configured key (${
+                e.keys.map(k => `'${k.id}'`).join(', ') || 'none'
+              }); set pluginLifecycle.configuration.encryption.activeKeyId to one of them, or remove it to use the last key. To make a key: node -e "console.log(require('crypto').randomBytes(32).toString('base64'))"`,
+            });
+          })
           .prefault({}),
       })
       .strict()
@@ -332,6 +371,14 @@ const configSchema = z
           })
           .strict()
           .prefault({}),
+        /** How often and how many probes a request, a manifest or a registration may ask for. */
+        probeLimits: z
+          .object({
+            minPeriodSeconds: z.number().min(0.01).max(3_600).default(1),
+            maxProbesPerPlugin: z.number().int().min(1).max(64).default(16),
+          })
+          .strict()
+          .prefault({}),
         /** Remediation per plugin id; `*` applies to every plugin. */
         remediation: z
           .record(
@@ -403,6 +450,14 @@ const configSchema = z
             restartPolicy: restartPolicyOverrideSchema.optional(),
             /** Its probes may run any command (exec probes); default false. */
             allowExecProbes: z.boolean().default(false),
+            /** What one of its instances counts against its tenant's quota. */
+            resources: z
+              .object({
+                cpu: z.string().min(1).optional(),
+                memory: z.string().min(1).optional(),
+              })
+              .strict()
+              .optional(),
           })
           .strict(),
       )
@@ -447,6 +502,7 @@ export function execProbePolicyOf(
   config: PluginLifecycleConfig,
 ): ExecProbePolicy {
   return ExecProbePolicy.create({
+    limits: config.health.probeLimits,
     allowedCommands: config.health.exec.allowedCommands,
     allowedPlugins: Object.entries(config.plugins)
       .filter(([, plugin]) => plugin.allowExecProbes)

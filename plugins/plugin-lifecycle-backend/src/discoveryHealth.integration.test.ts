@@ -98,6 +98,8 @@ describe('discovery, proxy and health monitor in the backend', () => {
           flushInterval: 200,
           feedInterval: 200,
           restartBackoff: { base: 1_000 },
+          // Quick probes keep the test short; the default floor is 1 s.
+          probeLimits: { minPeriodSeconds: 0.1 },
         },
       },
     }));

@@ -25,6 +25,7 @@ import { ProcessRuntime } from './engines/runtime/ProcessRuntime';
 import { ProcessIdentities } from './engines/runtime/processIdentity';
 import { RuntimeRegistry } from './engines/runtime/RuntimeRegistry';
 import { createRouter } from './service/createRouter';
+import { HeldRequests } from './service/HeldRequests';
 import { PluginLifecycleOrchestrationSystem } from './system/PluginLifecycleOrchestrationSystem';
 import { ServiceDiscovery } from './engines/discovery/ServiceDiscovery';
 import { ProxyMetrics } from './engines/discovery/ProxyMetrics';
@@ -410,6 +411,7 @@ export const pluginLifecyclePlugin = createBackendPlugin({
             proxyMetrics,
             health,
             shutdown: shuttingDown.signal,
+            heldRequests: HeldRequests.create(config.heldRequests),
             auditor: deps.auditor,
           }),
         );

@@ -8,9 +8,9 @@ jest.setTimeout(60_000);
 
 const databases = createTestDatabases();
 
-/** A stand-in for a sealed envelope: the store never opens them. */
+/** A stand-in for a sealed envelope (format 2): the store never opens them. */
 function sealed(kid: string, ct = 'Y3Q='): StoredConfigEntry['value'] {
-  return { $sealed: 'aes-256-gcm', kid, iv: 'aXY=', tag: 'dGFn', ct };
+  return { $sealed: 'aes-256-gcm', v: 2, kid, iv: 'aXY=', tag: 'dGFn', ct };
 }
 
 function entry(key: string, value: unknown): StoredConfigEntry {
@@ -405,6 +405,42 @@ describe.each(databases.eachSupportedId())('ConfigStore on %s', databaseId => {
       .whereNotNull('key_ids')
       .select('key_ids');
     expect(rows.map(r => r.key_ids)).toEqual(['b', 'b', 'b']);
+  });
+
+  it('lists versions with a first-format envelope under the active key, for re-sealing in the current format', async () => {
+    const { store } = await createStore();
+    await store.append({
+      pluginId: 'p1',
+      layer: 'base',
+      entries: [secret('s', 'b')],
+      keyIds: ['b'],
+    });
+    const firstFormat = await store.append({
+      pluginId: 'p1',
+      layer: 'production',
+      entries: [
+        {
+          key: 's',
+          type: 'secret',
+          // As backends before format 2 wrote it: no `v`.
+          value: {
+            $sealed: 'aes-256-gcm',
+            kid: 'b',
+            iv: 'aXY=',
+            tag: 'dGFn',
+            ct: 'Y3Q=',
+          },
+        },
+      ],
+      keyIds: ['b'],
+    });
+    expect(
+      (await store.listSealedWithOtherKeys('b')).map(v => v.revision),
+    ).toEqual([firstFormat.revision]);
+    expect(await store.resealed(firstFormat, [secret('s', 'b')], ['b'])).toBe(
+      true,
+    );
+    expect(await store.listSealedWithOtherKeys('b')).toEqual([]);
   });
 
   it('records a rotation notice once', async () => {

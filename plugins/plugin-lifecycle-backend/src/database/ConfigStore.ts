@@ -288,14 +288,22 @@ export class ConfigStore {
     return byKey;
   }
 
-  /** Versions with a secret sealed by a key other than `activeKeyId`. */
+  /**
+   * Versions with a secret sealed by a key other than `activeKeyId`, or in
+   * the first envelope format (no `v`: its `kid` follows `$sealed` in the
+   * stored JSON text, which keeps the order it was written in).
+   */
   async listSealedWithOtherKeys(
     activeKeyId: string,
     limit = 100,
   ): Promise<StoredConfigVersion[]> {
     const rows = await this.#db<ConfigVersionRow>('config_versions')
       .whereNotNull('key_ids')
-      .whereNot('key_ids', activeKeyId)
+      .where(q =>
+        q
+          .whereNot('key_ids', activeKeyId)
+          .orWhere('entries', 'like', '%"$sealed":"aes-256-gcm","kid"%'),
+      )
       .orderBy('revision', 'asc')
       .limit(limit);
     return rows.map(rowToVersion);

@@ -583,12 +583,16 @@ export class OperationStore {
   /** A plugin's operations, newest first. */
   async listForPlugin(
     pluginId: string,
-    options: { limit?: number } = {},
+    options: { limit?: number; beforeSeq?: number } = {},
   ): Promise<QueuedOperation[]> {
-    const rows = await this.#db<OperationRow>('operations')
+    const query = this.#db<OperationRow>('operations')
       .where({ plugin_id: pluginId })
       .orderBy('seq', 'desc')
       .limit(options.limit ?? 50);
+    if (options.beforeSeq !== undefined) {
+      query.where('seq', '<', options.beforeSeq);
+    }
+    const rows = await query;
     return this.#withDependencies(this.#db, rows);
   }
 

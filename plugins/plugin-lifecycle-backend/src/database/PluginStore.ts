@@ -434,6 +434,12 @@ export class PluginStore {
       state?: LifecycleState;
       tenant?: string;
       entityRef?: string;
+      /** Only plugins of these tenants (a caller's scope). */
+      tenants?: string[];
+      /** A page: plugins with ids after this one... */
+      after?: string;
+      /** ...at most this many. */
+      limit?: number;
     } = {},
   ): Promise<PluginRecord[]> {
     const query = this.#db<PluginRow>('plugins')
@@ -442,6 +448,9 @@ export class PluginStore {
     if (filter.state) query.where('state', filter.state);
     if (filter.tenant) query.where('tenant', filter.tenant);
     if (filter.entityRef) query.where('entity_ref', filter.entityRef);
+    if (filter.tenants) query.whereIn('tenant', filter.tenants);
+    if (filter.after !== undefined) query.where('id', '>', filter.after);
+    if (filter.limit !== undefined) query.limit(filter.limit);
     return ((await query) as unknown as PluginRow[]).map(rowToPlugin);
   }
 
@@ -515,7 +524,12 @@ export class PluginStore {
 
   /** The manifest dependencies of every plugin's current version, in one query. */
   async dependencyView(): Promise<
-    Array<{ id: string; state: LifecycleState; dependencies: string[] }>
+    Array<{
+      id: string;
+      tenant: string;
+      state: LifecycleState;
+      dependencies: string[];
+    }>
   > {
     const rows = await this.#db('plugins as p')
       .leftJoin('plugin_versions as v', join =>
@@ -523,10 +537,16 @@ export class PluginStore {
           .on('v.plugin_id', '=', 'p.id')
           .andOn('v.version', '=', 'p.current_version'),
       )
-      .select('p.id', 'p.state', 'v.manifest');
+      .select('p.id', 'p.tenant', 'p.state', 'v.manifest');
     return rows.map(
-      (r: { id: string; state: string; manifest: string | null }) => ({
+      (r: {
+        id: string;
+        tenant: string;
+        state: string;
+        manifest: string | null;
+      }) => ({
         id: r.id,
+        tenant: r.tenant,
         state: r.state as LifecycleState,
         dependencies: (
           fromJson<PluginManifest>(r.manifest, {}).dependencies ?? []
@@ -662,13 +682,15 @@ export class PluginStore {
 
   async history(
     pluginId: string,
-    options: { limit?: number } = {},
+    options: { limit?: number; afterId?: number } = {},
   ): Promise<StateTransition[]> {
-    const rows = await this.#db<TransitionRow>('state_transitions')
+    const query = this.#db<TransitionRow>('state_transitions')
       .select('*')
       .where({ plugin_id: pluginId })
       .orderBy('id', 'asc')
       .limit(options.limit ?? 500);
+    if (options.afterId !== undefined) query.where('id', '>', options.afterId);
+    const rows = await query;
     return rows.map(rowToTransition);
   }
 

@@ -16,6 +16,15 @@ import {
 export { SERVICES_NOTIFY_CHANNEL };
 
 /**
+ * Service ids are unique across tenants, so one another tenant holds cannot
+ * be given; the answer says no more than that: neither whose it is nor that
+ * a tenant is involved.
+ */
+function serviceIdUnavailable(serviceId: string): string {
+  return `Service id '${serviceId}' is not available; register under another id, or leave serviceId out to get a generated one`;
+}
+
+/**
  * A service instance registered through the discovery API.
  *
  * @public
@@ -352,7 +361,7 @@ export class ServiceStore {
    * Registers a service instance, or replaces the registration with the
    * same id; a replacement keeps its health verdict and registration time
    * and counts as a heartbeat. Throws a `ConflictError` if the id is taken
-   * in another tenant.
+   * in another tenant (saying only that it is not available).
    */
   async register(
     input: ServiceInput,
@@ -368,9 +377,7 @@ export class ServiceStore {
             .forUpdate()
             .first();
           if (existing && existing.tenant !== input.tenant) {
-            throw new ConflictError(
-              `Service id '${input.serviceId}' is taken by another tenant`,
-            );
+            throw new ConflictError(serviceIdUnavailable(input.serviceId));
           }
           const revision = await this.#record(
             tx,
@@ -429,9 +436,7 @@ export class ServiceStore {
           for (const input of inputs) {
             const row = existing.get(input.serviceId);
             if (row && row.tenant !== input.tenant) {
-              throw new ConflictError(
-                `Service id '${input.serviceId}' is taken by another tenant`,
-              );
+              throw new ConflictError(serviceIdUnavailable(input.serviceId));
             }
           }
           const revisions = await this.#recordMany(tx, ids, timestamp);

@@ -220,6 +220,29 @@ describe('configuration routes', () => {
     expect(plugin.body.lastError).toMatch(/failed \(endpoint\)/);
   });
 
+  it('reads versions only in decimal digits (attack: 0x1 and 1e3 read as numbers)', async () => {
+    const answers = [];
+    for (const path of [
+      '/plugins/sample/config/production/versions/0x1',
+      '/plugins/sample/config/production/versions/1e0',
+      '/plugins/sample/config/production/diff?from=0x1&to=2',
+      '/plugins/sample/config/production/diff?from=1&to=1e3',
+      '/plugins/sample/config/production/watch?afterRevision=1e3&timeoutMs=0',
+    ]) {
+      const res = await get(path);
+      answers.push(`${res.status} ${res.body.error?.message}`);
+    }
+    expect(answers).toMatchInlineSnapshot(`
+      [
+        "400 Invalid version '0x1': a positive whole number in decimal digits",
+        "400 Invalid version '1e0': a positive whole number in decimal digits",
+        "400 Invalid query: from: must be a whole number in decimal digits",
+        "400 Invalid query: to: must be a whole number in decimal digits",
+        "400 Invalid query: afterRevision: must be a whole number in decimal digits",
+      ]
+    `);
+  });
+
   it('lists, diffs and rolls back versions without showing secrets', async () => {
     const versions = await get('/plugins/sample/config/production/versions');
     expect(versions.status).toBe(200);

@@ -18,6 +18,8 @@ import {
 } from '../engines/configuration/configBackup';
 import { PluginLifecycleOrchestrationSystem } from '../system/PluginLifecycleOrchestrationSystem';
 import { Tenancy } from '../system/Tenancy';
+import { exportAuditSummary, writeAuditSummary } from './auditSummaries';
+import { HeldRequests } from './HeldRequests';
 import { RouteAccess, parseInput } from './routeAccess';
 
 /** What the configuration routes borrow from the main router. */
@@ -25,6 +27,8 @@ export interface ConfigRoutesContext extends RouteAccess {
   system: PluginLifecycleOrchestrationSystem;
   /** Aborted when the backend shuts down: long-polls answer and event streams end. */
   shutdown?: AbortSignal;
+  /** Caps on long-polls and event streams; unlimited when not given. */
+  heldRequests?: HeldRequests;
 }
 
 function parseWrite(mode: LayerChange['mode'], raw: unknown) {
@@ -48,9 +52,15 @@ function parseWrite(mode: LayerChange['mode'], raw: unknown) {
 }
 
 function versionParam(raw: string): number {
-  const version = Number(raw);
-  if (!Number.isInteger(version) || version < 1) {
-    throw new InputError(`Invalid version '${raw}': a positive integer`);
+  // Decimal digits only: Number() would read 0x1 or 1e3 as versions.
+  const version = /^\d{1,15}$/.test(raw) ? Number(raw) : 0;
+  if (version < 1) {
+    throw new InputError(
+      `Invalid version '${raw.slice(
+        0,
+        64,
+      )}': a positive whole number in decimal digits`,
+    );
   }
   return version;
 }
@@ -66,7 +76,8 @@ export function addConfigurationRoutes(
   router: Router,
   context: ConfigRoutesContext,
 ) {
-  const { system, authorize, authorizeList, audited, shutdown } = context;
+  const { system, authorize, authorizeList, audited, shutdown, heldRequests } =
+    context;
   const manager = () => system.getPluginConfigurationManager();
 
   const mayReveal = async (
@@ -110,6 +121,7 @@ export function addConfigurationRoutes(
           : (await system.listPlugins({}, scope)).map(p => p.id);
         return exportConfiguration(manager(), ids);
       },
+      exportAuditSummary,
     );
     res.json(doc);
   });
@@ -207,6 +219,7 @@ export function addConfigurationRoutes(
               : undefined,
           };
         },
+        writeAuditSummary,
       );
       if ('dryRun' in written) {
         res.status(200).json(written);
@@ -220,7 +233,7 @@ export function addConfigurationRoutes(
   router.patch('/plugins/:pluginId/config/:layer', write('merge'));
 
   async function changes(pluginId: string, layer: string, version: number) {
-    // For the audit record: what changed, secrets masked.
+    // For the audit record: which keys changed (auditSummaries keeps no values).
     if (version < 2) return undefined;
     return manager()
       .diffVersions(pluginId, layer, version - 1, version)
@@ -305,6 +318,7 @@ export function addConfigurationRoutes(
           scope,
         });
       },
+      writeAuditSummary,
     );
     // Like any write that makes a version.
     res.status(201).json(result);
@@ -314,12 +328,15 @@ export function addConfigurationRoutes(
     '/plugins/:pluginId/config/:environment/watch',
     async (req, res) => {
       const { pluginId, environment } = req.params;
-      const { scope } = await authorize(
+      const { scope, actor } = await authorize(
         req,
         pluginLifecycleReadPermission,
         pluginId,
       );
       const query = parseInput(configWatchQuerySchema, req.query, 'query');
+      // Over the cap: a 429 at once. Released when the answer or stream ends.
+      const release = heldRequests?.acquire(actor ?? 'anonymous');
+      if (release) res.on('close', release);
       if (
         req.accepts(['application/json', 'text/event-stream']) ===
         'text/event-stream'

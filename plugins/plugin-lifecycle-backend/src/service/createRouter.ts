@@ -6,6 +6,7 @@ import {
   actionRequestSchema,
   getOperationQuerySchema,
   listPluginsQuerySchema,
+  pageQuerySchema,
   pluginLifecycleDeployPermission,
   pluginLifecyclePermissionForAction,
   pluginLifecycleReadPermission,
@@ -33,6 +34,8 @@ import { HealthMonitor } from '../engines/health/HealthMonitor';
 import { ProxyMetrics } from '../engines/discovery/ProxyMetrics';
 import { Caller, RouteAccess, parseInput } from './routeAccess';
 import { Access, RouteAuthorizer } from './RouteAuthorizer';
+import { HeldRequests } from './HeldRequests';
+import { nextCursor, readCursor } from './paging';
 
 export interface RouterOptions {
   system: PluginLifecycleOrchestrationSystem;
@@ -47,6 +50,8 @@ export interface RouterOptions {
   proxyMetrics?: ProxyMetrics;
   /** Aborted when the backend shuts down: configuration long-polls answer and event streams end. */
   shutdown?: AbortSignal;
+  /** Caps on long-polls and event streams; unlimited when not given. */
+  heldRequests?: HeldRequests;
 }
 
 /**
@@ -72,6 +77,7 @@ export async function createRouter(
     eventId: string,
     meta: Record<string, string>,
     fn: (caller: Caller) => Promise<T>,
+    summarize: (result: T) => unknown = result => result,
   ): Promise<T> => {
     const caller = await authorizer.authorize(
       req,
@@ -81,7 +87,9 @@ export async function createRouter(
     try {
       const result = await fn(caller);
       await event.success({
-        meta: { result: JSON.parse(JSON.stringify(result ?? null)) },
+        meta: {
+          result: JSON.parse(JSON.stringify(summarize(result) ?? null)),
+        },
       });
       return result;
     } catch (error) {
@@ -176,6 +184,7 @@ export async function createRouter(
     authorizeList,
     audited,
     shutdown: options.shutdown,
+    heldRequests: options.heldRequests,
   });
 
   router.get('/openapi.json', (_req, res) => {
@@ -187,8 +196,20 @@ export async function createRouter(
       req,
       pluginLifecycleReadPermission,
     );
-    const filter = parseInput(listPluginsQuerySchema, req.query, 'query');
-    res.json({ items: await visible(await system.listPlugins(filter, scope)) });
+    const {
+      limit = 500,
+      cursor,
+      ...filter
+    } = parseInput(listPluginsQuerySchema, req.query, 'query');
+    const after =
+      cursor === undefined ? undefined : readCursor(cursor, 'string');
+    const page = await system.listPlugins(filter, scope, { limit, after });
+    // The cursor follows the page as read: a conditional policy may keep
+    // fewer items than the limit, and the next page goes on after them.
+    res.json({
+      items: await visible(page),
+      ...nextCursor(page, limit, p => p.id),
+    });
   });
 
   router.get('/plugins/:pluginId', async (req, res) => {
@@ -206,7 +227,18 @@ export async function createRouter(
       pluginLifecycleReadPermission,
       req.params.pluginId,
     );
-    res.json({ items: await system.getHistory(req.params.pluginId, scope) });
+    const { limit = 500, cursor } = parseInput(
+      pageQuerySchema,
+      req.query,
+      'query',
+    );
+    const afterId =
+      cursor === undefined ? undefined : readCursor(cursor, 'number');
+    const items = await system.getHistory(req.params.pluginId, scope, {
+      limit,
+      afterId,
+    });
+    res.json({ items, ...nextCursor(items, limit, t => t.id) });
   });
 
   // install and update: a version and the rest of the request
@@ -342,19 +374,29 @@ export async function createRouter(
       pluginLifecycleReadPermission,
       req.params.pluginId,
     );
-    res.json({
-      items: await system.listOperations(req.params.pluginId, scope),
+    const { limit = 50, cursor } = parseInput(
+      pageQuerySchema,
+      req.query,
+      'query',
+    );
+    const beforeSeq =
+      cursor === undefined ? undefined : readCursor(cursor, 'number');
+    const items = await system.listOperations(req.params.pluginId, scope, {
+      limit,
+      beforeSeq,
     });
+    res.json({ items, ...nextCursor(items, limit, o => o.seq) });
   });
 
   router.get('/operations/:operationId', async (req, res) => {
-    const { scope } = await authorizer.authorize(
+    const caller = await authorizer.authorize(
       req,
       await onOperation(
         req.params.operationId,
         () => pluginLifecycleReadPermission,
       ),
     );
+    const { scope } = caller;
     const { waitSeconds } = parseInput(
       getOperationQuerySchema,
       req.query,
@@ -364,9 +406,14 @@ export async function createRouter(
       res.json(await system.getOperation(req.params.operationId, scope));
       return;
     }
+    // Taken after the permission check, released when the answer is gone.
+    const release = options.heldRequests?.acquire(caller.actor ?? 'anonymous');
     // A caller that goes away ends its wait.
     const gone = new AbortController();
-    res.on('close', () => gone.abort());
+    res.on('close', () => {
+      release?.();
+      gone.abort();
+    });
     res.json(
       await system.waitForOperation(req.params.operationId, {
         scope,

@@ -134,7 +134,7 @@ describe('health routes', () => {
     const res = await request(app).get('/plugins/sample/health?recent=many');
     expect(res.status).toBe(400);
     expect(res.body.error.message).toMatchInlineSnapshot(
-      `"Invalid query: recent: Invalid input: expected number, received NaN"`,
+      `"Invalid query: recent: must be a whole number in decimal digits"`,
     );
   });
 
@@ -179,6 +179,9 @@ describe('health routes', () => {
       [{ name: 'ready', type: 'readiness', method: 'http' }],
       [{ name: 'alive', type: 'liveness', method: 'exec' }],
       [{ ...readiness, periodSeconds: 0 }],
+      // ~560 probes a second from one probe, before the floor.
+      [{ ...readiness, periodSeconds: 1e-9 }],
+      Array.from({ length: 65 }, (_, i) => ({ ...readiness, name: `p${i}` })),
     ]) {
       const res = await request(app)
         .put('/plugins/sample/probes')
@@ -189,7 +192,9 @@ describe('health routes', () => {
       [
         "Invalid probes: probes.0.http: a http probe needs its "http" settings",
         "Invalid probes: probes.0.exec: a exec probe needs its "exec" settings",
-        "Invalid probes: probes.0.periodSeconds: Too small: expected number to be >0",
+        "Invalid probes: probes.0.periodSeconds: must be at least 0.01 (seconds)",
+        "Invalid probes: probes.0.periodSeconds: must be at least 0.01 (seconds)",
+        "Invalid probes: probes: at most 64 probes",
       ]
     `);
   });

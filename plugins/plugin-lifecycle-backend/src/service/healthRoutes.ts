@@ -1,8 +1,9 @@
 import {
+  decimalIntegerParam,
   ProbeDefinition,
   pluginLifecycleConfigurePermission,
   pluginLifecycleReadPermission,
-  probeSchema,
+  probeListSchema,
 } from '@internal/plugin-lifecycle-common';
 import { Router } from 'express';
 import { z } from 'zod';
@@ -19,14 +20,14 @@ export interface HealthRoutesContext extends RouteAccess {
 
 /** The body of `PUT /plugins/{id}/probes`. */
 export const setProbesRequestSchema = z
-  .object({ probes: z.array(probeSchema) })
+  .object({ probes: probeListSchema })
   .strict();
 
 /** The query of `GET /plugins/{id}/health`. */
 export const healthQuerySchema = z
   .object({
     /** Sampled results per probe to include, newest first. */
-    recent: z.coerce.number().int().min(0).max(100).optional(),
+    recent: decimalIntegerParam({ min: 0, max: 100 }).optional(),
   })
   .strict();
 

@@ -10,6 +10,7 @@ import {
   batchRequestSchema,
   installRequestSchema,
   listPluginsQuerySchema,
+  pageQuerySchema,
   pluginIdSchema,
   updateRequestSchema,
   updateRollbackRequestSchema,
@@ -159,7 +160,7 @@ export function buildOpenApiDocument() {
     paths: {
       '/plugins': {
         get: {
-          summary: 'List managed plugins',
+          summary: 'List managed plugins by id, a page at a time',
           parameters: Object.entries(
             (schema(listPluginsQuerySchema) as any).properties ?? {},
           ).map(([name, s]) => ({
@@ -169,7 +170,10 @@ export function buildOpenApiDocument() {
             schema: s,
           })),
           responses: {
-            '200': { description: '{ items: PluginSummary[] }' },
+            '200': {
+              description:
+                '{ items: PluginSummary[], nextCursor?: string } (nextCursor: pass as cursor for the next page)',
+            },
             '400': error,
           },
         },
@@ -184,10 +188,13 @@ export function buildOpenApiDocument() {
       },
       '/plugins/{pluginId}/history': {
         get: {
-          summary: 'State transitions of a plugin',
-          parameters: [pluginIdParam],
+          summary:
+            'State transitions of a plugin, oldest first, a page at a time',
+          parameters: [pluginIdParam, ...queryParams(pageQuerySchema)],
           responses: {
-            '200': { description: '{ items: StateTransition[] }' },
+            '200': {
+              description: '{ items: StateTransition[], nextCursor?: string }',
+            },
             '404': error,
           },
         },
@@ -245,10 +252,12 @@ export function buildOpenApiDocument() {
       ),
       '/plugins/{pluginId}/operations': {
         get: {
-          summary: "The plugin's operations, newest first",
-          parameters: [pluginIdParam],
+          summary: "The plugin's operations, newest first, a page at a time",
+          parameters: [pluginIdParam, ...queryParams(pageQuerySchema)],
           responses: {
-            '200': { description: '{ items: Operation[] }' },
+            '200': {
+              description: '{ items: Operation[], nextCursor?: string }',
+            },
             '404': error,
           },
         },
@@ -307,6 +316,11 @@ export function buildOpenApiDocument() {
             '200': { description: 'Operation' },
             '400': error,
             '404': error,
+            '429': {
+              ...error,
+              description:
+                'With waitSeconds: too many held requests (pluginLifecycle.heldRequests)',
+            },
           },
         },
       },
@@ -432,7 +446,15 @@ export function buildOpenApiDocument() {
             layerParam('environment'),
             ...queryParams(configWatchQuerySchema),
           ],
-          responses: { '200': { description: 'ConfigWatchResult' }, ...read },
+          responses: {
+            '200': { description: 'ConfigWatchResult' },
+            ...read,
+            '429': {
+              ...error,
+              description:
+                'Too many held requests (pluginLifecycle.heldRequests)',
+            },
+          },
         },
       },
       '/metrics/system': {

@@ -27,7 +27,8 @@ export interface RouteAccess {
   ) => Promise<Caller & { filter: ListFilter }>;
   /**
    * Checks the accesses, then runs a mutation with an audit record of who
-   * did what and how it ended.
+   * did what and how it ended; `summarize` says what of the result the
+   * record keeps (default: all of it).
    */
   audited: <T>(
     req: Request,
@@ -35,6 +36,7 @@ export interface RouteAccess {
     eventId: string,
     meta: Record<string, string>,
     fn: (caller: Caller) => Promise<T>,
+    summarize?: (result: T) => unknown,
   ) => Promise<T>;
 }
 

@@ -51,6 +51,7 @@ import {
   breakerAllows,
   breakerRecord,
   planBatch,
+  withinTenantDependencies,
 } from '../domain/orchestration';
 import { LifecycleActions } from '../engines/lifecycle/LifecycleActions';
 import { LifecycleStateMachine } from '../engines/lifecycle/LifecycleStateMachine';
@@ -67,6 +68,7 @@ import { ConfigMaintenance } from '../engines/configuration/ConfigMaintenance';
 import { HealthMonitor } from '../engines/health/HealthMonitor';
 import { ServiceDiscovery } from '../engines/discovery/ServiceDiscovery';
 import { SystemEvents } from './SystemEvents';
+import { MAX_OPERATION_POLL_MS, pauseForOperation } from './operationWait';
 import { ALL_TENANTS, Tenancy, TenantScope } from './Tenancy';
 import { zodMessage } from './zodMessage';
 import { parseNpmSpec } from '../engines/runtime/artifactInstall';
@@ -168,6 +170,8 @@ export class PluginLifecycleOrchestrationSystem {
       stopGracePeriodMs: config.runtime.process.stopGracePeriod,
       checkQuota: (tenant, request, pluginId) =>
         this.#tenancy.checkQuota(tenant, request, pluginId),
+      resourcesOf: (pluginId, requested) =>
+        this.#tenancy.resourcesOf(pluginId, requested),
       dependencyView: () => this.#dependencyView(),
       configuration: {
         resolve: plugin =>
@@ -823,6 +827,10 @@ export class PluginLifecycleOrchestrationSystem {
     return this.#orchestrator.cancel(operationId, options.userId);
   }
 
+  /**
+   * Plugins by id, in the caller's tenants; with `page`, at most `limit`
+   * after the id `after`.
+   */
   async listPlugins(
     filter: {
       state?: LifecycleState;
@@ -830,10 +838,16 @@ export class PluginLifecycleOrchestrationSystem {
       entityRef?: string;
     } = {},
     scope: TenantScope = ALL_TENANTS,
+    page: { limit?: number; after?: string } = {},
   ): Promise<PluginSummary[]> {
-    return (await this.#plugins.list(filter))
-      .filter(p => Tenancy.includes(scope, p.tenant))
-      .map(toSummary);
+    return (
+      await this.#plugins.list({
+        ...filter,
+        ...page,
+        // In the query, so a page is full whatever the other tenants hold.
+        ...(scope.all === true ? {} : { tenants: scope.tenants }),
+      })
+    ).map(toSummary);
   }
 
   async getPlugin(
@@ -857,21 +871,28 @@ export class PluginLifecycleOrchestrationSystem {
     };
   }
 
+  /** The plugin's state transitions, oldest first; 500 unless `page.limit`, after the id `page.afterId`. */
   async getHistory(
     pluginId: string,
     scope: TenantScope = ALL_TENANTS,
+    page: { limit?: number; afterId?: number } = {},
   ): Promise<StateTransition[]> {
     const plugin = await this.#getPlugin(pluginId, scope);
-    return this.#plugins.history(plugin.id);
+    return this.#plugins.history(plugin.id, page);
   }
 
-  /** The plugin's operations, newest first (queued and running ones included). */
+  /**
+   * The plugin's operations, newest first (queued and running ones
+   * included); 50 unless `page.limit`, before the sequence number
+   * `page.beforeSeq`.
+   */
   async listOperations(
     pluginId: string,
     scope: TenantScope = ALL_TENANTS,
-  ): Promise<Operation[]> {
+    page: { limit?: number; beforeSeq?: number } = {},
+  ): Promise<QueuedOperation[]> {
     const plugin = await this.#getPlugin(pluginId, scope);
-    return this.#operations.listForPlugin(plugin.id);
+    return this.#operations.listForPlugin(plugin.id, page);
   }
 
   async getOperation(
@@ -894,12 +915,17 @@ export class PluginLifecycleOrchestrationSystem {
     options: {
       timeoutMs?: number;
       scope?: TenantScope;
-      /** How often the operation is read again; 25 ms unless set. */
+      /**
+       * The first pause before the operation is read again (25 ms unless
+       * set); each pause doubles, up to a second, and this replica's own
+       * end of the operation cuts it short.
+       */
       intervalMs?: number;
       signal?: AbortSignal;
     } = {},
   ): Promise<Operation> {
     const deadline = Date.now() + (options.timeoutMs ?? 60_000);
+    let delayMs = options.intervalMs ?? 25;
     for (;;) {
       const operation = await this.getOperation(operationId, options.scope);
       if (
@@ -909,7 +935,14 @@ export class PluginLifecycleOrchestrationSystem {
       ) {
         return operation;
       }
-      await new Promise(r => setTimeout(r, options.intervalMs ?? 25));
+      await pauseForOperation({
+        events: this.#events,
+        operationId,
+        delayMs,
+        deadline,
+        signal: options.signal,
+      });
+      delayMs = Math.min(delayMs * 2, MAX_OPERATION_POLL_MS);
     }
   }
 
@@ -1367,8 +1400,8 @@ export class PluginLifecycleOrchestrationSystem {
     }
   }
 
-  #dependencyView() {
-    return this.#plugins.dependencyView();
+  async #dependencyView() {
+    return withinTenantDependencies(await this.#plugins.dependencyView());
   }
 
   /** Dependencies by plugin id: from the install request's manifest, else the installed version's. */

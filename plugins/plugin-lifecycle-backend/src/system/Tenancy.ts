@@ -3,8 +3,10 @@ import { PluginLifecycleConfig } from '../config';
 import { InstanceStore } from '../database/InstanceStore';
 import { PluginStore } from '../database/PluginStore';
 import {
+  ResourceAmounts,
   Usage,
   checkQuota,
+  instanceResources,
   parseCpu,
   parseMemory,
 } from '../domain/orchestration';
@@ -108,14 +110,26 @@ export class Tenancy {
       const version = plugin.currentVersion
         ? await this.#plugins.getVersion(plugin.id, plugin.currentVersion)
         : undefined;
-      const resources = version?.manifest.resources;
+      const each = this.resourcesOf(plugin.id, version?.manifest.resources);
       usage.instances += active.length;
-      usage.cpuMillicores +=
-        active.length * (resources?.cpu ? parseCpu(resources.cpu) : 0);
-      usage.memoryMiB +=
-        active.length * (resources?.memory ? parseMemory(resources.memory) : 0);
+      usage.cpuMillicores += active.length * each.cpuMillicores;
+      usage.memoryMiB += active.length * each.memoryMiB;
     }
     return usage;
+  }
+
+  /**
+   * What one instance of a plugin counts against its tenant's quota: its
+   * manifest's request, capped by app-config (`plugins.<id>.resources`, else
+   * `tenancy.instanceResources`), which also counts when the manifest asks
+   * for nothing.
+   */
+  resourcesOf(pluginId: string, requested?: ResourceAmounts) {
+    return instanceResources(
+      requested,
+      this.#config.plugins[pluginId]?.resources ??
+        this.#config.tenancy.instanceResources,
+    );
   }
 
   /** Quota problems if the tenant took on `request` more; empty when it fits. */

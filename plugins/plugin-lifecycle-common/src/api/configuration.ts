@@ -1,5 +1,9 @@
 import { z } from 'zod';
-import { ConfigurationEntry, configurationEntrySchema } from './schemas';
+import {
+  ConfigurationEntry,
+  configurationEntrySchema,
+  decimalIntegerParam,
+} from './schemas';
 
 /**
  * The layer every environment's configuration is merged over.
@@ -114,8 +118,8 @@ export const configReadQuerySchema = z
 /** Query of `GET /plugins/{id}/config/{environment}/diff`. @public */
 export const configDiffQuerySchema = z
   .object({
-    from: z.coerce.number().int().min(1),
-    to: z.coerce.number().int().min(1),
+    from: decimalIntegerParam({ min: 1 }),
+    to: decimalIntegerParam({ min: 1 }),
   })
   .strict();
 
@@ -129,11 +133,11 @@ export const configDiffQuerySchema = z
  */
 export const configWatchQuerySchema = z
   .object({
-    afterRevision: z.coerce.number().int().min(0).optional(),
-    afterVersion: z.coerce.number().int().min(0).optional(),
+    afterRevision: decimalIntegerParam({ min: 0 }).optional(),
+    afterVersion: decimalIntegerParam({ min: 0 }).optional(),
     /** Only changes to this key count. */
     key: z.string().min(1).optional(),
-    timeoutMs: z.coerce.number().int().min(0).max(300_000).optional(),
+    timeoutMs: decimalIntegerParam({ min: 0, max: 300_000 }).optional(),
   })
   .strict();
 

@@ -1,5 +1,10 @@
 import { z } from 'zod';
-import { pluginIdSchema, probeSchema, ProbeDefinition } from './schemas';
+import {
+  decimalIntegerParam,
+  pluginIdSchema,
+  probeSchema,
+  ProbeDefinition,
+} from './schemas';
 
 /**
  * The ways the discovery service spreads a service's traffic over its
@@ -225,7 +230,7 @@ export const listServicesQuerySchema = z
   .object({
     name: serviceNameSchema.optional(),
     tenant: z.string().min(1).max(255).optional(),
-    limit: z.coerce.number().int().min(1).max(MAX_SERVICES_PAGE).optional(),
+    limit: decimalIntegerParam({ min: 1, max: MAX_SERVICES_PAGE }).optional(),
     cursor: z.string().min(1).max(2048).optional(),
   })
   .strict();

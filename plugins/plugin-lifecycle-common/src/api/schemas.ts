@@ -25,6 +25,32 @@ export const versionSchema = z
   .string({ error: 'is required: a semantic version such as 1.2.3' })
   .regex(SEMVER, 'must be a semantic version such as 1.2.3');
 
+/**
+ * A whole number in a query string or path, written in decimal digits only:
+ * `0x1`, `1e3`, `1.0`, ` 1` or `+1` are refused, where `Number()` (and
+ * `z.coerce.number()`) would read them as numbers.
+ *
+ * @public
+ */
+export function decimalIntegerParam(options: {
+  min: number;
+  max?: number;
+  name?: string;
+}) {
+  const what = options.name ? `${options.name} ` : '';
+  const max = options.max ?? Number.MAX_SAFE_INTEGER;
+  return z
+    .string()
+    .regex(/^\d{1,15}$/, `${what}must be a whole number in decimal digits`)
+    .transform(Number)
+    .pipe(
+      z
+        .number()
+        .min(options.min, `${what}must be at least ${options.min}`)
+        .max(max, `${what}is at most ${max}`),
+    );
+}
+
 /** @public */
 export const lifecycleStateSchema = z.enum(
   LIFECYCLE_STATES as [LifecycleState, ...LifecycleState[]],
@@ -163,11 +189,21 @@ export const probeSchema = z
       })
       .optional(),
     custom: z.object({ name: z.string().min(1) }).optional(),
-    initialDelaySeconds: z.number().min(0).optional(),
-    periodSeconds: z.number().positive().optional(),
-    timeoutSeconds: z.number().positive().optional(),
-    successThreshold: z.number().int().positive().optional(),
-    failureThreshold: z.number().int().positive().optional(),
+    initialDelaySeconds: z.number().min(0).max(3_600).optional(),
+    // Hard bounds; the backend's app-config sets a higher floor for the
+    // period (pluginLifecycle.health.probeLimits.minPeriodSeconds).
+    periodSeconds: z
+      .number()
+      .min(0.01, 'must be at least 0.01 (seconds)')
+      .max(86_400, 'must be at most 86400 (a day)')
+      .optional(),
+    timeoutSeconds: z
+      .number()
+      .min(0.001, 'must be at least 0.001 (seconds)')
+      .max(300, 'must be at most 300')
+      .optional(),
+    successThreshold: z.number().int().positive().max(10_000).optional(),
+    failureThreshold: z.number().int().positive().max(10_000).optional(),
     circuitBreaker: z
       .object({
         enabled: z.boolean(),
@@ -191,6 +227,19 @@ export const probeSchema = z
 export type ProbeDefinition = z.infer<typeof probeSchema>;
 
 /**
+ * Most probes one list holds (a plugin's, a manifest's, a request's); the
+ * backend's app-config may set a lower cap.
+ *
+ * @public
+ */
+export const MAX_PROBES = 64;
+
+/** @public */
+export const probeListSchema = z
+  .array(probeSchema)
+  .max(MAX_PROBES, `at most ${MAX_PROBES} probes`);
+
+/**
  * The manifest of a plugin version. It travels with the artifact (the
  * `pluginLifecycle` field of the package's package.json) and can be given or
  * overridden at install.
@@ -207,7 +256,7 @@ export const manifestSchema = z
       )
       .optional(),
     configSchema: z.record(z.string(), z.unknown()).optional(),
-    probes: z.array(probeSchema).optional(),
+    probes: probeListSchema.optional(),
     resources: z
       .object({ cpu: z.string().optional(), memory: z.string().optional() })
       .strict()
@@ -250,7 +299,7 @@ export const installRequestSchema = z
     artifact: artifactSchema.optional(),
     manifest: manifestSchema.optional(),
     configuration: z.array(configurationEntrySchema).optional(),
-    healthProbes: z.array(probeSchema).optional(),
+    healthProbes: probeListSchema.optional(),
     replicas: z.number().int().min(1).max(64).optional(),
     runtime: runtimeTypeSchema.optional(),
     tenant: z.string().min(1).max(255).optional(),
@@ -275,7 +324,7 @@ export const updateRequestSchema = z
     version: versionSchema,
     artifact: artifactSchema.optional(),
     manifest: manifestSchema.optional(),
-    healthProbes: z.array(probeSchema).optional(),
+    healthProbes: probeListSchema.optional(),
     reason: z.string().max(1000).optional(),
     ...queueOptions,
   })
@@ -377,23 +426,58 @@ export type BatchRequest = z.infer<typeof batchRequestSchema>;
  */
 export const getOperationQuerySchema = z
   .object({
-    waitSeconds: z.coerce
-      .number()
-      .int('waitSeconds must be a whole number of seconds')
-      .min(0)
-      .max(60, 'waitSeconds is at most 60')
-      .optional(),
+    waitSeconds: decimalIntegerParam({
+      min: 0,
+      max: 60,
+      name: 'waitSeconds',
+    }).optional(),
   })
   .strict();
 
 /** @public */
 export type GetOperationQuery = z.infer<typeof getOperationQuerySchema>;
 
-/** @public */
+/** Most items one page of a list holds. @public */
+export const MAX_PAGE_SIZE = 1000;
+
+/** The cursor of a paged list: the `nextCursor` of the page before. */
+const cursorParam = z.string().min(1).max(2048);
+
+/**
+ * Query of `GET /plugins`: a page of at most `limit` plugins (default 500)
+ * by id, after `cursor` (the `nextCursor` of the page before).
+ *
+ * @public
+ */
 export const listPluginsQuerySchema = z
   .object({
     state: lifecycleStateSchema.optional(),
     tenant: z.string().min(1).max(255).optional(),
     entityRef: z.string().min(1).max(512).optional(),
+    limit: decimalIntegerParam({ min: 1, max: MAX_PAGE_SIZE }).optional(),
+    cursor: cursorParam.optional(),
   })
   .strict();
+
+/**
+ * Query of `GET /plugins/{id}/history` (oldest first, default 500 a page)
+ * and `GET /plugins/{id}/operations` (newest first, default 50 a page).
+ *
+ * @public
+ */
+export const pageQuerySchema = z
+  .object({
+    limit: decimalIntegerParam({ min: 1, max: MAX_PAGE_SIZE }).optional(),
+    cursor: cursorParam.optional(),
+  })
+  .strict();
+
+/**
+ * A page of a list: `nextCursor` is there when more items follow.
+ *
+ * @public
+ */
+export interface Page<T> {
+  items: T[];
+  nextCursor?: string;
+}

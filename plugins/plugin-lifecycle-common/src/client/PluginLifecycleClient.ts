@@ -3,6 +3,8 @@ import { LifecycleState } from '../lifecycle/states';
 import {
   BatchRequest,
   InstallRequest,
+  MAX_PAGE_SIZE,
+  Page,
   UpdateRequest,
   UpdateRollbackRequest,
 } from '../api/schemas';
@@ -56,32 +58,50 @@ export class PluginLifecycleClient {
     this.#fetchApi = options.fetchApi ?? { fetch: (...a) => fetch(...a) };
   }
 
+  /**
+   * Every plugin (matching the filter), following the pages of
+   * `GET /plugins`; {@link PluginLifecycleClient.listPluginsPage} reads one.
+   */
   async listPlugins(filter?: {
     state?: LifecycleState;
     tenant?: string;
     entityRef?: string;
   }): Promise<PluginSummary[]> {
-    const query = new URLSearchParams(
-      Object.entries(filter ?? {}).filter(([, v]) => v !== undefined) as [
-        string,
-        string,
-      ][],
-    ).toString();
-    const body = await this.#request<{ items: PluginSummary[] }>(
-      `/plugins${query ? `?${query}` : ''}`,
+    return this.#allPages(cursor =>
+      this.listPluginsPage({ ...filter, limit: MAX_PAGE_SIZE, cursor }),
     );
-    return body.items;
+  }
+
+  /** One page of `GET /plugins`: plugins by id, `nextCursor` when more follow. */
+  async listPluginsPage(filter?: {
+    state?: LifecycleState;
+    tenant?: string;
+    entityRef?: string;
+    limit?: number;
+    cursor?: string;
+  }): Promise<Page<PluginSummary>> {
+    return this.#request<Page<PluginSummary>>(`/plugins${queryString(filter)}`);
   }
 
   async getPlugin(pluginId: string): Promise<PluginDetails> {
     return this.#request(`/plugins/${encodeURIComponent(pluginId)}`);
   }
 
+  /** A plugin's whole state history, oldest first, following the pages. */
   async getHistory(pluginId: string): Promise<StateTransition[]> {
-    const body = await this.#request<{ items: StateTransition[] }>(
-      `/plugins/${encodeURIComponent(pluginId)}/history`,
+    return this.#allPages(cursor =>
+      this.getHistoryPage(pluginId, { limit: MAX_PAGE_SIZE, cursor }),
     );
-    return body.items;
+  }
+
+  /** One page of a plugin's state history, oldest first. */
+  async getHistoryPage(
+    pluginId: string,
+    page?: { limit?: number; cursor?: string },
+  ): Promise<Page<StateTransition>> {
+    return this.#request<Page<StateTransition>>(
+      `/plugins/${encodeURIComponent(pluginId)}/history${queryString(page)}`,
+    );
   }
 
   /**
@@ -154,11 +174,26 @@ export class PluginLifecycleClient {
     );
   }
 
-  async listOperations(pluginId: string): Promise<Operation[]> {
-    const body = await this.#request<{ items: Operation[] }>(
-      `/plugins/${encodeURIComponent(pluginId)}/operations`,
+  /**
+   * A plugin's latest operations, newest first: the first page (50 unless
+   * `page.limit`); pass its `nextCursor` to
+   * {@link PluginLifecycleClient.listOperationsPage} for older ones.
+   */
+  async listOperations(
+    pluginId: string,
+    page?: { limit?: number },
+  ): Promise<Operation[]> {
+    return (await this.listOperationsPage(pluginId, page)).items;
+  }
+
+  /** One page of a plugin's operations, newest first. */
+  async listOperationsPage(
+    pluginId: string,
+    page?: { limit?: number; cursor?: string },
+  ): Promise<Page<Operation>> {
+    return this.#request<Page<Operation>>(
+      `/plugins/${encodeURIComponent(pluginId)}/operations${queryString(page)}`,
     );
-    return body.items;
   }
 
   async cancelOperation(operationId: string): Promise<Operation> {
@@ -327,6 +362,19 @@ export class PluginLifecycleClient {
     )}/config/${encodeURIComponent(layer)}`;
   }
 
+  async #allPages<T>(
+    read: (cursor?: string) => Promise<Page<T>>,
+  ): Promise<T[]> {
+    const items: T[] = [];
+    let cursor: string | undefined;
+    do {
+      const page = await read(cursor);
+      items.push(...page.items);
+      cursor = page.nextCursor;
+    } while (cursor);
+    return items;
+  }
+
   async #request<T>(
     path: string,
     init?: { method: string; body: unknown },
@@ -342,4 +390,16 @@ export class PluginLifecycleClient {
     }
     return (await response.json()) as T;
   }
+}
+
+/** `?a=1&b=2` of the defined values, or nothing. */
+function queryString(
+  params?: Record<string, string | number | undefined>,
+): string {
+  const query = new URLSearchParams(
+    Object.entries(params ?? {})
+      .filter(([, v]) => v !== undefined)
+      .map(([k, v]) => [k, String(v)]),
+  ).toString();
+  return query ? `?${query}` : '';
 }

@@ -298,6 +298,61 @@ describe('validateAgainstSchema', () => {
     ]);
   });
 
+  it('runs a catastrophic pattern in linear time (attack: ^(a+)+$ against a+!)', () => {
+    // On a backtracking engine each extra "a" doubles the time: 24 take a
+    // second, these 5,000 would never end.
+    const evil = `${'a'.repeat(5_000)}!`;
+    expect(
+      validateAgainstSchema(
+        { name: evil },
+        { properties: { name: { type: 'string', pattern: '^(a+)+$' } } },
+      ),
+    ).toEqual([{ key: 'name', message: 'must match pattern "^(a+)+$"' }]);
+    expect(
+      validateAgainstSchema(
+        { [evil]: 1 },
+        {
+          patternProperties: { '^(a|a)*$': { type: 'string' } },
+          additionalProperties: false,
+        },
+      ),
+    ).toEqual([
+      { key: evil, message: "is not a key the plugin's schema allows" },
+    ]);
+  });
+
+  it('keeps JavaScript pattern syntax and tells patterns apart', () => {
+    const named = {
+      properties: {
+        a: { type: 'string', pattern: '^(?<word>\\w+)/\\d{2}$' },
+        b: { type: 'string', pattern: '^x$' },
+      },
+    };
+    expect(validateAgainstSchema({ a: 'ab/12', b: 'x' }, named)).toEqual([]);
+    expect(validateAgainstSchema({ a: 'ab/1', b: 'y' }, named)).toEqual([
+      { key: 'a', message: expect.stringContaining('must match pattern') },
+      { key: 'b', message: 'must match pattern "^x$"' },
+    ]);
+  });
+
+  it('refuses a pattern that needs backtracking (backreference, lookahead) as an invalid schema', () => {
+    for (const pattern of ['^(a+)\\1$', '^(?=a)a+$']) {
+      expect(
+        validateAgainstSchema(
+          { name: 'aa' },
+          { properties: { name: { type: 'string', pattern } } },
+        ),
+      ).toEqual([
+        {
+          key: '(schema)',
+          message: expect.stringMatching(
+            /^the plugin's configuration schema is invalid: /,
+          ),
+        },
+      ]);
+    }
+  });
+
   it('accepts two schemas with the same $id', () => {
     const a = {
       $id: 'https://example.com/plugin.json',

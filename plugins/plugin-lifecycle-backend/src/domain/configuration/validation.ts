@@ -1,4 +1,5 @@
 import Ajv, { ErrorObject, ValidateFunction } from 'ajv';
+import { linearRegExp } from './linearRegExp';
 import { ConfigurationEntry } from '@internal/plugin-lifecycle-common';
 
 /**
@@ -228,7 +229,13 @@ function compile(schema: Record<string, unknown>): CompiledSchema {
     // validator instead of staying in a shared instance's own cache.
     // No logger: Ajv would print to the console (for example for a format it
     // does not know, which it then ignores) instead of the backend's logger.
-    const ajv = new Ajv({ allErrors: true, strict: false, logger: false });
+    const ajv = new Ajv({
+      allErrors: true,
+      strict: false,
+      logger: false,
+      // The schema is the caller's: its patterns must not stall the backend.
+      code: { regExp: linearRegExp },
+    });
     result = { validate: ajv.compile(schema) };
   } catch (error) {
     result = {

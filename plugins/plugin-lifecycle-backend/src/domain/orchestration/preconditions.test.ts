@@ -3,6 +3,7 @@ import {
   checkDependenciesRunning,
   findRunningDependents,
   missingRequiredConfiguration,
+  withinTenantDependencies,
 } from './preconditions';
 
 function lookupFrom(plugins: Record<string, DependencyStatus>) {
@@ -227,5 +228,34 @@ describe('missingRequiredConfiguration', () => {
     expect(
       missingRequiredConfiguration({ required: ['x', 'x', 1, null, ''] }, []),
     ).toEqual(['x']);
+  });
+});
+
+describe('withinTenantDependencies', () => {
+  const view = [
+    { id: 'a-db', tenant: 'team-a', state: 'running', dependencies: [] },
+    { id: 'a-app', tenant: 'team-a', state: 'running', dependencies: ['a-db'] },
+    // Tenant B names tenant A's plugin to hold it running.
+    {
+      id: 'b-squatter',
+      tenant: 'team-b',
+      state: 'running',
+      dependencies: ['a-db', 'b-later'],
+    },
+  ];
+
+  it("drops dependencies on another tenant's plugins (attack: block another tenant's stop)", () => {
+    const scoped = withinTenantDependencies(view);
+    expect(scoped.map(p => p.dependencies)).toEqual([
+      [],
+      ['a-db'],
+      ['b-later'],
+    ]);
+    expect(findRunningDependents('a-db', scoped)).toEqual(['a-app']);
+    // Without the rule, B's plugin would hold A's.
+    expect(findRunningDependents('a-db', view)).toEqual([
+      'a-app',
+      'b-squatter',
+    ]);
   });
 });

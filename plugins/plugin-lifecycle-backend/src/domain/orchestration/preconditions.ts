@@ -166,3 +166,25 @@ function lookupValue(values: Map<string, unknown>, key: string): unknown {
 function hasValue(value: unknown) {
   return value !== undefined && value !== null && value !== '';
 }
+
+/**
+ * The dependency view with every plugin's dependencies on other tenants'
+ * plugins left out: a plugin's manifest names ids, and an id in another
+ * tenant is not there for it. Otherwise tenant B could declare a dependency
+ * on tenant A's plugin and so block A from stopping or uninstalling it.
+ * Ids of plugins not installed stay (they may be installed in the tenant).
+ *
+ * @public
+ */
+export function withinTenantDependencies<
+  T extends { id: string; tenant: string; dependencies: string[] },
+>(all: T[]): T[] {
+  const tenantOf = new Map(all.map(p => [p.id, p.tenant]));
+  return all.map(plugin => ({
+    ...plugin,
+    dependencies: plugin.dependencies.filter(id => {
+      const tenant = tenantOf.get(id);
+      return tenant === undefined || tenant === plugin.tenant;
+    }),
+  }));
+}

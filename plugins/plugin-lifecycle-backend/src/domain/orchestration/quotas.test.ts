@@ -1,5 +1,11 @@
 import { InputError } from '@backstage/errors';
-import { Usage, checkQuota, parseCpu, parseMemory } from './quotas';
+import {
+  Usage,
+  checkQuota,
+  instanceResources,
+  parseCpu,
+  parseMemory,
+} from './quotas';
 
 describe('parseCpu', () => {
   it.each<[string | number, number]>([
@@ -227,5 +233,38 @@ describe('checkQuota', () => {
         { plugins: 1 },
       ),
     ).toThrow(InputError);
+  });
+});
+
+describe('instanceResources', () => {
+  const allowed = { cpu: '500m', memory: '512Mi' };
+
+  it("caps a manifest asking more than app-config's size (attack: a bigger self-declared share)", () => {
+    expect(instanceResources({ cpu: '64', memory: '1Ti' }, allowed)).toEqual({
+      cpuMillicores: 500,
+      memoryMiB: 512,
+    });
+  });
+
+  it("counts app-config's size for a manifest that asks nothing (attack: declare no resources to dodge the quota)", () => {
+    expect(instanceResources(undefined, allowed)).toEqual({
+      cpuMillicores: 500,
+      memoryMiB: 512,
+    });
+    expect(instanceResources({ cpu: '100m' }, allowed)).toEqual({
+      cpuMillicores: 100,
+      memoryMiB: 512,
+    });
+  });
+
+  it("takes the manifest's word where app-config gives no size", () => {
+    expect(instanceResources({ memory: '1Gi' }, { cpu: '1' })).toEqual({
+      cpuMillicores: 1000,
+      memoryMiB: 1024,
+    });
+    expect(instanceResources(undefined, undefined)).toEqual({
+      cpuMillicores: 0,
+      memoryMiB: 0,
+    });
   });
 });

@@ -173,3 +173,44 @@ function assertAmount(value: number, name: string) {
     );
   }
 }
+
+/**
+ * CPU and memory as written in app-config or a manifest (Kubernetes
+ * quantities).
+ *
+ * @public
+ */
+export interface ResourceAmounts {
+  cpu?: string;
+  memory?: string;
+}
+
+/**
+ * What one instance counts against its tenant's quota. The operator's size
+ * (app-config) is the most it counts for: a manifest may ask for less, and
+ * what it asks above that is capped, since a package's author must not pick
+ * its own share. Where app-config gives no size, the manifest's word is all
+ * there is.
+ *
+ * @throws InputError for a quantity that does not parse
+ * @public
+ */
+export function instanceResources(
+  requested: ResourceAmounts | undefined,
+  allowed: ResourceAmounts | undefined,
+): { cpuMillicores: number; memoryMiB: number } {
+  const amount = (
+    parse: (v: string) => number,
+    asked?: string,
+    limit?: string,
+  ) => {
+    const max = limit ? parse(limit) : undefined;
+    const wanted = asked ? parse(asked) : undefined;
+    if (max === undefined) return wanted ?? 0;
+    return wanted === undefined ? max : Math.min(wanted, max);
+  };
+  return {
+    cpuMillicores: amount(parseCpu, requested?.cpu, allowed?.cpu),
+    memoryMiB: amount(parseMemory, requested?.memory, allowed?.memory),
+  };
+}

@@ -2,7 +2,12 @@ import { LoggerService } from '@backstage/backend-plugin-api';
 import { SystemEvents } from '../../system/SystemEvents';
 import { sealContext } from './ConfigurationManager';
 import { ConfigStore, StoredConfigEntry } from '../../database/ConfigStore';
-import { SealedSecret, SecretKeyRing } from './SecretKeyRing';
+import {
+  SEALED_FORMAT,
+  SealedSecret,
+  sealedFormat,
+  SecretKeyRing,
+} from './SecretKeyRing';
 
 /**
  * Scheduled upkeep of stored secrets, run by one replica at a time:
@@ -50,7 +55,18 @@ export class ConfigMaintenance {
                 ...entry,
                 value: this.#keyRing.rewrap(
                   entry.value as SealedSecret,
-                  sealContext(version.pluginId, version.layer, entry.key),
+                  sealContext(
+                    version.pluginId,
+                    version.layer,
+                    entry,
+                    sealedFormat(entry.value as SealedSecret),
+                  ),
+                  sealContext(
+                    version.pluginId,
+                    version.layer,
+                    entry,
+                    SEALED_FORMAT,
+                  ),
                 ),
               }
             : entry,

@@ -17,6 +17,7 @@ import { ConfigMaintenance } from './ConfigMaintenance';
 import {
   ConfigurationManager,
   ConfigurationManagerOptions,
+  sealContext,
 } from './ConfigurationManager';
 import { exportConfiguration, importConfiguration } from './configBackup';
 import { SecretKeyRing } from './SecretKeyRing';
@@ -1870,6 +1871,125 @@ describe.each(databases.eachSupportedId())(
         expect(wrongB.message).toMatch(
           /key 'b' does not open the secrets stored with it/,
         );
+      });
+
+      it('does not open a secret whose stored type was changed (attack: unmask by editing the row)', async () => {
+        const { knex } = await createDatabase();
+        const { manager: writer } = await createManager(knex);
+        await writer.replacePluginConfiguration(PLUGIN, [
+          { key: 'db.password', value: 'hunter2', type: 'secret' },
+        ]);
+        const [row] = await knex('config_versions').select(
+          'revision',
+          'entries',
+        );
+        const entries = JSON.parse(row.entries);
+        expect(entries[0].value).toMatchObject({ v: 2, kid: 'a' });
+        // Someone with write access to the table relabels the secret as a
+        // plain string, which the API would show without a mask.
+        entries[0].type = 'string';
+        await knex('config_versions')
+          .where({ revision: row.revision })
+          .update({ entries: JSON.stringify(entries) });
+
+        // The backend's start-up check opens a stored secret per key, so it
+        // already refuses; either way nothing shows the value.
+        const read = async () => {
+          const { manager } = await createManager(knex);
+          return manager.getEffectiveConfiguration(PLUGIN, 'production');
+        };
+        const error = await caught(read());
+        expect(error.message).toMatch(
+          /does not open the secrets stored with it|authentication failed/,
+        );
+        expect(error.message).not.toContain('hunter2');
+
+        // Dropping the format number does not fall back to the old context.
+        delete entries[0].value.v;
+        entries[0].type = 'secret';
+        await knex('config_versions')
+          .where({ revision: row.revision })
+          .update({ entries: JSON.stringify(entries) });
+        expect((await caught(read())).message).toMatch(
+          /does not open the secrets stored with it|authentication failed/,
+        );
+      });
+
+      it('still opens secrets sealed in the first format, and re-seals them in the current one, then under a new key', async () => {
+        const { knex } = await createDatabase();
+        const { manager: writer } = await createManager(knex);
+        await writer.replacePluginConfiguration(PLUGIN, [
+          { key: 'db.password', value: 'placeholder', type: 'secret' },
+        ]);
+        // A format 1 envelope, as older backends wrote it: no `v`, and the
+        // context without the entry's metadata.
+        const legacy = SecretKeyRing.create({ keys: [KEY_A] }).seal(
+          JSON.stringify('old-pw'),
+          sealContext(
+            PLUGIN,
+            'production',
+            { key: 'db.password', type: 'secret' },
+            1,
+          ),
+        );
+        delete legacy.v;
+        const [row] = await knex('config_versions').select(
+          'revision',
+          'entries',
+        );
+        const entries = JSON.parse(row.entries);
+        entries[0].value = legacy;
+        await knex('config_versions')
+          .where({ revision: row.revision })
+          .update({ entries: JSON.stringify(entries) });
+
+        // Re-sealed in the current format under the same key.
+        const { manager: sameKey } = await createManager(knex);
+        const upgrade = new ConfigMaintenance({
+          store: sameKey.store,
+          keyRing: sameKey.keyRing,
+          events: new SystemEvents(),
+          logger: mockServices.logger.mock(),
+        });
+        expect(await upgrade.reseal()).toBe(1);
+        expect(await upgrade.reseal()).toBe(0);
+        const [upgraded] = await knex('config_versions').select('entries');
+        expect(JSON.parse(upgraded.entries)[0].value).toMatchObject({
+          v: 2,
+          kid: 'a',
+        });
+
+        const { manager: reader } = await createManager(knex, {
+          keys: [KEY_A, KEY_B],
+          activeKeyId: 'b',
+        });
+        expect(
+          values(
+            await reader.getEffectiveConfiguration(PLUGIN, 'production', {
+              reveal: true,
+            }),
+          ),
+        ).toEqual({ 'db.password': 'old-pw' });
+        const maintenance = new ConfigMaintenance({
+          store: reader.store,
+          keyRing: reader.keyRing,
+          events: new SystemEvents(),
+          logger: mockServices.logger.mock(),
+        });
+        expect(await maintenance.reseal()).toBe(1);
+        const [after] = await knex('config_versions').select('entries');
+        expect(JSON.parse(after.entries)[0].value).toMatchObject({
+          v: 2,
+          kid: 'b',
+        });
+        const { manager: onlyB } = await createManager(knex, { keys: [KEY_B] });
+        expect(
+          values(
+            await onlyB.getEffectiveConfiguration(PLUGIN, 'production', {
+              reveal: true,
+            }),
+          ),
+        ).toEqual({ 'db.password': 'old-pw' });
       });
 
       it('announces a secret due for rotation once', async () => {

@@ -43,7 +43,12 @@ import { ALL_TENANTS, Tenancy, TenantScope } from '../../system/Tenancy';
 import { zodMessage } from '../../system/zodMessage';
 import { RevisionFeed } from '../RevisionFeed';
 import { PluginRef, PluginRefCache } from './PluginRefCache';
-import { SealedSecret, SecretKeyRing } from './SecretKeyRing';
+import {
+  SEALED_FORMAT,
+  SealedSecret,
+  sealedFormat,
+  SecretKeyRing,
+} from './SecretKeyRing';
 
 /** Plaintext effective configuration, as instances get it. */
 export interface ResolvedConfiguration {
@@ -1096,7 +1101,7 @@ export class ConfigurationManager {
       if (!isSecretEntry(entry)) return stripUndefined(entry);
       const value = this.#o.keyRing.seal(
         JSON.stringify(entry.value),
-        sealContext(plugin.id, layer, entry.key),
+        sealContext(plugin.id, layer, entry, SEALED_FORMAT),
       );
       keyIds.push(value.kid);
       return stripUndefined({ ...entry, value });
@@ -1250,9 +1255,10 @@ export class ConfigurationManager {
   }
 
   #open(version: StoredConfigVersion, entry: StoredConfigEntry): unknown {
+    const sealed = entry.value as SealedSecret;
     const plaintext = this.#o.keyRing.open(
-      entry.value as SealedSecret,
-      sealContext(version.pluginId, version.layer, entry.key),
+      sealed,
+      sealContext(version.pluginId, version.layer, entry, sealedFormat(sealed)),
     );
     return JSON.parse(plaintext);
   }
@@ -1260,8 +1266,19 @@ export class ConfigurationManager {
 
 /**
  * What a sealed value is bound to (GCM additional data): a ciphertext copied
- * to another plugin, layer or key does not open.
+ * to another plugin, layer or key does not open. From format 2 on it also
+ * covers the entry's `type` and `sensitive`: a stored secret whose row is
+ * edited to `type: string` (which the API would show unmasked) does not open.
+ * Format 1 envelopes (written before) keep their old context and are
+ * re-sealed in format 2 by the maintenance task.
  */
-export function sealContext(pluginId: string, layer: string, key: string) {
-  return `${pluginId}\n${layer}\n${key}`;
+export function sealContext(
+  pluginId: string,
+  layer: string,
+  entry: Pick<StoredConfigEntry, 'key' | 'type' | 'sensitive'>,
+  format: 1 | 2,
+) {
+  const base = `${pluginId}\n${layer}\n${entry.key}`;
+  if (format === 1) return base;
+  return `${base}\ntype=${entry.type}\nsensitive=${entry.sensitive === true}`;
 }

@@ -3,6 +3,7 @@ import fc from 'fast-check';
 import {
   SealedSecret,
   SecretDecryptionError,
+  sealedFormat,
   SecretKeyRing,
 } from './SecretKeyRing';
 
@@ -33,6 +34,7 @@ describe('SecretKeyRing', () => {
       const sealed = ring.seal('hunter2', context);
       expect(sealed).toEqual({
         $sealed: 'aes-256-gcm',
+        v: 2,
         kid: 'A',
         iv: expect.any(String),
         tag: expect.any(String),
@@ -158,6 +160,21 @@ describe('SecretKeyRing', () => {
       const ringAB = SecretKeyRing.create({ keys: [keyA, keyB] });
       const sealed = ringAB.rewrap(ringA.seal('x', context), context);
       expect(() => ringAB.open(sealed, 'other')).toThrow(
+        /authentication failed/,
+      );
+    });
+
+    it('re-seals an old-format envelope under a new context, even with the same key', () => {
+      const ring = SecretKeyRing.create({ keys: [keyA] });
+      const { v, ...legacy } = ring.seal('x', 'old context');
+      expect(v).toBe(2);
+      expect(sealedFormat(legacy)).toBe(1);
+      expect(ring.needsRewrap(legacy)).toBe(true);
+      const current = ring.rewrap(legacy, 'old context', 'new context');
+      expect(sealedFormat(current)).toBe(2);
+      expect(ring.needsRewrap(current)).toBe(false);
+      expect(ring.open(current, 'new context')).toBe('x');
+      expect(() => ring.open(current, 'old context')).toThrow(
         /authentication failed/,
       );
     });

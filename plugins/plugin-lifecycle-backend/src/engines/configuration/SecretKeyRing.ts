@@ -16,14 +16,33 @@ const IV_BYTES = 12;
 const TAG_BYTES = 16;
 const EXPORT_SIGNING_INFO = 'plugin-lifecycle config export';
 
+/** The envelope format {@link SecretKeyRing.seal} writes. */
+export const SEALED_FORMAT = 2;
+
+/**
+ * The format of a sealed value: 1 for envelopes written before formats were
+ * numbered, else its `v`.
+ *
+ * @public
+ */
+export function sealedFormat(sealed: SealedSecret): 1 | 2 {
+  return sealed.v === 2 ? 2 : 1;
+}
+
 /**
  * A secret value as stored: encrypted with AES-256-GCM under the key `kid`.
  * `iv` (12 bytes), `tag` (16 bytes) and `ct` are base64.
+ *
+ * `v` is the envelope's format: absent for the first one, 2 once the caller's
+ * context also covers the value's metadata (see {@link SecretKeyRing.seal}).
+ * Stripping it does not help a forger: the context it was sealed with no
+ * longer matches, so the value does not open.
  *
  * @public
  */
 export interface SealedSecret {
   $sealed: 'aes-256-gcm';
+  v?: 2;
   kid: string;
   iv: string;
   tag: string;
@@ -137,7 +156,8 @@ export class SecretKeyRing {
       typeof v.kid === 'string' &&
       typeof v.iv === 'string' &&
       typeof v.tag === 'string' &&
-      typeof v.ct === 'string'
+      typeof v.ct === 'string' &&
+      (v.v === undefined || v.v === 2)
     );
   }
 
@@ -188,6 +208,7 @@ export class SecretKeyRing {
     ]);
     return {
       $sealed: ALGORITHM,
+      v: SEALED_FORMAT,
       kid,
       iv: iv.toString('base64'),
       tag: cipher.getAuthTag().toString('base64'),
@@ -244,20 +265,33 @@ export class SecretKeyRing {
     }
   }
 
-  /** Whether a sealed secret is under another key than the active one. */
+  /**
+   * Whether a sealed secret is under another key than the active one, or in
+   * an older envelope format.
+   */
   needsRewrap(sealed: SealedSecret): boolean {
-    return sealed.kid !== this.#activeKeyId;
+    return (
+      sealed.kid !== this.#activeKeyId || sealedFormat(sealed) !== SEALED_FORMAT
+    );
   }
 
   /**
-   * Re-seals a secret with the active key; returns the same object when it
-   * already uses the active key.
+   * Re-seals a secret with the active key in the current format; returns the
+   * same object when it already is.
    *
+   * @param context - the context it was sealed with
+   * @param newContext - the context to seal it with (the current format's
+   *   context, when the caller's context changed with the format); default
+   *   `context`
    * @throws SecretDecryptionError - if it cannot be opened
    */
-  rewrap(sealed: SealedSecret, context: string): SealedSecret {
+  rewrap(
+    sealed: SealedSecret,
+    context: string,
+    newContext: string = context,
+  ): SealedSecret {
     if (!this.needsRewrap(sealed)) return sealed;
-    return this.seal(this.open(sealed, context), context);
+    return this.seal(this.open(sealed, context), newContext);
   }
 
   /**

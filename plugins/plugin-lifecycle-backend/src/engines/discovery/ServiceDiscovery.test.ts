@@ -461,7 +461,9 @@ describe.each(databases.eachSupportedId())(
           { serviceId: 'a1', serviceName: 'search', host: 'b', port: 1 },
           { scope: teamB },
         ),
-      ).rejects.toThrow("Service id 'a1' is taken by another tenant");
+      ).rejects.toThrow(
+        "Service id 'a1' is not available; register under another id, or leave serviceId out to get a generated one",
+      );
 
       // The same name in two tenants: each sees its own; all-tenant callers say which.
       await discovery.registerService(
@@ -473,6 +475,20 @@ describe.each(databases.eachSupportedId())(
       ).toBe('b1');
       expect(
         attempt(() => discovery.pickInstance('search', {}, { scope })),
+      ).toEqual(
+        new InputError(
+          "Service 'search' exists in several tenants; say which with tenant",
+        ),
+      );
+      // A caller of both tenants is told its own tenants' names.
+      expect(
+        attempt(() =>
+          discovery.pickInstance(
+            'search',
+            {},
+            { scope: { tenants: ['team-a', 'team-b'] } },
+          ),
+        ),
       ).toEqual(
         new InputError(
           "Service 'search' exists in tenants team-a, team-b; say which with tenant",
@@ -523,6 +539,44 @@ describe.each(databases.eachSupportedId())(
       await expect(discovery.heartbeats(['early'], { scope })).rejects.toThrow(
         ConflictError,
       );
+    });
+
+    it('does not let a name squatted under a made-up tenant turn every call into a 400 that names tenants', async () => {
+      const discovery = await createDiscovery();
+      await discovery.registerService(
+        { serviceId: 'real', serviceName: 'catalog', host: 'a', port: 1 },
+        { scope },
+      );
+      // The attacker registers the same name under tenants of its own making.
+      for (const tenant of ['zz-junk', 'secret-customer-name']) {
+        await discovery.registerService(
+          {
+            serviceId: `squat-${tenant}`,
+            serviceName: 'catalog',
+            host: 'evil',
+            port: 1,
+            tenant,
+          },
+          { scope },
+        );
+      }
+      // Callers who do not say which get the default tenant's service.
+      for (let i = 0; i < 5; i++) {
+        expect(discovery.pickInstance('catalog', {}, { scope }).serviceId).toBe(
+          'real',
+        );
+      }
+      // Without one in the default tenant: a 400 that names no tenant.
+      await discovery.deregisterService('real', { scope });
+      const error = attempt(() =>
+        discovery.pickInstance('catalog', {}, { scope }),
+      );
+      expect(error).toEqual(
+        new InputError(
+          "Service 'catalog' exists in several tenants; say which with tenant",
+        ),
+      );
+      expect((error as Error).message).not.toContain('secret-customer-name');
     });
 
     it('serves running plugin instances under the plugin id, in the plugin tenant', async () => {

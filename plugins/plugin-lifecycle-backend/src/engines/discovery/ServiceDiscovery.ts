@@ -1352,12 +1352,21 @@ export class ServiceDiscovery {
           Tenancy.includes(scope, p.tenant),
         );
         if (visible.length === 1) return visible[0];
+        // A name registered again under another (or a made-up) tenant must
+        // not turn every call for it into a 400: the default tenant's pool
+        // answers callers who do not say which.
+        const fallback = visible.find(p => p.tenant === this.#defaultTenant);
+        if (fallback) return fallback;
         if (visible.length > 1) {
+          // Only a caller's own tenants are named: an all-tenant caller's
+          // answer would otherwise list whatever tenants anyone made up.
           throw new InputError(
-            `Service '${serviceName}' exists in tenants ${visible
-              .map(p => p.tenant)
-              .sort()
-              .join(', ')}; say which with tenant`,
+            scope.all === true
+              ? `Service '${serviceName}' exists in several tenants; say which with tenant`
+              : `Service '${serviceName}' exists in tenants ${visible
+                  .map(p => p.tenant)
+                  .sort()
+                  .join(', ')}; say which with tenant`,
           );
         }
       }

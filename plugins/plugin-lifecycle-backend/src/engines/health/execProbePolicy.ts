@@ -1,5 +1,6 @@
 import { NotAllowedError } from '@backstage/errors';
 import { ProbeDefinition } from '@internal/plugin-lifecycle-common';
+import { assertWithinProbeLimits, ProbeLimits } from './probeLimits';
 
 /** The app-config key of the commands any exec probe may run. */
 export const EXEC_ALLOWED_COMMANDS_KEY =
@@ -23,6 +24,11 @@ export interface ExecProbePolicyOptions {
   allowedCommands?: string[];
   /** Plugin ids whose own probes may run any command. */
   allowedPlugins?: string[];
+  /**
+   * How often and how many probes a caller may ask for; unchecked when not
+   * given (the backend always gives app-config's).
+   */
+  limits?: ProbeLimits;
 }
 
 /** Where a probe comes from: a plugin's probes, or a registered service's health check. */
@@ -44,10 +50,12 @@ export type ExecProbeSource =
 export class ExecProbePolicy {
   readonly #commands: ReadonlySet<string>;
   readonly #plugins: ReadonlySet<string>;
+  readonly #limits: ProbeLimits | undefined;
 
   private constructor(options: ExecProbePolicyOptions) {
     this.#commands = new Set(options.allowedCommands ?? []);
     this.#plugins = new Set(options.allowedPlugins ?? []);
+    this.#limits = options.limits;
   }
 
   static create(options: ExecProbePolicyOptions = {}): ExecProbePolicy {
@@ -83,12 +91,23 @@ export class ExecProbePolicy {
 
   /**
    * Throws a NotAllowedError (403) for the first exec probe whose command
-   * is not allowed; other probe methods pass.
+   * is not allowed; other probe methods pass. Every probe that arrives from
+   * outside passes here, so the limits on how often and how many (an
+   * InputError, 400) are checked here as well.
    */
   assertAllowed(
     probes: ReadonlyArray<ProbeDefinition> | undefined,
     source: ExecProbeSource,
   ): void {
+    if (this.#limits) {
+      const origin =
+        source.kind === 'plugin'
+          ? `plugin '${source.pluginId}'${
+              source.origin ? ` (${source.origin})` : ''
+            }`
+          : `service '${source.serviceName}' (its health check)`;
+      assertWithinProbeLimits(probes ?? [], this.#limits, origin);
+    }
     for (const probe of probes ?? []) {
       if (probe.method !== 'exec' || !probe.exec) continue;
       const refusal = this.refusal(probe.exec.command, source);

@@ -6,10 +6,9 @@ import {
   PluginHealth,
   ProbeDefinition,
   ProbeHealth,
-  probeSchema,
+  probeListSchema,
 } from '@internal/plugin-lifecycle-common';
 import { Knex } from 'knex';
-import { z } from 'zod';
 import {
   DEFAULT_RESTART_BACKOFF,
   RemediationAction,
@@ -281,7 +280,7 @@ export function monitorSettings(
   };
 }
 
-const probesSchema = z.array(probeSchema);
+const probesSchema = probeListSchema;
 
 /**
  * Checks probes against the shared schema and for unique names.

@@ -45,8 +45,8 @@ import {
   checkDependenciesRunning,
   findRunningDependents,
   missingRequiredConfiguration,
-  parseCpu,
-  parseMemory,
+  instanceResources,
+  ResourceAmounts,
 } from '../../domain/orchestration';
 
 /** What an update operation carries (validated by the API schema). */
@@ -96,6 +96,14 @@ export interface LifecycleActionsOptions {
   execProbes?: ExecProbePolicy;
   readyTimeoutMs: number;
   stopGracePeriodMs: number;
+  /**
+   * What one instance of a plugin counts against its tenant's quota, given
+   * its manifest's request; default: the request.
+   */
+  resourcesOf?: (
+    pluginId: string,
+    requested?: ResourceAmounts,
+  ) => { cpuMillicores: number; memoryMiB: number };
   /** Quota problems of a tenant for a request, if any. */
   checkQuota?: (
     tenant: string,
@@ -920,9 +928,11 @@ export class LifecycleActions {
     const all = await this.#o.plugins.list();
     const byId = new Map(all.map(p => [p.id, p]));
     const problems = [
-      ...checkDependenciesRunning(manifest.dependencies ?? [], id =>
-        byId.get(id),
-      ),
+      // Another tenant's plugin is not there for this one.
+      ...checkDependenciesRunning(manifest.dependencies ?? [], id => {
+        const dependency = byId.get(id);
+        return dependency?.tenant === plugin.tenant ? dependency : undefined;
+      }),
       ...missingRequiredConfiguration(
         manifest.configSchema,
         (config ?? (await this.#o.configuration.resolve(plugin))).entries,
@@ -933,16 +943,17 @@ export class LifecycleActions {
         `Cannot start '${op.pluginId}': ${problems.join('; ')}`,
       );
     }
-    const resources = manifest.resources;
+    const each = (
+      this.#o.resourcesOf ??
+      ((_id: string, requested?: ResourceAmounts) =>
+        instanceResources(requested, undefined))
+    )(plugin.id, manifest.resources);
     const quota = await this.#o.checkQuota?.(
       plugin.tenant,
       {
         instances: plugin.replicas,
-        cpuMillicores:
-          plugin.replicas * (resources?.cpu ? parseCpu(resources.cpu) : 0),
-        memoryMiB:
-          plugin.replicas *
-          (resources?.memory ? parseMemory(resources.memory) : 0),
+        cpuMillicores: plugin.replicas * each.cpuMillicores,
+        memoryMiB: plugin.replicas * each.memoryMiB,
       },
       plugin.id,
     );

@@ -6,6 +6,7 @@ import { createTinyNpmPackage } from '../../__testUtils__/tinyNpmPackage';
 import {
   fetchNpmPackage,
   installDependencies,
+  NpmTimeoutError,
   parseNpmSpec,
 } from './artifactInstall';
 
@@ -59,6 +60,38 @@ describe('fetchNpmPackage and installDependencies with a local package', () => {
     expect(fs.readdirSync(path.dirname(dir))).toEqual(['1.0.0']);
     expect(fs.existsSync(pkg.markers.prepare)).toBe(false);
     expect(fs.existsSync(pkg.markers.postinstall)).toBe(false);
+  });
+
+  it('says that npm pack timed out, not that an operation was aborted', async () => {
+    const pkg = createTinyNpmPackage();
+    const dir = path.join(makeTempDir('npm-fetch-'), 'slow', '1.0.0');
+    // npm cannot even start in 50 ms.
+    const error = await fetchNpmPackage(
+      'tiny-http-server',
+      `file:${pkg.tarball}`,
+      dir,
+      { packTimeoutMs: 50 },
+    ).catch(e => e);
+    expect(error).toBeInstanceOf(NpmTimeoutError);
+    expect(error.message).toBe('npm pack timed out after 0.05 s');
+    expect(error.code).toBe('ETIMEDOUT');
+    expect(fs.existsSync(dir)).toBe(false);
+  });
+
+  it('says that npm was stopped when the operation is aborted', async () => {
+    const pkg = createTinyNpmPackage();
+    const dir = path.join(makeTempDir('npm-fetch-'), 'stopped', '1.0.0');
+    const abort = new AbortController();
+    abort.abort(new Error('the operation timed out after 300 s'));
+    const error = await fetchNpmPackage(
+      'tiny-http-server',
+      `file:${pkg.tarball}`,
+      dir,
+      { signal: abort.signal },
+    ).catch(e => e);
+    expect(error.message).toBe(
+      'npm pack was stopped before it finished: the operation timed out after 300 s',
+    );
   });
 
   it('does not run prepare when it packs a directory', async () => {

@@ -5,7 +5,7 @@ import { PluginManifest } from '@internal/plugin-lifecycle-common';
 import npa from 'npm-package-arg';
 import * as tar from 'tar';
 import validateNpmPackageName from 'validate-npm-package-name';
-import { runDetachedStep, StepTracker } from './detachedStep';
+import { runDetachedStep, StepError, StepTracker } from './detachedStep';
 import { canRead } from './processIdentity';
 
 /** Replaces `${version}` in an artifact path. */
@@ -54,6 +54,8 @@ export interface NpmOptions {
   runAs?: NpmUser;
   /** Told of each npm process group (see {@link StepTracker}). */
   track?: StepTracker;
+  /** Milliseconds `npm pack` may take; default 120000. */
+  packTimeoutMs?: number;
 }
 
 /** @internal */
@@ -156,6 +158,56 @@ function scriptsFlags(options: NpmOptions): string[] {
   return options.allowScripts ? [] : ['--ignore-scripts'];
 }
 
+/**
+ * npm did not finish within its time: transient (`ETIMEDOUT`), so the
+ * operation is tried again, and said in words, not as an abort.
+ */
+export class NpmTimeoutError extends Error {
+  readonly name = 'NpmTimeoutError';
+  readonly code = 'ETIMEDOUT';
+}
+
+/**
+ * Runs npm; when it is killed for taking longer than `timeoutMs`, or the
+ * operation is aborted, says so ("npm pack timed out after 120 s") instead
+ * of Node's "The operation was aborted" or "Command failed".
+ */
+async function runNpm(
+  command: string,
+  args: string[],
+  options: {
+    cwd?: string;
+    env: NodeJS.ProcessEnv;
+    uid?: number;
+    gid?: number;
+    signal?: AbortSignal;
+    timeoutMs: number;
+    track?: StepTracker;
+  },
+) {
+  try {
+    return await runDetachedStep('npm', [command, ...args], options);
+  } catch (error: any) {
+    if (options.signal?.aborted) {
+      const reason = options.signal.reason;
+      throw new Error(
+        `npm ${command} was stopped before it finished: ${
+          reason instanceof Error ? reason.message : String(reason)
+        }`,
+        { cause: reason },
+      );
+    }
+    if ((error as StepError)?.timedOut) {
+      throw new NpmTimeoutError(
+        `npm ${command} timed out after ${Number(
+          (options.timeoutMs / 1000).toFixed(3),
+        )} s`,
+      );
+    }
+    throw error;
+  }
+}
+
 /** Fetches `name@version` with npm itself (registry or other spec) into `dir`. */
 export async function fetchNpmPackage(
   name: string,
@@ -184,10 +236,9 @@ export async function fetchNpmPackage(
   }
   try {
     try {
-      await runDetachedStep(
-        'npm',
+      await runNpm(
+        'pack',
         [
-          'pack',
           '--json',
           '--pack-destination',
           tmp,
@@ -200,11 +251,14 @@ export async function fetchNpmPackage(
           env: npmEnv(options),
           ...npmSpawn(options),
           signal: options.signal,
-          timeoutMs: 120_000,
+          timeoutMs: options.packTimeoutMs ?? 120_000,
           track: options.track,
         },
       );
     } catch (error: any) {
+      if (error instanceof NpmTimeoutError || options.signal?.aborted) {
+        throw error;
+      }
       const detail = String(error.stderr ?? error.message)
         .split('\n')
         .find(l => /E404|ETARGET|ENOVERSIONS|error/i.test(l));
@@ -243,10 +297,9 @@ export async function installDependencies(
   const hasDependencies =
     !!pkg.dependencies && Object.keys(pkg.dependencies).length > 0;
   if (hasDependencies) {
-    await runDetachedStep(
-      'npm',
+    await runNpm(
+      'install',
       [
-        'install',
         '--omit=dev',
         '--ignore-scripts',
         '--no-audit',
@@ -265,7 +318,7 @@ export async function installDependencies(
   }
   const hasInstallScripts = INSTALL_SCRIPTS.some(s => pkg.scripts?.[s]);
   if (options.allowScripts && (hasDependencies || hasInstallScripts)) {
-    await runDetachedStep('npm', ['rebuild', '--no-audit', '--no-fund'], {
+    await runNpm('rebuild', ['--no-audit', '--no-fund'], {
       cwd: dir,
       env: npmEnv(options),
       ...npmSpawn(options),

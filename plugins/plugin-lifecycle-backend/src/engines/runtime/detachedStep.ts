@@ -17,6 +17,8 @@ export interface StepError extends Error {
   stdout: string;
   stderr: string;
   code: number | null;
+  /** Stopped because it took longer than `timeoutMs`. */
+  timedOut?: boolean;
 }
 
 /**
@@ -92,6 +94,7 @@ export async function runDetachedStep(
       error.stdout = stdout;
       error.stderr = stderr;
       error.code = result.code;
+      error.timedOut = why === 'timed out';
       throw error;
     }
     return { stdout, stderr };

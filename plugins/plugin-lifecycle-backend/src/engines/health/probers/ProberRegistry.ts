@@ -1,5 +1,6 @@
 import { CustomProber } from './CustomProber';
 import { ExecProber, ExecProberOptions } from './ExecProber';
+import { printableMessage } from '../../../domain/health/printable';
 import { errorMessage } from './deadline';
 import { GrpcProber, GrpcProberOptions } from './GrpcProber';
 import { HttpProber, HttpProberOptions } from './HttpProber';
@@ -103,12 +104,18 @@ export class ProberRegistry {
         return { ok: false, latencyMs: 0, message: `not probed: ${refused}` };
       }
     }
+    let outcome: ProbeOutcome;
     try {
-      return await prober.probe(target, probe, signal);
+      outcome = await prober.probe(target, probe, signal);
     } catch (error) {
       // A prober should not throw; one that does still gives an outcome.
-      return { ok: false, latencyMs: 0, message: errorMessage(error) };
+      outcome = { ok: false, latencyMs: 0, message: errorMessage(error) };
     }
+    // A message carries a command's or a service's output: escaped and
+    // bounded here, before any log line, stored result or answer has it.
+    return outcome.message === undefined
+      ? outcome
+      : { ...outcome, message: printableMessage(outcome.message) };
   }
 
   /** Closes the connections and clients the probers keep. */
