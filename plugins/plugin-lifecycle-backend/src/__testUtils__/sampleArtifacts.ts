@@ -29,13 +29,21 @@ export async function packSampleArtifacts(): Promise<{
   };
 }
 
-/** Whether a process with this pid still exists. */
+/**
+ * Whether a process with this pid still runs. A zombie (ended, not yet
+ * reaped by its parent, which may be this test process) counts as gone.
+ */
 export function isProcessAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (error: any) {
-    return error.code === 'EPERM';
+    if (error.code !== 'EPERM') return false;
+  }
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
+  } catch {
+    return false;
   }
 }
 
