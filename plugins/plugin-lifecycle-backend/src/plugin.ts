@@ -292,6 +292,7 @@ export const pluginLifecyclePlugin = createBackendPlugin({
             host: d.dataPlane.host,
             token: d.dataPlane.token,
             ...(dataPlaneScope ? { scope: dataPlaneScope } : {}),
+            defaultTenant: config.defaultTenant,
             passCookies: d.proxy.passCookies,
             binary: d.dataPlane.nginx.binary,
             workers: d.dataPlane.nginx.workers,

@@ -541,6 +541,33 @@ describe.each(databases.eachSupportedId())(
       );
     });
 
+    it("does not tell a caller which tenant another tenant's plugin is in", async () => {
+      const discovery = await createDiscovery();
+      await PluginStore.create({ db: knex }).create({
+        id: 'ledger',
+        tenant: 'team-a',
+        runtime: 'process',
+      });
+      const register = (tenants: string[]) =>
+        discovery.registerService(
+          {
+            serviceName: 'ledger-sidecar',
+            host: '127.0.0.1',
+            port: 1,
+            pluginId: 'ledger',
+            tenant: 'team-b',
+          },
+          { scope: { tenants } },
+        );
+      await expect(register(['team-b'])).rejects.toThrow(
+        "Invalid service registration: plugin 'ledger' is not in tenant 'team-b'",
+      );
+      // A caller of both tenants may be told where it is.
+      await expect(register(['team-a', 'team-b'])).rejects.toThrow(
+        "plugin 'ledger' belongs to tenant 'team-a', not 'team-b'",
+      );
+    });
+
     it('does not let a name squatted under a made-up tenant turn every call into a 400 that names tenants', async () => {
       const discovery = await createDiscovery();
       await discovery.registerService(

@@ -471,8 +471,11 @@ export class ServiceDiscovery {
           ? scope.tenants[0]
           : this.#defaultTenant);
       if (pluginTenant !== undefined && tenant !== pluginTenant) {
+        // Another tenant's plugin: say no more than that it is not in this one.
         throw new InputError(
-          `Invalid service registration: plugin '${request.pluginId}' belongs to tenant '${pluginTenant}', not '${tenant}'`,
+          Tenancy.includes(scope, pluginTenant)
+            ? `Invalid service registration: plugin '${request.pluginId}' belongs to tenant '${pluginTenant}', not '${tenant}'`
+            : `Invalid service registration: plugin '${request.pluginId}' is not in tenant '${tenant}'`,
         );
       }
       if (!Tenancy.includes(scope, tenant)) {

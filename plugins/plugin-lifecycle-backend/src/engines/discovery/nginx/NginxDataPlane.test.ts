@@ -416,7 +416,7 @@ if (!nginx && process.env.CI === 'true') {
     const ambiguous = await call('GET', '/proxy/multi/x');
     expect(ambiguous.status).toBe(400);
     expect(ambiguous.json.error.message).toBe(
-      "Service 'multi' exists in tenants team-a, team-b; say which with the x-plugin-lifecycle-tenant header",
+      "Service 'multi' exists in several tenants; say which with the x-plugin-lifecycle-tenant header",
     );
     // Only an authenticated caller (the token's holder) picks a tenant.
     const guarded = await NginxDataPlane.start({

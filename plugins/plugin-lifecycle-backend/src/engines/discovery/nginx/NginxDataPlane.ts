@@ -37,6 +37,8 @@ export interface NginxDataPlaneOptions {
   port?: number;
   token?: string;
   scope?: TenantScope;
+  /** A request that names no tenant gets this tenant's pool of a name served in several. */
+  defaultTenant?: string;
   /** Service names whose upstreams get Cookie and may answer Set-Cookie. Default none. */
   passCookies?: Iterable<string>;
   /** The nginx executable. Default: /usr/sbin/nginx, /usr/bin/nginx or nginx on the PATH. */
@@ -767,6 +769,7 @@ export class NginxDataPlane implements DataPlane {
         keepAliveTimeoutMs: o.upstreamKeepAliveTimeoutMs ?? 4_000,
         logFlushMs: o.logFlushMs ?? 250,
         pools,
+        defaultTenant: o.defaultTenant,
       });
   }
 

@@ -109,8 +109,11 @@ describe('renderNginxConfig', () => {
     expect(config).toContain('"billing|team-a" 4;');
     expect(config).toContain('"billing|team.b" 9;');
     expect(config).toContain('"default|" 5;');
-    // The tenants to choose from, for the 400.
-    expect(config).toContain('"billing" "team-a, team.b";');
+    // The 400 for a name in several tenants names none of them.
+    expect(config).not.toContain('team-a, team.b');
+    expect(config).toContain(
+      "exists in several tenants; say which with the x-plugin-lifecycle-tenant header",
+    );
     expect(config).toMatch(
       /map \$plo_key \$plo_az \{\s+"4" \$plo_authorization;\s+default "";/,
     );
@@ -132,6 +135,25 @@ describe('renderNginxConfig', () => {
     );
   });
 
+  it('gives a caller who names no tenant the default tenant\'s pool, so a name squatted in made-up tenants takes no calls', () => {
+    const config = renderNginxConfig({
+      ...base,
+      defaultTenant: 'default',
+      pools: [
+        pool({ index: 1, tenant: 'default' }),
+        pool({ index: 2, tenant: 'zz-junk' }),
+        pool({ index: 3, tenant: 'secret-customer-name' }),
+        pool({ index: 4, serviceName: 'orders', tenant: 'team-a' }),
+        pool({ index: 5, serviceName: 'orders', tenant: 'team-b' }),
+      ],
+    });
+    expect(config).toContain('"billing|" 1;');
+    expect(config).toContain('"billing|zz-junk" 2;');
+    // No pool in the default tenant: ask which, naming none.
+    expect(config).toContain('"orders|" "*";');
+    expect(config).not.toMatch(/secret-customer-name"? "?[a-z-]+, /);
+  });
+
   it('writes keys that differ only in case, and map parameter names, so nginx keeps them apart', () => {
     const config = renderNginxConfig({
       ...base,
@@ -145,7 +167,9 @@ describe('renderNginxConfig', () => {
     // nginx compares plain map keys without regard to case.
     expect(config).toContain('"~^api\\|Team$" 1;');
     expect(config).toContain('"~^api\\|team$" 2;');
-    expect(config).toContain('"\\default" "x, y";');
+    // A service named like a map parameter is a plain key with its tenant.
+    expect(config).toContain('"default|" "*";');
+    expect(config).toContain('"default|x" 3;');
   });
 
   it('checks the token in the header or as a bearer token, case-sensitively', () => {

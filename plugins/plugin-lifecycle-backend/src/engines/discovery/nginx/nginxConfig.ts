@@ -71,6 +71,12 @@ export interface NginxConfigOptions {
   /** Access log buffering: written at least this often. */
   logFlushMs: number;
   pools: NginxPool[];
+  /**
+   * The tenant a request without the tenant header gets when a name is
+   * served in several tenants (as the Node data plane does); without a pool
+   * there, the caller is asked to say which, without naming any tenant.
+   */
+  defaultTenant?: string;
   /** Answered at {@link GENERATION_PATH}: tells when a reload took effect. */
   generation: number;
 }
@@ -216,25 +222,23 @@ function jsonSafe(text: string): string {
  * key; the key gives the upstream, the Host, whether Authorization may
  * pass, and the 503 message of a pool with nothing routable.
  */
-function routingMaps(byName: Map<string, NginxPool[]>): string[] {
+function routingMaps(
+  byName: Map<string, NginxPool[]>,
+  defaultTenant: string | undefined,
+): string[] {
   const routes: Array<[string, string]> = [];
-  const tenantsOf: Array<[string, string]> = [];
   for (const [name, pools] of [...byName].sort(([a], [b]) =>
     a.localeCompare(b),
   )) {
-    // No tenant header: the only pool, or ask which.
-    routes.push([`${name}|`, pools.length === 1 ? key(pools[0]) : '"*"']);
+    // No tenant header: the only pool, the default tenant's, or ask which
+    // (a name squatted in a made-up tenant must not take the others' calls).
+    const unnamed =
+      pools.length === 1
+        ? pools[0]
+        : pools.find(p => p.tenant === defaultTenant);
+    routes.push([`${name}|`, unnamed ? key(unnamed) : '"*"']);
     for (const pool of pools)
       routes.push([`${name}|${pool.tenant}`, key(pool)]);
-    if (pools.length > 1) {
-      tenantsOf.push([
-        name,
-        `"${pools
-          .map(p => p.tenant)
-          .sort()
-          .join(', ')}"`,
-      ]);
-    }
   }
   const pools = [...byName.values()].flat();
   return [
@@ -244,7 +248,6 @@ function routingMaps(byName: Map<string, NginxPool[]>): string[] {
       routes,
       '"?"',
     ),
-    mapBlock('$plo_name', '$plo_tenants', tenantsOf, '""'),
     mapBlock(
       '$plo_key',
       '$plo_az',
@@ -329,7 +332,7 @@ function proxyLocation(): string {
       if ($plo_key = "*") { ${json(
         400,
         'InputError',
-        `Service \\'$plo_name\\' exists in tenants $plo_tenants; say which with the ${TENANT_HEADER} header`,
+        `Service \\'$plo_name\\' exists in several tenants; say which with the ${TENANT_HEADER} header`,
       )} }
       if ($plo_unavailable) { ${json(
         503,
@@ -470,7 +473,7 @@ export function renderNginxConfig(options: NginxConfigOptions): string {
   const servers = options.pools.filter(p => p.servers.length > 0);
   for (const pool of servers) http.push(upstreamBlock(pool, options));
 
-  http.push(...routingMaps(byName));
+  http.push(...routingMaps(byName, options.defaultTenant));
 
   // Without a token nobody is authenticated, so nobody may pick a tenant.
   const denied =
