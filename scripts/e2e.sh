@@ -19,7 +19,7 @@ cannot_run() {
 }
 export E2E_DATA_DIR="$(mktemp -d /tmp/plugin-lifecycle-e2e-XXXXXX)"
 # As root, plugins run as their own users, who must pass through to the data
-# directory (docs/security-isolation.md).
+# directory (docs/security/isolation.md).
 chmod 711 "$E2E_DATA_DIR"
 log="$E2E_DATA_DIR/backend.log"
 configs=(--config "$ROOT/app-config.yaml" --config "$ROOT/app-config.e2e.yaml")

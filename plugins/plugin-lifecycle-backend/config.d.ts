@@ -361,7 +361,7 @@ export interface Config {
         /**
          * Which Unix users plugin processes (instances, npm at install, and
          * a plugin's exec probes) run as. Switching users needs a backend
-         * running as root; see docs/security-isolation.md.
+         * running as root; see docs/security/isolation.md.
          */
         isolation?: {
           /**

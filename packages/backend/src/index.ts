@@ -26,7 +26,7 @@ backend.add(
 backend.add(import('@backstage/plugin-catalog-backend-module-logs'));
 
 // permissions: a role policy to start from (platform team, entity owners,
-// readers); see permissionPolicy.ts and docs/security-permissions.md
+// readers); see permissionPolicy.ts and docs/security/permissions.md
 backend.add(import('@backstage/plugin-permission-backend'));
 backend.add(demoPermissionPolicyModule);
 

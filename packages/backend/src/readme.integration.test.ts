@@ -60,7 +60,7 @@ describe('the README examples, as written, against the demo backend', () => {
     path.join(os.tmpdir(), 'plugin-lifecycle-readme-'),
   );
   // As root, plugins run as their own users, who pass through here to
-  // their directories under the data directory (docs/security-isolation.md).
+  // their directories under the data directory (docs/security/isolation.md).
   fs.chmodSync(work, 0o711);
   const state = path.join(work, 'shell-state.sh');
   const groups: number[] = [];

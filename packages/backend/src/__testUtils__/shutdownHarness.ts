@@ -70,7 +70,7 @@ export async function startDemoBackend(options: {
     options.restartOf?.work ??
     fs.mkdtempSync(path.join(os.tmpdir(), 'pl-shutdown-'));
   // As root, plugins run as their own users, who pass through here to
-  // their directories under the data directory (docs/security-isolation.md).
+  // their directories under the data directory (docs/security/isolation.md).
   fs.chmodSync(work, 0o711);
   const configFile = path.join(work, 'app-config.shutdown.json');
   if (!options.restartOf) writeConfig();
