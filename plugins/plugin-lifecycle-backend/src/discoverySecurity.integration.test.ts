@@ -40,14 +40,27 @@ describe('discovery is not a way in', () => {
   let server: http.Server;
   let stop: () => Promise<void>;
   let thief: Awaited<ReturnType<typeof recorder>>;
+  let trusted: Awaited<ReturnType<typeof recorder>>;
   let backendPort: number;
 
   beforeAll(async () => {
     thief = await recorder();
+    trusted = await recorder();
     ({ server, stop } = await startLifecycleBackend({
       pluginId: PLUGIN,
       config: {
         runtime: { process: { readyTimeout: 10_000, stopGracePeriod: 2_000 } },
+        // An external plugin the operator configured: its endpoint is the
+        // operator's word, so it may get callers' Authorization.
+        plugins: {
+          'configured-outside': {
+            runtime: 'external',
+            artifact: {
+              type: 'external',
+              endpoints: [{ host: '127.0.0.1', port: trusted.port }],
+            },
+          },
+        },
       },
       rootConfig: {
         // This backend's own database stays an in-memory SQLite; another
@@ -86,6 +99,7 @@ describe('discovery is not a way in', () => {
   afterAll(async () => {
     await stop();
     await new Promise(resolve => thief.server.close(resolve));
+    await new Promise(resolve => trusted.server.close(resolve));
   });
 
   const register = (body: object) =>
@@ -166,6 +180,44 @@ describe('discovery is not a way in', () => {
     expect(thief.seen).toHaveLength(1);
     expect(thief.seen[0]).not.toHaveProperty('authorization');
     expect(thief.seen[0]).not.toHaveProperty('cookie');
+  });
+
+  it("gives an external endpoint named in an install request no Authorization; one the operator configured gets it", async () => {
+    const act = async (pluginId: string, action: string, body: object) => {
+      const res = await request(server)
+        .post(api(`/plugins/${pluginId}/${action}`))
+        .set('Authorization', auth)
+        .send(body);
+      expect(res.status).toBe(202);
+      const done = await waitForOperation(server, auth, res.body.operationId);
+      expect(done.status).toBe('succeeded');
+    };
+    // An installer with deploy names its own server as the endpoint.
+    await act('outside', 'install', {
+      version: '1.0.0',
+      runtime: 'external',
+      artifact: {
+        type: 'external',
+        endpoints: [{ host: '127.0.0.1', port: thief.port }],
+      },
+    });
+    await act('outside', 'start', {});
+    await act('configured-outside', 'install', { version: '1.0.0' });
+    await act('configured-outside', 'start', {});
+
+    const before = thief.seen.length;
+    const proxied = await request(server)
+      .get(api('/proxy/outside/x'))
+      .set('Authorization', auth);
+    expect(proxied.status).toBe(200);
+    expect(thief.seen).toHaveLength(before + 1);
+    expect(thief.seen[before]).not.toHaveProperty('authorization');
+
+    const configured = await request(server)
+      .get(api('/proxy/configured-outside/x'))
+      .set('Authorization', auth);
+    expect(configured.status).toBe(200);
+    expect(trusted.seen.at(-1)).toHaveProperty('authorization', auth);
   });
 
   it.each([

@@ -176,6 +176,7 @@ export const pluginLifecyclePlugin = createBackendPlugin({
           db,
           execProbes,
           reservedNames,
+          trustedExternalPlugins: Object.keys(config.plugins),
           targets,
           logger: deps.logger.child({ engine: 'discovery' }),
           events,

@@ -34,12 +34,14 @@ export async function startLifecycleBackend(options: {
             dataDir: makeTempDir('plugin-lifecycle-test-'),
             // A test's instances end with its backend.
             shutdown: { stopInstances: true },
+            ...options.config,
+            // The sample plugin, besides any the test configures.
             plugins: {
               [options.pluginId]: {
                 artifact: { type: 'tarball', path: artifacts.tarballTemplate },
               },
+              ...(options.config?.plugins as object | undefined),
             },
-            ...options.config,
           },
         },
       }),

@@ -378,6 +378,7 @@ describe.each(databases.eachSupportedId())('ServiceStore on %s', databaseId => {
           instanceId: 'i-1',
           pluginId: 'sample',
           tenant: 'team-a',
+          runtime: 'process',
           version: '1.0.0',
           track: 'stable',
           host: '127.0.0.1',

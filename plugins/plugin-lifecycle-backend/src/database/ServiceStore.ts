@@ -97,6 +97,8 @@ export interface RunningInstance {
   instanceId: string;
   pluginId: string;
   tenant: string;
+  /** The runtime that runs it (`process`, `external`, ...). */
+  runtime: string;
   version: string;
   track: string;
   host: string;
@@ -265,6 +267,7 @@ function deadlines(
 const RUNNING_INSTANCE_COLUMNS = [
   'p.id as plugin_id',
   'p.tenant as tenant',
+  'p.runtime as runtime',
   'i.id as instance_id',
   'i.version as version',
   'i.track as track',
@@ -277,6 +280,7 @@ function rowToRunningInstance(row: {
   instance_id: string;
   plugin_id: string;
   tenant: string;
+  runtime: string;
   version: string;
   track: string;
   host: string;
@@ -287,6 +291,7 @@ function rowToRunningInstance(row: {
     instanceId: row.instance_id,
     pluginId: row.plugin_id,
     tenant: row.tenant,
+    runtime: row.runtime,
     version: row.version,
     track: row.track,
     host: row.host,

@@ -136,6 +136,13 @@ export interface ServiceDiscoveryOptions {
    */
   reservedNames?: ReservedServiceNames;
   /**
+   * Plugins of the external runtime whose endpoints get callers'
+   * `Authorization` through the proxy: those the operator configured
+   * (`pluginLifecycle.plugins`). An endpoint from an install request is the
+   * installer's word, like a registration's, and gets none.
+   */
+  trustedExternalPlugins?: Iterable<string>;
+  /**
    * Where registered services (and their health checks) may point. Default:
    * anywhere; the plugin's wiring always gives one (`discovery.allowedTargets`).
    */
@@ -295,6 +302,7 @@ export class ServiceDiscovery {
   #started = false;
   readonly #execProbes: ExecProbePolicy;
   readonly #reservedNames: ReservedServiceNames;
+  readonly #trustedExternal: ReadonlySet<string>;
   readonly #targets: TargetPolicy | undefined;
   readonly #unsubscribe: Array<() => void> = [];
 
@@ -319,6 +327,7 @@ export class ServiceDiscovery {
     this.#reservedNames =
       options.reservedNames ??
       ReservedServiceNames.create({ backstagePlugins: [] });
+    this.#trustedExternal = new Set(options.trustedExternalPlugins ?? []);
     this.#targets = options.targets;
     this.#expireIntervalMs = options.expireIntervalMs ?? 1_000;
     this.#resyncIntervalMs = options.resyncIntervalMs ?? 60_000;
@@ -1486,6 +1495,22 @@ export class ServiceDiscovery {
         'a heartbeat',
       );
     }
+  }
+
+  /**
+   * Whether the proxy may pass a caller's `Authorization` to this target:
+   * only to a plugin instance a runtime started on this host, or an
+   * endpoint of an external plugin the operator configured. A
+   * registration's `pluginId`, or an endpoint named in an install request,
+   * is the caller's word.
+   */
+  forwardsAuthorization(serviceId: string): boolean {
+    const instance = this.#running.get(serviceId);
+    if (!instance) return false;
+    return (
+      instance.runtime !== 'external' ||
+      this.#trustedExternal.has(instance.pluginId)
+    );
   }
 
   /** Throws NotFound unless the id is a registered service the caller may see. */

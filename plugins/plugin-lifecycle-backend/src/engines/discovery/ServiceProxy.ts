@@ -904,7 +904,9 @@ export class ServiceProxy {
     const headers = forwardedHeaders(req, {
       // Only what a runtime started for a managed plugin: a registration's
       // pluginId is the registrant's word.
-      keepAuthorization: picked.source === 'instance',
+      keepAuthorization:
+        picked.source === 'instance' &&
+        this.#discovery.forwardsAuthorization(picked.serviceId),
       keepCookies,
       bodyLength: request.length,
     });

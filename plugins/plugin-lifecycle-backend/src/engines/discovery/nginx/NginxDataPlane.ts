@@ -850,7 +850,13 @@ export class NginxDataPlane implements DataPlane {
         // Only instances a runtime started: a registration's pluginId is the registrant's word.
         forwardAuthorization:
           chosen.length > 0 &&
-          chosen.every(i => i.resolved.source === 'instance'),
+          chosen.every(
+            i =>
+              i.resolved.source === 'instance' &&
+              this.#options.discovery.forwardsAuthorization(
+                i.resolved.serviceId,
+              ),
+          ),
         passCookies: new Set(this.#options.passCookies ?? []).has(
           pool.serviceName,
         ),
