@@ -548,7 +548,7 @@ describe.each(databases.eachSupportedId())(
         tenant: 'team-a',
         runtime: 'process',
       });
-      const register = (tenants: string[]) =>
+      const registerAs = (tenants: string[]) =>
         discovery.registerService(
           {
             serviceName: 'ledger-sidecar',
@@ -559,11 +559,11 @@ describe.each(databases.eachSupportedId())(
           },
           { scope: { tenants } },
         );
-      await expect(register(['team-b'])).rejects.toThrow(
+      await expect(registerAs(['team-b'])).rejects.toThrow(
         "Invalid service registration: plugin 'ledger' is not in tenant 'team-b'",
       );
       // A caller of both tenants may be told where it is.
-      await expect(register(['team-a', 'team-b'])).rejects.toThrow(
+      await expect(registerAs(['team-a', 'team-b'])).rejects.toThrow(
         "plugin 'ledger' belongs to tenant 'team-a', not 'team-b'",
       );
     });
