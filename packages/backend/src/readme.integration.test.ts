@@ -11,7 +11,10 @@ import { ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { freePort } from './__testUtils__/shutdownHarness';
+import {
+  freePort,
+  stopJournaledGroups,
+} from './__testUtils__/shutdownHarness';
 
 jest.setTimeout(180_000);
 
@@ -96,6 +99,9 @@ describe('the README examples, as written, against the demo backend', () => {
         `      directory: ${path.join(work, 'sqlite')}`,
         'pluginLifecycle:',
         `  dataDir: ${path.join(work, 'plugin-lifecycle')}`,
+        // Instances outlive a backend by default; the test's end with it.
+        '  shutdown:',
+        '    stopInstances: true',
         '',
       ].join('\n'),
     );
@@ -150,6 +156,7 @@ describe('the README examples, as written, against the demo backend', () => {
       killGroup(backend.pid, 'SIGTERM');
       if (!(await exited(backend, 30_000))) killGroup(backend.pid, 'SIGKILL');
     }
+    stopJournaledGroups(path.join(work, 'plugin-lifecycle'));
     fs.rmSync(work, { recursive: true, force: true });
   });
 

@@ -47,6 +47,33 @@ export interface DemoBackend {
 }
 
 /**
+ * Stops what a test's backend left running under `dataDir`: the process
+ * groups in its spawn journal (instances outlive a backend by default), the
+ * very processes only (same start time).
+ */
+export function stopJournaledGroups(dataDir: string): void {
+  const dir = path.join(dataDir, '.journal');
+  let files: string[];
+  try {
+    files = fs.readdirSync(dir);
+  } catch {
+    return;
+  }
+  for (const file of files) {
+    try {
+      const entry = JSON.parse(fs.readFileSync(path.join(dir, file), 'utf8'));
+      const stat = fs.readFileSync(`/proc/${entry.pid}/stat`, 'utf8');
+      const startTime = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+      if (startTime === entry.startTime) {
+        process.kill(-entry.processGroup, 'SIGKILL');
+      }
+    } catch {
+      // gone already, or not a journal entry
+    }
+  }
+}
+
+/**
  * Starts packages/backend/src/index.ts in a child process of its own, as
  * an operator runs one backend: one Node process, signals go to it.
  */
@@ -152,6 +179,7 @@ export async function startDemoBackend(options: {
       await exited;
     }
     if (!disposeOptions.keepData) {
+      stopJournaledGroups(path.join(work, 'plugin-lifecycle'));
       fs.rmSync(work, { recursive: true, force: true });
     }
   };
