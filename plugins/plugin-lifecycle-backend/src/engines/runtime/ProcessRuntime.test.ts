@@ -447,8 +447,8 @@ describe('ProcessRuntime with the real sample service', () => {
       instanceId: started.instanceId,
       gracePeriodMs: 2000,
     });
-    expect(
-      fs.existsSync(path.join(dataDir, '.logs', 'talker-1.log')),
-    ).toBe(false);
+    expect(fs.existsSync(path.join(dataDir, '.logs', 'talker-1.log'))).toBe(
+      false,
+    );
   });
 });

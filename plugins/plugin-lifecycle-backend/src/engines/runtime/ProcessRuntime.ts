@@ -16,51 +16,25 @@ import {
   RuntimeStopRequest,
   RuntimeStopResult,
 } from '@internal/plugin-lifecycle-node';
-import {
-  expandVersion,
-  extractTarball,
-  fetchNpmPackage,
-  installDependencies,
-  readPackageJson,
-  resolveEntry,
-} from './artifactInstall';
-import { canConnect, findFreePort } from './freePort';
+import { installPackageArtifact } from './artifactInstall';
+import { canConnect, findFreePort, waitUntilListening } from './freePort';
+import { instanceEnvironment, resolveLaunchCommand } from './launchCommand';
+import { stopJournaledOrphans, stopRecordedOrphan } from './orphans';
 import { PluginFiles } from './pluginFiles';
 import {
-  canEnter,
   ProcessIdentities,
   ProcessIdentity,
   ProcessIdentityResolver,
 } from './processIdentity';
-import { StepTracker } from './detachedStep';
 import { InstanceOutput } from './InstanceOutput';
-import {
-  isSameProcessAlive,
-  readProcStat,
-  signalGroup,
-  stopProcessGroup,
-} from './procStat';
+import { readProcStat, signalGroup, watchProcessEnd } from './procStat';
 import { SpawnJournal, SpawnJournalEntry } from './SpawnJournal';
 import { isOwnerGone } from '../orchestrator/replicas';
 
-// Variables an instance may inherit from the backend; everything else (secrets
-// of the backend itself) stays out of its environment.
-const INHERITED_ENV = [
-  'PATH',
-  'HOME',
-  'LANG',
-  'LC_ALL',
-  'TZ',
-  'TMPDIR',
-  'NODE_EXTRA_CA_CERTS',
-];
 /** How often an adopted instance (not our child: no exit event) is looked at. */
 const ADOPTED_POLL_MS = 200;
 
-interface Exit {
-  exitCode: number | null;
-  signal: string | null;
-}
+type Exit = { exitCode: number | null; signal: string | null };
 
 interface Child {
   pluginId: string;
@@ -187,67 +161,19 @@ export class ProcessRuntime implements PluginRuntime {
     }
     const dir = this.#versionDir(pluginId, version);
     const identity = await this.#identity(pluginId);
-    const runAs = identity && {
-      ...identity,
-      home: this.#files.homeDir(pluginId),
-    };
-    // A leftover from an interrupted install must not mix with this one.
-    await fs.rm(dir, { recursive: true, force: true });
-    try {
-      if (artifact.type === 'tarball') {
-        const file = path.resolve(
-          this.#baseDir,
-          expandVersion(artifact.path, version),
-        );
-        await extractTarball(file, dir);
-      } else {
-        await fetchNpmPackage(
-          artifact.package,
-          artifact.version ?? version,
-          dir,
-          {
-            allowScripts: this.#allowNpmScripts,
-            cwd: this.#baseDir,
-            signal,
-            runAs,
-            track: this.#stepTracker(pluginId, version),
-          },
-        );
-      }
-      await this.#files.handOver(dir, identity);
-      const pkg = await readPackageJson(dir);
-      resolveEntry(pkg, artifact.bin); // fail the install, not the start, when nothing is runnable
-      await installDependencies(dir, {
-        allowScripts: this.#allowNpmScripts,
-        signal,
-        runAs,
-        track: this.#stepTracker(pluginId, version),
-      });
-      return { location: dir, manifest: pkg.pluginLifecycle };
-    } catch (error) {
-      await fs.rm(dir, { recursive: true, force: true });
-      throw error;
-    }
-  }
-
-  /** Journals each install step's process group while it runs. */
-  #stepTracker(pluginId: string, version: string): StepTracker {
-    return async ({ pid, description }) => {
-      const stat = await readProcStat(pid);
-      if (!stat) return async () => {};
-      const key = `install-${pluginId}-${version}-${pid}`;
-      await this.#journal.record({
-        key,
-        kind: 'install',
-        pid,
-        processGroup: stat.processGroup,
-        startTime: stat.startTime,
+    const pkg = await installPackageArtifact(artifact, version, dir, {
+      baseDir: this.#baseDir,
+      allowScripts: this.#allowNpmScripts,
+      signal,
+      runAs: identity && { ...identity, home: this.#files.homeDir(pluginId) },
+      track: this.#journal.installStepTracker({
         owner: this.#owner,
         pluginId,
-        step: description,
-      });
-      return () => this.#journal.remove(key);
-    };
+        version,
+      }),
+      handOver: (d: string) => this.#files.handOver(d, identity),
+    });
+    return { location: dir, manifest: pkg.pluginLifecycle };
   }
 
   async uninstall(request: {
@@ -263,47 +189,22 @@ export class ProcessRuntime implements PluginRuntime {
   }
 
   async startInstance(request: RuntimeStartRequest): Promise<RuntimeInstance> {
-    const { artifact, instanceId, pluginId } = request;
+    const { instanceId, pluginId } = request;
     const identity = await this.#identity(pluginId);
     const port = await findFreePort(this.#host);
-    const placeholders = (s: string) =>
-      s.split('${PORT}').join(String(port)).split('${HOST}').join(this.#host);
-
-    let command: string;
-    let args: string[];
-    let cwd: string;
-    if (artifact.type === 'command') {
-      command = placeholders(artifact.command);
-      args = artifact.args.map(placeholders);
-      cwd = request.location ?? this.#baseDir;
-      if (identity && !(await canEnter(identity, cwd))) {
-        throw new Error(
-          `the plugin's user '${identity.user}' cannot read the command's working directory ${cwd}; make it (and the directories above it) readable by that user, or name another user in pluginLifecycle.runtime.process.isolation.users`,
-        );
-      }
-    } else if (artifact.type === 'npm' || artifact.type === 'tarball') {
-      cwd = request.location ?? this.#versionDir(pluginId, request.version);
-      const entry = resolveEntry(await readPackageJson(cwd), artifact.bin);
-      command = process.execPath;
-      args = [path.resolve(cwd, entry)];
-      // A package's server takes its port (or a directory to serve) as
-      // arguments, as a command artifact's do.
-      if (artifact.type === 'npm') {
-        args.push(...(artifact.args ?? []).map(placeholders));
-      }
-    } else {
-      throw new InputError(
-        'The process runtime cannot run an external artifact',
-      );
-    }
-
-    const env: Record<string, string> = {};
-    for (const key of INHERITED_ENV) {
-      if (process.env[key] !== undefined) env[key] = process.env[key]!;
-    }
-    // The plugin's user has its own HOME (the backend's is not its to read).
-    if (identity) env.HOME = this.#files.homeDir(pluginId);
-    Object.assign(env, request.env, { PORT: String(port), HOST: this.#host });
+    const { command, args, cwd } = await resolveLaunchCommand(request, {
+      host: this.#host,
+      port,
+      baseDir: this.#baseDir,
+      versionDir: this.#versionDir(pluginId, request.version),
+      identity,
+    });
+    const env = instanceEnvironment({
+      requestEnv: request.env,
+      host: this.#host,
+      port,
+      home: identity ? this.#files.homeDir(pluginId) : undefined,
+    });
     // The configuration as a file too, readable by the plugin's user only:
     // what a hot reload rewrites.
     const configFile = await this.#files.writeConfig(
@@ -374,45 +275,32 @@ export class ProcessRuntime implements PluginRuntime {
     if (stat) {
       entry.startTime = stat.startTime;
       entry.processGroup = stat.processGroup;
-      await this.#journal.record({
-        key: instanceId,
-        kind: 'instance',
-        pid,
-        processGroup: stat.processGroup,
-        startTime: stat.startTime,
-        owner: this.#owner,
-        pluginId,
-        instanceId,
-      });
+      await this.#journalInstance(pluginId, instanceId, entry);
     }
 
-    // Wait until it accepts connections, exits, or takes too long.
-    const deadline = Date.now() + this.#startTimeoutMs;
-    for (;;) {
-      const state = await Promise.race([
-        entry.exited.then(e => ({ kind: 'exited' as const, ...e })),
-        canConnect(this.#host, port, 500).then(ok => ({
-          kind: ok ? ('up' as const) : ('down' as const),
-        })),
-      ]);
-      if (state.kind === 'up') break;
-      if (state.kind === 'exited') {
-        const output = (await entry.reported) ?? '';
-        throw new Error(
-          `instance exited during start with code ${state.exitCode}${
-            state.signal ? ` (signal ${state.signal})` : ''
-          }${output ? `: ${output.slice(-500)}` : ''}`,
-        );
-      }
-      if (Date.now() > deadline || request.signal?.aborted) {
-        await this.stopInstance({ pluginId, instanceId, gracePeriodMs: 2000 });
-        throw new Error(
-          `instance did not accept connections on ${
-            this.#host
-          }:${port} within ${this.#startTimeoutMs} ms`,
-        );
-      }
-      await new Promise(r => setTimeout(r, 100));
+    const state = await waitUntilListening({
+      host: this.#host,
+      port,
+      exited: entry.exited,
+      timeoutMs: this.#startTimeoutMs,
+      signal: request.signal,
+    });
+    if (state.kind === 'exited') {
+      const output = (await entry.reported) ?? '';
+      const { exitCode, signal } = state.exit;
+      throw new Error(
+        `instance exited during start with code ${exitCode}${
+          signal ? ` (signal ${signal})` : ''
+        }${output ? `: ${output.slice(-500)}` : ''}`,
+      );
+    }
+    if (state.kind === 'timeout') {
+      await this.stopInstance({ pluginId, instanceId, gracePeriodMs: 2000 });
+      throw new Error(
+        `instance did not accept connections on ${this.#host}:${port} within ${
+          this.#startTimeoutMs
+        } ms`,
+      );
     }
 
     return {
@@ -455,6 +343,20 @@ export class ProcessRuntime implements PluginRuntime {
       }
       this.#events.emit('exit', exit);
       return output;
+    });
+  }
+
+  /** Journals an instance's group: this replica's now. */
+  #journalInstance(pluginId: string, instanceId: string, entry: Child) {
+    return this.#journal.record({
+      key: instanceId,
+      kind: 'instance',
+      pid: entry.pid,
+      processGroup: entry.processGroup,
+      startTime: entry.startTime!,
+      owner: this.#owner,
+      pluginId,
+      instanceId,
     });
   }
 
@@ -511,18 +413,7 @@ export class ProcessRuntime implements PluginRuntime {
       pluginId: instance.pluginId,
       instanceId,
     });
-    let resolveExit!: (exit: Exit) => void;
-    const exited = new Promise<Exit>(r => {
-      resolveExit = r;
-    });
-    const timer = setInterval(async () => {
-      if (!(await isSameProcessAlive(pid, processStartTime))) {
-        clearInterval(timer);
-        // Not our child: its exit code went to whoever reaped it.
-        resolveExit({ exitCode: null, signal: null });
-      }
-    }, ADOPTED_POLL_MS);
-    timer.unref();
+    const watch = watchProcessEnd(pid, processStartTime, ADOPTED_POLL_MS);
     const entry: Child = {
       pluginId: instance.pluginId,
       host: instance.host,
@@ -539,21 +430,12 @@ export class ProcessRuntime implements PluginRuntime {
       }),
       stopping: false,
       released: false,
-      exited,
-      unwatch: () => clearInterval(timer),
+      exited: watch.ended,
+      unwatch: watch.unwatch,
     };
     this.#children.set(instanceId, entry);
     this.#onExit(instanceId, entry, logger);
-    await this.#journal.record({
-      key: instanceId,
-      kind: 'instance',
-      pid,
-      processGroup: stat.processGroup,
-      startTime: processStartTime,
-      owner: this.#owner,
-      pluginId: instance.pluginId,
-      instanceId,
-    });
+    await this.#journalInstance(instance.pluginId, instanceId, entry);
     logger.info(
       `adopted instance ${instanceId} (pid ${pid}) of a gone backend`,
     );
@@ -631,11 +513,7 @@ export class ProcessRuntime implements PluginRuntime {
 
   /**
    * Stops an instance left by a backend that was killed (its process group
-   * outlives it) and that is not adopted. The process is recognised by pid
-   * and start time, whatever its command line says (a server may rename
-   * itself); a row from before start times were recorded falls back to the
-   * command line running from this runtime's version directory. A reused
-   * pid is never signalled.
+   * outlives it) and that is not adopted; see {@link stopRecordedOrphan}.
    */
   async reapOrphan(instance: {
     pluginId: string;
@@ -647,90 +525,33 @@ export class ProcessRuntime implements PluginRuntime {
   }): Promise<boolean> {
     const { pid } = instance;
     if (!pid || this.#children.has(instance.instanceId)) return false;
-    if (instance.processStartTime) {
-      if (!(await isSameProcessAlive(pid, instance.processStartTime))) {
-        return false;
-      }
-      await stopProcessGroup({
-        pid,
-        processGroup: instance.processGroup ?? pid,
-        startTime: instance.processStartTime,
-        graceMs: 5000,
-      });
+    const stopped = await stopRecordedOrphan(
+      { ...instance, pid },
+      this.#versionDir(instance.pluginId, instance.version),
+    );
+    if (stopped && instance.processStartTime) {
       await this.#removeFiles(instance.pluginId, instance.instanceId);
-      return true;
     }
-    let commandLine: string;
-    try {
-      commandLine = (await fs.readFile(`/proc/${pid}/cmdline`, 'utf8'))
-        .split('\0')
-        .join(' ');
-    } catch {
-      return false; // gone already (or not Linux)
-    }
-    if (
-      !commandLine.includes(
-        this.#versionDir(instance.pluginId, instance.version),
-      )
-    ) {
-      return false;
-    }
-    const stat = await readProcStat(pid);
-    if (!stat) return false;
-    await stopProcessGroup({
-      pid,
-      processGroup: pid,
-      startTime: stat.startTime,
-      graceMs: 5000,
-    });
-    return true;
+    return stopped;
   }
 
   /**
-   * Stops the process groups in the spawn journal that a gone backend
-   * started and nobody adopted: an instance it never recorded, one that
-   * renamed itself, an install step left running. Matched by pid, group
-   * and start time; an entry whose process ended is only removed. Returns
-   * what was stopped.
+   * Stops the journaled process groups of gone backends that nobody
+   * adopted; see {@link stopJournaledOrphans}. Returns what was stopped.
    */
   async reapOrphans(): Promise<SpawnJournalEntry[]> {
-    const stopped: SpawnJournalEntry[] = [];
-    for (const entry of await this.#journal.list()) {
-      if (entry.instanceId && this.#children.has(entry.instanceId)) continue;
-      if (entry.owner === this.#owner || !this.#isOwnerGone(entry.owner)) {
-        continue;
-      }
-      const stat = await readProcStat(entry.pid);
-      if (
-        stat &&
-        stat.startTime === entry.startTime &&
-        stat.processGroup === entry.processGroup &&
-        stat.state !== 'Z'
-      ) {
-        this.#logger.warn(
-          `stopping an orphaned ${
-            entry.kind === 'install'
-              ? `install step (${entry.step})`
-              : 'instance'
-          } of plugin ${entry.pluginId}, pid ${entry.pid}, left by ${
-            entry.owner
-          }`,
-        );
-        await stopProcessGroup({
-          pid: entry.pid,
-          processGroup: entry.processGroup,
-          startTime: entry.startTime,
-          graceMs: 5000,
-        });
-        stopped.push(entry);
-      }
-      if (entry.kind === 'instance' && entry.instanceId) {
-        await this.#removeFiles(entry.pluginId, entry.instanceId);
-      } else {
-        await this.#journal.remove(entry.key);
-      }
-    }
-    return stopped;
+    return stopJournaledOrphans({
+      journal: this.#journal,
+      logger: this.#logger,
+      isKept: entry =>
+        (!!entry.instanceId && this.#children.has(entry.instanceId)) ||
+        entry.owner === this.#owner ||
+        !this.#isOwnerGone(entry.owner),
+      forget: entry =>
+        entry.kind === 'instance' && entry.instanceId
+          ? this.#removeFiles(entry.pluginId, entry.instanceId)
+          : this.#journal.remove(entry.key),
+    });
   }
 
   /**

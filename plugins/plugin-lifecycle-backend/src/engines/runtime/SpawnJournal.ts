@@ -1,6 +1,8 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
+import type { StepTracker } from './detachedStep';
+import { readProcStat } from './procStat';
 
 const entrySchema = z.object({
   key: z.string().min(1),
@@ -50,6 +52,34 @@ export class SpawnJournal {
     const tmp = `${file}.${process.pid}.tmp`;
     await fs.writeFile(tmp, JSON.stringify(entry), { mode: 0o600 });
     await fs.rename(tmp, file);
+  }
+
+  /**
+   * Journals each install step of a plugin's version (its process group)
+   * while it runs, for `owner` (this replica).
+   */
+  installStepTracker(options: {
+    owner: string;
+    pluginId: string;
+    version: string;
+  }): StepTracker {
+    const { owner, pluginId, version } = options;
+    return async ({ pid, description }) => {
+      const stat = await readProcStat(pid);
+      if (!stat) return async () => {};
+      const key = `install-${pluginId}-${version}-${pid}`;
+      await this.record({
+        key,
+        kind: 'install',
+        pid,
+        processGroup: stat.processGroup,
+        startTime: stat.startTime,
+        owner,
+        pluginId,
+        step: description,
+      });
+      return () => this.remove(key);
+    };
   }
 
   async remove(key: string): Promise<void> {

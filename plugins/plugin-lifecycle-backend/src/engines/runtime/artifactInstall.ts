@@ -379,3 +379,53 @@ export function resolveEntry(pkg: PackageJson, binName?: string): string {
   if (pkg.main) return pkg.main;
   throw new InputError('The package has neither a bin nor a main entry to run');
 }
+
+/**
+ * Installs an npm or tarball artifact into `dir`: fetched with npm (as the
+ * plugin's user) or extracted, handed to the plugin's user, checked for
+ * something runnable, its dependencies installed. A failure leaves no
+ * directory behind. What it returns: the package.json read.
+ */
+export async function installPackageArtifact(
+  artifact:
+    | { type: 'tarball'; path: string; bin?: string }
+    | { type: 'npm'; package: string; version?: string; bin?: string },
+  version: string,
+  dir: string,
+  options: NpmOptions & {
+    /** Where relative tarball paths and `file:` specs resolve from. */
+    baseDir: string;
+    /** Hands the extracted files to the plugin's user. */
+    handOver: (dir: string) => Promise<void>;
+  },
+): Promise<PackageJson> {
+  // A leftover from an interrupted install must not mix with this one.
+  await fs.rm(dir, { recursive: true, force: true });
+  try {
+    if (artifact.type === 'tarball') {
+      const file = path.resolve(
+        options.baseDir,
+        expandVersion(artifact.path, version),
+      );
+      await extractTarball(file, dir);
+    } else {
+      await fetchNpmPackage(
+        artifact.package,
+        artifact.version ?? version,
+        dir,
+        {
+          ...options,
+          cwd: options.baseDir,
+        },
+      );
+    }
+    await options.handOver(dir);
+    const pkg = await readPackageJson(dir);
+    resolveEntry(pkg, artifact.bin); // fail the install, not the start, when nothing is runnable
+    await installDependencies(dir, options);
+    return pkg;
+  } catch (error) {
+    await fs.rm(dir, { recursive: true, force: true });
+    throw error;
+  }
+}

@@ -36,3 +36,34 @@ export function canConnect(
     socket.connect(port, host, () => done(true));
   });
 }
+
+/**
+ * Waits until something accepts connections on `host:port`, or `exited`
+ * settles first (what it resolved to), or the deadline passes or `signal`
+ * aborts ('timeout').
+ */
+export async function waitUntilListening<E>(options: {
+  host: string;
+  port: number;
+  exited: Promise<E>;
+  timeoutMs: number;
+  signal?: AbortSignal;
+}): Promise<
+  { kind: 'up' } | { kind: 'exited'; exit: E } | { kind: 'timeout' }
+> {
+  const deadline = Date.now() + options.timeoutMs;
+  for (;;) {
+    const state = await Promise.race([
+      options.exited.then(exit => ({ kind: 'exited' as const, exit })),
+      canConnect(options.host, options.port, 500).then(ok => ({
+        kind: ok ? ('up' as const) : ('down' as const),
+      })),
+    ]);
+    if (state.kind === 'exited') return state;
+    if (state.kind === 'up') return { kind: 'up' };
+    if (Date.now() > deadline || options.signal?.aborted) {
+      return { kind: 'timeout' };
+    }
+    await new Promise(r => setTimeout(r, 100));
+  }
+}

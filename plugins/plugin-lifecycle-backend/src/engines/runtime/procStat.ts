@@ -95,3 +95,29 @@ export async function stopProcessGroup(options: {
   signalGroup(processGroup, 'SIGKILL');
   return { forced };
 }
+
+/**
+ * Resolves once a process that is not this one's child (an adopted
+ * instance: no exit event) is gone, looked at every `pollMs`. Its exit code
+ * went to whoever reaped it, so none is known.
+ */
+export function watchProcessEnd(
+  pid: number,
+  startTime: string,
+  pollMs: number,
+): {
+  ended: Promise<{ exitCode: null; signal: null }>;
+  unwatch: () => void;
+} {
+  let timer: NodeJS.Timeout | undefined;
+  const ended = new Promise<{ exitCode: null; signal: null }>(resolve => {
+    timer = setInterval(async () => {
+      if (!(await isSameProcessAlive(pid, startTime))) {
+        clearInterval(timer);
+        resolve({ exitCode: null, signal: null });
+      }
+    }, pollMs);
+    timer.unref();
+  });
+  return { ended, unwatch: () => clearInterval(timer) };
+}
