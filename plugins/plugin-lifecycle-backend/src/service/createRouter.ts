@@ -6,7 +6,6 @@ import {
   actionRequestSchema,
   getOperationQuerySchema,
   listPluginsQuerySchema,
-  pageQuerySchema,
   pluginLifecycleDeployPermission,
   pluginLifecyclePermissionForAction,
   pluginLifecycleReadPermission,
@@ -35,7 +34,7 @@ import { ProxyMetrics } from '../engines/discovery/ProxyMetrics';
 import { Caller, RouteAccess, parseInput } from './routeAccess';
 import { Access, RouteAuthorizer } from './RouteAuthorizer';
 import { HeldRequests } from './HeldRequests';
-import { nextCursor, readCursor } from './paging';
+import { nextCursor, readCursor, readNumberPage } from './paging';
 
 export interface RouterOptions {
   system: PluginLifecycleOrchestrationSystem;
@@ -227,16 +226,10 @@ export async function createRouter(
       pluginLifecycleReadPermission,
       req.params.pluginId,
     );
-    const { limit = 500, cursor } = parseInput(
-      pageQuerySchema,
-      req.query,
-      'query',
-    );
-    const afterId =
-      cursor === undefined ? undefined : readCursor(cursor, 'number');
+    const { limit, after } = readNumberPage(req.query, 500);
     const items = await system.getHistory(req.params.pluginId, scope, {
       limit,
-      afterId,
+      afterId: after,
     });
     res.json({ items, ...nextCursor(items, limit, t => t.id) });
   });
@@ -374,16 +367,11 @@ export async function createRouter(
       pluginLifecycleReadPermission,
       req.params.pluginId,
     );
-    const { limit = 50, cursor } = parseInput(
-      pageQuerySchema,
-      req.query,
-      'query',
-    );
-    const beforeSeq =
-      cursor === undefined ? undefined : readCursor(cursor, 'number');
+    // Newest first: the cursor is the sequence number to go on below.
+    const { limit, after } = readNumberPage(req.query, 50);
     const items = await system.listOperations(req.params.pluginId, scope, {
       limit,
-      beforeSeq,
+      beforeSeq: after,
     });
     res.json({ items, ...nextCursor(items, limit, o => o.seq) });
   });

@@ -1,4 +1,6 @@
 import { InputError } from '@backstage/errors';
+import { pageQuerySchema } from '@internal/plugin-lifecycle-common';
+import { parseInput } from './routeAccess';
 
 /**
  * The `nextCursor` of a page: the key of its last item, opaque to callers.
@@ -39,4 +41,23 @@ export function readCursor(
   throw new InputError(
     'Invalid query: cursor: not a cursor from an earlier page (use its nextCursor)',
   );
+}
+
+/**
+ * `limit` (default `defaultLimit`) and the numeric key after which a page
+ * of a plugin's history or operations starts, from a request's query.
+ */
+export function readNumberPage(
+  query: unknown,
+  defaultLimit: number,
+): { limit: number; after?: number } {
+  const { limit = defaultLimit, cursor } = parseInput(
+    pageQuerySchema,
+    query,
+    'query',
+  );
+  return {
+    limit,
+    after: cursor === undefined ? undefined : readCursor(cursor, 'number'),
+  };
 }
