@@ -13,3 +13,10 @@ export type { InstancePatch } from './InstancePool';
 export { validateInstances } from './InstancePool';
 export { HashRing, referenceWeight, virtualNodeCount } from './hashRing';
 export { fnv1a32, fnv1a32Int, fmix32, hash32 } from './hash';
+export {
+  DEFAULT_TRACK,
+  MAX_SUBSETS,
+  SubsetSplitter,
+  subsetKey,
+  type TrafficSubset,
+} from './subsets';
