@@ -112,7 +112,7 @@ describe('renderNginxConfig', () => {
     // The 400 for a name in several tenants names none of them.
     expect(config).not.toContain('team-a, team.b');
     expect(config).toContain(
-      "exists in several tenants; say which with the x-plugin-lifecycle-tenant header",
+      'exists in several tenants; say which with the x-plugin-lifecycle-tenant header',
     );
     expect(config).toMatch(
       /map \$plo_key \$plo_az \{\s+"4" \$plo_authorization;\s+default "";/,
@@ -135,7 +135,7 @@ describe('renderNginxConfig', () => {
     );
   });
 
-  it('gives a caller who names no tenant the default tenant\'s pool, so a name squatted in made-up tenants takes no calls', () => {
+  it("gives a caller who names no tenant the default tenant's pool, so a name squatted in made-up tenants takes no calls", () => {
     const config = renderNginxConfig({
       ...base,
       defaultTenant: 'default',

@@ -1,9 +1,17 @@
-import { LoadBalancingStrategy } from '../../../domain/loadBalancing';
 import {
   AFFINITY_HEADER,
   DATA_PLANE_TOKEN_HEADER,
   TENANT_HEADER,
 } from '@internal/plugin-lifecycle-common';
+import {
+  NginxPool,
+  key,
+  millis,
+  subsetBlocks,
+  upstreamBlock,
+} from './nginxUpstreams';
+
+export type { NginxPool, NginxServer, NginxSubset } from './nginxUpstreams';
 
 /**
  * Renders the nginx configuration of the native data plane from discovery's
@@ -14,36 +22,6 @@ import {
  * picks the pool by the tenant header. Requests nginx answers itself (bad
  * token, unknown service, none available) get Backstage's error JSON.
  */
-
-/** One upstream server, its host already resolved to an address. */
-export interface NginxServer {
-  /** `ip:port` or `[ipv6]:port`: what nginx logs in `$upstream_addr`. */
-  address: string;
-  weight: number;
-  maxConnections?: number;
-}
-
-export interface NginxPool {
-  /** Stable for the pool's life: it names the upstream block and goes into the access log. */
-  index: number;
-  tenant: string;
-  serviceName: string;
-  strategy: LoadBalancingStrategy;
-  protocol: 'http' | 'https';
-  /** The Host header upstreams receive. */
-  hostHeader: string;
-  /**
-   * Only a pool of instances a runtime started for a managed plugin (they
-   * verify Backstage tokens themselves); a registered service never sees
-   * the caller's credentials, whatever pluginId it names.
-   */
-  forwardAuthorization: boolean;
-  /** Cookie goes upstream and Set-Cookie comes back (`discovery.proxy.passCookies`). Default false. */
-  passCookies?: boolean;
-  servers: NginxServer[];
-  /** Set when nothing is routable: the 503 message. */
-  unavailable?: string;
-}
 
 export interface NginxConfigOptions {
   host: string;
@@ -121,63 +99,12 @@ function returnError(status: number, name: string, message: string) {
   return `return ${status} ${quote(errorBody(status, name, message))};`;
 }
 
-function millis(ms: number): string {
-  return `${Math.max(1, Math.ceil(ms))}ms`;
-}
-
-/** For the directives that take whole seconds only (fail_timeout). */
-function seconds(ms: number): string {
-  return `${Math.max(1, Math.ceil(ms / 1000))}s`;
-}
-
 /**
  * A map key matching exactly `value`, case-sensitively: nginx compares
  * plain map keys without regard to case.
  */
 function exactly(value: string): string {
   return `"~^${value.replace(/[^A-Za-z0-9_ -]/g, c => `\\${c}`)}$"`;
-}
-
-function serverWeight(
-  pool: NginxPool,
-  server: NginxServer,
-): number | undefined {
-  switch (pool.strategy) {
-    case 'round-robin':
-    case 'ip-hash':
-      return undefined;
-    default:
-      // nginx weights are positive integers; a drained server is never listed.
-      return Math.max(1, Math.round(server.weight));
-  }
-}
-
-function upstreamBlock(pool: NginxPool, options: NginxConfigOptions): string {
-  const lines = [`  upstream plo_${pool.index} {`];
-  // Shared by the workers, so max_conns and failures count across them.
-  lines.push(`    zone plo_${pool.index} 64k;`);
-  if (pool.strategy === 'least-connections') lines.push('    least_conn;');
-  if (pool.strategy === 'ip-hash')
-    lines.push('    hash $plo_affinity consistent;');
-  for (const server of pool.servers) {
-    const weight = serverWeight(pool, server);
-    lines.push(
-      `    server ${server.address}${
-        weight !== undefined ? ` weight=${weight}` : ''
-      }${
-        server.maxConnections !== undefined
-          ? ` max_conns=${server.maxConnections}`
-          : ''
-      } max_fails=${options.maxFails} fail_timeout=${seconds(
-        options.failTimeoutMs,
-      )};`,
-    );
-  }
-  lines.push(`    keepalive ${options.keepAlive};`);
-  lines.push('    keepalive_requests 1000000;');
-  lines.push(`    keepalive_timeout ${millis(options.keepAliveTimeoutMs)};`);
-  lines.push('  }');
-  return lines.join('\n');
 }
 
 // Names a map key cannot have as they are (they are map parameters).
@@ -296,8 +223,13 @@ function routingMaps(
   ];
 }
 
-/** How a request reaches its pool: the same in both proxying locations. */
-const PROXYING = `      # A location's proxy_set_header replaces every one of the server's: all here.
+/**
+ * How a request reaches its pool: the same in both proxying locations.
+ * `$plo_upstream` names the upstream when a pool is split by subsets.
+ */
+const proxying = (
+  upstream: string,
+) => `      # A location's proxy_set_header replaces every one of the server's: all here.
       proxy_set_header Host $plo_host;
       proxy_set_header Authorization $plo_az;
       proxy_set_header Cookie $plo_cookie;
@@ -308,7 +240,7 @@ const PROXYING = `      # A location's proxy_set_header replaces every one of th
       proxy_set_header X-Forwarded-Proto $plo_forwarded_proto;
       proxy_set_header ${TENANT_HEADER} "";
       proxy_set_header ${DATA_PLANE_TOKEN_HEADER} "";
-      proxy_pass $plo_scheme://plo_$plo_key$plo_rest;`;
+      proxy_pass $plo_scheme://plo_${upstream}$plo_rest;`;
 
 /**
  * The one location every service shares: its checks, then the proxying.
@@ -316,7 +248,7 @@ const PROXYING = `      # A location's proxy_set_header replaces every one of th
  * to a named location that keeps it (proxy_hide_header cannot depend on a
  * variable).
  */
-function proxyLocation(): string {
+function proxyLocation(upstream: string): string {
   const json = (status: number, name: string, message: string) =>
     `return ${status} '{"error":{"name":"${name}","message":"${message}"},"response":{"statusCode":${status}}}';`;
   return `    location ^~ /proxy/ {
@@ -343,15 +275,11 @@ function proxyLocation(): string {
       set $plo_service $plo_name;
       if ($plo_cookies) { return 418; }
       proxy_hide_header Set-Cookie;
-${PROXYING}
+${proxying(upstream)}
     }
     location @plo_with_cookies {
-${PROXYING}
+${proxying(upstream)}
     }`;
-}
-
-function key(pool: NginxPool): string {
-  return String(pool.index);
 }
 
 /** `x-plugin-lifecycle-tenant` → `x_plugin_lifecycle_tenant`, as in `$http_…`. */
@@ -471,7 +399,25 @@ export function renderNginxConfig(options: NginxConfigOptions): string {
   }
 
   const servers = options.pools.filter(p => p.servers.length > 0);
-  for (const pool of servers) http.push(upstreamBlock(pool, options));
+  const split = servers.filter(p => (p.subsets?.length ?? 0) > 1);
+  for (const pool of servers) {
+    http.push(
+      split.includes(pool)
+        ? subsetBlocks(pool, options)
+        : upstreamBlock(pool, options),
+    );
+  }
+  // Only with a split pool: the configuration of one without is as it was.
+  if (split.length > 0) {
+    http.push(
+      mapBlock(
+        '$plo_key',
+        '$plo_upstream',
+        split.map(p => [key(p), `$plo_split_${key(p)}`]),
+        '$plo_key',
+      ),
+    );
+  }
 
   http.push(...routingMaps(byName, options.defaultTenant));
 
@@ -537,7 +483,7 @@ ${denied}    proxy_http_version 1.1;
     location = ${GENERATION_PATH} {
       return 200 '${options.generation}';
     }
-${proxyLocation()}
+${proxyLocation(split.length > 0 ? '$plo_upstream' : '$plo_key')}
   }
 }
 `;
