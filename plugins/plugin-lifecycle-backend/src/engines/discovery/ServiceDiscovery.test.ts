@@ -991,6 +991,184 @@ describe.each(databases.eachSupportedId())(
       );
     });
 
+    describe('version subsets', () => {
+      const registerVersions = async (discovery: ServiceDiscovery) => {
+        await register(discovery, 'v1-a', { version: '1.0.0', port: 8081 });
+        await register(discovery, 'v1-b', { version: '1.0.0', port: 8082 });
+        await register(discovery, 'v2', {
+          version: '2.0.0',
+          port: 8083,
+          metadata: { track: 'canary' },
+        });
+      };
+      const tally = (ids: string[]) =>
+        ids.reduce(
+          (found, id) => found.set(id, (found.get(id) ?? 0) + 1),
+          new Map<string, number>(),
+        );
+
+      it('with one subset picks exactly as without subsets', async () => {
+        const plain = await createDiscovery();
+        const split = await createDiscovery();
+        for (const discovery of [plain, split]) {
+          await register(discovery, 'a', {
+            version: '1.0.0',
+            loadBalancing: { weight: 3 },
+          });
+          await register(discovery, 'b', {
+            version: '1.0.0',
+            loadBalancing: { weight: 1 },
+          });
+        }
+        await split.refresh();
+        await plain.refresh();
+        expect(
+          split.setSubsetWeights('billing', { 'stable/1.0.0': 100 }, { scope }),
+        ).toMatchObject({
+          split: true,
+          subsets: [{ key: 'stable/1.0.0', weight: 100, instances: 2 }],
+        });
+        for (const strategy of [
+          'round-robin',
+          'weighted-round-robin',
+          'least-connections',
+          'ip-hash',
+          'health-weighted',
+        ]) {
+          const picks = (discovery: ServiceDiscovery) =>
+            Array.from(
+              { length: 12 },
+              (_, i) =>
+                discovery.pickInstance(
+                  'billing',
+                  { ip: `10.1.0.${i}` },
+                  { scope, strategy },
+                ).serviceId,
+            );
+          expect(picks(split)).toEqual(picks(plain));
+        }
+        const routed = (discovery: ServiceDiscovery) =>
+          discovery
+            .routingTable(scope)
+            .pools.map(p => p.instances.map(i => i.resolved.serviceId));
+        expect(routed(split)).toEqual(routed(plain));
+      });
+
+      it('sends each subset its weight of the picks, and a subset of weight 0 nothing', async () => {
+        const discovery = await createDiscovery();
+        await registerVersions(discovery);
+        discovery.setSubsetWeights(
+          'billing',
+          { 'stable/1.0.0': 80, 'canary/2.0.0': 20 },
+          { scope },
+        );
+        expect(tally(pickIds(discovery, 100))).toEqual(
+          new Map([
+            ['v1-a', 40],
+            ['v1-b', 40],
+            ['v2', 20],
+          ]),
+        );
+        const table = discovery.routingTable(scope).pools[0];
+        expect(
+          table.subsets?.map(s => [
+            s.key,
+            s.weight,
+            s.instances.map(i => i.resolved.serviceId),
+          ]),
+        ).toEqual([
+          ['canary/2.0.0', 20, ['v2']],
+          ['stable/1.0.0', 80, ['v1-a', 'v1-b']],
+        ]);
+
+        discovery.setSubsetWeights(
+          'billing',
+          { 'stable/1.0.0': 1, 'canary/2.0.0': 0 },
+          { scope },
+        );
+        expect(tally(pickIds(discovery, 50)).get('v2')).toBeUndefined();
+        expect(
+          discovery
+            .routingTable(scope)
+            .pools[0].instances.map(i => i.resolved.serviceId),
+        ).toEqual(['v1-a', 'v1-b']);
+        // Subsets the weights do not name get nothing either.
+        discovery.setSubsetWeights('billing', { 'canary/2.0.0': 5 }, { scope });
+        expect(tally(pickIds(discovery, 10))).toEqual(new Map([['v2', 10]]));
+        expect(discovery.getSubsets('billing', { scope }).subsets).toEqual([
+          { key: 'canary/2.0.0', weight: 5, instances: 1 },
+          { key: 'stable/1.0.0', weight: 0, instances: 2 },
+        ]);
+      });
+
+      it('goes to another subset of weight above 0 when the chosen one cannot take the request', async () => {
+        const discovery = await createDiscovery();
+        await registerVersions(discovery);
+        discovery.setSubsetWeights(
+          'billing',
+          { 'stable/1.0.0': 50, 'canary/2.0.0': 50 },
+          { scope },
+        );
+        await discovery.setInstanceHealth('v2', { ready: false });
+        expect(tally(pickIds(discovery, 10))).toEqual(
+          new Map([
+            ['v1-a', 5],
+            ['v1-b', 5],
+          ]),
+        );
+        discovery.setSubsetWeights('billing', { 'canary/2.0.0': 1 }, { scope });
+        expect(
+          attempt(() => discovery.pickInstance('billing', {}, { scope })),
+        ).toEqual(
+          new ServiceUnavailableError(
+            "Service 'billing' has no ready instance with a weight above 0",
+          ),
+        );
+        // Weights that name no subset with an instance say so.
+        discovery.setSubsetWeights('billing', { 'canary/3.0.0': 1 }, { scope });
+        expect(
+          attempt(() => discovery.pickInstance('billing', {}, { scope })),
+        ).toEqual(
+          new ServiceUnavailableError(
+            "Service 'billing' has no instance in a subset with a weight above 0 (subsets: canary/2.0.0=0, canary/3.0.0=1, stable/1.0.0=0)",
+          ),
+        );
+      });
+
+      it('validates weights and names the service by tenant', async () => {
+        const discovery = await createDiscovery();
+        await registerVersions(discovery);
+        expect(
+          attempt(() =>
+            discovery.setSubsetWeights('billing', { a: -1, b: 1.5 }, { scope }),
+          ),
+        ).toBeInstanceOf(InputError);
+        expect(
+          attempt(() =>
+            discovery.setSubsetWeights('billing', { a: 0 }, { scope }),
+          ),
+        ).toEqual(
+          new InputError(
+            'Invalid subset weights: weights: at least one subset needs a weight above 0',
+          ),
+        );
+        expect(
+          attempt(() =>
+            discovery.setSubsetWeights('nothing', { a: 1 }, { scope }),
+          ),
+        ).toBeInstanceOf(NotFoundError);
+        // {} ends the split.
+        discovery.setSubsetWeights('billing', { 'stable/1.0.0': 1 }, { scope });
+        expect(discovery.setSubsetWeights('billing', {}, { scope })).toEqual({
+          serviceName: 'billing',
+          tenant: 'default',
+          split: false,
+          subsets: [{ key: '*', weight: 100, instances: 3 }],
+        });
+        expect(tally(pickIds(discovery, 3)).size).toBe(3);
+      });
+    });
+
     it('keeps every replica view fresh', async () => {
       const one = await createDiscovery();
       const two = await createDiscovery();

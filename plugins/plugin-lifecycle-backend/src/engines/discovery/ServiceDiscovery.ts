@@ -347,7 +347,11 @@ export class ServiceDiscovery {
       options.tenant,
     );
     this.#view.setSubsetWeights(pool.key, parsed);
-    return subsetsOf(pool);
+    // The view rebuilt the pool: answer from the new one.
+    return this.getSubsets(pool.serviceName, {
+      scope: options.scope,
+      tenant: pool.tenant,
+    });
   }
 
   /** A service's version subsets, their weights and instance counts. */

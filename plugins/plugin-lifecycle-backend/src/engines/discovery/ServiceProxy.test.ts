@@ -13,6 +13,7 @@ import { ProxyMetrics } from './ProxyMetrics';
 import { ServiceDiscovery } from './ServiceDiscovery';
 import { Upstream, call as callVia, holdRoute } from './__testUtils__/Upstream';
 import { DataPlane, ServiceProxy } from './ServiceProxy';
+import { AFFINITY_HEADER } from '@internal/plugin-lifecycle-common';
 
 jest.setTimeout(60_000);
 
@@ -90,6 +91,85 @@ describe('ServiceProxy', () => {
     for (const u of upstreams) {
       if (u.server.listening) await u.kill();
     }
+  });
+
+  it('splits real requests between two versions by subset weight (80/20), every strategy, and 100/0 sends nothing to the other', async () => {
+    const stable = [await upstream('v1-a'), await upstream('v1-b')];
+    const canary = await upstream('v2');
+    for (const u of stable) await register('versions', u, { version: '1.0.0' });
+    await register('versions', canary, {
+      version: '2.0.0',
+      metadata: { track: 'canary' },
+    });
+    const subsets = discovery.setSubsetWeights(
+      'versions',
+      { 'stable/1.0.0': 80, 'canary/2.0.0': 20 },
+      { scope },
+    );
+    expect(subsets.subsets).toEqual([
+      { key: 'canary/2.0.0', weight: 20, instances: 1 },
+      { key: 'stable/1.0.0', weight: 80, instances: 2 },
+    ]);
+    const served = async (n: number, strategy?: string) => {
+      const byUpstream = new Map<string, number>();
+      for (let i = 0; i < n; i++) {
+        const r = await call(
+          'GET',
+          `/proxy/versions/${i}`,
+          strategy === 'ip-hash'
+            ? { headers: { [AFFINITY_HEADER]: `session-${i}` } }
+            : {},
+        );
+        expect(r.status).toBe(200);
+        const name = r.json.upstream as string;
+        byUpstream.set(name, (byUpstream.get(name) ?? 0) + 1);
+      }
+      return byUpstream;
+    };
+    // Smooth weighted over the subsets: exactly 8 of every 10 requests to
+    // 1.0.0, spread over its two instances by the strategy.
+    expect(await served(100)).toEqual(
+      new Map([
+        ['v1-a', 40],
+        ['v1-b', 40],
+        ['v2', 20],
+      ]),
+    );
+    for (const strategy of [
+      'weighted-round-robin',
+      'least-connections',
+      'health-weighted',
+      'ip-hash',
+    ] as const) {
+      // The pool's strategy: the one its registrations name.
+      await register('versions', canary, {
+        version: '2.0.0',
+        metadata: { track: 'canary' },
+        loadBalancing: { strategy },
+      });
+      const byUpstream = await served(200, strategy);
+      const toCanary = (byUpstream.get('v2') ?? 0) / 200;
+      // ip-hash places sessions by their hash: the share of these 200
+      // sessions, fixed by their names; the others rotate exactly.
+      expect(toCanary).toBeGreaterThanOrEqual(
+        strategy === 'ip-hash' ? 0.1 : 0.2,
+      );
+      expect(toCanary).toBeLessThanOrEqual(strategy === 'ip-hash' ? 0.3 : 0.2);
+    }
+    // Round robin again: no registration names a strategy.
+    await register('versions', canary, {
+      version: '2.0.0',
+      metadata: { track: 'canary' },
+    });
+    discovery.setSubsetWeights(
+      'versions',
+      { 'stable/1.0.0': 100, 'canary/2.0.0': 0 },
+      { scope },
+    );
+    expect((await served(30)).get('v2')).toBeUndefined();
+    // {} ends the split: every instance shares the traffic again.
+    discovery.setSubsetWeights('versions', {}, { scope });
+    expect((await served(30)).get('v2')).toBe(10);
   });
 
   it('spreads requests round-robin over real upstreams and forwards the right headers', async () => {

@@ -493,6 +493,52 @@ if (!nginx && process.env.CI === 'true') {
     expect(light.seen).toHaveLength(10);
   });
 
+  it('splits traffic between two version subsets by weight, each client staying in its subset', async () => {
+    const stable = await upstream('stable');
+    const canary = await upstream('canary');
+    await register('split', stable, {
+      version: '1.0.0',
+      loadBalancing: { strategy: 'ip-hash' },
+    });
+    await register('split', canary, {
+      version: '2.0.0',
+      metadata: { track: 'canary' },
+    });
+    discovery.setSubsetWeights(
+      'split',
+      { 'stable/1.0.0': 80, 'canary/2.0.0': 20 },
+      { scope },
+    );
+    await plane.settle();
+    // Sticky (ip-hash): split_clients hashes each client's affinity key, so
+    // these 200 clients land where their keys put them, every time.
+    const clients = Array.from({ length: 200 }, (_, i) => `client-${i}`);
+    const where = async () => {
+      const seen: string[] = [];
+      for (const key of clients) {
+        const r = await call('GET', '/proxy/split/x', {
+          headers: { 'x-plugin-lifecycle-affinity': key },
+        });
+        expect(r.status).toBe(200);
+        seen.push(r.json.upstream as string);
+      }
+      return seen;
+    };
+    const first = await where();
+    const toCanary = first.filter(name => name === 'canary').length / 200;
+    expect(toCanary).toBeGreaterThan(0.1);
+    expect(toCanary).toBeLessThan(0.3);
+    expect(await where()).toEqual(first);
+    // Weight 0: nothing for that subset once nginx reloaded.
+    discovery.setSubsetWeights(
+      'split',
+      { 'stable/1.0.0': 1, 'canary/2.0.0': 0 },
+      { scope },
+    );
+    await plane.settle();
+    expect(new Set(await where())).toEqual(new Set(['stable']));
+  });
+
   it('streams a large request body and response through', async () => {
     const big = await upstream('big', (req, res) => {
       if (req.url !== '/download') return false;

@@ -36,12 +36,74 @@ const pool = (overrides: Partial<NginxPool> = {}): NginxPool => ({
   ...overrides,
 });
 
-function upstreamOf(config: string, index: number): string {
+function upstreamOf(config: string, index: number | string): string {
   const start = config.indexOf(`upstream plo_${index} {`);
   return config.slice(start, config.indexOf('}', start) + 1);
 }
 
 describe('renderNginxConfig', () => {
+  it('renders a pool split by version subsets as an upstream per subset and a split_clients by weight; a pool of one subset as before', () => {
+    const v1 = { address: '10.0.0.1:8080', weight: 100 };
+    const v2 = { address: '10.0.0.2:8080', weight: 100 };
+    const plain = renderNginxConfig({ ...base, pools: [pool()] });
+    // Without a split, nothing of the split is rendered.
+    expect(plain).not.toContain('split_clients');
+    expect(plain).not.toContain('$plo_upstream');
+    expect(plain).toContain('proxy_pass $plo_scheme://plo_$plo_key$plo_rest;');
+
+    const config = renderNginxConfig({
+      ...base,
+      pools: [
+        pool(),
+        pool({
+          index: 1,
+          serviceName: 'versions',
+          servers: [v1, v2],
+          subsets: [
+            { weight: 80, servers: [v1] },
+            { weight: 20, servers: [v2] },
+          ],
+        }),
+        pool({
+          index: 2,
+          serviceName: 'sticky',
+          strategy: 'ip-hash',
+          servers: [v1, v2],
+          subsets: [
+            { weight: 1, servers: [v1] },
+            { weight: 2, servers: [v2] },
+          ],
+        }),
+      ],
+    });
+    // The pool without a split is rendered as before.
+    expect(upstreamOf(config, 0)).toBe(upstreamOf(plain, 0));
+    expect(config).not.toContain('upstream plo_1 {');
+    expect(upstreamOf(config, '1_0')).toContain(
+      'server 10.0.0.1:8080 max_fails=5 fail_timeout=10s;',
+    );
+    expect(upstreamOf(config, '1_1')).toContain(
+      'server 10.0.0.2:8080 max_fails=5 fail_timeout=10s;',
+    );
+    expect(config).toContain(`  split_clients "$request_id" $plo_split_1 {
+    80.00% 1_0;
+    * 1_1;
+  }`);
+    // A sticky pool splits by the affinity key: a client stays in its subset.
+    expect(config).toContain(`  split_clients "$plo_affinity" $plo_split_2 {
+    33.33% 2_0;
+    * 2_1;
+  }`);
+    expect(config).toContain(`  map $plo_key $plo_upstream {
+    "1" $plo_split_1;
+    "2" $plo_split_2;
+    default $plo_key;
+  }`);
+    expect(config).toContain(
+      'proxy_pass $plo_scheme://plo_$plo_upstream$plo_rest;',
+    );
+  });
+
   it('renders each pool as an upstream with its strategy, weights and limits', () => {
     const config = renderNginxConfig({
       ...base,
