@@ -1,3 +1,4 @@
+import { LoggerService } from '@backstage/backend-plugin-api';
 import { ServiceRegistration } from '@internal/plugin-lifecycle-common';
 import {
   BalancedInstance,
@@ -45,8 +46,8 @@ export interface Pool {
 /**
  * Discovery's in-memory view: pools and entries derived from the sources
  * ({@link ViewSources}), and the balancer that picks within them. A change
- * rebuilds only the pools it touched; every rebuild tells `onChange` (the
- * routing table may have changed). This replica's live state (connection
+ * rebuilds only the pools it touched; every rebuild tells the `onChange`
+ * listeners (the routing table may have changed). This replica's live state (connection
  * counts, ejections) is folded into what the balancer weighs.
  */
 export class DiscoveryView {
@@ -54,7 +55,8 @@ export class DiscoveryView {
   readonly balancer: LoadBalancer;
   readonly #outliers: OutlierEjection;
   readonly #reservedNames: ReservedServiceNames;
-  readonly #onChange: () => void;
+  readonly #logger: LoggerService;
+  readonly #listeners = new Set<() => void>();
   readonly #now: () => number;
 
   #entries = new Map<string, Entry>();
@@ -76,14 +78,20 @@ export class DiscoveryView {
     outliers: OutlierEjection;
     reservedNames: ReservedServiceNames;
     clock: () => number;
-    onChange: () => void;
+    logger: LoggerService;
   }) {
     this.sources = options.sources;
     this.balancer = options.balancer;
     this.#outliers = options.outliers;
     this.#reservedNames = options.reservedNames;
     this.#now = options.clock;
-    this.#onChange = options.onChange;
+    this.#logger = options.logger;
+  }
+
+  /** Calls `listener` after every rebuild (routing may have changed); returns the function that stops it. */
+  onChange(listener: () => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
   }
 
   entry(id: string): Entry | undefined {
@@ -177,7 +185,13 @@ export class DiscoveryView {
       }
       if (!changed) return;
     }
-    this.#onChange();
+    for (const listener of this.#listeners) {
+      try {
+        listener();
+      } catch (error) {
+        this.#logger.warn(`A routing listener failed: ${error}`);
+      }
+    }
   }
 
   /** Rebuilds one pool from the sources, in place. */

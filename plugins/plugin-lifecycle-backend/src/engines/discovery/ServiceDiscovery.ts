@@ -2,11 +2,9 @@ import {
   ResolvedService,
   ServiceRegistration,
 } from '@internal/plugin-lifecycle-common';
-import { ServiceStore } from '../../database/ServiceStore';
-import { ClientInfo, LoadBalancer } from '../../domain/loadBalancing';
+import { ClientInfo, LoadBalancingStrategy } from '../../domain/loadBalancing';
 import { TenantScope } from '../../domain/tenancy';
 import { SystemEvents } from '../../events/SystemEvents';
-import { ExecProbePolicy } from '../health/execProbePolicy';
 import {
   DiscoveryCallOptions,
   HealthCheckedService,
@@ -17,10 +15,10 @@ import {
   ServiceSubsets,
 } from './discoveryTypes';
 import { DiscoveryView } from './DiscoveryView';
-import { InstancePicker, checkStrategy } from './InstancePicker';
+import { createDiscoveryParts } from './discoveryParts';
+import { InstancePicker } from './InstancePicker';
 import { InstanceUpdates } from './InstanceUpdates';
 import { OutlierEjection } from './OutlierEjection';
-import { DiscoveryPublish } from './registrationRows';
 import { ReservedServiceNames } from './ReservedServiceNames';
 import { buildRoutingTable } from './routingTable';
 import { ServiceRegistry } from './ServiceRegistry';
@@ -31,7 +29,6 @@ import {
   listServices,
 } from './serviceListing';
 import { parseSubsetWeights, subsetsOf } from './subsetWeights';
-import { ViewSources } from './ViewSources';
 import { ViewSync } from './ViewSync';
 
 export { ServiceUnavailableError } from '@backstage/errors';
@@ -88,12 +85,11 @@ export class ServiceDiscovery {
   readonly #logger: ServiceDiscoveryOptions['logger'];
   readonly #events?: SystemEvents;
   readonly #now: () => number;
-  readonly #defaultStrategy: ReturnType<typeof checkStrategy>;
+  readonly #defaultStrategy: LoadBalancingStrategy;
   readonly #panicThreshold: number | undefined;
   readonly #expireIntervalMs: number;
   readonly #reservedNames: ReservedServiceNames;
   readonly #trustedExternal: ReadonlySet<string>;
-  readonly #routingListeners = new Set<() => void>();
   readonly #outliers: OutlierEjection;
   readonly #view: DiscoveryView;
   readonly #sync: ViewSync;
@@ -108,70 +104,21 @@ export class ServiceDiscovery {
   }
 
   private constructor(options: ServiceDiscoveryOptions) {
-    const store = ServiceStore.create({ db: options.db });
-    const clock = options.clock ?? Date.now;
+    const parts = createDiscoveryParts(options);
     this.#logger = options.logger;
     this.#events = options.events;
-    this.#now = clock;
+    this.#now = parts.clock;
     this.#panicThreshold = options.panicThreshold;
-    const balancer = LoadBalancer.create({
-      panicThreshold: options.panicThreshold,
-    });
-    this.#defaultStrategy = checkStrategy(
-      options.defaultStrategy ?? 'round-robin',
-    );
-    const defaultTenant = options.defaultTenant ?? 'default';
-    this.#reservedNames =
-      options.reservedNames ??
-      ReservedServiceNames.create({ backstagePlugins: [] });
+    this.#defaultStrategy = parts.defaultStrategy;
+    this.#reservedNames = parts.reservedNames;
     this.#trustedExternal = new Set(options.trustedExternalPlugins ?? []);
     this.#expireIntervalMs = options.expireIntervalMs ?? 1_000;
-    this.#outliers = OutlierEjection.create(options.ejection);
-    const publish: DiscoveryPublish = (event, payload) =>
-      this.#events?.publish('discovery', event, payload);
-
-    this.#view = new DiscoveryView({
-      sources: new ViewSources(),
-      balancer,
-      outliers: this.#outliers,
-      reservedNames: this.#reservedNames,
-      clock,
-      onChange: () => this.#routingChanged(),
-    });
-    this.#sync = new ViewSync({
-      db: options.db,
-      store,
-      view: this.#view,
-      outliers: this.#outliers,
-      logger: options.logger,
-      pollIntervalMs: options.pollIntervalMs ?? 1_000,
-      resyncIntervalMs: options.resyncIntervalMs ?? 60_000,
-      clock,
-    });
-    const shared = {
-      store,
-      view: this.#view,
-      sync: this.#sync,
-      clock,
-      publish,
-    };
-    this.#registry = new ServiceRegistry({
-      ...shared,
-      execProbes: options.execProbes ?? ExecProbePolicy.create(),
-      reservedNames: this.#reservedNames,
-      targets: options.targets,
-      defaultTenant,
-    });
-    this.#updates = new InstanceUpdates({
-      ...shared,
-      changeRetentionMs: options.changeRetentionMs ?? 3_600_000,
-    });
-    this.#picker = new InstancePicker({
-      view: this.#view,
-      defaultStrategy: this.#defaultStrategy,
-      defaultTenant,
-      clock,
-    });
+    this.#outliers = parts.outliers;
+    this.#view = parts.view;
+    this.#sync = parts.sync;
+    this.#registry = parts.registry;
+    this.#updates = parts.updates;
+    this.#picker = parts.picker;
   }
 
   /** Loads the view, then follows changes and checks TTLs until stopped. */
@@ -380,18 +327,7 @@ export class ServiceDiscovery {
    * that stops it.
    */
   onRoutingChange(listener: () => void): () => void {
-    this.#routingListeners.add(listener);
-    return () => this.#routingListeners.delete(listener);
-  }
-
-  #routingChanged() {
-    for (const listener of this.#routingListeners) {
-      try {
-        listener();
-      } catch (error) {
-        this.#logger.warn(`A routing listener failed: ${error}`);
-      }
-    }
+    return this.#view.onChange(listener);
   }
 
   /** The proxy opened a request to the instance. */

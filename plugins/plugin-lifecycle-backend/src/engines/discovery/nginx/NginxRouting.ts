@@ -5,7 +5,7 @@ import { ResolvedService } from '@internal/plugin-lifecycle-common';
 import { TenantScope } from '../../../domain/tenancy';
 import { RoutingPool } from '../ServiceDiscovery';
 import { NginxPool, isSafeNginxValue, renderNginxConfig } from './nginxConfig';
-import type { NginxDataPlaneOptions } from './NginxDataPlane';
+import { NginxDataPlaneOptions } from './nginxDataPlaneOptions';
 
 export type Resolved = Omit<ResolvedService, 'strategy' | 'panic'>;
 
