@@ -279,6 +279,9 @@ export class ServiceDiscovery {
    * to another subset of weight above 0. `{}` ends the split: every
    * instance shares the traffic again.
    *
+   * Readiness, connection limits, ejection and panic routing hold within
+   * each subset (the balancer holds each as a pool of its own).
+   *
    * Kept in this replica's memory only: not stored, not seen by other
    * replicas, gone at restart.
    */

@@ -787,6 +787,9 @@ if (!nginx && process.env.CI === 'true') {
       // A routing change made by the new backend reaches the adopted nginx.
       const v = await upstream('added');
       await register('added', v);
+      // register settles the shared data plane; this one reloads on its own
+      // timer, so wait for it too (else the call can race its reload).
+      await second.settle();
       expect((await call('GET', '/proxy/added/y', {}, kept)).status).toBe(200);
       await new Promise(r => setTimeout(r, 200));
     } finally {
