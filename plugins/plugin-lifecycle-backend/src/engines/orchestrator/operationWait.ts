@@ -1,4 +1,4 @@
-import { SystemEvents } from './SystemEvents';
+import { SystemEvents } from '../../system/SystemEvents';
 
 const ENDED_EVENTS = [
   'orchestrator:operationCompleted',
