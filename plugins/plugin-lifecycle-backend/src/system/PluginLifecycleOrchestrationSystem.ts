@@ -13,8 +13,10 @@ import { PluginRecord } from '../database/PluginStore';
 import { ConfigurationManager } from '../engines/configuration/ConfigurationManager';
 import { HealthMonitor } from '../engines/health/HealthMonitor';
 import { ServiceDiscovery } from '../engines/discovery/ServiceDiscovery';
-import { SystemEvents } from './SystemEvents';
-import { ALL_TENANTS, Tenancy, TenantScope } from './Tenancy';
+import { SystemEvents } from '../events/SystemEvents';
+import { SystemEventListeners } from '../events/eventMap';
+import { ALL_TENANTS, TenantScope } from '../domain/tenancy';
+import { Tenancy } from '../engines/tenancy/Tenancy';
 import { BatchCommands } from './commands/batchCommands';
 import {
   ActionOptions,
@@ -73,12 +75,22 @@ export class PluginLifecycleOrchestrationSystem {
     this.#p = parts;
   }
 
-  on(event: string, listener: (...args: any[]) => void): this {
+  /**
+   * Listens to an event of the system: `<component>:<event>` with its typed
+   * payload (see {@link SystemEventMap}) or `systemEvent` for all of them.
+   */
+  on<K extends keyof SystemEventListeners>(
+    event: K,
+    listener: SystemEventListeners[K],
+  ): this {
     this.#p.events.on(event, listener);
     return this;
   }
 
-  off(event: string, listener: (...args: any[]) => void): this {
+  off<K extends keyof SystemEventListeners>(
+    event: K,
+    listener: SystemEventListeners[K],
+  ): this {
     this.#p.events.off(event, listener);
     return this;
   }

@@ -15,7 +15,7 @@ import { ProcessRuntime } from '../engines/runtime/ProcessRuntime';
 import { RuntimeRegistry } from '../engines/runtime/RuntimeRegistry';
 import { createOrchestrationSystem } from '../wiring/createOrchestrationSystem';
 import { PluginLifecycleOrchestrationSystem } from './PluginLifecycleOrchestrationSystem';
-import { SystemEvents } from './SystemEvents';
+import { SystemEvents } from '../events/SystemEvents';
 
 jest.setTimeout(90_000);
 

@@ -9,7 +9,7 @@ import {
   HealthCheckedService,
   ServiceDiscovery,
 } from '../engines/discovery/ServiceDiscovery';
-import { SystemEvents } from '../system/SystemEvents';
+import { SystemEvents } from '../events/SystemEvents';
 
 /** Health targets of registered services carry this prefix (instances use their own id). */
 export const SERVICE_TARGET_PREFIX = 'service:';

@@ -6,7 +6,7 @@ import { HealthMonitor } from '../engines/health/HealthMonitor';
 import { ExecProbePolicy } from '../engines/health/execProbePolicy';
 import { ProberRegistry } from '../engines/health/probers/ProberRegistry';
 import { LifecycleCommands } from '../system/commands/lifecycleCommands';
-import { SystemEvents } from '../system/SystemEvents';
+import { SystemEvents } from '../events/SystemEvents';
 import { remediate } from './healthRemediation';
 
 /** Options of {@link createHealthMonitor}. */

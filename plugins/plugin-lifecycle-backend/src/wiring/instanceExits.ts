@@ -2,7 +2,7 @@ import { LoggerService } from '@backstage/backend-plugin-api';
 import { RuntimeInstanceExit } from '@internal/plugin-lifecycle-node';
 import { CrashRestarter } from '../engines/lifecycle/CrashRestarter';
 import { RuntimeRegistry } from '../engines/runtime/RuntimeRegistry';
-import { SystemEvents } from '../system/SystemEvents';
+import { SystemEvents } from '../events/SystemEvents';
 
 /**
  * Hears every runtime's instance exits: each is told to everyone, and one

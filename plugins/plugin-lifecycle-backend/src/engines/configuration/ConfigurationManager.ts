@@ -13,6 +13,7 @@ import {
   EffectiveConfigEntry,
   EffectiveConfiguration,
   configurationEntrySchema,
+  validationMessage,
 } from '@internal/plugin-lifecycle-common';
 import { Knex } from 'knex';
 import { z } from 'zod';
@@ -38,9 +39,8 @@ import {
   validateAgainstSchema,
   validateEntries,
 } from '../../domain/configuration';
-import { SystemEvents } from '../../system/SystemEvents';
-import { ALL_TENANTS, Tenancy, TenantScope } from '../../system/Tenancy';
-import { zodMessage } from '../../system/zodMessage';
+import { SystemEvents } from '../../events/SystemEvents';
+import { ALL_TENANTS, inTenantScope, TenantScope } from '../../domain/tenancy';
 import { RevisionFeed } from '../RevisionFeed';
 import { PluginRef, PluginRefCache } from './PluginRefCache';
 import {
@@ -768,7 +768,7 @@ export class ConfigurationManager {
     scope: TenantScope = ALL_TENANTS,
   ): Promise<PluginRef> {
     const plugin = await this.#plugins.get(pluginId);
-    if (!Tenancy.includes(scope, plugin.tenant)) {
+    if (!inTenantScope(scope, plugin.tenant)) {
       throw new NotFoundError(`No plugin with id '${pluginId}'`);
     }
     return plugin;
@@ -894,7 +894,7 @@ export class ConfigurationManager {
     const parsed = z.array(configurationEntrySchema).safeParse(change.entries);
     if (!parsed.success) {
       throw new InputError(
-        `Invalid configuration entries: ${zodMessage(parsed.error)}`,
+        `Invalid configuration entries: ${validationMessage(parsed.error)}`,
       );
     }
     const layer = this.#layer(options.environment ?? this.defaultEnvironment);

@@ -5,13 +5,14 @@ import {
   BatchRequest,
   LifecycleAction,
   batchRequestSchema,
+  validationMessage,
 } from '@internal/plugin-lifecycle-common';
 import { PluginLifecycleConfig } from '../../config';
 import { NewOperation, QueuedOperation } from '../../database/OperationStore';
 import { PluginStore } from '../../database/PluginStore';
 import { planBatch } from '../../domain/orchestration';
-import { ALL_TENANTS, Tenancy, TenantScope } from '../Tenancy';
-import { zodMessage } from '../zodMessage';
+import { ALL_TENANTS, inTenantScope, TenantScope } from '../../domain/tenancy';
+import { Tenancy } from '../../engines/tenancy/Tenancy';
 import { InstallRequests } from './installRequests';
 import { OperationQueue, accepted } from './operationQueue';
 import { PluginLookup } from './pluginLookup';
@@ -50,7 +51,7 @@ export class BatchCommands {
     const { config, tenancy, queue, requests } = this.#o;
     const parsed = batchRequestSchema.safeParse(body);
     if (!parsed.success) {
-      throw new InputError(`Invalid batch: ${zodMessage(parsed.error)}`);
+      throw new InputError(`Invalid batch: ${validationMessage(parsed.error)}`);
     }
     const batch: BatchRequest = parsed.data;
     const scope = options.scope ?? ALL_TENANTS;
@@ -68,7 +69,7 @@ export class BatchCommands {
     >();
     for (const item of items) {
       const plugin = plugins.get(item.pluginId);
-      if (plugin && !Tenancy.includes(scope, plugin.tenant)) {
+      if (plugin && !inTenantScope(scope, plugin.tenant)) {
         throw new NotFoundError(
           `No plugin with id '${item.pluginId}' (operation ${item.key})`,
         );

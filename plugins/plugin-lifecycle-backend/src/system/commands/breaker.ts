@@ -7,7 +7,7 @@ import {
   breakerAllows,
   breakerRecord,
 } from '../../domain/orchestration';
-import { SystemEvents } from '../SystemEvents';
+import { SystemEvents } from '../../events/SystemEvents';
 
 /** Options of {@link PluginBreaker.create}. */
 export interface PluginBreakerOptions {

@@ -12,12 +12,13 @@ import {
   installRequestSchema,
   updateRequestSchema,
   updateRollbackRequestSchema,
+  validationMessage,
 } from '@internal/plugin-lifecycle-common';
 import { PluginLifecycleConfig } from '../../config';
 import { PluginStore } from '../../database/PluginStore';
 import { ExecProbePolicy } from '../../engines/health/execProbePolicy';
-import { ALL_TENANTS, Tenancy, TenantScope } from '../Tenancy';
-import { zodMessage } from '../zodMessage';
+import { ALL_TENANTS, inTenantScope, TenantScope } from '../../domain/tenancy';
+import { Tenancy } from '../../engines/tenancy/Tenancy';
 import { PluginBreaker } from './breaker';
 import { InstallRequests, assertRequestNpmSpec } from './installRequests';
 import { OperationQueries } from './operationQueries';
@@ -75,12 +76,12 @@ export class InstallCommands {
     const parsed = installRequestSchema.safeParse({ ...rest, version });
     if (!parsed.success) {
       throw new InputError(
-        `Invalid install request: ${zodMessage(parsed.error)}`,
+        `Invalid install request: ${validationMessage(parsed.error)}`,
       );
     }
     const request = parsed.data;
     const existing = await plugins.get(id);
-    if (existing && !Tenancy.includes(scope, existing.tenant)) {
+    if (existing && !inTenantScope(scope, existing.tenant)) {
       // Another tenant's plugin is not there for this caller.
       throw new ConflictError(`Plugin id '${id}' is taken`);
     }
@@ -163,7 +164,7 @@ export class InstallCommands {
     const parsed = updateRequestSchema.safeParse({ ...rest, version });
     if (!parsed.success) {
       throw new InputError(
-        `Invalid update request: ${zodMessage(parsed.error)}`,
+        `Invalid update request: ${validationMessage(parsed.error)}`,
       );
     }
     const { priority, idempotencyKey, timeoutMs, reason, ...params } =
@@ -227,7 +228,7 @@ export class InstallCommands {
     const parsed = updateRollbackRequestSchema.safeParse(rest);
     if (!parsed.success) {
       throw new InputError(
-        `Invalid rollback request: ${zodMessage(parsed.error)}`,
+        `Invalid rollback request: ${validationMessage(parsed.error)}`,
       );
     }
     const { priority, idempotencyKey, timeoutMs, reason } = parsed.data;

@@ -8,12 +8,13 @@ import {
   LifecycleAction,
   OperationAccepted,
   actionRequestSchema,
+  validationMessage,
 } from '@internal/plugin-lifecycle-common';
 import { InstanceStore } from '../../database/InstanceStore';
 import { PluginRecord, PluginStore } from '../../database/PluginStore';
 import { LifecycleStateMachine } from '../../engines/lifecycle/LifecycleStateMachine';
-import { ALL_TENANTS, Tenancy, TenantScope } from '../Tenancy';
-import { zodMessage } from '../zodMessage';
+import { ALL_TENANTS, TenantScope } from '../../domain/tenancy';
+import { Tenancy } from '../../engines/tenancy/Tenancy';
 import { BatchCommands } from './batchCommands';
 import { PluginBreaker } from './breaker';
 import { ActionOptions } from './installCommands';
@@ -100,7 +101,7 @@ export class LifecycleCommands {
     const parsed = actionRequestSchema.safeParse(rest);
     if (!parsed.success) {
       throw new InputError(
-        `Invalid ${action} request: ${zodMessage(parsed.error)}`,
+        `Invalid ${action} request: ${validationMessage(parsed.error)}`,
       );
     }
     const { reason, cascade, priority, idempotencyKey, timeoutMs, instanceId } =

@@ -6,8 +6,8 @@ import {
   MAX_OPERATION_POLL_MS,
   pauseForOperation,
 } from '../../engines/orchestrator/operationWait';
-import { SystemEvents } from '../SystemEvents';
-import { ALL_TENANTS, Tenancy, TenantScope } from '../Tenancy';
+import { SystemEvents } from '../../events/SystemEvents';
+import { ALL_TENANTS, inTenantScope, TenantScope } from '../../domain/tenancy';
 import { PluginLookup } from './pluginLookup';
 
 /** Options of {@link OperationQueries.create}. */
@@ -50,7 +50,7 @@ export class OperationQueries {
     scope: TenantScope = ALL_TENANTS,
   ): Promise<Operation> {
     const operation = await this.#o.operations.get(operationId);
-    if (!Tenancy.includes(scope, operation.tenant)) {
+    if (!inTenantScope(scope, operation.tenant)) {
       throw new NotFoundError(`No operation with id '${operationId}'`);
     }
     return operation;

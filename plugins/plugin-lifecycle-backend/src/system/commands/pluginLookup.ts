@@ -1,16 +1,18 @@
 import { InputError, NotFoundError } from '@backstage/errors';
-import { pluginIdSchema } from '@internal/plugin-lifecycle-common';
+import {
+  pluginIdSchema,
+  validationMessage,
+} from '@internal/plugin-lifecycle-common';
 import { PluginRecord, PluginStore } from '../../database/PluginStore';
 import { withinTenantDependencies } from '../../domain/orchestration';
-import { Tenancy, TenantScope } from '../Tenancy';
-import { zodMessage } from '../zodMessage';
+import { inTenantScope, TenantScope } from '../../domain/tenancy';
 
 /** A plugin id as a request gives it: checked against the id rules (400 otherwise). */
 export function parsePluginId(pluginId: string): string {
   const parsed = pluginIdSchema.safeParse(pluginId);
   if (!parsed.success) {
     throw new InputError(
-      `Invalid plugin id '${pluginId}': ${zodMessage(parsed.error)}`,
+      `Invalid plugin id '${pluginId}': ${validationMessage(parsed.error)}`,
     );
   }
   return parsed.data;
@@ -34,7 +36,7 @@ export class PluginLookup {
   /** The plugin, when it is in the scope; a 404 otherwise (another tenant's plugin is not there for the caller). */
   async get(pluginId: string, scope: TenantScope): Promise<PluginRecord> {
     const plugin = await this.#plugins.get(parsePluginId(pluginId));
-    if (!plugin || !Tenancy.includes(scope, plugin.tenant)) {
+    if (!plugin || !inTenantScope(scope, plugin.tenant)) {
       throw new NotFoundError(`No plugin with id '${pluginId}'`);
     }
     return plugin;

@@ -11,7 +11,7 @@ import { OperationStore } from '../../database/OperationStore';
 import { PluginRecord, PluginStore } from '../../database/PluginStore';
 import { CrashRestarter } from '../../engines/lifecycle/CrashRestarter';
 import { Orchestrator } from '../../engines/orchestrator/Orchestrator';
-import { ALL_TENANTS, Tenancy, TenantScope } from '../Tenancy';
+import { ALL_TENANTS, inTenantScope, TenantScope } from '../../domain/tenancy';
 import { PluginLookup } from './pluginLookup';
 
 /** @public */
@@ -109,7 +109,7 @@ export class PluginQueries {
     scope: TenantScope = ALL_TENANTS,
   ): Promise<SystemMetrics> {
     const plugins = (await this.#o.plugins.list()).filter(p =>
-      Tenancy.includes(scope, p.tenant),
+      inTenantScope(scope, p.tenant),
     );
     const byState = Object.fromEntries(
       LIFECYCLE_STATES.map(s => [s, 0]),
