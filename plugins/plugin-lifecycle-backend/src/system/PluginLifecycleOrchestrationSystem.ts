@@ -48,6 +48,7 @@ import {
 } from '../database/OperationStore';
 import { PluginRecord, PluginStore } from '../database/PluginStore';
 import {
+  BreakerState,
   INITIAL_BREAKER_STATE,
   breakerAllows,
   breakerRecord,
@@ -462,10 +463,10 @@ export class PluginLifecycleOrchestrationSystem {
       }));
     await this.#assertCanQueue(plugin, 'install');
     if (existing) {
-      await this.#plugins.update(id, {
-        runtime: this.#runtimeFor(id, request, existing.runtime),
+      await this.#plugins.change(id, current => ({
+        runtime: this.#runtimeFor(id, request, current.runtime),
         ...(request.entityRef ? { entityRef: request.entityRef } : {}),
-      });
+      }));
     }
     await this.#writeInstallConfiguration(plugin, request, userId);
     const {
@@ -1374,36 +1375,51 @@ export class PluginLifecycleOrchestrationSystem {
    * cool-down one trial goes through (and is recorded as in flight).
    */
   async #assertBreakerAllows(plugin: PluginRecord, action: LifecycleAction) {
-    const before = plugin.breaker ?? INITIAL_BREAKER_STATE;
-    const verdict = breakerAllows(before, Date.now(), this.#breakerOptions());
-    if (!verdict.allowed) {
-      throw new ConflictError(
-        `Cannot ${action} plugin '${plugin.id}': ${verdict.reason}`,
-      );
-    }
-    if (JSON.stringify(verdict.state) !== JSON.stringify(before)) {
-      await this.#plugins.update(plugin.id, { breaker: verdict.state });
+    const at = Date.now();
+    const decide = (breaker = INITIAL_BREAKER_STATE) => {
+      const verdict = breakerAllows(breaker, at, this.#breakerOptions());
+      if (!verdict.allowed) {
+        throw new ConflictError(
+          `Cannot ${action} plugin '${plugin.id}': ${verdict.reason}`,
+        );
+      }
+      return JSON.stringify(verdict.state) === JSON.stringify(breaker)
+        ? undefined
+        : { breaker: verdict.state };
+    };
+    // decided on the record at hand first (the common case writes nothing),
+    // then again on the stored plugin as part of the write
+    if (decide(plugin.breaker)) {
+      await this.#plugins.change(plugin.id, current => decide(current.breaker));
     }
   }
 
   async #recordBreaker(op: QueuedOperation, succeeded: boolean) {
     const plugin = await this.#plugins.get(op.pluginId);
     if (!plugin) return;
-    const before = plugin.breaker ?? INITIAL_BREAKER_STATE;
-    if (
+    const unchanged = (breaker: BreakerState) =>
       succeeded &&
-      before.status === 'closed' &&
-      before.consecutiveFailures === 0
-    ) {
+      breaker.status === 'closed' &&
+      breaker.consecutiveFailures === 0;
+    if (unchanged(plugin.breaker ?? INITIAL_BREAKER_STATE)) {
       return; // the common case: nothing changes
     }
-    const after = breakerRecord(
-      before,
-      succeeded ? 'success' : 'failure',
-      Date.now(),
-      this.#breakerOptions(),
-    );
-    await this.#plugins.update(plugin.id, { breaker: after });
+    const at = Date.now();
+    let before = INITIAL_BREAKER_STATE;
+    let after = INITIAL_BREAKER_STATE;
+    // the breaker as stored when written (decided again if another write came first)
+    await this.#plugins.change(plugin.id, current => {
+      before = current.breaker ?? INITIAL_BREAKER_STATE;
+      if (unchanged(before)) return undefined;
+      after = breakerRecord(
+        before,
+        succeeded ? 'success' : 'failure',
+        at,
+        this.#breakerOptions(),
+      );
+      return { breaker: after };
+    });
+    if (unchanged(before)) return;
     if (after.status === 'open' && before.status !== 'open') {
       this.#events.publish('orchestrator', 'circuitOpened', {
         pluginId: plugin.id,
