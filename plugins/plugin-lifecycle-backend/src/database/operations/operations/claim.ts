@@ -1,11 +1,11 @@
 import { Knex } from 'knex';
 import { fairOrder } from '../../../domain/orchestration';
 import { runNamed } from '../../runNamed';
+import { isPostgres } from '../../dialect';
 import {
   OPERATION_COLUMNS,
   OperationRow,
   QueuedOperation,
-  isPostgres,
   iso,
   rowToOperation,
 } from './operationRows';

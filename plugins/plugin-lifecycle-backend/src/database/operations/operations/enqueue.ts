@@ -1,11 +1,11 @@
 import { Knex } from 'knex';
 import { toJson } from '../../mappers';
 import { runNamed } from '../../runNamed';
+import { isPostgres } from '../../dialect';
 import {
   NewOperation,
   OperationRow,
   QueuedOperation,
-  isPostgres,
   iso,
   rowToOperation,
   withDependencies,

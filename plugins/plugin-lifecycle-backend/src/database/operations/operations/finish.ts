@@ -2,7 +2,8 @@ import { Knex } from 'knex';
 import { Coalescer } from '../../Coalescer';
 import { toJson } from '../../mappers';
 import { runNamed } from '../../runNamed';
-import { OperationRow, isPostgres, iso } from './operationRows';
+import { isPostgres } from '../../dialect';
+import { OperationRow, iso } from './operationRows';
 
 /** How an attempt ended. */
 export type FinishOutcome =

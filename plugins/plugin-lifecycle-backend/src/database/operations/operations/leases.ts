@@ -1,6 +1,7 @@
 import { Knex } from 'knex';
 import { runNamed } from '../../runNamed';
-import { OperationRow, isPostgres, iso } from './operationRows';
+import { isPostgres } from '../../dialect';
+import { OperationRow, iso } from './operationRows';
 
 /** Reclaims an operation may cost beyond its attempts before it fails. */
 const MAX_RECLAIMS = 3;

@@ -46,6 +46,7 @@ export interface QueuedOperation extends Operation {
   dependsOn: string[];
 }
 
+/** What enqueuing an operation takes. */
 export interface NewOperation {
   id: string;
   pluginId: string;
@@ -63,11 +64,6 @@ export interface NewOperation {
 
 /** An epoch-milliseconds time as the ISO string the columns hold. */
 export const iso = (ms: number) => new Date(ms).toISOString();
-
-/** Whether the database is PostgreSQL (else SQLite). */
-export function isPostgres(db: Knex): boolean {
-  return db.client.config.client === 'pg';
-}
 
 /** The columns of {@link OperationRow}, for statements that list them. */
 export const OPERATION_COLUMNS = [

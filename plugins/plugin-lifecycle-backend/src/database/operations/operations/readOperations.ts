@@ -9,6 +9,7 @@ import {
 /** Plugin ids per lookup of {@link withUnfinished}. */
 const LOOKUP_CHUNK = 1000;
 
+/** An operation with its dependencies; a NotFoundError if there is none. */
 export async function getOperation(
   db: Knex,
   operationId: string,
@@ -40,6 +41,7 @@ export async function listForPlugin(
   return withDependencies(db, rows);
 }
 
+/** The operations of a batch, in the order they were queued. */
 export async function listBatch(
   db: Knex,
   batchId: string,

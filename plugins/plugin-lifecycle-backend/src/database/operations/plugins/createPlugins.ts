@@ -2,10 +2,10 @@ import { ConflictError } from '@backstage/errors';
 import { Knex } from 'knex';
 import { now } from '../../mappers';
 import { runNamed } from '../../runNamed';
+import { isPostgres } from '../../dialect';
 import {
   MANY_CHUNK,
   PluginRow,
-  isPostgres,
   newPluginRecord,
   newPluginRow,
 } from './pluginRows';

@@ -4,7 +4,6 @@ import {
   PluginManifest,
   StateTransition,
 } from '@internal/plugin-lifecycle-common';
-import { Knex } from 'knex';
 import { BreakerState } from '../../../domain/orchestration';
 import { fromJson, optional, toIso, toJson } from '../../mappers';
 import {
@@ -61,11 +60,6 @@ export type TransitionRow = {
 
 /** Rows per statement (and ids per lookup) of the several-at-once writes and reads. */
 export const MANY_CHUNK = 500;
-
-/** Whether the database is PostgreSQL (else SQLite). */
-export function isPostgres(db: Knex): boolean {
-  return db.client.config.client === 'pg';
-}
 
 /** The columns of {@link PluginRow}, for statements that list them. */
 export const PLUGIN_COLUMNS = [

@@ -6,11 +6,11 @@ import { Knex } from 'knex';
 import { Coalescer } from '../../Coalescer';
 import { fromJson } from '../../mappers';
 import { runNamed } from '../../runNamed';
+import { isPostgres } from '../../dialect';
 import {
   MANY_CHUNK,
   PLUGIN_COLUMNS,
   PluginRow,
-  isPostgres,
   rowToPlugin,
 } from './pluginRows';
 import { PluginRecord } from './pluginTypes';

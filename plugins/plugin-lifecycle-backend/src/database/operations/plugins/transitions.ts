@@ -4,12 +4,12 @@ import { Knex } from 'knex';
 import { Coalescer } from '../../Coalescer';
 import { now } from '../../mappers';
 import { runNamed } from '../../runNamed';
+import { isPostgres } from '../../dialect';
 import {
   PATCH_COLUMNS,
   PLUGIN_COLUMNS,
   PluginRow,
   TransitionRow,
-  isPostgres,
   patchToRow,
   rowToPlugin,
 } from './pluginRows';

@@ -1,12 +1,8 @@
 import { Knex } from 'knex';
 import { Coalescer } from '../../Coalescer';
 import { runNamed } from '../../runNamed';
-import {
-  VersionRow,
-  isPostgres,
-  rowToVersion,
-  versionToRow,
-} from './pluginRows';
+import { isPostgres } from '../../dialect';
+import { VersionRow, rowToVersion, versionToRow } from './pluginRows';
 import { StoredVersion } from './pluginTypes';
 
 /** PostgreSQL: several versions stored (or replaced) in one statement. */

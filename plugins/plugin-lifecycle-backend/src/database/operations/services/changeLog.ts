@@ -1,6 +1,7 @@
 import { Knex } from 'knex';
 import { SERVICES_NOTIFY_CHANNEL } from '../../serviceChanges';
-import { chunks, isPostgres } from './serviceRows';
+import { isPostgres } from '../../dialect';
+import { chunks } from './serviceRows';
 import { ServiceChange } from './serviceTypes';
 
 /** Appends one upsert per id to the log in the caller's transaction; their revisions by id. */
@@ -53,6 +54,7 @@ export async function changesSince(
   }));
 }
 
+/** The newest revision in the log (0 when it is empty). */
 export async function maxRevision(db: Knex): Promise<number> {
   const row = await db('service_changes').max({ r: 'revision' }).first();
   return Number(row?.r ?? 0);

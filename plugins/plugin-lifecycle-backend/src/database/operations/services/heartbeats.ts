@@ -72,7 +72,7 @@ export async function heartbeat(
 
 /**
  * Heartbeats of many services: one UPDATE per distinct TTL setting in the
- * usual case, {@link ServiceStore.heartbeat} one by one for expired
+ * usual case, {@link heartbeat} one by one for expired
  * services (a revival is logged) and for those changed meanwhile. Returns
  * the services renewed and the ids unknown.
  */

@@ -69,7 +69,7 @@ export async function register(
 }
 
 /**
- * Registers many services in one transaction, as {@link ServiceStore.register}
+ * Registers many services in one transaction, as {@link register}
  * does one: all or none. Throws a `ConflictError` naming the first id taken
  * in another tenant. The ids must be distinct.
  */

@@ -62,11 +62,6 @@ export type OverrideRow = {
   revision: number | string;
 };
 
-/** Whether the database is PostgreSQL (else SQLite). */
-export function isPostgres(db: Knex): boolean {
-  return db.client.config.client === 'pg';
-}
-
 /** The columns of {@link ServiceRow}, for statements that list them. */
 export const SERVICE_COLUMNS = [
   'service_id',
