@@ -14,7 +14,7 @@ import { ConfigSealer } from './ConfigSealer';
 import { ConfigValidator } from './ConfigValidator';
 import { ConfigWriter } from './ConfigWriter';
 import { versionOrThrow, versionSummary } from './storedVersions';
-import { RestoredLayer } from './types';
+import { ConfigRollbackOptions, RestoredLayer } from './types';
 
 /**
  * The versions of a layer: listed, read, compared, and an earlier one (or
@@ -97,12 +97,7 @@ export class ConfigHistory {
     pluginId: string,
     layer: string,
     toVersion: number,
-    options: {
-      userId?: string;
-      description?: string;
-      expectedVersion?: number;
-      scope?: TenantScope;
-    },
+    options: ConfigRollbackOptions,
   ): Promise<ConfigWriteResult> {
     const plugin = await this.#getPlugin(
       pluginId,

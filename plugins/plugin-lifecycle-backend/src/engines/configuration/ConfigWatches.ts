@@ -12,7 +12,7 @@ import {
 import { RevisionFeed } from '../RevisionFeed';
 import { ConfigLayout } from './ConfigLayout';
 import { ConfigResolver, effectiveView } from './ConfigResolver';
-import { ResolvedConfiguration } from './types';
+import { ConfigWaitOptions, ResolvedConfiguration } from './types';
 
 type Watcher = {
   key?: string;
@@ -141,14 +141,7 @@ export class ConfigWatches {
   async waitForChange(
     pluginId: string,
     env: string,
-    options: {
-      reveal?: boolean;
-      afterRevision?: number;
-      afterVersion?: number;
-      key?: string;
-      timeoutMs?: number;
-      signal?: AbortSignal;
-    },
+    options: ConfigWaitOptions & { reveal?: boolean },
   ): Promise<ConfigWatchResult> {
     const current = await this.#resolver.resolve(pluginId, env);
     const passed = (r: ResolvedConfiguration) =>

@@ -24,7 +24,9 @@ import { PluginRef, PluginRefCache } from './PluginRefCache';
 import { SecretKeyRing } from './SecretKeyRing';
 import {
   Access,
+  ConfigRollbackOptions,
   ConfigurationManagerOptions,
+  ConfigWaitOptions,
   ConfigWriteOptions,
   LayerChange,
   ResolvedConfiguration,
@@ -33,7 +35,9 @@ import {
 
 export type {
   ConfigChanged,
+  ConfigRollbackOptions,
   ConfigurationManagerOptions,
+  ConfigWaitOptions,
   ConfigWriteOptions,
   LayerChange,
   ResolvedConfiguration,
@@ -258,12 +262,7 @@ export class ConfigurationManager {
     pluginId: string,
     layerName: string,
     toVersion: number,
-    options: {
-      userId?: string;
-      description?: string;
-      expectedVersion?: number;
-      scope?: TenantScope;
-    } = {},
+    options: ConfigRollbackOptions = {},
   ): Promise<ConfigWriteResult> {
     const layer = this.#layout.layer(layerName);
     return this.#history.rollback(pluginId, layer, toVersion, options);
@@ -374,13 +373,7 @@ export class ConfigurationManager {
   async waitForChange(
     pluginId: string,
     environment: string,
-    options: Access & {
-      afterRevision?: number;
-      afterVersion?: number;
-      key?: string;
-      timeoutMs?: number;
-      signal?: AbortSignal;
-    },
+    options: Access & ConfigWaitOptions,
   ): Promise<ConfigWatchResult> {
     const env = this.#layout.environment(environment);
     const plugin = await this.#readPlugin(pluginId, options.scope);

@@ -95,3 +95,21 @@ export interface Access {
   /** Show secret values in plaintext (the caller was allowed to). */
   reveal?: boolean;
 }
+
+/** Options of a rollback to an earlier version. */
+export interface ConfigRollbackOptions {
+  userId?: string;
+  description?: string;
+  expectedVersion?: number;
+  scope?: TenantScope;
+}
+
+/** What a long-poll waits for, and how long. */
+export interface ConfigWaitOptions {
+  afterRevision?: number;
+  afterVersion?: number;
+  /** Only a change of this key's value counts. */
+  key?: string;
+  timeoutMs?: number;
+  signal?: AbortSignal;
+}
