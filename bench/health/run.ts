@@ -28,7 +28,7 @@ import {
   HealthTarget,
 } from '../../plugins/plugin-lifecycle-backend/src/engines/health/HealthMonitor';
 import { ProberRegistry } from '../../plugins/plugin-lifecycle-backend/src/engines/health/probers/ProberRegistry';
-import { SystemEvents } from '../../plugins/plugin-lifecycle-backend/src/system/SystemEvents';
+import { SystemEvents } from '../../plugins/plugin-lifecycle-backend/src/events/SystemEvents';
 import { writeBenchmarks } from '../lib/benchmarksFile';
 
 const TARGETS = Number(process.env.BENCH_TARGETS ?? 10_000);

@@ -25,7 +25,7 @@ import { applyDatabaseMigrations } from '../../plugins/plugin-lifecycle-backend/
 import { ServiceDiscovery } from '../../plugins/plugin-lifecycle-backend/src/engines/discovery/ServiceDiscovery';
 import { ProxyMetrics } from '../../plugins/plugin-lifecycle-backend/src/engines/discovery/ProxyMetrics';
 import { NginxDataPlane } from '../../plugins/plugin-lifecycle-backend/src/engines/discovery/nginx/NginxDataPlane';
-import { ALL_TENANTS } from '../../plugins/plugin-lifecycle-backend/src/system/Tenancy';
+import { ALL_TENANTS } from '../../plugins/plugin-lifecycle-backend/src/domain/tenancy';
 import { writeBenchmarks } from '../lib/benchmarksFile';
 import {
   Child,

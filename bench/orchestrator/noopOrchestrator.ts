@@ -1,7 +1,7 @@
 import { Knex } from 'knex';
 import { OperationStore } from '../../plugins/plugin-lifecycle-backend/src/database/OperationStore';
 import { Orchestrator } from '../../plugins/plugin-lifecycle-backend/src/engines/orchestrator/Orchestrator';
-import { SystemEvents } from '../../plugins/plugin-lifecycle-backend/src/system/SystemEvents';
+import { SystemEvents } from '../../plugins/plugin-lifecycle-backend/src/events/SystemEvents';
 
 const quiet = {
   info() {},

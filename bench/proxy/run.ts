@@ -48,7 +48,7 @@ import {
   NginxDataPlaneOptions,
 } from '../../plugins/plugin-lifecycle-backend/src/engines/discovery/nginx/NginxDataPlane';
 import { writeBenchmarks } from '../lib/benchmarksFile';
-import { ALL_TENANTS } from '../../plugins/plugin-lifecycle-backend/src/system/Tenancy';
+import { ALL_TENANTS } from '../../plugins/plugin-lifecycle-backend/src/domain/tenancy';
 
 export const SERVICE_NAME = 'bench';
 /** The path every client takes through a proxy; upstreams see `/hello`. */

@@ -29,3 +29,14 @@ export type {
   PluginLifecyclePluginFilter,
   PluginLifecyclePluginResource,
 } from './permissions/rules';
+export type {
+  HealthVerdictChange,
+  OperationEventSummary,
+  ServiceEvent,
+  StateChange,
+  SystemEventEnvelope,
+  SystemEventListeners,
+  SystemEventMap,
+  SystemEventName,
+} from './events/eventMap';
+export type { TenantScope } from './domain/tenancy';

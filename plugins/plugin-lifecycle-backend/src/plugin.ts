@@ -17,7 +17,7 @@ import { eventsServiceRef } from '@backstage/plugin-events-node';
 import { catalogServiceRef } from '@backstage/plugin-catalog-node';
 import { createConditionAuthorizer } from '@backstage/plugin-permission-node';
 import { newReplicaId } from './engines/orchestrator/replicas';
-import { SystemEvents } from './system/SystemEvents';
+import { SystemEvents } from './events/SystemEvents';
 import { execProbePolicyOf, readPluginLifecycleConfig } from './config';
 import { applyDatabaseMigrations } from './database/migrations';
 import { ExternalRuntime } from './engines/runtime/ExternalRuntime';

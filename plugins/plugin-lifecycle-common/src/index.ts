@@ -11,6 +11,8 @@ export * from './api/schemas';
 export * from './api/types';
 export * from './api/configuration';
 export * from './api/discovery';
+export * from './api/headers';
+export * from './api/validationMessage';
 export * from './api/health';
 export * from './permissions';
 export * from './client/PluginLifecycleClient';

@@ -13,7 +13,7 @@ import {
 } from '@backstage/plugin-permission-common';
 import { PluginLifecyclePluginPermission } from '@internal/plugin-lifecycle-common';
 import { Request } from 'express';
-import { ALL_TENANTS, TenantScope } from '../system/Tenancy';
+import { ALL_TENANTS, TenantScope } from '../domain/tenancy';
 import {
   PluginIdentity,
   PluginResources,

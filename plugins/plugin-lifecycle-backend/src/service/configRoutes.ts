@@ -17,7 +17,7 @@ import {
   importConfiguration,
 } from '../engines/configuration/configBackup';
 import { PluginLifecycleOrchestrationSystem } from '../system/PluginLifecycleOrchestrationSystem';
-import { Tenancy } from '../system/Tenancy';
+import { inTenantScope } from '../domain/tenancy';
 import { exportAuditSummary, writeAuditSummary } from './auditSummaries';
 import { HeldRequests } from './HeldRequests';
 import { RouteAccess, parseInput } from './routeAccess';
@@ -137,7 +137,7 @@ export function addConfigurationRoutes(
           userId: actor,
           findPlugin: async id => {
             const plugin = await system.findPluginRecord(id);
-            return plugin && Tenancy.includes(scope, plugin.tenant)
+            return plugin && inTenantScope(scope, plugin.tenant)
               ? plugin
               : undefined;
           },

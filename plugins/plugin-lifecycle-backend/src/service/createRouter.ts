@@ -14,7 +14,7 @@ import {
 import express, { Request } from 'express';
 import Router from 'express-promise-router';
 import { PluginLifecycleOrchestrationSystem } from '../system/PluginLifecycleOrchestrationSystem';
-import { Tenancy } from '../system/Tenancy';
+import { inTenantScope } from '../domain/tenancy';
 
 /** The Idempotency-Key header, when given, counts as the body's idempotencyKey. */
 function withIdempotencyKey(req: Request, body: unknown) {
@@ -424,7 +424,7 @@ export async function createRouter(
       const { scope } = await authorize(req, pluginLifecycleReadPermission);
       const visible = (tenant?: string) =>
         scope.all === true ||
-        (tenant !== undefined && Tenancy.includes(scope, tenant));
+        (tenant !== undefined && inTenantScope(scope, tenant));
       const { instances, versions } = metrics.snapshot();
       res.json({
         instances: instances.filter(i => visible(i.tenant)),

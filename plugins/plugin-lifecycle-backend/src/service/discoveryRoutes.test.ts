@@ -10,7 +10,7 @@ import { applyDatabaseMigrations } from '../database/migrations';
 import { ProxyMetrics } from '../engines/discovery/ProxyMetrics';
 import { ServiceDiscovery } from '../engines/discovery/ServiceDiscovery';
 import { ServiceProxy } from '../engines/discovery/ServiceProxy';
-import { ALL_TENANTS, TenantScope } from '../system/Tenancy';
+import { ALL_TENANTS, TenantScope } from '../domain/tenancy';
 import { addDiscoveryRoutes } from './discoveryRoutes';
 
 jest.setTimeout(60_000);

@@ -1,5 +1,7 @@
 import { InputError } from '@backstage/errors';
 import {
+  AFFINITY_HEADER,
+  TENANT_HEADER,
   heartbeatsRequestSchema,
   listServicesQuerySchema,
   registerServicesRequestSchema,
@@ -13,11 +15,7 @@ import {
   ServiceDiscovery,
   ServiceListKey,
 } from '../engines/discovery/ServiceDiscovery';
-import {
-  AFFINITY_HEADER,
-  ServiceProxy,
-  TENANT_HEADER,
-} from '../engines/discovery/ServiceProxy';
+import { ServiceProxy } from '../engines/discovery/ServiceProxy';
 import { RouteAccess, parseInput } from './routeAccess';
 
 /** What the discovery routes borrow from the main router. */

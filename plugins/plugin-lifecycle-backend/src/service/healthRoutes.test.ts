@@ -10,7 +10,7 @@ import express, { Request } from 'express';
 import Router from 'express-promise-router';
 import request from 'supertest';
 import type { PluginHealth } from '../engines/health/HealthMonitor';
-import { TenantScope } from '../system/Tenancy';
+import { TenantScope } from '../domain/tenancy';
 import { HealthRoutesContext, addHealthRoutes } from './healthRoutes';
 
 const HEALTH: PluginHealth = {

@@ -10,7 +10,7 @@ import {
   waitForOperation,
 } from '../__testUtils__/testBackend';
 import { findFreePort } from '../engines/runtime/freePort';
-import { PLUGIN_LIFECYCLE_TOPIC } from '../system/SystemEvents';
+import { PLUGIN_LIFECYCLE_TOPIC } from '../events/SystemEvents';
 import { PluginStore } from '../database/PluginStore';
 
 jest.setTimeout(60_000);

@@ -1,9 +1,11 @@
 import { InputError } from '@backstage/errors';
-import { PluginLifecyclePluginPermission } from '@internal/plugin-lifecycle-common';
+import {
+  PluginLifecyclePluginPermission,
+  validationMessage,
+} from '@internal/plugin-lifecycle-common';
 import { Request } from 'express';
 import { z } from 'zod';
-import { TenantScope } from '../system/Tenancy';
-import { zodMessage } from '../system/zodMessage';
+import { TenantScope } from '../domain/tenancy';
 import type { Access, ListFilter } from './RouteAuthorizer';
 
 /** Who is calling and which tenants it may act on. */
@@ -48,7 +50,7 @@ export function parseInput<T extends z.ZodType>(
 ): z.infer<T> {
   const result = schema.safeParse(value ?? {});
   if (!result.success) {
-    throw new InputError(`Invalid ${what}: ${zodMessage(result.error)}`);
+    throw new InputError(`Invalid ${what}: ${validationMessage(result.error)}`);
   }
   return result.data;
 }

@@ -10,7 +10,7 @@ import {
   HealthCheckedService,
   ServiceDiscovery,
 } from '../engines/discovery/ServiceDiscovery';
-import { SystemEvents } from './SystemEvents';
+import { SystemEvents } from '../events/SystemEvents';
 
 /** Health targets of registered services carry this prefix (instances use their own id). */
 export const SERVICE_TARGET_PREFIX = 'service:';

@@ -30,6 +30,7 @@ import {
   UpdateRequest,
   pluginIdSchema,
   Artifact,
+  validationMessage,
 } from '@internal/plugin-lifecycle-common';
 import { RuntimeInstanceExit } from '@internal/plugin-lifecycle-node';
 import { Knex } from 'knex';
@@ -67,10 +68,11 @@ import { SecretKeyRing } from '../engines/configuration/SecretKeyRing';
 import { ConfigMaintenance } from '../engines/configuration/ConfigMaintenance';
 import { HealthMonitor } from '../engines/health/HealthMonitor';
 import { ServiceDiscovery } from '../engines/discovery/ServiceDiscovery';
-import { SystemEvents } from './SystemEvents';
+import { SystemEvents } from '../events/SystemEvents';
+import { SystemEventListeners } from '../events/eventMap';
 import { MAX_OPERATION_POLL_MS, pauseForOperation } from './operationWait';
-import { ALL_TENANTS, Tenancy, TenantScope } from './Tenancy';
-import { zodMessage } from './zodMessage';
+import { ALL_TENANTS, inTenantScope, TenantScope } from '../domain/tenancy';
+import { Tenancy } from '../engines/tenancy/Tenancy';
 import { parseNpmSpec } from '../engines/runtime/artifactInstall';
 
 /**
@@ -324,12 +326,22 @@ export class PluginLifecycleOrchestrationSystem {
     return system;
   }
 
-  on(event: string, listener: (...args: any[]) => void): this {
+  /**
+   * Listens to an event of the system: `<component>:<event>` with its typed
+   * payload (see {@link SystemEventMap}) or `systemEvent` for all of them.
+   */
+  on<K extends keyof SystemEventListeners>(
+    event: K,
+    listener: SystemEventListeners[K],
+  ): this {
     this.#events.on(event, listener);
     return this;
   }
 
-  off(event: string, listener: (...args: any[]) => void): this {
+  off<K extends keyof SystemEventListeners>(
+    event: K,
+    listener: SystemEventListeners[K],
+  ): this {
     this.#events.off(event, listener);
     return this;
   }
@@ -412,12 +424,12 @@ export class PluginLifecycleOrchestrationSystem {
     const parsed = installRequestSchema.safeParse({ ...rest, version });
     if (!parsed.success) {
       throw new InputError(
-        `Invalid install request: ${zodMessage(parsed.error)}`,
+        `Invalid install request: ${validationMessage(parsed.error)}`,
       );
     }
     const request = parsed.data;
     const existing = await this.#plugins.get(id);
-    if (existing && !Tenancy.includes(scope, existing.tenant)) {
+    if (existing && !inTenantScope(scope, existing.tenant)) {
       // Another tenant's plugin is not there for this caller.
       throw new ConflictError(`Plugin id '${id}' is taken`);
     }
@@ -499,7 +511,7 @@ export class PluginLifecycleOrchestrationSystem {
     const parsed = updateRequestSchema.safeParse({ ...rest, version });
     if (!parsed.success) {
       throw new InputError(
-        `Invalid update request: ${zodMessage(parsed.error)}`,
+        `Invalid update request: ${validationMessage(parsed.error)}`,
       );
     }
     const { priority, idempotencyKey, timeoutMs, reason, ...params } =
@@ -562,7 +574,7 @@ export class PluginLifecycleOrchestrationSystem {
     const parsed = updateRollbackRequestSchema.safeParse(rest);
     if (!parsed.success) {
       throw new InputError(
-        `Invalid rollback request: ${zodMessage(parsed.error)}`,
+        `Invalid rollback request: ${validationMessage(parsed.error)}`,
       );
     }
     const { priority, idempotencyKey, timeoutMs, reason } = parsed.data;
@@ -665,7 +677,7 @@ export class PluginLifecycleOrchestrationSystem {
   ): Promise<BatchAccepted> {
     const parsed = batchRequestSchema.safeParse(body);
     if (!parsed.success) {
-      throw new InputError(`Invalid batch: ${zodMessage(parsed.error)}`);
+      throw new InputError(`Invalid batch: ${validationMessage(parsed.error)}`);
     }
     const batch: BatchRequest = parsed.data;
     const scope = options.scope ?? ALL_TENANTS;
@@ -683,7 +695,7 @@ export class PluginLifecycleOrchestrationSystem {
     >();
     for (const item of items) {
       const plugin = plugins.get(item.pluginId);
-      if (plugin && !Tenancy.includes(scope, plugin.tenant)) {
+      if (plugin && !inTenantScope(scope, plugin.tenant)) {
         throw new NotFoundError(
           `No plugin with id '${item.pluginId}' (operation ${item.key})`,
         );
@@ -900,7 +912,7 @@ export class PluginLifecycleOrchestrationSystem {
     scope: TenantScope = ALL_TENANTS,
   ): Promise<Operation> {
     const operation = await this.#operations.get(operationId);
-    if (!Tenancy.includes(scope, operation.tenant)) {
+    if (!inTenantScope(scope, operation.tenant)) {
       throw new NotFoundError(`No operation with id '${operationId}'`);
     }
     return operation;
@@ -950,7 +962,7 @@ export class PluginLifecycleOrchestrationSystem {
     scope: TenantScope = ALL_TENANTS,
   ): Promise<SystemMetrics> {
     const plugins = (await this.#plugins.list()).filter(p =>
-      Tenancy.includes(scope, p.tenant),
+      inTenantScope(scope, p.tenant),
     );
     const byState = Object.fromEntries(
       LIFECYCLE_STATES.map(s => [s, 0]),
@@ -1022,7 +1034,7 @@ export class PluginLifecycleOrchestrationSystem {
     const parsed = actionRequestSchema.safeParse(rest);
     if (!parsed.success) {
       throw new InputError(
-        `Invalid ${action} request: ${zodMessage(parsed.error)}`,
+        `Invalid ${action} request: ${validationMessage(parsed.error)}`,
       );
     }
     const { reason, cascade, priority, idempotencyKey, timeoutMs, instanceId } =
@@ -1429,7 +1441,7 @@ export class PluginLifecycleOrchestrationSystem {
     const parsed = pluginIdSchema.safeParse(pluginId);
     if (!parsed.success) {
       throw new InputError(
-        `Invalid plugin id '${pluginId}': ${zodMessage(parsed.error)}`,
+        `Invalid plugin id '${pluginId}': ${validationMessage(parsed.error)}`,
       );
     }
     return parsed.data;
@@ -1440,7 +1452,7 @@ export class PluginLifecycleOrchestrationSystem {
     scope: TenantScope,
   ): Promise<PluginRecord> {
     const plugin = await this.#plugins.get(this.#parsePluginId(pluginId));
-    if (!plugin || !Tenancy.includes(scope, plugin.tenant)) {
+    if (!plugin || !inTenantScope(scope, plugin.tenant)) {
       throw new NotFoundError(`No plugin with id '${pluginId}'`);
     }
     return plugin;

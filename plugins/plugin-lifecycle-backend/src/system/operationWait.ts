@@ -1,10 +1,10 @@
-import { SystemEvents } from './SystemEvents';
+import { SystemEvents } from '../events/SystemEvents';
 
 const ENDED_EVENTS = [
   'orchestrator:operationCompleted',
   'orchestrator:operationFailed',
   'orchestrator:operationCancelled',
-];
+] as const;
 
 /** The longest pause between two reads of a waited-for operation. */
 export const MAX_OPERATION_POLL_MS = 1_000;

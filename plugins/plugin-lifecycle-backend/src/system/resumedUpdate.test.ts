@@ -14,7 +14,7 @@ import { LifecycleStateMachine } from '../engines/lifecycle/LifecycleStateMachin
 import { ProcessRuntime } from '../engines/runtime/ProcessRuntime';
 import { RuntimeRegistry } from '../engines/runtime/RuntimeRegistry';
 import { PluginLifecycleOrchestrationSystem } from './PluginLifecycleOrchestrationSystem';
-import { SystemEvents } from './SystemEvents';
+import { SystemEvents } from '../events/SystemEvents';
 
 jest.setTimeout(90_000);
 

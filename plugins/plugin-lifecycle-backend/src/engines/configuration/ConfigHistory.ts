@@ -9,7 +9,7 @@ import {
 import { ConfigStore } from '../../database/ConfigStore';
 import { PluginRecord } from '../../database/PluginStore';
 import { diffEntries, maskEntries } from '../../domain/configuration';
-import { ALL_TENANTS, TenantScope } from '../../system/Tenancy';
+import { ALL_TENANTS, TenantScope } from '../../domain/tenancy';
 import { ConfigSealer } from './ConfigSealer';
 import { ConfigValidator } from './ConfigValidator';
 import { ConfigWriter } from './ConfigWriter';

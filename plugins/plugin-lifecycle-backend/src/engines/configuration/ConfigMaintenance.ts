@@ -1,5 +1,5 @@
 import { LoggerService } from '@backstage/backend-plugin-api';
-import { SystemEvents } from '../../system/SystemEvents';
+import { SystemEvents } from '../../events/SystemEvents';
 import { sealContext } from './ConfigSealer';
 import { ConfigStore, StoredConfigEntry } from '../../database/ConfigStore';
 import {

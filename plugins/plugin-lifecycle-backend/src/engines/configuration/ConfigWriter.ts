@@ -4,6 +4,7 @@ import {
   ConfigWriteResult,
   ConfigurationEntry,
   configurationEntrySchema,
+  validationMessage,
 } from '@internal/plugin-lifecycle-common';
 import { z } from 'zod';
 import { ConfigStore, StoredConfigVersion } from '../../database/ConfigStore';
@@ -14,9 +15,8 @@ import {
   patchLayer,
   sameLayerContent,
 } from '../../domain/configuration';
-import { SystemEvents } from '../../system/SystemEvents';
-import { ALL_TENANTS, TenantScope } from '../../system/Tenancy';
-import { zodMessage } from '../../system/zodMessage';
+import { SystemEvents } from '../../events/SystemEvents';
+import { ALL_TENANTS, TenantScope } from '../../domain/tenancy';
 import { ConfigLayout } from './ConfigLayout';
 import { ConfigResolver } from './ConfigResolver';
 import { ConfigSealer } from './ConfigSealer';
@@ -261,7 +261,7 @@ export class ConfigWriter {
     const parsed = z.array(configurationEntrySchema).safeParse(change.entries);
     if (!parsed.success) {
       throw new InputError(
-        `Invalid configuration entries: ${zodMessage(parsed.error)}`,
+        `Invalid configuration entries: ${validationMessage(parsed.error)}`,
       );
     }
     const layer = this.#layout.layer(

@@ -10,8 +10,8 @@ import { randomBytes } from 'node:crypto';
 import { createTestDatabases } from '../../__testUtils__/databases';
 import { applyDatabaseMigrations } from '../../database/migrations';
 import { PluginStore } from '../../database/PluginStore';
-import { SystemEvents } from '../../system/SystemEvents';
-import { Tenancy } from '../../system/Tenancy';
+import { SystemEvents } from '../../events/SystemEvents';
+import { inTenantScope } from '../../domain/tenancy';
 import { LifecycleStateMachine } from '../lifecycle/LifecycleStateMachine';
 import { ConfigMaintenance } from './ConfigMaintenance';
 import {
@@ -183,7 +183,7 @@ describe.each(databases.eachSupportedId())(
         // As the system does: another tenant's plugin is not there.
         getPlugin: async (id, scope) => {
           const plugin = await plugins.get(id);
-          if (!plugin || !Tenancy.includes(scope, plugin.tenant)) {
+          if (!plugin || !inTenantScope(scope, plugin.tenant)) {
             throw new NotFoundError(`No plugin with id '${id}'`);
           }
           return plugin;

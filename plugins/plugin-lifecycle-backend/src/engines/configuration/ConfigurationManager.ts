@@ -11,8 +11,8 @@ import {
 } from '@internal/plugin-lifecycle-common';
 import { ConfigStore, StoredConfigVersion } from '../../database/ConfigStore';
 import { PluginRecord } from '../../database/PluginStore';
-import { SystemEvents } from '../../system/SystemEvents';
-import { ALL_TENANTS, Tenancy, TenantScope } from '../../system/Tenancy';
+import { SystemEvents } from '../../events/SystemEvents';
+import { ALL_TENANTS, inTenantScope, TenantScope } from '../../domain/tenancy';
 import { ConfigHistory } from './ConfigHistory';
 import { ConfigLayout } from './ConfigLayout';
 import { ConfigResolver, effectiveView } from './ConfigResolver';
@@ -437,7 +437,7 @@ export class ConfigurationManager {
     scope: TenantScope = ALL_TENANTS,
   ): Promise<PluginRef> {
     const plugin = await this.#plugins.get(pluginId);
-    if (!Tenancy.includes(scope, plugin.tenant)) {
+    if (!inTenantScope(scope, plugin.tenant)) {
       throw new NotFoundError(`No plugin with id '${pluginId}'`);
     }
     return plugin;

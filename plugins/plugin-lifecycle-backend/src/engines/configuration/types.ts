@@ -6,8 +6,8 @@ import {
 import { Knex } from 'knex';
 import { StoredConfigVersion } from '../../database/ConfigStore';
 import { PluginRecord } from '../../database/PluginStore';
-import { SystemEvents } from '../../system/SystemEvents';
-import type { TenantScope } from '../../system/Tenancy';
+import { SystemEvents } from '../../events/SystemEvents';
+import type { TenantScope } from '../../domain/tenancy';
 import { SecretKeyRing } from './SecretKeyRing';
 
 /** Plaintext effective configuration, as instances get it. */

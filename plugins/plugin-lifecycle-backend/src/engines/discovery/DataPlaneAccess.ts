@@ -2,12 +2,11 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import { IncomingMessage } from 'node:http';
 import { isIP } from 'node:net';
 import { LoggerService } from '@backstage/backend-plugin-api';
+import {
+  DATA_PLANE_TOKEN_HEADER,
+  TENANT_HEADER,
+} from '@internal/plugin-lifecycle-common';
 import ipaddr from 'ipaddr.js';
-
-/** Picks the tenant when a service name exists in several the caller sees. */
-export const TENANT_HEADER = 'x-plugin-lifecycle-tenant';
-/** Alternative to `Authorization: Bearer` for the data plane's token, so Authorization reaches the upstream. */
-export const DATA_PLANE_TOKEN_HEADER = 'x-plugin-lifecycle-proxy-token';
 
 export const DATA_PLANE_TOKEN_KEY = 'pluginLifecycle.discovery.dataPlane.token';
 export const DATA_PLANE_ANONYMOUS_KEY =

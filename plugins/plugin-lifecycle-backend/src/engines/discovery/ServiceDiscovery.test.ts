@@ -12,8 +12,8 @@ import { InstanceStore } from '../../database/InstanceStore';
 import { applyDatabaseMigrations } from '../../database/migrations';
 import { PluginStore } from '../../database/PluginStore';
 import { ReservedServiceNames } from './ReservedServiceNames';
-import { SystemEvents } from '../../system/SystemEvents';
-import { ALL_TENANTS } from '../../system/Tenancy';
+import { SystemEvents } from '../../events/SystemEvents';
+import { ALL_TENANTS } from '../../domain/tenancy';
 import { ServiceDiscovery, ServiceDiscoveryOptions } from './ServiceDiscovery';
 
 jest.setTimeout(60_000);

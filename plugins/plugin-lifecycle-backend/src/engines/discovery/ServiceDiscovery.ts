@@ -15,6 +15,7 @@ import {
   ServiceRegistration,
   registerServiceRequestSchema,
   updateServiceRequestSchema,
+  validationMessage,
 } from '@internal/plugin-lifecycle-common';
 import { Knex } from 'knex';
 import { z } from 'zod';
@@ -37,9 +38,14 @@ import {
   isEligible,
   routableInstances,
 } from '../../domain/loadBalancing';
-import { SystemEvents } from '../../system/SystemEvents';
-import { Tenancy, TenantScope } from '../../system/Tenancy';
-import { zodMessage } from '../../system/zodMessage';
+import { SystemEvents } from '../../events/SystemEvents';
+import {
+  ComponentEvent,
+  PayloadOf,
+  StateChange,
+  SystemEventEnvelope,
+} from '../../events/eventMap';
+import { inTenantScope, TenantScope } from '../../domain/tenancy';
 import { RevisionFeed } from '../RevisionFeed';
 import {
   Entry,
@@ -394,7 +400,7 @@ export class ServiceDiscovery {
     const parsed = registerServiceRequestSchema.safeParse(input ?? {});
     if (!parsed.success) {
       throw new InputError(
-        `Invalid service registration: ${zodMessage(parsed.error)}`,
+        `Invalid service registration: ${validationMessage(parsed.error)}`,
       );
     }
     const [registration] = await this.#register([parsed.data], options.scope);
@@ -413,7 +419,7 @@ export class ServiceDiscovery {
     const parsed = bulkRegistrationSchema.safeParse(inputs);
     if (!parsed.success) {
       throw new InputError(
-        `Invalid service registrations: ${zodMessage(parsed.error)}`,
+        `Invalid service registrations: ${validationMessage(parsed.error)}`,
       );
     }
     const requests = parsed.data;
@@ -482,12 +488,12 @@ export class ServiceDiscovery {
       if (pluginTenant !== undefined && tenant !== pluginTenant) {
         // Another tenant's plugin: say no more than that it is not in this one.
         throw new InputError(
-          Tenancy.includes(scope, pluginTenant)
+          inTenantScope(scope, pluginTenant)
             ? `Invalid service registration: plugin '${request.pluginId}' belongs to tenant '${pluginTenant}', not '${tenant}'`
             : `Invalid service registration: plugin '${request.pluginId}' is not in tenant '${tenant}'`,
         );
       }
-      if (!Tenancy.includes(scope, tenant)) {
+      if (!inTenantScope(scope, tenant)) {
         throw new NotAllowedError(
           `You may not register services in tenant '${tenant}'`,
         );
@@ -585,7 +591,9 @@ export class ServiceDiscovery {
   ): Promise<{ renewed: number; unknown: string[] }> {
     const parsed = bulkHeartbeatSchema.safeParse(serviceIds);
     if (!parsed.success) {
-      throw new InputError(`Invalid heartbeats: ${zodMessage(parsed.error)}`);
+      throw new InputError(
+        `Invalid heartbeats: ${validationMessage(parsed.error)}`,
+      );
     }
     const visible: string[] = [];
     const unknown: string[] = [];
@@ -593,7 +601,7 @@ export class ServiceDiscovery {
       const tenant = this.#registered.get(id)?.tenant;
       // Not in this replica's view yet (just registered elsewhere): the
       // store decides below; its tenant is checked there.
-      if (tenant === undefined || Tenancy.includes(options.scope, tenant)) {
+      if (tenant === undefined || inTenantScope(options.scope, tenant)) {
         visible.push(id);
       } else unknown.push(id);
     }
@@ -605,7 +613,7 @@ export class ServiceDiscovery {
     const dirty = new Set<string>();
     let renewed = 0;
     for (const { service, revived } of result.renewed) {
-      if (!Tenancy.includes(options.scope, service.tenant)) {
+      if (!inTenantScope(options.scope, service.tenant)) {
         unknown.push(service.serviceId); // renewed, but not the caller's to know
         continue;
       }
@@ -630,7 +638,7 @@ export class ServiceDiscovery {
     const parsed = updateServiceRequestSchema.safeParse(input ?? {});
     if (!parsed.success) {
       throw new InputError(
-        `Invalid service update: ${zodMessage(parsed.error)}`,
+        `Invalid service update: ${validationMessage(parsed.error)}`,
       );
     }
     const patch = parsed.data;
@@ -711,7 +719,7 @@ export class ServiceDiscovery {
         continue;
       if (options.tenant !== undefined && pool.tenant !== options.tenant)
         continue;
-      if (!Tenancy.includes(options.scope, pool.tenant)) continue;
+      if (!inTenantScope(options.scope, pool.tenant)) continue;
       for (const id of pool.ids) {
         const entry = this.#entries.get(id)!;
         if (after && compare(keyOf(entry), after) <= 0) continue;
@@ -803,7 +811,7 @@ export class ServiceDiscovery {
     const now = this.#now();
     const pools: RoutingPool[] = [];
     for (const pool of this.#pools.values()) {
-      if (!Tenancy.includes(scope, pool.tenant)) continue;
+      if (!inTenantScope(scope, pool.tenant)) continue;
       // Neither this replica's live counts nor its ejections: see RoutingPool.
       const balanced = this.#balancer.getInstances(pool.key).map(i => ({
         ...i,
@@ -1355,13 +1363,13 @@ export class ServiceDiscovery {
     if (tenants) {
       if (tenant !== undefined) {
         const pool = tenants.get(tenant);
-        if (pool && Tenancy.includes(scope, tenant)) return pool;
+        if (pool && inTenantScope(scope, tenant)) return pool;
       } else if (tenants.size === 1) {
         const [pool] = tenants.values();
-        if (Tenancy.includes(scope, pool.tenant)) return pool;
+        if (inTenantScope(scope, pool.tenant)) return pool;
       } else {
         const visible = [...tenants.values()].filter(p =>
-          Tenancy.includes(scope, p.tenant),
+          inTenantScope(scope, p.tenant),
         );
         if (visible.length === 1) return visible[0];
         // A name registered again under another (or a made-up) tenant must
@@ -1518,7 +1526,7 @@ export class ServiceDiscovery {
     const tenant =
       this.#registered.get(serviceId)?.tenant ??
       (await this.#store.get(serviceId))?.tenant;
-    if (tenant === undefined || !Tenancy.includes(scope, tenant)) {
+    if (tenant === undefined || !inTenantScope(scope, tenant)) {
       if (this.#entries.get(serviceId)?.source === 'instance') {
         throw new InputError(
           `'${serviceId}' is a plugin instance: it is registered while it runs; stop or scale the plugin instead`,
@@ -1536,7 +1544,7 @@ export class ServiceDiscovery {
     const service =
       this.#registered.get(serviceId) ?? (await this.#store.get(serviceId));
     if (service) {
-      if (Tenancy.includes(scope, service.tenant)) return 'registered';
+      if (inTenantScope(scope, service.tenant)) return 'registered';
       throw new NotFoundError(`No service '${serviceId}'`);
     }
     let instance = this.#running.get(serviceId);
@@ -1544,7 +1552,7 @@ export class ServiceDiscovery {
       await this.refresh();
       instance = this.#running.get(serviceId);
     }
-    if (instance && Tenancy.includes(scope, instance.tenant)) return 'instance';
+    if (instance && inTenantScope(scope, instance.tenant)) return 'instance';
     throw new NotFoundError(`No service '${serviceId}'`);
   }
 
@@ -1556,11 +1564,7 @@ export class ServiceDiscovery {
     // poll per state change would re-read every instance twice for each
     // operation the orchestrator runs. (Health verdicts reach discovery
     // through setInstanceHealth, from the plugin's wiring.)
-    const onSystemEvent = (event: {
-      component?: string;
-      event?: string;
-      args?: Array<{ from?: string; to?: string }>;
-    }) => {
+    const onSystemEvent = (event: SystemEventEnvelope) => {
       if (event?.component === 'runtime') {
         this.#feed.pollNow();
         return;
@@ -1569,7 +1573,7 @@ export class ServiceDiscovery {
         event?.component === 'stateMachine' &&
         event.event === 'stateChanged'
       ) {
-        const change = event.args?.[0];
+        const change = event.args[0] as StateChange | undefined;
         if (change?.from === 'running' || change?.to === 'running') {
           this.#feed.pollNow();
         }
@@ -1592,7 +1596,10 @@ export class ServiceDiscovery {
     this.#expireTimer.unref();
   }
 
-  #publish(event: string, payload: unknown) {
+  #publish<E extends ComponentEvent<'discovery'>>(
+    event: E,
+    payload: PayloadOf<'discovery', E>,
+  ) {
     this.#events?.publish('discovery', event, payload);
   }
 }

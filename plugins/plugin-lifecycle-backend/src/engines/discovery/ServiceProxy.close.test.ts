@@ -3,7 +3,7 @@ import { performance } from 'node:perf_hooks';
 import { mockServices } from '@backstage/backend-test-utils';
 import { TestDatabases } from '@backstage/backend-test-utils';
 import { applyDatabaseMigrations } from '../../database/migrations';
-import { ALL_TENANTS } from '../../system/Tenancy';
+import { ALL_TENANTS } from '../../domain/tenancy';
 import { ProxyMetrics } from './ProxyMetrics';
 import { ServiceDiscovery } from './ServiceDiscovery';
 import { Upstream, holdRoute } from './__testUtils__/Upstream';

@@ -8,7 +8,7 @@ import { applyDatabaseMigrations } from '../../database/migrations';
 import { InstanceStore } from '../../database/InstanceStore';
 import { PluginStore } from '../../database/PluginStore';
 import { TargetPolicy } from './TargetPolicy';
-import { ALL_TENANTS } from '../../system/Tenancy';
+import { ALL_TENANTS } from '../../domain/tenancy';
 import { ProxyMetrics } from './ProxyMetrics';
 import { ServiceDiscovery } from './ServiceDiscovery';
 import { Upstream, call as callVia, holdRoute } from './__testUtils__/Upstream';

@@ -14,23 +14,19 @@ import {
   NotImplementedError,
   ServiceUnavailableError,
 } from '@backstage/errors';
-import { ResolvedService } from '@internal/plugin-lifecycle-common';
+import {
+  AFFINITY_HEADER,
+  DATA_PLANE_TOKEN_HEADER,
+  ResolvedService,
+  TENANT_HEADER,
+} from '@internal/plugin-lifecycle-common';
 import { Dispatcher, Pool } from 'undici';
 import { ClientInfo } from '../../domain/loadBalancing';
-import { ALL_TENANTS, TenantScope } from '../../system/Tenancy';
+import { ALL_TENANTS, TenantScope } from '../../domain/tenancy';
 import { ProxyMetrics } from './ProxyMetrics';
 import { ServiceDiscovery } from './ServiceDiscovery';
-import {
-  DATA_PLANE_TOKEN_HEADER,
-  DataPlaneAccess,
-  TENANT_HEADER,
-  assertDataPlaneExposure,
-} from './DataPlaneAccess';
+import { DataPlaneAccess, assertDataPlaneExposure } from './DataPlaneAccess';
 import { TargetPolicy } from './TargetPolicy';
-
-export { DATA_PLANE_TOKEN_HEADER, TENANT_HEADER };
-/** A sticky key for ip-hash (such as a session id); default the client IP. */
-export const AFFINITY_HEADER = 'x-plugin-lifecycle-affinity';
 
 /** @public */
 export interface ServiceProxyOptions {

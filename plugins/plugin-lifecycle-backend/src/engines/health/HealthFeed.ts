@@ -3,7 +3,7 @@ import {
   HealthStore,
   StatusCursor,
 } from '../../database/HealthStore';
-import { SystemEvents } from '../../system/SystemEvents';
+import { SystemEvents } from '../../events/SystemEvents';
 import { RemoteHealth, SCORE_STEP, Target, TargetHealth } from './model';
 import { HealthVerdictChange } from './types';
 
@@ -163,11 +163,6 @@ export class HealthFeed {
       reportedBy: remote.reportedBy,
     };
     // In this process only: the replica that probed it published it.
-    this.#events.emit('health:verdictChanged', change);
-    this.#events.emit('systemEvent', {
-      component: 'health',
-      event: 'verdictChanged',
-      args: [change],
-    });
+    this.#events.emitLocal('health', 'verdictChanged', change);
   }
 }

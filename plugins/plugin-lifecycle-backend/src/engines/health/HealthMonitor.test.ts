@@ -11,7 +11,7 @@ import { applyDatabaseMigrations } from '../../database/migrations';
 import { PluginStore } from '../../database/PluginStore';
 import { RendezvousAssigner } from '../../domain/health/assignment';
 import { RemediationAction } from '../../domain/health/remediation';
-import { SystemEvents } from '../../system/SystemEvents';
+import { SystemEvents } from '../../events/SystemEvents';
 import {
   HealthMonitor,
   HealthMonitorOptions,

@@ -7,8 +7,8 @@ import {
 import { HealthStore } from '../../database/HealthStore';
 import { PluginStore } from '../../database/PluginStore';
 import { PassiveHealth } from '../../domain/health/trends';
-import { SystemEvents } from '../../system/SystemEvents';
-import { ALL_TENANTS, Tenancy, TenantScope } from '../../system/Tenancy';
+import { SystemEvents } from '../../events/SystemEvents';
+import { ALL_TENANTS, inTenantScope, TenantScope } from '../../domain/tenancy';
 import { ExecProbePolicy } from './execProbePolicy';
 import { HealthFeed } from './HealthFeed';
 import { buildPluginHealth } from './healthView';
@@ -249,7 +249,7 @@ export class HealthMonitor {
     const plugin = await this.#plugins.get(pluginId);
     if (
       !plugin ||
-      !Tenancy.includes(options.scope ?? ALL_TENANTS, plugin.tenant)
+      !inTenantScope(options.scope ?? ALL_TENANTS, plugin.tenant)
     ) {
       throw new NotFoundError(`No plugin with id '${pluginId}'`);
     }
@@ -315,7 +315,7 @@ export class HealthMonitor {
     );
     if (
       plugin
-        ? !Tenancy.includes(scope, plugin.tenant)
+        ? !inTenantScope(scope, plugin.tenant)
         : targets.length === 0 || !scope.all
     ) {
       throw new NotFoundError(`No plugin with id '${pluginId}'`);

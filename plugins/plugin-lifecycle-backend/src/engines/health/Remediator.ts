@@ -5,7 +5,7 @@ import {
   INITIAL_REMEDY_STATE,
   decideRemediation,
 } from '../../domain/health/remediation';
-import { SystemEvents } from '../../system/SystemEvents';
+import { SystemEvents } from '../../events/SystemEvents';
 import { Target } from './model';
 import { MonitorSettings } from './types';
 

@@ -17,7 +17,7 @@ import {
   breakerAllows,
   breakerRecord,
 } from '../../domain/orchestration/circuitBreaker';
-import { SystemEvents } from '../../system/SystemEvents';
+import { SystemEvents } from '../../events/SystemEvents';
 import { HealthWriter } from './HealthWriter';
 import {
   MonitorCounters,

@@ -7,6 +7,7 @@ import {
   ProbeDefinition,
   ProbeHealth,
   probeListSchema,
+  validationMessage,
 } from '@internal/plugin-lifecycle-common';
 import { Knex } from 'knex';
 import {
@@ -18,13 +19,11 @@ import {
 } from '../../domain/health/remediation';
 import {
   DEFAULT_VERDICT_OPTIONS,
-  HealthVerdict,
   TrendOptions,
   VerdictOptions,
   trendOptions,
 } from '../../domain/health/trends';
-import { SystemEvents } from '../../system/SystemEvents';
-import { zodMessage } from '../../system/zodMessage';
+import { SystemEvents } from '../../events/SystemEvents';
 import { ProberRegistry } from './probers/ProberRegistry';
 
 /**
@@ -147,25 +146,7 @@ export interface HealthMonitorOptions {
   instanceStatuses?: string[];
 }
 
-/**
- * Payload of `health:verdictChanged`.
- *
- * @public
- */
-export interface HealthVerdictChange {
-  targetId: string;
-  pluginId: string;
-  instanceId: string;
-  ready: boolean;
-  live: boolean;
-  verdict: HealthVerdict;
-  /** 0 to 1: the weight factor for health-weighted load balancing. */
-  healthScore: number;
-  previous?: HealthVerdict;
-  reasons: string[];
-  /** The replica that probed the target. */
-  reportedBy: string;
-}
+export type { HealthVerdictChange } from '../../events/eventMap';
 
 // The answer of `GET /plugins/{id}/health` is typed in -common, where the
 // frontend reads it too.
@@ -290,7 +271,7 @@ const probesSchema = probeListSchema;
 export function validateProbes(probes: unknown): ProbeDefinition[] {
   const parsed = probesSchema.safeParse(probes);
   if (!parsed.success) {
-    throw new InputError(`Invalid probes: ${zodMessage(parsed.error)}`);
+    throw new InputError(`Invalid probes: ${validationMessage(parsed.error)}`);
   }
   const names = new Set<string>();
   for (const probe of parsed.data) {

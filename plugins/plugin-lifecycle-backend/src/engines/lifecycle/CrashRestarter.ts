@@ -3,7 +3,7 @@ import { RuntimeInstanceExit } from '@internal/plugin-lifecycle-node';
 import { InstanceStore } from '../../database/InstanceStore';
 import { PluginRecord, PluginStore } from '../../database/PluginStore';
 import { RestartPolicy, decideRestart } from '../../domain/orchestration';
-import { SystemEvents } from '../../system/SystemEvents';
+import { SystemEvents } from '../../events/SystemEvents';
 import { LifecycleStateMachine } from './LifecycleStateMachine';
 
 /** Options of {@link CrashRestarter.create}. */

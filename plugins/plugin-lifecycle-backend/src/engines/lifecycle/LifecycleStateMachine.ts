@@ -9,7 +9,7 @@ import {
   PluginRecord,
   PluginStore,
 } from '../../database/PluginStore';
-import { SystemEvents } from '../../system/SystemEvents';
+import { SystemEvents } from '../../events/SystemEvents';
 
 /** Who moves a plugin, and why. */
 export interface TransitionContext {

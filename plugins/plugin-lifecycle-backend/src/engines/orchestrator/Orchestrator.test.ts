@@ -2,7 +2,7 @@ import { mockServices } from '@backstage/backend-test-utils';
 import { createTestDatabases } from '../../__testUtils__/databases';
 import { applyDatabaseMigrations } from '../../database/migrations';
 import { OperationStore } from '../../database/OperationStore';
-import { SystemEvents } from '../../system/SystemEvents';
+import { SystemEvents } from '../../events/SystemEvents';
 import { Orchestrator } from './Orchestrator';
 
 jest.setTimeout(60_000);

@@ -7,7 +7,7 @@ import {
   QueuedOperation,
 } from '../../database/OperationStore';
 import { classifyFailure, retryDelayMs } from '../../domain/orchestration';
-import { SystemEvents } from '../../system/SystemEvents';
+import { SystemEvents } from '../../events/SystemEvents';
 import { isOwnerGone } from './replicas';
 
 /** The longest a claim waits for more workers to be free (see #kickSoon). */

@@ -8,7 +8,7 @@ import { Pool } from 'undici';
 import { applyDatabaseMigrations } from '../../../database/migrations';
 import { InstanceStore } from '../../../database/InstanceStore';
 import { PluginStore } from '../../../database/PluginStore';
-import { ALL_TENANTS } from '../../../system/Tenancy';
+import { ALL_TENANTS } from '../../../domain/tenancy';
 import { ProxyMetrics } from '../ProxyMetrics';
 import { ServiceDiscovery } from '../ServiceDiscovery';
 import {

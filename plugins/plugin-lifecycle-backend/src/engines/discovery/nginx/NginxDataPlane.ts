@@ -8,7 +8,7 @@ import net from 'node:net';
 import { promisify } from 'node:util';
 import { LoggerService } from '@backstage/backend-plugin-api';
 import { ResolvedService } from '@internal/plugin-lifecycle-common';
-import { ALL_TENANTS, TenantScope } from '../../../system/Tenancy';
+import { ALL_TENANTS, TenantScope } from '../../../domain/tenancy';
 import { canConnect, findFreePort } from '../../runtime/freePort';
 import { ProxyMetrics } from '../ProxyMetrics';
 import { RoutingPool, ServiceDiscovery } from '../ServiceDiscovery';

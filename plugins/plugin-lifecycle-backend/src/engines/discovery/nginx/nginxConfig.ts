@@ -3,7 +3,7 @@ import {
   AFFINITY_HEADER,
   DATA_PLANE_TOKEN_HEADER,
   TENANT_HEADER,
-} from '../ServiceProxy';
+} from '@internal/plugin-lifecycle-common';
 
 /**
  * Renders the nginx configuration of the native data plane from discovery's

@@ -1,7 +1,8 @@
 import { NotAllowedError } from '@backstage/errors';
-import { PluginLifecycleConfig } from '../config';
-import { InstanceStore } from '../database/InstanceStore';
-import { PluginStore } from '../database/PluginStore';
+import { ALL_TENANTS, TenantScope, inTenantScope } from '../../domain/tenancy';
+import { PluginLifecycleConfig } from '../../config';
+import { InstanceStore } from '../../database/InstanceStore';
+import { PluginStore } from '../../database/PluginStore';
 import {
   ResourceAmounts,
   Usage,
@@ -9,17 +10,7 @@ import {
   instanceResources,
   parseCpu,
   parseMemory,
-} from '../domain/orchestration';
-
-/**
- * Which tenants a caller may see and change: every tenant, or a list.
- *
- * @public
- */
-export type TenantScope = { all: true } | { all?: false; tenants: string[] };
-
-/** @public */
-export const ALL_TENANTS: TenantScope = { all: true };
+} from '../../domain/orchestration';
 
 /**
  * Tenants from app-config: who belongs to which tenant (by the caller's
@@ -57,10 +48,6 @@ export class Tenancy {
     };
   }
 
-  static includes(scope: TenantScope, tenant: string): boolean {
-    return scope.all === true || scope.tenants.includes(tenant);
-  }
-
   /**
    * The tenant a new plugin goes to: the one asked for (if the caller may
    * use it), else the caller's only tenant, else the default tenant.
@@ -79,7 +66,7 @@ export class Tenancy {
     ) {
       throw new NotAllowedError(`Unknown tenant '${fallback}'`);
     }
-    if (!Tenancy.includes(scope, fallback)) {
+    if (!inTenantScope(scope, fallback)) {
       throw new NotAllowedError(
         requested
           ? `You may not manage plugins of tenant '${requested}'`

@@ -1,0 +1,179 @@
+import {
+  LifecycleState,
+  OperationStatus,
+  OperationType,
+} from '@internal/plugin-lifecycle-common';
+import { RuntimeInstanceExit } from '@internal/plugin-lifecycle-node';
+import { HealthVerdict } from '../domain/health/trends';
+import { RemediationAction } from '../domain/health/remediation';
+import { FailureKind } from '../domain/orchestration/failures';
+
+/**
+ * What every orchestrator event carries about its operation.
+ *
+ * @public
+ */
+export interface OperationEventSummary {
+  operationId: string;
+  pluginId: string;
+  tenant: string;
+  type: OperationType;
+  status: OperationStatus;
+  attempts: number;
+  batchId?: string;
+}
+
+/**
+ * Payload of `health:verdictChanged`.
+ *
+ * @public
+ */
+export interface HealthVerdictChange {
+  targetId: string;
+  pluginId: string;
+  instanceId: string;
+  ready: boolean;
+  live: boolean;
+  verdict: HealthVerdict;
+  /** 0 to 1: the weight factor for health-weighted load balancing. */
+  healthScore: number;
+  previous?: HealthVerdict;
+  reasons: string[];
+  /** The replica that probed the target. */
+  reportedBy: string;
+}
+
+/**
+ * Payload of `stateMachine:stateChanged`.
+ *
+ * @public
+ */
+export interface StateChange {
+  pluginId: string;
+  from: LifecycleState;
+  to: LifecycleState;
+  revision: number;
+  action?: string;
+  operationId?: string;
+  actor?: string;
+  reason?: string;
+}
+
+/** @public */
+export interface ServiceEvent {
+  serviceId: string;
+  serviceName?: string;
+  tenant?: string;
+}
+
+/**
+ * Every event of the orchestration system, by its `<component>:<event>`
+ * name, with its payload: the one list `publish()` and the facade's `on()`
+ * are typed by.
+ *
+ * @public
+ */
+export interface SystemEventMap {
+  'orchestrator:operationQueued': OperationEventSummary;
+  'orchestrator:operationCancelled': OperationEventSummary;
+  'orchestrator:operationStarted': OperationEventSummary;
+  'orchestrator:operationCompleted': OperationEventSummary & {
+    result?: unknown;
+  };
+  'orchestrator:operationRetrying': OperationEventSummary & {
+    error: string;
+    failureKind: FailureKind;
+    delayMs: number;
+  };
+  'orchestrator:operationFailed': OperationEventSummary & {
+    error: string;
+    failureKind: FailureKind;
+  };
+  'orchestrator:circuitOpened': {
+    pluginId: string;
+    consecutiveFailures: number;
+  };
+  'stateMachine:stateChanged': StateChange;
+  'runtime:instanceExited': RuntimeInstanceExit;
+  'runtime:instanceRestartScheduled': {
+    pluginId: string;
+    instanceId: string;
+    delayMs: number;
+    crashes: number;
+    maxRestarts: number;
+  };
+  'health:verdictChanged': HealthVerdictChange;
+  'health:probesChanged': {
+    pluginId: string;
+    probes: Array<{ name: string; type: string }>;
+  };
+  'health:remediation': RemediationAction;
+  'health:remediationSuppressed': RemediationAction & {
+    suppressedBecause: string;
+  };
+  'configuration:changed': {
+    pluginId: string;
+    layer: string;
+    version: number;
+    revision: number;
+    author?: string;
+    keys: string[];
+  };
+  'configuration:secretRotationDue': {
+    pluginId: string;
+    layer: string;
+    key: string;
+    rotateAt: string;
+    version: number;
+  };
+  'discovery:serviceRegistered': ServiceEvent;
+  'discovery:serviceDeregistered': ServiceEvent & { reason?: string };
+  'discovery:serviceExpired': ServiceEvent;
+  'discovery:instanceEjected': ServiceEvent & {
+    ejectedUntil: string;
+    ejections: number;
+  };
+}
+
+/** @public */
+export type SystemEventName = keyof SystemEventMap;
+
+/** The component part of an event name (`orchestrator`, `health`, ...). */
+export type SystemComponent = SystemEventName extends `${infer C}:${string}`
+  ? C
+  : never;
+
+/** The event names of one component, without the component. */
+export type ComponentEvent<C extends SystemComponent> =
+  SystemEventName extends infer N
+    ? N extends `${C}:${infer E}`
+      ? E
+      : never
+    : never;
+
+/** The payload of `<C>:<E>`. */
+export type PayloadOf<
+  C extends SystemComponent,
+  E extends ComponentEvent<C>,
+> = `${C}:${E}` extends SystemEventName ? SystemEventMap[`${C}:${E}`] : never;
+
+/**
+ * The one event every component event is also emitted as, as in the
+ * original design: `on('systemEvent', e => e.component, e.event, e.args)`.
+ *
+ * @public
+ */
+export interface SystemEventEnvelope {
+  component: SystemComponent;
+  event: string;
+  args: unknown[];
+}
+
+/**
+ * What `on()` accepts: a component event or `systemEvent`.
+ *
+ * @public
+ */
+export type SystemEventListeners = {
+  [K in SystemEventName]: (payload: SystemEventMap[K]) => void;
+} & { systemEvent: (envelope: SystemEventEnvelope) => void };
