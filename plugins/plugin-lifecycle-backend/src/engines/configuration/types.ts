@@ -56,6 +56,7 @@ export interface ConfigWriteOptions {
   applyToInstances?: boolean;
 }
 
+/** What `ConfigurationManager.create` needs: database, keys, hooks. */
 export interface ConfigurationManagerOptions {
   db: Knex;
   logger: LoggerService;
