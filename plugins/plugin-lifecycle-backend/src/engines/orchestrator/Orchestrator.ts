@@ -18,7 +18,8 @@ export interface OrchestratorOptions {
   operations: OperationStore;
   events: SystemEvents;
   auditor?: AuditorService;
-  handlers: OperationHandlers;
+  /** Handlers known at construction; more come through {@link Orchestrator.registerHandlers}. */
+  handlers?: OperationHandlers;
   /** This backend replica; it owns the leases it takes. */
   replicaId: string;
   maxConcurrentOperations: number;
@@ -44,6 +45,7 @@ export interface OrchestratorOptions {
 export class Orchestrator {
   readonly #o: OrchestratorOptions;
   readonly #now: () => number;
+  #handlers: OperationHandlers;
   readonly #running = new Map<
     string,
     { controller: AbortController; done: Promise<void> }
@@ -68,6 +70,7 @@ export class Orchestrator {
   private constructor(options: OrchestratorOptions) {
     this.#o = options;
     this.#now = options.clock ?? Date.now;
+    this.#handlers = { ...options.handlers };
     this.#claimBatch = Math.max(
       1,
       Math.floor(options.maxConcurrentOperations / 4),
@@ -76,6 +79,15 @@ export class Orchestrator {
 
   static create(options: OrchestratorOptions) {
     return new Orchestrator(options);
+  }
+
+  /**
+   * Adds the handlers of operation types, before `start()`. The wiring
+   * registers the lifecycle actions this way: they are built after the
+   * orchestrator, whose queue their configuration changes feed.
+   */
+  registerHandlers(handlers: OperationHandlers) {
+    this.#handlers = { ...this.#handlers, ...handlers };
   }
 
   /** Starts claiming work. */
@@ -249,7 +261,7 @@ export class Orchestrator {
       );
     }, op.timeoutMs);
     try {
-      const result = await dispatch(this.#o.handlers, op, controller.signal);
+      const result = await dispatch(this.#handlers, op, controller.signal);
       // The breaker hears the outcome before anyone can see it, so a client
       // that retries the moment an operation failed finds the breaker updated.
       await this.#o.onOperationFinished?.(op, true);
