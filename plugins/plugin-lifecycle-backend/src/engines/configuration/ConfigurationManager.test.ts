@@ -17,8 +17,8 @@ import { ConfigMaintenance } from './ConfigMaintenance';
 import {
   ConfigurationManager,
   ConfigurationManagerOptions,
-  sealContext,
 } from './ConfigurationManager';
+import { sealContext } from './ConfigSealer';
 import { exportConfiguration, importConfiguration } from './configBackup';
 import { SecretKeyRing } from './SecretKeyRing';
 
