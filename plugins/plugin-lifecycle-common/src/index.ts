@@ -13,6 +13,7 @@ export * from './api/configuration';
 export * from './api/discovery';
 export * from './api/headers';
 export * from './api/validationMessage';
+export * from './api/operations';
 export * from './api/health';
 export * from './permissions';
 export * from './client/PluginLifecycleClient';

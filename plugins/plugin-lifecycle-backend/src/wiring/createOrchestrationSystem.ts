@@ -1,5 +1,4 @@
 import { AuditorService, LoggerService } from '@backstage/backend-plugin-api';
-import { LifecycleAction } from '@internal/plugin-lifecycle-common';
 import { Knex } from 'knex';
 import {
   PluginLifecycleConfig,
@@ -18,10 +17,8 @@ import { HealthMonitor } from '../engines/health/HealthMonitor';
 import { CrashRestarter } from '../engines/lifecycle/CrashRestarter';
 import { LifecycleActions } from '../engines/lifecycle/LifecycleActions';
 import { LifecycleStateMachine } from '../engines/lifecycle/LifecycleStateMachine';
-import {
-  ActionHandler,
-  Orchestrator,
-} from '../engines/orchestrator/Orchestrator';
+import { Orchestrator } from '../engines/orchestrator/Orchestrator';
+import { OperationHandlers } from '../engines/orchestrator/operationHandlers';
 import { Reconciler } from '../engines/orchestrator/Reconciler';
 import { RuntimeRegistry } from '../engines/runtime/RuntimeRegistry';
 import { PluginLifecycleOrchestrationSystem } from '../system/PluginLifecycleOrchestrationSystem';
@@ -60,7 +57,7 @@ export interface OrchestrationSystemOptions {
   /** Served by `getPluginServiceDiscovery()`; the plugin wires it. */
   discovery?: ServiceDiscovery;
   /** Extra operation handlers, by type (tests and benchmarks). */
-  extraHandlers?: Partial<Record<LifecycleAction, ActionHandler>>;
+  extraHandlers?: OperationHandlers;
 }
 
 /**

@@ -162,6 +162,26 @@ describe('retryDelayMs', () => {
       ).toBe(0);
     });
 
+    it('draws from Math.random when given no source', () => {
+      const spy = jest.spyOn(Math, 'random').mockReturnValue(0.5);
+      try {
+        expect(
+          retryDelayMs(2, { baseMs: 1000, maxMs: 1e9, jitter: true }),
+        ).toBe(
+          retryDelayMs(2, {
+            baseMs: 1000,
+            maxMs: 1e9,
+            jitter: true,
+            random: () => 0.5,
+          }),
+        );
+        // one draw per step of the walk
+        expect(spy).toHaveBeenCalledTimes(2);
+      } finally {
+        spy.mockRestore();
+      }
+    });
+
     it('leaves Math.random alone', () => {
       const original = Math.random;
       const spy = jest.spyOn(Math, 'random');

@@ -1,11 +1,4 @@
 import { CustomErrorBase, InputError } from '@backstage/errors';
-import {
-  ExponentialBackoff,
-  GeneratorFn,
-  IExponentialBackoffOptions,
-  decorrelatedJitterGenerator,
-  noJitterGenerator,
-} from 'cockatiel';
 import { classifyFailure } from './failures';
 
 /**
@@ -18,28 +11,38 @@ export interface RetryDelayOptions {
   baseMs: number;
   /** No delay is longer than this. */
   maxMs: number;
-  /** Whether to spread retries with cockatiel's decorrelated jitter. */
+  /** Whether to spread retries with decorrelated jitter. */
   jitter: boolean;
   /**
-   * A source of numbers in [0, 1) used instead of `Math.random` for the
-   * jitter, to make delays reproducible.
+   * A source of numbers in [0, 1) for the jitter, to make delays
+   * reproducible; default `Math.random`.
    */
   random?: () => number;
 }
 
 /**
- * Beyond this many steps every delay is `maxMs` anyway: cockatiel's formulas
- * reach `Infinity` past 2^1024 and cap it, so walking further only costs time.
+ * Beyond this many steps every delay is `maxMs` anyway: the jitter formula
+ * reaches `Infinity` past 2^1024 and is capped, so walking further only costs
+ * time.
  */
 const MAX_WALK = 1100;
 
+/** Smooths the first delays of the decorrelated jitter formula. */
+const P_FACTOR = 4;
+
 /**
- * How long to wait before a retry, as an exponential backoff from cockatiel.
+ * Scales the formula's medians to fall near 1, 2, 4 ... times the base
+ * (instead of 1.4, 2.8, 5.6 ...).
+ */
+const RP_SCALING_FACTOR = 1 / 1.4;
+
+/**
+ * How long to wait before a retry, as an exponential backoff.
  *
  * Without jitter the delay is exactly `baseMs * 2^(attempt - 1)`, capped at
- * `maxMs`. With jitter it follows cockatiel's decorrelated jitter, whose
- * median roughly tracks that value, rounded down to whole milliseconds; it
- * is always within [0, maxMs].
+ * `maxMs`. With jitter it follows the decorrelated jitter of Polly (as
+ * cockatiel implements it), whose median roughly tracks that value, rounded
+ * down to whole milliseconds; it is always within [0, maxMs].
  *
  * @param attempt - the retry, counting from 1 for the first retry
  * @throws InputError for an attempt below 1 or negative delays
@@ -54,7 +57,7 @@ export function retryDelayMs(
       `Retry attempt must be a whole number from 1, got ${attempt}`,
     );
   }
-  const { baseMs, maxMs, jitter, random } = options;
+  const { baseMs, maxMs, jitter, random = Math.random } = options;
   if (!Number.isFinite(baseMs) || baseMs < 0) {
     throw new InputError(`baseMs must be a non-negative number, got ${baseMs}`);
   }
@@ -65,46 +68,43 @@ export function retryDelayMs(
   if (baseMs === 0 || maxMs === 0) {
     return 0;
   }
-
-  const common = { initialDelay: baseMs, maxDelay: maxMs, exponent: 2 };
-  const factory = jitter
-    ? new ExponentialBackoff({
-        ...common,
-        generator: withRandom(decorrelatedJitterGenerator, random),
-      })
-    : new ExponentialBackoff({ ...common, generator: noJitterGenerator });
-
-  // The factory's first next() is the first delay; each further next() is
-  // the delay of the following retry.
-  let backoff = factory.next();
-  for (let step = 1; step < Math.min(attempt, MAX_WALK); step++) {
-    backoff = backoff.next(undefined);
+  if (!jitter) {
+    return Math.min(maxMs, baseMs * 2 ** (Math.min(attempt, MAX_WALK) - 1));
   }
-  const delay = Math.min(Math.max(backoff.duration, 0), maxMs);
-  return jitter ? Math.floor(delay) : delay;
+  const delay = decorrelatedJitterMs(
+    Math.min(attempt, MAX_WALK),
+    baseMs,
+    maxMs,
+    random,
+  );
+  return Math.floor(Math.min(Math.max(delay, 0), maxMs));
 }
 
 /**
- * cockatiel's generators call `Math.random` and take no source of
- * randomness, so an injected one stands in for it during the generator's
- * synchronous call only.
+ * Decorrelated jitter (Polly's V2, the formula of cockatiel's
+ * `decorrelatedJitterGenerator`): step k draws `t = k + random()`, the
+ * curve's value there is `2^t * tanh(sqrt(4t))`, and the delay is the rise
+ * since the previous step, scaled to the base. Each delay depends on the one
+ * before, so the walk runs from the first retry; it draws one number per step.
  */
-function withRandom<S>(
-  generator: GeneratorFn<S>,
-  random: (() => number) | undefined,
-): GeneratorFn<S> {
-  if (!random) {
-    return generator;
+function decorrelatedJitterMs(
+  attempt: number,
+  baseMs: number,
+  maxMs: number,
+  random: () => number,
+): number {
+  let previous = 0;
+  let delay = 0;
+  for (let step = 0; step < attempt; step++) {
+    const t = step + random();
+    const next = 2 ** t * Math.tanh(Math.sqrt(P_FACTOR * t));
+    const rise = Number.isFinite(next)
+      ? Math.max(0, next - previous)
+      : Infinity;
+    delay = Math.min(rise * RP_SCALING_FACTOR * baseMs, maxMs);
+    previous = next;
   }
-  return (state: S | undefined, options: IExponentialBackoffOptions<S>) => {
-    const original = Math.random;
-    Math.random = random;
-    try {
-      return generator(state, options);
-    } finally {
-      Math.random = original;
-    }
-  };
+  return delay;
 }
 
 /**

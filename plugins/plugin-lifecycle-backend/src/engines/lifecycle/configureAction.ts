@@ -1,98 +1,19 @@
-import { LoggerService } from '@backstage/backend-plugin-api';
-import { stringifyError } from '@backstage/errors';
 import {
-  LifecycleState,
-  Operation,
+  ConfigureResult,
   PluginInstance,
-  ProbeDefinition,
+  TypedOperation,
 } from '@internal/plugin-lifecycle-common';
 import {
   PluginRuntime,
   RuntimeInstance,
 } from '@internal/plugin-lifecycle-node';
-import { InstanceStore } from '../../database/InstanceStore';
-import {
-  PluginRecord,
-  PluginStore,
-  StoredVersion,
-} from '../../database/PluginStore';
-import { buildInstanceEnv } from '../../domain/instanceEnv';
+import { PluginRecord, StoredVersion } from '../../database/PluginStore';
 import type { ResolvedConfiguration } from '../configuration/ConfigurationManager';
-import { RuntimeRegistry } from '../runtime/RuntimeRegistry';
-import { LifecycleStateMachine } from './LifecycleStateMachine';
+import { ActionSteps, errorMessage } from './ActionSteps';
+import { instanceEnv } from './InstanceManager';
 
 /** A signal is handled asynchronously: give the instance this long before checking it. */
 const SIGNAL_SETTLE_MS = 500;
-
-/** The steps of {@link LifecycleActions} the configure action reuses. */
-export interface ConfigureSteps {
-  logger: LoggerService;
-  plugins: PluginStore;
-  instances: InstanceStore;
-  stateMachine: LifecycleStateMachine;
-  runtimes: RuntimeRegistry;
-  configuration: {
-    resolve: (plugin: PluginRecord) => Promise<ResolvedConfiguration>;
-    resolveAtRevision: (
-      plugin: PluginRecord,
-      revision: number,
-    ) => Promise<ResolvedConfiguration>;
-    revertLayer: (
-      plugin: PluginRecord,
-      layer: string,
-      toVersion: number,
-      reason: string,
-    ) => Promise<{ revision: number; version: number }>;
-  };
-  begin: (
-    plugin: PluginRecord,
-    via: LifecycleState,
-    op: Operation,
-    reason?: string,
-  ) => Promise<PluginRecord>;
-  resuming: (
-    plugin: PluginRecord,
-    via: LifecycleState,
-    op: Operation,
-  ) => boolean;
-  startInstance: (
-    plugin: PluginRecord,
-    stored: StoredVersion,
-    runtime: PluginRuntime,
-    signal: AbortSignal,
-    onSpawn: (instanceId: string) => void,
-    config?: ResolvedConfiguration,
-  ) => Promise<RuntimeInstance>;
-  awaitReady: (
-    probes: ProbeDefinition[],
-    instance: RuntimeInstance,
-    runtime: PluginRuntime,
-    signal: AbortSignal,
-  ) => Promise<void>;
-  stopInstance: (
-    pluginId: string,
-    instanceId: string,
-    runtimeType: string,
-    reason?: string,
-  ) => Promise<void>;
-  envFor: (
-    plugin: PluginRecord,
-    version: string,
-    instanceId: string,
-    config: ResolvedConfiguration,
-  ) => Record<string, string>;
-  ctx: (
-    op: Operation,
-    reason?: string,
-  ) => { action: string; operationId: string; actor?: string; reason?: string };
-}
-
-/** What a configure operation carries (set by the configuration manager's hook). */
-export interface ConfigureParams {
-  layer?: string;
-  version?: number;
-  revision?: number;
-}
 
 type Touched =
   | { kind: 'reloaded'; instance: PluginInstance }
@@ -102,22 +23,6 @@ type Touched =
       newId: string;
       oldStopped: boolean;
     };
-
-/** The environment of an instance with a given configuration. */
-export function instanceEnv(
-  plugin: PluginRecord,
-  version: string,
-  instanceId: string,
-  config: ResolvedConfiguration,
-) {
-  return buildInstanceEnv({
-    pluginId: plugin.id,
-    version,
-    instanceId,
-    environment: config.environment,
-    configuration: config.entries,
-  });
-}
 
 /**
  * Brings a configuration change to a running plugin's instances, one at a
@@ -130,11 +35,11 @@ export function instanceEnv(
  * content is rolled back too, so what is stored is what runs.
  */
 export async function applyConfiguration(
-  s: ConfigureSteps,
-  op: Operation,
+  s: ActionSteps,
+  op: TypedOperation<'configure'>,
   signal: AbortSignal,
-): Promise<Record<string, unknown>> {
-  const params = op.params as ConfigureParams;
+): Promise<ConfigureResult> {
+  const { params } = op;
   let plugin = await s.plugins.getOrThrow(op.pluginId);
   const resuming = s.resuming(plugin, 'configuring', op);
   if (!resuming && plugin.state !== 'running') {
@@ -177,7 +82,7 @@ export async function applyConfiguration(
           newId: '',
           oldStopped: false,
         };
-        const fresh = await s.startInstance(
+        const fresh = await s.fleet.start(
           plugin,
           stored,
           runtime,
@@ -188,8 +93,8 @@ export async function applyConfiguration(
           },
           target,
         );
-        await s.awaitReady(plugin.probes, fresh, runtime, signal);
-        await s.stopInstance(
+        await s.fleet.awaitReady(plugin.probes, fresh, runtime, signal);
+        await s.fleet.stop(
           plugin.id,
           instance.id,
           instance.runtime,
@@ -198,8 +103,13 @@ export async function applyConfiguration(
         entry.oldStopped = true;
       } else {
         touched.push({ kind: 'reloaded', instance });
-        await reload(s, runtime, plugin, stored, instance, target, strategy);
-        await s.awaitReady(plugin.probes, asRuntime(instance), runtime, signal);
+        await reload(runtime, plugin, stored, instance, target, strategy);
+        await s.fleet.awaitReady(
+          plugin.probes,
+          asRuntime(instance),
+          runtime,
+          signal,
+        );
         await s.instances.setConfigRevision(instance.id, target.revision);
       }
     }
@@ -218,9 +128,7 @@ export async function applyConfiguration(
   } catch (error) {
     const message = `configuration revision ${
       target.revision
-    } failed (${strategy}): ${
-      error instanceof Error ? error.message : stringifyError(error)
-    }`;
+    } failed (${strategy}): ${errorMessage(error)}`;
     const previous = await s.configuration.resolveAtRevision(
       plugin,
       previousRevision,
@@ -255,7 +163,6 @@ export async function applyConfiguration(
 }
 
 async function reload(
-  s: ConfigureSteps,
   runtime: PluginRuntime,
   plugin: PluginRecord,
   stored: StoredVersion,
@@ -266,7 +173,7 @@ async function reload(
   await runtime.reloadInstance!({
     pluginId: plugin.id,
     instanceId: instance.id,
-    env: s.envFor(plugin, stored.version, instance.id, config),
+    env: instanceEnv(plugin, stored.version, instance.id, config),
     strategy,
     signal: stored.manifest.reloadSignal,
     endpoint: stored.manifest.reloadEndpoint,
@@ -278,7 +185,7 @@ async function reload(
 
 /** Compensation: every touched instance back on the previous configuration. */
 async function restore(
-  s: ConfigureSteps,
+  s: ActionSteps,
   runtime: PluginRuntime,
   plugin: PluginRecord,
   stored: StoredVersion,
@@ -290,7 +197,6 @@ async function restore(
     try {
       if (entry.kind === 'reloaded') {
         await reload(
-          s,
           runtime,
           plugin,
           stored,
@@ -305,7 +211,7 @@ async function restore(
         continue;
       }
       if (entry.newId) {
-        await s.stopInstance(
+        await s.fleet.stop(
           plugin.id,
           entry.newId,
           runtime.type,
@@ -313,7 +219,7 @@ async function restore(
         );
       }
       if (entry.oldStopped) {
-        const instance = await s.startInstance(
+        const instance = await s.fleet.start(
           plugin,
           stored,
           runtime,
@@ -321,7 +227,7 @@ async function restore(
           () => {},
           previous,
         );
-        await s.awaitReady(plugin.probes, instance, runtime, never);
+        await s.fleet.awaitReady(plugin.probes, instance, runtime, never);
       }
     } catch (error) {
       s.logger.error(

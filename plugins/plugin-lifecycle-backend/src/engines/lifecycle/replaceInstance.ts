@@ -1,11 +1,8 @@
-import { Operation } from '@internal/plugin-lifecycle-common';
-import { ConfigureSteps } from './configureAction';
-
-/** What a restart of one instance carries. */
-export interface ReplaceInstanceParams {
-  instanceId: string;
-  reason?: string;
-}
+import {
+  ReplaceInstanceResult,
+  TypedOperation,
+} from '@internal/plugin-lifecycle-common';
+import { ActionSteps } from './ActionSteps';
 
 /**
  * Restarts one instance of a running plugin without taking the plugin
@@ -20,11 +17,12 @@ export interface ReplaceInstanceParams {
  * needs nothing: the result says why.
  */
 export async function replaceInstance(
-  s: ConfigureSteps,
-  op: Operation,
+  s: ActionSteps,
+  op: TypedOperation<'restart'>,
+  instanceId: string,
   signal: AbortSignal,
-): Promise<Record<string, unknown>> {
-  const { instanceId, reason } = op.params as unknown as ReplaceInstanceParams;
+): Promise<ReplaceInstanceResult> {
+  const { reason } = op.params;
   const plugin = await s.plugins.getOrThrow(op.pluginId);
   if (plugin.state !== 'running') {
     return { replaced: 0, reason: `plugin is ${plugin.state}` };
@@ -59,14 +57,14 @@ export async function replaceInstance(
   const runtime = s.runtimes.get(old.runtime);
   let freshId: string | undefined;
   try {
-    const fresh = await s.startInstance(plugin, stored, runtime, signal, id => {
+    const fresh = await s.fleet.start(plugin, stored, runtime, signal, id => {
       freshId = id;
     });
-    await s.awaitReady(plugin.probes, fresh, runtime, signal);
+    await s.fleet.awaitReady(plugin.probes, fresh, runtime, signal);
   } catch (error) {
     if (freshId) {
-      await s
-        .stopInstance(plugin.id, freshId, runtime.type, 'never got ready')
+      await s.fleet
+        .stop(plugin.id, freshId, runtime.type, 'never got ready')
         .catch(e =>
           s.logger.warn(`stopping replacement ${freshId} failed: ${e}`),
         );
@@ -74,7 +72,7 @@ export async function replaceInstance(
     throw error;
   }
   if (!crashed) {
-    await s.stopInstance(
+    await s.fleet.stop(
       plugin.id,
       old.id,
       old.runtime,

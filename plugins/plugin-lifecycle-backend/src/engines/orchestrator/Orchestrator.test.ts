@@ -86,4 +86,64 @@ describe.each(databases.eachSupportedId())('Orchestrator on %s', databaseId => {
       attempts: 2,
     });
   });
+
+  it('fails an operation whose stored parameters do not fit its type, without running its handler or retrying', async () => {
+    const db = await databases.init(databaseId);
+    await applyDatabaseMigrations({ getClient: async () => db });
+    const operations = OperationStore.create({ db });
+    const ran: string[] = [];
+    orchestrator = Orchestrator.create({
+      logger: mockServices.logger.mock(),
+      operations,
+      events: new SystemEvents(),
+      handlers: {
+        install: async op => {
+          ran.push(op.params.version);
+          return { version: op.params.version };
+        },
+      },
+      replicaId: 'replica-a',
+      maxConcurrentOperations: 4,
+      leaseMs: 15_000,
+      pollIntervalMs: 20,
+      retry: { baseMs: 50, maxMs: 100 },
+    });
+    orchestrator.start();
+    await orchestrator.enqueue([
+      {
+        id: 'op-bad',
+        pluginId: 'p',
+        tenant: 'default',
+        type: 'install',
+        // written by hand (or by an older replica): no version
+        params: { replicas: 'two' },
+        timeoutMs: 60_000,
+        maxAttempts: 3,
+      },
+      {
+        id: 'op-good',
+        pluginId: 'q',
+        tenant: 'default',
+        type: 'install',
+        params: { version: '1.0.0' },
+        timeoutMs: 60_000,
+        maxAttempts: 3,
+      },
+    ]);
+    await until(async () => {
+      const rows = await db('operations').whereIn('id', ['op-bad', 'op-good']);
+      return rows.every(r => r.status !== 'queued' && r.status !== 'running');
+    });
+    expect(await operations.get('op-bad')).toMatchObject({
+      status: 'failed',
+      attempts: 1,
+      error:
+        'Operation op-bad (install of p) has parameters this backend cannot read: version: is required: a semantic version such as 1.2.3; replicas: Invalid input: expected number, received string',
+    });
+    expect(await operations.get('op-good')).toMatchObject({
+      status: 'succeeded',
+      result: { version: '1.0.0' },
+    });
+    expect(ran).toEqual(['1.0.0']);
+  });
 });

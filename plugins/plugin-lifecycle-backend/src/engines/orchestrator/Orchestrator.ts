@@ -1,6 +1,5 @@
 import { AuditorService, LoggerService } from '@backstage/backend-plugin-api';
 import { ConflictError } from '@backstage/errors';
-import { LifecycleAction, Operation } from '@internal/plugin-lifecycle-common';
 import {
   NewOperation,
   OperationStore,
@@ -8,16 +7,11 @@ import {
 } from '../../database/OperationStore';
 import { classifyFailure, retryDelayMs } from '../../domain/orchestration';
 import { SystemEvents } from '../../events/SystemEvents';
+import { OperationHandlers, dispatch } from './operationHandlers';
 import { isOwnerGone } from './replicas';
 
 /** The longest a claim waits for more workers to be free (see #kickSoon). */
 const CLAIM_DELAY_MS = 10;
-
-/** What an action does; it gets the operation and an abort signal. */
-export type ActionHandler = (
-  operation: Operation,
-  signal: AbortSignal,
-) => Promise<Record<string, unknown>>;
 
 export interface OrchestratorOptions {
   logger: LoggerService;
@@ -25,7 +19,7 @@ export interface OrchestratorOptions {
   events: SystemEvents;
   auditor?: AuditorService;
   /** Handlers known at construction; more come through {@link Orchestrator.registerHandlers}. */
-  handlers?: Partial<Record<LifecycleAction, ActionHandler>>;
+  handlers?: OperationHandlers;
   /** This backend replica; it owns the leases it takes. */
   replicaId: string;
   maxConcurrentOperations: number;
@@ -51,7 +45,7 @@ export interface OrchestratorOptions {
 export class Orchestrator {
   readonly #o: OrchestratorOptions;
   readonly #now: () => number;
-  #handlers: Partial<Record<LifecycleAction, ActionHandler>>;
+  #handlers: OperationHandlers;
   readonly #running = new Map<
     string,
     { controller: AbortController; done: Promise<void> }
@@ -92,7 +86,7 @@ export class Orchestrator {
    * registers the lifecycle actions this way: they are built after the
    * orchestrator, whose queue their configuration changes feed.
    */
-  registerHandlers(handlers: Partial<Record<LifecycleAction, ActionHandler>>) {
+  registerHandlers(handlers: OperationHandlers) {
     this.#handlers = { ...this.#handlers, ...handlers };
   }
 
@@ -266,14 +260,8 @@ export class Orchestrator {
         new Error(`operation timed out after ${op.timeoutMs} ms`),
       );
     }, op.timeoutMs);
-    const handler = this.#handlers[op.type];
     try {
-      if (!handler) {
-        throw new ConflictError(
-          `Operation type '${op.type}' is not supported by this backend`,
-        );
-      }
-      const result = await handler(op, controller.signal);
+      const result = await dispatch(this.#handlers, op, controller.signal);
       // The breaker hears the outcome before anyone can see it, so a client
       // that retries the moment an operation failed finds the breaker updated.
       await this.#o.onOperationFinished?.(op, true);

@@ -1,0 +1,172 @@
+import { randomUUID } from 'node:crypto';
+import {
+  PluginInstance,
+  ProbeDefinition,
+} from '@internal/plugin-lifecycle-common';
+import {
+  PluginRuntime,
+  RuntimeInstance,
+} from '@internal/plugin-lifecycle-node';
+import { InstanceStore } from '../../database/InstanceStore';
+import { PluginRecord, StoredVersion } from '../../database/PluginStore';
+import { buildInstanceEnv } from '../../domain/instanceEnv';
+import type { ResolvedConfiguration } from '../configuration/ConfigurationManager';
+import { isOwnerGone } from '../orchestrator/replicas';
+import { RuntimeRegistry } from '../runtime/RuntimeRegistry';
+import { waitUntilReady } from './readiness';
+
+/** Options of {@link InstanceManager}. */
+export interface InstanceManagerOptions {
+  instances: InstanceStore;
+  runtimes: RuntimeRegistry;
+  /** This backend replica, recorded as the owner of the instances it starts. */
+  replicaId: string;
+  /** The plugin's effective configuration, for an instance started without one. */
+  resolveConfiguration: (
+    plugin: PluginRecord,
+  ) => Promise<ResolvedConfiguration>;
+  readyTimeoutMs: number;
+  stopGracePeriodMs: number;
+}
+
+/** The environment of an instance with a given configuration. */
+export function instanceEnv(
+  plugin: PluginRecord,
+  version: string,
+  instanceId: string,
+  config: ResolvedConfiguration,
+) {
+  return buildInstanceEnv({
+    pluginId: plugin.id,
+    version,
+    instanceId,
+    environment: config.environment,
+    configuration: config.entries,
+  });
+}
+
+/**
+ * The instances of plugins as the lifecycle actions start, watch and stop
+ * them: each one through its runtime, each step recorded in the instance
+ * store, so that what the store says is what runs.
+ */
+export class InstanceManager {
+  readonly #o: InstanceManagerOptions;
+
+  private constructor(options: InstanceManagerOptions) {
+    this.#o = options;
+  }
+
+  static create(options: InstanceManagerOptions) {
+    return new InstanceManager(options);
+  }
+
+  /**
+   * Starts one instance of a stored version and records it as starting,
+   * with the plugin's current configuration unless another is given.
+   * `onSpawn` hears the instance's id before the runtime starts it, so a
+   * failure can stop what may have started.
+   */
+  async start(
+    plugin: PluginRecord,
+    stored: StoredVersion,
+    runtime: PluginRuntime,
+    signal: AbortSignal,
+    onSpawn: (instanceId: string) => void,
+    config?: ResolvedConfiguration,
+  ): Promise<RuntimeInstance> {
+    const instanceId = `${plugin.id}-${randomUUID().slice(0, 8)}`;
+    const resolved = config ?? (await this.#o.resolveConfiguration(plugin));
+    onSpawn(instanceId);
+    const instance = await runtime.startInstance({
+      pluginId: plugin.id,
+      version: stored.version,
+      instanceId,
+      artifact: stored.artifact,
+      location: stored.location,
+      env: instanceEnv(plugin, stored.version, instanceId, resolved),
+      signal,
+    });
+    await this.#o.instances.insert({
+      id: instanceId,
+      pluginId: plugin.id,
+      version: stored.version,
+      track: 'stable',
+      runtime: runtime.type,
+      host: instance.host,
+      port: instance.port,
+      protocol: instance.protocol,
+      pid: instance.pid,
+      processGroup: instance.processGroup,
+      processStartTime: instance.processStartTime,
+      status: 'starting',
+      owner: this.#o.replicaId,
+      configRevision: resolved.revision,
+    });
+    return instance;
+  }
+
+  /** Waits for an instance's startup and readiness probes, then marks it running. */
+  async awaitReady(
+    probes: ProbeDefinition[],
+    instance: RuntimeInstance,
+    runtime: PluginRuntime,
+    signal: AbortSignal,
+  ) {
+    await waitUntilReady({
+      instance,
+      probes,
+      timeoutMs: this.#o.readyTimeoutMs,
+      isAlive: () => runtime.isAlive(instance.instanceId),
+      signal,
+    });
+    await this.#o.instances.setStatus(instance.instanceId, 'running');
+  }
+
+  /** Stops one instance within the grace period and records how it ended. */
+  async stop(
+    pluginId: string,
+    instanceId: string,
+    runtimeType: string,
+    reason?: string,
+  ) {
+    const runtime = this.#o.runtimes.get(runtimeType);
+    await this.#o.instances.setStatus(instanceId, 'stopping');
+    const result = await runtime.stopInstance({
+      pluginId,
+      instanceId,
+      gracePeriodMs: this.#o.stopGracePeriodMs,
+    });
+    await this.#o.instances.setStatus(instanceId, 'stopped', {
+      exitCode: result.exitCode,
+      lastError: result.forced
+        ? `killed after the ${this.#o.stopGracePeriodMs} ms grace period`
+        : reason,
+    });
+  }
+
+  /** Stops every active instance of a plugin; how many there were. */
+  async stopAll(plugin: PluginRecord): Promise<number> {
+    const active = await this.#o.instances.listForPlugin(plugin.id, {
+      activeOnly: true,
+    });
+    await Promise.all(active.map(i => this.stop(plugin.id, i.id, i.runtime)));
+    return active.length;
+  }
+
+  /**
+   * The instances whose process is there to serve: this replica's that its
+   * runtime still runs, and other replicas' while those replicas are alive
+   * (as the reconciler judges them).
+   */
+  async serving(instances: PluginInstance[]): Promise<PluginInstance[]> {
+    const alive = await Promise.all(
+      instances.map(async i => {
+        if (i.owner !== this.#o.replicaId) return !isOwnerGone(i.owner);
+        if (!this.#o.runtimes.has(i.runtime)) return false;
+        return this.#o.runtimes.get(i.runtime).isAlive(i.id);
+      }),
+    );
+    return instances.filter((_, n) => alive[n]);
+  }
+}
