@@ -16,7 +16,16 @@ const storedVersionSchema = z.object({
   version: z.number().int().min(1),
   entries: z.array(
     z
-      .object({ key: z.string().min(1), type: z.string(), value: z.unknown() })
+      .object({
+        key: z.string().min(1),
+        // The types a stored entry may have; an export holds nothing else.
+        type: z.enum(['string', 'number', 'boolean', 'json', 'secret']),
+        value: z.unknown(),
+        required: z.boolean().optional(),
+        sensitive: z.boolean().optional(),
+        description: z.string().optional(),
+        rotateAt: z.string().optional(),
+      })
       .passthrough(),
   ),
   keyIds: z.array(z.string()),
@@ -120,7 +129,7 @@ export async function importConfiguration(
         .join('; ')}`,
     );
   }
-  const doc = parsed.data as unknown as ConfigExport;
+  const doc: ConfigExport = parsed.data;
   const ring = manager.keyRing;
   if (!ring.hasKey(doc.signature.kid)) {
     throw new InputError(

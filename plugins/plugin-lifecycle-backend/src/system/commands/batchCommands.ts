@@ -170,7 +170,6 @@ export class BatchCommands {
           id: ids.get(key)!,
           pluginId: item.pluginId,
           tenant: plugin.tenant,
-          type: item.action,
           actor: options.userId,
           priority: batch.priority,
           timeoutMs: batch.timeoutMs,
@@ -178,17 +177,24 @@ export class BatchCommands {
             operations.length === 0 ? batch.idempotencyKey : undefined,
           batchId,
           dependsOn: plan.dependsOn[key].map(k => ids.get(k)!),
-          params:
-            item.action === 'install'
-              ? {
+          ...(item.action === 'install'
+            ? {
+                type: item.action,
+                params: {
                   ...installParams,
+                  // The batch schema requires "install" of an install.
+                  version: item.install!.version,
                   environment:
                     item.install?.environment ?? config.defaultEnvironment,
-                }
-              : {
+                },
+              }
+            : {
+                type: item.action,
+                params: {
                   ...(item.reason ? { reason: item.reason } : {}),
                   cascade: true,
                 },
+              }),
         }),
       );
     }

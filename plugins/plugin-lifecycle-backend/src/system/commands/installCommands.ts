@@ -1,3 +1,4 @@
+import { z } from 'zod';
 import {
   ConflictError,
   InputError,
@@ -7,10 +8,11 @@ import {
 import {
   ActionRequest,
   InstallRequest,
+  installRequestSchema,
   OperationAccepted,
   UpdateRequest,
-  installRequestSchema,
   updateRequestSchema,
+  updateResultSchema,
   updateRollbackRequestSchema,
   validationMessage,
 } from '@internal/plugin-lifecycle-common';
@@ -51,6 +53,11 @@ export interface InstallCommandsOptions {
   requests: InstallRequests;
   operations: OperationQueries;
 }
+
+/** What a rollback reads from the update it rolls back. */
+const rollbackFieldsSchema = updateResultSchema
+  .pick({ fromVersion: true, toVersion: true, fromConfigRevision: true })
+  .partial();
 
 /** Install, update and the rollback of an update: checked, then queued as operations. */
 export class InstallCommands {
@@ -256,10 +263,12 @@ export class InstallCommands {
         `Update '${operationId}' is ${update.status}; only a succeeded update can be rolled back`,
       );
     }
-    const result = update.result ?? {};
-    const fromVersion = result.fromVersion as string | undefined;
-    const toVersion = result.toVersion as string | undefined;
-    const fromConfigRevision = result.fromConfigRevision as number | undefined;
+    // Updates that ran before deployments recorded their revisions have
+    // none of these.
+    const recorded = rollbackFieldsSchema.safeParse(update.result ?? {});
+    const { fromVersion, toVersion, fromConfigRevision } = recorded.success
+      ? recorded.data
+      : ({} as z.infer<typeof rollbackFieldsSchema>);
     if (!fromVersion || !toVersion || fromConfigRevision === undefined) {
       throw new ConflictError(
         `Update '${operationId}' recorded no configuration revision (it ran before deployments recorded one); update to the version you want instead`,

@@ -5,7 +5,6 @@ import {
   NotFoundError,
 } from '@backstage/errors';
 import {
-  LifecycleAction,
   OperationAccepted,
   actionRequestSchema,
   validationMessage,
@@ -93,7 +92,7 @@ export class LifecycleCommands {
 
   async #command(
     pluginId: string,
-    action: LifecycleAction,
+    action: 'start' | 'stop' | 'restart' | 'uninstall',
     options: ActionOptions,
   ) {
     const { queue } = this.#o;

@@ -4,6 +4,7 @@ import {
   LIFECYCLE_ACTIONS,
   LifecycleAction,
   OperationAccepted,
+  OperationParams,
   canPerformAction,
 } from '@internal/plugin-lifecycle-common';
 import {
@@ -14,20 +15,23 @@ import {
 import { PluginRecord } from '../../database/PluginStore';
 import { Orchestrator } from '../../engines/orchestrator/Orchestrator';
 
+/** The parameters of an operation, checked against its type. */
+export type TypedParams = {
+  [T in LifecycleAction]: { type: T; params?: OperationParams<T> };
+}[LifecycleAction];
+
 /** What a command says about an operation it queues; the queue fills in the rest. */
-export interface OperationInput {
+export type OperationInput = TypedParams & {
   id?: string;
   pluginId: string;
   tenant: string;
-  type: LifecycleAction;
   actor?: string;
-  params?: Record<string, unknown>;
   priority?: number;
   timeoutMs?: number;
   idempotencyKey?: string;
   batchId?: string;
   dependsOn?: string[];
-}
+};
 
 /** Options of {@link OperationQueue.create}. */
 export interface OperationQueueOptions {
