@@ -409,9 +409,8 @@ export const pluginLifecyclePlugin = createBackendPlugin({
           await createRouter({
             system: orchestration,
             authorizer,
-            discovery: { discovery, proxy },
+            proxy,
             proxyMetrics,
-            health,
             shutdown: shuttingDown.signal,
             heldRequests: HeldRequests.create(config.heldRequests),
             auditor: deps.auditor,

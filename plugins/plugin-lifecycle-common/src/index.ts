@@ -15,4 +15,5 @@ export * from './api/headers';
 export * from './api/validationMessage';
 export * from './api/health';
 export * from './permissions';
+export * from './routes';
 export * from './client/PluginLifecycleClient';

@@ -74,6 +74,9 @@ import { MAX_OPERATION_POLL_MS, pauseForOperation } from './operationWait';
 import { ALL_TENANTS, inTenantScope, TenantScope } from '../domain/tenancy';
 import { Tenancy } from '../engines/tenancy/Tenancy';
 import { parseNpmSpec } from '../engines/runtime/artifactInstall';
+import { DiscoveryCommands } from './commands/discoveryCommands';
+import { HealthQueries } from './commands/healthQueries';
+import { ConfigBackupCommands } from './commands/configBackupCommands';
 
 /**
  * An npm artifact in a request names a package of the registry: its name
@@ -374,6 +377,25 @@ export class PluginLifecycleOrchestrationSystem {
       throw new Error('Service discovery is not part of this system');
     }
     return this.#discovery;
+  }
+
+  // The router's discovery, health and configuration backup routes, as thin
+  // delegations to their command modules (kept together for merging).
+  get discoveryCommands(): DiscoveryCommands {
+    return DiscoveryCommands.create({
+      discovery: this.getPluginServiceDiscovery(),
+    });
+  }
+
+  get healthQueries(): HealthQueries {
+    return HealthQueries.create({ health: this.getPluginHealthMonitor() });
+  }
+
+  get configBackupCommands(): ConfigBackupCommands {
+    return ConfigBackupCommands.create({
+      configuration: this.#configuration,
+      plugins: this,
+    });
   }
 
   /**
