@@ -1,5 +1,9 @@
 import { z } from 'zod';
-import { ProbeDefinition, decimalIntegerParam, probeListSchema } from './schemas';
+import {
+  ProbeDefinition,
+  decimalIntegerParam,
+  probeListSchema,
+} from './schemas';
 
 /**
  * What the health monitor makes of an instance, in one word.

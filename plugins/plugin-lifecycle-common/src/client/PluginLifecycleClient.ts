@@ -44,6 +44,14 @@ export const PLUGIN_ID_ANNOTATION = 'plugin-lifecycle.backstage.io/plugin-id';
 /** @public */
 export type LifecycleCommand = 'start' | 'stop' | 'restart' | 'uninstall';
 
+/** The routes of {@link LifecycleCommand}s. */
+const commandRoutes = {
+  start: routes.startPlugin,
+  stop: routes.stopPlugin,
+  restart: routes.restartPlugin,
+  uninstall: routes.uninstallPlugin,
+};
+
 /**
  * The typed HTTP client of the plugin-lifecycle backend, usable in the browser
  * and in Node.
@@ -388,14 +396,6 @@ export class PluginLifecycleClient {
     return (await response.json()) as z.infer<R['response']>;
   }
 }
-
-/** The routes of {@link LifecycleCommand}s. */
-const commandRoutes = {
-  start: routes.startPlugin,
-  stop: routes.stopPlugin,
-  restart: routes.restartPlugin,
-  uninstall: routes.uninstallPlugin,
-};
 
 /** `?a=1&b=2` of the defined values, or nothing. */
 function queryString(

@@ -138,7 +138,8 @@ export const discoveryRoutes = {
     path: '/services/{serviceName}/resolve',
     summary: 'One instance, as the load balancer picks it',
     permission: pluginLifecycleReadPermission,
-    permissionNote: "on the plugin the service name names (a managed plugin's service has its id for a name)",
+    permissionNote:
+      "on the plugin the service name names (a managed plugin's service has its id for a name)",
     params: z.object({ serviceName: serviceNameSchema }),
     query: resolveQuerySchema,
     body: undefined,

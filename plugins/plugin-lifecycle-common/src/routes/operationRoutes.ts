@@ -30,7 +30,12 @@ export const operationRoutes = {
     response: described<BatchAccepted>('BatchAccepted'),
     successStatus: 202,
     responseDescription: 'Accepted: the operation was queued',
-    responses: { '400': 'error', '403': 'error', '404': 'error', '409': 'error' },
+    responses: {
+      '400': 'error',
+      '403': 'error',
+      '404': 'error',
+      '409': 'error',
+    },
   }),
   cancelOperation: defineRoute({
     method: 'post',
@@ -51,7 +56,8 @@ export const operationRoutes = {
     path: '/operations/{operationId}',
     summary: 'Status, attempts, error and result of an operation',
     permission: pluginLifecycleReadPermission,
-    permissionNote: "on the operation's plugin (on every plugin for an unknown id)",
+    permissionNote:
+      "on the operation's plugin (on every plugin for an unknown id)",
     params: operationParams,
     query: getOperationQuerySchema,
     body: undefined,

@@ -62,9 +62,7 @@ export interface RouteSpec<
  *
  * @public
  */
-export type RouteAnswer =
-  | 'error'
-  | { description: string; error?: boolean };
+export type RouteAnswer = 'error' | { description: string; error?: boolean };
 
 /**
  * A route of the registry, with its types kept (the client infers its
@@ -109,7 +107,9 @@ export function routePath(
   return route.path.replace(/\{(\w+)\}/g, (_, name: string) => {
     const value = params[name];
     if (value === undefined) {
-      throw new Error(`No value for the path parameter ${name} of ${route.path}`);
+      throw new Error(
+        `No value for the path parameter ${name} of ${route.path}`,
+      );
     }
     return encodeURIComponent(String(value));
   });

@@ -57,7 +57,10 @@ export function bindConfigWatchEndpoint(
         query.key,
         configuration => send('configuration', configuration),
       );
-      const heartbeat = setInterval(() => res.write(': keep-alive\n\n'), 15_000);
+      const heartbeat = setInterval(
+        () => res.write(': keep-alive\n\n'),
+        15_000,
+      );
       // A stream would hold the server open past any grace period: at
       // shutdown it ends, and the client reconnects (to another replica).
       const end = () => res.end();

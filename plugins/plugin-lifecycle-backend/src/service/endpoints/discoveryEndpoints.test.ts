@@ -80,7 +80,7 @@ describe('discovery routes', () => {
     const router = Router();
     // As the plugin's router does: JSON parsed for every route.
     router.use(express.json());
-    const access: RouteAccess = {
+    const routeAccess: RouteAccess = {
       authorize,
       authorizeList: async (req, permission) => ({
         ...(await authorize(req, permission)),
@@ -101,10 +101,10 @@ describe('discovery routes', () => {
     };
     // Through the facade's discovery commands, as the plugin's router does.
     bindDiscoveryEndpoints(router, {
-      ...access,
+      ...routeAccess,
       discovery: DiscoveryCommands.create({ discovery }),
     });
-    bindProxyEndpoint(router, { ...access, proxy });
+    bindProxyEndpoint(router, { ...routeAccess, proxy });
     app = express();
     app.use(router);
     app.use(

@@ -46,7 +46,11 @@ export function bindHealthEndpoints(
       'probes-set',
       { pluginId },
       async ({ scope }) => {
-        const body = parseInput(routes.setPluginProbes.body, req.body, 'probes');
+        const body = parseInput(
+          routes.setPluginProbes.body,
+          req.body,
+          'probes',
+        );
         return health.registerPluginProbes(pluginId, body.probes, { scope });
       },
     );

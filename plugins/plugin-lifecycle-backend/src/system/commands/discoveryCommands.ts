@@ -10,7 +10,9 @@ import type {
 } from '../../engines/discovery/ServiceDiscovery';
 
 /** A caller's address and sticky key, for load balancing. */
-export type ClientInfo = Parameters<ServiceDiscovery['getLoadBalancedService']>[1];
+export type ClientInfo = Parameters<
+  ServiceDiscovery['getLoadBalancedService']
+>[1];
 
 /** Options of {@link DiscoveryCommands.create}. */
 export interface DiscoveryCommandsOptions {
