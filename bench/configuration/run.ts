@@ -42,6 +42,7 @@ import { ConfigurationManager } from '../../plugins/plugin-lifecycle-backend/src
 import { ExternalRuntime } from '../../plugins/plugin-lifecycle-backend/src/engines/runtime/ExternalRuntime';
 import { RuntimeRegistry } from '../../plugins/plugin-lifecycle-backend/src/engines/runtime/RuntimeRegistry';
 import { PluginLifecycleOrchestrationSystem } from '../../plugins/plugin-lifecycle-backend/src/system/PluginLifecycleOrchestrationSystem';
+import { createOrchestrationSystem } from '../../plugins/plugin-lifecycle-backend/src/wiring/createOrchestrationSystem';
 import { writeBenchmarks } from '../lib/benchmarksFile';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);
@@ -236,7 +237,7 @@ async function startReplicas(kind: DatabaseKind): Promise<Replicas> {
       ['b', openKnex()],
     ] as const) {
       systems.push(
-        await PluginLifecycleOrchestrationSystem.create({
+        await createOrchestrationSystem({
           logger,
           db,
           config,

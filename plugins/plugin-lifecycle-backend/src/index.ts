@@ -5,6 +5,8 @@
  */
 export { pluginLifecyclePlugin as default } from './plugin';
 export { PluginLifecycleOrchestrationSystem } from './system/PluginLifecycleOrchestrationSystem';
+export { createOrchestrationSystem } from './wiring/createOrchestrationSystem';
+export type { OrchestrationSystemOptions } from './wiring/createOrchestrationSystem';
 export type {
   ActionOptions,
   InstallPluginOptions,

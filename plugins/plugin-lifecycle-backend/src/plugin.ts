@@ -26,19 +26,16 @@ import { ProcessIdentities } from './engines/runtime/processIdentity';
 import { RuntimeRegistry } from './engines/runtime/RuntimeRegistry';
 import { createRouter } from './service/createRouter';
 import { HeldRequests } from './service/HeldRequests';
-import { PluginLifecycleOrchestrationSystem } from './system/PluginLifecycleOrchestrationSystem';
+import { createOrchestrationSystem } from './wiring/createOrchestrationSystem';
 import { ServiceDiscovery } from './engines/discovery/ServiceDiscovery';
 import { ProxyMetrics } from './engines/discovery/ProxyMetrics';
 import { DataPlane, ServiceProxy } from './engines/discovery/ServiceProxy';
 import { NginxDataPlane } from './engines/discovery/nginx/NginxDataPlane';
-import { HealthMonitor } from './engines/health/HealthMonitor';
 import { CustomProber } from './engines/health/probers/CustomProber';
 import { ProberRegistry } from './engines/health/probers/ProberRegistry';
-import {
-  HealthDiscoveryBridge,
-  remediate,
-} from './system/HealthDiscoveryBridge';
-import { ShutdownGrace } from './system/ShutdownGrace';
+import { HealthDiscoveryBridge } from './wiring/HealthDiscoveryBridge';
+import { createHealthMonitor } from './wiring/createHealthMonitor';
+import { ShutdownGrace } from './wiring/ShutdownGrace';
 import { TargetPolicy } from './engines/discovery/TargetPolicy';
 import { backendEndpointsOf } from './engines/discovery/backendEndpoints';
 import { ReservedServiceNames } from './engines/discovery/ReservedServiceNames';
@@ -208,9 +205,6 @@ export const pluginLifecyclePlugin = createBackendPlugin({
         });
 
         const h = config.health;
-        // Remediation acts through the system, which is created below and
-        // before the monitor starts, so before any remediation can run.
-        let system: PluginLifecycleOrchestrationSystem | undefined = undefined;
         const probers = ProberRegistry.create({
           custom: CustomProber.create({
             functions: Object.fromEntries(probeFunctions),
@@ -218,42 +212,7 @@ export const pluginLifecyclePlugin = createBackendPlugin({
           exec: { policy: execProbes, identities },
           targets,
         });
-        const health = HealthMonitor.create({
-          db,
-          probers,
-          execProbes,
-          logger: deps.logger.child({ engine: 'health' }),
-          events,
-          replicaId,
-          heartbeatIntervalMs: h.heartbeatInterval,
-          replicaTimeoutMs: h.replicaTimeout,
-          maxConcurrentProbes: h.maxConcurrentProbes,
-          targetRefreshIntervalMs: h.targetRefreshInterval,
-          flushIntervalMs: h.flushInterval,
-          feedIntervalMs: h.feedInterval,
-          retention: {
-            maxResultsPerProbe: h.retention.maxResultsPerProbe,
-            maxAgeMs: h.retention.maxAge,
-            sampleIntervalMs: h.retention.sampleInterval,
-            statusRefreshMs: h.retention.statusRefresh,
-            pruneIntervalMs: h.retention.pruneInterval,
-          },
-          restartBackoff: {
-            baseMs: h.restartBackoff.base,
-            maxMs: h.restartBackoff.max,
-            stableMs: h.restartBackoff.stable,
-          },
-          remediationPolicies: h.remediation,
-          remediation: action =>
-            remediate(action, {
-              restartPlugin: (id, o) => system!.restartPlugin(id, o),
-              markPluginError: (id, o) => system!.markPluginError(id, o),
-              discovery,
-              logger: deps.logger,
-            }),
-        });
-
-        const orchestration = await PluginLifecycleOrchestrationSystem.create({
+        const orchestration = await createOrchestrationSystem({
           logger: deps.logger,
           db,
           config,
@@ -261,10 +220,23 @@ export const pluginLifecyclePlugin = createBackendPlugin({
           replicaId,
           auditor: deps.auditor,
           events,
-          health,
           discovery,
+          // Remediation acts through the lifecycle commands, so the monitor
+          // is built with them; it starts below, after the system.
+          healthMonitor: lifecycle =>
+            createHealthMonitor({
+              db,
+              config,
+              probers,
+              execProbes,
+              logger: deps.logger,
+              events,
+              replicaId,
+              lifecycle,
+              discovery,
+            }),
         });
-        system = orchestration;
+        const health = orchestration.getPluginHealthMonitor();
 
         const bridge = HealthDiscoveryBridge.create({
           health,

@@ -14,6 +14,10 @@ import { applyDatabaseMigrations } from '../database/migrations';
 import { ExternalRuntime } from '../engines/runtime/ExternalRuntime';
 import { ProcessRuntime } from '../engines/runtime/ProcessRuntime';
 import { RuntimeRegistry } from '../engines/runtime/RuntimeRegistry';
+import {
+  OrchestrationSystemOptions,
+  createOrchestrationSystem,
+} from '../wiring/createOrchestrationSystem';
 import { PluginLifecycleOrchestrationSystem } from './PluginLifecycleOrchestrationSystem';
 
 jest.setTimeout(60_000);
@@ -30,9 +34,7 @@ describe.each(databases.eachSupportedId())('the facade on %s', databaseId => {
 
   async function createSystem(
     dataDir = makeTempDir('plugin-lifecycle-facade-'),
-    extraHandlers: Parameters<
-      typeof PluginLifecycleOrchestrationSystem.create
-    >[0]['extraHandlers'] = {},
+    extraHandlers: OrchestrationSystemOptions['extraHandlers'] = {},
     // Most tests stop the instances with the system, as before #13.
     shutdown: { stopInstances: boolean } = { stopInstances: true },
   ) {
@@ -71,7 +73,7 @@ describe.each(databases.eachSupportedId())('the facade on %s', databaseId => {
     );
     const logger = mockServices.logger.mock();
     const make = (replicaId = 'test-replica') =>
-      PluginLifecycleOrchestrationSystem.create({
+      createOrchestrationSystem({
         logger,
         db: knex,
         config,

@@ -13,6 +13,7 @@ import { PluginStore } from '../database/PluginStore';
 import { LifecycleStateMachine } from '../engines/lifecycle/LifecycleStateMachine';
 import { ProcessRuntime } from '../engines/runtime/ProcessRuntime';
 import { RuntimeRegistry } from '../engines/runtime/RuntimeRegistry';
+import { createOrchestrationSystem } from '../wiring/createOrchestrationSystem';
 import { PluginLifecycleOrchestrationSystem } from './PluginLifecycleOrchestrationSystem';
 import { SystemEvents } from '../events/SystemEvents';
 
@@ -114,7 +115,7 @@ describe('a resumed update', () => {
         return typeof value === 'function' ? value.bind(target) : value;
       },
     });
-    system = await PluginLifecycleOrchestrationSystem.create({
+    system = await createOrchestrationSystem({
       logger,
       db: knex,
       config,

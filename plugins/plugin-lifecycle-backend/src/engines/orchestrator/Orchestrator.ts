@@ -24,7 +24,8 @@ export interface OrchestratorOptions {
   operations: OperationStore;
   events: SystemEvents;
   auditor?: AuditorService;
-  handlers: Partial<Record<LifecycleAction, ActionHandler>>;
+  /** Handlers known at construction; more come through {@link Orchestrator.registerHandlers}. */
+  handlers?: Partial<Record<LifecycleAction, ActionHandler>>;
   /** This backend replica; it owns the leases it takes. */
   replicaId: string;
   maxConcurrentOperations: number;
@@ -50,6 +51,7 @@ export interface OrchestratorOptions {
 export class Orchestrator {
   readonly #o: OrchestratorOptions;
   readonly #now: () => number;
+  #handlers: Partial<Record<LifecycleAction, ActionHandler>>;
   readonly #running = new Map<
     string,
     { controller: AbortController; done: Promise<void> }
@@ -74,6 +76,7 @@ export class Orchestrator {
   private constructor(options: OrchestratorOptions) {
     this.#o = options;
     this.#now = options.clock ?? Date.now;
+    this.#handlers = { ...options.handlers };
     this.#claimBatch = Math.max(
       1,
       Math.floor(options.maxConcurrentOperations / 4),
@@ -82,6 +85,15 @@ export class Orchestrator {
 
   static create(options: OrchestratorOptions) {
     return new Orchestrator(options);
+  }
+
+  /**
+   * Adds the handlers of operation types, before `start()`. The wiring
+   * registers the lifecycle actions this way: they are built after the
+   * orchestrator, whose queue their configuration changes feed.
+   */
+  registerHandlers(handlers: Partial<Record<LifecycleAction, ActionHandler>>) {
+    this.#handlers = { ...this.#handlers, ...handlers };
   }
 
   /** Starts claiming work. */
@@ -254,7 +266,7 @@ export class Orchestrator {
         new Error(`operation timed out after ${op.timeoutMs} ms`),
       );
     }, op.timeoutMs);
-    const handler = this.#o.handlers[op.type];
+    const handler = this.#handlers[op.type];
     try {
       if (!handler) {
         throw new ConflictError(

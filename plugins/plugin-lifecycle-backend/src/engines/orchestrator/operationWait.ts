@@ -1,4 +1,4 @@
-import { SystemEvents } from '../events/SystemEvents';
+import { SystemEvents } from '../../events/SystemEvents';
 
 const ENDED_EVENTS = [
   'orchestrator:operationCompleted',
