@@ -76,7 +76,7 @@ describe.each(databases.eachSupportedId())('HealthStore on %s', databaseId => {
         http: { path: '/ready' },
       },
     ];
-    await plugins.update('p1', { probes });
+    await plugins.change('p1', () => ({ probes }));
     const base = {
       version: '1.0.0',
       track: 'stable',

@@ -117,7 +117,7 @@ describe.each(databases.eachSupportedId())('PluginStore on %s', databaseId => {
         action: 'install',
       }),
     ).rejects.toThrow(NotFoundError);
-    await expect(store.update('nope', { replicas: 2 })).rejects.toThrow(
+    await expect(store.change('nope', () => ({ replicas: 2 }))).rejects.toThrow(
       NotFoundError,
     );
   });

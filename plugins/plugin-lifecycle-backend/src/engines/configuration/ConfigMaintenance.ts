@@ -1,6 +1,6 @@
 import { LoggerService } from '@backstage/backend-plugin-api';
 import { SystemEvents } from '../../events/SystemEvents';
-import { sealContext } from './ConfigurationManager';
+import { sealContext } from './ConfigSealer';
 import { ConfigStore, StoredConfigEntry } from '../../database/ConfigStore';
 import {
   SEALED_FORMAT,

@@ -17,8 +17,8 @@ import { ConfigMaintenance } from './ConfigMaintenance';
 import {
   ConfigurationManager,
   ConfigurationManagerOptions,
-  sealContext,
 } from './ConfigurationManager';
+import { sealContext } from './ConfigSealer';
 import { exportConfiguration, importConfiguration } from './configBackup';
 import { SecretKeyRing } from './SecretKeyRing';
 
@@ -1567,7 +1567,7 @@ describe.each(databases.eachSupportedId())(
         await read(OWN_TENANT);
 
         // Another replica moves the plugin to tenant 'u': no event here.
-        await plugins.update(PLUGIN, { tenant: 'u' });
+        await plugins.change(PLUGIN, () => ({ tenant: 'u' }));
         now += 4_999;
         await expect(read(OWN_TENANT)).resolves.toMatchObject({
           pluginId: PLUGIN,
@@ -1579,7 +1579,7 @@ describe.each(databases.eachSupportedId())(
         });
 
         // A change on this replica outside the state machine: told at once.
-        await plugins.update(PLUGIN, { tenant: 't' });
+        await plugins.change(PLUGIN, () => ({ tenant: 't' }));
         manager.forgetPlugin(PLUGIN);
         expect(await caught(read(OTHER_TENANT))).toBeInstanceOf(NotFoundError);
         await expect(read(OWN_TENANT)).resolves.toMatchObject({

@@ -122,7 +122,7 @@ describe('HealthMonitor against real HTTP servers', () => {
     const plugins = PluginStore.create({ db });
     const instances = InstanceStore.create({ db });
     await plugins.create({ id: pluginId, tenant, runtime: 'external' });
-    await plugins.update(pluginId, { probes });
+    await plugins.change(pluginId, () => ({ probes }));
     const ids: string[] = [];
     for (const [i, port] of ports.entries()) {
       const id = `${pluginId}-${i + 1}`;

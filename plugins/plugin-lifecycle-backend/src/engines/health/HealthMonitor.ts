@@ -258,7 +258,7 @@ export class HealthMonitor {
       pluginId,
       origin: 'its registered probes',
     });
-    await this.#plugins.update(pluginId, { probes: parsed });
+    await this.#plugins.change(pluginId, () => ({ probes: parsed }));
     if (this.#started && !this.#stopped) {
       await this.#assignment.serialize(() =>
         this.#assignment.refreshTargets(false),

@@ -48,19 +48,21 @@ export class LifecycleStateMachine {
         `Plugin '${plugin.id}' is ${plugin.state}; it cannot move to ${to}`,
       );
     }
-    const { updatedAt } = await this.#store.applyTransition({
-      pluginId: plugin.id,
-      from: plugin.state,
-      to,
-      expectedRevision: plugin.revision,
-      ...context,
-    });
+    const { updatedAt, revision, rebasedOn } =
+      await this.#store.applyTransition({
+        pluginId: plugin.id,
+        from: plugin.state,
+        to,
+        expectedRevision: plugin.revision,
+        ...context,
+      });
     // The row now holds exactly this: no need to read it back.
+    // (with the fields written meanwhile, if any: see applyTransition)
     const updated: PluginRecord = {
-      ...plugin,
+      ...(rebasedOn ?? plugin),
       ...context.patch,
       state: to,
-      revision: plugin.revision + 1,
+      revision,
       operationId: isTransitional(to) ? context.operationId : undefined,
       updatedAt,
     };

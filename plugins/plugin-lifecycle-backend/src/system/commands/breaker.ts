@@ -3,6 +3,7 @@ import { LifecycleAction } from '@internal/plugin-lifecycle-common';
 import { QueuedOperation } from '../../database/OperationStore';
 import { PluginRecord, PluginStore } from '../../database/PluginStore';
 import {
+  BreakerState,
   INITIAL_BREAKER_STATE,
   breakerAllows,
   breakerRecord,
@@ -39,15 +40,24 @@ export class PluginBreaker {
    * cool-down one trial goes through (and is recorded as in flight).
    */
   async assertAllows(plugin: PluginRecord, action: LifecycleAction) {
-    const before = plugin.breaker ?? INITIAL_BREAKER_STATE;
-    const verdict = breakerAllows(before, Date.now(), this.#options());
-    if (!verdict.allowed) {
-      throw new ConflictError(
-        `Cannot ${action} plugin '${plugin.id}': ${verdict.reason}`,
+    const at = Date.now();
+    const decide = (breaker = INITIAL_BREAKER_STATE) => {
+      const verdict = breakerAllows(breaker, at, this.#options());
+      if (!verdict.allowed) {
+        throw new ConflictError(
+          `Cannot ${action} plugin '${plugin.id}': ${verdict.reason}`,
+        );
+      }
+      return JSON.stringify(verdict.state) === JSON.stringify(breaker)
+        ? undefined
+        : { breaker: verdict.state };
+    };
+    // Decided on the record at hand first (the common case writes nothing),
+    // then again on the stored plugin as part of the write.
+    if (decide(plugin.breaker)) {
+      await this.#o.plugins.change(plugin.id, current =>
+        decide(current.breaker),
       );
-    }
-    if (JSON.stringify(verdict.state) !== JSON.stringify(before)) {
-      await this.#o.plugins.update(plugin.id, { breaker: verdict.state });
     }
   }
 
@@ -55,21 +65,29 @@ export class PluginBreaker {
   async record(op: QueuedOperation, succeeded: boolean) {
     const plugin = await this.#o.plugins.get(op.pluginId);
     if (!plugin) return;
-    const before = plugin.breaker ?? INITIAL_BREAKER_STATE;
-    if (
+    const unchanged = (breaker: BreakerState) =>
       succeeded &&
-      before.status === 'closed' &&
-      before.consecutiveFailures === 0
-    ) {
+      breaker.status === 'closed' &&
+      breaker.consecutiveFailures === 0;
+    if (unchanged(plugin.breaker ?? INITIAL_BREAKER_STATE)) {
       return; // the common case: nothing changes
     }
-    const after = breakerRecord(
-      before,
-      succeeded ? 'success' : 'failure',
-      Date.now(),
-      this.#options(),
-    );
-    await this.#o.plugins.update(plugin.id, { breaker: after });
+    const at = Date.now();
+    let before = INITIAL_BREAKER_STATE;
+    let after = INITIAL_BREAKER_STATE;
+    // The breaker as stored when written (decided again if another write came first).
+    await this.#o.plugins.change(plugin.id, current => {
+      before = current.breaker ?? INITIAL_BREAKER_STATE;
+      if (unchanged(before)) return undefined;
+      after = breakerRecord(
+        before,
+        succeeded ? 'success' : 'failure',
+        at,
+        this.#options(),
+      );
+      return { breaker: after };
+    });
+    if (unchanged(before)) return;
     if (after.status === 'open' && before.status !== 'open') {
       this.#o.events.publish('orchestrator', 'circuitOpened', {
         pluginId: plugin.id,

@@ -114,10 +114,10 @@ export class InstallCommands {
       }));
     await queue.assertCanQueue(plugin, 'install');
     if (existing) {
-      await plugins.update(id, {
-        runtime: requests.runtimeFor(id, request, existing.runtime),
+      await plugins.change(id, current => ({
+        runtime: requests.runtimeFor(id, request, current.runtime),
         ...(request.entityRef ? { entityRef: request.entityRef } : {}),
-      });
+      }));
     }
     await requests.writeConfiguration(plugin, request, userId);
     const {
