@@ -381,9 +381,8 @@ export const pluginLifecyclePlugin = createBackendPlugin({
           await createRouter({
             system: orchestration,
             authorizer,
-            discovery: { discovery, proxy },
+            proxy,
             proxyMetrics,
-            health,
             shutdown: shuttingDown.signal,
             heldRequests: HeldRequests.create(config.heldRequests),
             auditor: deps.auditor,

@@ -16,4 +16,5 @@ export * from './api/validationMessage';
 export * from './api/operations';
 export * from './api/health';
 export * from './permissions';
+export * from './routes';
 export * from './client/PluginLifecycleClient';

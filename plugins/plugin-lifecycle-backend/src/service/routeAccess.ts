@@ -1,3 +1,4 @@
+import { AuditorService } from '@backstage/backend-plugin-api';
 import { InputError } from '@backstage/errors';
 import {
   PluginLifecyclePluginPermission,
@@ -6,7 +7,7 @@ import {
 import { Request } from 'express';
 import { z } from 'zod';
 import { TenantScope } from '../domain/tenancy';
-import type { Access, ListFilter } from './RouteAuthorizer';
+import type { Access, ListFilter, RouteAuthorizer } from './RouteAuthorizer';
 
 /** Who is calling and which tenants it may act on. */
 export type Caller = { actor?: string; scope: TenantScope };
@@ -53,4 +54,39 @@ export function parseInput<T extends z.ZodType>(
     throw new InputError(`Invalid ${what}: ${validationMessage(result.error)}`);
   }
   return result.data;
+}
+
+/**
+ * The permission checks and the audited mutations every endpoint uses,
+ * over the route authorizer and the auditor.
+ */
+export function createRouteAccess(options: {
+  authorizer: RouteAuthorizer;
+  auditor: AuditorService;
+}): RouteAccess {
+  const { authorizer, auditor } = options;
+  return {
+    authorize: (req, permission, resourceRef) =>
+      authorizer.authorize(req, { permission, resourceRef } as Access),
+    authorizeList: (req, permission) =>
+      authorizer.authorizeList(req, permission),
+    audited: async (req, access, eventId, meta, fn, summarize) => {
+      const caller = await authorizer.authorize(
+        req,
+        ...(Array.isArray(access) ? access : [access]),
+      );
+      const event = await auditor.createEvent({ eventId, request: req, meta });
+      try {
+        const result = await fn(caller);
+        const summary = summarize ? summarize(result) : result;
+        await event.success({
+          meta: { result: JSON.parse(JSON.stringify(summary ?? null)) },
+        });
+        return result;
+      } catch (error) {
+        await event.fail({ error: error as Error });
+        throw error;
+      }
+    },
+  };
 }

@@ -18,6 +18,9 @@ import { SystemEventListeners } from '../events/eventMap';
 import { ALL_TENANTS, TenantScope } from '../domain/tenancy';
 import { Tenancy } from '../engines/tenancy/Tenancy';
 import { BatchCommands } from './commands/batchCommands';
+import { ConfigBackupCommands } from './commands/configBackupCommands';
+import { DiscoveryCommands } from './commands/discoveryCommands';
+import { HealthQueries } from './commands/healthQueries';
 import {
   ActionOptions,
   InstallCommands,
@@ -123,6 +126,29 @@ export class PluginLifecycleOrchestrationSystem {
       throw new Error('Service discovery is not part of this system');
     }
     return this.#p.discovery;
+  }
+
+  // The router's discovery, health and configuration backup routes go
+  // through these modules (thin: each is a handful of delegations).
+
+  /** Service discovery's commands within a caller's tenants. */
+  get discoveryCommands(): DiscoveryCommands {
+    return DiscoveryCommands.create({
+      discovery: this.getPluginServiceDiscovery(),
+    });
+  }
+
+  /** A plugin's health and its probes, within a caller's tenants. */
+  get healthQueries(): HealthQueries {
+    return HealthQueries.create({ health: this.getPluginHealthMonitor() });
+  }
+
+  /** Export and import of configuration, within a caller's tenants. */
+  get configBackupCommands(): ConfigBackupCommands {
+    return ConfigBackupCommands.create({
+      configuration: this.#p.configuration,
+      plugins: this.#p.plugins,
+    });
   }
 
   /** See {@link LifecycleCommands.markPluginError}. */

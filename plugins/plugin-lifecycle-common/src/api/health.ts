@@ -1,4 +1,9 @@
-import { ProbeDefinition } from './schemas';
+import { z } from 'zod';
+import {
+  ProbeDefinition,
+  decimalIntegerParam,
+  probeListSchema,
+} from './schemas';
 
 /**
  * What the health monitor makes of an instance, in one word.
@@ -153,3 +158,16 @@ export interface PluginHealthQuery {
    */
   recent?: number;
 }
+
+/** The body of `PUT /plugins/{id}/probes`. @public */
+export const setProbesRequestSchema = z
+  .object({ probes: probeListSchema })
+  .strict();
+
+/** The query of `GET /plugins/{id}/health`. @public */
+export const healthQuerySchema = z
+  .object({
+    /** Sampled results per probe to include, newest first. */
+    recent: decimalIntegerParam({ min: 0, max: 100 }).optional(),
+  })
+  .strict();

@@ -430,7 +430,11 @@ export const getOperationQuerySchema = z
       min: 0,
       max: 60,
       name: 'waitSeconds',
-    }).optional(),
+    })
+      .optional()
+      .describe(
+        'Answer once the operation has ended, or after this many seconds (at most 60)',
+      ),
   })
   .strict();
 

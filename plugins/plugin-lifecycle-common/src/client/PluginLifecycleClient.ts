@@ -29,6 +29,10 @@ import {
   StateTransition,
 } from '../api/types';
 import { PluginHealth, PluginHealthQuery } from '../api/health';
+import { z } from 'zod';
+import { ConfigEnvironments } from '../routes/configRoutes';
+import { RouteSpec, routePath } from '../routes/route';
+import { pluginLifecycleRoutes as routes } from '../routes';
 
 /**
  * The annotation that links a catalog entity to a managed plugin.
@@ -39,6 +43,14 @@ export const PLUGIN_ID_ANNOTATION = 'plugin-lifecycle.backstage.io/plugin-id';
 
 /** @public */
 export type LifecycleCommand = 'start' | 'stop' | 'restart' | 'uninstall';
+
+/** The routes of {@link LifecycleCommand}s. */
+const commandRoutes = {
+  start: routes.startPlugin,
+  stop: routes.stopPlugin,
+  restart: routes.restartPlugin,
+  uninstall: routes.uninstallPlugin,
+};
 
 /**
  * The typed HTTP client of the plugin-lifecycle backend, usable in the browser
@@ -80,11 +92,11 @@ export class PluginLifecycleClient {
     limit?: number;
     cursor?: string;
   }): Promise<Page<PluginSummary>> {
-    return this.#request<Page<PluginSummary>>(`/plugins${queryString(filter)}`);
+    return this.#call(routes.listPlugins, { query: filter });
   }
 
   async getPlugin(pluginId: string): Promise<PluginDetails> {
-    return this.#request(`/plugins/${encodeURIComponent(pluginId)}`);
+    return this.#call(routes.getPlugin, { params: { pluginId } });
   }
 
   /** A plugin's whole state history, oldest first, following the pages. */
@@ -99,9 +111,7 @@ export class PluginLifecycleClient {
     pluginId: string,
     page?: { limit?: number; cursor?: string },
   ): Promise<Page<StateTransition>> {
-    return this.#request<Page<StateTransition>>(
-      `/plugins/${encodeURIComponent(pluginId)}/history${queryString(page)}`,
-    );
+    return this.#call(routes.getHistory, { params: { pluginId }, query: page });
   }
 
   /**
@@ -112,19 +122,18 @@ export class PluginLifecycleClient {
     pluginId: string,
     options?: PluginHealthQuery,
   ): Promise<PluginHealth> {
-    const query =
-      options?.recent === undefined ? '' : `?recent=${options.recent}`;
-    return this.#request(
-      `/plugins/${encodeURIComponent(pluginId)}/health${query}`,
-    );
+    return this.#call(routes.getPluginHealth, {
+      params: { pluginId },
+      query: { recent: options?.recent },
+    });
   }
 
   async installPlugin(
     pluginId: string,
     request: InstallRequest,
   ): Promise<OperationAccepted> {
-    return this.#request(`/plugins/${encodeURIComponent(pluginId)}/install`, {
-      method: 'POST',
+    return this.#call(routes.installPlugin, {
+      params: { pluginId },
       body: request,
     });
   }
@@ -137,8 +146,8 @@ export class PluginLifecycleClient {
     pluginId: string,
     request: UpdateRequest,
   ): Promise<OperationAccepted> {
-    return this.#request(`/plugins/${encodeURIComponent(pluginId)}/update`, {
-      method: 'POST',
+    return this.#call(routes.updatePlugin, {
+      params: { pluginId },
       body: request,
     });
   }
@@ -152,12 +161,10 @@ export class PluginLifecycleClient {
     operationId: string,
     request: UpdateRollbackRequest = {},
   ): Promise<OperationAccepted> {
-    return this.#request(
-      `/plugins/${encodeURIComponent(pluginId)}/update/${encodeURIComponent(
-        operationId,
-      )}/rollback`,
-      { method: 'POST', body: request },
-    );
+    return this.#call(routes.rollbackUpdate, {
+      params: { pluginId, operationId },
+      body: request,
+    });
   }
 
   async runCommand(
@@ -165,13 +172,10 @@ export class PluginLifecycleClient {
     command: LifecycleCommand,
     options?: { reason?: string },
   ): Promise<OperationAccepted> {
-    return this.#request(
-      `/plugins/${encodeURIComponent(pluginId)}/${command}`,
-      {
-        method: 'POST',
-        body: options ?? {},
-      },
-    );
+    return this.#call(commandRoutes[command], {
+      params: { pluginId },
+      body: options ?? {},
+    });
   }
 
   /**
@@ -191,23 +195,21 @@ export class PluginLifecycleClient {
     pluginId: string,
     page?: { limit?: number; cursor?: string },
   ): Promise<Page<Operation>> {
-    return this.#request<Page<Operation>>(
-      `/plugins/${encodeURIComponent(pluginId)}/operations${queryString(page)}`,
-    );
+    return this.#call(routes.listPluginOperations, {
+      params: { pluginId },
+      query: page,
+    });
   }
 
   async cancelOperation(operationId: string): Promise<Operation> {
-    return this.#request(
-      `/operations/${encodeURIComponent(operationId)}/cancel`,
-      {
-        method: 'POST',
-        body: {},
-      },
-    );
+    return this.#call(routes.cancelOperation, {
+      params: { operationId },
+      body: {},
+    });
   }
 
   async submitBatch(batch: BatchRequest): Promise<BatchAccepted> {
-    return this.#request('/operations/batch', { method: 'POST', body: batch });
+    return this.#call(routes.submitBatch, { body: batch });
   }
 
   /**
@@ -218,21 +220,15 @@ export class PluginLifecycleClient {
     operationId: string,
     options: { waitSeconds?: number } = {},
   ): Promise<Operation> {
-    const query =
-      options.waitSeconds !== undefined
-        ? `?waitSeconds=${options.waitSeconds}`
-        : '';
-    return this.#request(
-      `/operations/${encodeURIComponent(operationId)}${query}`,
-    );
+    return this.#call(routes.getOperation, {
+      params: { operationId },
+      query: { waitSeconds: options.waitSeconds },
+    });
   }
 
   /** The environments configuration may target, and the default one. */
-  async getConfigEnvironments(): Promise<{
-    environments: string[];
-    defaultEnvironment: string;
-  }> {
-    return this.#request('/config/environments');
+  async getConfigEnvironments(): Promise<ConfigEnvironments> {
+    return this.#call(routes.getConfigEnvironments, {});
   }
 
   /**
@@ -245,13 +241,13 @@ export class PluginLifecycleClient {
     environment: string,
     options?: { reveal?: boolean; at?: string },
   ): Promise<EffectiveConfiguration> {
-    const query = new URLSearchParams();
-    if (options?.reveal) query.set('reveal', 'true');
-    if (options?.at) query.set('at', options.at);
-    const q = query.toString();
-    return this.#request(
-      `${this.#configPath(pluginId, environment)}${q ? `?${q}` : ''}`,
-    );
+    return this.#call(routes.getConfiguration, {
+      params: { pluginId, environment },
+      query: {
+        reveal: options?.reveal ? 'true' : undefined,
+        at: options?.at || undefined,
+      },
+    });
   }
 
   /**
@@ -264,11 +260,11 @@ export class PluginLifecycleClient {
     layer: string,
     request: Omit<SetConfigurationRequest, 'dryRun'>,
   ): Promise<ConfigWriteResult> {
-    return this.#request(this.#configPath(pluginId, layer), {
-      method: 'PUT',
+    return this.#call(routes.setConfiguration, {
+      params: { pluginId, environment: layer },
       // A dry run answers a preview instead: see previewConfiguration.
       body: { ...request, dryRun: undefined },
-    });
+    }) as Promise<ConfigWriteResult>;
   }
 
   /** Sets and removes keys of one layer, leaving its other keys alone. */
@@ -277,10 +273,10 @@ export class PluginLifecycleClient {
     layer: string,
     request: Omit<PatchConfigurationRequest, 'dryRun'>,
   ): Promise<ConfigWriteResult> {
-    return this.#request(this.#configPath(pluginId, layer), {
-      method: 'PATCH',
+    return this.#call(routes.patchConfiguration, {
+      params: { pluginId, environment: layer },
       body: { ...request, dryRun: undefined },
-    });
+    }) as Promise<ConfigWriteResult>;
   }
 
   /** What a PUT (`replace`) or PATCH (`merge`) would do; nothing is stored. */
@@ -290,19 +286,22 @@ export class PluginLifecycleClient {
     mode: 'replace' | 'merge',
     request: SetConfigurationRequest | PatchConfigurationRequest,
   ): Promise<ConfigWritePreview> {
-    return this.#request(this.#configPath(pluginId, layer), {
-      method: mode === 'replace' ? 'PUT' : 'PATCH',
-      body: { ...request, dryRun: true },
-    });
+    return this.#call(
+      mode === 'replace' ? routes.setConfiguration : routes.patchConfiguration,
+      {
+        params: { pluginId, environment: layer },
+        body: { ...request, dryRun: true },
+      },
+    ) as Promise<ConfigWritePreview>;
   }
 
   async listConfigVersions(
     pluginId: string,
     layer: string,
   ): Promise<ConfigVersionSummary[]> {
-    const body = await this.#request<{ items: ConfigVersionSummary[] }>(
-      `${this.#configPath(pluginId, layer)}/versions`,
-    );
+    const body = await this.#call(routes.listConfigVersions, {
+      params: { pluginId, layer },
+    });
     return body.items;
   }
 
@@ -311,9 +310,9 @@ export class PluginLifecycleClient {
     layer: string,
     version: number,
   ): Promise<ConfigVersion> {
-    return this.#request(
-      `${this.#configPath(pluginId, layer)}/versions/${version}`,
-    );
+    return this.#call(routes.getConfigVersion, {
+      params: { pluginId, layer, version },
+    });
   }
 
   async diffConfigVersions(
@@ -322,9 +321,10 @@ export class PluginLifecycleClient {
     from: number,
     to: number,
   ): Promise<ConfigDiff> {
-    return this.#request(
-      `${this.#configPath(pluginId, layer)}/diff?from=${from}&to=${to}`,
-    );
+    return this.#call(routes.diffConfigVersions, {
+      params: { pluginId, layer },
+      query: { from, to },
+    });
   }
 
   /** Writes the content of an earlier version as a new version. */
@@ -333,8 +333,8 @@ export class PluginLifecycleClient {
     layer: string,
     request: ConfigRollbackRequest,
   ): Promise<ConfigWriteResult> {
-    return this.#request(`${this.#configPath(pluginId, layer)}/rollback`, {
-      method: 'POST',
+    return this.#call(routes.rollbackConfiguration, {
+      params: { pluginId, layer },
       body: request,
     });
   }
@@ -345,21 +345,14 @@ export class PluginLifecycleClient {
     environment: string,
     options: { afterRevision: number; key?: string; timeoutMs?: number },
   ): Promise<ConfigWatchResult> {
-    const query = new URLSearchParams({
-      afterRevision: String(options.afterRevision),
+    return this.#call(routes.watchConfiguration, {
+      params: { pluginId, environment },
+      query: {
+        afterRevision: options.afterRevision,
+        key: options.key || undefined,
+        timeoutMs: options.timeoutMs,
+      },
     });
-    if (options.key) query.set('key', options.key);
-    if (options.timeoutMs !== undefined)
-      query.set('timeoutMs', String(options.timeoutMs));
-    return this.#request(
-      `${this.#configPath(pluginId, environment)}/watch?${query}`,
-    );
-  }
-
-  #configPath(pluginId: string, layer: string) {
-    return `/plugins/${encodeURIComponent(
-      pluginId,
-    )}/config/${encodeURIComponent(layer)}`;
   }
 
   async #allPages<T>(
@@ -375,20 +368,32 @@ export class PluginLifecycleClient {
     return items;
   }
 
-  async #request<T>(
-    path: string,
-    init?: { method: string; body: unknown },
-  ): Promise<T> {
+  /**
+   * Calls a route of the registry: its method, its path with `params`
+   * filled in, `query` (undefined values left out) and `body` as JSON.
+   */
+  async #call<R extends RouteSpec>(
+    route: R,
+    request: {
+      params?: Record<string, string | number>;
+      query?: Record<string, string | number | undefined>;
+      body?: unknown;
+    },
+  ): Promise<z.infer<R['response']>> {
     const baseUrl = await this.#discoveryApi.getBaseUrl('plugin-lifecycle');
+    const path = `${routePath(route, request.params)}${queryString(
+      request.query,
+    )}`;
+    const hasBody = 'body' in request;
     const response = await this.#fetchApi.fetch(`${baseUrl}${path}`, {
-      method: init?.method ?? 'GET',
-      headers: init ? { 'Content-Type': 'application/json' } : undefined,
-      body: init ? JSON.stringify(init.body) : undefined,
+      method: route.method.toUpperCase(),
+      headers: hasBody ? { 'Content-Type': 'application/json' } : undefined,
+      body: hasBody ? JSON.stringify(request.body) : undefined,
     });
     if (!response.ok) {
       throw await ResponseError.fromResponse(response);
     }
-    return (await response.json()) as T;
+    return (await response.json()) as z.infer<R['response']>;
   }
 }
 

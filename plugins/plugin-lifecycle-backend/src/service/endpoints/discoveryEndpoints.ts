@@ -1,27 +1,28 @@
 import { InputError } from '@backstage/errors';
 import {
-  AFFINITY_HEADER,
-  TENANT_HEADER,
-  heartbeatsRequestSchema,
-  listServicesQuerySchema,
-  registerServicesRequestSchema,
-  pluginLifecycleProxyWritePermission,
-  pluginLifecycleReadPermission,
+  discoveryRoutes as routes,
   pluginLifecycleServiceRegisterPermission,
-  resolveQuerySchema,
 } from '@internal/plugin-lifecycle-common';
-import express, { Request, Router } from 'express';
-import {
-  ServiceDiscovery,
-  ServiceListKey,
-} from '../engines/discovery/ServiceDiscovery';
-import { ServiceProxy } from '../engines/discovery/ServiceProxy';
-import { RouteAccess, parseInput } from './routeAccess';
+import express, { Router } from 'express';
+import type { ServiceListKey } from '../../engines/discovery/ServiceDiscovery';
+import type { DiscoveryCommands } from '../../system/commands/discoveryCommands';
+import { RouteAccess, parseInput } from '../routeAccess';
+import { mount } from './mount';
 
-/** What the discovery routes borrow from the main router. */
-export interface DiscoveryRoutesContext extends RouteAccess {
-  discovery: ServiceDiscovery;
-  proxy: ServiceProxy;
+/** What the discovery endpoints borrow from the router. */
+export interface DiscoveryEndpointsContext extends RouteAccess {
+  /** The facade's discovery commands. */
+  discovery: Pick<
+    DiscoveryCommands,
+    | 'listServices'
+    | 'registerService'
+    | 'registerServices'
+    | 'updateService'
+    | 'deregisterService'
+    | 'heartbeat'
+    | 'heartbeats'
+    | 'getLoadBalancedService'
+  >;
 }
 
 /** Services in a page of `GET /services` unless the caller says `limit`. */
@@ -50,38 +51,29 @@ function readCursor(cursor: string): ServiceListKey {
   );
 }
 
-function header(req: Request, name: string): string | undefined {
-  const value = req.headers[name];
-  return typeof value === 'string' ? value : undefined;
-}
-
 /**
  * Service discovery's routes: register, list, heartbeat, change and
- * deregister service instances, resolve a name to one instance, and proxy
- * requests to one (`ALL /proxy/{serviceName}/...`).
+ * deregister service instances, and resolve a name to one instance.
  *
- * The proxy route goes through Backstage's middleware and permission check
- * on every request; the data plane listener
- * ({@link ServiceProxy.startDataPlane}) skips both.
- *
- * Call it before the router's own `express.json()`: the proxy then streams
- * request bodies untouched (after it, a JSON body that was already parsed
- * is serialized again).
+ * Bound before the router's own `express.json()`: these routes parse their
+ * bodies themselves, and the proxy beside them streams bodies untouched.
+ * The request body envelopes are checked here; discovery validates the
+ * registrations themselves.
  */
-export function addDiscoveryRoutes(
+export function bindDiscoveryEndpoints(
   router: Router,
-  context: DiscoveryRoutesContext,
+  context: DiscoveryEndpointsContext,
 ) {
-  const { discovery, proxy, authorize, audited } = context;
+  const { discovery, authorize, audited } = context;
   /** Registering, changing and removing services in discovery. */
   const register = { permission: pluginLifecycleServiceRegisterPermission };
   const json = express.json({ limit: '1mb' });
   // A bulk of 1,000 registrations with health checks and metadata.
   const bulkJson = express.json({ limit: '10mb' });
 
-  router.get('/services', async (req, res) => {
-    const { scope } = await authorize(req, pluginLifecycleReadPermission);
-    const query = parseInput(listServicesQuerySchema, req.query, 'query');
+  mount(router, routes.listServices, async (req, res) => {
+    const { scope } = await authorize(req, routes.listServices.permission);
+    const query = parseInput(routes.listServices.query, req.query, 'query');
     const page = await discovery.listServices(
       {
         scope,
@@ -101,9 +93,9 @@ export function addDiscoveryRoutes(
 
   // Many registrations or heartbeats in one call, for fleets: one
   // transaction and one update of the view instead of one per service.
-  router.post('/services/batch', bulkJson, async (req, res) => {
+  mount(router, routes.registerServices, bulkJson, async (req, res) => {
     const { services } = parseInput(
-      registerServicesRequestSchema,
+      routes.registerServices.body,
       req.body,
       'body',
     );
@@ -118,20 +110,13 @@ export function addDiscoveryRoutes(
   });
 
   // Not audited, like the heartbeat of one service.
-  router.post('/services/heartbeats', json, async (req, res) => {
-    const { scope } = await authorize(
-      req,
-      pluginLifecycleServiceRegisterPermission,
-    );
-    const { serviceIds } = parseInput(
-      heartbeatsRequestSchema,
-      req.body,
-      'body',
-    );
+  mount(router, routes.heartbeats, json, async (req, res) => {
+    const { scope } = await authorize(req, routes.heartbeats.permission);
+    const { serviceIds } = parseInput(routes.heartbeats.body, req.body, 'body');
     res.json(await discovery.heartbeats(serviceIds, { scope }));
   });
 
-  router.post('/services', json, async (req, res) => {
+  mount(router, routes.registerService, json, async (req, res) => {
     const serviceName =
       typeof req.body?.serviceName === 'string' ? req.body.serviceName : '';
     const registered = await audited(
@@ -144,7 +129,7 @@ export function addDiscoveryRoutes(
     res.status(201).json(registered);
   });
 
-  router.delete('/services/:serviceId', async (req, res) => {
+  mount(router, routes.deregisterService, async (req, res) => {
     const { serviceId } = req.params;
     await audited(
       req,
@@ -157,15 +142,12 @@ export function addDiscoveryRoutes(
   });
 
   // Not audited: instances heartbeat every few seconds.
-  router.post('/services/:serviceId/heartbeat', async (req, res) => {
-    const { scope } = await authorize(
-      req,
-      pluginLifecycleServiceRegisterPermission,
-    );
+  mount(router, routes.heartbeat, async (req, res) => {
+    const { scope } = await authorize(req, routes.heartbeat.permission);
     res.json(await discovery.heartbeat(req.params.serviceId, { scope }));
   });
 
-  router.patch('/services/:serviceId', json, async (req, res) => {
+  mount(router, routes.updateService, json, async (req, res) => {
     const { serviceId } = req.params;
     const updated = await audited(
       req,
@@ -178,13 +160,13 @@ export function addDiscoveryRoutes(
   });
 
   // A managed plugin's service has its id for a name: its resource ref.
-  router.get('/services/:serviceName/resolve', async (req, res) => {
+  mount(router, routes.resolveService, async (req, res) => {
     const { scope } = await authorize(
       req,
-      pluginLifecycleReadPermission,
+      routes.resolveService.permission,
       req.params.serviceName,
     );
-    const query = parseInput(resolveQuerySchema, req.query, 'query');
+    const query = parseInput(routes.resolveService.query, req.query, 'query');
     res.json(
       await discovery.getLoadBalancedService(
         req.params.serviceName,
@@ -194,31 +176,4 @@ export function addDiscoveryRoutes(
       ),
     );
   });
-
-  router.all(
-    ['/proxy/:serviceName', '/proxy/:serviceName/*'],
-    async (req, res) => {
-      // Reading needs read; anything that may change something needs proxy.write.
-      const { scope } = await authorize(
-        req,
-        ['GET', 'HEAD'].includes(req.method)
-          ? pluginLifecycleReadPermission
-          : pluginLifecycleProxyWritePermission,
-        req.params.serviceName,
-      );
-      // The raw rest of the URL, as the client encoded it, query included.
-      const rest = /^\/proxy\/[^/?#]+(.*)$/s.exec(req.url)?.[1] ?? '';
-      const affinity = header(req, AFFINITY_HEADER);
-      const tenant = header(req, TENANT_HEADER);
-      await proxy.handle(
-        req,
-        res,
-        req.params.serviceName,
-        rest === '' || rest.startsWith('?') ? `/${rest}` : rest,
-        { ip: req.ip, ...(affinity ? { key: affinity } : {}) },
-        scope,
-        tenant ? { tenant } : {},
-      );
-    },
-  );
 }

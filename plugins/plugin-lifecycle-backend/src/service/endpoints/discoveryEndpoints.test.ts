@@ -6,12 +6,15 @@ import { NotAllowedError } from '@backstage/errors';
 import express, { Request } from 'express';
 import Router from 'express-promise-router';
 import request from 'supertest';
-import { applyDatabaseMigrations } from '../database/migrations';
-import { ProxyMetrics } from '../engines/discovery/ProxyMetrics';
-import { ServiceDiscovery } from '../engines/discovery/ServiceDiscovery';
-import { ServiceProxy } from '../engines/discovery/ServiceProxy';
-import { ALL_TENANTS, TenantScope } from '../domain/tenancy';
-import { addDiscoveryRoutes } from './discoveryRoutes';
+import { applyDatabaseMigrations } from '../../database/migrations';
+import { ProxyMetrics } from '../../engines/discovery/ProxyMetrics';
+import { ServiceDiscovery } from '../../engines/discovery/ServiceDiscovery';
+import { ServiceProxy } from '../../engines/discovery/ServiceProxy';
+import { ALL_TENANTS, TenantScope } from '../../domain/tenancy';
+import { bindDiscoveryEndpoints } from './discoveryEndpoints';
+import { bindProxyEndpoint } from './proxyEndpoint';
+import { DiscoveryCommands } from '../../system/commands/discoveryCommands';
+import { RouteAccess } from '../routeAccess';
 
 jest.setTimeout(60_000);
 
@@ -77,9 +80,7 @@ describe('discovery routes', () => {
     const router = Router();
     // As the plugin's router does: JSON parsed for every route.
     router.use(express.json());
-    addDiscoveryRoutes(router, {
-      discovery,
-      proxy,
+    const routeAccess: RouteAccess = {
       authorize,
       authorizeList: async (req, permission) => ({
         ...(await authorize(req, permission)),
@@ -97,7 +98,13 @@ describe('discovery routes', () => {
           throw error;
         }
       },
+    };
+    // Through the facade's discovery commands, as the plugin's router does.
+    bindDiscoveryEndpoints(router, {
+      ...routeAccess,
+      discovery: DiscoveryCommands.create({ discovery }),
     });
+    bindProxyEndpoint(router, { ...routeAccess, proxy });
     app = express();
     app.use(router);
     app.use(

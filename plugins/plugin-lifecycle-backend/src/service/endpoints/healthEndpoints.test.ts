@@ -9,9 +9,9 @@ import {
 import express, { Request } from 'express';
 import Router from 'express-promise-router';
 import request from 'supertest';
-import type { PluginHealth } from '../engines/health/HealthMonitor';
-import { TenantScope } from '../domain/tenancy';
-import { HealthRoutesContext, addHealthRoutes } from './healthRoutes';
+import type { PluginHealth } from '../../engines/health/HealthMonitor';
+import { TenantScope } from '../../domain/tenancy';
+import { HealthEndpointsContext, bindHealthEndpoints } from './healthEndpoints';
 
 const HEALTH: PluginHealth = {
   pluginId: 'sample',
@@ -42,7 +42,7 @@ describe('health routes', () => {
   let denied: string | undefined;
   const scope: TenantScope = { tenants: ['team-a'] };
 
-  const health: HealthRoutesContext['health'] = {
+  const health: HealthEndpointsContext['health'] = {
     getPluginHealth: async (pluginId, options) => {
       calls.push({ what: 'getPluginHealth', args: [pluginId, options] });
       if (pluginId !== 'sample') {
@@ -69,7 +69,7 @@ describe('health routes', () => {
   const app = express();
   const router = Router();
   router.use(express.json());
-  addHealthRoutes(router, {
+  bindHealthEndpoints(router, {
     health,
     authorize,
     authorizeList: async (req, permission) => ({

@@ -9,7 +9,7 @@ import request from 'supertest';
 import {
   startLifecycleBackend,
   waitForOperation,
-} from '../__testUtils__/testBackend';
+} from '../../__testUtils__/testBackend';
 
 jest.setTimeout(90_000);
 
