@@ -19,7 +19,9 @@ import {
   PluginResources,
 } from '../permissions/PluginResources';
 import { PluginLifecyclePluginResource } from '../permissions/rules';
-import { Caller } from './routeAccess';
+
+/** Who calls a route: the actor for the audit log and the tenants it may see. */
+export type Caller = { actor?: string; scope: TenantScope };
 
 /**
  * One permission check: a basic permission, or a permission on one managed

@@ -6,11 +6,16 @@ import {
 } from '@internal/plugin-lifecycle-common';
 import { Request } from 'express';
 import { z } from 'zod';
-import { TenantScope } from '../domain/tenancy';
-import type { Access, ListFilter, RouteAuthorizer } from './RouteAuthorizer';
+import type {
+  Access,
+  Caller,
+  ListFilter,
+  RouteAuthorizer,
+} from './RouteAuthorizer';
+
+export type { Caller };
 
 /** Who is calling and which tenants it may act on. */
-export type Caller = { actor?: string; scope: TenantScope };
 
 /** What every route module borrows from the main router. */
 export interface RouteAccess {

@@ -51,10 +51,13 @@ export interface OrchestrationSystemParts {
   maintenance: MaintenanceCommands;
   plugins: PluginQueries;
   operations: OperationQueries;
+  configBackup: ConfigBackupCommands;
   /** Served by `getPluginHealthMonitor()`. */
   health?: HealthMonitor;
+  healthQueries?: HealthQueries;
   /** Served by `getPluginServiceDiscovery()`. */
   discovery?: ServiceDiscovery;
+  discoveryCommands?: DiscoveryCommands;
 }
 
 /**
@@ -133,22 +136,23 @@ export class PluginLifecycleOrchestrationSystem {
 
   /** Service discovery's commands within a caller's tenants. */
   get discoveryCommands(): DiscoveryCommands {
-    return DiscoveryCommands.create({
-      discovery: this.getPluginServiceDiscovery(),
-    });
+    if (!this.#p.discoveryCommands) {
+      throw new Error('Service discovery is not part of this system');
+    }
+    return this.#p.discoveryCommands;
   }
 
   /** A plugin's health and its probes, within a caller's tenants. */
   get healthQueries(): HealthQueries {
-    return HealthQueries.create({ health: this.getPluginHealthMonitor() });
+    if (!this.#p.healthQueries) {
+      throw new Error('The health monitor is not part of this system');
+    }
+    return this.#p.healthQueries;
   }
 
   /** Export and import of configuration, within a caller's tenants. */
   get configBackupCommands(): ConfigBackupCommands {
-    return ConfigBackupCommands.create({
-      configuration: this.#p.configuration,
-      plugins: this.#p.plugins,
-    });
+    return this.#p.configBackup;
   }
 
   /** See {@link LifecycleCommands.markPluginError}. */

@@ -35,6 +35,9 @@ import { OperationQueries } from '../system/commands/operationQueries';
 import { OperationQueue } from '../system/commands/operationQueue';
 import { PluginLookup } from '../system/commands/pluginLookup';
 import { PluginQueries } from '../system/commands/pluginQueries';
+import { ConfigBackupCommands } from '../system/commands/configBackupCommands';
+import { DiscoveryCommands } from '../system/commands/discoveryCommands';
+import { HealthQueries } from '../system/commands/healthQueries';
 import { followInstanceExits } from './instanceExits';
 import { lifecycleConfiguration } from './lifecycleConfiguration';
 
@@ -226,6 +229,15 @@ export async function createOrchestrationSystem(
     crashRestarter,
     logger,
   });
+  const pluginQueries = PluginQueries.create({
+    plugins,
+    instances,
+    operations,
+    crashRestarter,
+    orchestrator,
+    lookup,
+  });
+  const health = options.healthMonitor?.(lifecycle);
   const system = PluginLifecycleOrchestrationSystem.create({
     events,
     tenancy,
@@ -255,17 +267,18 @@ export async function createOrchestrationSystem(
       stopGracePeriodMs: config.runtime.process.stopGracePeriod,
       stopInstances: config.shutdown.stopInstances,
     }),
-    plugins: PluginQueries.create({
-      plugins,
-      instances,
-      operations,
-      crashRestarter,
-      orchestrator,
-      lookup,
-    }),
+    plugins: pluginQueries,
     operations: operationQueries,
-    health: options.healthMonitor?.(lifecycle),
+    configBackup: ConfigBackupCommands.create({
+      configuration,
+      plugins: pluginQueries,
+    }),
+    health,
+    healthQueries: health && HealthQueries.create({ health }),
     discovery: options.discovery,
+    discoveryCommands:
+      options.discovery &&
+      DiscoveryCommands.create({ discovery: options.discovery }),
   });
 
   // The instances a gone backend left running are adopted before an
