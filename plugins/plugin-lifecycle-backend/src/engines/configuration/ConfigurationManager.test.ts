@@ -134,6 +134,7 @@ describe.each(databases.eachSupportedId())(
   'ConfigurationManager on %s',
   databaseId => {
     const managers: ConfigurationManager[] = [];
+    const knexes: Knex[] = [];
     let schema: Record<string, unknown> | undefined;
 
     beforeEach(() => {
@@ -142,10 +143,14 @@ describe.each(databases.eachSupportedId())(
 
     afterEach(async () => {
       await Promise.all(managers.splice(0).map(m => m.shutdown()));
+      // Each test has databases of its own: their connections go with them,
+      // or the file's tests together outgrow PostgreSQL's max_connections.
+      await Promise.all(knexes.splice(0).map(k => k.destroy()));
     });
 
     async function createDatabase(pluginIds = [PLUGIN]) {
       const knex = await databases.init(databaseId);
+      knexes.push(knex);
       await applyDatabaseMigrations({ getClient: async () => knex });
       const plugins = PluginStore.create({ db: knex });
       for (const id of pluginIds) {

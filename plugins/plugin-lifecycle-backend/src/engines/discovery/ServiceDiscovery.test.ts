@@ -71,6 +71,9 @@ describe.each(databases.eachSupportedId())(
 
     afterEach(async () => {
       for (const discovery of started.splice(0)) await discovery.stop();
+      // Each test has a database of its own: its connections go with it, or
+      // the file's tests together outgrow PostgreSQL's max_connections.
+      await knex.destroy();
     });
 
     const register = (
