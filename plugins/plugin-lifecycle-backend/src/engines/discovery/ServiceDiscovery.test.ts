@@ -1145,14 +1145,18 @@ describe.each(databases.eachSupportedId())(
           attempt(() =>
             discovery.setSubsetWeights('billing', { a: -1, b: 1.5 }, { scope }),
           ),
-        ).toBeInstanceOf(InputError);
+        ).toEqual(
+          new InputError(
+            'Invalid subset weights: a: Too small: expected number to be >=0; b: must be a whole number',
+          ),
+        );
         expect(
           attempt(() =>
             discovery.setSubsetWeights('billing', { a: 0 }, { scope }),
           ),
         ).toEqual(
           new InputError(
-            'Invalid subset weights: weights: at least one subset needs a weight above 0',
+            'Invalid subset weights: at least one subset needs a weight above 0',
           ),
         );
         expect(

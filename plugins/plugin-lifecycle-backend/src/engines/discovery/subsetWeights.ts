@@ -1,4 +1,5 @@
 import { InputError } from '@backstage/errors';
+import { validationMessage } from '@internal/plugin-lifecycle-common';
 import { z } from 'zod';
 import { MAX_SUBSETS } from '../../domain/loadBalancing';
 import { ServiceSubsets } from './discoveryTypes';
@@ -32,9 +33,7 @@ export function parseSubsetWeights(
   const parsed = subsetWeightsSchema.safeParse(input ?? {});
   if (!parsed.success) {
     throw new InputError(
-      `Invalid subset weights: ${parsed.error.issues
-        .map(i => `${i.path.join('.') || 'weights'}: ${i.message}`)
-        .join('; ')}`,
+      `Invalid subset weights: ${validationMessage(parsed.error)}`,
     );
   }
   const entries = Object.entries(parsed.data);
