@@ -1,5 +1,9 @@
 import { z } from 'zod';
 import {
+  deploymentConfigSchema,
+  deploymentStrategySchema,
+} from './deployments';
+import {
   artifactSchema,
   lifecycleStateSchema,
   configurationEntrySchema,
@@ -64,6 +68,15 @@ export const updateParamsSchema = z.looseObject({
   rollbackOf: z.string().min(1).optional(),
   /** The version the plugin must have when this runs (a rollback's). */
   expectedCurrentVersion: z.string().min(1).optional(),
+  /**
+   * The deployment this update starts (created, `pending`, when the request
+   * was accepted). A running plugin's update hands its instances to the
+   * deployment controller; a rollback (`rollbackOf`) has none.
+   */
+  deploymentId: z.string().min(1).optional(),
+  deploymentStrategy: deploymentStrategySchema.optional(),
+  deploymentConfig: deploymentConfigSchema.optional(),
+  environment: z.string().min(1).max(100).optional(),
 });
 
 /** @public */
@@ -272,6 +285,8 @@ export const updateResultSchema = z.object({
   instances: z.array(z.string()),
   rollbackOf: z.string().optional(),
   restoredConfiguration: z.array(restoredLayerSchema).optional(),
+  /** The deployment that moves the instances (it goes on after the operation ends). */
+  deploymentId: z.string().optional(),
 });
 
 /** @public */

@@ -1,4 +1,8 @@
 import { z } from 'zod';
+import {
+  deploymentConfigSchema,
+  deploymentStrategySchema,
+} from './deployments';
 import { LIFECYCLE_STATES, LifecycleState } from '../lifecycle/states';
 
 // These schemas are the single source of the HTTP API: the router validates
@@ -326,9 +330,23 @@ export const updateRequestSchema = z
     manifest: manifestSchema.optional(),
     healthProbes: probeListSchema.optional(),
     reason: z.string().max(1000).optional(),
+    /** How the running instances move to the version (default `rolling`). */
+    deploymentStrategy: deploymentStrategySchema.optional(),
+    deploymentConfig: deploymentConfigSchema.optional(),
+    /** The configuration environment the new version runs with (default: the plugin's). */
+    environment: z.string().min(1).max(100).optional(),
     ...queueOptions,
   })
-  .strict();
+  .strict()
+  .superRefine((r, ctx) => {
+    if (r.deploymentStrategy === 'a-b-testing' && !r.deploymentConfig?.abTesting) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['deploymentConfig', 'abTesting'],
+        message: 'required for the a-b-testing strategy (match or percentage, and duration)',
+      });
+    }
+  });
 
 /** @public */
 export type UpdateRequest = z.infer<typeof updateRequestSchema>;

@@ -136,6 +136,8 @@ export interface OperationAccepted {
   status: OperationStatus;
   /** True when an idempotency key matched an earlier request. */
   replayed?: boolean;
+  /** An update of a running plugin: the deployment that rolls it out. */
+  deploymentId?: string;
 }
 
 /** What the API answers when it accepts a batch. @public */

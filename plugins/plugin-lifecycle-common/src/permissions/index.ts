@@ -97,6 +97,20 @@ export const pluginLifecycleProxyWritePermission: PluginLifecyclePluginPermissio
   });
 
 /**
+ * Approve or reject a deployment of a plugin at one of its approval gates
+ * (`POST /deployments/{id}/approve|reject`): a separate permission from
+ * deploy, so a policy can limit approvers to a role.
+ *
+ * @public
+ */
+export const pluginLifecycleDeploymentApprovePermission: PluginLifecyclePluginPermission =
+  createPermission({
+    name: 'plugin-lifecycle.deployment.approve',
+    attributes: { action: 'update' },
+    resourceType: PLUGIN_LIFECYCLE_PLUGIN_RESOURCE_TYPE,
+  });
+
+/**
  * Register, change, heartbeat and deregister service instances in
  * discovery (what services and runtimes outside the backend do).
  *
@@ -121,6 +135,7 @@ export const pluginLifecyclePluginPermissions = [
   pluginLifecycleConfigurePermission,
   pluginLifecycleConfigRevealPermission,
   pluginLifecycleProxyWritePermission,
+  pluginLifecycleDeploymentApprovePermission,
 ];
 
 /** Every permission of the plugin. @public */
