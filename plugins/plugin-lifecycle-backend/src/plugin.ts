@@ -169,8 +169,11 @@ export const pluginLifecyclePlugin = createBackendPlugin({
 
         // Exec probes run commands on this host: only those app-config allows.
         const execProbes = execProbePolicyOf(config);
+        // What both data planes measure; discovery answers versionStats from it.
+        const proxyMetrics = ProxyMetrics.create();
         const discovery = ServiceDiscovery.create({
           db,
+          metrics: proxyMetrics,
           execProbes,
           reservedNames,
           trustedExternalPlugins: Object.keys(config.plugins),
@@ -190,7 +193,6 @@ export const pluginLifecyclePlugin = createBackendPlugin({
           },
         });
         await discovery.start();
-        const proxyMetrics = ProxyMetrics.create();
         const proxy = ServiceProxy.create({
           discovery,
           metrics: proxyMetrics,

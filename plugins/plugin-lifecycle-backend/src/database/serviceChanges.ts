@@ -7,10 +7,17 @@ export const SERVICES_NOTIFY_CHANNEL = 'plugin_lifecycle_services';
  * What changed, in the `service_changes` log discovery follows: a
  * registered service (`upsert`, `delete`), the live settings of a plugin
  * instance (`override`), or a plugin instance itself (`instance`: started,
- * stopped, crashed) so that no replica has to re-read every instance to
- * notice one.
+ * stopped, crashed, track changed) so that no replica has to re-read every
+ * instance to notice one, or a service's traffic split (`split`; the id is
+ * `tenant/serviceName`, for diagnostics only: a replica re-reads every
+ * split, there are few).
  */
-export type ServiceChangeKind = 'upsert' | 'delete' | 'override' | 'instance';
+export type ServiceChangeKind =
+  | 'upsert'
+  | 'delete'
+  | 'override'
+  | 'instance'
+  | 'split';
 
 /**
  * Appends to the log in the caller's transaction; its revision. NOTIFY on

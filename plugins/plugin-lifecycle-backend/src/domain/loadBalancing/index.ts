@@ -20,3 +20,11 @@ export {
   subsetKey,
   type TrafficSubset,
 } from './subsets';
+export {
+  hasCookie,
+  matchesRequest,
+  type NameValue,
+  type RequestHeaders,
+  type SubsetMatch,
+  type TrafficSplit,
+} from './trafficSplit';

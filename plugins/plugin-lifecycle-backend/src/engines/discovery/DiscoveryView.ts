@@ -4,6 +4,7 @@ import {
   BalancedInstance,
   LoadBalancer,
   LoadBalancingStrategy,
+  SubsetMatch,
   SubsetSplitter,
   subsetKey,
 } from '../../domain/loadBalancing';
@@ -41,6 +42,21 @@ export interface Pool {
    */
   subsets?: PoolSubset[];
   splitter?: SubsetSplitter;
+  /** Requests matching this go to its subset first (A/B); only with subsets. */
+  match?: SubsetMatch;
+}
+
+/** A pool's split as the view applies it: weights by subset key, and a match. */
+export interface PoolSplit {
+  weights: ReadonlyMap<string, number>;
+  match?: SubsetMatch;
+}
+
+function sameSplit(a: PoolSplit | undefined, b: PoolSplit | undefined) {
+  if (a === b) return true;
+  if (!a || !b || a.weights.size !== b.weights.size) return false;
+  for (const [k, w] of a.weights) if (b.weights.get(k) !== w) return false;
+  return JSON.stringify(a.match) === JSON.stringify(b.match);
 }
 
 /**
@@ -67,8 +83,10 @@ export class DiscoveryView {
   #balancerKeyOf = new Map<string, string>();
   /** What the balancer holds, per pool: its key or its subsets' keys. */
   #balancerKeys = new Map<string, string[]>();
-  /** Pool key → subset key → weight, for the pools whose traffic is split. */
-  readonly #subsetWeights = new Map<string, ReadonlyMap<string, number>>();
+  /** Pool key → the stored split every replica applies ({@link TrafficSplits}). */
+  #splits = new Map<string, PoolSplit>();
+  /** Pool key → weights set on this replica alone (setSubsetWeights); they win over a stored split. */
+  readonly #localWeights = new Map<string, ReadonlyMap<string, number>>();
   /** This replica's proxied requests in flight, per instance. */
   readonly #active = new Map<string, number>();
 
@@ -114,19 +132,41 @@ export class DiscoveryView {
     return keys.flatMap(key => this.balancer.getInstances(key));
   }
 
-  /** The subset weights of a pool, if its traffic is split. */
-  subsetWeights(key: string): ReadonlyMap<string, number> | undefined {
-    return this.#subsetWeights.get(key);
+  /** The split a pool's traffic follows, if any: this replica's own weights, else the stored split. */
+  splitOf(key: string): PoolSplit | undefined {
+    const local = this.#localWeights.get(key);
+    return local ? { weights: local } : this.#splits.get(key);
   }
 
-  /** Splits a pool's traffic by these weights, or (undefined) stops splitting it. */
+  /**
+   * Splits a pool's traffic by these weights on this replica alone, or
+   * (undefined) goes back to the stored split, if any.
+   */
   setSubsetWeights(
     key: string,
     weights: ReadonlyMap<string, number> | undefined,
   ) {
-    if (weights) this.#subsetWeights.set(key, weights);
-    else this.#subsetWeights.delete(key);
+    if (weights) this.#localWeights.set(key, weights);
+    else this.#localWeights.delete(key);
     this.rebuild([key]);
+  }
+
+  /**
+   * Takes the stored splits (all of them, as read): this replica's own
+   * weights of a pool whose stored split is `written` give way to it.
+   * Rebuilds the pools whose split changed.
+   */
+  replaceSplits(splits: Map<string, PoolSplit>, written?: string): void {
+    const dirty = new Set<string>();
+    for (const key of new Set([...this.#splits.keys(), ...splits.keys()])) {
+      if (!sameSplit(this.#splits.get(key), splits.get(key))) dirty.add(key);
+    }
+    if (written !== undefined && this.#localWeights.delete(written)) {
+      dirty.add(written);
+    }
+    this.#splits = splits;
+    // A pool that does not exist (yet) takes its split when it is built.
+    this.rebuild([...dirty].filter(key => this.#pools.has(key)));
   }
 
   /** The API's answer for an entry, with this replica's live state. */
@@ -247,9 +287,9 @@ export class DiscoveryView {
     if (tenants) tenants.set(tenant, pool);
     else this.#byName.set(serviceName, new Map([[tenant, pool]]));
 
-    const weights = this.#subsetWeights.get(key);
-    const groups = weights
-      ? this.#subsets(pool, weights, previous?.splitter)
+    const split = this.splitOf(key);
+    const groups = split
+      ? this.#subsets(pool, split, previous?.splitter)
       : [{ balancerKey: key, ids: pool.ids }];
     const after: string[] = [];
     for (const group of groups) {
@@ -270,7 +310,7 @@ export class DiscoveryView {
   /** Groups a pool's instances by track and version; keeps the rotation while the weights stay. */
   #subsets(
     pool: Pool,
-    weights: ReadonlyMap<string, number>,
+    { weights, match }: PoolSplit,
     splitter: SubsetSplitter | undefined,
   ): PoolSubset[] {
     const byKey = new Map<string, PoolSubset>();
@@ -288,6 +328,10 @@ export class DiscoveryView {
       return found;
     };
     for (const subset of weights.keys()) subsetOf(subset);
+    if (match) {
+      subsetOf(match.subset);
+      pool.match = match;
+    }
     for (const id of pool.ids) {
       const { resolved } = this.#entries.get(id)!;
       const track = resolved.track ?? resolved.metadata.track;

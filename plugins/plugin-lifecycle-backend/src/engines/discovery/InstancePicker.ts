@@ -16,6 +16,7 @@ import {
   hasCapacity,
   isEjected,
   isEligible,
+  matchesRequest,
 } from '../../domain/loadBalancing';
 import { TenantScope, inTenantScope } from '../../domain/tenancy';
 import { PickOptions } from './discoveryTypes';
@@ -86,14 +87,13 @@ export class InstancePicker {
     }
     const now = this.#now();
     const exclude = options.exclude;
-    let result: PickResult;
+    let result: PickResult = undefined;
     if (pool.subsets && pool.splitter) {
-      const first = pool.splitter.pick(strategy, client);
-      const order = first ? [first, ...pool.splitter.fallbacks(first)] : [];
-      for (const key of order) {
-        const subset = pool.subsets.find(s => s.key === key);
-        if (!subset || subset.ids.length === 0) continue;
-        result = this.#pickIn(
+      const { subsets, splitter } = pool;
+      const tryIn = (key: string) => {
+        const subset = subsets.find(s => s.key === key);
+        if (!subset || subset.ids.length === 0) return undefined;
+        return this.#pickIn(
           subset.balancerKey,
           subset.ids.length,
           strategy,
@@ -101,7 +101,22 @@ export class InstancePicker {
           now,
           exclude,
         );
-        if (result) break;
+      };
+      // A matching request goes to its subset; by weight only when that
+      // subset cannot take it (so it takes no turn of the weighted rotation).
+      const matched =
+        pool.match && matchesRequest(pool.match, options.headers)
+          ? pool.match.subset
+          : undefined;
+      if (matched) result = tryIn(matched);
+      if (!result) {
+        const first = splitter.pick(strategy, client);
+        const order = first ? [first, ...splitter.fallbacks(first)] : [];
+        for (const key of order) {
+          if (key === matched) continue;
+          result = tryIn(key);
+          if (result) break;
+        }
       }
     } else {
       result = this.#pickIn(

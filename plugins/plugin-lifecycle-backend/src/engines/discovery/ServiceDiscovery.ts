@@ -2,7 +2,11 @@ import {
   ResolvedService,
   ServiceRegistration,
 } from '@internal/plugin-lifecycle-common';
-import { ClientInfo, LoadBalancingStrategy } from '../../domain/loadBalancing';
+import {
+  ClientInfo,
+  LoadBalancingStrategy,
+  TrafficSplit,
+} from '../../domain/loadBalancing';
 import { TenantScope } from '../../domain/tenancy';
 import { SystemEvents } from '../../events/SystemEvents';
 import {
@@ -19,6 +23,11 @@ import { createDiscoveryParts } from './discoveryParts';
 import { InstancePicker } from './InstancePicker';
 import { InstanceUpdates } from './InstanceUpdates';
 import { OutlierEjection } from './OutlierEjection';
+import type {
+  InstanceRequestStats,
+  ProxyMetrics,
+  VersionRequestStats,
+} from './ProxyMetrics';
 import { ReservedServiceNames } from './ReservedServiceNames';
 import { buildRoutingTable } from './routingTable';
 import { ServiceRegistry } from './ServiceRegistry';
@@ -29,6 +38,7 @@ import {
   listServices,
 } from './serviceListing';
 import { parseSubsetWeights, subsetsOf } from './subsetWeights';
+import { TrafficSplits, parseTrafficSplit } from './TrafficSplits';
 import { ViewSync } from './ViewSync';
 
 export { ServiceUnavailableError } from '@backstage/errors';
@@ -69,8 +79,9 @@ export type { ServiceListOptions, ServiceListPage } from './serviceListing';
  *
  * A service's traffic may be split by version subsets (instances grouped
  * by track and version, each subset with a weight; see
- * {@link ServiceDiscovery.setSubsetWeights}): a pick first chooses a subset
- * by weight, then an instance in it. Without weights a service is one
+ * {@link ServiceDiscovery.setTrafficSplit}): a pick first chooses a subset
+ * (the match's for a request that carries its header or cookie, else by
+ * weight), then an instance in it. Without a split a service is one
  * subset, as before subsets existed.
  *
  * The coordinator over its parts: {@link ServiceRegistry} (registrations,
@@ -96,6 +107,9 @@ export class ServiceDiscovery {
   readonly #registry: ServiceRegistry;
   readonly #updates: InstanceUpdates;
   readonly #picker: InstancePicker;
+  readonly #splits: TrafficSplits;
+  readonly #metrics: ProxyMetrics | undefined;
+  readonly #defaultTenant: string;
   readonly #unsubscribe: Array<() => void> = [];
   #started = false;
 
@@ -119,6 +133,9 @@ export class ServiceDiscovery {
     this.#registry = parts.registry;
     this.#updates = parts.updates;
     this.#picker = parts.picker;
+    this.#splits = parts.splits;
+    this.#metrics = options.metrics;
+    this.#defaultTenant = options.defaultTenant ?? 'default';
   }
 
   /** Loads the view, then follows changes and checks TTLs until stopped. */
@@ -252,7 +269,7 @@ export class ServiceDiscovery {
     serviceName: string,
     clientInfo: ClientInfo,
     strategy: string | undefined,
-    options: DiscoveryCallOptions,
+    options: DiscoveryCallOptions & Pick<PickOptions, 'headers'>,
   ): Promise<ResolvedService> {
     return this.pickInstance(serviceName, clientInfo, {
       ...options,
@@ -283,7 +300,9 @@ export class ServiceDiscovery {
    * each subset (the balancer holds each as a pool of its own).
    *
    * Kept in this replica's memory only: not stored, not seen by other
-   * replicas, gone at restart.
+   * replicas, gone at restart. While set, it wins over the stored split
+   * ({@link ServiceDiscovery.setTrafficSplit}) on this replica, until `{}`
+   * or a `setTrafficSplit` here.
    */
   setSubsetWeights(
     serviceName: string,
@@ -302,6 +321,72 @@ export class ServiceDiscovery {
       scope: options.scope,
       tenant: pool.tenant,
     });
+  }
+
+  /**
+   * Splits a service's traffic between its version subsets, for every
+   * replica: requests that carry `split.match`'s header or cookie with its
+   * exact value go to `match.subset`, all others to a subset by
+   * `split.weights` (subset key, `track/version`, to a whole-number share;
+   * at least one above 0; subsets not named get nothing). `undefined` ends
+   * the split. A subset may be named before it has an instance: its weight
+   * is kept, and until then its requests go to another subset of weight
+   * above 0 (a match's by weight), as when a subset's instances cannot take
+   * a request.
+   *
+   * Stored (`traffic_splits`) and applied to this replica's view before
+   * the promise resolves, so this replica's data planes (the Node proxy at
+   * once, nginx after its reload) and picks follow it. Other replicas
+   * apply it on their next sync: at once on PostgreSQL (NOTIFY, a few ms),
+   * within `pollIntervalMs` (default 1 s) otherwise, and at the latest at
+   * the next full reload (`resyncIntervalMs`); a backend started later
+   * loads it with its view. Requests in flight keep their instance.
+   * Throws an `InputError` for a bad split and `NotFoundError` for a name
+   * the caller cannot see.
+   */
+  async setTrafficSplit(
+    serviceName: string,
+    split: TrafficSplit | undefined,
+    options: DiscoveryCallOptions,
+  ): Promise<ServiceSubsets> {
+    const parsed = split === undefined ? undefined : parseTrafficSplit(split);
+    const pool = this.#picker.poolFor(
+      serviceName,
+      options.scope,
+      options.tenant,
+    );
+    await this.#splits.write(pool.tenant, pool.serviceName, parsed);
+    return this.getSubsets(pool.serviceName, {
+      scope: options.scope,
+      tenant: pool.tenant,
+    });
+  }
+
+  /**
+   * Counters of one version of a service through this replica's data
+   * planes (the Node proxy and the nginx access log) since it started,
+   * summed over the version's instances, for canary analysis: take two
+   * snapshots and compare. Without `tenant`: the tenant of the only pool of
+   * that name, else the default tenant. Undefined before its first request
+   * (or without `metrics` in the options).
+   */
+  versionStats(
+    serviceName: string,
+    version: string,
+    options: { tenant?: string } = {},
+  ): VersionRequestStats | undefined {
+    let tenant = options.tenant;
+    if (tenant === undefined) {
+      const pools = this.#view.poolsNamed(serviceName);
+      tenant =
+        pools?.size === 1 ? [...pools.keys()][0] : this.#defaultTenant;
+    }
+    return this.#metrics?.version(serviceName, version, tenant);
+  }
+
+  /** Counters of one instance through this replica's data planes; see {@link ServiceDiscovery.versionStats}. */
+  instanceStats(serviceId: string): InstanceRequestStats | undefined {
+    return this.#metrics?.instance(serviceId);
   }
 
   /** A service's version subsets, their weights and instance counts. */

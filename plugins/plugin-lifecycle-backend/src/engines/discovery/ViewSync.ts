@@ -11,17 +11,20 @@ import { RevisionFeed } from '../RevisionFeed';
 import { poolKey } from './discoveryEntries';
 import { DiscoveryView } from './DiscoveryView';
 import { OutlierEjection } from './OutlierEjection';
+import { TrafficSplits } from './TrafficSplits';
 
 /**
  * Keeps discovery's view in step with the database: a full load at start
  * and every `resyncIntervalMs` (the safety net), and in between the change
  * log (NOTIFY on PostgreSQL, polling otherwise) applied pool by pool, plus
- * one cheap look per tick for new plugins.
+ * one cheap look per tick for new plugins. A `split` entry re-reads the
+ * stored traffic splits ({@link TrafficSplits}).
  */
 export class ViewSync {
   readonly #store: ServiceStore;
   readonly #view: DiscoveryView;
   readonly #outliers: OutlierEjection;
+  readonly #splits: TrafficSplits;
   readonly #feed: RevisionFeed<ServiceChange>;
   readonly #now: () => number;
   readonly #resyncIntervalMs: number;
@@ -32,6 +35,7 @@ export class ViewSync {
     store: ServiceStore;
     view: DiscoveryView;
     outliers: OutlierEjection;
+    splits: TrafficSplits;
     logger: LoggerService;
     pollIntervalMs: number;
     resyncIntervalMs: number;
@@ -40,6 +44,7 @@ export class ViewSync {
     this.#store = options.store;
     this.#view = options.view;
     this.#outliers = options.outliers;
+    this.#splits = options.splits;
     this.#now = options.clock;
     this.#resyncIntervalMs = options.resyncIntervalMs;
     this.#feed = new RevisionFeed<ServiceChange>({
@@ -116,6 +121,7 @@ export class ViewSync {
     this.#view.sources.replaceAll(services, running, overrides);
     this.#lastResync = this.#now();
     this.#view.rebuild();
+    await this.#splits.reload();
   }
 
   async #applyChanges(changes: ServiceChange[]) {
@@ -123,7 +129,12 @@ export class ViewSync {
     const services = new Map<string, number>();
     const overrides = new Map<string, number>();
     const instances = new Set<string>();
+    let splits = false;
     for (const change of changes) {
+      if (change.kind === 'split') {
+        splits = true;
+        continue;
+      }
       if (change.kind === 'instance') {
         instances.add(change.serviceId);
         continue;
@@ -174,6 +185,7 @@ export class ViewSync {
       }
     }
     this.#view.rebuild(dirty);
+    if (splits) await this.#splits.reload();
   }
 
   /**

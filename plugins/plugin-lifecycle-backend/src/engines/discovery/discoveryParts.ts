@@ -1,4 +1,5 @@
 import { ServiceStore } from '../../database/ServiceStore';
+import { TrafficSplitStore } from '../../database/TrafficSplitStore';
 import {
   LoadBalancer,
   LoadBalancingStrategy,
@@ -12,6 +13,7 @@ import { OutlierEjection } from './OutlierEjection';
 import { DiscoveryPublish } from './registrationRows';
 import { ReservedServiceNames } from './ReservedServiceNames';
 import { ServiceRegistry } from './ServiceRegistry';
+import { TrafficSplits } from './TrafficSplits';
 import { ViewSources } from './ViewSources';
 import { ViewSync } from './ViewSync';
 
@@ -23,6 +25,7 @@ export interface DiscoveryParts {
   outliers: OutlierEjection;
   view: DiscoveryView;
   sync: ViewSync;
+  splits: TrafficSplits;
   registry: ServiceRegistry;
   updates: InstanceUpdates;
   picker: InstancePicker;
@@ -61,11 +64,17 @@ export function createDiscoveryParts(
     clock,
     logger: options.logger,
   });
+  const splits = new TrafficSplits({
+    store: TrafficSplitStore.create({ db: options.db }),
+    view,
+    clock,
+  });
   const sync = new ViewSync({
     db: options.db,
     store,
     view,
     outliers,
+    splits,
     logger: options.logger,
     pollIntervalMs: options.pollIntervalMs ?? 1_000,
     resyncIntervalMs: options.resyncIntervalMs ?? 60_000,
@@ -102,6 +111,7 @@ export function createDiscoveryParts(
     outliers,
     view,
     sync,
+    splits,
     registry,
     updates,
     picker,

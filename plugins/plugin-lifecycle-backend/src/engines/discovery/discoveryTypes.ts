@@ -5,9 +5,14 @@ import {
 } from '@internal/plugin-lifecycle-common';
 import { Knex } from 'knex';
 import { TenantScope } from '../../domain/tenancy';
-import { LoadBalancingStrategy } from '../../domain/loadBalancing';
+import {
+  LoadBalancingStrategy,
+  RequestHeaders,
+  SubsetMatch,
+} from '../../domain/loadBalancing';
 import { SystemEvents } from '../../events/SystemEvents';
 import { ExecProbePolicy } from '../health/execProbePolicy';
+import type { ProxyMetrics } from './ProxyMetrics';
 import { ReservedServiceNames } from './ReservedServiceNames';
 import { TargetPolicy } from './TargetPolicy';
 
@@ -99,6 +104,12 @@ export interface ServiceDiscoveryOptions {
    * anywhere; the plugin's wiring always gives one (`discovery.allowedTargets`).
    */
   targets?: TargetPolicy;
+  /**
+   * What this replica's data planes measured (the same object the proxy and
+   * the nginx data plane record into), for
+   * {@link ServiceDiscovery.versionStats}. Default none: no stats.
+   */
+  metrics?: ProxyMetrics;
   /** ms since the epoch; injected by tests. */
   clock?: () => number;
 }
@@ -114,6 +125,11 @@ export interface PickOptions extends DiscoveryCallOptions {
   strategy?: string;
   /** Instances already tried for this request: pick another. */
   exclude?: ReadonlySet<string>;
+  /**
+   * The request's headers (lower-case names, as node:http has them), read
+   * only by a traffic split with a header or cookie match.
+   */
+  headers?: RequestHeaders;
 }
 
 /**
@@ -134,6 +150,11 @@ export interface RoutingPool {
    * above 0. Absent for a service with one subset (all its instances).
    */
   subsets?: RoutingSubset[];
+  /**
+   * Requests matching this go to its subset (its routable instances are in
+   * `subsets` even at weight 0; not in `instances`), others by weight.
+   */
+  match?: SubsetMatch;
   /** Why no instance is routable, when none is. */
   unavailable?: string;
 }
@@ -177,4 +198,6 @@ export interface ServiceSubsets {
    */
   split: boolean;
   subsets: Array<{ key: string; weight: number; instances: number }>;
+  /** Requests matching this go to its subset (see {@link ServiceDiscovery.setTrafficSplit}). */
+  match?: SubsetMatch;
 }

@@ -69,17 +69,20 @@ export function buildRoutingTable(
       key: subset.key,
       weight: subset.weight,
       instances: toRouting(
-        (subset.weight > 0
+        (subset.weight > 0 || subset.key === pool.match?.subset
           ? routable(view.balancer.getInstances(subset.balancerKey))
           : undefined
         )?.instances ?? [],
       ),
     }));
-    const instances = subsets.flatMap(s => s.instances);
+    const instances = subsets
+      .filter(s => s.weight > 0)
+      .flatMap(s => s.instances);
     pools.push({
       ...base,
       instances,
       subsets,
+      ...(pool.match ? { match: pool.match } : {}),
       ...(instances.length > 0
         ? {}
         : { unavailable: options.whyUnavailable(pool, now) }),

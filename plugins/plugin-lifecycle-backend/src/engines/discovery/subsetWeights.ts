@@ -53,5 +53,6 @@ export function subsetsOf(pool: Pool): ServiceSubsets {
           instances: s.ids.length,
         }))
       : [{ key: '*', weight: 100, instances: pool.ids.length }],
+    ...(pool.subsets && pool.match ? { match: pool.match } : {}),
   };
 }

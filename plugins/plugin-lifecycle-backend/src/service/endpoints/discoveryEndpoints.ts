@@ -172,7 +172,8 @@ export function bindDiscoveryEndpoints(
         req.params.serviceName,
         { ip: req.ip, ...(query.key ? { key: query.key } : {}) },
         query.strategy,
-        { scope, tenant: query.tenant },
+        // A traffic split's header or cookie match reads the caller's.
+        { scope, tenant: query.tenant, headers: req.headers },
       ),
     );
   });

@@ -92,12 +92,17 @@ export class DiscoveryCommands {
     return this.#discovery.heartbeats(serviceIds, options);
   }
 
-  /** The instance the load balancer picks for one request. */
+  /**
+   * The instance the load balancer picks for one request; with `headers`,
+   * a traffic split's header or cookie match applies.
+   */
   getLoadBalancedService(
     serviceName: string,
     clientInfo: ClientInfo,
     strategy: string | undefined,
-    options: DiscoveryCallOptions,
+    options: DiscoveryCallOptions & {
+      headers?: Readonly<Record<string, string | string[] | undefined>>;
+    },
   ): Promise<ResolvedService> {
     return this.#discovery.getLoadBalancedService(
       serviceName,

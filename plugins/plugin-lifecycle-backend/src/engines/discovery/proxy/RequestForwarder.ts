@@ -111,6 +111,7 @@ export class RequestForwarder {
           tenant: options.tenant,
           strategy: options.strategy,
           exclude: tried,
+          headers: req.headers,
         });
         if (picked.protocol !== 'http' && picked.protocol !== 'https') {
           throw new NotImplementedError(
