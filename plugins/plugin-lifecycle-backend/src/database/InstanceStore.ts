@@ -66,6 +66,15 @@ function rowToInstance(row: InstanceRow): PluginInstance {
   };
 }
 
+/** A track as subset keys can hold it (see {@link InstanceStore.setTrack}). */
+export function assertTrack(track: string): void {
+  if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$/.test(track)) {
+    throw new TypeError(
+      `Invalid track '${track}': 1 to 32 letters, digits, '_', '.' or '-', starting with a letter or digit`,
+    );
+  }
+}
+
 /** Plugin instances as the runtimes report them. */
 export class InstanceStore {
   readonly #db: Knex;
@@ -155,6 +164,32 @@ export class InstanceStore {
             : {}),
         });
       await recordServiceChange(tx, instanceId, 'instance', timestamp);
+    });
+  }
+
+  /**
+   * Moves instances to another track (a promoted canary becomes `stable`):
+   * discovery groups them under the new subset key (`track/version`) when
+   * it applies the change log, as it does for a start or a stop. Throws a
+   * `TypeError` for a track that is empty, longer than 32 characters or
+   * holds a `/` (the subset key's separator). Returns how many changed.
+   */
+  async setTrack(instanceIds: string[], track: string): Promise<number> {
+    assertTrack(track);
+    if (instanceIds.length === 0) return 0;
+    const timestamp = now();
+    return this.#db.transaction(async tx => {
+      let changed = 0;
+      for (const id of [...new Set(instanceIds)]) {
+        const updated = await tx<InstanceRow>('plugin_instances')
+          .where({ id })
+          .whereNot({ track })
+          .update({ track });
+        if (updated === 0) continue;
+        changed += updated;
+        await recordServiceChange(tx, id, 'instance', timestamp);
+      }
+      return changed;
     });
   }
 

@@ -7,7 +7,8 @@ import {
   PluginRuntime,
   RuntimeInstance,
 } from '@internal/plugin-lifecycle-node';
-import { InstanceStore } from '../../database/InstanceStore';
+import { InstanceStore, assertTrack } from '../../database/InstanceStore';
+import { DEFAULT_TRACK } from '../../domain/loadBalancing';
 import { PluginRecord, StoredVersion } from '../../database/PluginStore';
 import { buildInstanceEnv } from '../../domain/instanceEnv';
 import type { ResolvedConfiguration } from '../configuration/ConfigurationManager';
@@ -65,7 +66,10 @@ export class InstanceManager {
    * Starts one instance of a stored version and records it as starting,
    * with the plugin's current configuration unless another is given.
    * `onSpawn` hears the instance's id before the runtime starts it, so a
-   * failure can stop what may have started.
+   * failure can stop what may have started. `options.track` (default
+   * `stable`) puts it in discovery's subset `track/version`: a deployment
+   * starts its new instances as `canary` (or `preview`) and moves them with
+   * {@link InstanceStore.setTrack}.
    */
   async start(
     plugin: PluginRecord,
@@ -74,7 +78,10 @@ export class InstanceManager {
     signal: AbortSignal,
     onSpawn: (instanceId: string) => void,
     config?: ResolvedConfiguration,
+    options: { track?: string } = {},
   ): Promise<RuntimeInstance> {
+    const track = options.track ?? DEFAULT_TRACK;
+    assertTrack(track);
     const instanceId = `${plugin.id}-${randomUUID().slice(0, 8)}`;
     const resolved = config ?? (await this.#o.resolveConfiguration(plugin));
     onSpawn(instanceId);
@@ -91,7 +98,7 @@ export class InstanceManager {
       id: instanceId,
       pluginId: plugin.id,
       version: stored.version,
-      track: 'stable',
+      track,
       runtime: runtime.type,
       host: instance.host,
       port: instance.port,
@@ -104,6 +111,11 @@ export class InstanceManager {
       configRevision: resolved.revision,
     });
     return instance;
+  }
+
+  /** Moves instances to another track; see {@link InstanceStore.setTrack}. */
+  setTrack(instanceIds: string[], track: string): Promise<number> {
+    return this.#o.instances.setTrack(instanceIds, track);
   }
 
   /** Waits for an instance's startup and readiness probes, then marks it running. */
