@@ -3,7 +3,7 @@ import net from 'node:net';
 import { LoggerService } from '@backstage/backend-plugin-api';
 import { ResolvedService } from '@internal/plugin-lifecycle-common';
 import { TenantScope } from '../../../domain/tenancy';
-import { RoutingPool } from '../ServiceDiscovery';
+import { RoutingInstance, RoutingPool } from '../ServiceDiscovery';
 import { NginxPool, isSafeNginxValue, renderNginxConfig } from './nginxConfig';
 import { NginxDataPlaneOptions } from './nginxDataPlaneOptions';
 
@@ -131,8 +131,9 @@ export class NginxRouting {
     const chosen = httpInstances.filter(i => i.resolved.protocol === protocol);
     const servers: NginxPool['servers'] = [];
     const serverOf = new Map<string, NginxPool['servers'][number]>();
-    for (const instance of chosen) {
-      const { host, port } = instance.resolved;
+    const resolve = async (instance: RoutingInstance) => {
+      const { host, port, serviceId } = instance.resolved;
+      if (serverOf.has(serviceId)) return serverOf.get(serviceId);
       let ip = host.replace(/^\[|\]$/g, '');
       if (!net.isIP(ip)) {
         try {
@@ -140,13 +141,13 @@ export class NginxRouting {
         } catch (error) {
           this.#warnOnce(
             `host:${host}`,
-            `Instance '${instance.resolved.serviceId}' of '${pool.serviceName}' is not on the nginx data plane: ${host} does not resolve (${error})`,
+            `Instance '${serviceId}' of '${pool.serviceName}' is not on the nginx data plane: ${host} does not resolve (${error})`,
           );
-          continue;
+          return undefined;
         }
       }
       const address = addressOf(ip, port);
-      if (addresses.has(address)) continue;
+      if (addresses.has(address)) return undefined;
       addresses.set(address, instance.resolved);
       const server = {
         address,
@@ -158,20 +159,45 @@ export class NginxRouting {
           ? { maxConnections: instance.maxConnections }
           : {}),
       };
-      servers.push(server);
-      serverOf.set(instance.resolved.serviceId, server);
+      serverOf.set(serviceId, server);
+      return server;
+    };
+    for (const instance of chosen) {
+      const server = await resolve(instance);
+      if (server) servers.push(server);
+    }
+    // The match's subset may have weight 0: its instances are not in
+    // `instances` (which take the weighted traffic), only in its subset.
+    const matchSubset = pool.match
+      ? pool.subsets?.find(s => s.key === pool.match!.subset)
+      : undefined;
+    const matchServers: NginxPool['servers'] = [];
+    for (const instance of matchSubset?.instances ?? []) {
+      if (instance.resolved.protocol !== protocol) continue;
+      const server = await resolve(instance);
+      if (server) matchServers.push(server);
     }
     // Version subsets: rendered as a split only when two or more of weight
     // above 0 have a server; otherwise `servers` is that one subset's.
     const subsets = (pool.subsets ?? [])
       .filter(s => s.weight > 0)
       .map(s => ({
+        key: s.key,
         weight: s.weight,
         servers: s.instances.flatMap(
           i => serverOf.get(i.resolved.serviceId) ?? [],
         ),
       }))
       .filter(s => s.servers.length > 0);
+    const match =
+      pool.match && matchServers.length > 0
+        ? {
+            subset: pool.match.subset,
+            ...(pool.match.header ? { header: pool.match.header } : {}),
+            ...(pool.match.cookie ? { cookie: pool.match.cookie } : {}),
+            servers: matchServers,
+          }
+        : undefined;
     const hosts = new Set(chosen.map(i => i.resolved.host));
     const ports = new Set(chosen.map(i => i.resolved.port));
     let hostHeader = pool.serviceName;
@@ -210,6 +236,7 @@ export class NginxRouting {
         ),
         servers,
         ...(subsets.length > 1 ? { subsets } : {}),
+        ...(match && servers.length > 0 ? { match } : {}),
         ...(servers.length === 0 ? { unavailable } : {}),
       },
       addresses,

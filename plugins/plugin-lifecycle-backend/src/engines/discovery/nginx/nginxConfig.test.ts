@@ -104,6 +104,62 @@ describe('renderNginxConfig', () => {
     );
   });
 
+  it('renders a header or cookie match as a map to the match subset, the split or the pool otherwise', () => {
+    const v1 = { address: '10.0.0.1:8080', weight: 100 };
+    const v2 = { address: '10.0.0.2:8080', weight: 100 };
+    const config = renderNginxConfig({
+      ...base,
+      pools: [
+        // A/B: all weight on v1, requests with the header on v2 (weight 0).
+        pool({
+          index: 0,
+          servers: [v1],
+          match: {
+            subset: 'canary/1.1.0',
+            header: { name: 'X-Variant', value: 'B"$x' },
+            servers: [v2],
+          },
+        }),
+        // A canary with weight, and a cookie that sends its holders there.
+        pool({
+          index: 1,
+          serviceName: 'versions',
+          servers: [v1, v2],
+          subsets: [
+            { key: 'canary/1.1.0', weight: 20, servers: [v2] },
+            { key: 'stable/1.0.0', weight: 80, servers: [v1] },
+          ],
+          match: {
+            subset: 'canary/1.1.0',
+            cookie: { name: 'ab-group', value: 'b' },
+            servers: [v2],
+          },
+        }),
+      ],
+    });
+    expect(upstreamOf(config, 0)).toContain('server 10.0.0.1:8080');
+    expect(upstreamOf(config, '0_m')).toContain('server 10.0.0.2:8080');
+    // Every character but letters and digits as \xHH: no quote, no $ variable.
+    expect(config).toContain(`  map $http_x_variant $plo_match_0 {
+    "~^B\\x22\\x24x$" 0_m;
+    default 0;
+  }`);
+    // The subset has weight: its split upstream, no other.
+    expect(config).not.toContain('upstream plo_1_m');
+    expect(config).toContain(`  map $http_cookie $plo_match_1 {
+    "~(?:^|;) *ab\\x2dgroup=b *(?:;|$)" 1_0;
+    default $plo_split_1;
+  }`);
+    expect(config).toContain(`  map $plo_key $plo_upstream {
+    "0" $plo_match_0;
+    "1" $plo_match_1;
+    default $plo_key;
+  }`);
+    expect(config).toContain(
+      'proxy_pass $plo_scheme://plo_$plo_upstream$plo_rest;',
+    );
+  });
+
   it('renders each pool as an upstream with its strategy, weights and limits', () => {
     const config = renderNginxConfig({
       ...base,

@@ -5,7 +5,9 @@ import {
 } from '@internal/plugin-lifecycle-common';
 import {
   NginxPool,
+  headerVariable,
   key,
+  matchBlocks,
   millis,
   subsetBlocks,
   upstreamBlock,
@@ -282,11 +284,6 @@ ${proxying(upstream)}
     }`;
 }
 
-/** `x-plugin-lifecycle-tenant` → `x_plugin_lifecycle_tenant`, as in `$http_…`. */
-function headerVariable(header: string): string {
-  return header.toLowerCase().replace(/-/g, '_');
-}
-
 /**
  * The whole nginx.conf. Pools whose names, tenants or token nginx could not
  * hold safely must be filtered out before (see {@link isSafeNginxValue}).
@@ -400,23 +397,24 @@ export function renderNginxConfig(options: NginxConfigOptions): string {
 
   const servers = options.pools.filter(p => p.servers.length > 0);
   const split = servers.filter(p => (p.subsets?.length ?? 0) > 1);
+  const matched = servers.filter(p => p.match && p.match.servers.length > 0);
+  const upstreams: Array<[string, string]> = [];
   for (const pool of servers) {
+    const isSplit = split.includes(pool);
     http.push(
-      split.includes(pool)
-        ? subsetBlocks(pool, options)
-        : upstreamBlock(pool, options),
+      isSplit ? subsetBlocks(pool, options) : upstreamBlock(pool, options),
     );
+    const weighted = isSplit ? `$plo_split_${key(pool)}` : key(pool);
+    if (matched.includes(pool)) {
+      http.push(matchBlocks(pool, options, weighted));
+      upstreams.push([key(pool), `$plo_match_${key(pool)}`]);
+    } else if (isSplit) {
+      upstreams.push([key(pool), weighted]);
+    }
   }
-  // Only with a split pool: the configuration of one without is as it was.
-  if (split.length > 0) {
-    http.push(
-      mapBlock(
-        '$plo_key',
-        '$plo_upstream',
-        split.map(p => [key(p), `$plo_split_${key(p)}`]),
-        '$plo_key',
-      ),
-    );
+  // Only with a split or matched pool: the configuration of one without is as it was.
+  if (upstreams.length > 0) {
+    http.push(mapBlock('$plo_key', '$plo_upstream', upstreams, '$plo_key'));
   }
 
   http.push(...routingMaps(byName, options.defaultTenant));
@@ -483,7 +481,7 @@ ${denied}    proxy_http_version 1.1;
     location = ${GENERATION_PATH} {
       return 200 '${options.generation}';
     }
-${proxyLocation(split.length > 0 ? '$plo_upstream' : '$plo_key')}
+${proxyLocation(upstreams.length > 0 ? '$plo_upstream' : '$plo_key')}
   }
 }
 `;

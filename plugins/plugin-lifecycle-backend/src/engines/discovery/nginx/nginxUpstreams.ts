@@ -1,4 +1,7 @@
-import { LoadBalancingStrategy } from '../../../domain/loadBalancing';
+import {
+  LoadBalancingStrategy,
+  NameValue,
+} from '../../../domain/loadBalancing';
 
 /**
  * The upstream blocks of the nginx configuration: a pool's servers with
@@ -17,6 +20,8 @@ export interface NginxServer {
 
 /** One version subset of a pool: its servers and its share of the traffic. */
 export interface NginxSubset {
+  /** `track/version`. */
+  key?: string;
   weight: number;
   servers: NginxServer[];
 }
@@ -45,8 +50,22 @@ export interface NginxPool {
    * request. Absent for a pool of one subset, rendered as before.
    */
   subsets?: NginxSubset[];
+  /**
+   * Requests with this header (or cookie) value go to the servers of the
+   * subset `subset` (those of its split upstream when it is one of
+   * `subsets`); the others as without it.
+   */
+  match?: NginxMatch;
   /** Set when nothing is routable: the 503 message. */
   unavailable?: string;
+}
+
+/** A header or cookie match and the servers of its subset. */
+export interface NginxMatch {
+  subset: string;
+  header?: NameValue;
+  cookie?: NameValue;
+  servers: NginxServer[];
 }
 
 /** What every upstream block takes from the data plane's settings. */
@@ -148,4 +167,61 @@ export function subsetBlocks(
   });
   lines.push('  }');
   return [...blocks, lines.join('\n')].join('\n');
+}
+
+/** `X-Variant` → `x_variant`, as in nginx's `$http_…` variables. */
+export function headerVariable(header: string): string {
+  return header.toLowerCase().replace(/-/g, '_');
+}
+
+/**
+ * Text matched literally inside a regular expression in a quoted nginx
+ * string: every character but letters and digits as `\xHH`, which neither
+ * nginx's string escapes nor a `$` variable can touch.
+ */
+function literal(text: string): string {
+  return text.replace(
+    /[^A-Za-z0-9]/g,
+    c => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`,
+  );
+}
+
+/**
+ * A pool's header or cookie match: a map from the request's header (or its
+ * Cookie header) to the match subset's upstream, or else to where the pool
+ * sends requests without the match (`fallback`: its split or its upstream).
+ * The subset's own upstream is the split's when the subset has weight;
+ * otherwise one of its own, `<pool>_m`.
+ */
+export function matchBlocks(
+  pool: NginxPool,
+  options: UpstreamSettings,
+  fallback: string,
+): string {
+  const match = pool.match!;
+  const blocks: string[] = [];
+  const inSplit = (pool.subsets ?? []).findIndex(s => s.key === match.subset);
+  let target: string;
+  if (pool.subsets && pool.subsets.length > 1 && inSplit >= 0) {
+    target = `${key(pool)}_${inSplit}`;
+  } else {
+    target = `${key(pool)}_m`;
+    blocks.push(upstreamBlock(pool, options, target, match.servers));
+  }
+  const [source, pattern] = match.header
+    ? [
+        `$http_${headerVariable(match.header.name)}`,
+        `~^${literal(match.header.value)}$`,
+      ]
+    : [
+        '$http_cookie',
+        `~(?:^|;) *${literal(match.cookie!.name)}=${literal(
+          match.cookie!.value,
+        )} *(?:;|$)`,
+      ];
+  blocks.push(`  map ${source} $plo_match_${key(pool)} {
+    "${pattern}" ${target};
+    default ${fallback};
+  }`);
+  return blocks.join('\n');
 }
