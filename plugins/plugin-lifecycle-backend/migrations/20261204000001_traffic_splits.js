@@ -22,7 +22,9 @@ exports.up = async function up(knex) {
     table
       .text('match')
       .nullable()
-      .comment('JSON: {subset, header?: {name, value}, cookie?: {name, value}}');
+      .comment(
+        'JSON: {subset, header?: {name, value}, cookie?: {name, value}}',
+      );
     table
       .bigInteger('revision')
       .notNullable()

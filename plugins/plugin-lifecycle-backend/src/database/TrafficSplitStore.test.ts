@@ -60,12 +60,10 @@ describe.each(databases.eachSupportedId())(
         revision: second.revision,
         updatedAt: new Date(AT.getTime() + 1000).toISOString(),
       });
-      expect((await store.list()).map(s => [s.tenant, s.serviceName])).toEqual(
-        [
-          ['t1', 'billing'],
-          ['t2', 'billing'],
-        ],
-      );
+      expect((await store.list()).map(s => [s.tenant, s.serviceName])).toEqual([
+        ['t1', 'billing'],
+        ['t2', 'billing'],
+      ]);
       const changes = await log.changesSince(0);
       expect(changes.map(c => [c.serviceId, c.kind])).toEqual([
         ['t1/billing', 'split'],

@@ -378,8 +378,7 @@ export class ServiceDiscovery {
     let tenant = options.tenant;
     if (tenant === undefined) {
       const pools = this.#view.poolsNamed(serviceName);
-      tenant =
-        pools?.size === 1 ? [...pools.keys()][0] : this.#defaultTenant;
+      tenant = pools?.size === 1 ? [...pools.keys()][0] : this.#defaultTenant;
     }
     return this.#metrics?.version(serviceName, version, tenant);
   }

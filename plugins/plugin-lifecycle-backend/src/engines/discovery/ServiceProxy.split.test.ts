@@ -166,9 +166,10 @@ describe('Node data plane: traffic split', () => {
     const CONCURRENCY = 16;
     const loops = Array.from({ length: CONCURRENCY }, async () => {
       while (loading) {
-        const r = await callVia(client, 'GET', '/proxy/ab/slow').catch(
-          () => ({ status: 0, headers: {} as Record<string, unknown> }),
-        );
+        const r = await callVia(client, 'GET', '/proxy/ab/slow').catch(() => ({
+          status: 0,
+          headers: {} as Record<string, unknown>,
+        }));
         results.push({
           status: r.status,
           upstream: r.headers['x-upstream'] as string | undefined,
@@ -242,13 +243,16 @@ describe('Node data plane: traffic split', () => {
     for (let i = 0; i < 40; i++) plain.push(await via());
     expect(plain.filter(u => u === 'b')).toHaveLength(10);
     expect(plain.filter(u => u === 'a')).toHaveLength(30);
-    for (let i = 0; i < 5; i++) expect(await via({ 'x-variant': 'B' })).toBe('b');
+    for (let i = 0; i < 5; i++)
+      expect(await via({ 'x-variant': 'B' })).toBe('b');
 
     const resolved = async (headers?: Record<string, string>) =>
-      (await discovery.getLoadBalancedService('ab', {}, undefined, {
-        scope,
-        headers,
-      })).serviceId;
+      (
+        await discovery.getLoadBalancedService('ab', {}, undefined, {
+          scope,
+          headers,
+        })
+      ).serviceId;
     const picks: string[] = [];
     for (let i = 0; i < 40; i++) picks.push(await resolved());
     expect(picks.filter(id => id === 'ab-b')).toHaveLength(10);

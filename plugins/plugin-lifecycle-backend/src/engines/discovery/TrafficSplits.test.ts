@@ -177,9 +177,7 @@ describe.each(databases.eachSupportedId())(
       // The routing table carries the match and B's instance at weight 0.
       const pool = discovery.routingTable(scope).pools[0];
       expect(pool.match?.subset).toBe('canary/1.1.0');
-      expect(
-        pool.subsets?.map(s => [s.key, s.instances.length]),
-      ).toEqual([
+      expect(pool.subsets?.map(s => [s.key, s.instances.length])).toEqual([
         ['canary/1.1.0', 1],
         ['stable/1.0.0', 2],
       ]);
@@ -209,12 +207,14 @@ describe.each(databases.eachSupportedId())(
           {},
           {
             scope,
-            headers: i % 2 ? { cookie: 'ab-group=b' } : { cookie: 'ab-group=a' },
+            headers:
+              i % 2 ? { cookie: 'ab-group=b' } : { cookie: 'ab-group=a' },
           },
         ),
       );
-      expect(mixed.filter((_, i) => i % 2 === 0).filter(p => p.serviceId === 'b'))
-        .toHaveLength(5);
+      expect(
+        mixed.filter((_, i) => i % 2 === 0).filter(p => p.serviceId === 'b'),
+      ).toHaveLength(5);
     });
 
     it('keeps the weight of a subset without instances; its requests go by weight until it has one', async () => {
@@ -329,7 +329,11 @@ describe.each(databases.eachSupportedId())(
 
     it('groups a plugin instance by the track it was started with, and by its new track after setTrack', async () => {
       const plugins = PluginStore.create({ db: knex });
-      await plugins.create({ id: 'shop', tenant: 'default', runtime: 'external' });
+      await plugins.create({
+        id: 'shop',
+        tenant: 'default',
+        runtime: 'external',
+      });
       const instances = InstanceStore.create({ db: knex });
       const runtime = ExternalRuntime.create();
       const manager = InstanceManager.create({
@@ -362,7 +366,7 @@ describe.each(databases.eachSupportedId())(
         port: number,
         options?: { track?: string },
       ) => {
-        const started = await manager.start(
+        const instance = await manager.start(
           plugin,
           version(v, port),
           runtime,
@@ -371,8 +375,8 @@ describe.each(databases.eachSupportedId())(
           undefined,
           options,
         );
-        await instances.setStatus(started.instanceId, 'running');
-        return started.instanceId;
+        await instances.setStatus(instance.instanceId, 'running');
+        return instance.instanceId;
       };
       const stable = await startOne('1.0.0', 9101);
       const canary = await startOne('1.1.0', 9102, { track: 'canary' });
@@ -402,9 +406,9 @@ describe.each(databases.eachSupportedId())(
         { weights: { 'stable/1.1.0': 1 } },
         { scope },
       );
-      expect(
-        discovery.pickInstance('shop', {}, { scope }).serviceId,
-      ).toBe(canary);
+      expect(discovery.pickInstance('shop', {}, { scope }).serviceId).toBe(
+        canary,
+      );
       // Already there: nothing changes, nothing is logged.
       expect(await instances.setTrack([canary], 'stable')).toBe(0);
       await expect(instances.setTrack([canary], 'a/b')).rejects.toThrow(

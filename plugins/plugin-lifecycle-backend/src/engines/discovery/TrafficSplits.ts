@@ -113,7 +113,9 @@ export class TrafficSplits {
     written?: string,
   ) {
     this.#view.replaceSplits(
-      new Map(stored.map(s => [poolKey(s.tenant, s.serviceName), toPoolSplit(s)])),
+      new Map(
+        stored.map(s => [poolKey(s.tenant, s.serviceName), toPoolSplit(s)]),
+      ),
       written,
     );
   }

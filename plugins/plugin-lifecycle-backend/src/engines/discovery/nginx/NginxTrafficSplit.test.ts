@@ -7,7 +7,11 @@ import { ALL_TENANTS } from '../../../domain/tenancy';
 import { ProxyMetrics } from '../ProxyMetrics';
 import { ServiceDiscovery } from '../ServiceDiscovery';
 import { TrafficSplit } from '../../../domain/loadBalancing';
-import { Upstream, call as callVia, holdRoute } from '../__testUtils__/Upstream';
+import {
+  Upstream,
+  call as callVia,
+  holdRoute,
+} from '../__testUtils__/Upstream';
 import { NginxDataPlane, findNginx } from './NginxDataPlane';
 
 jest.setTimeout(120_000);
@@ -103,8 +107,9 @@ function fresh(
       maxFails: 0,
     });
     client = new Pool(`http://127.0.0.1:${plane.port}`);
-    a = await new Upstream('a', (req, res) =>
-      slowRoute('a', 20)(req, res) || held.route(req, res),
+    a = await new Upstream(
+      'a',
+      (req, res) => slowRoute('a', 20)(req, res) || held.route(req, res),
     ).start();
     b = await new Upstream('b', slowRoute('b', 20)).start();
     for (const [u, version, track] of [
