@@ -170,7 +170,9 @@ export class InstanceStore {
   /**
    * Moves instances to another track (a promoted canary becomes `stable`):
    * discovery groups them under the new subset key (`track/version`) when
-   * it applies the change log, as it does for a start or a stop. Throws a
+   * it applies the change log, as it does for a start or a stop: at once on
+   * PostgreSQL (NOTIFY), within its poll interval otherwise, or at
+   * `discovery.refresh()`. Throws a
    * `TypeError` for a track that is empty, longer than 32 characters or
    * holds a `/` (the subset key's separator). Returns how many changed.
    */
