@@ -478,5 +478,7 @@ export const listDeploymentsQuerySchema = z
       .transform(v => v === 'true')
       .optional(),
     limit: z.coerce.number().int().min(1).max(500).default(50),
+    /** The `nextCursor` of the page before (older deployments follow). */
+    cursor: z.string().min(1).max(2048).optional(),
   })
   .strict();

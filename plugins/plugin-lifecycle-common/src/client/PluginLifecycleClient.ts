@@ -39,7 +39,7 @@ import { DeploymentActionResult } from '../routes/deploymentRoutes';
 import { z } from 'zod';
 import { ConfigEnvironments } from '../routes/configRoutes';
 import { RouteSpec, routePath } from '../routes/route';
-import { deploymentActionRoutes, pluginLifecycleRoutes as routes } from '../routes';
+import { pluginLifecycleRoutes as routes } from '../routes';
 
 /**
  * The annotation that links a catalog entity to a managed plugin.
@@ -280,11 +280,10 @@ export class PluginLifecycleClient {
     action: DeploymentAction,
     request: DeploymentActionRequest = {},
   ): Promise<DeploymentActionResult> {
-    const route = deploymentActionRoutes[action];
-    if (!route) {
-      throw new Error(`Unknown deployment action '${action}'`);
-    }
-    return this.#call(route, { params: { deploymentId }, body: request });
+    return this.#call(routes.deploymentAction, {
+      params: { deploymentId, action },
+      body: request,
+    });
   }
 
   /** The environments configuration may target, and the default one. */

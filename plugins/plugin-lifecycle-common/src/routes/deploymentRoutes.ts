@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import {
+  DEPLOYMENT_ACTIONS,
   Deployment,
-  DeploymentAction,
   deploymentActionRequestSchema,
   listDeploymentsQuerySchema,
 } from '../api/deployments';
@@ -9,7 +9,6 @@ import { Page, pluginIdSchema } from '../api/schemas';
 import { OperationAccepted } from '../api/types';
 import {
   pluginLifecycleDeployPermission,
-  pluginLifecycleDeploymentApprovePermission,
   pluginLifecycleReadPermission,
 } from '../permissions';
 import { defineRoute, described } from './route';
@@ -26,43 +25,6 @@ const deploymentParams = z.object({
  * @public
  */
 export type DeploymentActionResult = Deployment | OperationAccepted;
-
-/** A route of one action on a deployment. */
-const action = (
-  name: DeploymentAction,
-  summary: string,
-  extra: { successNote?: string } = {},
-) =>
-  defineRoute({
-    method: 'post',
-    path: `/deployments/{deploymentId}/${name}`,
-    summary,
-    permission:
-      name === 'approve' || name === 'reject'
-        ? pluginLifecycleDeploymentApprovePermission
-        : pluginLifecycleDeployPermission,
-    permissionNote:
-      "on the deployment's plugin (on every plugin for an unknown id)",
-    params: deploymentParams,
-    query: undefined,
-    body: deploymentActionRequestSchema,
-    response: described<DeploymentActionResult>(
-      name === 'rollback' ? 'Deployment | OperationAccepted' : 'Deployment',
-    ),
-    responseDescription: 'The deployment as the action left it',
-    responses: {
-      ...(extra.successNote
-        ? { '202': { description: extra.successNote } }
-        : {}),
-      '400': 'error',
-      '403': 'error',
-      '404': 'error',
-      '409': {
-        error: true,
-        description: "The deployment's phase does not allow the action",
-      },
-    },
-  });
 
 /**
  * The routes of deployments (rollouts of a plugin from one version to
@@ -111,49 +73,37 @@ export const deploymentRoutes = {
     responseDescription: '{ items: Deployment[], nextCursor?: string }',
     responses: { '400': 'error', '404': 'error' },
   }),
-  approveDeployment: action(
-    'approve',
-    'Approve a deployment at its approval gate (recorded with who and why)',
-  ),
-  rejectDeployment: action(
-    'reject',
-    'Reject a deployment at its approval gate: it rolls back',
-  ),
-  promoteDeployment: action(
-    'promote',
-    'End the current pause, wait or analysis (full: skip to the final steps; winner: an A/B winner)',
-  ),
-  pauseDeployment: action('pause', 'Pause a progressing deployment'),
-  resumeDeployment: action('resume', 'Resume a paused deployment'),
-  abortDeployment: action(
-    'abort',
-    'Stop a deployment: traffic back to the old version, then it ends aborted',
-  ),
-  retryDeployment: action(
-    'retry',
-    'Start a rolled-back, aborted or failed deployment again from its first step',
-  ),
-  rollbackDeployment: action(
-    'rollback',
-    'Roll a deployment back (an active one: traffic back to the old version; a succeeded one: its update is rolled back)',
-    {
-      successNote:
-        'A succeeded deployment: the update operation that rolls it back was queued (OperationAccepted)',
+  deploymentAction: defineRoute({
+    method: 'post',
+    path: '/deployments/{deploymentId}/{action}',
+    summary:
+      'An action on a deployment: approve or reject it at an approval gate; promote (full: skip to the final steps; winner: an A/B winner), pause, resume, abort, retry; rollback (an active one: traffic back to the old version; a succeeded one: its update is rolled back)',
+    permission: pluginLifecycleDeployPermission,
+    permissionNote:
+      "on the deployment's plugin (on every plugin for an unknown id); approve and reject need plugin-lifecycle.deployment.approve instead",
+    params: deploymentParams.extend({
+      action: z
+        .enum(DEPLOYMENT_ACTIONS, {
+          error: `must be one of ${DEPLOYMENT_ACTIONS.join(', ')}`,
+        })
+        .describe('What to do'),
+    }),
+    query: undefined,
+    body: deploymentActionRequestSchema,
+    response: described<DeploymentActionResult>('Deployment'),
+    responseDescription: 'The deployment as the action left it',
+    responses: {
+      '202': {
+        description:
+          'rollback of a succeeded deployment: the update operation that rolls it back was queued (OperationAccepted)',
+      },
+      '400': 'error',
+      '403': 'error',
+      '404': 'error',
+      '409': {
+        error: true,
+        description: "The deployment's phase does not allow the action",
+      },
     },
-  ),
-};
-
-/** The route of each deployment action. @public */
-export const deploymentActionRoutes: Record<
-  DeploymentAction,
-  (typeof deploymentRoutes)['approveDeployment']
-> = {
-  approve: deploymentRoutes.approveDeployment,
-  reject: deploymentRoutes.rejectDeployment,
-  promote: deploymentRoutes.promoteDeployment,
-  pause: deploymentRoutes.pauseDeployment,
-  resume: deploymentRoutes.resumeDeployment,
-  abort: deploymentRoutes.abortDeployment,
-  retry: deploymentRoutes.retryDeployment,
-  rollback: deploymentRoutes.rollbackDeployment,
+  }),
 };

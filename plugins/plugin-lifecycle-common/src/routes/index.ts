@@ -15,7 +15,6 @@ export { metricsRoutes } from './metricsRoutes';
 export { discoveryRoutes, proxyRoute } from './discoveryRoutes';
 export {
   deploymentRoutes,
-  deploymentActionRoutes,
   type DeploymentActionResult,
 } from './deploymentRoutes';
 

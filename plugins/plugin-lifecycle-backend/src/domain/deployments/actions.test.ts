@@ -201,7 +201,12 @@ describe('applyDeploymentAction', () => {
       const expected = table[action][phase]!;
       const d = deployment(phase);
       if ((DEPLOYMENT_PHASES as readonly string[]).includes(expected)) {
-        expect(applyDeploymentAction(d, action, ctx).phase).toBe(expected);
+        const patch = applyDeploymentAction(d, action, ctx);
+        expect(patch.phase).toBe(expected);
+        // The store clears a field given as undefined: a patch never has one.
+        expect(
+          Object.entries(patch).filter(([, v]) => v === undefined),
+        ).toEqual([]);
       } else {
         expect(conflictOf(() => applyDeploymentAction(d, action, ctx))).toBe(
           expected,

@@ -32,7 +32,8 @@ export interface DeploymentActionContext {
 }
 
 /**
- * What an action changes on a deployment. `null` clears a field.
+ * What an action changes on a deployment: only the fields it has (none
+ * is ever present with the value undefined); `null` clears a field.
  * `stepState` replaces the whole step state; `stepStartedAt` and
  * `nextRunAt` are set when the action moves the deployment to another
  * step or phase, so that the controller acts on it at once.
@@ -283,9 +284,16 @@ function promote(
       phase: 'rolling-back',
       message,
       winner,
-      steps: step
-        ? withStep(d, step.index, { status: 'succeeded', message }, ctx.now)
-        : undefined,
+      ...(step
+        ? {
+            steps: withStep(
+              d,
+              step.index,
+              { status: 'succeeded', message },
+              ctx.now,
+            ),
+          }
+        : {}),
       nextRunAt: ctx.now,
     };
   }
