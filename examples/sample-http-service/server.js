@@ -21,6 +21,11 @@ const version = pkg.version;
 const failReadiness = Boolean(
   pkg.sampleBehaviour && pkg.sampleBehaviour.failReadiness,
 );
+// A bad release that its probes do not catch: only its traffic shows it.
+const failRequests = Boolean(
+  pkg.sampleBehaviour && pkg.sampleBehaviour.failRequests,
+);
+const PROBE_PATHS = new Set(['/health', '/startup', '/ready']);
 
 function ms(name) {
   const raw = process.env[name];
@@ -160,6 +165,10 @@ const server = http.createServer((req, res) => {
         send(res, 400, { error: `body is not JSON: ${err.message}` });
       }
     });
+    return;
+  }
+  if (failRequests && !PROBE_PATHS.has(path)) {
+    send(res, 500, { error: 'this release is bad', version });
     return;
   }
   const route = req.method === 'GET' ? routes[path] : undefined;

@@ -1,8 +1,10 @@
 #!/usr/bin/env node
 /*
- * Packs examples/sample-http-service into npm-style tarballs in three
- * versions (1.0.0, 1.1.0 and a deliberately broken 2.0.0 whose readiness
- * probe always fails), for demos, tests and benchmarks of plugin upgrades.
+ * Packs examples/sample-http-service into npm-style tarballs in four
+ * versions (1.0.0, 1.1.0, a deliberately broken 2.0.0 whose readiness
+ * probe always fails, and a bad 2.1.0 that passes its probes but answers
+ * 500 to every request that is not a probe), for demos, tests and
+ * benchmarks of plugin upgrades and of canary analysis.
  *
  * Entries live under `package/` like `npm pack` makes them (with node-tar,
  * the library npm itself uses); mtimes are fixed so the output is
@@ -20,8 +22,9 @@ const tar = require('tar');
 
 const SOURCE_DIR = path.resolve(__dirname, '../sample-http-service');
 const DEFAULT_OUT_DIR = path.resolve(__dirname, '../dist');
-const VERSIONS = ['1.0.0', '1.1.0', '2.0.0'];
+const VERSIONS = ['1.0.0', '1.1.0', '2.0.0', '2.1.0'];
 const BROKEN_VERSIONS = new Set(['2.0.0']);
+const FAILING_VERSIONS = new Set(['2.1.0']);
 const MTIME = new Date('1985-10-26T08:15:00Z'); // the constant npm pack uses
 const FILES = ['package.json', 'server.js'];
 
@@ -33,6 +36,9 @@ function packageJsonFor(version) {
   delete pkg.sampleBehaviour;
   if (BROKEN_VERSIONS.has(version)) {
     pkg.sampleBehaviour = { failReadiness: true };
+  }
+  if (FAILING_VERSIONS.has(version)) {
+    pkg.sampleBehaviour = { failRequests: true };
   }
   return `${JSON.stringify(pkg, null, 2)}\n`;
 }

@@ -5,7 +5,7 @@ import path from 'node:path';
 const repoRoot = path.resolve(__dirname, '../../../..');
 
 /**
- * Packs the sample HTTP service (1.0.0, 1.1.0, broken 2.0.0) into a fresh
+ * Packs the sample HTTP service (1.0.0, 1.1.0, broken 2.0.0, bad 2.1.0) into a fresh
  * temporary directory, with the same script demos use.
  */
 export async function packSampleArtifacts(): Promise<{
