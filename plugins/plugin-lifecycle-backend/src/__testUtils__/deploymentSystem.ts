@@ -103,7 +103,13 @@ export function newDeployment(d: Partial<NewDeployment> = {}): NewDeployment {
     phase: 'awaiting-approval',
     currentStep: 2,
     steps: [
-      { kind: 'scale', side: 'new', replicas: 1, index: 0, status: 'succeeded' },
+      {
+        kind: 'scale',
+        side: 'new',
+        replicas: 1,
+        index: 0,
+        status: 'succeeded',
+      },
       { kind: 'setWeight', weight: 50, index: 1, status: 'succeeded' },
       {
         kind: 'approval',

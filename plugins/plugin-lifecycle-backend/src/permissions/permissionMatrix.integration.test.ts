@@ -364,7 +364,7 @@ function routes(ids: { operationId: string }): Route[] {
     { method: 'get', path: '/plugins/{pluginId}/deployments', needs: [read] },
     ...DEPLOYMENT_ACTIONS.map(action => ({
       method: 'post',
-      path: `/deployments/{deploymentId}/${action}`,
+      path: '/deployments/{deploymentId}/{action}',
       url: `/deployments/unknown/${action}`,
       body: { reason: 'matrix' },
       // Approvers are their own role: deploy does not approve.

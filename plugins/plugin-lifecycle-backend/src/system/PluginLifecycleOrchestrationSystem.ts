@@ -330,7 +330,11 @@ export class PluginLifecycleOrchestrationSystem {
     filter: Omit<DeploymentListFilter, 'pluginId'> = {},
     scope: TenantScope = ALL_TENANTS,
   ): Promise<Deployment[]> {
-    return this.#p.deploymentCommands.listPluginDeployments(pluginId, filter, scope);
+    return this.#p.deploymentCommands.listPluginDeployments(
+      pluginId,
+      filter,
+      scope,
+    );
   }
 
   /**

@@ -1,5 +1,8 @@
 import { ConflictError, InputError, NotFoundError } from '@backstage/errors';
-import { Deployment, OperationAccepted } from '@internal/plugin-lifecycle-common';
+import {
+  Deployment,
+  OperationAccepted,
+} from '@internal/plugin-lifecycle-common';
 import { createTestDatabases } from '../__testUtils__/databases';
 import {
   externalArtifact,
@@ -208,7 +211,9 @@ describe.each(databases.eachSupportedId())(
       await expect(ctx.system.deploymentAction(id, 'retry')).rejects.toThrow(
         new ConflictError(
           `Cannot retry deployment ${id} of 'sample' (0.9.0 -> 1.1.0): the plugin runs ${
-            (await ctx.system.getPlugin('sample')).currentVersion
+            (
+              await ctx.system.getPlugin('sample')
+            ).currentVersion
           } now`,
         ),
       );
@@ -221,9 +226,9 @@ describe.each(databases.eachSupportedId())(
       const update = await ctx.system.updatePlugin('sample', '3.0.0', {
         artifact: externalArtifact,
       });
-      expect((await ctx.system.waitForOperation(update.operationId)).status).toBe(
-        'succeeded',
-      );
+      expect(
+        (await ctx.system.waitForOperation(update.operationId)).status,
+      ).toBe('succeeded');
       const id = await ctx.seed({
         phase: 'succeeded',
         fromVersion: from,

@@ -21,6 +21,7 @@ export const DeploymentStrategy = {
 } as const;
 
 /** @public */
+// eslint-disable-next-line @typescript-eslint/no-redeclare -- the type of the values of the const of the same name
 export type DeploymentStrategy =
   (typeof DeploymentStrategy)[keyof typeof DeploymentStrategy];
 

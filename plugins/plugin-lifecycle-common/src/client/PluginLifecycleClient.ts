@@ -248,7 +248,8 @@ export class PluginLifecycleClient {
     const body = await this.#call(routes.listDeployments, {
       query: {
         ...filter,
-        active: filter?.active === undefined ? undefined : String(filter.active),
+        active:
+          filter?.active === undefined ? undefined : String(filter.active),
       },
     });
     return body.items;
@@ -263,7 +264,8 @@ export class PluginLifecycleClient {
       params: { pluginId },
       query: {
         ...filter,
-        active: filter?.active === undefined ? undefined : String(filter.active),
+        active:
+          filter?.active === undefined ? undefined : String(filter.active),
       },
     });
     return body.items;

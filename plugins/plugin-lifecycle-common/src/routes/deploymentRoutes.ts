@@ -38,7 +38,8 @@ export const deploymentRoutes = {
     path: '/deployments',
     summary: 'Deployments, newest first',
     permission: pluginLifecycleReadPermission,
-    permissionNote: "a conditional decision keeps the deployments of the plugins it allows",
+    permissionNote:
+      'a conditional decision keeps the deployments of the plugins it allows',
     params: z.object({}),
     query: listDeploymentsQuerySchema,
     body: undefined,

@@ -174,12 +174,8 @@ function decide(
     ctx,
   );
   // A manual A/B decision: approve declares B (the new version), reject A.
-  const winner =
-    step.kind === 'decide'
-      ? approved
-        ? d.toVersion
-        : d.fromVersion
-      : undefined;
+  let winner: string | undefined;
+  if (step.kind === 'decide') winner = approved ? d.toVersion : d.fromVersion;
   if (!approved) {
     return {
       phase: 'rolling-back',
@@ -220,18 +216,28 @@ function decideApproval(
   if (open < 0) {
     approvals.push({
       step: step.index,
-      gate:
-        step.kind === 'approval'
-          ? step.gate
-          : step.kind === 'analysis'
-          ? 'insufficient-data'
-          : 'promotion',
+      gate: gateOf(step),
       requestedAt: decision.decidedAt!,
     });
     open = approvals.length - 1;
   }
   approvals[open] = { ...approvals[open], ...decision };
   return approvals;
+}
+
+/** Steps that wait (for time, evidence or a person) and that promote ends. */
+const PROMOTABLE = new Set<DeploymentStep['kind']>([
+  'pause',
+  'wait',
+  'analysis',
+  'smoke',
+  'decide',
+]);
+
+/** The gate of an approval record opened at this step. */
+function gateOf(step: DeploymentStep): ApprovalRecord['gate'] {
+  if (step.kind === 'approval') return step.gate;
+  return step.kind === 'analysis' ? 'insufficient-data' : 'promotion';
 }
 
 function promote(
@@ -328,15 +334,6 @@ function promote(
     message,
   };
 }
-
-/** Steps that wait (for time, evidence or a person) and that promote ends. */
-const PROMOTABLE = new Set<DeploymentStep['kind']>([
-  'pause',
-  'wait',
-  'analysis',
-  'smoke',
-  'decide',
-]);
 
 /**
  * Which of the steps from `from` on a full promote keeps: the last

@@ -31,8 +31,7 @@ describe.each(databases.eachSupportedId())(
     /** The permissions the caller has (by name), and what it was asked. */
     let allowed: string[];
     const checks: Array<{ permission: string; resourceRef?: string }> = [];
-    const audits: Array<{ eventId: string; meta: Record<string, string> }> =
-      [];
+    const audits: Array<{ eventId: string; meta: Record<string, string> }> = [];
     const scope: TenantScope = { tenants: ['default'] };
 
     const authorize = async (
@@ -116,9 +115,7 @@ describe.each(databases.eachSupportedId())(
       expect(list.status).toBe(200);
       expect(list.body.items[0].id).toBe(id);
       const active = await request(app).get('/deployments?active=true');
-      expect(active.body.items.map((d: { id: string }) => d.id)).toEqual([
-        id,
-      ]);
+      expect(active.body.items.map((d: { id: string }) => d.id)).toEqual([id]);
     });
 
     it('pages a list with nextCursor', async () => {

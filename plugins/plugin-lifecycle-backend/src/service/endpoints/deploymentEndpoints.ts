@@ -148,12 +148,10 @@ async function onDeployment(
   deploymentId: string,
   permission: PluginLifecyclePluginPermission,
 ): Promise<Access> {
-  const deployment = await system
-    .getDeployment(deploymentId)
-    .catch(error => {
-      if (error instanceof NotFoundError) return undefined;
-      throw error;
-    });
+  const deployment = await system.getDeployment(deploymentId).catch(error => {
+    if (error instanceof NotFoundError) return undefined;
+    throw error;
+  });
   return { permission, resourceRef: deployment?.pluginId };
 }
 

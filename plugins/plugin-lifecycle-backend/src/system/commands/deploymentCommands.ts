@@ -220,7 +220,9 @@ export class DeploymentCommands {
     const plugin = await this.#o.lookup.get(d.pluginId, scope);
     if (plugin.currentVersion !== d.fromVersion) {
       throw new ConflictError(
-        `Cannot retry deployment ${d.id} of '${plugin.id}' (${d.fromVersion} -> ${d.toVersion}): the plugin runs ${
+        `Cannot retry deployment ${d.id} of '${plugin.id}' (${
+          d.fromVersion
+        } -> ${d.toVersion}): the plugin runs ${
           plugin.currentVersion ?? 'no version'
         } now`,
       );
@@ -234,16 +236,14 @@ export class DeploymentCommands {
     await queue.assertCanQueue(plugin, 'update');
     await this.#o.breaker.assertAllows(plugin, 'update');
     const first = d.operationId
-      ? await this.#o.operations
-          .getOperation(d.operationId)
-          .catch(error => {
-            if (error instanceof NotFoundError) return undefined;
-            throw error;
-          })
+      ? await this.#o.operations.getOperation(d.operationId).catch(error => {
+          if (error instanceof NotFoundError) return undefined;
+          throw error;
+        })
       : undefined;
-    const { idempotencyKey: _k, ...firstParams } = (first?.type === 'update'
-      ? first.params
-      : {}) as Record<string, unknown>;
+    const { idempotencyKey: _k, ...firstParams } = (
+      first?.type === 'update' ? first.params : {}
+    ) as Record<string, unknown>;
     const operation = queue.newOperation({
       pluginId: plugin.id,
       tenant: plugin.tenant,
@@ -308,7 +308,10 @@ export class DeploymentCommands {
         a =>
           a.decision &&
           !before.approvals.some(
-            b => b.step === a.step && b.requestedAt === a.requestedAt && b.decision,
+            b =>
+              b.step === a.step &&
+              b.requestedAt === a.requestedAt &&
+              b.decision,
           ),
       );
       for (const approval of decided) {
@@ -325,11 +328,7 @@ export class DeploymentCommands {
     if (patch.currentStep !== undefined && action !== 'retry') {
       for (const step of after.steps) {
         const was = before.steps[step.index];
-        if (
-          step.status === 'succeeded' &&
-          was &&
-          was.status !== 'succeeded'
-        ) {
+        if (step.status === 'succeeded' && was && was.status !== 'succeeded') {
           events.publish('deploymentManager', 'deploymentStepCompleted', {
             ...who,
             step,
