@@ -1,0 +1,3 @@
+export * from './statsDelta';
+export * from './evidence';
+export * from './evaluate';

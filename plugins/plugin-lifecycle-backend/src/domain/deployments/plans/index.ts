@@ -1,0 +1,2 @@
+export { planDeployment } from './planDeployment';
+export type { PlanDeploymentInput } from './planDeployment';
