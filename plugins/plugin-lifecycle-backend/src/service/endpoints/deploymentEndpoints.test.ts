@@ -30,6 +30,8 @@ describe.each(databases.eachSupportedId())(
     let app: express.Express;
     /** The permissions the caller has (by name), and what it was asked. */
     let allowed: string[];
+    /** Plugins a conditional read decision leaves out of lists. */
+    let hidden: string[];
     const checks: Array<{ permission: string; resourceRef?: string }> = [];
     const audits: Array<{ eventId: string; meta: Record<string, string> }> = [];
     const scope: TenantScope = { tenants: ['default'] };
@@ -55,7 +57,7 @@ describe.each(databases.eachSupportedId())(
         authorize,
         authorizeList: async (req, permission) => ({
           ...(await authorize(req, permission)),
-          filter: async items => items,
+          filter: async items => items.filter(p => !hidden.includes(p.id)),
         }),
         audited: async (req, access, eventId, meta, fn) => {
           const [first] = Array.isArray(access) ? access : [access];
@@ -83,6 +85,7 @@ describe.each(databases.eachSupportedId())(
 
     beforeEach(() => {
       allowed = [read, deploy, approve];
+      hidden = [];
       checks.length = 0;
       audits.length = 0;
     });
