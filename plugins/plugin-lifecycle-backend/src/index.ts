@@ -32,6 +32,7 @@ export type {
   PluginLifecyclePluginResource,
 } from './permissions/rules';
 export type {
+  DeploymentEvent,
   HealthVerdictChange,
   OperationEventSummary,
   ServiceEvent,

@@ -1,4 +1,8 @@
 import {
+  ApprovalRecord,
+  Deployment,
+  DeploymentAction,
+  DeploymentStep,
   LifecycleState,
   OperationStatus,
   OperationType,
@@ -64,6 +68,18 @@ export interface ServiceEvent {
   serviceId: string;
   serviceName?: string;
   tenant?: string;
+}
+
+/**
+ * What every `deploymentManager:*` event carries: the deployment as it is
+ * after what happened, and who made it happen (absent: the controller).
+ *
+ * @public
+ */
+export interface DeploymentEvent {
+  deployment: Deployment;
+  actor?: string;
+  reason?: string;
 }
 
 /**
@@ -133,6 +149,27 @@ export interface SystemEventMap {
     ejectedUntil: string;
     ejections: number;
   };
+  /** The deployment's update operation ran: the controller advances it from now. */
+  'deploymentManager:deploymentStarted': DeploymentEvent;
+  'deploymentManager:deploymentStepCompleted': DeploymentEvent & {
+    step: DeploymentStep;
+  };
+  'deploymentManager:deploymentPaused': DeploymentEvent;
+  /** A gate waits for a person with the `deployment.approve` permission. */
+  'deploymentManager:deploymentApprovalRequired': DeploymentEvent & {
+    approval: ApprovalRecord;
+  };
+  /** Someone (or a gate's timeout) approved or rejected. */
+  'deploymentManager:deploymentApprovalDecided': DeploymentEvent & {
+    approval: ApprovalRecord;
+  };
+  /** A person's action (`POST /deployments/{id}/{action}`) was applied. */
+  'deploymentManager:deploymentActionTaken': DeploymentEvent & {
+    action: DeploymentAction;
+  };
+  'deploymentManager:deploymentCompleted': DeploymentEvent;
+  'deploymentManager:deploymentFailed': DeploymentEvent & { error?: string };
+  'deploymentManager:deploymentRolledBack': DeploymentEvent;
 }
 
 /** @public */

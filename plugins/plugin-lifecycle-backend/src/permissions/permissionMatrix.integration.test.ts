@@ -20,10 +20,12 @@ import {
 } from '@backstage/plugin-permission-common';
 import { policyExtensionPoint } from '@backstage/plugin-permission-node/alpha';
 import {
+  DEPLOYMENT_ACTIONS,
   PLUGIN_LIFECYCLE_PLUGIN_RESOURCE_TYPE,
   pluginLifecycleConfigRevealPermission,
   pluginLifecycleConfigurePermission,
   pluginLifecycleDeployPermission,
+  pluginLifecycleDeploymentApprovePermission,
   pluginLifecycleOperatePermission,
   pluginLifecyclePermissions,
   pluginLifecycleProxyWritePermission,
@@ -145,6 +147,7 @@ const configure = pluginLifecycleConfigurePermission;
 const reveal = pluginLifecycleConfigRevealPermission;
 const proxyWrite = pluginLifecycleProxyWritePermission;
 const register = pluginLifecycleServiceRegisterPermission;
+const approve = pluginLifecycleDeploymentApprovePermission;
 
 type Route = {
   method: string;
@@ -349,6 +352,23 @@ function routes(ids: { operationId: string }): Route[] {
       path: '/proxy/{serviceName}/{path}',
       url: '/proxy/matrix/anything',
       needs: ['get', 'head'].includes(method) ? [read] : [proxyWrite],
+    })),
+    { method: 'get', path: '/deployments', needs: [read] },
+    // An unknown deployment needs the permission on every plugin (then 404).
+    {
+      method: 'get',
+      path: '/deployments/{deploymentId}',
+      url: '/deployments/unknown',
+      needs: [read],
+    },
+    { method: 'get', path: '/plugins/{pluginId}/deployments', needs: [read] },
+    ...DEPLOYMENT_ACTIONS.map(action => ({
+      method: 'post',
+      path: '/deployments/{deploymentId}/{action}',
+      url: `/deployments/unknown/${action}`,
+      body: { reason: 'matrix' },
+      // Approvers are their own role: deploy does not approve.
+      needs: action === 'approve' || action === 'reject' ? [approve] : [deploy],
     })),
     { method: 'get', path: '/openapi.json', needs: [] },
   ];

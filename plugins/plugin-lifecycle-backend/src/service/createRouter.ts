@@ -8,6 +8,7 @@ import { PluginLifecycleOrchestrationSystem } from '../system/PluginLifecycleOrc
 import { bindConfigBackupEndpoints } from './endpoints/configBackupEndpoints';
 import { bindConfigEndpoints } from './endpoints/configEndpoints';
 import { bindConfigWatchEndpoint } from './endpoints/configWatchEndpoint';
+import { bindDeploymentEndpoints } from './endpoints/deploymentEndpoints';
 import { bindDiscoveryEndpoints } from './endpoints/discoveryEndpoints';
 import { EndpointContext } from './endpoints/EndpointContext';
 import { bindHealthEndpoints } from './endpoints/healthEndpoints';
@@ -91,6 +92,7 @@ export async function createRouter(
   bindPluginEndpoints(router, context);
   bindLifecycleEndpoints(router, context);
   bindOperationEndpoints(router, context);
+  bindDeploymentEndpoints(router, context);
   bindMetricsEndpoints(router, {
     ...context,
     proxyMetrics: options.proxyMetrics,

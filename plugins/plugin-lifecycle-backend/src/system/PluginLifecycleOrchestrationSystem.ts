@@ -1,5 +1,9 @@
 import {
   BatchAccepted,
+  Deployment,
+  DeploymentAction,
+  DeploymentActionRequest,
+  DeploymentActionResult,
   Operation,
   OperationAccepted,
   PluginDetails,
@@ -19,6 +23,10 @@ import { ALL_TENANTS, TenantScope } from '../domain/tenancy';
 import { Tenancy } from '../engines/tenancy/Tenancy';
 import { BatchCommands } from './commands/batchCommands';
 import { ConfigBackupCommands } from './commands/configBackupCommands';
+import {
+  DeploymentCommands,
+  DeploymentListFilter,
+} from './commands/deploymentCommands';
 import { DiscoveryCommands } from './commands/discoveryCommands';
 import { HealthQueries } from './commands/healthQueries';
 import {
@@ -36,6 +44,7 @@ export type {
   InstallPluginOptions,
 } from './commands/installCommands';
 export type { SystemMetrics } from './commands/pluginQueries';
+export type { DeploymentListFilter } from './commands/deploymentCommands';
 
 /**
  * The command and query modules the facade serves, built by the wiring
@@ -52,6 +61,7 @@ export interface OrchestrationSystemParts {
   plugins: PluginQueries;
   operations: OperationQueries;
   configBackup: ConfigBackupCommands;
+  deploymentCommands: DeploymentCommands;
   /** Served by `getPluginHealthMonitor()`. */
   health?: HealthMonitor;
   healthQueries?: HealthQueries;
@@ -296,6 +306,62 @@ export class PluginLifecycleOrchestrationSystem {
     options: Parameters<OperationQueries['waitForOperation']>[1] = {},
   ): Promise<Operation> {
     return this.#p.operations.waitForOperation(operationId, options);
+  }
+
+  /** A deployment within the caller's tenants (404 otherwise). */
+  getDeployment(
+    deploymentId: string,
+    scope: TenantScope = ALL_TENANTS,
+  ): Promise<Deployment> {
+    return this.#p.deploymentCommands.getDeployment(deploymentId, scope);
+  }
+
+  /** Deployments within the caller's tenants, newest first (50 unless `filter.limit`). */
+  listDeployments(
+    filter: DeploymentListFilter = {},
+    scope: TenantScope = ALL_TENANTS,
+  ): Promise<Deployment[]> {
+    return this.#p.deploymentCommands.listDeployments(filter, scope);
+  }
+
+  /** A plugin's deployments, newest first (404 for a plugin outside the scope). */
+  listPluginDeployments(
+    pluginId: string,
+    filter: Omit<DeploymentListFilter, 'pluginId'> = {},
+    scope: TenantScope = ALL_TENANTS,
+  ): Promise<Deployment[]> {
+    return this.#p.deploymentCommands.listPluginDeployments(
+      pluginId,
+      filter,
+      scope,
+    );
+  }
+
+  /**
+   * A person's action on a deployment: `approve`, `reject`, `promote`
+   * (`full`, `winner`), `pause`, `resume`, `abort`, `retry`, `rollback`,
+   * recorded with `userId` and `reason`. Answers the deployment as the
+   * action left it; the rollback of a succeeded deployment answers the
+   * update operation that rolls it back. 400 for a bad request, 404
+   * outside the scope, 409 where the deployment's phase does not allow
+   * the action. Permissions are the caller's to check (the router does).
+   */
+  async deploymentAction(
+    deploymentId: string,
+    action: DeploymentAction,
+    options: DeploymentActionRequest & {
+      userId?: string;
+      scope?: TenantScope;
+    } = {},
+  ): Promise<DeploymentActionResult> {
+    const { userId, scope, ...request } = options;
+    const outcome = await this.#p.deploymentCommands.act(
+      deploymentId,
+      action,
+      request,
+      { userId, scope },
+    );
+    return outcome.deployment ?? outcome.operation;
   }
 
   getSystemMetrics(scope: TenantScope = ALL_TENANTS): Promise<SystemMetrics> {

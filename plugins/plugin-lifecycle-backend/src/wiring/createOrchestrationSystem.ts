@@ -5,6 +5,7 @@ import {
   configuredArtifact,
   execProbePolicyOf,
 } from '../config';
+import { DeploymentStore } from '../database/DeploymentStore';
 import { InstanceStore } from '../database/InstanceStore';
 import { OperationStore } from '../database/OperationStore';
 import { PluginStore } from '../database/PluginStore';
@@ -36,6 +37,7 @@ import { OperationQueue } from '../system/commands/operationQueue';
 import { PluginLookup } from '../system/commands/pluginLookup';
 import { PluginQueries } from '../system/commands/pluginQueries';
 import { ConfigBackupCommands } from '../system/commands/configBackupCommands';
+import { DeploymentCommands } from '../system/commands/deploymentCommands';
 import { DiscoveryCommands } from '../system/commands/discoveryCommands';
 import { HealthQueries } from '../system/commands/healthQueries';
 import { followInstanceExits } from './instanceExits';
@@ -80,6 +82,7 @@ export async function createOrchestrationSystem(
   const plugins = PluginStore.create({ db });
   const instances = InstanceStore.create({ db });
   const operations = OperationStore.create({ db });
+  const deployments = DeploymentStore.create({ database: db });
   const tenancy = new Tenancy({ config, plugins, instances });
   const execProbes = execProbePolicyOf(config);
   const stateMachine = LifecycleStateMachine.create({ store: plugins, events });
@@ -238,21 +241,22 @@ export async function createOrchestrationSystem(
     lookup,
   });
   const health = options.healthMonitor?.(lifecycle);
+  const install = InstallCommands.create({
+    config,
+    plugins,
+    tenancy,
+    execProbes,
+    lookup,
+    queue,
+    breaker,
+    requests,
+    operations: operationQueries,
+  });
   const system = PluginLifecycleOrchestrationSystem.create({
     events,
     tenancy,
     configuration,
-    install: InstallCommands.create({
-      config,
-      plugins,
-      tenancy,
-      execProbes,
-      lookup,
-      queue,
-      breaker,
-      requests,
-      operations: operationQueries,
-    }),
+    install,
     lifecycle,
     batch,
     maintenance: MaintenanceCommands.create({
@@ -272,6 +276,16 @@ export async function createOrchestrationSystem(
     configBackup: ConfigBackupCommands.create({
       configuration,
       plugins: pluginQueries,
+    }),
+    deploymentCommands: DeploymentCommands.create({
+      deployments,
+      plugins,
+      lookup,
+      events,
+      queue,
+      breaker,
+      operations: operationQueries,
+      install,
     }),
     health,
     healthQueries: health && HealthQueries.create({ health }),

@@ -21,6 +21,7 @@ export const DeploymentStrategy = {
 } as const;
 
 /** @public */
+// eslint-disable-next-line @typescript-eslint/no-redeclare -- the type of the values of the const of the same name
 export type DeploymentStrategy =
   (typeof DeploymentStrategy)[keyof typeof DeploymentStrategy];
 
@@ -478,5 +479,7 @@ export const listDeploymentsQuerySchema = z
       .transform(v => v === 'true')
       .optional(),
     limit: z.coerce.number().int().min(1).max(500).default(50),
+    /** The `nextCursor` of the page before (older deployments follow). */
+    cursor: z.string().min(1).max(2048).optional(),
   })
   .strict();

@@ -3,6 +3,7 @@
  */
 import http from 'node:http';
 import { AddressInfo } from 'node:net';
+import { DEPLOYMENT_ACTIONS } from '../api/deployments';
 import { pluginLifecycleRoutes } from '../routes';
 import { PluginLifecycleClient } from './PluginLifecycleClient';
 
@@ -104,6 +105,12 @@ describe('PluginLifecycleClient routes', () => {
       await client.diffConfigVersions('p', 'base', 1, 2);
       await client.rollbackConfiguration('p', 'base', { toVersion: 1 });
       await client.watchConfiguration('p', 'production', { afterRevision: 0 });
+      await client.getDeployment('d');
+      await client.listDeployments({ pluginId: 'p', active: true });
+      await client.listPluginDeployments('p', { phase: 'paused' });
+      for (const action of DEPLOYMENT_ACTIONS) {
+        await client.deploymentAction('d', action, { reason: 'why' });
+      }
       const routes = Object.values(pluginLifecycleRoutes).map(route => ({
         method: route.method,
         pattern: new RegExp(`^${route.path.replace(/\{\w+\}/g, '[^/]+')}$`),
@@ -117,6 +124,8 @@ describe('PluginLifecycleClient routes', () => {
       expect(unknown).toEqual([]);
       expect(requests).toContain('post /plugins/p/update/op%201/rollback');
       expect(requests).toContain('get /plugins/p/config/base/versions/2');
+      expect(requests).toContain('post /deployments/d/approve');
+      expect(requests).toContain('post /deployments/d/rollback');
     } finally {
       server.close();
     }

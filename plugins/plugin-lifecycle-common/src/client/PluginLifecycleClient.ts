@@ -29,6 +29,13 @@ import {
   StateTransition,
 } from '../api/types';
 import { PluginHealth, PluginHealthQuery } from '../api/health';
+import {
+  Deployment,
+  DeploymentAction,
+  DeploymentActionRequest,
+  DeploymentPhase,
+} from '../api/deployments';
+import { DeploymentActionResult } from '../routes/deploymentRoutes';
 import { z } from 'zod';
 import { ConfigEnvironments } from '../routes/configRoutes';
 import { RouteSpec, routePath } from '../routes/route';
@@ -223,6 +230,61 @@ export class PluginLifecycleClient {
     return this.#call(routes.getOperation, {
       params: { operationId },
       query: { waitSeconds: options.waitSeconds },
+    });
+  }
+
+  /** A deployment: phase, steps, traffic per version, analysis and approvals. */
+  async getDeployment(deploymentId: string): Promise<Deployment> {
+    return this.#call(routes.getDeployment, { params: { deploymentId } });
+  }
+
+  /** Deployments the caller may read, newest first (50 unless `limit`). */
+  async listDeployments(filter?: {
+    pluginId?: string;
+    phase?: DeploymentPhase;
+    active?: boolean;
+    limit?: number;
+  }): Promise<Deployment[]> {
+    const body = await this.#call(routes.listDeployments, {
+      query: {
+        ...filter,
+        active:
+          filter?.active === undefined ? undefined : String(filter.active),
+      },
+    });
+    return body.items;
+  }
+
+  /** A plugin's deployments, newest first (50 unless `limit`). */
+  async listPluginDeployments(
+    pluginId: string,
+    filter?: { phase?: DeploymentPhase; active?: boolean; limit?: number },
+  ): Promise<Deployment[]> {
+    const body = await this.#call(routes.listPluginDeployments, {
+      params: { pluginId },
+      query: {
+        ...filter,
+        active:
+          filter?.active === undefined ? undefined : String(filter.active),
+      },
+    });
+    return body.items;
+  }
+
+  /**
+   * An action on a deployment (`approve` and `reject` need the
+   * `deployment.approve` permission, the others deploy): the deployment as
+   * the action left it; the rollback of a succeeded deployment answers the
+   * update operation that rolls it back.
+   */
+  async deploymentAction(
+    deploymentId: string,
+    action: DeploymentAction,
+    request: DeploymentActionRequest = {},
+  ): Promise<DeploymentActionResult> {
+    return this.#call(routes.deploymentAction, {
+      params: { deploymentId, action },
+      body: request,
     });
   }
 

@@ -4,6 +4,7 @@ import {
   createPermission,
 } from '@backstage/plugin-permission-common';
 import type { LifecycleAction } from '../lifecycle/transitions';
+import type { DeploymentAction } from '../api/deployments';
 
 /**
  * The resource type of a managed plugin: its resource ref is the plugin id,
@@ -164,4 +165,19 @@ export function pluginLifecyclePermissionForAction(
     default:
       return pluginLifecycleOperatePermission;
   }
+}
+
+/**
+ * The permission an action on a deployment needs (on its plugin):
+ * approving and rejecting need `deployment.approve`, so that approvers can
+ * be a role of their own; the other actions deploy.
+ *
+ * @public
+ */
+export function pluginLifecyclePermissionForDeploymentAction(
+  action: DeploymentAction,
+): PluginLifecyclePluginPermission {
+  return action === 'approve' || action === 'reject'
+    ? pluginLifecycleDeploymentApprovePermission
+    : pluginLifecycleDeployPermission;
 }

@@ -1,4 +1,5 @@
 import { configRoutes } from './configRoutes';
+import { deploymentRoutes } from './deploymentRoutes';
 import { discoveryRoutes } from './discoveryRoutes';
 import { healthRoutes } from './healthRoutes';
 import { metricsRoutes } from './metricsRoutes';
@@ -12,6 +13,10 @@ export { configRoutes, type ConfigEnvironments } from './configRoutes';
 export { healthRoutes } from './healthRoutes';
 export { metricsRoutes } from './metricsRoutes';
 export { discoveryRoutes, proxyRoute } from './discoveryRoutes';
+export {
+  deploymentRoutes,
+  type DeploymentActionResult,
+} from './deploymentRoutes';
 
 /**
  * Every route of the plugin-lifecycle HTTP API but the proxy
@@ -27,6 +32,7 @@ export const pluginLifecycleRoutes = {
   ...healthRoutes,
   ...metricsRoutes,
   ...discoveryRoutes,
+  ...deploymentRoutes,
 };
 
 /** The name of a route in {@link pluginLifecycleRoutes}. @public */

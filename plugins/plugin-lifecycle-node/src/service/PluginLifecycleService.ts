@@ -7,6 +7,11 @@ import {
   createServiceRef,
 } from '@backstage/backend-plugin-api';
 import {
+  Deployment,
+  DeploymentAction,
+  DeploymentActionRequest,
+  DeploymentActionResult,
+  DeploymentPhase,
   InstallRequest,
   LifecycleCommand,
   Operation,
@@ -39,6 +44,30 @@ export interface PluginLifecycleService {
     operationId: string,
     options?: PluginLifecycleRequestOptions,
   ): Promise<Operation>;
+  getDeployment(
+    deploymentId: string,
+    options?: PluginLifecycleRequestOptions,
+  ): Promise<Deployment>;
+  /** Deployments, newest first; `pluginId` for one plugin's. */
+  listDeployments(
+    filter?: {
+      pluginId?: string;
+      phase?: DeploymentPhase;
+      active?: boolean;
+      limit?: number;
+    },
+    options?: PluginLifecycleRequestOptions,
+  ): Promise<Deployment[]>;
+  /**
+   * `approve`, `reject` (the `deployment.approve` permission), `promote`,
+   * `pause`, `resume`, `abort`, `retry`, `rollback` (deploy).
+   */
+  deploymentAction(
+    deploymentId: string,
+    action: DeploymentAction,
+    request?: DeploymentActionRequest,
+    options?: PluginLifecycleRequestOptions,
+  ): Promise<DeploymentActionResult>;
 }
 
 /**
@@ -83,6 +112,27 @@ class DefaultPluginLifecycleService implements PluginLifecycleService {
   }
   getOperation(operationId: string, options?: PluginLifecycleRequestOptions) {
     return this.#client(options).getOperation(operationId);
+  }
+  getDeployment(deploymentId: string, options?: PluginLifecycleRequestOptions) {
+    return this.#client(options).getDeployment(deploymentId);
+  }
+  listDeployments(
+    filter?: Parameters<PluginLifecycleClient['listDeployments']>[0],
+    options?: PluginLifecycleRequestOptions,
+  ) {
+    return this.#client(options).listDeployments(filter);
+  }
+  deploymentAction(
+    deploymentId: string,
+    action: DeploymentAction,
+    request?: DeploymentActionRequest,
+    options?: PluginLifecycleRequestOptions,
+  ) {
+    return this.#client(options).deploymentAction(
+      deploymentId,
+      action,
+      request,
+    );
   }
 
   #client(options?: PluginLifecycleRequestOptions) {
