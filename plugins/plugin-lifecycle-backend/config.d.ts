@@ -295,6 +295,24 @@ export interface Config {
       };
     };
     /** How the backend stops (SIGTERM, SIGINT). */
+    /** The deployment controller (blue-green, canary, rolling, A/B testing, recreate). */
+    deployments?: {
+      /**
+       * Milliseconds between the controller's looks for deployments that are
+       * due (a step to execute, a window to judge, a timeout). Default 250.
+       */
+      tickInterval?: number;
+      /**
+       * Milliseconds a replica's claim on a deployment lasts without renewal;
+       * a replica that dies holding one is replaced after this. Default 15000.
+       */
+      leaseDuration?: number;
+      /**
+       * Versions of a plugin whose files stay installed after a deployment,
+       * the running one included, for rollback. Default 3.
+       */
+      keepVersions?: number;
+    };
     shutdown?: {
       /**
        * Milliseconds from the first SIGTERM or SIGINT within which the plugin

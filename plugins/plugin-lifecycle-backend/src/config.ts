@@ -399,6 +399,17 @@ const configSchema = z
       })
       .strict()
       .prefault({}),
+    deployments: z
+      .object({
+        /** Milliseconds between the controller's looks for due deployments. */
+        tickInterval: z.number().int().min(50).max(60_000).default(250),
+        /** Milliseconds a replica's claim on a deployment lasts without renewal. */
+        leaseDuration: z.number().int().min(1_000).max(600_000).default(15_000),
+        /** Versions whose files stay installed after a deployment (the running one included). */
+        keepVersions: z.number().int().min(1).max(100).default(3),
+      })
+      .strict()
+      .prefault({}),
     shutdown: z
       .object({
         /**

@@ -6,6 +6,8 @@ import {
 import {
   HealthProbeFunction,
   PluginRuntime,
+  DeploymentAnalysisProvider,
+  pluginLifecycleDeploymentAnalysisExtensionPoint,
   pluginLifecycleHealthProbesExtensionPoint,
   pluginLifecycleRuntimesExtensionPoint,
 } from '@internal/plugin-lifecycle-node';
@@ -71,6 +73,21 @@ export const pluginLifecyclePlugin = createBackendPlugin({
         probeFunctions.set(name, fn);
       },
     });
+
+    const analysisProviders = new Map<string, DeploymentAnalysisProvider>();
+    env.registerExtensionPoint(
+      pluginLifecycleDeploymentAnalysisExtensionPoint,
+      {
+        addAnalysisProvider(provider) {
+          if (analysisProviders.has(provider.name)) {
+            throw new Error(
+              `An analysis provider named '${provider.name}' is already added`,
+            );
+          }
+          analysisProviders.set(provider.name, provider);
+        },
+      },
+    );
 
     env.registerInit({
       deps: {
@@ -223,6 +240,7 @@ export const pluginLifecyclePlugin = createBackendPlugin({
           auditor: deps.auditor,
           events,
           discovery,
+          analysisProviders,
           // Remediation acts through the lifecycle commands, so the monitor
           // is built with them; it starts below, after the system.
           healthMonitor: lifecycle =>

@@ -8,4 +8,5 @@
 export * from './runtime/types';
 export * from './runtime/extensionPoint';
 export * from './health/extensionPoint';
+export * from './deployments/extensionPoint';
 export * from './service/PluginLifecycleService';

@@ -38,6 +38,10 @@ import { PluginLookup } from '../system/commands/pluginLookup';
 import { PluginQueries } from '../system/commands/pluginQueries';
 import { ConfigBackupCommands } from '../system/commands/configBackupCommands';
 import { DeploymentCommands } from '../system/commands/deploymentCommands';
+import { DeploymentController } from '../engines/deployments/DeploymentController';
+import { emitDeploymentEvent } from '../engines/deployments/deploymentEvents';
+import { deploymentTraffic } from './deploymentTraffic';
+import type { DeploymentAnalysisProvider } from '@internal/plugin-lifecycle-node';
 import { DiscoveryCommands } from '../system/commands/discoveryCommands';
 import { HealthQueries } from '../system/commands/healthQueries';
 import { followInstanceExits } from './instanceExits';
@@ -63,6 +67,8 @@ export interface OrchestrationSystemOptions {
   discovery?: ServiceDiscovery;
   /** Extra operation handlers, by type (tests and benchmarks). */
   extraHandlers?: OperationHandlers;
+  /** Analysis providers added through the -node extension point, by name. */
+  analysisProviders?: ReadonlyMap<string, DeploymentAnalysisProvider>;
 }
 
 /**
@@ -149,6 +155,9 @@ export async function createOrchestrationSystem(
     logger,
   });
 
+  // Built once the health monitor exists (its analysis reads verdicts);
+  // the hand-over of an update wakes it.
+  let deploymentController: DeploymentController | undefined;
   const actions = LifecycleActions.create({
     logger,
     plugins,
@@ -165,6 +174,13 @@ export async function createOrchestrationSystem(
     resourcesOf: (pluginId, requested) =>
       tenancy.resourcesOf(pluginId, requested),
     dependencyView: () => lookup.dependencyView(),
+    deployments: {
+      store: deployments,
+      handedOver: (before, after) => {
+        emitDeploymentEvent(events, before, after);
+        deploymentController?.wake();
+      },
+    },
     configuration: lifecycleConfiguration(
       configuration,
       config.defaultEnvironment,
@@ -194,6 +210,12 @@ export async function createOrchestrationSystem(
     replicaId,
     autoRecovery: o.enableAutoRecovery,
     restart: (pluginId, tenant) => automatic.recoverPlugin(pluginId, tenant),
+    deploying: async () =>
+      new Set(
+        (await deployments.list({ active: true, limit: 500 })).map(
+          d => d.pluginId,
+        ),
+      ),
   });
 
   const requests = InstallRequests.create({
@@ -241,6 +263,28 @@ export async function createOrchestrationSystem(
     lookup,
   });
   const health = options.healthMonitor?.(lifecycle);
+  const d = config.deployments;
+  const controller = DeploymentController.create({
+    logger: logger.child({ engine: 'deployments' }),
+    store: deployments,
+    steps: actions.steps,
+    traffic: deploymentTraffic({ discovery: options.discovery, instances }),
+    unhealthyInstances: async (pluginId, instanceIds) => {
+      if (!health || instanceIds.length === 0) return 0;
+      const ids = new Set(instanceIds);
+      const report = await health.getPluginHealth(pluginId);
+      return report.instances.filter(
+        i => ids.has(i.instanceId) && (i.verdict === 'unhealthy' || !i.live),
+      ).length;
+    },
+    events,
+    providers: options.analysisProviders,
+    replicaId,
+    tickMs: d.tickInterval,
+    leaseMs: d.leaseDuration,
+    keepVersions: d.keepVersions,
+  });
+  deploymentController = controller;
   const install = InstallCommands.create({
     config,
     plugins,
@@ -251,6 +295,8 @@ export async function createOrchestrationSystem(
     breaker,
     requests,
     operations: operationQueries,
+    deployments,
+    wakeDeployments: () => controller.wake(),
   });
   const system = PluginLifecycleOrchestrationSystem.create({
     events,
@@ -270,6 +316,7 @@ export async function createOrchestrationSystem(
       stopFollowingExits,
       stopGracePeriodMs: config.runtime.process.stopGracePeriod,
       stopInstances: config.shutdown.stopInstances,
+      stopDeployments: () => controller.stop(),
     }),
     plugins: pluginQueries,
     operations: operationQueries,
@@ -286,6 +333,7 @@ export async function createOrchestrationSystem(
       breaker,
       operations: operationQueries,
       install,
+      wake: () => controller.wake(),
     }),
     health,
     healthQueries: health && HealthQueries.create({ health }),
@@ -300,6 +348,7 @@ export async function createOrchestrationSystem(
   // them as serving and removes none it has not replaced.
   await reconciler.reconcileInstances();
   orchestrator.start();
+  controller.start();
   await system.reconcile();
   return system;
 }

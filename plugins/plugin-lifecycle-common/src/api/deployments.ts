@@ -149,7 +149,7 @@ export const canaryConfigSchema = z
   })
   .refine(
     c => !c.steps || c.steps.some(s => 'setWeight' in s && s.setWeight === 100),
-    { message: 'steps: the step list never reaches weight 100', path: ['steps'] },
+    { message: 'the step list never reaches weight 100', path: ['steps'] },
   );
 
 /** @public */

@@ -2,9 +2,11 @@ import { LoggerService } from '@backstage/backend-plugin-api';
 import { stringifyError } from '@backstage/errors';
 import {
   Artifact,
+  Deployment,
   LifecycleState,
   Operation,
 } from '@internal/plugin-lifecycle-common';
+import { DeploymentStore } from '../../database/DeploymentStore';
 import { InstanceStore } from '../../database/InstanceStore';
 import { PluginRecord, PluginStore } from '../../database/PluginStore';
 import {
@@ -57,6 +59,15 @@ export interface LifecycleActionsOptions {
   dependencyView: () => Promise<
     Array<{ id: string; state: string; dependencies: string[] }>
   >;
+  /**
+   * Deployments: an update that carries a `deploymentId` hands the running
+   * instances to the deployment controller through this store;
+   * `handedOver` hears each hand-over (events, waking the controller).
+   */
+  deployments?: {
+    store: DeploymentStore;
+    handedOver: (before: Deployment, after: Deployment) => void;
+  };
   /** The plugin's effective configuration (plaintext), from the configuration manager. */
   configuration: {
     resolve: (plugin: PluginRecord) => Promise<ResolvedConfiguration>;

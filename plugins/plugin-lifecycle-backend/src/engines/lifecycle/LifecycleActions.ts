@@ -51,6 +51,11 @@ export class LifecycleActions {
     return new LifecycleActions(options);
   }
 
+  /** The steps the actions share, for the deployment controller's instance work. */
+  get steps(): ActionSteps {
+    return this.#steps;
+  }
+
   /** The handler of each operation type, for the orchestrator. */
   handlers(): TypedOperationHandlers {
     const s = this.#steps;

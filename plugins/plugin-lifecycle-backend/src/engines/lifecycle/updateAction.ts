@@ -13,6 +13,7 @@ import {
   errorMessage,
   failure,
 } from './ActionSteps';
+import { handOverDeployment } from './deploymentHandover';
 import { installVersion } from './installAction';
 import { checkStartPreconditions } from './preconditionChecks';
 
@@ -41,6 +42,7 @@ export async function updatePlugin(
   signal: AbortSignal,
 ): Promise<UpdateResult> {
   const { params } = op;
+  if (params.deploymentId) return handOverDeployment(s, op, signal);
   const { version } = params;
   let plugin = await s.plugins.getOrThrow(op.pluginId);
   const runtime = s.runtimes.get(plugin.runtime);

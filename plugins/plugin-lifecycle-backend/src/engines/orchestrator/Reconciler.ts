@@ -35,6 +35,11 @@ export class Reconciler {
       replicaId: string;
       autoRecovery: boolean;
       restart: (pluginId: string, tenant: string) => Promise<unknown>;
+      /**
+       * The plugins with an active deployment: `updating` without an
+       * operation is their normal state (the deployment controller ends it).
+       */
+      deploying?: () => Promise<ReadonlySet<string>>;
     },
   ) {}
 
@@ -106,8 +111,9 @@ export class Reconciler {
       p => isTransitional(p.state) || p.state === 'running',
     );
     const busy = await operations.withUnfinished(candidates.map(p => p.id));
+    const deploying = (await this.o.deploying?.()) ?? new Set<string>();
     for (const plugin of candidates) {
-      if (busy.has(plugin.id)) continue;
+      if (busy.has(plugin.id) || deploying.has(plugin.id)) continue;
       let reason: string | undefined;
       if (isTransitional(plugin.state)) {
         reason = `${plugin.state} was interrupted and no operation is left to finish it`;

@@ -39,6 +39,8 @@ export interface DeploymentCommandsOptions {
   install: Pick<InstallCommands, 'rollbackUpdate'>;
   /** ms since the epoch; `Date.now` unless a test controls time. */
   clock?: () => number;
+  /** Tells the deployment controller that a deployment changed (it looks at once). */
+  wake?: () => void;
 }
 
 /** A filter of deployment lists. @public */
@@ -167,6 +169,7 @@ export class DeploymentCommands {
       return toStorePatch(patch);
     });
     this.#announce(act, current, updated, patch!, { userId, ...body });
+    this.#o.wake?.();
     return { deployment: toDeployment(updated) };
   }
 

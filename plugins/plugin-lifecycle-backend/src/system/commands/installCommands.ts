@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import {
   ConflictError,
@@ -17,7 +18,9 @@ import {
   validationMessage,
 } from '@internal/plugin-lifecycle-common';
 import { PluginLifecycleConfig } from '../../config';
+import { DeploymentStore } from '../../database/DeploymentStore';
 import { PluginStore } from '../../database/PluginStore';
+import { planDeployment } from '../../domain/deployments';
 import { ExecProbePolicy } from '../../engines/health/execProbePolicy';
 import { ALL_TENANTS, inTenantScope, TenantScope } from '../../domain/tenancy';
 import { Tenancy } from '../../engines/tenancy/Tenancy';
@@ -52,6 +55,10 @@ export interface InstallCommandsOptions {
   breaker: PluginBreaker;
   requests: InstallRequests;
   operations: OperationQueries;
+  /** Where an update's deployment is created before its operation is queued. */
+  deployments: DeploymentStore;
+  /** Wakes the deployment controller. */
+  wakeDeployments?: () => void;
 }
 
 /** What a rollback reads from the update it rolls back. */
@@ -155,8 +162,12 @@ export class InstallCommands {
   }
 
   /**
-   * Moves a plugin to another version: rolled one instance at a time when it
-   * runs, restored to the version it had when the update fails.
+   * Moves a plugin to another version with a deployment strategy (rolling
+   * by default). The deployment is created (`pending`, planned from the
+   * strategy's settings, so bad settings are a 400 and nothing is queued)
+   * before its `update` operation is queued; the operation installs the
+   * version and hands the running instances to the deployment controller,
+   * which moves them step by step after the operation has ended.
    */
   async updatePlugin(
     pluginId: string,
@@ -165,8 +176,8 @@ export class InstallCommands {
       userId?: string;
       scope?: TenantScope;
     } = {},
-  ): Promise<OperationAccepted> {
-    const { config, queue } = this.#o;
+  ): Promise<OperationAccepted & { deploymentId?: string }> {
+    const { config, queue, deployments } = this.#o;
     const { userId, scope = ALL_TENANTS, ...rest } = options;
     const parsed = updateRequestSchema.safeParse({ ...rest, version });
     if (!parsed.success) {
@@ -201,20 +212,74 @@ export class InstallCommands {
       [...(params.healthProbes ?? []), ...(params.manifest?.probes ?? [])],
       { kind: 'plugin', pluginId: plugin.id, origin: 'the update request' },
     );
+    if (!plugin.currentVersion) {
+      throw new ConflictError(
+        `Plugin '${plugin.id}' has no installed version to update from`,
+      );
+    }
+    if (plugin.currentVersion === version) {
+      throw new ConflictError(`Plugin '${plugin.id}' already runs ${version}`);
+    }
+    const strategy = params.deploymentStrategy ?? 'rolling';
+    const deploymentConfig = params.deploymentConfig ?? {};
+    const steps = planDeployment({
+      strategy,
+      config: deploymentConfig,
+      replicas: plugin.replicas,
+    }).map((step, index) => ({ ...step, index, status: 'pending' as const }));
     await queue.assertCanQueue(plugin, 'update');
     await this.#o.breaker.assertAllows(plugin, 'update');
-    return queue.enqueueOne(
-      queue.newOperation({
-        pluginId: plugin.id,
-        tenant: plugin.tenant,
-        type: 'update',
-        actor: userId,
-        priority,
-        idempotencyKey,
-        timeoutMs,
-        params: { ...params, ...(reason ? { reason } : {}) },
-      }),
-    );
+    const deploymentId = randomUUID();
+    const operationId = randomUUID();
+    // The deployment first: a second active deployment of the plugin is a
+    // 409 here, before anything is queued.
+    await deployments.create({
+      id: deploymentId,
+      pluginId: plugin.id,
+      tenant: plugin.tenant,
+      strategy,
+      fromVersion: plugin.currentVersion,
+      toVersion: version,
+      ...(params.environment ? { environment: params.environment } : {}),
+      config: deploymentConfig,
+      phase: 'pending',
+      currentStep: 0,
+      steps,
+      traffic: { [plugin.currentVersion]: 100 },
+      instances: {},
+      analysis: [],
+      approvals: [],
+      operationId,
+      ...(userId ? { createdBy: userId } : {}),
+    });
+    try {
+      return await queue.enqueueOne(
+        queue.newOperation({
+          id: operationId,
+          pluginId: plugin.id,
+          tenant: plugin.tenant,
+          type: 'update',
+          actor: userId,
+          priority,
+          idempotencyKey,
+          timeoutMs,
+          params: {
+            ...params,
+            deploymentId,
+            deploymentStrategy: strategy,
+            ...(reason ? { reason } : {}),
+          },
+        }),
+      );
+    } catch (error) {
+      await deployments
+        .save(deploymentId, 1, {
+          phase: 'failed',
+          message: `its update could not be queued: ${error}`,
+        })
+        .catch(() => undefined);
+      throw error;
+    }
   }
 
   /**

@@ -8,6 +8,8 @@ import { RuntimeRegistry } from '../../engines/runtime/RuntimeRegistry';
 
 /** Options of {@link MaintenanceCommands.create}. */
 export interface MaintenanceCommandsOptions {
+  /** Stops the deployment controller (what it runs resumes on the next start or another replica). */
+  stopDeployments?: () => Promise<void>;
   logger: LoggerService;
   reconciler: Reconciler;
   configuration: ConfigurationManager;
@@ -66,6 +68,7 @@ export class MaintenanceCommands {
   async shutdown(options: { graceMs?: number } = {}): Promise<void> {
     const { orchestrator, configuration, runtimes } = this.#o;
     this.#o.crashRestarter.stop();
+    await this.#o.stopDeployments?.();
     // Running operations get what is left of the shutdown's grace period.
     await orchestrator.shutdown(options.graceMs);
     await configuration.shutdown();

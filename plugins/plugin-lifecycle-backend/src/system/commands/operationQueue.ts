@@ -143,5 +143,8 @@ export function accepted(
     type: op.type,
     status: op.status,
     dependsOn: op.dependsOn,
+    ...(op.type === 'update' && typeof op.params.deploymentId === 'string'
+      ? { deploymentId: op.params.deploymentId }
+      : {}),
   };
 }

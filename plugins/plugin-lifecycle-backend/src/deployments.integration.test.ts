@@ -1,0 +1,468 @@
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { mockCredentials, mockServices } from '@backstage/backend-test-utils';
+import { Deployment, PluginInstance } from '@internal/plugin-lifecycle-common';
+import { Knex } from 'knex';
+import request from 'supertest';
+import {
+  startLifecycleBackend,
+  waitForDeployment,
+  waitForOperation,
+} from './__testUtils__/testBackend';
+import { createTestDatabases } from './__testUtils__/databases';
+
+jest.setTimeout(240_000);
+
+const auth = mockCredentials.user.header();
+const api = (path: string) => `/api/plugin-lifecycle${path}`;
+
+/** Every strategy, each on its own plugin of the sample service. */
+const PLUGINS = [
+  'dep-rolling',
+  'dep-recreate',
+  'dep-canary',
+  'dep-bluegreen',
+  'dep-ab',
+  'dep-broken-canary',
+  'dep-broken-bluegreen',
+  'dep-broken-rolling',
+  'dep-bad-canary',
+  'dep-quiet-canary',
+  'dep-gated',
+  'dep-rejected',
+  'dep-timeout-approve',
+  'dep-timeout-reject',
+  'dep-timeout-wait',
+];
+
+/** Fast windows, and a handful of requests as enough evidence. */
+const FAST_ANALYSIS = { minRequests: 5, maxExtensions: 1 };
+
+/**
+ * Sends requests through the backend's proxy to a plugin until stopped,
+ * a few at a time; counts what failed (a status of 502-504 or no answer:
+ * the proxy could not serve it) and what each version answered.
+ */
+function load(server: Server, pluginId: string, concurrency = 2) {
+  const { port } = server.address() as AddressInfo;
+  const url = `http://127.0.0.1:${port}${api(`/proxy/${pluginId}/`)}`;
+  const result = {
+    sent: 0,
+    failed: 0,
+    status5xx: 0,
+    versions: {} as Record<string, number>,
+  };
+  let running = true;
+  const worker = async () => {
+    while (running) {
+      result.sent++;
+      try {
+        const res = await fetch(url, {
+          headers: { Authorization: auth },
+          signal: AbortSignal.timeout(10_000),
+        });
+        const body = (await res.json().catch(() => ({}))) as {
+          version?: string;
+        };
+        if (res.status >= 502) result.failed++;
+        else if (res.status >= 500) result.status5xx++;
+        if (body.version) {
+          result.versions[body.version] =
+            (result.versions[body.version] ?? 0) + 1;
+        }
+      } catch {
+        result.failed++;
+      }
+      await new Promise(r => setTimeout(r, 5));
+    }
+  };
+  const workers = Array.from({ length: concurrency }, worker);
+  return {
+    result,
+    stop: async () => {
+      running = false;
+      await Promise.all(workers);
+      return result;
+    },
+  };
+}
+
+describe.each(createTestDatabases().eachSupportedId())(
+  'deployments with the real sample plugin on %p',
+  databaseId => {
+    const databases = createTestDatabases();
+    let server: Server;
+    let stop: () => Promise<void>;
+    let knex: Knex;
+
+    const get = async (path: string) =>
+      (await request(server).get(api(path)).set('Authorization', auth)).body;
+    const post = (path: string, body: object) =>
+      request(server).post(api(path)).set('Authorization', auth).send(body);
+
+    async function installRunning(pluginId: string, replicas = 2) {
+      const res = await post(`/plugins/${pluginId}/install`, {
+        version: '1.0.0',
+        replicas,
+        start: true,
+      });
+      expect(res.status).toBe(202);
+      expect(
+        await waitForOperation(server, auth, res.body.operationId, 60_000),
+      ).toMatchObject({ status: 'succeeded' });
+    }
+
+    async function update(pluginId: string, body: object) {
+      const res = await post(`/plugins/${pluginId}/update`, body);
+      expect(res.status).toBe(202);
+      expect(res.body).toMatchObject({
+        operationId: expect.any(String),
+        deploymentId: expect.any(String),
+      });
+      const op = await waitForOperation(server, auth, res.body.operationId);
+      expect(op).toMatchObject({ status: 'succeeded' });
+      return res.body.deploymentId as string;
+    }
+
+    async function running(pluginId: string): Promise<PluginInstance[]> {
+      return (await get(`/plugins/${pluginId}`)).instances.filter(
+        (i: PluginInstance) => i.status === 'running',
+      );
+    }
+
+    async function expectServing(pluginId: string, version: string) {
+      const count = PLUGINS.indexOf(pluginId) < 9 ? 2 : 1;
+      const plugin = await get(`/plugins/${pluginId}`);
+      expect(plugin).toMatchObject({ state: 'running', currentVersion: version });
+      const instances = await running(pluginId);
+      expect(instances.map(i => i.version)).toEqual(
+        Array(count).fill(version),
+      );
+      for (const instance of instances) {
+        expect(instance.track).toBe('stable');
+        const res = await fetch(`http://${instance.host}:${instance.port}/`);
+        expect(((await res.json()) as { version: string }).version).toBe(
+          version,
+        );
+      }
+    }
+
+    beforeAll(async () => {
+      knex = await databases.init(databaseId);
+      const backend = await startLifecycleBackend({
+        pluginId: PLUGINS[0],
+        config: {
+          orchestrator: { pollInterval: 20 },
+          deployments: { tickInterval: 50 },
+          runtime: {
+            process: { readyTimeout: 3000, stopGracePeriod: 2000 },
+          },
+        },
+        extraPluginIds: PLUGINS.slice(1),
+        features: [mockServices.database.factory({ knex })],
+      });
+      server = backend.server;
+      stop = backend.stop;
+      // Two instances where the strategy shows in them, one elsewhere.
+      await Promise.all(
+        PLUGINS.map((id, n) => installRunning(id, n < 9 ? 2 : 1)),
+      );
+    });
+
+    afterAll(async () => {
+      await stop?.();
+      await knex?.destroy();
+    });
+
+    it('rolls 1.0.0 -> 1.1.0 under each strategy with no failed request', async () => {
+      const strategies: Array<[string, object]> = [
+        ['dep-rolling', { deploymentStrategy: 'rolling' }],
+        ['dep-recreate', { deploymentStrategy: 'RECREATE' }],
+        [
+          'dep-canary',
+          {
+            deploymentStrategy: 'CANARY',
+            deploymentConfig: {
+              canary: {
+                trafficIncrement: 50,
+                incrementInterval: 1500,
+                successThreshold: 99,
+                errorThreshold: 1,
+                autoPromote: true,
+                analysis: FAST_ANALYSIS,
+              },
+            },
+          },
+        ],
+        [
+          'dep-bluegreen',
+          {
+            deploymentStrategy: 'blue-green',
+            deploymentConfig: {
+              blueGreen: {
+                smokeTest: { path: '/ready' },
+                scaleDownDelay: 500,
+              },
+            },
+          },
+        ],
+        [
+          'dep-ab',
+          {
+            deploymentStrategy: 'A_B_TESTING',
+            deploymentConfig: {
+              abTesting: {
+                percentage: 50,
+                duration: 1500,
+                analysis: FAST_ANALYSIS,
+              },
+            },
+          },
+        ],
+      ];
+      await Promise.all(
+        strategies.map(async ([pluginId, body]) => {
+          const traffic = load(server, pluginId);
+          const id = await update(pluginId, { version: '1.1.0', ...body });
+          const deployment = await waitForDeployment(server, auth, id, {
+            timeoutMs: 90_000,
+          });
+          const seen = await traffic.stop();
+          expect({ pluginId, phase: deployment.phase, message: deployment.message }).toEqual({
+            pluginId,
+            phase: 'succeeded',
+            message: expect.anything(),
+          });
+          expect(deployment.steps.every(s => s.status === 'succeeded')).toBe(true);
+          expect(deployment.traffic).toEqual({ '1.1.0': 100 });
+          await expectServing(pluginId, '1.1.0');
+          if (pluginId !== 'dep-recreate') {
+            // Recreate stops everything first: requests fail meanwhile, by design.
+            expect({ pluginId, failed: seen.failed, sent: seen.sent > 0 }).toEqual({
+              pluginId,
+              failed: 0,
+              sent: true,
+            });
+          }
+          if (pluginId === 'dep-canary' || pluginId === 'dep-ab') {
+            // Both versions served during the rollout: the split was real.
+            expect(seen.versions['1.0.0']).toBeGreaterThan(0);
+            expect(seen.versions['1.1.0']).toBeGreaterThan(0);
+            expect(
+              deployment.analysis.every(a => a.verdict === 'pass'),
+            ).toBe(true);
+            expect(deployment.analysis[0].evidence[0]).toMatchObject({
+              version: '1.1.0',
+              requests: expect.any(Number),
+            });
+          }
+        }),
+      );
+    });
+
+    it('rolls back a 2.0.0 that never gets ready under canary, blue-green and rolling', async () => {
+      const cases: Array<[string, object]> = [
+        [
+          'dep-broken-canary',
+          {
+            deploymentStrategy: 'canary',
+            deploymentConfig: { canary: { trafficIncrement: 50, incrementInterval: 1000 } },
+          },
+        ],
+        ['dep-broken-bluegreen', { deploymentStrategy: 'blue-green' }],
+        ['dep-broken-rolling', { deploymentStrategy: 'rolling' }],
+      ];
+      await Promise.all(
+        cases.map(async ([pluginId, body]) => {
+          const before = (await running(pluginId)).map(i => i.id).sort();
+          const traffic = load(server, pluginId);
+          const id = await update(pluginId, { version: '2.0.0', ...body });
+          const deployment = await waitForDeployment(server, auth, id);
+          const seen = await traffic.stop();
+          expect(deployment).toMatchObject({
+            phase: 'rolled-back',
+            message: expect.stringMatching(/did not become ready/),
+            traffic: { '1.0.0': 100 },
+          });
+          expect(seen.failed).toBe(0);
+          const plugin = await get(`/plugins/${pluginId}`);
+          expect(plugin).toMatchObject({
+            state: 'running',
+            currentVersion: '1.0.0',
+            lastError: expect.stringMatching(/rolled-back/),
+          });
+          // The old instances never stopped.
+          expect((await running(pluginId)).map(i => i.id).sort()).toEqual(before);
+          expect(plugin.versions.map((v: { version: string }) => v.version)).not.toContain('2.0.0');
+        }),
+      );
+    });
+
+    it('rolls back a 2.1.0 whose requests fail, when the canary analysis sees it', async () => {
+      const pluginId = 'dep-bad-canary';
+      const traffic = load(server, pluginId);
+      const id = await update(pluginId, {
+        version: '2.1.0',
+        deploymentStrategy: 'canary',
+        deploymentConfig: {
+          canary: {
+            trafficIncrement: 20,
+            incrementInterval: 3000,
+            analysis: FAST_ANALYSIS,
+          },
+        },
+      });
+      const deployment = await waitForDeployment(server, auth, id);
+      const seen = await traffic.stop();
+      expect(deployment).toMatchObject({
+        phase: 'rolled-back',
+        message: expect.stringMatching(/analysis failed: .*error rate/i),
+        traffic: { '1.0.0': 100 },
+      });
+      const failedRun = deployment.analysis.find(a => a.verdict === 'fail')!;
+      expect(failedRun.evidence[0]).toMatchObject({ version: '2.1.0' });
+      expect(failedRun.evidence[0].requests).toBeGreaterThanOrEqual(5);
+      // Only the canary's share saw the bad release.
+      expect(seen.status5xx).toBeGreaterThan(0);
+      expect(seen.status5xx).toBeLessThan(seen.sent * 0.5);
+      await expectServing(pluginId, '1.0.0');
+    });
+
+    it('never passes a canary window with too little traffic: it extends, then fails', async () => {
+      const pluginId = 'dep-quiet-canary';
+      const id = await update(pluginId, {
+        version: '1.1.0',
+        deploymentStrategy: 'canary',
+        deploymentConfig: {
+          canary: {
+            trafficIncrement: 50,
+            incrementInterval: 500,
+            analysis: { minRequests: 50, maxExtensions: 2 },
+          },
+        },
+      });
+      const deployment = await waitForDeployment(server, auth, id);
+      expect(deployment).toMatchObject({
+        phase: 'rolled-back',
+        message: expect.stringMatching(/insufficient evidence after 2 extension/),
+      });
+      expect(deployment.analysis[0]).toMatchObject({
+        verdict: 'insufficient-data',
+        extensions: 2,
+        minRequests: 50,
+      });
+      await expectServing(pluginId, '1.0.0');
+    });
+
+    it('waits at an approval gate, records who approved, and goes on', async () => {
+      const pluginId = 'dep-gated';
+      const id = await update(pluginId, {
+        version: '1.1.0',
+        deploymentConfig: { approvals: { beforeStart: {} } },
+      });
+      const waiting = await waitForDeployment(server, auth, id, {
+        phases: ['awaiting-approval'],
+      });
+      expect(waiting.approvals).toEqual([
+        expect.objectContaining({ gate: 'start', requestedAt: expect.any(String) }),
+      ]);
+      // The plugin's operation slot is free while it waits.
+      const res = await post(`/deployments/${id}/approve`, { reason: 'looks good' });
+      expect(res.status).toBe(200);
+      const done = await waitForDeployment(server, auth, id);
+      expect(done.phase).toBe('succeeded');
+      expect(done.approvals[0]).toMatchObject({
+        decision: 'approved',
+        decidedBy: expect.stringContaining('user:'),
+        reason: 'looks good',
+      });
+      await expectServing(pluginId, '1.1.0');
+    });
+
+    it('rolls back when an approver rejects', async () => {
+      const pluginId = 'dep-rejected';
+      const id = await update(pluginId, {
+        version: '1.1.0',
+        deploymentStrategy: 'blue-green',
+        deploymentConfig: { blueGreen: { requireApproval: true } },
+      });
+      await waitForDeployment(server, auth, id, { phases: ['awaiting-approval'] });
+      const res = await post(`/deployments/${id}/reject`, { reason: 'not today' });
+      expect(res.status).toBe(200);
+      const done = await waitForDeployment(server, auth, id);
+      expect(done.phase).toBe('rolled-back');
+      expect(done.approvals[0]).toMatchObject({ decision: 'rejected', reason: 'not today' });
+      await expectServing(pluginId, '1.0.0');
+    });
+
+    it('decides a timed-out approval by the gate default: approve, reject, or keep waiting', async () => {
+      const gate = (onTimeout: string) => ({
+        version: '1.1.0',
+        deploymentConfig: {
+          approvals: { beforeStart: { timeoutMs: 300, onTimeout } },
+        },
+      });
+      const [approve, reject, wait] = await Promise.all([
+        update('dep-timeout-approve', gate('approve')),
+        update('dep-timeout-reject', gate('reject')),
+        update('dep-timeout-wait', gate('wait')),
+      ]);
+      expect(await waitForDeployment(server, auth, approve)).toMatchObject({
+        phase: 'succeeded',
+        approvals: [expect.objectContaining({ decision: 'approved', decidedBy: 'timeout' })],
+      });
+      expect(await waitForDeployment(server, auth, reject)).toMatchObject({
+        phase: 'rolled-back',
+        approvals: [expect.objectContaining({ decision: 'rejected', decidedBy: 'timeout' })],
+      });
+      // 'wait' has no forced timeout: still waiting well after it.
+      await new Promise(r => setTimeout(r, 1500));
+      const waiting: Deployment = await get(`/deployments/${wait}`);
+      expect(waiting.phase).toBe('awaiting-approval');
+      expect(waiting.approvals[0].decision).toBeUndefined();
+      expect((await post(`/deployments/${wait}/abort`, {})).status).toBe(200);
+      expect(await waitForDeployment(server, auth, wait)).toMatchObject({ phase: 'aborted' });
+      await expectServing('dep-timeout-wait', '1.0.0');
+    });
+
+    it('refuses bad input with a clear 4xx and queues nothing', async () => {
+      const pluginId = 'dep-rolling'; // 1.1.0 now
+      const cases: Array<[object, number, RegExp]> = [
+        [{ version: '1.0.0', deploymentStrategy: 'shadow' }, 400, /deploymentStrategy/],
+        [
+          { version: '1.0.0', deploymentStrategy: 'canary', deploymentConfig: { canary: { trafficIncrement: 0 } } },
+          400,
+          /trafficIncrement/,
+        ],
+        [
+          {
+            version: '1.0.0',
+            deploymentStrategy: 'canary',
+            deploymentConfig: { canary: { steps: [{ setWeight: 20 }, { pause: {} }] } },
+          },
+          400,
+          /never reaches weight 100/,
+        ],
+        [
+          { version: '1.0.0', deploymentConfig: { rolling: { maxSurge: 0, maxUnavailable: 0 } } },
+          400,
+          /maxSurge and maxUnavailable/,
+        ],
+        [{ version: '1.0.0', deploymentStrategy: 'a-b-testing' }, 400, /abTesting/],
+        [{ version: '1.1.0' }, 409, /already runs 1\.1\.0/],
+      ];
+      const before = (await get(`/plugins/${pluginId}/deployments`)).items.length;
+      for (const [body, status, message] of cases) {
+        const res = await post(`/plugins/${pluginId}/update`, body);
+        expect({ body, status: res.status }).toEqual({ body, status });
+        expect(res.body.error.message).toMatch(message);
+      }
+      expect((await get(`/plugins/${pluginId}/deployments`)).items.length).toBe(before);
+      // A finished deployment cannot be promoted.
+      const [last] = (await get(`/plugins/${pluginId}/deployments`)).items;
+      const promote = await post(`/deployments/${last.id}/promote`, {});
+      expect(promote.status).toBe(409);
+      expect(promote.body.error.message).toMatch(/succeeded/);
+    });
+  },
+);

@@ -1,0 +1,110 @@
+import type { DeploymentRecord } from '../../database/DeploymentStore';
+import type { PluginRecord } from '../../database/PluginStore';
+import {
+  DeploymentControllerOptions,
+  NEW_TRACK,
+  OLD_TRACK,
+  StepOutcome,
+  contextOf,
+  splitsTraffic,
+} from './deploymentTypes';
+
+/**
+ * The last step: the new version becomes the stable one. The old instances
+ * (no traffic by now) stop, the split ends, the new instances join the
+ * stable track, the plugin leaves `updating` with the new version, and the
+ * files of versions beyond the ones kept for rollback are removed. Each part
+ * is safe to repeat after an interruption.
+ */
+export async function finishDeployment(
+  o: DeploymentControllerOptions,
+  d: DeploymentRecord,
+): Promise<StepOutcome> {
+  const s = o.steps;
+  const context = contextOf(d);
+  let plugin = await s.plugins.getOrThrow(d.pluginId);
+  const active = await s.instances.listForPlugin(d.pluginId, {
+    activeOnly: true,
+  });
+  const fresh = active.filter(i => i.version === d.toVersion);
+  if (context.wasRunning) {
+    await Promise.all(
+      active
+        .filter(i => i.version !== d.toVersion)
+        .map(i =>
+          s.fleet.stop(
+            d.pluginId,
+            i.id,
+            i.runtime,
+            `replaced by ${d.toVersion} (deployment ${d.id})`,
+          ),
+        ),
+    );
+    if (splitsTraffic(d.strategy)) await o.traffic.setSplit(plugin, undefined);
+    if (NEW_TRACK[d.strategy] !== OLD_TRACK && fresh.length > 0) {
+      await o.traffic.setTrack(
+        fresh.map(i => i.id),
+        OLD_TRACK,
+      );
+    }
+  }
+  plugin = await s.plugins.getOrThrow(d.pluginId);
+  if (plugin.state === 'updating') {
+    const config = await s.configuration.resolve(plugin);
+    await s.stateMachine.transition(
+      plugin,
+      context.wasRunning ? 'running' : 'installed',
+      {
+        action: 'update',
+        operationId: d.operationId,
+        actor: d.createdBy,
+        reason: `deployment ${d.id} (${d.strategy}): ${d.fromVersion} -> ${d.toVersion}`,
+        patch: {
+          currentVersion: d.toVersion,
+          probes: context.probes,
+          lastError: undefined,
+          ...(context.wasRunning ? { configRevision: config.revision } : {}),
+        },
+      },
+    );
+  }
+  await pruneVersions(o, await s.plugins.getOrThrow(d.pluginId), d);
+  return {
+    kind: 'done',
+    message: `${d.toVersion} serves all traffic`,
+    patch: {
+      traffic: { [d.toVersion]: 100 },
+      match: undefined,
+      instances: { [d.toVersion]: fresh.map(i => i.id) },
+    },
+  };
+}
+
+/**
+ * Removes the files of installed versions beyond the newest `keep` (the
+ * running one always stays), so rollback targets stay on disk and the rest
+ * do not pile up.
+ */
+async function pruneVersions(
+  o: DeploymentControllerOptions,
+  plugin: PluginRecord,
+  d: DeploymentRecord,
+) {
+  const s = o.steps;
+  const keep = d.config.keepVersions ?? o.keepVersions;
+  const versions = (await s.plugins.listVersions(plugin.id))
+    .filter(v => v.version !== plugin.currentVersion)
+    .sort((a, b) => b.installedAt.localeCompare(a.installedAt));
+  const runtime = s.runtimes.get(plugin.runtime);
+  for (const old of versions.slice(Math.max(0, keep - 1))) {
+    try {
+      await runtime.uninstall({ pluginId: plugin.id, version: old.version });
+      await s.plugins.deleteVersion(plugin.id, old.version);
+      o.logger.info(
+        `deployment ${d.id}: removed ${plugin.id} ${old.version} (keeping ${keep} version(s))`,
+      );
+    } catch (error) {
+      o.logger.warn(`pruning ${plugin.id} ${old.version}: ${error}`);
+    }
+  }
+}

@@ -1,0 +1,38 @@
+import { InstanceStore } from '../database/InstanceStore';
+import { ALL_TENANTS } from '../domain/tenancy';
+import { ServiceDiscovery } from '../engines/discovery/ServiceDiscovery';
+import { DeploymentTraffic } from '../engines/deployments/deploymentTypes';
+
+/**
+ * What the deployment controller does to traffic, through discovery: the
+ * split of a plugin's service (stored, so every replica and both data
+ * planes follow it), the measurements per version, and instance tracks.
+ * Without discovery (an embedding without it) splits are not made and no
+ * version has measurements, so an analysis never passes.
+ */
+export function deploymentTraffic(options: {
+  discovery?: ServiceDiscovery;
+  instances: InstanceStore;
+}): DeploymentTraffic {
+  const { discovery, instances } = options;
+  return {
+    async setSplit(plugin, split) {
+      if (!discovery) return;
+      await discovery.setTrafficSplit(plugin.id, split, {
+        scope: ALL_TENANTS,
+        tenant: plugin.tenant,
+      });
+    },
+    versionStats(plugin, version) {
+      return discovery?.versionStats(plugin.id, version, {
+        tenant: plugin.tenant,
+      });
+    },
+    async setTrack(instanceIds, track) {
+      await instances.setTrack(instanceIds, track);
+      // The change log carries it to every replica; this one looks now
+      // rather than at its next poll.
+      await discovery?.refresh();
+    },
+  };
+}
