@@ -157,7 +157,7 @@ export async function createOrchestrationSystem(
 
   // Built once the health monitor exists (its analysis reads verdicts);
   // the hand-over of an update wakes it.
-  let deploymentController: DeploymentController | undefined;
+  const deploymentControllerRef: { current?: DeploymentController } = {};
   const actions = LifecycleActions.create({
     logger,
     plugins,
@@ -178,7 +178,7 @@ export async function createOrchestrationSystem(
       store: deployments,
       handedOver: (before, after) => {
         emitDeploymentEvent(events, before, after);
-        deploymentController?.wake();
+        deploymentControllerRef.current?.wake();
       },
     },
     configuration: lifecycleConfiguration(
@@ -284,7 +284,7 @@ export async function createOrchestrationSystem(
     leaseMs: d.leaseDuration,
     keepVersions: d.keepVersions,
   });
-  deploymentController = controller;
+  deploymentControllerRef.current = controller;
   const install = InstallCommands.create({
     config,
     plugins,

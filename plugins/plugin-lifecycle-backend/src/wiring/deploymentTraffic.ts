@@ -28,6 +28,18 @@ export function deploymentTraffic(options: {
         tenant: plugin.tenant,
       });
     },
+    async awaitRoutable(instanceIds, timeoutMs) {
+      if (!discovery) return true;
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        if (discovery.routableOf(instanceIds).length === instanceIds.length) {
+          return true;
+        }
+        if (Date.now() >= deadline) return false;
+        await discovery.refresh();
+        await new Promise(r => setTimeout(r, 50));
+      }
+    },
     async setTrack(instanceIds, track) {
       await instances.setTrack(instanceIds, track);
       // The change log carries it to every replica; this one looks now

@@ -381,9 +381,19 @@ function skipToFinal(
     steps,
     ...(currentStep === d.currentStep
       ? {}
-      : { currentStep, stepState: {}, stepStartedAt: null }),
+      : { currentStep, stepState: nextStepState(d), stepStartedAt: null }),
     nextRunAt: now,
   };
+}
+
+/**
+ * The step state a move to another step leaves: the current step's scratch
+ * goes, what the deployment remembers across steps (`context`, set when its
+ * update handed it over) stays.
+ */
+function nextStepState(d: ActionTarget): Record<string, unknown> {
+  const context = d.stepState?.context;
+  return context === undefined ? {} : { context };
 }
 
 function isDone(s: DeploymentStep): boolean {
@@ -392,7 +402,7 @@ function isDone(s: DeploymentStep): boolean {
 
 /** Ends step `index` with `status` and moves to the step after it. */
 function advance(
-  d: Deployment,
+  d: ActionTarget,
   index: number,
   status: 'succeeded' | 'skipped',
   message: string,
@@ -401,7 +411,7 @@ function advance(
   return {
     steps: withStep(d, index, { status, message }, now),
     currentStep: index + 1,
-    stepState: {},
+    stepState: nextStepState(d),
     stepStartedAt: null,
     nextRunAt: now,
   };

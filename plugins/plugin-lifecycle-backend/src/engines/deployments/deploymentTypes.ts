@@ -36,6 +36,11 @@ export interface DeploymentTraffic {
   versionStats(plugin: PluginRecord, version: string): RequestStats | undefined;
   /** Gives instances another track (their subset key changes with it). */
   setTrack(instanceIds: string[], track: string): Promise<void>;
+  /**
+   * Waits until this replica's data planes route to every one of these
+   * instances (discovery saw them ready); false after `timeoutMs`.
+   */
+  awaitRoutable(instanceIds: string[], timeoutMs: number): Promise<boolean>;
 }
 
 /** Options of {@link DeploymentController}. */

@@ -165,6 +165,15 @@ export class ServiceDiscovery {
   }
 
   /**
+   * Which of these instances this replica's data planes route to now (in
+   * the view, ready, not expired): a deployment moves traffic to instances
+   * only once they are, so a switch never lands on a subset that has none.
+   */
+  routableOf(instanceIds: readonly string[]): string[] {
+    return instanceIds.filter(id => this.#view.entry(id)?.routable === true);
+  }
+
+  /**
    * Registers an instance of a service, or replaces the registration with
    * the same `serviceId`. Throws an `InputError` for bad input.
    */

@@ -21,7 +21,7 @@ export function openApproval(
   nowMs: number,
 ): StepOutcome {
   const open = d.approvals.find(a => a.step === d.currentStep && !a.decision);
-  const wait =
+  const onTimeout =
     step.timeoutMs === undefined || step.onTimeout === 'wait'
       ? 'no timeout'
       : `${step.onTimeout} after ${Math.round(step.timeoutMs / 1000)} s`;
@@ -29,7 +29,7 @@ export function openApproval(
     kind: 'approval',
     message: `waiting for approval before ${
       step.gate === 'start' ? 'the deployment starts' : 'promotion'
-    } (${wait})`,
+    } (${onTimeout})`,
     patch: open
       ? undefined
       : {

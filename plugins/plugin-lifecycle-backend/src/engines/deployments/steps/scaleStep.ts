@@ -9,6 +9,9 @@ import {
   contextOf,
 } from '../deploymentTypes';
 
+/** How long ready instances may take to reach the data planes' view. */
+export const ROUTABLE_TIMEOUT_MS = 30_000;
+
 /**
  * The active instances of one version of the deployment's plugin whose
  * process is there to serve, split into those seen ready and those an
@@ -77,6 +80,16 @@ export async function scaleSide(
       ),
     );
     instances[version] = sorted.slice(0, replicas).map(i => i.id);
+    if (
+      extra.length === 0 &&
+      !(await o.traffic.awaitRoutable(instances[version], ROUTABLE_TIMEOUT_MS))
+    ) {
+      return {
+        kind: 'fail',
+        message: `the ready instances of ${version} did not become routable in discovery within ${ROUTABLE_TIMEOUT_MS / 1000} s`,
+        patch: { instances },
+      };
+    }
     return {
       kind: 'done',
       message: `${version}: ${replicas} instance(s)`,
@@ -128,6 +141,16 @@ export async function scaleSide(
       message: `an instance of ${version} did not become ready: ${errorMessage(
         (failed as PromiseRejectedResult).reason,
       )}`,
+      patch: { instances },
+    };
+  }
+  // Ready by its probes is not yet routed to: the data planes learn it
+  // from discovery. Capacity counts once they route to it, so a rolling
+  // step never stops an old instance before its replacement takes traffic.
+  if (!(await o.traffic.awaitRoutable(instances[version], ROUTABLE_TIMEOUT_MS))) {
+    return {
+      kind: 'fail',
+      message: `the ready instances of ${version} did not become routable in discovery within ${ROUTABLE_TIMEOUT_MS / 1000} s`,
       patch: { instances },
     };
   }
