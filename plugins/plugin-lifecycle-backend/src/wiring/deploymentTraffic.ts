@@ -22,6 +22,9 @@ export function deploymentTraffic(options: {
         scope: ALL_TENANTS,
         tenant: plugin.tenant,
       });
+      // Applied only once the data planes route by it: the next step may
+      // stop the instances it took traffic from (nginx reloads later).
+      await discovery.settleDataPlanes();
     },
     versionStats(plugin, version) {
       return discovery?.versionStats(plugin.id, version, {
@@ -33,6 +36,20 @@ export function deploymentTraffic(options: {
       const deadline = Date.now() + timeoutMs;
       for (;;) {
         if (discovery.routableOf(instanceIds).length === instanceIds.length) {
+          await discovery.settleDataPlanes();
+          return true;
+        }
+        if (Date.now() >= deadline) return false;
+        await discovery.refresh();
+        await new Promise(r => setTimeout(r, 50));
+      }
+    },
+    async awaitUnroutable(instanceIds, timeoutMs) {
+      if (!discovery) return true;
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        if (discovery.routableOf(instanceIds).length === 0) {
+          await discovery.settleDataPlanes();
           return true;
         }
         if (Date.now() >= deadline) return false;
@@ -43,8 +60,8 @@ export function deploymentTraffic(options: {
     async setTrack(instanceIds, track) {
       await instances.setTrack(instanceIds, track);
       // The change log carries it to every replica; this one looks now
-      // rather than at its next poll.
-      await discovery?.refresh();
+      // rather than at its next poll, and its data planes apply it.
+      await discovery?.settleDataPlanes();
     },
   };
 }

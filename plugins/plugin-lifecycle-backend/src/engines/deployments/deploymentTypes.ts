@@ -41,6 +41,11 @@ export interface DeploymentTraffic {
    * instances (discovery saw them ready); false after `timeoutMs`.
    */
   awaitRoutable(instanceIds: string[], timeoutMs: number): Promise<boolean>;
+  /**
+   * Waits until this replica's data planes route to none of these
+   * instances (discovery saw them stop); false after `timeoutMs`.
+   */
+  awaitUnroutable(instanceIds: string[], timeoutMs: number): Promise<boolean>;
 }
 
 /** Options of {@link DeploymentController}. */

@@ -6,6 +6,7 @@ import {
   DeploymentControllerOptions,
   splitsTraffic,
 } from './deploymentTypes';
+import { UNROUTABLE_TIMEOUT_MS } from './finishDeployment';
 import { scaleSide, sideInstances } from './steps/scaleStep';
 import { weightSplit } from './steps/trafficSteps';
 
@@ -47,9 +48,9 @@ export async function rollBackDeployment(
     const active = await s.instances.listForPlugin(d.pluginId, {
       activeOnly: true,
     });
+    const fresh = active.filter(i => i.version === d.toVersion);
     await Promise.all(
-      active
-        .filter(i => i.version === d.toVersion)
+      fresh
         .map(i =>
           s.fleet.stop(
             d.pluginId,
@@ -63,7 +64,15 @@ export async function rollBackDeployment(
     if (restored.kind === 'fail') {
       throw new Error(`restoring ${d.fromVersion}: ${restored.message}`);
     }
-    if (splitsTraffic(d.strategy)) await o.traffic.setSplit(plugin, undefined);
+    if (splitsTraffic(d.strategy)) {
+      // As in finishDeployment: no split routes to the whole pool, so the
+      // stopped new instances must have left the view first.
+      await o.traffic.awaitUnroutable(
+        fresh.map(i => i.id),
+        UNROUTABLE_TIMEOUT_MS,
+      );
+      await o.traffic.setSplit(plugin, undefined);
+    }
   }
   const fresh = await s.plugins.getOrThrow(d.pluginId);
   if (fresh.currentVersion !== d.toVersion) {
