@@ -80,7 +80,9 @@ export function startLoad(options: LoadOptions) {
           res.on('data', (c: Buffer) => chunks.push(c));
           res.once('end', () => {
             if (res.statusCode !== 200) {
-              sample.body = Buffer.concat(chunks).toString('utf8').slice(0, 300);
+              sample.body = Buffer.concat(chunks)
+                .toString('utf8')
+                .slice(0, 300);
             }
             try {
               sample.version = JSON.parse(
@@ -113,9 +115,7 @@ export function startLoad(options: LoadOptions) {
   // Every few ms, send what is due by now: an exact average rate whatever
   // the timer's granularity.
   const timer = setInterval(() => {
-    const due = Math.floor(
-      ((performance.now() - start) * options.rate) / 1000,
-    );
+    const due = Math.floor(((performance.now() - start) * options.rate) / 1000);
     while (sent + skipped < due) {
       if (inFlight.size >= maxInFlight) {
         skipped++;

@@ -2,7 +2,10 @@
  * What bench/rollout reads from one run: the load's samples against the
  * deployment's own record (steps, analysis, timestamps).
  */
-import type { Deployment, DeploymentStep } from '@internal/plugin-lifecycle-common';
+import type {
+  Deployment,
+  DeploymentStep,
+} from '@internal/plugin-lifecycle-common';
 import { Sample, isFailed, isService5xx } from './load';
 
 /** One update 1.0.0 -> 1.1.0 under load. */
@@ -136,7 +139,11 @@ export function rolloutRun(
     skipped,
     failed,
     service5xx,
-    other: samples.length - failed - service5xx - samples.filter(s => s.status === 200).length,
+    other:
+      samples.length -
+      failed -
+      service5xx -
+      samples.filter(s => s.status === 200).length,
     durationMs,
     waitsMs,
     overheadMs: durationMs - waitsMs,

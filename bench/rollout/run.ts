@@ -93,7 +93,8 @@ const BAD_CANARY = {
   },
 };
 const SELECTED = (
-  process.env.BENCH_STRATEGIES ?? [...Object.keys(STRATEGIES), 'canary-bad'].join(',')
+  process.env.BENCH_STRATEGIES ??
+  [...Object.keys(STRATEGIES), 'canary-bad'].join(',')
 ).split(',');
 
 const sleep = (ms: number) => new Promise(r => setTimeout(r, ms));
@@ -122,13 +123,21 @@ async function update(
     ...body,
   });
   if (res.status !== 202) {
-    throw new Error(`update to ${version}: ${res.status} ${JSON.stringify(res.body)}`);
+    throw new Error(
+      `update to ${version}: ${res.status} ${JSON.stringify(res.body)}`,
+    );
   }
   return until(
     `deployment ${res.body.deploymentId} ends`,
     async () => {
-      const d = await callApi(backend, 'GET', `/deployments/${res.body.deploymentId}`);
-      return TERMINAL.includes(d.body?.phase) ? (d.body as Deployment) : undefined;
+      const d = await callApi(
+        backend,
+        'GET',
+        `/deployments/${res.body.deploymentId}`,
+      );
+      return TERMINAL.includes(d.body?.phase)
+        ? (d.body as Deployment)
+        : undefined;
     },
     180_000,
   );
@@ -153,7 +162,10 @@ async function settled(backend: DemoBackend, version: string, urls: string[]) {
     await until(`${url} answers ${version}`, async () => {
       for (let i = 0; i < 6; i++) {
         const res = await fetch(url, {
-          headers: { Authorization: `Bearer ${SHUTDOWN_TOKEN}`, Connection: 'close' },
+          headers: {
+            Authorization: `Bearer ${SHUTDOWN_TOKEN}`,
+            Connection: 'close',
+          },
         });
         const body = (await res.json()) as { version?: string };
         if (res.status !== 200 || body.version !== version) return undefined;
@@ -169,12 +181,18 @@ function printSteps(d: Deployment, samples: Sample[]) {
   const at = (iso?: string) => (iso ? String(Date.parse(iso) - t0) : '-');
   for (const s of d.steps) {
     console.log(
-      `  ${s.index} ${s.kind} ${JSON.stringify(s).slice(0, 80)} ${at(s.startedAt)} -> ${at(s.finishedAt)} ${s.status}`,
+      `  ${s.index} ${s.kind} ${JSON.stringify(s).slice(0, 80)} ${at(
+        s.startedAt,
+      )} -> ${at(s.finishedAt)} ${s.status}`,
     );
   }
   for (const a of d.analysis) {
     console.log(
-      `  analysis step ${a.step}: ${a.verdict} ${at(a.startedAt)} -> ${at(a.finishedAt)}, ${a.extensions} extension(s), ${JSON.stringify(a.evidence.map(e => [e.version, e.requests, e.errorRate, e.p99Ms]))}; ${a.reasons.join('; ')}`,
+      `  analysis step ${a.step}: ${a.verdict} ${at(a.startedAt)} -> ${at(
+        a.finishedAt,
+      )}, ${a.extensions} extension(s), ${JSON.stringify(
+        a.evidence.map(e => [e.version, e.requests, e.errorRate, e.p99Ms]),
+      )}; ${a.reasons.join('; ')}`,
     );
   }
   console.log(`  finished ${at(d.finishedAt)}`);
@@ -188,13 +206,18 @@ function printSteps(d: Deployment, samples: Sample[]) {
       why.set(key, (why.get(key) ?? 0) + 1);
     }
     console.log(
-      `  ${burst.length} failed, sent ${Math.round(burst[0].sentAt - t0)} .. ${Math.round(burst[burst.length - 1].sentAt - t0)}: ${[...why].map(([k, n]) => `${k} x${n}`).join(', ')}`,
+      `  ${burst.length} failed, sent ${Math.round(
+        burst[0].sentAt - t0,
+      )} .. ${Math.round(burst[burst.length - 1].sentAt - t0)}: ${[...why]
+        .map(([k, n]) => `${k} x${n}`)
+        .join(', ')}`,
     );
     burst = [];
   };
   for (const s of samples) {
     if (!isFailed(s)) continue;
-    if (burst.length && s.sentAt - burst[burst.length - 1].sentAt > 200) flush();
+    if (burst.length && s.sentAt - burst[burst.length - 1].sentAt > 200)
+      flush();
     burst.push(s);
   }
   flush();
@@ -233,15 +256,28 @@ async function main() {
       ? `http://127.0.0.1:${backend.dataPlanePort}/proxy/${PLUGIN}/`
       : `${backend.api}/proxy/${PLUGIN}/`;
   const allUrls = PLANES.map(urlOf);
-  const rollout: Array<{ plane: string; strategy: string; runs: RolloutRun[] }> = [];
+  const rollout: Array<{
+    plane: string;
+    strategy: string;
+    runs: RolloutRun[];
+  }> = [];
   const bad: Array<{ plane: string; runs: BadCanaryRun[] }> = [];
   try {
-    const install = await callApi(backend, 'POST', `/plugins/${PLUGIN}/install`, {
-      version: '1.0.0',
-      replicas: 2,
-      start: true,
-    });
-    await callApi(backend, 'GET', `/operations/${install.body.operationId}?waitSeconds=60`);
+    const install = await callApi(
+      backend,
+      'POST',
+      `/plugins/${PLUGIN}/install`,
+      {
+        version: '1.0.0',
+        replicas: 2,
+        start: true,
+      },
+    );
+    await callApi(
+      backend,
+      'GET',
+      `/operations/${install.body.operationId}?waitSeconds=60`,
+    );
     await settled(backend, '1.0.0', allUrls);
 
     const underLoad = async (plane: string, version: string, body: object) => {
@@ -269,10 +305,24 @@ async function main() {
           );
           const run = rolloutRun(d, samples, skipped);
           runs.push(run);
-          const latencies = samples.map(x => x.doneAt - x.sentAt).sort((a, b) => a - b);
+          const latencies = samples
+            .map(x => x.doneAt - x.sentAt)
+            .sort((a, b) => a - b);
           const p99 = latencies[Math.floor(latencies.length * 0.99)] ?? 0;
           console.log(
-            `${plane} ${strategy} #${n + 1}: ${d.phase}; latency p50 ${Math.round(median(latencies))} ms, p99 ${Math.round(p99)} ms; ${run.failed}/${run.sent} failed, ${run.service5xx} 5xx, ${run.other} other, ${run.skipped} skipped; ${fmt(run.durationMs)} s (waits ${fmt(run.waitsMs)} s, overhead ${fmt(run.overheadMs)} s: ${run.slowest})${run.outageMs ? `; outage ${Math.round(run.outageMs)} ms` : ''}`,
+            `${plane} ${strategy} #${n + 1}: ${
+              d.phase
+            }; latency p50 ${Math.round(
+              median(latencies),
+            )} ms, p99 ${Math.round(p99)} ms; ${run.failed}/${
+              run.sent
+            } failed, ${run.service5xx} 5xx, ${run.other} other, ${
+              run.skipped
+            } skipped; ${fmt(run.durationMs)} s (waits ${fmt(
+              run.waitsMs,
+            )} s, overhead ${fmt(run.overheadMs)} s: ${run.slowest})${
+              run.outageMs ? `; outage ${Math.round(run.outageMs)} ms` : ''
+            }`,
           );
           if (process.env.BENCH_VERBOSE === '1') printSteps(d, samples);
           if (d.phase !== 'succeeded') {
@@ -282,7 +332,9 @@ async function main() {
           }
           await settled(backend, '1.1.0', allUrls);
           // Back to 1.0.0, unmeasured, so the next run starts where this one did.
-          const back = await update(backend, '1.0.0', { deploymentStrategy: 'rolling' });
+          const back = await update(backend, '1.0.0', {
+            deploymentStrategy: 'rolling',
+          });
           if (back.phase !== 'succeeded') {
             throw new Error(`back to 1.0.0: ${back.phase}: ${back.message}`);
           }
@@ -298,7 +350,17 @@ async function main() {
           if (process.env.BENCH_VERBOSE === '1') printSteps(d, samples);
           runs.push(run);
           console.log(
-            `${plane} canary-bad #${n + 1}: ${d.phase} (${run.message}); ${run.failed} failed + ${run.service5xx} 5xx of ${run.sent} (2.1.0 answered ${run.badAnswers}; share bound ${run.shareBound}, to the verdict ${run.shareBoundToVerdict}); last 2.1.0 answer ${Math.round(run.backAfterMs)} ms after the verdict, rollback done after ${Math.round(run.rollbackMs)} ms`,
+            `${plane} canary-bad #${n + 1}: ${d.phase} (${run.message}); ${
+              run.failed
+            } failed + ${run.service5xx} 5xx of ${run.sent} (2.1.0 answered ${
+              run.badAnswers
+            }; share bound ${run.shareBound}, to the verdict ${
+              run.shareBoundToVerdict
+            }); last 2.1.0 answer ${Math.round(
+              run.backAfterMs,
+            )} ms after the verdict, rollback done after ${Math.round(
+              run.rollbackMs,
+            )} ms`,
           );
           await settled(backend, '1.0.0', allUrls);
         }
@@ -307,7 +369,12 @@ async function main() {
     }
   } finally {
     await backend.dispose({ keepData: true });
-    const nginxPid = path.join(backend.work, 'plugin-lifecycle', '.nginx', 'nginx.pid');
+    const nginxPid = path.join(
+      backend.work,
+      'plugin-lifecycle',
+      '.nginx',
+      'nginx.pid',
+    );
     try {
       process.kill(Number(fs.readFileSync(nginxPid, 'utf8')), 'SIGQUIT');
     } catch {
@@ -336,8 +403,16 @@ function report(
       runs.every(r => r.phase === 'succeeded') &&
       (!zeroTarget || runs.every(r => r.failed === 0)) &&
       m(r => r.overheadMs) < MAX_OVERHEAD_MS;
-    return `| ${planeName(plane)} | ${strategy} | ${m(r => r.sent)} | ${m(r => r.failed)} | ${m(r => r.service5xx)} | ${fmt(m(r => r.durationMs))} | ${fmt(m(r => r.waitsMs))} | ${fmt(m(r => r.overheadMs))} | ${
-      zeroTarget ? (met ? 'yes' : 'NO') : `no target (outage ${Math.round(m(r => r.outageMs))} ms)`
+    return `| ${planeName(plane)} | ${strategy} | ${m(r => r.sent)} | ${m(
+      r => r.failed,
+    )} | ${m(r => r.service5xx)} | ${fmt(m(r => r.durationMs))} | ${fmt(
+      m(r => r.waitsMs),
+    )} | ${fmt(m(r => r.overheadMs))} | ${
+      zeroTarget
+        ? met
+          ? 'yes'
+          : 'NO'
+        : `no target (outage ${Math.round(m(r => r.outageMs))} ms)`
     } | ${runs.map(r => `${r.failed} / ${fmt(r.overheadMs)}`).join(', ')} |`;
   });
   const badRows = bad.map(({ plane, runs }) => {
@@ -348,11 +423,25 @@ function report(
         r.failed + r.service5xx <= r.shareBound &&
         !(r.backAfterMs > MAX_BACK_MS),
     );
-    return `| ${planeName(plane)} | ${m(r => r.sent)} | ${m(r => r.failed)} | ${m(r => r.service5xx)} | ${m(r => r.shareBound)} | ${Math.round(m(r => r.backAfterMs))} | ${Math.round(m(r => r.rollbackMs))} | ${met ? 'yes' : 'NO'} | ${runs.map(r => `${r.failed + r.service5xx}/${r.shareBound}, ${Math.round(r.backAfterMs)} ms`).join('; ')} |`;
+    return `| ${planeName(plane)} | ${m(r => r.sent)} | ${m(
+      r => r.failed,
+    )} | ${m(r => r.service5xx)} | ${m(r => r.shareBound)} | ${Math.round(
+      m(r => r.backAfterMs),
+    )} | ${Math.round(m(r => r.rollbackMs))} | ${met ? 'yes' : 'NO'} | ${runs
+      .map(
+        r =>
+          `${r.failed + r.service5xx}/${r.shareBound}, ${Math.round(
+            r.backAfterMs,
+          )} ms`,
+      )
+      .join('; ')} |`;
   });
   let nginxVersion = '';
   try {
-    nginxVersion = execFileSync(nginx ?? 'nginx', ['-v'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    nginxVersion = execFileSync(nginx ?? 'nginx', ['-v'], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
   } catch (e: any) {
     nginxVersion = String(e.stderr ?? '');
   }
@@ -361,7 +450,15 @@ function report(
   const body = [
     '## Deployments under load (bench/rollout)',
     '',
-    `\`node --require @backstage/cli/config/nodeTransform.cjs ../../bench/rollout/run.ts\` (from plugins/plugin-lifecycle-backend), ${os.cpus().length} cores (${cpu}, shared with other work), ${new Date().toISOString().slice(0, 10)}, BENCH_RATE=${RATE}, BENCH_REPEAT=${REPEAT}${nginx ? `, ${nginxVersion || 'nginx'}` : ', nginx not installed (Node proxy only)'}. The demo backend (one child process, SQLite, default \`deployments.tickInterval\` 250 ms) runs a plugin of two sample-http-service instances. ${RATE} requests/s go to 127.0.0.1 from 1 s before the update until 1 s after it ended: through the nginx data plane (a new connection per request: a reload closes idle keep-alive connections) or through the Node proxy route \`/api/plugin-lifecycle/proxy/{pluginId}/\` (keep-alive). After each run the plugin goes back to 1.0.0 (a rolling update, not measured).`,
+    `\`node --require @backstage/cli/config/nodeTransform.cjs ../../bench/rollout/run.ts\` (from plugins/plugin-lifecycle-backend), ${
+      os.cpus().length
+    } cores (${cpu}, shared with other work), ${new Date()
+      .toISOString()
+      .slice(0, 10)}, BENCH_RATE=${RATE}, BENCH_REPEAT=${REPEAT}${
+      nginx
+        ? `, ${nginxVersion || 'nginx'}`
+        : ', nginx not installed (Node proxy only)'
+    }. The demo backend (one child process, SQLite, default \`deployments.tickInterval\` 250 ms) runs a plugin of two sample-http-service instances. ${RATE} requests/s go to 127.0.0.1 from 1 s before the update until 1 s after it ended: through the nginx data plane (a new connection per request: a reload closes idle keep-alive connections) or through the Node proxy route \`/api/plugin-lifecycle/proxy/{pluginId}/\` (keep-alive). After each run the plugin goes back to 1.0.0 (a rolling update, not measured).`,
     '',
     'Settings: blue-green smoke test `GET /` and scaleDownDelay 2 s; canary trafficIncrement 25, incrementInterval 2 s (3 windows); rolling the defaults (maxSurge 1, maxUnavailable 0, minReadySeconds 0); A/B percentage 50 for 2 s with analysis as the winner; recreate. Every analysis: minRequests 50, maxExtensions 3, the design thresholds (99 % success, 1 % errors).',
     '',
