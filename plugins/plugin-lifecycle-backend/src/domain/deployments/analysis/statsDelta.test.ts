@@ -88,6 +88,17 @@ describe('statsDelta', () => {
     expect(delta.activeConnections).toBe(2);
   });
 
+  it('subtracts a baseline that was kept as JSON (the overflow bound comes back as null)', () => {
+    const before = stats({ '2xx': 1000 }, 7);
+    const after = stats({ '2xx': 60, '5xx': 3 }, 7, before);
+    const persisted = JSON.parse(JSON.stringify(before)) as RequestStats;
+    expect(persisted.latency.buckets.at(-1)!.leMs).toBeNull();
+    const delta = statsDelta(persisted, after);
+    expect(delta.requests).toBe(63);
+    expect(delta.status['5xx']).toBe(3);
+    expect(delta.latency.count).toBe(63);
+  });
+
   it('estimates the quantiles as ProxyMetrics does', () => {
     const metrics = ProxyMetrics.create();
     const target = metrics.target({

@@ -45,8 +45,19 @@ function restarted(before: RequestStats, after: RequestStats): boolean {
   // Another bucket layout cannot be subtracted: count the window from zero.
   if (a.length !== b.length) return true;
   return a.some(
-    (bucket, i) => bucket.leMs !== b[i].leMs || bucket.count < b[i].count,
+    (bucket, i) =>
+      upperBound(bucket.leMs) !== upperBound(b[i].leMs) ||
+      bucket.count < b[i].count,
   );
+}
+
+/**
+ * A bucket's upper bound; the overflow bucket's `Infinity` comes back as
+ * `null` from a snapshot kept as JSON (an analysis keeps its baseline in
+ * the deployment's persisted step state).
+ */
+function upperBound(leMs: number | null): number {
+  return leMs ?? Infinity;
 }
 
 /**
