@@ -234,6 +234,19 @@ describe.each(createTestDatabases().eachSupportedId())(
           expect(deployment.steps.every(s => s.status === 'succeeded')).toBe(true);
           expect(deployment.traffic).toEqual({ '1.1.0': 100 });
           await expectServing(pluginId, '1.1.0');
+          if (pluginId === 'dep-bluegreen') {
+            // Its first step started the whole new set: it finished once
+            // they were up, not when it began to start them.
+            const [scale] = deployment.steps;
+            const latest = (await running(pluginId))
+              .map(i => i.startedAt)
+              .sort()
+              .at(-1)!;
+            expect(scale).toMatchObject({ kind: 'scale', side: 'new' });
+            expect(Date.parse(scale.finishedAt!)).toBeGreaterThanOrEqual(
+              Date.parse(latest),
+            );
+          }
           // Recreate stops everything first: requests fail meanwhile, by design.
           const downtimeAllowed = pluginId === 'dep-recreate';
           expect({ pluginId, failed: downtimeAllowed ? 0 : seen.failed }).toEqual({

@@ -118,7 +118,9 @@ export class DeploymentRunner {
       }
       outcome = { kind: 'fail', message: `${step.kind}: ${errorMessage(error)}` };
     }
-    return this.#record(d, step, outcome, nowMs);
+    // The time after the step ran: a scale step's finishedAt is when its
+    // instances were ready, not when it began to start them.
+    return this.#record(d, step, outcome, this.#now());
   }
 
   #execute(
