@@ -1,6 +1,8 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { createBackendModule } from '@backstage/backend-plugin-api';
 import { mockCredentials, mockServices } from '@backstage/backend-test-utils';
+import { pluginLifecycleDeploymentAnalysisExtensionPoint } from '@internal/plugin-lifecycle-node';
 import { Deployment, PluginInstance } from '@internal/plugin-lifecycle-common';
 import { Knex } from 'knex';
 import request from 'supertest';
@@ -35,7 +37,35 @@ const PLUGINS = [
   'dep-timeout-wait',
   'dep-train-a',
   'dep-train-b',
+  'dep-provider',
+  'dep-ab-header',
+  'dep-promote',
+  'dep-quiet-approve',
 ];
+
+/** A module that adds an analysis provider, as an adopter's would (say, a Prometheus query). */
+const analysisModule = createBackendModule({
+  pluginId: 'plugin-lifecycle',
+  moduleId: 'test-analysis',
+  register(env) {
+    env.registerInit({
+      deps: { analysis: pluginLifecycleDeploymentAnalysisExtensionPoint },
+      async init({ analysis }) {
+        analysis.addAnalysisProvider({
+          name: 'latency-budget',
+          async evaluate({ deployment, params }) {
+            return params.verdict === 'fail'
+              ? {
+                  verdict: 'fail',
+                  message: `${deployment.toVersion} spends its latency budget`,
+                }
+              : { verdict: 'pass' };
+          },
+        });
+      },
+    });
+  },
+});
 
 /** Fast windows, and a handful of requests as enough evidence. */
 const FAST_ANALYSIS = { minRequests: 5, maxExtensions: 1 };
@@ -162,7 +192,7 @@ describe.each(createTestDatabases().eachSupportedId())(
           },
         },
         extraPluginIds: PLUGINS.slice(1),
-        features: [mockServices.database.factory({ knex })],
+        features: [mockServices.database.factory({ knex }), analysisModule],
       });
       server = backend.server;
       stop = backend.stop;
@@ -506,6 +536,154 @@ describe.each(createTestDatabases().eachSupportedId())(
       }
       await expectServing('dep-train-a', '1.0.0');
       await expectServing('dep-train-b', '1.0.0');
+    });
+
+    it('fails an analysis window by the verdict of a provider a module added', async () => {
+      const pluginId = 'dep-provider';
+      const traffic = load(server, pluginId);
+      const id = await update(pluginId, {
+        version: '1.1.0',
+        deploymentStrategy: 'canary',
+        deploymentConfig: {
+          canary: {
+            trafficIncrement: 50,
+            incrementInterval: 1000,
+            analysis: {
+              ...FAST_ANALYSIS,
+              providers: [
+                { name: 'latency-budget', params: { verdict: 'fail' } },
+              ],
+            },
+          },
+        },
+      });
+      const deployment = await waitForDeployment(server, auth, id);
+      await traffic.stop();
+      expect(deployment.phase).toBe('rolled-back');
+      expect(deployment.message).toMatch(
+        /latency-budget.*1\.1\.0 spends its latency budget/,
+      );
+      expect(deployment.analysis[0].providers).toEqual([
+        {
+          name: 'latency-budget',
+          verdict: 'fail',
+          message: '1.1.0 spends its latency budget',
+        },
+      ]);
+      await expectServing(pluginId, '1.0.0');
+    });
+
+    it('routes an A/B test by header and lets a person declare the winner', async () => {
+      const pluginId = 'dep-ab-header';
+      const id = await update(pluginId, {
+        version: '1.1.0',
+        deploymentStrategy: 'a-b-testing',
+        deploymentConfig: {
+          abTesting: {
+            match: { header: { name: 'x-variant', value: 'b' } },
+            duration: 500,
+            winner: 'manual',
+          },
+        },
+      });
+      const waiting = await waitForDeployment(server, auth, id, {
+        phases: ['paused'],
+      });
+      expect(waiting.message).toMatch(/declare the winner/);
+      const { port } = server.address() as AddressInfo;
+      const ask = async (headers: Record<string, string>) => {
+        const res = await fetch(
+          `http://127.0.0.1:${port}${api(`/proxy/${pluginId}/`)}`,
+          {
+            headers: { Authorization: auth, ...headers },
+          },
+        );
+        return ((await res.json()) as { version: string }).version;
+      };
+      for (let i = 0; i < 5; i++) {
+        expect(await ask({ 'x-variant': 'b' })).toBe('1.1.0');
+        expect(await ask({})).toBe('1.0.0');
+      }
+      const res = await post(`/deployments/${id}/promote`, { winner: '1.1.0' });
+      expect(res.status).toBe(200);
+      const done = await waitForDeployment(server, auth, id);
+      expect({ phase: done.phase, winner: done.winner }).toEqual({
+        phase: 'succeeded',
+        winner: '1.1.0',
+      });
+      await expectServing(pluginId, '1.1.0');
+    });
+
+    it('pauses, resumes and promotes a canary on request', async () => {
+      const pluginId = 'dep-promote';
+      const id = await update(pluginId, {
+        version: '1.1.0',
+        deploymentStrategy: 'canary',
+        deploymentConfig: {
+          canary: {
+            steps: [
+              { setWeight: 10 },
+              { pause: {} },
+              { setWeight: 50 },
+              { pause: {} },
+              { setWeight: 100 },
+            ],
+          },
+        },
+      });
+      const paused = await waitForDeployment(server, auth, id, {
+        phases: ['paused'],
+      });
+      expect(paused.traffic).toEqual({ '1.0.0': 90, '1.1.0': 10 });
+      // A paused canary holds no operation slot: the plugin answers other reads and the queue is free.
+      const ops = await get(`/plugins/${pluginId}`);
+      expect(ops.state).toBe('updating');
+      expect((await post(`/deployments/${id}/resume`, {})).status).toBe(409);
+      expect((await post(`/deployments/${id}/promote`, {})).status).toBe(200);
+      const second = await waitForDeployment(server, auth, id, {
+        phases: ['paused'],
+      });
+      expect(second.traffic).toEqual({ '1.0.0': 50, '1.1.0': 50 });
+      expect(
+        (await post(`/deployments/${id}/promote`, { full: true })).status,
+      ).toBe(200);
+      const done = await waitForDeployment(server, auth, id);
+      expect(done.phase).toBe('succeeded');
+      await expectServing(pluginId, '1.1.0');
+    });
+
+    it('waits for a person after too little traffic when configured so, and goes on when approved', async () => {
+      const pluginId = 'dep-quiet-approve';
+      const id = await update(pluginId, {
+        version: '1.1.0',
+        deploymentStrategy: 'canary',
+        deploymentConfig: {
+          canary: {
+            trafficIncrement: 50,
+            incrementInterval: 300,
+            analysis: {
+              minRequests: 50,
+              maxExtensions: 1,
+              onInsufficientData: 'wait-for-approval',
+            },
+          },
+        },
+      });
+      const waiting = await waitForDeployment(server, auth, id, {
+        phases: ['awaiting-approval'],
+      });
+      expect(waiting.message).toMatch(/insufficient evidence/);
+      expect(waiting.analysis[0].verdict).toBe('insufficient-data');
+      expect(waiting.approvals).toEqual([
+        expect.objectContaining({ gate: 'insufficient-data' }),
+      ]);
+      expect(
+        (await post(`/deployments/${id}/approve`, { reason: 'quiet hours' }))
+          .status,
+      ).toBe(200);
+      const done = await waitForDeployment(server, auth, id);
+      expect(done.phase).toBe('succeeded');
+      await expectServing(pluginId, '1.1.0');
     });
 
     it('refuses bad input with a clear 4xx and queues nothing', async () => {
