@@ -135,7 +135,8 @@ export class DeploymentRunner {
         message: `${step.kind}: ${errorMessage(error)}`,
       };
     }
-    return this.#record(d, step, outcome, nowMs);
+    // The step's end is when it ended, not when it began.
+    return this.#record(d, step, outcome, this.#now());
   }
 
   #execute(
