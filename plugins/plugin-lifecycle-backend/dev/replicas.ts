@@ -52,6 +52,8 @@ export async function startReplica(options: {
    * used: its directory (data, SQLite files) and port (a restart).
    */
   restartOf?: Pick<Replica, 'dir' | 'port'>;
+  /** Characters of the replica's output kept for `output()` (default 20 000). */
+  outputLimit?: number;
 }): Promise<Replica> {
   const port = options.restartOf?.port ?? (await freePort());
   const dir =
@@ -123,8 +125,9 @@ export async function startReplica(options: {
     },
   );
   let output = '';
-  child.stdout!.on('data', d => (output = (output + d).slice(-20_000)));
-  child.stderr!.on('data', d => (output = (output + d).slice(-20_000)));
+  const limit = options.outputLimit ?? 20_000;
+  child.stdout!.on('data', d => (output = (output + d).slice(-limit)));
+  child.stderr!.on('data', d => (output = (output + d).slice(-limit)));
   const exited = new Promise<void>(resolve =>
     child.once('exit', () => resolve()),
   );

@@ -82,7 +82,7 @@ describe.each(databases)(
     afterAll(async () => {
       if (replica) {
         await replica.kill('SIGKILL');
-        killJournaledGroups(replica);
+        killJournaledGroups(`${replica.dir}/data`);
         fs.rmSync(replica.dir, { recursive: true, force: true });
       }
       if (artifactsDir) fs.rmSync(artifactsDir, { recursive: true, force: true });

@@ -139,9 +139,9 @@ export function sampleProcessesUnder(dir: string): Array<{ pid: number; where: s
   return found;
 }
 
-/** SIGKILLs the process groups a replica's runtime journaled under its data directory. */
-export function killJournaledGroups(replica: Pick<Replica, 'dir'>) {
-  const dir = `${replica.dir}/data/.journal`;
+/** SIGKILLs the process groups a runtime journaled under a data directory. */
+export function killJournaledGroups(dataDir: string) {
+  const dir = `${dataDir}/.journal`;
   for (const file of fs.existsSync(dir) ? fs.readdirSync(dir) : []) {
     try {
       const entry = JSON.parse(fs.readFileSync(`${dir}/${file}`, 'utf8'));

@@ -118,6 +118,13 @@ export class DeploymentRunner {
       }
       outcome = { kind: 'fail', message: `${step.kind}: ${errorMessage(error)}` };
     }
+    if (outcome.kind !== 'wait') {
+      // One line per execution that decided something: a step executed
+      // twice (by two replicas, or again after a restart) shows here.
+      this.#o.logger.info(
+        `deployment ${d.id} step ${d.currentStep} (${step.kind}) ${outcome.kind} on ${this.#o.replicaId}`,
+      );
+    }
     return this.#record(d, step, outcome, nowMs);
   }
 
