@@ -6,6 +6,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
+import knexFactory from 'knex';
 import { DeploymentStep } from '@internal/plugin-lifecycle-common';
 import { packSampleArtifacts } from './__testUtils__/sampleArtifacts';
 import {
@@ -68,6 +69,28 @@ function proxyLoad(replica: () => Replica) {
       return result;
     },
   };
+}
+
+/** The deployment's lease as the database has it: `held by <owner> for <ms> more` or `free`. */
+async function leaseOf(replica: Replica, database: string, prefix: string, id: string) {
+  const db = knexFactory(
+    database === 'postgres'
+      ? { client: 'pg', connection: `${postgresUrl}/${prefix}plugin-lifecycle` }
+      : {
+          client: 'better-sqlite3',
+          connection: { filename: `${replica.dir}/sqlite/plugin-lifecycle.sqlite` },
+          useNullAsDefault: true,
+        },
+  );
+  try {
+    const row = await db('deployments').where({ id }).first();
+    const until = row?.lease_expires_at ? new Date(row.lease_expires_at).getTime() : 0;
+    return row?.lease_owner && until > Date.now()
+      ? `held by ${row.lease_owner} for ${until - Date.now()} ms more`
+      : 'free';
+  } finally {
+    await db.destroy();
+  }
 }
 
 const databases = ['sqlite', ...(postgresUrl ? ['postgres'] : [])];
@@ -155,6 +178,9 @@ describe.each(databases)(
 
       const killedAt = Date.now();
       await replica.kill('SIGKILL');
+      // Whether the dead backend held the deployment's lease when it died
+      // (a pause releases it until due; a step being executed holds it).
+      const lease = await leaseOf(replica, database, prefix, deploymentId);
       // Instances outlive their backend: the same processes still run.
       for (const s of survivors) expect(startTimeOf(s.pid)).toBe(s.startTime);
 
@@ -176,7 +202,7 @@ describe.each(databases)(
           upAt - killedAt
         } ms; the pause finished ${resumedAt - killedAt} ms after the kill (${
           resumedAt - upAt
-        } ms after the restart; lease ${LEASE_MS} ms)`,
+        } ms after the restart; lease ${LEASE_MS} ms, at the kill ${lease})`,
       );
       expect({ phase: done.phase, message: done.message }).toEqual({
         phase: 'succeeded',
