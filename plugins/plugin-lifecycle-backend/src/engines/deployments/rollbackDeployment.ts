@@ -70,7 +70,11 @@ export async function rollBackDeployment(
     const runtime = s.runtimes.get(fresh.runtime);
     await runtime
       .uninstall({ pluginId: d.pluginId, version: d.toVersion })
-      .catch(e => o.logger.warn(`removing ${d.toVersion} after rollback: ${errorMessage(e)}`));
+      .catch(e =>
+        o.logger.warn(
+          `removing ${d.toVersion} after rollback: ${errorMessage(e)}`,
+        ),
+      );
     await s.plugins.deleteVersion(d.pluginId, d.toVersion);
   }
   if (fresh.state === 'updating') {
@@ -82,7 +86,9 @@ export async function rollBackDeployment(
         operationId: d.operationId,
         actor: d.createdBy,
         reason: `deployment ${d.id} ${phase}: ${reason}`,
-        patch: { lastError: `update ${d.fromVersion} -> ${d.toVersion} ${phase}: ${reason}` },
+        patch: {
+          lastError: `update ${d.fromVersion} -> ${d.toVersion} ${phase}: ${reason}`,
+        },
       },
     );
   }
