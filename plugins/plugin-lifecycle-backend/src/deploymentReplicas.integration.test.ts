@@ -56,6 +56,9 @@ const CANARY = {
   },
 };
 
+/** Colour codes of the replicas' log lines. */
+const ANSI_COLOUR = new RegExp(`${String.fromCharCode(27)}\\[[0-9;]*m`, 'g');
+
 /** Lines `deployment <id> step <n> (<kind>) <outcome> on <replica>` the runner logs per decided execution. */
 function executions(outputs: string[], deploymentId: string) {
   const pattern = new RegExp(
@@ -67,7 +70,7 @@ function executions(outputs: string[], deploymentId: string) {
       step: Number(m[1]),
       kind: m[2],
       outcome: m[3],
-      replica: m[4].replace(/\u001b\[[0-9;]*m/g, ''),
+      replica: m[4].replace(ANSI_COLOUR, ''),
     })),
   );
 }
@@ -77,12 +80,19 @@ function executions(outputs: string[], deploymentId: string) {
  * version are there (processes under the data directory, and active
  * instance rows) and which step the deployment is at.
  */
-function sampleRollout(db: Knex, dataDir: string, pluginId: string, deploymentId: string) {
+function sampleRollout(
+  db: Knex,
+  dataDir: string,
+  pluginId: string,
+  deploymentId: string,
+) {
   const samples: Array<{ step: number; processes: number; rows: number }> = [];
   let running = true;
   const loop = (async () => {
     while (running) {
-      const [row] = await db('deployments').where({ id: deploymentId }).select('current_step');
+      const [row] = await db('deployments')
+        .where({ id: deploymentId })
+        .select('current_step');
       const processes = sampleProcessesUnder(dataDir).filter(
         p => p.where.includes(pluginId) && p.where.includes('1.1.0'),
       ).length;
@@ -90,7 +100,11 @@ function sampleRollout(db: Knex, dataDir: string, pluginId: string, deploymentId
         .where({ plugin_id: pluginId, version: '1.1.0' })
         .whereIn('status', ['starting', 'running'])
         .count({ n: '*' });
-      samples.push({ step: Number(row?.current_step ?? -1), processes, rows: Number(n) });
+      samples.push({
+        step: Number(row?.current_step ?? -1),
+        processes,
+        rows: Number(n),
+      });
       await new Promise(r => setTimeout(r, 50));
     }
   })();
@@ -150,7 +164,10 @@ describeWithPostgres(
               {
                 artifact: {
                   type: 'tarball',
-                  path: tarballTemplate.replace('${version}', () => '$${version}'),
+                  path: tarballTemplate.replace(
+                    '${version}',
+                    () => '$${version}',
+                  ),
                 },
               },
             ]),
@@ -163,7 +180,12 @@ describeWithPostgres(
     }
 
     async function update(replica: Replica, pluginId: string) {
-      const res = await callReplica(replica, 'POST', `/plugins/${pluginId}/update`, CANARY);
+      const res = await callReplica(
+        replica,
+        'POST',
+        `/plugins/${pluginId}/update`,
+        CANARY,
+      );
       expect(res.status).toBe(202);
       return res.body.deploymentId as string;
     }
@@ -173,7 +195,9 @@ describeWithPostgres(
         `deployment ${id} ends`,
         async () => {
           const d = await getDeployment(replica, id);
-          return ['pending', 'progressing', 'paused'].includes(d.phase) ? undefined : d;
+          return ['pending', 'progressing', 'paused'].includes(d.phase)
+            ? undefined
+            : d;
         },
         120_000,
         200,
@@ -181,36 +205,61 @@ describeWithPostgres(
     }
 
     /** What the plan allows: at most the canary's instances of 1.1.0 until the final scale step (7) runs. */
-    function expectWithinPlan(samples: Array<{ step: number; processes: number; rows: number }>) {
+    function expectWithinPlan(
+      samples: Array<{ step: number; processes: number; rows: number }>,
+    ) {
       const beforeScale = samples.filter(s => s.step >= 0 && s.step < 7);
       expect(beforeScale.length).toBeGreaterThan(10);
-      expect(Math.max(...beforeScale.map(s => s.processes))).toBe(CANARY_REPLICAS);
+      expect(Math.max(...beforeScale.map(s => s.processes))).toBe(
+        CANARY_REPLICAS,
+      );
       expect(Math.max(...beforeScale.map(s => s.rows))).toBe(CANARY_REPLICAS);
-      expect(Math.max(...samples.map(s => s.processes))).toBeLessThanOrEqual(REPLICAS);
+      expect(Math.max(...samples.map(s => s.processes))).toBeLessThanOrEqual(
+        REPLICAS,
+      );
     }
 
-    async function expectDone(replica: Replica, pluginId: string, d: Deployment) {
+    async function expectDone(
+      replica: Replica,
+      pluginId: string,
+      d: Deployment,
+    ) {
       expect({ phase: d.phase, message: d.message }).toEqual({
         phase: 'succeeded',
         message: expect.anything(),
       });
-      expect(d.steps.map(s => s.status)).toEqual(d.steps.map(() => 'succeeded'));
+      expect(d.steps.map(s => s.status)).toEqual(
+        d.steps.map(() => 'succeeded'),
+      );
       const plugin = await getInstances(replica, pluginId);
-      expect(plugin).toMatchObject({ state: 'running', currentVersion: '1.1.0' });
+      expect(plugin).toMatchObject({
+        state: 'running',
+        currentVersion: '1.1.0',
+      });
       const serving = plugin.instances.filter(i => i.status === 'running');
-      expect(serving.map(i => i.version)).toEqual(Array(REPLICAS).fill('1.1.0'));
+      expect(serving.map(i => i.version)).toEqual(
+        Array(REPLICAS).fill('1.1.0'),
+      );
       let found: ReturnType<typeof sampleProcessesUnder> = [];
       const processes = await eventually(
         `only the ${REPLICAS} instances of ${pluginId} run`,
         () => {
-          found = sampleProcessesUnder(dataDir).filter(p => p.where.includes(`/${pluginId}/`));
+          found = sampleProcessesUnder(dataDir).filter(p =>
+            p.where.includes(`/${pluginId}/`),
+          );
           return found.length === REPLICAS ? found : undefined;
         },
         20_000,
       ).catch(e => {
-        throw new Error(`${e.message}: ${JSON.stringify(found)} instances ${JSON.stringify(serving)}`);
+        throw new Error(
+          `${e.message}: ${JSON.stringify(found)} instances ${JSON.stringify(
+            serving,
+          )}`,
+        );
       });
-      expect(processes.map(p => p.pid).sort()).toEqual(serving.map(i => i.pid).sort());
+      expect(processes.map(p => p.pid).sort()).toEqual(
+        serving.map(i => i.pid).sort(),
+      );
     }
 
     it('executes each step once while both controllers run, and the survivor finishes when the lease holder is killed', async () => {
@@ -219,7 +268,10 @@ describeWithPostgres(
       // One after the other: Backstage's own migrations race on a fresh database.
       const a = await start('dstep-a', artifacts.tarballTemplate);
       const b = await start('dstep-b', artifacts.tarballTemplate);
-      db = knexFactory({ client: 'pg', connection: `${postgresUrl}/${prefix}plugin-lifecycle` });
+      db = knexFactory({
+        client: 'pg',
+        connection: `${postgresUrl}/${prefix}plugin-lifecycle`,
+      });
       await installSample(a, 'dstep-a', REPLICAS);
       await installSample(b, 'dstep-b', REPLICAS);
 
@@ -234,11 +286,17 @@ describeWithPostgres(
       // eslint-disable-next-line no-console
       console.log(
         `both replicas: steps executed by ${JSON.stringify(
-          byStep.map(rs => rs.map(r => (r.replica.includes(`:${a.process.pid}:`) ? 'a' : 'b')).join('')),
+          byStep.map(rs =>
+            rs
+              .map(r => (r.replica.includes(`:${a.process.pid}:`) ? 'a' : 'b'))
+              .join(''),
+          ),
         )}`,
       );
       expect(byStep.map(rs => rs.length)).toEqual(done.steps.map(() => 1));
-      expect(byStep.map(rs => rs[0].outcome)).toEqual(done.steps.map(() => 'done'));
+      expect(byStep.map(rs => rs[0].outcome)).toEqual(
+        done.steps.map(() => 'done'),
+      );
       // The scale steps started exactly what was missing: three instances of 1.1.0 in all.
       const [{ n: started }] = await db('plugin_instances')
         .where({ plugin_id: 'dstep-a', version: '1.1.0' })
@@ -252,17 +310,26 @@ describeWithPostgres(
         'a replica holds the lease during a scale step',
         async () => {
           const row = await db!('deployments').where({ id: second }).first();
-          if (!row?.lease_owner || row.phase !== 'progressing') return undefined;
+          if (!row?.lease_owner || row.phase !== 'progressing')
+            return undefined;
           const step = JSON.parse(
-            typeof row.steps === 'string' ? row.steps : JSON.stringify(row.steps),
+            typeof row.steps === 'string'
+              ? row.steps
+              : JSON.stringify(row.steps),
           )[row.current_step];
-          if (step?.kind !== 'scale' || step.status !== 'running') return undefined;
-          return { owner: row.lease_owner as string, step: row.current_step as number };
+          if (step?.kind !== 'scale' || step.status !== 'running')
+            return undefined;
+          return {
+            owner: row.lease_owner as string,
+            step: row.current_step as number,
+          };
         },
         60_000,
         20,
       );
-      const victim = [a, b].find(r => holder.owner.includes(`:${r.process.pid}:`))!;
+      const victim = [a, b].find(r =>
+        holder.owner.includes(`:${r.process.pid}:`),
+      )!;
       const survivor = victim === a ? b : a;
       const killedAt = Date.now();
       await victim.kill('SIGKILL');
@@ -270,18 +337,23 @@ describeWithPostgres(
       const finishedStep = Date.parse(done2.steps[holder.step].finishedAt!);
       // eslint-disable-next-line no-console
       console.log(
-        `killed ${victim.name} holding the lease at step ${holder.step} (scale); ${
-          survivor.name
-        } finished that step ${finishedStep - killedAt} ms after the kill (lease ${LEASE_MS} ms)`,
+        `killed ${victim.name} holding the lease at step ${
+          holder.step
+        } (scale); ${survivor.name} finished that step ${
+          finishedStep - killedAt
+        } ms after the kill (lease ${LEASE_MS} ms)`,
       );
       expectWithinPlan(await sampler2.stop());
       await expectDone(survivor, 'dstep-b', done2);
       const ran2 = executions([victim.output(), survivor.output()], second);
       const times = done2.steps.map(
-        s => ran2.filter(r => r.step === s.index && r.outcome === 'done').length,
+        s =>
+          ran2.filter(r => r.step === s.index && r.outcome === 'done').length,
       );
       // eslint-disable-next-line no-console
-      console.log(`after the kill: executions per step ${JSON.stringify(times)}`);
+      console.log(
+        `after the kill: executions per step ${JSON.stringify(times)}`,
+      );
       // The step at the kill may have been decided by the victim too, just
       // before it died; every other step once.
       expect(times.filter((_, i) => i !== holder.step)).toEqual(
@@ -291,7 +363,9 @@ describeWithPostgres(
       expect(times[holder.step]).toBeLessThanOrEqual(2);
       // Steps after the kill ran on the survivor only.
       expect(
-        ran2.filter(r => r.step > holder.step).every(r => !r.replica.includes(`:${victim.process.pid}:`)),
+        ran2
+          .filter(r => r.step > holder.step)
+          .every(r => !r.replica.includes(`:${victim.process.pid}:`)),
       ).toBe(true);
     });
   },

@@ -48,9 +48,12 @@ function proxyLoad(replica: () => Replica) {
           headers: { Authorization: `Bearer ${REPLICA_TOKEN}` },
           signal: AbortSignal.timeout(5_000),
         });
-        const body = (await res.json().catch(() => ({}))) as { version?: string };
+        const body = (await res.json().catch(() => ({}))) as {
+          version?: string;
+        };
         if (res.status === 200 && body.version) {
-          result.versions[body.version] = (result.versions[body.version] ?? 0) + 1;
+          result.versions[body.version] =
+            (result.versions[body.version] ?? 0) + 1;
           result.successes.push(at);
         } else {
           result.failures.push({ at, why: `status ${res.status}` });
@@ -72,19 +75,28 @@ function proxyLoad(replica: () => Replica) {
 }
 
 /** The deployment's lease as the database has it: `held by <owner> for <ms> more` or `free`. */
-async function leaseOf(replica: Replica, database: string, prefix: string, id: string) {
+async function leaseOf(
+  replica: Replica,
+  database: string,
+  prefix: string,
+  id: string,
+) {
   const db = knexFactory(
     database === 'postgres'
       ? { client: 'pg', connection: `${postgresUrl}/${prefix}plugin-lifecycle` }
       : {
           client: 'better-sqlite3',
-          connection: { filename: `${replica.dir}/sqlite/plugin-lifecycle.sqlite` },
+          connection: {
+            filename: `${replica.dir}/sqlite/plugin-lifecycle.sqlite`,
+          },
           useNullAsDefault: true,
         },
   );
   try {
     const row = await db('deployments').where({ id }).first();
-    const until = row?.lease_expires_at ? new Date(row.lease_expires_at).getTime() : 0;
+    const until = row?.lease_expires_at
+      ? new Date(row.lease_expires_at).getTime()
+      : 0;
     return row?.lease_owner && until > Date.now()
       ? `held by ${row.lease_owner} for ${until - Date.now()} ms more`
       : 'free';
@@ -108,8 +120,10 @@ describe.each(databases)(
         killJournaledGroups(`${replica.dir}/data`);
         fs.rmSync(replica.dir, { recursive: true, force: true });
       }
-      if (artifactsDir) fs.rmSync(artifactsDir, { recursive: true, force: true });
-      if (database === 'postgres') await dropReplicaDatabase(postgresUrl!, prefix);
+      if (artifactsDir)
+        fs.rmSync(artifactsDir, { recursive: true, force: true });
+      if (database === 'postgres')
+        await dropReplicaDatabase(postgresUrl!, prefix);
     });
 
     it('finishes from its persisted step with every instance at 1.1.0 and no orphan', async () => {
@@ -134,34 +148,42 @@ describe.each(databases)(
       expect(before.map(i => i.version)).toEqual(['1.0.0', '1.0.0']);
 
       const load = proxyLoad(() => replica!);
-      const res = await callReplica(replica, 'POST', `/plugins/${PLUGIN}/update`, {
-        version: '1.1.0',
-        deploymentStrategy: 'CANARY',
-        deploymentConfig: {
-          canary: {
-            steps: [
-              { setWeight: 25 },
-              { pause: { duration: 4000 } },
-              { setWeight: 50 },
-              { pause: { duration: 4000 } },
-              { setWeight: 100 },
-            ],
+      const res = await callReplica(
+        replica,
+        'POST',
+        `/plugins/${PLUGIN}/update`,
+        {
+          version: '1.1.0',
+          deploymentStrategy: 'CANARY',
+          deploymentConfig: {
+            canary: {
+              steps: [
+                { setWeight: 25 },
+                { pause: { duration: 4000 } },
+                { setWeight: 50 },
+                { pause: { duration: 4000 } },
+                { setWeight: 100 },
+              ],
+            },
           },
         },
-      });
+      );
       expect(res.status).toBe(202);
       const deploymentId: string = res.body.deploymentId;
 
       // Killed while the deployment waits in its first pause (25% on the canary).
-      const atPause = await eventually('the canary reaches its first pause', async () => {
-        const d = await getDeployment(replica!, deploymentId);
-        const step = d.steps[d.currentStep];
-        return d.phase === 'progressing' &&
-          step?.kind === 'pause' &&
-          step.status === 'running'
-          ? d
-          : undefined;
-      });
+      const atPause = await eventually(
+        'the canary reaches its first pause',
+        async () => {
+          const d = await getDeployment(replica!, deploymentId);
+          const step = d.steps[d.currentStep];
+          return d.phase === 'progressing' &&
+            step?.kind === 'pause' &&
+            step.status === 'running'
+            ? d
+            : undefined;
+        },
+      );
       const pauseIndex = atPause.currentStep;
       const completed = atPause.steps.filter(s => s.status === 'succeeded');
       expect(completed.map(s => s.kind)).toEqual(['scale', 'setWeight']);
@@ -190,7 +212,9 @@ describe.each(databases)(
         'the deployment ends',
         async () => {
           const d = await getDeployment(replica!, deploymentId);
-          return ['progressing', 'paused', 'pending'].includes(d.phase) ? undefined : d;
+          return ['progressing', 'paused', 'pending'].includes(d.phase)
+            ? undefined
+            : d;
         },
         120_000,
         200,
@@ -215,38 +239,60 @@ describe.each(databases)(
         startedAt: s.startedAt,
         finishedAt: s.finishedAt,
       });
-      expect(done.steps.slice(0, pauseIndex).map(same)).toEqual(completed.map(same));
+      expect(done.steps.slice(0, pauseIndex).map(same)).toEqual(
+        completed.map(same),
+      );
       // The pause kept the start it had before the kill.
-      expect(done.steps[pauseIndex].startedAt).toBe(atPause.steps[pauseIndex].startedAt);
+      expect(done.steps[pauseIndex].startedAt).toBe(
+        atPause.steps[pauseIndex].startedAt,
+      );
       expect(done.steps.every(s => s.status === 'succeeded')).toBe(true);
       expect(done.traffic).toEqual({ '1.1.0': 100 });
 
       const after = await getInstances(replica, PLUGIN);
-      expect(after).toMatchObject({ state: 'running', currentVersion: '1.1.0' });
+      expect(after).toMatchObject({
+        state: 'running',
+        currentVersion: '1.1.0',
+      });
       const serving = after.instances.filter(i => i.status === 'running');
       expect(serving.map(i => i.version)).toEqual(['1.1.0', '1.1.0']);
       // The canary started before the kill is one of them: adopted, not restarted.
       expect(serving.map(i => i.id)).toContain(canary[0].id);
-      expect(startTimeOf(canary[0].pid!)).toBe(survivors.find(s => s.id === canary[0].id)!.startTime);
+      expect(startTimeOf(canary[0].pid!)).toBe(
+        survivors.find(s => s.id === canary[0].id)!.startTime,
+      );
       // The 1.0.0 processes are gone; the only sample processes left are the two instances.
       for (const s of survivors.filter(x => x.id !== canary[0].id)) {
-        await eventually(`1.0.0 instance ${s.id} exits`, () => startTimeOf(s.pid) !== s.startTime);
+        await eventually(
+          `1.0.0 instance ${s.id} exits`,
+          () => startTimeOf(s.pid) !== s.startTime,
+        );
       }
-      const processes = await eventually('no orphaned sample process', () => {
-        const found = sampleProcessesUnder(`${replica!.dir}/data`);
-        return found.length === 2 ? found : undefined;
-      }, 20_000);
-      expect(processes.map(p => p.pid).sort()).toEqual(serving.map(i => i.pid).sort());
+      const processes = await eventually(
+        'no orphaned sample process',
+        () => {
+          const found = sampleProcessesUnder(`${replica!.dir}/data`);
+          return found.length === 2 ? found : undefined;
+        },
+        20_000,
+      );
+      expect(processes.map(p => p.pid).sort()).toEqual(
+        serving.map(i => i.pid).sort(),
+      );
 
       // Proxied traffic: both versions answered; requests failed only while no backend
       // was up (from the kill until the restarted backend served its first request).
       await new Promise(r => setTimeout(r, 500));
       const traffic = await load.stop();
       const backAt = traffic.successes.find(t => t >= upAt) ?? Infinity;
-      const outsideOutage = traffic.failures.filter(f => f.at < killedAt || f.at > backAt);
+      const outsideOutage = traffic.failures.filter(
+        f => f.at < killedAt || f.at > backAt,
+      );
       // eslint-disable-next-line no-console
       console.log(
-        `${database}: proxied ${JSON.stringify(traffic.versions)}, ${traffic.failures.length} failed (${outsideOutage.length} outside the outage)`,
+        `${database}: proxied ${JSON.stringify(traffic.versions)}, ${
+          traffic.failures.length
+        } failed (${outsideOutage.length} outside the outage)`,
       );
       expect(outsideOutage).toEqual([]);
       expect(traffic.versions['1.0.0']).toBeGreaterThan(0);
@@ -254,7 +300,9 @@ describe.each(databases)(
       const last = await fetch(`${replica.url}/proxy/${PLUGIN}/`, {
         headers: { Authorization: `Bearer ${REPLICA_TOKEN}` },
       });
-      expect(((await last.json()) as { version: string }).version).toBe('1.1.0');
+      expect(((await last.json()) as { version: string }).version).toBe(
+        '1.1.0',
+      );
     });
   },
 );

@@ -22,7 +22,10 @@ export function sampleReplicaConfig(options: {
       [options.pluginId]: {
         artifact: {
           type: 'tarball',
-          path: options.tarballTemplate.replace('${version}', () => '$${version}'),
+          path: options.tarballTemplate.replace(
+            '${version}',
+            () => '$${version}',
+          ),
         },
       },
     },
@@ -39,7 +42,9 @@ export async function getDeployment(
 ): Promise<Deployment> {
   const res = await callReplica(replica, 'GET', `/deployments/${id}`);
   if (res.status !== 200) {
-    throw new Error(`GET /deployments/${id}: ${res.status} ${JSON.stringify(res.body)}`);
+    throw new Error(
+      `GET /deployments/${id}: ${res.status} ${JSON.stringify(res.body)}`,
+    );
   }
   return res.body;
 }
@@ -47,10 +52,16 @@ export async function getDeployment(
 export async function getInstances(
   replica: Replica,
   pluginId: string,
-): Promise<{ state: string; currentVersion?: string; instances: PluginInstance[] }> {
+): Promise<{
+  state: string;
+  currentVersion?: string;
+  instances: PluginInstance[];
+}> {
   const res = await callReplica(replica, 'GET', `/plugins/${pluginId}`);
   if (res.status !== 200) {
-    throw new Error(`GET /plugins/${pluginId}: ${res.status} ${JSON.stringify(res.body)}`);
+    throw new Error(
+      `GET /plugins/${pluginId}: ${res.status} ${JSON.stringify(res.body)}`,
+    );
   }
   return res.body;
 }
@@ -58,7 +69,11 @@ export async function getInstances(
 /** Waits for an operation to end; its final state. */
 export async function waitForReplicaOperation(replica: Replica, id: string) {
   for (;;) {
-    const op = await callReplica(replica, 'GET', `/operations/${id}?waitSeconds=20`);
+    const op = await callReplica(
+      replica,
+      'GET',
+      `/operations/${id}?waitSeconds=20`,
+    );
     if (!['queued', 'running'].includes(op.body?.status)) return op.body;
   }
 }
@@ -85,17 +100,26 @@ export async function installSample(
   pluginId: string,
   replicas: number,
 ) {
-  const res = await callReplica(replica, 'POST', `/plugins/${pluginId}/install`, {
-    version: '1.0.0',
-    replicas,
-    start: true,
-  });
+  const res = await callReplica(
+    replica,
+    'POST',
+    `/plugins/${pluginId}/install`,
+    {
+      version: '1.0.0',
+      replicas,
+      start: true,
+    },
+  );
   if (res.status !== 202) {
-    throw new Error(`install refused: ${res.status} ${JSON.stringify(res.body)}`);
+    throw new Error(
+      `install refused: ${res.status} ${JSON.stringify(res.body)}`,
+    );
   }
   const op = await waitForReplicaOperation(replica, res.body.operationId);
   if (op?.status !== 'succeeded') {
-    throw new Error(`install did not succeed: ${JSON.stringify(op)}\n${replica.output()}`);
+    throw new Error(
+      `install did not succeed: ${JSON.stringify(op)}\n${replica.output()}`,
+    );
   }
 }
 
@@ -115,12 +139,17 @@ export function startTimeOf(pid: number): string | undefined {
  * data directory): their pids, by the version in their command line or
  * working directory.
  */
-export function sampleProcessesUnder(dir: string): Array<{ pid: number; where: string }> {
+export function sampleProcessesUnder(
+  dir: string,
+): Array<{ pid: number; where: string }> {
   const found: Array<{ pid: number; where: string }> = [];
   for (const name of fs.readdirSync('/proc')) {
     if (!/^\d+$/.test(name)) continue;
     try {
-      const cmdline = fs.readFileSync(`/proc/${name}/cmdline`, 'utf8').split('\0').join(' ');
+      const cmdline = fs
+        .readFileSync(`/proc/${name}/cmdline`, 'utf8')
+        .split('\0')
+        .join(' ');
       if (!cmdline.includes('server.js')) continue;
       let cwd = '';
       try {

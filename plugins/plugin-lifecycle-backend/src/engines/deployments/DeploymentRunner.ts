@@ -139,7 +139,9 @@ export class DeploymentRunner {
       // One line per execution that decided something: a step executed
       // twice (by two replicas, or again after a restart) shows here.
       this.#o.logger.info(
-        `deployment ${d.id} step ${d.currentStep} (${step.kind}) ${outcome.kind} on ${this.#o.replicaId}`,
+        `deployment ${d.id} step ${d.currentStep} (${step.kind}) ${
+          outcome.kind
+        } on ${this.#o.replicaId}`,
       );
     }
     return this.#record(d, step, outcome, nowMs);
