@@ -1,8 +1,10 @@
 /*
  * Issue #12: two backend replicas on one PostgreSQL database advance one
  * canary together (both controllers run) without executing a step twice,
- * and when the replica holding the deployment's lease is SIGKILLed in the
- * middle of a step, the other finishes the rollout once the lease expires.
+ * a rollout run by the replica that did not start the old instances stops
+ * their processes (not only their records), and when the replica holding
+ * the deployment's lease is SIGKILLed in the middle of a step, the other
+ * finishes the rollout once the lease expires.
  * Real processes: the replicas (dev/replica.ts) and the sample service's
  * instances, sharing one data directory as replicas on one host do.
  */
@@ -159,7 +161,7 @@ describeWithPostgres(
             leaseDuration: LEASE_MS,
           }),
           plugins: Object.fromEntries(
-            ['dstep-a', 'dstep-b'].map(id => [
+            ['dstep-a', 'dstep-b', 'dstep-c'].map(id => [
               id,
               {
                 artifact: {
@@ -274,6 +276,7 @@ describeWithPostgres(
       });
       await installSample(a, 'dstep-a', REPLICAS);
       await installSample(b, 'dstep-b', REPLICAS);
+      await installSample(a, 'dstep-c', REPLICAS);
 
       // 1. Both controllers run; the rollout goes through without a double step.
       const first = await update(b, 'dstep-a');
@@ -303,7 +306,30 @@ describeWithPostgres(
         .count({ n: '*' });
       expect(Number(started)).toBe(REPLICAS);
 
-      // 2. The replica holding the lease is SIGKILLed in the middle of a scale step.
+      // 2. The old instances were started by one replica and the rollout runs
+      // on the other (the first is frozen): the other must stop them for good.
+      const owners = new Set(
+        (await getInstances(a, 'dstep-c')).instances.map(i => i.owner),
+      );
+      expect(owners.size).toBe(1);
+      const starter = [a, b].find(r =>
+        [...owners][0].includes(`:${r.process.pid}:`),
+      )!;
+      const rollout = starter === a ? b : a;
+      starter.process.kill('SIGSTOP');
+      let done3: Deployment;
+      try {
+        done3 = await ended(rollout, await update(rollout, 'dstep-c'));
+        const finish = executions([rollout.output()], done3.id).filter(
+          r => r.kind === 'finish',
+        );
+        expect(finish).toHaveLength(1);
+        await expectDone(rollout, 'dstep-c', done3);
+      } finally {
+        starter.process.kill('SIGCONT');
+      }
+
+      // 3. The replica holding the lease is SIGKILLed in the middle of a scale step.
       const second = await update(a, 'dstep-b');
       const sampler2 = sampleRollout(db, dataDir, 'dstep-b', second);
       const holder = await eventually(
