@@ -41,6 +41,7 @@ const PLUGINS = [
   'dep-ab-header',
   'dep-promote',
   'dep-quiet-approve',
+  'dep-bad-input',
 ];
 
 /** A module that adds an analysis provider, as an adopter's would (say, a Prometheus query). */
@@ -687,16 +688,16 @@ describe.each(createTestDatabases().eachSupportedId())(
     });
 
     it('refuses bad input with a clear 4xx and queues nothing', async () => {
-      const pluginId = 'dep-rolling'; // 1.1.0 now
+      const pluginId = 'dep-bad-input';
       const cases: Array<[object, number, RegExp]> = [
         [
-          { version: '1.0.0', deploymentStrategy: 'shadow' },
+          { version: '1.1.0', deploymentStrategy: 'shadow' },
           400,
           /deploymentStrategy/,
         ],
         [
           {
-            version: '1.0.0',
+            version: '1.1.0',
             deploymentStrategy: 'canary',
             deploymentConfig: { canary: { trafficIncrement: 0 } },
           },
@@ -705,7 +706,7 @@ describe.each(createTestDatabases().eachSupportedId())(
         ],
         [
           {
-            version: '1.0.0',
+            version: '1.1.0',
             deploymentStrategy: 'canary',
             deploymentConfig: {
               canary: { steps: [{ setWeight: 20 }, { pause: {} }] },
@@ -716,18 +717,18 @@ describe.each(createTestDatabases().eachSupportedId())(
         ],
         [
           {
-            version: '1.0.0',
+            version: '1.1.0',
             deploymentConfig: { rolling: { maxSurge: 0, maxUnavailable: 0 } },
           },
           400,
           /maxSurge and maxUnavailable/,
         ],
         [
-          { version: '1.0.0', deploymentStrategy: 'a-b-testing' },
+          { version: '1.1.0', deploymentStrategy: 'a-b-testing' },
           400,
           /abTesting/,
         ],
-        [{ version: '1.1.0' }, 409, /already runs 1\.1\.0/],
+        [{ version: '1.0.0' }, 409, /already runs 1\.0\.0/],
       ];
       const before = (await get(`/plugins/${pluginId}/deployments`)).items
         .length;
@@ -740,7 +741,12 @@ describe.each(createTestDatabases().eachSupportedId())(
         before,
       );
       // A finished deployment cannot be promoted.
-      const [last] = (await get(`/plugins/${pluginId}/deployments`)).items;
+      const last = await waitForDeployment(
+        server,
+        auth,
+        await update(pluginId, { version: '1.1.0' }),
+      );
+      expect(last.phase).toBe('succeeded');
       const promote = await post(`/deployments/${last.id}/promote`, {});
       expect(promote.status).toBe(409);
       expect(promote.body.error.message).toMatch(/succeeded/);

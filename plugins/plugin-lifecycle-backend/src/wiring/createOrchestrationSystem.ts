@@ -68,6 +68,11 @@ export interface OrchestrationSystemOptions {
   discovery?: ServiceDiscovery;
   /** Extra operation handlers, by type (tests and benchmarks). */
   extraHandlers?: OperationHandlers;
+  /**
+   * Resolves once the data planes serve the routing changes made so far
+   * (the plugin's nginx data plane reloads asynchronously).
+   */
+  settleDataPlanes?: () => Promise<void>;
   /** Analysis providers added through the -node extension point, by name. */
   analysisProviders?: ReadonlyMap<string, DeploymentAnalysisProvider>;
 }
@@ -292,7 +297,11 @@ export async function createOrchestrationSystem(
     logger: logger.child({ engine: 'deployments' }),
     store: deployments,
     steps: actions.steps,
-    traffic: deploymentTraffic({ discovery: options.discovery, instances }),
+    traffic: deploymentTraffic({
+      discovery: options.discovery,
+      instances,
+      settle: options.settleDataPlanes,
+    }),
     unhealthyInstances: async (pluginId, instanceIds) => {
       if (!health || instanceIds.length === 0) return 0;
       const ids = new Set(instanceIds);

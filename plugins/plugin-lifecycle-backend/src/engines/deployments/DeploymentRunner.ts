@@ -144,7 +144,8 @@ export class DeploymentRunner {
         } on ${this.#o.replicaId}`,
       );
     }
-    return this.#record(d, step, outcome, nowMs);
+    // The step's end is when it ended, not when it began.
+    return this.#record(d, step, outcome, this.#now());
   }
 
   #execute(

@@ -44,6 +44,12 @@ export interface DeploymentTraffic {
    * instances (discovery saw them ready); false after `timeoutMs`.
    */
   awaitRoutable(instanceIds: string[], timeoutMs: number): Promise<boolean>;
+  /**
+   * Waits until this replica's data planes no longer route to any of these
+   * (stopped) instances; false after `timeoutMs`. A split that kept them
+   * at weight 0 may end only then, or its end would send them traffic.
+   */
+  awaitUnroutable(instanceIds: string[], timeoutMs: number): Promise<boolean>;
 }
 
 /** Options of {@link DeploymentController}. */
