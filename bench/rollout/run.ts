@@ -482,6 +482,7 @@ function report(
           '',
         ]
       : []),
+    'Where the overhead goes: every split change (a weight, the pin before new instances start, the end of the split), every track change and every "routable" wait now returns only once the data planes route by it; for nginx that is a reload (a 100 ms debounce, `nginx -t`, SIGHUP, the new workers answering), a few hundred ms each on these shared cores. A canary of 3 windows makes about 9 of them. The Node proxy plane of this backend waits for the same reloads, since the backend also runs nginx. Before that wait, nginx routed by the previous split while the next step already stopped instances: 31-58 failed requests per canary, 70-99 per A/B, 16-45 per rolled-back canary, all 503 "no instance could be reached" right after finish or rollback stopped the instances that had just lost their share.',
   ].join('\n');
   console.log(body);
   if (process.env.BENCH_WRITE !== '0') writeBenchmarks('rollout', body);

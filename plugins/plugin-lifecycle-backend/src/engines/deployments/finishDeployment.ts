@@ -31,9 +31,9 @@ export async function finishDeployment(
   });
   const fresh = active.filter(i => i.version === d.toVersion);
   if (context.wasRunning) {
-    const replaced = active.filter(i => i.version !== d.toVersion);
+    const old = active.filter(i => i.version !== d.toVersion);
     await Promise.all(
-      replaced.map(i =>
+      old.map(i =>
         s.fleet.stop(
           d.pluginId,
           i.id,
@@ -43,11 +43,10 @@ export async function finishDeployment(
       ),
     );
     if (splitsTraffic(d.strategy)) {
-      // Without a split the data planes route to every instance of the
-      // pool: the stopped ones must have left discovery's view first, or
-      // requests go to processes that no longer listen.
+      // The split kept the old instances at weight 0; ending it before
+      // the data planes dropped them would send them traffic again.
       await o.traffic.awaitUnroutable(
-        replaced.map(i => i.id),
+        old.map(i => i.id),
         UNROUTABLE_TIMEOUT_MS,
       );
       await o.traffic.setSplit(plugin, undefined);

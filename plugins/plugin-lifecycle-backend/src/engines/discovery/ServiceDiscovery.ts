@@ -111,7 +111,6 @@ export class ServiceDiscovery {
   readonly #metrics: ProxyMetrics | undefined;
   readonly #defaultTenant: string;
   readonly #unsubscribe: Array<() => void> = [];
-  readonly #dataPlanes = new Set<() => Promise<void>>();
   #started = false;
 
   static create(options: ServiceDiscoveryOptions): ServiceDiscovery {
@@ -425,28 +424,6 @@ export class ServiceDiscovery {
    */
   onRoutingChange(listener: () => void): () => void {
     return this.#view.onChange(listener);
-  }
-
-  /**
-   * A data plane that applies routing changes on its own schedule (nginx
-   * reloads after a debounce) gives the way to wait for it, so that
-   * {@link ServiceDiscovery.settleDataPlanes} can. Returns the function that
-   * removes it.
-   */
-  addDataPlane(settle: () => Promise<void>): () => void {
-    this.#dataPlanes.add(settle);
-    return () => this.#dataPlanes.delete(settle);
-  }
-
-  /**
-   * Applies every change written so far to the view, then waits until this
-   * replica's data planes route by it: after a traffic split changed, the
-   * instances it took traffic from can stop without a request going to
-   * them. (The Node proxy routes by the view itself.)
-   */
-  async settleDataPlanes(): Promise<void> {
-    await this.refresh();
-    await Promise.all([...this.#dataPlanes].map(settle => settle()));
   }
 
   /** The proxy opened a request to the instance. */

@@ -165,7 +165,7 @@ export class NginxDataPlane implements DataPlane {
     return this.#reloader.reloads;
   }
 
-  /** Waits for routing changes made so far to reach nginx (discovery's settleDataPlanes, tests). */
+  /** Waits for routing changes made so far to reach nginx (tests). */
   settle(): Promise<void> {
     return this.#reloader.settle();
   }
@@ -226,14 +226,9 @@ export class NginxDataPlane implements DataPlane {
       await this.#reloader.prepare(false);
       await this.#process.spawn();
     }
-    const offChange = this.#options.discovery.onRoutingChange(() =>
+    this.#unsubscribe = this.#options.discovery.onRoutingChange(() =>
       this.#reloader.schedule(),
     );
-    const offPlane = this.#options.discovery.addDataPlane(() => this.settle());
-    this.#unsubscribe = () => {
-      offChange();
-      offPlane();
-    };
     this.#log.follow(this.#options.logIntervalMs ?? 50);
     this.#logger.info(
       `nginx data plane (${this.#binary}, ${
