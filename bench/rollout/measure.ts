@@ -183,10 +183,12 @@ export function badCanaryRun(
     failedRun?.finishedAt ?? failedStep?.finishedAt ?? d.finishedAt!,
   );
   const weightStep = d.steps.find(
-    s => s.kind === 'setWeight' && s.weight > 0 && s.finishedAt,
+    s => s.kind === 'setWeight' && s.weight > 0 && s.startedAt,
   );
   const weight = weightStep?.kind === 'setWeight' ? weightStep.weight : 0;
-  const shareFrom = Date.parse(weightStep?.finishedAt ?? d.createdAt);
+  // From the step's start: a data plane may route by the new split before
+  // the step ends (it ends once every data plane does).
+  const shareFrom = Date.parse(weightStep?.startedAt ?? d.createdAt);
   const bad = samples.filter(s => s.version === badVersion);
   const lastBad = bad.reduce((m, s) => Math.max(m, s.doneAt), 0);
   const sentBetween = (from: number, to: number) =>

@@ -474,7 +474,7 @@ function report(
       ? [
           '### Canary 1.0.0 -> bad 2.1.0 (ready, 500 on every request)',
           '',
-          'trafficIncrement 20, incrementInterval 5 s, minRequests 50. "share bound": 20 % of the requests sent from the canary getting its 20 % until its last answer: failed + 5xx must be at most that. "back after": from the failing analysis\'s finishedAt to the last answer of 2.1.0 the load saw (target: within 1 s; negative when none came after the verdict). "rolled back after": from the verdict to the deployment\'s finishedAt (the new instances stopped, the old set restored). Each run listed as failed+5xx / share bound, back after.',
+          'trafficIncrement 20, incrementInterval 5 s, minRequests 50. "share bound": 20 % of the requests sent from the start of the step that gave the canary its 20 % until its last answer: failed + 5xx must be at most that. "back after": from the failing analysis\'s finishedAt to the last answer of 2.1.0 the load saw (target: within 1 s; negative when none came after the verdict). "rolled back after": from the verdict to the deployment\'s finishedAt (the new instances stopped, the old set restored). Each run listed as failed+5xx / share bound, back after.',
           '',
           '| data plane | requests | failed | 5xx | share bound | back after (ms) | rolled back after (ms) | targets met | runs |',
           '| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |',
