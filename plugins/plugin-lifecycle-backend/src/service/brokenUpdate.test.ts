@@ -59,12 +59,12 @@ describe('an update to a version that never gets ready', () => {
       const historyBefore = (await get('/plugins/sample/history')).items.length;
 
       const startedAt = Date.now();
-      const res = await request(server)
+      const accepted = await request(server)
         .post(api('/plugins/sample/update'))
         .set('Authorization', auth)
         .send({ version: '2.0.0' });
-      expect(res.status).toBe(202);
-      const { operationId, deploymentId } = res.body;
+      expect(accepted.status).toBe(202);
+      const { operationId, deploymentId } = accepted.body;
       // The operation installs 2.0.0 and hands the instances over to the
       // deployment: it succeeds; the deployment's phase is the outcome.
       const op = await waitForOperation(server, auth, operationId);
