@@ -1,6 +1,8 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { createBackendModule } from '@backstage/backend-plugin-api';
 import { mockCredentials, mockServices } from '@backstage/backend-test-utils';
+import { pluginLifecycleDeploymentAnalysisExtensionPoint } from '@internal/plugin-lifecycle-node';
 import { Deployment, PluginInstance } from '@internal/plugin-lifecycle-common';
 import { Knex } from 'knex';
 import request from 'supertest';
@@ -33,7 +35,38 @@ const PLUGINS = [
   'dep-timeout-approve',
   'dep-timeout-reject',
   'dep-timeout-wait',
+  'dep-train-a',
+  'dep-train-b',
+  'dep-provider',
+  'dep-ab-header',
+  'dep-promote',
+  'dep-quiet-approve',
+  'dep-bad-input',
 ];
+
+/** A module that adds an analysis provider, as an adopter's would (say, a Prometheus query). */
+const analysisModule = createBackendModule({
+  pluginId: 'plugin-lifecycle',
+  moduleId: 'test-analysis',
+  register(env) {
+    env.registerInit({
+      deps: { analysis: pluginLifecycleDeploymentAnalysisExtensionPoint },
+      async init({ analysis }) {
+        analysis.addAnalysisProvider({
+          name: 'latency-budget',
+          async evaluate({ deployment, params }) {
+            return params.verdict === 'fail'
+              ? {
+                  verdict: 'fail',
+                  message: `${deployment.toVersion} spends its latency budget`,
+                }
+              : { verdict: 'pass' };
+          },
+        });
+      },
+    });
+  },
+});
 
 /** Fast windows, and a handful of requests as enough evidence. */
 const FAST_ANALYSIS = { minRequests: 5, maxExtensions: 1 };
@@ -133,11 +166,12 @@ describe.each(createTestDatabases().eachSupportedId())(
     async function expectServing(pluginId: string, version: string) {
       const count = PLUGINS.indexOf(pluginId) < 9 ? 2 : 1;
       const plugin = await get(`/plugins/${pluginId}`);
-      expect(plugin).toMatchObject({ state: 'running', currentVersion: version });
+      expect(plugin).toMatchObject({
+        state: 'running',
+        currentVersion: version,
+      });
       const instances = await running(pluginId);
-      expect(instances.map(i => i.version)).toEqual(
-        Array(count).fill(version),
-      );
+      expect(instances.map(i => i.version)).toEqual(Array(count).fill(version));
       for (const instance of instances) {
         expect(instance.track).toBe('stable');
         const res = await fetch(`http://${instance.host}:${instance.port}/`);
@@ -159,7 +193,7 @@ describe.each(createTestDatabases().eachSupportedId())(
           },
         },
         extraPluginIds: PLUGINS.slice(1),
-        features: [mockServices.database.factory({ knex })],
+        features: [mockServices.database.factory({ knex }), analysisModule],
       });
       server = backend.server;
       stop = backend.stop;
@@ -228,15 +262,20 @@ describe.each(createTestDatabases().eachSupportedId())(
             timeoutMs: 90_000,
           });
           const seen = await traffic.stop();
-          expect(`${pluginId}: ${deployment.phase} (${deployment.message})`).toMatch(
-            new RegExp(`^${pluginId}: succeeded`),
+          expect(
+            `${pluginId}: ${deployment.phase} (${deployment.message})`,
+          ).toMatch(new RegExp(`^${pluginId}: succeeded`));
+          expect(deployment.steps.every(s => s.status === 'succeeded')).toBe(
+            true,
           );
-          expect(deployment.steps.every(s => s.status === 'succeeded')).toBe(true);
           expect(deployment.traffic).toEqual({ '1.1.0': 100 });
           await expectServing(pluginId, '1.1.0');
           // Recreate stops everything first: requests fail meanwhile, by design.
           const downtimeAllowed = pluginId === 'dep-recreate';
-          expect({ pluginId, failed: downtimeAllowed ? 0 : seen.failed }).toEqual({
+          expect({
+            pluginId,
+            failed: downtimeAllowed ? 0 : seen.failed,
+          }).toEqual({
             pluginId,
             failed: 0,
           });
@@ -249,7 +288,9 @@ describe.each(createTestDatabases().eachSupportedId())(
             pluginId,
             versionsSeen: split ? ['1.0.0', '1.1.0'] : versionsSeen,
           });
-          expect(deployment.analysis.every(a => a.verdict === 'pass')).toBe(true);
+          expect(deployment.analysis.every(a => a.verdict === 'pass')).toBe(
+            true,
+          );
           expect(deployment.analysis.length > 0).toBe(split);
           for (const run of deployment.analysis) {
             expect(run.evidence[0].version).toBe('1.1.0');
@@ -265,7 +306,9 @@ describe.each(createTestDatabases().eachSupportedId())(
           'dep-broken-canary',
           {
             deploymentStrategy: 'canary',
-            deploymentConfig: { canary: { trafficIncrement: 50, incrementInterval: 1000 } },
+            deploymentConfig: {
+              canary: { trafficIncrement: 50, incrementInterval: 1000 },
+            },
           },
         ],
         ['dep-broken-bluegreen', { deploymentStrategy: 'blue-green' }],
@@ -291,8 +334,12 @@ describe.each(createTestDatabases().eachSupportedId())(
             lastError: expect.stringMatching(/rolled-back/),
           });
           // The old instances never stopped.
-          expect((await running(pluginId)).map(i => i.id).sort()).toEqual(before);
-          expect(plugin.versions.map((v: { version: string }) => v.version)).not.toContain('2.0.0');
+          expect((await running(pluginId)).map(i => i.id).sort()).toEqual(
+            before,
+          );
+          expect(
+            plugin.versions.map((v: { version: string }) => v.version),
+          ).not.toContain('2.0.0');
         }),
       );
     });
@@ -343,7 +390,9 @@ describe.each(createTestDatabases().eachSupportedId())(
       const deployment = await waitForDeployment(server, auth, id);
       expect(deployment).toMatchObject({
         phase: 'rolled-back',
-        message: expect.stringMatching(/insufficient evidence after 2 extension/),
+        message: expect.stringMatching(
+          /insufficient evidence after 2 extension/,
+        ),
       });
       expect(deployment.analysis[0]).toMatchObject({
         verdict: 'insufficient-data',
@@ -363,15 +412,20 @@ describe.each(createTestDatabases().eachSupportedId())(
         phases: ['awaiting-approval'],
       });
       expect(waiting.approvals).toEqual([
-        expect.objectContaining({ gate: 'start', requestedAt: expect.any(String) }),
+        expect.objectContaining({
+          gate: 'start',
+          requestedAt: expect.any(String),
+        }),
       ]);
       // The plugin's operation slot is free while it waits.
-      const res = await post(`/deployments/${id}/approve`, { reason: 'looks good' });
+      const res = await post(`/deployments/${id}/approve`, {
+        reason: 'looks good',
+      });
       expect(res.status).toBe(200);
       const done = await waitForDeployment(server, auth, id);
-      expect(`${done.phase}: ${done.message} ${JSON.stringify(done.steps)}`).toMatch(
-        /^succeeded/,
-      );
+      expect(
+        `${done.phase}: ${done.message} ${JSON.stringify(done.steps)}`,
+      ).toMatch(/^succeeded/);
       expect(done.approvals[0]).toMatchObject({
         decision: 'approved',
         decidedBy: expect.stringContaining('user:'),
@@ -387,12 +441,19 @@ describe.each(createTestDatabases().eachSupportedId())(
         deploymentStrategy: 'blue-green',
         deploymentConfig: { blueGreen: { requireApproval: true } },
       });
-      await waitForDeployment(server, auth, id, { phases: ['awaiting-approval'] });
-      const res = await post(`/deployments/${id}/reject`, { reason: 'not today' });
+      await waitForDeployment(server, auth, id, {
+        phases: ['awaiting-approval'],
+      });
+      const res = await post(`/deployments/${id}/reject`, {
+        reason: 'not today',
+      });
       expect(res.status).toBe(200);
       const done = await waitForDeployment(server, auth, id);
       expect(done.phase).toBe('rolled-back');
-      expect(done.approvals[0]).toMatchObject({ decision: 'rejected', reason: 'not today' });
+      expect(done.approvals[0]).toMatchObject({
+        decision: 'rejected',
+        reason: 'not today',
+      });
       await expectServing(pluginId, '1.0.0');
     });
 
@@ -410,11 +471,21 @@ describe.each(createTestDatabases().eachSupportedId())(
       ]);
       expect(await waitForDeployment(server, auth, approve)).toMatchObject({
         phase: 'succeeded',
-        approvals: [expect.objectContaining({ decision: 'approved', decidedBy: 'timeout' })],
+        approvals: [
+          expect.objectContaining({
+            decision: 'approved',
+            decidedBy: 'timeout',
+          }),
+        ],
       });
       expect(await waitForDeployment(server, auth, reject)).toMatchObject({
         phase: 'rolled-back',
-        approvals: [expect.objectContaining({ decision: 'rejected', decidedBy: 'timeout' })],
+        approvals: [
+          expect.objectContaining({
+            decision: 'rejected',
+            decidedBy: 'timeout',
+          }),
+        ],
       });
       // 'wait' has no forced timeout: still waiting well after it.
       await new Promise(r => setTimeout(r, 1500));
@@ -422,45 +493,260 @@ describe.each(createTestDatabases().eachSupportedId())(
       expect(waiting.phase).toBe('awaiting-approval');
       expect(waiting.approvals[0].decision).toBeUndefined();
       expect((await post(`/deployments/${wait}/abort`, {})).status).toBe(200);
-      expect(await waitForDeployment(server, auth, wait)).toMatchObject({ phase: 'aborted' });
+      expect(await waitForDeployment(server, auth, wait)).toMatchObject({
+        phase: 'aborted',
+      });
       await expectServing('dep-timeout-wait', '1.0.0');
     });
 
+    it('rolls a release train out in order and rolls back what it promoted when a later one fails', async () => {
+      const res = await post('/operations/batch', {
+        updates: [
+          { pluginId: 'dep-train-a', version: '1.1.0' },
+          {
+            pluginId: 'dep-train-b',
+            version: '2.0.0',
+            deploymentStrategy: 'canary',
+          },
+        ],
+      });
+      expect(res.status).toBe(202);
+      const [a, b] = res.body.deployments as Array<{
+        pluginId: string;
+        deploymentId: string;
+      }>;
+      expect([a.pluginId, b.pluginId]).toEqual(['dep-train-a', 'dep-train-b']);
+      // Only the first runs at once; the second waits for it.
+      expect(res.body.operations).toHaveLength(1);
+      expect((await get(`/deployments/${b.deploymentId}`)).phase).toBe(
+        'pending',
+      );
+      const first = await waitForDeployment(server, auth, a.deploymentId);
+      expect(first.phase).toBe('succeeded');
+      const second = await waitForDeployment(server, auth, b.deploymentId);
+      expect(second).toMatchObject({ phase: 'rolled-back' });
+      expect(Date.parse(second.createdAt)).toBeLessThanOrEqual(
+        Date.parse(first.finishedAt!),
+      );
+      // The train's failure rolls back what it already promoted.
+      for (let i = 0; i < 600; i++) {
+        const plugin = await get('/plugins/dep-train-a');
+        if (plugin.state === 'running' && plugin.currentVersion === '1.0.0')
+          break;
+        await new Promise(r => setTimeout(r, 100));
+      }
+      await expectServing('dep-train-a', '1.0.0');
+      await expectServing('dep-train-b', '1.0.0');
+    });
+
+    it('fails an analysis window by the verdict of a provider a module added', async () => {
+      const pluginId = 'dep-provider';
+      const traffic = load(server, pluginId);
+      const id = await update(pluginId, {
+        version: '1.1.0',
+        deploymentStrategy: 'canary',
+        deploymentConfig: {
+          canary: {
+            trafficIncrement: 50,
+            incrementInterval: 1000,
+            analysis: {
+              ...FAST_ANALYSIS,
+              providers: [
+                { name: 'latency-budget', params: { verdict: 'fail' } },
+              ],
+            },
+          },
+        },
+      });
+      const deployment = await waitForDeployment(server, auth, id);
+      await traffic.stop();
+      expect(deployment.phase).toBe('rolled-back');
+      expect(deployment.message).toMatch(
+        /latency-budget.*1\.1\.0 spends its latency budget/,
+      );
+      expect(deployment.analysis[0].providers).toEqual([
+        {
+          name: 'latency-budget',
+          verdict: 'fail',
+          message: '1.1.0 spends its latency budget',
+        },
+      ]);
+      await expectServing(pluginId, '1.0.0');
+    });
+
+    it('routes an A/B test by header and lets a person declare the winner', async () => {
+      const pluginId = 'dep-ab-header';
+      const id = await update(pluginId, {
+        version: '1.1.0',
+        deploymentStrategy: 'a-b-testing',
+        deploymentConfig: {
+          abTesting: {
+            match: { header: { name: 'x-variant', value: 'b' } },
+            duration: 500,
+            winner: 'manual',
+          },
+        },
+      });
+      const waiting = await waitForDeployment(server, auth, id, {
+        phases: ['paused'],
+      });
+      expect(waiting.message).toMatch(/declare the winner/);
+      const { port } = server.address() as AddressInfo;
+      const ask = async (headers: Record<string, string>) => {
+        const res = await fetch(
+          `http://127.0.0.1:${port}${api(`/proxy/${pluginId}/`)}`,
+          {
+            headers: { Authorization: auth, ...headers },
+          },
+        );
+        return ((await res.json()) as { version: string }).version;
+      };
+      for (let i = 0; i < 5; i++) {
+        expect(await ask({ 'x-variant': 'b' })).toBe('1.1.0');
+        expect(await ask({})).toBe('1.0.0');
+      }
+      const res = await post(`/deployments/${id}/promote`, { winner: '1.1.0' });
+      expect(res.status).toBe(200);
+      const done = await waitForDeployment(server, auth, id);
+      expect({ phase: done.phase, winner: done.winner }).toEqual({
+        phase: 'succeeded',
+        winner: '1.1.0',
+      });
+      await expectServing(pluginId, '1.1.0');
+    });
+
+    it('pauses, resumes and promotes a canary on request', async () => {
+      const pluginId = 'dep-promote';
+      const id = await update(pluginId, {
+        version: '1.1.0',
+        deploymentStrategy: 'canary',
+        deploymentConfig: {
+          canary: {
+            steps: [
+              { setWeight: 10 },
+              { pause: {} },
+              { setWeight: 50 },
+              { pause: {} },
+              { setWeight: 100 },
+            ],
+          },
+        },
+      });
+      const paused = await waitForDeployment(server, auth, id, {
+        phases: ['paused'],
+      });
+      expect(paused.traffic).toEqual({ '1.0.0': 90, '1.1.0': 10 });
+      // A paused canary holds no operation slot: the plugin answers other reads and the queue is free.
+      const ops = await get(`/plugins/${pluginId}`);
+      expect(ops.state).toBe('updating');
+      expect((await post(`/deployments/${id}/resume`, {})).status).toBe(409);
+      expect((await post(`/deployments/${id}/promote`, {})).status).toBe(200);
+      const second = await waitForDeployment(server, auth, id, {
+        phases: ['paused'],
+      });
+      expect(second.traffic).toEqual({ '1.0.0': 50, '1.1.0': 50 });
+      expect(
+        (await post(`/deployments/${id}/promote`, { full: true })).status,
+      ).toBe(200);
+      const done = await waitForDeployment(server, auth, id);
+      expect(done.phase).toBe('succeeded');
+      await expectServing(pluginId, '1.1.0');
+    });
+
+    it('waits for a person after too little traffic when configured so, and goes on when approved', async () => {
+      const pluginId = 'dep-quiet-approve';
+      const id = await update(pluginId, {
+        version: '1.1.0',
+        deploymentStrategy: 'canary',
+        deploymentConfig: {
+          canary: {
+            trafficIncrement: 50,
+            incrementInterval: 300,
+            analysis: {
+              minRequests: 50,
+              maxExtensions: 1,
+              onInsufficientData: 'wait-for-approval',
+            },
+          },
+        },
+      });
+      const waiting = await waitForDeployment(server, auth, id, {
+        phases: ['awaiting-approval'],
+      });
+      expect(waiting.message).toMatch(/insufficient evidence/);
+      expect(waiting.analysis[0].verdict).toBe('insufficient-data');
+      expect(waiting.approvals).toEqual([
+        expect.objectContaining({ gate: 'insufficient-data' }),
+      ]);
+      expect(
+        (await post(`/deployments/${id}/approve`, { reason: 'quiet hours' }))
+          .status,
+      ).toBe(200);
+      const done = await waitForDeployment(server, auth, id);
+      expect(done.phase).toBe('succeeded');
+      await expectServing(pluginId, '1.1.0');
+    });
+
     it('refuses bad input with a clear 4xx and queues nothing', async () => {
-      const pluginId = 'dep-rolling'; // 1.1.0 now
+      const pluginId = 'dep-bad-input';
       const cases: Array<[object, number, RegExp]> = [
-        [{ version: '1.0.0', deploymentStrategy: 'shadow' }, 400, /deploymentStrategy/],
         [
-          { version: '1.0.0', deploymentStrategy: 'canary', deploymentConfig: { canary: { trafficIncrement: 0 } } },
+          { version: '1.1.0', deploymentStrategy: 'shadow' },
+          400,
+          /deploymentStrategy/,
+        ],
+        [
+          {
+            version: '1.1.0',
+            deploymentStrategy: 'canary',
+            deploymentConfig: { canary: { trafficIncrement: 0 } },
+          },
           400,
           /trafficIncrement/,
         ],
         [
           {
-            version: '1.0.0',
+            version: '1.1.0',
             deploymentStrategy: 'canary',
-            deploymentConfig: { canary: { steps: [{ setWeight: 20 }, { pause: {} }] } },
+            deploymentConfig: {
+              canary: { steps: [{ setWeight: 20 }, { pause: {} }] },
+            },
           },
           400,
           /never reaches weight 100/,
         ],
         [
-          { version: '1.0.0', deploymentConfig: { rolling: { maxSurge: 0, maxUnavailable: 0 } } },
+          {
+            version: '1.1.0',
+            deploymentConfig: { rolling: { maxSurge: 0, maxUnavailable: 0 } },
+          },
           400,
           /maxSurge and maxUnavailable/,
         ],
-        [{ version: '1.0.0', deploymentStrategy: 'a-b-testing' }, 400, /abTesting/],
-        [{ version: '1.1.0' }, 409, /already runs 1\.1\.0/],
+        [
+          { version: '1.1.0', deploymentStrategy: 'a-b-testing' },
+          400,
+          /abTesting/,
+        ],
+        [{ version: '1.0.0' }, 409, /already runs 1\.0\.0/],
       ];
-      const before = (await get(`/plugins/${pluginId}/deployments`)).items.length;
+      const before = (await get(`/plugins/${pluginId}/deployments`)).items
+        .length;
       for (const [body, status, message] of cases) {
         const res = await post(`/plugins/${pluginId}/update`, body);
         expect({ body, status: res.status }).toEqual({ body, status });
         expect(res.body.error.message).toMatch(message);
       }
-      expect((await get(`/plugins/${pluginId}/deployments`)).items.length).toBe(before);
+      expect((await get(`/plugins/${pluginId}/deployments`)).items.length).toBe(
+        before,
+      );
       // A finished deployment cannot be promoted.
-      const [last] = (await get(`/plugins/${pluginId}/deployments`)).items;
+      const last = await waitForDeployment(
+        server,
+        auth,
+        await update(pluginId, { version: '1.1.0' }),
+      );
+      expect(last.phase).toBe('succeeded');
       const promote = await post(`/deployments/${last.id}/promote`, {});
       expect(promote.status).toBe(409);
       expect(promote.body.error.message).toMatch(/succeeded/);

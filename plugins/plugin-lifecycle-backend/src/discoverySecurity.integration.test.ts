@@ -182,7 +182,7 @@ describe('discovery is not a way in', () => {
     expect(thief.seen[0]).not.toHaveProperty('cookie');
   });
 
-  it("gives an external endpoint named in an install request no Authorization; one the operator configured gets it", async () => {
+  it('gives an external endpoint named in an install request no Authorization; one the operator configured gets it', async () => {
     const act = async (pluginId: string, action: string, body: object) => {
       const res = await request(server)
         .post(api(`/plugins/${pluginId}/${action}`))

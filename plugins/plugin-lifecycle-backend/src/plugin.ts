@@ -231,6 +231,9 @@ export const pluginLifecyclePlugin = createBackendPlugin({
           exec: { policy: execProbes, identities },
           targets,
         });
+        // Deployments wait for the data plane (which needs the system to
+        // exist first) to serve each routing change before going on.
+        const dataPlaneRef: { current?: DataPlane } = {};
         const orchestration = await createOrchestrationSystem({
           logger: deps.logger,
           db,
@@ -241,6 +244,10 @@ export const pluginLifecyclePlugin = createBackendPlugin({
           events,
           discovery,
           analysisProviders,
+          // The data plane starts below, once the system exists.
+          settleDataPlanes: async () => {
+            await dataPlaneRef.current?.settle?.();
+          },
           // Remediation acts through the lifecycle commands, so the monitor
           // is built with them; it starts below, after the system.
           healthMonitor: lifecycle =>
@@ -315,6 +322,8 @@ export const pluginLifecyclePlugin = createBackendPlugin({
             `proxy data plane listening on ${d.dataPlane.host}:${dataPlane.port}`,
           );
         }
+
+        dataPlaneRef.current = dataPlane;
 
         // One replica at a time brings recorded state in line with reality.
         await deps.scheduler.scheduleTask({

@@ -115,8 +115,14 @@ export async function waitForDeployment(
     await new Promise(r => setTimeout(r, 50));
   }
   throw new Error(
-    `deployment ${deploymentId} did not reach ${phases.join('/')}: ${JSON.stringify(
-      last && { phase: last.phase, currentStep: last.currentStep, message: last.message },
+    `deployment ${deploymentId} did not reach ${phases.join(
+      '/',
+    )}: ${JSON.stringify(
+      last && {
+        phase: last.phase,
+        currentStep: last.currentStep,
+        message: last.message,
+      },
     )}`,
   );
 }

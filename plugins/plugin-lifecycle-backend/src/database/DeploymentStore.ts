@@ -9,6 +9,7 @@ import {
 } from './operations/deployments/deploymentTypes';
 import { claimDue, release, renewLease } from './operations/deployments/leases';
 import {
+  countDeploymentsByPhase,
   activeForPlugin,
   getDeployment,
   listDeployments,
@@ -154,5 +155,10 @@ export class DeploymentStore {
 
   #now(): Date {
     return new Date(this.#clock());
+  }
+
+  /** Deployments per phase, within the tenants given (all when not given). */
+  countByPhase(tenants?: DeploymentFilter['tenants']) {
+    return countDeploymentsByPhase(this.#db, tenants);
   }
 }

@@ -69,6 +69,19 @@ export async function batchAccess(
   system: Plugins,
   body: unknown,
 ): Promise<Access[]> {
+  // A release train: deploy on each plugin it updates.
+  const updates = (body as { updates?: unknown } | undefined)?.updates;
+  if (Array.isArray(updates)) {
+    const ids = updates
+      .map(u => (u as { pluginId?: unknown } | undefined)?.pluginId)
+      .filter((id): id is string => typeof id === 'string');
+    return ids.length === 0
+      ? [{ permission: pluginLifecycleDeployPermission }]
+      : ids.map(id => ({
+          permission: pluginLifecycleDeployPermission,
+          resourceRef: id,
+        }));
+  }
   const operations = (body as Partial<BatchRequest> | undefined)?.operations;
   const items = Array.isArray(operations)
     ? operations.filter(

@@ -38,6 +38,7 @@ import { PluginLookup } from '../system/commands/pluginLookup';
 import { PluginQueries } from '../system/commands/pluginQueries';
 import { ConfigBackupCommands } from '../system/commands/configBackupCommands';
 import { DeploymentCommands } from '../system/commands/deploymentCommands';
+import { ReleaseTrain } from '../system/commands/releaseTrain';
 import { DeploymentController } from '../engines/deployments/DeploymentController';
 import { emitDeploymentEvent } from '../engines/deployments/deploymentEvents';
 import { deploymentTraffic } from './deploymentTraffic';
@@ -67,6 +68,11 @@ export interface OrchestrationSystemOptions {
   discovery?: ServiceDiscovery;
   /** Extra operation handlers, by type (tests and benchmarks). */
   extraHandlers?: OperationHandlers;
+  /**
+   * Resolves once the data planes serve the routing changes made so far
+   * (the plugin's nginx data plane reloads asynchronously).
+   */
+  settleDataPlanes?: () => Promise<void>;
   /** Analysis providers added through the -node extension point, by name. */
   analysisProviders?: ReadonlyMap<string, DeploymentAnalysisProvider>;
 }
@@ -230,6 +236,27 @@ export async function createOrchestrationSystem(
     events,
     lookup,
   });
+  const install = InstallCommands.create({
+    config,
+    plugins,
+    tenancy,
+    execProbes,
+    lookup,
+    queue,
+    breaker,
+    requests,
+    operations: operationQueries,
+    deployments,
+    wakeDeployments: () => deploymentControllerRef.current?.wake(),
+  });
+  const train = ReleaseTrain.create({
+    deployments,
+    lookup,
+    queue,
+    breaker,
+    install,
+    logger: logger.child({ engine: 'deployments' }),
+  });
   const batch = BatchCommands.create({
     config,
     plugins,
@@ -237,6 +264,7 @@ export async function createOrchestrationSystem(
     lookup,
     queue,
     requests,
+    train,
   });
   const lifecycle = LifecycleCommands.create({
     plugins,
@@ -261,14 +289,19 @@ export async function createOrchestrationSystem(
     crashRestarter,
     orchestrator,
     lookup,
+    deployments,
   });
   const health = options.healthMonitor?.(lifecycle);
-  const d = config.deployments;
+  const rollout = config.deployments;
   const controller = DeploymentController.create({
     logger: logger.child({ engine: 'deployments' }),
     store: deployments,
     steps: actions.steps,
-    traffic: deploymentTraffic({ discovery: options.discovery, instances }),
+    traffic: deploymentTraffic({
+      discovery: options.discovery,
+      instances,
+      settle: options.settleDataPlanes,
+    }),
     unhealthyInstances: async (pluginId, instanceIds) => {
       if (!health || instanceIds.length === 0) return 0;
       const ids = new Set(instanceIds);
@@ -279,10 +312,11 @@ export async function createOrchestrationSystem(
     },
     events,
     providers: options.analysisProviders,
+    onEnded: d => train.onDeploymentEnded(d),
     replicaId,
-    tickMs: d.tickInterval,
-    leaseMs: d.leaseDuration,
-    keepVersions: d.keepVersions,
+    tickMs: rollout.tickInterval,
+    leaseMs: rollout.leaseDuration,
+    keepVersions: rollout.keepVersions,
   });
   deploymentControllerRef.current = controller;
   // An update cancelled before it ever ran neither hands its deployment
@@ -301,19 +335,6 @@ export async function createOrchestrationSystem(
         `ending the deployment of cancelled update ${op.operationId}: ${error}`,
       ),
     );
-  });
-  const install = InstallCommands.create({
-    config,
-    plugins,
-    tenancy,
-    execProbes,
-    lookup,
-    queue,
-    breaker,
-    requests,
-    operations: operationQueries,
-    deployments,
-    wakeDeployments: () => controller.wake(),
   });
   const system = PluginLifecycleOrchestrationSystem.create({
     events,

@@ -13,8 +13,11 @@ import { DeploymentTraffic } from '../engines/deployments/deploymentTypes';
 export function deploymentTraffic(options: {
   discovery?: ServiceDiscovery;
   instances: InstanceStore;
+  /** Resolves once the data planes serve the routing changes made so far. */
+  settle?: () => Promise<void>;
 }): DeploymentTraffic {
   const { discovery, instances } = options;
+  const settle = options.settle ?? (async () => {});
   return {
     async setSplit(plugin, split) {
       if (!discovery) return;
@@ -22,6 +25,9 @@ export function deploymentTraffic(options: {
         scope: ALL_TENANTS,
         tenant: plugin.tenant,
       });
+      // A step after this one may stop what the split no longer sends
+      // traffic to: only once the data planes route by the new split.
+      await settle();
     },
     versionStats(plugin, version) {
       return discovery?.versionStats(plugin.id, version, {
@@ -33,10 +39,24 @@ export function deploymentTraffic(options: {
       const deadline = Date.now() + timeoutMs;
       for (;;) {
         if (discovery.routableOf(instanceIds).length === instanceIds.length) {
+          await settle();
           return true;
         }
         if (Date.now() >= deadline) return false;
         await discovery.refresh();
+        await new Promise(r => setTimeout(r, 50));
+      }
+    },
+    async awaitUnroutable(instanceIds, timeoutMs) {
+      if (!discovery) return true;
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        await discovery.refresh();
+        if (discovery.routableOf(instanceIds).length === 0) {
+          await settle();
+          return true;
+        }
+        if (Date.now() >= deadline) return false;
         await new Promise(r => setTimeout(r, 50));
       }
     },

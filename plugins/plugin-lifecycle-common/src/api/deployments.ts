@@ -37,9 +37,12 @@ const strategyByKey = new Map<string, DeploymentStrategy>(
 /** A strategy by its wire value or its key name (`CANARY`). @public */
 export const deploymentStrategySchema = z.preprocess(
   v => (typeof v === 'string' ? strategyByKey.get(v) ?? v : v),
-  z.enum(DEPLOYMENT_STRATEGIES as [DeploymentStrategy, ...DeploymentStrategy[]], {
-    error: `must be one of ${DEPLOYMENT_STRATEGIES.join(', ')}`,
-  }),
+  z.enum(
+    DEPLOYMENT_STRATEGIES as [DeploymentStrategy, ...DeploymentStrategy[]],
+    {
+      error: `must be one of ${DEPLOYMENT_STRATEGIES.join(', ')}`,
+    },
+  ),
 );
 
 const MAX_DURATION_MS = 7 * 24 * 3600_000;
@@ -129,7 +132,12 @@ export const canaryConfigSchema = z
     /** Share of traffic added at each step, in percent. */
     trafficIncrement: z.number().int().min(1).max(100).optional(),
     /** Time between increments (each one an analysis window), in ms. */
-    incrementInterval: z.number().int().min(100).max(MAX_DURATION_MS).optional(),
+    incrementInterval: z
+      .number()
+      .int()
+      .min(100)
+      .max(MAX_DURATION_MS)
+      .optional(),
     /** Least success rate of the canary, in percent. */
     successThreshold: percent.optional(),
     /** Most error rate of the canary, in percent. */
@@ -158,7 +166,9 @@ export type CanaryConfig = z.infer<typeof canaryConfigSchema>;
 /** A count of instances or a percentage of the replicas (`'25%'`). */
 const countOrPercent = z.union([
   z.number().int().min(0).max(1000),
-  z.string().regex(/^\d{1,3}%$/, 'must be a whole number or a percentage such as 25%'),
+  z
+    .string()
+    .regex(/^\d{1,3}%$/, 'must be a whole number or a percentage such as 25%'),
 ]);
 
 /** @public */
@@ -180,7 +190,10 @@ export const smokeTestSchema = z
     path: z.string().startsWith('/').max(2000).default('/'),
     method: z.enum(['GET', 'HEAD', 'POST']).default('GET'),
     /** Statuses that pass; default 200-399. */
-    expectStatus: z.array(z.number().int().min(100).max(599)).max(50).optional(),
+    expectStatus: z
+      .array(z.number().int().min(100).max(599))
+      .max(50)
+      .optional(),
     timeoutMs: z.number().int().min(1).max(600_000).default(5000),
   })
   .strict();
@@ -212,7 +225,12 @@ export const abMatchSchema = z.union([
           name: z
             .string()
             .regex(/^[A-Za-z0-9-]{1,100}$/, 'must be an HTTP header name'),
-          value: z.string().regex(/^[\x21-\x7e]{1,200}$/, 'must be printable ASCII without spaces'),
+          value: z
+            .string()
+            .regex(
+              /^[\x21-\x7e]{1,200}$/,
+              'must be printable ASCII without spaces',
+            ),
         })
         .strict(),
     })
@@ -221,8 +239,12 @@ export const abMatchSchema = z.union([
     .object({
       cookie: z
         .object({
-          name: z.string().regex(/^[A-Za-z0-9_.-]{1,100}$/, 'must be a cookie name'),
-          value: z.string().regex(/^[A-Za-z0-9_.~-]{1,200}$/, 'must be a plain cookie value'),
+          name: z
+            .string()
+            .regex(/^[A-Za-z0-9_.-]{1,100}$/, 'must be a cookie name'),
+          value: z
+            .string()
+            .regex(/^[A-Za-z0-9_.~-]{1,200}$/, 'must be a plain cookie value'),
         })
         .strict(),
     })
@@ -322,7 +344,12 @@ export const TERMINAL_DEPLOYMENT_PHASES: readonly DeploymentPhase[] = [
  * @public
  */
 export type DeploymentStepSpec =
-  | { kind: 'approval'; gate: 'start' | 'promotion'; timeoutMs?: number; onTimeout: 'approve' | 'reject' | 'wait' }
+  | {
+      kind: 'approval';
+      gate: 'start' | 'promotion';
+      timeoutMs?: number;
+      onTimeout: 'approve' | 'reject' | 'wait';
+    }
   /** Bring the instances of a side to this count (new ones must pass readiness). */
   | { kind: 'scale'; side: 'new' | 'old'; replicas: number }
   /** The new version's share of traffic, in percent (the old one gets the rest). */
@@ -331,8 +358,17 @@ export type DeploymentStepSpec =
   | { kind: 'setMatch'; match: AbMatch }
   /** `durationMs` absent: until promoted. */
   | { kind: 'pause'; durationMs?: number }
-  | { kind: 'wait'; durationMs: number; reason: 'min-ready' | 'scale-down-delay' | 'experiment' }
-  | { kind: 'analysis'; durationMs: number; criteria: AnalysisCriteria; compare?: boolean }
+  | {
+      kind: 'wait';
+      durationMs: number;
+      reason: 'min-ready' | 'scale-down-delay' | 'experiment';
+    }
+  | {
+      kind: 'analysis';
+      durationMs: number;
+      criteria: AnalysisCriteria;
+      compare?: boolean;
+    }
   | { kind: 'smoke'; test: z.infer<typeof smokeTestSchema> }
   /** A/B: the winner, by the last analysis or by a person. */
   | { kind: 'decide'; by: 'analysis' | 'manual' }
@@ -384,7 +420,11 @@ export interface AnalysisRun {
   evidence: VersionEvidence[];
   /** Why it passed or failed, one line per criterion. */
   reasons: string[];
-  providers?: Array<{ name: string; verdict: AnalysisVerdict; message?: string }>;
+  providers?: Array<{
+    name: string;
+    verdict: AnalysisVerdict;
+    message?: string;
+  }>;
 }
 
 /** One decision at an approval gate. @public */

@@ -339,11 +339,15 @@ export const updateRequestSchema = z
   })
   .strict()
   .superRefine((r, ctx) => {
-    if (r.deploymentStrategy === 'a-b-testing' && !r.deploymentConfig?.abTesting) {
+    if (
+      r.deploymentStrategy === 'a-b-testing' &&
+      !r.deploymentConfig?.abTesting
+    ) {
       ctx.addIssue({
         code: 'custom',
         path: ['deploymentConfig', 'abTesting'],
-        message: 'required for the a-b-testing strategy (match or percentage, and duration)',
+        message:
+          'required for the a-b-testing strategy (match or percentage, and duration)',
       });
     }
   });
@@ -435,6 +439,48 @@ export const batchRequestSchema = z
 
 /** @public */
 export type BatchRequest = z.infer<typeof batchRequestSchema>;
+
+/**
+ * A batch of updates (a release train): the plugins are rolled out one
+ * after the other in their dependency order, each deployment starting when
+ * the one before it succeeded; when one ends without success, the ones
+ * already promoted in the train are rolled back and the rest never start.
+ *
+ * @public
+ */
+export const releaseTrainRequestSchema = z
+  .object({
+    updates: z
+      .array(
+        z
+          .object({
+            pluginId: pluginIdSchema,
+            version: versionSchema,
+            deploymentStrategy: deploymentStrategySchema.optional(),
+            deploymentConfig: deploymentConfigSchema.optional(),
+            reason: z.string().max(1000).optional(),
+          })
+          .strict(),
+      )
+      .min(1, 'a release train needs at least one update')
+      .max(50)
+      .refine(
+        updates =>
+          new Set(updates.map(u => u.pluginId)).size === updates.length,
+        { message: 'each plugin at most once' },
+      ),
+    ...queueOptions,
+  })
+  .strict();
+
+/** @public */
+export type ReleaseTrainRequest = z.infer<typeof releaseTrainRequestSchema>;
+
+/** The body of `POST /operations/batch`: operations, or updates (a release train). @public */
+export const batchBodySchema = z.union([
+  batchRequestSchema,
+  releaseTrainRequestSchema,
+]);
 
 /**
  * Query of `GET /operations/{operationId}`: `waitSeconds` holds the answer

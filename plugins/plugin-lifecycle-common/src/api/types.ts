@@ -146,4 +146,10 @@ export interface BatchAccepted {
   replayed?: boolean;
   /** In the order given, with what each waits for. */
   operations: Array<OperationAccepted & { dependsOn: string[] }>;
+  /**
+   * A release train: its deployments in the order they run (only the
+   * first one's update is queued at once; each next one when the one
+   * before it succeeded).
+   */
+  deployments?: Array<{ pluginId: string; deploymentId: string }>;
 }

@@ -146,8 +146,9 @@ export class PluginLifecycleClient {
   }
 
   /**
-   * Moves an installed plugin to another version. A running plugin is rolled
-   * one instance at a time; a failed update restores the previous version.
+   * Moves an installed plugin to another version through a deployment
+   * (`deploymentStrategy`, default rolling): answers the queued operation
+   * and the `deploymentId` to follow with {@link PluginLifecycleClient.getDeployment}.
    */
   async updatePlugin(
     pluginId: string,

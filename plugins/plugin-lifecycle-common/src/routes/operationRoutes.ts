@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { batchRequestSchema, getOperationQuerySchema } from '../api/schemas';
+import { batchBodySchema, getOperationQuerySchema } from '../api/schemas';
 import { BatchAccepted, Operation } from '../api/types';
 import {
   pluginLifecycleDeployPermission,
@@ -25,7 +25,7 @@ export const operationRoutes = {
       "each operation's action permission on its plugin (deploy on every plugin for a body that is not a batch)",
     params: z.object({}),
     query: undefined,
-    body: batchRequestSchema,
+    body: batchBodySchema,
     bodyRequired: true,
     response: described<BatchAccepted>('BatchAccepted'),
     successStatus: 202,

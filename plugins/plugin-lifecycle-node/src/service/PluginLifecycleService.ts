@@ -18,6 +18,7 @@ import {
   OperationAccepted,
   PluginDetails,
   PluginLifecycleClient,
+  UpdateRequest,
 } from '@internal/plugin-lifecycle-common';
 
 /**
@@ -36,6 +37,18 @@ export interface PluginLifecycleService {
     command: LifecycleCommand,
     options?: PluginLifecycleRequestOptions,
   ): Promise<OperationAccepted>;
+  /**
+   * Moves a plugin to another version with a deployment strategy (the
+   * original design's shape): `{ deploymentStrategy, deploymentConfig,
+   * environment, ... }`. Answers the queued operation and the deployment
+   * that rolls it out (`getDeployment` follows it).
+   */
+  updatePlugin(
+    pluginId: string,
+    version: string,
+    request?: Omit<UpdateRequest, 'version'>,
+    options?: PluginLifecycleRequestOptions,
+  ): Promise<OperationAccepted & { deploymentId?: string }>;
   getPlugin(
     pluginId: string,
     options?: PluginLifecycleRequestOptions,
@@ -106,6 +119,17 @@ class DefaultPluginLifecycleService implements PluginLifecycleService {
     options?: PluginLifecycleRequestOptions,
   ) {
     return this.#client(options).runCommand(pluginId, command);
+  }
+  updatePlugin(
+    pluginId: string,
+    version: string,
+    request: Omit<UpdateRequest, 'version'> = {},
+    options?: PluginLifecycleRequestOptions,
+  ) {
+    return this.#client(options).updatePlugin(pluginId, {
+      ...request,
+      version,
+    });
   }
   getPlugin(pluginId: string, options?: PluginLifecycleRequestOptions) {
     return this.#client(options).getPlugin(pluginId);

@@ -144,7 +144,9 @@ const table: Record<
   resume: {
     progressing:
       'deployment dep-1 is progressing: resume is possible only while it is paused',
-    paused: 'progressing',
+    // Paused at a pause step without a duration: only promote goes on.
+    paused:
+      'deployment dep-1 is paused at step 5 (pause), which waits until promoted: promote it to go on',
     'awaiting-approval':
       'deployment dep-1 is awaiting approval: resume is possible only while it is paused',
     pending:
@@ -477,7 +479,10 @@ describe('applyDeploymentAction', () => {
       phase: 'paused',
       message: 'paused by user:default/ana: lunch',
     });
-    expect(applyDeploymentAction(deployment('paused'), 'resume', ctx)).toEqual({
+    // Paused by a person in the middle of a step that goes on by itself.
+    expect(
+      applyDeploymentAction(deployment('paused', 4), 'resume', ctx),
+    ).toEqual({
       phase: 'progressing',
       message: 'resumed by user:default/ana',
       nextRunAt: now,

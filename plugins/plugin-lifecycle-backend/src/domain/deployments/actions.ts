@@ -117,13 +117,28 @@ export function applyDeploymentAction(
         phase: 'paused',
         message: said(`paused by ${who(ctx)}`, ctx),
       };
-    case 'resume':
+    case 'resume': {
       requirePhase(d, action, ['paused'], 'while it is paused');
+      // A pause step without a duration (or a manual A/B decision) is a
+      // point the plan stops at until someone promotes: resuming would
+      // only stop there again.
+      const step = d.steps[d.currentStep];
+      if (
+        step &&
+        step.status === 'running' &&
+        ((step.kind === 'pause' && step.durationMs === undefined) ||
+          (step.kind === 'decide' && step.by === 'manual'))
+      ) {
+        throw new ConflictError(
+          `deployment ${d.id} is paused at step ${step.index} (${step.kind}), which waits until promoted: promote it to go on`,
+        );
+      }
       return {
         phase: 'progressing',
         message: said(`resumed by ${who(ctx)}`, ctx),
         nextRunAt: ctx.now,
       };
+    }
     case 'abort':
     case 'rollback':
       return rollBack(d, action, ctx);

@@ -16,7 +16,10 @@ const CLAIM_LIMIT = 8;
 export class DeploymentController {
   readonly #o: DeploymentControllerOptions;
   readonly #runner: DeploymentRunner;
-  readonly #running = new Map<string, { abort: AbortController; done: Promise<void> }>();
+  readonly #running = new Map<
+    string,
+    { abort: AbortController; done: Promise<void> }
+  >();
   #timer?: NodeJS.Timeout;
   #ticking?: Promise<void>;
   #stopped = true;
@@ -81,7 +84,9 @@ export class DeploymentController {
         .renewLease(id, replicaId, leaseMs)
         .then(held => {
           if (!held) {
-            logger.warn(`deployment ${id}: lease lost; another replica carries on`);
+            logger.warn(
+              `deployment ${id}: lease lost; another replica carries on`,
+            );
             abort.abort();
           }
         })
@@ -104,7 +109,9 @@ export class DeploymentController {
     this.#timer = setTimeout(() => {
       if (this.#stopped) return;
       this.#ticking = this.tick()
-        .catch(e => this.#o.logger.warn(`deployment controller: ${errorMessage(e)}`))
+        .catch(e =>
+          this.#o.logger.warn(`deployment controller: ${errorMessage(e)}`),
+        )
         .finally(() => {
           this.#ticking = undefined;
           if (!this.#stopped) this.#schedule(this.#o.tickMs);

@@ -2,6 +2,7 @@ import {
   DeploymentPhase,
   DeploymentStep,
   DeploymentStepSpec,
+  TERMINAL_DEPLOYMENT_PHASES,
 } from '@internal/plugin-lifecycle-common';
 import type {
   DeploymentPatch,
@@ -9,10 +10,7 @@ import type {
 } from '../../database/DeploymentStore';
 import { errorMessage } from '../lifecycle/ActionSteps';
 import { emitDeploymentEvent } from './deploymentEvents';
-import {
-  DeploymentControllerOptions,
-  StepOutcome,
-} from './deploymentTypes';
+import { DeploymentControllerOptions, StepOutcome } from './deploymentTypes';
 import { finishDeployment } from './finishDeployment';
 import { rollBackDeployment } from './rollbackDeployment';
 import { analyse } from './steps/analysisStep';
@@ -58,6 +56,16 @@ export class DeploymentRunner {
       });
       if (!saved) continue; // someone acted on it meanwhile: look again
       this.#announce(d, saved);
+      if (
+        TERMINAL_DEPLOYMENT_PHASES.includes(saved.phase) &&
+        !TERMINAL_DEPLOYMENT_PHASES.includes(d.phase)
+      ) {
+        await this.#o
+          .onEnded?.(saved)
+          .catch(e =>
+            this.#o.logger.warn(`deployment ${d.id} ended; ${errorMessage(e)}`),
+          );
+      }
       if (saved.nextRunAt && Date.parse(saved.nextRunAt) > this.#now()) return;
     }
   }
@@ -95,7 +103,11 @@ export class DeploymentRunner {
     }
     if (step.status === 'pending') {
       return {
-        steps: replaceStep(d.steps, { ...step, status: 'running', startedAt: iso(nowMs) }),
+        steps: replaceStep(d.steps, {
+          ...step,
+          status: 'running',
+          startedAt: iso(nowMs),
+        }),
         stepStartedAt: iso(nowMs),
         stepState: { ...d.stepState, step: undefined, errors: 0 },
         nextRunAt: iso(nowMs),
@@ -108,7 +120,9 @@ export class DeploymentRunner {
       if (signal.aborted) return undefined;
       const errors = Number(d.stepState.errors ?? 0) + 1;
       this.#o.logger.warn(
-        `deployment ${d.id} step ${d.currentStep} (${step.kind}) failed (${errors}/${STEP_ERRORS}): ${errorMessage(error)}`,
+        `deployment ${d.id} step ${d.currentStep} (${
+          step.kind
+        }) failed (${errors}/${STEP_ERRORS}): ${errorMessage(error)}`,
       );
       if (errors < STEP_ERRORS) {
         return {
@@ -116,9 +130,13 @@ export class DeploymentRunner {
           nextRunAt: iso(nowMs + RETRY_MS),
         };
       }
-      outcome = { kind: 'fail', message: `${step.kind}: ${errorMessage(error)}` };
+      outcome = {
+        kind: 'fail',
+        message: `${step.kind}: ${errorMessage(error)}`,
+      };
     }
-    return this.#record(d, step, outcome, nowMs);
+    // The step's end is when it ended, not when it began.
+    return this.#record(d, step, outcome, this.#now());
   }
 
   #execute(
@@ -151,7 +169,10 @@ export class DeploymentRunner {
       case 'finish':
         return finishDeployment(o, d);
       default:
-        return { kind: 'fail', message: `unknown step ${JSON.stringify(spec)}` };
+        return {
+          kind: 'fail',
+          message: `unknown step ${JSON.stringify(spec)}`,
+        };
     }
   }
 
@@ -174,7 +195,9 @@ export class DeploymentRunner {
     const result: StepOutcome = timedOut
       ? {
           kind: 'fail',
-          message: `progress deadline of ${deadline} s exceeded while scaling ${side === 'new' ? d.toVersion : d.fromVersion} to ${replicas}`,
+          message: `progress deadline of ${deadline} s exceeded while scaling ${
+            side === 'new' ? d.toVersion : d.fromVersion
+          } to ${replicas}`,
           patch: outcome.patch,
         }
       : outcome;
@@ -207,7 +230,11 @@ export class DeploymentRunner {
           currentStep: d.currentStep + 1,
           stepState: { ...(base.stepState ?? d.stepState), step: undefined },
           ...(last
-            ? { phase: 'succeeded' as DeploymentPhase, message: outcome.message, nextRunAt: undefined }
+            ? {
+                phase: 'succeeded' as DeploymentPhase,
+                message: outcome.message,
+                nextRunAt: undefined,
+              }
             : { nextRunAt: iso(nowMs) }),
         };
       }
@@ -268,7 +295,9 @@ export class DeploymentRunner {
     } catch (error) {
       if (signal.aborted) return undefined;
       const attempts = Number(d.stepState.rollbackAttempts ?? 0) + 1;
-      const message = `rollback attempt ${attempts} failed: ${errorMessage(error)}`;
+      const message = `rollback attempt ${attempts} failed: ${errorMessage(
+        error,
+      )}`;
       this.#o.logger.error(`deployment ${d.id}: ${message}`);
       if (attempts >= ROLLBACK_ATTEMPTS) {
         return {
@@ -317,13 +346,20 @@ export class DeploymentRunner {
       decidedAt: iso(nowMs),
       reason: `no decision within ${Math.round(step.timeoutMs / 1000)} s`,
     };
-    const message = `approval timed out after ${Math.round(step.timeoutMs / 1000)} s: ${approved ? 'approved' : 'rejected'} by the gate's default`;
+    const message = `approval timed out after ${Math.round(
+      step.timeoutMs / 1000,
+    )} s: ${approved ? 'approved' : 'rejected'} by the gate's default`;
     return approved
       ? {
           approvals,
           phase: 'progressing',
           message,
-          steps: replaceStep(d.steps, { ...step, status: 'succeeded', finishedAt: iso(nowMs), message }),
+          steps: replaceStep(d.steps, {
+            ...step,
+            status: 'succeeded',
+            finishedAt: iso(nowMs),
+            message,
+          }),
           currentStep: d.currentStep + 1,
           nextRunAt: iso(nowMs),
         }
@@ -331,7 +367,12 @@ export class DeploymentRunner {
           approvals,
           phase: 'rolling-back',
           message,
-          steps: replaceStep(d.steps, { ...step, status: 'failed', finishedAt: iso(nowMs), message }),
+          steps: replaceStep(d.steps, {
+            ...step,
+            status: 'failed',
+            finishedAt: iso(nowMs),
+            message,
+          }),
           nextRunAt: iso(nowMs),
         };
   }

@@ -20,7 +20,8 @@ export function deploymentEventsOf(
   if (before?.phase === after.phase) return events;
   switch (after.phase) {
     case 'progressing':
-      if (!before || before.phase === 'pending') events.push('deploymentStarted');
+      if (!before || before.phase === 'pending')
+        events.push('deploymentStarted');
       break;
     case 'paused':
       events.push('deploymentPaused');

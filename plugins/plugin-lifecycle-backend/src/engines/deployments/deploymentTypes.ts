@@ -31,7 +31,10 @@ export interface DeploymentSplit {
 /** What the controller needs of discovery: the split and the measurements per version. */
 export interface DeploymentTraffic {
   /** Persists the split (every replica and both data planes follow it); undefined ends it. */
-  setSplit(plugin: PluginRecord, split: DeploymentSplit | undefined): Promise<void>;
+  setSplit(
+    plugin: PluginRecord,
+    split: DeploymentSplit | undefined,
+  ): Promise<void>;
   /** Cumulative request counters of one version through this replica's data plane. */
   versionStats(plugin: PluginRecord, version: string): RequestStats | undefined;
   /** Gives instances another track (their subset key changes with it). */
@@ -41,6 +44,12 @@ export interface DeploymentTraffic {
    * instances (discovery saw them ready); false after `timeoutMs`.
    */
   awaitRoutable(instanceIds: string[], timeoutMs: number): Promise<boolean>;
+  /**
+   * Waits until this replica's data planes no longer route to any of these
+   * (stopped) instances; false after `timeoutMs`. A split that kept them
+   * at weight 0 may end only then, or its end would send them traffic.
+   */
+  awaitUnroutable(instanceIds: string[], timeoutMs: number): Promise<boolean>;
 }
 
 /** Options of {@link DeploymentController}. */
@@ -54,6 +63,8 @@ export interface DeploymentControllerOptions {
   unhealthyInstances(pluginId: string, instanceIds: string[]): Promise<number>;
   events: SystemEvents;
   providers?: ReadonlyMap<string, DeploymentAnalysisProvider>;
+  /** Hears each deployment that ended (release trains carry on from here). */
+  onEnded?: (deployment: DeploymentRecord) => Promise<void>;
   replicaId: string;
   /** How often the controller looks for due deployments (ms). */
   tickMs: number;
@@ -113,7 +124,9 @@ export function splitsTraffic(strategy: DeploymentStrategy): boolean {
 export function contextOf(d: DeploymentRecord): DeploymentContext {
   const context = d.stepState.context as DeploymentContext | undefined;
   if (!context) {
-    throw new Error(`Deployment ${d.id} has no context: its update never handed it over`);
+    throw new Error(
+      `Deployment ${d.id} has no context: its update never handed it over`,
+    );
   }
   return context;
 }

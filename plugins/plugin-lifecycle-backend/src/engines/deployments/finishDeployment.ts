@@ -9,6 +9,9 @@ import {
   splitsTraffic,
 } from './deploymentTypes';
 
+/** How long stopped instances may take to leave the data planes' view. */
+export const UNROUTABLE_TIMEOUT_MS = 10_000;
+
 /**
  * The last step: the new version becomes the stable one. The old instances
  * (no traffic by now) stop, the split ends, the new instances join the
@@ -28,19 +31,26 @@ export async function finishDeployment(
   });
   const fresh = active.filter(i => i.version === d.toVersion);
   if (context.wasRunning) {
+    const old = active.filter(i => i.version !== d.toVersion);
     await Promise.all(
-      active
-        .filter(i => i.version !== d.toVersion)
-        .map(i =>
-          s.fleet.stop(
-            d.pluginId,
-            i.id,
-            i.runtime,
-            `replaced by ${d.toVersion} (deployment ${d.id})`,
-          ),
+      old.map(i =>
+        s.fleet.stop(
+          d.pluginId,
+          i.id,
+          i.runtime,
+          `replaced by ${d.toVersion} (deployment ${d.id})`,
         ),
+      ),
     );
-    if (splitsTraffic(d.strategy)) await o.traffic.setSplit(plugin, undefined);
+    if (splitsTraffic(d.strategy)) {
+      // The split kept the old instances at weight 0; ending it before
+      // the data planes dropped them would send them traffic again.
+      await o.traffic.awaitUnroutable(
+        old.map(i => i.id),
+        UNROUTABLE_TIMEOUT_MS,
+      );
+      await o.traffic.setSplit(plugin, undefined);
+    }
     if (NEW_TRACK[d.strategy] !== OLD_TRACK && fresh.length > 0) {
       await o.traffic.setTrack(
         fresh.map(i => i.id),

@@ -8,6 +8,7 @@ import {
 } from './deploymentTypes';
 import { scaleSide, sideInstances } from './steps/scaleStep';
 import { weightSplit } from './steps/trafficSteps';
+import { UNROUTABLE_TIMEOUT_MS } from './finishDeployment';
 
 /**
  * Undoes a deployment, traffic first: every request goes back to the old
@@ -47,42 +48,53 @@ export async function rollBackDeployment(
     const active = await s.instances.listForPlugin(d.pluginId, {
       activeOnly: true,
     });
+    const fresh = active.filter(i => i.version === d.toVersion);
     await Promise.all(
-      active
-        .filter(i => i.version === d.toVersion)
-        .map(i =>
-          s.fleet.stop(
-            d.pluginId,
-            i.id,
-            i.runtime,
-            `deployment ${d.id} rolled back: ${reason}`,
-          ),
+      fresh.map(i =>
+        s.fleet.stop(
+          d.pluginId,
+          i.id,
+          i.runtime,
+          `deployment ${d.id} rolled back: ${reason}`,
         ),
+      ),
     );
     const restored = await scaleSide(o, d, 'old', context.replicas, signal);
     if (restored.kind === 'fail') {
       throw new Error(`restoring ${d.fromVersion}: ${restored.message}`);
     }
-    if (splitsTraffic(d.strategy)) await o.traffic.setSplit(plugin, undefined);
+    if (splitsTraffic(d.strategy)) {
+      await o.traffic.awaitUnroutable(
+        fresh.map(i => i.id),
+        UNROUTABLE_TIMEOUT_MS,
+      );
+      await o.traffic.setSplit(plugin, undefined);
+    }
   }
-  const fresh = await s.plugins.getOrThrow(d.pluginId);
-  if (fresh.currentVersion !== d.toVersion) {
-    const runtime = s.runtimes.get(fresh.runtime);
+  const after = await s.plugins.getOrThrow(d.pluginId);
+  if (after.currentVersion !== d.toVersion) {
+    const runtime = s.runtimes.get(after.runtime);
     await runtime
       .uninstall({ pluginId: d.pluginId, version: d.toVersion })
-      .catch(e => o.logger.warn(`removing ${d.toVersion} after rollback: ${errorMessage(e)}`));
+      .catch(e =>
+        o.logger.warn(
+          `removing ${d.toVersion} after rollback: ${errorMessage(e)}`,
+        ),
+      );
     await s.plugins.deleteVersion(d.pluginId, d.toVersion);
   }
-  if (fresh.state === 'updating') {
+  if (after.state === 'updating') {
     await s.stateMachine.transition(
-      fresh,
+      after,
       context.wasRunning ? 'running' : 'installed',
       {
         action: 'update',
         operationId: d.operationId,
         actor: d.createdBy,
         reason: `deployment ${d.id} ${phase}: ${reason}`,
-        patch: { lastError: `update ${d.fromVersion} -> ${d.toVersion} ${phase}: ${reason}` },
+        patch: {
+          lastError: `update ${d.fromVersion} -> ${d.toVersion} ${phase}: ${reason}`,
+        },
       },
     );
   }

@@ -38,10 +38,16 @@ export async function handOverDeployment(
   if (d.phase !== 'pending') {
     if (context && d.operationId === op.id) {
       // An earlier attempt handed it over and was cut off before its result.
-      return resultOf(d, context, plugin.configRevision ?? context.fromConfigRevision);
+      return resultOf(
+        d,
+        context,
+        plugin.configRevision ?? context.fromConfigRevision,
+      );
     }
     throw Object.assign(
-      new ConflictError(`Deployment ${d.id} is ${d.phase}: this update has nothing left to do`),
+      new ConflictError(
+        `Deployment ${d.id} is ${d.phase}: this update has nothing left to do`,
+      ),
       { retryable: false },
     );
   }
@@ -52,19 +58,28 @@ export async function handOverDeployment(
   const resuming = s.resuming(plugin, 'updating', op);
   if (!resuming && plugin.currentVersion !== d.fromVersion) {
     throw await refuse(
-      `Plugin '${plugin.id}' runs ${plugin.currentVersion ?? 'nothing'} now, not ${d.fromVersion}`,
+      `Plugin '${plugin.id}' runs ${
+        plugin.currentVersion ?? 'nothing'
+      } now, not ${d.fromVersion}`,
     );
   }
   const previous = await s.plugins.getVersion(plugin.id, d.fromVersion);
   if (!previous) {
-    throw await refuse(`Version ${d.fromVersion} of '${plugin.id}' is not installed`);
+    throw await refuse(
+      `Version ${d.fromVersion} of '${plugin.id}' is not installed`,
+    );
   }
   const wasRunning = resuming
     ? (await s.plugins.lastTransition(plugin.id))?.fromState === 'running'
     : plugin.state === 'running';
   if (!resuming && wasRunning) {
     try {
-      await checkStartPreconditions(s, plugin, params.manifest ?? previous.manifest, op);
+      await checkStartPreconditions(
+        s,
+        plugin,
+        params.manifest ?? previous.manifest,
+        op,
+      );
     } catch (error) {
       throw await refuse(errorMessage(error));
     }
@@ -87,7 +102,9 @@ export async function handOverDeployment(
     const { manifest } = await installVersion(s, op, runtime, {
       version: d.toVersion,
       artifact:
-        params.artifact ?? previous.artifact ?? s.options.configuredArtifact(op.pluginId),
+        params.artifact ??
+        previous.artifact ??
+        s.options.configuredArtifact(op.pluginId),
       manifest: params.manifest,
       signal,
     });
@@ -117,7 +134,9 @@ export async function handOverDeployment(
     const config = await s.configuration.resolve(plugin);
     return resultOf(after, handed, config.revision);
   } catch (error) {
-    const message = `update ${d.fromVersion} -> ${d.toVersion} failed before its deployment started: ${errorMessage(error)}`;
+    const message = `update ${d.fromVersion} -> ${
+      d.toVersion
+    } failed before its deployment started: ${errorMessage(error)}`;
     await runtime
       .uninstall({ pluginId: op.pluginId, version: d.toVersion })
       .catch(e => s.logger.warn(`cleanup after failed update: ${e}`));
@@ -147,7 +166,11 @@ function resultOf(
   };
 }
 
-async function markFailed(s: ActionSteps, d: DeploymentRecord, message: string) {
+async function markFailed(
+  s: ActionSteps,
+  d: DeploymentRecord,
+  message: string,
+) {
   const deployments = s.options.deployments!;
   const after = await deployments.store
     .change(d.id, current =>

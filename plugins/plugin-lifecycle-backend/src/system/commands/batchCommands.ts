@@ -16,6 +16,7 @@ import { Tenancy } from '../../engines/tenancy/Tenancy';
 import { InstallRequests } from './installRequests';
 import { OperationQueue, accepted } from './operationQueue';
 import { PluginLookup } from './pluginLookup';
+import type { ReleaseTrain } from './releaseTrain';
 
 /** Options of {@link BatchCommands.create}. */
 export interface BatchCommandsOptions {
@@ -25,6 +26,8 @@ export interface BatchCommandsOptions {
   lookup: PluginLookup;
   queue: OperationQueue;
   requests: InstallRequests;
+  /** Batches of updates (release trains). */
+  train?: ReleaseTrain;
 }
 
 /** Several operations over several plugins, queued in the order their dependencies give. */
@@ -49,6 +52,14 @@ export class BatchCommands {
     options: { userId?: string; scope?: TenantScope } = {},
   ): Promise<BatchAccepted> {
     const { config, tenancy, queue, requests } = this.#o;
+    if (
+      this.#o.train &&
+      typeof body === 'object' &&
+      body !== null &&
+      'updates' in body
+    ) {
+      return this.#o.train.submit(body, options);
+    }
     const parsed = batchRequestSchema.safeParse(body);
     if (!parsed.success) {
       throw new InputError(`Invalid batch: ${validationMessage(parsed.error)}`);

@@ -11,6 +11,7 @@ import {
   InstallRequest,
   installRequestSchema,
   OperationAccepted,
+  UpdateParams,
   UpdateRequest,
   updateRequestSchema,
   updateResultSchema,
@@ -18,8 +19,11 @@ import {
   validationMessage,
 } from '@internal/plugin-lifecycle-common';
 import { PluginLifecycleConfig } from '../../config';
-import { DeploymentStore } from '../../database/DeploymentStore';
-import { PluginStore } from '../../database/PluginStore';
+import {
+  DeploymentRecord,
+  DeploymentStore,
+} from '../../database/DeploymentStore';
+import { PluginRecord, PluginStore } from '../../database/PluginStore';
 import { planDeployment } from '../../domain/deployments';
 import { ExecProbePolicy } from '../../engines/health/execProbePolicy';
 import { ALL_TENANTS, inTenantScope, TenantScope } from '../../domain/tenancy';
@@ -177,7 +181,7 @@ export class InstallCommands {
       scope?: TenantScope;
     } = {},
   ): Promise<OperationAccepted & { deploymentId?: string }> {
-    const { config, queue, deployments } = this.#o;
+    const { config, queue } = this.#o;
     const { userId, scope = ALL_TENANTS, ...rest } = options;
     const parsed = updateRequestSchema.safeParse({ ...rest, version });
     if (!parsed.success) {
@@ -212,35 +216,58 @@ export class InstallCommands {
       [...(params.healthProbes ?? []), ...(params.manifest?.probes ?? [])],
       { kind: 'plugin', pluginId: plugin.id, origin: 'the update request' },
     );
+    await queue.assertCanQueue(plugin, 'update');
+    await this.#o.breaker.assertAllows(plugin, 'update');
+    const deployment = await this.createDeployment(plugin, params, userId);
+    return this.queueDeploymentUpdate(deployment, {
+      params: { ...params, ...(reason ? { reason } : {}) },
+      userId,
+      priority,
+      idempotencyKey,
+      timeoutMs,
+    });
+  }
+
+  /**
+   * Creates the `pending` deployment of an update, planned from its
+   * strategy's settings (bad settings are a 400) before anything is
+   * queued; a second active deployment of the plugin is a 409.
+   */
+  async createDeployment(
+    plugin: PluginRecord,
+    request: Pick<
+      UpdateParams,
+      'version' | 'deploymentStrategy' | 'deploymentConfig' | 'environment'
+    >,
+    userId?: string,
+    stepState?: Record<string, unknown>,
+    id: string = randomUUID(),
+  ): Promise<DeploymentRecord> {
     if (!plugin.currentVersion) {
       throw new ConflictError(
         `Plugin '${plugin.id}' has no installed version to update from`,
       );
     }
-    if (plugin.currentVersion === version) {
-      throw new ConflictError(`Plugin '${plugin.id}' already runs ${version}`);
+    if (plugin.currentVersion === request.version) {
+      throw new ConflictError(
+        `Plugin '${plugin.id}' already runs ${request.version}`,
+      );
     }
-    const strategy = params.deploymentStrategy ?? 'rolling';
-    const deploymentConfig = params.deploymentConfig ?? {};
+    const strategy = request.deploymentStrategy ?? 'rolling';
+    const deploymentConfig = request.deploymentConfig ?? {};
     const steps = planDeployment({
       strategy,
       config: deploymentConfig,
       replicas: plugin.replicas,
     }).map((step, index) => ({ ...step, index, status: 'pending' as const }));
-    await queue.assertCanQueue(plugin, 'update');
-    await this.#o.breaker.assertAllows(plugin, 'update');
-    const deploymentId = randomUUID();
-    const operationId = randomUUID();
-    // The deployment first: a second active deployment of the plugin is a
-    // 409 here, before anything is queued.
-    await deployments.create({
-      id: deploymentId,
+    return this.#o.deployments.create({
+      id,
       pluginId: plugin.id,
       tenant: plugin.tenant,
       strategy,
       fromVersion: plugin.currentVersion,
-      toVersion: version,
-      ...(params.environment ? { environment: params.environment } : {}),
+      toVersion: request.version,
+      ...(request.environment ? { environment: request.environment } : {}),
       config: deploymentConfig,
       phase: 'pending',
       currentStep: 0,
@@ -249,34 +276,61 @@ export class InstallCommands {
       instances: {},
       analysis: [],
       approvals: [],
-      operationId,
+      operationId: randomUUID(),
       ...(userId ? { createdBy: userId } : {}),
+      ...(stepState ? { stepState } : {}),
     });
+  }
+
+  /**
+   * Queues the `update` operation that hands a `pending` deployment to the
+   * controller (its id is the deployment's `operationId`); when it cannot
+   * be queued the deployment is `failed` with the reason.
+   */
+  async queueDeploymentUpdate(
+    deployment: DeploymentRecord,
+    options: {
+      params?: Partial<UpdateParams>;
+      userId?: string;
+      priority?: number;
+      idempotencyKey?: string;
+      timeoutMs?: number;
+    } = {},
+  ): Promise<OperationAccepted> {
+    const { queue, deployments } = this.#o;
     try {
       return await queue.enqueueOne(
         queue.newOperation({
-          id: operationId,
-          pluginId: plugin.id,
-          tenant: plugin.tenant,
+          id: deployment.operationId,
+          pluginId: deployment.pluginId,
+          tenant: deployment.tenant,
           type: 'update',
-          actor: userId,
-          priority,
-          idempotencyKey,
-          timeoutMs,
+          actor: options.userId,
+          priority: options.priority,
+          idempotencyKey: options.idempotencyKey,
+          timeoutMs: options.timeoutMs,
           params: {
-            ...params,
-            deploymentId,
-            deploymentStrategy: strategy,
-            ...(reason ? { reason } : {}),
+            ...options.params,
+            version: deployment.toVersion,
+            deploymentId: deployment.id,
+            deploymentStrategy: deployment.strategy,
+            deploymentConfig: deployment.config,
+            ...(deployment.environment
+              ? { environment: deployment.environment }
+              : {}),
           },
         }),
       );
     } catch (error) {
       await deployments
-        .save(deploymentId, 1, {
-          phase: 'failed',
-          message: `its update could not be queued: ${error}`,
-        })
+        .change(deployment.id, current =>
+          current.phase === 'pending'
+            ? {
+                phase: 'failed',
+                message: `its update could not be queued: ${error}`,
+              }
+            : undefined,
+        )
         .catch(() => undefined);
       throw error;
     }

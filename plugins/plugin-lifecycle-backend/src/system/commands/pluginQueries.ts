@@ -1,11 +1,15 @@
 import {
+  DEPLOYMENT_PHASES,
+  DeploymentPhase,
   LIFECYCLE_STATES,
+  TERMINAL_DEPLOYMENT_PHASES,
   LifecycleState,
   PluginDetails,
   PluginSummary,
   StateTransition,
   availableActions,
 } from '@internal/plugin-lifecycle-common';
+import { DeploymentStore } from '../../database/DeploymentStore';
 import { InstanceStore } from '../../database/InstanceStore';
 import { OperationStore } from '../../database/OperationStore';
 import { PluginRecord, PluginStore } from '../../database/PluginStore';
@@ -19,6 +23,17 @@ export interface SystemMetrics {
   plugins: { total: number; byState: Record<LifecycleState, number> };
   instances: { running: number };
   operations: { byStatus: Record<string, number>; runningHere: number };
+  /** The design's `metrics.deployment`. */
+  deployment: {
+    /** Deployments not ended: pending, progressing, paused, awaiting approval, rolling back. */
+    activeDeployments: number;
+    byPhase: Partial<Record<DeploymentPhase, number>>;
+    /**
+     * Percent of ended deployments that succeeded (rolled back, aborted and
+     * failed count against it); undefined before the first one ends.
+     */
+    successRate?: number;
+  };
 }
 
 /** Options of {@link PluginQueries.create}. */
@@ -29,6 +44,7 @@ export interface PluginQueriesOptions {
   crashRestarter: Pick<CrashRestarter, 'status'>;
   orchestrator: Pick<Orchestrator, 'runningCount'>;
   lookup: PluginLookup;
+  deployments: Pick<DeploymentStore, 'countByPhase'>;
 }
 
 /** Reads plugins, their history and the system's counts within the caller's tenants. */
@@ -119,12 +135,32 @@ export class PluginQueries {
     const active = (await this.#o.instances.listActive()).filter(i =>
       ids.has(i.pluginId),
     );
+    const byPhase = (await this.#o.deployments.countByPhase(scope)) as Partial<
+      Record<DeploymentPhase, number>
+    >;
+    const count = (phases: readonly string[]) =>
+      phases.reduce((n, p) => n + (byPhase[p as DeploymentPhase] ?? 0), 0);
+    const ended = count(TERMINAL_DEPLOYMENT_PHASES);
     return {
       plugins: { total: plugins.length, byState },
       instances: { running: active.filter(i => i.status === 'running').length },
       operations: {
         byStatus: await this.#o.operations.countByStatus(),
         runningHere: this.#o.orchestrator.runningCount(),
+      },
+      deployment: {
+        activeDeployments: count(
+          DEPLOYMENT_PHASES.filter(
+            p => !TERMINAL_DEPLOYMENT_PHASES.includes(p),
+          ),
+        ),
+        byPhase,
+        ...(ended > 0
+          ? {
+              successRate:
+                Math.round((count(['succeeded']) / ended) * 10_000) / 100,
+            }
+          : {}),
       },
     };
   }

@@ -62,3 +62,23 @@ export async function activeForPlugin(
     .first()) as DeploymentRow | undefined;
   return row ? rowToDeployment(row) : undefined;
 }
+
+/**
+ * How many deployments are in each phase, within the tenants given (all
+ * when not given).
+ */
+export async function countDeploymentsByPhase(
+  db: Knex,
+  tenants?: DeploymentFilter['tenants'],
+): Promise<Record<string, number>> {
+  const query = db<DeploymentRow>('deployments')
+    .select('phase')
+    .count({ count: '*' })
+    .groupBy('phase');
+  if (tenants && tenants.all !== true) query.whereIn('tenant', tenants.tenants);
+  const rows = (await query) as Array<{
+    phase: string;
+    count: number | string;
+  }>;
+  return Object.fromEntries(rows.map(r => [r.phase, Number(r.count)]));
+}

@@ -76,12 +76,18 @@ export async function analyse(
   const unhealthy = await o.unhealthyInstances(d.pluginId, newIds);
   const candidate = evidenceOf(
     d.toVersion,
-    statsDelta(state.baselineNew, o.traffic.versionStats(plugin, d.toVersion) ?? emptyStats()),
+    statsDelta(
+      state.baselineNew,
+      o.traffic.versionStats(plugin, d.toVersion) ?? emptyStats(),
+    ),
     unhealthy,
   );
   const baseline = evidenceOf(
     d.fromVersion,
-    statsDelta(state.baselineOld, o.traffic.versionStats(plugin, d.fromVersion) ?? emptyStats()),
+    statsDelta(
+      state.baselineOld,
+      o.traffic.versionStats(plugin, d.fromVersion) ?? emptyStats(),
+    ),
     0,
   );
   const ended = nowMs >= state.untilMs;
@@ -225,7 +231,15 @@ function emptyStats(): RequestStats {
     requests: 0,
     status: { '2xx': 0, '3xx': 0, '4xx': 0, '5xx': 0, errors: 0 },
     errorRate: 0,
-    latency: { count: 0, sumMs: 0, maxMs: 0, p50Ms: 0, p90Ms: 0, p99Ms: 0, buckets: [] },
+    latency: {
+      count: 0,
+      sumMs: 0,
+      maxMs: 0,
+      p50Ms: 0,
+      p90Ms: 0,
+      p99Ms: 0,
+      buckets: [],
+    },
     activeConnections: 0,
   };
 }

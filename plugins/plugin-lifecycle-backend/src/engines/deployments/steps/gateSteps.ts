@@ -76,11 +76,16 @@ export async function smoke(
 ): Promise<StepOutcome> {
   const { ready } = await sideInstances(o, d, d.toVersion);
   if (ready.length === 0) {
-    return { kind: 'fail', message: `smoke test: no ready instance of ${d.toVersion}` };
+    return {
+      kind: 'fail',
+      message: `smoke test: no ready instance of ${d.toVersion}`,
+    };
   }
   const { test } = step;
   const passes = (status: number) =>
-    test.expectStatus ? test.expectStatus.includes(status) : status >= 200 && status < 400;
+    test.expectStatus
+      ? test.expectStatus.includes(status)
+      : status >= 200 && status < 400;
   for (const instance of ready) {
     const url = `http://${instance.host}:${instance.port}${test.path}`;
     try {
@@ -98,7 +103,9 @@ export async function smoke(
     } catch (error) {
       return {
         kind: 'fail',
-        message: `smoke test: ${test.method} ${test.path} on ${instance.id} failed: ${errorMessage(error)}`,
+        message: `smoke test: ${test.method} ${test.path} on ${
+          instance.id
+        } failed: ${errorMessage(error)}`,
       };
     }
   }

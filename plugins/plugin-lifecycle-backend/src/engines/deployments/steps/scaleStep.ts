@@ -86,7 +86,9 @@ export async function scaleSide(
     ) {
       return {
         kind: 'fail',
-        message: `the ready instances of ${version} did not become routable in discovery within ${ROUTABLE_TIMEOUT_MS / 1000} s`,
+        message: `the ready instances of ${version} did not become routable in discovery within ${
+          ROUTABLE_TIMEOUT_MS / 1000
+        } s`,
         patch: { instances },
       };
     }
@@ -123,7 +125,12 @@ export async function scaleSide(
       } catch (error) {
         // Not capacity: stopped now rather than left for the rollback.
         await s.fleet
-          .stop(plugin.id, instance.instanceId, runtime.type, errorMessage(error))
+          .stop(
+            plugin.id,
+            instance.instanceId,
+            runtime.type,
+            errorMessage(error),
+          )
           .catch(() => {});
         throw error;
       }
@@ -147,10 +154,14 @@ export async function scaleSide(
   // Ready by its probes is not yet routed to: the data planes learn it
   // from discovery. Capacity counts once they route to it, so a rolling
   // step never stops an old instance before its replacement takes traffic.
-  if (!(await o.traffic.awaitRoutable(instances[version], ROUTABLE_TIMEOUT_MS))) {
+  if (
+    !(await o.traffic.awaitRoutable(instances[version], ROUTABLE_TIMEOUT_MS))
+  ) {
     return {
       kind: 'fail',
-      message: `the ready instances of ${version} did not become routable in discovery within ${ROUTABLE_TIMEOUT_MS / 1000} s`,
+      message: `the ready instances of ${version} did not become routable in discovery within ${
+        ROUTABLE_TIMEOUT_MS / 1000
+      } s`,
       patch: { instances },
     };
   }

@@ -19,7 +19,10 @@ export function subsetsOf(d: DeploymentRecord) {
 }
 
 /** The split that gives the new version `weight` percent. */
-export function weightSplit(d: DeploymentRecord, weight: number): DeploymentSplit {
+export function weightSplit(
+  d: DeploymentRecord,
+  weight: number,
+): DeploymentSplit {
   const keys = subsetsOf(d);
   return { weights: { [keys.old]: 100 - weight, [keys.new]: weight } };
 }

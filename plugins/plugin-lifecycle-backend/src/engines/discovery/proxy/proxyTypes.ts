@@ -83,4 +83,9 @@ export interface DataPlane {
   port: number;
   /** Stops taking connections; what is under way gets `graceMs` to finish. */
   close(options?: CloseOptions): Promise<void>;
+  /**
+   * Resolves once the routing changes made so far serve new requests (nginx
+   * reloads asynchronously); absent where they apply at once.
+   */
+  settle?(): Promise<void>;
 }
