@@ -9,6 +9,8 @@ export const REPLICA_TOKEN = 'plugin-lifecycle-replica-test-token-0123456789';
 
 export interface Replica {
   name: string;
+  /** Its directory: configuration, data directory, SQLite files by default. */
+  dir: string;
   port: number;
   url: string;
   process: ChildProcess;
@@ -45,11 +47,18 @@ export async function startReplica(options: {
   env?: Record<string, string>;
   /** Merged into the replica's pluginLifecycle configuration. */
   pluginLifecycle?: Record<string, unknown>;
+  /**
+   * Starts the replica again on what an earlier (stopped or killed) one
+   * used: its directory (data, SQLite files) and port (a restart).
+   */
+  restartOf?: Pick<Replica, 'dir' | 'port'>;
+  /** Characters of the replica's output kept for `output()` (default 20 000). */
+  outputLimit?: number;
 }): Promise<Replica> {
-  const port = await freePort();
-  const dir = fs.mkdtempSync(
-    path.join(os.tmpdir(), `replica-${options.name}-`),
-  );
+  const port = options.restartOf?.port ?? (await freePort());
+  const dir =
+    options.restartOf?.dir ??
+    fs.mkdtempSync(path.join(os.tmpdir(), `replica-${options.name}-`));
   // Plugin users (when run as root) pass through to the data directory.
   fs.chmodSync(dir, 0o711);
   const configFile = path.join(dir, 'app-config.json');
@@ -116,15 +125,17 @@ export async function startReplica(options: {
     },
   );
   let output = '';
-  child.stdout!.on('data', d => (output = (output + d).slice(-20_000)));
-  child.stderr!.on('data', d => (output = (output + d).slice(-20_000)));
+  const limit = options.outputLimit ?? 20_000;
+  child.stdout!.on('data', d => (output = (output + d).slice(-limit)));
+  child.stderr!.on('data', d => (output = (output + d).slice(-limit)));
   const exited = new Promise<void>(resolve =>
     child.once('exit', () => resolve()),
   );
   const url = `http://127.0.0.1:${port}/api/plugin-lifecycle`;
   const deadline = Date.now() + 90_000;
   for (;;) {
-    if (child.exitCode !== null) {
+    if (child.exitCode !== null || output.includes('Backend startup failed')) {
+      child.kill('SIGKILL');
       throw new Error(`replica ${options.name} exited at start:\n${output}`);
     }
     try {
@@ -143,6 +154,7 @@ export async function startReplica(options: {
   }
   return {
     name: options.name,
+    dir,
     port,
     url,
     process: child,

@@ -272,14 +272,28 @@ export class InstanceStore {
     );
     if (filter.runtime) query.where('runtime', filter.runtime);
     if (filter.owner) query.where('owner', filter.owner);
-    return (await query).map(row => ({
-      ...rowToInstance(row),
-      ...(row.process_group === null || row.process_group === undefined
-        ? {}
-        : { processGroup: Number(row.process_group) }),
-      ...(row.process_start_time
-        ? { processStartTime: row.process_start_time }
-        : {}),
-    }));
+    return (await query).map(rowToInstanceWithProcess);
   }
+
+  /** One instance with what identifies its process (see {@link InstanceWithProcess}). */
+  async getWithProcess(
+    instanceId: string,
+  ): Promise<InstanceWithProcess | undefined> {
+    const row = await this.#db<InstanceRow>('plugin_instances')
+      .where({ id: instanceId })
+      .first();
+    return row ? rowToInstanceWithProcess(row) : undefined;
+  }
+}
+
+function rowToInstanceWithProcess(row: InstanceRow): InstanceWithProcess {
+  return {
+    ...rowToInstance(row),
+    ...(row.process_group === null || row.process_group === undefined
+      ? {}
+      : { processGroup: Number(row.process_group) }),
+    ...(row.process_start_time
+      ? { processStartTime: row.process_start_time }
+      : {}),
+  };
 }

@@ -135,6 +135,15 @@ export class DeploymentRunner {
         message: `${step.kind}: ${errorMessage(error)}`,
       };
     }
+    if (outcome.kind !== 'wait') {
+      // One line per execution that decided something: a step executed
+      // twice (by two replicas, or again after a restart) shows here.
+      this.#o.logger.info(
+        `deployment ${d.id} step ${d.currentStep} (${step.kind}) ${
+          outcome.kind
+        } on ${this.#o.replicaId}`,
+      );
+    }
     // The step's end is when it ended, not when it began.
     return this.#record(d, step, outcome, this.#now());
   }

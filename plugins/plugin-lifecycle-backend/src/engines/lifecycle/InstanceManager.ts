@@ -12,7 +12,10 @@ import { DEFAULT_TRACK } from '../../domain/loadBalancing';
 import { PluginRecord, StoredVersion } from '../../database/PluginStore';
 import { buildInstanceEnv } from '../../domain/instanceEnv';
 import type { ResolvedConfiguration } from '../configuration/ConfigurationManager';
-import { isOwnerGone } from '../orchestrator/replicas';
+import {
+  isOtherReplicaOnThisHost,
+  isOwnerGone,
+} from '../orchestrator/replicas';
 import { RuntimeRegistry } from '../runtime/RuntimeRegistry';
 import { waitUntilReady } from './readiness';
 
@@ -144,17 +147,45 @@ export class InstanceManager {
   ) {
     const runtime = this.#o.runtimes.get(runtimeType);
     await this.#o.instances.setStatus(instanceId, 'stopping');
-    const result = await runtime.stopInstance({
-      pluginId,
-      instanceId,
-      gracePeriodMs: this.#o.stopGracePeriodMs,
-    });
+    const result =
+      (await this.#stopOtherReplicas(runtime, instanceId)) ??
+      (await runtime.stopInstance({
+        pluginId,
+        instanceId,
+        gracePeriodMs: this.#o.stopGracePeriodMs,
+      }));
     await this.#o.instances.setStatus(instanceId, 'stopped', {
       exitCode: result.exitCode,
       lastError: result.forced
         ? `killed after the ${this.#o.stopGracePeriodMs} ms grace period`
         : reason,
     });
+  }
+
+  /**
+   * A deployment step or an operation runs on any replica, but a runtime
+   * stops only the processes it started: an instance of another replica
+   * on this host is stopped by its recorded process identity (pid, group
+   * and start time), or its record would say stopped while it runs on.
+   * Undefined when the instance is this replica's (or the runtime's own).
+   */
+  async #stopOtherReplicas(runtime: PluginRuntime, instanceId: string) {
+    if (!runtime.reapOrphan || (await runtime.isAlive(instanceId))) {
+      return undefined;
+    }
+    const recorded = await this.#o.instances.getWithProcess(instanceId);
+    if (!recorded?.pid || !isOtherReplicaOnThisHost(recorded.owner)) {
+      return undefined;
+    }
+    await runtime.reapOrphan({
+      pluginId: recorded.pluginId,
+      version: recorded.version,
+      instanceId: recorded.id,
+      pid: recorded.pid,
+      processGroup: recorded.processGroup,
+      processStartTime: recorded.processStartTime,
+    });
+    return { exitCode: null, forced: false };
   }
 
   /** Stops every active instance of a plugin; how many there were. */

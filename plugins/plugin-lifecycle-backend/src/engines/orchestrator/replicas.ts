@@ -26,3 +26,9 @@ export function isOwnerGone(owner: string): boolean {
     return (error as NodeJS.ErrnoException).code === 'ESRCH';
   }
 }
+
+/** True when the owner is another replica on this host (its processes are this host's). */
+export function isOtherReplicaOnThisHost(owner: string): boolean {
+  const [host, pidText] = owner.split(':');
+  return host === os.hostname() && Number(pidText) !== process.pid;
+}

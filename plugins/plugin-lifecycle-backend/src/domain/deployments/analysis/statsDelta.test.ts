@@ -3,7 +3,7 @@ import {
   ProxyMetrics,
   RequestStats,
 } from '../../../engines/discovery/ProxyMetrics';
-import { bucketQuantile, statsDelta } from './statsDelta';
+import { addStats, bucketQuantile, statsDelta } from './statsDelta';
 
 /** Cumulative stats with the given counts; latencies all in the bucket of `latencyMs`. */
 function stats(
@@ -145,5 +145,40 @@ describe('bucketQuantile', () => {
     ];
     expect(bucketQuantile(buckets, 0.5, 110)).toBeCloseTo(60);
     expect(bucketQuantile([], 0.5, 0)).toBe(0);
+  });
+});
+
+describe('addStats', () => {
+  it('adds what two replicas counted in one window, as one replica counting it all would', () => {
+    const one = ProxyMetrics.create();
+    const a = ProxyMetrics.create();
+    const b = ProxyMetrics.create();
+    const serve = (m: ProxyMetrics, status: number, ms: number) => {
+      const handle = m.target({
+        serviceId: 'i',
+        serviceName: 's',
+        version: '1.1.0',
+      });
+      m.started(handle);
+      m.responded(handle, status, ms);
+      m.finished(handle);
+    };
+    for (let i = 0; i < 40; i++) {
+      const [status, ms] = [i % 10 === 0 ? 503 : 200, i % 7 === 0 ? 400 : 3];
+      serve(i % 3 === 0 ? a : b, status, ms);
+      serve(one, status, ms);
+    }
+    const sum = addStats(a.version('s', '1.1.0'), b.version('s', '1.1.0')!);
+    const all = one.version('s', '1.1.0')!;
+    expect(sum.requests).toBe(40);
+    expect(sum.status).toEqual(all.status);
+    expect(sum.errorRate).toBeCloseTo(all.errorRate);
+    expect(sum.latency.buckets).toEqual(all.latency.buckets);
+    expect(sum.latency.p99Ms).toBeCloseTo(all.latency.p99Ms);
+  });
+
+  it('adds nothing to nothing', () => {
+    const only = stats({ '2xx': 3 });
+    expect(addStats(undefined, only)).toBe(only);
   });
 });

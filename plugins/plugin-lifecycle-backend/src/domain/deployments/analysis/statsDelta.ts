@@ -99,3 +99,54 @@ export function statsDelta(
     activeConnections: after.activeConnections,
   };
 }
+
+/**
+ * Two windows of the same kind of counters added up (for example what two
+ * backend replicas each counted): counts and buckets summed, quantiles
+ * estimated again, the larger max; `undefined` adds nothing.
+ *
+ * @public
+ */
+export function addStats(
+  a: RequestStats | undefined,
+  b: RequestStats,
+): RequestStats {
+  if (!a) return b;
+  const sameLayout =
+    a.latency.buckets.length === b.latency.buckets.length &&
+    a.latency.buckets.every((x, i) => x.leMs === b.latency.buckets[i].leMs);
+  // Another bucket layout cannot be merged: the latency of the newer wins.
+  const buckets = sameLayout
+    ? b.latency.buckets.map((x, i) => ({
+        leMs: x.leMs,
+        count: x.count + a.latency.buckets[i].count,
+      }))
+    : b.latency.buckets;
+  const requests = a.requests + b.requests;
+  const status = {
+    '2xx': a.status['2xx'] + b.status['2xx'],
+    '3xx': a.status['3xx'] + b.status['3xx'],
+    '4xx': a.status['4xx'] + b.status['4xx'],
+    '5xx': a.status['5xx'] + b.status['5xx'],
+    errors: a.status.errors + b.status.errors,
+  };
+  const maxMs = Math.max(a.latency.maxMs, b.latency.maxMs);
+  const count = sameLayout
+    ? a.latency.count + b.latency.count
+    : b.latency.count;
+  return {
+    requests,
+    status,
+    errorRate: requests === 0 ? 0 : (status['5xx'] + status.errors) / requests,
+    latency: {
+      count,
+      sumMs: sameLayout ? a.latency.sumMs + b.latency.sumMs : b.latency.sumMs,
+      maxMs,
+      p50Ms: bucketQuantile(buckets, 0.5, maxMs),
+      p90Ms: bucketQuantile(buckets, 0.9, maxMs),
+      p99Ms: bucketQuantile(buckets, 0.99, maxMs),
+      buckets,
+    },
+    activeConnections: b.activeConnections,
+  };
+}

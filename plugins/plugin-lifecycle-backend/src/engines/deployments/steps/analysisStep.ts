@@ -5,11 +5,13 @@ import {
 } from '@internal/plugin-lifecycle-common';
 import type { DeploymentRecord } from '../../../database/DeploymentStore';
 import {
+  addStats,
   evaluateAnalysis,
   evidenceOf,
   nextAfterInsufficient,
   statsDelta,
 } from '../../../domain/deployments';
+import type { PluginRecord } from '../../../database/PluginStore';
 import type { RequestStats } from '../../discovery/ProxyMetrics';
 import { errorMessage } from '../../lifecycle/ActionSteps';
 import { DeploymentControllerOptions, StepOutcome } from '../deploymentTypes';
@@ -18,15 +20,62 @@ import { sideInstances } from './scaleStep';
 /** How often a running window is looked at for an early failure (ms). */
 export const ANALYSIS_CHECK_MS = 500;
 
-/** What an analysis step keeps between looks (in `stepState.step`). */
+/** Both versions' counters, as one replica saw them or as the window added them up. */
+interface VersionCounters {
+  new?: RequestStats;
+  old?: RequestStats;
+}
+
+/**
+ * What an analysis step keeps between looks (in `stepState.step`). Each
+ * replica counts what its own data plane served, and any replica may take
+ * the next look: so the window adds up, per replica, the difference from
+ * that replica's previous look (`seen`), never one replica's counters
+ * minus another's.
+ */
 interface AnalysisState {
   windowStartMs: number;
   untilMs: number;
   extensions: number;
-  baselineNew?: RequestStats;
-  baselineOld?: RequestStats;
+  /** The counters each replica showed at its last look. */
+  seen: Record<string, VersionCounters>;
+  /** The window's requests so far, every replica's. */
+  counted: VersionCounters;
   /** Index into `analysis` of this window's run. */
   run: number;
+}
+
+/** This replica's counters of both versions now. */
+function countersNow(
+  o: DeploymentControllerOptions,
+  plugin: PluginRecord,
+  d: DeploymentRecord,
+): VersionCounters {
+  return {
+    new: o.traffic.versionStats(plugin, d.toVersion),
+    old: o.traffic.versionStats(plugin, d.fromVersion),
+  };
+}
+
+/** The window with what this replica counted since its previous look. */
+function lookHere(
+  state: AnalysisState,
+  replicaId: string,
+  now: VersionCounters,
+): AnalysisState {
+  const last = state.seen[replicaId];
+  const add = (side: 'new' | 'old') => {
+    const current = now[side];
+    if (!current) return state.counted[side];
+    // A replica's first look in this window only sets where it counts from.
+    if (!last) return state.counted[side];
+    return addStats(state.counted[side], statsDelta(last[side], current));
+  };
+  return {
+    ...state,
+    counted: { new: add('new'), old: add('old') },
+    seen: { ...state.seen, [replicaId]: now },
+  };
 }
 
 /**
@@ -44,8 +93,8 @@ export async function analyse(
   nowMs: number,
 ): Promise<StepOutcome> {
   const plugin = await o.steps.plugins.getOrThrow(d.pluginId);
-  const state = d.stepState.step as AnalysisState | undefined;
-  if (!state) {
+  const stored = d.stepState.step as AnalysisState | undefined;
+  if (!stored) {
     const run: AnalysisRun = {
       step: d.currentStep,
       startedAt: new Date(nowMs).toISOString(),
@@ -59,8 +108,8 @@ export async function analyse(
       windowStartMs: nowMs,
       untilMs: nowMs + step.durationMs,
       extensions: 0,
-      baselineNew: o.traffic.versionStats(plugin, d.toVersion),
-      baselineOld: o.traffic.versionStats(plugin, d.fromVersion),
+      seen: { [o.replicaId]: countersNow(o, plugin, d) },
+      counted: {},
       run: d.analysis.length,
     };
     return {
@@ -72,24 +121,11 @@ export async function analyse(
       },
     };
   }
+  const state = lookHere(stored, o.replicaId, countersNow(o, plugin, d));
   const newIds = (await sideInstances(o, d, d.toVersion)).ready.map(i => i.id);
   const unhealthy = await o.unhealthyInstances(d.pluginId, newIds);
-  const candidate = evidenceOf(
-    d.toVersion,
-    statsDelta(
-      state.baselineNew,
-      o.traffic.versionStats(plugin, d.toVersion) ?? emptyStats(),
-    ),
-    unhealthy,
-  );
-  const baseline = evidenceOf(
-    d.fromVersion,
-    statsDelta(
-      state.baselineOld,
-      o.traffic.versionStats(plugin, d.fromVersion) ?? emptyStats(),
-    ),
-    0,
-  );
+  const candidate = evidenceOf(d.toVersion, state.counted.new, unhealthy);
+  const baseline = evidenceOf(d.fromVersion, state.counted.old, 0);
   const ended = nowMs >= state.untilMs;
   const providers = ended
     ? await runProviders(o, d, step.criteria, state, nowMs)
@@ -130,7 +166,7 @@ export async function analyse(
     return {
       kind: 'wait',
       untilMs: Math.min(state.untilMs, nowMs + ANALYSIS_CHECK_MS),
-      patch: { analysis: runs },
+      patch: { analysis: runs, stepState: { ...d.stepState, step: state } },
     };
   }
   if (result.verdict === 'pass') {
@@ -224,22 +260,4 @@ async function runProviders(
       }
     }),
   );
-}
-
-function emptyStats(): RequestStats {
-  return {
-    requests: 0,
-    status: { '2xx': 0, '3xx': 0, '4xx': 0, '5xx': 0, errors: 0 },
-    errorRate: 0,
-    latency: {
-      count: 0,
-      sumMs: 0,
-      maxMs: 0,
-      p50Ms: 0,
-      p90Ms: 0,
-      p99Ms: 0,
-      buckets: [],
-    },
-    activeConnections: 0,
-  };
 }
