@@ -465,9 +465,19 @@ describe('instances outlive the backend (issue #13)', () => {
       }
     })();
 
-    const update = await act(backend, 'outlive-update', 'update', {
-      version: '2.0.0',
-    });
+    const posted = await callApi(
+      backend,
+      'POST',
+      '/plugins/outlive-update/update',
+      { version: '2.0.0' },
+    );
+    expect(posted.status).toBe(202);
+    // The operation installs 2.0.0 and hands the instances over to the
+    // deployment, which starts the 2.0.0 instances.
+    const { operationId: update, deploymentId } = posted.body as {
+      operationId: string;
+      deploymentId: string;
+    };
     // Killed once the broken version's first instance is there.
     await eventually(
       'a 2.0.0 instance starts',
@@ -478,13 +488,22 @@ describe('instances outlive the backend (issue #13)', () => {
     );
     await timeToExit(backend, 'SIGKILL', 30_000);
     backend = await start(backend);
-    const op = await eventually(
-      'the update ends',
+    const op = await waitForOperation(backend, update);
+    // The next backend resumes the deployment where it was (after the
+    // killed one's claim expired) and rolls it back.
+    const deployment = await eventually(
+      'the deployment ends',
       async () => {
-        const res = await callApi(backend, 'GET', `/operations/${update}`);
-        return ['queued', 'running'].includes(res.body.status)
-          ? undefined
-          : res.body;
+        const res = await callApi(
+          backend,
+          'GET',
+          `/deployments/${deploymentId}`,
+        );
+        return ['succeeded', 'failed', 'rolled-back', 'aborted'].includes(
+          res.body.phase,
+        )
+          ? res.body
+          : undefined;
       },
       120_000,
     );
@@ -499,13 +518,19 @@ describe('instances outlive the backend (issue #13)', () => {
     await sampler;
     // eslint-disable-next-line no-console
     console.log(
-      `update to the broken 2.0.0, backend SIGKILLed: ${
+      `update to the broken 2.0.0, backend SIGKILLed: operation ${
         op.status
-      }; ready 1.1.0 instances min ${Math.min(...samples)} over ${
-        samples.length
-      } samples`,
+      }, deployment ${deployment.phase}; ready 1.1.0 instances min ${Math.min(
+        ...samples,
+      )} over ${samples.length} samples`,
     );
-    expect(op.status).toBe('failed');
+    // The hand-over was done before the kill (a 2.0.0 instance ran).
+    expect(op.status).toBe('succeeded');
+    expect(deployment).toMatchObject({
+      phase: 'rolled-back',
+      message: expect.stringMatching(/2\.0\.0 did not become ready/),
+      traffic: { '1.1.0': 100 },
+    });
     expect(Math.min(...samples)).toBeGreaterThanOrEqual(2);
     const after = await plugin(backend, 'outlive-update');
     expect(after).toMatchObject({ state: 'running', currentVersion: '1.1.0' });

@@ -11,10 +11,7 @@ import { ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import {
-  freePort,
-  stopJournaledGroups,
-} from './__testUtils__/shutdownHarness';
+import { freePort, stopJournaledGroups } from './__testUtils__/shutdownHarness';
 
 jest.setTimeout(180_000);
 
@@ -220,7 +217,7 @@ describe('the README examples, as written, against the demo backend', () => {
   it('has the blocks this test knows', () => {
     // A block added to the README is run below only once this test says what
     // it must show: update both together.
-    expect(blocks).toHaveLength(5);
+    expect(blocks).toHaveLength(6);
   });
 
   it('gets a guest token', async () => {
@@ -259,13 +256,27 @@ describe('the README examples, as written, against the demo backend', () => {
     });
   });
 
+  it('updates the running plugin with a canary deployment to its end', async () => {
+    const output = JSON.parse(await runBlock(blocks[3]));
+    expect(output).toEqual({
+      phase: 'succeeded',
+      traffic: { '1.1.0': 100 },
+      steps: expect.arrayContaining(['finish succeeded']),
+    });
+    for (const step of output.steps) expect(step).toMatch(/ succeeded$/);
+    expect(await api('/plugins/sample-http-service')).toMatchObject({
+      state: 'running',
+      currentVersion: '1.1.0',
+    });
+  });
+
   it('writes configuration, also a second time', async () => {
-    const first = await runBlock(blocks[3]);
+    const first = await runBlock(blocks[4]);
     expect(first).toContain('"layer": "development"');
     expect(first).toContain('"********"');
     expect(first).not.toContain('s3cret');
     // The same write again changes nothing: it answers the same version.
-    const second = await runBlock(blocks[3]);
+    const second = await runBlock(blocks[4]);
     expect(second).toContain('"layer": "development"');
     expect(second).toContain('"version": 1,');
     const versions = await api(
@@ -277,7 +288,7 @@ describe('the README examples, as written, against the demo backend', () => {
   });
 
   it('registers a service on this machine and reaches it through the proxy', async () => {
-    const output = await runBlock(blocks[4]);
+    const output = await runBlock(blocks[5]);
     expect(output).toContain('"serviceId": "my-api-1"');
     expect(output).toContain(`"url": "http://127.0.0.1:${servicePort}"`);
     expect(output).toContain('{"status":"ok"}');

@@ -4,6 +4,7 @@ import { PluginDetails } from '@internal/plugin-lifecycle-common';
 import { isProcessAlive } from './__testUtils__/sampleArtifacts';
 import {
   startLifecycleBackend,
+  updateAndWait,
   waitForOperation,
 } from './__testUtils__/testBackend';
 
@@ -190,7 +191,7 @@ describe('plugin-lifecycle backend, end to end over HTTP', () => {
     });
   });
 
-  it('rolls a running plugin to a new version, and restores it when the new version never gets ready', async () => {
+  it('rolls a running plugin to a new version, and rolls the deployment back when the new version never gets ready', async () => {
     await act('sample-http-service', 'install', {
       version: '1.0.0',
       replicas: 2,
@@ -201,12 +202,16 @@ describe('plugin-lifecycle backend, end to end over HTTP', () => {
     );
     expect(before.map(i => i.version)).toEqual(['1.0.0', '1.0.0']);
 
-    const updated = await act('sample-http-service', 'update', {
+    const updated = await updateAndWait(server, auth, 'sample-http-service', {
       version: '1.1.0',
     });
-    expect(updated).toMatchObject({
+    expect(updated.operation).toMatchObject({
       status: 'succeeded',
       result: { fromVersion: '1.0.0', toVersion: '1.1.0' },
+    });
+    expect(updated.deployment).toMatchObject({
+      strategy: 'rolling',
+      phase: 'succeeded',
     });
     let plugin = await getPlugin('sample-http-service');
     expect(plugin).toMatchObject({ state: 'running', currentVersion: '1.1.0' });
@@ -226,13 +231,18 @@ describe('plugin-lifecycle backend, end to end over HTTP', () => {
       expect(Date.parse(stopped.stoppedAt!)).toBeGreaterThanOrEqual(firstNew);
     }
 
-    const broken = await act('sample-http-service', 'update', {
+    // The operation hands over; the deployment fails its first step and
+    // rolls back.
+    const broken = await updateAndWait(server, auth, 'sample-http-service', {
       version: '2.0.0',
     });
-    expect(broken.status).toBe('failed');
-    expect(broken.error).toMatch(
-      /update 1\.1\.0 -> 2\.0\.0 failed: .*readiness.*503/,
-    );
+    expect(broken.operation.status).toBe('succeeded');
+    expect(broken.deployment).toMatchObject({
+      phase: 'rolled-back',
+      message: expect.stringMatching(
+        /an instance of 2\.0\.0 did not become ready: .*readiness.*503/,
+      ),
+    });
     plugin = await getPlugin('sample-http-service');
     expect(plugin).toMatchObject({ state: 'running', currentVersion: '1.1.0' });
     expect(plugin.versions.map(v => v.version).sort()).toEqual([
@@ -248,7 +258,9 @@ describe('plugin-lifecycle backend, end to end over HTTP', () => {
     expect(history.body.items.at(-1)).toMatchObject({
       fromState: 'updating',
       toState: 'running',
-      reason: expect.stringMatching(/1\.1\.0 restored$/),
+      reason: `deployment ${broken.deployment!.id} rolled-back: ${
+        broken.deployment!.message
+      }`,
     });
     const tried = plugin.endedInstances.filter(i => i.version === '2.0.0');
     expect(tried.length).toBeGreaterThan(0);

@@ -1,5 +1,9 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { mockServices, TestDatabaseId } from '@backstage/backend-test-utils';
+import {
+  Deployment,
+  TERMINAL_DEPLOYMENT_PHASES,
+} from '@internal/plugin-lifecycle-common';
 import { Knex } from 'knex';
 import { readPluginLifecycleConfig } from '../config';
 import { DeploymentStore, NewDeployment } from '../database/DeploymentStore';
@@ -129,4 +133,35 @@ export function newDeployment(d: Partial<NewDeployment> = {}): NewDeployment {
     ],
     ...d,
   };
+}
+
+/**
+ * Polls a deployment through the facade until it is in one of `phases`
+ * (default: any terminal phase) and returns it; throws with its last state
+ * after `timeoutMs`. The facade's counterpart of `waitForDeployment`.
+ */
+export async function waitForSystemDeployment(
+  system: Pick<PluginLifecycleOrchestrationSystem, 'getDeployment'>,
+  deploymentId: string,
+  options: { phases?: string[]; timeoutMs?: number } = {},
+): Promise<Deployment> {
+  const phases = options.phases ?? [...TERMINAL_DEPLOYMENT_PHASES];
+  const deadline = Date.now() + (options.timeoutMs ?? 60_000);
+  let last: Deployment | undefined;
+  while (Date.now() < deadline) {
+    last = await system.getDeployment(deploymentId);
+    if (phases.includes(last.phase)) return last;
+    await new Promise(r => setTimeout(r, 50));
+  }
+  throw new Error(
+    `deployment ${deploymentId} did not reach ${phases.join(
+      '/',
+    )}: ${JSON.stringify(
+      last && {
+        phase: last.phase,
+        currentStep: last.currentStep,
+        message: last.message,
+      },
+    )}`,
+  );
 }

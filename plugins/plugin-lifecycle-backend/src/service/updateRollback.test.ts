@@ -2,6 +2,7 @@ import { mockCredentials } from '@backstage/backend-test-utils';
 import request from 'supertest';
 import {
   startLifecycleBackend,
+  waitForDeployment,
   waitForOperation,
 } from '../__testUtils__/testBackend';
 
@@ -56,6 +57,7 @@ describe('rolling an update back with its configuration', () => {
       config: {
         defaultEnvironment: 'production',
         configuration: { watchPollInterval: 100 },
+        deployments: { tickInterval: 50 },
         runtime: { process: { readyTimeout: 5_000, stopGracePeriod: 2_000 } },
       },
     }));
@@ -71,9 +73,13 @@ describe('rolling an update back with its configuration', () => {
         configuration: [{ key: 'greeting', value: 'a', type: 'string' }],
       }),
     );
-    const update = await accepted(
-      await post('/plugins/sample/update', { version: '1.1.0' }),
-    );
+    const posted = await post('/plugins/sample/update', { version: '1.1.0' });
+    const update = await accepted(posted);
+    // The operation handed the instances to its deployment; 1.1.0 runs
+    // once the deployment succeeded.
+    expect(
+      await waitForDeployment(server, auth, posted.body.deploymentId),
+    ).toMatchObject({ phase: 'succeeded', operationId: update.id });
     expect(update.result).toMatchObject({
       fromVersion: '1.0.0',
       toVersion: '1.1.0',

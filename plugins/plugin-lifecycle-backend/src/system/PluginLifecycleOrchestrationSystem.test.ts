@@ -3,6 +3,7 @@ import os from 'node:os';
 import { mockServices } from '@backstage/backend-test-utils';
 import { InputError, NotFoundError } from '@backstage/errors';
 import { createTestDatabases } from '../__testUtils__/databases';
+import { waitForSystemDeployment } from '../__testUtils__/deploymentSystem';
 import {
   isProcessAlive,
   makeTempDir,
@@ -460,7 +461,8 @@ describe.each(databases.eachSupportedId())('the facade on %s', databaseId => {
       }),
     );
     // Updated while not running: the revision current then is recorded.
-    const update = await run(system.updatePlugin('my-plugin', '1.1.0'));
+    const accepted = await system.updatePlugin('my-plugin', '1.1.0');
+    const update = await system.waitForOperation(accepted.operationId);
     const installed = await configuration.resolve('my-plugin', 'production');
     expect(update).toMatchObject({
       status: 'succeeded',
@@ -470,7 +472,16 @@ describe.each(databases.eachSupportedId())('the facade on %s', databaseId => {
         fromConfigRevision: installed.revision,
         configRevision: installed.revision,
         instances: [],
+        deploymentId: accepted.deploymentId,
       },
+    });
+    // The operation handed over; the deployment swaps the files.
+    expect(
+      await waitForSystemDeployment(system, accepted.deploymentId!),
+    ).toMatchObject({ phase: 'succeeded' });
+    expect(await system.getPlugin('my-plugin')).toMatchObject({
+      state: 'installed',
+      currentVersion: '1.1.0',
     });
     const write = await configuration.replacePluginConfiguration('my-plugin', [
       { key: 'greeting', value: 'ok', type: 'string' },

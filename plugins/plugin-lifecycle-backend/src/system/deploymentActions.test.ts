@@ -7,6 +7,7 @@ import { createTestDatabases } from '../__testUtils__/databases';
 import {
   externalArtifact,
   startDeploymentSystem,
+  waitForSystemDeployment,
 } from '../__testUtils__/deploymentSystem';
 import { ABORT_REQUESTED } from '../domain/deployments/actions';
 import { SystemEventEnvelope } from '../events/eventMap';
@@ -199,8 +200,18 @@ describe.each(databases.eachSupportedId())(
           reason: 'fixed the database',
         },
       });
-      // The retried update runs; end the deployment for the next test.
-      await ctx.system.waitForOperation(operation.id);
+      // The retried update runs and hands over; the plugin is installed,
+      // not running, so the deployment only swaps the files and ends.
+      expect(await ctx.system.waitForOperation(operation.id)).toMatchObject({
+        status: 'succeeded',
+      });
+      expect(await waitForSystemDeployment(ctx.system, first)).toMatchObject({
+        phase: 'succeeded',
+      });
+      expect(await ctx.system.getPlugin('sample')).toMatchObject({
+        state: 'installed',
+        currentVersion: '1.1.0',
+      });
     });
 
     it('retry is a 409 when the plugin no longer runs the version it moved from', async () => {
@@ -229,12 +240,13 @@ describe.each(databases.eachSupportedId())(
       expect(
         (await ctx.system.waitForOperation(update.operationId)).status,
       ).toBe('succeeded');
-      const id = await ctx.seed({
+      // The deployment the update created, once the controller ended it.
+      const id = update.deploymentId!;
+      expect(await waitForSystemDeployment(ctx.system, id)).toMatchObject({
         phase: 'succeeded',
         fromVersion: from,
         toVersion: '3.0.0',
         operationId: update.operationId,
-        currentStep: 5,
       });
       const accepted = (await ctx.system.deploymentAction(id, 'rollback', {
         userId: 'user:default/ops',

@@ -28,8 +28,13 @@ const REPLICA = 'test-replica';
  * had started a new instance, which died with it, and stopped an old one)
  * comes back to the queue and resumes. The resumed attempt must not remove
  * capacity it has not replaced.
+ *
+ * An update with a deployment moves its instances in the deployment
+ * controller (deployments.integration.test); the in-operation roll tested
+ * here is what the rollback of an update (`rollbackUpdate`, params with
+ * `rollbackOf`) runs, so the interrupted operation is such a rollback.
  */
-describe('a resumed update', () => {
+describe('a resumed rollback of an update', () => {
   let system: PluginLifecycleOrchestrationSystem | undefined;
   let artifacts: Awaited<ReturnType<typeof packSampleArtifacts>>;
 
@@ -158,6 +163,11 @@ describe('a resumed update', () => {
     expect(before.map(i => i.version)).toEqual(['1.0.0', '1.0.0']);
 
     const id = randomUUID();
+    // What rollbackUpdate queues for an update X -> 1.0.0 (X never ran
+    // here: only the in-operation roll matters, and the configuration
+    // revision it restores is the one 1.0.0 runs with).
+    const { configRevision } = await plugins.getOrThrow('sample');
+    expect(configRevision).toEqual(expect.any(Number));
     // Written as running under an expired lease in one transaction, so the
     // queue never sees it queued (it would run it as a first attempt).
     await knex.transaction(async trx => {
@@ -168,7 +178,12 @@ describe('a resumed update', () => {
             pluginId: 'sample',
             tenant: 'default',
             type: 'update',
-            params: { version },
+            params: {
+              version,
+              rollbackOf: randomUUID(),
+              expectedCurrentVersion: '1.0.0',
+              restoreConfigRevision: configRevision,
+            },
             maxAttempts: 3,
             timeoutMs: 60_000,
           },
@@ -230,7 +245,11 @@ describe('a resumed update', () => {
     const { id, survivor } = await interruptedUpdate(env, '1.1.0');
 
     const op = await env.system.waitForOperation(id, { timeoutMs: 60_000 });
-    expect(op).toMatchObject({ status: 'succeeded', attempts: 2 });
+    expect(op).toMatchObject({
+      status: 'succeeded',
+      attempts: 2,
+      result: { rollbackOf: expect.any(String), toVersion: '1.1.0' },
+    });
     const plugin = await env.system.getPlugin('sample');
     expect(plugin).toMatchObject({ state: 'running', currentVersion: '1.1.0' });
     const serving = plugin.instances.filter(i => i.status === 'running');

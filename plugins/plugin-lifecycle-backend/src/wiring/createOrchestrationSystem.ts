@@ -319,6 +319,23 @@ export async function createOrchestrationSystem(
     keepVersions: rollout.keepVersions,
   });
   deploymentControllerRef.current = controller;
+  // An update cancelled before it ever ran neither hands its deployment
+  // over nor marks it failed: end it here, or the `pending` deployment
+  // would hold the plugin's one active deployment and refuse every later
+  // update. (A running one ends its deployment itself.)
+  events.on('orchestrator:operationCancelled', op => {
+    if (op.type !== 'update' || op.attempts > 0) return;
+    endUnstartedDeployment(
+      deployments,
+      events,
+      op.pluginId,
+      op.operationId,
+    ).catch(error =>
+      logger.warn(
+        `ending the deployment of cancelled update ${op.operationId}: ${error}`,
+      ),
+    );
+  });
   const system = PluginLifecycleOrchestrationSystem.create({
     events,
     tenancy,
@@ -389,4 +406,25 @@ function restartPolicyOf(
     maxRestarts: policy.maxRestarts,
     windowMs: policy.window,
   };
+}
+
+/** Fails the still `pending` deployment of an update that never ran. */
+async function endUnstartedDeployment(
+  deployments: DeploymentStore,
+  events: SystemEvents,
+  pluginId: string,
+  operationId: string,
+) {
+  const d = await deployments.activeForPlugin(pluginId);
+  if (!d || d.operationId !== operationId) return;
+  const after = await deployments.change(d.id, current =>
+    current.phase === 'pending' && current.operationId === operationId
+      ? {
+          phase: 'failed',
+          message: `its update ${operationId} was cancelled before it ran`,
+          nextRunAt: undefined,
+        }
+      : undefined,
+  );
+  if (after.phase !== d.phase) emitDeploymentEvent(events, d, after);
 }
