@@ -215,6 +215,13 @@ describe('evaluateAnalysis', () => {
       });
     });
 
+    it('does not let a few ms of p99 noise decide', () => {
+      // 8 ms against 5 ms is 60% slower, and noise (bench/rollout).
+      expect(compare(b(100, 0, 8), a(100, 0, 5)).winner).toBe('candidate');
+      expect(compare(b(100, 0, 19), a(100, 0, 6)).winner).toBe('candidate');
+      expect(compare(b(100, 0, 40), a(100, 0, 6)).winner).toBe('baseline');
+    });
+
     it('a failing candidate loses', () => {
       expect(compare(b(100, 50), a(100))).toMatchObject({
         verdict: 'fail',

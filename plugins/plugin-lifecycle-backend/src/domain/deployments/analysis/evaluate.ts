@@ -12,8 +12,15 @@ import {
  */
 export const AB_ERROR_RATE_MARGIN_POINTS = 1;
 
-/** …and its p99 is not more than this share (20%) above the baseline's. @public */
+/** …and its p99 is not more than this share (20%) above the baseline's… @public */
 export const AB_P99_MARGIN = 0.2;
+
+/**
+ * …or not more than this many ms above it: a few ms between two p99s of a
+ * short window are noise, not a slower version (bench/rollout saw 8 ms
+ * against 5 ms decide an A/B test). @public
+ */
+export const AB_P99_MIN_DIFFERENCE_MS = 25;
 
 /** @public */
 export interface EvaluateAnalysisInput {
@@ -60,7 +67,8 @@ const pct = (value: number) => `${Number(value.toFixed(2))}%`;
  *
  * Comparing (A/B), the candidate wins unless its error rate is more than
  * {@link AB_ERROR_RATE_MARGIN_POINTS} points above the baseline's or its p99
- * more than {@link AB_P99_MARGIN} above it; a failing candidate loses.
+ * more than {@link AB_P99_MARGIN} and more than
+ * {@link AB_P99_MIN_DIFFERENCE_MS} above it; a failing candidate loses.
  *
  * @public
  */
@@ -203,7 +211,8 @@ function pickWinner(
   if (
     candidate.p99Ms !== undefined &&
     baseline.p99Ms !== undefined &&
-    candidate.p99Ms > baseline.p99Ms * (1 + AB_P99_MARGIN)
+    candidate.p99Ms > baseline.p99Ms * (1 + AB_P99_MARGIN) &&
+    candidate.p99Ms - baseline.p99Ms > AB_P99_MIN_DIFFERENCE_MS
   ) {
     return {
       winner: 'baseline',
@@ -211,7 +220,9 @@ function pickWinner(
         candidate.version
       } ${Math.round(candidate.p99Ms)} ms is more than ${
         AB_P99_MARGIN * 100
-      }% above ${Math.round(baseline.p99Ms)} ms`,
+      }% and ${AB_P99_MIN_DIFFERENCE_MS} ms above ${Math.round(
+        baseline.p99Ms,
+      )} ms`,
     };
   }
   const latency =
