@@ -120,10 +120,13 @@ function load(server: Server, pluginId: string, concurrency = 2) {
   };
 }
 
-describe.each(createTestDatabases().eachSupportedId())(
+// At the top: its own afterAll (which closes the databases) runs after the
+// describe's, which stops the backend that uses them.
+const databases = createTestDatabases();
+
+describe.each(databases.eachSupportedId())(
   'deployments with the real sample plugin on %p',
   databaseId => {
-    const databases = createTestDatabases();
     let server: Server;
     let stop: () => Promise<void>;
     let knex: Knex;

@@ -360,20 +360,27 @@ export const pluginLifecyclePlugin = createBackendPlugin({
             d.dataPlane?.engine === 'nginx'
               ? (dataPlane as NginxDataPlane | undefined)
               : undefined;
-          if (!stopInstances) await nginxPlane?.close({ leaveRunning: true });
-          await Promise.all([
-            (async () => {
-              await bridge.stop();
-              await health.stop();
-              await probers.close();
-            })(),
-            // The Node data plane is the proxy's own listener: proxy.close closes it.
-            nginxPlane?.close({ graceMs }),
-            proxy.close({ graceMs }),
-          ]);
-          await discovery.stop();
-          await orchestration.shutdown({ graceMs: grace.remainingMs() });
-          grace.unlisten();
+          try {
+            if (!stopInstances) {
+              await nginxPlane?.close({ leaveRunning: true });
+            }
+            await Promise.all([
+              (async () => {
+                await bridge.stop();
+                await health.stop();
+                await probers.close();
+              })(),
+              // The Node data plane is the proxy's own listener: proxy.close closes it.
+              nginxPlane?.close({ graceMs }),
+              proxy.close({ graceMs }),
+            ]);
+            await discovery.stop();
+          } finally {
+            // Whatever failed above, the instances still stop (or are
+            // left to the next backend) as configured.
+            await orchestration.shutdown({ graceMs: grace.remainingMs() });
+            grace.unlisten();
+          }
         });
 
         // The managed plugin is a resource: the permission backend resolves a

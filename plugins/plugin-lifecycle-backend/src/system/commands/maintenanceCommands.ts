@@ -66,12 +66,24 @@ export class MaintenanceCommands {
    * default) leaves them running for the next backend to adopt.
    */
   async shutdown(options: { graceMs?: number } = {}): Promise<void> {
-    const { orchestrator, configuration, runtimes } = this.#o;
+    const { orchestrator, configuration, runtimes, logger } = this.#o;
     this.#o.crashRestarter.stop();
-    await this.#o.stopDeployments?.();
+    // A step that fails (its database already gone, say) must not keep the
+    // instances from stopping when they are to stop with the backend.
+    const step = (name: string, run: () => Promise<void> | void) =>
+      Promise.resolve()
+        .then(run)
+        .catch(error => logger.error(`shutdown: ${name} failed: ${error}`));
+    await step('stopping the deployment controller', () =>
+      this.#o.stopDeployments?.(),
+    );
     // Running operations get what is left of the shutdown's grace period.
-    await orchestrator.shutdown(options.graceMs);
-    await configuration.shutdown();
+    await step('stopping the orchestrator', () =>
+      orchestrator.shutdown(options.graceMs),
+    );
+    await step('stopping the configuration manager', () =>
+      configuration.shutdown(),
+    );
     this.#o.stopFollowingExits();
     const grace = this.#o.stopGracePeriodMs;
     const leaveRunning = !this.#o.stopInstances;
