@@ -1,6 +1,7 @@
 import { ConflictError } from '@backstage/errors';
 import { Knex } from 'knex';
 import { fromJson, now, optional, toIso, toJson } from './mappers';
+import { isUniqueViolation } from './dialect';
 
 /** The PostgreSQL channel a configuration write notifies so other replicas look at once. */
 export const CONFIG_NOTIFY_CHANNEL = 'plugin_lifecycle_config';
@@ -79,15 +80,6 @@ function rowToVersion(row: ConfigVersionRow): StoredConfigVersion {
     rolledBackFrom: optional(row.rolled_back_from) ?? undefined,
     createdAt: toIso(row.created_at),
   };
-}
-
-function isUniqueViolation(error: unknown): boolean {
-  const e = error as { code?: string; message?: string };
-  return (
-    e?.code === '23505' ||
-    e?.code === 'SQLITE_CONSTRAINT_UNIQUE' ||
-    /UNIQUE constraint failed/i.test(e?.message ?? '')
-  );
 }
 
 /**

@@ -2,12 +2,12 @@ import { ConflictError } from '@backstage/errors';
 import { Knex } from 'knex';
 import {
   DeploymentRow,
-  isUniqueViolation,
   newDeploymentRow,
   rowToDeployment,
 } from './deploymentRows';
 import { DeploymentRecord, NewDeployment } from './deploymentTypes';
 import { activeForPlugin, getDeployment } from './readDeployments';
+import { isUniqueViolation } from '../../dialect';
 
 /**
  * Creates a deployment. The unique index on active deployments decides

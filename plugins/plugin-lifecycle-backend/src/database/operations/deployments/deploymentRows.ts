@@ -195,14 +195,3 @@ export function patchToRow(patch: DeploymentPatch): Partial<DeploymentRow> {
   if ('finishedAt' in patch) row.finished_at = patch.finishedAt ?? null;
   return row;
 }
-
-/** Whether a database error is a violated unique constraint or primary key. */
-export function isUniqueViolation(error: unknown): boolean {
-  const e = error as { code?: string; message?: string };
-  return (
-    e?.code === '23505' ||
-    e?.code === 'SQLITE_CONSTRAINT_PRIMARYKEY' ||
-    e?.code === 'SQLITE_CONSTRAINT_UNIQUE' ||
-    /UNIQUE constraint failed/.test(e?.message ?? '')
-  );
-}

@@ -5,12 +5,12 @@ import {
   DEPLOYMENT_COLUMNS,
   DeploymentRow,
   isActivePhase,
-  isUniqueViolation,
   patchToRow,
   rowToDeployment,
 } from './deploymentRows';
 import { DeploymentPatch, DeploymentRecord } from './deploymentTypes';
 import { getDeployment } from './readDeployments';
+import { isUniqueViolation } from '../../dialect';
 
 /**
  * Decides a change of a deployment from the deployment as it is now: the

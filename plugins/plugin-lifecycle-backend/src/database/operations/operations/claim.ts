@@ -9,6 +9,7 @@ import {
   iso,
   rowToOperation,
 } from './operationRows';
+import { isUniqueViolation } from '../../dialect';
 
 /**
  * PostgreSQL: claims in one statement. Candidates: for each tenant and
@@ -200,11 +201,4 @@ export async function claim(
     if (isUniqueViolation(error)) return [];
     throw error;
   }
-}
-
-function isUniqueViolation(error: unknown): boolean {
-  const e = error as { code?: string; message?: string };
-  return (
-    e?.code === '23505' || /UNIQUE constraint failed/.test(e?.message ?? '')
-  );
 }

@@ -1,12 +1,8 @@
 import { Knex } from 'knex';
 import { recordServiceChange } from '../../serviceChanges';
-import {
-  ACTIVE_STATUSES,
-  OverrideRow,
-  isUniqueViolation,
-  rowToOverride,
-} from './serviceRows';
+import { ACTIVE_STATUSES, OverrideRow, rowToOverride } from './serviceRows';
 import { InstanceOverride } from './serviceTypes';
+import { isUniqueViolation } from '../../dialect';
 
 /**
  * Sets live settings of a plugin instance (undefined leaves a field,

@@ -5,13 +5,13 @@ import { recordChanges } from './changeLog';
 import {
   ServiceRow,
   chunks,
-  isUniqueViolation,
   rowToService,
   selectServices,
   serviceFields,
   serviceIdUnavailable,
 } from './serviceRows';
 import { ServiceInput, StoredService } from './serviceTypes';
+import { isUniqueViolation } from '../../dialect';
 
 /**
  * Registers a service instance, or replaces the registration with the

@@ -251,14 +251,3 @@ export function chunks<T>(items: T[], size: number): T[][] {
     out.push(items.slice(i, i + size));
   return out;
 }
-
-/** A unique key taken (a race between two first writes of one id). */
-export function isUniqueViolation(error: unknown): boolean {
-  const e = error as { code?: string; message?: string };
-  return (
-    e?.code === '23505' ||
-    e?.code === 'SQLITE_CONSTRAINT_PRIMARYKEY' ||
-    e?.code === 'SQLITE_CONSTRAINT_UNIQUE' ||
-    /UNIQUE constraint failed/.test(e?.message ?? '')
-  );
-}
