@@ -220,6 +220,8 @@ describe('evaluateAnalysis', () => {
       expect(compare(b(100, 0, 8), a(100, 0, 5)).winner).toBe('candidate');
       expect(compare(b(100, 0, 19), a(100, 0, 6)).winner).toBe('candidate');
       expect(compare(b(100, 0, 40), a(100, 0, 6)).winner).toBe('baseline');
+      // The p99 of 60 requests is their slowest: not judged.
+      expect(compare(b(60, 0, 400), a(60, 0, 6)).winner).toBe('candidate');
     });
 
     it('a failing candidate loses', () => {

@@ -22,6 +22,13 @@ export const AB_P99_MARGIN = 0.2;
  */
 export const AB_P99_MIN_DIFFERENCE_MS = 25;
 
+/**
+ * Latency is compared only when both sides served at least this many
+ * requests: the p99 of fewer than 100 is their slowest one, which a single
+ * scheduling hiccup decides. @public
+ */
+export const AB_P99_MIN_REQUESTS = 100;
+
 /** @public */
 export interface EvaluateAnalysisInput {
   criteria: AnalysisCriteria;
@@ -68,7 +75,9 @@ const pct = (value: number) => `${Number(value.toFixed(2))}%`;
  * Comparing (A/B), the candidate wins unless its error rate is more than
  * {@link AB_ERROR_RATE_MARGIN_POINTS} points above the baseline's or its p99
  * more than {@link AB_P99_MARGIN} and more than
- * {@link AB_P99_MIN_DIFFERENCE_MS} above it; a failing candidate loses.
+ * {@link AB_P99_MIN_DIFFERENCE_MS} above it (judged with at least
+ * {@link AB_P99_MIN_REQUESTS} requests on each side); a failing candidate
+ * loses.
  *
  * @public
  */
@@ -211,6 +220,8 @@ function pickWinner(
   if (
     candidate.p99Ms !== undefined &&
     baseline.p99Ms !== undefined &&
+    candidate.requests >= AB_P99_MIN_REQUESTS &&
+    baseline.requests >= AB_P99_MIN_REQUESTS &&
     candidate.p99Ms > baseline.p99Ms * (1 + AB_P99_MARGIN) &&
     candidate.p99Ms - baseline.p99Ms > AB_P99_MIN_DIFFERENCE_MS
   ) {
