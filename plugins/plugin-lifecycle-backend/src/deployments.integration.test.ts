@@ -749,6 +749,11 @@ describe.each(databases.eachSupportedId())(
           /abTesting/,
         ],
         [{ version: '1.0.0' }, 409, /already runs 1\.0\.0/],
+        [
+          { version: '1.1.0', environment: 'elsewhere' },
+          400,
+          /environment: .* cannot move it to 'elsewhere'/,
+        ],
       ];
       const before = (await get(`/plugins/${pluginId}/deployments`)).items
         .length;

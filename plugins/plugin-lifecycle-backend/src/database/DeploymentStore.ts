@@ -20,6 +20,7 @@ import {
   saveDeployment,
 } from './operations/deployments/saveDeployment';
 
+export { toDeployment } from './operations/deployments/deploymentTypes';
 export type {
   DeploymentChange,
   DeploymentFilter,

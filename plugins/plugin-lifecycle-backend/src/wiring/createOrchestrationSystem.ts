@@ -40,7 +40,7 @@ import { ConfigBackupCommands } from '../system/commands/configBackupCommands';
 import { DeploymentCommands } from '../system/commands/deploymentCommands';
 import { ReleaseTrain } from '../system/commands/releaseTrain';
 import { DeploymentController } from '../engines/deployments/DeploymentController';
-import { emitDeploymentEvent } from '../engines/deployments/deploymentEvents';
+import { emitDeploymentEvents } from '../engines/deployments/deploymentEvents';
 import { deploymentTraffic } from './deploymentTraffic';
 import type { DeploymentAnalysisProvider } from '@internal/plugin-lifecycle-node';
 import { DiscoveryCommands } from '../system/commands/discoveryCommands';
@@ -183,7 +183,7 @@ export async function createOrchestrationSystem(
     deployments: {
       store: deployments,
       handedOver: (before, after) => {
-        emitDeploymentEvent(events, before, after);
+        emitDeploymentEvents(events, before, after);
         deploymentControllerRef.current?.wake();
       },
     },
@@ -247,7 +247,6 @@ export async function createOrchestrationSystem(
     requests,
     operations: operationQueries,
     deployments,
-    wakeDeployments: () => deploymentControllerRef.current?.wake(),
   });
   const train = ReleaseTrain.create({
     deployments,
@@ -426,5 +425,5 @@ async function endUnstartedDeployment(
         }
       : undefined,
   );
-  if (after.phase !== d.phase) emitDeploymentEvent(events, d, after);
+  if (after.phase !== d.phase) emitDeploymentEvents(events, d, after);
 }

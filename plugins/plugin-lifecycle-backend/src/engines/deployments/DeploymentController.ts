@@ -71,12 +71,6 @@ export class DeploymentController {
     }
   }
 
-  /** Runs until the current round's deployments are all waiting (for tests). */
-  async settle(): Promise<void> {
-    await this.tick();
-    await Promise.allSettled([...this.#running.values()].map(r => r.done));
-  }
-
   async #run(id: string, abort: AbortController) {
     const { store, replicaId, leaseMs, logger } = this.#o;
     const renewal = setInterval(() => {

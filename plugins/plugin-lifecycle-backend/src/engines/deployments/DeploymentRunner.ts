@@ -9,7 +9,7 @@ import type {
   DeploymentRecord,
 } from '../../database/DeploymentStore';
 import { errorMessage } from '../lifecycle/ActionSteps';
-import { emitDeploymentEvent } from './deploymentEvents';
+import { emitDeploymentEvents } from './deploymentEvents';
 import { DeploymentControllerOptions, StepOutcome } from './deploymentTypes';
 import { finishDeployment } from './finishDeployment';
 import { rollBackDeployment } from './rollbackDeployment';
@@ -46,8 +46,11 @@ export class DeploymentRunner {
 
   async advance(id: string, signal: AbortSignal): Promise<void> {
     const { store, replicaId } = this.#o;
+    // The row as this loop last wrote it; read again only after a lost race.
+    let known: DeploymentRecord | undefined;
     for (let round = 0; round < 10_000 && !signal.aborted; round++) {
-      const d = await store.get(id);
+      const d = known ?? (await store.get(id));
+      known = undefined;
       if (!d || d.leaseOwner !== replicaId) return;
       const patch = await this.#next(d, signal);
       if (!patch) return;
@@ -55,6 +58,7 @@ export class DeploymentRunner {
         owner: replicaId,
       });
       if (!saved) continue; // someone acted on it meanwhile: look again
+      known = saved;
       this.#announce(d, saved);
       if (
         TERMINAL_DEPLOYMENT_PHASES.includes(saved.phase) &&
@@ -387,7 +391,7 @@ export class DeploymentRunner {
   }
 
   #announce(before: DeploymentRecord, after: DeploymentRecord) {
-    emitDeploymentEvent(this.#o.events, before, after);
+    emitDeploymentEvents(this.#o.events, before, after);
   }
 }
 

@@ -1,68 +1,86 @@
-import { Deployment } from '@internal/plugin-lifecycle-common';
+import { DeploymentRecord, toDeployment } from '../../database/DeploymentStore';
 import type { SystemEvents } from '../../events/SystemEvents';
 
-/** The deployment events a change of a deployment's row tells. */
-export function deploymentEventsOf(
-  before: Deployment | undefined,
-  after: Deployment,
-): string[] {
-  const events: string[] = [];
-  if (before) {
-    const completed = after.steps.filter(
-      s =>
-        s.status === 'succeeded' &&
-        before.steps[s.index]?.status !== 'succeeded',
-    );
-    for (let i = 0; i < completed.length; i++) {
-      events.push('deploymentStepCompleted');
+/**
+ * Publishes what the controller (or an update's hand-over) changed between
+ * two versions of a deployment as `deploymentManager:*` events, on this
+ * process's bus and, with Backstage's events service, to the other replicas
+ * and subscribers. The payload is the deployment as the API shows it
+ * (without the controller's bookkeeping). What a person's action changes is
+ * announced by the deployment commands.
+ */
+export function emitDeploymentEvents(
+  events: SystemEvents,
+  before: DeploymentRecord,
+  after: DeploymentRecord,
+) {
+  const deployment = toDeployment(after);
+  for (const step of after.steps) {
+    if (
+      step.status === 'succeeded' &&
+      before.steps[step.index]?.status !== 'succeeded'
+    ) {
+      events.publish('deploymentManager', 'deploymentStepCompleted', {
+        deployment,
+        step,
+      });
     }
   }
-  if (before?.phase === after.phase) return events;
+  // A gate's timeout decides like a person would.
+  for (const approval of after.approvals) {
+    const earlier = before.approvals.find(
+      a => a.step === approval.step && a.requestedAt === approval.requestedAt,
+    );
+    if (approval.decision && earlier && !earlier.decision) {
+      events.publish('deploymentManager', 'deploymentApprovalDecided', {
+        deployment,
+        approval,
+      });
+    }
+  }
+  if (before.phase === after.phase) return;
   switch (after.phase) {
     case 'progressing':
-      if (!before || before.phase === 'pending')
-        events.push('deploymentStarted');
+      if (before.phase === 'pending') {
+        events.publish('deploymentManager', 'deploymentStarted', {
+          deployment,
+        });
+      }
       break;
     case 'paused':
-      events.push('deploymentPaused');
+      events.publish('deploymentManager', 'deploymentPaused', { deployment });
       break;
-    case 'awaiting-approval':
-      events.push('deploymentApprovalRequired');
+    case 'awaiting-approval': {
+      const approval = after.approvals.find(
+        a => a.step === after.currentStep && !a.decision,
+      );
+      if (approval) {
+        events.publish('deploymentManager', 'deploymentApprovalRequired', {
+          deployment,
+          approval,
+        });
+      }
       break;
+    }
     case 'succeeded':
-      events.push('deploymentCompleted');
+      events.publish('deploymentManager', 'deploymentCompleted', {
+        deployment,
+      });
       break;
     case 'rolling-back':
-      events.push('deploymentFailed');
+    case 'failed':
+      events.publish('deploymentManager', 'deploymentFailed', {
+        deployment,
+        ...(after.message ? { error: after.message } : {}),
+      });
       break;
     case 'rolled-back':
     case 'aborted':
-      events.push('deploymentRolledBack');
-      break;
-    case 'failed':
-      events.push('deploymentFailed');
+      events.publish('deploymentManager', 'deploymentRolledBack', {
+        deployment,
+      });
       break;
     default:
       break;
-  }
-  return events;
-}
-
-/**
- * Publishes what changed between two versions of a deployment as
- * `deploymentManager:*` events (on this process's bus and, with Backstage's
- * events service, to the other replicas and subscribers).
- */
-export function emitDeploymentEvent(
-  events: SystemEvents,
-  before: Deployment | undefined,
-  after: Deployment,
-) {
-  for (const event of deploymentEventsOf(before, after)) {
-    (events.publish as (c: string, e: string, p: unknown) => void)(
-      'deploymentManager',
-      event,
-      { deployment: after },
-    );
   }
 }

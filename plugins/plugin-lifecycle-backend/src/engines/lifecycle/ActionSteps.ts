@@ -2,11 +2,13 @@ import { LoggerService } from '@backstage/backend-plugin-api';
 import { stringifyError } from '@backstage/errors';
 import {
   Artifact,
-  Deployment,
   LifecycleState,
   Operation,
 } from '@internal/plugin-lifecycle-common';
-import { DeploymentStore } from '../../database/DeploymentStore';
+import {
+  DeploymentRecord,
+  DeploymentStore,
+} from '../../database/DeploymentStore';
 import { InstanceStore } from '../../database/InstanceStore';
 import { PluginRecord, PluginStore } from '../../database/PluginStore';
 import {
@@ -66,7 +68,7 @@ export interface LifecycleActionsOptions {
    */
   deployments?: {
     store: DeploymentStore;
-    handedOver: (before: Deployment, after: Deployment) => void;
+    handedOver: (before: DeploymentRecord, after: DeploymentRecord) => void;
   };
   /** The plugin's effective configuration (plaintext), from the configuration manager. */
   configuration: {

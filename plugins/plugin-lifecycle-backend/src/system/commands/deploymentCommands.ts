@@ -12,6 +12,7 @@ import {
   DeploymentPatch,
   DeploymentRecord,
   DeploymentStore,
+  toDeployment,
 } from '../../database/DeploymentStore';
 import { PluginStore } from '../../database/PluginStore';
 import {
@@ -350,18 +351,4 @@ function toStorePatch(patch: DeploymentActionPatch): DeploymentPatch {
       value === null ? undefined : value,
     ]),
   ) as DeploymentPatch;
-}
-
-/** The deployment as the API shows it, without the controller's bookkeeping. */
-export function toDeployment(record: DeploymentRecord): Deployment {
-  const {
-    revision: _revision,
-    stepStartedAt: _stepStartedAt,
-    nextRunAt: _nextRunAt,
-    leaseOwner: _leaseOwner,
-    leaseExpiresAt: _leaseExpiresAt,
-    stepState: _stepState,
-    ...deployment
-  } = record;
-  return deployment;
 }

@@ -61,8 +61,6 @@ export interface InstallCommandsOptions {
   operations: OperationQueries;
   /** Where an update's deployment is created before its operation is queued. */
   deployments: DeploymentStore;
-  /** Wakes the deployment controller. */
-  wakeDeployments?: () => void;
 }
 
 /** What a rollback reads from the update it rolls back. */
@@ -251,6 +249,15 @@ export class InstallCommands {
     if (plugin.currentVersion === request.version) {
       throw new ConflictError(
         `Plugin '${plugin.id}' already runs ${request.version}`,
+      );
+    }
+    // The new version's instances start with the plugin's configuration
+    // environment; an update that names another would otherwise be
+    // silently run in this one.
+    const environment = plugin.environment ?? this.#o.config.defaultEnvironment;
+    if (request.environment && request.environment !== environment) {
+      throw new InputError(
+        `environment: plugin '${plugin.id}' runs in environment '${environment}'; an update cannot move it to '${request.environment}'`,
       );
     }
     const strategy = request.deploymentStrategy ?? 'rolling';

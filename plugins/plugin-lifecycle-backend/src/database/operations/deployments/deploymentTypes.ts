@@ -59,3 +59,17 @@ export interface DeploymentFilter {
   /** A page: only deployments created before this time (ISO). */
   before?: string;
 }
+
+/** The deployment as the API shows it, without the controller's bookkeeping. */
+export function toDeployment(record: DeploymentRecord): Deployment {
+  const {
+    revision: _revision,
+    stepStartedAt: _stepStartedAt,
+    nextRunAt: _nextRunAt,
+    leaseOwner: _leaseOwner,
+    leaseExpiresAt: _leaseExpiresAt,
+    stepState: _stepState,
+    ...deployment
+  } = record;
+  return deployment;
+}
