@@ -173,6 +173,28 @@ describe.each(databases.eachSupportedId())(
       expect(await store.get('d-2')).toBeUndefined();
     });
 
+    it('ends a deployment that never started, and only while it has not', async () => {
+      const store = await createStore();
+      await store.create(
+        deployment('p1', { id: 'd-1', phase: 'pending', operationId: 'op-1' }),
+      );
+      // Another update's cancel does not end this one.
+      expect(
+        await store.endPending('d-1', 'failed', 'cancelled', {
+          operationId: 'op-other',
+        }),
+      ).toBeUndefined();
+      const ended = await store.endPending('d-1', 'failed', 'cancelled', {
+        operationId: 'op-1',
+      });
+      expect(ended).toMatchObject({ phase: 'failed', message: 'cancelled' });
+      expect(ended!.finishedAt).toBeDefined();
+      // The plugin may have a new deployment now; an ended one stays ended.
+      await store.create(deployment('p1', { id: 'd-2', phase: 'progressing' }));
+      expect(await store.endPending('d-2', 'aborted', 'x')).toBeUndefined();
+      expect((await store.getOrThrow('d-2')).phase).toBe('progressing');
+    });
+
     it('of two concurrent creates for one plugin, exactly one succeeds', async () => {
       const store = await createStore();
       for (let round = 0; round < 5; round++) {

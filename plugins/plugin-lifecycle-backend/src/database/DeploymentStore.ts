@@ -162,4 +162,28 @@ export class DeploymentStore {
   countByPhase(tenants?: DeploymentFilter['tenants']) {
     return countDeploymentsByPhase(this.#db, tenants);
   }
+
+  /**
+   * Ends a deployment that never started (still `pending`: its update did
+   * not run, could not be queued, or its train stopped) with a terminal
+   * phase and the reason. The deployment as it is after, or undefined when
+   * it had left `pending` (nothing changed). With `operationId`, only while
+   * that is still its update (a retry gives it another).
+   */
+  async endPending(
+    id: string,
+    phase: 'failed' | 'aborted',
+    message: string,
+    options: { operationId?: string } = {},
+  ): Promise<DeploymentRecord | undefined> {
+    let ended = false;
+    const after = await this.change(id, current => {
+      ended =
+        current.phase === 'pending' &&
+        (options.operationId === undefined ||
+          current.operationId === options.operationId);
+      return ended ? { phase, message, nextRunAt: undefined } : undefined;
+    });
+    return ended ? after : undefined;
+  }
 }

@@ -416,14 +416,11 @@ async function endUnstartedDeployment(
 ) {
   const d = await deployments.activeForPlugin(pluginId);
   if (!d || d.operationId !== operationId) return;
-  const after = await deployments.change(d.id, current =>
-    current.phase === 'pending' && current.operationId === operationId
-      ? {
-          phase: 'failed',
-          message: `its update ${operationId} was cancelled before it ran`,
-          nextRunAt: undefined,
-        }
-      : undefined,
+  const after = await deployments.endPending(
+    d.id,
+    'failed',
+    `its update ${operationId} was cancelled before it ran`,
+    { operationId },
   );
-  if (after.phase !== d.phase) emitDeploymentEvents(events, d, after);
+  if (after) emitDeploymentEvents(events, d, after);
 }

@@ -173,11 +173,7 @@ async function markFailed(
 ) {
   const deployments = s.options.deployments!;
   const after = await deployments.store
-    .change(d.id, current =>
-      current.phase === 'pending'
-        ? { phase: 'failed', message, nextRunAt: undefined }
-        : undefined,
-    )
+    .endPending(d.id, 'failed', message)
     .catch(e => {
       s.logger.error(`deployment ${d.id}: recording its failure: ${e}`);
       return undefined;

@@ -330,13 +330,10 @@ export class InstallCommands {
       );
     } catch (error) {
       await deployments
-        .change(deployment.id, current =>
-          current.phase === 'pending'
-            ? {
-                phase: 'failed',
-                message: `its update could not be queued: ${error}`,
-              }
-            : undefined,
+        .endPending(
+          deployment.id,
+          'failed',
+          `its update could not be queued: ${error}`,
         )
         .catch(() => undefined);
       throw error;

@@ -119,11 +119,7 @@ export class ReleaseTrain {
       // All or none: what was created before the refusal never runs.
       for (const d of created) {
         await deployments
-          .change(d.id, current =>
-            current.phase === 'pending'
-              ? { phase: 'aborted', message: `release train refused: ${error}` }
-              : undefined,
-          )
+          .endPending(d.id, 'aborted', `release train refused: ${error}`)
           .catch(() => undefined);
       }
       throw error;
@@ -177,11 +173,7 @@ export class ReleaseTrain {
     const reason = `release train ${train.batchId}: ${d.pluginId} ${d.toVersion} ${d.phase}`;
     for (const id of train.members.slice(train.index + 1)) {
       await deployments
-        .change(id, current =>
-          current.phase === 'pending'
-            ? { phase: 'aborted', message: `${reason}; not started` }
-            : undefined,
-        )
+        .endPending(id, 'aborted', `${reason}; not started`)
         .catch(e => logger.warn(`${reason}: stopping ${id}: ${e}`));
     }
     for (const id of train.members.slice(0, train.index).reverse()) {
