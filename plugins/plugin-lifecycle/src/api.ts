@@ -18,6 +18,8 @@ export type PluginLifecycleApi = Pick<
   | 'getPlugin'
   | 'getHistory'
   | 'getPluginHealth'
+  | 'getPluginVersionMetrics'
+  | 'setPluginProbes'
   | 'installPlugin'
   | 'updatePlugin'
   | 'runCommand'

@@ -3,9 +3,8 @@ import Typography from '@material-ui/core/Typography';
 import { makeStyles } from '@material-ui/core/styles';
 import { Table, TableColumn } from '@backstage/core-components';
 import { ProbeHealth } from '@internal/plugin-lifecycle-common';
-import { formatTime } from '../LifecycleTab/format';
+import { RelativeTime } from '../shared/RelativeTime';
 import { ProbeStatusLabel } from './HealthStatus';
-import { LatencySparkline } from './LatencySparkline';
 import { formatLatency, formatMeanLatency, formatPercent } from './format';
 
 const useStyles = makeStyles(theme => ({
@@ -20,6 +19,15 @@ const useStyles = makeStyles(theme => ({
     overflowWrap: 'anywhere',
   },
 }));
+
+const ProbeCell = ({ probe }: { probe: ProbeHealth }) => (
+  <>
+    {probe.name}
+    <Typography variant="caption" color="textSecondary" component="div">
+      {probe.method ? `${probe.type} (${probe.method})` : probe.type}
+    </Typography>
+  </>
+);
 
 const StatusCell = ({ probe }: { probe: ProbeHealth }) => {
   const classes = useStyles();
@@ -55,19 +63,23 @@ const TrendCell = ({ trend }: { trend: ProbeHealth['trend'] }) => {
   );
 };
 
-const RecentCell = ({ recent }: { recent: ProbeHealth['recent'] }) => {
-  const classes = useStyles();
-  if (recent.length === 0) {
-    return null;
-  }
+const SuccessCell = ({ probe }: { probe: ProbeHealth }) => {
+  const { recent } = probe;
   const ok = recent.filter(result => result.ok).length;
   return (
-    <span className={classes.cell}>
-      <LatencySparkline recent={recent} />
-      <Typography variant="caption" data-testid="probe-recent">
-        {ok} of {recent.length} ok
-      </Typography>
-    </span>
+    <>
+      {formatPercent(probe.successRate)}
+      {recent.length > 0 && (
+        <Typography
+          variant="caption"
+          color="textSecondary"
+          component="div"
+          data-testid="probe-recent"
+        >
+          {ok} of {recent.length} ok
+        </Typography>
+      )}
+    </>
   );
 };
 
@@ -100,35 +112,49 @@ const MessageCell = ({ probe }: { probe: ProbeHealth }) => {
       )}
       {probe.lastCheckedAt && (
         <Typography variant="caption" color="textSecondary" component="div">
-          checked {formatTime(probe.lastCheckedAt)}
+          checked <RelativeTime value={probe.lastCheckedAt} />
         </Typography>
       )}
     </>
   );
 };
 
+// Headers on one line: at 800 px a squeezed column wraps its cells, never
+// its title letter by letter.
 const nowrap = { whiteSpace: 'nowrap' } as const;
 
 const columns: TableColumn<ProbeHealth>[] = [
-  { title: 'Probe', field: 'name', cellStyle: nowrap },
   {
-    title: 'Type',
+    title: 'Probe',
     cellStyle: nowrap,
-    render: probe =>
-      probe.method ? `${probe.type} (${probe.method})` : probe.type,
+    headerStyle: nowrap,
+    render: probe => <ProbeCell probe={probe} />,
   },
   {
     title: 'Status',
     cellStyle: nowrap,
+    headerStyle: nowrap,
     render: probe => <StatusCell probe={probe} />,
   },
-  { title: 'Latency', render: probe => <LatencyCell probe={probe} /> },
-  { title: 'Success rate', render: probe => formatPercent(probe.successRate) },
-  { title: 'Trend', render: probe => <TrendCell trend={probe.trend} /> },
-  { title: 'Recent', render: probe => <RecentCell recent={probe.recent} /> },
+  {
+    title: 'Latency',
+    headerStyle: nowrap,
+    render: probe => <LatencyCell probe={probe} />,
+  },
+  {
+    title: 'Success',
+    headerStyle: nowrap,
+    render: probe => <SuccessCell probe={probe} />,
+  },
+  {
+    title: 'Trend',
+    headerStyle: nowrap,
+    render: probe => <TrendCell trend={probe.trend} />,
+  },
   {
     title: 'Last message',
-    width: '25%',
+    headerStyle: nowrap,
+    width: '30%',
     render: probe => <MessageCell probe={probe} />,
   },
 ];
@@ -151,11 +177,6 @@ export const ProbesTable = ({ probes }: ProbesTableProps) => (
         sorting: false,
         padding: 'dense',
       }}
-      emptyContent={
-        <div style={{ padding: 16 }}>
-          No probes: the instance is not checked.
-        </div>
-      }
     />
   </div>
 );
