@@ -87,17 +87,12 @@ export function probeFromForm(
   }
   if (Object.keys(errors).length > 0) return { errors };
   const at = port !== undefined ? { port } : {};
-  const settings =
-    form.method === 'http'
-      ? { http: { path: form.path, ...at } }
-      : form.method === 'grpc'
-      ? {
-          grpc: {
-            ...(form.service.trim() ? { service: form.service.trim() } : {}),
-            ...at,
-          },
-        }
-      : { tcp: at };
+  const service = form.service.trim();
+  const settings = {
+    http: { http: { path: form.path, ...at } },
+    grpc: { grpc: { ...(service ? { service } : {}), ...at } },
+    tcp: { tcp: at },
+  }[form.method];
   return {
     errors,
     probe: {
