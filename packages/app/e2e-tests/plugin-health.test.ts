@@ -16,6 +16,17 @@ const HTTP_SAMPLE = 'sample-http-service';
 const GRPC_SAMPLE = 'sample-grpc-service';
 const GRPC_ENTITY = '/catalog/default/component/sample-grpc-service';
 
+/**
+ * Errors of the app around the tab, not of it: the app has the signals
+ * plugin, whose backend is not installed yet (its websocket is refused and
+ * retried; the tab keeps current by its poll), and at 800 px the mobile
+ * sidebar looks up the guest's user entity, which the catalog does not have.
+ */
+const APP_ERRORS = [
+  /WebSocket connection to '[^']*\/api\/signals' failed/,
+  /status of 404 .*\/api\/catalog\/entities\/by-name\/user\/development\/guest\]$/,
+];
+
 /** The REST API as the guest, for setting up and tearing down. */
 async function guestApi(page: Page) {
   const refresh = await page.request.get(
@@ -77,8 +88,10 @@ async function guestApi(page: Page) {
 
 test('charts the checks and the traffic of the running sample plugin', async ({
   page,
+  allowConsoleErrors,
 }) => {
   test.setTimeout(300_000);
+  allowConsoleErrors(...APP_ERRORS);
   await signIn(page);
   const api = await guestApi(page);
   await api.ensureRunning(HTTP_SAMPLE);
@@ -131,13 +144,22 @@ test('charts the checks and the traffic of the running sample plugin', async ({
     );
 
     // Once the probes have run a few times (every 10 s), each instance's
-    // chart draws a latency line per probe and the success rate, with data.
+    // chart draws the latency of readiness and liveness and the success
+    // rate as lines with data (the startup probe stops once it passed: a
+    // dot).
     const chart = instances.first().getByTestId('instance-health-chart');
     await expect(chart).toBeVisible({ timeout: 90_000 });
-    const curves = chart.locator('svg .recharts-line-curve');
-    await expect(curves).toHaveCount(PROBES.length + 1);
-    for (let i = 0; i < PROBES.length + 1; i++) {
-      await expect(curves.nth(i)).toHaveAttribute('d', /^M[\d.]+,[\d.]+L/);
+    await expect(chart.locator('svg .recharts-line-curve')).toHaveCount(
+      PROBES.length + 1,
+    );
+    for (const line of [
+      'readiness latency',
+      'liveness latency',
+      'success rate',
+    ]) {
+      await expect(
+        chart.locator(`svg .recharts-line-curve[name="${line}"]`),
+      ).toHaveAttribute('d', /^M[\d.]+,[\d.]+(L|C)/, { timeout: 60_000 });
     }
     await expect(chart.getByTestId('chart-markers')).toContainText(
       '0 failed checks',
@@ -171,8 +193,10 @@ test('charts the checks and the traffic of the running sample plugin', async ({
 
 test('shows the gRPC sample, which has no probes, as not checked rather than healthy', async ({
   page,
+  allowConsoleErrors,
 }) => {
   test.setTimeout(240_000);
+  allowConsoleErrors(...APP_ERRORS);
   await signIn(page);
   const api = await guestApi(page);
   await api.ensureRunning(GRPC_SAMPLE);

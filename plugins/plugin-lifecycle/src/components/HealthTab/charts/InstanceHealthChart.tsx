@@ -219,7 +219,9 @@ export const InstanceHealthChart = ({ instance }: InstanceHealthChartProps) => {
               dataKey={latencyKey(probe)}
               name={`${probe} latency`}
               stroke={seriesColor(theme, i)}
-              dot={false}
+              // A startup probe stops once it passed: its one or two
+              // results are dots, not a line.
+              dot={data.okCounts[probe] > 2 ? false : { r: 3 }}
               connectNulls
               isAnimationActive={false}
             />

@@ -55,6 +55,8 @@ export interface InstanceChartData {
   rows: InstanceChartRow[];
   /** Probes with at least one result, in the instance's order. */
   probes: string[];
+  /** Successful results per probe: the points of its latency line. */
+  okCounts: Record<string, number>;
   markers: SampleMarker[];
   changes: TimeMarker[];
 }
@@ -140,8 +142,13 @@ export function instanceChartData(instance: InstanceHealth): InstanceChartData {
     }
   }
 
+  const okCounts: Record<string, number> = {};
+  for (const probe of instance.probes) {
+    okCounts[probe.name] = probe.recent.filter(r => r.ok).length;
+  }
   return {
     rows,
+    okCounts,
     probes: instance.probes.filter(p => p.recent.length > 0).map(p => p.name),
     markers,
     changes: changes.sort((a, b) => a.t - b.t),
