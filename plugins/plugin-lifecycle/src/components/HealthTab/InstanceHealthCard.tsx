@@ -90,7 +90,7 @@ export const InstanceHealthCard = ({ instance }: InstanceHealthCardProps) => {
               {formatScore(instance.healthScore)}
             </Fact>
           )}
-          {instance.reportedBy && (
+          {instance.reportedBy && !unchecked && (
             <Fact label="Probed by">{instance.reportedBy}</Fact>
           )}
           {instance.updatedAt && (

@@ -29,37 +29,37 @@ const ProbeCell = ({ probe }: { probe: ProbeHealth }) => (
   </>
 );
 
+/** The probe's status, its circuit, and what its trend says. */
 const StatusCell = ({ probe }: { probe: ProbeHealth }) => {
   const classes = useStyles();
+  const { trend } = probe;
+  const steady = !trend.degrading && !trend.flapping;
   return (
-    <span className={classes.cell}>
-      <ProbeStatusLabel probe={probe} />
-      {probe.circuit && probe.circuit !== 'closed' && (
-        <Chip
-          size="small"
-          variant="outlined"
-          label={`circuit ${probe.circuit}`}
-        />
-      )}
-    </span>
-  );
-};
-
-const TrendCell = ({ trend }: { trend: ProbeHealth['trend'] }) => {
-  const classes = useStyles();
-  if (!trend.degrading && !trend.flapping) {
-    return <>steady</>;
-  }
-  return (
-    <span className={classes.cell}>
-      {trend.degrading && <Chip size="small" label="degrading" />}
-      {trend.flapping && <Chip size="small" label="flapping" />}
-      {trend.reasons.map(reason => (
-        <Typography key={reason} variant="caption" component="div">
-          {reason}
+    <>
+      <span className={classes.cell}>
+        <ProbeStatusLabel probe={probe} />
+        {probe.circuit && probe.circuit !== 'closed' && (
+          <Chip
+            size="small"
+            variant="outlined"
+            label={`circuit ${probe.circuit}`}
+          />
+        )}
+        {trend.degrading && <Chip size="small" label="degrading" />}
+        {trend.flapping && <Chip size="small" label="flapping" />}
+      </span>
+      {steady ? (
+        <Typography variant="caption" color="textSecondary" component="div">
+          steady
         </Typography>
-      ))}
-    </span>
+      ) : (
+        trend.reasons.map(reason => (
+          <Typography key={reason} variant="caption" component="div">
+            {reason}
+          </Typography>
+        ))
+      )}
+    </>
   );
 };
 
@@ -132,7 +132,6 @@ const columns: TableColumn<ProbeHealth>[] = [
   },
   {
     title: 'Status',
-    cellStyle: nowrap,
     headerStyle: nowrap,
     render: probe => <StatusCell probe={probe} />,
   },
@@ -147,11 +146,6 @@ const columns: TableColumn<ProbeHealth>[] = [
     render: probe => <SuccessCell probe={probe} />,
   },
   {
-    title: 'Trend',
-    headerStyle: nowrap,
-    render: probe => <TrendCell trend={probe.trend} />,
-  },
-  {
     title: 'Last message',
     headerStyle: nowrap,
     width: '30%',
@@ -164,7 +158,10 @@ export interface ProbesTableProps {
   probes: ProbeHealth[];
 }
 
-/** The probes of one instance: status, latency, success rate and trend. */
+/**
+ * The probes of one instance: status and trend, latency, success rate and
+ * the last message, in five columns that fit a card at 800 px.
+ */
 export const ProbesTable = ({ probes }: ProbesTableProps) => (
   <div data-testid="probes-table">
     <Table<ProbeHealth>

@@ -91,7 +91,7 @@ const OneMetric = (props: {
           />
           <YAxis
             tickFormatter={format}
-            width={56}
+            width={64}
             domain={metric === 'errorRate' ? [0, 100] : [0, 'auto']}
           />
           <Tooltip
