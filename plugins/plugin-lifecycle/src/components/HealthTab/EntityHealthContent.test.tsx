@@ -199,6 +199,36 @@ describe('EntityHealthContent', () => {
     expect(liveness.queryByTestId('probe-recent')).toBeNull();
   });
 
+  it('puts the last message under the probe on a screen narrower than 960 px', async () => {
+    const original = window.matchMedia;
+    // A window 800 px wide, as the browser answers media queries.
+    window.matchMedia = ((query: string) => ({
+      matches: /max-width:\s*959/.test(query),
+      media: query,
+      addListener: () => {},
+      removeListener: () => {},
+      addEventListener: () => {},
+      removeEventListener: () => {},
+    })) as any;
+    try {
+      await renderContent(makeFakeApi());
+      await screen.findAllByTestId('instance-health');
+      const card = instanceCard('inst-abc');
+      const headers = within(card)
+        .getAllByRole('columnheader')
+        .map(h => h.textContent);
+      expect(headers).toEqual(['Probe', 'Status', 'Latency', 'Success']);
+      const firstCell = within(card)
+        .getAllByRole('row')[1]
+        .querySelector('td')!;
+      expect(firstCell).toHaveTextContent(
+        /^startupstartup \(http\)HTTP 200checked/,
+      );
+    } finally {
+      window.matchMedia = original;
+    }
+  });
+
   it('charts each instance with its failures, anomalies and status changes marked', async () => {
     await renderContent(makeFakeApi());
     await screen.findAllByTestId('instance-health');

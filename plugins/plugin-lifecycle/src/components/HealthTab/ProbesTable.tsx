@@ -1,6 +1,7 @@
 import Chip from '@material-ui/core/Chip';
 import Typography from '@material-ui/core/Typography';
-import { makeStyles } from '@material-ui/core/styles';
+import useMediaQuery from '@material-ui/core/useMediaQuery';
+import { Theme, makeStyles } from '@material-ui/core/styles';
 import { Table, TableColumn } from '@backstage/core-components';
 import { ProbeHealth } from '@internal/plugin-lifecycle-common';
 import { RelativeTime } from '../shared/RelativeTime';
@@ -17,6 +18,13 @@ const useStyles = makeStyles(theme => ({
   message: {
     whiteSpace: 'pre-wrap',
     overflowWrap: 'anywhere',
+  },
+  // A status is one word: never broken letter by letter.
+  status: {
+    whiteSpace: 'nowrap',
+  },
+  below: {
+    marginTop: theme.spacing(0.5),
   },
 }));
 
@@ -37,7 +45,9 @@ const StatusCell = ({ probe }: { probe: ProbeHealth }) => {
   return (
     <>
       <span className={classes.cell}>
-        <ProbeStatusLabel probe={probe} />
+        <span className={classes.status}>
+          <ProbeStatusLabel probe={probe} />
+        </span>
         {probe.circuit && probe.circuit !== 'closed' && (
           <Chip
             size="small"
@@ -119,39 +129,62 @@ const MessageCell = ({ probe }: { probe: ProbeHealth }) => {
   );
 };
 
+const NarrowMessage = ({ probe }: { probe: ProbeHealth }) => {
+  const classes = useStyles();
+  return (
+    <div className={classes.below}>
+      <MessageCell probe={probe} />
+    </div>
+  );
+};
+
 // Headers on one line: at 800 px a squeezed column wraps its cells, never
 // its title letter by letter.
 const nowrap = { whiteSpace: 'nowrap' } as const;
 
-const columns: TableColumn<ProbeHealth>[] = [
-  {
-    title: 'Probe',
-    cellStyle: nowrap,
-    headerStyle: nowrap,
-    render: probe => <ProbeCell probe={probe} />,
-  },
-  {
-    title: 'Status',
-    headerStyle: nowrap,
-    render: probe => <StatusCell probe={probe} />,
-  },
-  {
-    title: 'Latency',
-    headerStyle: nowrap,
-    render: probe => <LatencyCell probe={probe} />,
-  },
-  {
-    title: 'Success',
-    headerStyle: nowrap,
-    render: probe => <SuccessCell probe={probe} />,
-  },
-  {
-    title: 'Last message',
-    headerStyle: nowrap,
-    width: '30%',
-    render: probe => <MessageCell probe={probe} />,
-  },
-];
+/**
+ * The columns; on a narrow screen (below 960 px) the last message goes
+ * under the probe's name rather than in a column of its own.
+ */
+function columnsFor(narrow: boolean): TableColumn<ProbeHealth>[] {
+  return [
+    {
+      title: 'Probe',
+      headerStyle: nowrap,
+      render: probe => (
+        <>
+          <ProbeCell probe={probe} />
+          {narrow && <NarrowMessage probe={probe} />}
+        </>
+      ),
+    },
+    {
+      title: 'Status',
+      headerStyle: nowrap,
+      render: probe => <StatusCell probe={probe} />,
+    },
+    {
+      title: 'Latency',
+      headerStyle: nowrap,
+      render: probe => <LatencyCell probe={probe} />,
+    },
+    {
+      title: 'Success',
+      headerStyle: nowrap,
+      render: probe => <SuccessCell probe={probe} />,
+    },
+    ...(narrow
+      ? []
+      : [
+          {
+            title: 'Last message',
+            headerStyle: nowrap,
+            width: '30%',
+            render: (probe: ProbeHealth) => <MessageCell probe={probe} />,
+          },
+        ]),
+  ];
+}
 
 /** Props of {@link ProbesTable}. */
 export interface ProbesTableProps {
@@ -160,20 +193,23 @@ export interface ProbesTableProps {
 
 /**
  * The probes of one instance: status and trend, latency, success rate and
- * the last message, in five columns that fit a card at 800 px.
+ * the last message, in columns that fit the card down to 800 px.
  */
-export const ProbesTable = ({ probes }: ProbesTableProps) => (
-  <div data-testid="probes-table">
-    <Table<ProbeHealth>
-      columns={columns}
-      data={probes}
-      options={{
-        toolbar: false,
-        paging: false,
-        search: false,
-        sorting: false,
-        padding: 'dense',
-      }}
-    />
-  </div>
-);
+export const ProbesTable = ({ probes }: ProbesTableProps) => {
+  const narrow = useMediaQuery((theme: Theme) => theme.breakpoints.down('sm'));
+  return (
+    <div data-testid="probes-table">
+      <Table<ProbeHealth>
+        columns={columnsFor(narrow)}
+        data={probes}
+        options={{
+          toolbar: false,
+          paging: false,
+          search: false,
+          sorting: false,
+          padding: 'dense',
+        }}
+      />
+    </div>
+  );
+};
