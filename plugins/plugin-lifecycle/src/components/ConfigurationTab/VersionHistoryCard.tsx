@@ -16,7 +16,8 @@ import {
   ConfigWriteResult,
 } from '@internal/plugin-lifecycle-common';
 import { pluginLifecycleApiRef } from '../../api';
-import { formatTime } from '../LifecycleTab/format';
+import { RelativeTime } from '../shared/RelativeTime';
+import { ApplyStatus } from './ApplyStatus';
 import { ConfigDiffPanel } from './ConfigDiffView';
 import { RollbackDialog } from './RollbackDialog';
 import { ConfigLayerData, describeWriteFailure } from './useConfiguration';
@@ -31,7 +32,20 @@ const useStyles = makeStyles(theme => ({
     alignItems: 'center',
     gap: theme.spacing(1),
   },
+  // Short columns never wrap: at 800 px they squeezed to one character a line.
+  nowrap: {
+    whiteSpace: 'nowrap',
+  },
+  description: {
+    minWidth: 200,
+  },
 }));
+
+/**
+ * The author of the version the configure operation writes when running
+ * instances could not take a change (its description says why).
+ */
+export const AUTOMATIC_ROLLBACK_AUTHOR = 'plugin-lifecycle:configure';
 
 type Outcome =
   | { rolledBack: ConfigWriteResult; toVersion: number }
@@ -55,6 +69,8 @@ const VersionRow = (props: {
 }) => {
   const classes = useStyles();
   const { version: v } = props;
+  const automatic =
+    v.rolledBackFrom !== undefined && v.author === AUTOMATIC_ROLLBACK_AUTHOR;
   return (
     <TableRow data-testid={`config-version-${v.version}`}>
       <TableCell padding="checkbox">
@@ -64,7 +80,7 @@ const VersionRow = (props: {
           onChange={props.onCompare}
         />
       </TableCell>
-      <TableCell>
+      <TableCell className={classes.nowrap}>
         <span className={classes.version}>
           v{v.version}
           {props.latest && <Chip size="small" label="latest" />}
@@ -74,12 +90,26 @@ const VersionRow = (props: {
             rollback of v{v.rolledBackFrom}
           </Typography>
         )}
+        {automatic && (
+          <div>
+            <Chip
+              size="small"
+              color="secondary"
+              label="rolled back by the server"
+              data-testid="config-version-automatic-rollback"
+            />
+          </div>
+        )}
       </TableCell>
-      <TableCell>{v.author ?? ''}</TableCell>
-      <TableCell>{formatTime(v.createdAt)}</TableCell>
-      <TableCell>{v.description ?? ''}</TableCell>
+      <TableCell className={classes.nowrap}>{v.author ?? ''}</TableCell>
+      <TableCell className={classes.nowrap}>
+        <RelativeTime value={v.createdAt} />
+      </TableCell>
+      <TableCell className={classes.description}>
+        {v.description ?? ''}
+      </TableCell>
       <TableCell>{v.entryCount}</TableCell>
-      <TableCell>
+      <TableCell className={classes.nowrap}>
         {!props.latest && (
           <Button
             size="small"
@@ -134,7 +164,9 @@ export const VersionHistoryCard = ({
         expectedVersion: latestVersion,
       });
       setOutcome({ rolledBack, toVersion });
-      onChanged();
+      if (rolledBack.changed !== false) {
+        onChanged();
+      }
     } catch (e) {
       setOutcome({ failed: describeWriteFailure(e as Error, 'roll back') });
     } finally {
@@ -153,9 +185,20 @@ export const VersionHistoryCard = ({
           paragraph
           data-testid="config-rollback-result"
         >
-          Rolled {layer} back to v{outcome.toVersion} as v
-          {outcome.rolledBack.version.version}.
+          {outcome.rolledBack.changed === false
+            ? `No change: ${layer} v${outcome.rolledBack.version.version} already has the content of v${outcome.toVersion}.`
+            : `Rolled ${layer} back to v${outcome.toVersion} as v${outcome.rolledBack.version.version}.`}
         </Typography>
+      )}
+      {outcome && 'rolledBack' in outcome && outcome.rolledBack.operationId && (
+        <ApplyStatus
+          pluginId={pluginId}
+          layer={layer}
+          version={outcome.rolledBack.version.version}
+          operationId={outcome.rolledBack.operationId}
+          latestVersion={latestVersion}
+          onEnded={onChanged}
+        />
       )}
       {outcome && 'failed' in outcome && (
         <div data-testid="config-rollback-error">
@@ -172,11 +215,11 @@ export const VersionHistoryCard = ({
           <TableHead>
             <TableRow>
               <TableCell padding="checkbox">Compare</TableCell>
-              <TableCell>Version</TableCell>
-              <TableCell>Author</TableCell>
-              <TableCell>Time</TableCell>
+              <TableCell className={classes.nowrap}>Version</TableCell>
+              <TableCell className={classes.nowrap}>Author</TableCell>
+              <TableCell className={classes.nowrap}>Time</TableCell>
               <TableCell>Description</TableCell>
-              <TableCell>Entries</TableCell>
+              <TableCell className={classes.nowrap}>Entries</TableCell>
               <TableCell />
             </TableRow>
           </TableHead>
