@@ -49,8 +49,39 @@ async function addEntry(
   return row;
 }
 
+/** The plugin-lifecycle API calls of the page that failed, per test. */
+const failedResponses = new WeakMap<Page, string[]>();
+
+/**
+ * The console errors the app itself causes on every page today, apart from
+ * this tab: the signals WebSocket while the backend has no signals plugin,
+ * and the catalog's 404 for the guest's user entity, which the example
+ * catalog does not define. Any 404 of this plugin's API still fails the test
+ * (see the response check below).
+ */
+test.beforeEach(async ({ page, allowConsoleErrors }) => {
+  allowConsoleErrors(
+    /WebSocket connection to '.*\/api\/signals' failed/,
+    /Failed to load resource: the server responded with a status of 404/,
+  );
+  const failed: string[] = [];
+  page.on('response', response => {
+    if (
+      response.url().includes('/api/plugin-lifecycle/') &&
+      response.status() >= 400
+    ) {
+      failed.push(`${response.status()} ${response.url()}`);
+    }
+  });
+  failedResponses.set(page, failed);
+});
+
 test.afterEach(async ({ page }) => {
   await uninstallSample(page);
+  expect(
+    failedResponses.get(page) ?? [],
+    'failed plugin-lifecycle API calls',
+  ).toEqual([]);
 });
 
 test('configures the running sample plugin from the entity page', async ({
@@ -176,8 +207,10 @@ test('a config change rolled back by the server shows in the tab', async ({
   await expect(page.getByText(`Latest version: v${v + 2}`)).toBeVisible();
   const kept = page.getByTestId(`config-version-${v + 2}`);
   await expect(kept).toContainText('latest');
-  await expect(kept).toContainText('rolled back by the server');
   await expect(kept).toContainText('automatic rollback');
+  await expect(page.getByTestId(`config-version-${v + 1}`)).toContainText(
+    'rolled back by the server',
+  );
   // What the server kept is what the tab shows as current.
   await expect(page.getByTestId('config-environment-version')).toHaveText(
     `v${v + 2}`,

@@ -4,7 +4,7 @@ import {
   makeFakeApi,
   responseError,
 } from './__fixtures__/configuration';
-import { editorRow, renderContent } from './__fixtures__/renderContent';
+import { editorRow, renderContent } from './__testUtils__/renderContent';
 
 /** The row of the effective configuration that shows a key. */
 function effectiveRow(key: string): HTMLElement {

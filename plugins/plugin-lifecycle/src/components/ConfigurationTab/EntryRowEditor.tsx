@@ -15,7 +15,9 @@ const useStyles = makeStyles({
   key: { minWidth: 180, verticalAlign: 'top' },
   value: { minWidth: 220, verticalAlign: 'top' },
   description: { minWidth: 180, verticalAlign: 'top' },
+  type: { minWidth: 110, verticalAlign: 'top' },
   top: { verticalAlign: 'top' },
+  action: { verticalAlign: 'top', whiteSpace: 'nowrap' },
 });
 
 /** Props of {@link EntryRowEditor}. */
@@ -56,7 +58,7 @@ export const EntryRowEditor = ({
           onChange={event => onChange({ key: event.target.value })}
         />
       </TableCell>
-      <TableCell className={classes.top}>
+      <TableCell className={classes.type}>
         <NativeSelect
           value={entry.type}
           disabled={disabled}
@@ -114,7 +116,7 @@ export const EntryRowEditor = ({
           onChange={event => onChange({ description: event.target.value })}
         />
       </TableCell>
-      <TableCell className={classes.top}>
+      <TableCell className={classes.action}>
         <Button
           size="small"
           color="secondary"

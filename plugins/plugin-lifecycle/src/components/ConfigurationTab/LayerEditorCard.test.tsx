@@ -7,7 +7,7 @@ import {
   productionVersions,
   summary,
 } from './__fixtures__/configuration';
-import { editorRow, renderContent } from './__fixtures__/renderContent';
+import { editorRow, renderContent } from './__testUtils__/renderContent';
 
 // The whole tab renders in jsdom; the apply is polled every 2 s without signals.
 jest.setTimeout(30_000);
@@ -160,8 +160,15 @@ describe('LayerEditorCard', () => {
     expect(outcome).toHaveTextContent('The layer is at v5 now');
     const v5 = within(screen.getByTestId('config-version-5'));
     expect(v5.getByText('latest')).toBeInTheDocument();
-    expect(v5.getByText('rolled back by the server')).toBeInTheDocument();
-    expect(v5.getByText(/automatic rollback/)).toBeInTheDocument();
+    expect(v5.getByText('automatic rollback')).toBeInTheDocument();
+    expect(v5.getByText(/^automatic rollback: configuration/)).toBeVisible();
+    const v4 = within(screen.getByTestId('config-version-4'));
+    expect(v4.getByText('rolled back by the server')).toBeInTheDocument();
+    expect(
+      within(screen.getByTestId('config-version-3')).queryByText(
+        'rolled back by the server',
+      ),
+    ).toBeNull();
     expect(api.getConfiguration).toHaveBeenLastCalledWith(
       PLUGIN_ID,
       'production',

@@ -59,9 +59,18 @@ function toggle(selected: number[], version: number): number[] {
   return [...selected, version].slice(-2);
 }
 
+/** Whether the server wrote this version to undo a change instances refused. */
+function isAutomaticRollback(v: ConfigVersionSummary): boolean {
+  return (
+    v.rolledBackFrom !== undefined && v.author === AUTOMATIC_ROLLBACK_AUTHOR
+  );
+}
+
 const VersionRow = (props: {
   version: ConfigVersionSummary;
   latest: boolean;
+  /** The server undid this version (the next one is its automatic rollback). */
+  refused: boolean;
   compared: boolean;
   busy: boolean;
   onCompare: () => void;
@@ -69,8 +78,7 @@ const VersionRow = (props: {
 }) => {
   const classes = useStyles();
   const { version: v } = props;
-  const automatic =
-    v.rolledBackFrom !== undefined && v.author === AUTOMATIC_ROLLBACK_AUTHOR;
+  const automatic = isAutomaticRollback(v);
   return (
     <TableRow data-testid={`config-version-${v.version}`}>
       <TableCell padding="checkbox">
@@ -94,9 +102,19 @@ const VersionRow = (props: {
           <div>
             <Chip
               size="small"
+              variant="outlined"
+              label="automatic rollback"
+              data-testid="config-version-automatic-rollback"
+            />
+          </div>
+        )}
+        {props.refused && (
+          <div>
+            <Chip
+              size="small"
               color="secondary"
               label="rolled back by the server"
-              data-testid="config-version-automatic-rollback"
+              data-testid="config-version-refused"
             />
           </div>
         )}
@@ -175,6 +193,10 @@ export const VersionHistoryCard = ({
   };
 
   const [from, to] = [...compared].sort((a, b) => a - b);
+  // The server's automatic rollback follows the version it undid.
+  const refused = new Set(
+    versions.filter(isAutomaticRollback).map(v => v.version - 1),
+  );
 
   return (
     <InfoCard title={`Version history: ${layer}`}>
@@ -214,7 +236,9 @@ export const VersionHistoryCard = ({
         <Table size="small" aria-label={`Versions of ${layer}`}>
           <TableHead>
             <TableRow>
-              <TableCell padding="checkbox">Compare</TableCell>
+              <TableCell padding="checkbox" className={classes.nowrap}>
+                Compare
+              </TableCell>
               <TableCell className={classes.nowrap}>Version</TableCell>
               <TableCell className={classes.nowrap}>Author</TableCell>
               <TableCell className={classes.nowrap}>Time</TableCell>
@@ -229,6 +253,7 @@ export const VersionHistoryCard = ({
                 key={version.version}
                 version={version}
                 latest={version.version === latestVersion}
+                refused={refused.has(version.version)}
                 compared={compared.includes(version.version)}
                 busy={busy || readOnly}
                 onCompare={() => setCompared(c => toggle(c, version.version))}

@@ -10,7 +10,7 @@ import { SWRConfig } from 'swr';
 import { EntityProvider } from '@backstage/plugin-catalog-react';
 import { PluginLifecycleApi, pluginLifecycleApiRef } from '../../../api';
 import { EntityConfigurationContent } from '../EntityConfigurationContent';
-import { entity } from './configuration';
+import { entity } from '../__fixtures__/configuration';
 
 /** A permission API that allows everything but the permissions named. */
 function permissionsExcept(denied: string[]) {
