@@ -56,6 +56,7 @@ function makeColumns(keyClass: string): TableColumn<EffectiveConfigEntry>[] {
     {
       title: 'Value',
       width: '30%',
+      cellStyle: { minWidth: 180 },
       render: entry => <ConfigValue entry={entry} />,
     },
     { title: 'Type', field: 'type' },
