@@ -14,7 +14,7 @@ function effectiveRow(key: string): HTMLElement {
 
 // Each test renders the whole tab (Material UI tables, a dialog) in jsdom,
 // which takes seconds on a busy machine.
-jest.setTimeout(20_000);
+jest.setTimeout(45_000);
 
 describe('EntityConfigurationContent', () => {
   it('shows the effective configuration with provenance and masked secrets', async () => {
