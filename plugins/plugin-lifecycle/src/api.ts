@@ -31,6 +31,10 @@ export type PluginLifecycleApi = Pick<
   | 'getConfigVersion'
   | 'diffConfigVersions'
   | 'rollbackConfiguration'
+  | 'getDeployment'
+  | 'listDeployments'
+  | 'listPluginDeployments'
+  | 'deploymentAction'
 >;
 
 /**

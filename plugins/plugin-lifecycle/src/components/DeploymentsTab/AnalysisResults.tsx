@@ -1,0 +1,189 @@
+import Box from '@material-ui/core/Box';
+import Table from '@material-ui/core/Table';
+import TableBody from '@material-ui/core/TableBody';
+import TableCell from '@material-ui/core/TableCell';
+import TableHead from '@material-ui/core/TableHead';
+import TableRow from '@material-ui/core/TableRow';
+import Typography from '@material-ui/core/Typography';
+import { makeStyles } from '@material-ui/core/styles';
+import {
+  AnalysisCriteria,
+  AnalysisRun,
+  Deployment,
+} from '@internal/plugin-lifecycle-common';
+import { RelativeTime } from '../shared/RelativeTime';
+import { formatPercent } from './format';
+import { VerdictStatus } from './PhaseStatus';
+
+const useStyles = makeStyles(theme => ({
+  run: { '& + &': { marginTop: theme.spacing(3) } },
+  nowrap: { whiteSpace: 'nowrap' },
+  breach: { color: theme.palette.error.main, fontWeight: 'bold' },
+}));
+
+/** The criteria of the analysis step a run belongs to. */
+function criteriaOf(
+  d: Deployment,
+  run: AnalysisRun,
+): AnalysisCriteria | undefined {
+  const step = d.steps[run.step];
+  return step?.kind === 'analysis' ? step.criteria : undefined;
+}
+
+const AnalysisRunView = ({
+  deployment,
+  run,
+}: {
+  deployment: Deployment;
+  run: AnalysisRun;
+}) => {
+  const classes = useStyles();
+  const criteria = criteriaOf(deployment, run);
+  const th = (text: string) => (
+    <TableCell className={classes.nowrap}>{text}</TableCell>
+  );
+  return (
+    <Box className={classes.run} data-testid="analysis-run">
+      <Box
+        display="flex"
+        flexWrap="wrap"
+        alignItems="center"
+        style={{ gap: 16 }}
+      >
+        <Typography variant="subtitle2">Step {run.step + 1}</Typography>
+        <span data-testid="analysis-verdict">
+          <VerdictStatus verdict={run.verdict} />
+        </span>
+        <Typography variant="body2" color="textSecondary">
+          window from <RelativeTime value={run.startedAt} />
+          {run.extensions > 0 &&
+            `, extended ${run.extensions} time${
+              run.extensions > 1 ? 's' : ''
+            } for too little traffic`}
+        </Typography>
+      </Box>
+      <Box style={{ overflowX: 'auto' }}>
+        <Table size="small">
+          <TableHead>
+            <TableRow>
+              {th('Version')}
+              {th('Requests (seen / needed)')}
+              {th(
+                `Success rate${
+                  criteria?.successThreshold !== undefined
+                    ? ` (min ${criteria.successThreshold} %)`
+                    : ''
+                }`,
+              )}
+              {th(
+                `Error rate${
+                  criteria?.errorThreshold !== undefined
+                    ? ` (max ${criteria.errorThreshold} %)`
+                    : ''
+                }`,
+              )}
+              {th(
+                `Latency p99${
+                  criteria?.maxLatencyP99Ms !== undefined
+                    ? ` (max ${criteria.maxLatencyP99Ms} ms)`
+                    : ''
+                }`,
+              )}
+              {th('Unhealthy instances')}
+            </TableRow>
+          </TableHead>
+          <TableBody>
+            {run.evidence.map(e => {
+              const isNew = e.version === deployment.toVersion;
+              const bad = (broken: boolean) =>
+                isNew && broken ? classes.breach : undefined;
+              return (
+                <TableRow key={e.version} data-testid={`evidence-${e.version}`}>
+                  <TableCell className={classes.nowrap}>
+                    {e.version}
+                    {isNew ? ' (new)' : ''}
+                  </TableCell>
+                  <TableCell
+                    className={`${classes.nowrap} ${
+                      bad(e.requests < run.minRequests) ?? ''
+                    }`}
+                  >
+                    {isNew ? `${e.requests} / ${run.minRequests}` : e.requests}
+                  </TableCell>
+                  <TableCell
+                    className={bad(
+                      criteria?.successThreshold !== undefined &&
+                        e.successRate !== undefined &&
+                        e.successRate < criteria.successThreshold,
+                    )}
+                  >
+                    {formatPercent(e.successRate)}
+                  </TableCell>
+                  <TableCell
+                    className={bad(
+                      criteria?.errorThreshold !== undefined &&
+                        e.errorRate !== undefined &&
+                        e.errorRate > criteria.errorThreshold,
+                    )}
+                  >
+                    {formatPercent(e.errorRate)}
+                  </TableCell>
+                  <TableCell
+                    className={bad(
+                      criteria?.maxLatencyP99Ms !== undefined &&
+                        e.p99Ms !== undefined &&
+                        e.p99Ms > criteria.maxLatencyP99Ms,
+                    )}
+                  >
+                    {e.p99Ms === undefined ? '-' : `${e.p99Ms} ms`}
+                  </TableCell>
+                  <TableCell className={bad(e.unhealthyInstances > 0)}>
+                    {e.unhealthyInstances}
+                  </TableCell>
+                </TableRow>
+              );
+            })}
+          </TableBody>
+        </Table>
+      </Box>
+      {run.reasons.length > 0 && (
+        <ul data-testid="analysis-reasons">
+          {run.reasons.map(reason => (
+            <li key={reason}>
+              <Typography variant="body2">{reason}</Typography>
+            </li>
+          ))}
+        </ul>
+      )}
+      {run.providers?.map(p => (
+        <Typography key={p.name} variant="body2">
+          {p.name}: {p.verdict}
+          {p.message ? ` (${p.message})` : ''}
+        </Typography>
+      ))}
+    </Box>
+  );
+};
+
+/** Every analysis window of the deployment, newest first, with its evidence and verdict. */
+export const AnalysisResults = ({ deployment }: { deployment: Deployment }) => {
+  if (deployment.analysis.length === 0) {
+    return (
+      <Typography variant="body2" color="textSecondary">
+        No analysis has run yet.
+      </Typography>
+    );
+  }
+  const runs = [...deployment.analysis].reverse();
+  return (
+    <>
+      {runs.map(run => (
+        <AnalysisRunView
+          key={`${run.step}-${run.startedAt}`}
+          deployment={deployment}
+          run={run}
+        />
+      ))}
+    </>
+  );
+};
