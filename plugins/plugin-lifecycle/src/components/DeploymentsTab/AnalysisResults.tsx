@@ -18,6 +18,7 @@ import { VerdictStatus } from './PhaseStatus';
 const useStyles = makeStyles(theme => ({
   run: { '& + &': { marginTop: theme.spacing(3) } },
   nowrap: { whiteSpace: 'nowrap' },
+  header: { whiteSpace: 'nowrap', verticalAlign: 'bottom' },
   breach: { color: theme.palette.error.main, fontWeight: 'bold' },
 }));
 
@@ -39,9 +40,20 @@ const AnalysisRunView = ({
 }) => {
   const classes = useStyles();
   const criteria = criteriaOf(deployment, run);
-  const th = (text: string) => (
-    <TableCell className={classes.nowrap}>{text}</TableCell>
+  // A header and its threshold on two lines: narrow columns at 800 px
+  // without breaking words.
+  const th = (text: string, limit?: string) => (
+    <TableCell className={classes.header}>
+      {text}
+      {limit && (
+        <Typography variant="caption" component="div" color="textSecondary">
+          {limit}
+        </Typography>
+      )}
+    </TableCell>
   );
+  const max = (value: number | undefined, unit: string) =>
+    value === undefined ? undefined : `max ${value}${unit}`;
   return (
     <Box className={classes.run} data-testid="analysis-run">
       <Box
@@ -67,29 +79,16 @@ const AnalysisRunView = ({
           <TableHead>
             <TableRow>
               {th('Version')}
-              {th('Requests (seen / needed)')}
+              {th('Requests', 'seen / needed')}
               {th(
-                `Success rate${
-                  criteria?.successThreshold !== undefined
-                    ? ` (min ${criteria.successThreshold} %)`
-                    : ''
-                }`,
+                'Success',
+                criteria?.successThreshold === undefined
+                  ? undefined
+                  : `min ${criteria.successThreshold} %`,
               )}
-              {th(
-                `Error rate${
-                  criteria?.errorThreshold !== undefined
-                    ? ` (max ${criteria.errorThreshold} %)`
-                    : ''
-                }`,
-              )}
-              {th(
-                `Latency p99${
-                  criteria?.maxLatencyP99Ms !== undefined
-                    ? ` (max ${criteria.maxLatencyP99Ms} ms)`
-                    : ''
-                }`,
-              )}
-              {th('Unhealthy instances')}
+              {th('Errors', max(criteria?.errorThreshold, ' %'))}
+              {th('p99', max(criteria?.maxLatencyP99Ms, ' ms'))}
+              {th('Unhealthy')}
             </TableRow>
           </TableHead>
           <TableBody>

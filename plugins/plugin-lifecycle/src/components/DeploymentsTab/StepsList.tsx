@@ -3,6 +3,7 @@ import TableBody from '@material-ui/core/TableBody';
 import TableCell from '@material-ui/core/TableCell';
 import TableHead from '@material-ui/core/TableHead';
 import TableRow from '@material-ui/core/TableRow';
+import Typography from '@material-ui/core/Typography';
 import { makeStyles } from '@material-ui/core/styles';
 import { Deployment } from '@internal/plugin-lifecycle-common';
 import { RelativeTime } from '../shared/RelativeTime';
@@ -15,10 +16,12 @@ const useStyles = makeStyles(theme => ({
     '& td': { fontWeight: theme.typography.fontWeightBold as number },
   },
   nowrap: { whiteSpace: 'nowrap' },
-  message: { minWidth: 160, wordBreak: 'break-word' },
+  // The note goes under the step, so that the table fits 800 px.
+  step: { minWidth: 180 },
+  note: { display: 'block', overflowWrap: 'anywhere' },
 }));
 
-/** The deployment's steps in order, the current one marked, each with its status. */
+/** The deployment's steps in order, the current one marked, each with its status and note. */
 export const StepsList = ({ deployment }: { deployment: Deployment }) => {
   const classes = useStyles();
   const active = deployment.currentStep < deployment.steps.length;
@@ -31,7 +34,6 @@ export const StepsList = ({ deployment }: { deployment: Deployment }) => {
           <TableCell className={classes.nowrap}>Status</TableCell>
           <TableCell className={classes.nowrap}>Started</TableCell>
           <TableCell className={classes.nowrap}>Took</TableCell>
-          <TableCell className={classes.nowrap}>Note</TableCell>
         </TableRow>
       </TableHead>
       <TableBody>
@@ -54,8 +56,17 @@ export const StepsList = ({ deployment }: { deployment: Deployment }) => {
                 {step.index + 1}
                 {current ? ' ▸' : ''}
               </TableCell>
-              <TableCell className={classes.nowrap}>
+              <TableCell className={classes.step}>
                 {describeStep(step)}
+                {step.message && (
+                  <Typography
+                    variant="caption"
+                    color="textSecondary"
+                    className={classes.note}
+                  >
+                    {step.message}
+                  </Typography>
+                )}
               </TableCell>
               <TableCell className={classes.nowrap}>
                 <StepStatus status={step.status} />
@@ -64,7 +75,6 @@ export const StepsList = ({ deployment }: { deployment: Deployment }) => {
                 <RelativeTime value={step.startedAt} placeholder="" />
               </TableCell>
               <TableCell className={classes.nowrap}>{took}</TableCell>
-              <TableCell className={classes.message}>{step.message}</TableCell>
             </TableRow>
           );
         })}

@@ -25,7 +25,13 @@ describe('trafficTimeline', () => {
       old: 100,
       new: 0,
     });
-    expect(points.map(p => p.new)).toEqual([0, 20, 0]);
+    // Back to 0 when the analysis failed (13 s), not only at the end (20 s).
+    expect(points.map(p => [p.t, p.new])).toEqual([
+      [t(rolledBackCanary.createdAt), 0],
+      [t('2025-03-01T10:00:10.000Z'), 20],
+      [t('2025-03-01T10:00:13.000Z'), 0],
+      [t(rolledBackCanary.finishedAt!), 0],
+    ]);
   });
 
   it('moves everything to the new version at finish when no weight was set (rolling)', () => {

@@ -12,7 +12,7 @@ export interface TrafficPoint {
  * The traffic split over a rollout, from the steps' times and weights: the
  * new version starts at 0, each `setWeight` step sets its share when it
  * took effect (its end; its start while it runs), `finish` moves everything
- * to it, and the last point is the split the deployment reports now (or
+ * to it, a failed step (the start of a rollback) moves everything back, and the last point is the split the deployment reports now (or
  * when it ended). Strategies that move traffic by instance counts
  * (rolling, recreate) have only the first and the last point.
  */
@@ -37,6 +37,11 @@ export function trafficTimeline(
   add(Date.parse(d.createdAt), 0);
   for (const step of d.steps) {
     const at = step.finishedAt ?? step.startedAt;
+    if (step.status === 'failed' && step.finishedAt) {
+      // A failed step rolls back: traffic returns to the old version first.
+      add(Date.parse(step.finishedAt), 0);
+      continue;
+    }
     if (!at || (step.status !== 'succeeded' && step.status !== 'running')) {
       continue;
     }
