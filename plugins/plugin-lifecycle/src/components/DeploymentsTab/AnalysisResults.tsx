@@ -12,11 +12,15 @@ import {
   Deployment,
 } from '@internal/plugin-lifecycle-common';
 import { RelativeTime } from '../shared/RelativeTime';
-import { formatPercent } from './format';
+import { formatLatency, formatPercent } from './format';
 import { VerdictStatus } from './PhaseStatus';
 
 const useStyles = makeStyles(theme => ({
   run: { '& + &': { marginTop: theme.spacing(3) } },
+  // Compact, unwrapped cells: the table fits the card at 800 px.
+  table: {
+    '& td, & th': { padding: theme.spacing(0.75, 1), whiteSpace: 'nowrap' },
+  },
   nowrap: { whiteSpace: 'nowrap' },
   header: { whiteSpace: 'nowrap', verticalAlign: 'bottom' },
   breach: { color: theme.palette.error.main, fontWeight: 'bold' },
@@ -75,7 +79,7 @@ const AnalysisRunView = ({
         </Typography>
       </Box>
       <Box style={{ overflowX: 'auto' }}>
-        <Table size="small">
+        <Table size="small" className={classes.table}>
           <TableHead>
             <TableRow>
               {th('Version')}
@@ -134,7 +138,7 @@ const AnalysisRunView = ({
                         e.p99Ms > criteria.maxLatencyP99Ms,
                     )}
                   >
-                    {e.p99Ms === undefined ? '-' : `${e.p99Ms} ms`}
+                    {formatLatency(e.p99Ms)}
                   </TableCell>
                   <TableCell className={bad(e.unhealthyInstances > 0)}>
                     {e.unhealthyInstances}

@@ -187,6 +187,7 @@ describe('EntityDeploymentsContent', () => {
     );
     const evidence = within(screen.getByTestId('evidence-1.1.0'));
     expect(evidence.getByText('12 / 50')).toBeInTheDocument();
+    expect(evidence.getByText('14 ms')).toBeInTheDocument();
     expect(screen.getByTestId('analysis-verdict')).toHaveTextContent('running');
 
     // The earlier deployment is in the table, the active one is not.

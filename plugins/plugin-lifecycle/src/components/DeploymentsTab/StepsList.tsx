@@ -15,25 +15,30 @@ const useStyles = makeStyles(theme => ({
     backgroundColor: theme.palette.action.selected,
     '& td': { fontWeight: theme.typography.fontWeightBold as number },
   },
+  // Compact cells: the table fits the card at 800 px.
+  table: { '& td, & th': { padding: theme.spacing(0.75, 1) } },
   nowrap: { whiteSpace: 'nowrap' },
   // The note goes under the step, so that the table fits 800 px.
   step: { minWidth: 180 },
   note: { display: 'block', overflowWrap: 'anywhere' },
 }));
 
-/** The deployment's steps in order, the current one marked, each with its status and note. */
+/** The deployment's steps in order, the current one marked, each with its status, note, start and duration. */
 export const StepsList = ({ deployment }: { deployment: Deployment }) => {
   const classes = useStyles();
   const active = deployment.currentStep < deployment.steps.length;
   return (
-    <Table size="small" data-testid="deployment-steps">
+    <Table
+      size="small"
+      className={classes.table}
+      data-testid="deployment-steps"
+    >
       <TableHead>
         <TableRow>
           <TableCell className={classes.nowrap}>#</TableCell>
           <TableCell className={classes.nowrap}>Step</TableCell>
           <TableCell className={classes.nowrap}>Status</TableCell>
           <TableCell className={classes.nowrap}>Started</TableCell>
-          <TableCell className={classes.nowrap}>Took</TableCell>
         </TableRow>
       </TableHead>
       <TableBody>
@@ -73,8 +78,16 @@ export const StepsList = ({ deployment }: { deployment: Deployment }) => {
               </TableCell>
               <TableCell className={classes.nowrap}>
                 <RelativeTime value={step.startedAt} placeholder="" />
+                {took && (
+                  <Typography
+                    variant="caption"
+                    color="textSecondary"
+                    className={classes.note}
+                  >
+                    took {took}
+                  </Typography>
+                )}
               </TableCell>
-              <TableCell className={classes.nowrap}>{took}</TableCell>
             </TableRow>
           );
         })}

@@ -34,6 +34,12 @@ export function formatPercent(value: number | undefined): string {
   return `${Math.round(value * 10) / 10} %`;
 }
 
+/** A latency in ms, rounded to what is worth reading: `0.8 ms`, `22 ms`. */
+export function formatLatency(ms: number | undefined): string {
+  if (ms === undefined || !Number.isFinite(ms)) return '-';
+  return ms < 10 ? `${Math.round(ms * 10) / 10} ms` : `${Math.round(ms)} ms`;
+}
+
 /** What a step does, in a few words. */
 export function describeStep(step: DeploymentStep): string {
   switch (step.kind) {

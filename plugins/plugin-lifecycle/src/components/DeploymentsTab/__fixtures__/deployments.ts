@@ -100,7 +100,7 @@ export const analysingCanary: Deployment = base({
           requests: 12,
           successRate: 100,
           errorRate: 0,
-          p99Ms: 14,
+          p99Ms: 14.3179,
           unhealthyInstances: 0,
         },
         {
