@@ -27,6 +27,12 @@ describe('plugin-lifecycle alpha', () => {
     ).toBeDefined();
   });
 
+  it('has a Deployments tab', () => {
+    expect(
+      plugin.getExtension('entity-content:plugin-lifecycle/deployments'),
+    ).toBeDefined();
+  });
+
   it('shows the tab only for entities linked to a managed plugin', () => {
     expect(
       isPluginLifecycleAvailable(

@@ -94,6 +94,26 @@ export const entityHealthContent = EntityContentBlueprint.make({
 });
 
 /**
+ * The "Deployments" tab of entities annotated with
+ * `plugin-lifecycle.backstage.io/plugin-id`: the managed plugin's rollout
+ * in progress, its earlier ones, and a form that starts an update.
+ *
+ * @alpha
+ */
+export const entityDeploymentsContent = EntityContentBlueprint.make({
+  name: 'deployments',
+  params: {
+    path: 'deployments',
+    title: 'Deployments',
+    filter: isPluginLifecycleAvailable,
+    loader: () =>
+      import('./components/DeploymentsTab').then(m => (
+        <m.EntityDeploymentsContent />
+      )),
+  },
+});
+
+/**
  * The plugin-lifecycle frontend plugin for the new frontend system.
  *
  * @alpha
@@ -107,5 +127,6 @@ export default createFrontendPlugin({
     entityLifecycleContent,
     entityConfigurationContent,
     entityHealthContent,
+    entityDeploymentsContent,
   ],
 });

@@ -33,6 +33,10 @@ export type PluginLifecycleApi = Pick<
   | 'getConfigVersion'
   | 'diffConfigVersions'
   | 'rollbackConfiguration'
+  | 'getDeployment'
+  | 'listDeployments'
+  | 'listPluginDeployments'
+  | 'deploymentAction'
 >;
 
 /**

@@ -1,6 +1,6 @@
 /**
  * Frontend of the plugin-lifecycle plugins: entity content tabs that show and
- * drive the lifecycle, the health and the configuration of the plugin service an entity
+ * drive the lifecycle, the health, the deployments and the configuration of the plugin service an entity
  * is annotated with.
  *
  * The new-frontend-system plugin is the default export of
@@ -17,6 +17,7 @@ export {
   EntityHealthContent,
   type EntityHealthContentProps,
 } from './components/HealthTab';
+export { EntityDeploymentsContent } from './components/DeploymentsTab';
 export { pluginLifecycleApiRef, type PluginLifecycleApi } from './api';
 export {
   PluginLifecycleClient,
