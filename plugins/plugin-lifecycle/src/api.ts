@@ -18,6 +18,8 @@ export type PluginLifecycleApi = Pick<
   | 'getPlugin'
   | 'getHistory'
   | 'getPluginHealth'
+  | 'listDeployments'
+  | 'listPluginDeployments'
   | 'installPlugin'
   | 'updatePlugin'
   | 'runCommand'

@@ -17,6 +17,11 @@ export {
   EntityHealthContent,
   type EntityHealthContentProps,
 } from './components/HealthTab';
+export {
+  PluginLifecycleFleetPage,
+  PluginLifecycleFleetContent,
+} from './components/FleetPage';
+export { EntityPluginLifecycleCard } from './components/OverviewCard';
 export { pluginLifecycleApiRef, type PluginLifecycleApi } from './api';
 export {
   PluginLifecycleClient,

@@ -1,0 +1,144 @@
+import { Page } from '@playwright/test';
+import { test, expect, captureScreens } from './fixtures';
+import {
+  SAMPLE_ENTITY,
+  ensureRunning,
+  openLifecycle,
+  signIn,
+} from './samplePlugin';
+
+/**
+ * The fleet page, the Overview card and the scaffolder template in a real
+ * browser against the real backend: the sidebar item opens the page, which
+ * lists both sample plugins; the sample plugin started in another tab turns
+ * running on the page without a reload; its row leads to the entity, whose
+ * Overview shows the card; the template is on the Create page.
+ *
+ * Named to run after lifecycle.test.ts (files run in name order, one
+ * worker): that test expects a plugin that was never installed, and an
+ * uninstalled plugin is not that (it stays listed, inactive). Whatever state
+ * the sample plugin is in, it is brought to running here and left
+ * uninstalled at the end.
+ */
+const PLUGIN = 'sample-http-service';
+
+/** Stops and uninstalls the sample plugin, from whatever state it is in. */
+async function ensureUninstalled(page: Page) {
+  const { state, notInstalled } = await openLifecycle(page);
+  if (await notInstalled.isVisible()) {
+    return;
+  }
+  if ((await state.textContent()) === 'running') {
+    await page.getByRole('button', { name: 'Stop', exact: true }).click();
+    await expect(state).toHaveText('installed', { timeout: 60_000 });
+  }
+  if ((await state.textContent()) !== 'inactive') {
+    await page.getByRole('button', { name: 'Uninstall', exact: true }).click();
+    await expect(state).toHaveText('inactive', { timeout: 60_000 });
+  }
+}
+
+/** A second tab of the signed-in browser (the guest session is shared). */
+async function secondTab(page: Page) {
+  const other = await page.context().newPage();
+  await other.goto('/');
+  const enter = other.getByRole('button', { name: 'Enter' });
+  const nav = other.getByRole('navigation', { name: 'sidebar nav' });
+  await expect(enter.or(nav)).toBeVisible();
+  if (await enter.isVisible()) {
+    await enter.click();
+  }
+  await expect(nav).toBeVisible();
+  return other;
+}
+
+/** The fleet table's row of a plugin. */
+function fleetRow(page: Page, pluginId: string) {
+  return page
+    .getByTestId('fleet-table')
+    .getByRole('row')
+    .filter({
+      has: page.getByTestId('fleet-plugin').getByText(pluginId, {
+        exact: true,
+      }),
+    });
+}
+
+test('the fleet page lists the managed plugins and follows them live', async ({
+  page,
+}) => {
+  test.setTimeout(300_000);
+  await signIn(page);
+  // A known start: not running, so that the start below is a change to see.
+  await ensureUninstalled(page);
+
+  try {
+    const nav = page.getByRole('navigation', { name: 'sidebar nav' });
+    await nav.getByRole('link', { name: 'Plugin fleet' }).click();
+    await expect(page).toHaveURL(/\/plugin-lifecycle$/);
+
+    const http = fleetRow(page, PLUGIN);
+    const grpc = fleetRow(page, 'sample-grpc-service');
+    await expect(http.getByTestId('lifecycle-state')).toHaveText(
+      /^(inactive|not installed)$/,
+    );
+    await expect(grpc.getByTestId('lifecycle-state')).toBeVisible();
+    await expect(http.getByRole('link', { name: PLUGIN })).toHaveAttribute(
+      'href',
+      SAMPLE_ENTITY,
+    );
+
+    // Started in another tab: this one follows without a reload.
+    await page.evaluate(() => {
+      (window as any).fleetPageNotReloaded = true;
+    });
+    const other = await secondTab(page);
+    await ensureRunning(other);
+    await other.close();
+    await expect(http.getByTestId('lifecycle-state')).toHaveText('running', {
+      timeout: 60_000,
+    });
+    await expect(http.getByTestId('fleet-version')).toHaveText('1.0.0');
+    await expect(http.getByTestId('fleet-health')).toHaveText(
+      /healthy|starting/,
+      { timeout: 60_000 },
+    );
+    expect(
+      await page.evaluate(() => (window as any).fleetPageNotReloaded),
+    ).toBe(true);
+
+    // The filters narrow the table.
+    await page.getByLabel('State').click();
+    await page.getByRole('option', { name: 'running' }).click();
+    await expect(http).toBeVisible();
+    await expect(grpc).toHaveCount(0);
+    await page.getByLabel('State').click();
+    await page.getByRole('option', { name: 'any' }).click();
+    await page.getByLabel('Search').fill('grpc');
+    await expect(grpc).toBeVisible();
+    await expect(http).toHaveCount(0);
+    await page.getByLabel('Search').fill('');
+    await expect(http).toBeVisible();
+    await captureScreens(page, 'fleet');
+
+    // The row leads to the entity, whose Overview shows the card.
+    await http.getByRole('link', { name: PLUGIN }).click();
+    await expect(page).toHaveURL(new RegExp(`${SAMPLE_ENTITY}$`));
+    const card = page.getByTestId('plugin-lifecycle-overview');
+    await expect(card.getByTestId('lifecycle-state')).toHaveText('running');
+    await expect(card.getByTestId('overview-version')).toHaveText('1.0.0');
+    await expect(card.getByTestId('overview-rollout')).toHaveText('none');
+    await expect(card.getByTestId('overview-health')).toHaveText(
+      /healthy|starting/,
+    );
+    await captureScreens(page, 'entity-overview');
+    await card.getByRole('link', { name: 'Health', exact: true }).click();
+    await expect(page).toHaveURL(new RegExp(`${SAMPLE_ENTITY}/health$`));
+
+    // The template is on the Create page.
+    await nav.getByRole('link', { name: 'Create', exact: true }).click();
+    await expect(page.getByText('Managed plugin service')).toBeVisible();
+  } finally {
+    await ensureUninstalled(page);
+  }
+});
