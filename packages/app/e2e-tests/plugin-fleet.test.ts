@@ -182,10 +182,17 @@ test('the template on the Create page installs and starts the sample plugin', as
     await page.getByRole('button', { name: 'Create' }).click();
 
     // The steps that can run here ran: the file was written, the plugin
-    // installed and started; registering was skipped (no URL given).
-    await expect(page.getByRole('link', { name: 'Plugin fleet' })).toBeVisible({
-      timeout: 120_000,
-    });
+    // installed and started (the install step's output says so); registering
+    // was skipped (no URL given).
+    await expect(
+      page.getByText(`${PLUGIN} 1.0.0 is running (operation`),
+    ).toBeVisible({ timeout: 120_000 });
+    await page.getByRole('button', { name: 'Show logs' }).click();
+    await expect(
+      page.getByText(
+        'Skipping step register because its if condition was false',
+      ),
+    ).toBeVisible();
     await captureScreens(page, 'template-done');
     const { state } = await openLifecycle(page);
     await expect(state).toHaveText('running', { timeout: 60_000 });

@@ -132,6 +132,8 @@ export const fleetPage = PageBlueprint.make({
 export const entityOverviewCard = EntityCardBlueprint.make({
   name: 'overview',
   params: {
+    // Beside "About": what a reader of the Overview looks at first.
+    type: 'info',
     filter: isPluginLifecycleAvailable,
     loader: () =>
       import('./components/OverviewCard').then(m => (

@@ -25,9 +25,11 @@ const PluginCell = ({ row }: { row: FleetRow }) => {
   return (
     <div data-testid="fleet-plugin">
       {row.entity ? (
-        <Link to={entityLink(row.entity)}>{row.pluginId}</Link>
+        <Link to={entityLink(row.entity)} style={{ whiteSpace: 'nowrap' }}>
+          {row.pluginId}
+        </Link>
       ) : (
-        <span>{row.pluginId}</span>
+        <span style={{ whiteSpace: 'nowrap' }}>{row.pluginId}</span>
       )}
       {title && title !== row.pluginId ? (
         <Typography variant="caption" color="textSecondary" component="div">
@@ -102,7 +104,11 @@ export const FleetTable = ({ rows, title }: FleetTableProps) => {
       {
         title: 'Changed',
         field: 'updatedAt',
-        render: row => <RelativeTime value={row.updatedAt} />,
+        render: row => (
+          <span style={{ whiteSpace: 'nowrap' }}>
+            <RelativeTime value={row.updatedAt} />
+          </span>
+        ),
       },
     ],
     [],
