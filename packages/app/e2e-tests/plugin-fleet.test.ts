@@ -60,6 +60,18 @@ async function secondTab(page: Page) {
   return other;
 }
 
+/** Picks an option of a filter select, and waits for its menu to close. */
+async function chooseFilter(
+  page: Page,
+  filter: 'state' | 'health',
+  option: string,
+) {
+  await page.locator(`#fleet-filter-${filter}`).click();
+  const menu = page.getByRole('listbox');
+  await menu.getByRole('option', { name: option, exact: true }).click();
+  await expect(menu).toBeHidden();
+}
+
 /** The fleet table's row of a plugin. */
 function fleetRow(page: Page, pluginId: string) {
   return page
@@ -118,12 +130,10 @@ test('the fleet page lists the managed plugins and follows them live', async ({
     ).toBe(true);
 
     // The filters narrow the table.
-    await page.getByLabel('State').click();
-    await page.getByRole('option', { name: 'running' }).click();
+    await chooseFilter(page, 'state', 'running');
     await expect(http).toBeVisible();
     await expect(grpc).toHaveCount(0);
-    await page.getByLabel('State').click();
-    await page.getByRole('option', { name: 'any' }).click();
+    await chooseFilter(page, 'state', 'any');
     await page.getByLabel('Search').fill('grpc');
     await expect(grpc).toBeVisible();
     await expect(http).toHaveCount(0);
