@@ -33,6 +33,14 @@ describe('plugin-lifecycle alpha', () => {
     ).toBeDefined();
   });
 
+  it('has a fleet page with a sidebar item and an Overview card', () => {
+    expect(plugin.getExtension('page:plugin-lifecycle')).toBeDefined();
+    expect(
+      plugin.getExtension('entity-card:plugin-lifecycle/overview'),
+    ).toBeDefined();
+    expect(plugin.routes.fleet).toBeDefined();
+  });
+
   it('shows the tab only for entities linked to a managed plugin', () => {
     expect(
       isPluginLifecycleAvailable(

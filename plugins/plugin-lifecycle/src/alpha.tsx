@@ -1,16 +1,23 @@
+import FleetIcon from '@material-ui/icons/DeviceHub';
 import {
   ApiBlueprint,
+  PageBlueprint,
   createFrontendPlugin,
   discoveryApiRef,
   fetchApiRef,
 } from '@backstage/frontend-plugin-api';
 import { Entity } from '@backstage/catalog-model';
-import { EntityContentBlueprint } from '@backstage/plugin-catalog-react/alpha';
+import { Content } from '@backstage/core-components';
+import {
+  EntityCardBlueprint,
+  EntityContentBlueprint,
+} from '@backstage/plugin-catalog-react/alpha';
 import {
   PLUGIN_ID_ANNOTATION,
   PluginLifecycleClient,
 } from '@internal/plugin-lifecycle-common';
 import { pluginLifecycleApiRef } from './api';
+import { fleetRouteRef } from './routes';
 
 /**
  * Whether an entity is linked to a managed plugin.
@@ -114,6 +121,48 @@ export const entityDeploymentsContent = EntityContentBlueprint.make({
 });
 
 /**
+ * The fleet page at `/plugin-lifecycle`: every managed plugin with its
+ * state, health, rollout and owner. Its title and icon make the app's
+ * sidebar list it (nav items come from pages with a route ref).
+ *
+ * @alpha
+ */
+export const fleetPage = PageBlueprint.make({
+  params: {
+    path: '/plugin-lifecycle',
+    title: 'Plugin fleet',
+    icon: <FleetIcon />,
+    routeRef: fleetRouteRef,
+    loader: () =>
+      import('./components/FleetPage').then(m => (
+        <Content>
+          <m.PluginLifecycleFleetContent />
+        </Content>
+      )),
+  },
+});
+
+/**
+ * A card on the Overview tab of entities annotated with
+ * `plugin-lifecycle.backstage.io/plugin-id`: state, version, health and
+ * active rollout of the managed plugin.
+ *
+ * @alpha
+ */
+export const entityOverviewCard = EntityCardBlueprint.make({
+  name: 'overview',
+  params: {
+    // Beside "About": what a reader of the Overview looks at first.
+    type: 'info',
+    filter: isPluginLifecycleAvailable,
+    loader: () =>
+      import('./components/OverviewCard').then(m => (
+        <m.EntityPluginLifecycleCard />
+      )),
+  },
+});
+
+/**
  * The plugin-lifecycle frontend plugin for the new frontend system.
  *
  * @alpha
@@ -122,11 +171,16 @@ export default createFrontendPlugin({
   pluginId: 'plugin-lifecycle',
   title: 'Plugin Lifecycle',
   info: { packageJson: () => import('../package.json') },
+  routes: { fleet: fleetRouteRef },
   extensions: [
+    fleetPage,
+    entityOverviewCard,
     pluginLifecycleApi,
+    // Tabs in the order of the design: Lifecycle, Health, Deployments,
+    // Configuration.
     entityLifecycleContent,
-    entityConfigurationContent,
     entityHealthContent,
     entityDeploymentsContent,
+    entityConfigurationContent,
   ],
 });

@@ -18,6 +18,11 @@ export {
   type EntityHealthContentProps,
 } from './components/HealthTab';
 export { EntityDeploymentsContent } from './components/DeploymentsTab';
+export {
+  PluginLifecycleFleetPage,
+  PluginLifecycleFleetContent,
+} from './components/FleetPage';
+export { EntityPluginLifecycleCard } from './components/OverviewCard';
 export { pluginLifecycleApiRef, type PluginLifecycleApi } from './api';
 export {
   PluginLifecycleClient,
