@@ -1,9 +1,9 @@
-import { test, expect, Page } from '@playwright/test';
+import { test, expect } from '@playwright/test';
 import {
   signIn,
   SAMPLE_ENTITY,
   ensureRunning,
-  openLifecycle,
+  stopAndUninstall,
 } from './samplePlugin';
 
 /**
@@ -16,21 +16,6 @@ import {
  * end so that nothing is left running.
  */
 const PROBES = ['startup', 'readiness', 'liveness'];
-
-async function stopAndUninstall(page: Page) {
-  const { state, notInstalled } = await openLifecycle(page);
-  if (await notInstalled.isVisible()) {
-    return;
-  }
-  if ((await state.textContent()) === 'running') {
-    await page.getByRole('button', { name: 'Stop', exact: true }).click();
-    await expect(state).toHaveText('installed', { timeout: 60_000 });
-  }
-  if ((await state.textContent()) !== 'inactive') {
-    await page.getByRole('button', { name: 'Uninstall', exact: true }).click();
-    await expect(state).toHaveText('inactive', { timeout: 60_000 });
-  }
-}
 
 test('shows the probes of the running sample plugin passing', async ({
   page,

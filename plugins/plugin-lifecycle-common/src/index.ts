@@ -17,6 +17,7 @@ export * from './api/operations';
 export * from './api/health';
 export * from './api/deployments';
 export * from './api/signals';
+export * from './api/versions';
 export * from './permissions';
 export * from './routes';
 export * from './client/PluginLifecycleClient';
