@@ -28,7 +28,8 @@ export async function openLifecycle(page: Page) {
  * closes its list.
  */
 export async function typeVersion(page: Page, label: string, version: string) {
-  const field = page.getByLabel(label, { exact: true });
+  // By role: the open list of versions carries the same label.
+  const field = page.getByRole('textbox', { name: label, exact: true });
   await field.fill(version);
   await field.press('Escape');
   await expect(field).toHaveValue(version);

@@ -10,7 +10,7 @@ import {
   notFound,
   renderContent,
   responseError,
-} from './__fixtures__/lifecycle';
+} from './__testUtils__/lifecycle';
 
 // Full renders take seconds on a busy two-core machine.
 jest.setTimeout(20_000);

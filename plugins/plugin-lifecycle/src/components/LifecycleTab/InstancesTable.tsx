@@ -79,7 +79,9 @@ export const InstancesTable = ({
   instances,
   endedInstances = [],
 }: InstancesTableProps) => {
-  const [showEnded, setShowEnded] = useState(false);
+  const [toggled, setShowEnded] = useState(false);
+  // Off when nothing ended (after an uninstall, say), whatever was chosen.
+  const showEnded = toggled && endedInstances.length > 0;
   const rows = showEnded ? [...instances, ...endedInstances] : instances;
   return (
     <div data-testid="instances-table">

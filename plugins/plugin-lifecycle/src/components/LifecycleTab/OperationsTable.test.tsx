@@ -10,11 +10,12 @@ import {
   operationRows,
   renderContent,
   responseError,
-} from './__fixtures__/lifecycle';
+} from './__testUtils__/lifecycle';
 import { rollbackCandidate } from './operationActions';
 
-// Full renders take seconds on a busy two-core machine.
-jest.setTimeout(20_000);
+// Full renders take seconds on a busy two-core machine (more while a
+// queued operation makes the tab poll).
+jest.setTimeout(60_000);
 
 /** A succeeded update from 1.2.2 to 1.2.3 (the fake plugin's version). */
 const succeededUpdate = makeOperation({
@@ -305,7 +306,7 @@ describe('EntityLifecycleContent operations', () => {
     await waitFor(
       () =>
         expect(screen.getByRole('button', { name: 'Refresh' })).toBeEnabled(),
-      { timeout: 5_000 },
+      { timeout: 10_000 },
     );
     expect(screen.getByRole('button', { name: 'Stop' })).toBeEnabled();
   });

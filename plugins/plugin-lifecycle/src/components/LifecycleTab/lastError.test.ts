@@ -1,5 +1,5 @@
 import { StateTransition } from '@internal/plugin-lifecycle-common';
-import { history, makeOperation } from './__fixtures__/lifecycle';
+import { history, makeOperation } from './__testUtils__/lifecycle';
 import { lastErrorView } from './lastError';
 
 const failed: StateTransition = {
