@@ -102,6 +102,15 @@ function fakeApi(
 ) {
   return {
     getPlugin: jest.fn(async () => plugin),
+    listVersions: jest.fn(async () => ({
+      pluginId: 'sample-http-service',
+      source: 'tarball',
+      items: [
+        { version: '2.1.0', current: false, installed: false },
+        { version: '1.1.0', current: false, installed: false },
+        { version: '1.0.0', current: true, installed: true },
+      ],
+    })),
     listPluginDeployments: jest.fn(
       async (_id: string, filter?: { active?: boolean }) =>
         filter?.active
@@ -375,6 +384,20 @@ describe('the update form', () => {
     fireEvent.mouseDown(form.getByRole('button', { name: /Strategy/ }));
     fireEvent.click(await screen.findByRole('option', { name: label }));
   }
+
+  it('offers the versions of the artifact source, newest first', async () => {
+    const api = fakeApi([succeededRolling]);
+    await render(api);
+    await screen.findByText('Start an update');
+    fireEvent.mouseDown(screen.getByLabelText('Version'));
+    const options = await screen.findAllByTestId('version-option');
+    expect(options.map(o => o.textContent)).toEqual([
+      '2.1.0',
+      '1.1.0',
+      '1.0.0 (current)',
+    ]);
+    expect(api.listVersions).toHaveBeenCalledWith('sample-http-service');
+  });
 
   it('checks the fields with the API schemas and shows each problem next to its field', async () => {
     const api = fakeApi([succeededRolling]);

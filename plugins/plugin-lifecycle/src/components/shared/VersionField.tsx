@@ -22,6 +22,10 @@ export interface VersionFieldProps {
   disabled?: boolean;
   /** Shown under the field, e.g. why no versions could be listed. */
   helperText?: string;
+  /** A problem with the value: shown under the field instead of the helper text. */
+  error?: string;
+  /** Extra attributes of the input element. */
+  inputProps?: Record<string, string>;
 }
 
 type Item = AvailableVersions['items'][number];
@@ -50,6 +54,8 @@ export function VersionField(props: VersionFieldProps) {
     placeholder,
     disabled,
     helperText,
+    error,
+    inputProps,
   } = props;
   const items = versions?.items ?? [];
   const byVersion = new Map(items.map(i => [i.version, i]));
@@ -90,7 +96,10 @@ export function VersionField(props: VersionFieldProps) {
           placeholder={placeholder}
           size="small"
           variant="outlined"
-          helperText={helperText}
+          helperText={error ?? helperText}
+          error={Boolean(error)}
+          inputProps={{ ...params.inputProps, ...inputProps }}
+          FormHelperTextProps={{ role: error ? 'alert' : undefined }}
         />
       )}
     />

@@ -19,7 +19,7 @@ import {
   FieldErrorsContext,
   GroupError,
   SelectInput,
-  TextInput,
+  VersionInput,
 } from './fields';
 import { StrategySettings } from './StrategySettings';
 
@@ -124,9 +124,8 @@ export const StartUpdateCard = (props: StartUpdateCardProps) => {
             alignItems="center"
             style={{ columnGap: 12 }}
           >
-            <TextInput
-              path="version"
-              label="Version"
+            <VersionInput
+              pluginId={pluginId}
               value={draft.version}
               placeholder={
                 props.currentVersion ? `now ${props.currentVersion}` : '1.2.3'

@@ -4,6 +4,11 @@ import FormControlLabel from '@material-ui/core/FormControlLabel';
 import FormHelperText from '@material-ui/core/FormHelperText';
 import MenuItem from '@material-ui/core/MenuItem';
 import TextField from '@material-ui/core/TextField';
+import { VersionField } from '../../shared/VersionField';
+import {
+  useAvailableVersions,
+  versionsHint,
+} from '../../shared/useAvailableVersions';
 
 /** The form's errors placed by field path (see `placeErrors`). */
 export const FieldErrorsContext = createContext<Record<string, string[]>>({});
@@ -58,6 +63,41 @@ export const TextInput = (props: TextInputProps) => {
         'data-path': props.path,
       }}
       FormHelperTextProps={{ role: error ? 'alert' : undefined }}
+    />
+  );
+};
+
+/** Props of {@link VersionInput}. */
+export interface VersionInputProps {
+  pluginId: string;
+  value: string;
+  placeholder?: string;
+  onChange: (value: string) => void;
+}
+
+/**
+ * The version to update to: the versions the plugin's artifact source offers
+ * (newest first) or any typed one, with its error from the form's checks.
+ */
+export const VersionInput = (props: VersionInputProps) => {
+  const error = useFieldError('version');
+  const {
+    versions,
+    loading,
+    error: listError,
+  } = useAvailableVersions(props.pluginId);
+  return (
+    <VersionField
+      id="field-version"
+      label="Version"
+      value={props.value}
+      onChange={props.onChange}
+      placeholder={props.placeholder}
+      versions={versions}
+      loading={loading}
+      helperText={versionsHint(versions, listError)}
+      error={error}
+      inputProps={{ 'data-path': 'version' }}
     />
   );
 };
