@@ -88,7 +88,11 @@ async function openForm(page: Page, version: string) {
   await page.goto(`${SAMPLE_ENTITY}/deployments`);
   const form = page.getByRole('form', { name: 'Start an update' });
   await expect(form).toBeVisible({ timeout: 30_000 });
-  await form.getByLabel('Version', { exact: true }).fill(version);
+  // By role: the open list of versions carries the same label.
+  const field = form.getByRole('textbox', { name: 'Version', exact: true });
+  await field.fill(version);
+  await field.press('Escape');
+  await expect(field).toHaveValue(version);
   await choose(page, form.getByRole('button', { name: /Strategy/ }), 'Canary');
   return form;
 }
