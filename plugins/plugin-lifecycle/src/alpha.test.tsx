@@ -27,6 +27,12 @@ describe('plugin-lifecycle alpha', () => {
     ).toBeDefined();
   });
 
+  it('shows toasts from the app root, wherever the user is', () => {
+    expect(
+      plugin.getExtension('app-root-element:plugin-lifecycle/notifier'),
+    ).toBeDefined();
+  });
+
   it('shows the tab only for entities linked to a managed plugin', () => {
     expect(
       isPluginLifecycleAvailable(

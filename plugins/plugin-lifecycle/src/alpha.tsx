@@ -1,5 +1,6 @@
 import {
   ApiBlueprint,
+  AppRootElementBlueprint,
   createFrontendPlugin,
   discoveryApiRef,
   fetchApiRef,
@@ -11,6 +12,7 @@ import {
   PluginLifecycleClient,
 } from '@internal/plugin-lifecycle-common';
 import { pluginLifecycleApiRef } from './api';
+import { PluginLifecycleNotifier } from './components/live/PluginLifecycleNotifier';
 
 /**
  * Whether an entity is linked to a managed plugin.
@@ -94,6 +96,19 @@ export const entityHealthContent = EntityContentBlueprint.make({
 });
 
 /**
+ * Toasts for the signed-in user when an operation or a deployment they
+ * started ends, anywhere in the app. Needs Backstage signals (the
+ * `@backstage/plugin-signals` app plugin and its backend): without them
+ * there are no notices and it shows nothing.
+ *
+ * @alpha
+ */
+export const pluginLifecycleNotifier = AppRootElementBlueprint.make({
+  name: 'notifier',
+  params: { element: <PluginLifecycleNotifier /> },
+});
+
+/**
  * The plugin-lifecycle frontend plugin for the new frontend system.
  *
  * @alpha
@@ -107,5 +122,6 @@ export default createFrontendPlugin({
     entityLifecycleContent,
     entityConfigurationContent,
     entityHealthContent,
+    pluginLifecycleNotifier,
   ],
 });
