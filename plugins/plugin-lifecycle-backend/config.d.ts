@@ -27,6 +27,24 @@ export interface Config {
       /** For all callers together. Default 1000. */
       maxTotal?: number;
     };
+    /** Metrics kept by the backend besides the proxy's counters. */
+    metrics?: {
+      /**
+       * The history of request rate, error rate and latency per plugin
+       * version (GET /plugins/{id}/metrics/versions, the Health tab's
+       * charts): sampled from the proxy's counters into a ring buffer per
+       * version. Kept in memory by each backend replica, of the traffic
+       * through its own data planes, and lost on restart.
+       */
+      versionHistory?: {
+        /** Milliseconds between samples (at least 100). Default 5000. */
+        sampleInterval?: number;
+        /** Milliseconds of history kept. Default 1800000 (30 minutes). */
+        retention?: number;
+        /** Most versions (of all plugins) kept at once; the longest idle goes first. Default 200. */
+        maxSeries?: number;
+      };
+    };
     /** The configuration manager. */
     configuration?: {
       /** Environments a layer may target besides `base`. Default [development, staging, production]. */

@@ -18,7 +18,9 @@ export const test = base.extend<{
       const errors: string[] = [];
       page.on('console', message => {
         if (message.type() === 'error') {
-          errors.push(message.text());
+          // With where it came from: a failed fetch says only its status.
+          const { url } = message.location();
+          errors.push(url ? `${message.text()} [${url}]` : message.text());
         }
       });
       page.on('pageerror', error => errors.push(`uncaught: ${error.message}`));

@@ -360,3 +360,35 @@ describe('readPluginLifecycleConfig: encryption keys', () => {
     expect(readKeys({ keys: [prodKey] }).activeKeyId).toBeUndefined();
   });
 });
+
+describe('readPluginLifecycleConfig: version metrics history', () => {
+  const history = (versionHistory?: object) =>
+    readPluginLifecycleConfig(
+      new ConfigReader({
+        pluginLifecycle:
+          versionHistory === undefined ? {} : { metrics: { versionHistory } },
+      }),
+    ).metrics.versionHistory;
+
+  it('keeps 30 minutes at 5 s by default, for at most 200 versions', () => {
+    expect(history()).toEqual({
+      sampleInterval: 5_000,
+      retention: 1_800_000,
+      maxSeries: 200,
+    });
+    expect(history({ sampleInterval: 1_000, retention: 60_000 })).toEqual({
+      sampleInterval: 1_000,
+      retention: 60_000,
+      maxSeries: 200,
+    });
+  });
+
+  it('names the key of a bad value', () => {
+    expect(() => history({ sampleInterval: 10 })).toThrow(
+      /pluginLifecycle\.metrics\.versionHistory\.sampleInterval/,
+    );
+    expect(() => history({ sampleInterval: 5_000, retention: 1_000 })).toThrow(
+      /pluginLifecycle\.metrics\.versionHistory: retention must be at least one sampleInterval/,
+    );
+  });
+});

@@ -95,6 +95,25 @@ const configSchema = z
       })
       .strict()
       .prefault({}),
+    // The in-memory history per plugin version behind
+    // GET /plugins/{id}/metrics/versions: retention / sampleInterval points
+    // per version, at most maxSeries versions, per replica.
+    metrics: z
+      .object({
+        versionHistory: z
+          .object({
+            sampleInterval: durationMs.min(100).default(5_000),
+            retention: durationMs.default(1_800_000),
+            maxSeries: z.number().int().min(1).default(200),
+          })
+          .strict()
+          .refine(h => h.retention >= h.sampleInterval, {
+            message: 'retention must be at least one sampleInterval',
+          })
+          .prefault({}),
+      })
+      .strict()
+      .prefault({}),
     orchestrator: z
       .object({
         maxConcurrentOperations: z.number().int().positive().default(10),

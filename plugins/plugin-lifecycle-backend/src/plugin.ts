@@ -32,6 +32,7 @@ import { HeldRequests } from './service/HeldRequests';
 import { createOrchestrationSystem } from './wiring/createOrchestrationSystem';
 import { ServiceDiscovery } from './engines/discovery/ServiceDiscovery';
 import { ProxyMetrics } from './engines/discovery/ProxyMetrics';
+import { VersionMetricsSampler } from './engines/metrics/VersionMetricsSampler';
 import { DataPlane, ServiceProxy } from './engines/discovery/ServiceProxy';
 import { NginxDataPlane } from './engines/discovery/nginx/NginxDataPlane';
 import { CustomProber } from './engines/health/probers/CustomProber';
@@ -228,6 +229,18 @@ export const pluginLifecyclePlugin = createBackendPlugin({
           passCookies: d.proxy.passCookies,
         });
 
+        // Request rate, errors and latency per version over time, from the
+        // counters both data planes feed: this replica's, in memory.
+        const history = config.metrics.versionHistory;
+        const versionHistory = VersionMetricsSampler.create({
+          source: () => proxyMetrics.snapshot().versions,
+          intervalMs: history.sampleInterval,
+          retentionMs: history.retention,
+          maxSeries: history.maxSeries,
+          logger: deps.logger.child({ engine: 'metrics' }),
+        });
+        versionHistory.start();
+
         const h = config.health;
         const probers = ProberRegistry.create({
           custom: CustomProber.create({
@@ -368,6 +381,7 @@ export const pluginLifecyclePlugin = createBackendPlugin({
         deps.lifecycle.addShutdownHook(async () => {
           const graceMs = grace.remainingMs();
           shuttingDown.abort();
+          versionHistory.stop();
           // nginx left running is let go first: the routing changes the
           // stopping engines make (probes ending) must not reach it.
           const nginxPlane =
@@ -435,6 +449,7 @@ export const pluginLifecyclePlugin = createBackendPlugin({
             authorizer,
             proxy,
             proxyMetrics,
+            versionHistory,
             shutdown: shuttingDown.signal,
             heldRequests: HeldRequests.create(config.heldRequests),
             auditor: deps.auditor,

@@ -15,6 +15,7 @@ export * from './api/headers';
 export * from './api/validationMessage';
 export * from './api/operations';
 export * from './api/health';
+export * from './api/versionMetrics';
 export * from './api/deployments';
 export * from './api/signals';
 export * from './permissions';

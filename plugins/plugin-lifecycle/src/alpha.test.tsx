@@ -33,6 +33,20 @@ describe('plugin-lifecycle alpha', () => {
     ).toBeDefined();
   });
 
+  it('has a Deployments tab', () => {
+    expect(
+      plugin.getExtension('entity-content:plugin-lifecycle/deployments'),
+    ).toBeDefined();
+  });
+
+  it('has a fleet page with a sidebar item and an Overview card', () => {
+    expect(plugin.getExtension('page:plugin-lifecycle')).toBeDefined();
+    expect(
+      plugin.getExtension('entity-card:plugin-lifecycle/overview'),
+    ).toBeDefined();
+    expect(plugin.routes.fleet).toBeDefined();
+  });
+
   it('shows the tab only for entities linked to a managed plugin', () => {
     expect(
       isPluginLifecycleAvailable(

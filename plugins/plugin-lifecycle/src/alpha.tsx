@@ -1,18 +1,25 @@
+import FleetIcon from '@material-ui/icons/DeviceHub';
 import {
   ApiBlueprint,
   AppRootElementBlueprint,
+  PageBlueprint,
   createFrontendPlugin,
   discoveryApiRef,
   fetchApiRef,
 } from '@backstage/frontend-plugin-api';
 import { Entity } from '@backstage/catalog-model';
-import { EntityContentBlueprint } from '@backstage/plugin-catalog-react/alpha';
+import { Content } from '@backstage/core-components';
+import {
+  EntityCardBlueprint,
+  EntityContentBlueprint,
+} from '@backstage/plugin-catalog-react/alpha';
 import {
   PLUGIN_ID_ANNOTATION,
   PluginLifecycleClient,
 } from '@internal/plugin-lifecycle-common';
 import { pluginLifecycleApiRef } from './api';
 import { PluginLifecycleNotifier } from './components/live/PluginLifecycleNotifier';
+import { fleetRouteRef } from './routes';
 
 /**
  * Whether an entity is linked to a managed plugin.
@@ -96,6 +103,68 @@ export const entityHealthContent = EntityContentBlueprint.make({
 });
 
 /**
+ * The "Deployments" tab of entities annotated with
+ * `plugin-lifecycle.backstage.io/plugin-id`: the managed plugin's rollout
+ * in progress, its earlier ones, and a form that starts an update.
+ *
+ * @alpha
+ */
+export const entityDeploymentsContent = EntityContentBlueprint.make({
+  name: 'deployments',
+  params: {
+    path: 'deployments',
+    title: 'Deployments',
+    filter: isPluginLifecycleAvailable,
+    loader: () =>
+      import('./components/DeploymentsTab').then(m => (
+        <m.EntityDeploymentsContent />
+      )),
+  },
+});
+
+/**
+ * The fleet page at `/plugin-lifecycle`: every managed plugin with its
+ * state, health, rollout and owner. Its title and icon make the app's
+ * sidebar list it (nav items come from pages with a route ref).
+ *
+ * @alpha
+ */
+export const fleetPage = PageBlueprint.make({
+  params: {
+    path: '/plugin-lifecycle',
+    title: 'Plugin fleet',
+    icon: <FleetIcon />,
+    routeRef: fleetRouteRef,
+    loader: () =>
+      import('./components/FleetPage').then(m => (
+        <Content>
+          <m.PluginLifecycleFleetContent />
+        </Content>
+      )),
+  },
+});
+
+/**
+ * A card on the Overview tab of entities annotated with
+ * `plugin-lifecycle.backstage.io/plugin-id`: state, version, health and
+ * active rollout of the managed plugin.
+ *
+ * @alpha
+ */
+export const entityOverviewCard = EntityCardBlueprint.make({
+  name: 'overview',
+  params: {
+    // Beside "About": what a reader of the Overview looks at first.
+    type: 'info',
+    filter: isPluginLifecycleAvailable,
+    loader: () =>
+      import('./components/OverviewCard').then(m => (
+        <m.EntityPluginLifecycleCard />
+      )),
+  },
+});
+
+/**
  * Toasts for the signed-in user when an operation or a deployment they
  * started ends, anywhere in the app. Needs Backstage signals (the
  * `@backstage/plugin-signals` app plugin and its backend): without them
@@ -117,11 +186,17 @@ export default createFrontendPlugin({
   pluginId: 'plugin-lifecycle',
   title: 'Plugin Lifecycle',
   info: { packageJson: () => import('../package.json') },
+  routes: { fleet: fleetRouteRef },
   extensions: [
+    fleetPage,
+    entityOverviewCard,
     pluginLifecycleApi,
+    // Tabs in the order of the design: Lifecycle, Health, Deployments,
+    // Configuration.
     entityLifecycleContent,
-    entityConfigurationContent,
     entityHealthContent,
+    entityDeploymentsContent,
+    entityConfigurationContent,
     pluginLifecycleNotifier,
   ],
 });

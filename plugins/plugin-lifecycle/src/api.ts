@@ -18,6 +18,8 @@ export type PluginLifecycleApi = Pick<
   | 'getPlugin'
   | 'getHistory'
   | 'getPluginHealth'
+  | 'getPluginVersionMetrics'
+  | 'setPluginProbes'
   | 'installPlugin'
   | 'updatePlugin'
   | 'runCommand'
@@ -31,6 +33,10 @@ export type PluginLifecycleApi = Pick<
   | 'getConfigVersion'
   | 'diffConfigVersions'
   | 'rollbackConfiguration'
+  | 'getDeployment'
+  | 'listDeployments'
+  | 'listPluginDeployments'
+  | 'deploymentAction'
 >;
 
 /**

@@ -1,6 +1,6 @@
 /**
  * Frontend of the plugin-lifecycle plugins: entity content tabs that show and
- * drive the lifecycle, the health and the configuration of the plugin service an entity
+ * drive the lifecycle, the health, the deployments and the configuration of the plugin service an entity
  * is annotated with.
  *
  * The new-frontend-system plugin is the default export of
@@ -18,6 +18,12 @@ export {
   type EntityHealthContentProps,
 } from './components/HealthTab';
 export { PluginLifecycleNotifier } from './components/live/PluginLifecycleNotifier';
+export { EntityDeploymentsContent } from './components/DeploymentsTab';
+export {
+  PluginLifecycleFleetPage,
+  PluginLifecycleFleetContent,
+} from './components/FleetPage';
+export { EntityPluginLifecycleCard } from './components/OverviewCard';
 export { pluginLifecycleApiRef, type PluginLifecycleApi } from './api';
 export {
   PluginLifecycleClient,

@@ -4,6 +4,7 @@ import express, { Request } from 'express';
 import Router from 'express-promise-router';
 import type { ProxyMetrics } from '../engines/discovery/ProxyMetrics';
 import type { ServiceProxy } from '../engines/discovery/ServiceProxy';
+import type { VersionMetricsSampler } from '../engines/metrics/VersionMetricsSampler';
 import { PluginLifecycleOrchestrationSystem } from '../system/PluginLifecycleOrchestrationSystem';
 import { bindConfigBackupEndpoints } from './endpoints/configBackupEndpoints';
 import { bindConfigEndpoints } from './endpoints/configEndpoints';
@@ -31,6 +32,8 @@ export interface RouterOptions {
   proxy?: ServiceProxy;
   /** Served at `GET /metrics/services`. */
   proxyMetrics?: ProxyMetrics;
+  /** Served at `GET /plugins/{pluginId}/metrics/versions`. */
+  versionHistory?: VersionMetricsSampler;
   /** Aborted when the backend shuts down: configuration long-polls answer and event streams end. */
   shutdown?: AbortSignal;
   /** Caps on long-polls and event streams; unlimited when not given. */
@@ -96,6 +99,7 @@ export async function createRouter(
   bindMetricsEndpoints(router, {
     ...context,
     proxyMetrics: options.proxyMetrics,
+    versionHistory: options.versionHistory,
   });
   return router;
 }

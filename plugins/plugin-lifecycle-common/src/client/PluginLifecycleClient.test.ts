@@ -80,6 +80,10 @@ describe('PluginLifecycleClient routes', () => {
       await client.getPlugin('p');
       await client.getHistory('p');
       await client.getPluginHealth('p', { recent: 3 });
+      await client.setPluginProbes('p', []);
+      await client.getPluginVersionMetrics('p', {
+        since: '2025-01-01T10:00:00Z',
+      });
       await client.installPlugin('p', { version: '1.0.0' });
       await client.updatePlugin('p', { version: '1.0.1' });
       await client.rollbackUpdate('p', 'op 1');
@@ -126,6 +130,8 @@ describe('PluginLifecycleClient routes', () => {
       expect(requests).toContain('get /plugins/p/config/base/versions/2');
       expect(requests).toContain('post /deployments/d/approve');
       expect(requests).toContain('post /deployments/d/rollback');
+      expect(requests).toContain('put /plugins/p/probes');
+      expect(requests).toContain('get /plugins/p/metrics/versions');
     } finally {
       server.close();
     }

@@ -5,6 +5,7 @@ import {
   InstallRequest,
   MAX_PAGE_SIZE,
   Page,
+  ProbeDefinition,
   UpdateRequest,
   UpdateRollbackRequest,
 } from '../api/schemas';
@@ -29,6 +30,10 @@ import {
   StateTransition,
 } from '../api/types';
 import { PluginHealth, PluginHealthQuery } from '../api/health';
+import {
+  PluginVersionMetrics,
+  PluginVersionMetricsQuery,
+} from '../api/versionMetrics';
 import {
   Deployment,
   DeploymentAction,
@@ -132,6 +137,31 @@ export class PluginLifecycleClient {
     return this.#call(routes.getPluginHealth, {
       params: { pluginId },
       query: { recent: options?.recent },
+    });
+  }
+
+  /** Replaces a plugin's probe definitions; answers them as stored. */
+  async setPluginProbes(
+    pluginId: string,
+    probes: ProbeDefinition[],
+  ): Promise<{ pluginId: string; probes: ProbeDefinition[] }> {
+    return this.#call(routes.setPluginProbes, {
+      params: { pluginId },
+      body: { probes },
+    });
+  }
+
+  /**
+   * Request rate, error rate and latency per version of a plugin over the
+   * last minutes, as the backend replica that answers sampled them.
+   */
+  async getPluginVersionMetrics(
+    pluginId: string,
+    options?: PluginVersionMetricsQuery,
+  ): Promise<PluginVersionMetrics> {
+    return this.#call(routes.getPluginVersionMetrics, {
+      params: { pluginId },
+      query: { since: options?.since },
     });
   }
 

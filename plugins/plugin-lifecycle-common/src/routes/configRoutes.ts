@@ -184,15 +184,23 @@ export const configRoutes = {
   rollbackConfiguration: defineRoute({
     method: 'post',
     path: '/plugins/{pluginId}/config/{layer}/rollback',
-    summary: 'Write an earlier version as the newest one',
+    summary:
+      'Write an earlier version as the newest one; nothing when the layer already has its content',
     permission: pluginLifecycleConfigurePermission,
     params: layerParams,
     query: undefined,
     body: configRollbackRequestSchema,
     response: described<ConfigWriteResult>('ConfigWriteResult'),
     successStatus: 201,
-    responseDescription: 'ConfigWriteResult',
-    responses: { ...read, '409': 'error' },
+    responseDescription: 'ConfigWriteResult: a new version',
+    responses: {
+      '200': {
+        description:
+          'ConfigWriteResult with `changed: false` (the layer already has that content: no new version, nothing applied)',
+      },
+      ...read,
+      '409': 'error',
+    },
   }),
   watchConfiguration: defineRoute({
     method: 'get',

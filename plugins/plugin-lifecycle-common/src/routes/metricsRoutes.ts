@@ -1,10 +1,15 @@
 import { z } from 'zod';
+import {
+  PluginVersionMetrics,
+  versionMetricsQuerySchema,
+} from '../api/versionMetrics';
+import { pluginIdSchema } from '../api/schemas';
 import { pluginLifecycleReadPermission } from '../permissions';
 import { defineRoute, described } from './route';
 
 /**
- * The routes of metrics: the system's, and the proxy's per instance and
- * version.
+ * The routes of metrics: the system's, the proxy's per instance and
+ * version, and a plugin's recent history per version.
  *
  * @public
  */
@@ -36,5 +41,18 @@ export const metricsRoutes = {
     ),
     responseDescription: '{ instances, versions }',
     responses: { '403': 'error' },
+  }),
+  getPluginVersionMetrics: defineRoute({
+    method: 'get',
+    path: '/plugins/{pluginId}/metrics/versions',
+    summary:
+      'Request rate, error rate and latency per version of a plugin over the last minutes, sampled from the proxied requests (kept in memory by this replica)',
+    permission: pluginLifecycleReadPermission,
+    params: z.object({ pluginId: pluginIdSchema }),
+    query: versionMetricsQuerySchema,
+    body: undefined,
+    response: described<PluginVersionMetrics>('PluginVersionMetrics'),
+    responseDescription: 'PluginVersionMetrics',
+    responses: { '400': 'error', '403': 'error', '404': 'error' },
   }),
 };

@@ -5,6 +5,7 @@ import {
   pluginLifecyclePermissionForAction,
   pluginLifecycleConfigurePermission,
   pluginLifecycleDeployPermission,
+  pluginLifecycleDeploymentApprovePermission,
   pluginLifecycleOperatePermission,
 } from '@internal/plugin-lifecycle-common';
 
@@ -18,6 +19,8 @@ export interface PluginPermissions {
   configure: boolean;
   /** See secret values in plaintext. */
   reveal: boolean;
+  /** Approve or reject a deployment at an approval gate. */
+  approve: boolean;
   /** Whether the user may carry out this lifecycle action. */
   allows: (action: LifecycleAction) => boolean;
 }
@@ -45,6 +48,10 @@ export function usePluginPermissions(pluginId: string): PluginPermissions {
     permission: pluginLifecycleConfigRevealPermission,
     resourceRef,
   });
+  const approve = usePermission({
+    permission: pluginLifecycleDeploymentApprovePermission,
+    resourceRef,
+  });
   const byName: Record<string, boolean> = {
     [pluginLifecycleOperatePermission.name]: operate.allowed,
     [pluginLifecycleDeployPermission.name]: deploy.allowed,
@@ -55,6 +62,7 @@ export function usePluginPermissions(pluginId: string): PluginPermissions {
     deploy: deploy.allowed,
     configure: configure.allowed,
     reveal: reveal.allowed,
+    approve: approve.allowed,
     allows: action =>
       byName[pluginLifecyclePermissionForAction(action).name] ?? false,
   };

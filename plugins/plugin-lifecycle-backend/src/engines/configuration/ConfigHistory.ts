@@ -8,7 +8,11 @@ import {
 } from '@internal/plugin-lifecycle-common';
 import { ConfigStore } from '../../database/ConfigStore';
 import { PluginRecord } from '../../database/PluginStore';
-import { diffEntries, maskEntries } from '../../domain/configuration';
+import {
+  diffEntries,
+  maskEntries,
+  sameLayerContent,
+} from '../../domain/configuration';
 import { ALL_TENANTS, TenantScope } from '../../domain/tenancy';
 import { ConfigSealer } from './ConfigSealer';
 import { ConfigValidator } from './ConfigValidator';
@@ -91,7 +95,9 @@ export class ConfigHistory {
 
   /**
    * Writes the content of an earlier version as the newest version, checked
-   * against today's schema, and brings it to running instances.
+   * against today's schema, and brings it to running instances. When the
+   * layer already holds that content: nothing stored or applied, its latest
+   * version answered with `changed: false`.
    */
   async rollback(
     pluginId: string,
@@ -110,6 +116,24 @@ export class ConfigHistory {
       toVersion,
     );
     const plain = this.#sealer.openAll(target);
+    const current = await this.#store.latest(plugin.id, layer);
+    if (
+      options.expectedVersion !== undefined &&
+      (current?.version ?? 0) !== options.expectedVersion
+    ) {
+      throw new ConflictError(
+        `Configuration '${layer}' of plugin '${plugin.id}' is at version ${
+          current?.version ?? 0
+        }, not the expected ${
+          options.expectedVersion
+        }; read it again and retry`,
+      );
+    }
+    // Rolling back to what the layer already holds would store an identical
+    // version and restart the instances for nothing.
+    if (current && sameLayerContent(this.#sealer.openAll(current), plain)) {
+      return { version: versionSummary(current), changed: false };
+    }
     await this.#validator.validate(plugin, layer, plain);
     const version = await this.#writer.append(plugin, layer, plain, {
       author: options.userId,

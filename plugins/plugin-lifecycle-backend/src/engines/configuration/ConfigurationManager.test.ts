@@ -755,6 +755,62 @@ describe.each(databases.eachSupportedId())(
         expect(onChanged).toHaveBeenCalledTimes(2);
       });
 
+      it('takes back a layer read masked, as the editor shows it, as no change', async () => {
+        const { manager, onChanged, changed } = await setupWatched();
+        const content: ConfigurationEntry[] = [
+          { key: 'pool.size', value: 5, type: 'number', required: false },
+          { key: 'api.key', value: 's3cret', type: 'secret', required: true },
+          { key: 'db.password', value: 'pw', type: 'string', sensitive: true },
+          { key: 'flag', value: true, type: 'boolean', sensitive: true },
+          { key: 'limits', value: { rps: 1, b: [1] }, type: 'json' },
+        ];
+        const first = await manager.replacePluginConfiguration(PLUGIN, content);
+        const events = changed.items.length;
+        const read = await manager.getVersion(PLUGIN, 'production', 1);
+        expect(JSON.stringify(read)).not.toContain('s3cret');
+        // What the editor sends back: the view without its `masked` marks.
+        const back = read.entries.map(({ masked: _m, ...entry }) => entry);
+
+        const result = await manager.replacePluginConfiguration(PLUGIN, back, {
+          expectedVersion: 1,
+          description: 'saved without a change',
+        });
+        expect(result).toEqual({ changed: false, version: first.version });
+        expect(await versionsOf(manager, 'production')).toEqual([1]);
+        expect(onChanged).toHaveBeenCalledTimes(1);
+        expect(changed.items.length).toBe(events);
+      });
+
+      it('rolls back to the content the layer holds by storing and applying nothing', async () => {
+        const { manager, onChanged } = await setupWatched();
+        const one = [{ key: 'a', value: 1, type: 'number' as const }];
+        const two = [{ key: 'a', value: 2, type: 'number' as const }];
+        await manager.replacePluginConfiguration(PLUGIN, one);
+        await manager.replacePluginConfiguration(PLUGIN, two);
+        const back = await manager.rollback(PLUGIN, 'production', 1);
+        expect(back).toMatchObject({ changed: true, version: { version: 3 } });
+        expect(onChanged).toHaveBeenCalledTimes(3);
+
+        // v3 holds v1's content: rolling back to either is no change.
+        for (const toVersion of [1, 3]) {
+          const again = await manager.rollback(
+            PLUGIN,
+            'production',
+            toVersion,
+            {
+              expectedVersion: 3,
+            },
+          );
+          expect(again).toEqual({ changed: false, version: back.version });
+        }
+        expect(await versionsOf(manager, 'production')).toEqual([3, 2, 1]);
+        expect(onChanged).toHaveBeenCalledTimes(3);
+        // A stale expectedVersion is a conflict, change or not.
+        await expect(
+          manager.rollback(PLUGIN, 'production', 1, { expectedVersion: 2 }),
+        ).rejects.toThrow(ConflictError);
+      });
+
       it('previews a write without storing, announcing or applying it', async () => {
         const { manager, onChanged, changed } = await setupWatched();
         await manager.replacePluginConfiguration(

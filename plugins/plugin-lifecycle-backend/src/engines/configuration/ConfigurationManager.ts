@@ -257,7 +257,10 @@ export class ConfigurationManager {
     );
   }
 
-  /** Writes the content of an earlier version as the newest version. */
+  /**
+   * Writes the content of an earlier version as the newest version; a layer
+   * that already holds it is left alone (`changed: false`).
+   */
   async rollback(
     pluginId: string,
     layerName: string,

@@ -32,7 +32,8 @@ type Touched =
  * must pass its probes before the old one stops: the first instance is the
  * trial of the change. If an instance does not stay ready, every instance
  * touched goes back to the previous configuration and the layer's stored
- * content is rolled back too, so what is stored is what runs.
+ * content is rolled back too, so what is stored is what runs. A revision
+ * that changes no value the instances get touches none of them.
  */
 export async function applyConfiguration(
   s: ActionSteps,
@@ -57,6 +58,15 @@ export async function applyConfiguration(
     (await s.plugins.getVersion(plugin.id, plugin.currentVersion));
   if (!stored) {
     return { applied: 0, reason: 'no installed version' };
+  }
+  if (!resuming && plugin.configRevision !== undefined) {
+    const running = await s.configuration.resolveAtRevision(
+      plugin,
+      plugin.configRevision,
+    );
+    if (sameValues(running, target)) {
+      return recordUnchanged(s, plugin, op, target.revision);
+    }
   }
   const runtime = s.runtimes.get(plugin.runtime);
   const wanted = stored.manifest.reloadStrategy ?? 'restart';
@@ -160,6 +170,44 @@ export async function applyConfiguration(
       retryable: false,
     });
   }
+}
+
+/** Every key with its value, as instances get them (see `instanceEnv`). */
+function instanceValues(config: ResolvedConfiguration): string {
+  return JSON.stringify(
+    config.entries
+      .map(e => [e.key, JSON.stringify(e.value)])
+      .sort(([a], [b]) => (a < b ? -1 : 1)),
+  );
+}
+
+function sameValues(a: ResolvedConfiguration, b: ResolvedConfiguration) {
+  return instanceValues(a) === instanceValues(b);
+}
+
+/**
+ * A revision that gives the instances the values they run with (a change to
+ * a key another layer overrides, an environment layer repeating the base, a
+ * description): recorded as theirs, no instance restarted or reloaded.
+ */
+async function recordUnchanged(
+  s: ActionSteps,
+  plugin: PluginRecord,
+  op: TypedOperation<'configure'>,
+  revision: number,
+): Promise<ConfigureResult> {
+  const reason = `revision ${revision} changes no value the instances get`;
+  const configuring = await s.begin(plugin, 'configuring', op, reason);
+  for (const instance of await s.instances.listForPlugin(plugin.id, {
+    activeOnly: true,
+  })) {
+    await s.instances.setConfigRevision(instance.id, revision);
+  }
+  await s.stateMachine.transition(configuring, 'running', {
+    ...s.ctx(op, `configuration ${reason}; no instance restarted`),
+    patch: { configRevision: revision },
+  });
+  return { applied: 0, reason };
 }
 
 async function reload(

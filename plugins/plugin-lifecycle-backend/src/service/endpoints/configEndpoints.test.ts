@@ -410,6 +410,16 @@ describe('configuration routes', () => {
       changed: false,
       version: { version: 6 },
     });
+    // Rolling back to the content the layer holds is no change either.
+    const rolled = await post('/plugins/sample/config/production/rollback', {
+      toVersion: 6,
+      expectedVersion: 6,
+    });
+    expect(rolled.status).toBe(200);
+    expect(rolled.body).toEqual({
+      changed: false,
+      version: expect.objectContaining({ version: 6 }),
+    });
 
     const [after] = await runningInstances('sample');
     expect(after.id).toBe(before.id);
@@ -419,6 +429,29 @@ describe('configuration routes', () => {
     );
     const versions = await get('/plugins/sample/config/production/versions');
     expect(versions.body.items[0].version).toBe(6);
+  });
+
+  it('restarts nothing for a change that leaves every value the instances get', async () => {
+    const [before] = await runningInstances('sample');
+    const reloads = (await liveConfig(before)).reloads;
+    // The production layer sets greeting: the base's greeting never shows.
+    const base = await put('/plugins/sample/config/base', {
+      entries: [{ key: 'greeting', value: 'overridden', type: 'string' }],
+    });
+    expect(base.status).toBe(201);
+    const op = await waitForOperation(server, auth, base.body.operationId);
+    expect(op).toMatchObject({
+      type: 'configure',
+      status: 'succeeded',
+      result: { applied: 0, reason: expect.stringMatching(/changes no value/) },
+    });
+    const [after] = await runningInstances('sample');
+    expect(after.id).toBe(before.id);
+    expect(after.configRevision).toBe(base.body.version.revision);
+    expect((await liveConfig(after)).reloads).toBe(reloads);
+    expect((await get('/plugins/sample')).body).toMatchObject({
+      state: 'running',
+    });
   });
 
   it('answers dryRun with a preview and stores nothing', async () => {

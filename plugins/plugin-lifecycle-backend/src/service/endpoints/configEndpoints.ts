@@ -240,7 +240,7 @@ export function bindConfigEndpoints(router: Router, context: EndpointContext) {
       },
       writeAuditSummary,
     );
-    // Like any write that makes a version.
-    res.status(201).json(result);
+    // Like any write: 201 when it made a version, 200 when it changed nothing.
+    res.status(result.changed ? 201 : 200).json(result);
   });
 }

@@ -1,19 +1,62 @@
-import { metricsRoutes as routes } from '@internal/plugin-lifecycle-common';
+import { NotFoundError } from '@backstage/errors';
+import {
+  PluginVersionMetrics,
+  metricsRoutes as routes,
+} from '@internal/plugin-lifecycle-common';
 import { Router } from 'express';
 import { inTenantScope } from '../../domain/tenancy';
 import type { ProxyMetrics } from '../../engines/discovery/ProxyMetrics';
+import type { VersionMetricsSampler } from '../../engines/metrics/VersionMetricsSampler';
+import { parseInput } from '../routeAccess';
 import { EndpointContext } from './EndpointContext';
 import { mount } from './mount';
 
 /**
- * Metrics: the system's counts, and (when the proxy's metrics are given)
- * proxied requests per instance and version of the caller's tenants.
+ * Metrics: the system's counts, (when the proxy's metrics are given)
+ * proxied requests per instance and version of the caller's tenants, and
+ * (with the sampler) a plugin's recent history per version.
  */
 export function bindMetricsEndpoints(
   router: Router,
-  context: EndpointContext & { proxyMetrics?: ProxyMetrics },
+  context: EndpointContext & {
+    proxyMetrics?: ProxyMetrics;
+    versionHistory?: VersionMetricsSampler;
+  },
 ) {
-  const { system, authorize, proxyMetrics } = context;
+  const { system, authorize, proxyMetrics, versionHistory } = context;
+
+  if (versionHistory) {
+    mount(router, routes.getPluginVersionMetrics, async (req, res) => {
+      const { pluginId } = req.params;
+      const { scope } = await authorize(
+        req,
+        routes.getPluginVersionMetrics.permission,
+        pluginId,
+      );
+      const query = parseInput(
+        routes.getPluginVersionMetrics.query,
+        req.query,
+        'query',
+      );
+      const plugin = await system.findPluginRecord(pluginId);
+      if (!plugin || !inTenantScope(scope, plugin.tenant)) {
+        throw new NotFoundError(`No plugin with id '${pluginId}'`);
+      }
+      // A managed plugin's service is named after it, in its tenant.
+      const result: PluginVersionMetrics = {
+        pluginId,
+        sampleIntervalMs: versionHistory.intervalMs,
+        retentionMs: versionHistory.retentionMs,
+        generatedAt: new Date().toISOString(),
+        versions: versionHistory.series({
+          serviceName: pluginId,
+          tenant: plugin.tenant,
+          sinceMs: query.since ? Date.parse(query.since) : undefined,
+        }),
+      };
+      res.json(result);
+    });
+  }
 
   mount(router, routes.getSystemMetrics, async (req, res) => {
     const { scope } = await authorize(req, routes.getSystemMetrics.permission);

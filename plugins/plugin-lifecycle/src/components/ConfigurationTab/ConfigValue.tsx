@@ -21,6 +21,8 @@ const useStyles = makeStyles(theme => ({
     display: 'inline-flex',
     alignItems: 'center',
     gap: theme.spacing(0.5),
+    // The dots and the chip stay on one line in a narrow column.
+    whiteSpace: 'nowrap',
   },
   value: {
     fontFamily: 'monospace',

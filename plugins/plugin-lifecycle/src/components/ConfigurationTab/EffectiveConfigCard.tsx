@@ -18,6 +18,11 @@ const useStyles = makeStyles(theme => ({
   },
   key: {
     fontFamily: 'monospace',
+    // A key is read whole: at 800 px it collapsed to a letter a line.
+    whiteSpace: 'nowrap',
+  },
+  table: {
+    overflowX: 'auto',
   },
 }));
 
@@ -51,18 +56,24 @@ function makeColumns(keyClass: string): TableColumn<EffectiveConfigEntry>[] {
     {
       title: 'Value',
       width: '30%',
+      cellStyle: { minWidth: 180 },
       render: entry => <ConfigValue entry={entry} />,
     },
     { title: 'Type', field: 'type' },
     {
       title: 'From layer',
+      cellStyle: { whiteSpace: 'nowrap' },
       render: entry => (
         <span data-testid="config-source">
           {entry.source.layer} {formatVersion(entry.source.version)}
         </span>
       ),
     },
-    { title: 'Description', render: entry => entry.description ?? '' },
+    {
+      title: 'Description',
+      cellStyle: { minWidth: 160 },
+      render: entry => entry.description ?? '',
+    },
   ];
 }
 
@@ -121,7 +132,7 @@ export const EffectiveConfigCard = ({
           {configuration.revision}
         </Fact>
       </div>
-      <div data-testid="effective-config-table">
+      <div data-testid="effective-config-table" className={classes.table}>
         <Table<EffectiveConfigEntry>
           columns={columns}
           data={entries}

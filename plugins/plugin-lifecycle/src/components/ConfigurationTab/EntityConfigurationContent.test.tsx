@@ -1,49 +1,10 @@
 import { fireEvent, screen, waitFor, within } from '@testing-library/react';
 import {
-  mockApis,
-  renderInTestApp,
-  TestApiProvider,
-} from '@backstage/test-utils';
-import { AuthorizeResult } from '@backstage/plugin-permission-common';
-import { permissionApiRef } from '@backstage/plugin-permission-react';
-import { SWRConfig } from 'swr';
-import { EntityProvider } from '@backstage/plugin-catalog-react';
-import { PluginLifecycleApi, pluginLifecycleApiRef } from '../../api';
-import { EntityConfigurationContent } from './EntityConfigurationContent';
-import {
   PLUGIN_ID,
-  entity,
   makeFakeApi,
   responseError,
 } from './__fixtures__/configuration';
-
-/** A permission API that allows everything but the permissions named. */
-function permissionsExcept(denied: string[]) {
-  return mockApis.permission({
-    authorize: request =>
-      denied.includes(request.permission.name)
-        ? AuthorizeResult.DENY
-        : AuthorizeResult.ALLOW,
-  });
-}
-
-function renderContent(api: PluginLifecycleApi, denied: string[] = []) {
-  return renderInTestApp(
-    <TestApiProvider
-      apis={[
-        [pluginLifecycleApiRef, api],
-        [permissionApiRef, permissionsExcept(denied)],
-      ]}
-    >
-      {/* A fresh cache of permission decisions for each render. */}
-      <SWRConfig value={{ provider: () => new Map() }}>
-        <EntityProvider entity={entity}>
-          <EntityConfigurationContent />
-        </EntityProvider>
-      </SWRConfig>
-    </TestApiProvider>,
-  );
-}
+import { editorRow, renderContent } from './__testUtils__/renderContent';
 
 /** The row of the effective configuration that shows a key. */
 function effectiveRow(key: string): HTMLElement {
@@ -51,14 +12,9 @@ function effectiveRow(key: string): HTMLElement {
   return table.getByText(key).closest('tr') as HTMLElement;
 }
 
-/** The editor row at a position. */
-function editorRow(index: number) {
-  return within(screen.getByTestId(`config-entry-row-${index}`));
-}
-
 // Each test renders the whole tab (Material UI tables, a dialog) in jsdom,
 // which takes seconds on a busy machine.
-jest.setTimeout(20_000);
+jest.setTimeout(45_000);
 
 describe('EntityConfigurationContent', () => {
   it('shows the effective configuration with provenance and masked secrets', async () => {
@@ -180,13 +136,18 @@ describe('EntityConfigurationContent', () => {
       ],
     });
     expect(await screen.findByTestId('config-save-result')).toHaveTextContent(
-      'Saved production v4. Applying it to running instances (operation op-42).',
+      'Saved production v4.',
     );
-    // Everything reloads
+    // Followed to its end: the operation that applies it.
+    expect(await screen.findByTestId('config-apply-status')).toHaveTextContent(
+      'Applied production v4 to 1 running instance(s) by restart.',
+    );
+    expect(api.getOperation).toHaveBeenCalledWith('op-42');
+    // Everything reloads, after the save and once it was applied
     await waitFor(() =>
-      expect(api.listConfigVersions).toHaveBeenCalledTimes(2),
+      expect(api.listConfigVersions).toHaveBeenCalledTimes(3),
     );
-    expect(api.getConfiguration).toHaveBeenCalledTimes(2);
+    expect(api.getConfiguration).toHaveBeenCalledTimes(3);
   });
 
   it('saves the base layer against its own version', async () => {
@@ -223,9 +184,11 @@ describe('EntityConfigurationContent', () => {
     });
     await renderContent(api);
 
-    fireEvent.click(
-      await screen.findByRole('button', { name: 'Save configuration' }),
-    );
+    await screen.findByTestId('config-editor');
+    fireEvent.change(editorRow(2).getByLabelText('Value'), {
+      target: { value: '9' },
+    });
+    fireEvent.click(screen.getByRole('button', { name: 'Save configuration' }));
 
     const error = await screen.findByTestId('config-save-error');
     expect(
@@ -247,9 +210,9 @@ describe('EntityConfigurationContent', () => {
     expect(screen.queryByTestId('config-save-error')).toBeNull();
   });
 
-  it('shows the validation errors of the backend', async () => {
+  it("shows the backend's validation errors next to the fields they name", async () => {
     const message =
-      "Invalid configuration for 'sample-http-service' (production): workers: must be a finite number, got null; api.token: is required but has no value";
+      "Invalid configuration for 'sample-http-service' (production): workers: must be <= 64; (document): must have required property 'region'";
     const api = makeFakeApi({
       setConfiguration: jest.fn(async () => {
         throw await responseError(400, 'Bad Request', {
@@ -262,17 +225,25 @@ describe('EntityConfigurationContent', () => {
 
     await screen.findByTestId('config-editor');
     fireEvent.change(editorRow(2).getByLabelText('Value'), {
-      target: { value: '' },
+      target: { value: '500' },
     });
     fireEvent.click(screen.getByRole('button', { name: 'Save configuration' }));
 
-    const error = await screen.findByTestId('config-save-error');
-    expect(
-      within(error).getByText('Error: Invalid configuration'),
-    ).toBeInTheDocument();
-    expect(
-      within(error).getByText(`${message} (400 Bad Request)`),
-    ).toBeInTheDocument();
+    expect(await editorRow(2).findByText('must be <= 64')).toBeVisible();
+    expect(editorRow(2).getByLabelText('Value')).toHaveAttribute(
+      'aria-invalid',
+      'true',
+    );
+    // What names no field stays above the form.
+    expect(screen.getByTestId('config-save-invalid')).toHaveTextContent(
+      "(document): must have required property 'region'",
+    );
+    expect(screen.queryByTestId('config-save-error')).toBeNull();
+    // Editing the field clears its error.
+    fireEvent.change(editorRow(2).getByLabelText('Value'), {
+      target: { value: '50' },
+    });
+    expect(editorRow(2).queryByText('must be <= 64')).toBeNull();
   });
 
   it('does not send values that do not parse', async () => {
@@ -283,11 +254,13 @@ describe('EntityConfigurationContent', () => {
     fireEvent.change(editorRow(4).getByLabelText('Value'), {
       target: { value: '{rps: ' },
     });
-    fireEvent.click(screen.getByRole('button', { name: 'Save configuration' }));
 
     expect(
-      await screen.findByText(/limits: is not valid JSON/),
+      await editorRow(4).findByText(/^Not valid JSON/),
     ).toBeInTheDocument();
+    const save = screen.getByRole('button', { name: 'Save configuration' });
+    expect(save).toBeDisabled();
+    fireEvent.click(save);
     expect(api.setConfiguration).not.toHaveBeenCalled();
   });
 

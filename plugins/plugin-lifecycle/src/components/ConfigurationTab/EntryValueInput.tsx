@@ -1,4 +1,5 @@
 import Button from '@material-ui/core/Button';
+import FormHelperText from '@material-ui/core/FormHelperText';
 import Switch from '@material-ui/core/Switch';
 import TextField from '@material-ui/core/TextField';
 import { makeStyles } from '@material-ui/core/styles';
@@ -19,6 +20,8 @@ const useStyles = makeStyles(theme => ({
 /** Props of {@link EntryValueInput}. */
 export interface EntryValueInputProps {
   entry: DraftEntry;
+  /** What is wrong with the value, shown under the field. */
+  error?: string;
   disabled?: boolean;
   onChange: (patch: Partial<DraftEntry>) => void;
 }
@@ -31,6 +34,7 @@ export interface EntryValueInputProps {
  */
 export const EntryValueInput = ({
   entry,
+  error,
   disabled,
   onChange,
 }: EntryValueInputProps) => {
@@ -54,13 +58,16 @@ export const EntryValueInput = ({
       );
     }
     return (
-      <Switch
-        color="primary"
-        checked={entry.checked}
-        disabled={disabled}
-        inputProps={label}
-        onChange={event => onChange({ checked: event.target.checked })}
-      />
+      <>
+        <Switch
+          color="primary"
+          checked={entry.checked}
+          disabled={disabled}
+          inputProps={label}
+          onChange={event => onChange({ checked: event.target.checked })}
+        />
+        {error && <FormHelperText error>{error}</FormHelperText>}
+      </>
     );
   }
 
@@ -79,6 +86,8 @@ export const EntryValueInput = ({
         variant="outlined"
         value={entry.text}
         disabled={disabled}
+        error={Boolean(error)}
+        helperText={error}
         placeholder='{"example": true}'
         inputProps={{ ...label, className: classes.json }}
         onChange={event => setText(event.target.value)}
@@ -101,7 +110,10 @@ export const EntryValueInput = ({
       value={entry.text}
       disabled={disabled}
       placeholder={masked ? '•••••••• (unchanged)' : undefined}
-      helperText={masked ? 'Stored value kept; type to replace it' : undefined}
+      error={Boolean(error)}
+      helperText={
+        error ?? (masked ? 'Stored value kept; type to replace it' : undefined)
+      }
       inputProps={{
         ...label,
         // Keeps browsers from filling in a saved login password.

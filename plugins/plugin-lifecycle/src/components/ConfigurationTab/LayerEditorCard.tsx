@@ -1,4 +1,5 @@
-import { useState } from 'react';
+import { useEffect, useState } from 'react';
+import { ResponseError } from '@backstage/errors';
 import Button from '@material-ui/core/Button';
 import Typography from '@material-ui/core/Typography';
 import { InfoCard, WarningPanel } from '@backstage/core-components';
@@ -8,8 +9,10 @@ import {
   SetConfigurationRequest,
 } from '@internal/plugin-lifecycle-common';
 import { pluginLifecycleApiRef } from '../../api';
+import { ApplyStatus } from './ApplyStatus';
 import { formatVersion } from './EffectiveConfigCard';
-import { LayerEditorForm } from './LayerEditorForm';
+import { LayerEditorForm, SaveAttempt } from './LayerEditorForm';
+import { PendingApply, usePendingApply } from './useApplyOperation';
 import { ConfigLayerData, describeWriteFailure } from './useConfiguration';
 
 type Outcome =
@@ -41,16 +44,44 @@ export const LayerEditorCard = ({
   const [outcome, setOutcome] = useState<Outcome>();
   const { layer, latest } = data;
   const version = latest?.version ?? 0;
+  // An apply under way when the tab opened, kept once found so that its
+  // outcome stays in sight after the reload it causes.
+  const pending = usePendingApply(pluginId, layer, version);
+  const [followed, setFollowed] = useState<PendingApply>();
+  useEffect(() => {
+    if (pending) {
+      setFollowed(f => (f?.operationId === pending.operationId ? f : pending));
+    }
+  }, [pending]);
+  // The apply to follow: of this user's save, else the one found.
+  const apply =
+    outcome && 'saved' in outcome
+      ? outcome.saved.operationId && {
+          operationId: outcome.saved.operationId,
+          version: outcome.saved.version.version,
+        }
+      : followed;
 
-  const save = async (request: SetConfigurationRequest) => {
+  const save = async (
+    request: SetConfigurationRequest,
+  ): Promise<SaveAttempt> => {
     setSaving(true);
     setOutcome(undefined);
+    setFollowed(undefined);
     try {
       const saved = await api.setConfiguration(pluginId, layer, request);
       setOutcome({ saved });
-      onChanged();
+      if (saved.changed !== false) {
+        onChanged();
+      }
+      return {};
     } catch (e) {
+      // A validation error goes next to the fields it names.
+      if (ResponseError.is(e) && e.statusCode === 400) {
+        return { invalid: e.body.error.message };
+      }
       setOutcome({ failed: describeWriteFailure(e as Error, 'save') });
+      return {};
     } finally {
       setSaving(false);
     }
@@ -73,9 +104,18 @@ export const LayerEditorCard = ({
                 outcome.saved.version.version,
               )}.`
             : `Saved ${layer} ${formatVersion(outcome.saved.version.version)}.`}
-          {outcome.saved.operationId &&
-            ` Applying it to running instances (operation ${outcome.saved.operationId}).`}
         </Typography>
+      )}
+      {apply && (
+        <ApplyStatus
+          key={apply.operationId}
+          pluginId={pluginId}
+          layer={layer}
+          version={apply.version}
+          operationId={apply.operationId}
+          latestVersion={version}
+          onEnded={onChanged}
+        />
       )}
       {outcome && 'failed' in outcome && (
         <div data-testid="config-save-error">

@@ -1,4 +1,4 @@
-import { useState } from 'react';
+import { useMemo, useState } from 'react';
 import Button from '@material-ui/core/Button';
 import Table from '@material-ui/core/Table';
 import TableBody from '@material-ui/core/TableBody';
@@ -14,6 +14,13 @@ import {
   SetConfigurationRequest,
 } from '@internal/plugin-lifecycle-common';
 import { DraftEntry, emptyDraftEntry, fromDraft, toDraftEntry } from './draft';
+import {
+  DraftErrors,
+  hasErrors,
+  isUnchanged,
+  serverRowErrors,
+  validateDrafts,
+} from './draftValidation';
 import { EntryRowEditor } from './EntryRowEditor';
 
 const useStyles = makeStyles(theme => ({
@@ -30,7 +37,19 @@ const useStyles = makeStyles(theme => ({
   description: {
     flex: '1 1 300px',
   },
+  head: {
+    whiteSpace: 'nowrap',
+  },
+  hint: {
+    alignSelf: 'center',
+  },
 }));
+
+/** What became of a save, as far as the form is concerned. */
+export interface SaveAttempt {
+  /** The backend refused the entries (400): its message, for the fields. */
+  invalid?: string;
+}
 
 /** Props of {@link LayerEditorForm}. */
 export interface LayerEditorFormProps {
@@ -39,7 +58,7 @@ export interface LayerEditorFormProps {
   /** The entries of that version, secrets masked. */
   entries: ConfigEntryView[];
   saving?: boolean;
-  onSave: (request: SetConfigurationRequest) => void;
+  onSave: (request: SetConfigurationRequest) => Promise<SaveAttempt | void>;
 }
 
 /**
@@ -53,26 +72,58 @@ export const LayerEditorForm = ({
   onSave,
 }: LayerEditorFormProps) => {
   const classes = useStyles();
-  const [drafts, setDrafts] = useState(() => entries.map(toDraftEntry));
+  // The rows as loaded: what "no change" is measured against.
+  const [loaded] = useState(() => entries.map(toDraftEntry));
+  const [drafts, setDrafts] = useState(loaded);
   const [description, setDescription] = useState('');
-  const [problems, setProblems] = useState<string[]>([]);
+  // The backend's objections, by row, until the row is edited.
+  const [server, setServer] = useState<{ errors: DraftErrors; rest?: string }>({
+    errors: {},
+  });
 
-  const update = (id: string, patch: Partial<DraftEntry>) =>
+  const errors = useMemo(() => validateDrafts(drafts), [drafts]);
+  const unchanged = useMemo(
+    () => isUnchanged(drafts, loaded),
+    [drafts, loaded],
+  );
+  const invalid = hasErrors(errors);
+
+  const forget = (id: string) =>
+    setServer(s => {
+      const { [id]: _dropped, ...others } = s.errors;
+      return { ...s, errors: others };
+    });
+  const update = (id: string, patch: Partial<DraftEntry>) => {
     setDrafts(rows => rows.map(r => (r.id === id ? { ...r, ...patch } : r)));
-  const remove = (id: string) =>
+    forget(id);
+  };
+  const remove = (id: string) => {
     setDrafts(rows => rows.filter(r => r.id !== id));
+    forget(id);
+  };
 
-  const save = () => {
+  const save = async () => {
     const result = fromDraft(drafts);
-    setProblems(result.problems);
-    if (result.problems.length === 0) {
-      onSave({
-        entries: result.entries,
-        expectedVersion: version,
-        ...(description.trim() ? { description: description.trim() } : {}),
-      });
+    if (invalid || unchanged || result.problems.length > 0) {
+      return;
+    }
+    setServer({ errors: {} });
+    const attempt = await onSave({
+      entries: result.entries,
+      expectedVersion: version,
+      ...(description.trim() ? { description: description.trim() } : {}),
+    });
+    if (attempt?.invalid) {
+      setServer(serverRowErrors(attempt.invalid, drafts));
     }
   };
+
+  let hint: string | undefined;
+  if (invalid) {
+    hint = 'Fix the fields marked in red to save.';
+  } else if (unchanged) {
+    hint = 'No changes to save.';
+  }
 
   return (
     // Not a <form>: Enter in a field should not save a configuration.
@@ -81,12 +132,16 @@ export const LayerEditorForm = ({
         <Table size="small" aria-label="Configuration entries">
           <TableHead>
             <TableRow>
-              <TableCell>Key</TableCell>
-              <TableCell>Type</TableCell>
-              <TableCell>Value</TableCell>
-              <TableCell padding="checkbox">Required</TableCell>
-              <TableCell padding="checkbox">Sensitive</TableCell>
-              <TableCell>Description</TableCell>
+              <TableCell className={classes.head}>Key</TableCell>
+              <TableCell className={classes.head}>Type</TableCell>
+              <TableCell className={classes.head}>Value</TableCell>
+              <TableCell className={classes.head} padding="checkbox">
+                Required
+              </TableCell>
+              <TableCell className={classes.head} padding="checkbox">
+                Sensitive
+              </TableCell>
+              <TableCell className={classes.head}>Description</TableCell>
               <TableCell />
             </TableRow>
           </TableHead>
@@ -96,6 +151,7 @@ export const LayerEditorForm = ({
                 key={draft.id}
                 entry={draft}
                 index={index}
+                errors={{ ...errors[draft.id], ...server.errors[draft.id] }}
                 disabled={saving}
                 onChange={patch => update(draft.id, patch)}
                 onRemove={() => remove(draft.id)}
@@ -121,13 +177,15 @@ export const LayerEditorForm = ({
       >
         Add entry
       </Button>
-      {problems.length > 0 && (
-        <WarningPanel
-          severity="error"
-          title="Fix these entries before saving"
-          message={problems.join('; ')}
-          defaultExpanded
-        />
+      {server.rest && (
+        <div data-testid="config-save-invalid">
+          <WarningPanel
+            severity="error"
+            title="Invalid configuration"
+            message={server.rest}
+            defaultExpanded
+          />
+        </div>
       )}
       <div className={classes.footer}>
         <TextField
@@ -144,20 +202,30 @@ export const LayerEditorForm = ({
         <Button
           variant="contained"
           color="primary"
-          disabled={saving}
+          disabled={saving || invalid || unchanged}
           onClick={save}
         >
           Save configuration
         </Button>
         <Button
-          disabled={saving}
+          disabled={saving || unchanged}
           onClick={() => {
-            setDrafts(entries.map(toDraftEntry));
-            setProblems([]);
+            setDrafts(loaded);
+            setServer({ errors: {} });
           }}
         >
           Discard changes
         </Button>
+        {hint && (
+          <Typography
+            variant="body2"
+            color="textSecondary"
+            className={classes.hint}
+            data-testid="config-save-hint"
+          >
+            {hint}
+          </Typography>
+        )}
       </div>
     </div>
   );

@@ -16,7 +16,8 @@ import {
   ConfigWriteResult,
 } from '@internal/plugin-lifecycle-common';
 import { pluginLifecycleApiRef } from '../../api';
-import { formatTime } from '../LifecycleTab/format';
+import { RelativeTime } from '../shared/RelativeTime';
+import { ApplyStatus } from './ApplyStatus';
 import { ConfigDiffPanel } from './ConfigDiffView';
 import { RollbackDialog } from './RollbackDialog';
 import { ConfigLayerData, describeWriteFailure } from './useConfiguration';
@@ -31,7 +32,20 @@ const useStyles = makeStyles(theme => ({
     alignItems: 'center',
     gap: theme.spacing(1),
   },
+  // Short columns never wrap: at 800 px they squeezed to one character a line.
+  nowrap: {
+    whiteSpace: 'nowrap',
+  },
+  description: {
+    minWidth: 200,
+  },
 }));
+
+/**
+ * The author of the version the configure operation writes when running
+ * instances could not take a change (its description says why).
+ */
+export const AUTOMATIC_ROLLBACK_AUTHOR = 'plugin-lifecycle:configure';
 
 type Outcome =
   | { rolledBack: ConfigWriteResult; toVersion: number }
@@ -45,9 +59,18 @@ function toggle(selected: number[], version: number): number[] {
   return [...selected, version].slice(-2);
 }
 
+/** Whether the server wrote this version to undo a change instances refused. */
+function isAutomaticRollback(v: ConfigVersionSummary): boolean {
+  return (
+    v.rolledBackFrom !== undefined && v.author === AUTOMATIC_ROLLBACK_AUTHOR
+  );
+}
+
 const VersionRow = (props: {
   version: ConfigVersionSummary;
   latest: boolean;
+  /** The server undid this version (the next one is its automatic rollback). */
+  refused: boolean;
   compared: boolean;
   busy: boolean;
   onCompare: () => void;
@@ -55,6 +78,7 @@ const VersionRow = (props: {
 }) => {
   const classes = useStyles();
   const { version: v } = props;
+  const automatic = isAutomaticRollback(v);
   return (
     <TableRow data-testid={`config-version-${v.version}`}>
       <TableCell padding="checkbox">
@@ -64,7 +88,7 @@ const VersionRow = (props: {
           onChange={props.onCompare}
         />
       </TableCell>
-      <TableCell>
+      <TableCell className={classes.nowrap}>
         <span className={classes.version}>
           v{v.version}
           {props.latest && <Chip size="small" label="latest" />}
@@ -74,12 +98,36 @@ const VersionRow = (props: {
             rollback of v{v.rolledBackFrom}
           </Typography>
         )}
+        {automatic && (
+          <div>
+            <Chip
+              size="small"
+              variant="outlined"
+              label="automatic rollback"
+              data-testid="config-version-automatic-rollback"
+            />
+          </div>
+        )}
+        {props.refused && (
+          <div>
+            <Chip
+              size="small"
+              color="secondary"
+              label="rolled back by the server"
+              data-testid="config-version-refused"
+            />
+          </div>
+        )}
       </TableCell>
-      <TableCell>{v.author ?? ''}</TableCell>
-      <TableCell>{formatTime(v.createdAt)}</TableCell>
-      <TableCell>{v.description ?? ''}</TableCell>
+      <TableCell className={classes.nowrap}>{v.author ?? ''}</TableCell>
+      <TableCell className={classes.nowrap}>
+        <RelativeTime value={v.createdAt} />
+      </TableCell>
+      <TableCell className={classes.description}>
+        {v.description ?? ''}
+      </TableCell>
       <TableCell>{v.entryCount}</TableCell>
-      <TableCell>
+      <TableCell className={classes.nowrap}>
         {!props.latest && (
           <Button
             size="small"
@@ -134,7 +182,9 @@ export const VersionHistoryCard = ({
         expectedVersion: latestVersion,
       });
       setOutcome({ rolledBack, toVersion });
-      onChanged();
+      if (rolledBack.changed !== false) {
+        onChanged();
+      }
     } catch (e) {
       setOutcome({ failed: describeWriteFailure(e as Error, 'roll back') });
     } finally {
@@ -143,6 +193,10 @@ export const VersionHistoryCard = ({
   };
 
   const [from, to] = [...compared].sort((a, b) => a - b);
+  // The server's automatic rollback follows the version it undid.
+  const refused = new Set(
+    versions.filter(isAutomaticRollback).map(v => v.version - 1),
+  );
 
   return (
     <InfoCard title={`Version history: ${layer}`}>
@@ -153,9 +207,20 @@ export const VersionHistoryCard = ({
           paragraph
           data-testid="config-rollback-result"
         >
-          Rolled {layer} back to v{outcome.toVersion} as v
-          {outcome.rolledBack.version.version}.
+          {outcome.rolledBack.changed === false
+            ? `No change: ${layer} v${outcome.rolledBack.version.version} already has the content of v${outcome.toVersion}.`
+            : `Rolled ${layer} back to v${outcome.toVersion} as v${outcome.rolledBack.version.version}.`}
         </Typography>
+      )}
+      {outcome && 'rolledBack' in outcome && outcome.rolledBack.operationId && (
+        <ApplyStatus
+          pluginId={pluginId}
+          layer={layer}
+          version={outcome.rolledBack.version.version}
+          operationId={outcome.rolledBack.operationId}
+          latestVersion={latestVersion}
+          onEnded={onChanged}
+        />
       )}
       {outcome && 'failed' in outcome && (
         <div data-testid="config-rollback-error">
@@ -171,12 +236,14 @@ export const VersionHistoryCard = ({
         <Table size="small" aria-label={`Versions of ${layer}`}>
           <TableHead>
             <TableRow>
-              <TableCell padding="checkbox">Compare</TableCell>
-              <TableCell>Version</TableCell>
-              <TableCell>Author</TableCell>
-              <TableCell>Time</TableCell>
+              <TableCell padding="checkbox" className={classes.nowrap}>
+                Compare
+              </TableCell>
+              <TableCell className={classes.nowrap}>Version</TableCell>
+              <TableCell className={classes.nowrap}>Author</TableCell>
+              <TableCell className={classes.nowrap}>Time</TableCell>
               <TableCell>Description</TableCell>
-              <TableCell>Entries</TableCell>
+              <TableCell className={classes.nowrap}>Entries</TableCell>
               <TableCell />
             </TableRow>
           </TableHead>
@@ -186,6 +253,7 @@ export const VersionHistoryCard = ({
                 key={version.version}
                 version={version}
                 latest={version.version === latestVersion}
+                refused={refused.has(version.version)}
                 compared={compared.includes(version.version)}
                 busy={busy || readOnly}
                 onCompare={() => setCompared(c => toggle(c, version.version))}

@@ -1,4 +1,6 @@
+import { useState } from 'react';
 import Grid from '@material-ui/core/Grid';
+import useInterval from 'react-use/esm/useInterval';
 import {
   EmptyState,
   MissingAnnotationEmptyState,
@@ -6,9 +8,16 @@ import {
   ResponseErrorPanel,
 } from '@backstage/core-components';
 import { useEntity } from '@backstage/plugin-catalog-react';
-import { PLUGIN_ID_ANNOTATION } from '@internal/plugin-lifecycle-common';
+import {
+  PLUGIN_ID_ANNOTATION,
+  PluginHealth,
+} from '@internal/plugin-lifecycle-common';
+import { useLiveRefresh } from '../live/useLiveRefresh';
+import { usePluginPermissions } from '../usePluginPermissions';
+import { AddProbeDialog } from './AddProbeDialog';
 import { HealthSummaryCard } from './HealthSummaryCard';
 import { InstanceHealthCard } from './InstanceHealthCard';
+import { VersionTrafficCard } from './VersionTrafficCard';
 import { usePluginHealth } from './usePluginHealth';
 
 /**
@@ -17,8 +26,21 @@ import { usePluginHealth } from './usePluginHealth';
  * @public
  */
 export interface EntityHealthContentProps {
-  /** How often to reload the health. Defaults to 5000 ms. */
+  /**
+   * How often the tab reloads while it is open, for its charts: the probes
+   * and the proxy record results all the time, but the backend signals
+   * only a change of verdict. Defaults to 10000 ms; 0 turns it off.
+   */
   refreshIntervalMs?: number;
+}
+
+/** Verdicts worth following closely: they are about to change. */
+const UNSETTLED = new Set(['starting', 'degrading', 'flapping']);
+
+function isBusy(health?: PluginHealth): boolean {
+  return (
+    health?.instances.some(instance => UNSETTLED.has(instance.verdict)) ?? false
+  );
 }
 
 const PluginHealthView = (props: {
@@ -26,10 +48,23 @@ const PluginHealthView = (props: {
   refreshIntervalMs: number;
 }) => {
   const { pluginId, refreshIntervalMs } = props;
-  const { value, error, refresh } = usePluginHealth(
+  const { value, error, versions, versionsError, refresh } =
+    usePluginHealth(pluginId);
+  const { configure } = usePluginPermissions(pluginId);
+  const [addingProbe, setAddingProbe] = useState(false);
+
+  // Reloads on the plugin's signals (verdict changes, instances coming and
+  // going, state and deployments), polling without them.
+  useLiveRefresh({
     pluginId,
-    refreshIntervalMs,
-  );
+    refresh,
+    busy: isBusy(value?.health),
+    kinds: ['health', 'instances', 'state', 'deployment'],
+  });
+  // Signals of kind `health` come on verdict changes only, while the charts
+  // grow with every probe result and proxied request: a modest poll keeps
+  // them current while the tab is open.
+  useInterval(refresh, refreshIntervalMs > 0 ? refreshIntervalMs : null);
 
   if (error) {
     return <ResponseErrorPanel error={error} />;
@@ -51,7 +86,11 @@ const PluginHealthView = (props: {
   return (
     <Grid container spacing={3}>
       <Grid item xs={12}>
-        <HealthSummaryCard health={health} onRefresh={refresh} />
+        <HealthSummaryCard
+          health={health}
+          onRefresh={refresh}
+          onAddProbe={configure ? () => setAddingProbe(true) : undefined}
+        />
       </Grid>
       {health.instances.length === 0 ? (
         <Grid item xs={12}>
@@ -68,6 +107,22 @@ const PluginHealthView = (props: {
           </Grid>
         ))
       )}
+      <Grid item xs={12}>
+        <VersionTrafficCard
+          pluginId={pluginId}
+          metrics={versions}
+          error={versionsError}
+        />
+      </Grid>
+      {configure && (
+        <AddProbeDialog
+          pluginId={pluginId}
+          probes={health.probes}
+          open={addingProbe}
+          onClose={() => setAddingProbe(false)}
+          onSaved={refresh}
+        />
+      )}
     </Grid>
   );
 };
@@ -75,8 +130,9 @@ const PluginHealthView = (props: {
 /**
  * The health tab of a catalog entity that is annotated with
  * `plugin-lifecycle.backstage.io/plugin-id`: the health monitor's verdict on
- * each running instance of the managed plugin, and the status, latency and
- * trend of each of its probes, reloaded every few seconds.
+ * each running instance of the managed plugin, its checks over time, the
+ * status, latency and trend of each of its probes, and the traffic per
+ * version; kept current by signals and a modest poll.
  *
  * @public
  */
@@ -90,7 +146,7 @@ export const EntityHealthContent = (props: EntityHealthContentProps) => {
   return (
     <PluginHealthView
       pluginId={pluginId}
-      refreshIntervalMs={props.refreshIntervalMs ?? 5000}
+      refreshIntervalMs={props.refreshIntervalMs ?? 10_000}
     />
   );
 };

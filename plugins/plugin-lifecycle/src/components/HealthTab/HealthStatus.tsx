@@ -1,5 +1,6 @@
 import { ReactNode } from 'react';
 import {
+  StatusAborted,
   StatusError,
   StatusOK,
   StatusPending,
@@ -24,6 +25,8 @@ export const ToneStatus = ({ tone, testId, children }: ToneStatusProps) => {
       return <StatusWarning data-testid={testId}>{children}</StatusWarning>;
     case 'error':
       return <StatusError data-testid={testId}>{children}</StatusError>;
+    case 'neutral':
+      return <StatusAborted data-testid={testId}>{children}</StatusAborted>;
     default:
       return <StatusPending data-testid={testId}>{children}</StatusPending>;
   }
@@ -39,6 +42,16 @@ export const VerdictLabel = ({
 }) => (
   <ToneStatus tone={verdictTone(verdict)} testId={testId}>
     {verdict}
+  </ToneStatus>
+);
+
+/**
+ * What an unchecked instance shows instead of a verdict, ready or live:
+ * grey, neither good nor bad.
+ */
+export const NotChecked = ({ testId }: { testId?: string }) => (
+  <ToneStatus tone="neutral" testId={testId}>
+    not checked
   </ToneStatus>
 );
 

@@ -3,21 +3,26 @@ import Typography from '@material-ui/core/Typography';
 import { makeStyles } from '@material-ui/core/styles';
 import { InfoCard } from '@backstage/core-components';
 import { InstanceHealth } from '@internal/plugin-lifecycle-common';
-import { formatTime } from '../LifecycleTab/format';
-import { VerdictLabel, YesNoStatus } from './HealthStatus';
+import { RelativeTime } from '../shared/RelativeTime';
+import { InstanceHealthChart } from './charts/InstanceHealthChart';
+import { NotChecked, VerdictLabel, YesNoStatus } from './HealthStatus';
 import { ProbesTable } from './ProbesTable';
-import { formatAddress, formatScore } from './format';
+import { formatAddress, formatScore, isUnchecked } from './format';
 
 const useStyles = makeStyles(theme => ({
   facts: {
     display: 'flex',
     flexWrap: 'wrap',
-    gap: theme.spacing(4),
+    columnGap: theme.spacing(4),
+    rowGap: theme.spacing(1),
     marginBottom: theme.spacing(2),
   },
   reasons: {
     margin: theme.spacing(0, 0, 2),
     paddingLeft: theme.spacing(3),
+  },
+  chart: {
+    marginBottom: theme.spacing(2),
   },
 }));
 
@@ -43,36 +48,55 @@ export interface InstanceHealthCardProps {
 
 /**
  * The health of one instance: the monitor's verdict, whether it may take
- * traffic (ready) and is alive (live), why, and each of its probes.
+ * traffic (ready) and is alive (live), why, its checks over time and each
+ * of its probes. An instance nothing checks shows "not checked" for all
+ * three: it takes traffic, but no result says it is ready or alive.
  */
 export const InstanceHealthCard = ({ instance }: InstanceHealthCardProps) => {
   const classes = useStyles();
   const address = formatAddress(instance);
+  const unchecked = isUnchecked(instance);
 
   return (
     <div data-testid="instance-health">
       <InfoCard title={instance.instanceId} subheader={address || undefined}>
         <div className={classes.facts}>
           <Fact label="Verdict">
-            <VerdictLabel
-              verdict={instance.verdict}
-              testId="instance-verdict"
-            />
+            {unchecked ? (
+              <NotChecked testId="instance-verdict" />
+            ) : (
+              <VerdictLabel
+                verdict={instance.verdict}
+                testId="instance-verdict"
+              />
+            )}
           </Fact>
           <Fact label="Ready">
-            <YesNoStatus value={instance.ready} testId="instance-ready" />
+            {unchecked ? (
+              <NotChecked testId="instance-ready" />
+            ) : (
+              <YesNoStatus value={instance.ready} testId="instance-ready" />
+            )}
           </Fact>
           <Fact label="Live">
-            <YesNoStatus value={instance.live} testId="instance-live" />
+            {unchecked ? (
+              <NotChecked testId="instance-live" />
+            ) : (
+              <YesNoStatus value={instance.live} testId="instance-live" />
+            )}
           </Fact>
-          <Fact label="Health score" testId="instance-health-score">
-            {formatScore(instance.healthScore)}
-          </Fact>
-          {instance.reportedBy && (
+          {!unchecked && (
+            <Fact label="Health score" testId="instance-health-score">
+              {formatScore(instance.healthScore)}
+            </Fact>
+          )}
+          {instance.reportedBy && !unchecked && (
             <Fact label="Probed by">{instance.reportedBy}</Fact>
           )}
           {instance.updatedAt && (
-            <Fact label="Updated">{formatTime(instance.updatedAt)}</Fact>
+            <Fact label="Updated">
+              <RelativeTime value={instance.updatedAt} />
+            </Fact>
           )}
         </div>
         {instance.reasons.length > 0 && (
@@ -84,7 +108,20 @@ export const InstanceHealthCard = ({ instance }: InstanceHealthCardProps) => {
             ))}
           </ul>
         )}
-        <ProbesTable probes={instance.probes} />
+        {unchecked ? (
+          instance.reasons.length === 0 && (
+            <Typography variant="body2" color="textSecondary">
+              No probes: this instance takes traffic, but nothing checks it.
+            </Typography>
+          )
+        ) : (
+          <>
+            <div className={classes.chart}>
+              <InstanceHealthChart instance={instance} />
+            </div>
+            <ProbesTable probes={instance.probes} />
+          </>
+        )}
       </InfoCard>
     </div>
   );

@@ -1,11 +1,11 @@
 import Chip from '@material-ui/core/Chip';
 import Typography from '@material-ui/core/Typography';
-import { makeStyles } from '@material-ui/core/styles';
+import useMediaQuery from '@material-ui/core/useMediaQuery';
+import { Theme, makeStyles } from '@material-ui/core/styles';
 import { Table, TableColumn } from '@backstage/core-components';
 import { ProbeHealth } from '@internal/plugin-lifecycle-common';
-import { formatTime } from '../LifecycleTab/format';
+import { RelativeTime } from '../shared/RelativeTime';
 import { ProbeStatusLabel } from './HealthStatus';
-import { LatencySparkline } from './LatencySparkline';
 import { formatLatency, formatMeanLatency, formatPercent } from './format';
 
 const useStyles = makeStyles(theme => ({
@@ -19,55 +19,77 @@ const useStyles = makeStyles(theme => ({
     whiteSpace: 'pre-wrap',
     overflowWrap: 'anywhere',
   },
+  // A status is one word: never broken letter by letter.
+  status: {
+    whiteSpace: 'nowrap',
+  },
+  below: {
+    marginTop: theme.spacing(0.5),
+  },
 }));
 
+const ProbeCell = ({ probe }: { probe: ProbeHealth }) => (
+  <>
+    {probe.name}
+    <Typography variant="caption" color="textSecondary" component="div">
+      {probe.method ? `${probe.type} (${probe.method})` : probe.type}
+    </Typography>
+  </>
+);
+
+/** The probe's status, its circuit, and what its trend says. */
 const StatusCell = ({ probe }: { probe: ProbeHealth }) => {
   const classes = useStyles();
+  const { trend } = probe;
+  const steady = !trend.degrading && !trend.flapping;
   return (
-    <span className={classes.cell}>
-      <ProbeStatusLabel probe={probe} />
-      {probe.circuit && probe.circuit !== 'closed' && (
-        <Chip
-          size="small"
-          variant="outlined"
-          label={`circuit ${probe.circuit}`}
-        />
-      )}
-    </span>
-  );
-};
-
-const TrendCell = ({ trend }: { trend: ProbeHealth['trend'] }) => {
-  const classes = useStyles();
-  if (!trend.degrading && !trend.flapping) {
-    return <>steady</>;
-  }
-  return (
-    <span className={classes.cell}>
-      {trend.degrading && <Chip size="small" label="degrading" />}
-      {trend.flapping && <Chip size="small" label="flapping" />}
-      {trend.reasons.map(reason => (
-        <Typography key={reason} variant="caption" component="div">
-          {reason}
+    <>
+      <span className={classes.cell}>
+        <span className={classes.status}>
+          <ProbeStatusLabel probe={probe} />
+        </span>
+        {probe.circuit && probe.circuit !== 'closed' && (
+          <Chip
+            size="small"
+            variant="outlined"
+            label={`circuit ${probe.circuit}`}
+          />
+        )}
+        {trend.degrading && <Chip size="small" label="degrading" />}
+        {trend.flapping && <Chip size="small" label="flapping" />}
+      </span>
+      {steady ? (
+        <Typography variant="caption" color="textSecondary" component="div">
+          steady
         </Typography>
-      ))}
-    </span>
+      ) : (
+        trend.reasons.map(reason => (
+          <Typography key={reason} variant="caption" component="div">
+            {reason}
+          </Typography>
+        ))
+      )}
+    </>
   );
 };
 
-const RecentCell = ({ recent }: { recent: ProbeHealth['recent'] }) => {
-  const classes = useStyles();
-  if (recent.length === 0) {
-    return null;
-  }
+const SuccessCell = ({ probe }: { probe: ProbeHealth }) => {
+  const { recent } = probe;
   const ok = recent.filter(result => result.ok).length;
   return (
-    <span className={classes.cell}>
-      <LatencySparkline recent={recent} />
-      <Typography variant="caption" data-testid="probe-recent">
-        {ok} of {recent.length} ok
-      </Typography>
-    </span>
+    <>
+      {formatPercent(probe.successRate)}
+      {recent.length > 0 && (
+        <Typography
+          variant="caption"
+          color="textSecondary"
+          component="div"
+          data-testid="probe-recent"
+        >
+          {ok} of {recent.length} ok
+        </Typography>
+      )}
+    </>
   );
 };
 
@@ -100,62 +122,94 @@ const MessageCell = ({ probe }: { probe: ProbeHealth }) => {
       )}
       {probe.lastCheckedAt && (
         <Typography variant="caption" color="textSecondary" component="div">
-          checked {formatTime(probe.lastCheckedAt)}
+          checked <RelativeTime value={probe.lastCheckedAt} />
         </Typography>
       )}
     </>
   );
 };
 
+const NarrowMessage = ({ probe }: { probe: ProbeHealth }) => {
+  const classes = useStyles();
+  return (
+    <div className={classes.below}>
+      <MessageCell probe={probe} />
+    </div>
+  );
+};
+
+// Headers on one line: at 800 px a squeezed column wraps its cells, never
+// its title letter by letter.
 const nowrap = { whiteSpace: 'nowrap' } as const;
 
-const columns: TableColumn<ProbeHealth>[] = [
-  { title: 'Probe', field: 'name', cellStyle: nowrap },
-  {
-    title: 'Type',
-    cellStyle: nowrap,
-    render: probe =>
-      probe.method ? `${probe.type} (${probe.method})` : probe.type,
-  },
-  {
-    title: 'Status',
-    cellStyle: nowrap,
-    render: probe => <StatusCell probe={probe} />,
-  },
-  { title: 'Latency', render: probe => <LatencyCell probe={probe} /> },
-  { title: 'Success rate', render: probe => formatPercent(probe.successRate) },
-  { title: 'Trend', render: probe => <TrendCell trend={probe.trend} /> },
-  { title: 'Recent', render: probe => <RecentCell recent={probe.recent} /> },
-  {
-    title: 'Last message',
-    width: '25%',
-    render: probe => <MessageCell probe={probe} />,
-  },
-];
+/**
+ * The columns; on a narrow screen (below 960 px) the last message goes
+ * under the probe's name rather than in a column of its own.
+ */
+function columnsFor(narrow: boolean): TableColumn<ProbeHealth>[] {
+  return [
+    {
+      title: 'Probe',
+      headerStyle: nowrap,
+      render: probe => (
+        <>
+          <ProbeCell probe={probe} />
+          {narrow && <NarrowMessage probe={probe} />}
+        </>
+      ),
+    },
+    {
+      title: 'Status',
+      headerStyle: nowrap,
+      render: probe => <StatusCell probe={probe} />,
+    },
+    {
+      title: 'Latency',
+      headerStyle: nowrap,
+      render: probe => <LatencyCell probe={probe} />,
+    },
+    {
+      title: 'Success',
+      headerStyle: nowrap,
+      render: probe => <SuccessCell probe={probe} />,
+    },
+    ...(narrow
+      ? []
+      : [
+          {
+            title: 'Last message',
+            headerStyle: nowrap,
+            width: '30%',
+            render: (probe: ProbeHealth) => <MessageCell probe={probe} />,
+          },
+        ]),
+  ];
+}
 
 /** Props of {@link ProbesTable}. */
 export interface ProbesTableProps {
   probes: ProbeHealth[];
 }
 
-/** The probes of one instance: status, latency, success rate and trend. */
-export const ProbesTable = ({ probes }: ProbesTableProps) => (
-  <div data-testid="probes-table">
-    <Table<ProbeHealth>
-      columns={columns}
-      data={probes}
-      options={{
-        toolbar: false,
-        paging: false,
-        search: false,
-        sorting: false,
-        padding: 'dense',
-      }}
-      emptyContent={
-        <div style={{ padding: 16 }}>
-          No probes: the instance is not checked.
-        </div>
-      }
-    />
-  </div>
-);
+/**
+ * The probes of one instance: status and trend, latency, success rate and
+ * the last message, in columns that fit the card down to 800 px.
+ */
+export const ProbesTable = ({ probes }: ProbesTableProps) => {
+  const narrow = useMediaQuery((theme: Theme) => theme.breakpoints.down('sm'));
+  return (
+    <div data-testid="probes-table">
+      <Table<ProbeHealth>
+        columns={columnsFor(narrow)}
+        data={probes}
+        options={{
+          toolbar: false,
+          paging: false,
+          search: false,
+          sorting: false,
+          padding: 'dense',
+        }}
+      />
+    </div>
+  );
+};

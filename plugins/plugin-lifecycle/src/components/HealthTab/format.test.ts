@@ -4,15 +4,13 @@ import {
   formatMeanLatency,
   formatPercent,
   formatScore,
+  isPluginUnchecked,
+  isUnchecked,
   probeStatusText,
   probeTone,
-  sparklinePoints,
   verdictTone,
 } from './format';
-
-function result(latencyMs: number, ok = true) {
-  return { ok, latencyMs, checkedAt: '2025-01-01T10:00:00.000Z' };
-}
+import { makeInstance, mixedHealth } from './__fixtures__/health';
 
 describe('health formatting', () => {
   it.each([
@@ -64,17 +62,28 @@ describe('health formatting', () => {
       '2 healthy, 1 starting',
     );
     expect(formatCounts({})).toBe('');
+    expect(formatCounts({ healthy: 1 }, 2)).toBe('1 healthy, 2 not checked');
+    expect(formatCounts({}, 1)).toBe('1 not checked');
   });
 
-  it('draws the latencies of successful runs, oldest first', () => {
-    // Newest first, as the API lists them: 30, (failed), 10, 20.
-    const recent = [result(30), result(5000, false), result(10), result(20)];
-    expect(sparklinePoints(recent, 100, 20)).toBe('0,10 50,20 100,0');
-  });
-
-  it('draws equal latencies through the middle, and nothing for one', () => {
-    expect(sparklinePoints([result(2), result(2)], 10, 20)).toBe('0,10 10,10');
-    expect(sparklinePoints([result(2)], 10, 20)).toBe('');
-    expect(sparklinePoints([result(2), result(9, false)], 10, 20)).toBe('');
+  it('tells an instance nothing checks from a checked one', () => {
+    const unchecked = makeInstance({
+      verdict: 'unknown',
+      probes: [],
+      ready: true,
+      live: true,
+    });
+    expect(isUnchecked(unchecked)).toBe(true);
+    expect(isUnchecked(makeInstance())).toBe(false);
+    expect(
+      isPluginUnchecked({ ...mixedHealth, instances: [unchecked, unchecked] }),
+    ).toBe(true);
+    expect(
+      isPluginUnchecked({
+        ...mixedHealth,
+        instances: [unchecked, makeInstance()],
+      }),
+    ).toBe(false);
+    expect(isPluginUnchecked({ ...mixedHealth, instances: [] })).toBe(false);
   });
 });

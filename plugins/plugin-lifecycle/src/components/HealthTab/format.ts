@@ -3,14 +3,31 @@ import {
   InstanceHealth,
   PluginHealth,
   ProbeHealth,
-  ProbeResultSample,
 } from '@internal/plugin-lifecycle-common';
 
 /**
  * How a status is shown: the colour of Backstage's `StatusOK`,
- * `StatusWarning`, `StatusError` and `StatusPending`.
+ * `StatusWarning`, `StatusError` and `StatusPending`; `neutral` (grey,
+ * `StatusAborted`) for what nothing checks, which is neither good nor bad.
  */
-export type HealthTone = 'ok' | 'warning' | 'error' | 'pending';
+export type HealthTone = 'ok' | 'warning' | 'error' | 'pending' | 'neutral';
+
+/**
+ * Whether nothing checks an instance: it has no probes (the monitor's
+ * verdict is then `unknown`). It takes traffic, but its "ready" and
+ * "live" are assumptions, not results: it must not look healthy.
+ */
+export function isUnchecked(instance: InstanceHealth): boolean {
+  return instance.probes.length === 0 || instance.verdict === 'unknown';
+}
+
+/**
+ * Whether nothing checks any instance of a plugin that has some: its
+ * verdict is "not checked" rather than unknown.
+ */
+export function isPluginUnchecked(health: PluginHealth): boolean {
+  return health.instances.length > 0 && health.instances.every(isUnchecked);
+}
 
 /**
  * The tone of a verdict: degrading and flapping instances still take traffic
@@ -91,8 +108,14 @@ export function formatScore(score: number): string {
   return score.toFixed(2);
 }
 
-/** How many instances have each verdict: "2 healthy, 1 starting". */
-export function formatCounts(counts: PluginHealth['counts']): string {
+/**
+ * How many instances have each verdict, and how many nothing checks (the
+ * monitor counts those under no verdict): "2 healthy, 1 not checked".
+ */
+export function formatCounts(
+  counts: PluginHealth['counts'],
+  unchecked = 0,
+): string {
   const order: HealthVerdict[] = [
     'healthy',
     'degrading',
@@ -100,10 +123,12 @@ export function formatCounts(counts: PluginHealth['counts']): string {
     'starting',
     'unhealthy',
   ];
-  return order
-    .filter(verdict => counts[verdict])
-    .map(verdict => `${counts[verdict]} ${verdict}`)
-    .join(', ');
+  return [
+    ...order
+      .filter(verdict => counts[verdict])
+      .map(verdict => `${counts[verdict]} ${verdict}`),
+    ...(unchecked > 0 ? [`${unchecked} not checked`] : []),
+  ].join(', ');
 }
 
 /** "127.0.0.1:43117", or empty when the monitor does not know it. */
@@ -111,41 +136,4 @@ export function formatAddress(instance: InstanceHealth): string {
   return instance.host && instance.port !== undefined
     ? `${instance.host}:${instance.port}`
     : '';
-}
-
-/**
- * The points of an SVG polyline of latencies, oldest on the left, the
- * slowest at the top. Takes the recent results newest first, as the API
- * lists them; failed runs are left out (their latency is a timeout, not
- * the service's speed). Empty when there are fewer than two to draw.
- */
-export function sparklinePoints(
-  recent: ProbeResultSample[],
-  width: number,
-  height: number,
-): string {
-  const latencies = recent
-    .filter(result => result.ok)
-    .map(result => result.latencyMs)
-    .reverse();
-  if (latencies.length < 2) {
-    return '';
-  }
-  const max = Math.max(...latencies);
-  const min = Math.min(...latencies);
-  const range = max - min || 1;
-  const step = width / (latencies.length - 1);
-  return latencies
-    .map((latency, i) => {
-      const x = i * step;
-      // Flat when all are equal: a line through the middle.
-      const y =
-        max === min ? height / 2 : height - ((latency - min) / range) * height;
-      return `${round1(x)},${round1(y)}`;
-    })
-    .join(' ');
-}
-
-function round1(value: number): number {
-  return Math.round(value * 10) / 10;
 }

@@ -1,12 +1,18 @@
+import { useCallback } from 'react';
 import useAsyncRetry from 'react-use/esm/useAsyncRetry';
-import useInterval from 'react-use/esm/useInterval';
 import { useApi } from '@backstage/frontend-plugin-api';
-import { PluginHealth } from '@internal/plugin-lifecycle-common';
+import {
+  PluginHealth,
+  PluginVersionMetrics,
+} from '@internal/plugin-lifecycle-common';
 import { pluginLifecycleApiRef } from '../../api';
 import { isNotFoundError } from '../LifecycleTab/usePluginLifecycle';
 
-/** Sampled results per probe the tab asks for (the sparklines' length). */
-export const RECENT_RESULTS_PER_PROBE = 20;
+/**
+ * Sampled results per probe the tab asks for: the most the API gives, the
+ * length of the instance charts (at the default 10 s period, ~17 minutes).
+ */
+export const RECENT_RESULTS_PER_PROBE = 100;
 
 /** What the health tab shows for one plugin. */
 export interface PluginHealthData {
@@ -15,30 +21,55 @@ export interface PluginHealthData {
 }
 
 /**
- * Loads the health of a plugin's instances and reloads it every
- * `refreshIntervalMs` (never when it is not positive). It keeps reloading
- * after a failure, so the tab recovers by itself once the backend answers
- * again.
+ * Loads the health of a plugin's instances, with their probes' recent
+ * results, and the history of its traffic per version; `refresh` reloads
+ * both (keeping what is shown until the answers come). A failure of the
+ * version history does not hide the health: it comes apart, in
+ * `versionsError`.
  */
-export function usePluginHealth(pluginId: string, refreshIntervalMs: number) {
+export function usePluginHealth(pluginId: string) {
   const api = useApi(pluginLifecycleApiRef);
 
-  const { value, error, retry } =
-    useAsyncRetry(async (): Promise<PluginHealthData> => {
-      try {
-        const health = await api.getPluginHealth(pluginId, {
+  const health = useAsyncRetry(async (): Promise<PluginHealthData> => {
+    try {
+      return {
+        health: await api.getPluginHealth(pluginId, {
           recent: RECENT_RESULTS_PER_PROBE,
-        });
-        return { health };
-      } catch (e) {
-        if (isNotFoundError(e)) {
-          return { health: undefined };
-        }
-        throw e;
+        }),
+      };
+    } catch (e) {
+      if (isNotFoundError(e)) {
+        return { health: undefined };
       }
-    }, [api, pluginId]);
+      throw e;
+    }
+  }, [api, pluginId]);
 
-  useInterval(retry, refreshIntervalMs > 0 ? refreshIntervalMs : null);
+  const versions = useAsyncRetry(async (): Promise<
+    PluginVersionMetrics | undefined
+  > => {
+    try {
+      return await api.getPluginVersionMetrics(pluginId);
+    } catch (e) {
+      if (isNotFoundError(e)) {
+        return undefined;
+      }
+      throw e;
+    }
+  }, [api, pluginId]);
 
-  return { value, error, refresh: retry };
+  const retryHealth = health.retry;
+  const retryVersions = versions.retry;
+  const refresh = useCallback(() => {
+    retryHealth();
+    retryVersions();
+  }, [retryHealth, retryVersions]);
+
+  return {
+    value: health.value,
+    error: health.error,
+    versions: versions.value,
+    versionsError: versions.error,
+    refresh,
+  };
 }

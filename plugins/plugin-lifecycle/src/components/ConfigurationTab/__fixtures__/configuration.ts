@@ -6,6 +6,7 @@ import {
   ConfigVersion,
   ConfigVersionSummary,
   EffectiveConfiguration,
+  Operation,
   PLUGIN_ID_ANNOTATION,
 } from '@internal/plugin-lifecycle-common';
 import { PluginLifecycleApi } from '../../../api';
@@ -158,6 +159,24 @@ export const productionDiff: ConfigDiff = {
   ],
 };
 
+/** The `configure` operation that applies a written version. */
+export function configureOperation(
+  overrides: Partial<Operation> = {},
+): Operation {
+  return {
+    id: 'op-42',
+    pluginId: PLUGIN_ID,
+    tenant: 'default',
+    type: 'configure',
+    status: 'succeeded',
+    params: { layer: 'production', version: 4, revision: 14 },
+    attempts: 1,
+    result: { revision: 14, strategy: 'restart', instances: 1 },
+    createdAt: '2025-01-04T10:00:00.000Z',
+    ...overrides,
+  };
+}
+
 /** An error response of the API, as the client throws it. */
 export async function responseError(
   status: number,
@@ -192,14 +211,18 @@ export function makeFakeApi(
     listConfigVersions: jest.fn(async (_id, layer) => byLayer(layer).versions),
     getConfigVersion: jest.fn(async (_id, layer) => byLayer(layer).latest),
     diffConfigVersions: jest.fn(async () => productionDiff),
+    getOperation: jest.fn(async () => configureOperation()),
+    listOperations: jest.fn(async () => []),
     setConfiguration: jest.fn(async (_id, layer, request) => ({
       version: summary(layer, (request.expectedVersion ?? 0) + 1),
+      changed: true,
       operationId: 'op-42',
     })),
     rollbackConfiguration: jest.fn(async (_id, layer, request) => ({
       version: summary(layer, (request.expectedVersion ?? 0) + 1, {
         rolledBackFrom: request.toVersion,
       }),
+      changed: true,
     })),
     ...overrides,
   } as jest.Mocked<PluginLifecycleApi>;

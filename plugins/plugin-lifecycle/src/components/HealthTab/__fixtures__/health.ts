@@ -4,7 +4,9 @@ import {
   InstanceHealth,
   PLUGIN_ID_ANNOTATION,
   PluginHealth,
+  PluginVersionMetrics,
   ProbeHealth,
+  VersionMetricsPoint,
 } from '@internal/plugin-lifecycle-common';
 import { PluginLifecycleApi } from '../../../api';
 
@@ -155,6 +157,35 @@ export const mixedHealth: PluginHealth = {
   generatedAt: '2025-01-01T10:05:01.000Z',
 };
 
+/**
+ * The gRPC sample as it runs without probes: the monitor has no verdict
+ * (`unknown`, counted under none), and says ready and live only because
+ * nothing says otherwise.
+ */
+export const uncheckedHealth: PluginHealth = {
+  pluginId: PLUGIN_ID,
+  verdict: 'unknown',
+  counts: {},
+  probes: [],
+  instances: [
+    {
+      targetId: 'inst-grpc',
+      instanceId: 'inst-grpc',
+      host: '127.0.0.1',
+      port: 50051,
+      verdict: 'unknown',
+      healthScore: 1,
+      ready: true,
+      live: true,
+      reasons: ['no probes defined: nothing checks this instance'],
+      reportedBy: 'replica-a',
+      updatedAt: '2025-01-01T10:05:00.000Z',
+      probes: [],
+    },
+  ],
+  generatedAt: '2025-01-01T10:05:01.000Z',
+};
+
 /** A plugin that is installed but not running. */
 export const stoppedHealth: PluginHealth = {
   ...mixedHealth,
@@ -179,12 +210,98 @@ export async function responseError(
   } as any);
 }
 
+function point(
+  at: string,
+  requests: number,
+  errors: number,
+  p90: number,
+): VersionMetricsPoint {
+  return {
+    at,
+    intervalMs: 5000,
+    requests,
+    requestRate: requests / 5,
+    errors,
+    errorRate: requests ? errors / requests : 0,
+    ...(requests
+      ? {
+          latencyMeanMs: p90 / 2,
+          latencyP50Ms: p90 / 2,
+          latencyP90Ms: p90,
+          latencyP99Ms: p90 * 1.5,
+        }
+      : {}),
+  };
+}
+
+/** A canary: 1.0.0 serving all along, 1.1.0 taking a share with errors. */
+export const versionMetrics: PluginVersionMetrics = {
+  pluginId: PLUGIN_ID,
+  sampleIntervalMs: 5000,
+  retentionMs: 1_800_000,
+  generatedAt: '2025-01-01T10:05:01.000Z',
+  versions: [
+    {
+      version: '1.0.0',
+      points: [
+        point('2025-01-01T10:04:50.000Z', 50, 0, 8),
+        point('2025-01-01T10:04:55.000Z', 45, 0, 9),
+        point('2025-01-01T10:05:00.000Z', 40, 1, 8),
+      ],
+    },
+    {
+      version: '1.1.0',
+      points: [
+        point('2025-01-01T10:04:55.000Z', 5, 1, 30),
+        point('2025-01-01T10:05:00.000Z', 10, 4, 45),
+      ],
+    },
+  ],
+};
+
+/** No request through the proxy in the retention. */
+export const noVersionMetrics: PluginVersionMetrics = {
+  ...versionMetrics,
+  versions: [],
+};
+
 /** A fake of the client: the HTTP API is covered by the backend's tests. */
 export function makeFakeApi(
   overrides: Partial<PluginLifecycleApi> = {},
 ): jest.Mocked<PluginLifecycleApi> {
   return {
     getPluginHealth: jest.fn(async () => mixedHealth),
+    getPluginVersionMetrics: jest.fn(async () => versionMetrics),
+    setPluginProbes: jest.fn(async (pluginId, probes) => ({
+      pluginId,
+      probes,
+    })),
     ...overrides,
   } as jest.Mocked<PluginLifecycleApi>;
+}
+
+/**
+ * What a browser's layout would report for the charts' containers: jsdom
+ * lays nothing out (every size is 0, and it has no ResizeObserver), so
+ * recharts would draw nothing. This observer reports `width` x `height`
+ * for whatever it observes, once, as a browser does on `observe`.
+ * Returns the function that restores the original.
+ */
+export function layoutChartsAt(width: number, height: number): () => void {
+  const original = (globalThis as any).ResizeObserver;
+  class FixedSizeObserver {
+    constructor(private readonly callback: ResizeObserverCallback) {}
+    observe(target: Element) {
+      this.callback(
+        [{ target, contentRect: { width, height } } as ResizeObserverEntry],
+        this as unknown as ResizeObserver,
+      );
+    }
+    unobserve() {}
+    disconnect() {}
+  }
+  (globalThis as any).ResizeObserver = FixedSizeObserver;
+  return () => {
+    (globalThis as any).ResizeObserver = original;
+  };
 }

@@ -1,0 +1,4 @@
+export {
+  PluginLifecycleFleetContent,
+  PluginLifecycleFleetPage,
+} from './FleetContent';

@@ -1,0 +1,1 @@
+export { EntityPluginLifecycleCard } from './EntityPluginLifecycleCard';
