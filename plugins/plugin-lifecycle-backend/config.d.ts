@@ -444,6 +444,13 @@ export interface Config {
           cwd?: string;
           endpoints?: Array<{ host: string; port: number; protocol?: string }>;
         };
+        /**
+         * The versions the install and update forms offer (semantic versions,
+         * shown newest first), instead of those the artifact source lists: the
+         * files a tarball path template matches, or the npm registry's versions.
+         * Without it, a command or external artifact offers none.
+         */
+        versions?: string[];
         runtime?: string;
         tenant?: string;
         /**

@@ -3,6 +3,7 @@ import {
   Artifact,
   artifactSchema,
   serviceLoadBalancingStrategySchema,
+  versionSchema,
 } from '@internal/plugin-lifecycle-common';
 import { z } from 'zod';
 import { parseNpmSpec } from './engines/runtime/artifactInstall';
@@ -474,6 +475,11 @@ const configSchema = z
         z
           .object({
             artifact: artifactSchema.superRefine(checkNpmArtifact),
+            /**
+             * The versions offered when installing or updating (instead of
+             * those the artifact source lists); semantic versions.
+             */
+            versions: z.array(versionSchema).optional(),
             runtime: z.string().min(1).optional(),
             tenant: z.string().min(1).optional(),
             /** This plugin's own restart policy; unset keys come from runtime.restartPolicy. */

@@ -18,6 +18,7 @@ export * from './api/health';
 export * from './api/versionMetrics';
 export * from './api/deployments';
 export * from './api/signals';
+export * from './api/versions';
 export * from './permissions';
 export * from './routes';
 export * from './client/PluginLifecycleClient';

@@ -46,8 +46,9 @@ export const pluginLifecycleApi = ApiBlueprint.make({
 });
 
 /**
- * The "Lifecycle" tab of entities annotated with
- * `plugin-lifecycle.backstage.io/plugin-id`.
+ * The "Plugin lifecycle" tab (path `lifecycle`) of entities annotated with
+ * `plugin-lifecycle.backstage.io/plugin-id`; not just "Lifecycle", which the
+ * catalog shows as a field of every entity (`spec.lifecycle`).
  *
  * @alpha
  */
@@ -55,7 +56,7 @@ export const entityLifecycleContent = EntityContentBlueprint.make({
   name: 'lifecycle',
   params: {
     path: 'lifecycle',
-    title: 'Lifecycle',
+    title: 'Plugin lifecycle',
     filter: isPluginLifecycleAvailable,
     loader: () =>
       import('./components/LifecycleTab').then(m => (

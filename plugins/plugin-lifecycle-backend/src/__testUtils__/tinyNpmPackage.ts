@@ -1,3 +1,5 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -84,4 +86,52 @@ export function npmRegistryReachable(): boolean {
     encoding: 'utf8',
   });
   return result.status === 0 && /^\d+\.\d+\.\d+/.test(result.stdout.trim());
+}
+
+/**
+ * A tiny npm registry on 127.0.0.1 answering the packument (`GET /<name>`)
+ * of each package given with its versions, enough for `npm view`; 404 for
+ * any other package. Its `url` goes into `npm_config_registry`.
+ */
+export async function startTinyRegistry(
+  packages: Record<string, string[]>,
+): Promise<{ url: string; requests: string[]; close: () => Promise<void> }> {
+  const requests: string[] = [];
+  const server = http.createServer((req, res) => {
+    const name = decodeURIComponent((req.url ?? '/').slice(1).split('?')[0]);
+    requests.push(name);
+    const versions = packages[name];
+    res.setHeader('content-type', 'application/json');
+    if (!versions) {
+      res.statusCode = 404;
+      res.end(JSON.stringify({ error: 'Not found' }));
+      return;
+    }
+    res.end(
+      JSON.stringify({
+        name,
+        'dist-tags': { latest: versions[versions.length - 1] },
+        versions: Object.fromEntries(
+          versions.map(version => [
+            version,
+            {
+              name,
+              version,
+              dist: { tarball: `http://127.0.0.1/${name}-${version}.tgz` },
+            },
+          ]),
+        ),
+        time: Object.fromEntries(
+          versions.map(v => [v, '2026-01-01T00:00:00.000Z']),
+        ),
+      }),
+    );
+  });
+  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}/`,
+    requests,
+    close: () => new Promise<void>(resolve => server.close(() => resolve())),
+  };
 }

@@ -15,7 +15,7 @@ describe.each(databases.eachSupportedId())(
       await applyDatabaseMigrations({ getClient: async () => knex });
       const plugins = PluginStore.create({ db: knex });
       await plugins.create({ id: 'p1', tenant: 't', runtime: 'process' });
-      return { instances: InstanceStore.create({ db: knex }) };
+      return { instances: InstanceStore.create({ db: knex }), plugins };
     }
 
     it('keeps a bounded history of ended instances and counts crashes', async () => {
@@ -52,6 +52,39 @@ describe.each(databases.eachSupportedId())(
           i => i.id,
         ),
       ).toEqual(['live']);
+    });
+
+    it("forgets one plugin's ended instances, not its active ones nor another plugin's", async () => {
+      const { instances, plugins } = await createStores();
+      await plugins.create({ id: 'p2', tenant: 't', runtime: 'process' });
+      const base = {
+        version: '1.0.0',
+        track: 'stable',
+        runtime: 'process',
+        host: '127.0.0.1',
+        protocol: 'http',
+        owner: 'replica-a',
+        port: 4000,
+        status: 'running' as const,
+      };
+      for (const [id, pluginId] of [
+        ['a1', 'p1'],
+        ['a2', 'p1'],
+        ['b1', 'p2'],
+      ]) {
+        await instances.insert({ ...base, id, pluginId });
+        await instances.setStatus(id, id === 'a2' ? 'crashed' : 'stopped');
+      }
+      await instances.insert({ ...base, id: 'a-live', pluginId: 'p1' });
+
+      expect(await instances.deleteEnded('p1')).toBe(2);
+      expect((await instances.listForPlugin('p1')).map(i => i.id)).toEqual([
+        'a-live',
+      ]);
+      expect((await instances.listForPlugin('p2')).map(i => i.id)).toEqual([
+        'b1',
+      ]);
+      expect(await instances.deleteEnded('p1')).toBe(0);
     });
 
     it("records what identifies an instance's process, and hands it over to one new owner", async () => {

@@ -244,6 +244,17 @@ export class InstanceStore {
       .delete();
   }
 
+  /**
+   * Forgets every ended instance of one plugin (an uninstalled plugin's
+   * instances ran versions that are gone): returns how many.
+   */
+  async deleteEnded(pluginId: string): Promise<number> {
+    return this.#db('plugin_instances')
+      .where({ plugin_id: pluginId })
+      .whereNotIn('status', ACTIVE_INSTANCE_STATUSES)
+      .delete();
+  }
+
   /** When the plugin's instances crashed since `since` (ms since the epoch). */
   async crashTimes(pluginId: string, since: number): Promise<number[]> {
     // The latest few are enough for any budget; compared here, not in SQL,

@@ -1,4 +1,5 @@
 import {
+  AvailableVersions,
   BatchAccepted,
   Deployment,
   DeploymentAction,
@@ -273,6 +274,14 @@ export class PluginLifecycleOrchestrationSystem {
     scope: TenantScope = ALL_TENANTS,
   ): Promise<PluginDetails> {
     return this.#p.plugins.getPlugin(pluginId, scope);
+  }
+
+  /** See {@link PluginQueries.listAvailableVersions}. */
+  listAvailableVersions(
+    pluginId: string,
+    scope: TenantScope = ALL_TENANTS,
+  ): Promise<AvailableVersions> {
+    return this.#p.plugins.listAvailableVersions(pluginId, scope);
   }
 
   /** See {@link PluginQueries.getHistory}. */

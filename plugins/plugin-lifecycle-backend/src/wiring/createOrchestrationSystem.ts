@@ -45,6 +45,7 @@ import { deploymentTraffic } from './deploymentTraffic';
 import type { DeploymentAnalysisProvider } from '@internal/plugin-lifecycle-node';
 import { DiscoveryCommands } from '../system/commands/discoveryCommands';
 import { HealthQueries } from '../system/commands/healthQueries';
+import { availableVersionsQuery } from './availableVersions';
 import { followInstanceExits } from './instanceExits';
 import { lifecycleConfiguration } from './lifecycleConfiguration';
 
@@ -289,6 +290,7 @@ export async function createOrchestrationSystem(
     orchestrator,
     lookup,
     deployments,
+    availableVersions: availableVersionsQuery({ config, plugins }),
   });
   const health = options.healthMonitor?.(lifecycle);
   const rollout = config.deployments;

@@ -79,6 +79,7 @@ describe('PluginLifecycleClient routes', () => {
       await client.listPlugins();
       await client.getPlugin('p');
       await client.getHistory('p');
+      await client.listVersions('p');
       await client.getPluginHealth('p', { recent: 3 });
       await client.setPluginProbes('p', []);
       await client.getPluginVersionMetrics('p', {
@@ -128,6 +129,7 @@ describe('PluginLifecycleClient routes', () => {
       expect(unknown).toEqual([]);
       expect(requests).toContain('post /plugins/p/update/op%201/rollback');
       expect(requests).toContain('get /plugins/p/config/base/versions/2');
+      expect(requests).toContain('get /plugins/p/versions');
       expect(requests).toContain('post /deployments/d/approve');
       expect(requests).toContain('post /deployments/d/rollback');
       expect(requests).toContain('put /plugins/p/probes');

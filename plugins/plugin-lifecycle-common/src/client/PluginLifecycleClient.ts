@@ -30,6 +30,7 @@ import {
   StateTransition,
 } from '../api/types';
 import { PluginHealth, PluginHealthQuery } from '../api/health';
+import { AvailableVersions } from '../api/versions';
 import {
   PluginVersionMetrics,
   PluginVersionMetricsQuery,
@@ -109,6 +110,14 @@ export class PluginLifecycleClient {
 
   async getPlugin(pluginId: string): Promise<PluginDetails> {
     return this.#call(routes.getPlugin, { params: { pluginId } });
+  }
+
+  /**
+   * The versions the plugin's artifact source offers (configured list,
+   * tarball directory or npm registry), newest first, the current one marked.
+   */
+  async listVersions(pluginId: string): Promise<AvailableVersions> {
+    return this.#call(routes.listAvailableVersions, { params: { pluginId } });
   }
 
   /** A plugin's whole state history, oldest first, following the pages. */

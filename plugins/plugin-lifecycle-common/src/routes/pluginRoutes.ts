@@ -16,6 +16,7 @@ import {
   PluginSummary,
   StateTransition,
 } from '../api/types';
+import { availableVersionsSchema } from '../api/versions';
 import {
   pluginLifecycleDeployPermission,
   pluginLifecyclePermissionForAction,
@@ -57,7 +58,7 @@ const command = (
   });
 
 /**
- * The routes of managed plugins: list, read, history, install, update,
+ * The routes of managed plugins: list, read, history, available versions, install, update,
  * roll an update back, the commands, and a plugin's operations.
  *
  * @public
@@ -100,6 +101,19 @@ export const pluginRoutes = {
     response: described<Page<StateTransition>>('Page<StateTransition>'),
     responseDescription: '{ items: StateTransition[], nextCursor?: string }',
     responses: { '404': 'error' },
+  }),
+  listAvailableVersions: defineRoute({
+    method: 'get',
+    path: '/plugins/{pluginId}/versions',
+    summary:
+      "The versions the plugin's artifact source offers, newest first: its configured list, the files its tarball path template matches, or the npm registry's versions; none for a command artifact without a list. Answers for a configured plugin that was never installed",
+    permission: pluginLifecycleReadPermission,
+    params: pluginParams,
+    query: undefined,
+    body: undefined,
+    response: availableVersionsSchema,
+    responseDescription: 'AvailableVersions',
+    responses: { '403': 'error', '404': 'error' },
   }),
   installPlugin: defineRoute({
     method: 'post',

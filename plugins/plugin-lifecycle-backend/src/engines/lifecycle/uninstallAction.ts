@@ -4,8 +4,8 @@ import { checkNoRunningDependents } from './preconditionChecks';
 
 /**
  * Stops the plugin's instances and removes every installed version (from
- * its runtime and from the store); the plugin ends `inactive`, its record
- * and configuration kept. Refused while running plugins depend on it, unless
+ * its runtime and from the store) and forgets its ended instances; the
+ * plugin ends `inactive`, its record and configuration kept. Refused while running plugins depend on it, unless
  * part of a cascade. A failure ends in `error`.
  */
 export async function uninstallPlugin(
@@ -29,6 +29,9 @@ export async function uninstallPlugin(
       });
       await s.plugins.deleteVersion(op.pluginId, v.version);
     }
+    // The instance list is what runs and ran lately; after an uninstall
+    // nothing of it is the plugin's any more.
+    await s.instances.deleteEnded(op.pluginId);
     await s.stateMachine.transition(plugin, 'inactive', {
       ...s.ctx(
         op,

@@ -7,7 +7,8 @@ import { mount } from './mount';
 
 /**
  * Reading managed plugins: the list (a page at a time, filtered by the
- * policy's conditions), one plugin, its history and its operations.
+ * policy's conditions), one plugin, the versions its artifact source
+ * offers, its history and its operations.
  */
 export function bindPluginEndpoints(router: Router, context: EndpointContext) {
   const { system, authorize, authorizeList } = context;
@@ -40,6 +41,15 @@ export function bindPluginEndpoints(router: Router, context: EndpointContext) {
       req.params.pluginId,
     );
     res.json(await system.getPlugin(req.params.pluginId, scope));
+  });
+
+  mount(router, routes.listAvailableVersions, async (req, res) => {
+    const { scope } = await authorize(
+      req,
+      routes.listAvailableVersions.permission,
+      req.params.pluginId,
+    );
+    res.json(await system.listAvailableVersions(req.params.pluginId, scope));
   });
 
   mount(router, routes.getHistory, async (req, res) => {

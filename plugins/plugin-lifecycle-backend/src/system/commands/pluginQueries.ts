@@ -4,6 +4,7 @@ import {
   LIFECYCLE_STATES,
   TERMINAL_DEPLOYMENT_PHASES,
   LifecycleState,
+  AvailableVersions,
   PluginDetails,
   PluginSummary,
   StateTransition,
@@ -13,6 +14,7 @@ import { DeploymentStore } from '../../database/DeploymentStore';
 import { InstanceStore } from '../../database/InstanceStore';
 import { OperationStore } from '../../database/OperationStore';
 import { PluginRecord, PluginStore } from '../../database/PluginStore';
+import { AvailableVersionsQuery } from '../../engines/versions/AvailableVersionsQuery';
 import { CrashRestarter } from '../../engines/lifecycle/CrashRestarter';
 import { Orchestrator } from '../../engines/orchestrator/Orchestrator';
 import { ALL_TENANTS, inTenantScope, TenantScope } from '../../domain/tenancy';
@@ -45,6 +47,7 @@ export interface PluginQueriesOptions {
   orchestrator: Pick<Orchestrator, 'runningCount'>;
   lookup: PluginLookup;
   deployments: Pick<DeploymentStore, 'countByPhase'>;
+  availableVersions: AvailableVersionsQuery;
 }
 
 /** Reads plugins, their history and the system's counts within the caller's tenants. */
@@ -108,6 +111,17 @@ export class PluginQueries {
       availableActions: busy ? [] : availableActions(plugin.state),
       restarts: await this.#o.crashRestarter.status(plugin.id),
     };
+  }
+
+  /**
+   * The versions the plugin's artifact source offers, newest first (see
+   * {@link AvailableVersionsQuery}); also for a configured plugin never installed.
+   */
+  listAvailableVersions(
+    pluginId: string,
+    scope: TenantScope = ALL_TENANTS,
+  ): Promise<AvailableVersions> {
+    return this.#o.availableVersions.list(pluginId, scope);
   }
 
   /** The plugin's state transitions, oldest first; 500 unless `page.limit`, after the id `page.afterId`. */

@@ -8,17 +8,29 @@ import {
 } from '@backstage/core-components';
 import { stringifyEntityRef } from '@backstage/catalog-model';
 import { useEntity } from '@backstage/plugin-catalog-react';
-import { PLUGIN_ID_ANNOTATION } from '@internal/plugin-lifecycle-common';
+import {
+  Operation,
+  PLUGIN_ID_ANNOTATION,
+} from '@internal/plugin-lifecycle-common';
+import { useCallback } from 'react';
 import { HistoryTable } from './HistoryTable';
 import { InstancesTable } from './InstancesTable';
 import { LifecycleActions } from './LifecycleActions';
 import { LifecycleSummaryCard } from './LifecycleSummaryCard';
 import { OperationsTable } from './OperationsTable';
-import { InstallForm } from './VersionForm';
+import { InstallForm, VersionChoices } from './VersionForm';
+import { useConfirmation } from './ConfirmDialog';
+import { lastErrorView } from './lastError';
+import { rollbackCandidate } from './operationActions';
 import { usePluginPermissions } from '../usePluginPermissions';
+import {
+  useAvailableVersions,
+  versionsHint,
+} from '../shared/useAvailableVersions';
 import {
   describeError,
   failureTitle,
+  targetVersion,
   useLifecycleAction,
   usePluginLifecycle,
 } from './usePluginLifecycle';
@@ -30,9 +42,8 @@ import {
  */
 export interface EntityLifecycleContentProps {
   /**
-   * How often to reload while the plugin is in a transitional state
-   * (installing, starting, stopping, ...) or any of its operations is queued
-   * or running. Defaults to 2000 ms.
+   * @deprecated Ignored: the tab reloads on the plugin's signals and polls
+   * with back-off without them (see `useLiveRefresh`).
    */
   pollIntervalMs?: number;
 }
@@ -40,15 +51,26 @@ export interface EntityLifecycleContentProps {
 const PluginLifecycleView = (props: {
   pluginId: string;
   entityRef: string;
-  pollIntervalMs: number;
 }) => {
-  const { pluginId, entityRef, pollIntervalMs } = props;
-  const { value, error, polling, refresh } = usePluginLifecycle(
-    pluginId,
-    pollIntervalMs,
-  );
-  const action = useLifecycleAction(pluginId, { entityRef, onDone: refresh });
+  const { pluginId, entityRef } = props;
+  const { value, error, busy, refresh } = usePluginLifecycle(pluginId);
+  const available = useAvailableVersions(pluginId, {
+    // Once the plugin is read; again when its version changes.
+    skip: !value,
+    key: value?.details?.currentVersion,
+  });
+  const onDone = useCallback(() => refresh(), [refresh]);
+  const action = useLifecycleAction(pluginId, { entityRef, onDone });
   const may = usePluginPermissions(pluginId);
+  const { confirm, dialog } = useConfirmation();
+  const { allows } = may;
+  // Cancelling needs the permission of the operation's own action. Stable
+  // across renders: the table draws its cells anew when its columns change.
+  const canCancel = useCallback(
+    (operation: Operation) => allows(operation.type),
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+    [may.operate, may.deploy, may.configure],
+  );
 
   if (error) {
     return <ResponseErrorPanel error={error} />;
@@ -57,6 +79,11 @@ const PluginLifecycleView = (props: {
     return <Progress />;
   }
 
+  const choices: VersionChoices = {
+    versions: available.versions,
+    loading: available.loading,
+    hint: versionsHint(available.versions, available.error),
+  };
   const actionError = action.error && (
     <WarningPanel
       severity="error"
@@ -73,14 +100,17 @@ const PluginLifecycleView = (props: {
         <EmptyState
           missing="data"
           title="Not installed yet"
-          description={`The plugin "${pluginId}" has never been installed. Enter a version to install it.`}
+          description={`The plugin "${pluginId}" has never been installed. Choose or enter a version to install it.`}
           action={
             // Not gated on the permission: for a plugin that does not exist
             // yet, only the backend can judge the install (the owners of
             // this entity may install it under a conditional policy).
             <InstallForm
               disabled={action.pending}
-              onInstall={version => action.perform('install', version)}
+              onInstall={(version, options) =>
+                action.perform('install', version, options)
+              }
+              {...choices}
             />
           }
         />
@@ -89,33 +119,51 @@ const PluginLifecycleView = (props: {
   }
 
   const { details, history, operations } = value;
+  const candidate = rollbackCandidate(operations, details.currentVersion);
   return (
     <Grid container spacing={3}>
+      {dialog}
       <Grid item xs={12}>
         <LifecycleSummaryCard
           pluginId={pluginId}
           details={details}
-          polling={polling}
+          busy={busy}
+          targetVersion={targetVersion(operations)}
+          lastError={lastErrorView(details, history, operations)}
           onRefresh={refresh}
         >
           {actionError}
           <LifecycleActions
+            pluginId={pluginId}
             available={details.availableActions}
             currentVersion={details.currentVersion}
-            disabled={action.pending || polling}
+            choices={choices}
+            disabled={action.pending || busy}
             isAllowed={may.allows}
             onAction={action.perform}
+            confirm={confirm}
           />
         </LifecycleSummaryCard>
       </Grid>
       <Grid item xs={12}>
-        <InstancesTable instances={details.instances} />
+        <InstancesTable
+          instances={details.instances}
+          endedInstances={details.endedInstances}
+        />
       </Grid>
       <Grid item xs={12}>
         <OperationsTable
           operations={operations}
           disabled={action.pending}
+          canCancel={canCancel}
           onCancel={action.cancel}
+          rollbackId={candidate?.id}
+          // Rolling back is an update: it needs deploy, and an idle plugin.
+          rollbackAllowed={
+            may.deploy && details.availableActions.includes('update')
+          }
+          onRollback={action.rollback}
+          confirm={confirm}
         />
       </Grid>
       <Grid item xs={12}>
@@ -128,12 +176,16 @@ const PluginLifecycleView = (props: {
 /**
  * The lifecycle tab of a catalog entity that is annotated with
  * `plugin-lifecycle.backstage.io/plugin-id`: the state, versions, instances,
- * operations and history of the managed plugin, and buttons for its lifecycle
- * actions and for cancelling its queued operations.
+ * operations and history of the managed plugin, kept current by signals (or
+ * polling without them), with its lifecycle actions (the disruptive ones
+ * confirmed), the versions its artifact source offers, the cancel of queued
+ * operations and the rollback of its last update.
  *
  * @public
  */
-export const EntityLifecycleContent = (props: EntityLifecycleContentProps) => {
+export const EntityLifecycleContent = (
+  _props: EntityLifecycleContentProps = {},
+) => {
   const { entity } = useEntity();
   const pluginId = entity.metadata.annotations?.[PLUGIN_ID_ANNOTATION];
 
@@ -144,7 +196,6 @@ export const EntityLifecycleContent = (props: EntityLifecycleContentProps) => {
     <PluginLifecycleView
       pluginId={pluginId}
       entityRef={stringifyEntityRef(entity)}
-      pollIntervalMs={props.pollIntervalMs ?? 2000}
     />
   );
 };

@@ -4,7 +4,9 @@ import Typography from '@material-ui/core/Typography';
 import { makeStyles } from '@material-ui/core/styles';
 import { InfoCard, WarningPanel } from '@backstage/core-components';
 import { PluginDetails } from '@internal/plugin-lifecycle-common';
+import { RelativeTime } from '../shared/RelativeTime';
 import { LifecycleStateChip } from './LifecycleStateChip';
+import { LastErrorView } from './lastError';
 
 const useStyles = makeStyles(theme => ({
   facts: {
@@ -44,8 +46,12 @@ export interface LifecycleSummaryCardProps {
   pluginId: string;
   /** Undefined when the plugin has never been installed. */
   details?: PluginDetails;
-  /** Whether the tab reloads by itself (a transitional state or an operation under way). */
-  polling: boolean;
+  /** Something is under way (a transitional state or a pending operation). */
+  busy: boolean;
+  /** The version an update under way moves to. */
+  targetVersion?: string;
+  /** The last error, as the tab shows it (none when it is outdated). */
+  lastError?: LastErrorView;
   onRefresh: () => void;
   /** The action buttons and any error they reported. */
   children?: ReactNode;
@@ -55,7 +61,9 @@ export interface LifecycleSummaryCardProps {
 export const LifecycleSummaryCard = ({
   pluginId,
   details,
-  polling,
+  busy,
+  targetVersion,
+  lastError,
   onRefresh,
   children,
 }: LifecycleSummaryCardProps) => {
@@ -63,11 +71,11 @@ export const LifecycleSummaryCard = ({
 
   return (
     <InfoCard
-      title="Lifecycle"
+      title="Plugin lifecycle"
       subheader={pluginId}
       action={
-        <Button size="small" onClick={onRefresh} disabled={polling}>
-          {polling ? 'Following…' : 'Refresh'}
+        <Button size="small" onClick={onRefresh}>
+          {busy ? 'Following… Refresh' : 'Refresh'}
         </Button>
       }
     >
@@ -78,20 +86,49 @@ export const LifecycleSummaryCard = ({
         <Fact label="Version" testId="lifecycle-version">
           {details?.currentVersion ?? '—'}
         </Fact>
+        {targetVersion && (
+          <Fact label="Updating to" testId="lifecycle-target-version">
+            {targetVersion}
+          </Fact>
+        )}
         {details && (
           <>
             <Fact label="Runtime">{details.runtime}</Fact>
-            <Fact label="Replicas">{details.replicas}</Fact>
+            <Fact label="Replicas" testId="lifecycle-replicas">
+              {details.replicas}
+            </Fact>
+            <Fact label="Changed">
+              <RelativeTime value={details.updatedAt} />
+            </Fact>
           </>
         )}
       </div>
-      {details?.lastError && (
-        <WarningPanel
-          severity="error"
-          title="Last error"
-          message={details.lastError}
-          defaultExpanded
-        />
+      {lastError && (
+        <div data-testid="lifecycle-last-error">
+          <WarningPanel
+            severity={lastError.severity}
+            title={
+              lastError.severity === 'error'
+                ? 'Last error'
+                : `Last error (the plugin is ${details?.state} now)`
+            }
+            message={
+              <>
+                {lastError.message}
+                {lastError.at && (
+                  <Typography
+                    variant="caption"
+                    component="div"
+                    color="textSecondary"
+                  >
+                    Recorded <RelativeTime value={lastError.at} />
+                  </Typography>
+                )}
+              </>
+            }
+            defaultExpanded={lastError.severity === 'error'}
+          />
+        </div>
       )}
       <div className={classes.section}>{children}</div>
     </InfoCard>

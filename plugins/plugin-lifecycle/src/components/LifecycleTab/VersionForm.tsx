@@ -1,18 +1,33 @@
-import { useState } from 'react';
+import { ReactNode, useState } from 'react';
 import Button from '@material-ui/core/Button';
 import TextField from '@material-ui/core/TextField';
 import { makeStyles } from '@material-ui/core/styles';
+import { AvailableVersions } from '@internal/plugin-lifecycle-common';
+import { VersionField } from '../shared/VersionField';
 
 const useStyles = makeStyles(theme => ({
   root: {
     display: 'inline-flex',
-    alignItems: 'center',
+    flexWrap: 'wrap',
+    alignItems: 'flex-start',
     gap: theme.spacing(1),
+  },
+  button: {
+    // Level with the outlined field (small: 40 px high).
+    minHeight: 40,
   },
 }));
 
+/** What the install and update forms offer in their version field. */
+export interface VersionChoices {
+  versions?: AvailableVersions;
+  loading?: boolean;
+  /** Why no versions are offered, under the field. */
+  hint?: string;
+}
+
 /** Props of {@link VersionForm}. */
-export interface VersionFormProps {
+export interface VersionFormProps extends VersionChoices {
   /** The id of the version field (unique on the page). */
   id: string;
   /** The label of the version field, e.g. "Version". */
@@ -24,9 +39,13 @@ export interface VersionFormProps {
   disabled?: boolean;
   /** Called with the trimmed version when the form is submitted. */
   onSubmit: (version: string) => void;
+  /** More fields, between the version and the button. */
+  children?: ReactNode;
+  /** False while the other fields hold something the form cannot send. */
+  canSubmit?: boolean;
 }
 
-/** A version field and a button that submits it (install, update). */
+/** A version field (offering the available versions) and a button that submits it. */
 export const VersionForm = ({
   id,
   label,
@@ -34,6 +53,11 @@ export const VersionForm = ({
   placeholder,
   disabled,
   onSubmit,
+  versions,
+  loading,
+  hint,
+  children,
+  canSubmit = true,
 }: VersionFormProps) => {
   const classes = useStyles();
   const [version, setVersion] = useState('');
@@ -44,26 +68,29 @@ export const VersionForm = ({
       className={classes.root}
       onSubmit={event => {
         event.preventDefault();
-        if (trimmed) {
+        if (trimmed && canSubmit) {
           onSubmit(trimmed);
         }
       }}
     >
-      <TextField
+      <VersionField
         id={id}
         label={label}
         placeholder={placeholder}
-        size="small"
-        variant="outlined"
         value={version}
+        onChange={setVersion}
+        versions={versions}
+        loading={loading}
         disabled={disabled}
-        onChange={event => setVersion(event.target.value)}
+        helperText={hint}
       />
+      {children}
       <Button
         type="submit"
         variant="contained"
         color="primary"
-        disabled={disabled || !trimmed}
+        className={classes.button}
+        disabled={disabled || !trimmed || !canSubmit}
       >
         {buttonText}
       </Button>
@@ -72,25 +99,62 @@ export const VersionForm = ({
 };
 
 /** Props of {@link InstallForm}. */
-export interface InstallFormProps {
+export interface InstallFormProps extends VersionChoices {
   disabled?: boolean;
-  onInstall: (version: string) => void;
+  onInstall: (version: string, options: { replicas?: number }) => void;
 }
 
-/** A version field and an Install button. */
-export const InstallForm = ({ disabled, onInstall }: InstallFormProps) => (
-  <VersionForm
-    id="plugin-lifecycle-install-version"
-    label="Version"
-    buttonText="Install"
-    placeholder="1.0.0"
-    disabled={disabled}
-    onSubmit={onInstall}
-  />
-);
+/** The replica counts the install form accepts (as the API does). */
+const MAX_REPLICAS = 64;
+
+/**
+ * A version field, a replica count (the instances the plugin runs; set at
+ * install, the API has no way to change it later) and an Install button.
+ */
+export const InstallForm = ({
+  disabled,
+  onInstall,
+  ...choices
+}: InstallFormProps) => {
+  const [replicas, setReplicas] = useState('');
+  const count = Number(replicas);
+  const valid =
+    replicas === '' ||
+    (Number.isInteger(count) && count >= 1 && count <= MAX_REPLICAS);
+  return (
+    <VersionForm
+      id="plugin-lifecycle-install-version"
+      label="Version"
+      buttonText="Install"
+      placeholder={choices.versions?.items[0]?.version ?? '1.0.0'}
+      disabled={disabled}
+      canSubmit={valid}
+      onSubmit={version =>
+        onInstall(version, replicas === '' ? {} : { replicas: count })
+      }
+      {...choices}
+    >
+      <TextField
+        id="plugin-lifecycle-install-replicas"
+        label="Replicas"
+        type="number"
+        placeholder="1"
+        size="small"
+        variant="outlined"
+        value={replicas}
+        disabled={disabled}
+        error={!valid}
+        helperText={valid ? undefined : `1 to ${MAX_REPLICAS}`}
+        inputProps={{ min: 1, max: MAX_REPLICAS }}
+        style={{ width: 110 }}
+        onChange={event => setReplicas(event.target.value)}
+      />
+    </VersionForm>
+  );
+};
 
 /** Props of {@link UpdateForm}. */
-export interface UpdateFormProps {
+export interface UpdateFormProps extends VersionChoices {
   /** The version the plugin is at, shown as the field's placeholder. */
   currentVersion?: string;
   disabled?: boolean;
@@ -102,6 +166,7 @@ export const UpdateForm = ({
   currentVersion,
   disabled,
   onUpdate,
+  ...choices
 }: UpdateFormProps) => (
   <VersionForm
     id="plugin-lifecycle-update-version"
@@ -110,5 +175,6 @@ export const UpdateForm = ({
     placeholder={currentVersion}
     disabled={disabled}
     onSubmit={onUpdate}
+    {...choices}
   />
 );

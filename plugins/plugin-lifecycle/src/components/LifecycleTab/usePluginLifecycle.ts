@@ -1,7 +1,6 @@
 import { useCallback, useState } from 'react';
 import useAsyncFn from 'react-use/esm/useAsyncFn';
 import useAsyncRetry from 'react-use/esm/useAsyncRetry';
-import useInterval from 'react-use/esm/useInterval';
 import { useApi } from '@backstage/frontend-plugin-api';
 import { ResponseError } from '@backstage/errors';
 import {
@@ -11,6 +10,7 @@ import {
   isTransitional,
 } from '@internal/plugin-lifecycle-common';
 import { pluginLifecycleApiRef } from '../../api';
+import { useLiveRefresh } from '../live/useLiveRefresh';
 
 /** The actions the lifecycle tab offers (as buttons, or forms for a version). */
 export const SUPPORTED_ACTIONS = [
@@ -40,10 +40,11 @@ export function isOperationPending(operation: Operation): boolean {
 }
 
 /**
- * Whether the tab should keep reloading: the plugin is in a transitional
- * state, or one of its operations is still queued or running.
+ * Whether something is under way (the live refresh then polls often): the
+ * plugin is in a transitional state, or one of its operations is still
+ * queued or running.
  */
-export function shouldPoll(data?: PluginLifecycleData): boolean {
+export function isBusy(data?: PluginLifecycleData): boolean {
   if (!data?.details) {
     return false;
   }
@@ -74,11 +75,24 @@ export function describeError(error: Error): string {
 }
 
 /**
- * Loads the details, history and operations of a plugin, and reloads them
- * every `pollIntervalMs` while the plugin is in a transitional state or any of
- * its operations is queued or running.
+ * The version an update under way moves the plugin to: the target of its
+ * queued or running update operation, if any.
  */
-export function usePluginLifecycle(pluginId: string, pollIntervalMs: number) {
+export function targetVersion(operations: Operation[]): string | undefined {
+  const update = operations.find(
+    o => o.type === 'update' && isOperationPending(o),
+  );
+  const version = update?.params.version;
+  return typeof version === 'string' ? version : undefined;
+}
+
+/**
+ * Loads the details, history and operations of a plugin, and keeps them
+ * current with {@link useLiveRefresh}: on the plugin's signals, and by
+ * polling (often while it is in a transitional state or an operation is
+ * queued or running, with back-off otherwise) when signals are absent.
+ */
+export function usePluginLifecycle(pluginId: string) {
   const api = useApi(pluginLifecycleApiRef);
 
   const { value, loading, error, retry } =
@@ -98,30 +112,38 @@ export function usePluginLifecycle(pluginId: string, pollIntervalMs: number) {
       }
     }, [api, pluginId]);
 
-  const polling = shouldPoll(value);
-  useInterval(retry, polling ? pollIntervalMs : null);
+  const busy = isBusy(value);
+  const { mode } = useLiveRefresh({ pluginId, refresh: retry, busy });
 
-  return { value, loading, error, polling, refresh: retry };
+  return { value, loading, error, busy, mode, refresh: retry };
 }
 
-/** What {@link useLifecycleAction} last tried: an action or a cancellation. */
-export type LastAction = SupportedAction | 'cancel';
+/** What {@link useLifecycleAction} last tried: an action, a cancellation or an update's rollback. */
+export type LastAction = SupportedAction | 'cancel' | 'rollback';
 
 /** The title of the error panel of a failed {@link LastAction}. */
 export function failureTitle(lastAction?: LastAction): string {
   if (lastAction === 'cancel') {
     return 'Could not cancel the operation';
   }
+  if (lastAction === 'rollback') {
+    return 'Could not roll the update back';
+  }
   return `Could not ${lastAction ?? 'run the action'}`;
 }
 
+/** Options of an install: how many instances to run. */
+export interface InstallOptions {
+  replicas?: number;
+}
+
 type ActionRequest =
-  | { action: SupportedAction; version?: string }
-  | { action: 'cancel'; operationId: string };
+  | { action: SupportedAction; version?: string; install?: InstallOptions }
+  | { action: 'cancel' | 'rollback'; operationId: string };
 
 /**
- * Runs a lifecycle action against a plugin, or cancels one of its queued
- * operations, and calls `onDone` once the API answered (accepted or refused),
+ * Runs a lifecycle action against a plugin, cancels one of its queued
+ * operations or rolls one of its updates back, and calls `onDone` once the API answered (accepted or refused),
  * so that the caller can reload.
  */
 export function useLifecycleAction(
@@ -138,10 +160,13 @@ export function useLifecycleAction(
       try {
         if (request.action === 'cancel') {
           await api.cancelOperation(request.operationId);
+        } else if (request.action === 'rollback') {
+          await api.rollbackUpdate(pluginId, request.operationId);
         } else if (request.action === 'install') {
           await api.installPlugin(pluginId, {
             version: request.version ?? '',
             ...(entityRef ? { entityRef } : {}),
+            ...request.install,
           });
         } else if (request.action === 'update') {
           await api.updatePlugin(pluginId, { version: request.version ?? '' });
@@ -156,11 +181,16 @@ export function useLifecycleAction(
   );
 
   const perform = useCallback(
-    (action: SupportedAction, version?: string) => run({ action, version }),
+    (action: SupportedAction, version?: string, install?: InstallOptions) =>
+      run({ action, version, install }),
     [run],
   );
   const cancel = useCallback(
     (operationId: string) => run({ action: 'cancel', operationId }),
+    [run],
+  );
+  const rollback = useCallback(
+    (operationId: string) => run({ action: 'rollback', operationId }),
     [run],
   );
 
@@ -170,5 +200,6 @@ export function useLifecycleAction(
     lastAction,
     perform,
     cancel,
+    rollback,
   };
 }
