@@ -2,6 +2,7 @@ import { createApp } from '@backstage/frontend-defaults';
 import catalogPlugin from '@backstage/plugin-catalog/alpha';
 import orgPlugin from '@backstage/plugin-org/alpha';
 import scaffolderPlugin from '@backstage/plugin-scaffolder/alpha';
+import signalsPlugin from '@backstage/plugin-signals/alpha';
 import userSettingsPlugin from '@backstage/plugin-user-settings/alpha';
 import pluginLifecyclePlugin from '@internal/plugin-lifecycle/alpha';
 import { navModule } from './modules/nav';
@@ -18,6 +19,8 @@ export default createApp({
     scaffolderPlugin,
     orgPlugin,
     userSettingsPlugin,
+    // Live updates of the lifecycle tabs and toasts (the UI polls without it).
+    signalsPlugin,
     pluginLifecyclePlugin,
     navModule,
   ],

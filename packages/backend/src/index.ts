@@ -37,4 +37,8 @@ backend.add(import('@internal/scaffolder-backend-module-plugin-lifecycle'));
 // plugin lifecycle orchestration
 backend.add(import('@internal/plugin-lifecycle-backend'));
 
+// signals: pushes the lifecycle's changes to the browser over a websocket
+// (without it, the UI polls)
+backend.add(import('@backstage/plugin-signals-backend'));
+
 backend.start();

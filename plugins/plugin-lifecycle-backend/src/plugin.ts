@@ -16,6 +16,7 @@ import {
   pluginLifecycleServiceRegisterPermission,
 } from '@internal/plugin-lifecycle-common';
 import { eventsServiceRef } from '@backstage/plugin-events-node';
+import { signalsServiceRef } from '@backstage/plugin-signals-node';
 import { catalogServiceRef } from '@backstage/plugin-catalog-node';
 import { createConditionAuthorizer } from '@backstage/plugin-permission-node';
 import { newReplicaId } from './engines/orchestrator/replicas';
@@ -39,6 +40,7 @@ import { ProberRegistry } from './engines/health/probers/ProberRegistry';
 import { HealthDiscoveryBridge } from './wiring/HealthDiscoveryBridge';
 import { createHealthMonitor } from './wiring/createHealthMonitor';
 import { ShutdownGrace } from './wiring/ShutdownGrace';
+import { UiSignals } from './wiring/uiSignals/UiSignals';
 import { TargetPolicy } from './engines/discovery/TargetPolicy';
 import { backendEndpointsOf } from './engines/discovery/backendEndpoints';
 import { ReservedServiceNames } from './engines/discovery/ReservedServiceNames';
@@ -108,6 +110,9 @@ export const pluginLifecyclePlugin = createBackendPlugin({
         discoveryService: coreServices.discovery,
         instanceMetadata: coreServices.rootInstanceMetadata,
         events: eventsServiceRef,
+        // Its default publishes to the events service: without the signals
+        // backend plugin nobody hears, and nothing else changes.
+        signals: signalsServiceRef,
       },
       async init(deps) {
         const config = readPluginLifecycleConfig(deps.config);
@@ -277,6 +282,15 @@ export const pluginLifecyclePlugin = createBackendPlugin({
             }),
         });
         const health = orchestration.getPluginHealthMonitor();
+        // Live updates of the UI: from here on, every event of the system.
+        const uiSignals = UiSignals.create({
+          events,
+          signals: deps.signals,
+          logger: deps.logger.child({ component: 'ui-signals' }),
+          replicaId,
+          getOperation: id => orchestration.getOperation(id),
+        });
+        uiSignals.start();
 
         const bridge = HealthDiscoveryBridge.create({
           health,
@@ -393,6 +407,8 @@ export const pluginLifecyclePlugin = createBackendPlugin({
             // Whatever failed above, the instances still stop (or are
             // left to the next backend) as configured.
             await orchestration.shutdown({ graceMs: grace.remainingMs() });
+            // After the operations that end in the grace period told their users.
+            uiSignals.stop();
             grace.unlisten();
           }
         });

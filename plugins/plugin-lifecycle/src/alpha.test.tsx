@@ -27,6 +27,12 @@ describe('plugin-lifecycle alpha', () => {
     ).toBeDefined();
   });
 
+  it('shows toasts from the app root, wherever the user is', () => {
+    expect(
+      plugin.getExtension('app-root-element:plugin-lifecycle/notifier'),
+    ).toBeDefined();
+  });
+
   it('has a Deployments tab', () => {
     expect(
       plugin.getExtension('entity-content:plugin-lifecycle/deployments'),

@@ -1,6 +1,7 @@
 import FleetIcon from '@material-ui/icons/DeviceHub';
 import {
   ApiBlueprint,
+  AppRootElementBlueprint,
   PageBlueprint,
   createFrontendPlugin,
   discoveryApiRef,
@@ -17,6 +18,7 @@ import {
   PluginLifecycleClient,
 } from '@internal/plugin-lifecycle-common';
 import { pluginLifecycleApiRef } from './api';
+import { PluginLifecycleNotifier } from './components/live/PluginLifecycleNotifier';
 import { fleetRouteRef } from './routes';
 
 /**
@@ -164,6 +166,19 @@ export const entityOverviewCard = EntityCardBlueprint.make({
 });
 
 /**
+ * Toasts for the signed-in user when an operation or a deployment they
+ * started ends, anywhere in the app. Needs Backstage signals (the
+ * `@backstage/plugin-signals` app plugin and its backend): without them
+ * there are no notices and it shows nothing.
+ *
+ * @alpha
+ */
+export const pluginLifecycleNotifier = AppRootElementBlueprint.make({
+  name: 'notifier',
+  params: { element: <PluginLifecycleNotifier /> },
+});
+
+/**
  * The plugin-lifecycle frontend plugin for the new frontend system.
  *
  * @alpha
@@ -183,5 +198,6 @@ export default createFrontendPlugin({
     entityHealthContent,
     entityDeploymentsContent,
     entityConfigurationContent,
+    pluginLifecycleNotifier,
   ],
 });

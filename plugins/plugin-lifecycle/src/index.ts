@@ -17,6 +17,7 @@ export {
   EntityHealthContent,
   type EntityHealthContentProps,
 } from './components/HealthTab';
+export { PluginLifecycleNotifier } from './components/live/PluginLifecycleNotifier';
 export { EntityDeploymentsContent } from './components/DeploymentsTab';
 export {
   PluginLifecycleFleetPage,

@@ -70,8 +70,15 @@ export interface PluginLifecycleNotice {
   pluginId: string;
   operationId?: string;
   deploymentId?: string;
-  /** What it was: `update`, `install`, a strategy name. */
+  /**
+   * What it was: the operation's type (`install`, `start`, ...); `update`
+   * for a deployment.
+   */
   what: string;
+  /** The version it installed or rolled out, where there is one. */
+  version?: string;
+  /** A deployment's strategy (`canary`, `rolling`, ...). */
+  strategy?: string;
   /** How it ended: an operation's status or a deployment's phase. */
   outcome: string;
   /** Whether the outcome is what the user asked for. */
