@@ -101,9 +101,6 @@ test.beforeEach(async ({ allowConsoleErrors }) => {
   allowConsoleErrors(
     // The Lifecycle tab of a plugin not installed yet asks for it: a 404.
     /status of 404/,
-    // The app has the signals plugin, the backend not yet (another seam of
-    // #15): the tab still follows by its poll. Remove once the backend has it.
-    /WebSocket connection to '.*\/api\/signals' failed/,
   );
 });
 

@@ -49,10 +49,6 @@ test('drives the sample plugin through its lifecycle from the entity page', asyn
   // The tab asks for the plugin, which does not exist before its first
   // install: the browser logs the API's 404.
   allowConsoleErrors(/status of 404/);
-  // The app has the signals plugin, the demo backend not yet (its side is
-  // another change of #15): the tab falls back to polling, and the browser
-  // logs the refused WebSocket. Remove once the backend serves /api/signals.
-  allowConsoleErrors(/WebSocket connection to '.*\/api\/signals' failed/);
   await signIn(page);
   // Whatever another test left: uninstalled.
   await stopAndUninstall(page);

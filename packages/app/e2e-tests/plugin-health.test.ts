@@ -16,17 +16,6 @@ const HTTP_SAMPLE = 'sample-http-service';
 const GRPC_SAMPLE = 'sample-grpc-service';
 const GRPC_ENTITY = '/catalog/default/component/sample-grpc-service';
 
-/**
- * Errors of the app around the tab, not of it: the app has the signals
- * plugin, whose backend is not installed yet (its websocket is refused and
- * retried; the tab keeps current by its poll), and at 800 px the mobile
- * sidebar looks up the guest's user entity, which the catalog does not have.
- */
-const APP_ERRORS = [
-  /WebSocket connection to '[^']*\/api\/signals' failed/,
-  /status of 404 .*\/api\/catalog\/entities\/by-name\/user\/development\/guest\]$/,
-];
-
 /** The REST API as the guest, for setting up and tearing down. */
 async function guestApi(page: Page) {
   const refresh = await page.request.get(
@@ -88,10 +77,8 @@ async function guestApi(page: Page) {
 
 test('charts the checks and the traffic of the running sample plugin', async ({
   page,
-  allowConsoleErrors,
 }) => {
   test.setTimeout(300_000);
-  allowConsoleErrors(...APP_ERRORS);
   await signIn(page);
   const api = await guestApi(page);
   await api.ensureRunning(HTTP_SAMPLE);
@@ -193,10 +180,8 @@ test('charts the checks and the traffic of the running sample plugin', async ({
 
 test('shows the gRPC sample, which has no probes, as not checked rather than healthy', async ({
   page,
-  allowConsoleErrors,
 }) => {
   test.setTimeout(240_000);
-  allowConsoleErrors(...APP_ERRORS);
   await signIn(page);
   const api = await guestApi(page);
   await api.ensureRunning(GRPC_SAMPLE);
