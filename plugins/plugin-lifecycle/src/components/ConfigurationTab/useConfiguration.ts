@@ -8,7 +8,7 @@ import {
   ConfigVersionSummary,
 } from '@internal/plugin-lifecycle-common';
 import { pluginLifecycleApiRef } from '../../api';
-import { describeError } from '../LifecycleTab/usePluginLifecycle';
+import { describeError } from '../shared/describeError';
 
 /** The environments configuration may target; never the base layer. */
 export function useConfigEnvironments() {

@@ -20,7 +20,8 @@ import { ACTION_LABELS } from './actions';
 import { DeploymentCard } from './DeploymentCard';
 import { PastDeploymentsTable } from './PastDeploymentsTable';
 import { StartUpdateCard } from './UpdateForm/StartUpdateCard';
-import { describeError, useDeploymentAction } from './useDeploymentAction';
+import { useDeploymentAction } from './useDeploymentAction';
+import { describeError } from '../shared/describeError';
 import { useDeployments } from './useDeployments';
 
 const DeploymentsView = ({ pluginId }: { pluginId: string }) => {

@@ -13,7 +13,7 @@ import {
   WarningPanel,
 } from '@backstage/core-components';
 import { LIFECYCLE_STATES } from '@internal/plugin-lifecycle-common';
-import { describeError } from '../LifecycleTab/usePluginLifecycle';
+import { describeError } from '../shared/describeError';
 import { FleetFilters } from './FleetFilters';
 import { FleetTable } from './FleetTable';
 import {

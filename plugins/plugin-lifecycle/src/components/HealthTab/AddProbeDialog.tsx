@@ -11,7 +11,7 @@ import { makeStyles } from '@material-ui/core/styles';
 import { useApi } from '@backstage/frontend-plugin-api';
 import { ProbeDefinition } from '@internal/plugin-lifecycle-common';
 import { pluginLifecycleApiRef } from '../../api';
-import { describeError } from '../LifecycleTab/usePluginLifecycle';
+import { describeError } from '../shared/describeError';
 
 const useStyles = makeStyles(theme => ({
   fields: {

@@ -1,4 +1,3 @@
-import { ReactNode } from 'react';
 import Button from '@material-ui/core/Button';
 import Typography from '@material-ui/core/Typography';
 import { makeStyles } from '@material-ui/core/styles';
@@ -7,6 +6,7 @@ import { PluginHealth } from '@internal/plugin-lifecycle-common';
 import { RelativeTime } from '../shared/RelativeTime';
 import { NotChecked, VerdictLabel } from './HealthStatus';
 import { formatCounts, isPluginUnchecked, isUnchecked } from './format';
+import { Fact } from '../shared/Fact';
 
 const useStyles = makeStyles(theme => ({
   facts: {
@@ -24,25 +24,6 @@ const useStyles = makeStyles(theme => ({
     gap: theme.spacing(2),
   },
 }));
-
-const Fact = ({
-  label,
-  testId,
-  children,
-}: {
-  label: string;
-  testId?: string;
-  children: ReactNode;
-}) => (
-  <>
-    <Typography variant="body2" color="textSecondary">
-      {label}
-    </Typography>
-    <Typography variant="body2" component="div" data-testid={testId}>
-      {children}
-    </Typography>
-  </>
-);
 
 /** Props of {@link HealthSummaryCard}. */
 export interface HealthSummaryCardProps {

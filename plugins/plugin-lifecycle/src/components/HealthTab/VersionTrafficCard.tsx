@@ -1,7 +1,7 @@
 import Typography from '@material-ui/core/Typography';
 import { InfoCard, WarningPanel } from '@backstage/core-components';
 import { PluginVersionMetrics } from '@internal/plugin-lifecycle-common';
-import { describeError } from '../LifecycleTab/usePluginLifecycle';
+import { describeError } from '../shared/describeError';
 import { VersionMetricsChart } from './charts/VersionMetricsChart';
 
 /** Props of {@link VersionTrafficCard}. */

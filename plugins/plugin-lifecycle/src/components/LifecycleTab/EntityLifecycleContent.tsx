@@ -27,8 +27,8 @@ import {
   useAvailableVersions,
   versionsHint,
 } from '../shared/useAvailableVersions';
+import { describeError } from '../shared/describeError';
 import {
-  describeError,
   failureTitle,
   targetVersion,
   useLifecycleAction,

@@ -7,6 +7,7 @@ import { PluginDetails } from '@internal/plugin-lifecycle-common';
 import { RelativeTime } from '../shared/RelativeTime';
 import { LifecycleStateChip } from './LifecycleStateChip';
 import { LastErrorView } from './lastError';
+import { Fact } from '../shared/Fact';
 
 const useStyles = makeStyles(theme => ({
   facts: {
@@ -21,25 +22,6 @@ const useStyles = makeStyles(theme => ({
     marginTop: theme.spacing(2),
   },
 }));
-
-const Fact = ({
-  label,
-  testId,
-  children,
-}: {
-  label: string;
-  testId?: string;
-  children: ReactNode;
-}) => (
-  <>
-    <Typography variant="body2" color="textSecondary">
-      {label}
-    </Typography>
-    <Typography variant="body2" component="div" data-testid={testId}>
-      {children}
-    </Typography>
-  </>
-);
 
 /** Props of {@link LifecycleSummaryCard}. */
 export interface LifecycleSummaryCardProps {

@@ -60,21 +60,6 @@ export function isNotFoundError(error: unknown): boolean {
 }
 
 /**
- * The message of an error for display: for an error response of the API, the
- * reason the backend gave (e.g. why it refused to cancel an operation) rather
- * than just its status.
- */
-export function describeError(error: Error): string {
-  if (ResponseError.is(error)) {
-    const reason = error.body?.error?.message;
-    if (reason) {
-      return `${reason} (${error.statusCode} ${error.statusText})`;
-    }
-  }
-  return error.message;
-}
-
-/**
  * The version an update under way moves the plugin to: the target of its
  * queued or running update operation, if any.
  */

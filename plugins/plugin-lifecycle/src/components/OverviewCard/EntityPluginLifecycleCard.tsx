@@ -1,4 +1,3 @@
-import { ReactNode } from 'react';
 import Typography from '@material-ui/core/Typography';
 import { makeStyles } from '@material-ui/core/styles';
 import {
@@ -10,10 +9,11 @@ import {
 import { useEntity, useEntityRefLink } from '@backstage/plugin-catalog-react';
 import { PLUGIN_ID_ANNOTATION } from '@internal/plugin-lifecycle-common';
 import { LifecycleStateChip } from '../LifecycleTab/LifecycleStateChip';
-import { describeError } from '../LifecycleTab/usePluginLifecycle';
+import { describeError } from '../shared/describeError';
 import { VerdictLabel } from '../HealthTab/HealthStatus';
 import { RolloutSummary } from '../FleetPage/RolloutSummary';
 import { usePluginOverview } from './usePluginOverview';
+import { Fact } from '../shared/Fact';
 
 const useStyles = makeStyles(theme => ({
   facts: {
@@ -30,25 +30,6 @@ const useStyles = makeStyles(theme => ({
     marginTop: theme.spacing(2),
   },
 }));
-
-const Fact = ({
-  label,
-  testId,
-  children,
-}: {
-  label: string;
-  testId?: string;
-  children: ReactNode;
-}) => (
-  <>
-    <Typography variant="body2" color="textSecondary">
-      {label}
-    </Typography>
-    <Typography variant="body2" component="div" data-testid={testId}>
-      {children}
-    </Typography>
-  </>
-);
 
 /** The entity tabs of the plugin the card links to, by path. */
 export const OVERVIEW_LINKS = [

@@ -11,7 +11,7 @@ import {
   OperationAccepted,
 } from '@internal/plugin-lifecycle-common';
 import { pluginLifecycleApiRef } from '../../../api';
-import { describeError } from '../useDeploymentAction';
+import { describeError } from '../../shared/describeError';
 import { defaultDraft, FieldErrors, UpdateDraft } from './draft';
 import { parseServerErrors, placeErrors } from './errors';
 import { fieldPaths, toUpdateRequest } from './toRequest';
