@@ -13,6 +13,7 @@ import {
   LiveRefreshOptions,
   SIGNAL_DEBOUNCE_MS,
   SIGNALS_BUSY_POLL_MS,
+  SIGNALS_IDLE_POLL_MS,
   useLiveRefresh,
 } from './useLiveRefresh';
 import { FakeSignalApi } from './__fixtures__/FakeSignalApi';
@@ -86,15 +87,20 @@ describe('useLiveRefresh', () => {
   });
 
   describe('with signals', () => {
-    it("listens on the plugin's channel, or the fleet's without a plugin, and does not poll while idle", () => {
+    it("listens on the plugin's channel, or the fleet's without a plugin, and polls only now and then while idle", () => {
       const signals = new FakeSignalApi();
       const { refresh, hook } = render({ pluginId: PLUGIN }, signals);
       expect(hook.result.current.mode).toBe('signals');
       expect(signals.channels()).toEqual([
         pluginLifecycleSignalChannel(PLUGIN),
       ]);
-      advance(IDLE_POLL_MAX_MS * 3);
+      advance(SIGNALS_IDLE_POLL_MS - 1);
       expect(refresh).not.toHaveBeenCalled();
+      // In case signals were lost while the websocket was down.
+      advance(1);
+      expect(refresh).toHaveBeenCalledTimes(1);
+      advance(SIGNALS_IDLE_POLL_MS * 3);
+      expect(refresh).toHaveBeenCalledTimes(4);
 
       hook.unmount();
       expect(signals.channels()).toEqual([]);
@@ -152,8 +158,9 @@ describe('useLiveRefresh', () => {
       advance(SIGNALS_BUSY_POLL_MS);
       expect(refresh).toHaveBeenCalledTimes(2);
 
+      // Idle again: only the slow safety poll.
       hook.rerender({ pluginId: PLUGIN, busy: false });
-      advance(SIGNALS_BUSY_POLL_MS * 10);
+      advance(SIGNALS_IDLE_POLL_MS - 1);
       expect(refresh).toHaveBeenCalledTimes(2);
     });
 

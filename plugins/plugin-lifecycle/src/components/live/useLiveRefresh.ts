@@ -34,6 +34,12 @@ export const IDLE_POLL_MIN_MS = 5_000;
 export const IDLE_POLL_MAX_MS = 60_000;
 /** The safety poll while busy with signals. */
 export const SIGNALS_BUSY_POLL_MS = 10_000;
+/**
+ * The safety poll while idle with signals: signals sent while the browser's
+ * websocket was down (a backend restart, a network blip) are not replayed,
+ * so a view that heard nothing catches up this often at the latest.
+ */
+export const SIGNALS_IDLE_POLL_MS = 60_000;
 /** Bursts of signals (a rollout step emits several) reload once. */
 export const SIGNAL_DEBOUNCE_MS = 250;
 
@@ -91,18 +97,15 @@ export function useLiveRefresh(options: LiveRefreshOptions): {
     let delay: number | undefined;
     if (busy) {
       delay = signalApi ? SIGNALS_BUSY_POLL_MS : BUSY_POLL_MS;
-    } else if (!signalApi) {
-      delay = IDLE_POLL_MIN_MS;
-    }
-    if (delay === undefined) {
-      return undefined;
+    } else {
+      delay = signalApi ? SIGNALS_IDLE_POLL_MS : IDLE_POLL_MIN_MS;
     }
     let timer: ReturnType<typeof setTimeout>;
     const schedule = (ms: number) => {
       timer = setTimeout(() => {
         refreshRef.current();
-        // Idle polling backs off; busy polling keeps its pace.
-        schedule(busy ? ms : Math.min(ms * 2, IDLE_POLL_MAX_MS));
+        // Idle polling without signals backs off; the others keep their pace.
+        schedule(busy || signalApi ? ms : Math.min(ms * 2, IDLE_POLL_MAX_MS));
       }, ms);
     };
     schedule(delay);
