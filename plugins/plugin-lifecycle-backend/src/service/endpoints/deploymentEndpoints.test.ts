@@ -157,8 +157,14 @@ describe.each(databases.eachSupportedId())(
       expect(badQuery.body.error.message).toBe(
         'Invalid query: phase: Invalid option: expected one of "pending"|"progressing"|"paused"|"awaiting-approval"|"rolling-back"|"succeeded"|"rolled-back"|"aborted"|"failed"',
       );
-      // Nothing changed.
-      expect((await ctx.store.get(id))!.revision).toBe(1);
+      // Nothing decided. (Not the revision: the system's controller may
+      // claim the waiting deployment meanwhile, which bumps it.)
+      const after = (await ctx.store.get(id))!;
+      expect(after.phase).toBe('awaiting-approval');
+      expect(after.currentStep).toBe(2);
+      expect(after.approvals).toEqual([
+        { step: 2, gate: 'promotion', requestedAt: '2026-12-04T10:00:00.000Z' },
+      ]);
     });
 
     it('403: approve needs deployment.approve, deploy is not enough', async () => {
