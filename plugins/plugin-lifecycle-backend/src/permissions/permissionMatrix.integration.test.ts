@@ -304,6 +304,12 @@ function routes(ids: { operationId: string }): Route[] {
     { method: 'get', path: '/metrics/services', needs: [read] },
     { method: 'get', path: '/plugins/{pluginId}/health', needs: [read] },
     {
+      method: 'get',
+      path: '/plugins/{pluginId}/metrics/versions',
+      needs: [read],
+    },
+    { method: 'get', path: '/plugins/{pluginId}/versions', needs: [read] },
+    {
       method: 'put',
       path: '/plugins/{pluginId}/probes',
       body: { probes: 'not a list' },
