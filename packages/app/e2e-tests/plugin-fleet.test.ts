@@ -1,5 +1,6 @@
 import { Page } from '@playwright/test';
 import { test, expect, captureScreens } from './fixtures';
+import { uninstallSample } from './sampleApi';
 import {
   SAMPLE_ENTITY,
   ensureRunning,
@@ -28,20 +29,12 @@ const PLUGIN = 'sample-http-service';
  */
 const NEVER_INSTALLED = /the server responded with a status of 404/;
 
-/** Stops and uninstalls the sample plugin, from whatever state it is in. */
+/**
+ * Stops and uninstalls the sample plugin, from whatever state it is in,
+ * through the REST API (the Lifecycle tab's own test drives its buttons).
+ */
 async function ensureUninstalled(page: Page) {
-  const { state, notInstalled } = await openLifecycle(page);
-  if (await notInstalled.isVisible()) {
-    return;
-  }
-  if ((await state.textContent()) === 'running') {
-    await page.getByRole('button', { name: 'Stop', exact: true }).click();
-    await expect(state).toHaveText('installed', { timeout: 60_000 });
-  }
-  if ((await state.textContent()) !== 'inactive') {
-    await page.getByRole('button', { name: 'Uninstall', exact: true }).click();
-    await expect(state).toHaveText('inactive', { timeout: 60_000 });
-  }
+  await uninstallSample(page);
 }
 
 /** A second tab of the signed-in browser (the guest session is shared). */

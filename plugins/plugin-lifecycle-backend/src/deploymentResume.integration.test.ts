@@ -36,7 +36,8 @@ const LEASE_MS = 3000;
 function proxyLoad(replica: () => Replica) {
   const result = {
     versions: {} as Record<string, number>,
-    failures: [] as Array<{ at: number; why: string }>,
+    /** `at`: when the request started; `end`: when it failed. */
+    failures: [] as Array<{ at: number; end: number; why: string }>,
     successes: [] as number[],
   };
   let running = true;
@@ -56,10 +57,14 @@ function proxyLoad(replica: () => Replica) {
             (result.versions[body.version] ?? 0) + 1;
           result.successes.push(at);
         } else {
-          result.failures.push({ at, why: `status ${res.status}` });
+          result.failures.push({
+            at,
+            end: Date.now(),
+            why: `status ${res.status}`,
+          });
         }
       } catch (error) {
-        result.failures.push({ at, why: String(error) });
+        result.failures.push({ at, end: Date.now(), why: String(error) });
       }
       await new Promise(r => setTimeout(r, 100));
     }
@@ -285,8 +290,11 @@ describe.each(databases)(
       await new Promise(r => setTimeout(r, 500));
       const traffic = await load.stop();
       const backAt = traffic.successes.find(t => t >= upAt) ?? Infinity;
+      // A request in flight when the backend was killed fails with it: only
+      // one that failed before the kill, or started after the backend was
+      // back, is outside the outage.
       const outsideOutage = traffic.failures.filter(
-        f => f.at < killedAt || f.at > backAt,
+        f => f.end < killedAt || f.at > backAt,
       );
       // eslint-disable-next-line no-console
       console.log(
