@@ -184,7 +184,7 @@ async function scenario(
   };
   const events = new SystemEvents();
   const verdictCounts = new Map<string, number>();
-  events.on('health:verdictChanged', (change: { verdict: string }) =>
+  events.on('healthMonitor:verdictChanged', (change: { verdict: string }) =>
     verdictCounts.set(
       change.verdict,
       (verdictCounts.get(change.verdict) ?? 0) + 1,

@@ -28,7 +28,7 @@ export interface OperationEventSummary {
 }
 
 /**
- * Payload of `health:verdictChanged`.
+ * Payload of `healthMonitor:verdictChanged`.
  *
  * @public
  */
@@ -118,16 +118,16 @@ export interface SystemEventMap {
     crashes: number;
     maxRestarts: number;
   };
-  'health:verdictChanged': HealthVerdictChange;
-  'health:probesChanged': {
+  'healthMonitor:verdictChanged': HealthVerdictChange;
+  'healthMonitor:probesChanged': {
     pluginId: string;
     probes: Array<{ name: string; type: string }>;
   };
-  'health:remediation': RemediationAction;
-  'health:remediationSuppressed': RemediationAction & {
+  'healthMonitor:remediation': RemediationAction;
+  'healthMonitor:remediationSuppressed': RemediationAction & {
     suppressedBecause: string;
   };
-  'configuration:changed': {
+  'configurationManager:changed': {
     pluginId: string;
     layer: string;
     version: number;
@@ -135,17 +135,17 @@ export interface SystemEventMap {
     author?: string;
     keys: string[];
   };
-  'configuration:secretRotationDue': {
+  'configurationManager:secretRotationDue': {
     pluginId: string;
     layer: string;
     key: string;
     rotateAt: string;
     version: number;
   };
-  'discovery:serviceRegistered': ServiceEvent;
-  'discovery:serviceDeregistered': ServiceEvent & { reason?: string };
-  'discovery:serviceExpired': ServiceEvent;
-  'discovery:instanceEjected': ServiceEvent & {
+  'serviceDiscovery:serviceRegistered': ServiceEvent;
+  'serviceDiscovery:serviceDeregistered': ServiceEvent & { reason?: string };
+  'serviceDiscovery:serviceExpired': ServiceEvent;
+  'serviceDiscovery:instanceEjected': ServiceEvent & {
     ejectedUntil: string;
     ejections: number;
   };

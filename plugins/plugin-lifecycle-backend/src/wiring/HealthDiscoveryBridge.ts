@@ -100,9 +100,9 @@ export class HealthDiscoveryBridge {
 
   async start(): Promise<void> {
     const { events } = this.#o;
-    events.on('health:verdictChanged', this.#onVerdict);
-    events.on('discovery:serviceRegistered', this.#onServicesChanged);
-    events.on('discovery:serviceDeregistered', this.#onServicesChanged);
+    events.on('healthMonitor:verdictChanged', this.#onVerdict);
+    events.on('serviceDiscovery:serviceRegistered', this.#onServicesChanged);
+    events.on('serviceDiscovery:serviceDeregistered', this.#onServicesChanged);
     await this.sync();
     this.#timers = [
       setInterval(this.#onServicesChanged, this.#o.syncIntervalMs),
@@ -113,9 +113,9 @@ export class HealthDiscoveryBridge {
 
   async stop(): Promise<void> {
     const { events } = this.#o;
-    events.off('health:verdictChanged', this.#onVerdict);
-    events.off('discovery:serviceRegistered', this.#onServicesChanged);
-    events.off('discovery:serviceDeregistered', this.#onServicesChanged);
+    events.off('healthMonitor:verdictChanged', this.#onVerdict);
+    events.off('serviceDiscovery:serviceRegistered', this.#onServicesChanged);
+    events.off('serviceDiscovery:serviceDeregistered', this.#onServicesChanged);
     this.#timers.forEach(t => clearInterval(t));
     this.#timers = [];
     await this.#syncing;

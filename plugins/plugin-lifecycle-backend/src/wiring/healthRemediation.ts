@@ -74,7 +74,7 @@ export async function remediate(
       });
       return;
     case 'event':
-      // Published by the monitor as health:remediation already.
+      // Published by the monitor as healthMonitor:remediation already.
       return;
     default:
       deps.logger.warn(`unknown remediation ${(action as any).type}`);

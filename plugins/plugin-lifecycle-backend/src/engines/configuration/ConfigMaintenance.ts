@@ -84,7 +84,7 @@ export class ConfigMaintenance {
     }
   }
 
-  /** Emits `configuration:secretRotationDue` once per secret value and due date. */
+  /** Emits `configurationManager:secretRotationDue` once per secret value and due date. */
   async announceDueRotations(now: Date): Promise<number> {
     let due = 0;
     for (const version of await this.#store.latestWithRotationDates()) {
@@ -101,7 +101,7 @@ export class ConfigMaintenance {
         this.#logger.info(
           `secret '${entry.key}' of ${version.pluginId} (${version.layer}) was due for rotation at ${entry.rotateAt}`,
         );
-        this.#events.publish('configuration', 'secretRotationDue', {
+        this.#events.publish('configurationManager', 'secretRotationDue', {
           pluginId: version.pluginId,
           layer: version.layer,
           key: entry.key,

@@ -220,7 +220,7 @@ export class ConfigWriter {
 
   /**
    * Makes a stored version known: to this and the other replicas, as a
-   * `configuration:changed` event and, unless `apply` is false, to running
+   * `configurationManager:changed` event and, unless `apply` is false, to running
    * instances (returns that operation's id, if any).
    */
   async afterWrite(
@@ -230,7 +230,7 @@ export class ConfigWriter {
     options: { actor?: string; apply?: boolean },
   ): Promise<string | undefined> {
     await this.#watches.announce(version);
-    this.#events.publish('configuration', 'changed', {
+    this.#events.publish('configurationManager', 'changed', {
       pluginId: plugin.id,
       layer,
       version: version.version,

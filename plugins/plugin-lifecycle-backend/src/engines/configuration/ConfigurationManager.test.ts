@@ -212,7 +212,7 @@ describe.each(databases.eachSupportedId())(
       it('stores the design example as version 1 and masks its secret', async () => {
         const { manager, events } = await setup();
         const changed = recorder<any>();
-        events.on('configuration:changed', p => changed.push(p));
+        events.on('configurationManager:changed', p => changed.push(p));
 
         const result = await manager.replacePluginConfiguration(
           PLUGIN,
@@ -546,7 +546,7 @@ describe.each(databases.eachSupportedId())(
           onChanged,
         });
         const changed = recorder<any>();
-        events.on('configuration:changed', p => changed.push(p));
+        events.on('configurationManager:changed', p => changed.push(p));
         return { ...db, manager, onChanged, changed };
       }
 
@@ -2058,7 +2058,7 @@ describe.each(databases.eachSupportedId())(
         const events = new SystemEvents();
         const { manager } = await createManager(knex, { events });
         const due = recorder<any>();
-        events.on('configuration:secretRotationDue', p => due.push(p));
+        events.on('configurationManager:secretRotationDue', p => due.push(p));
 
         await manager.replacePluginConfiguration(PLUGIN, [
           {

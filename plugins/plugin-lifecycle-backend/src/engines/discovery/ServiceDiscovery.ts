@@ -452,7 +452,7 @@ export class ServiceDiscovery {
         this.#outliers.settings.consecutiveFailures
       } consecutive failures (ejection ${ejection.ejections})`,
     );
-    this.#events?.publish('discovery', 'instanceEjected', {
+    this.#events?.publish('serviceDiscovery', 'instanceEjected', {
       serviceId,
       serviceName: entry?.registration.serviceName,
       tenant: entry?.registration.tenant,

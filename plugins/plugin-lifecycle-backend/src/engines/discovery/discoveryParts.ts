@@ -54,7 +54,7 @@ export function createDiscoveryParts(
     ReservedServiceNames.create({ backstagePlugins: [] });
   const outliers = OutlierEjection.create(options.ejection);
   const publish: DiscoveryPublish = (event, payload) =>
-    options.events?.publish('discovery', event, payload);
+    options.events?.publish('serviceDiscovery', event, payload);
 
   const view = new DiscoveryView({
     sources: new ViewSources(),

@@ -12,9 +12,9 @@ export type RegistrationRequest = z.infer<typeof registerServiceRequestSchema>;
 export type RegistrationRow = Parameters<ServiceStore['register']>[0];
 
 /** How discovery's parts announce what they did (`discovery:<event>`). */
-export type DiscoveryPublish = <E extends ComponentEvent<'discovery'>>(
+export type DiscoveryPublish = <E extends ComponentEvent<'serviceDiscovery'>>(
   event: E,
-  payload: PayloadOf<'discovery', E>,
+  payload: PayloadOf<'serviceDiscovery', E>,
 ) => void;
 
 /**

@@ -163,6 +163,6 @@ export class HealthFeed {
       reportedBy: remote.reportedBy,
     };
     // In this process only: the replica that probed it published it.
-    this.#events.emitLocal('health', 'verdictChanged', change);
+    this.#events.emitLocal('healthMonitor', 'verdictChanged', change);
   }
 }

@@ -151,8 +151,8 @@ describe('HealthMonitor against real HTTP servers', () => {
     const verdicts: HealthVerdictChange[] = [];
     const actions: RemediationAction[] = [];
     const suppressed: unknown[] = [];
-    events.on('health:verdictChanged', change => verdicts.push(change));
-    events.on('health:remediationSuppressed', s => suppressed.push(s));
+    events.on('healthMonitor:verdictChanged', change => verdicts.push(change));
+    events.on('healthMonitor:remediationSuppressed', s => suppressed.push(s));
     const monitor = HealthMonitor.create({
       db,
       logger: mockServices.logger.mock(),

@@ -53,7 +53,7 @@ const RETENTION_LEADER_KEY = 'plugin-lifecycle:health:retention';
  * recent, so a replica that goes away hands its targets over within
  * `replicaTimeoutMs` (at once when it stops cleanly). The replica that
  * probes a target writes its state changes to `health_status`, announces
- * them as `health:verdictChanged` and remediates; the others read the
+ * them as `healthMonitor:verdictChanged` and remediates; the others read the
  * changes (polling by `updated_at`) and announce them in their process too.
  *
  * The hot path touches no database: probe runs come from a min-heap of due
@@ -264,7 +264,7 @@ export class HealthMonitor {
         this.#assignment.refreshTargets(false),
       );
     }
-    this.#events.publish('health', 'probesChanged', {
+    this.#events.publish('healthMonitor', 'probesChanged', {
       pluginId,
       probes: parsed.map(p => ({ name: p.name, type: p.type })),
     });

@@ -116,7 +116,7 @@ export class Remediator {
           action.reason
         }`,
       );
-      this.#events.publish('health', 'remediation', action);
+      this.#events.publish('healthMonitor', 'remediation', action);
       if (remediation) {
         Promise.resolve()
           .then(() => remediation(action))
@@ -131,7 +131,7 @@ export class Remediator {
       this.#logger.warn(
         `health remediation ${action.type} of ${action.instanceId} suppressed: ${reason}`,
       );
-      this.#events.publish('health', 'remediationSuppressed', {
+      this.#events.publish('healthMonitor', 'remediationSuppressed', {
         ...action,
         suppressedBecause: reason,
       });

@@ -217,7 +217,7 @@ export class TargetEvaluator {
         reasons: health.reasons,
         reportedBy: this.#replicaId,
       };
-      this.#events.publish('health', 'verdictChanged', change);
+      this.#events.publish('healthMonitor', 'verdictChanged', change);
     }
     this.#remediator.consider(target, gate, now);
   }

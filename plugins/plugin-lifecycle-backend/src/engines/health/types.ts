@@ -136,7 +136,7 @@ export interface HealthMonitorOptions {
    * Carries out a remediation (restart through the orchestrator, take out
    * of rotation, ...). Called on the replica that probes the instance; its
    * failure is logged. Every action is also published as
-   * `health:remediation`.
+   * `healthMonitor:remediation`.
    */
   remediation?: (action: RemediationAction) => Promise<void>;
   /** Remediation per plugin id; `*` is the default for all plugins. */

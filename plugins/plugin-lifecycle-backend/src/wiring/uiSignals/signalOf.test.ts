@@ -33,7 +33,7 @@ describe('signalOf', () => {
         'me',
       ),
     ).toEqual({ pluginId: 'p', kind: 'deployment', deploymentId: 'd' });
-    expect(signalOf('configuration:changed', { pluginId: 'p' }, 'me')).toEqual({
+    expect(signalOf('configurationManager:changed', { pluginId: 'p' }, 'me')).toEqual({
       pluginId: 'p',
       kind: 'configuration',
     });
@@ -44,18 +44,18 @@ describe('signalOf', () => {
 
   it('signals a health verdict only on the replica that probed it', () => {
     const change = { pluginId: 'p', reportedBy: 'replica-1' };
-    expect(signalOf('health:verdictChanged', change, 'replica-1')).toEqual({
+    expect(signalOf('healthMonitor:verdictChanged', change, 'replica-1')).toEqual({
       pluginId: 'p',
       kind: 'health',
     });
     expect(
-      signalOf('health:verdictChanged', change, 'replica-2'),
+      signalOf('healthMonitor:verdictChanged', change, 'replica-2'),
     ).toBeUndefined();
   });
 
   it('ignores routing events and names it does not know', () => {
     expect(
-      signalOf('discovery:serviceRegistered', { serviceId: 's' }, 'me'),
+      signalOf('serviceDiscovery:serviceRegistered', { serviceId: 's' }, 'me'),
     ).toBeUndefined();
     expect(signalOf('someone:else', { pluginId: 'p' }, 'me')).toBeUndefined();
   });

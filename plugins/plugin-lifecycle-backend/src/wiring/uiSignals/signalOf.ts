@@ -61,21 +61,21 @@ export const SIGNAL_MAPPERS: { [N in SystemEventName]: Mapper<N> | null } = {
   'runtime:instanceExited': of('instances'),
   'runtime:instanceRestartScheduled': of('instances'),
   // Every replica hears every verdict; the one that probed signals it.
-  'health:verdictChanged': (p, replicaId) =>
+  'healthMonitor:verdictChanged': (p, replicaId) =>
     p.reportedBy === replicaId
       ? { pluginId: p.pluginId, kind: 'health' }
       : undefined,
-  'health:probesChanged': of('health'),
-  'health:remediation': of('health'),
-  'health:remediationSuppressed': of('health'),
-  'configuration:changed': of('configuration'),
-  'configuration:secretRotationDue': of('configuration'),
+  'healthMonitor:probesChanged': of('health'),
+  'healthMonitor:remediation': of('health'),
+  'healthMonitor:remediationSuppressed': of('health'),
+  'configurationManager:changed': of('configuration'),
+  'configurationManager:secretRotationDue': of('configuration'),
   // Routing changes: what the tabs show of them comes with the health
   // verdicts and instance events above.
-  'discovery:serviceRegistered': null,
-  'discovery:serviceDeregistered': null,
-  'discovery:serviceExpired': null,
-  'discovery:instanceEjected': null,
+  'serviceDiscovery:serviceRegistered': null,
+  'serviceDiscovery:serviceDeregistered': null,
+  'serviceDiscovery:serviceExpired': null,
+  'serviceDiscovery:instanceEjected': null,
   'deploymentManager:deploymentStarted': deployment,
   'deploymentManager:deploymentStepCompleted': deployment,
   'deploymentManager:deploymentPaused': deployment,
