@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # What the test suites need from the machine, beyond what scripts/toolchain.sh
 # brings from the npm registry: Debian's chromium (end-to-end tests), nginx
-# (the native data plane's tests), curl and jq (the README's examples), and a
+# (the native data plane's tests), curl and jq (the README's examples),
+# prometheus with promtool (the metrics export's and alert rules' tests), and a
 # PostgreSQL that is running when the machine has one.
 #
 #   source scripts/provision.sh; provision unit|integration|e2e|all
@@ -17,14 +18,15 @@ declare -A PROVISION_BINARIES=(
   [/usr/sbin/nginx]=nginx
   [curl]=curl
   [jq]=jq
+  [/usr/bin/prometheus]=prometheus
 )
 
 provision_needs() { # mode -> the binaries its suites use
   case "$1" in
     unit) echo /usr/sbin/nginx ;;
-    integration) echo /usr/sbin/nginx curl jq ;;
+    integration) echo /usr/sbin/nginx curl jq /usr/bin/prometheus ;;
     e2e) echo /usr/bin/chromium ;;
-    all) echo /usr/sbin/nginx curl jq /usr/bin/chromium ;;
+    all) echo /usr/sbin/nginx curl jq /usr/bin/prometheus /usr/bin/chromium ;;
   esac
 }
 
