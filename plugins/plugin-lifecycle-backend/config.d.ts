@@ -30,6 +30,16 @@ export interface Config {
     /** Metrics kept by the backend besides the proxy's counters. */
     metrics?: {
       /**
+       * Export the plugin's metrics (plugin_lifecycle_*: plugins by state,
+       * instances by health, probes, proxied requests per service and
+       * version, operations, deployments, configuration) through Backstage's
+       * MetricsService, i.e. OpenTelemetry: they reach Prometheus (or an
+       * OTLP collector) when the backend sets up the OpenTelemetry SDK with
+       * a metrics exporter (see the README's "Metrics" section). Without an
+       * SDK the instruments cost next to nothing. Default true.
+       */
+      export?: boolean;
+      /**
        * The history of request rate, error rate and latency per plugin
        * version (GET /plugins/{id}/metrics/versions, the Health tab's
        * charts): sampled from the proxy's counters into a ring buffer per

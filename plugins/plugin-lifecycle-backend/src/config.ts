@@ -101,6 +101,9 @@ const configSchema = z
     // per version, at most maxSeries versions, per replica.
     metrics: z
       .object({
+        // Instruments through Backstage's MetricsService (OpenTelemetry):
+        // whatever exporter the backend's SDK has scrapes them.
+        export: z.boolean().default(true),
         versionHistory: z
           .object({
             sampleInterval: durationMs.min(100).default(5_000),

@@ -291,6 +291,9 @@ export async function createOrchestrationSystem(
     lookup,
     deployments,
     availableVersions: availableVersionsQuery({ config, plugins }),
+    // The monitor is built below, with the lifecycle commands.
+    instanceHealth: id => health?.getInstanceHealth(id)?.verdict,
+    proxyVersions: () => options.discovery?.proxyVersions() ?? [],
   });
   const health = options.healthMonitor?.(lifecycle);
   const rollout = config.deployments;

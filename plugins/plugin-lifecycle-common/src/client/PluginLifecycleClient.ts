@@ -31,6 +31,7 @@ import {
 } from '../api/types';
 import { PluginHealth, PluginHealthQuery } from '../api/health';
 import { AvailableVersions } from '../api/versions';
+import { SystemMetrics } from '../api/systemMetrics';
 import {
   PluginVersionMetrics,
   PluginVersionMetricsQuery,
@@ -172,6 +173,15 @@ export class PluginLifecycleClient {
       params: { pluginId },
       query: { since: options?.since },
     });
+  }
+
+  /**
+   * The system's counts in the caller's tenants: plugins by state and
+   * health, deployments (active, success rate), operations, and the
+   * answering replica's proxied traffic (`serviceDiscovery`).
+   */
+  async getSystemMetrics(): Promise<SystemMetrics> {
+    return this.#call(routes.getSystemMetrics, {});
   }
 
   async installPlugin(
