@@ -55,7 +55,7 @@ if (isMainThread) {
         console.error(`metrics exporter on ${host}:${port} failed: ${error}`);
       }
     });
-    const sdk = new NodeSDK({ metricReader: prometheus });
+    const sdk = new NodeSDK({ metricReaders: [prometheus] });
     // Backstage ends the process itself after its shutdown (process.exit):
     // the exporter's listener holds nothing, and scrapes have nothing to flush.
     sdk.start();

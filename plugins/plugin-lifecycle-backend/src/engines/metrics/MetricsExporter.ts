@@ -8,6 +8,7 @@ import type {
   MetricsServiceObservableGauge,
 } from '@backstage/backend-plugin-api/alpha';
 import {
+  DEPLOYMENT_STRATEGIES,
   LIFECYCLE_STATES,
   TERMINAL_DEPLOYMENT_PHASES,
 } from '@internal/plugin-lifecycle-common';
@@ -361,7 +362,10 @@ export class MetricsExporter {
       'plugin_lifecycle_deployments_active',
       'Deployments not in a terminal phase, per strategy',
       (s, r) => {
-        const byStrategy = new Map<string, number>();
+        // Every strategy, 0 included: "none active" is a value, not a gap.
+        const byStrategy = new Map<string, number>(
+          DEPLOYMENT_STRATEGIES.map(strategy => [strategy, 0]),
+        );
         for (const d of s.activeDeployments) {
           byStrategy.set(d.strategy, (byStrategy.get(d.strategy) ?? 0) + 1);
         }
