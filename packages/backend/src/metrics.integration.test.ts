@@ -354,9 +354,9 @@ describe('the metrics export, scraped by Prometheus', () => {
       ).toBe(1);
       const allStates = await query('plugin_lifecycle_plugins');
       // Every state has its series, 0 included.
-    expect(allStates.map(s => s.metric.state).sort()).toEqual(
-      [...LIFECYCLE_STATES].sort(),
-    );
+      expect(allStates.map(s => s.metric.state).sort()).toEqual(
+        [...LIFECYCLE_STATES].sort(),
+      );
       expect(
         await valueOf(
           `plugin_lifecycle_plugin_state{${lbl},state="running"}`,
@@ -444,8 +444,8 @@ describe('the metrics export, scraped by Prometheus', () => {
           deploymentStrategy: 'canary',
           deploymentConfig: {
             canary: {
-          steps: [{ setWeight: 50 }, { pause: {} }, { setWeight: 100 }],
-        },
+              steps: [{ setWeight: 50 }, { pause: {} }, { setWeight: 100 }],
+            },
           },
         },
       );
@@ -518,6 +518,40 @@ describe('the metrics export, scraped by Prometheus', () => {
         ),
       ).toBe(0);
 
+      // The design's getSystemMetrics(), over HTTP, tells the same story.
+      const system = await eventually(
+        'the plugin runs healthy again',
+        async () => {
+          const res = await callApi(backend!, 'GET', '/metrics/system');
+          return res.body?.plugins?.byState?.running === 1 &&
+            res.body.healthMonitoring.healthyPlugins === 1
+            ? res
+            : undefined;
+        },
+      );
+      expect(system.status).toBe(200);
+      expect(system.body.plugins.byState.running).toBe(1);
+      expect(system.body.healthMonitoring).toMatchObject({
+        healthyPlugins: 1,
+        unhealthyPlugins: 0,
+      });
+      expect(system.body.deployment).toMatchObject({
+        activeDeployments: 0,
+        completedDeployments: 1,
+        // The one ended deployment was aborted.
+        successRate: 0,
+      });
+      expect(system.body.serviceDiscovery).toMatchObject({
+        totalRequests: 25 + during.length,
+        servicesWithTraffic: 1,
+      });
+      expect(system.body.serviceDiscovery.averageResponseTime).toBeGreaterThan(
+        0,
+      );
+      expect(system.body.serviceDiscovery.errorRate).toBeCloseTo(
+        failed / (25 + during.length),
+      );
+
       // Readiness fails on the instance, then recovers: verdict changes.
       const [serving] = await eventually(
         'one 1.0.0 instance serves',
@@ -572,6 +606,13 @@ describe('the metrics export, scraped by Prometheus', () => {
         },
       );
       expect(names.size).toBeGreaterThan(CONTRACT.length);
+      // For a look at what was scraped: PLUGIN_LIFECYCLE_SCRAPE_FILE=/tmp/x.
+      if (process.env.PLUGIN_LIFECYCLE_SCRAPE_FILE) {
+        fs.writeFileSync(
+          process.env.PLUGIN_LIFECYCLE_SCRAPE_FILE,
+          await scrape(metricsPort),
+        );
+      }
       watch.abort();
       await heldWatch;
     },
