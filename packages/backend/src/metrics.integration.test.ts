@@ -578,8 +578,8 @@ describe('the metrics export, scraped by Prometheus', () => {
         v => v >= 1,
       );
       await reload({});
-      // At least healthy -> unhealthy; back to healthy unless the monitor
-      // replaced the instance meanwhile.
+      // Out of rotation and back in: two transitions at least (unless the
+      // monitor replaced the instance meanwhile: one).
       expect(
         await valueOf(
           `plugin_lifecycle_health_transitions_total{${lbl}}`,

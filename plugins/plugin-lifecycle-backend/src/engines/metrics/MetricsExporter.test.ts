@@ -241,6 +241,31 @@ describe('MetricsExporter', () => {
       previous: 'unhealthy',
       reportedBy: 'other',
     });
+    // Out of rotation and back, the verdict unchanged: two more.
+    events.publish('healthMonitor', 'verdictChanged', {
+      ...verdict,
+      verdict: 'unhealthy',
+      ready: true,
+      previous: 'unhealthy',
+      reportedBy: 'me',
+    });
+    events.publish('healthMonitor', 'verdictChanged', {
+      ...verdict,
+      verdict: 'unhealthy',
+      ready: false,
+      healthScore: 0.5,
+      previous: 'unhealthy',
+      reportedBy: 'me',
+    });
+    // A score change alone is none.
+    events.publish('healthMonitor', 'verdictChanged', {
+      ...verdict,
+      verdict: 'unhealthy',
+      ready: false,
+      healthScore: 0.9,
+      previous: 'unhealthy',
+      reportedBy: 'me',
+    });
     events.publish('configurationManager', 'changed', {
       pluginId: 'a',
       layer: 'base',
@@ -319,7 +344,7 @@ describe('MetricsExporter', () => {
     ).toBe(1);
     expect(
       value('plugin_lifecycle_health_transitions_total', { plugin: 'a' }),
-    ).toBe(1);
+    ).toBe(3);
     expect(
       value('plugin_lifecycle_config_changes_total', { plugin: 'a' }),
     ).toBe(1);

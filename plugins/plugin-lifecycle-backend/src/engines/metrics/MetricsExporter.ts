@@ -81,6 +81,7 @@ export class MetricsExporter {
   }> = [];
   readonly #operationStarts = new Map<string, number>();
   readonly #countedDeployments = new Set<string>();
+  readonly #lastHealth = new Map<string, { verdict: string; ready: boolean }>();
 
   readonly #restarts: MetricsServiceCounter;
   readonly #probeResults: MetricsServiceCounter;
@@ -227,8 +228,17 @@ export class MetricsExporter {
     this.#on('healthMonitor:verdictChanged', e => {
       // Every replica hears every verdict; the prober's replica counts it.
       if (e.reportedBy !== this.#o.replicaId) return;
-      if (e.previous === undefined || e.previous === e.verdict) return;
-      this.#healthTransitions.add(1, { plugin: e.pluginId });
+      // A transition: the verdict or readiness changed (in and out of
+      // rotation is what flapping looks like); a score change alone is not.
+      const known = this.#lastHealth.get(e.targetId);
+      const changed = known
+        ? known.verdict !== e.verdict || known.ready !== e.ready
+        : e.previous !== undefined && e.previous !== e.verdict;
+      if (!known && this.#lastHealth.size >= MAX_TRACKED) {
+        this.#lastHealth.clear();
+      }
+      this.#lastHealth.set(e.targetId, { verdict: e.verdict, ready: e.ready });
+      if (changed) this.#healthTransitions.add(1, { plugin: e.pluginId });
     });
     this.#on('configurationManager:changed', e =>
       this.#configChanges.add(1, { plugin: e.pluginId }),
