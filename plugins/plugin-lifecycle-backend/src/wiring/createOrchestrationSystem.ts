@@ -282,6 +282,7 @@ export async function createOrchestrationSystem(
     crashRestarter,
     logger,
   });
+  const health = options.healthMonitor?.(lifecycle);
   const pluginQueries = PluginQueries.create({
     plugins,
     instances,
@@ -291,11 +292,9 @@ export async function createOrchestrationSystem(
     lookup,
     deployments,
     availableVersions: availableVersionsQuery({ config, plugins }),
-    // The monitor is built below, with the lifecycle commands.
     instanceHealth: id => health?.getInstanceHealth(id)?.verdict,
     proxyVersions: () => options.discovery?.proxyVersions() ?? [],
   });
-  const health = options.healthMonitor?.(lifecycle);
   const rollout = config.deployments;
   const controller = DeploymentController.create({
     logger: logger.child({ engine: 'deployments' }),
