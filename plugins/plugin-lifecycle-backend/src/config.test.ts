@@ -392,3 +392,20 @@ describe('readPluginLifecycleConfig: version metrics history', () => {
     );
   });
 });
+
+describe('readPluginLifecycleConfig: metrics export', () => {
+  const read = (metrics?: object) =>
+    readPluginLifecycleConfig(
+      new ConfigReader({
+        pluginLifecycle: metrics === undefined ? {} : { metrics },
+      }),
+    ).metrics.export;
+
+  it('exports by default, and not when switched off', () => {
+    expect(read()).toBe(true);
+    expect(read({ export: false })).toBe(false);
+    expect(() => read({ export: 'yes' })).toThrow(
+      /pluginLifecycle\.metrics\.export/,
+    );
+  });
+});
