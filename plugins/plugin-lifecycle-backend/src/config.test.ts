@@ -394,7 +394,7 @@ describe('readPluginLifecycleConfig: version metrics history', () => {
 });
 
 describe('readPluginLifecycleConfig: metrics export', () => {
-  const read = (metrics?: object) =>
+  const exportOf = (metrics?: object) =>
     readPluginLifecycleConfig(
       new ConfigReader({
         pluginLifecycle: metrics === undefined ? {} : { metrics },
@@ -402,9 +402,9 @@ describe('readPluginLifecycleConfig: metrics export', () => {
     ).metrics.export;
 
   it('exports by default, and not when switched off', () => {
-    expect(read()).toBe(true);
-    expect(read({ export: false })).toBe(false);
-    expect(() => read({ export: 'yes' })).toThrow(
+    expect(exportOf()).toBe(true);
+    expect(exportOf({ export: false })).toBe(false);
+    expect(() => exportOf({ export: 'yes' })).toThrow(
       /pluginLifecycle\.metrics\.export/,
     );
   });

@@ -17,7 +17,8 @@ describe('the metrics export in a test backend', () => {
       features: [metrics.factory],
     });
     try {
-      const names = (mock: jest.Mock) => mock.mock.calls.map(c => c[0]);
+      const names = (mock: jest.MockInstance<unknown, any[]>) =>
+        mock.mock.calls.map(c => c[0] as string);
       expect(names(metrics.createCounter).sort()).toEqual([
         'plugin_lifecycle_config_changes_total',
         'plugin_lifecycle_deployments_total',
