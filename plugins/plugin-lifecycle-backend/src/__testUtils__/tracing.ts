@@ -53,9 +53,7 @@ export function installTestTracing(): TestTracing {
         if (predicate(all)) return all;
         if (Date.now() > deadline) {
           throw new Error(
-            `spans never matched; finished: ${all
-              .map(s => s.name)
-              .join(', ')}`,
+            `spans never matched; finished: ${all.map(s => s.name).join(', ')}`,
           );
         }
         await new Promise(r => setTimeout(r, 20));

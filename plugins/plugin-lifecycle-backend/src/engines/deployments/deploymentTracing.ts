@@ -1,9 +1,4 @@
-import {
-  Attributes,
-  SpanStatusCode,
-  context,
-  trace,
-} from '@opentelemetry/api';
+import { Attributes, SpanStatusCode, context, trace } from '@opentelemetry/api';
 import type { DeploymentRecord } from '../../database/DeploymentStore';
 import {
   ATTRS,

@@ -25,7 +25,12 @@ export function proxyParent(headers: IncomingHttpHeaders): {
 } {
   const active = context.active();
   const activeSpan = trace.getSpanContext(active);
-  const local = activeSpan !== undefined && isSpanContextValid(activeSpan);
+  // A remote span context in the active context is a caller's (extracted
+  // by the router), not a span of this process.
+  const local =
+    activeSpan !== undefined &&
+    isSpanContextValid(activeSpan) &&
+    !activeSpan.isRemote;
   const extracted = propagation.extract(ROOT_CONTEXT, headers);
   const remote = trace.getSpanContext(extracted);
   if (remote && isSpanContextValid(remote)) {
@@ -36,6 +41,33 @@ export function proxyParent(headers: IncomingHttpHeaders): {
   return local
     ? { parent: active, local: true }
     : { parent: ROOT_CONTEXT, local: false };
+}
+
+/** The span of one attempt on one instance. */
+export class AttemptTrace {
+  readonly #span: Span;
+
+  constructor(span: Span) {
+    this.#span = span;
+  }
+
+  /** The instance answered (its response headers came). */
+  responded(status: number) {
+    const span = this.#span;
+    if (!span.isRecording()) return;
+    span.setAttribute(ATTRS.statusCode, status);
+    // Client side: a 4xx is an error too (OpenTelemetry's HTTP conventions).
+    if (status >= 400) span.setStatus({ code: SpanStatusCode.ERROR });
+  }
+
+  /** No response: the connection failed, timed out or was refused. */
+  failed(error: Error) {
+    markError(this.#span, error);
+  }
+
+  end() {
+    this.#span.end();
+  }
 }
 
 /**
@@ -109,7 +141,8 @@ export class ProxyTrace {
     }
     if (span.isRecording()) {
       this.#span.setAttribute(ATTRS.instance, picked.serviceId);
-      if (picked.version) this.#span.setAttribute(ATTRS.version, picked.version);
+      if (picked.version)
+        this.#span.setAttribute(ATTRS.version, picked.version);
     }
     return new AttemptTrace(span);
   }
@@ -130,32 +163,5 @@ export class ProxyTrace {
   /** The proxy itself failed (a bug): the request ends with a 500. */
   fail(error: unknown) {
     markError(this.#span, error);
-  }
-}
-
-/** The span of one attempt on one instance. */
-export class AttemptTrace {
-  readonly #span: Span;
-
-  constructor(span: Span) {
-    this.#span = span;
-  }
-
-  /** The instance answered (its response headers came). */
-  responded(status: number) {
-    const span = this.#span;
-    if (!span.isRecording()) return;
-    span.setAttribute(ATTRS.statusCode, status);
-    // Client side: a 4xx is an error too (OpenTelemetry's HTTP conventions).
-    if (status >= 400) span.setStatus({ code: SpanStatusCode.ERROR });
-  }
-
-  /** No response: the connection failed, timed out or was refused. */
-  failed(error: Error) {
-    markError(this.#span, error);
-  }
-
-  end() {
-    this.#span.end();
   }
 }
