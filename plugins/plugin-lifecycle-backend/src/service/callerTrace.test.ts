@@ -2,7 +2,7 @@ import { context, trace } from '@opentelemetry/api';
 import express from 'express';
 import request from 'supertest';
 import { TestTracing, installTestTracing } from '../__testUtils__/tracing';
-import { tracer } from '../engines/tracing/tracing';
+import { OPEN_REQUEST, tracer } from '../engines/tracing/tracing';
 import { continueCallerTrace } from './callerTrace';
 
 const TRACEPARENT = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
@@ -33,6 +33,20 @@ describe('continueCallerTrace', () => {
       spanId: '00f067aa0ba902b7',
       isRemote: true,
     });
+  });
+
+  it('marks the caller’s context open until the response ends', async () => {
+    let seen: { open: boolean } | undefined;
+    const a = express();
+    a.use(continueCallerTrace);
+    a.get('/', (_req, res) => {
+      seen = context.active().getValue(OPEN_REQUEST) as { open: boolean };
+      expect(seen.open).toBe(true);
+      res.json({});
+    });
+    await request(a).get('/').set('traceparent', TRACEPARENT);
+    await new Promise(r => setTimeout(r, 10));
+    expect(seen).toEqual({ open: false });
   });
 
   it('leaves a request without one, or under a span of this process, as it is', async () => {

@@ -6,6 +6,7 @@ import {
   propagation,
   trace,
 } from '@opentelemetry/api';
+import { OPEN_REQUEST } from '../engines/tracing/tracing';
 
 /**
  * Express middleware: a request that carries W3C trace context
@@ -17,7 +18,7 @@ import {
  */
 export function continueCallerTrace(
   req: Request,
-  _res: Response,
+  res: Response,
   next: NextFunction,
 ) {
   const active = trace.getSpanContext(context.active());
@@ -28,6 +29,14 @@ export function continueCallerTrace(
     next();
     return;
   }
-  const caller = propagation.extract(ROOT_CONTEXT, req.headers);
+  // Open until the response ends: timers the handler starts keep this
+  // context, and what they queue later is not this request's work.
+  const request = { open: true };
+  res.once('close', () => {
+    request.open = false;
+  });
+  const caller = propagation
+    .extract(ROOT_CONTEXT, req.headers)
+    .setValue(OPEN_REQUEST, request);
   context.with(caller, next);
 }

@@ -1,9 +1,5 @@
-import {
-  Context,
-  context,
-  isSpanContextValid,
-  trace,
-} from '@opentelemetry/api';
+import { Context, context } from '@opentelemetry/api';
+import { isLiveTrace } from '../tracing/tracing';
 
 /** Operations whose origin is kept at most; the oldest go first. */
 const DEFAULT_LIMIT = 10_000;
@@ -12,8 +8,10 @@ const DEFAULT_LIMIT = 10_000;
  * The trace context each operation was enqueued in, kept in memory on the
  * replica that enqueued it until the operation ends: the parent of its
  * attempts' spans, so that a request's trace shows the work it queued.
- * Nothing is kept without a span to continue (no SDK registered, or a
- * caller outside any trace). An operation another replica runs, or one
+ * Nothing is kept without a live span to continue (no SDK registered, a
+ * caller outside any trace, or a timer that kept the context of an
+ * operation or request that has ended: a remediation's restart is not
+ * part of the start that set up its probes). An operation another replica runs, or one
  * that outlived a restart, starts a trace of its own (its operation id is
  * on the span).
  */
@@ -27,8 +25,7 @@ export class TraceOrigins {
 
   /** Remembers the active context as the origin of these operations. */
   remember(operationIds: string[], origin: Context = context.active()) {
-    const span = trace.getSpanContext(origin);
-    if (!span || !isSpanContextValid(span)) return;
+    if (!isLiveTrace(origin)) return;
     for (const id of operationIds) {
       this.#origins.delete(id);
       this.#origins.set(id, origin);

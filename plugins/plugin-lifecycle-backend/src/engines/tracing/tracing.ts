@@ -8,6 +8,8 @@ import {
   Tracer,
   TracerProvider,
   context,
+  createContextKey,
+  isSpanContextValid,
   propagation,
   trace,
 } from '@opentelemetry/api';
@@ -154,4 +156,25 @@ export function traceEnvironment(
     if (carrier.tracestate) env.TRACESTATE = carrier.tracestate;
   }
   return env;
+}
+
+/**
+ * Marks a context as a request's that is still open (`open` turns false
+ * when it ends): a caller's trace continued by the router has no span of
+ * ours to say so.
+ */
+export const OPEN_REQUEST = createContextKey('plugin-lifecycle.open-request');
+
+/**
+ * Whether the span of `ctx` is still under way: a span of this process
+ * that has not ended, or a caller's (remote) one whose request is open.
+ * A timer or listener created during an operation or a request keeps its
+ * context long after; work it starts then is not part of that trace.
+ */
+export function isLiveTrace(ctx: Context = context.active()): boolean {
+  const span = trace.getSpan(ctx);
+  if (!span || !isSpanContextValid(span.spanContext())) return false;
+  if (span.isRecording()) return true;
+  const request = ctx.getValue(OPEN_REQUEST) as { open: boolean } | undefined;
+  return request?.open === true;
 }

@@ -24,13 +24,17 @@ export function proxyParent(headers: IncomingHttpHeaders): {
   local: boolean;
 } {
   const active = context.active();
-  const activeSpan = trace.getSpanContext(active);
+  const span = trace.getSpan(active);
+  const activeSpan = span?.spanContext();
   // A remote span context in the active context is a caller's (extracted
-  // by the router), not a span of this process.
+  // by the router), not a span of this process; an ended span is a
+  // context some timer or listener kept.
   const local =
+    span !== undefined &&
     activeSpan !== undefined &&
     isSpanContextValid(activeSpan) &&
-    !activeSpan.isRemote;
+    !activeSpan.isRemote &&
+    span.isRecording();
   const extracted = propagation.extract(ROOT_CONTEXT, headers);
   const remote = trace.getSpanContext(extracted);
   if (remote && isSpanContextValid(remote)) {
