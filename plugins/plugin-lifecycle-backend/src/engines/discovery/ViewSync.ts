@@ -95,7 +95,12 @@ export class ViewSync {
         event.event === 'stateChanged'
       ) {
         const change = event.args[0] as StateChange | undefined;
-        if (change?.from === 'running' || change?.to === 'running') {
+        // Running and maintenance (out of rotation) decide what serves.
+        const serving = ['running', 'maintenance'];
+        if (
+          serving.includes(change?.from ?? '') ||
+          serving.includes(change?.to ?? '')
+        ) {
           this.#feed.pollNow();
         }
       }
