@@ -95,12 +95,7 @@ export class ViewSync {
         event.event === 'stateChanged'
       ) {
         const change = event.args[0] as StateChange | undefined;
-        // Running and maintenance (out of rotation) decide what serves.
-        const serving = ['running', 'maintenance'];
-        if (
-          serving.includes(change?.from ?? '') ||
-          serving.includes(change?.to ?? '')
-        ) {
+        if (change?.from === 'running' || change?.to === 'running') {
           this.#feed.pollNow();
         }
       }
