@@ -3,6 +3,7 @@ import {
   BackstageCredentials,
   DiscoveryService,
 } from '@backstage/backend-plugin-api';
+import { ResponseError } from '@backstage/errors';
 import {
   Operation,
   PluginLifecycleClient,
@@ -47,6 +48,41 @@ export function createPluginLifecycleClientFor(options: {
     });
 }
 
+/**
+ * The client of a template step: for the user who runs the template, and
+ * with the backend's error messages as the step's errors (a `ResponseError`
+ * says only "Request failed with 409 Conflict"; the body says why).
+ */
+export async function stepClient(
+  clientFor: PluginLifecycleClientFor,
+  ctx: { getInitiatorCredentials(): Promise<BackstageCredentials> },
+): Promise<PluginLifecycleClient> {
+  const client = clientFor(await ctx.getInitiatorCredentials());
+  return new Proxy(client, {
+    get(target, key) {
+      const value = Reflect.get(target, key, target);
+      if (typeof value !== 'function') return value;
+      return (...args: unknown[]) => {
+        const result = value.apply(target, args);
+        return result instanceof Promise ? result.catch(rethrow) : result;
+      };
+    },
+  });
+}
+
+function rethrow(error: unknown): never {
+  const body = (
+    error as { body?: { error?: { name?: string; message?: string } } }
+  )?.body?.error;
+  if (error instanceof ResponseError && body?.message) {
+    throw Object.assign(new Error(body.message, { cause: error }), {
+      name: body.name ?? 'Error',
+      statusCode: error.statusCode,
+    });
+  }
+  throw error;
+}
+
 /** How a wait ended badly: its message is the step's error. */
 export class WaitError extends Error {
   name = 'WaitError';
@@ -73,7 +109,7 @@ export async function pollUntil<T>(options: {
     if (value !== undefined) return value;
     if (Date.now() >= deadline) {
       throw new WaitError(
-        `Timed out after ${Math.round(timeoutMs / 1000)} s waiting for ${what}`,
+        `Timed out after ${timeoutMs / 1000} s waiting for ${what}`,
       );
     }
     await sleep(

@@ -11,6 +11,7 @@ import {
   PluginLifecycleClientFor,
   seconds,
   waitForOperation,
+  stepClient,
 } from './client';
 
 const examples = [
@@ -153,7 +154,7 @@ export function createConfigureAction(options: {
           );
         }
       }
-      const client = clientFor(await ctx.getInitiatorCredentials());
+      const client = await stepClient(clientFor, ctx);
       let operationId: string | undefined;
       if (entries.length === 0 && !remove?.length) {
         // Nothing to write: re-apply what is effective.

@@ -5,6 +5,7 @@ import {
   PluginLifecycleClientFor,
   seconds,
   waitForOperation,
+  stepClient,
 } from './client';
 
 const examples = [
@@ -71,7 +72,7 @@ export function createMaintenanceAction(options: {
     async handler(ctx) {
       const { pluginId, enabled, reason } = ctx.input;
       const command = enabled ? 'maintenance-on' : 'maintenance-off';
-      const client = clientFor(await ctx.getInitiatorCredentials());
+      const client = await stepClient(clientFor, ctx);
       if (ctx.isDryRun) {
         const plugin = await client.getPlugin(pluginId);
         ctx.logger.info(

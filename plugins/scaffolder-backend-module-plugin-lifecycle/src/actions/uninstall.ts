@@ -6,6 +6,7 @@ import {
   PluginLifecycleClientFor,
   seconds,
   waitForOperation,
+  stepClient,
 } from './client';
 
 const examples = [
@@ -79,7 +80,7 @@ export function createUninstallAction(options: {
     },
     async handler(ctx) {
       const { pluginId, reason, cascade } = ctx.input;
-      const client = clientFor(await ctx.getInitiatorCredentials());
+      const client = await stepClient(clientFor, ctx);
       const plugin = await client.getPlugin(pluginId);
       const mustStop =
         ctx.input.stop !== false &&

@@ -11,6 +11,7 @@ import {
   PluginLifecycleClientFor,
   seconds,
   waitForOperation,
+  stepClient,
 } from './client';
 
 const examples = [
@@ -139,7 +140,7 @@ export function createUpdateAction(options: {
           `Invalid update of ${pluginId}: ${validationMessage(parsed.error)}`,
         );
       }
-      const client = clientFor(await ctx.getInitiatorCredentials());
+      const client = await stepClient(clientFor, ctx);
       const plugin = await client.getPlugin(pluginId);
       const label = `Updating ${pluginId} from ${
         plugin.currentVersion ?? 'nothing'

@@ -10,6 +10,7 @@ import {
   pollUntil,
   seconds,
   waitForOperation,
+  stepClient,
 } from './client';
 
 const examples = [
@@ -117,7 +118,7 @@ export function createWaitAction(options: {
       if (state !== undefined && !pluginId) {
         throw new InputError('plugin-lifecycle:wait: state needs a pluginId');
       }
-      const client = clientFor(await ctx.getInitiatorCredentials());
+      const client = await stepClient(clientFor, ctx);
       const timeoutMs = seconds(ctx.input.timeoutSeconds, 600);
       const intervalMs =
         options.pollIntervalMs ?? seconds(ctx.input.pollIntervalSeconds, 2);
