@@ -11,6 +11,8 @@ import {
 import { Entity } from '@backstage/catalog-model';
 import { catalogServiceMock } from '@backstage/plugin-catalog-node/testUtils';
 import scaffolderPlugin from '@backstage/plugin-scaffolder-backend';
+// The backend the actions call, in the same test backend (tests only).
+// eslint-disable-next-line @backstage/no-mixed-plugin-imports
 import pluginLifecyclePlugin from '@internal/plugin-lifecycle-backend';
 import { PluginLifecycleClient } from '@internal/plugin-lifecycle-common';
 import { parse } from 'yaml';

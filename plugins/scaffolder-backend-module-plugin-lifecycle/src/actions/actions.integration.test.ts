@@ -34,9 +34,10 @@ describe('plugin-lifecycle scaffolder actions', () => {
       version: '1.0.0',
       start: true,
     });
-    expect(
-      (await api.getOperation(operationId, { waitSeconds: 60 })).status,
-    ).toBe('succeeded');
+    const installed = await api.getOperation(operationId, { waitSeconds: 60 });
+    if (installed.status !== 'succeeded') {
+      throw new Error(`installing the sample failed: ${installed.error}`);
+    }
   });
   afterAll(async () => {
     await stop?.();
