@@ -213,6 +213,20 @@ function routes(ids: { operationId: string }): Route[] {
       body: { unknown: true },
       needs: [deploy],
     },
+    // Maintenance runs the instances (operate); configure changes what
+    // they run with, as a configuration write does (configure).
+    ...['maintenance-on', 'maintenance-off'].map(a => ({
+      method: 'post',
+      path: `/plugins/{pluginId}/${a}`,
+      body: { unknown: true },
+      needs: [operate],
+    })),
+    {
+      method: 'post',
+      path: '/plugins/{pluginId}/configure',
+      body: { unknown: true },
+      needs: [configure],
+    },
     { method: 'get', path: '/plugins/{pluginId}/operations', needs: [read] },
     {
       method: 'post',

@@ -241,6 +241,30 @@ export class PluginLifecycleOrchestrationSystem {
     return this.#p.lifecycle.uninstallPlugin(pluginId, options);
   }
 
+  /** See {@link LifecycleCommands.enterMaintenance}. */
+  enterMaintenance(
+    pluginId: string,
+    options: ActionOptions = {},
+  ): Promise<OperationAccepted> {
+    return this.#p.lifecycle.enterMaintenance(pluginId, options);
+  }
+
+  /** See {@link LifecycleCommands.exitMaintenance}. */
+  exitMaintenance(
+    pluginId: string,
+    options: ActionOptions = {},
+  ): Promise<OperationAccepted> {
+    return this.#p.lifecycle.exitMaintenance(pluginId, options);
+  }
+
+  /** See {@link LifecycleCommands.configurePlugin}. */
+  configurePlugin(
+    pluginId: string,
+    options: ActionOptions = {},
+  ): Promise<OperationAccepted> {
+    return this.#p.lifecycle.configurePlugin(pluginId, options);
+  }
+
   /** See {@link BatchCommands.submitBatch}. */
   submitBatch(
     body: unknown,

@@ -41,9 +41,19 @@ const accepted = {
   responses: queued,
 };
 
-/** A command on a plugin's instances (start, stop, restart, uninstall). */
+/**
+ * A command on a plugin (start, stop, restart, uninstall, maintenance-on,
+ * maintenance-off, configure), queued as an operation of its name.
+ */
 const command = (
-  name: 'start' | 'stop' | 'restart' | 'uninstall',
+  name:
+    | 'start'
+    | 'stop'
+    | 'restart'
+    | 'uninstall'
+    | 'maintenance-on'
+    | 'maintenance-off'
+    | 'configure',
   summary: string,
 ) =>
   defineRoute({
@@ -158,6 +168,18 @@ export const pluginRoutes = {
   stopPlugin: command('stop', 'Stop every instance'),
   restartPlugin: command('restart', 'Stop, then start'),
   uninstallPlugin: command('uninstall', 'Remove every installed version'),
+  enterMaintenance: command(
+    'maintenance-on',
+    'Put the plugin in maintenance: its instances keep running but get no traffic (the proxy and discovery answer 503), and no automation acts on it (no crash restart, health restart or error, auto-recovery or configuration apply). From installed, running or error; 409 otherwise',
+  ),
+  exitMaintenance: command(
+    'maintenance-off',
+    'End maintenance: running (back in rotation) when instances still run, installed otherwise. 409 when the plugin is not in maintenance',
+  ),
+  configurePlugin: command(
+    'configure',
+    "Re-apply the plugin's effective configuration to its running instances by its reload strategy; instances restart or reload only when a value they get changed (a configuration written during maintenance, for instance). From installed (nothing runs: recorded only) or running; 409 otherwise",
+  ),
   listPluginOperations: defineRoute({
     method: 'get',
     path: '/plugins/{pluginId}/operations',
