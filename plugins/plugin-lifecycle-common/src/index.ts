@@ -22,3 +22,4 @@ export * from './api/versions';
 export * from './permissions';
 export * from './routes';
 export * from './client/PluginLifecycleClient';
+export * from './catalog/annotations';
