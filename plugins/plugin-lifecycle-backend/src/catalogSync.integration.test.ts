@@ -183,6 +183,19 @@ describe.each(databases.eachSupportedId())(
         return row?.status === status ? row : undefined;
       });
 
+    /** Installs 1.0.0 and starts it, linked to its entity. */
+    async function installLinked(id: string) {
+      const res = await post(`/plugins/${id}/install`, {
+        version: '1.0.0',
+        entityRef: entityRef(id),
+        start: true,
+      });
+      expect(res.status).toBe(202);
+      expect(
+        await waitForOperation(server, auth, res.body.operationId, 60_000),
+      ).toMatchObject({ status: 'succeeded' });
+    }
+
     beforeAll(async () => {
       knex = await databases.init(databaseId);
       entities.clear();
@@ -210,19 +223,7 @@ describe.each(databases.eachSupportedId())(
       });
       server = backend.server;
       stop = backend.stop;
-      await Promise.all(
-        PLUGINS.map(async id => {
-          const res = await post(`/plugins/${id}/install`, {
-            version: '1.0.0',
-            entityRef: entityRef(id),
-            start: true,
-          });
-          expect(res.status).toBe(202);
-          expect(
-            await waitForOperation(server, auth, res.body.operationId, 60_000),
-          ).toMatchObject({ status: 'succeeded' });
-        }),
-      );
+      await Promise.all(PLUGINS.map(installLinked));
     });
 
     afterAll(async () => {

@@ -402,11 +402,11 @@ describe("readPluginLifecycleConfig: catalog sync is the operator's choice", () 
     type: 'external',
     endpoints: [{ host: '127.0.0.1', port: 7001 }],
   };
-  const read = (pluginLifecycle: object) =>
+  const readConfig = (pluginLifecycle: object) =>
     readPluginLifecycleConfig(new ConfigReader({ pluginLifecycle }));
 
   it('is off, and then for no plugin, by default', () => {
-    const config = read({ plugins: { a: { artifact } } });
+    const config = readConfig({ plugins: { a: { artifact } } });
     expect(config.catalogSync).toEqual({
       enabled: false,
       interval: 60_000,
@@ -415,7 +415,7 @@ describe("readPluginLifecycleConfig: catalog sync is the operator's choice", () 
     expect(config.plugins.a.catalogSync).toBe(false);
     expect(catalogSyncPluginsOf(config)).toEqual([]);
     expect(
-      catalogSyncPluginsOf(read({ catalogSync: { enabled: true } })),
+      catalogSyncPluginsOf(readConfig({ catalogSync: { enabled: true } })),
     ).toEqual([]);
   });
 
@@ -428,10 +428,10 @@ describe("readPluginLifecycleConfig: catalog sync is the operator's choice", () 
         other: { artifact },
       },
     };
-    expect(catalogSyncPluginsOf(read(pluginLifecycle))).toEqual([]);
+    expect(catalogSyncPluginsOf(readConfig(pluginLifecycle))).toEqual([]);
     expect(
       catalogSyncPluginsOf(
-        read({
+        readConfig({
           ...pluginLifecycle,
           catalogSync: { ...pluginLifecycle.catalogSync, enabled: true },
         }),
@@ -440,14 +440,14 @@ describe("readPluginLifecycleConfig: catalog sync is the operator's choice", () 
   });
 
   it('names the key of a bad value', () => {
-    expect(() => read({ catalogSync: { interval: 10 } })).toThrow(
+    expect(() => readConfig({ catalogSync: { interval: 10 } })).toThrow(
       /pluginLifecycle\.catalogSync\.interval/,
     );
-    expect(() => read({ catalogSync: { enable: true } })).toThrow(
+    expect(() => readConfig({ catalogSync: { enable: true } })).toThrow(
       /pluginLifecycle\.catalogSync/,
     );
     expect(() =>
-      read({ plugins: { a: { artifact, catalogSync: 'yes' } } }),
+      readConfig({ plugins: { a: { artifact, catalogSync: 'yes' } } }),
     ).toThrow(/pluginLifecycle\.plugins\.a\.catalogSync/);
   });
 });

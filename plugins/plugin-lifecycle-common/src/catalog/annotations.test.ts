@@ -53,6 +53,24 @@ describe('readDeclaredPluginState', () => {
     });
   });
 
+  it("reads the README's and examples/entities.yaml's example", () => {
+    expect(
+      readDeclaredPluginState({
+        [PLUGIN_ID_ANNOTATION]: 'sample-http-service',
+        [PLUGIN_VERSION_ANNOTATION]: '1.1.0',
+        [PLUGIN_STRATEGY_ANNOTATION]: 'canary',
+        [PLUGIN_STRATEGY_CONFIG_ANNOTATION]:
+          '{"canary":{"trafficIncrement":50,"incrementInterval":30000}}',
+      }),
+    ).toMatchObject({
+      kind: 'declared',
+      state: {
+        strategy: 'canary',
+        config: { canary: { trafficIncrement: 50, incrementInterval: 30000 } },
+      },
+    });
+  });
+
   it('names the annotation each problem is in', () => {
     expect(
       readDeclaredPluginState({
