@@ -331,6 +331,16 @@ describe.each(databases.eachSupportedId())(
         updatedAt,
       );
       await expectRuns('sync-broken', '1.0.0');
+      // Why, for anyone who may read the plugin.
+      expect(await get('/plugins/sync-broken/catalog-sync')).toEqual({
+        pluginId: 'sync-broken',
+        enabled: true,
+        status: 'not-retried',
+        reason: row.reason,
+        entityRef: entityRef('sync-broken'),
+        deploymentId: broken.id,
+        updatedAt: expect.any(String),
+      });
 
       // A new declaration is acted on.
       declare('sync-broken', { version: '1.1.0', strategy: 'rolling' });
@@ -382,6 +392,10 @@ describe.each(databases.eachSupportedId())(
       for (let i = 0; i < 3; i++) await pass();
       expect(await deploymentsOf('sync-optout')).toEqual([]);
       expect(await syncRecord('sync-optout')).toBeUndefined();
+      expect(await get('/plugins/sync-optout/catalog-sync')).toEqual({
+        pluginId: 'sync-optout',
+        enabled: false,
+      });
       await expectRuns('sync-optout', '1.0.0');
     });
   },

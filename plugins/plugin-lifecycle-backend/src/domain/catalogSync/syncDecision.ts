@@ -1,35 +1,11 @@
 import {
+  CatalogSyncStatus,
   DeclaredPluginState,
   DeclaredPluginStateResult,
   DeploymentPhase,
 } from '@internal/plugin-lifecycle-common';
 
-/**
- * Where catalog sync left a plugin, as recorded after each pass.
- *
- * - `in-sync`: the plugin runs the declared version.
- * - `deployment-started`: this pass started a deployment to it.
- * - `deploying`: the deployment catalog sync started is still active.
- * - `deployment-active`: another deployment is active; catalog sync waits.
- * - `not-retried`: the declared state was acted on before (deployed, or
- *   found running) and the plugin left it since: a rollback by analysis or
- *   a person, an abort, or a person's update. Nothing is done until the
- *   annotations declare something else.
- * - `not-installed`, `no-linked-entity`, `no-declaration`, `invalid`:
- *   nothing to act on, with why.
- * - `error`: starting the deployment failed (retried on the next pass).
- */
-export type CatalogSyncStatus =
-  | 'in-sync'
-  | 'deployment-started'
-  | 'deploying'
-  | 'deployment-active'
-  | 'not-retried'
-  | 'not-installed'
-  | 'no-linked-entity'
-  | 'no-declaration'
-  | 'invalid'
-  | 'error';
+export type { CatalogSyncStatus };
 
 /** What runs of one opted-in plugin, and what catalog sync did before. */
 export interface CatalogSyncObservation {
