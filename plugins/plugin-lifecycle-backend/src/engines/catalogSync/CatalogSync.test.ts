@@ -145,6 +145,11 @@ describe('CatalogSync', () => {
       reason: expect.stringContaining('an operation of'),
     });
     expect((await store.get('a'))?.actedOn).toBeUndefined();
+    // The same refusal again: recorded once, audited once.
+    const before = await store.get('a');
+    expect((await sync.run())[0]).toMatchObject({ status: 'error' });
+    expect(events).toHaveLength(1);
+    expect(await store.get('a')).toEqual(before);
 
     refuseWith(undefined);
     expect((await sync.run())[0]).toMatchObject({

@@ -230,55 +230,33 @@ export class CatalogSync {
       toVersion: state.version,
       strategy: state.strategy,
     };
-    const event = await this.#o.auditor?.createEvent({
-      eventId: 'catalog-sync',
-      severityLevel: 'medium',
-      meta,
-    });
+    // The event is created once the outcome is known, so that a refusal
+    // repeated pass after pass (an operation in the way) is audited once.
+    const audit = () =>
+      this.#o.auditor?.createEvent({
+        eventId: 'catalog-sync',
+        severityLevel: 'medium',
+        meta,
+      });
+    let accepted: OperationAccepted;
     try {
-      const accepted = await this.#o.system.updatePlugin(
-        pluginId,
-        state.version,
-        {
-          deploymentStrategy: state.strategy,
-          deploymentConfig: state.config,
-          reason: `declared by ${entityRef} (catalog sync)`,
-          userId: actor,
-        },
-      );
-      await event?.success({
-        meta: {
-          operationId: accepted.operationId,
-          deploymentId: accepted.deploymentId ?? null,
-        },
+      accepted = await this.#o.system.updatePlugin(pluginId, state.version, {
+        deploymentStrategy: state.strategy,
+        deploymentConfig: state.config,
+        reason: `declared by ${entityRef} (catalog sync)`,
+        userId: actor,
       });
-      const reason = `started deployment ${
-        accepted.deploymentId ?? accepted.operationId
-      } from ${fromVersion} to ${state.version} (${
-        state.strategy
-      }), declared by ${entityRef}`;
-      await this.#record(record, {
-        pluginId,
-        entityRef,
-        actedOn: fingerprint,
-        deploymentId: accepted.deploymentId,
-        status: 'deployment-started',
-        reason,
-      });
-      return {
-        pluginId,
-        entityRef,
-        status: 'deployment-started',
-        reason,
-        deploymentId: accepted.deploymentId,
-      };
     } catch (error) {
-      await event?.fail({
-        error: error instanceof Error ? error : new Error(String(error)),
-      });
       // Not acted on: the next pass tries again (an operation in the way
       // ends, an open circuit breaker closes).
       const reason = `could not start the deployment to ${state.version} declared by ${entityRef}: ${error}`;
+      const repeated = record?.status === 'error' && record.reason === reason;
+      if (!repeated) {
+        const event = await audit();
+        await event?.fail({
+          error: error instanceof Error ? error : new Error(String(error)),
+        });
+      }
       await this.#record(record, {
         pluginId,
         entityRef,
@@ -289,6 +267,33 @@ export class CatalogSync {
       });
       return { pluginId, entityRef, status: 'error', reason };
     }
+    const event = await audit();
+    await event?.success({
+      meta: {
+        operationId: accepted.operationId,
+        deploymentId: accepted.deploymentId ?? null,
+      },
+    });
+    const reason = `started deployment ${
+      accepted.deploymentId ?? accepted.operationId
+    } from ${fromVersion} to ${state.version} (${
+      state.strategy
+    }), declared by ${entityRef}`;
+    await this.#record(record, {
+      pluginId,
+      entityRef,
+      actedOn: fingerprint,
+      deploymentId: accepted.deploymentId,
+      status: 'deployment-started',
+      reason,
+    });
+    return {
+      pluginId,
+      entityRef,
+      status: 'deployment-started',
+      reason,
+      deploymentId: accepted.deploymentId,
+    };
   }
 
   /** Writes the record when it changed, and says so in the log. */
