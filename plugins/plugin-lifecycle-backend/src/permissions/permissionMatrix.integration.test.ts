@@ -182,6 +182,11 @@ function routes(ids: { operationId: string }): Route[] {
     { method: 'get', path: '/plugins/{pluginId}', needs: [read] },
     { method: 'get', path: '/plugins/{pluginId}/history', needs: [read] },
     {
+      method: 'get',
+      path: '/plugins/{pluginId}/catalog-sync',
+      needs: [read],
+    },
+    {
       method: 'post',
       path: '/plugins/{pluginId}/install',
       body: { version: 'not a version' },

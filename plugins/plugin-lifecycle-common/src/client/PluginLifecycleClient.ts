@@ -32,6 +32,7 @@ import {
 } from '../api/types';
 import { PluginHealth, PluginHealthQuery } from '../api/health';
 import { AvailableVersions } from '../api/versions';
+import { PluginCatalogSync } from '../api/catalogSync';
 import {
   PluginVersionMetrics,
   PluginVersionMetricsQuery,
@@ -143,6 +144,11 @@ export class PluginLifecycleClient {
     return this.#allPages(cursor =>
       this.getHistoryPage(pluginId, { limit: MAX_PAGE_SIZE, cursor }),
     );
+  }
+
+  /** Catalog sync of a plugin: whether it follows its entity, and what the last pass did and why. */
+  async getPluginCatalogSync(pluginId: string): Promise<PluginCatalogSync> {
+    return this.#call(routes.getPluginCatalogSync, { params: { pluginId } });
   }
 
   /** One page of a plugin's state history, oldest first. */

@@ -17,6 +17,7 @@ import {
   StateTransition,
 } from '../api/types';
 import { availableVersionsSchema } from '../api/versions';
+import { PluginCatalogSync } from '../api/catalogSync';
 import {
   pluginLifecycleDeployPermission,
   pluginLifecyclePermissionForAction,
@@ -124,6 +125,19 @@ export const pluginRoutes = {
     response: availableVersionsSchema,
     responseDescription: 'AvailableVersions',
     responses: { '403': 'error', '404': 'error' },
+  }),
+  getPluginCatalogSync: defineRoute({
+    method: 'get',
+    path: '/plugins/{pluginId}/catalog-sync',
+    summary:
+      'Catalog sync of the plugin: whether it follows the version its linked entity declares, and what the last pass did and why',
+    permission: pluginLifecycleReadPermission,
+    params: pluginParams,
+    query: undefined,
+    body: undefined,
+    response: described<PluginCatalogSync>('PluginCatalogSync'),
+    responseDescription: 'PluginCatalogSync',
+    responses: { '404': 'error' },
   }),
   installPlugin: defineRoute({
     method: 'post',
