@@ -36,7 +36,8 @@ export interface Config {
        * MetricsService, i.e. OpenTelemetry: they reach Prometheus (or an
        * OTLP collector) when the backend sets up the OpenTelemetry SDK with
        * a metrics exporter (see the README's "Metrics" section). Without an
-       * SDK the instruments cost next to nothing. Default true.
+       * SDK the instruments cost next to nothing. Default true. The original
+       * design's globalSettings.enableMetrics sets it.
        */
       export?: boolean;
       /**
@@ -80,6 +81,10 @@ export interface Config {
         activeKeyId?: string;
       };
     };
+    /**
+     * The operation queue. maxConcurrentOperations, defaultTimeout and
+     * enableAutoRecovery are the original design's keys as well.
+     */
     orchestrator?: {
       /** Operations run at once by one backend. Default 10. */
       maxConcurrentOperations?: number;
@@ -142,6 +147,15 @@ export interface Config {
       expireInterval?: number;
       /** Milliseconds between full reloads of the view. Default 60000. */
       resyncInterval?: number;
+      /**
+       * Run the health checks registered services name (`healthCheck` of
+       * `POST /services`), taking a failing instance out of load balancing.
+       * False: none is run and instances take traffic as registered (TTLs
+       * and heartbeats still count). Plugins' own probes are not affected
+       * (see health.enabled). Default true. The original design's
+       * serviceDiscovery.enableHealthChecks sets it.
+       */
+      healthChecks?: boolean;
       /** Default 'round-robin'. */
       defaultStrategy?:
         | 'round-robin'
@@ -255,6 +269,30 @@ export interface Config {
     health?: {
       /** Off: nothing is probed. Default true. */
       enabled?: boolean;
+      /**
+       * Honour probes' `circuitBreaker` settings (an open breaker skips the
+       * probe until its recoveryTimeout). False ignores them: every probe
+       * runs each period. Default true. The original design's
+       * healthMonitor.enableCircuitBreakers sets it.
+       */
+      circuitBreakers?: boolean;
+      /**
+       * What a probe that leaves them out gets, instead of Kubernetes'
+       * defaults (a period of 10 s, 3 failures). A probe's own values win.
+       */
+      probeDefaults?: {
+        /**
+         * Seconds between runs (at least 0.01; probeLimits.minPeriodSeconds
+         * bounds what probes ask for, not this). Default 10. The original
+         * design's healthMonitor.healthCheckInterval (milliseconds) sets it.
+         */
+        periodSeconds?: number;
+        /**
+         * Consecutive failures that make a probe fail. Default 3. The
+         * original design's healthMonitor.maxConsecutiveFailures sets it.
+         */
+        failureThreshold?: number;
+      };
       /** Milliseconds between this replica's heartbeats. Default 2000. */
       heartbeatInterval?: number;
       /** Milliseconds of silence after which a replica's targets move. Default 10000. */
@@ -321,6 +359,80 @@ export interface Config {
           maxPerHour?: number;
         };
       };
+    };
+    /**
+     * The original design's service discovery settings, mapped onto ours.
+     * Where both are set and differ, ours wins (with a warning at start).
+     */
+    serviceDiscovery?: {
+      /** Maps to discovery.healthChecks. Default true. */
+      enableHealthChecks?: boolean;
+      /**
+       * Load balancing cannot be turned off (discovery always picks an
+       * instance by a strategy): false stops the backend at start. Default
+       * true.
+       */
+      enableLoadBalancing?: boolean;
+      /** Maps to tenancy.enabled. Default false. */
+      tenantIsolation?: boolean;
+    };
+    /**
+     * The original design's health monitor settings, mapped onto ours.
+     * Where both are set and differ, ours wins (with a warning at start).
+     */
+    healthMonitor?: {
+      /** Maps to health.circuitBreakers. Default true. */
+      enableCircuitBreakers?: boolean;
+      /**
+       * Restart an instance whose liveness probe fails. Maps to
+       * health.remediation['*'].onLivenessFailure: true is 'restart' (the
+       * default), false is 'event' (the failure is announced, nothing is
+       * restarted). Default true.
+       */
+      enableAutoRecovery?: boolean;
+      /** Maps to health.probeDefaults.failureThreshold. Default 3. */
+      maxConsecutiveFailures?: number;
+      /**
+       * Milliseconds between probe runs. Maps to
+       * health.probeDefaults.periodSeconds (divided by 1000). Default 10000.
+       */
+      healthCheckInterval?: number;
+    };
+    /**
+     * The original design's configuration manager settings, mapped onto
+     * ours. Where both are set and differ, ours wins (with a warning).
+     */
+    configurationManager?: {
+      /**
+       * Every configuration change is a version (rollback, audit and watches
+       * depend on it): false stops the backend at start. Default true.
+       */
+      enableVersioning?: boolean;
+      /**
+       * Secret and sensitive values are always stored encrypted (with
+       * configuration.encryption.keys; without a key they are refused):
+       * false stops the backend at start; true without a key warns.
+       * Default true.
+       */
+      enableEncryption?: boolean;
+      /** Maps to configuration.maxVersionHistory. Default 100. */
+      maxVersionHistory?: number;
+    };
+    /**
+     * The original design's global settings, mapped onto ours. Where both
+     * are set and differ, ours wins (with a warning at start).
+     */
+    globalSettings?: {
+      /** Maps to metrics.export. Default true. */
+      enableMetrics?: boolean;
+      /**
+       * Every change is recorded through Backstage's auditor service, which
+       * decides where audit events go: false stops the backend at start.
+       * Default true.
+       */
+      enableAuditLogging?: boolean;
+      /** Maps to defaultEnvironment. Default 'production'. */
+      defaultEnvironment?: string;
     };
     /** How the backend stops (SIGTERM, SIGINT). */
     /** The deployment controller (blue-green, canary, rolling, A/B testing, recreate). */
@@ -434,6 +546,24 @@ export interface Config {
         };
       };
     };
+    /**
+     * Desired versions from the catalog: a managed plugin's linked entity
+     * (its `entityRef`) may declare the version it wants and how to roll it
+     * out (annotations `plugin-lifecycle.backstage.io/version`, `.../strategy`,
+     * `.../strategy-config`); catalog sync starts a deployment when the
+     * plugin runs another. Off by default, and then only for the plugins
+     * named here or with `plugins.<id>.catalogSync`: the operator decides
+     * which plugins follow the catalog, not whoever edits an entity. Each
+     * declared state is acted on once (see README, Catalog annotations).
+     */
+    catalogSync?: {
+      /** Run catalog sync. Default false. */
+      enabled?: boolean;
+      /** Milliseconds between passes; one replica at a time runs one. Default 60000, at least 1000. */
+      interval?: number;
+      /** Plugin ids that follow their entity, besides those with plugins.<id>.catalogSync. Default []. */
+      plugins?: string[];
+    };
     /** Plugins known to this backend, by id: where their versions come from. */
     plugins?: {
       [pluginId: string]: {
@@ -468,6 +598,11 @@ export interface Config {
          * any command in exec probes. Default false.
          */
         allowExecProbes?: boolean;
+        /**
+         * Follows the version its linked catalog entity declares, when
+         * catalogSync.enabled is set. Default false.
+         */
+        catalogSync?: boolean;
         /** What one of its instances counts against its tenant's quota (see tenancy.instanceResources). */
         resources?: { cpu?: string; memory?: string };
         /** This plugin's restart policy; unset keys come from runtime.restartPolicy. */

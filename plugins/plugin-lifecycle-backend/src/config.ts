@@ -15,6 +15,7 @@ import {
 } from './engines/discovery/TargetPolicy';
 import { DEFAULT_RESERVED_SERVICE_NAMES } from './engines/discovery/ReservedServiceNames';
 import { isLoopbackHost } from './engines/discovery/DataPlaneAccess';
+import { mapDesignConfiguration } from './designConfiguration';
 
 const durationMs = z.number().int().positive();
 
@@ -101,8 +102,9 @@ const configSchema = z
     // per version, at most maxSeries versions, per replica.
     metrics: z
       .object({
-        // Instruments through Backstage's MetricsService (OpenTelemetry):
-        // whatever exporter the backend's SDK has scrapes them.
+        // Whether the plugin's metrics go to Backstage's MetricsService
+        // (OpenTelemetry; the design's globalSettings.enableMetrics): the
+        // backend's SDK exports them (e.g. for Prometheus to scrape).
         export: z.boolean().default(true),
         versionHistory: z
           .object({
@@ -251,6 +253,8 @@ const configSchema = z
         expireInterval: durationMs.default(1_000),
         /** Milliseconds between full reloads, the safety net under the change feed. */
         resyncInterval: durationMs.default(60_000),
+        /** Off: registered services' health checks are not run (they stay as registered). */
+        healthChecks: z.boolean().default(true),
         defaultStrategy:
           serviceLoadBalancingStrategySchema.default('round-robin'),
         /** Below this share of eligible instances, ejected (never unready) ones take traffic again. */
@@ -358,6 +362,16 @@ const configSchema = z
       .object({
         /** Off: nothing is probed (for debugging). */
         enabled: z.boolean().default(true),
+        /** Off: probes' circuitBreaker settings are ignored. */
+        circuitBreakers: z.boolean().default(true),
+        /** What a probe that leaves them out gets (else Kubernetes' 10 s and 3). */
+        probeDefaults: z
+          .object({
+            periodSeconds: z.number().min(0.01).max(86_400).optional(),
+            failureThreshold: z.number().int().min(1).max(10_000).optional(),
+          })
+          .strict()
+          .prefault({}),
         heartbeatInterval: durationMs.default(2_000),
         /** A replica silent this long is gone and its targets move. */
         replicaTimeout: durationMs.default(10_000),
@@ -433,6 +447,18 @@ const configSchema = z
       })
       .strict()
       .prefault({}),
+    // Desired versions from catalog annotations: off, and then only for the
+    // plugins the operator names here, never for whoever edits an entity.
+    catalogSync: z
+      .object({
+        enabled: z.boolean().default(false),
+        /** Milliseconds between passes (one replica at a time runs one). */
+        interval: durationMs.min(1_000).default(60_000),
+        /** Plugin ids that follow their entity, besides plugins.<id>.catalogSync. */
+        plugins: z.array(z.string().min(1)).default([]),
+      })
+      .strict()
+      .prefault({}),
     shutdown: z
       .object({
         /**
@@ -489,6 +515,8 @@ const configSchema = z
             restartPolicy: restartPolicyOverrideSchema.optional(),
             /** Its probes may run any command (exec probes); default false. */
             allowExecProbes: z.boolean().default(false),
+            /** Follows the version its catalog entity declares (with catalogSync.enabled); default false. */
+            catalogSync: z.boolean().default(false),
             /** What one of its instances counts against its tenant's quota. */
             resources: z
               .object({
@@ -509,19 +537,33 @@ export type PluginLifecycleConfig = z.infer<typeof configSchema>;
 
 /**
  * Reads and validates `pluginLifecycle.*`; a bad value stops the backend at
- * start with a message naming the key, rather than failing later.
+ * start with a message naming the key, rather than failing later. The
+ * original design's keys (`serviceDiscovery.*`, `healthMonitor.*`,
+ * `configurationManager.*`, `globalSettings.*`) are mapped onto ours first
+ * (see designConfiguration.ts); what they cannot say is given to `warn`.
  */
 export function readPluginLifecycleConfig(
   config: Config,
+  options: { warn?: (message: string) => void } = {},
 ): PluginLifecycleConfig {
-  const raw = config.getOptional('pluginLifecycle') ?? {};
-  const parsed = configSchema.safeParse(raw);
-  if (!parsed.success) {
-    const problems = parsed.error.issues
-      .map(i => `pluginLifecycle.${i.path.join('.')}: ${i.message}`)
-      .join('; ');
-    throw new Error(`Invalid plugin-lifecycle configuration: ${problems}`);
+  const mapped = mapDesignConfiguration(
+    config.getOptional('pluginLifecycle') ?? {},
+  );
+  const parsed = configSchema.safeParse(mapped.raw);
+  const problems = [
+    ...mapped.problems,
+    ...(parsed.success
+      ? []
+      : parsed.error.issues.map(
+          i => `pluginLifecycle.${i.path.join('.')}: ${i.message}`,
+        )),
+  ];
+  if (problems.length > 0 || !parsed.success) {
+    throw new Error(
+      `Invalid plugin-lifecycle configuration: ${problems.join('; ')}`,
+    );
   }
+  for (const warning of mapped.warnings) options.warn?.(warning);
   return parsed.data;
 }
 
@@ -547,4 +589,20 @@ export function execProbePolicyOf(
       .filter(([, plugin]) => plugin.allowExecProbes)
       .map(([id]) => id),
   });
+}
+
+/**
+ * The plugins catalog sync acts on: none unless `catalogSync.enabled`; then
+ * those in `catalogSync.plugins` and those with `plugins.<id>.catalogSync`.
+ */
+export function catalogSyncPluginsOf(config: PluginLifecycleConfig): string[] {
+  if (!config.catalogSync.enabled) return [];
+  return [
+    ...new Set([
+      ...config.catalogSync.plugins,
+      ...Object.entries(config.plugins)
+        .filter(([, plugin]) => plugin.catalogSync)
+        .map(([id]) => id),
+    ]),
+  ].sort();
 }

@@ -22,7 +22,13 @@ import { catalogServiceRef } from '@backstage/plugin-catalog-node';
 import { createConditionAuthorizer } from '@backstage/plugin-permission-node';
 import { newReplicaId } from './engines/orchestrator/replicas';
 import { SystemEvents } from './events/SystemEvents';
-import { execProbePolicyOf, readPluginLifecycleConfig } from './config';
+import {
+  catalogSyncPluginsOf,
+  execProbePolicyOf,
+  readPluginLifecycleConfig,
+} from './config';
+import { CatalogSyncStore } from './database/CatalogSyncStore';
+import { CatalogSync } from './engines/catalogSync/CatalogSync';
 import { applyDatabaseMigrations } from './database/migrations';
 import { ExternalRuntime } from './engines/runtime/ExternalRuntime';
 import { ProcessRuntime } from './engines/runtime/ProcessRuntime';
@@ -121,7 +127,9 @@ export const pluginLifecyclePlugin = createBackendPlugin({
         metrics: metricsServiceRef,
       },
       async init(deps) {
-        const config = readPluginLifecycleConfig(deps.config);
+        const config = readPluginLifecycleConfig(deps.config, {
+          warn: message => deps.logger.warn(message),
+        });
         const db = await applyDatabaseMigrations(deps.database);
         const replicaId = newReplicaId();
         const d = config.discovery;
@@ -336,6 +344,7 @@ export const pluginLifecyclePlugin = createBackendPlugin({
           events,
           logger: deps.logger.child({ engine: 'health' }),
           replicaId,
+          serviceHealthChecks: d.healthChecks,
         });
         if (h.enabled) {
           await health.start();
@@ -408,6 +417,36 @@ export const pluginLifecyclePlugin = createBackendPlugin({
             await orchestration.runConfigurationMaintenance();
           },
         });
+        // Desired versions declared in the catalog, for the plugins the
+        // operator opted in: one replica at a time compares and deploys.
+        if (config.catalogSync.enabled) {
+          const syncedPlugins = catalogSyncPluginsOf(config);
+          const catalogSync = CatalogSync.create({
+            system: orchestration,
+            store: CatalogSyncStore.create({ db }),
+            catalog: deps.catalog,
+            auth: deps.auth,
+            auditor: deps.auditor,
+            logger: deps.logger.child({ engine: 'catalog-sync' }),
+            plugins: () => syncedPlugins,
+          });
+          deps.logger.info(
+            `catalog sync every ${config.catalogSync.interval} ms for ${
+              syncedPlugins.length > 0 ? syncedPlugins.join(', ') : 'no plugin'
+            }`,
+          );
+          await deps.scheduler.scheduleTask({
+            id: 'plugin-lifecycle-catalog-sync',
+            frequency: { milliseconds: config.catalogSync.interval },
+            timeout: { minutes: 5 },
+            initialDelay: {
+              milliseconds: Math.min(config.catalogSync.interval, 10_000),
+            },
+            fn: async () => {
+              await catalogSync.run();
+            },
+          });
+        }
         // Instances run on after the backend unless configured to stop
         // along (pluginLifecycle.shutdown.stopInstances); when they stop,
         // probing stops before they do, so a stopping instance is not

@@ -7,6 +7,7 @@
  */
 export * from './lifecycle/states';
 export * from './lifecycle/transitions';
+export * from './api/enums';
 export * from './api/schemas';
 export * from './api/types';
 export * from './api/configuration';
@@ -20,6 +21,8 @@ export * from './api/systemMetrics';
 export * from './api/deployments';
 export * from './api/signals';
 export * from './api/versions';
+export * from './api/catalogSync';
 export * from './permissions';
 export * from './routes';
 export * from './client/PluginLifecycleClient';
+export * from './catalog/annotations';
