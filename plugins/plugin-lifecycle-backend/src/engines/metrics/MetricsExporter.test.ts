@@ -86,6 +86,12 @@ const snapshot = (
 
 const deployment = (phase: string, id = 'd1') =>
   ({ id, phase, strategy: 'blue-green' } as unknown as Deployment);
+/** What every deploymentManager:* event carries. */
+const ended = (phase: string, id = 'd1') => ({
+  deploymentId: id,
+  pluginId: 'a',
+  deployment: deployment(phase, id),
+});
 
 const op = (operationId: string, type = 'install') =>
   ({
@@ -289,19 +295,19 @@ describe('MetricsExporter', () => {
       failureKind: 'permanent',
     } as any);
     events.publish('deploymentManager', 'deploymentStepCompleted', {
-      deployment: deployment('progressing'),
+      ...ended('progressing'),
       step: {} as any,
     });
     events.publish('deploymentManager', 'deploymentActionTaken', {
-      deployment: deployment('aborted'),
+      ...ended('aborted'),
       action: 'abort',
     });
     // The same end heard twice counts once.
     events.publish('deploymentManager', 'deploymentFailed', {
-      deployment: deployment('aborted'),
+      ...ended('aborted'),
     });
     events.publish('deploymentManager', 'deploymentRolledBack', {
-      deployment: deployment('rolled-back', 'd2'),
+      ...ended('rolled-back', 'd2'),
     });
 
     exporter.recordProbe({
