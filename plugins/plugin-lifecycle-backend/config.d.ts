@@ -424,6 +424,24 @@ export interface Config {
         };
       };
     };
+    /**
+     * Desired versions from the catalog: a managed plugin's linked entity
+     * (its `entityRef`) may declare the version it wants and how to roll it
+     * out (annotations `plugin-lifecycle.backstage.io/version`, `.../strategy`,
+     * `.../strategy-config`); catalog sync starts a deployment when the
+     * plugin runs another. Off by default, and then only for the plugins
+     * named here or with `plugins.<id>.catalogSync`: the operator decides
+     * which plugins follow the catalog, not whoever edits an entity. Each
+     * declared state is acted on once (see README, Catalog annotations).
+     */
+    catalogSync?: {
+      /** Run catalog sync. Default false. */
+      enabled?: boolean;
+      /** Milliseconds between passes; one replica at a time runs one. Default 60000, at least 1000. */
+      interval?: number;
+      /** Plugin ids that follow their entity, besides those with plugins.<id>.catalogSync. Default []. */
+      plugins?: string[];
+    };
     /** Plugins known to this backend, by id: where their versions come from. */
     plugins?: {
       [pluginId: string]: {
@@ -458,6 +476,11 @@ export interface Config {
          * any command in exec probes. Default false.
          */
         allowExecProbes?: boolean;
+        /**
+         * Follows the version its linked catalog entity declares, when
+         * catalogSync.enabled is set. Default false.
+         */
+        catalogSync?: boolean;
         /** What one of its instances counts against its tenant's quota (see tenancy.instanceResources). */
         resources?: { cpu?: string; memory?: string };
         /** This plugin's restart policy; unset keys come from runtime.restartPolicy. */

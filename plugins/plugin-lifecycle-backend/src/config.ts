@@ -430,6 +430,18 @@ const configSchema = z
       })
       .strict()
       .prefault({}),
+    // Desired versions from catalog annotations: off, and then only for the
+    // plugins the operator names here, never for whoever edits an entity.
+    catalogSync: z
+      .object({
+        enabled: z.boolean().default(false),
+        /** Milliseconds between passes (one replica at a time runs one). */
+        interval: durationMs.min(1_000).default(60_000),
+        /** Plugin ids that follow their entity, besides plugins.<id>.catalogSync. */
+        plugins: z.array(z.string().min(1)).default([]),
+      })
+      .strict()
+      .prefault({}),
     shutdown: z
       .object({
         /**
@@ -486,6 +498,8 @@ const configSchema = z
             restartPolicy: restartPolicyOverrideSchema.optional(),
             /** Its probes may run any command (exec probes); default false. */
             allowExecProbes: z.boolean().default(false),
+            /** Follows the version its catalog entity declares (with catalogSync.enabled); default false. */
+            catalogSync: z.boolean().default(false),
             /** What one of its instances counts against its tenant's quota. */
             resources: z
               .object({
@@ -544,4 +558,20 @@ export function execProbePolicyOf(
       .filter(([, plugin]) => plugin.allowExecProbes)
       .map(([id]) => id),
   });
+}
+
+/**
+ * The plugins catalog sync acts on: none unless `catalogSync.enabled`; then
+ * those in `catalogSync.plugins` and those with `plugins.<id>.catalogSync`.
+ */
+export function catalogSyncPluginsOf(config: PluginLifecycleConfig): string[] {
+  if (!config.catalogSync.enabled) return [];
+  return [
+    ...new Set([
+      ...config.catalogSync.plugins,
+      ...Object.entries(config.plugins)
+        .filter(([, plugin]) => plugin.catalogSync)
+        .map(([id]) => id),
+    ]),
+  ].sort();
 }

@@ -21,7 +21,13 @@ import { catalogServiceRef } from '@backstage/plugin-catalog-node';
 import { createConditionAuthorizer } from '@backstage/plugin-permission-node';
 import { newReplicaId } from './engines/orchestrator/replicas';
 import { SystemEvents } from './events/SystemEvents';
-import { execProbePolicyOf, readPluginLifecycleConfig } from './config';
+import {
+  catalogSyncPluginsOf,
+  execProbePolicyOf,
+  readPluginLifecycleConfig,
+} from './config';
+import { CatalogSyncStore } from './database/CatalogSyncStore';
+import { CatalogSync } from './engines/catalogSync/CatalogSync';
 import { applyDatabaseMigrations } from './database/migrations';
 import { ExternalRuntime } from './engines/runtime/ExternalRuntime';
 import { ProcessRuntime } from './engines/runtime/ProcessRuntime';
@@ -371,6 +377,36 @@ export const pluginLifecyclePlugin = createBackendPlugin({
             await orchestration.runConfigurationMaintenance();
           },
         });
+        // Desired versions declared in the catalog, for the plugins the
+        // operator opted in: one replica at a time compares and deploys.
+        if (config.catalogSync.enabled) {
+          const syncedPlugins = catalogSyncPluginsOf(config);
+          const catalogSync = CatalogSync.create({
+            system: orchestration,
+            store: CatalogSyncStore.create({ db }),
+            catalog: deps.catalog,
+            auth: deps.auth,
+            auditor: deps.auditor,
+            logger: deps.logger.child({ engine: 'catalog-sync' }),
+            plugins: () => syncedPlugins,
+          });
+          deps.logger.info(
+            `catalog sync every ${config.catalogSync.interval} ms for ${
+              syncedPlugins.length > 0 ? syncedPlugins.join(', ') : 'no plugin'
+            }`,
+          );
+          await deps.scheduler.scheduleTask({
+            id: 'plugin-lifecycle-catalog-sync',
+            frequency: { milliseconds: config.catalogSync.interval },
+            timeout: { minutes: 5 },
+            initialDelay: {
+              milliseconds: Math.min(config.catalogSync.interval, 10_000),
+            },
+            fn: async () => {
+              await catalogSync.run();
+            },
+          });
+        }
         // Instances run on after the backend unless configured to stop
         // along (pluginLifecycle.shutdown.stopInstances); when they stop,
         // probing stops before they do, so a stopping instance is not

@@ -19,6 +19,8 @@ export * from './api/versionMetrics';
 export * from './api/deployments';
 export * from './api/signals';
 export * from './api/versions';
+export * from './api/catalogSync';
 export * from './permissions';
 export * from './routes';
 export * from './client/PluginLifecycleClient';
+export * from './catalog/annotations';

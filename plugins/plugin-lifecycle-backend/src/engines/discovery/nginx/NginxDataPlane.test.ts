@@ -197,6 +197,19 @@ if (!nginx && process.env.CI === 'true') {
     });
   });
 
+  it('passes W3C trace context unchanged: nginx makes no span, the instance continues the caller’s', async () => {
+    const u = await upstream('traced');
+    await register('traced', u);
+    const traceparent =
+      '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
+    const res = await call('GET', '/proxy/traced/x', {
+      headers: { traceparent, tracestate: 'vendor=1,other=2' },
+    });
+    expect(res.status).toBe(200);
+    expect(u.seen[0].headers.traceparent).toBe(traceparent);
+    expect(u.seen[0].headers.tracestate).toBe('vendor=1,other=2');
+  });
+
   it('passes Authorization to the instances a runtime started only, never to a registration naming a plugin', async () => {
     const a = await upstream('a');
     // The attack: a registration naming a managed plugin as its pluginId.
