@@ -101,7 +101,7 @@ describe('maintenance and configure commands', () => {
     const configure = await post('/plugins/maint/configure');
     expect(configure.status).toBe(409);
     expect(configure.body.error.message).toMatch(
-      /^Cannot configure plugin 'maint': it is maintenance/,
+      /^Cannot configure plugin 'maint': it is in maintenance/,
     );
     expect((await post('/plugins/maint/maintenance-on')).status).toBe(409);
 

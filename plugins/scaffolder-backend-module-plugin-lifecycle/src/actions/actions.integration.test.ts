@@ -232,7 +232,7 @@ describe('plugin-lifecycle scaffolder actions', () => {
     await expect(
       action.handler(context({ pluginId: PLUGIN, enabled: true }).ctx as any),
     ).rejects.toThrow(
-      "Cannot maintenance-on plugin 'act-sample': it is maintenance",
+      "Cannot maintenance-on plugin 'act-sample': it is in maintenance",
     );
     const off = context({ pluginId: PLUGIN, enabled: false });
     await action.handler(off.ctx as any);

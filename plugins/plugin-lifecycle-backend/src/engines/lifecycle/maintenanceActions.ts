@@ -4,6 +4,7 @@ import {
   MaintenanceResult,
   TypedOperation,
   canPerformAction,
+  describeLifecycleState,
 } from '@internal/plugin-lifecycle-common';
 import { PluginRecord } from '../../database/PluginStore';
 import { ActionSteps } from './ActionSteps';
@@ -85,9 +86,9 @@ function assertAllowed(
   if (canPerformAction(plugin.state, action)) return;
   throw Object.assign(
     new ConflictError(
-      `Cannot ${action} plugin '${plugin.id}': it is ${
-        plugin.state
-      } (${action} is possible from ${LIFECYCLE_ACTIONS[action].from.join(
+      `Cannot ${action} plugin '${plugin.id}': it is ${describeLifecycleState(
+        plugin.state,
+      )} (${action} is possible from ${LIFECYCLE_ACTIONS[action].from.join(
         ', ',
       )})`,
     ),
