@@ -70,6 +70,7 @@ function load(server: Server, pluginId: string) {
   };
   const workers = [worker(), worker()];
   return {
+    result,
     stop: async () => {
       running = false;
       await Promise.all(workers);
@@ -217,6 +218,10 @@ describe.each(databases.eachSupportedId())(
       for (let i = 0; i < 400; i++) {
         const d = await get(`/deployments/${id}`);
         if (d.traffic['1.1.0'] === 100) break;
+        await new Promise(r => setTimeout(r, 50));
+      }
+      // ... and the callers reach the new instances.
+      for (let i = 0; i < 200 && traffic.result.managed === 0; i++) {
         await new Promise(r => setTimeout(r, 50));
       }
       expect(
