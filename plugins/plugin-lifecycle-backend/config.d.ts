@@ -30,10 +30,14 @@ export interface Config {
     /** Metrics kept by the backend besides the proxy's counters. */
     metrics?: {
       /**
-       * Whether the plugin's metrics go to Backstage's MetricsService
-       * (OpenTelemetry, scraped by Prometheus through the backend's
-       * exporter). Default true. The original design's
-       * globalSettings.enableMetrics sets it.
+       * Export the plugin's metrics (plugin_lifecycle_*: plugins by state,
+       * instances by health, probes, proxied requests per service and
+       * version, operations, deployments, configuration) through Backstage's
+       * MetricsService, i.e. OpenTelemetry: they reach Prometheus (or an
+       * OTLP collector) when the backend sets up the OpenTelemetry SDK with
+       * a metrics exporter (see the README's "Metrics" section). Without an
+       * SDK the instruments cost next to nothing. Default true. The original
+       * design's globalSettings.enableMetrics sets it.
        */
       export?: boolean;
       /**

@@ -400,6 +400,23 @@ describe('readPluginLifecycleConfig: version metrics history', () => {
   });
 });
 
+describe('readPluginLifecycleConfig: metrics export', () => {
+  const exportOf = (metrics?: object) =>
+    readPluginLifecycleConfig(
+      new ConfigReader({
+        pluginLifecycle: metrics === undefined ? {} : { metrics },
+      }),
+    ).metrics.export;
+
+  it('exports by default, and not when switched off', () => {
+    expect(exportOf()).toBe(true);
+    expect(exportOf({ export: false })).toBe(false);
+    expect(() => exportOf({ export: 'yes' })).toThrow(
+      /pluginLifecycle\.metrics\.export/,
+    );
+  });
+});
+
 describe("readPluginLifecycleConfig: the original design's system configuration", () => {
   // ORIGINAL-DESIGN.md, "System Configuration", as written.
   const designConfig = {

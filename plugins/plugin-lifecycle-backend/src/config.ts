@@ -103,7 +103,8 @@ const configSchema = z
     metrics: z
       .object({
         // Whether the plugin's metrics go to Backstage's MetricsService
-        // (OpenTelemetry; the design's globalSettings.enableMetrics).
+        // (OpenTelemetry; the design's globalSettings.enableMetrics): the
+        // backend's SDK exports them (e.g. for Prometheus to scrape).
         export: z.boolean().default(true),
         versionHistory: z
           .object({

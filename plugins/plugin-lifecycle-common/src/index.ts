@@ -17,6 +17,7 @@ export * from './api/validationMessage';
 export * from './api/operations';
 export * from './api/health';
 export * from './api/versionMetrics';
+export * from './api/systemMetrics';
 export * from './api/deployments';
 export * from './api/signals';
 export * from './api/versions';

@@ -289,6 +289,7 @@ export async function createOrchestrationSystem(
     crashRestarter,
     logger,
   });
+  const health = options.healthMonitor?.(lifecycle);
   const pluginQueries = PluginQueries.create({
     plugins,
     instances,
@@ -298,8 +299,9 @@ export async function createOrchestrationSystem(
     lookup,
     deployments,
     availableVersions: availableVersionsQuery({ config, plugins }),
+    instanceHealth: id => health?.getInstanceHealth(id)?.verdict,
+    proxyVersions: () => options.discovery?.proxyVersions() ?? [],
   });
-  const health = options.healthMonitor?.(lifecycle);
   const rollout = config.deployments;
   const controller = DeploymentController.create({
     logger: logger.child({ engine: 'deployments' }),

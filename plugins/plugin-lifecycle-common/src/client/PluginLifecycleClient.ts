@@ -32,6 +32,7 @@ import {
 } from '../api/types';
 import { PluginHealth, PluginHealthQuery } from '../api/health';
 import { AvailableVersions } from '../api/versions';
+import { SystemMetrics } from '../api/systemMetrics';
 import { PluginCatalogSync } from '../api/catalogSync';
 import {
   PluginVersionMetrics,
@@ -196,6 +197,15 @@ export class PluginLifecycleClient {
       params: { pluginId },
       query: { since: options?.since },
     });
+  }
+
+  /**
+   * The system's counts in the caller's tenants: plugins by state and
+   * health, deployments (active, success rate), operations, and the
+   * answering replica's proxied traffic (`serviceDiscovery`).
+   */
+  async getSystemMetrics(): Promise<SystemMetrics> {
+    return this.#call(routes.getSystemMetrics, {});
   }
 
   async installPlugin(
