@@ -11,6 +11,9 @@
  *                  (written by the suite's script) or "wrote no results"
  *   missing.txt    what the machine lacks, one a line (shown with the failures)
  *   skipped.txt    what was skipped on purpose and why, one a line (1 skipped each)
+ *
+ * A jest test skipped on purpose says why in its title, ending "(skipped: why)";
+ * such titles are printed too (jest already counts them as skipped).
  *   lint.json      {"lint": "clean" | "failed"} (a failure counts as 1 failed)
  *
  * Exits 1 when anything failed or nothing ran.
@@ -110,6 +113,23 @@ for (const suite of suites) {
       ? c.note
       : `${c.passed} passed, ${c.failed} failed, ${c.skipped} skipped`;
   console.log(`${suite}: ${counts}${c.reason ? ` (${c.reason})` : ''}`);
+}
+// A jest test skipped for a reason carries it in its title, "... (skipped: why)":
+// show it (it is counted already, with the suite's skipped tests).
+for (const suite of suites.filter(s => s.startsWith('jest-'))) {
+  let data;
+  try {
+    data = JSON.parse(read(`${suite}.json`) ?? '{}');
+  } catch {
+    continue;
+  }
+  for (const file of data.testResults ?? []) {
+    for (const test of file.assertionResults ?? []) {
+      if (test.status === 'pending' && /\(skipped: .+\)$/.test(test.title)) {
+        console.log(`skipped: ${test.title}`);
+      }
+    }
+  }
 }
 for (const line of lines('skipped.txt')) {
   total.skipped += 1;
