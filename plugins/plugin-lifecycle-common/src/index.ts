@@ -19,6 +19,7 @@ export * from './api/versionMetrics';
 export * from './api/deployments';
 export * from './api/signals';
 export * from './api/versions';
+export * from './api/events';
 export * from './permissions';
 export * from './routes';
 export * from './client/PluginLifecycleClient';

@@ -42,6 +42,17 @@ import {
   DeploymentPhase,
 } from '../api/deployments';
 import { DeploymentActionResult } from '../routes/deploymentRoutes';
+import {
+  EventStreamQuery,
+  PluginLifecycleStreamEvent,
+  readServerSentEvents,
+} from '../api/events';
+import {
+  RegisterServiceRequest,
+  ResolvedService,
+  ServiceLoadBalancingStrategy,
+  ServiceRegistration,
+} from '../api/discovery';
 import { z } from 'zod';
 import { ConfigEnvironments } from '../routes/configRoutes';
 import { RouteSpec, routePath } from '../routes/route';
@@ -445,7 +456,13 @@ export class PluginLifecycleClient {
   async watchConfiguration(
     pluginId: string,
     environment: string,
-    options: { afterRevision: number; key?: string; timeoutMs?: number },
+    options: {
+      afterRevision: number;
+      key?: string;
+      timeoutMs?: number;
+      /** Ends the wait early (the promise rejects with the abort). */
+      signal?: AbortSignal;
+    },
   ): Promise<ConfigWatchResult> {
     return this.#call(routes.watchConfiguration, {
       params: { pluginId, environment },
@@ -454,7 +471,105 @@ export class PluginLifecycleClient {
         key: options.key || undefined,
         timeoutMs: options.timeoutMs,
       },
+      signal: options.signal,
     });
+  }
+
+  /**
+   * The system's metrics (`GET /metrics/system`): plugins, instances,
+   * operations, and the original design's `healthMonitoring`, `deployment`
+   * and `serviceDiscovery` sections where the backend has them.
+   */
+  async getSystemMetrics(): Promise<Record<string, any>> {
+    return this.#call(routes.getSystemMetrics, {}) as Promise<
+      Record<string, any>
+    >;
+  }
+
+  /** Registers (or replaces) an instance of a service. */
+  async registerService(
+    registration: RegisterServiceRequest,
+  ): Promise<ServiceRegistration> {
+    return this.#call(routes.registerService, { body: registration });
+  }
+
+  async deregisterService(serviceId: string): Promise<void> {
+    await this.#call(routes.deregisterService, { params: { serviceId } });
+  }
+
+  /** Keeps a registration with a TTL alive. */
+  async heartbeat(serviceId: string): Promise<ServiceRegistration> {
+    return this.#call(routes.heartbeat, { params: { serviceId } });
+  }
+
+  /** Every instance of services the caller may see, following the pages. */
+  async listServices(filter?: {
+    name?: string;
+    tenant?: string;
+  }): Promise<ServiceRegistration[]> {
+    return this.#allPages(cursor =>
+      this.#call(routes.listServices, { query: { ...filter, cursor } }),
+    );
+  }
+
+  /**
+   * One instance of a service, as the load balancer picks it; `key` is
+   * what ip-hash hashes (default: the caller's address).
+   */
+  async resolveService(
+    serviceName: string,
+    options?: {
+      strategy?: ServiceLoadBalancingStrategy;
+      tenant?: string;
+      key?: string;
+    },
+  ): Promise<ResolvedService> {
+    return this.#call(routes.resolveService, {
+      params: { serviceName },
+      query: options,
+    });
+  }
+
+  /**
+   * The system's events as they happen (`GET /events`), those the caller
+   * may read, until `signal` aborts or the server ends the stream. A
+   * stream that cannot be opened throws (403, 429, ...).
+   */
+  async *streamEvents(
+    options: {
+      events?: string[];
+      timeoutMs?: number;
+      signal?: AbortSignal;
+      /** Called once the stream is open, before the first event. */
+      onOpen?: () => void;
+    } = {},
+  ): AsyncGenerator<PluginLifecycleStreamEvent> {
+    const query: EventStreamQuery = {
+      events: options.events?.length ? options.events.join(',') : undefined,
+      timeoutMs:
+        options.timeoutMs === undefined ? undefined : String(options.timeoutMs),
+    };
+    const baseUrl = await this.#discoveryApi.getBaseUrl('plugin-lifecycle');
+    const response = await this.#fetchApi.fetch(
+      `${baseUrl}${routes.streamEvents.path}${queryString(
+        query as Record<string, string | undefined>,
+      )}`,
+      { headers: { Accept: 'text/event-stream' }, signal: options.signal },
+    );
+    if (!response.ok) {
+      throw await ResponseError.fromResponse(response);
+    }
+    if (!response.body) return;
+    options.onOpen?.();
+    try {
+      for await (const message of readServerSentEvents(response.body)) {
+        yield JSON.parse(message.data) as PluginLifecycleStreamEvent;
+      }
+    } catch (error) {
+      // Aborting is how a reader stops listening: not an error.
+      if (options.signal?.aborted) return;
+      throw error;
+    }
   }
 
   async #allPages<T>(
@@ -480,6 +595,7 @@ export class PluginLifecycleClient {
       params?: Record<string, string | number>;
       query?: Record<string, string | number | undefined>;
       body?: unknown;
+      signal?: AbortSignal;
     },
   ): Promise<z.infer<R['response']>> {
     const baseUrl = await this.#discoveryApi.getBaseUrl('plugin-lifecycle');
@@ -491,10 +607,12 @@ export class PluginLifecycleClient {
       method: route.method.toUpperCase(),
       headers: hasBody ? { 'Content-Type': 'application/json' } : undefined,
       body: hasBody ? JSON.stringify(request.body) : undefined,
+      ...(request.signal ? { signal: request.signal } : {}),
     });
     if (!response.ok) {
       throw await ResponseError.fromResponse(response);
     }
+    if (response.status === 204) return undefined as z.infer<R['response']>;
     return (await response.json()) as z.infer<R['response']>;
   }
 }

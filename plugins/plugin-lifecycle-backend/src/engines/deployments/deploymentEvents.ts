@@ -15,13 +15,15 @@ export function emitDeploymentEvents(
   after: DeploymentRecord,
 ) {
   const deployment = toDeployment(after);
+  // `deploymentId` at the top, as the original design's listeners read it.
+  const base = { deployment, deploymentId: deployment.id };
   for (const step of after.steps) {
     if (
       step.status === 'succeeded' &&
       before.steps[step.index]?.status !== 'succeeded'
     ) {
       events.publish('deploymentManager', 'deploymentStepCompleted', {
-        deployment,
+        ...base,
         step,
       });
     }
@@ -33,7 +35,7 @@ export function emitDeploymentEvents(
     );
     if (approval.decision && earlier && !earlier.decision) {
       events.publish('deploymentManager', 'deploymentApprovalDecided', {
-        deployment,
+        ...base,
         approval,
       });
     }
@@ -43,12 +45,12 @@ export function emitDeploymentEvents(
     case 'progressing':
       if (before.phase === 'pending') {
         events.publish('deploymentManager', 'deploymentStarted', {
-          deployment,
+          ...base,
         });
       }
       break;
     case 'paused':
-      events.publish('deploymentManager', 'deploymentPaused', { deployment });
+      events.publish('deploymentManager', 'deploymentPaused', base);
       break;
     case 'awaiting-approval': {
       const approval = after.approvals.find(
@@ -56,7 +58,7 @@ export function emitDeploymentEvents(
       );
       if (approval) {
         events.publish('deploymentManager', 'deploymentApprovalRequired', {
-          deployment,
+          ...base,
           approval,
         });
       }
@@ -64,20 +66,20 @@ export function emitDeploymentEvents(
     }
     case 'succeeded':
       events.publish('deploymentManager', 'deploymentCompleted', {
-        deployment,
+        ...base,
       });
       break;
     case 'rolling-back':
     case 'failed':
       events.publish('deploymentManager', 'deploymentFailed', {
-        deployment,
+        ...base,
         ...(after.message ? { error: after.message } : {}),
       });
       break;
     case 'rolled-back':
     case 'aborted':
       events.publish('deploymentManager', 'deploymentRolledBack', {
-        deployment,
+        ...base,
       });
       break;
     default:

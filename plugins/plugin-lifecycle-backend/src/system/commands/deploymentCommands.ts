@@ -300,6 +300,7 @@ export class DeploymentCommands {
     const deployment = toDeployment(after);
     const who = {
       deployment,
+      deploymentId: deployment.id,
       ...(by.userId ? { actor: by.userId } : {}),
       ...(by.reason ? { reason: by.reason } : {}),
     };

@@ -33,7 +33,9 @@ describe('signalOf', () => {
         'me',
       ),
     ).toEqual({ pluginId: 'p', kind: 'deployment', deploymentId: 'd' });
-    expect(signalOf('configurationManager:changed', { pluginId: 'p' }, 'me')).toEqual({
+    expect(
+      signalOf('configurationManager:changed', { pluginId: 'p' }, 'me'),
+    ).toEqual({
       pluginId: 'p',
       kind: 'configuration',
     });
@@ -44,7 +46,9 @@ describe('signalOf', () => {
 
   it('signals a health verdict only on the replica that probed it', () => {
     const change = { pluginId: 'p', reportedBy: 'replica-1' };
-    expect(signalOf('healthMonitor:verdictChanged', change, 'replica-1')).toEqual({
+    expect(
+      signalOf('healthMonitor:verdictChanged', change, 'replica-1'),
+    ).toEqual({
       pluginId: 'p',
       kind: 'health',
     });
