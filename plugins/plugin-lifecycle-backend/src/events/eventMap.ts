@@ -78,8 +78,6 @@ export interface ServiceEvent {
  */
 export interface DeploymentEvent {
   deployment: Deployment;
-  /** `deployment.id`, where the original design's listeners read it. */
-  deploymentId: string;
   actor?: string;
   reason?: string;
 }

@@ -15,15 +15,13 @@ export function emitDeploymentEvents(
   after: DeploymentRecord,
 ) {
   const deployment = toDeployment(after);
-  // `deploymentId` at the top, as the original design's listeners read it.
-  const base = { deployment, deploymentId: deployment.id };
   for (const step of after.steps) {
     if (
       step.status === 'succeeded' &&
       before.steps[step.index]?.status !== 'succeeded'
     ) {
       events.publish('deploymentManager', 'deploymentStepCompleted', {
-        ...base,
+        deployment,
         step,
       });
     }
@@ -35,7 +33,7 @@ export function emitDeploymentEvents(
     );
     if (approval.decision && earlier && !earlier.decision) {
       events.publish('deploymentManager', 'deploymentApprovalDecided', {
-        ...base,
+        deployment,
         approval,
       });
     }
@@ -45,12 +43,12 @@ export function emitDeploymentEvents(
     case 'progressing':
       if (before.phase === 'pending') {
         events.publish('deploymentManager', 'deploymentStarted', {
-          ...base,
+          deployment,
         });
       }
       break;
     case 'paused':
-      events.publish('deploymentManager', 'deploymentPaused', base);
+      events.publish('deploymentManager', 'deploymentPaused', { deployment });
       break;
     case 'awaiting-approval': {
       const approval = after.approvals.find(
@@ -58,7 +56,7 @@ export function emitDeploymentEvents(
       );
       if (approval) {
         events.publish('deploymentManager', 'deploymentApprovalRequired', {
-          ...base,
+          deployment,
           approval,
         });
       }
@@ -66,20 +64,20 @@ export function emitDeploymentEvents(
     }
     case 'succeeded':
       events.publish('deploymentManager', 'deploymentCompleted', {
-        ...base,
+        deployment,
       });
       break;
     case 'rolling-back':
     case 'failed':
       events.publish('deploymentManager', 'deploymentFailed', {
-        ...base,
+        deployment,
         ...(after.message ? { error: after.message } : {}),
       });
       break;
     case 'rolled-back':
     case 'aborted':
       events.publish('deploymentManager', 'deploymentRolledBack', {
-        ...base,
+        deployment,
       });
       break;
     default:

@@ -300,7 +300,6 @@ export class DeploymentCommands {
     const deployment = toDeployment(after);
     const who = {
       deployment,
-      deploymentId: deployment.id,
       ...(by.userId ? { actor: by.userId } : {}),
       ...(by.reason ? { reason: by.reason } : {}),
     };
