@@ -33,11 +33,12 @@ export function bindEventStreamEndpoint(
   let sequence = 0;
 
   mount(router, routes.streamEvents, async (req, res) => {
-    const query = parseInput(routes.streamEvents.query, req.query, 'query');
+    // Permission first: a caller without it learns nothing from the errors.
     const { actor, scope, filter, unconditional } = await authorizeList(
       req,
       routes.streamEvents.permission,
     );
+    const query = parseInput(routes.streamEvents.query, req.query, 'query');
     const audience = EventAudience.create({
       scope,
       filter,
