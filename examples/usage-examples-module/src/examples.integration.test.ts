@@ -1,4 +1,5 @@
 import { ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -72,6 +73,17 @@ describe("the original design's usage examples", () => {
             pluginLifecycle: {
               dataDir: fs.mkdtempSync(path.join(os.tmpdir(), 'pl-examples-')),
               shutdown: { stopInstances: true },
+              // The configuration example stores a secret.
+              configuration: {
+                encryption: {
+                  keys: [
+                    {
+                      id: 'examples',
+                      secret: randomBytes(32).toString('base64'),
+                    },
+                  ],
+                },
+              },
               plugins: {
                 'my-plugin': {
                   artifact: {
