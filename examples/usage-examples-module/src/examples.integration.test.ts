@@ -4,6 +4,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { mockServices, startTestBackend } from '@backstage/backend-test-utils';
+// The test runs the real plugin-lifecycle backend beside this plugin.
+// eslint-disable-next-line @backstage/no-mixed-plugin-imports
 import pluginLifecyclePlugin from '@internal/plugin-lifecycle-backend';
 import { PluginLifecycleService } from '@internal/plugin-lifecycle-node';
 import { pluginLifecycleExamplesPlugin } from './plugin';

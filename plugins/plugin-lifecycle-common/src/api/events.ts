@@ -126,9 +126,10 @@ export async function* readServerSentEvents(
   let buffer = '';
   for await (const chunk of iterate(body)) {
     buffer += decoder.decode(chunk, { stream: true });
-    let end: number;
     // Messages end at a blank line (LF or CRLF).
-    while ((end = buffer.search(/\r?\n\r?\n/)) >= 0) {
+    for (;;) {
+      const end = buffer.search(/\r?\n\r?\n/);
+      if (end < 0) break;
       const raw = buffer.slice(0, end);
       buffer = buffer.slice(end).replace(/^\r?\n\r?\n/, '');
       const message = parseMessage(raw);

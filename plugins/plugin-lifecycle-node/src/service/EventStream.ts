@@ -89,13 +89,13 @@ export class EventStream {
   }
 
   async #run(signal: AbortSignal) {
-    let backoffMs = MIN_BACKOFF_MS;
+    const backoff = { ms: MIN_BACKOFF_MS };
     while (!signal.aborted) {
       try {
         for await (const event of this.#client().streamEvents({
           signal,
           onOpen: () => {
-            backoffMs = MIN_BACKOFF_MS;
+            backoff.ms = MIN_BACKOFF_MS;
             this.#open?.resolve();
             this.#open = undefined;
           },
@@ -105,14 +105,14 @@ export class EventStream {
       } catch (error) {
         if (signal.aborted) return;
         this.#logger.warn(
-          `plugin-lifecycle event stream failed, retrying in ${backoffMs} ms: ${error}`,
+          `plugin-lifecycle event stream failed, retrying in ${backoff.ms} ms: ${error}`,
         );
       }
       if (signal.aborted) return;
       // Ended (the backend shut down, or a client fell behind): again.
       this.#open ??= deferred();
-      await sleep(backoffMs, signal);
-      backoffMs = Math.min(backoffMs * 2, MAX_BACKOFF_MS);
+      await sleep(backoff.ms, signal);
+      backoff.ms = Math.min(backoff.ms * 2, MAX_BACKOFF_MS);
     }
   }
 

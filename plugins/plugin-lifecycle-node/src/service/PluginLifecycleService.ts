@@ -580,7 +580,8 @@ class DefaultPluginLifecycleService implements PluginLifecycleService {
           this.#logger.warn(
             `watching the configuration of ${pluginId} (${environment}) failed, retrying in ${backoffMs} ms: ${error}`,
           );
-          await new Promise(r => setTimeout(r, backoffMs));
+          const delayMs = backoffMs;
+          await new Promise(r => setTimeout(r, delayMs));
           backoffMs = Math.min(backoffMs * 2, 30_000);
         }
       }
