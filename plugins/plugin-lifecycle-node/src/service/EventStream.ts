@@ -61,6 +61,11 @@ export class EventStream {
     if (this.#listeners.size === 0) this.#stop();
   }
 
+  /** Whether any listener is left. */
+  get listening(): boolean {
+    return this.#listeners.size > 0;
+  }
+
   /** Resolves once the stream is open (at once when it already is). */
   whenOpen(): Promise<void> {
     if (!this.#open) return Promise.resolve();
@@ -104,6 +109,16 @@ export class EventStream {
         }
       } catch (error) {
         if (signal.aborted) return;
+        // Credentials that no longer authenticate (a user's token expired)
+        // will not get better by retrying.
+        if (
+          (error as { response?: { status?: number } }).response?.status === 401
+        ) {
+          this.#logger.error(
+            `plugin-lifecycle event stream stopped: its credentials were refused (${error})`,
+          );
+          return;
+        }
         this.#logger.warn(
           `plugin-lifecycle event stream failed, retrying in ${backoff.ms} ms: ${error}`,
         );

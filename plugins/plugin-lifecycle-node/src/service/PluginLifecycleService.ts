@@ -314,7 +314,7 @@ class DefaultPluginLifecycleService implements PluginLifecycleService {
   readonly #logger: LoggerService;
   readonly #credentials?: BackstageCredentials;
   readonly #streams: Set<EventStream>;
-  readonly #events: EventStream;
+  #events?: EventStream;
 
   constructor(options: {
     auth: AuthService;
@@ -329,11 +329,6 @@ class DefaultPluginLifecycleService implements PluginLifecycleService {
     this.#logger = options.logger;
     this.#credentials = options.credentials;
     this.#streams = options.streams ?? new Set();
-    this.#events = new EventStream({
-      client: () => this.#client(),
-      logger: this.#logger,
-    });
-    this.#streams.add(this.#events);
   }
 
   /** Ends every event stream (the plugin shuts down). */
@@ -517,17 +512,28 @@ class DefaultPluginLifecycleService implements PluginLifecycleService {
   }
 
   on(event: string, listener: (payload: any) => void): this {
+    // Made with the first listener and kept for shutdown while it listens:
+    // a view made per request (withCredentials) costs nothing until then.
+    if (!this.#events) {
+      this.#events = new EventStream({
+        client: () => this.#client(),
+        logger: this.#logger,
+      });
+    }
+    this.#streams.add(this.#events);
     this.#events.on(event, listener);
     return this;
   }
 
   off(event: string, listener: PluginLifecycleEventListener): this {
-    this.#events.off(event, listener);
+    const events = this.#events;
+    events?.off(event, listener);
+    if (events && !events.listening) this.#streams.delete(events);
     return this;
   }
 
   whenListening(): Promise<void> {
-    return this.#events.whenOpen();
+    return this.#events?.whenOpen() ?? Promise.resolve();
   }
 
   withCredentials(credentials: BackstageCredentials): PluginLifecycleService {
