@@ -49,6 +49,7 @@ import {
 } from '../api/events';
 import {
   RegisterServiceRequest,
+  UpdateServiceRequest,
   ResolvedService,
   ServiceLoadBalancingStrategy,
   ServiceRegistration,
@@ -495,6 +496,52 @@ export class PluginLifecycleClient {
 
   async deregisterService(serviceId: string): Promise<void> {
     await this.#call(routes.deregisterService, { params: { serviceId } });
+  }
+
+  /** Registers (or replaces) many instances at once (at most 1,000), all or none. */
+  async registerServices(
+    registrations: RegisterServiceRequest[],
+  ): Promise<ServiceRegistration[]> {
+    const body = await this.#call(routes.registerServices, {
+      body: { services: registrations },
+    });
+    return body.items;
+  }
+
+  /** Heartbeats of many registrations at once (at most 1,000). */
+  async heartbeats(
+    serviceIds: string[],
+  ): Promise<{ renewed: number; unknown: string[] }> {
+    return this.#call(routes.heartbeats, { body: { serviceIds } });
+  }
+
+  /** Changes an instance's weight or maxConnections (`null`: no limit) live. */
+  async updateService(
+    serviceId: string,
+    patch: UpdateServiceRequest,
+  ): Promise<ServiceRegistration> {
+    return this.#call(routes.updateService, {
+      params: { serviceId },
+      body: patch,
+    });
+  }
+
+  /** Proxied requests per instance and per version, as the answering replica counted them. */
+  async getServiceMetrics(): Promise<{
+    instances: unknown[];
+    versions: unknown[];
+  }> {
+    return this.#call(routes.getServiceMetrics, {});
+  }
+
+  /** A signed export of all configuration (secrets stay sealed). */
+  async exportConfiguration(): Promise<unknown> {
+    return this.#call(routes.exportConfiguration, {});
+  }
+
+  /** Restores an export; refused when it does not verify. */
+  async importConfiguration(exported: unknown): Promise<unknown> {
+    return this.#call(routes.importConfiguration, { body: exported });
   }
 
   /** Keeps a registration with a TTL alive. */
