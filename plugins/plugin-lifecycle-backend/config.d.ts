@@ -30,6 +30,13 @@ export interface Config {
     /** Metrics kept by the backend besides the proxy's counters. */
     metrics?: {
       /**
+       * Whether the plugin's metrics go to Backstage's MetricsService
+       * (OpenTelemetry, scraped by Prometheus through the backend's
+       * exporter). Default true. The original design's
+       * globalSettings.enableMetrics sets it.
+       */
+      export?: boolean;
+      /**
        * The history of request rate, error rate and latency per plugin
        * version (GET /plugins/{id}/metrics/versions, the Health tab's
        * charts): sampled from the proxy's counters into a ring buffer per
@@ -70,6 +77,10 @@ export interface Config {
         activeKeyId?: string;
       };
     };
+    /**
+     * The operation queue. maxConcurrentOperations, defaultTimeout and
+     * enableAutoRecovery are the original design's keys as well.
+     */
     orchestrator?: {
       /** Operations run at once by one backend. Default 10. */
       maxConcurrentOperations?: number;
@@ -132,6 +143,15 @@ export interface Config {
       expireInterval?: number;
       /** Milliseconds between full reloads of the view. Default 60000. */
       resyncInterval?: number;
+      /**
+       * Run the health checks registered services name (`healthCheck` of
+       * `POST /services`), taking a failing instance out of load balancing.
+       * False: none is run and instances take traffic as registered (TTLs
+       * and heartbeats still count). Plugins' own probes are not affected
+       * (see health.enabled). Default true. The original design's
+       * serviceDiscovery.enableHealthChecks sets it.
+       */
+      healthChecks?: boolean;
       /** Default 'round-robin'. */
       defaultStrategy?:
         | 'round-robin'
@@ -245,6 +265,30 @@ export interface Config {
     health?: {
       /** Off: nothing is probed. Default true. */
       enabled?: boolean;
+      /**
+       * Honour probes' `circuitBreaker` settings (an open breaker skips the
+       * probe until its recoveryTimeout). False ignores them: every probe
+       * runs each period. Default true. The original design's
+       * healthMonitor.enableCircuitBreakers sets it.
+       */
+      circuitBreakers?: boolean;
+      /**
+       * What a probe that leaves them out gets, instead of Kubernetes'
+       * defaults (a period of 10 s, 3 failures). A probe's own values win.
+       */
+      probeDefaults?: {
+        /**
+         * Seconds between runs (at least 0.01; probeLimits.minPeriodSeconds
+         * bounds what probes ask for, not this). Default 10. The original
+         * design's healthMonitor.healthCheckInterval (milliseconds) sets it.
+         */
+        periodSeconds?: number;
+        /**
+         * Consecutive failures that make a probe fail. Default 3. The
+         * original design's healthMonitor.maxConsecutiveFailures sets it.
+         */
+        failureThreshold?: number;
+      };
       /** Milliseconds between this replica's heartbeats. Default 2000. */
       heartbeatInterval?: number;
       /** Milliseconds of silence after which a replica's targets move. Default 10000. */
@@ -311,6 +355,80 @@ export interface Config {
           maxPerHour?: number;
         };
       };
+    };
+    /**
+     * The original design's service discovery settings, mapped onto ours.
+     * Where both are set and differ, ours wins (with a warning at start).
+     */
+    serviceDiscovery?: {
+      /** Maps to discovery.healthChecks. Default true. */
+      enableHealthChecks?: boolean;
+      /**
+       * Load balancing cannot be turned off (discovery always picks an
+       * instance by a strategy): false stops the backend at start. Default
+       * true.
+       */
+      enableLoadBalancing?: boolean;
+      /** Maps to tenancy.enabled. Default false. */
+      tenantIsolation?: boolean;
+    };
+    /**
+     * The original design's health monitor settings, mapped onto ours.
+     * Where both are set and differ, ours wins (with a warning at start).
+     */
+    healthMonitor?: {
+      /** Maps to health.circuitBreakers. Default true. */
+      enableCircuitBreakers?: boolean;
+      /**
+       * Restart an instance whose liveness probe fails. Maps to
+       * health.remediation['*'].onLivenessFailure: true is 'restart' (the
+       * default), false is 'event' (the failure is announced, nothing is
+       * restarted). Default true.
+       */
+      enableAutoRecovery?: boolean;
+      /** Maps to health.probeDefaults.failureThreshold. Default 3. */
+      maxConsecutiveFailures?: number;
+      /**
+       * Milliseconds between probe runs. Maps to
+       * health.probeDefaults.periodSeconds (divided by 1000). Default 10000.
+       */
+      healthCheckInterval?: number;
+    };
+    /**
+     * The original design's configuration manager settings, mapped onto
+     * ours. Where both are set and differ, ours wins (with a warning).
+     */
+    configurationManager?: {
+      /**
+       * Every configuration change is a version (rollback, audit and watches
+       * depend on it): false stops the backend at start. Default true.
+       */
+      enableVersioning?: boolean;
+      /**
+       * Secret and sensitive values are always stored encrypted (with
+       * configuration.encryption.keys; without a key they are refused):
+       * false stops the backend at start; true without a key warns.
+       * Default true.
+       */
+      enableEncryption?: boolean;
+      /** Maps to configuration.maxVersionHistory. Default 100. */
+      maxVersionHistory?: number;
+    };
+    /**
+     * The original design's global settings, mapped onto ours. Where both
+     * are set and differ, ours wins (with a warning at start).
+     */
+    globalSettings?: {
+      /** Maps to metrics.export. Default true. */
+      enableMetrics?: boolean;
+      /**
+       * Every change is recorded through Backstage's auditor service, which
+       * decides where audit events go: false stops the backend at start.
+       * Default true.
+       */
+      enableAuditLogging?: boolean;
+      /** Maps to defaultEnvironment. Default 'production'. */
+      defaultEnvironment?: string;
     };
     /** How the backend stops (SIGTERM, SIGINT). */
     /** The deployment controller (blue-green, canary, rolling, A/B testing, recreate). */

@@ -1,4 +1,7 @@
+import { mockCredentials } from '@backstage/backend-test-utils';
 import { ConfigReader } from '@backstage/config';
+import request from 'supertest';
+import { startLifecycleBackend } from './__testUtils__/testBackend';
 import { execProbePolicyOf, readPluginLifecycleConfig } from './config';
 
 const read = (discovery: object) =>
@@ -390,5 +393,197 @@ describe('readPluginLifecycleConfig: version metrics history', () => {
     expect(() => history({ sampleInterval: 5_000, retention: 1_000 })).toThrow(
       /pluginLifecycle\.metrics\.versionHistory: retention must be at least one sampleInterval/,
     );
+  });
+});
+
+describe("readPluginLifecycleConfig: the original design's system configuration", () => {
+  // ORIGINAL-DESIGN.md, "System Configuration", as written.
+  const designConfig = {
+    orchestrator: {
+      maxConcurrentOperations: 10,
+      defaultTimeout: 300000,
+      enableAutoRecovery: true,
+    },
+    serviceDiscovery: {
+      enableHealthChecks: true,
+      enableLoadBalancing: true,
+      tenantIsolation: true,
+    },
+    healthMonitor: {
+      enableCircuitBreakers: true,
+      enableAutoRecovery: true,
+      maxConsecutiveFailures: 3,
+    },
+    configurationManager: {
+      enableVersioning: true,
+      enableEncryption: true,
+      maxVersionHistory: 100,
+    },
+    globalSettings: {
+      enableMetrics: true,
+      enableAuditLogging: true,
+      defaultEnvironment: 'production',
+    },
+  };
+  // ORIGINAL-DESIGN.md, "Local Development", as written.
+  const devConfig = {
+    globalSettings: {
+      defaultEnvironment: 'development',
+    },
+    orchestrator: {
+      defaultTimeout: 30000, // Reduced for faster development
+      enableAutoRecovery: false, // Disable for debugging
+    },
+    healthMonitor: {
+      healthCheckInterval: 10000, // More frequent checks
+    },
+  };
+  const readDesign = (pluginLifecycle: object) => {
+    const warnings: string[] = [];
+    const config = readPluginLifecycleConfig(
+      new ConfigReader({ pluginLifecycle } as any),
+      { warn: w => warnings.push(w) },
+    );
+    return { config, warnings };
+  };
+
+  it('maps the System Configuration block onto our keys', () => {
+    const { config, warnings } = readDesign(designConfig);
+    expect(config.orchestrator).toMatchObject({
+      maxConcurrentOperations: 10,
+      defaultTimeout: 300000,
+      enableAutoRecovery: true,
+    });
+    expect(config.discovery.healthChecks).toBe(true);
+    expect(config.tenancy.enabled).toBe(true);
+    expect(config.health.circuitBreakers).toBe(true);
+    expect(config.health.remediation).toEqual({
+      '*': { onLivenessFailure: 'restart' },
+    });
+    expect(config.health.probeDefaults).toEqual({ failureThreshold: 3 });
+    expect(config.configuration.maxVersionHistory).toBe(100);
+    expect(config.metrics.export).toBe(true);
+    expect(config.defaultEnvironment).toBe('production');
+    // enableEncryption without a key: secrets are refused until one is set.
+    expect(warnings).toEqual([
+      'pluginLifecycle.configurationManager.enableEncryption is true but pluginLifecycle.configuration.encryption.keys is empty: secret and sensitive values are refused until a key is configured',
+    ]);
+    // The design's sections are not kept beside ours.
+    expect(config).not.toHaveProperty('healthMonitor');
+    expect(config).not.toHaveProperty('globalSettings');
+  });
+
+  it('maps the Local Development block onto our keys', () => {
+    const { config, warnings } = readDesign(devConfig);
+    expect(config.defaultEnvironment).toBe('development');
+    expect(config.orchestrator).toMatchObject({
+      defaultTimeout: 30000,
+      enableAutoRecovery: false,
+    });
+    expect(config.health.probeDefaults).toEqual({ periodSeconds: 10 });
+    expect(warnings).toEqual([]);
+  });
+
+  it('maps each switch that turns something off', () => {
+    const { config } = readDesign({
+      serviceDiscovery: { enableHealthChecks: false, tenantIsolation: false },
+      healthMonitor: {
+        enableCircuitBreakers: false,
+        enableAutoRecovery: false,
+      },
+      globalSettings: { enableMetrics: false },
+    });
+    expect(config.discovery.healthChecks).toBe(false);
+    expect(config.tenancy.enabled).toBe(false);
+    expect(config.health.circuitBreakers).toBe(false);
+    expect(config.health.remediation['*']).toEqual({
+      onLivenessFailure: 'event',
+    });
+    expect(config.metrics.export).toBe(false);
+  });
+
+  it('lets our key win over the design key it maps to, with a warning', () => {
+    const { config, warnings } = readDesign({
+      defaultEnvironment: 'staging',
+      globalSettings: { defaultEnvironment: 'production' },
+      health: {
+        probeDefaults: { failureThreshold: 5 },
+        remediation: { '*': { onLivenessFailure: 'mark-error' } },
+      },
+      healthMonitor: { maxConsecutiveFailures: 3, enableAutoRecovery: false },
+      configuration: { maxVersionHistory: 20 },
+      // The same value in both: no warning.
+      configurationManager: { maxVersionHistory: 20 },
+    });
+    expect(config.defaultEnvironment).toBe('staging');
+    expect(config.health.probeDefaults.failureThreshold).toBe(5);
+    expect(config.health.remediation['*'].onLivenessFailure).toBe('mark-error');
+    expect(config.configuration.maxVersionHistory).toBe(20);
+    expect(warnings).toEqual([
+      'pluginLifecycle.healthMonitor.enableAutoRecovery ("event") is overridden by pluginLifecycle.health.remediation.*.onLivenessFailure ("mark-error"), which is also set',
+      'pluginLifecycle.healthMonitor.maxConsecutiveFailures (3) is overridden by pluginLifecycle.health.probeDefaults.failureThreshold (5), which is also set',
+      'pluginLifecycle.globalSettings.defaultEnvironment ("production") is overridden by pluginLifecycle.defaultEnvironment ("staging"), which is also set',
+    ]);
+  });
+
+  it('refuses at start a switch it cannot honour, saying what to do', () => {
+    expect(() =>
+      readDesign({ configurationManager: { enableVersioning: false } }),
+    ).toThrow(
+      'Invalid plugin-lifecycle configuration: pluginLifecycle.configurationManager.enableVersioning: false cannot be honoured: every configuration change is a new version',
+    );
+    expect(() =>
+      readDesign({ configurationManager: { enableEncryption: false } }),
+    ).toThrow(
+      /configurationManager\.enableEncryption: false cannot be honoured: secret and sensitive values are always stored encrypted/,
+    );
+    expect(() =>
+      readDesign({ globalSettings: { enableAuditLogging: false } }),
+    ).toThrow(/globalSettings\.enableAuditLogging: false cannot be honoured/);
+    expect(() =>
+      readDesign({ serviceDiscovery: { enableLoadBalancing: false } }),
+    ).toThrow(
+      /serviceDiscovery\.enableLoadBalancing: false cannot be honoured/,
+    );
+  });
+
+  it('names the key of a wrong type or an unknown key', () => {
+    expect(() =>
+      readDesign({ healthMonitor: { maxConsecutiveFailures: 'three' } }),
+    ).toThrow(
+      /^Invalid plugin-lifecycle configuration: pluginLifecycle\.healthMonitor\.maxConsecutiveFailures: Invalid input: expected number, received string$/,
+    );
+    expect(() =>
+      readDesign({ serviceDiscovery: { tenantIsolation: 'yes' } }),
+    ).toThrow(
+      /pluginLifecycle\.serviceDiscovery\.tenantIsolation: Invalid input: expected boolean/,
+    );
+    expect(() =>
+      readDesign({ globalSettings: { enableMetric: true } }),
+    ).toThrow(
+      /pluginLifecycle\.globalSettings: Unrecognized key: "enableMetric"/,
+    );
+    expect(() =>
+      readDesign({ healthMonitor: { healthCheckInterval: 2.5 } }),
+    ).toThrow(
+      /healthMonitor\.healthCheckInterval: must be a whole number of milliseconds/,
+    );
+  });
+
+  it('starts the backend with the design blocks as its configuration', async () => {
+    for (const block of [designConfig, devConfig]) {
+      const backend = await startLifecycleBackend({
+        pluginId: 'my-plugin',
+        config: block,
+      });
+      try {
+        const res = await request(backend.server)
+          .get('/api/plugin-lifecycle/plugins')
+          .set('authorization', mockCredentials.user.header());
+        expect(res.status).toBe(200);
+      } finally {
+        await backend.stop();
+      }
+    }
   });
 });

@@ -15,6 +15,7 @@ import {
 } from './engines/discovery/TargetPolicy';
 import { DEFAULT_RESERVED_SERVICE_NAMES } from './engines/discovery/ReservedServiceNames';
 import { isLoopbackHost } from './engines/discovery/DataPlaneAccess';
+import { mapDesignConfiguration } from './designConfiguration';
 
 const durationMs = z.number().int().positive();
 
@@ -101,6 +102,9 @@ const configSchema = z
     // per version, at most maxSeries versions, per replica.
     metrics: z
       .object({
+        // Whether the plugin's metrics go to Backstage's MetricsService
+        // (OpenTelemetry; the design's globalSettings.enableMetrics).
+        export: z.boolean().default(true),
         versionHistory: z
           .object({
             sampleInterval: durationMs.min(100).default(5_000),
@@ -248,6 +252,8 @@ const configSchema = z
         expireInterval: durationMs.default(1_000),
         /** Milliseconds between full reloads, the safety net under the change feed. */
         resyncInterval: durationMs.default(60_000),
+        /** Off: registered services' health checks are not run (they stay as registered). */
+        healthChecks: z.boolean().default(true),
         defaultStrategy:
           serviceLoadBalancingStrategySchema.default('round-robin'),
         /** Below this share of eligible instances, ejected (never unready) ones take traffic again. */
@@ -355,6 +361,16 @@ const configSchema = z
       .object({
         /** Off: nothing is probed (for debugging). */
         enabled: z.boolean().default(true),
+        /** Off: probes' circuitBreaker settings are ignored. */
+        circuitBreakers: z.boolean().default(true),
+        /** What a probe that leaves them out gets (else Kubernetes' 10 s and 3). */
+        probeDefaults: z
+          .object({
+            periodSeconds: z.number().min(0.01).max(86_400).optional(),
+            failureThreshold: z.number().int().min(1).max(10_000).optional(),
+          })
+          .strict()
+          .prefault({}),
         heartbeatInterval: durationMs.default(2_000),
         /** A replica silent this long is gone and its targets move. */
         replicaTimeout: durationMs.default(10_000),
@@ -506,19 +522,33 @@ export type PluginLifecycleConfig = z.infer<typeof configSchema>;
 
 /**
  * Reads and validates `pluginLifecycle.*`; a bad value stops the backend at
- * start with a message naming the key, rather than failing later.
+ * start with a message naming the key, rather than failing later. The
+ * original design's keys (`serviceDiscovery.*`, `healthMonitor.*`,
+ * `configurationManager.*`, `globalSettings.*`) are mapped onto ours first
+ * (see designConfiguration.ts); what they cannot say is given to `warn`.
  */
 export function readPluginLifecycleConfig(
   config: Config,
+  options: { warn?: (message: string) => void } = {},
 ): PluginLifecycleConfig {
-  const raw = config.getOptional('pluginLifecycle') ?? {};
-  const parsed = configSchema.safeParse(raw);
-  if (!parsed.success) {
-    const problems = parsed.error.issues
-      .map(i => `pluginLifecycle.${i.path.join('.')}: ${i.message}`)
-      .join('; ');
-    throw new Error(`Invalid plugin-lifecycle configuration: ${problems}`);
+  const mapped = mapDesignConfiguration(
+    config.getOptional('pluginLifecycle') ?? {},
+  );
+  const parsed = configSchema.safeParse(mapped.raw);
+  const problems = [
+    ...mapped.problems,
+    ...(parsed.success
+      ? []
+      : parsed.error.issues.map(
+          i => `pluginLifecycle.${i.path.join('.')}: ${i.message}`,
+        )),
+  ];
+  if (problems.length > 0 || !parsed.success) {
+    throw new Error(
+      `Invalid plugin-lifecycle configuration: ${problems.join('; ')}`,
+    );
   }
+  for (const warning of mapped.warnings) options.warn?.(warning);
   return parsed.data;
 }
 

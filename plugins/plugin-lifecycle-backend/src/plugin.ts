@@ -115,7 +115,9 @@ export const pluginLifecyclePlugin = createBackendPlugin({
         signals: signalsServiceRef,
       },
       async init(deps) {
-        const config = readPluginLifecycleConfig(deps.config);
+        const config = readPluginLifecycleConfig(deps.config, {
+          warn: message => deps.logger.warn(message),
+        });
         const db = await applyDatabaseMigrations(deps.database);
         const replicaId = newReplicaId();
         const d = config.discovery;
@@ -299,6 +301,7 @@ export const pluginLifecyclePlugin = createBackendPlugin({
           events,
           logger: deps.logger.child({ engine: 'health' }),
           replicaId,
+          serviceHealthChecks: d.healthChecks,
         });
         if (h.enabled) {
           await health.start();

@@ -7,6 +7,7 @@
  */
 export * from './lifecycle/states';
 export * from './lifecycle/transitions';
+export * from './api/enums';
 export * from './api/schemas';
 export * from './api/types';
 export * from './api/configuration';

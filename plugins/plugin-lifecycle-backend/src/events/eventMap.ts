@@ -6,6 +6,7 @@ import {
   LifecycleState,
   OperationStatus,
   OperationType,
+  ProbeDefinition,
 } from '@internal/plugin-lifecycle-common';
 import { RuntimeInstanceExit } from '@internal/plugin-lifecycle-node';
 import { HealthVerdict } from '../domain/health/trends';
@@ -73,13 +74,59 @@ export interface ServiceEvent {
 /**
  * What every `deploymentManager:*` event carries: the deployment as it is
  * after what happened, and who made it happen (absent: the controller).
+ * `deploymentId` and `pluginId` repeat the deployment's, so a listener
+ * written as in the original design (`deployment => deployment.deploymentId`)
+ * reads them at the top.
  *
  * @public
  */
 export interface DeploymentEvent {
+  deploymentId: string;
+  pluginId: string;
   deployment: Deployment;
   actor?: string;
   reason?: string;
+}
+
+/** The part of a {@link DeploymentEvent} every one of them has. */
+export function deploymentEventOf(deployment: Deployment): DeploymentEvent {
+  return {
+    deploymentId: deployment.id,
+    pluginId: deployment.pluginId,
+    deployment,
+  };
+}
+
+/**
+ * Payload of `healthMonitor:healthCheckFailed`: a probe of an instance (or
+ * of a registered service) was judged failing, `failureThreshold`
+ * consecutive failures in a row. Published once per failing streak, when
+ * the probe's status turns to failing, not for each failed result: single
+ * failures are what the threshold absorbs, and every result of every probe
+ * would flood the events service. The instance's verdict (which may not
+ * change: a failing readiness probe of an instance that was already
+ * unready) is `healthMonitor:verdictChanged`.
+ *
+ * @public
+ */
+export interface HealthCheckFailure {
+  pluginId: string;
+  instanceId: string;
+  targetId: string;
+  /** Set for a registered service's health check. */
+  serviceName?: string;
+  probeName: string;
+  probeType: ProbeDefinition['type'];
+  method: ProbeDefinition['method'];
+  consecutiveFailures: number;
+  failureThreshold: number;
+  /** What the last failed run said (status, error). */
+  message?: string;
+  latencyMs: number;
+  /** ISO 8601. */
+  checkedAt: string;
+  /** The replica that probed the target. */
+  reportedBy: string;
 }
 
 /**
@@ -119,6 +166,8 @@ export interface SystemEventMap {
     maxRestarts: number;
   };
   'healthMonitor:verdictChanged': HealthVerdictChange;
+  /** A probe turned failing (see {@link HealthCheckFailure}). */
+  'healthMonitor:healthCheckFailed': HealthCheckFailure;
   'healthMonitor:probesChanged': {
     pluginId: string;
     probes: Array<{ name: string; type: string }>;

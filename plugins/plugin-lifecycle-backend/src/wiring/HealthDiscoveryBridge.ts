@@ -45,6 +45,12 @@ export interface HealthDiscoveryBridgeOptions {
   syncIntervalMs?: number;
   /** How often the proxy's recent counts are passed on. Default 5000. */
   passiveIntervalMs?: number;
+  /**
+   * Off: registered services' health checks are not run; their instances
+   * take traffic as registered (`discovery.healthChecks`, the design's
+   * `serviceDiscovery.enableHealthChecks`). Default true.
+   */
+  serviceHealthChecks?: boolean;
 }
 
 /**
@@ -95,7 +101,12 @@ export class HealthDiscoveryBridge {
   }
 
   private constructor(options: HealthDiscoveryBridgeOptions) {
-    this.#o = { syncIntervalMs: 5_000, passiveIntervalMs: 5_000, ...options };
+    this.#o = {
+      syncIntervalMs: 5_000,
+      passiveIntervalMs: 5_000,
+      serviceHealthChecks: true,
+      ...options,
+    };
   }
 
   async start(): Promise<void> {
@@ -142,7 +153,10 @@ export class HealthDiscoveryBridge {
   async #sync(): Promise<void> {
     const { discovery, health } = this.#o;
     const wanted = new Map<string, HealthTarget>();
-    for (const service of await discovery.listHealthChecked()) {
+    const services = this.#o.serviceHealthChecks
+      ? await discovery.listHealthChecked()
+      : [];
+    for (const service of services) {
       const target = serviceHealthTarget(service);
       if (target) wanted.set(target.id, target);
     }

@@ -56,6 +56,8 @@ export function createHealthMonitor(
       stableMs: h.restartBackoff.stable,
     },
     remediationPolicies: h.remediation,
+    probeDefaults: h.probeDefaults,
+    circuitBreakers: h.circuitBreakers,
     remediation: action =>
       remediate(action, {
         restartPlugin: (id, o) => lifecycle.restartPlugin(id, o),

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { LoadBalancingStrategy, enumWithKeyNames } from './enums';
 import {
   decimalIntegerParam,
   pluginIdSchema,
@@ -18,19 +19,37 @@ export const SERVICE_LOAD_BALANCING_STRATEGIES = [
   'least-connections',
   'ip-hash',
   'health-weighted',
-] as const;
+] as const satisfies readonly LoadBalancingStrategy[];
 
 /** @public */
 export type ServiceLoadBalancingStrategy =
   (typeof SERVICE_LOAD_BALANCING_STRATEGIES)[number];
 
-/** @public */
-export const serviceLoadBalancingStrategySchema = z.enum(
+/**
+ * A strategy by its wire value or its key name in
+ * {@link LoadBalancingStrategy} (`HEALTH_WEIGHTED`).
+ *
+ * @public
+ */
+export const serviceLoadBalancingStrategySchema = enumWithKeyNames(
+  LoadBalancingStrategy,
   SERVICE_LOAD_BALANCING_STRATEGIES,
 );
 
-/** @public */
-export const serviceTypeSchema = z.enum(['http', 'grpc', 'tcp']);
+/**
+ * What a service speaks. The original design's `'backend'` (a Backstage
+ * backend plugin's service) is taken as `http`, which is what a backend
+ * plugin serves.
+ *
+ * @public
+ */
+export const serviceTypeSchema = z.union(
+  [
+    z.enum(['http', 'grpc', 'tcp']),
+    z.literal('backend').transform(() => 'http' as const),
+  ],
+  { error: 'must be one of http, grpc, tcp (or backend, which is http)' },
+);
 
 /** @public */
 export type ServiceType = z.infer<typeof serviceTypeSchema>;

@@ -3,6 +3,7 @@ import {
   deploymentConfigSchema,
   deploymentStrategySchema,
 } from './deployments';
+import { probeMethodSchema, probeTypeSchema } from './enums';
 import { LIFECYCLE_STATES, LifecycleState } from '../lifecycle/states';
 
 // These schemas are the single source of the HTTP API: the router validates
@@ -164,8 +165,10 @@ export type ConfigurationEntry = z.infer<typeof configurationEntrySchema>;
 export const probeSchema = z
   .object({
     name: z.string().min(1),
-    type: z.enum(['startup', 'readiness', 'liveness']),
-    method: z.enum(['http', 'tcp', 'grpc', 'exec', 'custom']),
+    /** A {@link ProbeType}: its value (`startup`) or key name (`STARTUP`). */
+    type: probeTypeSchema,
+    /** A {@link ProbeMethod}: its value (`http`) or key name (`HTTP`). */
+    method: probeMethodSchema,
     http: z
       .object({
         path: z.string().startsWith('/'),

@@ -1,4 +1,5 @@
 import { DeploymentRecord, toDeployment } from '../../database/DeploymentStore';
+import { deploymentEventOf } from '../../events/eventMap';
 import type { SystemEvents } from '../../events/SystemEvents';
 
 /**
@@ -14,14 +15,14 @@ export function emitDeploymentEvents(
   before: DeploymentRecord,
   after: DeploymentRecord,
 ) {
-  const deployment = toDeployment(after);
+  const base = deploymentEventOf(toDeployment(after));
   for (const step of after.steps) {
     if (
       step.status === 'succeeded' &&
       before.steps[step.index]?.status !== 'succeeded'
     ) {
       events.publish('deploymentManager', 'deploymentStepCompleted', {
-        deployment,
+        ...base,
         step,
       });
     }
@@ -33,7 +34,7 @@ export function emitDeploymentEvents(
     );
     if (approval.decision && earlier && !earlier.decision) {
       events.publish('deploymentManager', 'deploymentApprovalDecided', {
-        deployment,
+        ...base,
         approval,
       });
     }
@@ -43,12 +44,12 @@ export function emitDeploymentEvents(
     case 'progressing':
       if (before.phase === 'pending') {
         events.publish('deploymentManager', 'deploymentStarted', {
-          deployment,
+          ...base,
         });
       }
       break;
     case 'paused':
-      events.publish('deploymentManager', 'deploymentPaused', { deployment });
+      events.publish('deploymentManager', 'deploymentPaused', base);
       break;
     case 'awaiting-approval': {
       const approval = after.approvals.find(
@@ -56,7 +57,7 @@ export function emitDeploymentEvents(
       );
       if (approval) {
         events.publish('deploymentManager', 'deploymentApprovalRequired', {
-          deployment,
+          ...base,
           approval,
         });
       }
@@ -64,20 +65,20 @@ export function emitDeploymentEvents(
     }
     case 'succeeded':
       events.publish('deploymentManager', 'deploymentCompleted', {
-        deployment,
+        ...base,
       });
       break;
     case 'rolling-back':
     case 'failed':
       events.publish('deploymentManager', 'deploymentFailed', {
-        deployment,
+        ...base,
         ...(after.message ? { error: after.message } : {}),
       });
       break;
     case 'rolled-back':
     case 'aborted':
       events.publish('deploymentManager', 'deploymentRolledBack', {
-        deployment,
+        ...base,
       });
       break;
     default:

@@ -6,6 +6,7 @@ import {
 import {
   ResolvedService,
   SERVICE_LOAD_BALANCING_STRATEGIES,
+  LoadBalancingStrategy as DesignStrategyNames,
   ServiceLoadBalancingStrategy,
 } from '@internal/plugin-lifecycle-common';
 import {
@@ -31,8 +32,17 @@ const STRATEGY_NAMES = (
   LOAD_BALANCING_STRATEGIES satisfies readonly ServiceLoadBalancingStrategy[]
 ).join(', ');
 
-/** Throws an `InputError` naming the strategies for an unknown one. */
-export function checkStrategy(strategy: string): LoadBalancingStrategy {
+const BY_KEY_NAME: ReadonlyMap<string, string> = new Map(
+  Object.entries(DesignStrategyNames),
+);
+
+/**
+ * The strategy a name stands for: its value (`health-weighted`) or its key
+ * name (`HEALTH_WEIGHTED`). Throws an `InputError` naming the strategies
+ * for an unknown one.
+ */
+export function checkStrategy(name: string): LoadBalancingStrategy {
+  const strategy = BY_KEY_NAME.get(name) ?? name;
   if (!KNOWN_STRATEGIES.has(strategy)) {
     throw new InputError(
       `Unknown load balancing strategy ${JSON.stringify(

@@ -385,7 +385,7 @@ describe.each(databases.eachSupportedId())(
       expect(
         await problems({ loadBalancing: { strategy: 'random' } }),
       ).toMatchInlineSnapshot(
-        `"Invalid service registration: loadBalancing.strategy: Invalid option: expected one of "round-robin"|"weighted-round-robin"|"least-connections"|"ip-hash"|"health-weighted""`,
+        `"Invalid service registration: loadBalancing.strategy: must be one of round-robin, weighted-round-robin, least-connections, ip-hash, health-weighted"`,
       );
       expect(await problems({ port: 70000 })).toMatchInlineSnapshot(
         `"Invalid service registration: port: must be from 1 to 65535"`,

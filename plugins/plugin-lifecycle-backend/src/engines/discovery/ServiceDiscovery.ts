@@ -7,7 +7,7 @@ import {
   LoadBalancingStrategy,
   TrafficSplit,
 } from '../../domain/loadBalancing';
-import { TenantScope } from '../../domain/tenancy';
+import { ALL_TENANTS, TenantScope } from '../../domain/tenancy';
 import { SystemEvents } from '../../events/SystemEvents';
 import {
   DiscoveryCallOptions,
@@ -58,6 +58,14 @@ export {
   type ServiceSubsets,
 } from './discoveryTypes';
 export type { ServiceListOptions, ServiceListPage } from './serviceListing';
+
+/**
+ * The scope of a call that names none: code in this backend (the facade's
+ * callers, scripts embedding the system) is trusted with every tenant, as
+ * the facade's other methods are. Callers acting for someone (the router,
+ * the -node service) always pass that someone's scope.
+ */
+const IN_PROCESS: { scope: TenantScope } = { scope: ALL_TENANTS };
 
 /**
  * Service discovery: which instances serve a service name, and which one
@@ -175,11 +183,14 @@ export class ServiceDiscovery {
 
   /**
    * Registers an instance of a service, or replaces the registration with
-   * the same `serviceId`. Throws an `InputError` for bad input.
+   * the same `serviceId`. Throws an `InputError` for bad input. Without
+   * `options` the call is trusted with every tenant (code in this backend);
+   * the registration goes to its `tenant`, else its plugin's, else the
+   * default tenant.
    */
   registerService(
     input: unknown,
-    options: { scope: TenantScope },
+    options: { scope: TenantScope } = IN_PROCESS,
   ): Promise<ServiceRegistration> {
     return this.#registry.registerOne(input, options.scope);
   }
@@ -191,7 +202,7 @@ export class ServiceDiscovery {
    */
   registerServices(
     inputs: unknown,
-    options: { scope: TenantScope },
+    options: { scope: TenantScope } = IN_PROCESS,
   ): Promise<ServiceRegistration[]> {
     return this.#registry.registerMany(inputs, options.scope);
   }
@@ -199,7 +210,7 @@ export class ServiceDiscovery {
   /** Removes a registered service; a plugin instance goes with its plugin. */
   deregisterService(
     serviceId: string,
-    options: { scope: TenantScope },
+    options: { scope: TenantScope } = IN_PROCESS,
   ): Promise<void> {
     return this.#registry.deregister(serviceId, options.scope);
   }
@@ -207,7 +218,7 @@ export class ServiceDiscovery {
   /** Records a heartbeat; an expired service takes traffic again. */
   heartbeat(
     serviceId: string,
-    options: { scope: TenantScope },
+    options: { scope: TenantScope } = IN_PROCESS,
   ): Promise<{ serviceId: string; expiresAt?: string }> {
     return this.#registry.heartbeat(serviceId, options.scope);
   }
@@ -219,7 +230,7 @@ export class ServiceDiscovery {
    */
   heartbeats(
     serviceIds: unknown,
-    options: { scope: TenantScope },
+    options: { scope: TenantScope } = IN_PROCESS,
   ): Promise<{ renewed: number; unknown: string[] }> {
     return this.#registry.heartbeats(serviceIds, options.scope);
   }
@@ -231,7 +242,7 @@ export class ServiceDiscovery {
   updateService(
     serviceId: string,
     input: unknown,
-    options: { scope: TenantScope },
+    options: { scope: TenantScope } = IN_PROCESS,
   ): Promise<ServiceRegistration> {
     return this.#updates.update(serviceId, input, options.scope);
   }
@@ -272,13 +283,15 @@ export class ServiceDiscovery {
    * the caller cannot see, `InputError` for an unknown strategy or a name
    * in several of the caller's tenants without `tenant`, and
    * `ServiceUnavailableError` (503) naming the service when no instance
-   * can take the request.
+   * can take the request. `strategy` is a value or a key name of
+   * `LoadBalancingStrategy` (default: the service's, else the configured
+   * default); without `options` the call sees every tenant.
    */
   async getLoadBalancedService(
     serviceName: string,
-    clientInfo: ClientInfo,
-    strategy: string | undefined,
-    options: DiscoveryCallOptions & Pick<PickOptions, 'headers'>,
+    clientInfo: ClientInfo = {},
+    strategy?: string,
+    options: DiscoveryCallOptions & Pick<PickOptions, 'headers'> = IN_PROCESS,
   ): Promise<ResolvedService> {
     return this.pickInstance(serviceName, clientInfo, {
       ...options,

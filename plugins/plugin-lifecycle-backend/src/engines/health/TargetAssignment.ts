@@ -283,7 +283,7 @@ export class TargetAssignment {
         }
         continue;
       }
-      const target = newTarget(spec, startedAt);
+      const target = newTarget(spec, startedAt, this.#settings);
       this.#targets.set(target.id, target);
       changed.push(target);
       if (changed.length % 500 === 0) await yieldToLoop();
@@ -303,8 +303,8 @@ export class TargetAssignment {
         old.delete(probe.name);
         continue;
       }
-      const slot = newSlot(target, probe);
-      slot.state = initialProbeState(probe, now);
+      const slot = newSlot(target, probe, this.#settings);
+      slot.state = initialProbeState(slot.probe, now);
       slots.push(slot);
     }
     for (const gone of old.values()) {

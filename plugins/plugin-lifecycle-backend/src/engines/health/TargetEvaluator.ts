@@ -311,6 +311,9 @@ export class TargetEvaluator {
       circuit !== slot.breaker?.status;
     if (changed) this.#writer.markDirty(slot);
     slot.summary = summary;
+    if (before !== 'failing' && slot.state.status === 'failing') {
+      this.#publishFailure(slot, outcome, now);
+    }
 
     if (
       slot.lastSampledOk !== outcome.ok ||
@@ -341,5 +344,27 @@ export class TargetEvaluator {
     ) {
       this.evaluate(target, now);
     }
+  }
+
+  /** See {@link HealthCheckFailure}: once per failing streak of a probe. */
+  #publishFailure(slot: Slot, outcome: ProbeOutcome, now: number) {
+    const target = slot.target;
+    this.#events.publish('healthMonitor', 'healthCheckFailed', {
+      pluginId: target.pluginId,
+      instanceId: target.instanceId,
+      targetId: target.id,
+      ...(target.probeTarget.serviceName !== undefined
+        ? { serviceName: target.probeTarget.serviceName }
+        : {}),
+      probeName: slot.probe.name,
+      probeType: slot.probe.type,
+      method: slot.probe.method,
+      consecutiveFailures: slot.state.consecutiveFailures,
+      failureThreshold: slot.settings.failureThreshold,
+      ...(outcome.message !== undefined ? { message: outcome.message } : {}),
+      latencyMs: outcome.latencyMs,
+      checkedAt: new Date(now).toISOString(),
+      reportedBy: this.#replicaId,
+    });
   }
 }

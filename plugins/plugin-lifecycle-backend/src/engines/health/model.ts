@@ -20,7 +20,7 @@ import {
 } from '../../domain/orchestration/circuitBreaker';
 import { probeTimeoutMs } from './probers/deadline';
 import { ProbeTarget } from './probers/types';
-import { HealthTarget } from './types';
+import { HealthTarget, MonitorSettings } from './types';
 
 // The in-memory model the parts of the health monitor share: a target and
 // one slot per probe of it.
@@ -102,7 +102,11 @@ export const EMPTY_SUMMARY: TrendSummary = Object.freeze({
 /** A score change this large is announced even when the verdict stays. */
 export const SCORE_STEP = 0.1;
 
-export function newTarget(spec: HealthTarget, startedAt: number): Target {
+export function newTarget(
+  spec: HealthTarget,
+  startedAt: number,
+  settings: ProbeSlotSettings = {},
+): Target {
   const instanceId = spec.instanceId ?? spec.id;
   const target: Target = {
     id: spec.id,
@@ -127,20 +131,45 @@ export function newTarget(spec: HealthTarget, startedAt: number): Target {
     removed: false,
     active: false,
   };
-  target.slots = spec.probes.map(p => newSlot(target, p));
+  target.slots = spec.probes.map(p => newSlot(target, p, settings));
   return target;
 }
 
-export function newSlot(target: Target, probe: ProbeDefinition): Slot {
+/** The monitor's settings a new slot reads. */
+export type ProbeSlotSettings = Partial<
+  Pick<MonitorSettings, 'probeDefaults' | 'circuitBreakers'>
+>;
+
+export function newSlot(
+  target: Target,
+  probe: ProbeDefinition,
+  monitor: ProbeSlotSettings = {},
+): Slot {
+  // The monitor's defaults fill in what the probe leaves out. The slot runs
+  // the probe with them; `probeJson` stays the definition as written, which
+  // is what changes of the plugin's probes are compared with.
+  const { periodSeconds, failureThreshold } = monitor.probeDefaults ?? {};
+  const effective: ProbeDefinition = {
+    ...probe,
+    ...(probe.periodSeconds === undefined && periodSeconds !== undefined
+      ? { periodSeconds }
+      : {}),
+    ...(probe.failureThreshold === undefined && failureThreshold !== undefined
+      ? { failureThreshold }
+      : {}),
+  };
   return {
     target,
-    probe,
+    probe: effective,
     probeJson: JSON.stringify(probe),
-    settings: probeSettings(probe),
-    timeoutMs: probeTimeoutMs(probe),
-    breakerOptions: probeBreakerOptions(probe),
+    settings: probeSettings(effective),
+    timeoutMs: probeTimeoutMs(effective),
+    breakerOptions:
+      monitor.circuitBreakers === false
+        ? undefined
+        : probeBreakerOptions(probe),
     phase: stableFraction(`${target.id}\u0000${probe.name}`),
-    state: initialProbeState(probe, target.startedAt),
+    state: initialProbeState(effective, target.startedAt),
     trend: INITIAL_PROBE_TREND,
     summary: EMPTY_SUMMARY,
     lastSampledAt: -Infinity,

@@ -144,6 +144,26 @@ export interface HealthMonitorOptions {
   restartBackoff?: Partial<RestartBackoff>;
   /** Instance statuses that are probed. Only `running` by default. */
   instanceStatuses?: string[];
+  /**
+   * What a probe that does not say gets instead of Kubernetes' defaults
+   * (`periodSeconds` 10, `failureThreshold` 3).
+   */
+  probeDefaults?: ProbeDefaults;
+  /**
+   * Off: probes' `circuitBreaker` settings are ignored (every probe runs
+   * each period). Default on.
+   */
+  circuitBreakers?: boolean;
+}
+
+/**
+ * Defaults for the probe settings a probe definition leaves out.
+ *
+ * @public
+ */
+export interface ProbeDefaults {
+  periodSeconds?: number;
+  failureThreshold?: number;
 }
 
 export type { HealthVerdictChange } from '../../events/eventMap';
@@ -189,6 +209,8 @@ export interface MonitorSettings {
   backoff: RestartBackoff;
   instanceStatuses: string[];
   maxConcurrentProbes: number;
+  probeDefaults: ProbeDefaults;
+  circuitBreakers: boolean;
 }
 
 /**
@@ -254,6 +276,8 @@ export function monitorSettings(
     defaultPolicy,
     backoff: { ...DEFAULT_RESTART_BACKOFF, ...options.restartBackoff },
     instanceStatuses: options.instanceStatuses ?? ['running'],
+    probeDefaults: options.probeDefaults ?? {},
+    circuitBreakers: options.circuitBreakers ?? true,
     maxConcurrentProbes: positive(
       options.maxConcurrentProbes ?? 64,
       'maxConcurrentProbes',

@@ -198,7 +198,7 @@ describe('discovery routes', () => {
     [
       'an unknown strategy',
       { loadBalancing: { strategy: 'random' } },
-      'loadBalancing.strategy: Invalid option: expected one of "round-robin"|"weighted-round-robin"|"least-connections"|"ip-hash"|"health-weighted"',
+      'loadBalancing.strategy: must be one of round-robin, weighted-round-robin, least-connections, ip-hash, health-weighted',
     ],
     ['a port out of range', { port: 0 }, 'port: must be from 1 to 65535'],
     [
@@ -226,6 +226,47 @@ describe('discovery routes', () => {
     });
   });
 
+  it("takes the original design's names: serviceType backend, key names of the enums", async () => {
+    const created = await request(app)
+      .post('/services')
+      .send(
+        service({
+          serviceId: 'design-1',
+          serviceName: 'design-names',
+          serviceType: 'backend',
+          loadBalancing: { strategy: 'HEALTH_WEIGHTED' },
+          healthCheck: {
+            name: 'ready',
+            type: 'READINESS',
+            method: 'HTTP',
+            http: { path: '/ready' },
+          },
+        }),
+      );
+    expect(created.status).toBe(201);
+    expect(created.body).toMatchObject({
+      serviceType: 'http',
+      strategy: 'health-weighted',
+      healthCheck: { type: 'readiness', method: 'http' },
+    });
+    const resolved = await request(app).get(
+      '/services/design-names/resolve?strategy=LEAST_CONNECTIONS',
+    );
+    expect(resolved.status).toBe(200);
+    expect(resolved.body).toMatchObject({
+      serviceId: 'design-1',
+      strategy: 'least-connections',
+    });
+    const bad = await request(app)
+      .post('/services')
+      .send(service({ serviceType: 'frontend' }));
+    expect(bad.status).toBe(400);
+    expect(bad.body.error.message).toBe(
+      'Invalid service registration: serviceType: must be one of http, grpc, tcp (or backend, which is http)',
+    );
+    await request(app).delete('/services/design-1').expect(204);
+  });
+
   it('answers 400 for bad queries and patches', async () => {
     await request(app)
       .post('/services')
@@ -236,7 +277,7 @@ describe('discovery routes', () => {
     );
     expect(strategy.status).toBe(400);
     expect(strategy.body.error.message).toMatchInlineSnapshot(
-      `"Invalid query: strategy: Invalid option: expected one of "round-robin"|"weighted-round-robin"|"least-connections"|"ip-hash"|"health-weighted""`,
+      `"Invalid query: strategy: must be one of round-robin, weighted-round-robin, least-connections, ip-hash, health-weighted"`,
     );
     const patch = await request(app)
       .patch('/services/q-1')

@@ -21,6 +21,7 @@ import {
 } from '../../domain/deployments/actions';
 import { ALL_TENANTS, inTenantScope, TenantScope } from '../../domain/tenancy';
 import { SystemEvents } from '../../events/SystemEvents';
+import { deploymentEventOf } from '../../events/eventMap';
 import { PluginBreaker } from './breaker';
 import { InstallCommands } from './installCommands';
 import { OperationQueries } from './operationQueries';
@@ -297,9 +298,8 @@ export class DeploymentCommands {
     by: { userId?: string; reason?: string },
   ) {
     const { events } = this.#o;
-    const deployment = toDeployment(after);
     const who = {
-      deployment,
+      ...deploymentEventOf(toDeployment(after)),
       ...(by.userId ? { actor: by.userId } : {}),
       ...(by.reason ? { reason: by.reason } : {}),
     };

@@ -65,6 +65,11 @@ export const SIGNAL_MAPPERS: { [N in SystemEventName]: Mapper<N> | null } = {
     p.reportedBy === replicaId
       ? { pluginId: p.pluginId, kind: 'health' }
       : undefined,
+  // A probe turned failing: its status shows on the Health tab.
+  'healthMonitor:healthCheckFailed': (p, replicaId) =>
+    p.reportedBy === replicaId
+      ? { pluginId: p.pluginId, kind: 'health' }
+      : undefined,
   'healthMonitor:probesChanged': of('health'),
   'healthMonitor:remediation': of('health'),
   'healthMonitor:remediationSuppressed': of('health'),
