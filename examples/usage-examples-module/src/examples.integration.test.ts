@@ -226,17 +226,13 @@ describe("the original design's usage examples", () => {
       expect(configuration.entries).toEqual(
         expect.arrayContaining([
           expect.objectContaining({ key: 'feature.enabled', value: true }),
-          // A secret is masked for a reader without config.reveal... or
-          // shown to one with it (the mock permissions allow everything).
           expect.objectContaining({ key: 'api.key' }),
         ]),
       );
-      // Not in the example: the next change, which the watch reports. It
-      // makes the sample's readiness fail, which the design's
-      // healthCheckFailed listener hears.
+      // Not in the example: the next change, which the watch reports.
       await manager.setPluginConfiguration(
         'my-plugin',
-        [{ key: 'sample.failReadiness', value: true, type: 'boolean' }],
+        [{ key: 'feature.rollout', value: 50, type: 'number' }],
         { environment: 'production' },
       );
       const [, seen] = await eventually('Configuration updated logged', () =>
@@ -244,7 +240,7 @@ describe("the original design's usage examples", () => {
           args =>
             args[0] === 'Configuration updated:' &&
             (args[1] as any).entries.some(
-              (e: { key: string }) => e.key === 'sample.failReadiness',
+              (e: { key: string }) => e.key === 'feature.rollout',
             ),
         ),
       );
@@ -255,22 +251,33 @@ describe("the original design's usage examples", () => {
     } finally {
       unwatch();
     }
+  });
+
+  it('Event System: a failing probe is heard as healthMonitor:healthCheckFailed', async () => {
+    // The sample answers /ready with 503 once told to; the design's
+    // readiness-check (every 10 s, one failure) turns failing. Told again
+    // each round: a configuration change may have replaced the instance.
+    const poke = async (live: object) => {
+      const plugin = await orchestration.getPlugin('my-plugin');
+      for (const i of plugin.instances.filter(x => x.status === 'running')) {
+        await fetch(`http://${i.host}:${i.port}/-/reload`, {
+          method: 'POST',
+          body: JSON.stringify(live),
+        }).catch(() => undefined);
+      }
+    };
     await eventually(
       'Health check failed logged',
-      () =>
-        logs.some(
+      async () => {
+        await poke({ 'sample.failReadiness': true });
+        return logs.some(
           args =>
             args[0] === 'Health check failed for:' && args[1] === 'my-plugin',
-        ),
+        );
+      },
       90_000,
     );
-    await orchestration
-      .getPluginConfigurationManager()
-      .setPluginConfiguration(
-        'my-plugin',
-        [{ key: 'sample.failReadiness', value: false, type: 'boolean' }],
-        { environment: 'production' },
-      );
+    await poke({});
   });
 
   it('Service Discovery Integration: registers my-plugin-api and the balancer answers it', async () => {
