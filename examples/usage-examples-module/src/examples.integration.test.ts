@@ -3,7 +3,11 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { mockServices, startTestBackend } from '@backstage/backend-test-utils';
+import {
+  mockCredentials,
+  mockServices,
+  startTestBackend,
+} from '@backstage/backend-test-utils';
 // The test runs the real plugin-lifecycle backend beside this plugin.
 // eslint-disable-next-line @backstage/no-mixed-plugin-imports
 import pluginLifecyclePlugin from '@internal/plugin-lifecycle-backend';
@@ -75,6 +79,14 @@ describe("the original design's usage examples", () => {
             pluginLifecycle: {
               dataDir: fs.mkdtempSync(path.join(os.tmpdir(), 'pl-examples-')),
               shutdown: { stopInstances: true },
+              // For withCredentials: users see their own tenant's plugins.
+              tenancy: {
+                enabled: true,
+                tenants: {
+                  default: { members: ['user:default/insider'] },
+                  other: { members: ['user:default/outsider'] },
+                },
+              },
               // The configuration example stores a secret.
               configuration: {
                 encryption: {
@@ -306,6 +318,45 @@ describe("the original design's usage examples", () => {
       .getPluginServiceDiscovery()
       .listServices({ name: 'my-plugin-api' });
     expect(listed.map(s => s.serviceId)).toEqual(['my-plugin-api-1']);
+  });
+
+  it('withCredentials: calls and events on behalf of a user, within their tenants', async () => {
+    const insider = orchestration.withCredentials(
+      mockCredentials.user('user:default/insider'),
+    );
+    const outsider = orchestration.withCredentials(
+      mockCredentials.user('user:default/outsider'),
+    );
+    // Another tenant's plugin does not exist for the outsider.
+    await expect(outsider.getPlugin('my-plugin')).rejects.toMatchObject({
+      response: { status: 404 },
+    });
+    const heard = { insider: [] as any[], outsider: [] as any[] };
+    const listeners = {
+      insider: (e: any) => heard.insider.push(e),
+      outsider: (e: any) => heard.outsider.push(e),
+    };
+    insider.on('systemEvent', listeners.insider);
+    outsider.on('systemEvent', listeners.outsider);
+    try {
+      await Promise.all([insider.whenListening(), outsider.whenListening()]);
+      const { operationId } = await insider.restartPlugin('my-plugin');
+      expect(
+        await insider.waitForOperation(operationId, { timeoutMs: 120_000 }),
+      ).toMatchObject({ status: 'succeeded', actor: 'user:default/insider' });
+      await eventually('the insider heard the restart', () =>
+        heard.insider.some(
+          e =>
+            e.component === 'orchestrator' &&
+            e.event === 'operationCompleted' &&
+            e.args[0].operationId === operationId,
+        ),
+      );
+      expect(heard.outsider).toEqual([]);
+    } finally {
+      insider.off('systemEvent', listeners.insider);
+      outsider.off('systemEvent', listeners.outsider);
+    }
   });
 
   it('Metrics and Monitoring: the design fields are there', async () => {
