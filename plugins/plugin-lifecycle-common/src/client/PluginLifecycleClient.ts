@@ -589,6 +589,11 @@ export class PluginLifecycleClient {
       signal?: AbortSignal;
       /** Called once the stream is open, before the first event. */
       onOpen?: () => void;
+      /**
+       * The id of the last event read before a reconnect: the replica
+       * sends first what it still keeps of those that came after it.
+       */
+      lastEventId?: string;
     } = {},
   ): AsyncGenerator<PluginLifecycleStreamEvent> {
     const query: EventStreamQuery = {
@@ -601,7 +606,15 @@ export class PluginLifecycleClient {
       `${baseUrl}${routes.streamEvents.path}${queryString(
         query as Record<string, string | undefined>,
       )}`,
-      { headers: { Accept: 'text/event-stream' }, signal: options.signal },
+      {
+        headers: {
+          Accept: 'text/event-stream',
+          ...(options.lastEventId
+            ? { 'Last-Event-ID': options.lastEventId }
+            : {}),
+        },
+        signal: options.signal,
+      },
     );
     if (!response.ok) {
       throw await ResponseError.fromResponse(response);

@@ -26,8 +26,9 @@ const MAX_BACKOFF_MS = 30_000;
 /**
  * One `GET /events` stream shared by every listener of a service: opened
  * with the first listener, closed with the last (or at shutdown), opened
- * again after a drop with back-off. Events that happen while it is not
- * open are not replayed: read the state through the API after `open`.
+ * again after a drop with back-off, asking for what it missed
+ * (`Last-Event-ID`: the replica replays what it still keeps; another
+ * replica, or one restarted, cannot).
  */
 export class EventStream {
   readonly #client: () => PluginLifecycleClient;
@@ -36,6 +37,8 @@ export class EventStream {
   #abort?: AbortController;
   #closed = false;
   #open?: { promise: Promise<void>; resolve: () => void };
+  /** Sent on a reconnect: the replica replays what came after it. */
+  #lastEventId?: string;
 
   constructor(options: {
     /** A client that authenticates each request as the service acts. */
@@ -99,6 +102,7 @@ export class EventStream {
       try {
         for await (const event of this.#client().streamEvents({
           signal,
+          lastEventId: this.#lastEventId,
           onOpen: () => {
             backoff.ms = MIN_BACKOFF_MS;
             this.#open?.resolve();
@@ -132,6 +136,7 @@ export class EventStream {
   }
 
   #dispatch(event: PluginLifecycleStreamEvent) {
+    this.#lastEventId = event.id;
     const envelope: PluginLifecycleEventEnvelope = {
       component: event.component,
       event: event.event,

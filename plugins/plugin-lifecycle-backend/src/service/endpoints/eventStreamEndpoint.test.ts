@@ -172,6 +172,39 @@ describe('GET /events', () => {
     expect(heldRequests.heldBy('user:default/team-b')).toBe(0);
   });
 
+  it('replays what a client missed when it reconnects with Last-Event-ID', async () => {
+    const first = await open('team-a', '?events=orchestrator:*');
+    await first.readUntil(t => t.includes(': connected'));
+    events.publish('orchestrator', 'circuitOpened', {
+      pluginId: 'plugin-a',
+      consecutiveFailures: 1,
+    });
+    const { raw } = await first.readUntil(t => t.includes('circuitOpened'));
+    first.close();
+    const lastId = /^id: (.+)$/m.exec(raw)![1];
+    // While nobody listens.
+    events.publish('orchestrator', 'circuitOpened', {
+      pluginId: 'plugin-a',
+      consecutiveFailures: 2,
+    });
+    const abort = new AbortController();
+    const res = await fetch(`${baseUrl}/events?events=orchestrator:*`, {
+      headers: { 'x-test-caller': 'team-a', 'Last-Event-ID': lastId },
+      signal: abort.signal,
+    });
+    const messages: any[] = [];
+    for await (const m of readServerSentEvents(res.body!)) {
+      messages.push(JSON.parse(m.data));
+      break;
+    }
+    abort.abort();
+    expect(messages).toEqual([
+      expect.objectContaining({
+        payload: { pluginId: 'plugin-a', consecutiveFailures: 2 },
+      }),
+    ]);
+  });
+
   it('ends streams after timeoutMs and at shutdown', async () => {
     const timed = await open('team-a', '?timeoutMs=100');
     expect((await timed.readUntil(() => false)).ended).toBe(true);

@@ -2,11 +2,10 @@ import {
   eventRoutes as routes,
   matchesEventFilter,
   PluginLifecycleStreamEvent,
-  SystemEventComponent,
 } from '@internal/plugin-lifecycle-common';
 import { Router } from 'express';
-import type { SystemEventEnvelope } from '../../events/eventMap';
 import { EventAudience } from '../events/EventAudience';
+import { EventHub } from '../events/EventHub';
 import { parseInput } from '../routeAccess';
 import { EndpointContext } from './EndpointContext';
 import { mount } from './mount';
@@ -19,7 +18,9 @@ const MAX_BUFFERED_BYTES = 1024 * 1024;
  * to readers allowed to read the plugin it is about (see
  * {@link EventAudience}). Counts against the caller's held requests, sends
  * a heartbeat comment, and ends at shutdown, after `timeoutMs`, or when a
- * client falls a megabyte behind (it reconnects and reads the API).
+ * client falls a megabyte behind. A client that reconnects with
+ * `Last-Event-ID` gets the events it missed that this replica still keeps
+ * (the last thousand; {@link EventHub}).
  */
 export function bindEventStreamEndpoint(
   router: Router,
@@ -30,7 +31,8 @@ export function bindEventStreamEndpoint(
 ) {
   const { system, authorizeList, shutdown, heldRequests } = context;
   const heartbeatMs = context.heartbeatMs ?? 15_000;
-  let sequence = 0;
+  const hub = EventHub.create({ source: system });
+  shutdown?.addEventListener('abort', () => hub.close(), { once: true });
 
   mount(router, routes.streamEvents, async (req, res) => {
     // Permission first: a caller without it learns nothing from the errors.
@@ -59,30 +61,21 @@ export function bindEventStreamEndpoint(
     // Judged one at a time (a judgement may read the catalog), so events
     // reach the client in the order they happened.
     let chain = Promise.resolve();
-    const listener = (envelope: SystemEventEnvelope) => {
-      const name = `${envelope.component}:${envelope.event}`;
-      if (!matchesEventFilter(name, query.events)) return;
-      const payload = envelope.args[0];
-      const at = new Date().toISOString();
+    const send = (message: PluginLifecycleStreamEvent) => {
+      if (!matchesEventFilter(message.name, query.events)) return;
       chain = chain.then(async () => {
-        if (res.writableEnded || !(await audience.admits(payload))) return;
-        const message: PluginLifecycleStreamEvent = {
-          id: String(++sequence),
-          name,
-          component: envelope.component as SystemEventComponent,
-          event: envelope.event,
-          payload,
-          at,
-        };
+        if (res.writableEnded || !(await audience.admits(message.payload))) {
+          return;
+        }
         res.write(
-          `id: ${message.id}\nevent: ${name}\ndata: ${JSON.stringify(
+          `id: ${message.id}\nevent: ${message.name}\ndata: ${JSON.stringify(
             message,
           )}\n\n`,
         );
         if (res.writableLength > MAX_BUFFERED_BYTES) end();
       }, end);
     };
-    system.on('systemEvent', listener);
+    const unsubscribe = hub.subscribe(send, req.header('last-event-id'));
     const heartbeat = setInterval(
       () => res.write(': keep-alive\n\n'),
       heartbeatMs,
@@ -97,7 +90,7 @@ export function bindEventStreamEndpoint(
       if (!res.writableEnded) res.end();
     }
     res.on('close', () => {
-      system.off('systemEvent', listener);
+      unsubscribe();
       clearInterval(heartbeat);
       clearTimeout(timeout);
       shutdown?.removeEventListener('abort', end);
