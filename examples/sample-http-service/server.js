@@ -103,13 +103,21 @@ function reloadFromFile() {
 process.on('SIGHUP', reloadFromFile);
 
 const routes = {
-  '/': () => [
+  '/': req => [
     200,
     {
       service: SERVICE,
       version,
       instanceId: process.env.PLUGIN_INSTANCE_ID || null,
       pid: process.pid,
+      // W3C trace context, when there is one: the operation that started
+      // this instance (TRACEPARENT) and the request (the proxy's span).
+      ...(process.env.TRACEPARENT
+        ? { startedIn: process.env.TRACEPARENT }
+        : {}),
+      ...(req.headers.traceparent
+        ? { traceparent: req.headers.traceparent }
+        : {}),
     },
   ],
   '/health': () => [200, { status: 'ok' }],
@@ -176,7 +184,7 @@ const server = http.createServer((req, res) => {
     send(res, 404, { error: 'not found', method: req.method, path });
     return;
   }
-  const [status, body] = route();
+  const [status, body] = route(req);
   send(res, status, body);
 });
 

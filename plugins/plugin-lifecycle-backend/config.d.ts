@@ -30,10 +30,14 @@ export interface Config {
     /** Metrics kept by the backend besides the proxy's counters. */
     metrics?: {
       /**
-       * Whether the plugin's metrics go to Backstage's MetricsService
-       * (OpenTelemetry, scraped by Prometheus through the backend's
-       * exporter). Default true. The original design's
-       * globalSettings.enableMetrics sets it.
+       * Export the plugin's metrics (plugin_lifecycle_*: plugins by state,
+       * instances by health, probes, proxied requests per service and
+       * version, operations, deployments, configuration) through Backstage's
+       * MetricsService, i.e. OpenTelemetry: they reach Prometheus (or an
+       * OTLP collector) when the backend sets up the OpenTelemetry SDK with
+       * a metrics exporter (see the README's "Metrics" section). Without an
+       * SDK the instruments cost next to nothing. Default true. The original
+       * design's globalSettings.enableMetrics sets it.
        */
       export?: boolean;
       /**
@@ -542,6 +546,24 @@ export interface Config {
         };
       };
     };
+    /**
+     * Desired versions from the catalog: a managed plugin's linked entity
+     * (its `entityRef`) may declare the version it wants and how to roll it
+     * out (annotations `plugin-lifecycle.backstage.io/version`, `.../strategy`,
+     * `.../strategy-config`); catalog sync starts a deployment when the
+     * plugin runs another. Off by default, and then only for the plugins
+     * named here or with `plugins.<id>.catalogSync`: the operator decides
+     * which plugins follow the catalog, not whoever edits an entity. Each
+     * declared state is acted on once (see README, Catalog annotations).
+     */
+    catalogSync?: {
+      /** Run catalog sync. Default false. */
+      enabled?: boolean;
+      /** Milliseconds between passes; one replica at a time runs one. Default 60000, at least 1000. */
+      interval?: number;
+      /** Plugin ids that follow their entity, besides those with plugins.<id>.catalogSync. Default []. */
+      plugins?: string[];
+    };
     /** Plugins known to this backend, by id: where their versions come from. */
     plugins?: {
       [pluginId: string]: {
@@ -576,6 +598,11 @@ export interface Config {
          * any command in exec probes. Default false.
          */
         allowExecProbes?: boolean;
+        /**
+         * Follows the version its linked catalog entity declares, when
+         * catalogSync.enabled is set. Default false.
+         */
+        catalogSync?: boolean;
         /** What one of its instances counts against its tenant's quota (see tenancy.instanceResources). */
         resources?: { cpu?: string; memory?: string };
         /** This plugin's restart policy; unset keys come from runtime.restartPolicy. */

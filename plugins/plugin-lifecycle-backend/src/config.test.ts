@@ -2,7 +2,11 @@ import { mockCredentials } from '@backstage/backend-test-utils';
 import { ConfigReader } from '@backstage/config';
 import request from 'supertest';
 import { startLifecycleBackend } from './__testUtils__/testBackend';
-import { execProbePolicyOf, readPluginLifecycleConfig } from './config';
+import {
+  catalogSyncPluginsOf,
+  execProbePolicyOf,
+  readPluginLifecycleConfig,
+} from './config';
 
 const read = (discovery: object) =>
   readPluginLifecycleConfig(
@@ -396,6 +400,23 @@ describe('readPluginLifecycleConfig: version metrics history', () => {
   });
 });
 
+describe('readPluginLifecycleConfig: metrics export', () => {
+  const exportOf = (metrics?: object) =>
+    readPluginLifecycleConfig(
+      new ConfigReader({
+        pluginLifecycle: metrics === undefined ? {} : { metrics },
+      }),
+    ).metrics.export;
+
+  it('exports by default, and not when switched off', () => {
+    expect(exportOf()).toBe(true);
+    expect(exportOf({ export: false })).toBe(false);
+    expect(() => exportOf({ export: 'yes' })).toThrow(
+      /pluginLifecycle\.metrics\.export/,
+    );
+  });
+});
+
 describe("readPluginLifecycleConfig: the original design's system configuration", () => {
   // ORIGINAL-DESIGN.md, "System Configuration", as written.
   const designConfig = {
@@ -585,5 +606,60 @@ describe("readPluginLifecycleConfig: the original design's system configuration"
         await backend.stop();
       }
     }
+  });
+});
+
+describe("readPluginLifecycleConfig: catalog sync is the operator's choice", () => {
+  const artifact = {
+    type: 'external',
+    endpoints: [{ host: '127.0.0.1', port: 7001 }],
+  };
+  const readConfig = (pluginLifecycle: object) =>
+    readPluginLifecycleConfig(new ConfigReader({ pluginLifecycle }));
+
+  it('is off, and then for no plugin, by default', () => {
+    const config = readConfig({ plugins: { a: { artifact } } });
+    expect(config.catalogSync).toEqual({
+      enabled: false,
+      interval: 60_000,
+      plugins: [],
+    });
+    expect(config.plugins.a.catalogSync).toBe(false);
+    expect(catalogSyncPluginsOf(config)).toEqual([]);
+    expect(
+      catalogSyncPluginsOf(readConfig({ catalogSync: { enabled: true } })),
+    ).toEqual([]);
+  });
+
+  it('acts on the listed plugins and those opted in one by one, once enabled', () => {
+    const pluginLifecycle = {
+      catalogSync: { plugins: ['listed', 'both'] },
+      plugins: {
+        both: { artifact, catalogSync: true },
+        own: { artifact, catalogSync: true },
+        other: { artifact },
+      },
+    };
+    expect(catalogSyncPluginsOf(readConfig(pluginLifecycle))).toEqual([]);
+    expect(
+      catalogSyncPluginsOf(
+        readConfig({
+          ...pluginLifecycle,
+          catalogSync: { ...pluginLifecycle.catalogSync, enabled: true },
+        }),
+      ),
+    ).toEqual(['both', 'listed', 'own']);
+  });
+
+  it('names the key of a bad value', () => {
+    expect(() => readConfig({ catalogSync: { interval: 10 } })).toThrow(
+      /pluginLifecycle\.catalogSync\.interval/,
+    );
+    expect(() => readConfig({ catalogSync: { enable: true } })).toThrow(
+      /pluginLifecycle\.catalogSync/,
+    );
+    expect(() =>
+      readConfig({ plugins: { a: { artifact, catalogSync: 'yes' } } }),
+    ).toThrow(/pluginLifecycle\.plugins\.a\.catalogSync/);
   });
 });

@@ -103,7 +103,8 @@ const configSchema = z
     metrics: z
       .object({
         // Whether the plugin's metrics go to Backstage's MetricsService
-        // (OpenTelemetry; the design's globalSettings.enableMetrics).
+        // (OpenTelemetry; the design's globalSettings.enableMetrics): the
+        // backend's SDK exports them (e.g. for Prometheus to scrape).
         export: z.boolean().default(true),
         versionHistory: z
           .object({
@@ -446,6 +447,18 @@ const configSchema = z
       })
       .strict()
       .prefault({}),
+    // Desired versions from catalog annotations: off, and then only for the
+    // plugins the operator names here, never for whoever edits an entity.
+    catalogSync: z
+      .object({
+        enabled: z.boolean().default(false),
+        /** Milliseconds between passes (one replica at a time runs one). */
+        interval: durationMs.min(1_000).default(60_000),
+        /** Plugin ids that follow their entity, besides plugins.<id>.catalogSync. */
+        plugins: z.array(z.string().min(1)).default([]),
+      })
+      .strict()
+      .prefault({}),
     shutdown: z
       .object({
         /**
@@ -502,6 +515,8 @@ const configSchema = z
             restartPolicy: restartPolicyOverrideSchema.optional(),
             /** Its probes may run any command (exec probes); default false. */
             allowExecProbes: z.boolean().default(false),
+            /** Follows the version its catalog entity declares (with catalogSync.enabled); default false. */
+            catalogSync: z.boolean().default(false),
             /** What one of its instances counts against its tenant's quota. */
             resources: z
               .object({
@@ -574,4 +589,20 @@ export function execProbePolicyOf(
       .filter(([, plugin]) => plugin.allowExecProbes)
       .map(([id]) => id),
   });
+}
+
+/**
+ * The plugins catalog sync acts on: none unless `catalogSync.enabled`; then
+ * those in `catalogSync.plugins` and those with `plugins.<id>.catalogSync`.
+ */
+export function catalogSyncPluginsOf(config: PluginLifecycleConfig): string[] {
+  if (!config.catalogSync.enabled) return [];
+  return [
+    ...new Set([
+      ...config.catalogSync.plugins,
+      ...Object.entries(config.plugins)
+        .filter(([, plugin]) => plugin.catalogSync)
+        .map(([id]) => id),
+    ]),
+  ].sort();
 }

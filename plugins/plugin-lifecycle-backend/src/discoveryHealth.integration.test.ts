@@ -331,3 +331,47 @@ describe('discovery, proxy and health monitor in the backend', () => {
     expect(notForStop.body.error.message).toContain('restart only');
   });
 });
+
+describe("the original design's serviceDiscovery.enableHealthChecks: false", () => {
+  it('runs no registered health check: the service takes traffic as registered', async () => {
+    let checks = 0;
+    const down = http.createServer((req, res) => {
+      if (req.url === '/health') checks++;
+      res.writeHead(req.url === '/health' ? 503 : 200).end();
+    });
+    await new Promise<void>(r => down.listen(0, '127.0.0.1', r));
+    const { server, stop } = await startLifecycleBackend({
+      pluginId: PLUGIN,
+      config: {
+        serviceDiscovery: { enableHealthChecks: false },
+        discovery: { pollInterval: 200 },
+        health: { targetRefreshInterval: 300 },
+      },
+    });
+    try {
+      const auth = mockCredentials.user.header('user:default/alice');
+      const registered = await request(server)
+        .post('/api/plugin-lifecycle/services')
+        .set('Authorization', auth)
+        .send({
+          serviceId: 'unchecked-1',
+          serviceName: 'unchecked',
+          host: '127.0.0.1',
+          port: (down.address() as AddressInfo).port,
+          healthCheck: { endpoint: '/health', interval: 1_000, timeout: 500 },
+        });
+      expect(registered.status).toBe(201);
+      // Several periods of the check (and of the bridge's sync) go by.
+      await new Promise(r => setTimeout(r, 3_000));
+      expect(checks).toBe(0);
+      const resolved = await request(server)
+        .get('/api/plugin-lifecycle/services/unchecked/resolve')
+        .set('Authorization', auth);
+      expect(resolved.status).toBe(200);
+      expect(resolved.body.serviceId).toBe('unchecked-1');
+    } finally {
+      await stop();
+      await new Promise(r => down.close(r));
+    }
+  });
+});

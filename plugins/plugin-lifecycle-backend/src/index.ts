@@ -33,6 +33,7 @@ export type {
 } from './permissions/rules';
 export type {
   DeploymentEvent,
+  HealthCheckFailure,
   HealthVerdictChange,
   OperationEventSummary,
   ServiceEvent,

@@ -3,6 +3,7 @@ import {
   coreServices,
   createBackendPlugin,
 } from '@backstage/backend-plugin-api';
+import { metricsServiceRef } from '@backstage/backend-plugin-api/alpha';
 import {
   HealthProbeFunction,
   PluginRuntime,
@@ -21,7 +22,13 @@ import { catalogServiceRef } from '@backstage/plugin-catalog-node';
 import { createConditionAuthorizer } from '@backstage/plugin-permission-node';
 import { newReplicaId } from './engines/orchestrator/replicas';
 import { SystemEvents } from './events/SystemEvents';
-import { execProbePolicyOf, readPluginLifecycleConfig } from './config';
+import {
+  catalogSyncPluginsOf,
+  execProbePolicyOf,
+  readPluginLifecycleConfig,
+} from './config';
+import { CatalogSyncStore } from './database/CatalogSyncStore';
+import { CatalogSync } from './engines/catalogSync/CatalogSync';
 import { applyDatabaseMigrations } from './database/migrations';
 import { ExternalRuntime } from './engines/runtime/ExternalRuntime';
 import { ProcessRuntime } from './engines/runtime/ProcessRuntime';
@@ -33,12 +40,15 @@ import { createOrchestrationSystem } from './wiring/createOrchestrationSystem';
 import { ServiceDiscovery } from './engines/discovery/ServiceDiscovery';
 import { ProxyMetrics } from './engines/discovery/ProxyMetrics';
 import { VersionMetricsSampler } from './engines/metrics/VersionMetricsSampler';
+import { MetricsExporter } from './engines/metrics/MetricsExporter';
+import { StoreMetricsReadModel } from './engines/metrics/MetricsReadModel';
 import { DataPlane, ServiceProxy } from './engines/discovery/ServiceProxy';
 import { NginxDataPlane } from './engines/discovery/nginx/NginxDataPlane';
 import { CustomProber } from './engines/health/probers/CustomProber';
 import { ProberRegistry } from './engines/health/probers/ProberRegistry';
 import { HealthDiscoveryBridge } from './wiring/HealthDiscoveryBridge';
 import { createHealthMonitor } from './wiring/createHealthMonitor';
+import type { HealthMonitor } from './engines/health/HealthMonitor';
 import { ShutdownGrace } from './wiring/ShutdownGrace';
 import { UiSignals } from './wiring/uiSignals/UiSignals';
 import { TargetPolicy } from './engines/discovery/TargetPolicy';
@@ -113,6 +123,8 @@ export const pluginLifecyclePlugin = createBackendPlugin({
         // Its default publishes to the events service: without the signals
         // backend plugin nobody hears, and nothing else changes.
         signals: signalsServiceRef,
+        // OpenTelemetry instruments; exported by the backend's SDK, if any.
+        metrics: metricsServiceRef,
       },
       async init(deps) {
         const config = readPluginLifecycleConfig(deps.config, {
@@ -243,6 +255,30 @@ export const pluginLifecyclePlugin = createBackendPlugin({
         });
         versionHistory.start();
 
+        // plugin_lifecycle_* metrics (pluginLifecycle.metrics.export): the
+        // gauges are registered once the system exists, below; counters
+        // hear events from the start.
+        const healthRef: {
+          current?: Pick<HealthMonitor, 'getInstanceHealth'>;
+        } = {};
+        const configWatchersRef: { current?: () => number } = {};
+        const metricsExporter = config.metrics.export
+          ? MetricsExporter.create({
+              metrics: deps.metrics,
+              events,
+              replicaId,
+              observeProxy: listener => proxyMetrics.observe(listener),
+              logger: deps.logger.child({ engine: 'metrics' }),
+              readModel: StoreMetricsReadModel.create({
+                db,
+                instanceHealth: id =>
+                  healthRef.current?.getInstanceHealth(id)?.verdict,
+                configWatchers: () => configWatchersRef.current?.() ?? 0,
+              }),
+            })
+          : undefined;
+        metricsExporter?.start();
+
         const h = config.health;
         const probers = ProberRegistry.create({
           custom: CustomProber.create({
@@ -281,9 +317,16 @@ export const pluginLifecyclePlugin = createBackendPlugin({
               replicaId,
               lifecycle,
               discovery,
+              onProbe: metricsExporter
+                ? run => metricsExporter.recordProbe(run)
+                : undefined,
             }),
         });
         const health = orchestration.getPluginHealthMonitor();
+        healthRef.current = health;
+        const configurationManager =
+          orchestration.getPluginConfigurationManager();
+        configWatchersRef.current = () => configurationManager.watcherCount();
         // Live updates of the UI: from here on, every event of the system.
         const uiSignals = UiSignals.create({
           events,
@@ -374,6 +417,36 @@ export const pluginLifecyclePlugin = createBackendPlugin({
             await orchestration.runConfigurationMaintenance();
           },
         });
+        // Desired versions declared in the catalog, for the plugins the
+        // operator opted in: one replica at a time compares and deploys.
+        if (config.catalogSync.enabled) {
+          const syncedPlugins = catalogSyncPluginsOf(config);
+          const catalogSync = CatalogSync.create({
+            system: orchestration,
+            store: CatalogSyncStore.create({ db }),
+            catalog: deps.catalog,
+            auth: deps.auth,
+            auditor: deps.auditor,
+            logger: deps.logger.child({ engine: 'catalog-sync' }),
+            plugins: () => syncedPlugins,
+          });
+          deps.logger.info(
+            `catalog sync every ${config.catalogSync.interval} ms for ${
+              syncedPlugins.length > 0 ? syncedPlugins.join(', ') : 'no plugin'
+            }`,
+          );
+          await deps.scheduler.scheduleTask({
+            id: 'plugin-lifecycle-catalog-sync',
+            frequency: { milliseconds: config.catalogSync.interval },
+            timeout: { minutes: 5 },
+            initialDelay: {
+              milliseconds: Math.min(config.catalogSync.interval, 10_000),
+            },
+            fn: async () => {
+              await catalogSync.run();
+            },
+          });
+        }
         // Instances run on after the backend unless configured to stop
         // along (pluginLifecycle.shutdown.stopInstances); when they stop,
         // probing stops before they do, so a stopping instance is not
@@ -385,6 +458,7 @@ export const pluginLifecyclePlugin = createBackendPlugin({
           const graceMs = grace.remainingMs();
           shuttingDown.abort();
           versionHistory.stop();
+          metricsExporter?.stop();
           // nginx left running is let go first: the routing changes the
           // stopping engines make (probes ending) must not reach it.
           const nginxPlane =

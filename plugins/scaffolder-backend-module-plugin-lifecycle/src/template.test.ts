@@ -6,7 +6,10 @@ import {
   TemplateEntityV1beta3,
   templateEntityV1beta3Validator,
 } from '@backstage/plugin-scaffolder-common';
+import { createConfigureAction } from './actions/configure';
 import { createInstallAction } from './actions/install';
+import { createUpdateAction } from './actions/update';
+import { createWaitAction } from './actions/wait';
 
 /*
  * The example template (examples/templates/managed-plugin) as the catalog and
@@ -121,5 +124,61 @@ describe('examples/templates/managed-plugin', () => {
       expect(validator.validate(good, properties[key]).valid).toBe(true);
       expect(validator.validate(bad, properties[key]).valid).toBe(false);
     }
+  });
+});
+
+describe('examples/templates/update-managed-plugin', () => {
+  const template = parse(
+    fs.readFileSync(
+      path.join(ROOT, 'examples/templates/update-managed-plugin/template.yaml'),
+      'utf8',
+    ),
+  ) as TemplateEntityV1beta3;
+  const values = {
+    pluginId: 'sample-http-service',
+    version: '1.1.0',
+    strategy: 'canary',
+    greeting: 'hello',
+    timeoutSeconds: 600,
+  };
+
+  it('is a valid scaffolder template entity', async () => {
+    await expect(templateEntityV1beta3Validator.check(template)).resolves.toBe(
+      true,
+    );
+  });
+
+  it('configures, updates and waits, with inputs the actions accept', () => {
+    const client = () => ({} as any);
+    const actions = Object.fromEntries(
+      [
+        createConfigureAction({ client }),
+        createUpdateAction({ client }),
+        createWaitAction({ client }),
+      ].map(a => [a.id, a]),
+    );
+    expect(template.spec.steps.map(s => s.action)).toEqual([
+      'plugin-lifecycle:configure',
+      'plugin-lifecycle:update',
+      'plugin-lifecycle:wait',
+      'plugin-lifecycle:wait',
+    ]);
+    for (const step of template.spec.steps) {
+      const input = render(step.input, values);
+      const result = new Validator().validate(
+        input,
+        actions[step.action].schema!.input!,
+      );
+      expect([step.id, result.errors.map(e => e.stack)]).toEqual([step.id, []]);
+    }
+  });
+
+  it('asks for what the steps use, with defaults that update the sample plugin', () => {
+    const pages = template.spec.parameters as any[];
+    const properties = Object.assign({}, ...pages.map(page => page.properties));
+    expect(Object.keys(properties).sort()).toEqual(Object.keys(values).sort());
+    expect(properties.pluginId.default).toBe('sample-http-service');
+    expect(properties.version.default).toBe('1.1.0');
+    expect(properties.strategy.default).toBe('rolling');
   });
 });

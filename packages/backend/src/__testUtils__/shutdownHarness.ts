@@ -90,6 +90,12 @@ export async function startDemoBackend(options: {
    * configuration and ports (a backend restart).
    */
   restartOf?: Pick<DemoBackend, 'work' | 'port' | 'dataPlanePort'>;
+  /**
+   * Loads src/instrumentation.js (the OpenTelemetry SDK with the
+   * Prometheus exporter) as the start script does, its exporter on this
+   * port.
+   */
+  metricsPort?: number;
 }): Promise<DemoBackend> {
   const port = options.restartOf?.port ?? (await freePort());
   const dataPlanePort = options.restartOf?.dataPlanePort ?? (await freePort());
@@ -142,6 +148,12 @@ export async function startDemoBackend(options: {
   const child = spawn(
     process.execPath,
     [
+      ...(options.metricsPort
+        ? [
+            '--require',
+            path.join(ROOT, 'packages/backend/src/instrumentation.js'),
+          ]
+        : []),
       '--require',
       require.resolve('@backstage/cli/config/nodeTransform.cjs'),
       path.join(ROOT, 'packages/backend/src/index.ts'),
@@ -152,7 +164,14 @@ export async function startDemoBackend(options: {
     ],
     {
       cwd: path.join(ROOT, 'packages/backend'),
-      env: { ...process.env, NODE_ENV: options.nodeEnv, LOG_LEVEL: 'info' },
+      env: {
+        ...process.env,
+        NODE_ENV: options.nodeEnv,
+        LOG_LEVEL: 'info',
+        ...(options.metricsPort
+          ? { PLUGIN_LIFECYCLE_METRICS_PORT: String(options.metricsPort) }
+          : {}),
+      },
       stdio: ['ignore', log, log],
     },
   );

@@ -195,6 +195,25 @@ export class InstanceStore {
     });
   }
 
+  /**
+   * Tells discovery to re-read a plugin's active instances (a change log
+   * entry each), for a change outside their rows that decides whether they
+   * serve: the plugin entering or leaving maintenance.
+   */
+  async announceInstances(pluginId: string): Promise<number> {
+    const timestamp = now();
+    return this.#db.transaction(async tx => {
+      const rows = await tx<InstanceRow>('plugin_instances')
+        .where({ plugin_id: pluginId })
+        .whereIn('status', ACTIVE_INSTANCE_STATUSES)
+        .select('id');
+      for (const { id } of rows) {
+        await recordServiceChange(tx, id, 'instance', timestamp);
+      }
+      return rows.length;
+    });
+  }
+
   /** Records the configuration revision an instance reloaded with. */
   async setConfigRevision(instanceId: string, revision: number) {
     await this.#db('plugin_instances')

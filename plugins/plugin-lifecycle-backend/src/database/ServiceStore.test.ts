@@ -330,6 +330,53 @@ describe.each(databases.eachSupportedId())('ServiceStore on %s', databaseId => {
     expect(await store.maxRevision()).toBe(revisions[4]);
   });
 
+  it('leaves out the instances of a plugin in maintenance, and re-reads them when it enters or leaves it', async () => {
+    const { knex, store } = await createStore();
+    const plugins = PluginStore.create({ db: knex });
+    const instances = InstanceStore.create({ db: knex });
+    await plugins.create({
+      id: 'sample',
+      tenant: 'team-a',
+      runtime: 'process',
+    });
+    for (const [id, status] of [
+      ['i-1', 'running'],
+      ['i-2', 'stopped'],
+    ] as const) {
+      await instances.insert({
+        id,
+        pluginId: 'sample',
+        version: '1.0.0',
+        track: 'stable',
+        runtime: 'process',
+        host: '127.0.0.1',
+        port: 7001,
+        protocol: 'http',
+        owner: 'replica-1',
+        status,
+      });
+    }
+    expect((await store.listRunningInstances()).instances).toHaveLength(1);
+    expect(await store.getRunningInstances(['i-1'])).toHaveLength(1);
+
+    await knex('plugins')
+      .where({ id: 'sample' })
+      .update({ state: 'maintenance' });
+    expect(await store.listRunningInstances()).toEqual({
+      plugins: [{ pluginId: 'sample', tenant: 'team-a' }],
+      instances: [],
+    });
+    expect(await store.getRunningInstances(['i-1'])).toEqual([]);
+
+    // The transition's log entries: one per active instance.
+    const before = await store.maxRevision();
+    expect(await instances.announceInstances('sample')).toBe(1);
+    const logged = await knex('service_changes')
+      .where('revision', '>', before)
+      .select('service_id', 'kind');
+    expect(logged).toEqual([{ service_id: 'i-1', kind: 'instance' }]);
+  });
+
   it('keeps live settings of plugin instances and reads running instances with their tenant', async () => {
     const { knex, store } = await createStore();
     const plugins = PluginStore.create({ db: knex });

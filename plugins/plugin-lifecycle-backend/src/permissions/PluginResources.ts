@@ -33,8 +33,11 @@ export function ownersOf(entity: Entity): string[] {
   }
 }
 
-/** `kind:namespace/name` in lower case, as the catalog keys entities. */
-function normalize(entityRef?: string): string | undefined {
+/**
+ * `kind:namespace/name` in lower case, as the catalog keys entities (kind
+ * Component and namespace default when left out); undefined when unparsable.
+ */
+export function normalizeEntityRef(entityRef?: string): string | undefined {
   if (!entityRef) return undefined;
   try {
     return stringifyEntityRef(
@@ -98,7 +101,7 @@ export class PluginResources {
   async of(
     plugins: PluginIdentity[],
   ): Promise<PluginLifecyclePluginResource[]> {
-    const refs = plugins.map(p => normalize(p.entityRef));
+    const refs = plugins.map(p => normalizeEntityRef(p.entityRef));
     const owners = await this.#owners([
       ...new Set(refs.filter((r): r is string => !!r)),
     ]);

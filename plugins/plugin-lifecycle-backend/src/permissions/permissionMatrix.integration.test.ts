@@ -182,6 +182,11 @@ function routes(ids: { operationId: string }): Route[] {
     { method: 'get', path: '/plugins/{pluginId}', needs: [read] },
     { method: 'get', path: '/plugins/{pluginId}/history', needs: [read] },
     {
+      method: 'get',
+      path: '/plugins/{pluginId}/catalog-sync',
+      needs: [read],
+    },
+    {
       method: 'post',
       path: '/plugins/{pluginId}/install',
       body: { version: 'not a version' },
@@ -212,6 +217,20 @@ function routes(ids: { operationId: string }): Route[] {
       path: '/plugins/{pluginId}/uninstall',
       body: { unknown: true },
       needs: [deploy],
+    },
+    // Maintenance runs the instances (operate); configure changes what
+    // they run with, as a configuration write does (configure).
+    ...['maintenance-on', 'maintenance-off'].map(a => ({
+      method: 'post',
+      path: `/plugins/{pluginId}/${a}`,
+      body: { unknown: true },
+      needs: [operate],
+    })),
+    {
+      method: 'post',
+      path: '/plugins/{pluginId}/configure',
+      body: { unknown: true },
+      needs: [configure],
     },
     { method: 'get', path: '/plugins/{pluginId}/operations', needs: [read] },
     {

@@ -23,6 +23,7 @@ import { bindProxyEndpoint } from './endpoints/proxyEndpoint';
 import { HeldRequests } from './HeldRequests';
 import { RouteAuthorizer } from './RouteAuthorizer';
 import { createRouteAccess } from './routeAccess';
+import { continueCallerTrace } from './callerTrace';
 
 export interface RouterOptions {
   system: PluginLifecycleOrchestrationSystem;
@@ -55,6 +56,7 @@ export async function createRouter(
 ): Promise<express.Router> {
   const { system } = options;
   const router = Router();
+  router.use(continueCallerTrace);
   const context: EndpointContext = {
     ...createRouteAccess(options),
     system,

@@ -152,6 +152,32 @@ describe.each(databases.eachSupportedId())('the facade on %s', databaseId => {
     const metrics = await system.getSystemMetrics();
     expect(metrics.plugins.byState.running).toBe(1);
     expect(metrics.instances.running).toBe(1);
+    // The design's shape: probes defined, none run yet, no traffic.
+    expect(metrics.healthMonitoring).toEqual({
+      healthyPlugins: 0,
+      degradedPlugins: 0,
+      unhealthyPlugins: 0,
+      uncheckedPlugins: 1,
+      instancesByHealth: {
+        healthy: 0,
+        degraded: 0,
+        unhealthy: 0,
+        unknown: 1,
+        notChecked: 0,
+      },
+    });
+    expect(metrics.deployment).toMatchObject({
+      activeDeployments: 0,
+      completedDeployments: 0,
+    });
+    expect(metrics.deployment.successRate).toBeUndefined();
+    expect(metrics.serviceDiscovery).toEqual({
+      averageResponseTime: 0,
+      totalRequests: 0,
+      errorRate: 0,
+      activeConnections: 0,
+      servicesWithTraffic: 0,
+    });
 
     // As in "Dynamic Configuration Management": the call sets its keys and
     // keeps the one the install marked required.

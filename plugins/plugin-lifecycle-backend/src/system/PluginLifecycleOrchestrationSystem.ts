@@ -1,6 +1,7 @@
 import {
   AvailableVersions,
   BatchAccepted,
+  PluginCatalogSync,
   Deployment,
   DeploymentAction,
   DeploymentActionRequest,
@@ -23,6 +24,7 @@ import { SystemEventListeners } from '../events/eventMap';
 import { ALL_TENANTS, TenantScope } from '../domain/tenancy';
 import { Tenancy } from '../engines/tenancy/Tenancy';
 import { BatchCommands } from './commands/batchCommands';
+import { CatalogSyncQueries } from './commands/catalogSyncQueries';
 import { ConfigBackupCommands } from './commands/configBackupCommands';
 import {
   DeploymentCommands,
@@ -63,6 +65,8 @@ export interface OrchestrationSystemParts {
   operations: OperationQueries;
   configBackup: ConfigBackupCommands;
   deploymentCommands: DeploymentCommands;
+  /** What catalog sync recorded; absent: every plugin answers as not synced. */
+  catalogSync?: CatalogSyncQueries;
   /** Served by `getPluginHealthMonitor()`. */
   health?: HealthMonitor;
   healthQueries?: HealthQueries;
@@ -241,6 +245,30 @@ export class PluginLifecycleOrchestrationSystem {
     return this.#p.lifecycle.uninstallPlugin(pluginId, options);
   }
 
+  /** See {@link LifecycleCommands.enterMaintenance}. */
+  enterMaintenance(
+    pluginId: string,
+    options: ActionOptions = {},
+  ): Promise<OperationAccepted> {
+    return this.#p.lifecycle.enterMaintenance(pluginId, options);
+  }
+
+  /** See {@link LifecycleCommands.exitMaintenance}. */
+  exitMaintenance(
+    pluginId: string,
+    options: ActionOptions = {},
+  ): Promise<OperationAccepted> {
+    return this.#p.lifecycle.exitMaintenance(pluginId, options);
+  }
+
+  /** See {@link LifecycleCommands.configurePlugin}. */
+  configurePlugin(
+    pluginId: string,
+    options: ActionOptions = {},
+  ): Promise<OperationAccepted> {
+    return this.#p.lifecycle.configurePlugin(pluginId, options);
+  }
+
   /** See {@link BatchCommands.submitBatch}. */
   submitBatch(
     body: unknown,
@@ -282,6 +310,22 @@ export class PluginLifecycleOrchestrationSystem {
     scope: TenantScope = ALL_TENANTS,
   ): Promise<AvailableVersions> {
     return this.#p.plugins.listAvailableVersions(pluginId, scope);
+  }
+
+  /**
+   * Catalog sync of a plugin: whether it follows the version its linked
+   * entity declares, and what the last pass did and why (404 outside the
+   * scope).
+   */
+  async getPluginCatalogSync(
+    pluginId: string,
+    scope: TenantScope = ALL_TENANTS,
+  ): Promise<PluginCatalogSync> {
+    if (this.#p.catalogSync) {
+      return this.#p.catalogSync.get(pluginId, scope);
+    }
+    const plugin = await this.#p.plugins.getPlugin(pluginId, scope);
+    return { pluginId: plugin.id, enabled: false };
   }
 
   /** See {@link PluginQueries.getHistory}. */

@@ -2,7 +2,10 @@ import { LoggerService } from '@backstage/backend-plugin-api';
 import { Knex } from 'knex';
 import { PluginLifecycleConfig } from '../config';
 import { ServiceDiscovery } from '../engines/discovery/ServiceDiscovery';
-import { HealthMonitor } from '../engines/health/HealthMonitor';
+import {
+  HealthMonitor,
+  HealthMonitorOptions,
+} from '../engines/health/HealthMonitor';
 import { ExecProbePolicy } from '../engines/health/execProbePolicy';
 import { ProberRegistry } from '../engines/health/probers/ProberRegistry';
 import { LifecycleCommands } from '../system/commands/lifecycleCommands';
@@ -22,6 +25,8 @@ export interface CreateHealthMonitorOptions {
   lifecycle: Pick<LifecycleCommands, 'restartPlugin' | 'markPluginError'>;
   /** Rotation changes go to discovery. */
   discovery: ServiceDiscovery;
+  /** Every probe run (the metrics exporter's hook). */
+  onProbe?: HealthMonitorOptions['onProbe'];
 }
 
 /** The health monitor from app-config (pluginLifecycle.health), remediating through the lifecycle commands and discovery. */
@@ -37,6 +42,7 @@ export function createHealthMonitor(
     logger: logger.child({ engine: 'health' }),
     events: options.events,
     replicaId: options.replicaId,
+    onProbe: options.onProbe,
     heartbeatIntervalMs: h.heartbeatInterval,
     replicaTimeoutMs: h.replicaTimeout,
     maxConcurrentProbes: h.maxConcurrentProbes,

@@ -2,9 +2,11 @@ import { AuditorService, LoggerService } from '@backstage/backend-plugin-api';
 import { Knex } from 'knex';
 import {
   PluginLifecycleConfig,
+  catalogSyncPluginsOf,
   configuredArtifact,
   execProbePolicyOf,
 } from '../config';
+import { CatalogSyncStore } from '../database/CatalogSyncStore';
 import { DeploymentStore } from '../database/DeploymentStore';
 import { InstanceStore } from '../database/InstanceStore';
 import { OperationStore } from '../database/OperationStore';
@@ -27,6 +29,7 @@ import { SystemEvents } from '../events/SystemEvents';
 import { Tenancy } from '../engines/tenancy/Tenancy';
 import { AutomaticCommands } from '../system/commands/automaticCommands';
 import { BatchCommands } from '../system/commands/batchCommands';
+import { CatalogSyncQueries } from '../system/commands/catalogSyncQueries';
 import { PluginBreaker } from '../system/commands/breaker';
 import { InstallCommands } from '../system/commands/installCommands';
 import { InstallRequests } from '../system/commands/installRequests';
@@ -282,6 +285,7 @@ export async function createOrchestrationSystem(
     crashRestarter,
     logger,
   });
+  const health = options.healthMonitor?.(lifecycle);
   const pluginQueries = PluginQueries.create({
     plugins,
     instances,
@@ -291,8 +295,9 @@ export async function createOrchestrationSystem(
     lookup,
     deployments,
     availableVersions: availableVersionsQuery({ config, plugins }),
+    instanceHealth: id => health?.getInstanceHealth(id)?.verdict,
+    proxyVersions: () => options.discovery?.proxyVersions() ?? [],
   });
-  const health = options.healthMonitor?.(lifecycle);
   const rollout = config.deployments;
   const controller = DeploymentController.create({
     logger: logger.child({ engine: 'deployments' }),
@@ -340,6 +345,11 @@ export async function createOrchestrationSystem(
   const system = PluginLifecycleOrchestrationSystem.create({
     events,
     tenancy,
+    catalogSync: CatalogSyncQueries.create({
+      lookup,
+      store: CatalogSyncStore.create({ db }),
+      plugins: catalogSyncPluginsOf(config),
+    }),
     configuration,
     install,
     lifecycle,

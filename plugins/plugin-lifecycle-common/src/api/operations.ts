@@ -113,11 +113,14 @@ export const restartParamsSchema = actionParamsSchema.extend({
 export type RestartParams = z.infer<typeof restartParamsSchema>;
 
 /**
- * Parameters of a `configure`: the configuration change that queued it.
+ * Parameters of a `configure`: the configuration change that queued it, or
+ * none when a user asked for the effective configuration to be re-applied.
  *
  * @public
  */
 export const configureParamsSchema = z.looseObject({
+  /** Why (a configure asked for through `POST /plugins/{id}/configure`). */
+  reason,
   layer: z.string().min(1).optional(),
   /** The layer's new version. */
   version: z.number().int().optional(),
@@ -129,12 +132,27 @@ export const configureParamsSchema = z.looseObject({
 export type ConfigureParams = z.infer<typeof configureParamsSchema>;
 
 /**
- * Parameters of `maintenance-on` and `maintenance-off`: actions of the
- * lifecycle table that no backend handler runs as an operation today.
+ * Parameters of `maintenance-on` and `maintenance-off`: why.
  *
  * @public
  */
 export const maintenanceParamsSchema = actionParamsSchema;
+
+/**
+ * What `maintenance-on` and `maintenance-off` record: the state the plugin
+ * left and the one it is in, and how many instances kept running through
+ * the change (maintenance stops none).
+ *
+ * @public
+ */
+export const maintenanceResultSchema = z.object({
+  fromState: lifecycleStateSchema,
+  state: lifecycleStateSchema,
+  instances: z.number().int(),
+});
+
+/** @public */
+export type MaintenanceResult = z.infer<typeof maintenanceResultSchema>;
 
 /**
  * The result of an attempt that found its work done by an earlier attempt
@@ -310,9 +328,6 @@ export const configureResultSchema = z.union([
 /** @public */
 export type ConfigureResult = z.infer<typeof configureResultSchema>;
 
-/** What no handler runs records (maintenance actions). */
-const noResultSchema = z.record(z.string(), z.unknown());
-
 /**
  * The schemas of every operation type: its parameters and its result.
  *
@@ -326,10 +341,13 @@ export const operationSchemas = {
   restart: { params: restartParamsSchema, result: restartResultSchema },
   uninstall: { params: actionParamsSchema, result: uninstallResultSchema },
   configure: { params: configureParamsSchema, result: configureResultSchema },
-  'maintenance-on': { params: maintenanceParamsSchema, result: noResultSchema },
+  'maintenance-on': {
+    params: maintenanceParamsSchema,
+    result: maintenanceResultSchema,
+  },
   'maintenance-off': {
     params: maintenanceParamsSchema,
-    result: noResultSchema,
+    result: maintenanceResultSchema,
   },
 } as const satisfies Record<
   OperationType,

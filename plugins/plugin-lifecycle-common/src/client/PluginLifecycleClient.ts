@@ -1,6 +1,7 @@
 import { ResponseError } from '@backstage/errors';
 import { LifecycleState } from '../lifecycle/states';
 import {
+  ActionRequest,
   BatchRequest,
   InstallRequest,
   MAX_PAGE_SIZE,
@@ -31,6 +32,8 @@ import {
 } from '../api/types';
 import { PluginHealth, PluginHealthQuery } from '../api/health';
 import { AvailableVersions } from '../api/versions';
+import { SystemMetrics } from '../api/systemMetrics';
+import { PluginCatalogSync } from '../api/catalogSync';
 import {
   PluginVersionMetrics,
   PluginVersionMetricsQuery,
@@ -66,8 +69,22 @@ import { pluginLifecycleRoutes as routes } from '../routes';
  */
 export const PLUGIN_ID_ANNOTATION = 'plugin-lifecycle.backstage.io/plugin-id';
 
-/** @public */
-export type LifecycleCommand = 'start' | 'stop' | 'restart' | 'uninstall';
+/**
+ * A command on a plugin, queued as an operation of its name: `start`,
+ * `stop`, `restart`, `uninstall`, `maintenance-on`, `maintenance-off`
+ * (out of rotation with automation suspended, and back) and `configure`
+ * (re-apply the effective configuration).
+ *
+ * @public
+ */
+export type LifecycleCommand =
+  | 'start'
+  | 'stop'
+  | 'restart'
+  | 'uninstall'
+  | 'maintenance-on'
+  | 'maintenance-off'
+  | 'configure';
 
 /** The routes of {@link LifecycleCommand}s. */
 const commandRoutes = {
@@ -75,7 +92,10 @@ const commandRoutes = {
   stop: routes.stopPlugin,
   restart: routes.restartPlugin,
   uninstall: routes.uninstallPlugin,
-};
+  'maintenance-on': routes.enterMaintenance,
+  'maintenance-off': routes.exitMaintenance,
+  configure: routes.configurePlugin,
+} satisfies Record<LifecycleCommand, unknown>;
 
 /**
  * The typed HTTP client of the plugin-lifecycle backend, usable in the browser
@@ -139,6 +159,11 @@ export class PluginLifecycleClient {
     );
   }
 
+  /** Catalog sync of a plugin: whether it follows its entity, and what the last pass did and why. */
+  async getPluginCatalogSync(pluginId: string): Promise<PluginCatalogSync> {
+    return this.#call(routes.getPluginCatalogSync, { params: { pluginId } });
+  }
+
   /** One page of a plugin's state history, oldest first. */
   async getHistoryPage(
     pluginId: string,
@@ -186,6 +211,15 @@ export class PluginLifecycleClient {
     });
   }
 
+  /**
+   * The system's counts in the caller's tenants: plugins by state and
+   * health, deployments (active, success rate), operations, and the
+   * answering replica's proxied traffic (`serviceDiscovery`).
+   */
+  async getSystemMetrics(): Promise<SystemMetrics> {
+    return this.#call(routes.getSystemMetrics, {});
+  }
+
   async installPlugin(
     pluginId: string,
     request: InstallRequest,
@@ -226,15 +260,50 @@ export class PluginLifecycleClient {
     });
   }
 
+  /**
+   * Queues a {@link LifecycleCommand} (`POST /plugins/{pluginId}/{command}`);
+   * {@link PluginLifecycleClient.getOperation} follows it.
+   */
   async runCommand(
     pluginId: string,
     command: LifecycleCommand,
-    options?: { reason?: string },
+    options?: ActionRequest,
   ): Promise<OperationAccepted> {
     return this.#call(commandRoutes[command], {
       params: { pluginId },
       body: options ?? {},
     });
+  }
+
+  /**
+   * Puts a plugin in maintenance: its instances keep running out of
+   * rotation and no automation acts on it until
+   * {@link PluginLifecycleClient.exitMaintenance}.
+   */
+  async enterMaintenance(
+    pluginId: string,
+    options?: { reason?: string },
+  ): Promise<OperationAccepted> {
+    return this.runCommand(pluginId, 'maintenance-on', options);
+  }
+
+  /** Ends maintenance: back to running (in rotation) or installed. */
+  async exitMaintenance(
+    pluginId: string,
+    options?: { reason?: string },
+  ): Promise<OperationAccepted> {
+    return this.runCommand(pluginId, 'maintenance-off', options);
+  }
+
+  /**
+   * Queues a `configure`: the effective configuration re-applied to the
+   * running instances, which restart (or reload) only when a value changed.
+   */
+  async configurePlugin(
+    pluginId: string,
+    options?: { reason?: string },
+  ): Promise<OperationAccepted> {
+    return this.runCommand(pluginId, 'configure', options);
   }
 
   /**
@@ -474,17 +543,6 @@ export class PluginLifecycleClient {
       },
       signal: options.signal,
     });
-  }
-
-  /**
-   * The system's metrics (`GET /metrics/system`): plugins, instances,
-   * operations, and the original design's `healthMonitoring`, `deployment`
-   * and `serviceDiscovery` sections where the backend has them.
-   */
-  async getSystemMetrics(): Promise<Record<string, any>> {
-    return this.#call(routes.getSystemMetrics, {}) as Promise<
-      Record<string, any>
-    >;
   }
 
   /** Registers (or replaces) an instance of a service. */

@@ -53,3 +53,14 @@ export function isLifecycleState(value: unknown): value is LifecycleState {
     (LIFECYCLE_STATES as readonly string[]).includes(value)
   );
 }
+
+/**
+ * A state as it reads after "it is": `running`, `installed`, but `in
+ * maintenance` and `in error` (for messages such as "Cannot stop plugin
+ * 'x': it is in maintenance").
+ *
+ * @public
+ */
+export function describeLifecycleState(state: LifecycleState): string {
+  return state === 'maintenance' || state === 'error' ? `in ${state}` : state;
+}

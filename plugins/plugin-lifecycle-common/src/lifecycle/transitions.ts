@@ -163,6 +163,8 @@ export const LIFECYCLE_ACTIONS: Readonly<
   'maintenance-off': {
     action: 'maintenance-off',
     from: [S.MAINTENANCE],
+    // Running instead when its instances still run (they kept running
+    // through maintenance): the backend's maintenance-off decides.
     to: S.INSTALLED,
     onFailure: S.MAINTENANCE,
   },

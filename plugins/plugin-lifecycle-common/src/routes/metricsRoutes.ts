@@ -4,6 +4,7 @@ import {
   versionMetricsQuerySchema,
 } from '../api/versionMetrics';
 import { pluginIdSchema } from '../api/schemas';
+import { SystemMetrics } from '../api/systemMetrics';
 import { pluginLifecycleReadPermission } from '../permissions';
 import { defineRoute, described } from './route';
 
@@ -22,7 +23,7 @@ export const metricsRoutes = {
     params: z.object({}),
     query: undefined,
     body: undefined,
-    response: described<unknown>('SystemMetrics'),
+    response: described<SystemMetrics>('SystemMetrics'),
     responseDescription: 'SystemMetrics',
     responses: {},
   }),

@@ -17,6 +17,7 @@ import {
   StateTransition,
 } from '../api/types';
 import { availableVersionsSchema } from '../api/versions';
+import { PluginCatalogSync } from '../api/catalogSync';
 import {
   pluginLifecycleDeployPermission,
   pluginLifecyclePermissionForAction,
@@ -41,9 +42,19 @@ const accepted = {
   responses: queued,
 };
 
-/** A command on a plugin's instances (start, stop, restart, uninstall). */
+/**
+ * A command on a plugin (start, stop, restart, uninstall, maintenance-on,
+ * maintenance-off, configure), queued as an operation of its name.
+ */
 const command = (
-  name: 'start' | 'stop' | 'restart' | 'uninstall',
+  name:
+    | 'start'
+    | 'stop'
+    | 'restart'
+    | 'uninstall'
+    | 'maintenance-on'
+    | 'maintenance-off'
+    | 'configure',
   summary: string,
 ) =>
   defineRoute({
@@ -115,6 +126,19 @@ export const pluginRoutes = {
     responseDescription: 'AvailableVersions',
     responses: { '403': 'error', '404': 'error' },
   }),
+  getPluginCatalogSync: defineRoute({
+    method: 'get',
+    path: '/plugins/{pluginId}/catalog-sync',
+    summary:
+      'Catalog sync of the plugin: whether it follows the version its linked entity declares, and what the last pass did and why',
+    permission: pluginLifecycleReadPermission,
+    params: pluginParams,
+    query: undefined,
+    body: undefined,
+    response: described<PluginCatalogSync>('PluginCatalogSync'),
+    responseDescription: 'PluginCatalogSync',
+    responses: { '404': 'error' },
+  }),
   installPlugin: defineRoute({
     method: 'post',
     path: '/plugins/{pluginId}/install',
@@ -158,6 +182,18 @@ export const pluginRoutes = {
   stopPlugin: command('stop', 'Stop every instance'),
   restartPlugin: command('restart', 'Stop, then start'),
   uninstallPlugin: command('uninstall', 'Remove every installed version'),
+  enterMaintenance: command(
+    'maintenance-on',
+    'Put the plugin in maintenance: its instances keep running but get no traffic (the proxy and discovery answer 503), and no automation acts on it (no crash restart, health restart or error, auto-recovery or configuration apply). From installed, running or error; 409 otherwise',
+  ),
+  exitMaintenance: command(
+    'maintenance-off',
+    'End maintenance: running (back in rotation) when instances still run, installed otherwise. 409 when the plugin is not in maintenance',
+  ),
+  configurePlugin: command(
+    'configure',
+    "Re-apply the plugin's effective configuration to its running instances by its reload strategy; instances restart or reload only when a value they get changed (a configuration written during maintenance, for instance). From installed (nothing runs: recorded only) or running; 409 otherwise",
+  ),
   listPluginOperations: defineRoute({
     method: 'get',
     path: '/plugins/{pluginId}/operations',

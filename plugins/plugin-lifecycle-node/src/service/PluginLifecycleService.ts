@@ -30,6 +30,7 @@ import {
   ResolvedService,
   ServiceLoadBalancingStrategy,
   ServiceRegistration,
+  SystemMetrics,
   UpdateRequest,
 } from '@internal/plugin-lifecycle-common';
 import {
@@ -274,7 +275,7 @@ export interface PluginLifecycleService {
   /** `GET /metrics/system`, within the caller's tenants. */
   getSystemMetrics(
     options?: PluginLifecycleRequestOptions,
-  ): Promise<Record<string, any>>;
+  ): Promise<SystemMetrics>;
   getPluginHealthMonitor(): PluginHealthMonitorClient;
   getPluginConfigurationManager(): PluginConfigurationManagerClient;
   getPluginServiceDiscovery(): PluginServiceDiscoveryClient;

@@ -89,4 +89,23 @@ describe('plugin-lifecycle:install', () => {
       'Installing sample@1.0.0 did not finish in time (operation op-1)',
     );
   });
+
+  it('reports in a dry run what it would do, and queues nothing', async () => {
+    const service = fakeService(['succeeded']);
+    service.getPlugin.mockRejectedValue(
+      Object.assign(new Error('not found'), { response: { status: 404 } }),
+    );
+    const action = createInstallAction({ pluginLifecycle: service });
+    const ctx = {
+      ...context({ pluginId: 'sample', version: '1.0.0', start: true }),
+      isDryRun: true,
+    };
+    await action.handler(ctx);
+    expect(service.installPlugin).not.toHaveBeenCalled();
+    expect(ctx.logger.info).toHaveBeenCalledWith(
+      'Dry run: would install sample@1.0.0 and start it (never installed)',
+    );
+    expect(ctx.output).toHaveBeenCalledWith('operationId', 'dry-run');
+    expect(ctx.output).toHaveBeenCalledWith('state', 'running');
+  });
 });

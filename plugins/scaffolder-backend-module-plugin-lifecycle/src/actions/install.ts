@@ -1,5 +1,22 @@
 import { createTemplateAction } from '@backstage/plugin-scaffolder-node';
+import { canPerformAction } from '@internal/plugin-lifecycle-common';
 import { PluginLifecycleService } from '@internal/plugin-lifecycle-node';
+import { DRY_RUN_ID } from './client';
+
+const examples = [
+  {
+    description: 'Install 1.0.0 of a plugin and start two instances',
+    example: `steps:
+  - id: install
+    action: plugin-lifecycle:install
+    name: Install the plugin
+    input:
+      pluginId: sample-http-service
+      version: 1.0.0
+      start: true
+      replicas: 2`,
+  },
+];
 
 /**
  * `plugin-lifecycle:install`: installs a version of a managed plugin (and
@@ -17,6 +34,8 @@ export function createInstallAction(options: {
     id: 'plugin-lifecycle:install',
     description:
       'Installs a version of a managed plugin, optionally starting it',
+    examples,
+    supportsDryRun: true,
     schema: {
       input: {
         pluginId: z => z.string().describe('The plugin id (a lowercase slug)'),
@@ -42,6 +61,30 @@ export function createInstallAction(options: {
     async handler(ctx) {
       const credentials = await ctx.getInitiatorCredentials();
       const { pluginId, version, start, replicas } = ctx.input;
+      if (ctx.isDryRun) {
+        // A plugin never installed is not found: it would be created.
+        const plugin = await pluginLifecycle
+          .getPlugin(pluginId, { credentials })
+          .catch(e => {
+            if (e?.response?.status === 404 || e?.statusCode === 404) {
+              return undefined;
+            }
+            throw e;
+          });
+        const state = plugin?.state ?? 'inactive';
+        ctx.logger.info(
+          `Dry run: would install ${pluginId}@${version}${
+            start ? ' and start it' : ''
+          } (${plugin ? state : 'never installed'})${
+            canPerformAction(state, 'install')
+              ? ''
+              : `; refused now: install is not possible from ${state}`
+          }`,
+        );
+        ctx.output('operationId', DRY_RUN_ID);
+        ctx.output('state', start ? 'running' : 'installed');
+        return;
+      }
       const accepted = await pluginLifecycle.installPlugin(
         pluginId,
         { version, start, replicas },

@@ -71,6 +71,13 @@ export class ConfigWatches {
     });
   }
 
+  /** Open watches (long-polls included) on this replica. */
+  get watcherCount(): number {
+    let n = 0;
+    for (const set of this.#watchers.values()) n += set.size;
+    return n;
+  }
+
   /** Starts reading other replicas' changes after the latest stored one. */
   async start(): Promise<void> {
     await this.#feed.start(await this.#store.maxRevision());

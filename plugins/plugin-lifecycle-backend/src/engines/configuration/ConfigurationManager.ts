@@ -351,6 +351,11 @@ export class ConfigurationManager {
 
   // --- watches -------------------------------------------------------------
 
+  /** Open configuration watches and long-polls on this replica (a metric). */
+  watcherCount(): number {
+    return this.#watches.watcherCount;
+  }
+
   /**
    * Calls `callback` with the new effective configuration whenever it
    * changes (on this or another replica); with a `key`, only when that key's

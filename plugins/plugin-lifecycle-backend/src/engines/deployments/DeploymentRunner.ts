@@ -10,6 +10,7 @@ import type {
 } from '../../database/DeploymentStore';
 import { errorMessage } from '../lifecycle/ActionSteps';
 import { emitDeploymentEvents } from './deploymentEvents';
+import { inDeploymentSpan, stepOutcome } from './deploymentTracing';
 import { DeploymentControllerOptions, StepOutcome } from './deploymentTypes';
 import { finishDeployment } from './finishDeployment';
 import { rollBackDeployment } from './rollbackDeployment';
@@ -119,7 +120,12 @@ export class DeploymentRunner {
     }
     let outcome: StepOutcome;
     try {
-      outcome = await this.#execute(d, step, nowMs, signal);
+      outcome = await inDeploymentSpan(
+        d,
+        step,
+        () => this.#execute(d, step, nowMs, signal),
+        stepOutcome,
+      );
     } catch (error) {
       if (signal.aborted) return undefined;
       const errors = Number(d.stepState.errors ?? 0) + 1;
@@ -297,7 +303,15 @@ export class DeploymentRunner {
     signal: AbortSignal,
   ): Promise<DeploymentPatch | undefined> {
     try {
-      const { phase, message } = await rollBackDeployment(this.#o, d, signal);
+      const { phase, message } = await inDeploymentSpan(
+        d,
+        undefined,
+        () => rollBackDeployment(this.#o, d, signal),
+        r => ({
+          outcome: r.phase,
+          failure: r.phase === 'failed' ? r.message : undefined,
+        }),
+      );
       return {
         phase,
         message,

@@ -101,6 +101,11 @@ export interface DeploymentContext {
   fromConfigRevision: number;
   /** The plugin's instance count when the deployment began. */
   replicas: number;
+  /**
+   * The trace context of the deployment's span (W3C `traceparent`, ...):
+   * its steps' spans are children of it, on whichever replica runs them.
+   */
+  trace?: Record<string, string>;
 }
 
 /** The track new instances of a strategy run in; old ones are `stable`. */

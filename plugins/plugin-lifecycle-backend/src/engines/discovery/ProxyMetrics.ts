@@ -8,6 +8,26 @@ export const LATENCY_BUCKETS_MS: readonly number[] = [
   1, 2, 5, 10, 25, 50, 100, 250, 500, 1_000, 2_500, 5_000, 10_000, 30_000,
 ];
 
+/** Which data plane proxied a request: the Node proxy or nginx. @public */
+export type DataPlaneKind = 'node' | 'nginx';
+
+/**
+ * One proxied request attempt, as {@link ProxyMetrics.observe} hands it to
+ * its listeners (a metrics exporter).
+ *
+ * @public
+ */
+export interface ProxyObservation {
+  serviceName: string;
+  tenant?: string;
+  version?: string;
+  dataPlane: DataPlaneKind;
+  /** Absent: no response (connection failure, timeout). */
+  status?: number;
+  /** Time to the response headers, ms; absent without a response. */
+  latencyMs?: number;
+}
+
 /** The instance a proxied request went to. */
 export interface MetricsTarget {
   serviceId: string;
@@ -133,6 +153,7 @@ export class ProxyMetrics {
     string,
     { target: MetricsTarget; counters: Counters }
   >();
+  readonly #observers = new Set<(observation: ProxyObservation) => void>();
 
   static create(options: { bucketsMs?: readonly number[] } = {}): ProxyMetrics {
     const bounds = options.bucketsMs ?? LATENCY_BUCKETS_MS;
@@ -200,22 +221,68 @@ export class ProxyMetrics {
     metrics.version.active++;
   }
 
+  /**
+   * Calls `listener` with every request attempt recorded from now on (by
+   * either data plane); returns the function that stops it.
+   */
+  observe(listener: (observation: ProxyObservation) => void): () => void {
+    this.#observers.add(listener);
+    return () => {
+      this.#observers.delete(listener);
+    };
+  }
+
   /** The instance answered with `status` after `latencyMs` (to the headers). */
-  responded(handle: TargetMetrics, status: number, latencyMs: number): void {
+  responded(
+    handle: TargetMetrics,
+    status: number,
+    latencyMs: number,
+    dataPlane: DataPlaneKind = 'node',
+  ): void {
     const metrics = handle as BoundMetrics;
     const slot = statusSlot(status);
     const bucket = this.#bucket(latencyMs);
     this.#count(metrics.instance, slot, bucket, latencyMs);
     this.#count(metrics.version, slot, bucket, latencyMs);
+    // Allocates only when someone listens.
+    if (this.#observers.size > 0) {
+      this.#notify(metrics.target, dataPlane, status, latencyMs);
+    }
   }
 
   /** The request got no response: the connection failed or timed out. */
-  failed(handle: TargetMetrics): void {
+  failed(handle: TargetMetrics, dataPlane: DataPlaneKind = 'node'): void {
     const metrics = handle as BoundMetrics;
     metrics.instance.requests++;
     metrics.instance.status[ERRORS]++;
     metrics.version.requests++;
     metrics.version.status[ERRORS]++;
+    if (this.#observers.size > 0) {
+      this.#notify(metrics.target, dataPlane);
+    }
+  }
+
+  #notify(
+    target: Readonly<MetricsTarget>,
+    dataPlane: DataPlaneKind,
+    status?: number,
+    latencyMs?: number,
+  ) {
+    const observation: ProxyObservation = {
+      serviceName: target.serviceName,
+      tenant: target.tenant,
+      version: target.version,
+      dataPlane,
+      status,
+      latencyMs,
+    };
+    for (const listener of this.#observers) {
+      try {
+        listener(observation);
+      } catch {
+        // A listener's failure is not the request's.
+      }
+    }
   }
 
   /** The request ended (response sent, failed or aborted). */

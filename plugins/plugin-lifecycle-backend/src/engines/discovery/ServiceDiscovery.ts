@@ -410,6 +410,11 @@ export class ServiceDiscovery {
     return this.#metrics?.instance(serviceId);
   }
 
+  /** Counters of every (tenant, service, version) through this replica's data planes. */
+  proxyVersions(): VersionRequestStats[] {
+    return this.#metrics?.snapshot().versions ?? [];
+  }
+
   /** A service's version subsets, their weights and instance counts. */
   getSubsets(
     serviceName: string,

@@ -13,6 +13,7 @@ import {
   ServiceProxyOptions,
 } from './proxy/proxyTypes';
 import { RequestForwarder } from './proxy/RequestForwarder';
+import { ProxyTrace } from './proxy/proxyTracing';
 import { UpstreamPools } from './proxy/UpstreamPools';
 
 export type {
@@ -49,6 +50,10 @@ interface InFlight {
  * `pluginId` it names. Cookie and Set-Cookie pass only for the services in
  * `passCookies`. With `targets`, an upstream outside `allowedTargets` is
  * refused (403) before anything is sent to it.
+ *
+ * Each request has a span (`plugin-lifecycle.proxy`, under the caller's
+ * `traceparent`) and each attempt a CLIENT span whose context the instance
+ * gets as `traceparent`/`tracestate` ({@link ProxyTrace}).
  *
  * The coordinator over its parts: {@link RequestForwarder} (attempts and
  * retries, each an {@link AttemptHandler}), {@link UpstreamPools}
@@ -142,6 +147,7 @@ export class ServiceProxy {
     const client: ClientState = { gone: false, attempt: undefined };
     const entry: InFlight = { res, client };
     this.#inFlight.add(entry);
+    const tracing = ProxyTrace.start(req, serviceName);
     try {
       await this.#forwarder.forward(
         req,
@@ -152,14 +158,17 @@ export class ServiceProxy {
         scope,
         options,
         client,
+        tracing,
       );
     } catch (error) {
+      tracing.fail(error);
       this.#logger.error(
         `proxying to service '${serviceName}' failed`,
         error as Error,
       );
       sendError(req, res, 500, 'Error', `Proxying to '${serviceName}' failed`);
     } finally {
+      tracing.end(res.statusCode, client.gone);
       this.#inFlight.delete(entry);
       if (this.#inFlight.size === 0) this.#onIdle?.();
     }

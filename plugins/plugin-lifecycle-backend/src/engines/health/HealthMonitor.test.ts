@@ -11,6 +11,7 @@ import { applyDatabaseMigrations } from '../../database/migrations';
 import { PluginStore } from '../../database/PluginStore';
 import { RendezvousAssigner } from '../../domain/health/assignment';
 import { RemediationAction } from '../../domain/health/remediation';
+import { HealthCheckFailure } from '../../events/eventMap';
 import { SystemEvents } from '../../events/SystemEvents';
 import {
   HealthMonitor,
@@ -559,6 +560,98 @@ describe('HealthMonitor against real HTTP servers', () => {
       verdict: 'unhealthy',
       ready: false,
     });
+  });
+
+  it('announces healthCheckFailed once per failing streak of a probe', async () => {
+    const { db } = await setup();
+    const server = servers[2];
+    server.status.set('/flaky', 503);
+    await addPlugin(
+      db,
+      'streaks',
+      [http('flaky', 'readiness', '/flaky')],
+      [server.port],
+    );
+    const { monitor, events } = createMonitor(db);
+    const failures: HealthCheckFailure[] = [];
+    events.on('healthMonitor:healthCheckFailed', f => failures.push(f));
+    await monitor.start();
+    await waitFor(() => failures.length === 1, 'a failed check');
+    expect(failures[0]).toMatchObject({
+      pluginId: 'streaks',
+      instanceId: 'streaks-1',
+      probeName: 'flaky',
+      probeType: 'readiness',
+      method: 'http',
+      consecutiveFailures: 2,
+      failureThreshold: 2,
+      message: expect.stringContaining('503'),
+      reportedBy: 'replica-a',
+    });
+    // Failing on: no further event.
+    const hits = server.hits.get('/flaky') ?? 0;
+    await waitFor(
+      () => (server.hits.get('/flaky') ?? 0) >= hits + 5,
+      'more failed runs',
+    );
+    expect(failures).toHaveLength(1);
+    // Passing, then failing again: a second streak, a second event.
+    server.status.set('/flaky', 200);
+    await waitFor(
+      async () =>
+        (
+          await monitor.getPluginHealth('streaks')
+        ).instances[0]?.probes[0]?.status === 'passing',
+      'the probe to pass',
+    );
+    server.status.set('/flaky', 500);
+    await waitFor(() => failures.length === 2, 'a second failed check');
+  });
+
+  it('gives probes the configured defaults and ignores breakers when told to', async () => {
+    const { db } = await setup();
+    const server = servers[3];
+    server.status.set('/down', 500);
+    await addPlugin(
+      db,
+      'defaults',
+      [
+        {
+          name: 'down',
+          type: 'readiness',
+          method: 'http',
+          http: { path: '/down' },
+          periodSeconds: 0.02,
+          circuitBreaker: {
+            enabled: true,
+            failureThreshold: 1,
+            recoveryTimeout: 600_000,
+          },
+        },
+      ],
+      [server.port],
+    );
+    const { monitor, events } = createMonitor(db, {
+      probeDefaults: { failureThreshold: 4 },
+      circuitBreakers: false,
+    });
+    const failures: HealthCheckFailure[] = [];
+    events.on('healthMonitor:healthCheckFailed', f => failures.push(f));
+    await monitor.start();
+    await waitFor(() => failures.length === 1, 'a failed check');
+    expect(failures[0]).toMatchObject({
+      consecutiveFailures: 4,
+      failureThreshold: 4,
+    });
+    // The breaker (one failure opens it) is not honoured: runs go on.
+    const hits = server.hits.get('/down') ?? 0;
+    await waitFor(
+      () => (server.hits.get('/down') ?? 0) >= hits + 5,
+      'more runs',
+    );
+    const [probe] = (await monitor.getPluginHealth('defaults')).instances[0]
+      .probes;
+    expect(probe.circuit).toBeUndefined();
   });
 
   it('probes targets added in process and forgets removed ones', async () => {

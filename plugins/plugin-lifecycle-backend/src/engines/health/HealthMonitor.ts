@@ -35,6 +35,7 @@ export {
   type HealthRetention,
   type HealthTarget,
   type HealthVerdictChange,
+  type ProbeRun,
   type InstanceHealth,
   type PluginHealth,
   type ProbeHealth,
@@ -126,6 +127,7 @@ export class HealthMonitor {
     this.#remediator = new Remediator(shared);
     this.#evaluator = new TargetEvaluator({
       ...shared,
+      onProbe: options.onProbe,
       probers: this.#probers,
       writer: this.#writer,
       remediator: this.#remediator,

@@ -31,7 +31,7 @@ import { ProberRegistry } from './probers/ProberRegistry';
 import { ProbeOutcome } from './probers/types';
 import { ProbeScheduler } from './ProbeScheduler';
 import { Remediator } from './Remediator';
-import { HealthVerdictChange, MonitorSettings } from './types';
+import { HealthVerdictChange, MonitorSettings, ProbeRun } from './types';
 
 /**
  * Probes the targets this replica was given, each probe on its period, and
@@ -58,6 +58,7 @@ export class TargetEvaluator {
   readonly #lanes = Array.from({ length: 32 }, () => new AbortController());
   #lane = 0;
   readonly #passive = new Map<string, PassiveHealth>();
+  readonly #onProbe?: (run: ProbeRun) => void;
   #stopped = false;
 
   constructor(options: {
@@ -71,7 +72,9 @@ export class TargetEvaluator {
     writer: HealthWriter;
     remediator: Remediator;
     counters: MonitorCounters;
+    onProbe?: (run: ProbeRun) => void;
   }) {
+    this.#onProbe = options.onProbe;
     this.#settings = options.settings;
     this.#logger = options.logger;
     this.#events = options.events;
@@ -280,6 +283,21 @@ export class TargetEvaluator {
     const { trendOptions, retention } = this.#settings;
     this.#counters.probesRun++;
     if (!outcome.ok) this.#counters.probesFailed++;
+    if (this.#onProbe) {
+      try {
+        this.#onProbe({
+          pluginId: slot.target.pluginId,
+          targetId: slot.target.id,
+          probeName: slot.probe.name,
+          probeType: slot.probe.type,
+          method: slot.probe.method,
+          ok: outcome.ok,
+          latencyMs: outcome.latencyMs,
+        });
+      } catch {
+        // The hook's failure is not the probe's.
+      }
+    }
     const before = slot.state.status;
     slot.state = recordOutcome(slot.state, slot.probe, outcome, now);
     slot.trend = recordTrend(

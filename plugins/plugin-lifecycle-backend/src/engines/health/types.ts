@@ -88,12 +88,34 @@ export const DEFAULT_HEALTH_RETENTION: Readonly<HealthRetention> =
   });
 
 /**
+ * One probe run, as {@link HealthMonitorOptions.onProbe} hears of it.
+ *
+ * @public
+ */
+export interface ProbeRun {
+  pluginId: string;
+  targetId: string;
+  probeName: string;
+  /** startup, readiness or liveness. */
+  probeType: string;
+  /** http, tcp, grpc, exec or custom. */
+  method: string;
+  ok: boolean;
+  latencyMs: number;
+}
+
+/**
  * Options of {@link HealthMonitor.create}.
  *
  * @public
  */
 export interface HealthMonitorOptions {
   db: Knex;
+  /**
+   * Called with every probe run this replica makes (a metrics exporter's
+   * hook); its failure is ignored.
+   */
+  onProbe?: (run: ProbeRun) => void;
   logger: LoggerService;
   events: SystemEvents;
   /** This backend replica (see `newReplicaId`). */

@@ -7,6 +7,7 @@ import type { TypedOperationHandlers } from '../orchestrator/operationHandlers';
 import { ActionSteps, LifecycleActionsOptions } from './ActionSteps';
 import { applyConfiguration } from './configureAction';
 import { installPlugin } from './installAction';
+import { enterMaintenance, exitMaintenance } from './maintenanceActions';
 import { replaceInstance } from './replaceInstance';
 import { restartPlugin, startPlugin, stopPlugin } from './startStopActions';
 import { uninstallPlugin } from './uninstallAction';
@@ -79,6 +80,9 @@ export class LifecycleActions {
       // attempt's success cannot be told by state (see ACTION_END_STATES).
       update: (op, signal) => updatePlugin(s, op, signal),
       configure: (op, signal) => applyConfiguration(s, op, signal),
+      // No transitional state and no instance touched: see maintenanceActions.
+      'maintenance-on': op => enterMaintenance(s, op),
+      'maintenance-off': op => exitMaintenance(s, op),
     };
   }
 

@@ -7,6 +7,7 @@ import {
 import type { DeploymentRecord } from '../../database/DeploymentStore';
 import { PreconditionError } from '../../domain/orchestration';
 import type { DeploymentContext } from '../deployments/deploymentTypes';
+import { deploymentTrace } from '../deployments/deploymentTracing';
 import { ActionSteps, errorMessage, failure } from './ActionSteps';
 import { installVersion } from './installAction';
 import { checkStartPreconditions } from './preconditionChecks';
@@ -113,6 +114,7 @@ export async function handOverDeployment(
       probes: params.healthProbes ?? manifest.probes ?? plugin.probes,
       fromConfigRevision,
       replicas: plugin.replicas,
+      trace: deploymentTrace(d),
     };
     // An installed plugin that does not run only swaps its files.
     const steps: DeploymentStep[] = wasRunning

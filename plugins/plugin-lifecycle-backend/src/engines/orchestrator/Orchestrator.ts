@@ -1,5 +1,6 @@
 import { AuditorService, LoggerService } from '@backstage/backend-plugin-api';
 import { ConflictError } from '@backstage/errors';
+import { ROOT_CONTEXT, Span } from '@opentelemetry/api';
 import {
   NewOperation,
   OperationStore,
@@ -9,6 +10,8 @@ import { classifyFailure, retryDelayMs } from '../../domain/orchestration';
 import { SystemEvents } from '../../events/SystemEvents';
 import { OperationHandlers, dispatch } from './operationHandlers';
 import { isOwnerGone } from './replicas';
+import { TraceOrigins } from './traceOrigins';
+import { ATTRS, SPANS, inSpan, markError } from '../tracing/tracing';
 
 /** The longest a claim waits for more workers to be free (see #kickSoon). */
 const CLAIM_DELAY_MS = 10;
@@ -66,6 +69,8 @@ export class Orchestrator {
    * this many are free, so that one round trip claims for several.
    */
   readonly #claimBatch: number;
+  /** The trace each operation enqueued here belongs to: its spans' parent. */
+  readonly #origins = new TraceOrigins();
 
   private constructor(options: OrchestratorOptions) {
     this.#o = options;
@@ -114,6 +119,7 @@ export class Orchestrator {
     }
     const stored = await this.#o.operations.enqueue(operations, this.#now());
     if (stored.created) {
+      this.#origins.remember(stored.operations.map(op => op.id));
       for (const op of stored.operations) {
         this.#o.events.publish('orchestrator', 'operationQueued', summary(op));
       }
@@ -129,6 +135,7 @@ export class Orchestrator {
       `cancelled by ${actor ?? 'unknown'}`,
       now,
     );
+    this.#origins.forget(operationId);
     await this.#o.operations.cancelDependents(
       operationId,
       `dependency ${operationId} was cancelled`,
@@ -245,7 +252,31 @@ export class Orchestrator {
     this.#running.set(op.id, { controller, done });
   }
 
-  async #execute(op: QueuedOperation, controller: AbortController) {
+  /**
+   * One attempt in a span of its own, a child of the trace the operation
+   * was enqueued in (when that was on this replica), else of none: the
+   * context active now is whichever request woke the workers.
+   */
+  #execute(op: QueuedOperation, controller: AbortController) {
+    return inSpan(
+      SPANS.operation,
+      {
+        parent: this.#origins.get(op.id) ?? ROOT_CONTEXT,
+        attributes: {
+          [ATTRS.pluginId]: op.pluginId,
+          [ATTRS.tenant]: op.tenant,
+          [ATTRS.operationId]: op.id,
+          [ATTRS.operationType]: op.type,
+          [ATTRS.attempt]: op.attempts,
+          [ATTRS.maxAttempts]: op.maxAttempts,
+          ...(op.batchId ? { [ATTRS.batchId]: op.batchId } : {}),
+        },
+      },
+      span => this.#attempt(op, controller, span),
+    );
+  }
+
+  async #attempt(op: QueuedOperation, controller: AbortController, span: Span) {
     const { logger, operations, events } = this.#o;
     const log = logger.child({
       operationId: op.id,
@@ -273,6 +304,8 @@ export class Orchestrator {
           this.#now(),
         )
       ) {
+        span.setAttribute(ATTRS.outcome, 'succeeded');
+        this.#origins.forget(op.id);
         log.info(
           `${op.type} of ${op.pluginId} succeeded (attempt ${op.attempts})`,
         );
@@ -283,13 +316,16 @@ export class Orchestrator {
         });
         await this.#audit(op, 'succeeded');
       } else {
+        span.setAttribute(ATTRS.outcome, 'lost');
         log.warn(
           'the lease was lost before the result was recorded; another replica owns the operation',
         );
       }
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
+      markError(span, error);
       if (controller.signal.aborted && !timedOut) {
+        span.setAttribute(ATTRS.outcome, 'aborted');
         log.warn(`attempt aborted: ${message}`);
         return; // lease lost: the replica that took it over decides
       }
@@ -311,6 +347,7 @@ export class Orchestrator {
           { status: 'retry', error: message, retryAt: now + delay },
           now,
         );
+        span.setAttribute(ATTRS.outcome, 'retrying');
         log.warn(
           `${op.type} of ${op.pluginId} failed (attempt ${op.attempts} of ${op.maxAttempts}), retrying in ${delay} ms (${cause.reason}): ${message}`,
         );
@@ -335,6 +372,8 @@ export class Orchestrator {
           now,
         )
       ) {
+        span.setAttribute(ATTRS.outcome, 'failed');
+        this.#origins.forget(op.id);
         const cancelled = await operations.cancelDependents(
           op.id,
           `dependency ${op.id} (${op.type} ${op.pluginId}) failed`,

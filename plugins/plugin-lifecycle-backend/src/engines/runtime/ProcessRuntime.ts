@@ -30,6 +30,7 @@ import { InstanceOutput } from './InstanceOutput';
 import { readProcStat, signalGroup, watchProcessEnd } from './procStat';
 import { SpawnJournal, SpawnJournalEntry } from './SpawnJournal';
 import { isOwnerGone } from '../orchestrator/replicas';
+import { traceEnvironment } from '../tracing/tracing';
 
 /** How often an adopted instance (not our child: no exit event) is looked at. */
 const ADOPTED_POLL_MS = 200;
@@ -205,6 +206,8 @@ export class ProcessRuntime implements PluginRuntime {
       port,
       home: identity ? this.#files.homeDir(pluginId) : undefined,
     });
+    // The operation that starts it (when traced), for the instance to continue.
+    Object.assign(env, traceEnvironment());
     // The configuration as a file too, readable by the plugin's user only:
     // what a hot reload rewrites.
     const configFile = await this.#files.writeConfig(

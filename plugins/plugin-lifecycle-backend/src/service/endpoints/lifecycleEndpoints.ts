@@ -9,7 +9,7 @@ import { objectBody, withIdempotencyKey } from './requestBody';
 /**
  * The lifecycle's commands on one plugin, each queued as an operation
  * (202): install, update, roll an update back, start, stop, restart,
- * uninstall. The facade validates the requests; these check permissions,
+ * uninstall, maintenance on and off, configure. The facade validates the requests; these check permissions,
  * audit, and refuse a body that is not an object.
  */
 export function bindLifecycleEndpoints(
@@ -84,6 +84,9 @@ export function bindLifecycleEndpoints(
     ['stop', routes.stopPlugin, system.stopPlugin],
     ['restart', routes.restartPlugin, system.restartPlugin],
     ['uninstall', routes.uninstallPlugin, system.uninstallPlugin],
+    ['maintenance-on', routes.enterMaintenance, system.enterMaintenance],
+    ['maintenance-off', routes.exitMaintenance, system.exitMaintenance],
+    ['configure', routes.configurePlugin, system.configurePlugin],
   ] as const;
   for (const [command, route, run] of commands) {
     mount(router, route, async (req, res) => {

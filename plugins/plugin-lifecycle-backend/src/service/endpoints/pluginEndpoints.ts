@@ -52,6 +52,15 @@ export function bindPluginEndpoints(router: Router, context: EndpointContext) {
     res.json(await system.listAvailableVersions(req.params.pluginId, scope));
   });
 
+  mount(router, routes.getPluginCatalogSync, async (req, res) => {
+    const { scope } = await authorize(
+      req,
+      routes.getPluginCatalogSync.permission,
+      req.params.pluginId,
+    );
+    res.json(await system.getPluginCatalogSync(req.params.pluginId, scope));
+  });
+
   mount(router, routes.getHistory, async (req, res) => {
     const { scope } = await authorize(
       req,

@@ -5,6 +5,7 @@ import {
   NotFoundError,
 } from '@backstage/errors';
 import {
+  LifecycleCommand,
   OperationAccepted,
   actionRequestSchema,
   validationMessage,
@@ -33,7 +34,10 @@ export interface LifecycleCommandsOptions {
   batch: BatchCommands;
 }
 
-/** Start, stop, restart and uninstall of an installed plugin, and putting a plugin in error. */
+/**
+ * Start, stop, restart and uninstall of an installed plugin, maintenance on
+ * and off, a re-applied configuration, and putting a plugin in error.
+ */
 export class LifecycleCommands {
   readonly #o: LifecycleCommandsOptions;
 
@@ -60,6 +64,28 @@ export class LifecycleCommands {
 
   uninstallPlugin(pluginId: string, options: ActionOptions = {}) {
     return this.#command(pluginId, 'uninstall', options);
+  }
+
+  /**
+   * Queues `maintenance-on`: the plugin's instances keep running out of
+   * rotation, and no automation (crash restarts, health remediation,
+   * auto-recovery, configuration applies) acts on it.
+   */
+  enterMaintenance(pluginId: string, options: ActionOptions = {}) {
+    return this.#command(pluginId, 'maintenance-on', options);
+  }
+
+  /** Queues `maintenance-off`: back in rotation (running) or installed. */
+  exitMaintenance(pluginId: string, options: ActionOptions = {}) {
+    return this.#command(pluginId, 'maintenance-off', options);
+  }
+
+  /**
+   * Queues a `configure` that re-applies the effective configuration to the
+   * running instances; they restart (or reload) only when a value changed.
+   */
+  configurePlugin(pluginId: string, options: ActionOptions = {}) {
+    return this.#command(pluginId, 'configure', options);
   }
 
   /**
@@ -92,7 +118,7 @@ export class LifecycleCommands {
 
   async #command(
     pluginId: string,
-    action: 'start' | 'stop' | 'restart' | 'uninstall',
+    action: LifecycleCommand,
     options: ActionOptions,
   ) {
     const { queue } = this.#o;
@@ -110,6 +136,7 @@ export class LifecycleCommands {
         `Invalid ${action} request: instanceId is for restart only`,
       );
     }
+
     const plugin = await this.#o.lookup.get(pluginId, scope);
     if (instanceId !== undefined) {
       const instance = await this.#o.instances.get(instanceId);

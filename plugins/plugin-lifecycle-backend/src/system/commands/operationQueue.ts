@@ -6,6 +6,7 @@ import {
   OperationAccepted,
   OperationParams,
   canPerformAction,
+  describeLifecycleState,
 } from '@internal/plugin-lifecycle-common';
 import {
   NewOperation,
@@ -127,7 +128,9 @@ export class OperationQueue {
     if (!canPerformAction(plugin.state, action)) {
       const allowed = LIFECYCLE_ACTIONS[action].from.join(', ');
       throw new ConflictError(
-        `Cannot ${action} plugin '${plugin.id}': it is ${plugin.state} (${action} is possible from ${allowed})`,
+        `Cannot ${action} plugin '${plugin.id}': it is ${describeLifecycleState(
+          plugin.state,
+        )} (${action} is possible from ${allowed})`,
       );
     }
   }

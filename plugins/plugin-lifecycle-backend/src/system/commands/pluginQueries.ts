@@ -8,8 +8,13 @@ import {
   PluginDetails,
   PluginSummary,
   StateTransition,
+  SystemMetrics,
+  InstancesByHealth,
   availableActions,
 } from '@internal/plugin-lifecycle-common';
+import type { HealthVerdict } from '../../domain/health/trends';
+import type { VersionRequestStats } from '../../engines/discovery/ProxyMetrics';
+import { healthLabel } from '../../engines/metrics/MetricsReadModel';
 import { DeploymentStore } from '../../database/DeploymentStore';
 import { InstanceStore } from '../../database/InstanceStore';
 import { OperationStore } from '../../database/OperationStore';
@@ -20,23 +25,7 @@ import { Orchestrator } from '../../engines/orchestrator/Orchestrator';
 import { ALL_TENANTS, inTenantScope, TenantScope } from '../../domain/tenancy';
 import { PluginLookup } from './pluginLookup';
 
-/** @public */
-export interface SystemMetrics {
-  plugins: { total: number; byState: Record<LifecycleState, number> };
-  instances: { running: number };
-  operations: { byStatus: Record<string, number>; runningHere: number };
-  /** The design's `metrics.deployment`. */
-  deployment: {
-    /** Deployments not ended: pending, progressing, paused, awaiting approval, rolling back. */
-    activeDeployments: number;
-    byPhase: Partial<Record<DeploymentPhase, number>>;
-    /**
-     * Percent of ended deployments that succeeded (rolled back, aborted and
-     * failed count against it); undefined before the first one ends.
-     */
-    successRate?: number;
-  };
-}
+export type { SystemMetrics } from '@internal/plugin-lifecycle-common';
 
 /** Options of {@link PluginQueries.create}. */
 export interface PluginQueriesOptions {
@@ -48,6 +37,10 @@ export interface PluginQueriesOptions {
   lookup: PluginLookup;
   deployments: Pick<DeploymentStore, 'countByPhase'>;
   availableVersions: AvailableVersionsQuery;
+  /** The latest health verdict on an instance (absent: no health monitor). */
+  instanceHealth?: (instanceId: string) => HealthVerdict | undefined;
+  /** This replica's proxy counters per (tenant, service, version). */
+  proxyVersions?: () => VersionRequestStats[];
 }
 
 /** Reads plugins, their history and the system's counts within the caller's tenants. */
@@ -155,13 +148,18 @@ export class PluginQueries {
     const count = (phases: readonly string[]) =>
       phases.reduce((n, p) => n + (byPhase[p as DeploymentPhase] ?? 0), 0);
     const ended = count(TERMINAL_DEPLOYMENT_PHASES);
+    const health = this.#health(plugins, active);
     return {
       plugins: { total: plugins.length, byState },
-      instances: { running: active.filter(i => i.status === 'running').length },
+      instances: {
+        running: active.filter(i => i.status === 'running').length,
+        byHealth: health.instancesByHealth,
+      },
       operations: {
         byStatus: await this.#o.operations.countByStatus(),
         runningHere: this.#o.orchestrator.runningCount(),
       },
+      healthMonitoring: health,
       deployment: {
         activeDeployments: count(
           DEPLOYMENT_PHASES.filter(
@@ -169,6 +167,7 @@ export class PluginQueries {
           ),
         ),
         byPhase,
+        completedDeployments: ended,
         ...(ended > 0
           ? {
               successRate:
@@ -176,6 +175,97 @@ export class PluginQueries {
             }
           : {}),
       },
+      serviceDiscovery: this.#serviceDiscovery(scope),
+    };
+  }
+
+  /** Instances by health, and each plugin classed by its worst instance. */
+  #health(
+    plugins: PluginRecord[],
+    active: Array<{ id: string; pluginId: string }>,
+  ): SystemMetrics['healthMonitoring'] {
+    const instancesByHealth: InstancesByHealth = {
+      healthy: 0,
+      degraded: 0,
+      unhealthy: 0,
+      unknown: 0,
+      notChecked: 0,
+    };
+    const perPlugin = new Map<string, Set<keyof InstancesByHealth>>();
+    const verdictOf = this.#o.instanceHealth;
+    const probed = new Set(
+      plugins.filter(p => (p.probes?.length ?? 0) > 0).map(p => p.id),
+    );
+    for (const instance of active) {
+      const label = healthLabel(
+        verdictOf?.(instance.id),
+        probed.has(instance.pluginId),
+      );
+      const key = label === 'not_checked' ? 'notChecked' : label;
+      instancesByHealth[key]++;
+      let seen = perPlugin.get(instance.pluginId);
+      if (!seen) perPlugin.set(instance.pluginId, (seen = new Set()));
+      seen.add(key);
+    }
+    let healthyPlugins = 0;
+    let degradedPlugins = 0;
+    let unhealthyPlugins = 0;
+    let uncheckedPlugins = 0;
+    for (const plugin of plugins) {
+      const seen = perPlugin.get(plugin.id);
+      if (
+        plugin.state === 'error' ||
+        seen?.has('unhealthy') ||
+        (plugin.state === 'running' && !seen)
+      ) {
+        unhealthyPlugins++;
+      } else if (seen?.has('degraded')) {
+        degradedPlugins++;
+      } else if (plugin.state === 'running') {
+        if (seen?.has('healthy')) healthyPlugins++;
+        else uncheckedPlugins++;
+      }
+    }
+    return {
+      healthyPlugins,
+      degradedPlugins,
+      unhealthyPlugins,
+      uncheckedPlugins,
+      instancesByHealth,
+    };
+  }
+
+  /** The proxy's counters of this replica, in the caller's tenants. */
+  #serviceDiscovery(scope: TenantScope): SystemMetrics['serviceDiscovery'] {
+    const versions = (this.#o.proxyVersions?.() ?? []).filter(
+      v =>
+        scope.all === true ||
+        (v.tenant !== undefined && inTenantScope(scope, v.tenant)),
+    );
+    let requests = 0;
+    let failed = 0;
+    let latencyCount = 0;
+    let latencySum = 0;
+    let active = 0;
+    const services = new Set<string>();
+    for (const v of versions) {
+      requests += v.requests;
+      failed += v.status['5xx'] + v.status.errors;
+      latencyCount += v.latency.count;
+      latencySum += v.latency.sumMs;
+      active += v.activeConnections;
+      if (v.requests > 0)
+        services.add(`${v.tenant ?? ''}\u0000${v.serviceName}`);
+    }
+    return {
+      averageResponseTime:
+        latencyCount === 0
+          ? 0
+          : Math.round((latencySum / latencyCount) * 100) / 100,
+      totalRequests: requests,
+      errorRate: requests === 0 ? 0 : failed / requests,
+      activeConnections: active,
+      servicesWithTraffic: services.size,
     };
   }
 }

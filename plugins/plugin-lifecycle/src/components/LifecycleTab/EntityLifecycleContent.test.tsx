@@ -285,6 +285,48 @@ describe('EntityLifecycleContent', () => {
     );
   });
 
+  it('puts a plugin in maintenance after asking, and ends it without asking', async () => {
+    const api = makeFakeApi({
+      getPlugin: jest.fn(async () =>
+        makeDetails({
+          state: 'running',
+          availableActions: ['stop', 'maintenance-on'],
+        }),
+      ),
+    });
+    await renderContent(api);
+    fireEvent.click(
+      await screen.findByRole('button', { name: 'Maintenance on' }),
+    );
+    expect(
+      within(screen.getByRole('dialog')).getByText(/get no traffic/),
+    ).toBeInTheDocument();
+    await confirmDialog('Maintenance on');
+    await waitFor(() =>
+      expect(api.runCommand).toHaveBeenCalledWith(
+        'sample-http-service',
+        'maintenance-on',
+      ),
+    );
+
+    api.getPlugin.mockResolvedValue(
+      makeDetails({
+        state: 'maintenance',
+        availableActions: ['stop', 'uninstall', 'maintenance-off'],
+      }),
+    );
+    fireEvent.click(
+      await screen.findByRole('button', { name: 'End maintenance' }),
+    );
+    expect(screen.queryByRole('dialog')).toBeNull();
+    await waitFor(() =>
+      expect(api.runCommand).toHaveBeenCalledWith(
+        'sample-http-service',
+        'maintenance-off',
+      ),
+    );
+  });
+
   it('offers no update for an inactive plugin', async () => {
     const api = makeFakeApi({
       getPlugin: jest.fn(async () =>

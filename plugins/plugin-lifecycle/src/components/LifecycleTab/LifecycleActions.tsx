@@ -19,6 +19,8 @@ const LABELS: Record<ButtonAction, string> = {
   stop: 'Stop',
   restart: 'Restart',
   uninstall: 'Uninstall',
+  'maintenance-on': 'Maintenance on',
+  'maintenance-off': 'End maintenance',
 };
 
 /** What each disruptive action does, for its confirmation. */
@@ -28,6 +30,8 @@ const CONSEQUENCES: Partial<Record<ButtonAction, string>> = {
     'Every instance stops and new ones start: requests may fail while they come up.',
   uninstall:
     'Every instance stops and every installed version is removed (its configuration is kept). Installing again starts from scratch.',
+  'maintenance-on':
+    'Its instances keep running but get no traffic (the proxy answers 503), and nothing restarts, repairs or reconfigures them until maintenance ends.',
 };
 
 const useStyles = makeStyles(theme => ({
@@ -140,7 +144,11 @@ export const LifecycleActions = ({
             <Button
               variant="outlined"
               className={classes.button}
-              color={action === 'uninstall' ? 'secondary' : 'primary'}
+              color={
+                action === 'uninstall' || action === 'maintenance-on'
+                  ? 'secondary'
+                  : 'primary'
+              }
               disabled={disabled || !allowed}
               onClick={() => press(action)}
             >

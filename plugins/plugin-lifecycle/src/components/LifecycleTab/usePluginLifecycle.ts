@@ -20,6 +20,8 @@ export const SUPPORTED_ACTIONS = [
   'restart',
   'uninstall',
   'update',
+  'maintenance-on',
+  'maintenance-off',
 ] as const;
 
 /** One of {@link SUPPORTED_ACTIONS}. */
@@ -113,6 +115,12 @@ export function failureTitle(lastAction?: LastAction): string {
   }
   if (lastAction === 'rollback') {
     return 'Could not roll the update back';
+  }
+  if (lastAction === 'maintenance-on') {
+    return 'Could not start maintenance';
+  }
+  if (lastAction === 'maintenance-off') {
+    return 'Could not end maintenance';
   }
   return `Could not ${lastAction ?? 'run the action'}`;
 }

@@ -8,7 +8,7 @@ import {
 import { RunningInstance } from './serviceTypes';
 
 /**
- * Running plugin instances with their plugin's tenant, and every managed
+ * Running plugin instances (of plugins not in maintenance) with their plugin's tenant, and every managed
  * plugin (so a plugin with no running instance is known, not unknown).
  */
 export async function listRunningInstances(db: Knex): Promise<{
@@ -17,11 +17,10 @@ export async function listRunningInstances(db: Knex): Promise<{
 }> {
   const rows = await db('plugins as p')
     .leftJoin('plugin_instances as i', function onRunning() {
-      this.on('i.plugin_id', '=', 'p.id').andOnVal(
-        'i.status',
-        '=',
-        SERVING_STATUS,
-      );
+      this.on('i.plugin_id', '=', 'p.id')
+        .andOnVal('i.status', '=', SERVING_STATUS)
+        // In maintenance the instances run but take no traffic.
+        .andOnVal('p.state', '<>', 'maintenance');
     })
     .orderBy(['p.id', 'i.id'])
     .select([...RUNNING_INSTANCE_COLUMNS]);
@@ -49,6 +48,7 @@ export async function getRunningInstances(
       .join('plugins as p', 'p.id', 'i.plugin_id')
       .whereIn('i.id', chunk)
       .where('i.status', SERVING_STATUS)
+      .whereNot('p.state', 'maintenance')
       .select([...RUNNING_INSTANCE_COLUMNS]);
     for (const row of rows) found.push(rowToRunningInstance(row));
   }

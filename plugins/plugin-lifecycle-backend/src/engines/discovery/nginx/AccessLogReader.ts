@@ -152,7 +152,7 @@ export class AccessLogReader {
         attempt.headerMs !== undefined &&
         attempt.status !== undefined
       ) {
-        metrics.responded(handle, attempt.status, attempt.headerMs);
+        metrics.responded(handle, attempt.status, attempt.headerMs, 'nginx');
         const ok = attempt.status < 500;
         // A run of good answers is one report: all a good one does is
         // reset the instance's count of failures in a row.
@@ -166,7 +166,7 @@ export class AccessLogReader {
         if (ok) this.#reportedOk.add(id);
         else this.#reportedOk.delete(id);
       } else {
-        metrics.failed(handle);
+        metrics.failed(handle, 'nginx');
         discovery.reportOutcome(id, { ok: false });
         this.#reportedOk.delete(id);
       }

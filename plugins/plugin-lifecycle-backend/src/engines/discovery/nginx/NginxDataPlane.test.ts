@@ -9,7 +9,7 @@ import { applyDatabaseMigrations } from '../../../database/migrations';
 import { InstanceStore } from '../../../database/InstanceStore';
 import { PluginStore } from '../../../database/PluginStore';
 import { ALL_TENANTS } from '../../../domain/tenancy';
-import { ProxyMetrics } from '../ProxyMetrics';
+import { ProxyMetrics, ProxyObservation } from '../ProxyMetrics';
 import { ServiceDiscovery } from '../ServiceDiscovery';
 import {
   Upstream,
@@ -154,6 +154,9 @@ if (!nginx && process.env.CI === 'true') {
     const b = await upstream('b');
     await register('spread', a);
     await register('spread', b);
+    // What the metrics exporter hears: each attempt, from the nginx data plane.
+    const observed: ProxyObservation[] = [];
+    const unobserve = metrics.observe(o => observed.push(o));
 
     const results = [];
     for (let i = 0; i < 10; i++) {
@@ -195,6 +198,30 @@ if (!nginx && process.env.CI === 'true') {
       requests: 7,
       status: { '2xx': 7 },
     });
+    unobserve();
+    expect(observed.length).toBeGreaterThanOrEqual(7);
+    expect(
+      observed.every(
+        o =>
+          o.serviceName === 'spread' &&
+          o.dataPlane === 'nginx' &&
+          o.status === 200 &&
+          typeof o.latencyMs === 'number',
+      ),
+    ).toBe(true);
+  });
+
+  it('passes W3C trace context unchanged: nginx makes no span, the instance continues the caller’s', async () => {
+    const u = await upstream('traced');
+    await register('traced', u);
+    const traceparent =
+      '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
+    const res = await call('GET', '/proxy/traced/x', {
+      headers: { traceparent, tracestate: 'vendor=1,other=2' },
+    });
+    expect(res.status).toBe(200);
+    expect(u.seen[0].headers.traceparent).toBe(traceparent);
+    expect(u.seen[0].headers.tracestate).toBe('vendor=1,other=2');
   });
 
   it('passes Authorization to the instances a runtime started only, never to a registration naming a plugin', async () => {

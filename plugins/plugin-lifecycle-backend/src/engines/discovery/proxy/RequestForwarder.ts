@@ -30,6 +30,7 @@ import {
   statusOf,
 } from './httpMessages';
 import { ProxyRequestOptions } from './proxyTypes';
+import { ProxyTrace } from './proxyTracing';
 import { UpstreamPools } from './UpstreamPools';
 
 /**
@@ -72,7 +73,11 @@ export class RequestForwarder {
     this.#passCookies = options.passCookies;
   }
 
-  /** Forwards the request, retrying as allowed, and answers the client; `client` is shared with the proxy's shutdown. */
+  /**
+   * Forwards the request, retrying as allowed, and answers the client;
+   * `client` is shared with the proxy's shutdown, `tracing` has the
+   * request's span (each attempt gets one under it).
+   */
   async forward(
     req: IncomingMessage,
     res: ServerResponse,
@@ -82,6 +87,7 @@ export class RequestForwarder {
     scope: TenantScope,
     options: ProxyRequestOptions,
     client: ClientState,
+    tracing: ProxyTrace,
   ) {
     const path = rawPath.startsWith('/') ? rawPath : `/${rawPath}`;
     const method = (req.method ?? 'GET').toUpperCase();
@@ -164,6 +170,7 @@ export class RequestForwarder {
         length,
         client,
         timeoutMs: retryable ? this.#attemptTimeoutMs : undefined,
+        tracing,
       });
       if (outcome.done) return;
       lastError = outcome.error;
@@ -221,6 +228,7 @@ export class RequestForwarder {
       client: ClientState;
       /** Per-attempt timeout to the response headers, if any. */
       timeoutMs?: number;
+      tracing: ProxyTrace;
     },
   ): Promise<Attempt> {
     // `picked` has the target's fields; the metrics copy them only when
@@ -236,6 +244,7 @@ export class RequestForwarder {
       keepCookies,
       bodyLength: request.length,
     });
+    const span = request.tracing.attempt(picked, request.method, headers);
     this.#metrics.started(handle);
     this.#discovery.connectionOpened(picked.serviceId);
     return new Promise<Attempt>(resolve => {
@@ -244,6 +253,7 @@ export class RequestForwarder {
         request.client,
         (outcome, status, latencyMs) => {
           if (outcome === 'responded') {
+            span.responded(status);
             this.#metrics.responded(handle, status, latencyMs);
             this.#discovery.reportOutcome(picked.serviceId, {
               ok: status < 500,
@@ -259,6 +269,8 @@ export class RequestForwarder {
           }
         },
         result => {
+          if (!result.done) span.failed(result.error);
+          span.end();
           request.client.attempt = undefined;
           this.#metrics.finished(handle);
           this.#discovery.connectionClosed(picked.serviceId);
