@@ -368,7 +368,13 @@ describe("the original design's usage examples", () => {
       successRate: expect.any(Number),
       averageResponseTime: expect.any(Number),
     });
-    expect(metrics.deployment.activeDeployments).toBe(0);
+    // The canary above is the one deployment, and it succeeded.
+    expect(metrics.deployment).toMatchObject({
+      activeDeployments: 0,
+      completedDeployments: 1,
+      successRate: 100,
+    });
+    expect(metrics.plugins.total).toBe(1);
   });
 
   it('systemEvent heard every component', () => {
