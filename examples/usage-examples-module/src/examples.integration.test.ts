@@ -290,6 +290,10 @@ describe("the original design's usage examples", () => {
       90_000,
     );
     await poke({});
+    expect(logged('Health check failed for:')).toEqual([
+      'Health check failed for:',
+      'my-plugin',
+    ]);
   });
 
   it('Service Discovery Integration: registers my-plugin-api and the balancer answers it', async () => {
