@@ -176,6 +176,10 @@ export async function createOrchestrationSystem(
     runtimes,
     replicaId,
     configuredArtifact: id => configuredArtifact(config, id),
+    managedRuntime: id =>
+      [config.plugins[id]?.runtime, config.defaultRuntime].find(
+        runtime => runtime && runtime !== 'external',
+      ) ?? 'process',
     execProbes,
     readyTimeoutMs: config.runtime.process.readyTimeout,
     stopGracePeriodMs: config.runtime.process.stopGracePeriod,

@@ -61,6 +61,12 @@ export async function finishDeployment(
   plugin = await s.plugins.getOrThrow(d.pluginId);
   if (plugin.state === 'updating') {
     const config = await s.configuration.resolve(plugin);
+    // From an external version to a packaged one (or back), the plugin
+    // moves to the runtime of the version it now runs.
+    const runtime = s.runtimeForVersion(
+      plugin,
+      (await s.plugins.getVersion(d.pluginId, d.toVersion))?.artifact,
+    );
     await s.stateMachine.transition(
       plugin,
       context.wasRunning ? 'running' : 'installed',
@@ -73,6 +79,7 @@ export async function finishDeployment(
           currentVersion: d.toVersion,
           probes: context.probes,
           lastError: undefined,
+          ...(runtime !== plugin.runtime ? { runtime } : {}),
           ...(context.wasRunning ? { configRevision: config.revision } : {}),
         },
       },
@@ -105,9 +112,9 @@ async function pruneVersions(
   const versions = (await s.plugins.listVersions(plugin.id))
     .filter(v => v.version !== plugin.currentVersion)
     .sort((a, b) => b.installedAt.localeCompare(a.installedAt));
-  const runtime = s.runtimes.get(plugin.runtime);
   for (const old of versions.slice(Math.max(0, keep - 1))) {
     try {
+      const runtime = s.runtimes.get(s.runtimeForVersion(plugin, old.artifact));
       await runtime.uninstall({ pluginId: plugin.id, version: old.version });
       await s.plugins.deleteVersion(plugin.id, old.version);
       o.logger.info(

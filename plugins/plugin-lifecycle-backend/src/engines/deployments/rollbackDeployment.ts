@@ -73,7 +73,10 @@ export async function rollBackDeployment(
   }
   const after = await s.plugins.getOrThrow(d.pluginId);
   if (after.currentVersion !== d.toVersion) {
-    const runtime = s.runtimes.get(after.runtime);
+    const version = await s.plugins.getVersion(d.pluginId, d.toVersion);
+    const runtime = s.runtimes.get(
+      s.runtimeForVersion(after, version?.artifact),
+    );
     await runtime
       .uninstall({ pluginId: d.pluginId, version: d.toVersion })
       .catch(e =>

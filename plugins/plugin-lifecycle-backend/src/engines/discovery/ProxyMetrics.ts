@@ -262,6 +262,25 @@ export class ProxyMetrics {
     }
   }
 
+  /**
+   * The proxy answered a request of an existing service itself (503: no
+   * instance could take it; 504: none answered in time): counted for the
+   * service without a version, so a service with no instance left shows its
+   * errors. Not in the per-instance or per-version stats.
+   */
+  unrouted(
+    serviceName: string,
+    status: number,
+    options: { tenant?: string; dataPlane?: DataPlaneKind } = {},
+  ): void {
+    if (this.#observers.size === 0) return;
+    this.#notify(
+      { serviceId: '', serviceName, tenant: options.tenant },
+      options.dataPlane ?? 'node',
+      status,
+    );
+  }
+
   #notify(
     target: Readonly<MetricsTarget>,
     dataPlane: DataPlaneKind,

@@ -447,6 +447,15 @@ describe('ServiceProxy', () => {
     await register('down', b);
     await a.kill();
     await b.kill();
+    const seen: Array<{ service: string; version?: string; status?: number }> =
+      [];
+    const stop = metrics.observe(o =>
+      seen.push({
+        service: o.serviceName,
+        version: o.version,
+        status: o.status,
+      }),
+    );
 
     const res = await call('GET', '/proxy/down/x');
     expect(res.status).toBe(503);
@@ -469,6 +478,19 @@ describe('ServiceProxy', () => {
     const unknown = await call('GET', '/proxy/nothing-here/x');
     expect(unknown.status).toBe(404);
     expect(unknown.json.error.message).toBe("No service named 'nothing-here'");
+
+    // The metrics see the failed attempts (no status) and the answers the
+    // proxy gave itself (no version: no instance took them); never the
+    // unknown name, which a client chooses.
+    stop();
+    expect(seen.filter(o => o.status !== undefined)).toEqual([
+      { service: 'down', version: undefined, status: 503 },
+      { service: 'unready', version: undefined, status: 503 },
+    ]);
+    expect(
+      seen.filter(o => o.service === 'down' && o.status === undefined),
+    ).toHaveLength(2);
+    expect(seen.some(o => o.service === 'nothing-here')).toBe(false);
   });
 
   it('enforces maxConnections', async () => {

@@ -37,6 +37,12 @@ export interface LifecycleActionsOptions {
   /** Artifacts configured in app-config, by plugin id. */
   configuredArtifact: (pluginId: string) => Artifact | undefined;
   /**
+   * The runtime that runs a plugin's own (not external) artifacts:
+   * `plugins.<id>.runtime` or `defaultRuntime`, unless that is `external`.
+   * Default: `process`.
+   */
+  managedRuntime?: (pluginId: string) => string;
+  /**
    * The commands exec probes may run; a manifest (the package's or the
    * request's) with another exec probe fails the install. Default: none.
    */
@@ -140,6 +146,24 @@ export class ActionSteps {
 
   static create(options: LifecycleActionsOptions) {
     return new ActionSteps(options);
+  }
+
+  /**
+   * The runtime that runs a plugin's version with this artifact. Versions
+   * share their plugin's runtime, except across the line between instances
+   * someone else runs (the `external` runtime) and instances we run: an
+   * update from an external version to a packaged one (or back) moves the
+   * plugin to the other runtime, so a service running elsewhere comes under
+   * management with a deployment (docs/migration.md).
+   */
+  runtimeForVersion(
+    plugin: Pick<PluginRecord, 'id' | 'runtime'>,
+    artifact: Artifact | undefined,
+  ): string {
+    if (!artifact) return plugin.runtime;
+    if (artifact.type === 'external') return 'external';
+    if (plugin.runtime !== 'external') return plugin.runtime;
+    return this.options.managedRuntime?.(plugin.id) ?? 'process';
   }
 
   /** The context of a transition made by an operation. */

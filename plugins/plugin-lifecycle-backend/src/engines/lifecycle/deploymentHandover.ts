@@ -88,7 +88,16 @@ export async function handOverDeployment(
   const fromConfigRevision = wasRunning
     ? plugin.configRevision ?? (await s.configuration.resolve(plugin)).revision
     : (await s.configuration.resolve(plugin)).revision;
-  const runtime = s.runtimes.get(plugin.runtime);
+  // An external version (someone else runs it) has no files to take the
+  // next version's from: the artifact configured for the plugin is what
+  // brings it under management.
+  const configured = s.options.configuredArtifact(op.pluginId);
+  const artifact =
+    params.artifact ??
+    (previous.artifact?.type === 'external'
+      ? configured ?? previous.artifact
+      : previous.artifact ?? configured);
+  const runtime = s.runtimes.get(s.runtimeForVersion(plugin, artifact));
   try {
     plugin = await s.begin(
       plugin,
@@ -102,10 +111,7 @@ export async function handOverDeployment(
   try {
     const { manifest } = await installVersion(s, op, runtime, {
       version: d.toVersion,
-      artifact:
-        params.artifact ??
-        previous.artifact ??
-        s.options.configuredArtifact(op.pluginId),
+      artifact,
       manifest: params.manifest,
       signal,
     });

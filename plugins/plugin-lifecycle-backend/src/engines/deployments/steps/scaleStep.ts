@@ -105,7 +105,7 @@ export async function scaleSide(
       message: `version ${version} of ${plugin.id} is not installed`,
     };
   }
-  const runtime = s.runtimes.get(plugin.runtime);
+  const runtime = s.runtimes.get(s.runtimeForVersion(plugin, stored.artifact));
   const config = await s.configuration.resolve(plugin);
   const probes = side === 'new' ? context.probes : plugin.probes;
   const missing = replicas - ready.length;

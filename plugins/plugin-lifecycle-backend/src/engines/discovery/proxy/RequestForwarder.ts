@@ -126,6 +126,15 @@ export class RequestForwarder {
         }
       } catch (error) {
         const e = error as Error;
+        // The service exists but nothing could take the request: its
+        // errors count (an unknown name does not: clients choose names).
+        if (e.name === ServiceUnavailableError.name) {
+          this.#metrics.unrouted(
+            serviceName,
+            lastError && errorCode(lastError) === ATTEMPT_TIMEOUT ? 504 : 503,
+            { tenant: options.tenant },
+          );
+        }
         if (
           lastError &&
           e.name === ServiceUnavailableError.name &&
