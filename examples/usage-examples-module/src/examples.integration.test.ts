@@ -298,18 +298,28 @@ describe("the original design's usage examples", () => {
 
   it('Service Discovery Integration: registers my-plugin-api and the balancer answers it', async () => {
     // The example's service listens on localhost:8080: the sample service.
-    myPluginApi = spawn(
-      process.execPath,
-      [path.join(repoRoot, 'examples/sample-http-service/server.js')],
-      { env: { ...process.env, PORT: '8080' }, stdio: 'ignore' },
+    // The backend's design-examples test serves 8080 for a moment too and
+    // may run at the same time: start (again) until ours holds the port.
+    await eventually(
+      'the sample service on 8080',
+      async () => {
+        if (!myPluginApi || myPluginApi.exitCode !== null) {
+          myPluginApi = spawn(
+            process.execPath,
+            [path.join(repoRoot, 'examples/sample-http-service/server.js')],
+            { env: { ...process.env, PORT: '8080' }, stdio: 'ignore' },
+          );
+        }
+        try {
+          const res = await fetch('http://127.0.0.1:8080/');
+          const body = (await res.json()) as { pid?: number };
+          return res.ok && body.pid === myPluginApi.pid;
+        } catch {
+          return false;
+        }
+      },
+      150_000,
     );
-    await eventually('the service on 8080', async () => {
-      try {
-        return (await fetch('http://127.0.0.1:8080/health')).ok;
-      } catch {
-        return false;
-      }
-    });
     const service = await serviceDiscoveryIntegration();
     expect(service).toMatchObject({
       serviceId: 'my-plugin-api-1',
