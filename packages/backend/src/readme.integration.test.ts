@@ -3,7 +3,7 @@
  * section, in order, in one shell state (variables carry from block to
  * block), against this demo backend started as `npm start` starts it (the
  * repository's app-config.yaml, guest sign-in, the example plugins), with
- * throwaway data and free ports in place of 7007 and 8080. Every curl fails
+ * throwaway data and free ports in place of 7007, 8080 and 9464. Every curl fails
  * the block on an HTTP error (curl --fail-with-body), so an example that
  * answers 4xx/5xx is a failed test.
  */
@@ -67,6 +67,7 @@ describe('the README examples, as written, against the demo backend', () => {
   let backend: ChildProcess | undefined;
   let backendPort = 0;
   let servicePort = 0;
+  let metricsPort = 0;
   let backendLog = '';
 
   beforeAll(async () => {
@@ -79,6 +80,7 @@ describe('the README examples, as written, against the demo backend', () => {
     }
     backendPort = await freePort();
     servicePort = await freePort();
+    metricsPort = await freePort();
     fs.writeFileSync(state, '');
     const config = path.join(work, 'app-config.readme.yaml');
     fs.writeFileSync(
@@ -116,6 +118,10 @@ describe('the README examples, as written, against the demo backend', () => {
         require.resolve('@backstage/cli/bin/backstage-cli'),
         'package',
         'start',
+        // As the backend's start script: the OpenTelemetry SDK with the
+        // Prometheus exporter, on a free port in place of 9464.
+        '--require',
+        './src/instrumentation.js',
         '--config',
         path.join(ROOT, 'app-config.yaml'),
         '--config',
@@ -123,7 +129,11 @@ describe('the README examples, as written, against the demo backend', () => {
       ],
       {
         cwd: path.join(ROOT, 'packages/backend'),
-        env: { ...process.env, NODE_ENV: 'development' },
+        env: {
+          ...process.env,
+          NODE_ENV: 'development',
+          PLUGIN_LIFECYCLE_METRICS_PORT: String(metricsPort),
+        },
         stdio: ['ignore', log, log],
         detached: true, // its own process group, stopped as a whole
       },
@@ -169,7 +179,8 @@ describe('the README examples, as written, against the demo backend', () => {
       '__before=$(compgen -v | sort)',
       block
         .replaceAll('localhost:7007', `localhost:${backendPort}`)
-        .replaceAll('8080', String(servicePort)),
+        .replaceAll('8080', String(servicePort))
+        .replaceAll('localhost:9464', `localhost:${metricsPort}`),
       `for __v in $(comm -13 <(echo "$__before") <(compgen -v | sort)); do`,
       `  [[ $__v == __* ]] || declare -p "$__v"`,
       `done >> ${JSON.stringify(state)}`,
@@ -217,7 +228,7 @@ describe('the README examples, as written, against the demo backend', () => {
   it('has the blocks this test knows', () => {
     // A block added to the README is run below only once this test says what
     // it must show: update both together.
-    expect(blocks).toHaveLength(6);
+    expect(blocks).toHaveLength(7);
   });
 
   it('gets a guest token', async () => {
@@ -293,5 +304,16 @@ describe('the README examples, as written, against the demo backend', () => {
     expect(output).toContain(`"url": "http://127.0.0.1:${servicePort}"`);
     expect(output).toContain('{"status":"ok"}');
     expect(output).toMatch(/"verdict": "\w+"/);
+  });
+
+  it('shows the metrics on the Prometheus endpoint', async () => {
+    const output = await runBlock(blocks[6]);
+    // What the blocks above did is in the scrape.
+    expect(output).toMatch(
+      /^plugin_lifecycle_plugin_state\{plugin="sample-http-service",state="running"[^}]*\} 1$/m,
+    );
+    expect(output).toMatch(
+      /^plugin_lifecycle_proxy_requests_total\{service="my-api",[^}]*code_class="2xx"[^}]*\} [1-9]/m,
+    );
   });
 });

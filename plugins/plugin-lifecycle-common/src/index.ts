@@ -21,6 +21,7 @@ export * from './api/systemMetrics';
 export * from './api/deployments';
 export * from './api/signals';
 export * from './api/versions';
+export * from './api/events';
 export * from './api/catalogSync';
 export * from './permissions';
 export * from './routes';

@@ -319,6 +319,13 @@ function routes(ids: { operationId: string }): Route[] {
       url: `${plugin}/config/development/watch?afterVersion=0&timeoutMs=1000`,
       needs: [read],
     },
+    // A stream: ended by the server after timeoutMs.
+    {
+      method: 'get',
+      path: '/events',
+      url: '/events?timeoutMs=50',
+      needs: [read],
+    },
     { method: 'get', path: '/metrics/system', needs: [read] },
     { method: 'get', path: '/metrics/services', needs: [read] },
     { method: 'get', path: '/plugins/{pluginId}/health', needs: [read] },

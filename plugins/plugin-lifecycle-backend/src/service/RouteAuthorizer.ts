@@ -142,7 +142,7 @@ export class RouteAuthorizer {
   async authorizeList(
     req: Request,
     permission: PluginLifecyclePluginPermission,
-  ): Promise<Caller & { filter: ListFilter }> {
+  ): Promise<Caller & { filter: ListFilter; unconditional?: boolean }> {
     const credentials = await this.#credentials(req);
     const [decision] = await this.#permissions.authorizeConditional(
       [{ permission }],
@@ -151,13 +151,13 @@ export class RouteAuthorizer {
     if (decision.result === AuthorizeResult.DENY) refuse({ permission });
     const caller = await this.#caller(credentials);
     if (decision.result === AuthorizeResult.ALLOW) {
-      return { ...caller, filter: async items => items };
+      return { ...caller, filter: async items => items, unconditional: true };
     }
     const filter: ListFilter = async items => {
       const resources = await this.#resources.of(items);
       return items.filter((_, i) => this.#applies(decision, resources[i]));
     };
-    return { ...caller, filter };
+    return { ...caller, filter, unconditional: false };
   }
 
   /** Plugins a request would create, judged as it describes them. */

@@ -11,6 +11,7 @@ import { bindConfigEndpoints } from './endpoints/configEndpoints';
 import { bindConfigWatchEndpoint } from './endpoints/configWatchEndpoint';
 import { bindDeploymentEndpoints } from './endpoints/deploymentEndpoints';
 import { bindDiscoveryEndpoints } from './endpoints/discoveryEndpoints';
+import { bindEventStreamEndpoint } from './endpoints/eventStreamEndpoint';
 import { EndpointContext } from './endpoints/EndpointContext';
 import { bindHealthEndpoints } from './endpoints/healthEndpoints';
 import { bindLifecycleEndpoints } from './endpoints/lifecycleEndpoints';
@@ -39,6 +40,8 @@ export interface RouterOptions {
   shutdown?: AbortSignal;
   /** Caps on long-polls and event streams; unlimited when not given. */
   heldRequests?: HeldRequests;
+  /** Between the heartbeat comments of `GET /events` (15 s by default). */
+  eventHeartbeatMs?: number;
 }
 
 /**
@@ -92,6 +95,10 @@ export async function createRouter(
   bindHealthEndpoints(router, { ...context, health: system.healthQueries });
   bindConfigEndpoints(router, context);
   bindConfigWatchEndpoint(router, context);
+  bindEventStreamEndpoint(router, {
+    ...context,
+    heartbeatMs: options.eventHeartbeatMs,
+  });
   bindConfigBackupEndpoints(router, context);
   bindOpenApiEndpoint(router);
   bindPluginEndpoints(router, context);

@@ -108,7 +108,9 @@ function operation(route: RouteSpec) {
           ? {}
           : {
               content: {
-                'application/json': { schema: schema(route.response) },
+                [route.responseContentType ?? 'application/json']: {
+                  schema: schema(route.response),
+                },
               },
             }),
       },

@@ -28,11 +28,14 @@ export interface RouteAccess {
     permission: Access['permission'],
     resourceRef?: string,
   ) => Promise<Caller>;
-  /** For lists: the permission, and a filter keeping the plugins it allows. */
+  /**
+   * For lists: the permission, and a filter keeping the plugins it allows
+   * (`unconditional`: every plugin, so also what is about no plugin).
+   */
   authorizeList: (
     req: Request,
     permission: PluginLifecyclePluginPermission,
-  ) => Promise<Caller & { filter: ListFilter }>;
+  ) => Promise<Caller & { filter: ListFilter; unconditional?: boolean }>;
   /**
    * Checks the accesses, then runs a mutation with an audit record of who
    * did what and how it ended; `summarize` says what of the result the

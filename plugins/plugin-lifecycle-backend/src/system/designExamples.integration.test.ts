@@ -498,16 +498,24 @@ describe.each(databases.eachSupportedId())(
       down = http.createServer((_req, res) => {
         res.writeHead(503).end('down');
       });
-      await new Promise<void>((resolve, reject) => {
-        down!.once('error', error =>
-          reject(
-            new Error(
-              `this test serves the design's localhost:8080 and could not listen there: ${error}`,
-            ),
-          ),
+      // The examples module's test (examples/usage-examples-module) serves
+      // 8080 too and may run at the same time: wait for it to let go.
+      const portDeadline = Date.now() + 120_000;
+      for (;;) {
+        const error = await new Promise<NodeJS.ErrnoException | undefined>(
+          resolve => {
+            down!.once('error', resolve);
+            down!.listen(8080, () => resolve(undefined));
+          },
         );
-        down!.listen(8080, resolve);
-      });
+        if (!error) break;
+        if (error.code !== 'EADDRINUSE' || Date.now() > portDeadline) {
+          throw new Error(
+            `this test serves the design's localhost:8080 and could not listen there: ${error}`,
+          );
+        }
+        await new Promise(r => setTimeout(r, 500));
+      }
 
       // --- Service Discovery Integration -----------------------------------
       const serviceDiscovery = getPluginServiceDiscovery();

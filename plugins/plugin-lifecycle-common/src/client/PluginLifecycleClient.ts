@@ -45,6 +45,18 @@ import {
   DeploymentPhase,
 } from '../api/deployments';
 import { DeploymentActionResult } from '../routes/deploymentRoutes';
+import {
+  EventStreamQuery,
+  PluginLifecycleStreamEvent,
+  readServerSentEvents,
+} from '../api/events';
+import {
+  RegisterServiceRequest,
+  UpdateServiceRequest,
+  ResolvedService,
+  ServiceLoadBalancingStrategy,
+  ServiceRegistration,
+} from '../api/discovery';
 import { z } from 'zod';
 import { ConfigEnvironments } from '../routes/configRoutes';
 import { RouteSpec, routePath } from '../routes/route';
@@ -514,7 +526,13 @@ export class PluginLifecycleClient {
   async watchConfiguration(
     pluginId: string,
     environment: string,
-    options: { afterRevision: number; key?: string; timeoutMs?: number },
+    options: {
+      afterRevision: number;
+      key?: string;
+      timeoutMs?: number;
+      /** Ends the wait early (the promise rejects with the abort). */
+      signal?: AbortSignal;
+    },
   ): Promise<ConfigWatchResult> {
     return this.#call(routes.watchConfiguration, {
       params: { pluginId, environment },
@@ -523,7 +541,153 @@ export class PluginLifecycleClient {
         key: options.key || undefined,
         timeoutMs: options.timeoutMs,
       },
+      signal: options.signal,
     });
+  }
+
+  /** Registers (or replaces) an instance of a service. */
+  async registerService(
+    registration: RegisterServiceRequest,
+  ): Promise<ServiceRegistration> {
+    return this.#call(routes.registerService, { body: registration });
+  }
+
+  async deregisterService(serviceId: string): Promise<void> {
+    await this.#call(routes.deregisterService, { params: { serviceId } });
+  }
+
+  /** Registers (or replaces) many instances at once (at most 1,000), all or none. */
+  async registerServices(
+    registrations: RegisterServiceRequest[],
+  ): Promise<ServiceRegistration[]> {
+    const body = await this.#call(routes.registerServices, {
+      body: { services: registrations },
+    });
+    return body.items;
+  }
+
+  /** Heartbeats of many registrations at once (at most 1,000). */
+  async heartbeats(
+    serviceIds: string[],
+  ): Promise<{ renewed: number; unknown: string[] }> {
+    return this.#call(routes.heartbeats, { body: { serviceIds } });
+  }
+
+  /** Changes an instance's weight or maxConnections (`null`: no limit) live. */
+  async updateService(
+    serviceId: string,
+    patch: UpdateServiceRequest,
+  ): Promise<ServiceRegistration> {
+    return this.#call(routes.updateService, {
+      params: { serviceId },
+      body: patch,
+    });
+  }
+
+  /** Proxied requests per instance and per version, as the answering replica counted them. */
+  async getServiceMetrics(): Promise<{
+    instances: unknown[];
+    versions: unknown[];
+  }> {
+    return this.#call(routes.getServiceMetrics, {});
+  }
+
+  /** A signed export of all configuration (secrets stay sealed). */
+  async exportConfiguration(): Promise<unknown> {
+    return this.#call(routes.exportConfiguration, {});
+  }
+
+  /** Restores an export; refused when it does not verify. */
+  async importConfiguration(exported: unknown): Promise<unknown> {
+    return this.#call(routes.importConfiguration, { body: exported });
+  }
+
+  /** Keeps a registration with a TTL alive. */
+  async heartbeat(serviceId: string): Promise<ServiceRegistration> {
+    return this.#call(routes.heartbeat, { params: { serviceId } });
+  }
+
+  /** Every instance of services the caller may see, following the pages. */
+  async listServices(filter?: {
+    name?: string;
+    tenant?: string;
+  }): Promise<ServiceRegistration[]> {
+    return this.#allPages(cursor =>
+      this.#call(routes.listServices, { query: { ...filter, cursor } }),
+    );
+  }
+
+  /**
+   * One instance of a service, as the load balancer picks it; `key` is
+   * what ip-hash hashes (default: the caller's address).
+   */
+  async resolveService(
+    serviceName: string,
+    options?: {
+      strategy?: ServiceLoadBalancingStrategy;
+      tenant?: string;
+      key?: string;
+    },
+  ): Promise<ResolvedService> {
+    return this.#call(routes.resolveService, {
+      params: { serviceName },
+      query: options,
+    });
+  }
+
+  /**
+   * The system's events as they happen (`GET /events`), those the caller
+   * may read, until `signal` aborts or the server ends the stream. A
+   * stream that cannot be opened throws (403, 429, ...).
+   */
+  async *streamEvents(
+    options: {
+      events?: string[];
+      timeoutMs?: number;
+      signal?: AbortSignal;
+      /** Called once the stream is open, before the first event. */
+      onOpen?: () => void;
+      /**
+       * The id of the last event read before a reconnect: the replica
+       * sends first what it still keeps of those that came after it.
+       */
+      lastEventId?: string;
+    } = {},
+  ): AsyncGenerator<PluginLifecycleStreamEvent> {
+    const query: EventStreamQuery = {
+      events: options.events?.length ? options.events.join(',') : undefined,
+      timeoutMs:
+        options.timeoutMs === undefined ? undefined : String(options.timeoutMs),
+    };
+    const baseUrl = await this.#discoveryApi.getBaseUrl('plugin-lifecycle');
+    const response = await this.#fetchApi.fetch(
+      `${baseUrl}${routes.streamEvents.path}${queryString(
+        query as Record<string, string | undefined>,
+      )}`,
+      {
+        headers: {
+          Accept: 'text/event-stream',
+          ...(options.lastEventId
+            ? { 'Last-Event-ID': options.lastEventId }
+            : {}),
+        },
+        signal: options.signal,
+      },
+    );
+    if (!response.ok) {
+      throw await ResponseError.fromResponse(response);
+    }
+    if (!response.body) return;
+    options.onOpen?.();
+    try {
+      for await (const message of readServerSentEvents(response.body)) {
+        yield JSON.parse(message.data) as PluginLifecycleStreamEvent;
+      }
+    } catch (error) {
+      // Aborting is how a reader stops listening: not an error.
+      if (options.signal?.aborted) return;
+      throw error;
+    }
   }
 
   async #allPages<T>(
@@ -549,6 +713,7 @@ export class PluginLifecycleClient {
       params?: Record<string, string | number>;
       query?: Record<string, string | number | undefined>;
       body?: unknown;
+      signal?: AbortSignal;
     },
   ): Promise<z.infer<R['response']>> {
     const baseUrl = await this.#discoveryApi.getBaseUrl('plugin-lifecycle');
@@ -560,10 +725,12 @@ export class PluginLifecycleClient {
       method: route.method.toUpperCase(),
       headers: hasBody ? { 'Content-Type': 'application/json' } : undefined,
       body: hasBody ? JSON.stringify(request.body) : undefined,
+      ...(request.signal ? { signal: request.signal } : {}),
     });
     if (!response.ok) {
       throw await ResponseError.fromResponse(response);
     }
+    if (response.status === 204) return undefined as z.infer<R['response']>;
     return (await response.json()) as z.infer<R['response']>;
   }
 }

@@ -1,6 +1,7 @@
 import { configRoutes } from './configRoutes';
 import { deploymentRoutes } from './deploymentRoutes';
 import { discoveryRoutes } from './discoveryRoutes';
+import { eventRoutes } from './eventRoutes';
 import { healthRoutes } from './healthRoutes';
 import { metricsRoutes } from './metricsRoutes';
 import { operationRoutes } from './operationRoutes';
@@ -12,6 +13,7 @@ export { operationRoutes } from './operationRoutes';
 export { configRoutes, type ConfigEnvironments } from './configRoutes';
 export { healthRoutes } from './healthRoutes';
 export { metricsRoutes } from './metricsRoutes';
+export { eventRoutes } from './eventRoutes';
 export { discoveryRoutes, proxyRoute } from './discoveryRoutes';
 export {
   deploymentRoutes,
@@ -33,6 +35,7 @@ export const pluginLifecycleRoutes = {
   ...metricsRoutes,
   ...discoveryRoutes,
   ...deploymentRoutes,
+  ...eventRoutes,
 };
 
 /** The name of a route in {@link pluginLifecycleRoutes}. @public */

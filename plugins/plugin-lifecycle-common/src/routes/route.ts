@@ -44,6 +44,8 @@ export interface RouteSpec<
   bodyRequired?: boolean;
   /** The body of the success answer (`successStatus`). */
   response: TResponse;
+  /** The media type of the success answer: `application/json` unless said otherwise. */
+  responseContentType?: 'application/json' | 'text/event-stream';
   /** The status of a success: 200 unless said otherwise. */
   successStatus?: number;
   /** What the success answer is, in words. */

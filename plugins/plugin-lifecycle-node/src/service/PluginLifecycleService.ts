@@ -2,39 +2,196 @@ import {
   AuthService,
   BackstageCredentials,
   DiscoveryService,
+  LoggerService,
   coreServices,
   createServiceFactory,
   createServiceRef,
 } from '@backstage/backend-plugin-api';
 import {
+  ConfigurationEntry,
+  ConfigWriteResult,
   Deployment,
   DeploymentAction,
   DeploymentActionRequest,
   DeploymentActionResult,
   DeploymentPhase,
+  EffectiveConfiguration,
   InstallRequest,
   LifecycleCommand,
+  LifecycleState,
   Operation,
   OperationAccepted,
   PluginDetails,
+  PluginHealth,
   PluginLifecycleClient,
+  PluginSummary,
+  ProbeDefinition,
+  RegisterServiceRequest,
+  ResolvedService,
+  ServiceLoadBalancingStrategy,
+  ServiceRegistration,
+  SystemMetrics,
   UpdateRequest,
 } from '@internal/plugin-lifecycle-common';
+import {
+  EventStream,
+  PluginLifecycleEventEnvelope,
+  PluginLifecycleEventListener,
+} from './EventStream';
+
+export type {
+  PluginLifecycleEventEnvelope,
+  PluginLifecycleEventListener,
+} from './EventStream';
 
 /**
- * The plugin-lifecycle API for other backend plugins.
+ * On whose behalf a call is made; without credentials the calling plugin
+ * acts as itself.
+ *
+ * @public
+ */
+export interface PluginLifecycleRequestOptions {
+  credentials?: BackstageCredentials;
+}
+
+/**
+ * The options of the original design's `installPlugin(id, version,
+ * options)`: the install request without `version`. `userId` is accepted
+ * for the design's code and not sent: who acts is who the token says (the
+ * calling plugin, or the user of `credentials` / {@link PluginLifecycleService.withCredentials}).
+ *
+ * @public
+ */
+export type DesignInstallOptions = Omit<InstallRequest, 'version'> & {
+  userId?: string;
+} & PluginLifecycleRequestOptions;
+
+/**
+ * The options of `updatePlugin(id, version, options)`, as the design writes
+ * them (`deploymentStrategy`, `deploymentConfig`, `environment`, `userId`:
+ * not sent, see {@link DesignInstallOptions}).
+ *
+ * @public
+ */
+export type DesignUpdateOptions = Omit<UpdateRequest, 'version'> & {
+  userId?: string;
+};
+
+/** Options of the lifecycle commands (start, stop, restart, uninstall). @public */
+export type CommandOptions = PluginLifecycleRequestOptions & {
+  reason?: string;
+  userId?: string;
+};
+
+/**
+ * The health monitor, as `getPluginHealthMonitor()` answers it.
+ *
+ * @public
+ */
+export interface PluginHealthMonitorClient {
+  /** Replaces the plugin's probes (the design's `ProbeType`/`ProbeMethod` values). */
+  registerPluginProbes(
+    pluginId: string,
+    probes: ProbeDefinition[],
+  ): Promise<ProbeDefinition[]>;
+  getPluginHealth(
+    pluginId: string,
+    options?: { recent?: number },
+  ): Promise<PluginHealth>;
+}
+
+/**
+ * The configuration manager, as `getPluginConfigurationManager()` answers it.
+ *
+ * @public
+ */
+export interface PluginConfigurationManagerClient {
+  /**
+   * Sets these keys of one layer (`environment`; default: the default
+   * environment), leaving its other keys alone: a new version.
+   */
+  setPluginConfiguration(
+    pluginId: string,
+    entries: ConfigurationEntry[],
+    options?: {
+      environment?: string;
+      userId?: string;
+      description?: string;
+      expectedVersion?: number;
+      remove?: string[];
+    },
+  ): Promise<ConfigWriteResult>;
+  /** The effective configuration (secrets masked unless `reveal` and allowed). */
+  getPluginConfiguration(
+    pluginId: string,
+    environment?: string,
+    options?: { reveal?: boolean },
+  ): Promise<EffectiveConfiguration>;
+  /**
+   * Calls `callback` with the effective configuration each time it changes
+   * from now on (a long-poll held open, renewed after each answer); answers
+   * the function that stops watching. The third argument is the design's
+   * (`undefined` in its example); a string there narrows the watch to one
+   * key, as the in-process manager's does.
+   */
+  watchConfiguration(
+    pluginId: string,
+    environment: string,
+    key: string | undefined,
+    callback: (configuration: EffectiveConfiguration) => void,
+  ): () => void;
+}
+
+/**
+ * Service discovery, as `getPluginServiceDiscovery()` answers it.
+ *
+ * @public
+ */
+export interface PluginServiceDiscoveryClient {
+  registerService(
+    registration: RegisterServiceRequest,
+  ): Promise<ServiceRegistration>;
+  deregisterService(serviceId: string): Promise<void>;
+  heartbeat(serviceId: string): Promise<ServiceRegistration>;
+  listServices(filter?: {
+    name?: string;
+    tenant?: string;
+  }): Promise<ServiceRegistration[]>;
+  /**
+   * One instance as the load balancer picks it, or undefined when the
+   * service has no instance that may take traffic. `clientInfo.ip` is what
+   * ip-hash hashes (the backend sees this plugin's address, not the
+   * client's).
+   */
+  getLoadBalancedService(
+    serviceName: string,
+    clientInfo?: { ip?: string; tenant?: string },
+    strategy?: ServiceLoadBalancingStrategy | string,
+  ): Promise<ResolvedService | undefined>;
+}
+
+/**
+ * The plugin-lifecycle API for other backend plugins: the original design's
+ * orchestration system (`installPlugin`, `updatePlugin`,
+ * `getPluginHealthMonitor()`, `getPluginConfigurationManager()`,
+ * `getPluginServiceDiscovery()`, `on('systemEvent', ...)`) over the
+ * backend's HTTP API. Each call acts as the calling plugin, or as the user
+ * of `options.credentials` / {@link PluginLifecycleService.withCredentials},
+ * with that principal's permissions and tenants.
  *
  * @public
  */
 export interface PluginLifecycleService {
+  /** The design's form: `installPlugin('my-plugin', '1.0.0', { configuration, healthProbes, ... })`. */
+  installPlugin(
+    pluginId: string,
+    version: string,
+    options?: DesignInstallOptions,
+  ): Promise<OperationAccepted>;
+  /** The request body of `POST /plugins/{id}/install`. */
   installPlugin(
     pluginId: string,
     request: InstallRequest,
-    options?: PluginLifecycleRequestOptions,
-  ): Promise<OperationAccepted>;
-  runCommand(
-    pluginId: string,
-    command: LifecycleCommand,
     options?: PluginLifecycleRequestOptions,
   ): Promise<OperationAccepted>;
   /**
@@ -46,16 +203,50 @@ export interface PluginLifecycleService {
   updatePlugin(
     pluginId: string,
     version: string,
-    request?: Omit<UpdateRequest, 'version'>,
+    request?: DesignUpdateOptions,
     options?: PluginLifecycleRequestOptions,
   ): Promise<OperationAccepted & { deploymentId?: string }>;
+  runCommand(
+    pluginId: string,
+    command: LifecycleCommand,
+    options?: PluginLifecycleRequestOptions & { reason?: string },
+  ): Promise<OperationAccepted>;
+  startPlugin(
+    pluginId: string,
+    options?: CommandOptions,
+  ): Promise<OperationAccepted>;
+  stopPlugin(
+    pluginId: string,
+    options?: CommandOptions,
+  ): Promise<OperationAccepted>;
+  restartPlugin(
+    pluginId: string,
+    options?: CommandOptions,
+  ): Promise<OperationAccepted>;
+  uninstallPlugin(
+    pluginId: string,
+    options?: CommandOptions,
+  ): Promise<OperationAccepted>;
   getPlugin(
     pluginId: string,
     options?: PluginLifecycleRequestOptions,
   ): Promise<PluginDetails>;
+  /** Every plugin the caller may read (following the pages). */
+  listPlugins(
+    filter?: { state?: LifecycleState; tenant?: string; entityRef?: string },
+    options?: PluginLifecycleRequestOptions,
+  ): Promise<PluginSummary[]>;
   getOperation(
     operationId: string,
     options?: PluginLifecycleRequestOptions,
+  ): Promise<Operation>;
+  /**
+   * The operation once it has ended (succeeded, failed, cancelled), or as
+   * it is after `timeoutMs` (default 60 s).
+   */
+  waitForOperation(
+    operationId: string,
+    options?: PluginLifecycleRequestOptions & { timeoutMs?: number },
   ): Promise<Operation>;
   getDeployment(
     deploymentId: string,
@@ -81,62 +272,156 @@ export interface PluginLifecycleService {
     request?: DeploymentActionRequest,
     options?: PluginLifecycleRequestOptions,
   ): Promise<DeploymentActionResult>;
+  /** `GET /metrics/system`, within the caller's tenants. */
+  getSystemMetrics(
+    options?: PluginLifecycleRequestOptions,
+  ): Promise<SystemMetrics>;
+  getPluginHealthMonitor(): PluginHealthMonitorClient;
+  getPluginConfigurationManager(): PluginConfigurationManagerClient;
+  getPluginServiceDiscovery(): PluginServiceDiscoveryClient;
+  /**
+   * Listens to the system's events by the design's names
+   * (`orchestrator:operationCompleted`, `healthMonitor:healthCheckFailed`,
+   * `deploymentManager:deploymentCompleted`, ...) or to all of them as
+   * `systemEvent`. Streams `GET /events`, so a listener hears only events
+   * about plugins its principal may read; the stream opens with the first
+   * listener (see {@link PluginLifecycleService.whenListening}).
+   */
+  on(
+    event: 'systemEvent',
+    listener: (event: PluginLifecycleEventEnvelope) => void,
+  ): this;
+  on(event: string, listener: PluginLifecycleEventListener): this;
+  off(event: string, listener: PluginLifecycleEventListener): this;
+  /** Resolves once the event stream of `on()` is open. */
+  whenListening(): Promise<void>;
+  /**
+   * The same API acting on behalf of a user (credentials from the request
+   * being served): their permissions and tenants, for calls and events.
+   */
+  withCredentials(credentials: BackstageCredentials): PluginLifecycleService;
 }
 
-/**
- * On whose behalf a call is made; without credentials the calling plugin
- * acts as itself.
- *
- * @public
- */
-export interface PluginLifecycleRequestOptions {
-  credentials?: BackstageCredentials;
-}
+const TERMINAL = new Set(['succeeded', 'failed', 'cancelled']);
 
 /**
- * Calls the plugin-lifecycle backend over HTTP with a plugin-to-plugin token,
- * so it works whether or not that backend runs in the same process.
+ * Calls the plugin-lifecycle backend over HTTP with a plugin-to-plugin
+ * token (as the plugin, or on behalf of a user), so it works whether or not
+ * that backend runs in the same process.
  */
 class DefaultPluginLifecycleService implements PluginLifecycleService {
   readonly #auth: AuthService;
   readonly #discovery: DiscoveryService;
+  readonly #logger: LoggerService;
+  readonly #credentials?: BackstageCredentials;
+  readonly #streams: Set<EventStream>;
+  #events?: EventStream;
 
-  constructor(options: { auth: AuthService; discovery: DiscoveryService }) {
+  constructor(options: {
+    auth: AuthService;
+    discovery: DiscoveryService;
+    logger: LoggerService;
+    credentials?: BackstageCredentials;
+    /** Every stream of this plugin's service, closed at shutdown. */
+    streams?: Set<EventStream>;
+  }) {
     this.#auth = options.auth;
     this.#discovery = options.discovery;
+    this.#logger = options.logger;
+    this.#credentials = options.credentials;
+    this.#streams = options.streams ?? new Set();
+  }
+
+  /** Ends every event stream (the plugin shuts down). */
+  close() {
+    for (const stream of this.#streams) stream.close();
   }
 
   installPlugin(
     pluginId: string,
-    request: InstallRequest,
-    options?: PluginLifecycleRequestOptions,
-  ) {
-    return this.#client(options).installPlugin(pluginId, request);
+    versionOrRequest: string | InstallRequest,
+    options?: DesignInstallOptions | PluginLifecycleRequestOptions,
+  ): Promise<OperationAccepted> {
+    if (typeof versionOrRequest === 'string') {
+      const { credentials, userId, ...rest } = (options ??
+        {}) as DesignInstallOptions;
+      return this.#client({ credentials }).installPlugin(pluginId, {
+        ...rest,
+        version: versionOrRequest,
+      });
+    }
+    return this.#client(options).installPlugin(pluginId, versionOrRequest);
   }
-  runCommand(
-    pluginId: string,
-    command: LifecycleCommand,
-    options?: PluginLifecycleRequestOptions,
-  ) {
-    return this.#client(options).runCommand(pluginId, command);
-  }
+
   updatePlugin(
     pluginId: string,
     version: string,
-    request: Omit<UpdateRequest, 'version'> = {},
+    request: DesignUpdateOptions = {},
     options?: PluginLifecycleRequestOptions,
   ) {
-    return this.#client(options).updatePlugin(pluginId, {
-      ...request,
-      version,
-    });
+    const { userId, ...rest } = request;
+    return this.#client(options).updatePlugin(pluginId, { ...rest, version });
   }
+
+  runCommand(
+    pluginId: string,
+    command: LifecycleCommand,
+    options?: PluginLifecycleRequestOptions & { reason?: string },
+  ) {
+    return this.#client(options).runCommand(
+      pluginId,
+      command,
+      options?.reason ? { reason: options.reason } : undefined,
+    );
+  }
+  startPlugin(pluginId: string, options?: CommandOptions) {
+    return this.runCommand(pluginId, 'start', options);
+  }
+  stopPlugin(pluginId: string, options?: CommandOptions) {
+    return this.runCommand(pluginId, 'stop', options);
+  }
+  restartPlugin(pluginId: string, options?: CommandOptions) {
+    return this.runCommand(pluginId, 'restart', options);
+  }
+  uninstallPlugin(pluginId: string, options?: CommandOptions) {
+    return this.runCommand(pluginId, 'uninstall', options);
+  }
+
   getPlugin(pluginId: string, options?: PluginLifecycleRequestOptions) {
     return this.#client(options).getPlugin(pluginId);
+  }
+  listPlugins(
+    filter?: { state?: LifecycleState; tenant?: string; entityRef?: string },
+    options?: PluginLifecycleRequestOptions,
+  ) {
+    return this.#client(options).listPlugins(filter);
   }
   getOperation(operationId: string, options?: PluginLifecycleRequestOptions) {
     return this.#client(options).getOperation(operationId);
   }
+
+  async waitForOperation(
+    operationId: string,
+    options: PluginLifecycleRequestOptions & { timeoutMs?: number } = {},
+  ): Promise<Operation> {
+    const deadline = Date.now() + (options.timeoutMs ?? 60_000);
+    const client = this.#client(options);
+    for (;;) {
+      // The server holds the answer until the operation ends (at most 60 s).
+      const waitSeconds = Math.max(
+        0,
+        Math.min(60, Math.floor((deadline - Date.now()) / 1000)),
+      );
+      const operation = await client.getOperation(operationId, {
+        waitSeconds,
+      });
+      if (TERMINAL.has(operation.status) || Date.now() >= deadline) {
+        return operation;
+      }
+      if (waitSeconds === 0) await new Promise(r => setTimeout(r, 100));
+    }
+  }
+
   getDeployment(deploymentId: string, options?: PluginLifecycleRequestOptions) {
     return this.#client(options).getDeployment(deploymentId);
   }
@@ -158,16 +443,169 @@ class DefaultPluginLifecycleService implements PluginLifecycleService {
       request,
     );
   }
+  getSystemMetrics(options?: PluginLifecycleRequestOptions) {
+    return this.#client(options).getSystemMetrics();
+  }
+
+  getPluginHealthMonitor(): PluginHealthMonitorClient {
+    return {
+      registerPluginProbes: async (pluginId, probes) =>
+        (await this.#client().setPluginProbes(pluginId, probes)).probes,
+      getPluginHealth: (pluginId, options) =>
+        this.#client().getPluginHealth(pluginId, options),
+    };
+  }
+
+  getPluginConfigurationManager(): PluginConfigurationManagerClient {
+    const environmentOf = async (environment?: string) =>
+      environment ??
+      (await this.#client().getConfigEnvironments()).defaultEnvironment;
+    return {
+      setPluginConfiguration: async (pluginId, entries, options = {}) =>
+        this.#client().patchConfiguration(
+          pluginId,
+          await environmentOf(options.environment),
+          {
+            entries,
+            description: options.description,
+            expectedVersion: options.expectedVersion,
+            remove: options.remove,
+          },
+        ),
+      getPluginConfiguration: async (pluginId, environment, options) =>
+        this.#client().getConfiguration(
+          pluginId,
+          await environmentOf(environment),
+          options,
+        ),
+      watchConfiguration: (pluginId, environment, key, callback) =>
+        this.#watch(pluginId, environment, key, callback),
+    };
+  }
+
+  getPluginServiceDiscovery(): PluginServiceDiscoveryClient {
+    return {
+      registerService: registration =>
+        this.#client().registerService(registration),
+      deregisterService: serviceId =>
+        this.#client().deregisterService(serviceId),
+      heartbeat: serviceId => this.#client().heartbeat(serviceId),
+      listServices: filter => this.#client().listServices(filter),
+      getLoadBalancedService: async (serviceName, clientInfo, strategy) => {
+        try {
+          return await this.#client().resolveService(serviceName, {
+            strategy: strategy as ServiceLoadBalancingStrategy | undefined,
+            tenant: clientInfo?.tenant,
+            key: clientInfo?.ip,
+          });
+        } catch (error) {
+          // No instance may take traffic (503), or none is registered (404).
+          // (A ResponseError of @backstage/errors, read by its shape.)
+          const status = (error as { response?: { status?: number } }).response
+            ?.status;
+          if (status === 404 || status === 503) {
+            return undefined;
+          }
+          throw error;
+        }
+      },
+    };
+  }
+
+  on(event: string, listener: (payload: any) => void): this {
+    // Made with the first listener and kept for shutdown while it listens:
+    // a view made per request (withCredentials) costs nothing until then.
+    if (!this.#events) {
+      this.#events = new EventStream({
+        client: () => this.#client(),
+        logger: this.#logger,
+      });
+    }
+    this.#streams.add(this.#events);
+    this.#events.on(event, listener);
+    return this;
+  }
+
+  off(event: string, listener: PluginLifecycleEventListener): this {
+    const events = this.#events;
+    events?.off(event, listener);
+    if (events && !events.listening) this.#streams.delete(events);
+    return this;
+  }
+
+  whenListening(): Promise<void> {
+    return this.#events?.whenOpen() ?? Promise.resolve();
+  }
+
+  withCredentials(credentials: BackstageCredentials): PluginLifecycleService {
+    return new DefaultPluginLifecycleService({
+      auth: this.#auth,
+      discovery: this.#discovery,
+      logger: this.#logger,
+      credentials,
+      streams: this.#streams,
+    });
+  }
+
+  /**
+   * A long-poll loop: the current revision first, then one held request
+   * after another (each up to a minute), until `unwatch`.
+   */
+  #watch(
+    pluginId: string,
+    environment: string,
+    key: string | undefined,
+    callback: (configuration: EffectiveConfiguration) => void,
+  ): () => void {
+    const abort = new AbortController();
+    const loop = async () => {
+      let revision: number | undefined;
+      let backoffMs = 500;
+      while (!abort.signal.aborted) {
+        try {
+          const client = this.#client();
+          if (revision === undefined) {
+            revision = (await client.getConfiguration(pluginId, environment))
+              .revision;
+          }
+          const result = await client.watchConfiguration(
+            pluginId,
+            environment,
+            {
+              afterRevision: revision,
+              key,
+              timeoutMs: 60_000,
+              signal: abort.signal,
+            },
+          );
+          backoffMs = 500;
+          if (abort.signal.aborted) return;
+          revision = result.configuration.revision;
+          if (result.changed) callback(result.configuration);
+        } catch (error) {
+          if (abort.signal.aborted) return;
+          this.#logger.warn(
+            `watching the configuration of ${pluginId} (${environment}) failed, retrying in ${backoffMs} ms: ${error}`,
+          );
+          const delayMs = backoffMs;
+          await new Promise(r => setTimeout(r, delayMs));
+          backoffMs = Math.min(backoffMs * 2, 30_000);
+        }
+      }
+    };
+    loop();
+    return () => abort.abort();
+  }
 
   #client(options?: PluginLifecycleRequestOptions) {
+    const onBehalfOf = options?.credentials ?? this.#credentials;
     return new PluginLifecycleClient({
       discoveryApi: this.#discovery,
       fetchApi: {
         fetch: async (input, init) => {
           const { token } = await this.#auth.getPluginRequestToken({
             onBehalfOf:
-              options?.credentials ??
-              (await this.#auth.getOwnServiceCredentials()),
+              onBehalfOf ?? (await this.#auth.getOwnServiceCredentials()),
             targetPluginId: 'plugin-lifecycle',
           });
           const headers = new Headers(init?.headers);
@@ -190,7 +628,22 @@ export const pluginLifecycleServiceRef =
     defaultFactory: async service =>
       createServiceFactory({
         service,
-        deps: { auth: coreServices.auth, discovery: coreServices.discovery },
-        factory: deps => new DefaultPluginLifecycleService(deps),
+        deps: {
+          auth: coreServices.auth,
+          discovery: coreServices.discovery,
+          logger: coreServices.logger,
+          lifecycle: coreServices.lifecycle,
+        },
+        factory: ({ auth, discovery, logger, lifecycle }) => {
+          const instance = new DefaultPluginLifecycleService({
+            auth,
+            discovery,
+            logger,
+          });
+          // Event streams would hold the process open and reconnect to a
+          // backend that is going away.
+          lifecycle.addShutdownHook(() => instance.close());
+          return instance;
+        },
       }),
   });
