@@ -54,6 +54,17 @@ async function until<T>(
   }
 }
 
+/** Listens on `port`: undefined once listening, or the error (EADDRINUSE...). */
+function listenOn(
+  server: http.Server,
+  port: number,
+): Promise<NodeJS.ErrnoException | undefined> {
+  return new Promise(resolve => {
+    server.once('error', resolve);
+    server.listen(port, () => resolve(undefined));
+  });
+}
+
 describe.each(databases.eachSupportedId())(
   "the original design's usage examples on %s",
   databaseId => {
@@ -502,12 +513,7 @@ describe.each(databases.eachSupportedId())(
       // 8080 too and may run at the same time: wait for it to let go.
       const portDeadline = Date.now() + 120_000;
       for (;;) {
-        const error = await new Promise<NodeJS.ErrnoException | undefined>(
-          resolve => {
-            down!.once('error', resolve);
-            down!.listen(8080, () => resolve(undefined));
-          },
-        );
+        const error = await listenOn(down, 8080);
         if (!error) break;
         if (error.code !== 'EADDRINUSE' || Date.now() > portDeadline) {
           throw new Error(
