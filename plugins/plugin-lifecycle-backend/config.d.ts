@@ -13,9 +13,12 @@ export interface Config {
      * Artifact types an install request may carry; configured plugins may use
      * any. Default ['external']: a command or tarball path in a request would
      * run code from the backend's machine, and an npm package runs whatever
-     * its author wrote; add 'npm' to let callers install packages.
+     * its author wrote; add 'npm' to let callers install packages ('image':
+     * container images, for a cluster runtime such as kubernetes).
      */
-    requestArtifactTypes?: Array<'npm' | 'tarball' | 'command' | 'external'>;
+    requestArtifactTypes?: Array<
+      'npm' | 'tarball' | 'command' | 'external' | 'image'
+    >;
     /**
      * Caps on requests a replica holds open: configuration watches
      * (long-poll and server-sent events) and `GET /operations/{id}?waitSeconds`.

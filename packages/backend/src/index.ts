@@ -36,6 +36,8 @@ backend.add(import('@internal/scaffolder-backend-module-plugin-lifecycle'));
 
 // plugin lifecycle orchestration
 backend.add(import('@internal/plugin-lifecycle-backend'));
+// the kubernetes runtime: adds itself only when pluginLifecycle.runtime.kubernetes is configured
+backend.add(import('@internal/plugin-lifecycle-backend-module-kubernetes'));
 
 // signals: pushes the lifecycle's changes to the browser over a websocket
 // (without it, the UI polls)

@@ -67,8 +67,9 @@ if (!lookup.available) {
         "the kubernetes runtime's identity (restricted) may not " +
           'get, list, watch, create, patch, update, delete deployments.apps in namespace plugins; ' +
           'get, list, watch, create, patch, delete services in namespace plugins; ' +
-          'get, create, patch, delete secrets in namespace plugins; ' +
-          'get, list, watch pods in namespace plugins: grant them with a Role and RoleBinding',
+          'get, list, create, update, delete secrets in namespace plugins; ' +
+          'get, list, watch, patch, delete pods in namespace plugins; ' +
+          'list replicasets.apps in namespace plugins: grant them with a Role and RoleBinding',
       );
     }, 60_000);
 
@@ -79,7 +80,11 @@ if (!lookup.available) {
         body: {
           metadata: { name: 'runtime' },
           rules: [
-            { apiGroups: ['apps'], resources: ['deployments'], verbs: ['*'] },
+            {
+              apiGroups: ['apps'],
+              resources: ['deployments', 'replicasets'],
+              verbs: ['*'],
+            },
             {
               apiGroups: [''],
               resources: ['services', 'secrets', 'pods'],

@@ -23,16 +23,19 @@ const NAMESPACED: Array<Omit<KubernetesRight, 'namespace'>> = [
     group: '',
     resource: 'services',
   })),
-  ...['get', 'create', 'patch', 'delete'].map(verb => ({
+  ...['get', 'list', 'create', 'update', 'delete'].map(verb => ({
     verb,
     group: '',
     resource: 'secrets',
   })),
-  ...['get', 'list', 'watch'].map(verb => ({
+  // patch: an instance's label on its pod; delete: a stopped instance's pod.
+  ...['get', 'list', 'watch', 'patch', 'delete'].map(verb => ({
     verb,
     group: '',
     resource: 'pods',
   })),
+  // Why pods are not created: the ReplicaSet's ReplicaFailure condition.
+  { verb: 'list', group: 'apps', resource: 'replicasets' },
 ];
 
 /**

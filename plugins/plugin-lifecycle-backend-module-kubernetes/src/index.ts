@@ -1,11 +1,37 @@
 /**
- * The kubernetes runtime of Plugin Lifecycle Orchestration (issue #17).
- * Being built: so far cluster access from app-config and the check of the
- * rights the runtime needs. Tested against a real control plane
- * (packages/kube-test-cluster, docs/kubernetes-testing.md).
+ * The kubernetes runtime of Plugin Lifecycle Orchestration (issue #17):
+ * plugin instances as pods of Deployments (one per plugin, version and
+ * track) with a Service, registered through
+ * `pluginLifecycleRuntimesExtensionPoint`. Partial: see the README. Tested
+ * against a real control plane (packages/kube-test-cluster,
+ * docs/kubernetes-testing.md).
  *
  * @packageDocumentation
  */
+export { pluginLifecycleModuleKubernetesRuntime as default } from './module';
+export { pluginLifecycleModuleKubernetesRuntime } from './module';
+export {
+  KubernetesRuntime,
+  podFailure,
+  type KubernetesRuntimeOptions,
+  type KubernetesInstance,
+} from './KubernetesRuntime';
+export {
+  MANAGED_BY_LABEL,
+  MANAGED_BY,
+  PLUGIN_LABEL,
+  VERSION_LABEL,
+  TRACK_LABEL,
+  INSTANCE_LABEL,
+  SERVING_LABEL,
+  KUBERNETES_ID_LABEL,
+  type InstanceSetKey,
+} from './objects';
+export {
+  kubernetesStatus,
+  KubernetesWorkloadError,
+  type KubernetesStatus,
+} from './errors';
 export {
   readKubernetesRuntimeConfig,
   loadKubeConfig,

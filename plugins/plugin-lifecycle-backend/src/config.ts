@@ -84,9 +84,10 @@ const configSchema = z
     // Artifact types an install request may carry. A command or a tarball
     // path runs code from the backend's machine, and an npm package runs
     // whatever its author wrote, so only configured plugins may use them
-    // unless a platform team opts in.
+    // unless a platform team opts in (an image runs whatever its author
+    // built, on the cluster).
     requestArtifactTypes: z
-      .array(z.enum(['npm', 'tarball', 'command', 'external']))
+      .array(z.enum(['npm', 'tarball', 'command', 'external', 'image']))
       .default(['external']),
     // Long-polls and event streams each hold a socket for up to minutes:
     // capped per caller and in all, per replica.

@@ -134,6 +134,23 @@ export const artifactSchema = z.discriminatedUnion('type', [
         .min(1),
     })
     .strict(),
+  z
+    .object({
+      type: z.literal('image'),
+      /** A container image reference (`registry/name:tag` or `@sha256:` digest), run by a cluster runtime. */
+      image: z
+        .string()
+        .min(1)
+        .max(1024)
+        .regex(/^[^\s]+$/, 'must be an image reference without spaces'),
+      /** The container's command (its entrypoint); default the image's. */
+      command: z.array(z.string()).optional(),
+      /** The container's arguments; default the image's. */
+      args: z.array(z.string()).optional(),
+      /** The port the container listens on (given to it as PORT). Default 8080. */
+      port: z.number().int().min(1).max(65535).optional(),
+    })
+    .strict(),
 ]);
 
 /** @public */

@@ -1,4 +1,8 @@
-import { Artifact, PluginManifest } from '@internal/plugin-lifecycle-common';
+import {
+  Artifact,
+  PluginManifest,
+  ProbeDefinition,
+} from '@internal/plugin-lifecycle-common';
 
 /** @public */
 export interface RuntimeInstallRequest {
@@ -25,7 +29,25 @@ export interface RuntimeStartRequest {
   location?: string;
   /** Environment for the instance, including the plugin's configuration. */
   env: Record<string, string>;
+  /**
+   * The discovery track the instance starts in (`stable`, `canary`, ...).
+   * A cluster runtime keeps one workload per plugin, version and track.
+   */
+  track?: string;
+  /**
+   * The plugin's probes, for a runtime that runs them itself (a cluster's
+   * container probes); the backend's health monitor runs them either way.
+   */
+  probes?: ProbeDefinition[];
+  /** Compute resources per instance, for a runtime that can reserve them. */
+  resources?: RuntimeResources;
   signal?: AbortSignal;
+}
+
+/** Compute resources of one instance, in Kubernetes quantities (`500m`, `256Mi`). @public */
+export interface RuntimeResources {
+  cpu?: string;
+  memory?: string;
 }
 
 /** Where a started instance can be reached. @public */

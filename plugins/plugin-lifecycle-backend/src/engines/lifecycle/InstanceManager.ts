@@ -95,6 +95,7 @@ export class InstanceManager {
       artifact: stored.artifact,
       location: stored.location,
       env: instanceEnv(plugin, stored.version, instanceId, resolved),
+      track,
       signal,
     });
     await this.#o.instances.insert({

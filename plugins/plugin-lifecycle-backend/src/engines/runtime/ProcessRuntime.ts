@@ -153,6 +153,11 @@ export class ProcessRuntime implements PluginRuntime {
         'The process runtime cannot run an external artifact; use the external runtime',
       );
     }
+    if (artifact.type === 'image') {
+      throw new InputError(
+        'The process runtime cannot run a container image; use a cluster runtime such as kubernetes',
+      );
+    }
     if (artifact.type === 'command') {
       return {
         location: artifact.cwd
