@@ -6,7 +6,9 @@ import {
 import {
   PluginRuntime,
   RuntimeInstance,
+  RuntimeResources,
 } from '@internal/plugin-lifecycle-node';
+import { instanceResources } from '../../domain/orchestration/quotas';
 import { InstanceStore, assertTrack } from '../../database/InstanceStore';
 import { DEFAULT_TRACK } from '../../domain/loadBalancing';
 import { PluginRecord, StoredVersion } from '../../database/PluginStore';
@@ -47,6 +49,31 @@ export function instanceEnv(
     environment: config.environment,
     configuration: config.entries,
   });
+}
+
+/**
+ * What one instance asks for (its manifest's `resources`), as quantities a
+ * cluster takes (`500m`, `256Mi`), for a runtime that reserves them. The
+ * app-config caps that tenancy quotas apply are not applied here yet.
+ */
+export function runtimeResources(
+  stored: Pick<StoredVersion, 'manifest'>,
+): RuntimeResources | undefined {
+  const asked = stored.manifest?.resources;
+  if (!asked?.cpu && !asked?.memory) return undefined;
+  let amounts: { cpuMillicores: number; memoryMiB: number };
+  try {
+    amounts = instanceResources(asked, undefined);
+  } catch {
+    // A quantity that does not parse: tenancy refuses it where it counts;
+    // a runtime just reserves nothing.
+    return undefined;
+  }
+  const { cpuMillicores, memoryMiB } = amounts;
+  return {
+    cpu: cpuMillicores > 0 ? `${cpuMillicores}m` : undefined,
+    memory: memoryMiB > 0 ? `${memoryMiB}Mi` : undefined,
+  };
 }
 
 /**
@@ -96,6 +123,10 @@ export class InstanceManager {
       location: stored.location,
       env: instanceEnv(plugin, stored.version, instanceId, resolved),
       track,
+      // A cluster runtime makes them container probes; the health monitor
+      // runs them either way.
+      probes: plugin.probes,
+      resources: runtimeResources(stored),
       signal,
     });
     await this.#o.instances.insert({
