@@ -663,3 +663,33 @@ describe("readPluginLifecycleConfig: catalog sync is the operator's choice", () 
     ).toThrow(/pluginLifecycle\.plugins\.a\.catalogSync/);
   });
 });
+
+describe('readPluginLifecycleConfig: other runtimes', () => {
+  it('leaves runtime.kubernetes to its module and takes plugins with an image artifact', () => {
+    const config = readPluginLifecycleConfig(
+      new ConfigReader({
+        pluginLifecycle: {
+          runtime: {
+            kubernetes: { namespace: 'plugins', namespaces: 'shared' },
+          },
+          plugins: {
+            hello: {
+              runtime: 'kubernetes',
+              artifact: { type: 'image', image: 'hello:1', port: 8080 },
+            },
+          },
+        },
+      }),
+    );
+    expect(config.plugins.hello.artifact).toEqual({
+      type: 'image',
+      image: 'hello:1',
+      port: 8080,
+    });
+    expect(() =>
+      readPluginLifecycleConfig(
+        new ConfigReader({ pluginLifecycle: { runtime: { kubernete: {} } } }),
+      ),
+    ).toThrow(/pluginLifecycle\.runtime/);
+  });
+});

@@ -496,6 +496,8 @@ const configSchema = z
           })
           .strict()
           .prefault({}),
+        // Read and checked by plugin-lifecycle-backend-module-kubernetes.
+        kubernetes: z.record(z.string(), z.unknown()).optional(),
       })
       .strict()
       .prefault({}),
