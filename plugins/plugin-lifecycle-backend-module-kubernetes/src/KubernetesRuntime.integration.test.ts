@@ -545,6 +545,56 @@ if (!lookup.available) {
       );
     }, 60_000);
 
+    it('puts each plugin in a namespace of its own when configured, creating it', async () => {
+      const config = readKubernetesRuntimeConfig(
+        new ConfigReader({
+          pluginLifecycle: {
+            runtime: {
+              kubernetes: {
+                kubeconfig: cluster.kubeconfigPath(),
+                namespaces: 'per-plugin',
+                namespacePrefix: 'pl-',
+              },
+            },
+          },
+        }),
+      );
+      const runtime = KubernetesRuntime.create({
+        config,
+        kubeConfig: loadKubeConfig(config),
+        startTimeoutMs: 60_000,
+        pollIntervalMs: 200,
+      });
+      await runtime.install({
+        pluginId: 'solo',
+        version: '1.0.0',
+        artifact: image,
+      });
+      const instance = await runtime.startInstance({
+        pluginId: 'solo',
+        version: '1.0.0',
+        instanceId: 'solo-1',
+        artifact: image,
+        env: env('solo', 'solo-1'),
+      });
+      expect(instance.host).toMatch(/^198\.19\./);
+      const namespace = await core.readNamespace({ name: 'pl-solo' });
+      expect(namespace.metadata?.labels).toMatchObject({
+        'app.kubernetes.io/managed-by': 'plugin-lifecycle',
+      });
+      await expect(runtime.isAlive('solo-1')).resolves.toBe(true);
+      // Straight to a start: pods wait for the new namespace's service
+      // account (a transient refusal), and the start waits with them.
+      const fresh = await runtime.startInstance({
+        pluginId: 'fresh',
+        version: '1.0.0',
+        instanceId: 'fresh-1',
+        artifact: image,
+        env: env('fresh', 'fresh-1'),
+      });
+      expect(fresh.host).toMatch(/^198\.19\./);
+    }, 120_000);
+
     it('refuses an artifact that is not an image', async () => {
       const runtime = runtimeFor('plugins');
       await expect(

@@ -571,7 +571,9 @@ export class KubernetesRuntime implements PluginRuntime {
       const condition = (deployment.status?.conditions ?? []).find(
         c => c.type === 'ReplicaFailure' && c.status === 'True',
       );
-      if (condition) return condition.message ?? condition.reason;
+      if (condition && !isTransient(condition.message)) {
+        return condition.message ?? condition.reason;
+      }
       const sets = await this.#apps.listNamespacedReplicaSet({
         namespace,
         labelSelector: selectorString(
@@ -582,7 +584,9 @@ export class KubernetesRuntime implements PluginRuntime {
         const failure = (set.status?.conditions ?? []).find(
           c => c.type === 'ReplicaFailure' && c.status === 'True',
         );
-        if (failure) return failure.message ?? failure.reason;
+        if (failure && !isTransient(failure.message)) {
+          return failure.message ?? failure.reason;
+        }
       }
     } catch (error) {
       if (isStatus(error, 404)) return `the Deployment is gone`;
@@ -837,6 +841,17 @@ export class KubernetesRuntime implements PluginRuntime {
       0,
     );
   }
+}
+
+/**
+ * A refusal the ReplicaSet controller gets past by retrying: a new
+ * namespace's `default` service account not made yet (the ServiceAccount
+ * admission plugin refuses pods until then).
+ */
+function isTransient(message: string | undefined): boolean {
+  return /error looking up service account|serviceaccount "[^"]*" not found/i.test(
+    message ?? '',
+  );
 }
 
 function assertOurs(
