@@ -43,6 +43,7 @@ if (!lookup.available) {
 } else {
   describe('KubernetesRuntime against a real control plane', () => {
     let cluster: KubeTestCluster;
+    let flaky: 'ready' | 'unready' | 'crashing' = 'ready';
     let apps: AppsV1Api;
     let core: CoreV1Api;
 
@@ -90,6 +91,15 @@ if (!lookup.available) {
               message: 'back-off 10s restarting failed container',
               restartCount: 3,
             };
+          }
+          if (plugin === 'flaky' && flaky !== 'ready') {
+            return flaky === 'crashing'
+              ? {
+                  state: 'waiting',
+                  reason: 'CrashLoopBackOff',
+                  restartCount: 1,
+                }
+              : { state: 'running' };
           }
           if (plugin === 'unpullable') {
             return {
@@ -357,6 +367,40 @@ if (!lookup.available) {
           gracePeriodMs: 0,
         }),
       ).resolves.toEqual({ exitCode: null, signal: null, forced: false });
+    }, 120_000);
+
+    it('an instance is alive while its pod runs, ready or not, and dead when it crash-loops', async () => {
+      const runtime = runtimeFor('plugins');
+      await runtime.startInstance({
+        pluginId: 'flaky',
+        version: '1.0.0',
+        instanceId: 'flaky-1',
+        artifact: image,
+        env: env('flaky', 'flaky-1'),
+      });
+      await expect(runtime.isAlive('flaky-1')).resolves.toBe(true);
+      flaky = 'unready';
+      await waitFor('the pod unready', async () =>
+        (await runtime.listInstances('flaky'))[0]?.ready === false
+          ? true
+          : undefined,
+      );
+      await expect(runtime.isAlive('flaky-1')).resolves.toBe(true);
+      flaky = 'crashing';
+      await waitFor('the instance dead', async () =>
+        (await runtime.isAlive('flaky-1')) ? undefined : true,
+      );
+      // Another backend cannot adopt it either.
+      await expect(
+        runtime.adoptInstance({
+          pluginId: 'flaky',
+          version: '1.0.0',
+          instanceId: 'flaky-1',
+          host: '',
+          port: 7007,
+        }),
+      ).resolves.toBe(false);
+      await runtime.uninstall({ pluginId: 'flaky', version: '1.0.0' });
     }, 120_000);
 
     it('uninstall removes everything it made and nothing it did not', async () => {

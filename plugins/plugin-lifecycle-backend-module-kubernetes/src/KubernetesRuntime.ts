@@ -95,6 +95,15 @@ function isReady(pod: V1Pod): boolean {
   );
 }
 
+function isAlivePod(pod: V1Pod): boolean {
+  return (
+    !pod.metadata?.deletionTimestamp &&
+    pod.status?.phase !== 'Failed' &&
+    pod.status?.phase !== 'Succeeded' &&
+    !podFailure(pod)
+  );
+}
+
 /** A container of the pod in a state that will not heal by waiting, as a message. */
 export function podFailure(pod: V1Pod): string | undefined {
   for (const status of [
@@ -783,12 +792,17 @@ export class KubernetesRuntime implements PluginRuntime {
       });
   }
 
-  /** Whether the instance's pod exists, is not being deleted and is ready. */
+  /**
+   * Whether the instance's pod exists, is not being deleted, has not ended
+   * and is not failing (crash loop, image pull back-off). Readiness is not
+   * asked: a pod failing its readiness probe for a while still runs, and
+   * the health monitor judges it.
+   */
   async isAlive(instanceId: string): Promise<boolean> {
     const namespace =
       this.#known.get(instanceId)?.namespace ?? this.#config.namespace;
     const pod = await this.#instancePod(namespace, instanceId);
-    return !!pod && isReady(pod) && !podFailure(pod);
+    return !!pod && isAlivePod(pod);
   }
 
   /**
@@ -819,11 +833,11 @@ export class KubernetesRuntime implements PluginRuntime {
     }
   }
 
-  /** Takes over an instance whose pod still exists and is ready. */
+  /** Takes over an instance whose pod still exists and is alive (see isAlive). */
   async adoptInstance(instance: RecordedRuntimeInstance): Promise<boolean> {
     const namespace = this.#namespace(instance.pluginId);
     const pod = await this.#instancePod(namespace, instance.instanceId);
-    if (!pod || !isReady(pod)) return false;
+    if (!pod || !isAlivePod(pod)) return false;
     this.#known.set(instance.instanceId, {
       pluginId: instance.pluginId,
       namespace,
