@@ -7,6 +7,7 @@ import {
 } from '@internal/kube-test-cluster';
 import { AppsV1Api, CoreV1Api, type V1Pod } from '@kubernetes/client-node';
 import type { Artifact } from '@internal/plugin-lifecycle-common';
+import type { RuntimeInstanceExit } from '@internal/plugin-lifecycle-node';
 import { loadKubeConfig, readKubernetesRuntimeConfig } from './config';
 import { KubernetesRuntime } from './KubernetesRuntime';
 import { INSTANCE_LABEL, PLUGIN_LABEL } from './objects';
@@ -16,6 +17,7 @@ import { INSTANCE_LABEL, PLUGIN_LABEL } from './objects';
 // reports pods Ready (or crash-looping, or failing to pull) as told, pod IPs
 // are unroutable, so these tests check objects and statuses, never traffic.
 const lookup = locateKubeBinaries();
+const STARTUP_MS = 1_500;
 
 const image: Artifact = {
   type: 'image',
@@ -65,6 +67,7 @@ if (!lookup.available) {
         kubeConfig: loadKubeConfig(config),
         startTimeoutMs: 60_000,
         pollIntervalMs: 200,
+        watchIntervalMs: 200,
       });
     };
 
@@ -84,6 +87,12 @@ if (!lookup.available) {
         intervalMs: 150,
         podBehaviour: (pod: V1Pod) => {
           const plugin = pod.metadata?.labels?.[PLUGIN_LABEL];
+          // A container takes a moment to start (a real kubelet pulls the
+          // image, starts it, runs its probes): a new pod stays Pending.
+          const age =
+            Date.now() -
+            new Date(pod.metadata?.creationTimestamp ?? 0).getTime();
+          if (age < STARTUP_MS) return { state: 'ignore' };
           if (plugin === 'crashy') {
             return {
               state: 'waiting',
@@ -371,6 +380,8 @@ if (!lookup.available) {
 
     it('an instance is alive while its pod runs, ready or not, and dead when it crash-loops', async () => {
       const runtime = runtimeFor('plugins');
+      const exits: RuntimeInstanceExit[] = [];
+      const unsubscribe = runtime.onInstanceExit(exit => exits.push(exit));
       await runtime.startInstance({
         pluginId: 'flaky',
         version: '1.0.0',
@@ -390,6 +401,21 @@ if (!lookup.available) {
       await waitFor('the instance dead', async () =>
         (await runtime.isAlive('flaky-1')) ? undefined : true,
       );
+      // Reported once, as a crash, with the pod's state.
+      await waitFor('its exit', () => exits.length > 0 || undefined);
+      expect(exits).toEqual([
+        {
+          pluginId: 'flaky',
+          instanceId: 'flaky-1',
+          exitCode: null,
+          signal: null,
+          expected: false,
+          output: expect.stringMatching(
+            /^pod pl-flaky-1-0-0-stable-\S+ container plugin: CrashLoopBackOff, 1 restarts$/,
+          ),
+        },
+      ]);
+      unsubscribe();
       // Another backend cannot adopt it either.
       await expect(
         runtime.adoptInstance({

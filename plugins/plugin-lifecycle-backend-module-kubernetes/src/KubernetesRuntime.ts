@@ -71,6 +71,11 @@ export interface KubernetesRuntimeOptions {
   startTimeoutMs?: number;
   /** How often the cluster is looked at while waiting (default 500 ms). */
   pollIntervalMs?: number;
+  /**
+   * How often the pods of running instances are looked at for ones that
+   * died on their own (default 5 s), while someone listens to exits.
+   */
+  watchIntervalMs?: number;
 }
 
 /** A pod of a set as an instance. @public */
@@ -150,6 +155,9 @@ export class KubernetesRuntime implements PluginRuntime {
   /** Instances this process started or adopted: id -> plugin and namespace. */
   readonly #known = new Map<string, { pluginId: string; namespace: string }>();
   readonly #checkedNamespaces = new Set<string>();
+  readonly #watchIntervalMs: number;
+  #watchTimer: NodeJS.Timeout | undefined;
+  #watching = false;
 
   static create(options: KubernetesRuntimeOptions): KubernetesRuntime {
     return new KubernetesRuntime(options);
@@ -162,6 +170,7 @@ export class KubernetesRuntime implements PluginRuntime {
     this.#core = options.kubeConfig.makeApiClient(CoreV1Api);
     this.#startTimeoutMs = options.startTimeoutMs ?? 5 * 60_000;
     this.#pollMs = options.pollIntervalMs ?? 500;
+    this.#watchIntervalMs = options.watchIntervalMs ?? 5_000;
   }
 
   #namespace(pluginId: string): string {
@@ -334,10 +343,6 @@ export class KubernetesRuntime implements PluginRuntime {
     await this.#applySecret(namespace, spec, env);
     await this.#ensureService(namespace, spec);
     await this.#scaleBy(namespace, spec, +1);
-    this.#known.set(request.instanceId, {
-      pluginId: request.pluginId,
-      namespace,
-    });
     try {
       const pod = await this.#claimReadyPod(
         namespace,
@@ -345,6 +350,11 @@ export class KubernetesRuntime implements PluginRuntime {
         request.instanceId,
         request.signal,
       );
+      // Known (and watched for exits) once it has its pod.
+      this.#known.set(request.instanceId, {
+        pluginId: request.pluginId,
+        namespace,
+      });
       return {
         instanceId: request.instanceId,
         host: pod.status!.podIP!,
@@ -678,6 +688,7 @@ export class KubernetesRuntime implements PluginRuntime {
           o => o.kind === 'ReplicaSet',
         );
         if (owner) {
+          await this.#waitReleased(namespace, name, owner.uid);
           await this.#scaleDeploymentOfPod(namespace, labels);
         }
       }
@@ -694,6 +705,36 @@ export class KubernetesRuntime implements PluginRuntime {
       throw clusterError(error, `stopping ${instanceId} (pod ${name})`);
     }
     return true;
+  }
+
+  /**
+   * Waits until the ReplicaSet has seen that the pod left its selector (it
+   * removes its owner reference). Scaling down before that lets it pick
+   * among pods that still include this one, and it may remove another
+   * instance's pod instead.
+   */
+  async #waitReleased(namespace: string, name: string, ownerUid: string) {
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      let pod: V1Pod;
+      try {
+        pod = await this.#core.readNamespacedPod({ name, namespace });
+      } catch (error) {
+        if (isStatus(error, 404)) return;
+        throw error;
+      }
+      if (!pod.metadata?.ownerReferences?.some(o => o.uid === ownerUid)) {
+        return;
+      }
+      if (Date.now() > deadline) {
+        throw new Error(
+          `the ReplicaSet did not let go of pod ${namespace}/${name} within 30 s; not scaling down, so that no other instance's pod is removed`,
+        );
+      }
+      // Quickly: the replacement it creates meanwhile must still be
+      // starting (not ready) when it picks a pod to remove.
+      await sleep(25);
+    }
   }
 
   async #scaleDeploymentOfPod(
@@ -806,12 +847,62 @@ export class KubernetesRuntime implements PluginRuntime {
   }
 
   /**
-   * Exits of instances this runtime stopped. A pod the cluster removes on
-   * its own (node loss, eviction) is not reported yet: see the README.
+   * Exits: expected for instances this runtime stopped; unexpected for
+   * pods of running instances found dead (see isAlive) by a look every
+   * `watchIntervalMs` while someone listens.
    */
   onInstanceExit(listener: (exit: RuntimeInstanceExit) => void): () => void {
     this.#events.on('exit', listener);
-    return () => this.#events.off('exit', listener);
+    this.#startWatching();
+    return () => {
+      this.#events.off('exit', listener);
+      if (this.#events.listenerCount('exit') === 0) this.#stopWatching();
+    };
+  }
+
+  #startWatching() {
+    if (this.#watchTimer) return;
+    this.#watchTimer = setInterval(() => {
+      if (this.#watching) return;
+      this.#watching = true;
+      this.#checkInstances()
+        .catch(() => undefined) // the next look tries again
+        .finally(() => {
+          this.#watching = false;
+        });
+    }, this.#watchIntervalMs);
+    this.#watchTimer.unref();
+  }
+
+  #stopWatching() {
+    if (this.#watchTimer) clearInterval(this.#watchTimer);
+    this.#watchTimer = undefined;
+  }
+
+  /**
+   * Reports instances this process runs whose pod died without being asked
+   * to (crash loop, image gone, deleted or evicted) as unexpected exits,
+   * with the pod's failure as the output, once each.
+   */
+  async #checkInstances(): Promise<void> {
+    for (const [instanceId, { pluginId, namespace }] of [...this.#known]) {
+      const pod = await this.#instancePod(namespace, instanceId);
+      if (pod && isAlivePod(pod)) continue;
+      if (!this.#known.has(instanceId)) continue; // stopped meanwhile
+      this.#known.delete(instanceId);
+      const exit: RuntimeInstanceExit = {
+        pluginId,
+        instanceId,
+        exitCode: null,
+        signal: null,
+        expected: false,
+        output: pod
+          ? podFailure(pod) ??
+            `pod ${pod.metadata?.name} ${pod.status?.phase ?? 'ended'}`
+          : `the instance's pod is gone from namespace ${namespace}`,
+      };
+      this.#events.emit('exit', exit);
+    }
   }
 
   /**
@@ -823,6 +914,7 @@ export class KubernetesRuntime implements PluginRuntime {
     gracePeriodMs: number;
     leaveRunning?: boolean;
   }): Promise<void> {
+    this.#stopWatching();
     if (options.leaveRunning) return;
     for (const [instanceId, { pluginId }] of [...this.#known]) {
       await this.stopInstance({

@@ -48,8 +48,13 @@ if (!lookup.available) {
       await cluster.startKubelet({
         intervalMs: 150,
         podBehaviour: pod =>
-          pod.metadata?.labels?.['plugin-lifecycle.backstage.io/plugin'] ===
-          'kube-crashy'
+          // A container takes a moment to start: a new pod stays Pending.
+          Date.now() -
+            new Date(pod.metadata?.creationTimestamp ?? 0).getTime() <
+          1_500
+            ? { state: 'ignore' }
+            : pod.metadata?.labels?.['plugin-lifecycle.backstage.io/plugin'] ===
+              'kube-crashy'
             ? {
                 state: 'waiting',
                 reason: 'CrashLoopBackOff',
