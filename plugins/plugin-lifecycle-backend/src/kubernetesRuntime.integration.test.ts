@@ -10,9 +10,10 @@ import { mockCredentials } from '@backstage/backend-test-utils';
 import {
   KubeTestCluster,
   locateKubeBinaries,
+  type PodBehaviour,
 } from '@internal/kube-test-cluster';
 import { pluginLifecycleModuleKubernetesRuntime } from '@internal/plugin-lifecycle-backend-module-kubernetes';
-import { AppsV1Api, CoreV1Api } from '@kubernetes/client-node';
+import { AppsV1Api, CoreV1Api, type V1Pod } from '@kubernetes/client-node';
 import request from 'supertest';
 import {
   startLifecycleBackend,
@@ -47,21 +48,21 @@ if (!lookup.available) {
       await cluster.createNamespace('plugins');
       await cluster.startKubelet({
         intervalMs: 150,
-        podBehaviour: pod =>
+        podBehaviour: (pod: V1Pod): PodBehaviour => {
           // A container takes a moment to start: a new pod stays Pending.
-          Date.now() -
-            new Date(pod.metadata?.creationTimestamp ?? 0).getTime() <
-          1_500
-            ? { state: 'ignore' }
-            : pod.metadata?.labels?.['plugin-lifecycle.backstage.io/plugin'] ===
-              'kube-crashy'
-            ? {
-                state: 'waiting',
-                reason: 'CrashLoopBackOff',
-                message: 'back-off 20s restarting failed container',
-                restartCount: 2,
-              }
-            : { state: 'ready' },
+          const created = new Date(pod.metadata?.creationTimestamp ?? 0);
+          if (Date.now() - created.getTime() < 1_500)
+            return { state: 'ignore' };
+          const plugin =
+            pod.metadata?.labels?.['plugin-lifecycle.backstage.io/plugin'];
+          if (plugin !== 'kube-crashy') return { state: 'ready' };
+          return {
+            state: 'waiting',
+            reason: 'CrashLoopBackOff',
+            message: 'back-off 20s restarting failed container',
+            restartCount: 2,
+          };
+        },
       });
       apps = cluster.kubeConfig().makeApiClient(AppsV1Api);
       core = cluster.kubeConfig().makeApiClient(CoreV1Api);
