@@ -80,7 +80,6 @@ class NamespaceWatch {
   #stopped = false;
   /** Failed attempts in a row. */
   #failures = 0;
-  #lastError = '';
 
   constructor(namespace: string, options: PodWatchOptions) {
     this.#namespace = namespace;
@@ -124,7 +123,6 @@ class NamespaceWatch {
           } again after ${failuresBefore} failed attempt(s)`,
         );
         this.#failures = 0;
-        this.#lastError = '';
         this.#options.onRecovered(this.#namespace);
       })
       .catch(error => this.#failed(error));
@@ -134,15 +132,20 @@ class NamespaceWatch {
     if (this.#stopped) return; // the abort of stop() itself
     this.#failures += 1;
     const message = errorText(error);
-    // Once per run of failures (and when the cause changes), not per attempt.
-    if (this.#failures === 1 || message !== this.#lastError) {
+    // Once per run of failures, not per attempt.
+    if (this.#failures === 1) {
       this.#options.logger?.warn(
         `kubernetes: watching pods in namespace ${
           this.#namespace
         } failed, retrying with backoff: ${message}`,
       );
+    } else {
+      this.#options.logger?.debug(
+        `kubernetes: watching pods in namespace ${
+          this.#namespace
+        } failed again (attempt ${this.#failures}): ${message}`,
+      );
     }
-    this.#lastError = message;
     const initial = this.#options.retry?.initialMs ?? 1_000;
     const max = this.#options.retry?.maxMs ?? 30_000;
     const wait = Math.min(initial * 2 ** (this.#failures - 1), max);
