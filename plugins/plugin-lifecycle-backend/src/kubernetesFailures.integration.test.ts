@@ -62,7 +62,7 @@ const RUNTIME_RULES = [
   {
     apiGroups: [''],
     resources: ['secrets'],
-    verbs: ['get', 'list', 'create', 'update', 'delete'],
+    verbs: ['get', 'list', 'create', 'update', 'patch', 'delete'],
   },
   {
     apiGroups: [''],
@@ -238,7 +238,7 @@ if (!lookup.available) {
           "install of 1.0.0 failed: the kubernetes runtime's identity (system:serviceaccount:locked:runner) may not " +
             'get, list, watch, create, patch, update, delete deployments.apps in namespace locked; ' +
             'get, list, watch, create, patch, delete services in namespace locked; ' +
-            'get, list, create, update, delete secrets in namespace locked; ' +
+            'get, list, create, update, patch, delete secrets in namespace locked; ' +
             'get, list, watch, patch, delete pods in namespace locked; ' +
             'list replicasets.apps in namespace locked: grant them with a Role and RoleBinding',
         );
