@@ -61,6 +61,24 @@ export const FleetTable = ({ rows, title }: FleetTableProps) => {
         render: row => (
           <span data-testid="fleet-state" data-state={row.state}>
             <LifecycleStateChip state={row.state} />
+            {row.state === 'error' && row.lastError ? (
+              // Why, whole (the cause comes last in a cluster's message),
+              // where a plugin without a catalog entity has no other page
+              // to say it (a crash loop, a refused grant).
+              <Typography
+                variant="caption"
+                color="error"
+                component="div"
+                data-testid="fleet-last-error"
+                style={{
+                  minWidth: 220,
+                  maxWidth: 340,
+                  overflowWrap: 'anywhere',
+                }}
+              >
+                {row.lastError}
+              </Typography>
+            ) : null}
           </span>
         ),
       },
