@@ -67,7 +67,7 @@ if (!lookup.available) {
         "the kubernetes runtime's identity (restricted) may not " +
           'get, list, watch, create, patch, update, delete deployments.apps in namespace plugins; ' +
           'get, list, watch, create, patch, delete services in namespace plugins; ' +
-          'get, list, create, update, delete secrets in namespace plugins; ' +
+          'get, list, create, update, patch, delete secrets in namespace plugins; ' +
           'get, list, watch, patch, delete pods in namespace plugins; ' +
           'list replicasets.apps in namespace plugins: grant them with a Role and RoleBinding',
       );

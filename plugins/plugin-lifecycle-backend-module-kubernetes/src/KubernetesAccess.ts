@@ -23,7 +23,8 @@ const NAMESPACED: Array<Omit<KubernetesRight, 'namespace'>> = [
     group: '',
     resource: 'services',
   })),
-  ...['get', 'list', 'create', 'update', 'delete'].map(verb => ({
+  // patch: the track label when a deployment promotes the set.
+  ...['get', 'list', 'create', 'update', 'patch', 'delete'].map(verb => ({
     verb,
     group: '',
     resource: 'secrets',

@@ -186,6 +186,7 @@ if (!lookup.available) {
         'plugin-lifecycle.backstage.io/plugin': 'hello',
         'plugin-lifecycle.backstage.io/version': '1.0.0',
         'plugin-lifecycle.backstage.io/track': 'canary',
+        'plugin-lifecycle.backstage.io/workload': 'pl-hello-1-0-0-canary',
         'backstage.io/kubernetes-id': 'hello',
       };
       const deployment = await apps.readNamespacedDeployment({
@@ -263,8 +264,7 @@ if (!lookup.available) {
       expect(service.spec?.selector).toEqual({
         'app.kubernetes.io/managed-by': 'plugin-lifecycle',
         'plugin-lifecycle.backstage.io/plugin': 'hello',
-        'plugin-lifecycle.backstage.io/version': '1.0.0',
-        'plugin-lifecycle.backstage.io/track': 'canary',
+        'plugin-lifecycle.backstage.io/workload': 'pl-hello-1-0-0-canary',
         'plugin-lifecycle.backstage.io/serving': 'true',
       });
       expect(service.spec?.ports?.[0]).toMatchObject({
@@ -325,6 +325,79 @@ if (!lookup.available) {
         },
       ]);
     }, 120_000);
+
+    it("moves instances to another track by relabelling their pods, keeping them in their ReplicaSet, and reports the pods' readiness", async () => {
+      const runtime = runtimeFor('plugins');
+      const name = 'pl-hello-1-0-0-canary';
+      const before = (await podsOf('plugins', 'hello'))
+        .map(p => p.metadata!.uid)
+        .sort();
+      await runtime.setInstanceTrack({
+        pluginId: 'hello',
+        instanceIds: ['hello-aaaa1111'],
+        track: 'stable',
+      });
+      const tracks = async () =>
+        Object.fromEntries(
+          (await podsOf('plugins', 'hello')).map(p => [
+            p.metadata!.labels![INSTANCE_LABEL],
+            p.metadata!.labels!['plugin-lifecycle.backstage.io/track'],
+          ]),
+        );
+      expect(await tracks()).toEqual({
+        'hello-aaaa1111': 'stable',
+        'hello-bbbb2222': 'canary',
+      });
+      const trackOf = async () =>
+        (await apps.readNamespacedDeployment({ name, namespace: 'plugins' }))
+          .metadata?.labels?.['plugin-lifecycle.backstage.io/track'];
+      // One instance of the set is still a canary: the set keeps its track.
+      expect(await trackOf()).toBe('canary');
+      await runtime.setInstanceTrack({
+        pluginId: 'hello',
+        instanceIds: ['hello-bbbb2222'],
+        track: 'stable',
+      });
+      expect(await tracks()).toEqual({
+        'hello-aaaa1111': 'stable',
+        'hello-bbbb2222': 'stable',
+      });
+      expect(await trackOf()).toBe('stable');
+      expect(
+        (await core.readNamespacedService({ name, namespace: 'plugins' }))
+          .metadata?.labels?.['plugin-lifecycle.backstage.io/track'],
+      ).toBe('stable');
+      // Same pods, still the ReplicaSet's: no replacement was made.
+      await new Promise(r => setTimeout(r, 1_000));
+      const after = await podsOf('plugins', 'hello');
+      expect(after.map(p => p.metadata!.uid).sort()).toEqual(before);
+      expect(after.every(p => p.metadata?.ownerReferences?.length)).toBe(true);
+      expect((await runtime.listInstances('hello')).map(i => i.track)).toEqual([
+        'stable',
+        'stable',
+      ]);
+      await expect(
+        runtime.podReadiness('hello', 'hello-aaaa1111'),
+      ).resolves.toEqual({
+        ok: true,
+        message: expect.stringMatching(
+          /^pod plugins\/pl-hello-1-0-0-canary-.* is ready$/,
+        ),
+      });
+      await expect(
+        runtime.podReadiness('hello', 'hello-nope0000'),
+      ).resolves.toEqual({
+        ok: false,
+        message: 'no pod of hello-nope0000 in namespace plugins',
+      });
+      // Back, for the tests that follow.
+      await runtime.setInstanceTrack({
+        pluginId: 'hello',
+        instanceIds: ['hello-aaaa1111', 'hello-bbbb2222'],
+        track: 'canary',
+      });
+      expect(await trackOf()).toBe('canary');
+    }, 60_000);
 
     it('stops exactly the instance asked for and scales the Deployment down, to 0 with the last one', async () => {
       const runtime = runtimeFor('plugins');

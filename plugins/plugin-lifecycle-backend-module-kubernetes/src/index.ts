@@ -9,19 +9,23 @@
  * @packageDocumentation
  */
 export { pluginLifecycleModuleKubernetesRuntime as default } from './module';
-export { pluginLifecycleModuleKubernetesRuntime } from './module';
+export {
+  pluginLifecycleModuleKubernetesRuntime,
+  KUBERNETES_POD_PROBE,
+} from './module';
 export {
   KubernetesRuntime,
-  podFailure,
   type KubernetesRuntimeOptions,
   type KubernetesInstance,
 } from './KubernetesRuntime';
+export { podFailure } from './pods';
 export {
   MANAGED_BY_LABEL,
   MANAGED_BY,
   PLUGIN_LABEL,
   VERSION_LABEL,
   TRACK_LABEL,
+  WORKLOAD_LABEL,
   INSTANCE_LABEL,
   SERVING_LABEL,
   KUBERNETES_ID_LABEL,

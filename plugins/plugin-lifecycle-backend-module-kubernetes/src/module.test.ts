@@ -4,6 +4,7 @@ import path from 'node:path';
 import { mockServices, startTestBackend } from '@backstage/backend-test-utils';
 import {
   PluginRuntime,
+  pluginLifecycleHealthProbesExtensionPoint,
   pluginLifecycleRuntimesExtensionPoint,
 } from '@internal/plugin-lifecycle-node';
 import { pluginLifecycleModuleKubernetesRuntime } from './module';
@@ -34,11 +35,16 @@ describe('pluginLifecycleModuleKubernetesRuntime', () => {
 
   const start = async (config: object) => {
     const added: PluginRuntime[] = [];
+    const probes: string[] = [];
     const backend = await startTestBackend({
       extensionPoints: [
         [
           pluginLifecycleRuntimesExtensionPoint,
           { addRuntime: (r: PluginRuntime) => added.push(r) },
+        ],
+        [
+          pluginLifecycleHealthProbesExtensionPoint,
+          { addProbeFunction: (name: string) => probes.push(name) },
         ],
       ],
       features: [
@@ -47,11 +53,11 @@ describe('pluginLifecycleModuleKubernetesRuntime', () => {
       ],
     });
     await backend.stop();
-    return added;
+    return { added, probes };
   };
 
   it('registers the kubernetes runtime when it is configured', async () => {
-    const added = await start({
+    const { added, probes } = await start({
       pluginLifecycle: {
         runtime: {
           kubernetes: { kubeconfig: path.join(dir, 'kubeconfig') },
@@ -61,9 +67,10 @@ describe('pluginLifecycleModuleKubernetesRuntime', () => {
     expect(added).toHaveLength(1);
     expect(added[0]).toBeInstanceOf(KubernetesRuntime);
     expect(added[0].type).toBe('kubernetes');
+    expect(probes).toEqual(['kubernetes-pod']);
   });
 
   it('adds nothing without its configuration', async () => {
-    await expect(start({})).resolves.toEqual([]);
+    await expect(start({})).resolves.toEqual({ added: [], probes: [] });
   });
 });

@@ -2,14 +2,27 @@ import {
   coreServices,
   createBackendModule,
 } from '@backstage/backend-plugin-api';
-import { pluginLifecycleRuntimesExtensionPoint } from '@internal/plugin-lifecycle-node';
+import {
+  pluginLifecycleHealthProbesExtensionPoint,
+  pluginLifecycleRuntimesExtensionPoint,
+} from '@internal/plugin-lifecycle-node';
 import { loadKubeConfig, readKubernetesRuntimeConfig } from './config';
 import { KubernetesRuntime } from './KubernetesRuntime';
 
 /**
+ * The custom probe that reads an instance's pod readiness from the cluster
+ * (`method: custom`, `custom: { name: 'kubernetes-pod' }`).
+ *
+ * @public
+ */
+export const KUBERNETES_POD_PROBE = 'kubernetes-pod';
+
+/**
  * Registers the `kubernetes` runtime with the plugin-lifecycle backend when
  * `pluginLifecycle.runtime.kubernetes` is configured (without it, the
- * module adds nothing: a backend without a cluster keeps working).
+ * module adds nothing: a backend without a cluster keeps working), and the
+ * {@link KUBERNETES_POD_PROBE} probe, which judges an instance by its pod's
+ * readiness as the cluster reports it.
  *
  * @public
  */
@@ -20,10 +33,11 @@ export const pluginLifecycleModuleKubernetesRuntime = createBackendModule({
     env.registerInit({
       deps: {
         runtimes: pluginLifecycleRuntimesExtensionPoint,
+        probes: pluginLifecycleHealthProbesExtensionPoint,
         config: coreServices.rootConfig,
         logger: coreServices.logger,
       },
-      async init({ runtimes, config, logger }) {
+      async init({ runtimes, probes, config, logger }) {
         if (!config.has('pluginLifecycle.runtime.kubernetes')) {
           logger.info(
             'pluginLifecycle.runtime.kubernetes is not configured: no kubernetes runtime',
@@ -32,8 +46,13 @@ export const pluginLifecycleModuleKubernetesRuntime = createBackendModule({
         }
         const runtimeConfig = readKubernetesRuntimeConfig(config);
         const kubeConfig = loadKubeConfig(runtimeConfig);
-        runtimes.addRuntime(
-          KubernetesRuntime.create({ config: runtimeConfig, kubeConfig }),
+        const runtime = KubernetesRuntime.create({
+          config: runtimeConfig,
+          kubeConfig,
+        });
+        runtimes.addRuntime(runtime);
+        probes.addProbeFunction(KUBERNETES_POD_PROBE, target =>
+          runtime.podReadiness(target.pluginId, target.instanceId),
         );
         logger.info(
           `kubernetes runtime on ${

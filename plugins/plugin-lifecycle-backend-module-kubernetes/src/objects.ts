@@ -16,8 +16,21 @@ export const MANAGED_BY = 'plugin-lifecycle';
 export const PLUGIN_LABEL = 'plugin-lifecycle.backstage.io/plugin';
 /** @public */
 export const VERSION_LABEL = 'plugin-lifecycle.backstage.io/version';
-/** @public */
+/**
+ * The track an instance serves in (`stable`, `canary`, `green` ...). Not part
+ * of any selector: a promotion moves a pod to another track by relabelling
+ * it, and its ReplicaSet keeps it.
+ *
+ * @public
+ */
 export const TRACK_LABEL = 'plugin-lifecycle.backstage.io/track';
+/**
+ * Which set (Deployment) a pod belongs to: the set's name, fixed for the
+ * set's life, in the selector of its Deployment and Service.
+ *
+ * @public
+ */
+export const WORKLOAD_LABEL = 'plugin-lifecycle.backstage.io/workload';
 /** The backend's instance id, put on the pod the instance is. @public */
 export const INSTANCE_LABEL = 'plugin-lifecycle.backstage.io/instance';
 /**
@@ -78,6 +91,7 @@ export function setLabels(key: InstanceSetKey): Record<string, string> {
     [PLUGIN_LABEL]: labelValue(key.pluginId),
     [VERSION_LABEL]: labelValue(key.version),
     [TRACK_LABEL]: labelValue(key.track),
+    [WORKLOAD_LABEL]: setName(key),
     [KUBERNETES_ID_LABEL]: labelValue(key.pluginId),
   };
 }
@@ -87,8 +101,7 @@ export function setSelector(key: InstanceSetKey): Record<string, string> {
   return {
     [MANAGED_BY_LABEL]: MANAGED_BY,
     [PLUGIN_LABEL]: labelValue(key.pluginId),
-    [VERSION_LABEL]: labelValue(key.version),
-    [TRACK_LABEL]: labelValue(key.track),
+    [WORKLOAD_LABEL]: setName(key),
     [SERVING_LABEL]: 'true',
   };
 }
@@ -270,4 +283,13 @@ export function serviceObject(spec: InstanceSetSpec): V1Service {
       ports: [{ name: 'http', port: spec.port, targetPort: spec.port as any }],
     },
   };
+}
+
+/**
+ * The image of a version: `${version}` in a configured image reference
+ * (`registry.example.com/hello:${version}`) is the version installed, as in
+ * a tarball path, so one configured artifact serves every update.
+ */
+export function imageOf(image: string, version: string): string {
+  return image.split('${version}').join(version);
 }

@@ -78,7 +78,12 @@ if (!lookup.available) {
             },
           },
           plugins: {
-            'kube-hello': { runtime: 'kubernetes', artifact: image('hello') },
+            'kube-hello': {
+              runtime: 'kubernetes',
+              artifact: image('hello'),
+              // The operator's size: what each pod is given.
+              resources: { cpu: '250m', memory: '128Mi' },
+            },
             'kube-crashy': { runtime: 'kubernetes', artifact: image('crashy') },
           },
         },
@@ -139,6 +144,10 @@ if (!lookup.available) {
         namespace: 'plugins',
       });
       expect(deployment.spec?.replicas).toBe(2);
+      expect(deployment.spec?.template.spec?.containers[0].resources).toEqual({
+        requests: { cpu: '250m', memory: '128Mi' },
+        limits: { cpu: '250m', memory: '128Mi' },
+      });
       const pods = await core.listNamespacedPod({
         namespace: 'plugins',
         labelSelector: 'plugin-lifecycle.backstage.io/plugin=kube-hello',

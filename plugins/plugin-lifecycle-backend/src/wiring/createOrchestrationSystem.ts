@@ -310,6 +310,8 @@ export async function createOrchestrationSystem(
     traffic: deploymentTraffic({
       discovery: options.discovery,
       instances,
+      runtimes,
+      logger,
       settle: options.settleDataPlanes,
     }),
     unhealthyInstances: async (pluginId, instanceIds) => {

@@ -137,7 +137,10 @@ export const artifactSchema = z.discriminatedUnion('type', [
   z
     .object({
       type: z.literal('image'),
-      /** A container image reference (`registry/name:tag` or `@sha256:` digest), run by a cluster runtime. */
+      /**
+       * A container image reference (`registry/name:tag` or `@sha256:` digest), run by a cluster runtime;
+       * `${version}` in it is the version installed (`registry/name:${version}`).
+       */
       image: z
         .string()
         .min(1)

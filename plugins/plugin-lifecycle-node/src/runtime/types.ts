@@ -119,6 +119,13 @@ export interface RuntimeReloadRequest {
   timeoutMs?: number;
 }
 
+/** Instances of one plugin that move to another track. @public */
+export interface RuntimeTrackRequest {
+  pluginId: string;
+  instanceIds: string[];
+  track: string;
+}
+
 /** An instance ended, whether asked to or not. @public */
 export interface RuntimeInstanceExit {
   pluginId: string;
@@ -158,6 +165,13 @@ export interface PluginRuntime {
    * Optional: without it, configuration changes restart instances.
    */
   reloadInstance?(request: RuntimeReloadRequest): Promise<void>;
+  /**
+   * Moves running instances to another track (a deployment promotes its
+   * canary or green instances to `stable`), for a runtime that labels its
+   * workloads by track. The backend's record and discovery move either way.
+   * Optional.
+   */
+  setInstanceTrack?(request: RuntimeTrackRequest): Promise<void>;
   /**
    * Stops everything this runtime started in this process; with
    * `leaveRunning`, a runtime whose instances can outlive the backend lets

@@ -141,6 +141,7 @@ export class ActionSteps {
       resolveConfiguration: plugin => options.configuration.resolve(plugin),
       readyTimeoutMs: options.readyTimeoutMs,
       stopGracePeriodMs: options.stopGracePeriodMs,
+      resourcesOf: options.resourcesOf,
     });
   }
 

@@ -1,3 +1,4 @@
+import { instanceResources } from '../../domain/orchestration/quotas';
 import { runtimeResources } from './InstanceManager';
 
 describe('runtimeResources', () => {
@@ -18,5 +19,20 @@ describe('runtimeResources', () => {
     expect(
       runtimeResources({ manifest: { resources: { cpu: 'lots' } } } as any),
     ).toBeUndefined();
+  });
+
+  it("caps the request by the operator's size, which also counts when the manifest asks for nothing", () => {
+    const capped = (requested?: { cpu?: string; memory?: string }) =>
+      instanceResources(requested, { cpu: '250m', memory: '128Mi' });
+    expect(
+      runtimeResources(
+        { manifest: { resources: { cpu: '2', memory: '64Mi' } } } as any,
+        capped,
+      ),
+    ).toEqual({ cpu: '250m', memory: '64Mi' });
+    expect(runtimeResources({ manifest: {} } as any, capped)).toEqual({
+      cpu: '250m',
+      memory: '128Mi',
+    });
   });
 });

@@ -8,7 +8,10 @@ import {
   RuntimeInstance,
   RuntimeResources,
 } from '@internal/plugin-lifecycle-node';
-import { instanceResources } from '../../domain/orchestration/quotas';
+import {
+  instanceResources,
+  ResourceAmounts,
+} from '../../domain/orchestration/quotas';
 import { InstanceStore, assertTrack } from '../../database/InstanceStore';
 import { DEFAULT_TRACK } from '../../domain/loadBalancing';
 import { PluginRecord, StoredVersion } from '../../database/PluginStore';
@@ -33,6 +36,14 @@ export interface InstanceManagerOptions {
   ) => Promise<ResolvedConfiguration>;
   readyTimeoutMs: number;
   stopGracePeriodMs: number;
+  /**
+   * What one instance of the plugin may use: its manifest's request capped
+   * by app-config (tenancy's `resourcesOf`); default the request.
+   */
+  resourcesOf?: (
+    pluginId: string,
+    requested?: ResourceAmounts,
+  ) => { cpuMillicores: number; memoryMiB: number };
 }
 
 /** The environment of an instance with a given configuration. */
@@ -52,24 +63,30 @@ export function instanceEnv(
 }
 
 /**
- * What one instance asks for (its manifest's `resources`), as quantities a
- * cluster takes (`500m`, `256Mi`), for a runtime that reserves them. The
- * app-config caps that tenancy quotas apply are not applied here yet.
+ * What one instance may use, as quantities a cluster takes (`500m`,
+ * `256Mi`), for a runtime that reserves them: its manifest's `resources`,
+ * capped by app-config as tenancy counts it (`resourcesOf`: the operator's
+ * size, `plugins.<id>.resources` else `tenancy.instanceResources`, also
+ * when the manifest asks for nothing), so a pod is given what its tenant's
+ * quota counts for it.
  */
 export function runtimeResources(
   stored: Pick<StoredVersion, 'manifest'>,
+  resourcesOf: (requested?: ResourceAmounts) => {
+    cpuMillicores: number;
+    memoryMiB: number;
+  } = requested => instanceResources(requested, undefined),
 ): RuntimeResources | undefined {
-  const asked = stored.manifest?.resources;
-  if (!asked?.cpu && !asked?.memory) return undefined;
   let amounts: { cpuMillicores: number; memoryMiB: number };
   try {
-    amounts = instanceResources(asked, undefined);
+    amounts = resourcesOf(stored.manifest?.resources);
   } catch {
     // A quantity that does not parse: tenancy refuses it where it counts;
     // a runtime just reserves nothing.
     return undefined;
   }
   const { cpuMillicores, memoryMiB } = amounts;
+  if (cpuMillicores <= 0 && memoryMiB <= 0) return undefined;
   return {
     cpu: cpuMillicores > 0 ? `${cpuMillicores}m` : undefined,
     memory: memoryMiB > 0 ? `${memoryMiB}Mi` : undefined,
@@ -126,7 +143,11 @@ export class InstanceManager {
       // A cluster runtime makes them container probes; the health monitor
       // runs them either way.
       probes: plugin.probes,
-      resources: runtimeResources(stored),
+      resources: runtimeResources(
+        stored,
+        this.#o.resourcesOf &&
+          (requested => this.#o.resourcesOf!(plugin.id, requested)),
+      ),
       signal,
     });
     await this.#o.instances.insert({
