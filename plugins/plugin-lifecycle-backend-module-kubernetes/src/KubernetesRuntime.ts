@@ -38,6 +38,7 @@ import {
   VERSION_LABEL,
 } from './objects';
 import { isAlivePod, isReady, podFailure } from './pods';
+import { isStartAbandoned, readPendingStarts } from './pendingStarts';
 
 const DEFAULT_TRACK = 'stable';
 
@@ -95,6 +96,7 @@ export class KubernetesRuntime implements PluginRuntime {
   readonly #known = new Map<string, { pluginId: string; namespace: string }>();
   readonly #checkedNamespaces = new Set<string>();
   readonly #watchIntervalMs: number;
+  readonly #startTimeoutMs: number;
   #watchTimer: NodeJS.Timeout | undefined;
   #watching = false;
 
@@ -106,6 +108,7 @@ export class KubernetesRuntime implements PluginRuntime {
     this.#config = options.config;
     this.#kc = options.kubeConfig;
     this.#core = options.kubeConfig.makeApiClient(CoreV1Api);
+    this.#startTimeoutMs = options.startTimeoutMs ?? 5 * 60_000;
     this.#sets = new InstanceSets({
       apps: options.kubeConfig.makeApiClient(AppsV1Api),
       core: this.#core,
@@ -113,7 +116,7 @@ export class KubernetesRuntime implements PluginRuntime {
     this.#pods = new InstancePods({
       core: this.#core,
       sets: this.#sets,
-      startTimeoutMs: options.startTimeoutMs ?? 5 * 60_000,
+      startTimeoutMs: this.#startTimeoutMs,
       pollMs: options.pollIntervalMs ?? 500,
     });
     this.#watchIntervalMs = options.watchIntervalMs ?? 5_000;
@@ -224,7 +227,9 @@ export class KubernetesRuntime implements PluginRuntime {
     delete env.PLUGIN_INSTANCE_ID;
     await this.#sets.applySecret(namespace, spec, env);
     await this.#sets.ensureService(namespace, spec);
-    await this.#sets.scaleBy(namespace, spec, +1);
+    // The start is written on the Deployment until it has its pod: a
+    // backend killed in between leaves it for the next one to take back.
+    await this.#sets.scaleBy(namespace, spec, +1, { add: request.instanceId });
     try {
       const pod = await this.#pods.claimReady(
         namespace,
@@ -232,6 +237,9 @@ export class KubernetesRuntime implements PluginRuntime {
         request.instanceId,
         request.signal,
       );
+      await this.#sets.scaleBy(namespace, spec, 0, {
+        remove: request.instanceId,
+      });
       // Known (and watched for exits) once it has its pod.
       this.#known.set(request.instanceId, {
         pluginId: request.pluginId,
@@ -245,7 +253,9 @@ export class KubernetesRuntime implements PluginRuntime {
       };
     } catch (error) {
       this.#known.delete(request.instanceId);
-      await this.#sets.scaleBy(namespace, spec, -1).catch(() => undefined);
+      await this.#sets
+        .scaleBy(namespace, spec, -1, { remove: request.instanceId })
+        .catch(() => undefined);
       throw error;
     }
   }
@@ -456,6 +466,42 @@ export class KubernetesRuntime implements PluginRuntime {
       namespace,
     });
     return true;
+  }
+
+  /**
+   * Takes back the starts gone backends left in flight (pendingStarts.ts),
+   * in the shared namespace and the namespaces this process used: a start
+   * whose pod was claimed stops that pod, one without scales its Deployment
+   * back down. Returns the instance ids taken back.
+   */
+  async reapOrphans(): Promise<string[]> {
+    const namespaces = new Set(this.#checkedNamespaces);
+    if (this.#config.namespaces === 'shared') {
+      namespaces.add(this.#config.namespace);
+    }
+    const reaped: string[] = [];
+    for (const namespace of namespaces) {
+      for (const deployment of await this.#sets.list(namespace)) {
+        const starts = readPendingStarts(deployment.metadata?.annotations);
+        for (const [instanceId, start] of Object.entries(starts)) {
+          if (
+            !isStartAbandoned(start, { startTimeoutMs: this.#startTimeoutMs })
+          ) {
+            continue;
+          }
+          // Stopping a claimed pod scales the Deployment down by itself.
+          const stopped = await this.#pods.stop(namespace, instanceId, 0);
+          await this.#sets.scaleBy(
+            namespace,
+            { name: deployment.metadata!.name! },
+            stopped ? 0 : -1,
+            { remove: instanceId },
+          );
+          reaped.push(instanceId);
+        }
+      }
+    }
+    return reaped;
   }
 
   /** Stops the pod of an instance a gone backend started. */

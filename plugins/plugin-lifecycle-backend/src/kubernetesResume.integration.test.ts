@@ -179,13 +179,28 @@ if (!lookup.available) {
       return res.body.deploymentId;
     }
 
+    /** Waits for the deployment to wait at its pause (at 50%) until promoted. */
+    async function untilPaused(deploymentId: string) {
+      return eventually(
+        `deployment ${deploymentId} pauses at 50%`,
+        async () => {
+          const d = await getDeployment(replica!, deploymentId);
+          const step = d.steps[d.currentStep];
+          return d.phase === 'paused' && step?.kind === 'pause' ? d : undefined;
+        },
+        120_000,
+        200,
+      );
+    }
+
     /** Waits for the deployment to end, promoting it past every pause. */
     async function untilEnded(deploymentId: string, promote: boolean) {
       return eventually(
         `deployment ${deploymentId} ends`,
         async (): Promise<Deployment | undefined> => {
           const d = await getDeployment(replica!, deploymentId);
-          if (promote && d.phase === 'paused') await act(deploymentId, 'promote');
+          if (promote && d.phase === 'paused')
+            await act(deploymentId, 'promote');
           return ['progressing', 'paused', 'pending', 'rolling-back'].includes(
             d.phase,
           )
@@ -269,18 +284,7 @@ if (!lookup.available) {
       }
       for (const pluginId of [PROMOTED, ABORTED]) {
         const { deploymentId } = before[pluginId];
-        const atPause = await eventually(
-          `${pluginId}: the canary pauses at 50%`,
-          async () => {
-            const d = await getDeployment(replica!, deploymentId);
-            const step = d.steps[d.currentStep];
-            return d.phase === 'paused' && step?.kind === 'pause'
-              ? d
-              : undefined;
-          },
-          120_000,
-          200,
-        );
+        const atPause = await untilPaused(deploymentId);
         expect(atPause.traffic).toEqual({ '1.0.0': 50, '1.1.0': 50 });
         const { pods, serving } = await podsMatchInstances(pluginId);
         expect(pods.map(p => `${p.version}/${p.track}`).sort()).toEqual([
@@ -302,7 +306,9 @@ if (!lookup.available) {
       replica = await startReplica({ ...options, restartOf: replica });
       // eslint-disable-next-line no-console
       console.log(
-        `kubernetes resume: backend up again ${Date.now() - killedAt} ms after the kill`,
+        `kubernetes resume: backend up again ${
+          Date.now() - killedAt
+        } ms after the kill`,
       );
     });
 
