@@ -571,18 +571,25 @@ export interface Config {
     plugins?: {
       [pluginId: string]: {
         /**
-         * The artifact of every version; `${version}` in a tarball path is replaced.
+         * The artifact of every version; `${version}` in a tarball path or an
+         * image reference is replaced (write `$${version}` in YAML: Backstage's
+         * config reads `${...}` as an environment variable).
          * @deepVisibility backend
          */
         artifact: {
-          type: 'npm' | 'tarball' | 'command' | 'external';
+          type: 'npm' | 'tarball' | 'command' | 'external' | 'image';
           package?: string;
           /** npm: a version, range or tag, or a file:, git or URL spec. Default: the plugin version. */
           version?: string;
           path?: string;
           bin?: string;
-          command?: string;
-          /** command and npm: arguments; `${PORT}` and `${HOST}` are replaced. */
+          /** command: the program; image: the container's command (a list). */
+          command?: string | string[];
+          /** image: a container image reference, for a cluster runtime (kubernetes). */
+          image?: string;
+          /** image: the port the container listens on. Default 8080. */
+          port?: number;
+          /** command and npm: arguments; `${PORT}` and `${HOST}` are replaced. image: the container's arguments. */
           args?: string[];
           cwd?: string;
           endpoints?: Array<{ host: string; port: number; protocol?: string }>;

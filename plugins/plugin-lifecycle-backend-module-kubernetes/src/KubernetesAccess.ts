@@ -1,3 +1,4 @@
+import { NotAllowedError } from '@backstage/errors';
 import { AuthorizationV1Api, KubeConfig } from '@kubernetes/client-node';
 
 /** One thing the runtime does on the cluster. @public */
@@ -118,7 +119,8 @@ export async function missingRights(
 
 /**
  * Throws one error naming the user and every missing right, or returns when
- * the identity may do all the runtime does in `namespace`.
+ * the identity may do all the runtime does in `namespace`. A NotAllowedError,
+ * so that the backend does not retry the operation: only a grant helps.
  *
  * @public
  */
@@ -130,7 +132,7 @@ export async function assertRights(
   const missing = await missingRights(kc, requiredRights(namespace, options));
   if (missing.length > 0) {
     const user = kc.getCurrentUser()?.name ?? 'the configured user';
-    throw new Error(
+    throw new NotAllowedError(
       `the kubernetes runtime's identity (${user}) may not ${describeRights(
         missing,
       )}: grant them with a Role and RoleBinding`,

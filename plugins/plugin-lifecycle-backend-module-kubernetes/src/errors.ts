@@ -51,12 +51,15 @@ export function isStatus(error: unknown, code: number): boolean {
 
 /**
  * A failure the cluster reported while running a plugin (a pod that cannot
- * pull its image, a crash loop, pods refused by a quota).
+ * pull its image, a crash loop, pods refused by a quota, no ready pod in
+ * time). Not retryable: the backend's operation would meet the same answer
+ * again, as with a version that fails its readiness probes.
  *
  * @public
  */
 export class KubernetesWorkloadError extends CustomErrorBase {
   name = 'KubernetesWorkloadError' as const;
+  readonly retryable = false as const;
 }
 
 /**

@@ -130,6 +130,10 @@ describe('PluginLifecycleFleetContent', () => {
 
     const orphan = row('orphan-service');
     expect(orphan.getByTestId('lifecycle-state')).toHaveTextContent('error');
+    // Its error is on the fleet page: it has no entity page to show it.
+    expect(orphan.getByTestId('fleet-last-error')).toHaveTextContent(
+      'exited with code 1',
+    );
     expect(orphan.getByTestId('fleet-health')).toHaveTextContent('down');
     expect(orphan.getByText('no catalog entity')).toBeInTheDocument();
     expect(orphan.getByText('none')).toBeInTheDocument();
