@@ -62,20 +62,17 @@ export const FleetTable = ({ rows, title }: FleetTableProps) => {
           <span data-testid="fleet-state" data-state={row.state}>
             <LifecycleStateChip state={row.state} />
             {row.state === 'error' && row.lastError ? (
-              // Why, where a plugin without a catalog entity has no other
-              // page to say it (a cluster's crash loop, a refused grant).
+              // Why, whole (the cause comes last in a cluster's message),
+              // where a plugin without a catalog entity has no other page
+              // to say it (a crash loop, a refused grant).
               <Typography
                 variant="caption"
                 color="error"
                 component="div"
                 data-testid="fleet-last-error"
-                title={row.lastError}
                 style={{
-                  display: '-webkit-box',
-                  WebkitLineClamp: 3,
-                  WebkitBoxOrient: 'vertical',
-                  overflow: 'hidden',
-                  maxWidth: 280,
+                  minWidth: 220,
+                  maxWidth: 340,
                   overflowWrap: 'anywhere',
                 }}
               >
