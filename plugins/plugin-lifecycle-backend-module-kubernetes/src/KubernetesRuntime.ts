@@ -39,6 +39,7 @@ import {
 } from './objects';
 import { InstanceExits } from './InstanceExits';
 import { isAlivePod, isReady } from './pods';
+import { isStartAbandoned, readPendingStarts } from './pendingStarts';
 
 const DEFAULT_TRACK = 'stable';
 
@@ -99,6 +100,7 @@ export class KubernetesRuntime implements PluginRuntime {
   /** Instances this process started or adopted, and their exits. */
   readonly #exits: InstanceExits;
   readonly #checkedNamespaces = new Set<string>();
+  readonly #startTimeoutMs: number;
 
   static create(options: KubernetesRuntimeOptions): KubernetesRuntime {
     return new KubernetesRuntime(options);
@@ -108,6 +110,7 @@ export class KubernetesRuntime implements PluginRuntime {
     this.#config = options.config;
     this.#kc = options.kubeConfig;
     this.#core = options.kubeConfig.makeApiClient(CoreV1Api);
+    this.#startTimeoutMs = options.startTimeoutMs ?? 5 * 60_000;
     this.#sets = new InstanceSets({
       apps: options.kubeConfig.makeApiClient(AppsV1Api),
       core: this.#core,
@@ -115,7 +118,7 @@ export class KubernetesRuntime implements PluginRuntime {
     this.#pods = new InstancePods({
       core: this.#core,
       sets: this.#sets,
-      startTimeoutMs: options.startTimeoutMs ?? 5 * 60_000,
+      startTimeoutMs: this.#startTimeoutMs,
       pollMs: options.pollIntervalMs ?? 500,
     });
     this.#exits = new InstanceExits({
@@ -232,7 +235,9 @@ export class KubernetesRuntime implements PluginRuntime {
     delete env.PLUGIN_INSTANCE_ID;
     await this.#sets.applySecret(namespace, spec, env);
     await this.#sets.ensureService(namespace, spec);
-    await this.#sets.scaleBy(namespace, spec, +1);
+    // The start is written on the Deployment until it has its pod: a
+    // backend killed in between leaves it for the next one to take back.
+    await this.#sets.scaleBy(namespace, spec, +1, { add: request.instanceId });
     try {
       const pod = await this.#pods.claimReady(
         namespace,
@@ -240,6 +245,9 @@ export class KubernetesRuntime implements PluginRuntime {
         request.instanceId,
         request.signal,
       );
+      await this.#sets.scaleBy(namespace, spec, 0, {
+        remove: request.instanceId,
+      });
       // Known (and watched for exits) once it has its pod.
       this.#exits.track(request.instanceId, request.pluginId, namespace);
       return {
@@ -250,7 +258,9 @@ export class KubernetesRuntime implements PluginRuntime {
       };
     } catch (error) {
       this.#exits.untrack(request.instanceId);
-      await this.#sets.scaleBy(namespace, spec, -1).catch(() => undefined);
+      await this.#sets
+        .scaleBy(namespace, spec, -1, { remove: request.instanceId })
+        .catch(() => undefined);
       throw error;
     }
   }
@@ -397,6 +407,42 @@ export class KubernetesRuntime implements PluginRuntime {
     if (!pod || !isAlivePod(pod)) return false;
     this.#exits.track(instance.instanceId, instance.pluginId, namespace);
     return true;
+  }
+
+  /**
+   * Takes back the starts gone backends left in flight (pendingStarts.ts),
+   * in the shared namespace and the namespaces this process used: a start
+   * whose pod was claimed stops that pod, one without scales its Deployment
+   * back down. Returns the instance ids taken back.
+   */
+  async reapOrphans(): Promise<string[]> {
+    const namespaces = new Set(this.#checkedNamespaces);
+    if (this.#config.namespaces === 'shared') {
+      namespaces.add(this.#config.namespace);
+    }
+    const reaped: string[] = [];
+    for (const namespace of namespaces) {
+      for (const deployment of await this.#sets.list(namespace)) {
+        const starts = readPendingStarts(deployment.metadata?.annotations);
+        for (const [instanceId, start] of Object.entries(starts)) {
+          if (
+            !isStartAbandoned(start, { startTimeoutMs: this.#startTimeoutMs })
+          ) {
+            continue;
+          }
+          // Stopping a claimed pod scales the Deployment down by itself.
+          const stopped = await this.#pods.stop(namespace, instanceId, 0);
+          await this.#sets.scaleBy(
+            namespace,
+            { name: deployment.metadata!.name! },
+            stopped ? 0 : -1,
+            { remove: instanceId },
+          );
+          reaped.push(instanceId);
+        }
+      }
+    }
+    return reaped;
   }
 
   /** Stops the pod of an instance a gone backend started. */
