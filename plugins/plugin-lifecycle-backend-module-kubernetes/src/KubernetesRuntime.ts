@@ -86,7 +86,7 @@ export interface KubernetesInstance extends RuntimeInstance {
  * one and deletes the pod. The runtime only ever changes or deletes
  * objects that carry its managed-by label and the plugin's labels.
  *
- * Partial (issue #17): see the module's README for what is missing.
+ * Its limits (issue #17) are in the module's README, under "What is missing".
  *
  * @public
  */

@@ -2,7 +2,7 @@
  * The kubernetes runtime of Plugin Lifecycle Orchestration (issue #17):
  * plugin instances as pods of Deployments (one per plugin, version and
  * track) with a Service, registered through
- * `pluginLifecycleRuntimesExtensionPoint`. Partial: see the README. Tested
+ * `pluginLifecycleRuntimesExtensionPoint`; its limits are in the README. Tested
  * against a real control plane (packages/kube-test-cluster,
  * docs/kubernetes-testing.md).
  *
