@@ -32,6 +32,7 @@ import {
   MANAGED_BY,
   MANAGED_BY_LABEL,
   PLUGIN_LABEL,
+  POD_READINESS_PROBE,
   selectorString,
   SERVING_LABEL,
   TRACK_LABEL,
@@ -92,6 +93,8 @@ export interface KubernetesInstance extends RuntimeInstance {
  */
 export class KubernetesRuntime implements PluginRuntime {
   readonly type = 'kubernetes';
+  /** A plugin installed without probes is judged by its pods' readiness. */
+  readonly defaultProbes = [POD_READINESS_PROBE];
   readonly #config: KubernetesRuntimeConfig;
   readonly #kc: KubeConfig;
   readonly #core: CoreV1Api;

@@ -9,10 +9,7 @@
  * @packageDocumentation
  */
 export { pluginLifecycleModuleKubernetesRuntime as default } from './module';
-export {
-  pluginLifecycleModuleKubernetesRuntime,
-  KUBERNETES_POD_PROBE,
-} from './module';
+export { pluginLifecycleModuleKubernetesRuntime } from './module';
 export {
   KubernetesRuntime,
   type KubernetesRuntimeOptions,
@@ -26,6 +23,7 @@ export {
   VERSION_LABEL,
   TRACK_LABEL,
   WORKLOAD_LABEL,
+  KUBERNETES_POD_PROBE,
   INSTANCE_LABEL,
   SERVING_LABEL,
   KUBERNETES_ID_LABEL,

@@ -8,14 +8,7 @@ import {
 } from '@internal/plugin-lifecycle-node';
 import { loadKubeConfig, readKubernetesRuntimeConfig } from './config';
 import { KubernetesRuntime } from './KubernetesRuntime';
-
-/**
- * The custom probe that reads an instance's pod readiness from the cluster
- * (`method: custom`, `custom: { name: 'kubernetes-pod' }`).
- *
- * @public
- */
-export const KUBERNETES_POD_PROBE = 'kubernetes-pod';
+import { KUBERNETES_POD_PROBE } from './objects';
 
 /**
  * Registers the `kubernetes` runtime with the plugin-lifecycle backend when

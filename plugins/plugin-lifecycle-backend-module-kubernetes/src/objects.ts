@@ -45,6 +45,32 @@ export const KUBERNETES_ID_LABEL = 'backstage.io/kubernetes-id';
 /** The exact version (a label value cannot hold every semver, e.g. `+build`). */
 export const VERSION_ANNOTATION = 'plugin-lifecycle.backstage.io/version';
 
+/**
+ * The custom probe that reads an instance's pod readiness from the cluster
+ * (`method: custom`, `custom: { name: 'kubernetes-pod' }`); the module
+ * registers it.
+ *
+ * @public
+ */
+export const KUBERNETES_POD_PROBE = 'kubernetes-pod';
+
+/**
+ * The probe a plugin on this runtime gets when its install gives none: the
+ * pod's readiness as the cluster reports it (the kubelet runs the container
+ * probes), so the health monitor, discovery and deployments follow the
+ * cluster also where the backend cannot reach pod IPs.
+ */
+export const POD_READINESS_PROBE: ProbeDefinition = {
+  name: 'pod-ready',
+  type: 'readiness',
+  method: 'custom',
+  custom: { name: KUBERNETES_POD_PROBE },
+  periodSeconds: 5,
+  timeoutSeconds: 5,
+  failureThreshold: 2,
+  successThreshold: 1,
+};
+
 /** The container's port when the artifact names none. */
 export const DEFAULT_PORT = 8080;
 

@@ -148,6 +148,12 @@ export interface RuntimeInstanceExit {
  */
 export interface PluginRuntime {
   readonly type: string;
+  /**
+   * The probes a plugin on this runtime gets when neither its install
+   * request nor its manifest gives any (a cluster runtime: the pod's
+   * readiness as the cluster reports it). Optional.
+   */
+  readonly defaultProbes?: ProbeDefinition[];
   install(request: RuntimeInstallRequest): Promise<RuntimeInstallResult>;
   uninstall(request: {
     pluginId: string;

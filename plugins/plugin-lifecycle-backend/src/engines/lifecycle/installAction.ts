@@ -47,7 +47,8 @@ export async function installPlugin(
         lastError: undefined,
         desiredState: 'installed',
         configuration: params.configuration ?? plugin.configuration,
-        probes: params.healthProbes ?? manifest.probes ?? [],
+        probes:
+          params.healthProbes ?? manifest.probes ?? runtime.defaultProbes ?? [],
         environment: params.environment ?? plugin.environment,
         replicas: params.replicas ?? plugin.replicas,
       },
