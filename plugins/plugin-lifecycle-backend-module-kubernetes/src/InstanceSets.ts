@@ -24,6 +24,11 @@ import {
   WORKLOAD_LABEL,
 } from './objects';
 import { isTransient } from './pods';
+import {
+  readPendingStarts,
+  STARTING_ANNOTATION,
+  startOwner,
+} from './pendingStarts';
 
 /** A JSON merge patch (the client's default for patch is a JSON patch). */
 export const mergePatch = setHeaderOptions(
@@ -179,14 +184,18 @@ export class InstanceSets {
   /**
    * Creates the Deployment with one replica, or changes its replicas by
    * `delta` (never below 0), with the resourceVersion it read so that two
-   * backends scaling at once do not lose a step (409: read again).
+   * backends scaling at once do not lose a step (409: read again). `starts`
+   * adds or removes a start in flight (pendingStarts.ts) in the same write.
+   * A `{ name }` target only changes an existing Deployment.
    */
   async scaleBy(
     namespace: string,
-    spec: InstanceSetSpec,
+    target: InstanceSetSpec | { name: string },
     delta: number,
+    starts?: { add?: string; remove?: string },
   ): Promise<V1Deployment | undefined> {
-    const name = setName(spec);
+    const spec = 'pluginId' in target ? target : undefined;
+    const name = spec ? setName(spec) : (target as { name: string }).name;
     for (let attempt = 0; ; attempt++) {
       try {
         let existing: V1Deployment | undefined;
@@ -198,11 +207,29 @@ export class InstanceSets {
         } catch (error) {
           if (!isStatus(error, 404)) throw error;
         }
+        const pending = readPendingStarts(existing?.metadata?.annotations);
+        if (starts?.remove) delete pending[starts.remove];
+        if (starts?.add) {
+          pending[starts.add] = {
+            owner: startOwner(),
+            since: new Date().toISOString(),
+          };
+        }
+        const annotation = Object.keys(pending).length
+          ? JSON.stringify(pending)
+          : null;
         if (!existing) {
-          if (delta <= 0) return undefined;
+          if (delta <= 0 || !spec) return undefined;
+          const body = deploymentObject(spec, delta);
+          if (annotation) {
+            body.metadata!.annotations = {
+              ...body.metadata!.annotations,
+              [STARTING_ANNOTATION]: annotation,
+            };
+          }
           return await this.#apps.createNamespacedDeployment({
             namespace,
-            body: deploymentObject(spec, delta),
+            body,
           });
         }
         assertOurs(
@@ -215,7 +242,12 @@ export class InstanceSets {
             name,
             namespace,
             body: {
-              metadata: { resourceVersion: existing.metadata?.resourceVersion },
+              metadata: {
+                resourceVersion: existing.metadata?.resourceVersion,
+                ...(starts
+                  ? { annotations: { [STARTING_ANNOTATION]: annotation } }
+                  : {}),
+              },
               spec: { replicas },
             },
           },
@@ -228,6 +260,20 @@ export class InstanceSets {
         }
         throw clusterError(error, `scaling Deployment ${namespace}/${name}`);
       }
+    }
+  }
+
+  /** Every Deployment in the namespace that carries our managed-by label. */
+  async list(namespace: string): Promise<V1Deployment[]> {
+    try {
+      return (
+        await this.#apps.listNamespacedDeployment({
+          namespace,
+          labelSelector: selectorString({ [MANAGED_BY_LABEL]: MANAGED_BY }),
+        })
+      ).items;
+    } catch (error) {
+      throw clusterError(error, `listing Deployments in ${namespace}`);
     }
   }
 

@@ -67,7 +67,8 @@ if (!lookup.available) {
         kubeConfig: loadKubeConfig(config),
         startTimeoutMs: 60_000,
         pollIntervalMs: 200,
-        watchIntervalMs: 200,
+        // The pod watch reports exits; the re-read is far beyond the tests.
+        watchIntervalMs: 10 * 60_000,
       });
     };
 
@@ -403,7 +404,9 @@ if (!lookup.available) {
       const runtime = runtimeFor('plugins');
       const name = 'pl-hello-1-0-0-canary';
       const exits: string[] = [];
-      runtime.onInstanceExit(exit => exits.push(exit.instanceId));
+      const unsubscribe = runtime.onInstanceExit(exit =>
+        exits.push(exit.instanceId),
+      );
       const secondPod = (await podsOf('plugins', 'hello')).find(
         p => p.metadata?.labels?.[INSTANCE_LABEL] === 'hello-bbbb2222',
       )!;
@@ -449,6 +452,7 @@ if (!lookup.available) {
           gracePeriodMs: 0,
         }),
       ).resolves.toEqual({ exitCode: null, signal: null, forced: false });
+      unsubscribe();
     }, 120_000);
 
     it('an instance is alive while its pod runs, ready or not, and dead when it crash-loops', async () => {

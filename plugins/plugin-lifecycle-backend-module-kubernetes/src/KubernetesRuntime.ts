@@ -1,10 +1,10 @@
-import { EventEmitter } from 'node:events';
 import {
   AppsV1Api,
   CoreV1Api,
   KubeConfig,
   type V1Pod,
 } from '@kubernetes/client-node';
+import type { LoggerService } from '@backstage/backend-plugin-api';
 import { InputError } from '@backstage/errors';
 import type {
   PluginRuntime,
@@ -37,7 +37,9 @@ import {
   TRACK_LABEL,
   VERSION_LABEL,
 } from './objects';
-import { isAlivePod, isReady, podFailure } from './pods';
+import { InstanceExits } from './InstanceExits';
+import { isAlivePod, isReady } from './pods';
+import { isStartAbandoned, readPendingStarts } from './pendingStarts';
 
 const DEFAULT_TRACK = 'stable';
 
@@ -52,10 +54,15 @@ export interface KubernetesRuntimeOptions {
   /** How often the cluster is looked at while waiting (default 500 ms). */
   pollIntervalMs?: number;
   /**
-   * How often the pods of running instances are looked at for ones that
-   * died on their own (default 5 s), while someone listens to exits.
+   * Pods of running instances that die on their own are seen by a watch
+   * while someone listens to exits; this is how often they are also read,
+   * as a safety net for missed events (default 60 s).
    */
   watchIntervalMs?: number;
+  /** Where watch failures and recoveries are told. */
+  logger?: LoggerService;
+  /** The watch's retry waits after a failure (default 1 s doubling to 30 s). */
+  watchRetry?: { initialMs?: number; maxMs?: number };
 }
 
 /** A pod of a set as an instance. @public */
@@ -90,13 +97,10 @@ export class KubernetesRuntime implements PluginRuntime {
   readonly #core: CoreV1Api;
   readonly #sets: InstanceSets;
   readonly #pods: InstancePods;
-  readonly #events = new EventEmitter();
-  /** Instances this process started or adopted: id -> plugin and namespace. */
-  readonly #known = new Map<string, { pluginId: string; namespace: string }>();
+  /** Instances this process started or adopted, and their exits. */
+  readonly #exits: InstanceExits;
   readonly #checkedNamespaces = new Set<string>();
-  readonly #watchIntervalMs: number;
-  #watchTimer: NodeJS.Timeout | undefined;
-  #watching = false;
+  readonly #startTimeoutMs: number;
 
   static create(options: KubernetesRuntimeOptions): KubernetesRuntime {
     return new KubernetesRuntime(options);
@@ -106,6 +110,7 @@ export class KubernetesRuntime implements PluginRuntime {
     this.#config = options.config;
     this.#kc = options.kubeConfig;
     this.#core = options.kubeConfig.makeApiClient(CoreV1Api);
+    this.#startTimeoutMs = options.startTimeoutMs ?? 5 * 60_000;
     this.#sets = new InstanceSets({
       apps: options.kubeConfig.makeApiClient(AppsV1Api),
       core: this.#core,
@@ -113,10 +118,16 @@ export class KubernetesRuntime implements PluginRuntime {
     this.#pods = new InstancePods({
       core: this.#core,
       sets: this.#sets,
-      startTimeoutMs: options.startTimeoutMs ?? 5 * 60_000,
+      startTimeoutMs: this.#startTimeoutMs,
       pollMs: options.pollIntervalMs ?? 500,
     });
-    this.#watchIntervalMs = options.watchIntervalMs ?? 5_000;
+    this.#exits = new InstanceExits({
+      kubeConfig: options.kubeConfig,
+      pods: this.#pods,
+      resyncMs: options.watchIntervalMs ?? 60_000,
+      logger: options.logger,
+      retry: options.watchRetry,
+    });
   }
 
   #namespace(pluginId: string): string {
@@ -224,7 +235,9 @@ export class KubernetesRuntime implements PluginRuntime {
     delete env.PLUGIN_INSTANCE_ID;
     await this.#sets.applySecret(namespace, spec, env);
     await this.#sets.ensureService(namespace, spec);
-    await this.#sets.scaleBy(namespace, spec, +1);
+    // The start is written on the Deployment until it has its pod: a
+    // backend killed in between leaves it for the next one to take back.
+    await this.#sets.scaleBy(namespace, spec, +1, { add: request.instanceId });
     try {
       const pod = await this.#pods.claimReady(
         namespace,
@@ -232,11 +245,11 @@ export class KubernetesRuntime implements PluginRuntime {
         request.instanceId,
         request.signal,
       );
-      // Known (and watched for exits) once it has its pod.
-      this.#known.set(request.instanceId, {
-        pluginId: request.pluginId,
-        namespace,
+      await this.#sets.scaleBy(namespace, spec, 0, {
+        remove: request.instanceId,
       });
+      // Known (and watched for exits) once it has its pod.
+      this.#exits.track(request.instanceId, request.pluginId, namespace);
       return {
         instanceId: request.instanceId,
         host: pod.status!.podIP!,
@@ -244,8 +257,10 @@ export class KubernetesRuntime implements PluginRuntime {
         protocol: 'http',
       };
     } catch (error) {
-      this.#known.delete(request.instanceId);
-      await this.#sets.scaleBy(namespace, spec, -1).catch(() => undefined);
+      this.#exits.untrack(request.instanceId);
+      await this.#sets
+        .scaleBy(namespace, spec, -1, { remove: request.instanceId })
+        .catch(() => undefined);
       throw error;
     }
   }
@@ -258,25 +273,11 @@ export class KubernetesRuntime implements PluginRuntime {
    */
   async stopInstance(request: RuntimeStopRequest): Promise<RuntimeStopResult> {
     const namespace =
-      this.#known.get(request.instanceId)?.namespace ??
+      this.#exits.get(request.instanceId)?.namespace ??
       this.#namespace(request.pluginId);
-    const stopped = await this.#pods.stop(
-      namespace,
-      request.instanceId,
-      request.gracePeriodMs,
+    await this.#exits.stopping(request.instanceId, request.pluginId, () =>
+      this.#pods.stop(namespace, request.instanceId, request.gracePeriodMs),
     );
-    this.#known.delete(request.instanceId);
-    if (stopped) {
-      const exit: RuntimeInstanceExit = {
-        pluginId: request.pluginId,
-        instanceId: request.instanceId,
-        exitCode: null,
-        signal: null,
-        expected: true,
-        output: '',
-      };
-      this.#events.emit('exit', exit);
-    }
     return { exitCode: null, signal: null, forced: false };
   }
 
@@ -287,7 +288,7 @@ export class KubernetesRuntime implements PluginRuntime {
   async setInstanceTrack(request: RuntimeTrackRequest): Promise<void> {
     if (request.instanceIds.length === 0) return;
     await this.#pods.setTrack(
-      this.#known.get(request.instanceIds[0])?.namespace ??
+      this.#exits.get(request.instanceIds[0])?.namespace ??
         this.#namespace(request.pluginId),
       request,
     );
@@ -346,7 +347,7 @@ export class KubernetesRuntime implements PluginRuntime {
    */
   async isAlive(instanceId: string): Promise<boolean> {
     const namespace =
-      this.#known.get(instanceId)?.namespace ?? this.#config.namespace;
+      this.#exits.get(instanceId)?.namespace ?? this.#config.namespace;
     const pod = await this.#pods.find(namespace, instanceId);
     return !!pod && isAlivePod(pod);
   }
@@ -362,68 +363,21 @@ export class KubernetesRuntime implements PluginRuntime {
     instanceId: string,
   ): Promise<{ ok: boolean; message: string }> {
     return this.#pods.readiness(
-      this.#known.get(instanceId)?.namespace ?? this.#namespace(pluginId),
+      this.#exits.get(instanceId)?.namespace ?? this.#namespace(pluginId),
       instanceId,
     );
   }
 
   /**
-   * Exits: expected for instances this runtime stopped; unexpected for
-   * pods of running instances found dead (see isAlive) by a look every
-   * `watchIntervalMs` while someone listens.
+   * Exits: expected for instances this runtime stopped; unexpected, once,
+   * for running instances whose pod died on its own (crash loop, image pull
+   * back-off, ended, evicted, deleted by someone else), with the pod's state
+   * as output. While someone listens, the pods of the namespaces holding
+   * known instances are watched ({@link PodWatch}), and read again every
+   * `watchIntervalMs` and after the watch recovers from a failure.
    */
   onInstanceExit(listener: (exit: RuntimeInstanceExit) => void): () => void {
-    this.#events.on('exit', listener);
-    this.#startWatching();
-    return () => {
-      this.#events.off('exit', listener);
-      if (this.#events.listenerCount('exit') === 0) this.#stopWatching();
-    };
-  }
-
-  #startWatching() {
-    if (this.#watchTimer) return;
-    this.#watchTimer = setInterval(() => {
-      if (this.#watching) return;
-      this.#watching = true;
-      this.#checkInstances()
-        .catch(() => undefined) // the next look tries again
-        .finally(() => {
-          this.#watching = false;
-        });
-    }, this.#watchIntervalMs);
-    this.#watchTimer.unref();
-  }
-
-  #stopWatching() {
-    if (this.#watchTimer) clearInterval(this.#watchTimer);
-    this.#watchTimer = undefined;
-  }
-
-  /**
-   * Reports instances this process runs whose pod died without being asked
-   * to (crash loop, image gone, deleted or evicted) as unexpected exits,
-   * with the pod's failure as the output, once each.
-   */
-  async #checkInstances(): Promise<void> {
-    for (const [instanceId, { pluginId, namespace }] of [...this.#known]) {
-      const pod = await this.#pods.find(namespace, instanceId);
-      if (pod && isAlivePod(pod)) continue;
-      if (!this.#known.has(instanceId)) continue; // stopped meanwhile
-      this.#known.delete(instanceId);
-      const exit: RuntimeInstanceExit = {
-        pluginId,
-        instanceId,
-        exitCode: null,
-        signal: null,
-        expected: false,
-        output: pod
-          ? podFailure(pod) ??
-            `pod ${pod.metadata?.name} ${pod.status?.phase ?? 'ended'}`
-          : `the instance's pod is gone from namespace ${namespace}`,
-      };
-      this.#events.emit('exit', exit);
-    }
+    return this.#exits.subscribe(listener);
   }
 
   /**
@@ -435,9 +389,9 @@ export class KubernetesRuntime implements PluginRuntime {
     gracePeriodMs: number;
     leaveRunning?: boolean;
   }): Promise<void> {
-    this.#stopWatching();
+    this.#exits.shutdown();
     if (options.leaveRunning) return;
-    for (const [instanceId, { pluginId }] of [...this.#known]) {
+    for (const [instanceId, { pluginId }] of this.#exits.all()) {
       await this.stopInstance({
         pluginId,
         instanceId,
@@ -451,11 +405,44 @@ export class KubernetesRuntime implements PluginRuntime {
     const namespace = this.#namespace(instance.pluginId);
     const pod = await this.#pods.find(namespace, instance.instanceId);
     if (!pod || !isAlivePod(pod)) return false;
-    this.#known.set(instance.instanceId, {
-      pluginId: instance.pluginId,
-      namespace,
-    });
+    this.#exits.track(instance.instanceId, instance.pluginId, namespace);
     return true;
+  }
+
+  /**
+   * Takes back the starts gone backends left in flight (pendingStarts.ts),
+   * in the shared namespace and the namespaces this process used: a start
+   * whose pod was claimed stops that pod, one without scales its Deployment
+   * back down. Returns the instance ids taken back.
+   */
+  async reapOrphans(): Promise<string[]> {
+    const namespaces = new Set(this.#checkedNamespaces);
+    if (this.#config.namespaces === 'shared') {
+      namespaces.add(this.#config.namespace);
+    }
+    const reaped: string[] = [];
+    for (const namespace of namespaces) {
+      for (const deployment of await this.#sets.list(namespace)) {
+        const starts = readPendingStarts(deployment.metadata?.annotations);
+        for (const [instanceId, start] of Object.entries(starts)) {
+          if (
+            !isStartAbandoned(start, { startTimeoutMs: this.#startTimeoutMs })
+          ) {
+            continue;
+          }
+          // Stopping a claimed pod scales the Deployment down by itself.
+          const stopped = await this.#pods.stop(namespace, instanceId, 0);
+          await this.#sets.scaleBy(
+            namespace,
+            { name: deployment.metadata!.name! },
+            stopped ? 0 : -1,
+            { remove: instanceId },
+          );
+          reaped.push(instanceId);
+        }
+      }
+    }
+    return reaped;
   }
 
   /** Stops the pod of an instance a gone backend started. */

@@ -49,6 +49,7 @@ export const pluginLifecycleModuleKubernetesRuntime = createBackendModule({
         const runtime = KubernetesRuntime.create({
           config: runtimeConfig,
           kubeConfig,
+          logger,
         });
         runtimes.addRuntime(runtime);
         probes.addProbeFunction(KUBERNETES_POD_PROBE, target =>

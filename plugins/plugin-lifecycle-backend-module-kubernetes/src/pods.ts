@@ -58,6 +58,27 @@ export function podFailure(pod: V1Pod): string | undefined {
 }
 
 /**
+ * Why an instance's pod is no longer alive (see isAlivePod), as the output
+ * of its unexpected exit: the failing container, the deletion, or the
+ * phase it ended in with the cluster's reason (an eviction, say).
+ */
+export function podExitOutput(
+  pod: V1Pod | undefined,
+  namespace: string,
+  deleted = false,
+): string {
+  if (!pod) return `the instance's pod is gone from namespace ${namespace}`;
+  const failure = podFailure(pod);
+  if (failure) return failure;
+  const name = `pod ${pod.metadata?.name}`;
+  if (deleted || pod.metadata?.deletionTimestamp) return `${name} was deleted`;
+  const why = [pod.status?.reason, pod.status?.message]
+    .filter(Boolean)
+    .join(': ');
+  return `${name} ${pod.status?.phase ?? 'ended'}${why ? ` (${why})` : ''}`;
+}
+
+/**
  * A refusal the ReplicaSet controller gets past by retrying: a new
  * namespace's `default` service account not made yet (the ServiceAccount
  * admission plugin refuses pods until then).

@@ -11,7 +11,9 @@
  * sends, by statement, and writes the counts to <file>.<pid>.json when it
  * stops), REPLICA_MEMORY_FILE (on SIGUSR2 the replica collects garbage when
  * run with --expose-gc and writes process.memoryUsage() there as JSON; with
- * REPLICA_HEAP_SNAPSHOT=1 also a heap snapshot beside it).
+ * REPLICA_HEAP_SNAPSHOT=1 also a heap snapshot beside it), REPLICA_KUBERNETES=1
+ * (the kubernetes runtime module too; it adds the runtime only when
+ * pluginLifecycle.runtime.kubernetes is configured).
  */
 import fs from 'node:fs';
 import v8 from 'node:v8';
@@ -89,4 +91,8 @@ if (memoryFile) {
 const backend = createBackend();
 backend.add(import('../src'));
 backend.add(recordingRuntimeModule);
+// Not by default: loading the cluster client slows every other replica's start.
+if (process.env.REPLICA_KUBERNETES === '1') {
+  backend.add(import('@internal/plugin-lifecycle-backend-module-kubernetes'));
+}
 backend.start();

@@ -54,6 +54,11 @@ export async function startReplica(options: {
   restartOf?: Pick<Replica, 'dir' | 'port'>;
   /** Characters of the replica's output kept for `output()` (default 20 000). */
   outputLimit?: number;
+  /**
+   * The replica leads its own process group, and `kill` signals the whole
+   * group (as a supervisor killing a backend's container would).
+   */
+  processGroup?: boolean;
 }): Promise<Replica> {
   const port = options.restartOf?.port ?? (await freePort());
   const dir =
@@ -122,8 +127,20 @@ export async function startReplica(options: {
         ...options.env,
       },
       stdio: ['ignore', 'pipe', 'pipe'],
+      detached: options.processGroup ?? false,
     },
   );
+  const signalReplica = (signal: NodeJS.Signals) => {
+    if (options.processGroup && child.pid) {
+      try {
+        process.kill(-child.pid, signal);
+      } catch {
+        // the group is gone
+      }
+    } else {
+      child.kill(signal);
+    }
+  };
   let output = '';
   const limit = options.outputLimit ?? 20_000;
   child.stdout!.on('data', d => (output = (output + d).slice(-limit)));
@@ -135,7 +152,7 @@ export async function startReplica(options: {
   const deadline = Date.now() + 90_000;
   for (;;) {
     if (child.exitCode !== null || output.includes('Backend startup failed')) {
-      child.kill('SIGKILL');
+      signalReplica('SIGKILL');
       throw new Error(`replica ${options.name} exited at start:\n${output}`);
     }
     try {
@@ -145,7 +162,7 @@ export async function startReplica(options: {
       // not listening yet
     }
     if (Date.now() > deadline) {
-      child.kill('SIGKILL');
+      signalReplica('SIGKILL');
       throw new Error(
         `replica ${options.name} did not start within 90 s:\n${output}`,
       );
@@ -161,9 +178,9 @@ export async function startReplica(options: {
     output: () => output,
     kill: async signal => {
       if (child.exitCode === null && child.signalCode === null)
-        child.kill(signal);
+        signalReplica(signal);
       // A replica that does not stop within 15 s is killed.
-      const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+      const timer = setTimeout(() => signalReplica('SIGKILL'), 15_000);
       await exited;
       clearTimeout(timer);
     },

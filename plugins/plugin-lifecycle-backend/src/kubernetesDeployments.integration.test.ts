@@ -205,6 +205,23 @@ if (!lookup.available) {
       return result;
     }
 
+    /**
+     * Waits until only the new version's pods are left and checks that the
+     * cluster's pods are the backend's instances, all 1.1.0 and stable;
+     * returns them (version/track -> instance ids).
+     */
+    async function expectAllOnNewStable(pluginId: string) {
+      await waitFor(`${pluginId}: only 1.1.0 pods left`, async () => {
+        const pods = await podsByTrack(pluginId);
+        return Object.keys(pods).length === 1 ? pods : undefined;
+      });
+      const after = await instancesByTrack(pluginId);
+      expect(Object.keys(after)).toEqual(['1.1.0/stable']);
+      expect(after['1.1.0/stable']).toHaveLength(2);
+      expect(await podsByTrack(pluginId)).toEqual(after);
+      return after;
+    }
+
     /** Deployment name -> [replicas, track label] for the plugin. */
     async function workloads(pluginId: string) {
       const list = await apps.listNamespacedDeployment({
@@ -272,16 +289,9 @@ if (!lookup.available) {
       expect({ phase: done.phase, message: done.message }).toMatchObject({
         phase: 'succeeded',
       });
-      const after = await instancesByTrack(pluginId);
-      expect(Object.keys(after)).toEqual(['1.1.0/stable']);
-      expect(after['1.1.0/stable']).toHaveLength(2);
+      const after = await expectAllOnNewStable(pluginId);
       // The canary's pods were promoted in place, not replaced.
       expect(after['1.1.0/stable']).toEqual(expect.arrayContaining(canaryIds));
-      await waitFor('the old pods gone', async () => {
-        const pods = await podsByTrack(pluginId);
-        return Object.keys(pods).length === 1 ? pods : undefined;
-      });
-      expect(await podsByTrack(pluginId)).toEqual(after);
       // The canary set grew to the full count at weight 100 and now serves
       // stable; the old version's set is empty.
       expect(await workloads(pluginId)).toEqual({
@@ -316,13 +326,7 @@ if (!lookup.available) {
         timeoutMs: 120_000,
       });
       expect(done.phase).toBe('succeeded');
-      await waitFor('blue gone', async () => {
-        const pods = await podsByTrack(pluginId);
-        return Object.keys(pods).length === 1 ? pods : undefined;
-      });
-      const after = await instancesByTrack(pluginId);
-      expect(Object.keys(after)).toEqual(['1.1.0/stable']);
-      expect(await podsByTrack(pluginId)).toEqual(after);
+      await expectAllOnNewStable(pluginId);
       expect(
         (await workloads(pluginId))['pl-kube-bluegreen-1-1-0-green'],
       ).toEqual([2, 'stable']);
@@ -365,14 +369,7 @@ if (!lookup.available) {
         phase: 'succeeded',
         winner: '1.1.0',
       });
-      await waitFor('A gone', async () => {
-        const pods = await podsByTrack(pluginId);
-        return Object.keys(pods).length === 1 ? pods : undefined;
-      });
-      const after = await instancesByTrack(pluginId);
-      expect(Object.keys(after)).toEqual(['1.1.0/stable']);
-      expect(after['1.1.0/stable']).toHaveLength(2);
-      expect(await podsByTrack(pluginId)).toEqual(after);
+      await expectAllOnNewStable(pluginId);
     }, 300_000);
 
     it.each(['rolling', 'recreate'])(
@@ -387,14 +384,7 @@ if (!lookup.available) {
         expect({ phase: done.phase, message: done.message }).toMatchObject({
           phase: 'succeeded',
         });
-        await waitFor('the old pods gone', async () => {
-          const pods = await podsByTrack(pluginId);
-          return Object.keys(pods).length === 1 ? pods : undefined;
-        });
-        const after = await instancesByTrack(pluginId);
-        expect(Object.keys(after)).toEqual(['1.1.0/stable']);
-        expect(after['1.1.0/stable']).toHaveLength(2);
-        expect(await podsByTrack(pluginId)).toEqual(after);
+        await expectAllOnNewStable(pluginId);
         expect(await workloads(pluginId)).toEqual({
           [`pl-${pluginId}-1-0-0-stable`]: [0, 'stable'],
           [`pl-${pluginId}-1-1-0-stable`]: [2, 'stable'],
