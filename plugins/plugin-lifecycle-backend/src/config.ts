@@ -2,67 +2,20 @@ import { Config } from '@backstage/config';
 import {
   Artifact,
   artifactSchema,
-  serviceLoadBalancingStrategySchema,
   versionSchema,
 } from '@internal/plugin-lifecycle-common';
 import { z } from 'zod';
 import { parseNpmSpec } from './engines/runtime/artifactInstall';
-import { isSafeNginxValue } from './engines/discovery/nginx/nginxConfig';
 import { ExecProbePolicy } from './engines/health/execProbePolicy';
-import {
-  DEFAULT_ALLOWED_TARGETS,
-  TargetPolicy,
-} from './engines/discovery/TargetPolicy';
-import { DEFAULT_RESERVED_SERVICE_NAMES } from './engines/discovery/ReservedServiceNames';
-import { isLoopbackHost } from './engines/discovery/DataPlaneAccess';
 import { mapDesignConfiguration } from './designConfiguration';
-
-const durationMs = z.number().int().positive();
-
-/** What replaces an instance that crashed (see domain/orchestration/restartPolicy). */
-// A name useradd takes (and getent finds): lowercase, at most 32 characters.
-const userName = z
-  .string()
-  .regex(/^[a-z_][a-z0-9_-]{0,31}$/, 'must be a Unix user name');
-
-/** Which users plugin processes run as; see config.d.ts. */
-const isolationSchema = z
-  .object({
-    // Unset: per-plugin-user when the backend runs as root, else none.
-    mode: z.enum(['per-plugin-user', 'shared-user', 'none']).optional(),
-    userPrefix: z
-      .string()
-      .regex(
-        /^[a-z_][a-z0-9_-]{0,15}$/,
-        'must start a Unix user name (at most 16 characters)',
-      )
-      .default('pl-'),
-    sharedUser: userName.optional(),
-    probeUser: userName.optional(),
-    users: z.record(z.string(), userName).default({}),
-    createUsers: z.boolean().default(true),
-  })
-  .strict()
-  .prefault({});
-
-const restartPolicySchema = z
-  .object({
-    backoffBase: durationMs.default(1_000),
-    backoffMax: durationMs.default(60_000),
-    maxRestarts: z.number().int().min(0).default(5),
-    window: durationMs.default(600_000),
-  })
-  .strict();
-
-/** A plugin's own restart policy: only the keys it sets (no defaults, which would hide the global ones). */
-const restartPolicyOverrideSchema = z
-  .object({
-    backoffBase: durationMs.optional(),
-    backoffMax: durationMs.optional(),
-    maxRestarts: z.number().int().min(0).optional(),
-    window: durationMs.optional(),
-  })
-  .strict();
+import { durationMs } from './configSchema/durationMs';
+import { configurationConfigSchema } from './configSchema/configuration';
+import { discoveryConfigSchema } from './configSchema/discovery';
+import { healthConfigSchema } from './configSchema/health';
+import {
+  restartPolicyOverrideSchema,
+  runtimeConfigSchema,
+} from './configSchema/runtime';
 
 // npm's own rules for the package name (and the version, when given), so a
 // typo stops the backend at start rather than failing an install.
@@ -186,257 +139,9 @@ const configSchema = z
       })
       .strict()
       .prefault({}),
-    configuration: z
-      .object({
-        /** Environments a configuration layer may target, besides `base`. */
-        environments: z
-          .array(
-            z
-              .string()
-              .regex(
-                /^[a-z0-9][a-z0-9-]{0,62}$/,
-                'environments are lowercase slugs',
-              )
-              .refine(e => e !== 'base', '"base" is the shared layer'),
-          )
-          .min(1)
-          .default(['development', 'staging', 'production']),
-        /** Versions kept per plugin and layer; older ones are pruned. */
-        maxVersionHistory: z.number().int().min(1).default(100),
-        /** Milliseconds between looks for other replicas' changes. */
-        watchPollInterval: durationMs.default(1_000),
-        /** Milliseconds between re-sealing runs and secret rotation checks. */
-        maintenanceInterval: durationMs.default(60_000),
-        encryption: z
-          .object({
-            /** Keys for secret values; `secret` is 32 bytes, base64 or hex. */
-            keys: z
-              .array(
-                z
-                  .object({
-                    id: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/),
-                    secret: z.string().min(1),
-                  })
-                  .strict(),
-              )
-              .default([]),
-            /** The key new secrets are sealed with. Default: the last key. */
-            activeKeyId: z.string().min(1).optional(),
-          })
-          .strict()
-          // Said here, at start, with what to set: an app-config layered over
-          // one with a development key (arrays replace, objects merge) keeps
-          // that key's activeKeyId while its own keys replace the list.
-          .superRefine((e, ctx) => {
-            if (
-              e.activeKeyId === undefined ||
-              e.keys.some(k => k.id === e.activeKeyId)
-            ) {
-              return;
-            }
-            ctx.addIssue({
-              code: 'custom',
-              path: ['activeKeyId'],
-              message: `'${e.activeKeyId}' is not the id of a configured key (${
-                e.keys.map(k => `'${k.id}'`).join(', ') || 'none'
-              }); set pluginLifecycle.configuration.encryption.activeKeyId to one of them, or remove it to use the last key. To make a key: node -e "console.log(require('crypto').randomBytes(32).toString('base64'))"`,
-            });
-          })
-          .prefault({}),
-      })
-      .strict()
-      .prefault({}),
-    discovery: z
-      .object({
-        /** Milliseconds between looks for other replicas' changes and running instances. */
-        pollInterval: durationMs.default(1_000),
-        /** Milliseconds between TTL checks (expiry and deregistration). */
-        expireInterval: durationMs.default(1_000),
-        /** Milliseconds between full reloads, the safety net under the change feed. */
-        resyncInterval: durationMs.default(60_000),
-        /** Off: registered services' health checks are not run (they stay as registered). */
-        healthChecks: z.boolean().default(true),
-        defaultStrategy:
-          serviceLoadBalancingStrategySchema.default('round-robin'),
-        /** Below this share of eligible instances, ejected (never unready) ones take traffic again. */
-        panicThreshold: z.number().min(0).max(1).default(0.5),
-        /** Plugin ids whose `discovery.getBaseUrl` goes through the proxy. Default: the ids under `plugins`. */
-        managedPlugins: z.array(z.string().min(1)).optional(),
-        /**
-         * CIDRs registered services, external endpoints and service probes
-         * may point at; link-local, the backend's own port and its database
-         * never. Default loopback and private ranges.
-         */
-        allowedTargets: z
-          .array(z.string().min(1))
-          .superRefine((cidrs, ctx) => {
-            try {
-              TargetPolicy.parseCidrs(cidrs);
-            } catch (error) {
-              ctx.addIssue({
-                code: 'custom',
-                message: (error as Error).message,
-              });
-            }
-          })
-          .default([...DEFAULT_ALLOWED_TARGETS]),
-        /** Backstage's own plugin ids, which no registration may take (besides the backend's installed plugins and managed plugins). */
-        reservedServiceNames: z
-          .array(z.string().min(1))
-          .default([...DEFAULT_RESERVED_SERVICE_NAMES]),
-        ejection: z
-          .object({
-            consecutiveFailures: z.number().int().positive().default(5),
-            baseEjectionTime: durationMs.default(30_000),
-            maxEjectionTime: durationMs.default(300_000),
-          })
-          .strict()
-          .prefault({}),
-        proxy: z
-          .object({
-            /** Further attempts on other instances after a failed connection. */
-            maxRetries: z.number().int().min(0).max(10).default(2),
-            connectTimeout: durationMs.default(5_000),
-            headersTimeout: durationMs.default(60_000),
-            /** Per attempt of a retryable request, to the response headers; off when unset. */
-            attemptTimeout: durationMs.optional(),
-            bodyTimeout: durationMs.default(300_000),
-            /** Service names whose upstreams get Cookie and may send Set-Cookie. */
-            passCookies: z.array(z.string().min(1)).default([]),
-          })
-          .strict()
-          .prefault({}),
-        /** A listener of its own for proxied traffic, without Backstage's middleware. */
-        dataPlane: z
-          .object({
-            port: z.number().int().min(0).max(65535),
-            host: z.string().min(1).default('127.0.0.1'),
-            /** When set, callers send it as a bearer token. */
-            token: z.string().min(16).optional(),
-            /** Beyond loopback without a token: anyone who reaches it calls every service. */
-            allowUnauthenticated: z.boolean().default(false),
-            /** The tenants its callers reach (the token's, or anyone's without one). Default all. */
-            tenants: z.array(z.string().min(1)).min(1).optional(),
-            /** How other backends reach it, when not host:port. */
-            url: z.url().optional(),
-            /** node: the ServiceProxy listener; nginx: nginx configured from discovery. */
-            engine: z.enum(['node', 'nginx']).default('node'),
-            nginx: z
-              .object({
-                /** Default: /usr/sbin/nginx, /usr/bin/nginx or nginx on the PATH. */
-                binary: z.string().min(1).optional(),
-                workers: z.number().int().min(1).max(64).default(1),
-                /** Configuration, logs and temporary files. Default: a new temporary directory. */
-                directory: z.string().min(1).optional(),
-              })
-              .strict()
-              .prefault({}),
-          })
-          .strict()
-          .refine(
-            plane =>
-              plane.token !== undefined ||
-              plane.allowUnauthenticated ||
-              isLoopbackHost(plane.host),
-            {
-              path: ['token'],
-              message:
-                'is required when the data plane listens beyond loopback (or set dataPlane.allowUnauthenticated: true)',
-            },
-          )
-          .refine(
-            plane =>
-              plane.engine !== 'nginx' ||
-              plane.token === undefined ||
-              isSafeNginxValue(plane.token),
-            {
-              path: ['token'],
-              message:
-                'with the nginx engine, the token must be letters, digits and _.:@/+=~- only',
-            },
-          )
-          .optional(),
-      })
-      .strict()
-      .prefault({}),
-    health: z
-      .object({
-        /** Off: nothing is probed (for debugging). */
-        enabled: z.boolean().default(true),
-        /** Off: probes' circuitBreaker settings are ignored. */
-        circuitBreakers: z.boolean().default(true),
-        /** What a probe that leaves them out gets (else Kubernetes' 10 s and 3). */
-        probeDefaults: z
-          .object({
-            periodSeconds: z.number().min(0.01).max(86_400).optional(),
-            failureThreshold: z.number().int().min(1).max(10_000).optional(),
-          })
-          .strict()
-          .prefault({}),
-        heartbeatInterval: durationMs.default(2_000),
-        /** A replica silent this long is gone and its targets move. */
-        replicaTimeout: durationMs.default(10_000),
-        maxConcurrentProbes: z.number().int().positive().default(64),
-        targetRefreshInterval: durationMs.default(5_000),
-        flushInterval: durationMs.default(1_000),
-        feedInterval: durationMs.default(1_000),
-        retention: z
-          .object({
-            maxResultsPerProbe: z.number().int().positive().default(100),
-            maxAge: durationMs.default(86_400_000),
-            sampleInterval: durationMs.default(60_000),
-            statusRefresh: durationMs.default(60_000),
-            pruneInterval: durationMs.default(300_000),
-          })
-          .strict()
-          .prefault({}),
-        restartBackoff: z
-          .object({
-            base: durationMs.default(1_000),
-            max: durationMs.default(300_000),
-            /** Live this long, an instance's restarts are forgotten. */
-            stable: durationMs.default(600_000),
-          })
-          .strict()
-          .prefault({}),
-        exec: z
-          .object({
-            /**
-             * Commands (argv[0], as written) any exec probe may run: an
-             * exec probe runs on the backend's host, so none by default.
-             */
-            allowedCommands: z.array(z.string().min(1)).default([]),
-          })
-          .strict()
-          .prefault({}),
-        /** How often and how many probes a request, a manifest or a registration may ask for. */
-        probeLimits: z
-          .object({
-            minPeriodSeconds: z.number().min(0.01).max(3_600).default(1),
-            maxProbesPerPlugin: z.number().int().min(1).max(64).default(16),
-          })
-          .strict()
-          .prefault({}),
-        /** Remediation per plugin id; `*` applies to every plugin. */
-        remediation: z
-          .record(
-            z.string().min(1),
-            z
-              .object({
-                onLivenessFailure: z
-                  .enum(['restart', 'mark-error', 'event', 'none'])
-                  .optional(),
-                onReadinessFailure: z
-                  .enum(['out-of-rotation', 'event', 'none'])
-                  .optional(),
-                maxPerHour: z.number().int().min(0).optional(),
-              })
-              .strict(),
-          )
-          .default({}),
-      })
-      .strict()
-      .prefault({}),
+    configuration: configurationConfigSchema,
+    discovery: discoveryConfigSchema,
+    health: healthConfigSchema,
     deployments: z
       .object({
         /** Milliseconds between the controller's looks for due deployments. */
@@ -475,32 +180,7 @@ const configSchema = z
       })
       .strict()
       .prefault({}),
-    runtime: z
-      .object({
-        restartPolicy: restartPolicySchema.prefault({}),
-        process: z
-          .object({
-            host: z.string().min(1).default('127.0.0.1'),
-            startTimeout: durationMs.default(30_000),
-            readyTimeout: durationMs.default(60_000),
-            stopGracePeriod: durationMs.default(10_000),
-            npm: z
-              .object({
-                // Scripts run code when a version is installed, not when
-                // it is started; only a platform team can opt in.
-                allowScripts: z.boolean().default(false),
-              })
-              .strict()
-              .prefault({}),
-            isolation: isolationSchema,
-          })
-          .strict()
-          .prefault({}),
-        // Read and checked by plugin-lifecycle-backend-module-kubernetes.
-        kubernetes: z.record(z.string(), z.unknown()).optional(),
-      })
-      .strict()
-      .prefault({}),
+    runtime: runtimeConfigSchema,
     plugins: z
       .record(
         z.string(),

@@ -1,10 +1,10 @@
 import {
+  PLUGIN_ID_ANNOTATION,
   PLUGIN_STRATEGY_ANNOTATION,
   PLUGIN_STRATEGY_CONFIG_ANNOTATION,
   PLUGIN_VERSION_ANNOTATION,
   readDeclaredPluginState,
 } from './annotations';
-import { PLUGIN_ID_ANNOTATION } from '../client/PluginLifecycleClient';
 
 describe('readDeclaredPluginState', () => {
   it('declares nothing without a plugin id or a version', () => {

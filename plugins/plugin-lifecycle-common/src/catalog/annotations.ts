@@ -1,5 +1,4 @@
 import { z } from 'zod';
-import { PLUGIN_ID_ANNOTATION } from '../client/PluginLifecycleClient';
 import {
   DeploymentConfig,
   DeploymentStrategy,
@@ -7,6 +6,13 @@ import {
   deploymentStrategySchema,
 } from '../api/deployments';
 import { versionSchema } from '../api/schemas';
+
+/**
+ * The annotation that links a catalog entity to a managed plugin.
+ *
+ * @public
+ */
+export const PLUGIN_ID_ANNOTATION = 'plugin-lifecycle.backstage.io/plugin-id';
 
 /**
  * The exact version a catalog entity declares for its managed plugin

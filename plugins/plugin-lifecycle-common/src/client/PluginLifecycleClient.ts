@@ -1,4 +1,3 @@
-import { ResponseError } from '@backstage/errors';
 import { LifecycleState } from '../lifecycle/states';
 import {
   ActionRequest,
@@ -45,11 +44,7 @@ import {
   DeploymentPhase,
 } from '../api/deployments';
 import { DeploymentActionResult } from '../routes/deploymentRoutes';
-import {
-  EventStreamQuery,
-  PluginLifecycleStreamEvent,
-  readServerSentEvents,
-} from '../api/events';
+import { PluginLifecycleStreamEvent } from '../api/events';
 import {
   RegisterServiceRequest,
   UpdateServiceRequest,
@@ -57,62 +52,46 @@ import {
   ServiceLoadBalancingStrategy,
   ServiceRegistration,
 } from '../api/discovery';
-import { z } from 'zod';
 import { ConfigEnvironments } from '../routes/configRoutes';
-import { RouteSpec, routePath } from '../routes/route';
-import { pluginLifecycleRoutes as routes } from '../routes';
+import { RequestCore } from './requestCore';
+import { PluginCalls } from './pluginCalls';
+import { LifecycleCommand, OperationCalls } from './operationCalls';
+import { DeploymentCalls } from './deploymentCalls';
+import { ConfigurationCalls } from './configurationCalls';
+import { DiscoveryCalls } from './discoveryCalls';
+import { streamEvents } from './eventStream';
 
-/**
- * The annotation that links a catalog entity to a managed plugin.
- *
- * @public
- */
-export const PLUGIN_ID_ANNOTATION = 'plugin-lifecycle.backstage.io/plugin-id';
-
-/**
- * A command on a plugin, queued as an operation of its name: `start`,
- * `stop`, `restart`, `uninstall`, `maintenance-on`, `maintenance-off`
- * (out of rotation with automation suspended, and back) and `configure`
- * (re-apply the effective configuration).
- *
- * @public
- */
-export type LifecycleCommand =
-  | 'start'
-  | 'stop'
-  | 'restart'
-  | 'uninstall'
-  | 'maintenance-on'
-  | 'maintenance-off'
-  | 'configure';
-
-/** The routes of {@link LifecycleCommand}s. */
-const commandRoutes = {
-  start: routes.startPlugin,
-  stop: routes.stopPlugin,
-  restart: routes.restartPlugin,
-  uninstall: routes.uninstallPlugin,
-  'maintenance-on': routes.enterMaintenance,
-  'maintenance-off': routes.exitMaintenance,
-  configure: routes.configurePlugin,
-} satisfies Record<LifecycleCommand, unknown>;
+export type { LifecycleCommand } from './operationCalls';
 
 /**
  * The typed HTTP client of the plugin-lifecycle backend, usable in the browser
  * and in Node.
  *
+ * (This class is what callers see, so each method's documentation is here;
+ * the requests behind them are made per API area, in `pluginCalls`,
+ * `operationCalls`, `deploymentCalls`, `configurationCalls`,
+ * `discoveryCalls` and `eventStream`, over one `RequestCore`.)
+ *
  * @public
  */
 export class PluginLifecycleClient {
-  readonly #discoveryApi: { getBaseUrl(pluginId: string): Promise<string> };
-  readonly #fetchApi: { fetch: typeof fetch };
+  readonly #core: RequestCore;
+  readonly #plugins: PluginCalls;
+  readonly #operations: OperationCalls;
+  readonly #deployments: DeploymentCalls;
+  readonly #configuration: ConfigurationCalls;
+  readonly #discovery: DiscoveryCalls;
 
   constructor(options: {
     discoveryApi: { getBaseUrl(pluginId: string): Promise<string> };
     fetchApi?: { fetch: typeof fetch };
   }) {
-    this.#discoveryApi = options.discoveryApi;
-    this.#fetchApi = options.fetchApi ?? { fetch: (...a) => fetch(...a) };
+    this.#core = new RequestCore(options);
+    this.#plugins = new PluginCalls(this.#core);
+    this.#operations = new OperationCalls(this.#core);
+    this.#deployments = new DeploymentCalls(this.#core);
+    this.#configuration = new ConfigurationCalls(this.#core);
+    this.#discovery = new DiscoveryCalls(this.#core);
   }
 
   /**
@@ -124,7 +103,7 @@ export class PluginLifecycleClient {
     tenant?: string;
     entityRef?: string;
   }): Promise<PluginSummary[]> {
-    return this.#allPages(cursor =>
+    return this.#core.allPages(cursor =>
       this.listPluginsPage({ ...filter, limit: MAX_PAGE_SIZE, cursor }),
     );
   }
@@ -137,11 +116,11 @@ export class PluginLifecycleClient {
     limit?: number;
     cursor?: string;
   }): Promise<Page<PluginSummary>> {
-    return this.#call(routes.listPlugins, { query: filter });
+    return this.#plugins.listPluginsPage(filter);
   }
 
   async getPlugin(pluginId: string): Promise<PluginDetails> {
-    return this.#call(routes.getPlugin, { params: { pluginId } });
+    return this.#plugins.getPlugin(pluginId);
   }
 
   /**
@@ -149,19 +128,19 @@ export class PluginLifecycleClient {
    * tarball directory or npm registry), newest first, the current one marked.
    */
   async listVersions(pluginId: string): Promise<AvailableVersions> {
-    return this.#call(routes.listAvailableVersions, { params: { pluginId } });
+    return this.#plugins.listVersions(pluginId);
   }
 
   /** A plugin's whole state history, oldest first, following the pages. */
   async getHistory(pluginId: string): Promise<StateTransition[]> {
-    return this.#allPages(cursor =>
+    return this.#core.allPages(cursor =>
       this.getHistoryPage(pluginId, { limit: MAX_PAGE_SIZE, cursor }),
     );
   }
 
   /** Catalog sync of a plugin: whether it follows its entity, and what the last pass did and why. */
   async getPluginCatalogSync(pluginId: string): Promise<PluginCatalogSync> {
-    return this.#call(routes.getPluginCatalogSync, { params: { pluginId } });
+    return this.#plugins.getPluginCatalogSync(pluginId);
   }
 
   /** One page of a plugin's state history, oldest first. */
@@ -169,7 +148,7 @@ export class PluginLifecycleClient {
     pluginId: string,
     page?: { limit?: number; cursor?: string },
   ): Promise<Page<StateTransition>> {
-    return this.#call(routes.getHistory, { params: { pluginId }, query: page });
+    return this.#plugins.getHistoryPage(pluginId, page);
   }
 
   /**
@@ -180,10 +159,7 @@ export class PluginLifecycleClient {
     pluginId: string,
     options?: PluginHealthQuery,
   ): Promise<PluginHealth> {
-    return this.#call(routes.getPluginHealth, {
-      params: { pluginId },
-      query: { recent: options?.recent },
-    });
+    return this.#plugins.getPluginHealth(pluginId, options);
   }
 
   /** Replaces a plugin's probe definitions; answers them as stored. */
@@ -191,10 +167,7 @@ export class PluginLifecycleClient {
     pluginId: string,
     probes: ProbeDefinition[],
   ): Promise<{ pluginId: string; probes: ProbeDefinition[] }> {
-    return this.#call(routes.setPluginProbes, {
-      params: { pluginId },
-      body: { probes },
-    });
+    return this.#plugins.setPluginProbes(pluginId, probes);
   }
 
   /**
@@ -205,10 +178,7 @@ export class PluginLifecycleClient {
     pluginId: string,
     options?: PluginVersionMetricsQuery,
   ): Promise<PluginVersionMetrics> {
-    return this.#call(routes.getPluginVersionMetrics, {
-      params: { pluginId },
-      query: { since: options?.since },
-    });
+    return this.#plugins.getPluginVersionMetrics(pluginId, options);
   }
 
   /**
@@ -217,17 +187,14 @@ export class PluginLifecycleClient {
    * answering replica's proxied traffic (`serviceDiscovery`).
    */
   async getSystemMetrics(): Promise<SystemMetrics> {
-    return this.#call(routes.getSystemMetrics, {});
+    return this.#plugins.getSystemMetrics();
   }
 
   async installPlugin(
     pluginId: string,
     request: InstallRequest,
   ): Promise<OperationAccepted> {
-    return this.#call(routes.installPlugin, {
-      params: { pluginId },
-      body: request,
-    });
+    return this.#operations.installPlugin(pluginId, request);
   }
 
   /**
@@ -239,10 +206,7 @@ export class PluginLifecycleClient {
     pluginId: string,
     request: UpdateRequest,
   ): Promise<OperationAccepted> {
-    return this.#call(routes.updatePlugin, {
-      params: { pluginId },
-      body: request,
-    });
+    return this.#operations.updatePlugin(pluginId, request);
   }
 
   /**
@@ -254,10 +218,7 @@ export class PluginLifecycleClient {
     operationId: string,
     request: UpdateRollbackRequest = {},
   ): Promise<OperationAccepted> {
-    return this.#call(routes.rollbackUpdate, {
-      params: { pluginId, operationId },
-      body: request,
-    });
+    return this.#operations.rollbackUpdate(pluginId, operationId, request);
   }
 
   /**
@@ -269,10 +230,7 @@ export class PluginLifecycleClient {
     command: LifecycleCommand,
     options?: ActionRequest,
   ): Promise<OperationAccepted> {
-    return this.#call(commandRoutes[command], {
-      params: { pluginId },
-      body: options ?? {},
-    });
+    return this.#operations.runCommand(pluginId, command, options);
   }
 
   /**
@@ -323,21 +281,15 @@ export class PluginLifecycleClient {
     pluginId: string,
     page?: { limit?: number; cursor?: string },
   ): Promise<Page<Operation>> {
-    return this.#call(routes.listPluginOperations, {
-      params: { pluginId },
-      query: page,
-    });
+    return this.#operations.listOperationsPage(pluginId, page);
   }
 
   async cancelOperation(operationId: string): Promise<Operation> {
-    return this.#call(routes.cancelOperation, {
-      params: { operationId },
-      body: {},
-    });
+    return this.#operations.cancelOperation(operationId);
   }
 
   async submitBatch(batch: BatchRequest): Promise<BatchAccepted> {
-    return this.#call(routes.submitBatch, { body: batch });
+    return this.#operations.submitBatch(batch);
   }
 
   /**
@@ -348,15 +300,12 @@ export class PluginLifecycleClient {
     operationId: string,
     options: { waitSeconds?: number } = {},
   ): Promise<Operation> {
-    return this.#call(routes.getOperation, {
-      params: { operationId },
-      query: { waitSeconds: options.waitSeconds },
-    });
+    return this.#operations.getOperation(operationId, options);
   }
 
   /** A deployment: phase, steps, traffic per version, analysis and approvals. */
   async getDeployment(deploymentId: string): Promise<Deployment> {
-    return this.#call(routes.getDeployment, { params: { deploymentId } });
+    return this.#deployments.getDeployment(deploymentId);
   }
 
   /** Deployments the caller may read, newest first (50 unless `limit`). */
@@ -366,14 +315,7 @@ export class PluginLifecycleClient {
     active?: boolean;
     limit?: number;
   }): Promise<Deployment[]> {
-    const body = await this.#call(routes.listDeployments, {
-      query: {
-        ...filter,
-        active:
-          filter?.active === undefined ? undefined : String(filter.active),
-      },
-    });
-    return body.items;
+    return this.#deployments.listDeployments(filter);
   }
 
   /** A plugin's deployments, newest first (50 unless `limit`). */
@@ -381,15 +323,7 @@ export class PluginLifecycleClient {
     pluginId: string,
     filter?: { phase?: DeploymentPhase; active?: boolean; limit?: number },
   ): Promise<Deployment[]> {
-    const body = await this.#call(routes.listPluginDeployments, {
-      params: { pluginId },
-      query: {
-        ...filter,
-        active:
-          filter?.active === undefined ? undefined : String(filter.active),
-      },
-    });
-    return body.items;
+    return this.#deployments.listPluginDeployments(pluginId, filter);
   }
 
   /**
@@ -403,15 +337,12 @@ export class PluginLifecycleClient {
     action: DeploymentAction,
     request: DeploymentActionRequest = {},
   ): Promise<DeploymentActionResult> {
-    return this.#call(routes.deploymentAction, {
-      params: { deploymentId, action },
-      body: request,
-    });
+    return this.#deployments.deploymentAction(deploymentId, action, request);
   }
 
   /** The environments configuration may target, and the default one. */
   async getConfigEnvironments(): Promise<ConfigEnvironments> {
-    return this.#call(routes.getConfigEnvironments, {});
+    return this.#configuration.getConfigEnvironments();
   }
 
   /**
@@ -424,13 +355,7 @@ export class PluginLifecycleClient {
     environment: string,
     options?: { reveal?: boolean; at?: string },
   ): Promise<EffectiveConfiguration> {
-    return this.#call(routes.getConfiguration, {
-      params: { pluginId, environment },
-      query: {
-        reveal: options?.reveal ? 'true' : undefined,
-        at: options?.at || undefined,
-      },
-    });
+    return this.#configuration.getConfiguration(pluginId, environment, options);
   }
 
   /**
@@ -443,11 +368,7 @@ export class PluginLifecycleClient {
     layer: string,
     request: Omit<SetConfigurationRequest, 'dryRun'>,
   ): Promise<ConfigWriteResult> {
-    return this.#call(routes.setConfiguration, {
-      params: { pluginId, environment: layer },
-      // A dry run answers a preview instead: see previewConfiguration.
-      body: { ...request, dryRun: undefined },
-    }) as Promise<ConfigWriteResult>;
+    return this.#configuration.setConfiguration(pluginId, layer, request);
   }
 
   /** Sets and removes keys of one layer, leaving its other keys alone. */
@@ -456,10 +377,7 @@ export class PluginLifecycleClient {
     layer: string,
     request: Omit<PatchConfigurationRequest, 'dryRun'>,
   ): Promise<ConfigWriteResult> {
-    return this.#call(routes.patchConfiguration, {
-      params: { pluginId, environment: layer },
-      body: { ...request, dryRun: undefined },
-    }) as Promise<ConfigWriteResult>;
+    return this.#configuration.patchConfiguration(pluginId, layer, request);
   }
 
   /** What a PUT (`replace`) or PATCH (`merge`) would do; nothing is stored. */
@@ -469,23 +387,19 @@ export class PluginLifecycleClient {
     mode: 'replace' | 'merge',
     request: SetConfigurationRequest | PatchConfigurationRequest,
   ): Promise<ConfigWritePreview> {
-    return this.#call(
-      mode === 'replace' ? routes.setConfiguration : routes.patchConfiguration,
-      {
-        params: { pluginId, environment: layer },
-        body: { ...request, dryRun: true },
-      },
-    ) as Promise<ConfigWritePreview>;
+    return this.#configuration.previewConfiguration(
+      pluginId,
+      layer,
+      mode,
+      request,
+    );
   }
 
   async listConfigVersions(
     pluginId: string,
     layer: string,
   ): Promise<ConfigVersionSummary[]> {
-    const body = await this.#call(routes.listConfigVersions, {
-      params: { pluginId, layer },
-    });
-    return body.items;
+    return this.#configuration.listConfigVersions(pluginId, layer);
   }
 
   async getConfigVersion(
@@ -493,9 +407,7 @@ export class PluginLifecycleClient {
     layer: string,
     version: number,
   ): Promise<ConfigVersion> {
-    return this.#call(routes.getConfigVersion, {
-      params: { pluginId, layer, version },
-    });
+    return this.#configuration.getConfigVersion(pluginId, layer, version);
   }
 
   async diffConfigVersions(
@@ -504,10 +416,7 @@ export class PluginLifecycleClient {
     from: number,
     to: number,
   ): Promise<ConfigDiff> {
-    return this.#call(routes.diffConfigVersions, {
-      params: { pluginId, layer },
-      query: { from, to },
-    });
+    return this.#configuration.diffConfigVersions(pluginId, layer, from, to);
   }
 
   /** Writes the content of an earlier version as a new version. */
@@ -516,10 +425,7 @@ export class PluginLifecycleClient {
     layer: string,
     request: ConfigRollbackRequest,
   ): Promise<ConfigWriteResult> {
-    return this.#call(routes.rollbackConfiguration, {
-      params: { pluginId, layer },
-      body: request,
-    });
+    return this.#configuration.rollbackConfiguration(pluginId, layer, request);
   }
 
   /** Long-polls until the effective configuration passes `afterRevision`. */
@@ -534,43 +440,36 @@ export class PluginLifecycleClient {
       signal?: AbortSignal;
     },
   ): Promise<ConfigWatchResult> {
-    return this.#call(routes.watchConfiguration, {
-      params: { pluginId, environment },
-      query: {
-        afterRevision: options.afterRevision,
-        key: options.key || undefined,
-        timeoutMs: options.timeoutMs,
-      },
-      signal: options.signal,
-    });
+    return this.#configuration.watchConfiguration(
+      pluginId,
+      environment,
+      options,
+    );
   }
 
   /** Registers (or replaces) an instance of a service. */
   async registerService(
     registration: RegisterServiceRequest,
   ): Promise<ServiceRegistration> {
-    return this.#call(routes.registerService, { body: registration });
+    return this.#discovery.registerService(registration);
   }
 
   async deregisterService(serviceId: string): Promise<void> {
-    await this.#call(routes.deregisterService, { params: { serviceId } });
+    return this.#discovery.deregisterService(serviceId);
   }
 
   /** Registers (or replaces) many instances at once (at most 1,000), all or none. */
   async registerServices(
     registrations: RegisterServiceRequest[],
   ): Promise<ServiceRegistration[]> {
-    const body = await this.#call(routes.registerServices, {
-      body: { services: registrations },
-    });
-    return body.items;
+    return this.#discovery.registerServices(registrations);
   }
 
   /** Heartbeats of many registrations at once (at most 1,000). */
   async heartbeats(
     serviceIds: string[],
   ): Promise<{ renewed: number; unknown: string[] }> {
-    return this.#call(routes.heartbeats, { body: { serviceIds } });
+    return this.#discovery.heartbeats(serviceIds);
   }
 
   /** Changes an instance's weight or maxConnections (`null`: no limit) live. */
@@ -578,10 +477,7 @@ export class PluginLifecycleClient {
     serviceId: string,
     patch: UpdateServiceRequest,
   ): Promise<ServiceRegistration> {
-    return this.#call(routes.updateService, {
-      params: { serviceId },
-      body: patch,
-    });
+    return this.#discovery.updateService(serviceId, patch);
   }
 
   /** Proxied requests per instance and per version, as the answering replica counted them. */
@@ -589,22 +485,22 @@ export class PluginLifecycleClient {
     instances: unknown[];
     versions: unknown[];
   }> {
-    return this.#call(routes.getServiceMetrics, {});
+    return this.#discovery.getServiceMetrics();
   }
 
   /** A signed export of all configuration (secrets stay sealed). */
   async exportConfiguration(): Promise<unknown> {
-    return this.#call(routes.exportConfiguration, {});
+    return this.#configuration.exportConfiguration();
   }
 
   /** Restores an export; refused when it does not verify. */
   async importConfiguration(exported: unknown): Promise<unknown> {
-    return this.#call(routes.importConfiguration, { body: exported });
+    return this.#configuration.importConfiguration(exported);
   }
 
   /** Keeps a registration with a TTL alive. */
   async heartbeat(serviceId: string): Promise<ServiceRegistration> {
-    return this.#call(routes.heartbeat, { params: { serviceId } });
+    return this.#discovery.heartbeat(serviceId);
   }
 
   /** Every instance of services the caller may see, following the pages. */
@@ -612,9 +508,7 @@ export class PluginLifecycleClient {
     name?: string;
     tenant?: string;
   }): Promise<ServiceRegistration[]> {
-    return this.#allPages(cursor =>
-      this.#call(routes.listServices, { query: { ...filter, cursor } }),
-    );
+    return this.#discovery.listServices(filter);
   }
 
   /**
@@ -629,10 +523,7 @@ export class PluginLifecycleClient {
       key?: string;
     },
   ): Promise<ResolvedService> {
-    return this.#call(routes.resolveService, {
-      params: { serviceName },
-      query: options,
-    });
+    return this.#discovery.resolveService(serviceName, options);
   }
 
   /**
@@ -654,95 +545,6 @@ export class PluginLifecycleClient {
       lastEventId?: string;
     } = {},
   ): AsyncGenerator<PluginLifecycleStreamEvent> {
-    const query: EventStreamQuery = {
-      events: options.events?.length ? options.events.join(',') : undefined,
-      timeoutMs:
-        options.timeoutMs === undefined ? undefined : String(options.timeoutMs),
-    };
-    const baseUrl = await this.#discoveryApi.getBaseUrl('plugin-lifecycle');
-    const response = await this.#fetchApi.fetch(
-      `${baseUrl}${routes.streamEvents.path}${queryString(
-        query as Record<string, string | undefined>,
-      )}`,
-      {
-        headers: {
-          Accept: 'text/event-stream',
-          ...(options.lastEventId
-            ? { 'Last-Event-ID': options.lastEventId }
-            : {}),
-        },
-        signal: options.signal,
-      },
-    );
-    if (!response.ok) {
-      throw await ResponseError.fromResponse(response);
-    }
-    if (!response.body) return;
-    options.onOpen?.();
-    try {
-      for await (const message of readServerSentEvents(response.body)) {
-        yield JSON.parse(message.data) as PluginLifecycleStreamEvent;
-      }
-    } catch (error) {
-      // Aborting is how a reader stops listening: not an error.
-      if (options.signal?.aborted) return;
-      throw error;
-    }
+    yield* streamEvents(this.#core, options);
   }
-
-  async #allPages<T>(
-    read: (cursor?: string) => Promise<Page<T>>,
-  ): Promise<T[]> {
-    const items: T[] = [];
-    let cursor: string | undefined;
-    do {
-      const page = await read(cursor);
-      items.push(...page.items);
-      cursor = page.nextCursor;
-    } while (cursor);
-    return items;
-  }
-
-  /**
-   * Calls a route of the registry: its method, its path with `params`
-   * filled in, `query` (undefined values left out) and `body` as JSON.
-   */
-  async #call<R extends RouteSpec>(
-    route: R,
-    request: {
-      params?: Record<string, string | number>;
-      query?: Record<string, string | number | undefined>;
-      body?: unknown;
-      signal?: AbortSignal;
-    },
-  ): Promise<z.infer<R['response']>> {
-    const baseUrl = await this.#discoveryApi.getBaseUrl('plugin-lifecycle');
-    const path = `${routePath(route, request.params)}${queryString(
-      request.query,
-    )}`;
-    const hasBody = 'body' in request;
-    const response = await this.#fetchApi.fetch(`${baseUrl}${path}`, {
-      method: route.method.toUpperCase(),
-      headers: hasBody ? { 'Content-Type': 'application/json' } : undefined,
-      body: hasBody ? JSON.stringify(request.body) : undefined,
-      ...(request.signal ? { signal: request.signal } : {}),
-    });
-    if (!response.ok) {
-      throw await ResponseError.fromResponse(response);
-    }
-    if (response.status === 204) return undefined as z.infer<R['response']>;
-    return (await response.json()) as z.infer<R['response']>;
-  }
-}
-
-/** `?a=1&b=2` of the defined values, or nothing. */
-function queryString(
-  params?: Record<string, string | number | undefined>,
-): string {
-  const query = new URLSearchParams(
-    Object.entries(params ?? {})
-      .filter(([, v]) => v !== undefined)
-      .map(([k, v]) => [k, String(v)]),
-  ).toString();
-  return query ? `?${query}` : '';
 }

@@ -8,28 +8,19 @@ import {
   createServiceRef,
 } from '@backstage/backend-plugin-api';
 import {
-  ConfigurationEntry,
-  ConfigWriteResult,
   Deployment,
   DeploymentAction,
   DeploymentActionRequest,
   DeploymentActionResult,
   DeploymentPhase,
-  EffectiveConfiguration,
   InstallRequest,
   LifecycleCommand,
   LifecycleState,
   Operation,
   OperationAccepted,
   PluginDetails,
-  PluginHealth,
   PluginLifecycleClient,
   PluginSummary,
-  ProbeDefinition,
-  RegisterServiceRequest,
-  ResolvedService,
-  ServiceLoadBalancingStrategy,
-  ServiceRegistration,
   SystemMetrics,
   UpdateRequest,
 } from '@internal/plugin-lifecycle-common';
@@ -38,11 +29,26 @@ import {
   PluginLifecycleEventEnvelope,
   PluginLifecycleEventListener,
 } from './EventStream';
+import {
+  PluginHealthMonitorClient,
+  createHealthMonitorClient,
+} from './healthMonitorClient';
+import {
+  PluginConfigurationManagerClient,
+  createConfigurationManagerClient,
+} from './configurationManagerClient';
+import {
+  PluginServiceDiscoveryClient,
+  createServiceDiscoveryClient,
+} from './serviceDiscoveryClient';
 
 export type {
   PluginLifecycleEventEnvelope,
   PluginLifecycleEventListener,
 } from './EventStream';
+export type { PluginHealthMonitorClient } from './healthMonitorClient';
+export type { PluginConfigurationManagerClient } from './configurationManagerClient';
+export type { PluginServiceDiscoveryClient } from './serviceDiscoveryClient';
 
 /**
  * On whose behalf a call is made; without credentials the calling plugin
@@ -82,93 +88,6 @@ export type CommandOptions = PluginLifecycleRequestOptions & {
   reason?: string;
   userId?: string;
 };
-
-/**
- * The health monitor, as `getPluginHealthMonitor()` answers it.
- *
- * @public
- */
-export interface PluginHealthMonitorClient {
-  /** Replaces the plugin's probes (the design's `ProbeType`/`ProbeMethod` values). */
-  registerPluginProbes(
-    pluginId: string,
-    probes: ProbeDefinition[],
-  ): Promise<ProbeDefinition[]>;
-  getPluginHealth(
-    pluginId: string,
-    options?: { recent?: number },
-  ): Promise<PluginHealth>;
-}
-
-/**
- * The configuration manager, as `getPluginConfigurationManager()` answers it.
- *
- * @public
- */
-export interface PluginConfigurationManagerClient {
-  /**
-   * Sets these keys of one layer (`environment`; default: the default
-   * environment), leaving its other keys alone: a new version.
-   */
-  setPluginConfiguration(
-    pluginId: string,
-    entries: ConfigurationEntry[],
-    options?: {
-      environment?: string;
-      userId?: string;
-      description?: string;
-      expectedVersion?: number;
-      remove?: string[];
-    },
-  ): Promise<ConfigWriteResult>;
-  /** The effective configuration (secrets masked unless `reveal` and allowed). */
-  getPluginConfiguration(
-    pluginId: string,
-    environment?: string,
-    options?: { reveal?: boolean },
-  ): Promise<EffectiveConfiguration>;
-  /**
-   * Calls `callback` with the effective configuration each time it changes
-   * from now on (a long-poll held open, renewed after each answer); answers
-   * the function that stops watching. The third argument is the design's
-   * (`undefined` in its example); a string there narrows the watch to one
-   * key, as the in-process manager's does.
-   */
-  watchConfiguration(
-    pluginId: string,
-    environment: string,
-    key: string | undefined,
-    callback: (configuration: EffectiveConfiguration) => void,
-  ): () => void;
-}
-
-/**
- * Service discovery, as `getPluginServiceDiscovery()` answers it.
- *
- * @public
- */
-export interface PluginServiceDiscoveryClient {
-  registerService(
-    registration: RegisterServiceRequest,
-  ): Promise<ServiceRegistration>;
-  deregisterService(serviceId: string): Promise<void>;
-  heartbeat(serviceId: string): Promise<ServiceRegistration>;
-  listServices(filter?: {
-    name?: string;
-    tenant?: string;
-  }): Promise<ServiceRegistration[]>;
-  /**
-   * One instance as the load balancer picks it, or undefined when the
-   * service has no instance that may take traffic. `clientInfo.ip` is what
-   * ip-hash hashes (the backend sees this plugin's address, not the
-   * client's).
-   */
-  getLoadBalancedService(
-    serviceName: string,
-    clientInfo?: { ip?: string; tenant?: string },
-    strategy?: ServiceLoadBalancingStrategy | string,
-  ): Promise<ResolvedService | undefined>;
-}
 
 /**
  * The plugin-lifecycle API for other backend plugins: the original design's
@@ -448,68 +367,18 @@ class DefaultPluginLifecycleService implements PluginLifecycleService {
   }
 
   getPluginHealthMonitor(): PluginHealthMonitorClient {
-    return {
-      registerPluginProbes: async (pluginId, probes) =>
-        (await this.#client().setPluginProbes(pluginId, probes)).probes,
-      getPluginHealth: (pluginId, options) =>
-        this.#client().getPluginHealth(pluginId, options),
-    };
+    return createHealthMonitorClient(() => this.#client());
   }
 
   getPluginConfigurationManager(): PluginConfigurationManagerClient {
-    const environmentOf = async (environment?: string) =>
-      environment ??
-      (await this.#client().getConfigEnvironments()).defaultEnvironment;
-    return {
-      setPluginConfiguration: async (pluginId, entries, options = {}) =>
-        this.#client().patchConfiguration(
-          pluginId,
-          await environmentOf(options.environment),
-          {
-            entries,
-            description: options.description,
-            expectedVersion: options.expectedVersion,
-            remove: options.remove,
-          },
-        ),
-      getPluginConfiguration: async (pluginId, environment, options) =>
-        this.#client().getConfiguration(
-          pluginId,
-          await environmentOf(environment),
-          options,
-        ),
-      watchConfiguration: (pluginId, environment, key, callback) =>
-        this.#watch(pluginId, environment, key, callback),
-    };
+    return createConfigurationManagerClient({
+      client: () => this.#client(),
+      logger: this.#logger,
+    });
   }
 
   getPluginServiceDiscovery(): PluginServiceDiscoveryClient {
-    return {
-      registerService: registration =>
-        this.#client().registerService(registration),
-      deregisterService: serviceId =>
-        this.#client().deregisterService(serviceId),
-      heartbeat: serviceId => this.#client().heartbeat(serviceId),
-      listServices: filter => this.#client().listServices(filter),
-      getLoadBalancedService: async (serviceName, clientInfo, strategy) => {
-        try {
-          return await this.#client().resolveService(serviceName, {
-            strategy: strategy as ServiceLoadBalancingStrategy | undefined,
-            tenant: clientInfo?.tenant,
-            key: clientInfo?.ip,
-          });
-        } catch (error) {
-          // No instance may take traffic (503), or none is registered (404).
-          // (A ResponseError of @backstage/errors, read by its shape.)
-          const status = (error as { response?: { status?: number } }).response
-            ?.status;
-          if (status === 404 || status === 503) {
-            return undefined;
-          }
-          throw error;
-        }
-      },
-    };
+    return createServiceDiscoveryClient(() => this.#client());
   }
 
   on(event: string, listener: (payload: any) => void): this {
@@ -545,56 +414,6 @@ class DefaultPluginLifecycleService implements PluginLifecycleService {
       credentials,
       streams: this.#streams,
     });
-  }
-
-  /**
-   * A long-poll loop: the current revision first, then one held request
-   * after another (each up to a minute), until `unwatch`.
-   */
-  #watch(
-    pluginId: string,
-    environment: string,
-    key: string | undefined,
-    callback: (configuration: EffectiveConfiguration) => void,
-  ): () => void {
-    const abort = new AbortController();
-    const loop = async () => {
-      let revision: number | undefined;
-      let backoffMs = 500;
-      while (!abort.signal.aborted) {
-        try {
-          const client = this.#client();
-          if (revision === undefined) {
-            revision = (await client.getConfiguration(pluginId, environment))
-              .revision;
-          }
-          const result = await client.watchConfiguration(
-            pluginId,
-            environment,
-            {
-              afterRevision: revision,
-              key,
-              timeoutMs: 60_000,
-              signal: abort.signal,
-            },
-          );
-          backoffMs = 500;
-          if (abort.signal.aborted) return;
-          revision = result.configuration.revision;
-          if (result.changed) callback(result.configuration);
-        } catch (error) {
-          if (abort.signal.aborted) return;
-          this.#logger.warn(
-            `watching the configuration of ${pluginId} (${environment}) failed, retrying in ${backoffMs} ms: ${error}`,
-          );
-          const delayMs = backoffMs;
-          await new Promise(r => setTimeout(r, delayMs));
-          backoffMs = Math.min(backoffMs * 2, 30_000);
-        }
-      }
-    };
-    loop();
-    return () => abort.abort();
   }
 
   #client(options?: PluginLifecycleRequestOptions) {

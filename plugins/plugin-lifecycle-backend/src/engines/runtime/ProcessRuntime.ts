@@ -1,4 +1,3 @@
-import { ChildProcess, spawn } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import fs from 'node:fs/promises';
 import os from 'node:os';
@@ -17,7 +16,7 @@ import {
   RuntimeStopResult,
 } from '@internal/plugin-lifecycle-node';
 import { installPackageArtifact } from './artifactInstall';
-import { canConnect, findFreePort, waitUntilListening } from './freePort';
+import { findFreePort, waitUntilListening } from './freePort';
 import { instanceEnvironment, resolveLaunchCommand } from './launchCommand';
 import { stopJournaledOrphans, stopRecordedOrphan } from './orphans';
 import { PluginFiles } from './pluginFiles';
@@ -27,39 +26,17 @@ import {
   ProcessIdentityResolver,
 } from './processIdentity';
 import { InstanceOutput } from './InstanceOutput';
-import { readProcStat, signalGroup, watchProcessEnd } from './procStat';
+import {
+  InstanceProcess,
+  adoptInstanceProcess,
+  sendReload,
+  spawnInstanceProcess,
+  stopInstanceProcess,
+} from './instanceProcess';
+import { readProcStat, signalGroup } from './procStat';
 import { SpawnJournal, SpawnJournalEntry } from './SpawnJournal';
 import { isOwnerGone } from '../orchestrator/replicas';
 import { traceEnvironment } from '../tracing/tracing';
-
-/** How often an adopted instance (not our child: no exit event) is looked at. */
-const ADOPTED_POLL_MS = 200;
-
-type Exit = { exitCode: number | null; signal: string | null };
-
-interface Child {
-  pluginId: string;
-  host: string;
-  port: number;
-  configFile: string;
-  logFile: string;
-  pid: number;
-  /** The instance's own session and group (setsid): pgid = pid. */
-  processGroup: number;
-  /** /proc/<pid>/stat field 22; undefined when it ended before it was read. */
-  startTime?: string;
-  /** Set for a process this backend spawned, not for an adopted one. */
-  process?: ChildProcess;
-  output: InstanceOutput;
-  stopping: boolean;
-  /** Let go at shutdown (left running): its end is no longer ours to report. */
-  released: boolean;
-  exited: Promise<Exit>;
-  /** Resolves, with its last output, once its end was handled and reported. */
-  reported?: Promise<string>;
-  /** Stops looking for the exit of an adopted instance. */
-  unwatch?: () => void;
-}
 
 /** @internal */
 export interface ProcessRuntimeOptions {
@@ -110,7 +87,7 @@ export class ProcessRuntime implements PluginRuntime {
   readonly #allowNpmScripts: boolean;
   readonly #identities: ProcessIdentityResolver;
   readonly #files: PluginFiles;
-  readonly #children = new Map<string, Child>();
+  readonly #children = new Map<string, InstanceProcess>();
   readonly #events = new EventEmitter();
   readonly #journal: SpawnJournal;
   readonly #owner: string;
@@ -223,41 +200,27 @@ export class ProcessRuntime implements PluginRuntime {
     );
     env.PLUGIN_CONFIG_FILE = configFile;
 
-    // The output goes to a file the instance writes itself: a pipe would
-    // end with the backend, and the instance with it (EPIPE, SIGPIPE).
     const logFile = this.#logFile(instanceId);
-    await fs.mkdir(this.#logsDir(), { recursive: true, mode: 0o700 });
-    const log = await fs.open(logFile, 'a', 0o600);
-    let child: ChildProcess;
-    try {
-      child = spawn(command, args, {
-        cwd,
-        env,
-        detached: true, // its own session and group: see stopInstance
-        ...(identity && { uid: identity.uid, gid: identity.gid }),
-        stdio: ['ignore', log.fd, log.fd],
-      });
-    } finally {
-      await log.close();
-    }
-    const spawnError = new Promise<Error>(resolve =>
-      child.once('error', resolve),
-    );
-    if (child.pid === undefined) {
-      const error = await spawnError;
+    const spawned = await spawnInstanceProcess({
+      command,
+      args,
+      cwd,
+      env,
+      identity,
+      logsDir: this.#logsDir(),
+      logFile,
+    });
+    if ('error' in spawned) {
       await this.#removeFiles(pluginId, instanceId);
       throw new Error(
         `could not start '${command}'${
           identity ? ` as user '${identity.user}'` : ''
-        }: ${error.message}`,
+        }: ${spawned.error.message}`,
       );
     }
-    const pid = child.pid;
-    const exited = new Promise<Exit>(resolve => {
-      child.once('exit', (exitCode, signal) => resolve({ exitCode, signal }));
-    });
+    const { pid, exited } = spawned;
     const logger = this.#logger.child({ pluginId, instanceId });
-    const entry: Child = {
+    const entry: InstanceProcess = {
       pluginId,
       host: this.#host,
       port,
@@ -265,7 +228,7 @@ export class ProcessRuntime implements PluginRuntime {
       logFile,
       pid,
       processGroup: pid,
-      process: child,
+      process: spawned.process,
       output: await InstanceOutput.follow({
         file: logFile,
         logger,
@@ -326,7 +289,7 @@ export class ProcessRuntime implements PluginRuntime {
    * Reports an instance's end (the exit event the restart policy hears)
    * and removes its files, unless it was let go at shutdown.
    */
-  #onExit(instanceId: string, entry: Child, logger: LoggerService) {
+  #onExit(instanceId: string, entry: InstanceProcess, logger: LoggerService) {
     entry.reported = entry.exited.then(async ({ exitCode, signal }) => {
       if (entry.released || this.#children.get(instanceId) !== entry) {
         return '';
@@ -355,7 +318,11 @@ export class ProcessRuntime implements PluginRuntime {
   }
 
   /** Journals an instance's group: this replica's now. */
-  #journalInstance(pluginId: string, instanceId: string, entry: Child) {
+  #journalInstance(
+    pluginId: string,
+    instanceId: string,
+    entry: InstanceProcess,
+  ) {
     return this.#journal.record({
       key: instanceId,
       kind: 'instance',
@@ -403,49 +370,23 @@ export class ProcessRuntime implements PluginRuntime {
     processGroup?: number;
     processStartTime?: string;
   }): Promise<boolean> {
-    const { instanceId, pid, processStartTime } = instance;
+    const { instanceId } = instance;
     if (this.#children.has(instanceId)) return true;
-    if (!pid || !processStartTime) return false;
-    const stat = await readProcStat(pid);
-    if (
-      !stat ||
-      stat.startTime !== processStartTime ||
-      stat.state === 'Z' ||
-      stat.processGroup !== (instance.processGroup ?? pid)
-    ) {
-      return false;
-    }
-    if (!(await canConnect(instance.host, instance.port, 1000))) return false;
-    const logFile = this.#logFile(instanceId);
     const logger = this.#logger.child({
       pluginId: instance.pluginId,
       instanceId,
     });
-    const watch = watchProcessEnd(pid, processStartTime, ADOPTED_POLL_MS);
-    const entry: Child = {
-      pluginId: instance.pluginId,
-      host: instance.host,
-      port: instance.port,
+    const entry = await adoptInstanceProcess(instance, {
       configFile: this.#files.configFile(instance.pluginId, instanceId),
-      logFile,
-      pid,
-      processGroup: stat.processGroup,
-      startTime: processStartTime,
-      output: await InstanceOutput.follow({
-        file: logFile,
-        logger,
-        from: 'end',
-      }),
-      stopping: false,
-      released: false,
-      exited: watch.ended,
-      unwatch: watch.unwatch,
-    };
+      logFile: this.#logFile(instanceId),
+      logger,
+    });
+    if (!entry) return false;
     this.#children.set(instanceId, entry);
     this.#onExit(instanceId, entry, logger);
     await this.#journalInstance(instance.pluginId, instanceId, entry);
     logger.info(
-      `adopted instance ${instanceId} (pid ${pid}) of a gone backend`,
+      `adopted instance ${instanceId} (pid ${entry.pid}) of a gone backend`,
     );
     return true;
   }
@@ -456,18 +397,9 @@ export class ProcessRuntime implements PluginRuntime {
       return { exitCode: null, signal: null, forced: false };
     }
     entry.stopping = true;
-    signalGroup(entry.processGroup, 'SIGTERM');
-    let forced = false;
-    const timer = setTimeout(() => {
-      forced = true;
-      signalGroup(entry.processGroup, 'SIGKILL');
-    }, request.gracePeriodMs);
-    const { exitCode, signal } = await entry.exited;
-    clearTimeout(timer);
-    // Whatever the instance spawned and left behind goes too.
-    signalGroup(entry.processGroup, 'SIGKILL');
+    const result = await stopInstanceProcess(entry, request.gracePeriodMs);
     await entry.reported;
-    return { exitCode, signal, forced };
+    return result;
   }
 
   /**
@@ -488,26 +420,7 @@ export class ProcessRuntime implements PluginRuntime {
       document,
       await this.#identities.forPlugin(entry.pluginId),
     );
-    if (request.strategy === 'signal') {
-      process.kill(entry.pid, request.signal ?? 'SIGHUP');
-      return;
-    }
-    const endpoint = request.endpoint ?? '/-/reload';
-    const response = await fetch(
-      `http://${entry.host}:${entry.port}${endpoint}`,
-      {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: document,
-        signal: AbortSignal.timeout(request.timeoutMs ?? 10_000),
-      },
-    );
-    await response.body?.cancel();
-    if (!response.ok) {
-      throw new Error(
-        `the instance answered ${response.status} to POST ${endpoint}`,
-      );
-    }
+    await sendReload(entry, request, document);
   }
 
   async isAlive(instanceId: string): Promise<boolean> {
