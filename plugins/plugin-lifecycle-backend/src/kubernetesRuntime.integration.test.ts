@@ -10,6 +10,7 @@ import { mockCredentials } from '@backstage/backend-test-utils';
 import {
   KubeTestCluster,
   locateKubeBinaries,
+  waitFor,
   type PodBehaviour,
 } from '@internal/kube-test-cluster';
 import { pluginLifecycleModuleKubernetesRuntime } from '@internal/plugin-lifecycle-backend-module-kubernetes';
@@ -127,6 +128,32 @@ if (!lookup.available) {
           .set('Authorization', auth)
       ).body;
       expect(plugin.state).toBe('running');
+      // Installed without probes: judged by its pods' readiness.
+      const health = await waitFor('the pod probes passing', async () => {
+        const body = (
+          await request(backend.server)
+            .get(api('/plugins/kube-hello/health'))
+            .set('Authorization', auth)
+        ).body;
+        return body.instances?.length === 2 &&
+          body.instances.every(
+            (i: { verdict: string }) => i.verdict === 'healthy',
+          )
+          ? body
+          : undefined;
+      });
+      for (const instance of health.instances) {
+        expect(instance.probes).toEqual([
+          expect.objectContaining({
+            name: 'pod-ready',
+            method: 'custom',
+            lastOk: true,
+            lastMessage: expect.stringMatching(
+              /^pod plugins\/pl-kube-hello-1-0-0-stable-.* is ready$/,
+            ),
+          }),
+        ]);
+      }
       const live = plugin.instances.filter(
         (i: { status: string }) => i.status === 'running',
       );
