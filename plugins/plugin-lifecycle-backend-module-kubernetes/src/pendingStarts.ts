@@ -1,4 +1,5 @@
 import os from 'node:os';
+import { isOwnerGone } from '@internal/plugin-lifecycle-node';
 
 /**
  * Starts in flight, written on their set's Deployment. A start scales the
@@ -49,15 +50,5 @@ export function isStartAbandoned(
   if (Date.parse(start.since) + options.startTimeoutMs + 60_000 < now) {
     return true;
   }
-  const [host, pidText] = String(start.owner).split(':');
-  const pid = Number(pidText);
-  if (host !== os.hostname() || !Number.isInteger(pid) || pid === process.pid) {
-    return false;
-  }
-  try {
-    process.kill(pid, 0);
-    return false;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'ESRCH';
-  }
+  return isOwnerGone(String(start.owner));
 }

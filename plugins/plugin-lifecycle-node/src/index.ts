@@ -7,6 +7,7 @@
  */
 export * from './runtime/types';
 export * from './runtime/extensionPoint';
+export * from './runtime/owners';
 export * from './health/extensionPoint';
 export * from './deployments/extensionPoint';
 export * from './service/PluginLifecycleService';

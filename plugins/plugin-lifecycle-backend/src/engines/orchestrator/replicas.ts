@@ -11,21 +11,9 @@ export function newReplicaId(): string {
 
 /**
  * True when the owner is a replica on this host whose process no longer
- * exists. Owners on other hosts are never judged here: their leases expire.
+ * exists (shared with runtime modules through -node).
  */
-export function isOwnerGone(owner: string): boolean {
-  const [host, pidText] = owner.split(':');
-  const pid = Number(pidText);
-  if (host !== os.hostname() || !Number.isInteger(pid) || pid === process.pid) {
-    return false;
-  }
-  try {
-    process.kill(pid, 0);
-    return false;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'ESRCH';
-  }
-}
+export { isOwnerGone } from '@internal/plugin-lifecycle-node';
 
 /** True when the owner is another replica on this host (its processes are this host's). */
 export function isOtherReplicaOnThisHost(owner: string): boolean {
