@@ -26,3 +26,4 @@ export {
 } from './binaries';
 export { isKubeError, kubeErrorStatus, type KubeErrorStatus } from './errors';
 export { waitFor } from './waitFor';
+export { describeWithKube } from './describeWithKube';

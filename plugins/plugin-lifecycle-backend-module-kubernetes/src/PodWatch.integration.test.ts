@@ -2,7 +2,7 @@ import net from 'node:net';
 import type { LoggerService } from '@backstage/backend-plugin-api';
 import {
   KubeTestCluster,
-  locateKubeBinaries,
+  describeWithKube,
   waitFor,
 } from '@internal/kube-test-cluster';
 import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
@@ -11,7 +11,6 @@ import { PodEvent, PodWatch } from './PodWatch';
 // The watch's failures for real: a TCP proxy between the watch and a real
 // kube-apiserver 1.20 drops the connections and then refuses new ones, as
 // a restarting apiserver or a broken network would.
-const lookup = locateKubeBinaries();
 const NAMESPACE = 'proxied';
 const SELECTOR = 'app.kubernetes.io/managed-by=plugin-lifecycle';
 
@@ -72,22 +71,16 @@ function recordingLogger(lines: string[]): LoggerService {
   return logger;
 }
 
-if (!lookup.available) {
-  // eslint-disable-next-line no-console
-  console.warn(`[kubernetes pod watch] skipped: ${lookup.reason}`);
-  describe('PodWatch (skipped)', () => {
-    // eslint-disable-next-line jest/no-disabled-tests, jest/expect-expect
-    it.skip(`recovers from a lost apiserver (skipped: ${lookup.reason})`, () => {});
-  });
-} else {
-  describe('PodWatch against a real control plane behind a proxy', () => {
+describeWithKube(
+  'PodWatch against a real control plane behind a proxy',
+  binaries => {
     let cluster: KubeTestCluster;
     let core: CoreV1Api;
     let proxy: Proxy;
     let proxied: KubeConfig;
 
     beforeAll(async () => {
-      cluster = await KubeTestCluster.start({ binaries: lookup.binaries });
+      cluster = await KubeTestCluster.start({ binaries });
       await cluster.createNamespace(NAMESPACE);
       const admin = cluster.kubeConfig();
       core = admin.makeApiClient(CoreV1Api);
@@ -184,5 +177,5 @@ if (!lookup.available) {
         timeoutMs: 15_000,
       });
     }, 120_000);
-  });
-}
+  },
+);

@@ -10,7 +10,7 @@
 import { mockCredentials } from '@backstage/backend-test-utils';
 import {
   KubeTestCluster,
-  locateKubeBinaries,
+  describeWithKube,
   waitFor,
   type PodBehaviour,
 } from '@internal/kube-test-cluster';
@@ -29,7 +29,6 @@ import {
   waitForOperation,
 } from './__testUtils__/testBackend';
 
-const lookup = locateKubeBinaries();
 const auth = mockCredentials.user.header('user:default/alice');
 const api = (p: string) => `/api/plugin-lifecycle${p}`;
 const NAMESPACE = 'rollouts';
@@ -56,15 +55,9 @@ const POD_PROBE = [
   },
 ];
 
-if (!lookup.available) {
-  // eslint-disable-next-line no-console
-  console.warn(`[kubernetes deployments] skipped: ${lookup.reason}`);
-  describe('deployment strategies on the kubernetes runtime (skipped)', () => {
-    // eslint-disable-next-line jest/no-disabled-tests, jest/expect-expect
-    it.skip(`rolls out on a real control plane (skipped: ${lookup.reason})`, () => {});
-  });
-} else {
-  describe('deployment strategies on the kubernetes runtime', () => {
+describeWithKube(
+  'deployment strategies on the kubernetes runtime',
+  binaries => {
     let cluster: KubeTestCluster;
     let backend: Awaited<ReturnType<typeof startLifecycleBackend>>;
     let apps: AppsV1Api;
@@ -73,7 +66,7 @@ if (!lookup.available) {
     let breakCanary = false;
 
     beforeAll(async () => {
-      cluster = await KubeTestCluster.start({ binaries: lookup.binaries });
+      cluster = await KubeTestCluster.start({ binaries });
       await cluster.createNamespace(NAMESPACE);
       await cluster.startKubelet({
         intervalMs: 150,
@@ -480,5 +473,5 @@ if (!lookup.available) {
       });
       expect(foreign.data).toEqual({ owner: 'someone else' });
     }, 300_000);
-  });
-}
+  },
+);

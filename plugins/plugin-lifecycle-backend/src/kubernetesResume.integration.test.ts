@@ -12,7 +12,7 @@
 import fs from 'node:fs';
 import {
   KubeTestCluster,
-  locateKubeBinaries,
+  describeWithKube,
   type PodBehaviour,
 } from '@internal/kube-test-cluster';
 import {
@@ -35,7 +35,6 @@ import {
 
 jest.setTimeout(300_000);
 
-const lookup = locateKubeBinaries();
 const NAMESPACE = 'plugins';
 const PROMOTED = 'kresume-promote';
 const ABORTED = 'kresume-abort';
@@ -60,15 +59,9 @@ const view = (p: V1Pod): PodView => ({
 });
 const byName = (a: PodView, b: PodView) => a.name.localeCompare(b.name);
 
-if (!lookup.available) {
-  // eslint-disable-next-line no-console
-  console.warn(`[kubernetes resume] skipped: ${lookup.reason}`);
-  describe('a backend SIGKILLed mid-canary on kubernetes (skipped)', () => {
-    // eslint-disable-next-line jest/no-disabled-tests, jest/expect-expect
-    it.skip(`resumes against the cluster (skipped: ${lookup.reason})`, () => {});
-  });
-} else {
-  describe('a backend SIGKILLed mid-canary on kubernetes resumes against the cluster', () => {
+describeWithKube(
+  'a backend SIGKILLed mid-canary on kubernetes resumes against the cluster',
+  binaries => {
     let cluster: KubeTestCluster;
     let apps: AppsV1Api;
     let core: CoreV1Api;
@@ -213,7 +206,7 @@ if (!lookup.available) {
     }
 
     beforeAll(async () => {
-      cluster = await KubeTestCluster.start({ binaries: lookup.binaries });
+      cluster = await KubeTestCluster.start({ binaries });
       await cluster.createNamespace(NAMESPACE);
       // The cluster's "kubelet" lives on when the backend dies, as a real one does.
       await cluster.startKubelet({
@@ -447,5 +440,5 @@ if (!lookup.available) {
       ).toBe(2);
       expect(replicas['1.0.0/stable'] ?? 0).toBe(0);
     });
-  });
-}
+  },
+);

@@ -9,7 +9,7 @@
 import { mockCredentials } from '@backstage/backend-test-utils';
 import {
   KubeTestCluster,
-  locateKubeBinaries,
+  describeWithKube,
   waitFor,
   type PodBehaviour,
 } from '@internal/kube-test-cluster';
@@ -21,7 +21,6 @@ import {
   waitForOperation,
 } from './__testUtils__/testBackend';
 
-const lookup = locateKubeBinaries();
 const auth = mockCredentials.user.header('user:default/alice');
 const api = (p: string) => `/api/plugin-lifecycle${p}`;
 const image = (name: string) => ({
@@ -30,197 +29,182 @@ const image = (name: string) => ({
   port: 7007,
 });
 
-if (!lookup.available) {
-  // eslint-disable-next-line no-console
-  console.warn(`[kubernetes runtime] skipped: ${lookup.reason}`);
-  describe('kubernetes runtime through the backend (skipped)', () => {
-    // eslint-disable-next-line jest/no-disabled-tests, jest/expect-expect
-    it.skip(`runs a plugin on a real control plane (skipped: ${lookup.reason})`, () => {});
-  });
-} else {
-  describe('kubernetes runtime through the backend', () => {
-    let cluster: KubeTestCluster;
-    let backend: Awaited<ReturnType<typeof startLifecycleBackend>>;
-    let apps: AppsV1Api;
-    let core: CoreV1Api;
+describeWithKube('kubernetes runtime through the backend', binaries => {
+  let cluster: KubeTestCluster;
+  let backend: Awaited<ReturnType<typeof startLifecycleBackend>>;
+  let apps: AppsV1Api;
+  let core: CoreV1Api;
 
-    beforeAll(async () => {
-      cluster = await KubeTestCluster.start({ binaries: lookup.binaries });
-      await cluster.createNamespace('plugins');
-      await cluster.startKubelet({
-        intervalMs: 150,
-        podBehaviour: (pod: V1Pod): PodBehaviour => {
-          // A container takes a moment to start: a new pod stays Pending.
-          const created = new Date(pod.metadata?.creationTimestamp ?? 0);
-          if (Date.now() - created.getTime() < 1_500)
-            return { state: 'ignore' };
-          const plugin =
-            pod.metadata?.labels?.['plugin-lifecycle.backstage.io/plugin'];
-          if (plugin !== 'kube-crashy') return { state: 'ready' };
-          return {
-            state: 'waiting',
-            reason: 'CrashLoopBackOff',
-            message: 'back-off 20s restarting failed container',
-            restartCount: 2,
-          };
-        },
-      });
-      apps = cluster.kubeConfig().makeApiClient(AppsV1Api);
-      core = cluster.kubeConfig().makeApiClient(CoreV1Api);
-      backend = await startLifecycleBackend({
-        pluginId: 'kube-hello',
-        config: {
-          orchestrator: { defaultTimeout: 60_000 },
-          runtime: {
-            restartPolicy: { maxRestarts: 0 },
-            kubernetes: {
-              kubeconfig: cluster.kubeconfigPath(),
-              namespace: 'plugins',
-            },
-          },
-          plugins: {
-            'kube-hello': {
-              runtime: 'kubernetes',
-              artifact: image('hello'),
-              // The operator's size: what each pod is given.
-              resources: { cpu: '250m', memory: '128Mi' },
-            },
-            'kube-crashy': { runtime: 'kubernetes', artifact: image('crashy') },
+  beforeAll(async () => {
+    cluster = await KubeTestCluster.start({ binaries });
+    await cluster.createNamespace('plugins');
+    await cluster.startKubelet({
+      intervalMs: 150,
+      podBehaviour: (pod: V1Pod): PodBehaviour => {
+        // A container takes a moment to start: a new pod stays Pending.
+        const created = new Date(pod.metadata?.creationTimestamp ?? 0);
+        if (Date.now() - created.getTime() < 1_500) return { state: 'ignore' };
+        const plugin =
+          pod.metadata?.labels?.['plugin-lifecycle.backstage.io/plugin'];
+        if (plugin !== 'kube-crashy') return { state: 'ready' };
+        return {
+          state: 'waiting',
+          reason: 'CrashLoopBackOff',
+          message: 'back-off 20s restarting failed container',
+          restartCount: 2,
+        };
+      },
+    });
+    apps = cluster.kubeConfig().makeApiClient(AppsV1Api);
+    core = cluster.kubeConfig().makeApiClient(CoreV1Api);
+    backend = await startLifecycleBackend({
+      pluginId: 'kube-hello',
+      config: {
+        orchestrator: { defaultTimeout: 60_000 },
+        runtime: {
+          restartPolicy: { maxRestarts: 0 },
+          kubernetes: {
+            kubeconfig: cluster.kubeconfigPath(),
+            namespace: 'plugins',
           },
         },
-        features: [pluginLifecycleModuleKubernetesRuntime],
-      });
-    }, 240_000);
+        plugins: {
+          'kube-hello': {
+            runtime: 'kubernetes',
+            artifact: image('hello'),
+            // The operator's size: what each pod is given.
+            resources: { cpu: '250m', memory: '128Mi' },
+          },
+          'kube-crashy': { runtime: 'kubernetes', artifact: image('crashy') },
+        },
+      },
+      features: [pluginLifecycleModuleKubernetesRuntime],
+    });
+  }, 240_000);
 
-    afterAll(async () => {
-      await backend?.stop();
-      await cluster?.stop();
-    }, 60_000);
+  afterAll(async () => {
+    await backend?.stop();
+    await cluster?.stop();
+  }, 60_000);
 
-    async function act(pluginId: string, action: string, body: object = {}) {
-      const res = await request(backend.server)
-        .post(api(`/plugins/${pluginId}/${action}`))
+  async function act(pluginId: string, action: string, body: object = {}) {
+    const res = await request(backend.server)
+      .post(api(`/plugins/${pluginId}/${action}`))
+      .set('Authorization', auth)
+      .send(body);
+    expect(res.status).toBe(202);
+    return waitForOperation(backend.server, auth, res.body.operationId, 90_000);
+  }
+
+  it('installs, starts, stops and uninstalls a plugin as a Deployment on the cluster', async () => {
+    expect(
+      await act('kube-hello', 'install', {
+        version: '1.0.0',
+        replicas: 2,
+        configuration: [{ key: 'greeting', value: 'hello', type: 'string' }],
+      }),
+    ).toMatchObject({ status: 'succeeded' });
+    expect(await act('kube-hello', 'start')).toMatchObject({
+      status: 'succeeded',
+    });
+    const plugin = (
+      await request(backend.server)
+        .get(api('/plugins/kube-hello'))
         .set('Authorization', auth)
-        .send(body);
-      expect(res.status).toBe(202);
-      return waitForOperation(
-        backend.server,
-        auth,
-        res.body.operationId,
-        90_000,
-      );
-    }
-
-    it('installs, starts, stops and uninstalls a plugin as a Deployment on the cluster', async () => {
-      expect(
-        await act('kube-hello', 'install', {
-          version: '1.0.0',
-          replicas: 2,
-          configuration: [{ key: 'greeting', value: 'hello', type: 'string' }],
-        }),
-      ).toMatchObject({ status: 'succeeded' });
-      expect(await act('kube-hello', 'start')).toMatchObject({
-        status: 'succeeded',
-      });
-      const plugin = (
+    ).body;
+    expect(plugin.state).toBe('running');
+    // Installed without probes: judged by its pods' readiness.
+    const health = await waitFor('the pod probes passing', async () => {
+      const body = (
         await request(backend.server)
-          .get(api('/plugins/kube-hello'))
+          .get(api('/plugins/kube-hello/health'))
           .set('Authorization', auth)
       ).body;
-      expect(plugin.state).toBe('running');
-      // Installed without probes: judged by its pods' readiness.
-      const health = await waitFor('the pod probes passing', async () => {
-        const body = (
-          await request(backend.server)
-            .get(api('/plugins/kube-hello/health'))
-            .set('Authorization', auth)
-        ).body;
-        return body.instances?.length === 2 &&
-          body.instances.every(
-            (i: { verdict: string }) => i.verdict === 'healthy',
-          )
-          ? body
-          : undefined;
+      return body.instances?.length === 2 &&
+        body.instances.every(
+          (i: { verdict: string }) => i.verdict === 'healthy',
+        )
+        ? body
+        : undefined;
+    });
+    for (const instance of health.instances) {
+      expect(instance.probes).toEqual([
+        expect.objectContaining({
+          name: 'pod-ready',
+          method: 'custom',
+          lastOk: true,
+          lastMessage: expect.stringMatching(
+            /^pod plugins\/pl-kube-hello-1-0-0-stable-.* is ready$/,
+          ),
+        }),
+      ]);
+    }
+    const live = plugin.instances.filter(
+      (i: { status: string }) => i.status === 'running',
+    );
+    expect(live).toHaveLength(2);
+    for (const instance of live) {
+      expect(instance).toMatchObject({
+        host: expect.stringMatching(/^198\.19\./),
+        port: 7007,
+        runtime: 'kubernetes',
       });
-      for (const instance of health.instances) {
-        expect(instance.probes).toEqual([
-          expect.objectContaining({
-            name: 'pod-ready',
-            method: 'custom',
-            lastOk: true,
-            lastMessage: expect.stringMatching(
-              /^pod plugins\/pl-kube-hello-1-0-0-stable-.* is ready$/,
-            ),
-          }),
-        ]);
-      }
-      const live = plugin.instances.filter(
-        (i: { status: string }) => i.status === 'running',
-      );
-      expect(live).toHaveLength(2);
-      for (const instance of live) {
-        expect(instance).toMatchObject({
-          host: expect.stringMatching(/^198\.19\./),
-          port: 7007,
-          runtime: 'kubernetes',
-        });
-      }
-      const name = 'pl-kube-hello-1-0-0-stable';
-      const deployment = await apps.readNamespacedDeployment({
-        name,
-        namespace: 'plugins',
-      });
-      expect(deployment.spec?.replicas).toBe(2);
-      expect(deployment.spec?.template.spec?.containers[0].resources).toEqual({
-        requests: { cpu: '250m', memory: '128Mi' },
-        limits: { cpu: '250m', memory: '128Mi' },
-      });
-      const pods = await core.listNamespacedPod({
-        namespace: 'plugins',
-        labelSelector: 'plugin-lifecycle.backstage.io/plugin=kube-hello',
-      });
-      expect(
-        pods.items
-          .map(
-            p => p.metadata?.labels?.['plugin-lifecycle.backstage.io/instance'],
-          )
-          .sort(),
-      ).toEqual(live.map((i: { id: string }) => i.id).sort());
-      const secret = await core.readNamespacedSecret({
-        name: `${name}-env`,
-        namespace: 'plugins',
-      });
-      expect(
-        Buffer.from(secret.data!.PLUGIN_CONFIG_GREETING, 'base64').toString(),
-      ).toBe('hello');
+    }
+    const name = 'pl-kube-hello-1-0-0-stable';
+    const deployment = await apps.readNamespacedDeployment({
+      name,
+      namespace: 'plugins',
+    });
+    expect(deployment.spec?.replicas).toBe(2);
+    expect(deployment.spec?.template.spec?.containers[0].resources).toEqual({
+      requests: { cpu: '250m', memory: '128Mi' },
+      limits: { cpu: '250m', memory: '128Mi' },
+    });
+    const pods = await core.listNamespacedPod({
+      namespace: 'plugins',
+      labelSelector: 'plugin-lifecycle.backstage.io/plugin=kube-hello',
+    });
+    expect(
+      pods.items
+        .map(
+          p => p.metadata?.labels?.['plugin-lifecycle.backstage.io/instance'],
+        )
+        .sort(),
+    ).toEqual(live.map((i: { id: string }) => i.id).sort());
+    const secret = await core.readNamespacedSecret({
+      name: `${name}-env`,
+      namespace: 'plugins',
+    });
+    expect(
+      Buffer.from(secret.data!.PLUGIN_CONFIG_GREETING, 'base64').toString(),
+    ).toBe('hello');
 
-      expect(await act('kube-hello', 'stop')).toMatchObject({
-        status: 'succeeded',
-      });
-      expect(
-        (await apps.readNamespacedDeployment({ name, namespace: 'plugins' }))
-          .spec?.replicas,
-      ).toBe(0);
+    expect(await act('kube-hello', 'stop')).toMatchObject({
+      status: 'succeeded',
+    });
+    expect(
+      (await apps.readNamespacedDeployment({ name, namespace: 'plugins' })).spec
+        ?.replicas,
+    ).toBe(0);
 
-      expect(await act('kube-hello', 'uninstall')).toMatchObject({
-        status: 'succeeded',
-      });
-      const left = await apps.listNamespacedDeployment({
-        namespace: 'plugins',
-        labelSelector: 'plugin-lifecycle.backstage.io/plugin=kube-hello',
-      });
-      expect(left.items).toEqual([]);
-    }, 180_000);
+    expect(await act('kube-hello', 'uninstall')).toMatchObject({
+      status: 'succeeded',
+    });
+    const left = await apps.listNamespacedDeployment({
+      namespace: 'plugins',
+      labelSelector: 'plugin-lifecycle.backstage.io/plugin=kube-hello',
+    });
+    expect(left.items).toEqual([]);
+  }, 180_000);
 
-    it("fails the start operation with the pod's crash loop", async () => {
-      expect(
-        await act('kube-crashy', 'install', { version: '1.0.0' }),
-      ).toMatchObject({ status: 'succeeded' });
-      const op = await act('kube-crashy', 'start');
-      expect(op.status).toBe('failed');
-      expect(op.error).toMatch(
-        /Deployment plugins\/pl-kube-crashy-1-0-0-stable cannot start .*CrashLoopBackOff \(back-off 20s restarting failed container\), 2 restarts/,
-      );
-    }, 120_000);
-  });
-}
+  it("fails the start operation with the pod's crash loop", async () => {
+    expect(
+      await act('kube-crashy', 'install', { version: '1.0.0' }),
+    ).toMatchObject({ status: 'succeeded' });
+    const op = await act('kube-crashy', 'start');
+    expect(op.status).toBe('failed');
+    expect(op.error).toMatch(
+      /Deployment plugins\/pl-kube-crashy-1-0-0-stable cannot start .*CrashLoopBackOff \(back-off 20s restarting failed container\), 2 restarts/,
+    );
+  }, 120_000);
+});
