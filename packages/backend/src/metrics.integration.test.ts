@@ -585,6 +585,16 @@ describeWithPrometheus(
           method: 'POST',
           body: JSON.stringify(config),
         }).then(r => r.arrayBuffer());
+      // Transitions so far (the canary's instances had theirs already), once
+      // two scrapes agree: a transition of just before must not count as
+      // the one the readiness failure causes.
+      const transitions = `plugin_lifecycle_health_transitions_total{${lbl}}`;
+      const before = await eventually('the transitions settled', async () => {
+        const first = (await query(transitions))[0]?.value ?? 0;
+        await new Promise(r => setTimeout(r, 2_500));
+        const second = (await query(transitions))[0]?.value ?? 0;
+        return first === second ? second : undefined;
+      });
       await reload({ 'sample.failReadiness': true });
       await valueOf(
         `plugin_lifecycle_probe_results_total{${lbl},probe_type="readiness",result="failure"}`,
@@ -592,17 +602,9 @@ describeWithPrometheus(
       );
       // Out of rotation (once the probe's failure threshold is reached: on a
       // loaded machine that takes more than the first failure), then back in.
-      const out = await valueOf(
-        `plugin_lifecycle_health_transitions_total{${lbl}}`,
-        v => v >= 1,
-      );
+      const out = await valueOf(transitions, v => v > before);
       await reload({});
-      expect(
-        await valueOf(
-          `plugin_lifecycle_health_transitions_total{${lbl}}`,
-          v => v > out,
-        ),
-      ).toBeGreaterThan(out);
+      expect(await valueOf(transitions, v => v > out)).toBeGreaterThan(out);
 
       // A crash: the serving instance is killed, a restart is scheduled.
       const [victim] = await eventually('an instance serves', async () => {
