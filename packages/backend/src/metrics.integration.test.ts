@@ -590,10 +590,10 @@ describeWithPrometheus(
       // the one the readiness failure causes.
       const transitions = `plugin_lifecycle_health_transitions_total{${lbl}}`;
       const before = await eventually('the transitions settled', async () => {
-        const first = (await query(transitions))[0]?.value ?? 0;
+        const earlier = (await query(transitions))[0]?.value ?? 0;
         await new Promise(r => setTimeout(r, 2_500));
-        const second = (await query(transitions))[0]?.value ?? 0;
-        return first === second ? second : undefined;
+        const later = (await query(transitions))[0]?.value ?? 0;
+        return earlier === later ? later : undefined;
       });
       await reload({ 'sample.failReadiness': true });
       await valueOf(
